@@ -1,0 +1,132 @@
+//! The one way in: `build(Config)` prepares the database, keyring and first admin, binds the server
+//! and returns it running. Also THE route table, which tests walk to check every route's guard.
+
+use std::net::{SocketAddr, TcpListener};
+
+use actix_web::dev::Server;
+use actix_web::http::Method;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpServer, Route, web};
+use url::Url;
+
+use crate::auth::password::Hasher;
+use crate::clock::Clock;
+use crate::config::Config;
+use crate::crypto::{Keyring, Secret};
+use crate::db::Db;
+use crate::error::AppError;
+use crate::{api, keys, security, setup, web as pages};
+
+/// What every handler can reach.
+pub struct AppState {
+    pub db: Db,
+    pub config: Config,
+    /// The URL the portal is reached at; redirects and cookie flags derive from it.
+    pub base_url: Url,
+    pub keyring: Keyring,
+    pub hasher: Hasher,
+    pub clock: Clock,
+}
+
+/// A started server and what its caller needs to tell the operator.
+pub struct Running {
+    pub server: Server,
+    pub addr: SocketAddr,
+    pub base_url: Url,
+    /// Set on the first start when the admin password was generated: print it once.
+    pub generated_admin_password: Option<Secret>,
+    pub state: web::Data<AppState>,
+}
+
+/// Builds and starts the whole app. `main` and every test call this.
+pub async fn build(config: Config) -> Result<Running, AppError> {
+    let db = Db::connect(&config.database_url, (config.workers as u32 * 2).clamp(4, 32))?;
+    db.migrate()?;
+    let keyring = keys::load_or_create(&config)?;
+    keys::check_database_key_ids(&db, &keyring, config.clock.now())?;
+
+    let listener = TcpListener::bind(&config.bind)
+        .map_err(|e| AppError::Startup(format!("cannot listen on {}: {e}", config.bind)))?;
+    let addr = listener.local_addr().map_err(|e| AppError::Startup(e.to_string()))?;
+    let base_url = match &config.base_url {
+        Some(url) => url.clone(),
+        None => Url::parse(&format!("http://{addr}")).map_err(|e| AppError::Startup(e.to_string()))?,
+    };
+    let generated_admin_password = setup::first_run(&db, &config, &base_url)?;
+
+    let hasher = Hasher::new(config.workers.min(4));
+    hasher.warm_up().await;
+    let state = web::Data::new(AppState {
+        db,
+        clock: config.clock.clone(),
+        base_url: base_url.clone(),
+        keyring,
+        hasher,
+        config: config.clone(),
+    });
+
+    let app_state = state.clone();
+    let server = HttpServer::new(move || {
+        let mut app = App::new()
+            .app_data(app_state.clone())
+            .app_data(web::FormConfig::default().limit(256 * 1024))
+            .app_data(web::PayloadConfig::default().limit(256 * 1024))
+            .app_data(api::json_config());
+        for def in routes() {
+            app = app.route(def.path, (def.route)());
+        }
+        app.default_service(web::to(pages::errors::not_found))
+            .wrap(from_fn(security::check_origin))
+            .wrap(from_fn(pages::errors::render_errors))
+            .wrap(from_fn(security::headers))
+    })
+    .workers(config.workers)
+    .listen(listener)
+    .map_err(|e| AppError::Startup(format!("cannot start the HTTP server: {e}")))?
+    .run();
+
+    Ok(Running { server, addr, base_url, generated_admin_password, state })
+}
+
+/// Who may call a route. The handler's extractors enforce it; tests check the two agree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Anyone (sign-in, health, the OAuth callback).
+    Public,
+    /// Any signed-in user (sign-out).
+    SignedIn,
+    /// A signed-in SDAdmin, in the browser.
+    Admin,
+    /// An SDAdmin's API token.
+    Api,
+}
+
+/// One row of the route table.
+pub struct RouteDef {
+    pub method: Method,
+    pub path: &'static str,
+    pub access: Access,
+    route: fn() -> Route,
+}
+
+const fn r(method: Method, path: &'static str, access: Access, route: fn() -> Route) -> RouteDef {
+    RouteDef { method, path, access, route }
+}
+
+/// THE route table: every path the app serves.
+pub fn routes() -> Vec<RouteDef> {
+    use Access::*;
+    use Method as M;
+    vec![
+        r(M::GET, "/static/{name}", Public, || web::get().to(pages::assets::serve_asset)),
+        r(M::GET, "/healthz", Public, || web::get().to(api::health::healthz)),
+        r(M::GET, "/readyz", Public, || web::get().to(api::health::readyz)),
+        r(M::GET, "/login", Public, || web::get().to(pages::login::show_login)),
+        r(M::POST, "/login", Public, || web::post().to(pages::login::sign_in)),
+        r(M::POST, "/logout", SignedIn, || web::post().to(pages::login::sign_out)),
+        r(M::GET, "/", Admin, || web::get().to(pages::console::home)),
+        r(M::GET, "/admin/connections", Admin, || web::get().to(pages::console::list_connections)),
+        r(M::GET, "/admin/services", Admin, || web::get().to(pages::console::list_services)),
+        r(M::GET, "/api/v1/me", Api, || web::get().to(api::me::show_me)),
+    ]
+}

@@ -1,0 +1,103 @@
+//! Extractors that guard handlers: `Admin` (a signed-in SDAdmin in the browser) and `ApiAdmin`
+//! (an SDAdmin's API token). Naming one in a handler's arguments is what protects it.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest};
+
+use crate::auth::session::{self, SignedIn};
+use crate::auth::token::sha256_hex;
+use crate::error::AppError;
+use crate::models::api_token;
+use crate::models::user::{Role, User};
+
+/// The message every non-SDAdmin gets.
+pub const SDADMIN_REQUIRED: &str = "The SDAdmin role is required to use Connections. Ask an administrator for access.";
+
+/// How often an API token's `last_used_at` is written.
+const MARK_USED_EVERY_SECS: i64 = 60;
+
+type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
+
+/// A signed-in user of any role (used by sign-out and the 403 page).
+impl FromRequest for SignedIn {
+    type Error = AppError;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { session::load(&req).await })
+    }
+}
+
+/// A signed-in SDAdmin, from the session cookie.
+#[derive(Debug, Clone)]
+pub struct Admin(pub SignedIn);
+
+impl Admin {
+    pub fn user(&self) -> &User {
+        &self.0.user
+    }
+}
+
+impl FromRequest for Admin {
+    type Error = AppError;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let signed_in = session::load(&req).await?;
+            if signed_in.user.role() != Role::SdAdmin {
+                return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
+            }
+            Ok(Admin(signed_in))
+        })
+    }
+}
+
+/// An SDAdmin authenticated by `Authorization: Bearer <api token>`. Cookies are ignored on the API,
+/// which is why it needs no CSRF token.
+#[derive(Debug, Clone)]
+pub struct ApiAdmin(pub User);
+
+impl FromRequest for ApiAdmin {
+    type Error = AppError;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let header = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let token = header
+                .strip_prefix("Bearer ")
+                .or_else(|| header.strip_prefix("bearer "))
+                .map(str::trim)
+                .filter(|t| !t.is_empty())
+                .ok_or(AppError::Unauthenticated)?;
+            let hash = sha256_hex(token);
+            let state = session::state(&req)?;
+            let now = state.clock.now();
+            let user = state
+                .db
+                .run(move |conn| {
+                    let Some((token, user)) = api_token::find_active_with_user(conn, &hash)? else {
+                        return Ok(None);
+                    };
+                    if token.last_used_at.is_none_or(|t| now - t >= MARK_USED_EVERY_SECS) {
+                        api_token::mark_used(conn, token.id, now)?;
+                    }
+                    Ok(Some(user))
+                })
+                .await?
+                .filter(|u| !u.disabled)
+                .ok_or(AppError::Unauthenticated)?;
+            if user.role() != Role::SdAdmin {
+                return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
+            }
+            Ok(ApiAdmin(user))
+        })
+    }
+}

@@ -1,0 +1,103 @@
+//! Cookie sessions: start one at sign-in (always a new id), load it on each request with its idle and
+//! absolute timeouts, end it at sign-out. The cookie holds a random id; the database holds its hash.
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::{HttpMessage, HttpRequest, web};
+
+use crate::app::AppState;
+use crate::auth::token::{random_urlsafe, sha256_hex};
+use crate::error::AppError;
+use crate::models::session::{self as sessions, Session};
+use crate::models::user::User;
+
+pub const SESSION_COOKIE: &str = "connections_session";
+
+/// How often `last_seen_at` is written: not on every request, to keep page loads read-only.
+const TOUCH_EVERY_SECS: i64 = 60;
+
+/// A signed-in user with their live session, cached in the request's extensions once loaded.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: User,
+    pub session: Session,
+}
+
+impl SignedIn {
+    /// The session's CSRF token, for forms and the htmx header.
+    pub fn csrf(&self) -> &str {
+        &self.session.csrf_token
+    }
+}
+
+/// Loads the session named by the cookie, or `Unauthenticated`.
+pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
+    if let Some(found) = req.extensions().get::<SignedIn>() {
+        return Ok(found.clone());
+    }
+    let state = state(req)?;
+    let cookie = req.cookie(SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
+    let id_hash = sha256_hex(cookie.value());
+    let now = state.clock.now();
+    let (idle, absolute) = (state.config.session_idle_secs, state.config.session_absolute_secs);
+    let found = state
+        .db
+        .run(move |conn| {
+            let Some((session, user)) = sessions::find_with_user(conn, &id_hash)? else {
+                return Ok(None);
+            };
+            let expired = now - session.last_seen_at > idle || now - session.created_at > absolute;
+            if expired || user.disabled {
+                sessions::delete(conn, &id_hash)?;
+                return Ok(None);
+            }
+            if now - session.last_seen_at >= TOUCH_EVERY_SECS {
+                sessions::touch(conn, &id_hash, now)?;
+            }
+            Ok(Some(SignedIn { user, session }))
+        })
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+    req.extensions_mut().insert(found.clone());
+    Ok(found)
+}
+
+/// Creates a new session for `user_id` and returns its cookie. Called only after a successful sign-in,
+/// so a session id planted before sign-in is never promoted.
+pub async fn start(state: &AppState, user_id: i64) -> Result<Cookie<'static>, AppError> {
+    let id = random_urlsafe(32)?;
+    let csrf = random_urlsafe(32)?;
+    let id_hash = sha256_hex(&id);
+    let now = state.clock.now();
+    state.db.run(move |conn| Ok(sessions::insert(conn, &id_hash, user_id, &csrf, now)?)).await?;
+    Ok(session_cookie(state, id))
+}
+
+/// Deletes the session named by the request's cookie, if any.
+pub async fn end(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
+    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
+        let id_hash = sha256_hex(cookie.value());
+        state.db.run(move |conn| Ok(sessions::delete(conn, &id_hash)?)).await?;
+    }
+    Ok(())
+}
+
+fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
+    // Lax, not Strict: the provider's redirect back to the OAuth callback must carry the session.
+    Cookie::build(SESSION_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(state.base_url.scheme() == "https")
+        .finish()
+}
+
+/// A cookie that tells the browser to forget the session.
+pub fn removal_cookie(state: &AppState) -> Cookie<'static> {
+    let mut cookie = session_cookie(state, String::new());
+    cookie.set_max_age(CookieDuration::ZERO);
+    cookie
+}
+
+pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
+    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::Internal("app state missing".into()))
+}

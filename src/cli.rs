@@ -1,0 +1,247 @@
+//! The command line: `serve` (the default) and the `user` / `token` administration commands. Each
+//! command is a few lines that call into the library.
+
+use std::io::{BufRead, IsTerminal};
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::auth::password;
+use crate::auth::token::{new_api_token, sha256_hex};
+use crate::clock::{Clock, format_time};
+use crate::config::{Config, ServeArgs};
+use crate::crypto::Secret;
+use crate::db::Db;
+use crate::error::AppError;
+use crate::models::{api_token, session, user};
+
+#[derive(Debug, Parser)]
+#[command(name = "connections", version, about = "Connections: custom services and connections for service-desk admins")]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default).
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API tokens for scripts.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct DbArgs {
+    /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/connections.db")]
+    pub database_url: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from standard input or prompted for.
+    Add {
+        name: String,
+        #[arg(long, value_parser = ["sdadmin", "technician"])]
+        role: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Set a new password (ends the user's sessions).
+    Passwd {
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Change a user's role.
+    SetRole {
+        name: String,
+        #[arg(value_parser = ["sdadmin", "technician"])]
+        role: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Disable a user: they can no longer sign in, and their sessions end.
+    Disable {
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Enable a disabled user again.
+    Enable {
+        name: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for a user and print it once.
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        label: String,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// List API tokens (never the token itself).
+    List {
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Revoke an API token by id.
+    Revoke {
+        id: i64,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+}
+
+/// Opens the database for an administration command (migrating it, so a fresh one works too).
+fn open(db: &DbArgs) -> Result<Db, AppError> {
+    let db = Db::connect(&db.database_url, 2)?;
+    db.migrate()?;
+    Ok(db)
+}
+
+fn find_user(conn: &mut crate::db::DbConn, name: &str) -> Result<user::User, AppError> {
+    user::find_by_name(conn, name)?.ok_or_else(|| AppError::BadRequest(format!("no user named {name:?}")))
+}
+
+/// Reads a password: prompted twice on a terminal, otherwise the first line of standard input.
+fn read_password() -> Result<Secret, AppError> {
+    let io = |e: std::io::Error| AppError::BadRequest(format!("cannot read the password: {e}"));
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(io)?;
+        let again = rpassword::prompt_password("Repeat password: ").map_err(io)?;
+        if first != again {
+            return Err(AppError::BadRequest("the passwords do not match".into()));
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line).map_err(io)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    let password = Secret::new(password);
+    password::check_policy(&password).map_err(AppError::BadRequest)?;
+    Ok(password)
+}
+
+/// Runs a user command and returns what to print.
+pub fn run_user(command: UserCommand) -> Result<String, AppError> {
+    let now = Clock::system().now();
+    match command {
+        UserCommand::Add { name, role, db } => {
+            let name = name.trim().to_owned();
+            if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_whitespace) {
+                return Err(AppError::BadRequest("a username has 1 to 100 characters and no spaces".into()));
+            }
+            let role = user::Role::parse(&role).ok_or_else(|| AppError::BadRequest("unknown role".into()))?;
+            let db = open(&db)?;
+            let hash = password::hash_blocking(&read_password()?)?;
+            match user::insert(&mut *db.get()?, &name, &hash, role, now) {
+                Ok(_) => Ok(format!("added {name} ({})", role.label())),
+                Err(e) if crate::db::is_unique_violation(&e) => Err(AppError::BadRequest(format!("a user named {name:?} already exists"))),
+                Err(e) => Err(e.into()),
+            }
+        }
+        UserCommand::List { db } => {
+            let users = user::list(&mut *open(&db)?.get()?)?;
+            let mut out = format!("{:<24} {:<11} {:<9} created", "USERNAME", "ROLE", "STATUS");
+            for u in users {
+                let status = if u.disabled { "disabled" } else if u.is_locked(now) { "locked" } else { "active" };
+                out += &format!("\n{:<24} {:<11} {:<9} {}", u.username, u.role().label(), status, format_time(u.created_at));
+            }
+            Ok(out)
+        }
+        UserCommand::Passwd { name, db } => {
+            let db = open(&db)?;
+            let mut conn = db.get()?;
+            let found = find_user(&mut conn, &name)?;
+            let hash = password::hash_blocking(&read_password()?)?;
+            user::set_password(&mut conn, found.id, &hash, now)?;
+            session::delete_for_user(&mut conn, found.id)?;
+            Ok(format!("password changed for {name}; their sessions have ended"))
+        }
+        UserCommand::SetRole { name, role, db } => {
+            let role = user::Role::parse(&role).ok_or_else(|| AppError::BadRequest("unknown role".into()))?;
+            let db = open(&db)?;
+            let mut conn = db.get()?;
+            let found = find_user(&mut conn, &name)?;
+            user::set_role(&mut conn, found.id, role, now)?;
+            Ok(format!("{name} is now {}", role.label()))
+        }
+        UserCommand::Disable { name, db } => set_disabled(&name, &db, true, now),
+        UserCommand::Enable { name, db } => set_disabled(&name, &db, false, now),
+    }
+}
+
+fn set_disabled(name: &str, db: &DbArgs, disabled: bool, now: i64) -> Result<String, AppError> {
+    let db = open(db)?;
+    let mut conn = db.get()?;
+    let found = find_user(&mut conn, name)?;
+    user::set_disabled(&mut conn, found.id, disabled, now)?;
+    if disabled {
+        session::delete_for_user(&mut conn, found.id)?;
+        return Ok(format!("{name} is disabled; their sessions have ended"));
+    }
+    Ok(format!("{name} is enabled"))
+}
+
+/// Runs a token command and returns what to print.
+pub fn run_token(command: TokenCommand) -> Result<String, AppError> {
+    let now = Clock::system().now();
+    match command {
+        TokenCommand::Create { name, label, db } => {
+            let db = open(&db)?;
+            let mut conn = db.get()?;
+            let owner = find_user(&mut conn, &name)?;
+            let (token, prefix) = new_api_token()?;
+            let id = api_token::insert(&mut conn, owner.id, label.trim(), &sha256_hex(&token), &prefix, now)?;
+            Ok(format!("created token {id} for {name}; it is shown only this once:\n{token}"))
+        }
+        TokenCommand::List { db } => {
+            let tokens = api_token::list(&mut *open(&db)?.get()?)?;
+            let mut out = format!("{:<6} {:<20} {:<12} {:<20} {:<22} status", "ID", "USER", "PREFIX", "LABEL", "LAST USED");
+            for (t, owner) in tokens {
+                let used = t.last_used_at.map_or_else(|| "never".to_owned(), format_time);
+                let status = if t.revoked_at.is_some() { "revoked" } else { "active" };
+                out += &format!("\n{:<6} {:<20} {:<12} {:<20} {:<22} {status}", t.id, owner, format!("{}…", t.prefix), t.label, used);
+            }
+            Ok(out)
+        }
+        TokenCommand::Revoke { id, db } => {
+            if api_token::revoke(&mut *open(&db)?.get()?, id, now)? {
+                Ok(format!("token {id} revoked"))
+            } else {
+                Err(AppError::BadRequest(format!("no active token with id {id}")))
+            }
+        }
+    }
+}
+
+/// `serve`: builds the app, prints where it runs (and a generated admin password, once), and serves
+/// until Ctrl-C.
+pub async fn serve(args: ServeArgs) -> Result<(), AppError> {
+    let config = Config::from_args(args).map_err(|e| AppError::Startup(e.to_string()))?;
+    let running = crate::app::build(config).await?;
+    println!("Connections is running at {}", running.base_url);
+    if let Some(password) = &running.generated_admin_password {
+        println!("First start: sign in as user \"admin\" with password: {}", password.expose());
+        println!("(This password is shown only once. Change it with `connections user passwd admin`.)");
+    }
+    running.server.await.map_err(|e| AppError::Startup(format!("server error: {e}")))
+}

@@ -1,0 +1,225 @@
+//! Every setting of the server in one place: the `serve` flags, their environment variables and defaults,
+//! resolved into a `Config` that `app::build` takes. Tests build a `Config` directly.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use url::Url;
+
+use crate::clock::Clock;
+use crate::crypto::Secret;
+
+/// `connections serve` flags. Each also reads an environment variable; the README's table mirrors this.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on.
+    #[arg(long, env = "CONNECTIONS_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// `sqlite://path/to/file.db` (the folder is created) or `postgres://user@host/db`.
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/connections.db")]
+    pub database_url: String,
+
+    /// The portal's public URL (default `http://<bind>`); seeds the alias URL setting.
+    #[arg(long, env = "CONNECTIONS_BASE_URL")]
+    pub base_url: Option<String>,
+
+    /// Folder for the generated key file (and the SQLite database by default).
+    #[arg(long, env = "CONNECTIONS_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Keyring for secrets at rest: `kid:base64(32 bytes)`, comma-separated, the first one active.
+    #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS", hide_env_values = true)]
+    pub encryption_keys: Option<String>,
+
+    /// A file holding the keyring in the same format (used when CONNECTIONS_ENCRYPTION_KEYS is unset).
+    #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_FILE")]
+    pub encryption_keys_file: Option<PathBuf>,
+
+    /// Comma-separated CIDRs that outbound calls may reach even though they are private or loopback.
+    #[arg(long, env = "CONNECTIONS_OUTBOUND_ALLOW_CIDRS", default_value = "")]
+    pub outbound_allow_cidrs: String,
+
+    /// Allow plain-http service URLs and outbound calls.
+    #[arg(long, env = "CONNECTIONS_OUTBOUND_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    pub outbound_allow_http: bool,
+
+    /// Minutes of inactivity after which a session ends.
+    #[arg(long, env = "CONNECTIONS_SESSION_IDLE_MINUTES", default_value_t = 60)]
+    pub session_idle_minutes: u32,
+
+    /// Hours after sign-in after which a session ends regardless of activity.
+    #[arg(long, env = "CONNECTIONS_SESSION_ABSOLUTE_HOURS", default_value_t = 12)]
+    pub session_absolute_hours: u32,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "CONNECTIONS_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+/// The resolved configuration `app::build` runs with.
+#[derive(Clone)]
+pub struct Config {
+    pub bind: String,
+    pub database_url: String,
+    /// `None`: `http://<the bound address>` (tests bind port 0 and learn the port only then).
+    pub base_url: Option<Url>,
+    pub data_dir: PathBuf,
+    pub admin_password: Option<Secret>,
+    pub encryption_keys: Option<Secret>,
+    pub encryption_keys_file: Option<PathBuf>,
+    pub outbound_allow_cidrs: Vec<Cidr>,
+    pub outbound_allow_http: bool,
+    pub session_idle_secs: i64,
+    pub session_absolute_secs: i64,
+    pub workers: usize,
+    pub clock: Clock,
+}
+
+/// A bad setting, named so the operator can fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("invalid {name}: {reason}")]
+    Invalid { name: &'static str, reason: String },
+}
+
+fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
+    ConfigError::Invalid { name, reason: reason.into() }
+}
+
+impl Config {
+    /// Resolves flags and the environment-only settings into a `Config`.
+    pub fn from_args(args: ServeArgs) -> Result<Config, ConfigError> {
+        let mut config = Config::new(&args.database_url, args.data_dir, &args.bind);
+        config.base_url = args.base_url.as_deref().map(parse_base_url).transpose()?;
+        config.admin_password = std::env::var("CONNECTIONS_ADMIN_PASSWORD").ok().map(Secret::new);
+        config.encryption_keys = args.encryption_keys.map(Secret::new);
+        config.encryption_keys_file = args.encryption_keys_file;
+        config.outbound_allow_cidrs = Cidr::parse_list(&args.outbound_allow_cidrs)?;
+        config.outbound_allow_http = args.outbound_allow_http;
+        if args.session_idle_minutes == 0 || args.session_absolute_hours == 0 {
+            return Err(invalid("session timeout", "must be at least 1"));
+        }
+        config.session_idle_secs = i64::from(args.session_idle_minutes) * 60;
+        config.session_absolute_secs = i64::from(args.session_absolute_hours) * 3600;
+        if let Some(w) = args.workers {
+            config.workers = w.clamp(1, 64);
+        }
+        Ok(config)
+    }
+
+    /// Defaults for everything but the database, data folder and bind address.
+    pub fn new(database_url: &str, data_dir: PathBuf, bind: &str) -> Config {
+        Config {
+            bind: bind.to_owned(),
+            database_url: database_url.to_owned(),
+            base_url: None,
+            data_dir,
+            admin_password: None,
+            encryption_keys: None,
+            encryption_keys_file: None,
+            outbound_allow_cidrs: Vec::new(),
+            outbound_allow_http: false,
+            session_idle_secs: 3600,
+            session_absolute_secs: 12 * 3600,
+            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            clock: Clock::system(),
+        }
+    }
+}
+
+/// Parses and checks a base or alias URL: absolute http(s), with a host and no user information.
+pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw).map_err(|e| invalid("base URL", format!("{raw:?}: {e}")))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err(invalid("base URL", format!("{raw:?} must be an absolute http(s) URL")));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(invalid("base URL", "must not contain user information"));
+    }
+    Ok(url)
+}
+
+/// An IP network such as `127.0.0.0/8` or `::1/128`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parses `a.b.c.d/n`, `v6/n`, or a bare address (a single host).
+    pub fn parse(raw: &str) -> Result<Cidr, ConfigError> {
+        let bad = |why: &str| invalid("CONNECTIONS_OUTBOUND_ALLOW_CIDRS", format!("{raw:?}: {why}"));
+        let (addr, prefix) = match raw.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (raw, None),
+        };
+        let addr: IpAddr = addr.parse().map_err(|_| bad("not an IP address"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| bad("bad prefix length"))?,
+            None => max,
+        };
+        Ok(Cidr { addr, prefix })
+    }
+
+    /// Parses a comma-separated list; blank entries are ignored.
+    pub fn parse_list(raw: &str) -> Result<Vec<Cidr>, ConfigError> {
+        raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Cidr::parse).collect()
+    }
+
+    /// Whether `ip` lies inside this network (IPv4-mapped IPv6 addresses count as IPv4).
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        let ip = match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+            v4 => v4,
+        };
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cidr_contains_hosts_inside_only() {
+        let net = Cidr::parse("127.0.0.0/8").unwrap();
+        assert!(net.contains("127.1.2.3".parse().unwrap()));
+        assert!(net.contains("::ffff:127.0.0.1".parse().unwrap()));
+        assert!(!net.contains("128.0.0.1".parse().unwrap()));
+        let all = Cidr::parse("0.0.0.0/0").unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        let host = Cidr::parse("::1").unwrap();
+        assert!(host.contains("::1".parse().unwrap()));
+        assert!(!host.contains("::2".parse().unwrap()));
+    }
+
+    #[test]
+    fn cidr_rejects_garbage_with_the_setting_name() {
+        for bad in ["nope", "10.0.0.0/33", "::/129", "1.2.3.4/x"] {
+            let err = Cidr::parse(bad).unwrap_err().to_string();
+            assert!(err.contains("CONNECTIONS_OUTBOUND_ALLOW_CIDRS"), "{err}");
+        }
+        assert_eq!(Cidr::parse_list(" , ").unwrap(), vec![]);
+    }
+
+    #[test]
+    fn base_url_must_be_absolute_http() {
+        for bad in ["localhost:8080", "ftp://x", "http://u:p@host", "/relative"] {
+            assert!(parse_base_url(bad).is_err(), "{bad}");
+        }
+        assert!(parse_base_url("https://desk.example.com/portal").is_ok());
+    }
+}

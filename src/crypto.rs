@@ -1,0 +1,568 @@
+//! Secrets at rest: the keyring, sealing with associated data, and the `Secret` wrapper.
+//!
+//! Every secret column holds `seal`ed bytes: AES-256-GCM under the keyring's active key,
+//! with the table, column and row bound in as associated data so a ciphertext copied to
+//! another row (or column, or table) no longer opens.
+
+use std::fmt;
+
+use aes_gcm::Aes256Gcm;
+use aes_gcm::aead::{Aead, KeyInit, Payload};
+use base64::Engine;
+use base64::alphabet::STANDARD;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+
+/// Format version written as the first byte of every sealed value.
+const VERSION: u8 = 0x01;
+const KEY_LEN: usize = 32;
+const NONCE_LEN: usize = 12;
+const TAG_LEN: usize = 16;
+const MAX_KID_LEN: usize = 32;
+/// Domain-separation prefix of the associated data; bump it if the AAD layout ever changes.
+const AAD_PREFIX: &[u8] = b"connections/v1\0";
+
+/// Standard alphabet; key files written by hand may or may not carry `=` padding.
+const B64: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+/// Errors from parsing keyrings and sealing or opening secrets.
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    /// The keyring spec is unusable; the message never contains key material.
+    #[error("invalid keyring: {0}")]
+    InvalidKeyring(String),
+    /// The sealed value names a key id this keyring does not hold.
+    #[error("unknown encryption key id {0:?}")]
+    UnknownKeyId(String),
+    /// The sealed value is too short or its header is not understood.
+    #[error("malformed ciphertext")]
+    Malformed,
+    /// Authentication failed.
+    #[error("decryption failed: wrong key, tampered data, or data moved from another row")]
+    Decrypt,
+    /// The operating system's random number generator failed.
+    #[error("random number generator failed")]
+    Rng,
+    /// A slot's table or column contains NUL, which would make the associated data ambiguous.
+    #[error("invalid secret slot: table and column must not contain NUL")]
+    InvalidSlot,
+}
+
+/// A plaintext secret in memory; `Debug` and `Display` print `[redacted]`.
+///
+/// The buffer is overwritten on drop (best-effort: earlier reallocations and copies made
+/// by callers are not covered). Equality is not constant-time; do not use it to check
+/// user-supplied credentials.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a plaintext secret.
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+    /// The plaintext; call only where the value is actually used (e.g. an outgoing header).
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// Unwraps the plaintext, giving up the zero-on-drop protection.
+    pub fn into_inner(mut self) -> String {
+        std::mem::take(&mut self.0)
+    }
+    /// True if the secret is the empty string.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl Drop for Secret {
+    fn drop(&mut self) {
+        // `into_bytes` reuses the allocation, so this wipes the bytes without `unsafe`.
+        wipe(&mut std::mem::take(&mut self.0).into_bytes());
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Where a sealed secret lives; used as the associated data so ciphertexts cannot be moved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SecretSlot<'a> {
+    /// Table name, e.g. `"connections"`.
+    pub table: &'a str,
+    /// Column name, e.g. `"client_secret"`.
+    pub column: &'a str,
+    /// The row's stable identifier (primary key as text).
+    pub row: &'a str,
+}
+
+impl<'a> SecretSlot<'a> {
+    /// Shorthand constructor.
+    pub const fn new(table: &'a str, column: &'a str, row: &'a str) -> Self {
+        Self { table, column, row }
+    }
+
+    /// `b"connections/v1\0" + table + "\0" + column + "\0" + row`.
+    ///
+    /// NUL-separated fields are unambiguous only if the separator cannot occur inside a
+    /// field, so table and column (code identifiers) must be NUL-free; the row is last,
+    /// so whatever it contains cannot shift the earlier boundaries.
+    fn aad(&self) -> Result<Vec<u8>, CryptoError> {
+        if self.table.contains('\0') || self.column.contains('\0') {
+            return Err(CryptoError::InvalidSlot);
+        }
+        let mut aad = AAD_PREFIX.to_vec();
+        for (i, part) in [self.table, self.column, self.row].into_iter().enumerate() {
+            if i > 0 {
+                aad.push(0);
+            }
+            aad.extend_from_slice(part.as_bytes());
+        }
+        Ok(aad)
+    }
+}
+
+/// One named key. The bytes are overwritten on drop: best-effort only, since the cipher's
+/// expanded key schedule and compiler-made copies are not covered.
+#[derive(Clone)]
+struct Key {
+    kid: String,
+    bytes: [u8; KEY_LEN],
+}
+
+impl Drop for Key {
+    fn drop(&mut self) {
+        wipe(&mut self.bytes);
+    }
+}
+
+/// Overwrites a buffer; `black_box` discourages the optimiser from eliding the dead store.
+fn wipe(buf: &mut [u8]) {
+    buf.fill(0);
+    std::hint::black_box(buf);
+}
+
+fn valid_kid(kid: &str) -> bool {
+    (1..=MAX_KID_LEN).contains(&kid.len())
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// The encryption keys: the first seals new data, all of them open old data (rotation).
+#[derive(Clone)]
+pub struct Keyring {
+    /// Never empty; `keys[0]` is the active key.
+    keys: Vec<Key>,
+}
+
+impl fmt::Debug for Keyring {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Keyring")
+            .field("active", &self.active_kid())
+            .field("kids", &self.kids())
+            .finish()
+    }
+}
+
+impl Keyring {
+    /// Parse "kid:base64(32 bytes),kid2:base64(...)" — comma-separated, whitespace around
+    /// entries ignored, first = active. Key ids are 1-32 chars of `[A-Za-z0-9_-]`, duplicates
+    /// are rejected, and each key must decode (standard base64, padded or not) to 32 bytes.
+    pub fn parse(spec: &str) -> Result<Keyring, CryptoError> {
+        let bad = CryptoError::InvalidKeyring;
+        if spec.trim().is_empty() {
+            return Err(bad("no keys given".into()));
+        }
+        let mut keys: Vec<Key> = Vec::new();
+        for (i, entry) in spec.split(',').map(str::trim).enumerate() {
+            let n = i + 1;
+            // Error messages name entries by position and echo only validated key ids:
+            // anything else in the spec might be key material.
+            let (kid, b64) = entry
+                .split_once(':')
+                .ok_or_else(|| bad(format!("entry {n} is not of the form kid:base64key")))?;
+            if !valid_kid(kid) {
+                return Err(bad(format!(
+                    "entry {n}: key id must be 1-32 chars of [A-Za-z0-9_-]"
+                )));
+            }
+            if keys.iter().any(|k| k.kid == kid) {
+                return Err(bad(format!("duplicate key id {kid:?}")));
+            }
+            let mut decoded = B64
+                .decode(b64)
+                .map_err(|_| bad(format!("key {kid:?} is not valid base64")))?;
+            let bytes = <[u8; KEY_LEN]>::try_from(decoded.as_slice());
+            wipe(&mut decoded);
+            let bytes = bytes.map_err(|_| bad(format!("key {kid:?} must decode to 32 bytes")))?;
+            keys.push(Key {
+                kid: kid.to_owned(),
+                bytes,
+            });
+        }
+        Ok(Keyring { keys })
+    }
+
+    /// A new keyring with one random key with the given id; write it out with [`Self::to_spec`].
+    pub fn generate(kid: &str) -> Result<Keyring, CryptoError> {
+        if !valid_kid(kid) {
+            return Err(CryptoError::InvalidKeyring(
+                "key id must be 1-32 chars of [A-Za-z0-9_-]".into(),
+            ));
+        }
+        let mut key = Key {
+            kid: kid.to_owned(),
+            bytes: [0; KEY_LEN],
+        };
+        getrandom::fill(&mut key.bytes).map_err(|_| CryptoError::Rng)?;
+        Ok(Keyring { keys: vec![key] })
+    }
+
+    /// The spec string, padded base64. Contains key material: used only to write the key file.
+    pub fn to_spec(&self) -> String {
+        let entries: Vec<String> = self
+            .keys
+            .iter()
+            .map(|k| format!("{}:{}", k.kid, B64.encode(k.bytes)))
+            .collect();
+        entries.join(",")
+    }
+
+    /// Id of the key that seals new data.
+    pub fn active_kid(&self) -> &str {
+        &self.keys[0].kid
+    }
+
+    /// Whether the keyring holds a key with this id.
+    pub fn has_kid(&self, kid: &str) -> bool {
+        self.key(kid).is_some()
+    }
+
+    /// All key ids, active first.
+    pub fn kids(&self) -> Vec<&str> {
+        self.keys.iter().map(|k| k.kid.as_str()).collect()
+    }
+
+    fn key(&self, kid: &str) -> Option<&Key> {
+        self.keys.iter().find(|k| k.kid == kid)
+    }
+
+    /// Seal: returns bytes in a versioned format:
+    /// `[version byte 0x01][kid length u8][kid bytes][12-byte random nonce][ciphertext+tag]`.
+    pub fn seal(&self, slot: &SecretSlot, plaintext: &Secret) -> Result<Vec<u8>, CryptoError> {
+        let aad = slot.aad()?;
+        let key = &self.keys[0];
+        // Random 96-bit nonces: safe for far more than 2^32 seals per key, far beyond our use.
+        let mut nonce = [0u8; NONCE_LEN];
+        getrandom::fill(&mut nonce).map_err(|_| CryptoError::Rng)?;
+        let cipher = Aes256Gcm::new((&key.bytes).into());
+        let payload = Payload {
+            msg: plaintext.expose().as_bytes(),
+            aad: &aad,
+        };
+        // Encryption fails only for inputs beyond GCM's ~64 GiB limit.
+        let body = cipher
+            .encrypt((&nonce).into(), payload)
+            .map_err(|_| CryptoError::Malformed)?;
+        let kid = key.kid.as_bytes();
+        let mut out = Vec::with_capacity(2 + kid.len() + NONCE_LEN + body.len());
+        out.push(VERSION);
+        out.push(kid.len() as u8); // valid_kid guarantees <= 32
+        out.extend_from_slice(kid);
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&body);
+        Ok(out)
+    }
+
+    /// Opens a value sealed for exactly this slot under any key in the keyring.
+    pub fn open(&self, slot: &SecretSlot, sealed: &[u8]) -> Result<Secret, CryptoError> {
+        let (kid, nonce, body) = parse_header(sealed)?;
+        let key = self
+            .key(kid)
+            .ok_or_else(|| CryptoError::UnknownKeyId(kid.to_owned()))?;
+        let aad = slot.aad()?;
+        let cipher = Aes256Gcm::new((&key.bytes).into());
+        let plain = cipher
+            .decrypt(
+                nonce.into(),
+                Payload {
+                    msg: body,
+                    aad: &aad,
+                },
+            )
+            .map_err(|_| CryptoError::Decrypt)?;
+        // Authentic but not UTF-8 means it was not written by `seal`.
+        String::from_utf8(plain).map(Secret).map_err(|e| {
+            wipe(&mut e.into_bytes());
+            CryptoError::Malformed
+        })
+    }
+
+    /// Parse only the header to read the key id (used at start-up to refuse a keyring that
+    /// lacks a key id present in the database).
+    pub fn key_id_of(sealed: &[u8]) -> Result<String, CryptoError> {
+        parse_header(sealed).map(|(kid, _, _)| kid.to_owned())
+    }
+}
+
+/// Splits a sealed value into key id, nonce and ciphertext+tag, checking lengths so that no
+/// truncated input can reach the cipher or cause a panic.
+fn parse_header(sealed: &[u8]) -> Result<(&str, &[u8; NONCE_LEN], &[u8]), CryptoError> {
+    let [version, kid_len, rest @ ..] = sealed else {
+        return Err(CryptoError::Malformed);
+    };
+    if *version != VERSION {
+        return Err(CryptoError::Malformed);
+    }
+    let (kid, rest) = rest
+        .split_at_checked(usize::from(*kid_len))
+        .ok_or(CryptoError::Malformed)?;
+    let kid = std::str::from_utf8(kid).map_err(|_| CryptoError::Malformed)?;
+    if !valid_kid(kid) {
+        return Err(CryptoError::Malformed);
+    }
+    let (nonce, body) = rest
+        .split_first_chunk::<NONCE_LEN>()
+        .ok_or(CryptoError::Malformed)?;
+    if body.len() < TAG_LEN {
+        return Err(CryptoError::Malformed);
+    }
+    Ok((kid, nonce, body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CryptoError::*;
+    use super::*;
+
+    /// `assert!(matches!(..))` on an `Err`, printing the actual result on failure.
+    macro_rules! assert_err {
+        ($e:expr, $p:pat $(if $g:expr)?) => {{
+            let r = $e;
+            assert!(matches!(&r, Err($p) $(if $g)?), "{r:?}");
+        }};
+    }
+
+    const SLOT: SecretSlot<'static> = SecretSlot::new("connections", "client_secret", "42");
+
+    fn spec_of(kid: &str, byte: u8) -> String {
+        format!("{kid}:{}", B64.encode([byte; KEY_LEN]))
+    }
+
+    fn ring(spec: &str) -> Keyring {
+        Keyring::parse(spec).unwrap()
+    }
+
+    fn two() -> Keyring {
+        ring(&format!("{},{}", spec_of("k1", 7), spec_of("k2", 8)))
+    }
+
+    fn seal(kr: &Keyring, text: &str) -> Vec<u8> {
+        kr.seal(&SLOT, &Secret::new(text)).unwrap()
+    }
+
+    #[test]
+    fn round_trip_various_plaintexts() {
+        let kr = two();
+        let big = "x".repeat(64 * 1024);
+        for text in ["hunter2", "", "pässwörd 🔑 秘密", big.as_str()] {
+            let sealed = seal(&kr, text);
+            assert_eq!(sealed.len(), 2 + 2 + NONCE_LEN + text.len() + TAG_LEN);
+            assert_eq!(kr.open(&SLOT, &sealed).unwrap().expose(), text);
+        }
+    }
+
+    #[test]
+    fn header_layout_and_key_id_of() {
+        let sealed = seal(&two(), "s");
+        assert_eq!(&sealed[..4], &[VERSION, 2, b'k', b'1']);
+        assert_eq!(Keyring::key_id_of(&sealed).unwrap(), "k1");
+        assert_err!(Keyring::key_id_of(&[]), Malformed);
+        assert_err!(Keyring::key_id_of(&sealed[..20]), Malformed);
+        let (mut v2, mut bad_kid) = (sealed.clone(), sealed);
+        v2[0] = 2;
+        assert_err!(Keyring::key_id_of(&v2), Malformed);
+        bad_kid[2] = b'!';
+        assert_err!(Keyring::key_id_of(&bad_kid), Malformed);
+    }
+
+    #[test]
+    fn every_bit_flip_fails() {
+        let kr = two();
+        let sealed = seal(&kr, "top secret");
+        for i in 0..sealed.len() {
+            for bit in 0..8 {
+                let mut t = sealed.clone();
+                t[i] ^= 1 << bit;
+                assert!(kr.open(&SLOT, &t).is_err(), "byte {i} bit {bit}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_fails_without_panic() {
+        let kr = two();
+        let sealed = seal(&kr, "top secret");
+        for len in 0..sealed.len() {
+            assert!(kr.open(&SLOT, &sealed[..len]).is_err(), "length {len}");
+            let _ = Keyring::key_id_of(&sealed[..len]);
+        }
+        // Shorter than header + tag is rejected before the cipher sees it.
+        assert_err!(kr.open(&SLOT, &sealed[..4 + NONCE_LEN + 15]), Malformed);
+    }
+
+    #[test]
+    fn changed_key_id_fails() {
+        let kr = two();
+        let mut sealed = seal(&kr, "s");
+        sealed[3] = b'2'; // relabelled as k2: a different key, so authentication fails
+        assert_err!(kr.open(&SLOT, &sealed), Decrypt);
+        sealed[3] = b'9';
+        assert_err!(kr.open(&SLOT, &sealed), UnknownKeyId(k) if k == "k9");
+    }
+
+    #[test]
+    fn moved_ciphertext_fails() {
+        let kr = two();
+        let sealed = seal(&kr, "s");
+        for other in [
+            SecretSlot::new("connections", "client_secret", "43"),
+            SecretSlot::new("connections", "access_token", "42"),
+            SecretSlot::new("api_keys", "client_secret", "42"),
+            // Same concatenated text, different field boundaries.
+            SecretSlot::new("connections", "client_secret4", "2"),
+            SecretSlot::new("connections", "client_", "secret\u{0}42"),
+        ] {
+            assert_err!(kr.open(&other, &sealed), Decrypt);
+        }
+    }
+
+    #[test]
+    fn nul_in_table_or_column_rejected() {
+        let (kr, s) = (two(), Secret::new("s"));
+        assert_err!(kr.seal(&SecretSlot::new("a\0b", "c", "1"), &s), InvalidSlot);
+        assert_err!(kr.seal(&SecretSlot::new("a", "b\0", "1"), &s), InvalidSlot);
+        assert!(kr.seal(&SecretSlot::new("a", "b", "row\0ok"), &s).is_ok());
+    }
+
+    #[test]
+    fn unknown_key_id() {
+        let sealed = seal(&ring(&spec_of("old", 1)), "s");
+        let err = two().open(&SLOT, &sealed).unwrap_err();
+        assert_eq!(err.to_string(), "unknown encryption key id \"old\"");
+    }
+
+    #[test]
+    fn same_plaintext_seals_differently() {
+        let kr = two();
+        let (a, b) = (seal(&kr, "same"), seal(&kr, "same"));
+        assert_ne!(a[4..4 + NONCE_LEN], b[4..4 + NONCE_LEN]);
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn rotation() {
+        let old = ring(&spec_of("old", 1));
+        let legacy = seal(&old, "legacy");
+        let rotated = ring(&format!(" {} ,\n{} ", spec_of("new", 2), spec_of("old", 1)));
+        assert_eq!(
+            (rotated.active_kid(), rotated.kids()),
+            ("new", vec!["new", "old"])
+        );
+        assert!(rotated.has_kid("old") && !rotated.has_kid("k1"));
+        assert_eq!(rotated.open(&SLOT, &legacy).unwrap().expose(), "legacy");
+        let fresh = seal(&rotated, "fresh");
+        assert_eq!(Keyring::key_id_of(&fresh).unwrap(), "new");
+        assert_err!(old.open(&SLOT, &fresh), UnknownKeyId(_));
+    }
+
+    #[test]
+    fn parse_accepts_unpadded_and_round_trips_spec() {
+        let padded = spec_of("k1", 7);
+        let unpadded = padded.trim_end_matches('=');
+        assert_ne!(padded, unpadded);
+        let kr = ring(unpadded);
+        assert_eq!(kr.to_spec(), padded);
+        assert_eq!(two().open(&SLOT, &seal(&kr, "s")).unwrap().expose(), "s");
+        assert!(Keyring::parse(&spec_of(&"a".repeat(32), 3)).is_ok());
+        assert!(Keyring::parse(&spec_of("A-z_9", 3)).is_ok());
+    }
+
+    #[test]
+    fn parse_errors_never_echo_key_material() {
+        let key = B64.encode([0xAB; KEY_LEN]);
+        let (short, long) = (B64.encode([0xAB; 31]), B64.encode([0xAB; 33]));
+        let cases = [
+            String::new(),
+            "  ".to_string(),
+            key.clone(),                         // no kid
+            format!("k1:{key},"),                // trailing empty entry
+            format!("k1:{}!", &key[..43]),       // bad base64
+            format!("k1:{short}"),               // wrong length
+            format!("k1:{long}"),                // wrong length
+            format!(":{key}"),                   // empty kid
+            format!("{}:{key}", "a".repeat(33)), // kid too long
+            format!("k 1:{key}"),                // bad kid char
+            format!("{key}:{key}"),              // key in kid position
+            format!("k1:{key},k1:{key}"),        // duplicate
+        ];
+        for spec in &cases {
+            let err = Keyring::parse(spec).unwrap_err();
+            assert!(matches!(err, InvalidKeyring(_)), "{spec:?}");
+            let msg = err.to_string();
+            for secret in [&key[..], &key[..40], &short[..], &long[..], "AB", "q6ur"] {
+                assert!(!msg.contains(secret), "{msg:?} leaks {secret:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn generate() {
+        let kr = Keyring::generate("gen-1").unwrap();
+        assert_eq!(kr.kids(), ["gen-1"]);
+        let spec = kr.to_spec();
+        assert!(spec.starts_with("gen-1:") && spec.len() == 6 + 44);
+        assert_eq!(
+            ring(&spec).open(&SLOT, &seal(&kr, "s")).unwrap().expose(),
+            "s"
+        );
+        assert_ne!(Keyring::generate("gen-1").unwrap().to_spec(), spec);
+        assert_err!(Keyring::generate("bad kid"), InvalidKeyring(_));
+        assert_err!(Keyring::generate(""), InvalidKeyring(_));
+    }
+
+    #[test]
+    fn debug_and_display_redact() {
+        let s = Secret::new("hunter2");
+        assert_eq!(
+            (format!("{s:?}"), format!("{s}")),
+            ("[redacted]".into(), "[redacted]".into())
+        );
+        assert_eq!(s.clone(), s);
+        assert!(!s.is_empty() && Secret::new("").is_empty());
+        assert_eq!(s.into_inner(), "hunter2");
+
+        let kr = ring(&format!(
+            "{},{}",
+            spec_of("new", 0xAB),
+            spec_of("old", 0xCD)
+        ));
+        assert_eq!(
+            format!("{kr:?}"),
+            r#"Keyring { active: "new", kids: ["new", "old"] }"#
+        );
+        assert!(!format!("{kr:#?}").contains(&B64.encode([0xAB; KEY_LEN])[..8]));
+    }
+}

@@ -1,0 +1,104 @@
+//! The one error type. Every handler returns `AppError`; `web::errors` turns it into the HTML page or the
+//! JSON body for its route, in one place. Messages shown to people never carry a secret or a cause chain.
+
+use std::collections::BTreeMap;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+
+/// Messages per form field, e.g. `{"link_name": ["is already taken"]}`.
+pub type FieldErrors = BTreeMap<String, Vec<String>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("sign-in required")]
+    Unauthenticated,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("the form has expired or did not come from this site; reload the page and try again")]
+    Csrf,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the input is not valid")]
+    Invalid(FieldErrors),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("database error")]
+    Db(#[from] diesel::result::Error),
+    #[error("the database is unavailable")]
+    Pool(#[from] diesel::r2d2::PoolError),
+    #[error("encryption error")]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error("{0}")]
+    Startup(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    /// A short machine-readable code for JSON bodies.
+    pub fn code(&self) -> &'static str {
+        match self.status_code() {
+            StatusCode::NOT_FOUND => "not_found",
+            StatusCode::UNAUTHORIZED => "unauthorized",
+            StatusCode::FORBIDDEN if matches!(self, AppError::Csrf) => "csrf",
+            StatusCode::FORBIDDEN => "forbidden",
+            StatusCode::BAD_REQUEST => "bad_request",
+            StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+            StatusCode::CONFLICT => "conflict",
+            StatusCode::SERVICE_UNAVAILABLE => "unavailable",
+            _ => "internal",
+        }
+    }
+
+    /// What a person may read: our own wording for server-side failures, never their cause.
+    pub fn public_message(&self) -> String {
+        match self {
+            AppError::Db(diesel::result::Error::NotFound) | AppError::NotFound => {
+                "The page or item you asked for does not exist.".to_owned()
+            }
+            AppError::Unauthenticated => "Sign in to continue.".to_owned(),
+            AppError::Pool(_) => "The database is unavailable right now; try again shortly.".to_owned(),
+            AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => {
+                "Something went wrong on our side. The error has been logged.".to_owned()
+            }
+            other => capitalise(&other.to_string()),
+        }
+    }
+}
+
+fn capitalise(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::NotFound | AppError::Db(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,
+            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// A plain body; `web::errors::render_errors` replaces it with the page or JSON for the route.
+    fn error_response(&self) -> HttpResponse {
+        if self.status_code().is_server_error() {
+            // Debug of our errors holds no secret: secret types print "[redacted]".
+            tracing::error!(error = ?self, "request failed");
+        }
+        HttpResponse::build(self.status_code()).body(self.public_message())
+    }
+}

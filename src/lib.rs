@@ -1,0 +1,17 @@
+//! Connections: a self-hosted console where SDAdmins register custom services, connect them and let
+//! scripts use them without ever seeing a secret. `app::build` is the one way in.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+pub mod db;
+pub mod error;
+pub mod keys;
+pub mod models;
+pub mod security;
+pub mod setup;
+pub mod web;

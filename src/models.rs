@@ -1,0 +1,7 @@
+//! One file per aggregate: row, insert and view structs plus the queries that own them.
+
+pub mod api_token;
+pub mod audit;
+pub mod session;
+pub mod setting;
+pub mod user;

@@ -1,0 +1,147 @@
+//! Users: who may sign in, their role, and the sign-in throttle kept with them.
+
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::users;
+
+/// The two roles. Only SDAdmins may use the console and the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    SdAdmin,
+    Technician,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::SdAdmin => "sdadmin",
+            Role::Technician => "technician",
+        }
+    }
+
+    /// The name people read.
+    pub fn label(self) -> &'static str {
+        match self {
+            Role::SdAdmin => "SDAdmin",
+            Role::Technician => "Technician",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Role> {
+        match raw.to_ascii_lowercase().as_str() {
+            "sdadmin" => Some(Role::SdAdmin),
+            "technician" => Some(Role::Technician),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: String,
+    pub disabled: bool,
+    pub failed_logins: i32,
+    pub locked_until: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl User {
+    pub fn role(&self) -> Role {
+        Role::parse(&self.role).unwrap_or(Role::Technician)
+    }
+
+    pub fn is_locked(&self, now: i64) -> bool {
+        self.locked_until.is_some_and(|until| until > now)
+    }
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = users)]
+struct NewUser<'a> {
+    username: &'a str,
+    password_hash: &'a str,
+    role: &'a str,
+    disabled: bool,
+    failed_logins: i32,
+    created_at: i64,
+    updated_at: i64,
+}
+
+/// Failures in a row that lock an account, and for how long.
+pub const MAX_FAILED_LOGINS: i32 = 5;
+pub const LOCKOUT_SECS: i64 = 15 * 60;
+
+pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
+    users::table.count().get_result(conn)
+}
+
+pub fn insert(conn: &mut DbConn, username: &str, password_hash: &str, role: Role, now: i64) -> QueryResult<i64> {
+    diesel::insert_into(users::table)
+        .values(NewUser {
+            username,
+            password_hash,
+            role: role.as_str(),
+            disabled: false,
+            failed_logins: 0,
+            created_at: now,
+            updated_at: now,
+        })
+        .returning(users::id)
+        .get_result(conn)
+}
+
+pub fn find_by_name(conn: &mut DbConn, username: &str) -> QueryResult<Option<User>> {
+    users::table.filter(users::username.eq(username)).select(User::as_select()).first(conn).optional()
+}
+
+pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
+    users::table.order(users::username).select(User::as_select()).load(conn)
+}
+
+/// Counts a failed sign-in; the fifth in a row locks the account for `LOCKOUT_SECS`.
+pub fn record_failure(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {
+    crate::db::write_tx(conn, |conn| {
+        let failures: i32 = users::table.find(id).select(users::failed_logins).first(conn)?;
+        let failures = failures + 1;
+        let locked_until = (failures >= MAX_FAILED_LOGINS).then_some(now + LOCKOUT_SECS);
+        let failures = if locked_until.is_some() { 0 } else { failures };
+        diesel::update(users::table.find(id))
+            .set((users::failed_logins.eq(failures), users::locked_until.eq(locked_until)))
+            .execute(conn)
+            .map(drop)
+    })
+}
+
+pub fn record_success(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((users::failed_logins.eq(0), users::locked_until.eq(None::<i64>)))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_password(conn: &mut DbConn, id: i64, password_hash: &str, now: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((users::password_hash.eq(password_hash), users::updated_at.eq(now), users::failed_logins.eq(0), users::locked_until.eq(None::<i64>)))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_role(conn: &mut DbConn, id: i64, role: Role, now: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((users::role.eq(role.as_str()), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn set_disabled(conn: &mut DbConn, id: i64, disabled: bool, now: i64) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
+}

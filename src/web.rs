@@ -1,0 +1,106 @@
+//! The HTML app: thin handlers, one file per area, rendering askama templates through `render`.
+
+pub mod assets;
+pub mod console;
+pub mod errors;
+pub mod login;
+
+use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+use actix_web::http::StatusCode;
+use actix_web::http::header::LOCATION;
+use actix_web::{HttpRequest, HttpResponse};
+use askama::Template;
+
+use crate::auth::session::SignedIn;
+use crate::error::AppError;
+
+const FLASH_COOKIE: &str = "connections_flash";
+
+/// The signed-in user as the header shows them.
+pub struct UserBadge {
+    pub username: String,
+    /// The first letter, for the avatar.
+    pub initial: String,
+    pub role: &'static str,
+}
+
+/// What the base template needs besides the page itself.
+pub struct Layout {
+    pub user: Option<UserBadge>,
+    pub csrf: String,
+    pub flash: Option<String>,
+    /// The console section to highlight in the navigation.
+    pub section: &'static str,
+}
+
+impl Layout {
+    /// The layout for a signed-in user, with the one-time flash message if there is one.
+    pub fn new(req: &HttpRequest, signed_in: Option<&SignedIn>, section: &'static str) -> Layout {
+        Layout {
+            user: signed_in.map(|s| UserBadge {
+                username: s.user.username.clone(),
+                initial: s.user.username.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default(),
+                role: s.user.role().label(),
+            }),
+            csrf: signed_in.map(|s| s.csrf().to_owned()).unwrap_or_default(),
+            flash: req.cookie(FLASH_COOKIE).map(|c| decode(c.value())).filter(|v| !v.is_empty()),
+            section,
+        }
+    }
+}
+
+/// Renders a template as a page with `status`, clearing a flash message that it has now shown.
+pub fn render_status(req: &HttpRequest, status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
+    let body = template.render().map_err(|e| AppError::Internal(format!("template: {e}")))?;
+    let mut res = HttpResponse::build(status);
+    res.content_type("text/html; charset=utf-8");
+    if req.cookie(FLASH_COOKIE).is_some() {
+        let mut gone = Cookie::new(FLASH_COOKIE, "");
+        gone.set_path("/");
+        gone.set_max_age(CookieDuration::ZERO);
+        res.cookie(gone);
+    }
+    Ok(res.body(body))
+}
+
+/// Renders a page with 200.
+pub fn render(req: &HttpRequest, template: &impl Template) -> Result<HttpResponse, AppError> {
+    render_status(req, StatusCode::OK, template)
+}
+
+/// 303 See Other to a local path (POST → redirect → GET), with an optional one-time message.
+pub fn see_other(location: &str, flash: Option<&str>) -> HttpResponse {
+    let mut res = HttpResponse::SeeOther();
+    res.insert_header((LOCATION, location.to_owned()));
+    if let Some(message) = flash {
+        let encoded: String = url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
+        res.cookie(Cookie::build(FLASH_COOKIE, encoded).path("/").http_only(true).same_site(SameSite::Lax).finish());
+    }
+    res.finish()
+}
+
+fn decode(raw: &str) -> String {
+    url::form_urlencoded::parse(format!("m={raw}").as_bytes()).map(|(_, v)| v.into_owned()).next().unwrap_or_default()
+}
+
+/// A `next` parameter is followed only when it is a path on this site (no `//host` or scheme).
+pub fn local_path(next: Option<&str>) -> &str {
+    match next {
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.contains(':') => p,
+        _ => "/",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn next_must_stay_on_this_site() {
+        assert_eq!(local_path(Some("/admin/services?page=2")), "/admin/services?page=2");
+        for hostile in ["//evil.example", "https://evil.example", "/\\evil.example", "javascript:alert(1)", "evil"] {
+            assert_eq!(local_path(Some(hostile)), "/", "{hostile}");
+        }
+        assert_eq!(local_path(None), "/");
+    }
+}

@@ -1,0 +1,113 @@
+//! Sign-in and sign-out. Sign-in is throttled per account in the database and answers unknown users,
+//! wrong passwords, and locked or disabled accounts with the same message.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::session;
+use crate::auth::token::{random_urlsafe, same_token};
+use crate::crypto::Secret;
+use crate::error::AppError;
+use crate::models::{session as sessions, user};
+use crate::web::{Layout, local_path, render_status, see_other};
+
+/// Before sign-in there is no session to hold a CSRF token: the form carries a random value that must
+/// match this cookie (double submit), which a cross-site page can neither read nor set.
+const LOGIN_CSRF_COOKIE: &str = "connections_login_csrf";
+
+pub const SIGN_IN_FAILED: &str =
+    "Incorrect username or password, or the account is locked for 15 minutes after 5 failed attempts.";
+
+#[derive(Template)]
+#[template(path = "auth/login.html")]
+struct LoginPage {
+    layout: Layout,
+    username: String,
+    next: String,
+    error: Option<&'static str>,
+}
+
+#[derive(Deserialize)]
+pub struct NextQuery {
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SignInForm {
+    username: String,
+    password: String,
+    csrf_token: String,
+    next: Option<String>,
+}
+
+fn login_page(req: &HttpRequest, status: StatusCode, username: String, next: &str, error: Option<&'static str>) -> Result<HttpResponse, AppError> {
+    let token = random_urlsafe(32)?;
+    let mut layout = Layout::new(req, None, "");
+    layout.csrf = token.clone();
+    let page = LoginPage { layout, username, next: local_path(Some(next)).to_owned(), error };
+    let mut res = render_status(req, status, &page)?;
+    let cookie = Cookie::build(LOGIN_CSRF_COOKIE, token).path("/login").http_only(true).same_site(SameSite::Strict).finish();
+    res.add_cookie(&cookie).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
+pub async fn show_login(req: HttpRequest, query: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
+    let next = query.next.as_deref().unwrap_or("/");
+    if session::load(&req).await.is_ok() {
+        return Ok(see_other(local_path(Some(next)), None));
+    }
+    login_page(&req, StatusCode::OK, String::new(), next, None)
+}
+
+pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: web::Form<SignInForm>) -> Result<HttpResponse, AppError> {
+    let form = form.into_inner();
+    let next = form.next.as_deref().unwrap_or("/");
+    let cookie_token = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    if cookie_token.is_empty() || !same_token(&cookie_token, &form.csrf_token) {
+        return Err(AppError::Csrf);
+    }
+    let username = form.username.trim().to_owned();
+    let now = state.clock.now();
+    let lookup = username.clone();
+    let found = state.db.run(move |conn| Ok(user::find_by_name(conn, &lookup)?)).await?;
+    // Verify even for unknown, locked or disabled accounts, so timing reveals nothing.
+    let ok = state.hasher.verify(Secret::new(form.password), found.as_ref().map(|u| u.password_hash.clone())).await?;
+    let Some(account) = found.filter(|u| !u.disabled && !u.is_locked(now)) else {
+        return login_page(&req, StatusCode::UNAUTHORIZED, username, next, Some(SIGN_IN_FAILED));
+    };
+    let id = account.id;
+    if !ok {
+        state.db.run(move |conn| Ok(user::record_failure(conn, id, now)?)).await?;
+        tracing::info!(username = %account.username, "failed sign-in");
+        return login_page(&req, StatusCode::UNAUTHORIZED, username, next, Some(SIGN_IN_FAILED));
+    }
+    let (idle, absolute) = (state.config.session_idle_secs, state.config.session_absolute_secs);
+    state
+        .db
+        .run(move |conn| {
+            user::record_success(conn, id)?;
+            sessions::delete_expired(conn, now - idle, now - absolute)?;
+            Ok(())
+        })
+        .await?;
+    // Any session the browser had before is dropped: sign-in always issues a fresh id.
+    session::end(&state, &req).await?;
+    let cookie = session::start(&state, id).await?;
+    tracing::info!(username = %account.username, "signed in");
+    let mut res = see_other(local_path(Some(next)), None);
+    res.add_cookie(&cookie).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
+pub async fn sign_out(req: HttpRequest, state: web::Data<AppState>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+    session::end(&state, &req).await?;
+    let mut res = see_other("/login", Some("You have signed out."));
+    res.add_cookie(&session::removal_cookie(&state)).map_err(|e| AppError::Internal(e.to_string()))?;
+    Ok(res)
+}
+
