@@ -25,6 +25,8 @@ pub enum AppError {
     Invalid(FieldErrors),
     #[error("{0}")]
     Conflict(String),
+    #[error("the request is too large")]
+    TooLarge,
     #[error("database error")]
     Db(#[from] diesel::result::Error),
     #[error("the database is unavailable")]
@@ -48,6 +50,7 @@ impl AppError {
             StatusCode::BAD_REQUEST => "bad_request",
             StatusCode::UNPROCESSABLE_ENTITY => "invalid",
             StatusCode::CONFLICT => "conflict",
+            StatusCode::PAYLOAD_TOO_LARGE => "too_large",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
             _ => "internal",
         }
@@ -60,8 +63,13 @@ impl AppError {
                 "The page or item you asked for does not exist.".to_owned()
             }
             AppError::Unauthenticated => "Sign in to continue.".to_owned(),
-            AppError::Pool(_) => "The database is unavailable right now; try again shortly.".to_owned(),
-            AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => {
+            AppError::Pool(_) => {
+                "The database is unavailable right now; try again shortly.".to_owned()
+            }
+            AppError::Db(_)
+            | AppError::Crypto(_)
+            | AppError::Startup(_)
+            | AppError::Internal(_) => {
                 "Something went wrong on our side. The error has been logged.".to_owned()
             }
             other => capitalise(&other.to_string()),
@@ -80,16 +88,20 @@ fn capitalise(s: &str) -> String {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::NotFound | AppError::Db(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,
+            AppError::NotFound | AppError::Db(diesel::result::Error::NotFound) => {
+                StatusCode::NOT_FOUND
+            }
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            AppError::Db(_)
+            | AppError::Crypto(_)
+            | AppError::Startup(_)
+            | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

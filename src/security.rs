@@ -18,7 +18,10 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      frame-ancestors 'none'; form-action 'self'";
 
 fn set(res: &mut ServiceResponse<impl MessageBody>, name: &'static str, value: &'static str) {
-    res.headers_mut().insert(HeaderName::from_static(name), HeaderValue::from_static(value));
+    res.headers_mut().insert(
+        HeaderName::from_static(name),
+        HeaderValue::from_static(value),
+    );
 }
 
 /// Adds the security headers to every response, including error pages.
@@ -37,7 +40,8 @@ pub async fn headers(
         set(&mut res, "cache-control", "public, max-age=3600");
     } else {
         set(&mut res, "cache-control", "no-store");
-        res.headers_mut().append(header::VARY, HeaderValue::from_static("HX-Request"));
+        res.headers_mut()
+            .append(header::VARY, HeaderValue::from_static("HX-Request"));
     }
     Ok(res)
 }
@@ -51,8 +55,14 @@ pub async fn check_origin<B: MessageBody + 'static>(
     let safe = req.method().is_safe();
     if !safe && !req.path().starts_with("/api/") {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
-        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
+        let site = req
+            .headers()
+            .get("sec-fetch-site")
+            .and_then(|v| v.to_str().ok());
+        let origin = req
+            .headers()
+            .get(header::ORIGIN)
+            .and_then(|v| v.to_str().ok());
         let cross_site = matches!(site, Some(s) if s != "same-origin" && s != "none");
         let foreign_origin = match (origin, &state) {
             (Some(o), Some(state)) => o != state.base_url.origin().ascii_serialization(),

@@ -68,4 +68,11 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, api_tokens, settings, audit_log, encryption_key_ids);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    api_tokens,
+    settings,
+    audit_log,
+    encryption_key_ids
+);

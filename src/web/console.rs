@@ -24,9 +24,19 @@ pub async fn home(_admin: Admin) -> HttpResponse {
 }
 
 pub async fn list_connections(req: HttpRequest, admin: Admin) -> Result<HttpResponse, AppError> {
-    render(&req, &ConnectionsPage { layout: Layout::new(&req, Some(&admin.0), "connections") })
+    render(
+        &req,
+        &ConnectionsPage {
+            layout: Layout::new(&req, Some(&admin.0), "connections"),
+        },
+    )
 }
 
 pub async fn list_services(req: HttpRequest, admin: Admin) -> Result<HttpResponse, AppError> {
-    render(&req, &ServicesPage { layout: Layout::new(&req, Some(&admin.0), "services") })
+    render(
+        &req,
+        &ServicesPage {
+            layout: Layout::new(&req, Some(&admin.0), "services"),
+        },
+    )
 }

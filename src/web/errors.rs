@@ -51,7 +51,7 @@ pub async fn render_errors(
     } else if status == StatusCode::UNAUTHORIZED {
         to_sign_in(&http_req)
     } else {
-        html_error(&http_req, status, message)
+        html_error(&http_req, status, message).await
     };
     Ok(res.into_response(new))
 }
@@ -59,12 +59,17 @@ pub async fn render_errors(
 fn json_error(status: StatusCode, error: Option<&AppError>, message: &str) -> HttpResponse {
     let code = error.map_or("error", AppError::code);
     let body = match error {
-        Some(AppError::Invalid(fields)) => serde_json::json!({ "error": { "code": code, "message": message }, "errors": fields }),
+        Some(AppError::Invalid(fields)) => {
+            serde_json::json!({ "error": { "code": code, "message": message }, "errors": fields })
+        }
         _ => serde_json::json!({ "error": { "code": code, "message": message } }),
     };
     let mut res = HttpResponse::build(status).json(body);
     if status == StatusCode::UNAUTHORIZED {
-        res.headers_mut().insert(actix_web::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        res.headers_mut().insert(
+            actix_web::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer"),
+        );
     }
     res
 }
@@ -76,13 +81,22 @@ fn to_sign_in(req: &HttpRequest) -> HttpResponse {
     let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
     let location = format!("/login?next={encoded}");
     if req.headers().contains_key("hx-request") {
-        return HttpResponse::Ok().insert_header(("HX-Redirect", location)).finish();
+        return HttpResponse::Ok()
+            .insert_header(("HX-Redirect", location))
+            .finish();
     }
-    HttpResponse::SeeOther().insert_header((LOCATION, location)).finish()
+    HttpResponse::SeeOther()
+        .insert_header((LOCATION, location))
+        .finish()
 }
 
-fn html_error(req: &HttpRequest, status: StatusCode, message: String) -> HttpResponse {
-    let signed_in = req.extensions().get::<SignedIn>().cloned();
+async fn html_error(req: &HttpRequest, status: StatusCode, message: String) -> HttpResponse {
+    // Show the signed-in layout when there is a session (a 404 runs no guard that would load it).
+    let cached = req.extensions().get::<SignedIn>().cloned();
+    let signed_in = match cached {
+        Some(found) => Some(found),
+        None => crate::auth::session::load(req).await.ok(),
+    };
     let page = ErrorPage {
         layout: Layout::new(req, signed_in.as_ref(), ""),
         status: status.as_u16(),
@@ -94,12 +108,15 @@ fn html_error(req: &HttpRequest, status: StatusCode, message: String) -> HttpRes
         },
         message,
     };
-    let body = page.render().unwrap_or_else(|_| "An error occurred.".to_owned());
+    let body = page
+        .render()
+        .unwrap_or_else(|_| "An error occurred.".to_owned());
     let mut res = HttpResponse::build(status);
     res.insert_header((CONTENT_TYPE, "text/html; charset=utf-8"));
     if req.headers().contains_key("hx-request") {
         // htmx: show the message in the page's flash area instead of replacing the target.
-        res.insert_header(("HX-Retarget", "#flash")).insert_header(("HX-Reswap", "innerHTML"));
+        res.insert_header(("HX-Retarget", "#flash"))
+            .insert_header(("HX-Reswap", "innerHTML"));
         return res.body(page.as_alert().render().unwrap_or_default());
     }
     res.body(body)

@@ -1,0 +1,313 @@
+//! The `connections` binary: first start, administration commands, and clear failures.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::helpers::{Browser, TEST_KEYS, TestDb};
+
+const BIN: &str = env!("CARGO_BIN_EXE_connections");
+
+fn command(db: &TestDb) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(db.dir.path())
+        .env_remove("CONNECTIONS_ADMIN_PASSWORD")
+        .env_remove("CONNECTIONS_ENCRYPTION_KEYS")
+        .env("DATABASE_URL", &db.url)
+        .env("CONNECTIONS_DATA_DIR", db.dir.path())
+        .env("RUST_LOG", "warn");
+    cmd
+}
+
+fn run(db: &TestDb, args: &[&str], stdin: &str) -> Output {
+    let mut child = command(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Starts `serve` and returns the child with the lines it printed up to the URL line (and one more).
+fn serve(db: &TestDb, env: &[(&str, &str)]) -> (Child, Vec<String>) {
+    let mut cmd = command(db);
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut lines = Vec::new();
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
+        let done = line.starts_with("(This password")
+            || (line.starts_with("Connections is running") && !lines.is_empty());
+        lines.push(line);
+        // Without a generated password, the URL line is the last one.
+        if done
+            || (lines.len() == 1
+                && rx
+                    .recv_timeout(Duration::from_millis(500))
+                    .map(|l| lines.push(l))
+                    .is_err())
+        {
+            break;
+        }
+        if lines.iter().any(|l| l.starts_with("(This password")) {
+            break;
+        }
+    }
+    (child, lines)
+}
+
+#[tokio::test]
+async fn first_start_creates_the_admin_and_prints_the_password_once() {
+    let db = TestDb::new();
+    let (mut child, lines) = serve(&db, &[("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS)]);
+    let url = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Connections is running at "))
+        .expect("URL printed")
+        .trim_end_matches('/')
+        .to_owned();
+    let password = lines
+        .iter()
+        .find_map(|l| l.split_once("with password: ").map(|(_, p)| p.to_owned()))
+        .unwrap_or_else(|| panic!("password printed: {lines:?}"));
+    assert!(password.len() >= 20, "a strong password");
+    let browser = Browser::new(&url);
+    assert_eq!(browser.sign_in("admin", &password).await.status, 303);
+    assert_eq!(browser.get("/admin/connections").await.status, 200);
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    let (mut child, lines) = serve(&db, &[("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS)]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Connections is running at "))
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("password")),
+        "printed only on the first start: {lines:?}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+}
+
+#[test]
+fn without_keys_a_private_key_file_is_generated_and_reused() {
+    let db = TestDb::new();
+    let (mut child, lines) = serve(&db, &[]);
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("Connections is running")),
+        "{lines:?}"
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let path = db.dir.path().join("encryption.keys");
+    let spec = std::fs::read_to_string(&path).expect("key file written");
+    assert!(spec.starts_with("k1:"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let (mut child, _) = serve(&db, &[]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap(),
+        spec,
+        "the same key file is reused"
+    );
+}
+
+#[test]
+fn a_keyring_missing_a_key_the_database_used_is_refused_by_name() {
+    let db = TestDb::new();
+    let (mut child, _) = serve(&db, &[("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS)]);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let other = "fresh:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    let out = command(&db)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("CONNECTIONS_ENCRYPTION_KEYS", other)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("\"test1\""), "{err}");
+    assert!(
+        !err.contains("AAECAwQF"),
+        "no key material in errors: {err}"
+    );
+}
+
+#[test]
+fn bad_settings_fail_with_a_clear_message_and_non_zero_exit() {
+    let db = TestDb::new();
+    let out = command(&db)
+        .args(["serve", "--no-such-flag"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("--no-such-flag"));
+
+    let out = command(&db)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("CONNECTIONS_ENCRYPTION_KEYS", "k1:c2hvcnQ=")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("CONNECTIONS_ENCRYPTION_KEYS") && !err.contains("c2hvcnQ"),
+        "{err}"
+    );
+
+    let out = command(&db)
+        .args(["serve", "--base-url", "not a url"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("base URL"));
+
+    let out = command(&db)
+        .args(["serve"])
+        .env("CONNECTIONS_OUTBOUND_ALLOW_CIDRS", "10.0.0.0/99")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("CONNECTIONS_OUTBOUND_ALLOW_CIDRS"));
+}
+
+#[test]
+fn an_unreachable_database_is_reported_with_the_databases_own_error() {
+    let db = TestDb::new();
+    let out = command(&db)
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:1/nothing",
+        ])
+        .env("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("cannot open database") && err.contains("127.0.0.1"),
+        "{err}"
+    );
+    assert!(!err.contains("Invalid connection url"), "{err}");
+
+    let out = command(&db)
+        .args([
+            "user",
+            "list",
+            "--database-url",
+            "sqlite:///proc/forbidden/x.db",
+        ])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("error:"));
+}
+
+#[test]
+fn users_are_managed_from_the_command_line() {
+    let db = TestDb::new();
+    let out = run(
+        &db,
+        &["user", "add", "tech", "--role", "technician"],
+        "tech-password-12\n",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run(
+        &db,
+        &["user", "add", "tech", "--role", "technician"],
+        "tech-password-12\n",
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("already exists"));
+    let out = run(
+        &db,
+        &["user", "add", "shorty", "--role", "sdadmin"],
+        "short\n",
+    );
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("at least 12"));
+    let out = run(&db, &["user", "add", "x", "--role", "king"], "");
+    assert_eq!(out.status.code(), Some(2));
+
+    run(&db, &["user", "set-role", "tech", "sdadmin"], "");
+    run(&db, &["user", "disable", "tech"], "");
+    let list = text(&run(&db, &["user", "list"], "").stdout);
+    let line = list.lines().find(|l| l.starts_with("tech ")).unwrap();
+    assert!(
+        line.contains("SDAdmin") && line.contains("disabled"),
+        "{list}"
+    );
+    assert!(!list.contains("argon2"), "no hashes in the listing");
+
+    let out = run(&db, &["user", "passwd", "nobody"], "another-password\n");
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no user named"));
+}
+
+#[test]
+fn api_tokens_are_shown_once_and_listed_without_the_secret() {
+    let db = TestDb::new();
+    run(
+        &db,
+        &["user", "add", "ops", "--role", "sdadmin"],
+        "ops-password-123\n",
+    );
+    let out = run(
+        &db,
+        &["token", "create", "ops", "--label", "nightly sync"],
+        "",
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let printed = text(&out.stdout);
+    let token = printed
+        .lines()
+        .find(|l| l.starts_with("cn_"))
+        .expect("token printed")
+        .to_owned();
+    let list = text(&run(&db, &["token", "list"], "").stdout);
+    assert!(list.contains("nightly sync") && list.contains("active"));
+    assert!(!list.contains(&token), "the token is never listed");
+    let id = printed.split_whitespace().nth(2).unwrap();
+    assert!(run(&db, &["token", "revoke", id], "").status.success());
+    assert!(text(&run(&db, &["token", "list"], "").stdout).contains("revoked"));
+    let again = run(&db, &["token", "revoke", id], "");
+    assert!(!again.status.success());
+}

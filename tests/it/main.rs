@@ -1,0 +1,10 @@
+//! One integration-test binary. Each module tests one area through the public HTTP surface (or the
+//! CLI), on SQLite by default and on PostgreSQL when `TEST_DATABASE_URL` is set.
+
+mod helpers;
+
+mod access;
+mod cli;
+mod headers;
+mod migrations;
+mod sign_in;
