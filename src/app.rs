@@ -158,9 +158,18 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/admin/connections", Admin, || {
             web::get().to(pages::console::list_connections)
         }),
-        r(M::GET, "/admin/services", Admin, || {
-            web::get().to(pages::console::list_services)
-        }),
+        r(M::GET, "/admin/services", Admin, || web::get().to(pages::services::list_services)),
+        r(M::POST, "/admin/services", Admin, || web::post().to(pages::services::create_service)),
+        r(M::GET, "/admin/services/new", Admin, || web::get().to(pages::services::new_service)),
+        r(M::GET, "/admin/services/rows/{kind}", Admin, || web::get().to(pages::services::new_row)),
+        r(M::GET, "/admin/services/{link}", Admin, || web::get().to(pages::services::show_service)),
+        r(M::POST, "/admin/services/{link}", Admin, || web::post().to(pages::services::update_service)),
+        r(M::GET, "/admin/services/{link}/edit", Admin, || web::get().to(pages::services::edit_service)),
+        r(M::GET, "/admin/services/{link}/delete", Admin, || web::get().to(pages::services::confirm_delete_service)),
+        r(M::POST, "/admin/services/{link}/delete", Admin, || web::post().to(pages::services::delete_service)),
+        r(M::GET, "/admin/settings/portal", Admin, || web::get().to(pages::settings::show_portal_settings)),
+        r(M::POST, "/admin/settings/portal", Admin, || web::post().to(pages::settings::update_portal_settings)),
+
         r(M::GET, "/api/v1/me", Api, || {
             web::get().to(api::me::show_me)
         }),

@@ -2,6 +2,8 @@
 
 pub mod api_token;
 pub mod audit;
+pub mod connection;
+pub mod service;
 pub mod session;
 pub mod setting;
 pub mod user;

@@ -3,7 +3,12 @@
 pub mod assets;
 pub mod console;
 pub mod errors;
+pub mod list;
 pub mod login;
+pub mod service_form;
+pub mod service_view;
+pub mod services;
+pub mod settings;
 
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
@@ -120,6 +125,13 @@ pub fn form_config() -> actix_web::web::FormConfig {
                 }
             }
         })
+}
+
+/// Whether htmx asked for just the fragment that fills `target` (history restores and boosted
+/// navigation get whole pages).
+pub fn wants_fragment(req: &HttpRequest, target: &str) -> bool {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    header("hx-request") == Some("true") && header("hx-history-restore-request") != Some("true") && header("hx-target") == Some(target)
 }
 
 /// A `next` parameter is followed only when it is a path on this site (no `//host` or scheme).

@@ -68,11 +68,57 @@ diesel::table! {
 
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
-diesel::allow_tables_to_appear_in_same_query!(
-    users,
-    sessions,
-    api_tokens,
-    settings,
-    audit_log,
-    encryption_key_ids
-);
+
+
+diesel::table! {
+    services (id) {
+        id -> BigInt,
+        link_name -> Text,
+        name -> Text,
+        name_lower -> Text,
+        description -> Text,
+        auth_type -> Text,
+        api_base_url -> Nullable<Text>,
+        config -> Text,
+        client_secret -> Nullable<Binary>,
+        created_at -> BigInt,
+        created_by -> Text,
+        updated_at -> BigInt,
+        updated_by -> Text,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, api_tokens, settings, audit_log, encryption_key_ids, services, connections);
+
+diesel::table! {
+    connections (id) {
+        id -> BigInt,
+        link_name -> Text,
+        name -> Text,
+        name_lower -> Text,
+        service_id -> BigInt,
+        owner_id -> BigInt,
+        scopes_requested -> Text,
+        scopes_granted -> Nullable<Text>,
+        status -> Text,
+        status_message -> Nullable<Text>,
+        connected_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+        credentials -> Nullable<Binary>,
+        access_token -> Nullable<Binary>,
+        refresh_token -> Nullable<Binary>,
+        token_version -> BigInt,
+        lease_holder -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        refresh_failures -> Integer,
+        retry_after -> Nullable<BigInt>,
+        last_refresh_at -> Nullable<BigInt>,
+        last_used_at -> Nullable<BigInt>,
+        revoke_outcome -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(connections -> services (service_id));
+diesel::joinable!(connections -> users (owner_id));

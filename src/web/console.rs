@@ -13,12 +13,6 @@ struct ConnectionsPage {
     layout: Layout,
 }
 
-#[derive(Template)]
-#[template(path = "console/services.html")]
-struct ServicesPage {
-    layout: Layout,
-}
-
 pub async fn home(_admin: Admin) -> HttpResponse {
     see_other("/admin/connections", None)
 }
@@ -28,15 +22,6 @@ pub async fn list_connections(req: HttpRequest, admin: Admin) -> Result<HttpResp
         &req,
         &ConnectionsPage {
             layout: Layout::new(&req, Some(&admin.0), "connections"),
-        },
-    )
-}
-
-pub async fn list_services(req: HttpRequest, admin: Admin) -> Result<HttpResponse, AppError> {
-    render(
-        &req,
-        &ServicesPage {
-            layout: Layout::new(&req, Some(&admin.0), "services"),
         },
     )
 }

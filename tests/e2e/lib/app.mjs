@@ -80,7 +80,7 @@ export async function startApp({ env = {} } = {}) {
       };
       const timer = setTimeout(() => fail(`the app did not start within ${STARTUP_TIMEOUT_MS / 1000} s`), STARTUP_TIMEOUT_MS);
       child.on('error', (e) => fail(`cannot run the app: ${e.message}`));
-      child.on('exit', (code, signal) => fail(`the app exited before it was ready (code ${code}, signal ${signal})`));
+      child.on('close', (code, signal) => fail(`the app exited before it was ready (code ${code}, signal ${signal})`));
       child.stdout.on('data', (chunk) => {
         stdout += chunk;
         const match = stdout.match(READY_LINE);

@@ -1,0 +1,2 @@
+DROP TABLE services_fts;
+DROP TABLE services;

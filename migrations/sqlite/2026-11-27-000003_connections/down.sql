@@ -1,0 +1,2 @@
+DROP TABLE connections_fts;
+DROP TABLE connections;

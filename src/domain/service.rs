@@ -1,0 +1,204 @@
+//! A custom service: how to authenticate to a third-party application. The type-specific settings
+//! (`ServiceConfig`) are stored as JSON and never hold a secret; the OAuth2 client secret is sealed
+//! in its own column.
+
+use serde::{Deserialize, Serialize};
+
+/// The three authentication types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthType {
+    ApiKey,
+    Basic,
+    #[serde(rename = "oauth2")]
+    OAuth2,
+}
+
+impl AuthType {
+    pub const ALL: [AuthType; 3] = [AuthType::ApiKey, AuthType::Basic, AuthType::OAuth2];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthType::ApiKey => "api_key",
+            AuthType::Basic => "basic",
+            AuthType::OAuth2 => "oauth2",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            AuthType::ApiKey => "API Key",
+            AuthType::Basic => "Basic Authentication",
+            AuthType::OAuth2 => "OAuth2",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<AuthType> {
+        AuthType::ALL.into_iter().find(|t| t.as_str() == raw)
+    }
+}
+
+/// Where an API key parameter travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ParamType {
+    Query,
+    Form,
+    Header,
+}
+
+impl ParamType {
+    pub const ALL: [ParamType; 3] = [ParamType::Query, ParamType::Form, ParamType::Header];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParamType::Query => "query",
+            ParamType::Form => "form",
+            ParamType::Header => "header",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            ParamType::Query => "Query string",
+            ParamType::Form => "Form data",
+            ParamType::Header => "Header",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<ParamType> {
+        ParamType::ALL.into_iter().find(|t| t.as_str() == raw)
+    }
+}
+
+/// One API key parameter: the name sent, and the label shown when connecting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyParam {
+    pub name: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyConfig {
+    pub param_type: ParamType,
+    pub params: Vec<ApiKeyParam>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantType {
+    AuthorizationCode,
+    ClientCredentials,
+}
+
+impl GrantType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "authorization_code",
+            GrantType::ClientCredentials => "client_credentials",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            GrantType::AuthorizationCode => "Authorization Code",
+            GrantType::ClientCredentials => "Client Credentials",
+        }
+    }
+}
+
+/// How the client authenticates at the token endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClientAuth {
+    /// HTTP Basic header (RFC 6749 §2.3.1, the default).
+    Basic,
+    /// client_id and client_secret in the request body.
+    Body,
+}
+
+/// Where the access token goes on an outbound request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "in", rename_all = "snake_case")]
+pub enum TokenPlacement {
+    /// `<name>: <prefix> <token>`, e.g. `Authorization: Bearer …` or `Authorization: Zoho-oauthtoken …`.
+    Header { name: String, prefix: String },
+    /// `?<name>=<token>`.
+    Query { name: String },
+}
+
+/// One OAuth2 scope and its label.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Scope {
+    pub scope: String,
+    pub display_name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OAuthConfig {
+    pub grant_type: GrantType,
+    pub client_id: String,
+    pub authorization_url: Option<String>,
+    pub token_url: String,
+    /// `None`: refresh at the token URL.
+    pub refresh_url: Option<String>,
+    pub revoke_url: Option<String>,
+    /// When set, the callback must carry a matching `iss` (RFC 9207).
+    pub issuer: Option<String>,
+    pub client_auth: ClientAuth,
+    /// " ", "," or "+".
+    pub scope_delimiter: String,
+    pub token_placement: TokenPlacement,
+    /// Extra authorization-request parameters, in order (e.g. access_type=offline).
+    pub extra_auth_params: Vec<(String, String)>,
+    pub scopes: Vec<Scope>,
+}
+
+impl OAuthConfig {
+    /// Where refresh requests go.
+    pub fn refresh_endpoint(&self) -> &str {
+        self.refresh_url.as_deref().unwrap_or(&self.token_url)
+    }
+}
+
+/// The type-specific settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServiceConfig {
+    ApiKey(ApiKeyConfig),
+    Basic,
+    #[serde(rename = "oauth2")]
+    OAuth2(OAuthConfig),
+}
+
+impl ServiceConfig {
+    pub fn auth_type(&self) -> AuthType {
+        match self {
+            ServiceConfig::ApiKey(_) => AuthType::ApiKey,
+            ServiceConfig::Basic => AuthType::Basic,
+            ServiceConfig::OAuth2(_) => AuthType::OAuth2,
+        }
+    }
+
+    pub fn oauth(&self) -> Option<&OAuthConfig> {
+        match self {
+            ServiceConfig::OAuth2(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    pub fn api_key(&self) -> Option<&ApiKeyConfig> {
+        match self {
+            ServiceConfig::ApiKey(k) => Some(k),
+            _ => None,
+        }
+    }
+}
+
+/// The path every OAuth2 provider redirects back to, under the alias URL.
+pub const CALLBACK_PATH: &str = "/integration/oauth/callback";
+
+/// The callback URL for an alias URL.
+pub fn callback_url(alias_url: &str) -> String {
+    format!("{}{CALLBACK_PATH}", alias_url.trim_end_matches('/'))
+}

@@ -1,0 +1,453 @@
+//! Raw service input — from the HTML form or the JSON API, in one shape — and its validation into a
+//! `ValidService`, with a message per field. Field keys follow the JSON shape (`oauth2.client_id`,
+//! `api_key.params.0.name`), so forms and the API report errors alike.
+
+use std::collections::{BTreeMap, HashSet};
+
+use serde::Deserialize;
+
+use crate::crypto::Secret;
+use crate::domain::service::*;
+use crate::domain::validate::{self, push};
+use crate::error::FieldErrors;
+
+#[derive(Clone, Default, Deserialize)]
+pub struct ServiceInput {
+    pub name: Option<String>,
+    pub link_name: Option<String>,
+    pub description: Option<String>,
+    pub auth_type: Option<String>,
+    /// An empty string clears it.
+    pub api_base_url: Option<String>,
+    pub api_key: Option<ApiKeyInput>,
+    pub oauth2: Option<OAuthInput>,
+}
+
+#[derive(Clone, Default, Deserialize)]
+pub struct ApiKeyInput {
+    pub param_type: Option<String>,
+    pub params: Option<Vec<ApiKeyParam>>,
+}
+
+#[derive(Clone, Default, Deserialize)]
+pub struct OAuthInput {
+    pub grant_type: Option<String>,
+    pub client_id: Option<String>,
+    /// Write-only: blank or absent keeps the stored secret.
+    pub client_secret: Option<String>,
+    pub authorization_url: Option<String>,
+    pub token_url: Option<String>,
+    pub refresh_url: Option<String>,
+    pub revoke_url: Option<String>,
+    pub issuer: Option<String>,
+    pub client_auth: Option<String>,
+    pub scope_delimiter: Option<String>,
+    pub token_placement: Option<PlacementInput>,
+    pub extra_auth_params: Option<BTreeMap<String, String>>,
+    pub scopes: Option<Vec<Scope>>,
+}
+
+#[derive(Clone, Default, Deserialize)]
+pub struct PlacementInput {
+    #[serde(rename = "in")]
+    pub location: Option<String>,
+    pub name: Option<String>,
+    pub prefix: Option<String>,
+}
+
+/// What happens to the stored client secret.
+pub enum SecretChange {
+    Keep,
+    Set(Secret),
+    Clear,
+}
+
+/// A service that passed every rule, ready to store.
+pub struct ValidService {
+    pub name: String,
+    pub link_name: String,
+    pub description: String,
+    pub api_base_url: Option<String>,
+    pub config: ServiceConfig,
+    pub client_secret: SecretChange,
+}
+
+/// What the rules need to know about the service being edited.
+pub struct Existing<'a> {
+    pub link_name: &'a str,
+    pub config: &'a ServiceConfig,
+    pub secret_set: bool,
+    pub connection_count: i64,
+}
+
+/// Parameters the app sets itself in an authorization request; an extra parameter may not replace them.
+const RESERVED_AUTH_PARAMS: &[&str] =
+    &["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"];
+
+const MAX_ROWS: usize = 50;
+
+impl ServiceInput {
+    /// Fills what `self` leaves out from `base` (a PATCH over the stored service).
+    pub fn over(self, base: ServiceInput) -> ServiceInput {
+        let oauth2 = match (self.oauth2, base.oauth2) {
+            (Some(p), Some(b)) => Some(OAuthInput {
+                grant_type: p.grant_type.or(b.grant_type),
+                client_id: p.client_id.or(b.client_id),
+                client_secret: p.client_secret,
+                authorization_url: p.authorization_url.or(b.authorization_url),
+                token_url: p.token_url.or(b.token_url),
+                refresh_url: p.refresh_url.or(b.refresh_url),
+                revoke_url: p.revoke_url.or(b.revoke_url),
+                issuer: p.issuer.or(b.issuer),
+                client_auth: p.client_auth.or(b.client_auth),
+                scope_delimiter: p.scope_delimiter.or(b.scope_delimiter),
+                token_placement: p.token_placement.or(b.token_placement),
+                extra_auth_params: p.extra_auth_params.or(b.extra_auth_params),
+                scopes: p.scopes.or(b.scopes),
+            }),
+            (p, b) => p.or(b),
+        };
+        let api_key = match (self.api_key, base.api_key) {
+            (Some(p), Some(b)) => Some(ApiKeyInput { param_type: p.param_type.or(b.param_type), params: p.params.or(b.params) }),
+            (p, b) => p.or(b),
+        };
+        ServiceInput {
+            name: self.name.or(base.name),
+            link_name: self.link_name.or(base.link_name),
+            description: self.description.or(base.description),
+            auth_type: self.auth_type.or(base.auth_type),
+            api_base_url: self.api_base_url.or(base.api_base_url),
+            api_key,
+            oauth2,
+        }
+    }
+}
+
+fn opt(raw: &Option<String>) -> Option<&str> {
+    raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// An optional URL field: blank is `None`, anything else must be a valid service URL.
+fn opt_url(errors: &mut FieldErrors, field: &str, raw: &Option<String>, allow_http: bool) -> Option<String> {
+    let value = opt(raw)?;
+    validate::service_url(value, allow_http).map_err(|e| push(errors, field, e)).ok()
+}
+
+fn req_url(errors: &mut FieldErrors, field: &str, raw: &Option<String>, allow_http: bool, what: &str) -> Option<String> {
+    if opt(raw).is_none() {
+        push(errors, field, format!("Enter the {what}."));
+        return None;
+    }
+    opt_url(errors, field, raw, allow_http)
+}
+
+/// Checks every rule and returns the valid service, or every problem found.
+pub fn validate(input: &ServiceInput, allow_http: bool, existing: Option<&Existing>) -> Result<ValidService, FieldErrors> {
+    let mut errors = FieldErrors::new();
+    let name = validate::display_name(input.name.as_deref().unwrap_or(""), 100).map_err(|e| push(&mut errors, "name", e)).ok();
+    let link_name = match existing {
+        Some(e) => Some(e.link_name.to_owned()),
+        None => validate::link_name(input.link_name.as_deref().unwrap_or("")).map_err(|e| push(&mut errors, "link_name", e)).ok(),
+    };
+    let description = input.description.as_deref().unwrap_or("").trim().to_owned();
+    if description.chars().count() > 1000 {
+        push(&mut errors, "description", "Use at most 1000 characters.");
+    }
+    let api_base_url = opt_url(&mut errors, "api_base_url", &input.api_base_url, allow_http);
+    let auth_type = match input.auth_type.as_deref().map(str::trim) {
+        Some(raw) if !raw.is_empty() => AuthType::parse(raw).or_else(|| {
+            push(&mut errors, "auth_type", "Choose API Key, Basic Authentication or OAuth2.");
+            None
+        }),
+        _ => {
+            push(&mut errors, "auth_type", "Choose an authentication type.");
+            None
+        }
+    };
+    let mut secret = SecretChange::Keep;
+    let config = match auth_type {
+        Some(AuthType::ApiKey) => api_key(&mut errors, input.api_key.as_ref()).map(ServiceConfig::ApiKey),
+        Some(AuthType::Basic) => Some(ServiceConfig::Basic),
+        Some(AuthType::OAuth2) => {
+            let empty = OAuthInput::default();
+            let raw = input.oauth2.as_ref().unwrap_or(&empty);
+            if let Some(s) = opt(&raw.client_secret) {
+                if s.len() > 4096 {
+                    push(&mut errors, "oauth2.client_secret", "Use at most 4096 characters.");
+                }
+                secret = SecretChange::Set(Secret::new(s));
+            }
+            let config = oauth(&mut errors, raw, allow_http);
+            let has_secret = matches!(secret, SecretChange::Set(_))
+                || existing.is_some_and(|e| e.secret_set && e.config.auth_type() == AuthType::OAuth2);
+            if config.as_ref().is_some_and(|c| c.grant_type == GrantType::ClientCredentials) && !has_secret {
+                push(&mut errors, "oauth2.client_secret", "Enter the client secret: the Client Credentials grant needs one.");
+            }
+            config.map(ServiceConfig::OAuth2)
+        }
+        None => None,
+    };
+    if auth_type.is_some_and(|t| t != AuthType::OAuth2) {
+        secret = SecretChange::Clear;
+    }
+    if let (Some(existing), Some(config)) = (existing, &config)
+        && existing.connection_count > 0
+    {
+        guard_in_use(&mut errors, existing, config);
+    }
+    match (name, link_name, config) {
+        (Some(name), Some(link_name), Some(config)) if errors.is_empty() => {
+            Ok(ValidService { name, link_name, description, api_base_url, config, client_secret: secret })
+        }
+        _ => Err(errors),
+    }
+}
+
+/// With connections in place, the shape of their credentials must not change under them.
+fn guard_in_use(errors: &mut FieldErrors, existing: &Existing, config: &ServiceConfig) {
+    let n = existing.connection_count;
+    let why = format!("{n} connection(s) use this service; delete them first or create a new service.");
+    if existing.config.auth_type() != config.auth_type() {
+        push(errors, "auth_type", format!("The authentication type cannot change: {why}"));
+        return;
+    }
+    if let (Some(old), Some(new)) = (existing.config.api_key(), config.api_key()) {
+        let names = |c: &ApiKeyConfig| c.params.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
+        if names(old) != names(new) {
+            push(errors, "api_key.params", format!("The parameter names cannot change: {why}"));
+        }
+    }
+    if let (Some(old), Some(new)) = (existing.config.oauth(), config.oauth())
+        && old.grant_type != new.grant_type
+    {
+        push(errors, "oauth2.grant_type", format!("The grant type cannot change: {why}"));
+    }
+}
+
+fn api_key(errors: &mut FieldErrors, raw: Option<&ApiKeyInput>) -> Option<ApiKeyConfig> {
+    let empty = ApiKeyInput::default();
+    let raw = raw.unwrap_or(&empty);
+    let param_type = match raw.param_type.as_deref().map(str::trim).unwrap_or("header") {
+        "" => Some(ParamType::Header),
+        other => ParamType::parse(other).or_else(|| {
+            push(errors, "api_key.param_type", "Choose Query string, Form data or Header.");
+            None
+        }),
+    };
+    let rows = raw.params.as_deref().unwrap_or(&[]);
+    if rows.is_empty() {
+        push(errors, "api_key.params", "Add at least one parameter.");
+    }
+    if rows.len() > MAX_ROWS {
+        push(errors, "api_key.params", format!("Use at most {MAX_ROWS} parameters."));
+    }
+    let mut seen = HashSet::new();
+    let mut params = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let checked = match param_type {
+            Some(ParamType::Header) => validate::header_name(&row.name),
+            _ => validate::param_name(&row.name),
+        };
+        let name = checked.map_err(|e| push(errors, format!("api_key.params.{i}.name"), e)).ok();
+        let display = validate::display_name(&row.display_name, 100)
+            .map_err(|_| push(errors, format!("api_key.params.{i}.display_name"), "Enter the label shown when connecting."))
+            .ok();
+        if let Some(n) = &name
+            && !seen.insert(n.to_ascii_lowercase())
+        {
+            push(errors, format!("api_key.params.{i}.name"), "This parameter is already listed.");
+        }
+        if let (Some(name), Some(display_name)) = (name, display) {
+            params.push(ApiKeyParam { name, display_name });
+        }
+    }
+    Some(ApiKeyConfig { param_type: param_type?, params })
+}
+
+fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, allow_http: bool) -> Option<OAuthConfig> {
+    let grant_type = match opt(&raw.grant_type).unwrap_or("authorization_code") {
+        "authorization_code" => Some(GrantType::AuthorizationCode),
+        "client_credentials" => Some(GrantType::ClientCredentials),
+        _ => {
+            push(errors, "oauth2.grant_type", "Choose Authorization Code or Client Credentials.");
+            None
+        }
+    };
+    let client_id = opt(&raw.client_id).map(str::to_owned);
+    match &client_id {
+        None => push(errors, "oauth2.client_id", "Enter the client ID."),
+        Some(id) if id.len() > 500 || id.chars().any(char::is_control) => {
+            push(errors, "oauth2.client_id", "Use at most 500 characters and no control characters.")
+        }
+        _ => {}
+    }
+    let authorization_url = match grant_type {
+        Some(GrantType::AuthorizationCode) => {
+            req_url(errors, "oauth2.authorization_url", &raw.authorization_url, allow_http, "authorization URL")
+        }
+        _ => opt_url(errors, "oauth2.authorization_url", &raw.authorization_url, allow_http),
+    };
+    let token_url = req_url(errors, "oauth2.token_url", &raw.token_url, allow_http, "access token URL");
+    let refresh_url = opt_url(errors, "oauth2.refresh_url", &raw.refresh_url, allow_http);
+    let revoke_url = opt_url(errors, "oauth2.revoke_url", &raw.revoke_url, allow_http);
+    let issuer = opt(&raw.issuer).map(str::to_owned);
+    if issuer.as_ref().is_some_and(|i| i.len() > 2048 || url::Url::parse(i).is_err()) {
+        push(errors, "oauth2.issuer", "Enter the issuer identifier as a URL (e.g. https://accounts.example.com).");
+    }
+    let client_auth = match opt(&raw.client_auth).unwrap_or("basic") {
+        "basic" => Some(ClientAuth::Basic),
+        "body" => Some(ClientAuth::Body),
+        _ => {
+            push(errors, "oauth2.client_auth", "Choose the HTTP Basic header or the request body.");
+            None
+        }
+    };
+    let scope_delimiter = match raw.scope_delimiter.as_deref().unwrap_or(" ") {
+        "" | " " | "space" => Some(" "),
+        "," | "comma" => Some(","),
+        "+" | "plus" => Some("+"),
+        _ => {
+            push(errors, "oauth2.scope_delimiter", "Choose space, comma or plus.");
+            None
+        }
+    };
+    let token_placement = placement(errors, raw.token_placement.as_ref());
+    let extra_auth_params = extra_params(errors, raw.extra_auth_params.as_ref());
+    let scopes = scopes(errors, raw.scopes.as_deref().unwrap_or(&[]), scope_delimiter.unwrap_or(" "));
+    Some(OAuthConfig {
+        grant_type: grant_type?,
+        client_id: client_id?,
+        authorization_url,
+        token_url: token_url?,
+        refresh_url,
+        revoke_url,
+        issuer,
+        client_auth: client_auth?,
+        scope_delimiter: scope_delimiter?.to_owned(),
+        token_placement: token_placement?,
+        extra_auth_params,
+        scopes,
+    })
+}
+
+fn placement(errors: &mut FieldErrors, raw: Option<&PlacementInput>) -> Option<TokenPlacement> {
+    let empty = PlacementInput::default();
+    let raw = raw.unwrap_or(&empty);
+    match opt(&raw.location).unwrap_or("header") {
+        "header" => {
+            let name = validate::header_name(opt(&raw.name).unwrap_or("Authorization"))
+                .map_err(|e| push(errors, "oauth2.token_placement.name", e))
+                .ok();
+            let prefix = raw.prefix.as_deref().map(str::trim).unwrap_or("Bearer").to_owned();
+            if prefix.len() > 50 || prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                push(errors, "oauth2.token_placement.prefix", "Use one word of at most 50 characters (e.g. Bearer).");
+                return None;
+            }
+            Some(TokenPlacement::Header { name: name?, prefix })
+        }
+        "query" => {
+            let name = validate::param_name(opt(&raw.name).unwrap_or("access_token"))
+                .map_err(|e| push(errors, "oauth2.token_placement.name", e))
+                .ok()?;
+            Some(TokenPlacement::Query { name })
+        }
+        _ => {
+            push(errors, "oauth2.token_placement.in", "Choose Header or Query string.");
+            None
+        }
+    }
+}
+
+fn extra_params(errors: &mut FieldErrors, raw: Option<&BTreeMap<String, String>>) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let rows = raw.map(|m| m.iter().collect::<Vec<_>>()).unwrap_or_default();
+    if rows.len() > MAX_ROWS {
+        push(errors, "oauth2.extra_auth_params", format!("Use at most {MAX_ROWS} parameters."));
+    }
+    for (key, value) in rows {
+        let field = format!("oauth2.extra_auth_params.{key}");
+        match validate::param_name(key) {
+            Err(e) => push(errors, "oauth2.extra_auth_params", format!("{key:?}: {e}")),
+            Ok(k) if RESERVED_AUTH_PARAMS.contains(&k.as_str()) => {
+                push(errors, field, format!("{k} is set by Connections itself and cannot be overridden."))
+            }
+            Ok(_) if value.len() > 500 || value.chars().any(char::is_control) => {
+                push(errors, field, "Use at most 500 characters and no control characters.")
+            }
+            Ok(k) => out.push((k, value.trim().to_owned())),
+        }
+    }
+    out
+}
+
+fn scopes(errors: &mut FieldErrors, rows: &[Scope], delimiter: &str) -> Vec<Scope> {
+    if rows.len() > MAX_ROWS {
+        push(errors, "oauth2.scopes", format!("Use at most {MAX_ROWS} scopes."));
+    }
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for (i, row) in rows.iter().enumerate() {
+        let scope = row.scope.trim();
+        let field = format!("oauth2.scopes.{i}.scope");
+        if scope.is_empty() {
+            push(errors, field, "Enter the scope.");
+            continue;
+        }
+        if scope.len() > 200 || scope.chars().any(|c| c.is_whitespace() || c.is_control()) || scope.contains(delimiter) {
+            push(errors, field, "Use at most 200 characters, without spaces or the scope delimiter.");
+            continue;
+        }
+        if !seen.insert(scope.to_owned()) {
+            push(errors, field, "This scope is already listed.");
+            continue;
+        }
+        let display = if row.display_name.trim().is_empty() { scope } else { row.display_name.trim() };
+        match validate::display_name(display, 100) {
+            Ok(display_name) => out.push(Scope { scope: scope.to_owned(), display_name }),
+            Err(e) => push(errors, format!("oauth2.scopes.{i}.display_name"), e),
+        }
+    }
+    out
+}
+
+impl From<&crate::models::service::Service> for ServiceInput {
+    /// The stored service as input (no secret): the base of a PATCH and the edit form's values.
+    fn from(s: &crate::models::service::Service) -> ServiceInput {
+        let api_key = s.config.api_key().map(|k| ApiKeyInput {
+            param_type: Some(k.param_type.as_str().to_owned()),
+            params: Some(k.params.clone()),
+        });
+        let oauth2 = s.config.oauth().map(|o| OAuthInput {
+            grant_type: Some(o.grant_type.as_str().to_owned()),
+            client_id: Some(o.client_id.clone()),
+            client_secret: None,
+            authorization_url: o.authorization_url.clone(),
+            token_url: Some(o.token_url.clone()),
+            refresh_url: o.refresh_url.clone(),
+            revoke_url: o.revoke_url.clone(),
+            issuer: o.issuer.clone(),
+            client_auth: Some(match o.client_auth {
+                ClientAuth::Basic => "basic".to_owned(),
+                ClientAuth::Body => "body".to_owned(),
+            }),
+            scope_delimiter: Some(o.scope_delimiter.clone()),
+            token_placement: Some(match &o.token_placement {
+                TokenPlacement::Header { name, prefix } => {
+                    PlacementInput { location: Some("header".into()), name: Some(name.clone()), prefix: Some(prefix.clone()) }
+                }
+                TokenPlacement::Query { name } => PlacementInput { location: Some("query".into()), name: Some(name.clone()), prefix: None },
+            }),
+            extra_auth_params: Some(o.extra_auth_params.iter().cloned().collect()),
+            scopes: Some(o.scopes.clone()),
+        });
+        ServiceInput {
+            name: Some(s.name.clone()),
+            link_name: Some(s.link_name.clone()),
+            description: Some(s.description.clone()),
+            auth_type: Some(s.config.auth_type().as_str().to_owned()),
+            api_base_url: s.api_base_url.clone(),
+            api_key,
+            oauth2,
+        }
+    }
+}

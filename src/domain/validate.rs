@@ -1,0 +1,154 @@
+//! Field rules shared by services and connections: names, link names, URLs, header tokens.
+
+use url::Url;
+
+use crate::error::FieldErrors;
+
+/// Adds `message` to `field` in `errors`.
+pub fn push(errors: &mut FieldErrors, field: impl Into<String>, message: impl Into<String>) {
+    errors.entry(field.into()).or_default().push(message.into());
+}
+
+/// A display name: trimmed, 1 to `max` characters, no control characters.
+pub fn display_name(raw: &str, max: usize) -> Result<String, String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err("Enter a name.".into());
+    }
+    if value.chars().count() > max {
+        return Err(format!("Use at most {max} characters."));
+    }
+    if value.chars().any(char::is_control) {
+        return Err("Remove control characters such as tabs or line breaks.".into());
+    }
+    Ok(value.to_owned())
+}
+
+/// A link name: a lowercase letter, then lowercase letters, digits and single underscores, no
+/// trailing underscore, at most 50 characters.
+pub fn link_name(raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err("Enter a link name.".into());
+    }
+    if value.len() > 50 {
+        return Err("Use at most 50 characters.".into());
+    }
+    let ok_chars = value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    let starts = value.starts_with(|c: char| c.is_ascii_lowercase());
+    if !ok_chars || !starts || value.contains("__") || value.ends_with('_') {
+        return Err("Use snake_case: a lowercase letter first, then lowercase letters, digits and single underscores, \
+                    not ending with an underscore (e.g. zoho_desk)."
+            .into());
+    }
+    Ok(value.to_owned())
+}
+
+/// Suggests a link name from a display name ("Zoho Desk (EU)" → "zoho_desk_eu").
+pub fn suggest_link_name(name: &str) -> String {
+    let mut out = String::new();
+    for c in name.chars().flat_map(char::to_lowercase) {
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.is_empty() && !out.ends_with('_') {
+            out.push('_');
+        }
+    }
+    let trimmed = out.trim_start_matches(|c: char| c.is_ascii_digit() || c == '_');
+    let mut s: String = trimmed.chars().take(50).collect();
+    while s.ends_with('_') {
+        s.pop();
+    }
+    s
+}
+
+/// An absolute URL a service may point at: https (http only when allowed), a host, no user
+/// information, at most 2048 characters. Returns it normalised.
+pub fn service_url(raw: &str, allow_http: bool) -> Result<String, String> {
+    let value = raw.trim();
+    if value.len() > 2048 {
+        return Err("Use at most 2048 characters.".into());
+    }
+    let url = Url::parse(value).map_err(|_| "Enter an absolute URL such as https://api.example.com/v1.".to_owned())?;
+    match url.scheme() {
+        "https" => {}
+        "http" if allow_http => {}
+        "http" => return Err("Use https (plain http is turned off on this portal).".into()),
+        _ => return Err("Use an https URL.".into()),
+    }
+    if url.host_str().is_none_or(str::is_empty) {
+        return Err("The URL needs a host name.".into());
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("Remove the user name and password from the URL; credentials belong to connections.".into());
+    }
+    if url.fragment().is_some() {
+        return Err("Remove the #fragment from the URL.".into());
+    }
+    Ok(url.to_string())
+}
+
+/// An HTTP header name (an RFC 9110 token).
+pub fn header_name(raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    if value.is_empty() || value.len() > 100 || !value.chars().all(tchar) {
+        return Err("Use a valid header name: letters, digits and - (e.g. X-Api-Key).".into());
+    }
+    Ok(value.to_owned())
+}
+
+/// A query-string or form parameter name: not empty, no whitespace, at most 100 characters.
+pub fn param_name(raw: &str) -> Result<String, String> {
+    let value = raw.trim();
+    if value.is_empty() {
+        return Err("Enter the parameter name.".into());
+    }
+    if value.len() > 100 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("Use at most 100 characters and no spaces.".into());
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_names_follow_snake_case() {
+        for good in ["zoho_desk", "a", "a1_b2", "x".repeat(50).as_str()] {
+            assert!(link_name(good).is_ok(), "{good}");
+        }
+        for bad in ["", "Zoho", "1abc", "_a", "a_", "a__b", "a-b", "a b", "ä", "x".repeat(51).as_str()] {
+            assert!(link_name(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn suggestions_are_valid_link_names() {
+        assert_eq!(suggest_link_name("Zoho Desk (EU)"), "zoho_desk_eu");
+        assert_eq!(suggest_link_name("  42 Things!! "), "things");
+        assert_eq!(suggest_link_name("Ünïcode Sérvice"), "n_code_s_rvice");
+        assert_eq!(suggest_link_name("!!!"), "");
+        assert!(link_name(&suggest_link_name(&"Long name ".repeat(20))).is_ok());
+    }
+
+    #[test]
+    fn service_urls_are_absolute_https_without_credentials() {
+        assert_eq!(service_url("https://api.example.com/v1", false).unwrap(), "https://api.example.com/v1");
+        assert!(service_url("http://api.example.com", false).is_err());
+        assert!(service_url("http://api.example.com", true).is_ok());
+        for bad in ["api.example.com", "/relative", "ftp://x.example", "https://user:pw@x.example", "javascript:alert(1)", "https://x.example/#frag"] {
+            assert!(service_url(bad, true).is_err(), "{bad}");
+        }
+        assert!(service_url(&format!("https://x.example/{}", "a".repeat(2100)), false).is_err());
+    }
+
+    #[test]
+    fn header_names_are_tokens() {
+        assert!(header_name("X-Api-Key").is_ok());
+        for bad in ["", "X Api", "X:Key", "Ünï", "a\nb"] {
+            assert!(header_name(bad).is_err(), "{bad:?}");
+        }
+    }
+}

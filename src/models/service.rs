@@ -1,0 +1,248 @@
+//! Custom services in the database: the row, the public view (no secret, ever), and the queries —
+//! including the list with search, filter, sort and pagination.
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
+
+use crate::crypto::{Keyring, Secret, SecretSlot};
+use crate::db::schema::services;
+use crate::db::{DbConn, MultiBackend};
+use crate::domain::service::{AuthType, ServiceConfig};
+use crate::domain::service_input::{SecretChange, ValidService};
+use crate::error::AppError;
+
+/// Where the client secret's ciphertext is bound: table, column, row id.
+fn secret_slot(id: &str) -> SecretSlot<'_> {
+    SecretSlot::new("services", "client_secret", id)
+}
+
+/// A stored service. The sealed secret stays in this struct and is opened only where it is used.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = services)]
+pub struct ServiceRow {
+    pub id: i64,
+    pub link_name: String,
+    pub name: String,
+    pub name_lower: String,
+    pub description: String,
+    pub auth_type: String,
+    pub api_base_url: Option<String>,
+    pub config: String,
+    pub client_secret: Option<Vec<u8>>,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// A service as pages and the API show it: no secret, only whether one is set.
+#[derive(Debug, Clone)]
+pub struct Service {
+    pub id: i64,
+    pub link_name: String,
+    pub name: String,
+    pub description: String,
+    pub api_base_url: Option<String>,
+    pub config: ServiceConfig,
+    pub client_secret_set: bool,
+    pub created_at: i64,
+    pub created_by: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+impl ServiceRow {
+    pub fn view(&self) -> Result<Service, AppError> {
+        let config: ServiceConfig = serde_json::from_str(&self.config)
+            .map_err(|e| AppError::Internal(format!("service {} has unreadable settings: {e}", self.id)))?;
+        Ok(Service {
+            id: self.id,
+            link_name: self.link_name.clone(),
+            name: self.name.clone(),
+            description: self.description.clone(),
+            api_base_url: self.api_base_url.clone(),
+            config,
+            client_secret_set: self.client_secret.is_some(),
+            created_at: self.created_at,
+            created_by: self.created_by.clone(),
+            updated_at: self.updated_at,
+            updated_by: self.updated_by.clone(),
+        })
+    }
+
+    /// Opens the client secret (for token requests only).
+    pub fn client_secret(&self, keyring: &Keyring) -> Result<Option<Secret>, AppError> {
+        let id = self.id.to_string();
+        self.client_secret.as_deref().map(|sealed| keyring.open(&secret_slot(&id), sealed)).transpose().map_err(Into::into)
+    }
+}
+
+impl Service {
+    pub fn auth_type(&self) -> AuthType {
+        self.config.auth_type()
+    }
+
+    pub fn updated_label(&self) -> String {
+        crate::clock::format_time(self.updated_at)
+    }
+
+    pub fn created_label(&self) -> String {
+        crate::clock::format_time(self.created_at)
+    }
+}
+
+fn config_json(config: &ServiceConfig) -> Result<String, AppError> {
+    serde_json::to_string(config).map_err(|e| AppError::Internal(format!("service settings: {e}")))
+}
+
+/// Inserts a service and seals its secret under the new row's id, in one transaction.
+pub fn insert(conn: &mut DbConn, keyring: &Keyring, spec: &ValidService, actor: &str, now: i64) -> Result<i64, AppError> {
+    let config = config_json(&spec.config)?;
+    crate::db::write_tx(conn, |conn| {
+        let id: i64 = diesel::insert_into(services::table)
+            .values((
+                services::link_name.eq(&spec.link_name),
+                services::name.eq(&spec.name),
+                services::name_lower.eq(spec.name.to_lowercase()),
+                services::description.eq(&spec.description),
+                services::auth_type.eq(spec.config.auth_type().as_str()),
+                services::api_base_url.eq(&spec.api_base_url),
+                services::config.eq(&config),
+                services::created_at.eq(now),
+                services::created_by.eq(actor),
+                services::updated_at.eq(now),
+                services::updated_by.eq(actor),
+            ))
+            .returning(services::id)
+            .get_result(conn)?;
+        store_secret(conn, keyring, id, &spec.client_secret)?;
+        Ok(id)
+    })
+}
+
+/// Updates a service's editable fields (never its link name).
+pub fn update(conn: &mut DbConn, keyring: &Keyring, id: i64, spec: &ValidService, actor: &str, now: i64) -> Result<(), AppError> {
+    let config = config_json(&spec.config)?;
+    crate::db::write_tx(conn, |conn| {
+        diesel::update(services::table.find(id))
+            .set((
+                services::name.eq(&spec.name),
+                services::name_lower.eq(spec.name.to_lowercase()),
+                services::description.eq(&spec.description),
+                services::auth_type.eq(spec.config.auth_type().as_str()),
+                services::api_base_url.eq(&spec.api_base_url),
+                services::config.eq(&config),
+                services::updated_at.eq(now),
+                services::updated_by.eq(actor),
+            ))
+            .execute(conn)?;
+        store_secret(conn, keyring, id, &spec.client_secret)
+    })
+}
+
+fn store_secret(conn: &mut DbConn, keyring: &Keyring, id: i64, change: &SecretChange) -> Result<(), AppError> {
+    let sealed = match change {
+        SecretChange::Keep => return Ok(()),
+        SecretChange::Clear => None,
+        SecretChange::Set(secret) => Some(keyring.seal(&secret_slot(&id.to_string()), secret)?),
+    };
+    diesel::update(services::table.find(id)).set(services::client_secret.eq(sealed)).execute(conn)?;
+    Ok(())
+}
+
+pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<ServiceRow>> {
+    services::table.filter(services::link_name.eq(link_name)).select(ServiceRow::as_select()).first(conn).optional()
+}
+
+pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<ServiceRow> {
+    services::table.find(id).select(ServiceRow::as_select()).first(conn)
+}
+
+pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
+    diesel::delete(services::table.find(id)).execute(conn)
+}
+
+/// Every service's link name and display name, for pickers.
+pub fn names(conn: &mut DbConn) -> QueryResult<Vec<(String, String, String)>> {
+    services::table
+        .order((services::name_lower, services::id))
+        .select((services::link_name, services::name, services::auth_type))
+        .load(conn)
+}
+
+/// The list's sort orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServiceSort {
+    NameAsc,
+    NameDesc,
+    UpdatedDesc,
+    UpdatedAsc,
+}
+
+impl ServiceSort {
+    pub const ALL: [ServiceSort; 4] = [ServiceSort::NameAsc, ServiceSort::NameDesc, ServiceSort::UpdatedDesc, ServiceSort::UpdatedAsc];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceSort::NameAsc => "name",
+            ServiceSort::NameDesc => "-name",
+            ServiceSort::UpdatedDesc => "-updated",
+            ServiceSort::UpdatedAsc => "updated",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<ServiceSort> {
+        ServiceSort::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// What a list page asks for.
+#[derive(Debug, Clone)]
+pub struct ServiceQuery {
+    pub search: String,
+    pub auth_type: Option<AuthType>,
+    pub sort: ServiceSort,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+fn filtered<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, MultiBackend> {
+    let mut query = services::table.into_boxed::<MultiBackend>();
+    if let Some(t) = q.auth_type {
+        query = query.filter(services::auth_type.eq(t.as_str()));
+    }
+    let needle = q.search.trim().to_lowercase();
+    if needle.is_empty() {
+        return query;
+    }
+    // Trigram indexes need three characters; shorter needles scan (they match most rows anyway).
+    if needle.chars().count() >= 3 && matches!(conn, DbConn::Sqlite(_)) {
+        let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+        return query.filter(
+            sql::<Bool>("services.id IN (SELECT rowid FROM services_fts WHERE services_fts MATCH ")
+                .bind::<Text, _>(phrase)
+                .sql(")"),
+        );
+    }
+    let pattern = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    query.filter(services::name_lower.like(pattern.clone()).escape('\\').or(services::link_name.like(pattern).escape('\\')))
+}
+
+/// One page of services matching the query, and how many match in all.
+pub fn list(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<(Vec<ServiceRow>, i64)> {
+    let total: i64 = filtered(conn, q).count().get_result(conn)?;
+    let mut query = filtered(conn, q);
+    query = match q.sort {
+        ServiceSort::NameAsc => query.order((services::name_lower.asc(), services::id.asc())),
+        ServiceSort::NameDesc => query.order((services::name_lower.desc(), services::id.desc())),
+        ServiceSort::UpdatedDesc => query.order((services::updated_at.desc(), services::id.desc())),
+        ServiceSort::UpdatedAsc => query.order((services::updated_at.asc(), services::id.asc())),
+    };
+    let rows = query
+        .offset((q.page - 1) * q.per_page)
+        .limit(q.per_page)
+        .select(ServiceRow::as_select())
+        .load(conn)?;
+    Ok((rows, total))
+}

@@ -1,0 +1,4 @@
+//! Operations shared by the HTML app and the JSON API: validate, store, audit. Handlers on both
+//! sides stay thin by calling these.
+
+pub mod services;

@@ -1,0 +1,222 @@
+//! Custom Services pages: list (with its htmx results fragment), details, create, edit, delete.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::guard::Admin;
+use crate::domain::service::{AuthType, callback_url};
+use crate::domain::service_input::ServiceInput;
+use crate::error::{AppError, FieldErrors};
+use crate::ops::services::{self as ops, ServiceDetails, UpdateMode};
+use crate::web::list::{ListParams, Pager};
+use crate::web::service_form::{FormValues, Posted};
+use crate::web::service_view::{ServiceItem, field_error, row_error};
+use crate::web::{Layout, local_path, render, render_status, see_other, wants_fragment};
+
+#[derive(Template)]
+#[template(path = "services/list.html", blocks = ["results"])]
+struct ListPage {
+    layout: Layout,
+    params: ListParams,
+    items: Vec<ServiceItem>,
+    pager: Pager,
+}
+
+pub async fn list_services(req: HttpRequest, admin: Admin, state: web::Data<AppState>, query: web::Query<ListParams>) -> Result<HttpResponse, AppError> {
+    let params = query.into_inner().normalised();
+    let (items, total) = crate::web::service_view::page(&state, &params).await?;
+    let pager = Pager::new(&params, total, items.len());
+    let page = ListPage { layout: Layout::new(&req, Some(&admin.0), "services"), params, items, pager };
+    if wants_fragment(&req, "service-results") {
+        return render(&req, &page.as_results());
+    }
+    render(&req, &page)
+}
+
+#[derive(Template)]
+#[template(path = "services/details.html")]
+struct DetailsPage {
+    layout: Layout,
+    d: ServiceDetails,
+    connections: Vec<crate::models::connection::ConnectionBrief>,
+}
+
+pub async fn show_service(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let d = ops::details(&state, &link).await?;
+    let id = d.service.id;
+    let connections = state.db.run(move |c| Ok(crate::models::connection::briefs_for_service(c, id)?)).await?;
+    render(&req, &DetailsPage { layout: Layout::new(&req, Some(&admin.0), "services"), d, connections })
+}
+
+#[derive(Template)]
+#[template(path = "services/form.html")]
+pub struct FormPage {
+    layout: Layout,
+    editing: Option<String>,
+    v: FormValues,
+    errors: FieldErrors,
+    callback_url: String,
+    secret_set: bool,
+    connection_count: i64,
+    return_to: Option<String>,
+}
+
+impl FormPage {
+    fn err(&self, field: &str) -> Option<String> {
+        field_error(&self.errors, field)
+    }
+
+    fn row_err(&self, list: &str, index: &usize, field: &str) -> Option<String> {
+        row_error(&self.errors, list, *index, field)
+    }
+
+    fn no_error(&self) -> Option<String> {
+        None
+    }
+}
+
+#[derive(Deserialize)]
+pub struct NewQuery {
+    return_to: Option<String>,
+}
+
+async fn form_page(req: &HttpRequest, admin: &Admin, state: &AppState, editing: Option<&ServiceDetails>, v: FormValues, errors: FieldErrors, return_to: Option<String>) -> Result<FormPage, AppError> {
+    Ok(FormPage {
+        layout: Layout::new(req, Some(&admin.0), "services"),
+        editing: editing.map(|d| d.service.link_name.clone()),
+        v,
+        errors,
+        callback_url: match editing {
+            Some(d) => d.callback_url.clone(),
+            None => callback_url(&ops::alias_url(state).await?),
+        },
+        secret_set: editing.is_some_and(|d| d.service.client_secret_set),
+        connection_count: editing.map_or(0, |d| d.connection_count),
+        return_to: return_to.filter(|r| local_path(Some(r)) != "/"),
+    })
+}
+
+pub async fn new_service(req: HttpRequest, admin: Admin, state: web::Data<AppState>, query: web::Query<NewQuery>) -> Result<HttpResponse, AppError> {
+    let page = form_page(&req, &admin, &state, None, FormValues::new_service(), FieldErrors::new(), query.into_inner().return_to).await?;
+    render(&req, &page)
+}
+
+/// Re-renders the form after a no-JS row button, or with the errors of an invalid submission (422).
+async fn redisplay(req: &HttpRequest, admin: &Admin, state: &AppState, editing: Option<&ServiceDetails>, posted: Posted, errors: FieldErrors) -> Result<HttpResponse, AppError> {
+    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let page = form_page(req, admin, state, editing, posted.values, errors, posted.return_to).await?;
+    render_status(req, status, &page)
+}
+
+/// Validates and stores a submitted form; `None` for a new service.
+async fn save(state: &AppState, admin: &Admin, editing: Option<&str>, posted: &Posted) -> Result<crate::models::service::Service, AppError> {
+    let (input, form_errors): (ServiceInput, FieldErrors) = posted.values.to_input(&posted.client_secret);
+    let result = match editing {
+        None => ops::create(state, admin.user(), input).await,
+        Some(link) => ops::update(state, admin.user(), link, input, UpdateMode::Replace).await,
+    };
+    match (result, form_errors.is_empty()) {
+        (Ok(service), true) => Ok(service),
+        (Err(AppError::Invalid(mut errors)), _) => {
+            errors.extend(form_errors);
+            Err(AppError::Invalid(errors))
+        }
+        (Ok(_), false) => Err(AppError::Invalid(form_errors)),
+        (Err(e), _) => Err(e),
+    }
+}
+
+pub async fn create_service(req: HttpRequest, admin: Admin, state: web::Data<AppState>, form: CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+    let mut posted = FormValues::from_pairs(&form.form);
+    if let Some(edit) = &posted.row_edit {
+        posted.values.edit_rows(edit);
+        return redisplay(&req, &admin, &state, None, posted, FieldErrors::new()).await;
+    }
+    if posted.values.link_name.trim().is_empty() {
+        posted.values.link_name = crate::domain::validate::suggest_link_name(&posted.values.name);
+    }
+    match save(&state, &admin, None, &posted).await {
+        Ok(service) => {
+            let to = match posted.return_to.as_deref().map(|r| local_path(Some(r))) {
+                Some(path) if path != "/" => format!("{path}{}service={}", if path.contains('?') { "&" } else { "?" }, service.link_name),
+                _ => format!("/admin/services/{}", service.link_name),
+            };
+            Ok(see_other(&to, Some(&format!("Service “{}” created.", service.name))))
+        }
+        Err(AppError::Invalid(errors)) => redisplay(&req, &admin, &state, None, posted, errors).await,
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn edit_service(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let d = ops::details(&state, &link).await?;
+    let values = FormValues::from(&ServiceInput::from(&d.service));
+    let page = form_page(&req, &admin, &state, Some(&d), values, FieldErrors::new(), None).await?;
+    render(&req, &page)
+}
+
+pub async fn update_service(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>, form: CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+    let d = ops::details(&state, &link).await?;
+    let mut posted = FormValues::from_pairs(&form.form);
+    posted.values.link_name = d.service.link_name.clone();
+    if let Some(edit) = &posted.row_edit {
+        posted.values.edit_rows(edit);
+        return redisplay(&req, &admin, &state, Some(&d), posted, FieldErrors::new()).await;
+    }
+    match save(&state, &admin, Some(&d.service.link_name), &posted).await {
+        Ok(service) => Ok(see_other(&format!("/admin/services/{}", service.link_name), Some(&format!("Service “{}” saved.", service.name)))),
+        Err(AppError::Invalid(errors)) => redisplay(&req, &admin, &state, Some(&d), posted, errors).await,
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "services/delete.html", blocks = ["dialog"])]
+struct DeletePage {
+    layout: Layout,
+    d: ServiceDetails,
+    connections: Vec<crate::models::connection::ConnectionBrief>,
+}
+
+/// The confirmation (a page, or a dialog for htmx), or the refusal listing the connections in the way.
+pub async fn confirm_delete_service(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let d = ops::details(&state, &link).await?;
+    let id = d.service.id;
+    let connections = state.db.run(move |c| Ok(crate::models::connection::briefs_for_service(c, id)?)).await?;
+    let page = DeletePage { layout: Layout::new(&req, Some(&admin.0), "services"), d, connections };
+    if wants_fragment(&req, "dialog-slot") {
+        return render(&req, &page.as_dialog());
+    }
+    render(&req, &page)
+}
+
+pub async fn delete_service(admin: Admin, state: web::Data<AppState>, link: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+    let d = ops::details(&state, &link).await?;
+    ops::delete(&state, admin.user(), &link).await?;
+    Ok(see_other("/admin/services", Some(&format!("Service “{}” deleted.", d.service.name))))
+}
+
+#[derive(Template)]
+#[template(path = "services/row.html")]
+struct RowFragment {
+    kind: String,
+}
+
+impl RowFragment {
+    fn no_error(&self) -> Option<String> {
+        None
+    }
+}
+
+/// One empty row for the "+" buttons (htmx appends it to the list).
+pub async fn new_row(_admin: Admin, req: HttpRequest, kind: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let kind = kind.into_inner();
+    if !matches!(kind.as_str(), "params" | "extra" | "scopes") {
+        return Err(AppError::NotFound);
+    }
+    render(&req, &RowFragment { kind })
+}
