@@ -40,37 +40,23 @@ pub struct Running {
 
 /// Builds and starts the whole app. `main` and every test call this.
 pub async fn build(config: Config) -> Result<Running, AppError> {
-    let db = Db::connect(
-        &config.database_url,
-        (config.workers as u32 * 2).clamp(4, 32),
-    )?;
+    let db = Db::connect(&config.database_url, (config.workers as u32 * 2).clamp(4, 32))?;
     db.migrate()?;
     let keyring = keys::load_or_create(&config)?;
     keys::check_database_key_ids(&db, &keyring, config.clock.now())?;
 
-    let listener = TcpListener::bind(&config.bind)
-        .map_err(|e| AppError::Startup(format!("cannot listen on {}: {e}", config.bind)))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| AppError::Startup(e.to_string()))?;
+    let listener = TcpListener::bind(&config.bind).map_err(|e| AppError::Startup(format!("cannot listen on {}: {e}", config.bind)))?;
+    let addr = listener.local_addr().map_err(|e| AppError::Startup(e.to_string()))?;
     let base_url = match &config.base_url {
         Some(url) => url.clone(),
-        None => {
-            Url::parse(&format!("http://{addr}")).map_err(|e| AppError::Startup(e.to_string()))?
-        }
+        None => Url::parse(&format!("http://{addr}")).map_err(|e| AppError::Startup(e.to_string()))?,
     };
     let generated_admin_password = setup::first_run(&db, &config, &base_url)?;
 
     let hasher = Hasher::new(config.workers.min(4));
     hasher.warm_up().await;
-    let state = web::Data::new(AppState {
-        db,
-        clock: config.clock.clone(),
-        base_url: base_url.clone(),
-        keyring,
-        hasher,
-        config: config.clone(),
-    });
+    let state =
+        web::Data::new(AppState { db, clock: config.clock.clone(), base_url: base_url.clone(), keyring, hasher, config: config.clone() });
 
     let app_state = state.clone();
     let server = HttpServer::new(move || {
@@ -92,13 +78,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     .map_err(|e| AppError::Startup(format!("cannot start the HTTP server: {e}")))?
     .run();
 
-    Ok(Running {
-        server,
-        addr,
-        base_url,
-        generated_admin_password,
-        state,
-    })
+    Ok(Running { server, addr, base_url, generated_admin_password, state })
 }
 
 /// Who may call a route. The handler's extractors enforce it; tests check the two agree.
@@ -123,12 +103,7 @@ pub struct RouteDef {
 }
 
 const fn r(method: Method, path: &'static str, access: Access, route: fn() -> Route) -> RouteDef {
-    RouteDef {
-        method,
-        path,
-        access,
-        route,
-    }
+    RouteDef { method, path, access, route }
 }
 
 /// THE route table: every path the app serves.
@@ -136,28 +111,14 @@ pub fn routes() -> Vec<RouteDef> {
     use Access::*;
     use Method as M;
     vec![
-        r(M::GET, "/static/{name}", Public, || {
-            web::get().to(pages::assets::serve_asset)
-        }),
-        r(M::GET, "/healthz", Public, || {
-            web::get().to(api::health::healthz)
-        }),
-        r(M::GET, "/readyz", Public, || {
-            web::get().to(api::health::readyz)
-        }),
-        r(M::GET, "/login", Public, || {
-            web::get().to(pages::login::show_login)
-        }),
-        r(M::POST, "/login", Public, || {
-            web::post().to(pages::login::sign_in)
-        }),
-        r(M::POST, "/logout", SignedIn, || {
-            web::post().to(pages::login::sign_out)
-        }),
+        r(M::GET, "/static/{name}", Public, || web::get().to(pages::assets::serve_asset)),
+        r(M::GET, "/healthz", Public, || web::get().to(api::health::healthz)),
+        r(M::GET, "/readyz", Public, || web::get().to(api::health::readyz)),
+        r(M::GET, "/login", Public, || web::get().to(pages::login::show_login)),
+        r(M::POST, "/login", Public, || web::post().to(pages::login::sign_in)),
+        r(M::POST, "/logout", SignedIn, || web::post().to(pages::login::sign_out)),
         r(M::GET, "/", Admin, || web::get().to(pages::console::home)),
-        r(M::GET, "/admin/connections", Admin, || {
-            web::get().to(pages::console::list_connections)
-        }),
+        r(M::GET, "/admin/connections", Admin, || web::get().to(pages::console::list_connections)),
         r(M::GET, "/admin/services", Admin, || web::get().to(pages::services::list_services)),
         r(M::POST, "/admin/services", Admin, || web::post().to(pages::services::create_service)),
         r(M::GET, "/admin/services/new", Admin, || web::get().to(pages::services::new_service)),
@@ -169,9 +130,11 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/admin/services/{link}/delete", Admin, || web::post().to(pages::services::delete_service)),
         r(M::GET, "/admin/settings/portal", Admin, || web::get().to(pages::settings::show_portal_settings)),
         r(M::POST, "/admin/settings/portal", Admin, || web::post().to(pages::settings::update_portal_settings)),
-
-        r(M::GET, "/api/v1/me", Api, || {
-            web::get().to(api::me::show_me)
-        }),
+        r(M::GET, "/api/v1/me", Api, || web::get().to(api::me::show_me)),
+        r(M::GET, "/api/v1/services", Api, || web::get().to(api::services::list_services)),
+        r(M::POST, "/api/v1/services", Api, || web::post().to(api::services::create_service)),
+        r(M::GET, "/api/v1/services/{link}", Api, || web::get().to(api::services::show_service)),
+        r(M::PATCH, "/api/v1/services/{link}", Api, || web::patch().to(api::services::update_service)),
+        r(M::DELETE, "/api/v1/services/{link}", Api, || web::delete().to(api::services::delete_service)),
     ]
 }

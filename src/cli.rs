@@ -15,11 +15,7 @@ use crate::error::AppError;
 use crate::models::{api_token, session, user};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "connections",
-    version,
-    about = "Connections: custom services and connections for service-desk admins"
-)]
+#[command(name = "connections", version, about = "Connections: custom services and connections for service-desk admins")]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
@@ -43,11 +39,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct DbArgs {
     /// `sqlite://path/to/file.db` or `postgres://user@host/db`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://data/connections.db"
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/connections.db")]
     pub database_url: String,
 }
 
@@ -125,8 +117,7 @@ fn open(db: &DbArgs) -> Result<Db, AppError> {
 }
 
 fn find_user(conn: &mut crate::db::DbConn, name: &str) -> Result<user::User, AppError> {
-    user::find_by_name(conn, name)?
-        .ok_or_else(|| AppError::BadRequest(format!("no user named {name:?}")))
+    user::find_by_name(conn, name)?.ok_or_else(|| AppError::BadRequest(format!("no user named {name:?}")))
 }
 
 /// Reads a password: prompted twice on a terminal, otherwise the first line of standard input.
@@ -155,23 +146,15 @@ pub fn run_user(command: UserCommand) -> Result<String, AppError> {
     match command {
         UserCommand::Add { name, role, db } => {
             let name = name.trim().to_owned();
-            if name.is_empty()
-                || name.chars().count() > 100
-                || name.chars().any(char::is_whitespace)
-            {
-                return Err(AppError::BadRequest(
-                    "a username has 1 to 100 characters and no spaces".into(),
-                ));
+            if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_whitespace) {
+                return Err(AppError::BadRequest("a username has 1 to 100 characters and no spaces".into()));
             }
-            let role = user::Role::parse(&role)
-                .ok_or_else(|| AppError::BadRequest("unknown role".into()))?;
+            let role = user::Role::parse(&role).ok_or_else(|| AppError::BadRequest("unknown role".into()))?;
             let db = open(&db)?;
             let hash = password::hash_blocking(&read_password()?)?;
             match user::insert(&mut *db.get()?, &name, &hash, role, now) {
                 Ok(_) => Ok(format!("added {name} ({})", role.label())),
-                Err(e) if crate::db::is_unique_violation(&e) => Err(AppError::BadRequest(format!(
-                    "a user named {name:?} already exists"
-                ))),
+                Err(e) if crate::db::is_unique_violation(&e) => Err(AppError::BadRequest(format!("a user named {name:?} already exists"))),
                 Err(e) => Err(e.into()),
             }
         }
@@ -186,13 +169,7 @@ pub fn run_user(command: UserCommand) -> Result<String, AppError> {
                 } else {
                     "active"
                 };
-                out += &format!(
-                    "\n{:<24} {:<11} {:<9} {}",
-                    u.username,
-                    u.role().label(),
-                    status,
-                    format_time(u.created_at)
-                );
+                out += &format!("\n{:<24} {:<11} {:<9} {}", u.username, u.role().label(), status, format_time(u.created_at));
             }
             Ok(out)
         }
@@ -203,13 +180,10 @@ pub fn run_user(command: UserCommand) -> Result<String, AppError> {
             let hash = password::hash_blocking(&read_password()?)?;
             user::set_password(&mut conn, found.id, &hash, now)?;
             session::delete_for_user(&mut conn, found.id)?;
-            Ok(format!(
-                "password changed for {name}; their sessions have ended"
-            ))
+            Ok(format!("password changed for {name}; their sessions have ended"))
         }
         UserCommand::SetRole { name, role, db } => {
-            let role = user::Role::parse(&role)
-                .ok_or_else(|| AppError::BadRequest("unknown role".into()))?;
+            let role = user::Role::parse(&role).ok_or_else(|| AppError::BadRequest("unknown role".into()))?;
             let db = open(&db)?;
             let mut conn = db.get()?;
             let found = find_user(&mut conn, &name)?;
@@ -242,41 +216,16 @@ pub fn run_token(command: TokenCommand) -> Result<String, AppError> {
             let mut conn = db.get()?;
             let owner = find_user(&mut conn, &name)?;
             let (token, prefix) = new_api_token()?;
-            let id = api_token::insert(
-                &mut conn,
-                owner.id,
-                label.trim(),
-                &sha256_hex(&token),
-                &prefix,
-                now,
-            )?;
-            Ok(format!(
-                "created token {id} for {name}; it is shown only this once:\n{token}"
-            ))
+            let id = api_token::insert(&mut conn, owner.id, label.trim(), &sha256_hex(&token), &prefix, now)?;
+            Ok(format!("created token {id} for {name}; it is shown only this once:\n{token}"))
         }
         TokenCommand::List { db } => {
             let tokens = api_token::list(&mut *open(&db)?.get()?)?;
-            let mut out = format!(
-                "{:<6} {:<20} {:<12} {:<20} {:<22} status",
-                "ID", "USER", "PREFIX", "LABEL", "LAST USED"
-            );
+            let mut out = format!("{:<6} {:<20} {:<12} {:<20} {:<22} status", "ID", "USER", "PREFIX", "LABEL", "LAST USED");
             for (t, owner) in tokens {
-                let used = t
-                    .last_used_at
-                    .map_or_else(|| "never".to_owned(), format_time);
-                let status = if t.revoked_at.is_some() {
-                    "revoked"
-                } else {
-                    "active"
-                };
-                out += &format!(
-                    "\n{:<6} {:<20} {:<12} {:<20} {:<22} {status}",
-                    t.id,
-                    owner,
-                    format!("{}…", t.prefix),
-                    t.label,
-                    used
-                );
+                let used = t.last_used_at.map_or_else(|| "never".to_owned(), format_time);
+                let status = if t.revoked_at.is_some() { "revoked" } else { "active" };
+                out += &format!("\n{:<6} {:<20} {:<12} {:<20} {:<22} {status}", t.id, owner, format!("{}…", t.prefix), t.label, used);
             }
             Ok(out)
         }
@@ -284,9 +233,7 @@ pub fn run_token(command: TokenCommand) -> Result<String, AppError> {
             if api_token::revoke(&mut *open(&db)?.get()?, id, now)? {
                 Ok(format!("token {id} revoked"))
             } else {
-                Err(AppError::BadRequest(format!(
-                    "no active token with id {id}"
-                )))
+                Err(AppError::BadRequest(format!("no active token with id {id}")))
             }
         }
     }
@@ -299,16 +246,8 @@ pub async fn serve(args: ServeArgs) -> Result<(), AppError> {
     let running = crate::app::build(config).await?;
     println!("Connections is running at {}", running.base_url);
     if let Some(password) = &running.generated_admin_password {
-        println!(
-            "First start: sign in as user \"admin\" with password: {}",
-            password.expose()
-        );
-        println!(
-            "(This password is shown only once. Change it with `connections user passwd admin`.)"
-        );
+        println!("First start: sign in as user \"admin\" with password: {}", password.expose());
+        println!("(This password is shown only once. Change it with `connections user passwd admin`.)");
     }
-    running
-        .server
-        .await
-        .map_err(|e| AppError::Startup(format!("server error: {e}")))
+    running.server.await.map_err(|e| AppError::Startup(format!("server error: {e}")))
 }

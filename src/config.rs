@@ -17,11 +17,7 @@ pub struct ServeArgs {
     pub bind: String,
 
     /// `sqlite://path/to/file.db` (the folder is created) or `postgres://user@host/db`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://data/connections.db"
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://data/connections.db")]
     pub database_url: String,
 
     /// The portal's public URL (default `http://<bind>`); seeds the alias URL setting.
@@ -88,10 +84,7 @@ pub enum ConfigError {
 }
 
 fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid {
-        name,
-        reason: reason.into(),
-    }
+    ConfigError::Invalid { name, reason: reason.into() }
 }
 
 impl Config {
@@ -99,9 +92,7 @@ impl Config {
     pub fn from_args(args: ServeArgs) -> Result<Config, ConfigError> {
         let mut config = Config::new(&args.database_url, args.data_dir, &args.bind);
         config.base_url = args.base_url.as_deref().map(parse_base_url).transpose()?;
-        config.admin_password = std::env::var("CONNECTIONS_ADMIN_PASSWORD")
-            .ok()
-            .map(Secret::new);
+        config.admin_password = std::env::var("CONNECTIONS_ADMIN_PASSWORD").ok().map(Secret::new);
         config.encryption_keys = args.encryption_keys.map(Secret::new);
         config.encryption_keys_file = args.encryption_keys_file;
         config.outbound_allow_cidrs = Cidr::parse_list(&args.outbound_allow_cidrs)?;
@@ -141,10 +132,7 @@ impl Config {
 pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
     let url = Url::parse(raw).map_err(|e| invalid("base URL", format!("{raw:?}: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
-        return Err(invalid(
-            "base URL",
-            format!("{raw:?} must be an absolute http(s) URL"),
-        ));
+        return Err(invalid("base URL", format!("{raw:?} must be an absolute http(s) URL")));
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(invalid("base URL", "must not contain user information"));
@@ -162,12 +150,7 @@ pub struct Cidr {
 impl Cidr {
     /// Parses `a.b.c.d/n`, `v6/n`, or a bare address (a single host).
     pub fn parse(raw: &str) -> Result<Cidr, ConfigError> {
-        let bad = |why: &str| {
-            invalid(
-                "CONNECTIONS_OUTBOUND_ALLOW_CIDRS",
-                format!("{raw:?}: {why}"),
-            )
-        };
+        let bad = |why: &str| invalid("CONNECTIONS_OUTBOUND_ALLOW_CIDRS", format!("{raw:?}: {why}"));
         let (addr, prefix) = match raw.split_once('/') {
             Some((a, p)) => (a, Some(p)),
             None => (raw, None),
@@ -175,11 +158,7 @@ impl Cidr {
         let addr: IpAddr = addr.parse().map_err(|_| bad("not an IP address"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
-            Some(p) => p
-                .parse::<u8>()
-                .ok()
-                .filter(|p| *p <= max)
-                .ok_or_else(|| bad("bad prefix length"))?,
+            Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| bad("bad prefix length"))?,
             None => max,
         };
         Ok(Cidr { addr, prefix })
@@ -187,11 +166,7 @@ impl Cidr {
 
     /// Parses a comma-separated list; blank entries are ignored.
     pub fn parse_list(raw: &str) -> Result<Vec<Cidr>, ConfigError> {
-        raw.split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(Cidr::parse)
-            .collect()
+        raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Cidr::parse).collect()
     }
 
     /// Whether `ip` lies inside this network (IPv4-mapped IPv6 addresses count as IPv4).
@@ -202,15 +177,11 @@ impl Cidr {
         };
         match (self.addr, ip) {
             (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX
-                    .checked_shl(32 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
                 u32::from(net) & mask == u32::from(ip) & mask
             }
             (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX
-                    .checked_shl(128 - u32::from(self.prefix))
-                    .unwrap_or(0);
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,

@@ -22,10 +22,8 @@ const MAX_KID_LEN: usize = 32;
 const AAD_PREFIX: &[u8] = b"connections/v1\0";
 
 /// Standard alphabet; key files written by hand may or may not carry `=` padding.
-const B64: GeneralPurpose = GeneralPurpose::new(
-    &STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
+const B64: GeneralPurpose =
+    GeneralPurpose::new(&STANDARD, GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent));
 
 /// Errors from parsing keyrings and sealing or opening secrets.
 #[derive(Debug, thiserror::Error)]
@@ -154,10 +152,7 @@ fn wipe(buf: &mut [u8]) {
 }
 
 fn valid_kid(kid: &str) -> bool {
-    (1..=MAX_KID_LEN).contains(&kid.len())
-        && kid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=MAX_KID_LEN).contains(&kid.len()) && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The encryption keys: the first seals new data, all of them open old data (rotation).
@@ -169,10 +164,7 @@ pub struct Keyring {
 
 impl fmt::Debug for Keyring {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Keyring")
-            .field("active", &self.active_kid())
-            .field("kids", &self.kids())
-            .finish()
+        f.debug_struct("Keyring").field("active", &self.active_kid()).field("kids", &self.kids()).finish()
     }
 }
 
@@ -190,27 +182,18 @@ impl Keyring {
             let n = i + 1;
             // Error messages name entries by position and echo only validated key ids:
             // anything else in the spec might be key material.
-            let (kid, b64) = entry
-                .split_once(':')
-                .ok_or_else(|| bad(format!("entry {n} is not of the form kid:base64key")))?;
+            let (kid, b64) = entry.split_once(':').ok_or_else(|| bad(format!("entry {n} is not of the form kid:base64key")))?;
             if !valid_kid(kid) {
-                return Err(bad(format!(
-                    "entry {n}: key id must be 1-32 chars of [A-Za-z0-9_-]"
-                )));
+                return Err(bad(format!("entry {n}: key id must be 1-32 chars of [A-Za-z0-9_-]")));
             }
             if keys.iter().any(|k| k.kid == kid) {
                 return Err(bad(format!("duplicate key id {kid:?}")));
             }
-            let mut decoded = B64
-                .decode(b64)
-                .map_err(|_| bad(format!("key {kid:?} is not valid base64")))?;
+            let mut decoded = B64.decode(b64).map_err(|_| bad(format!("key {kid:?} is not valid base64")))?;
             let bytes = <[u8; KEY_LEN]>::try_from(decoded.as_slice());
             wipe(&mut decoded);
             let bytes = bytes.map_err(|_| bad(format!("key {kid:?} must decode to 32 bytes")))?;
-            keys.push(Key {
-                kid: kid.to_owned(),
-                bytes,
-            });
+            keys.push(Key { kid: kid.to_owned(), bytes });
         }
         Ok(Keyring { keys })
     }
@@ -218,25 +201,16 @@ impl Keyring {
     /// A new keyring with one random key with the given id; write it out with [`Self::to_spec`].
     pub fn generate(kid: &str) -> Result<Keyring, CryptoError> {
         if !valid_kid(kid) {
-            return Err(CryptoError::InvalidKeyring(
-                "key id must be 1-32 chars of [A-Za-z0-9_-]".into(),
-            ));
+            return Err(CryptoError::InvalidKeyring("key id must be 1-32 chars of [A-Za-z0-9_-]".into()));
         }
-        let mut key = Key {
-            kid: kid.to_owned(),
-            bytes: [0; KEY_LEN],
-        };
+        let mut key = Key { kid: kid.to_owned(), bytes: [0; KEY_LEN] };
         getrandom::fill(&mut key.bytes).map_err(|_| CryptoError::Rng)?;
         Ok(Keyring { keys: vec![key] })
     }
 
     /// The spec string, padded base64. Contains key material: used only to write the key file.
     pub fn to_spec(&self) -> String {
-        let entries: Vec<String> = self
-            .keys
-            .iter()
-            .map(|k| format!("{}:{}", k.kid, B64.encode(k.bytes)))
-            .collect();
+        let entries: Vec<String> = self.keys.iter().map(|k| format!("{}:{}", k.kid, B64.encode(k.bytes))).collect();
         entries.join(",")
     }
 
@@ -268,14 +242,9 @@ impl Keyring {
         let mut nonce = [0u8; NONCE_LEN];
         getrandom::fill(&mut nonce).map_err(|_| CryptoError::Rng)?;
         let cipher = Aes256Gcm::new((&key.bytes).into());
-        let payload = Payload {
-            msg: plaintext.expose().as_bytes(),
-            aad: &aad,
-        };
+        let payload = Payload { msg: plaintext.expose().as_bytes(), aad: &aad };
         // Encryption fails only for inputs beyond GCM's ~64 GiB limit.
-        let body = cipher
-            .encrypt((&nonce).into(), payload)
-            .map_err(|_| CryptoError::Malformed)?;
+        let body = cipher.encrypt((&nonce).into(), payload).map_err(|_| CryptoError::Malformed)?;
         let kid = key.kid.as_bytes();
         let mut out = Vec::with_capacity(2 + kid.len() + NONCE_LEN + body.len());
         out.push(VERSION);
@@ -289,20 +258,10 @@ impl Keyring {
     /// Opens a value sealed for exactly this slot under any key in the keyring.
     pub fn open(&self, slot: &SecretSlot, sealed: &[u8]) -> Result<Secret, CryptoError> {
         let (kid, nonce, body) = parse_header(sealed)?;
-        let key = self
-            .key(kid)
-            .ok_or_else(|| CryptoError::UnknownKeyId(kid.to_owned()))?;
+        let key = self.key(kid).ok_or_else(|| CryptoError::UnknownKeyId(kid.to_owned()))?;
         let aad = slot.aad()?;
         let cipher = Aes256Gcm::new((&key.bytes).into());
-        let plain = cipher
-            .decrypt(
-                nonce.into(),
-                Payload {
-                    msg: body,
-                    aad: &aad,
-                },
-            )
-            .map_err(|_| CryptoError::Decrypt)?;
+        let plain = cipher.decrypt(nonce.into(), Payload { msg: body, aad: &aad }).map_err(|_| CryptoError::Decrypt)?;
         // Authentic but not UTF-8 means it was not written by `seal`.
         String::from_utf8(plain).map(Secret).map_err(|e| {
             wipe(&mut e.into_bytes());
@@ -326,16 +285,12 @@ fn parse_header(sealed: &[u8]) -> Result<(&str, &[u8; NONCE_LEN], &[u8]), Crypto
     if *version != VERSION {
         return Err(CryptoError::Malformed);
     }
-    let (kid, rest) = rest
-        .split_at_checked(usize::from(*kid_len))
-        .ok_or(CryptoError::Malformed)?;
+    let (kid, rest) = rest.split_at_checked(usize::from(*kid_len)).ok_or(CryptoError::Malformed)?;
     let kid = std::str::from_utf8(kid).map_err(|_| CryptoError::Malformed)?;
     if !valid_kid(kid) {
         return Err(CryptoError::Malformed);
     }
-    let (nonce, body) = rest
-        .split_first_chunk::<NONCE_LEN>()
-        .ok_or(CryptoError::Malformed)?;
+    let (nonce, body) = rest.split_first_chunk::<NONCE_LEN>().ok_or(CryptoError::Malformed)?;
     if body.len() < TAG_LEN {
         return Err(CryptoError::Malformed);
     }
@@ -477,10 +432,7 @@ mod tests {
         let old = ring(&spec_of("old", 1));
         let legacy = seal(&old, "legacy");
         let rotated = ring(&format!(" {} ,\n{} ", spec_of("new", 2), spec_of("old", 1)));
-        assert_eq!(
-            (rotated.active_kid(), rotated.kids()),
-            ("new", vec!["new", "old"])
-        );
+        assert_eq!((rotated.active_kid(), rotated.kids()), ("new", vec!["new", "old"]));
         assert!(rotated.has_kid("old") && !rotated.has_kid("k1"));
         assert_eq!(rotated.open(&SLOT, &legacy).unwrap().expose(), "legacy");
         let fresh = seal(&rotated, "fresh");
@@ -534,10 +486,7 @@ mod tests {
         assert_eq!(kr.kids(), ["gen-1"]);
         let spec = kr.to_spec();
         assert!(spec.starts_with("gen-1:") && spec.len() == 6 + 44);
-        assert_eq!(
-            ring(&spec).open(&SLOT, &seal(&kr, "s")).unwrap().expose(),
-            "s"
-        );
+        assert_eq!(ring(&spec).open(&SLOT, &seal(&kr, "s")).unwrap().expose(), "s");
         assert_ne!(Keyring::generate("gen-1").unwrap().to_spec(), spec);
         assert_err!(Keyring::generate("bad kid"), InvalidKeyring(_));
         assert_err!(Keyring::generate(""), InvalidKeyring(_));
@@ -546,23 +495,13 @@ mod tests {
     #[test]
     fn debug_and_display_redact() {
         let s = Secret::new("hunter2");
-        assert_eq!(
-            (format!("{s:?}"), format!("{s}")),
-            ("[redacted]".into(), "[redacted]".into())
-        );
+        assert_eq!((format!("{s:?}"), format!("{s}")), ("[redacted]".into(), "[redacted]".into()));
         assert_eq!(s.clone(), s);
         assert!(!s.is_empty() && Secret::new("").is_empty());
         assert_eq!(s.into_inner(), "hunter2");
 
-        let kr = ring(&format!(
-            "{},{}",
-            spec_of("new", 0xAB),
-            spec_of("old", 0xCD)
-        ));
-        assert_eq!(
-            format!("{kr:?}"),
-            r#"Keyring { active: "new", kids: ["new", "old"] }"#
-        );
+        let kr = ring(&format!("{},{}", spec_of("new", 0xAB), spec_of("old", 0xCD)));
+        assert_eq!(format!("{kr:?}"), r#"Keyring { active: "new", kids: ["new", "old"] }"#);
         assert!(!format!("{kr:#?}").contains(&B64.encode([0xAB; KEY_LEN])[..8]));
     }
 }

@@ -31,19 +31,13 @@ pub enum Backend {
 impl Backend {
     /// `postgres://` and `postgresql://` select PostgreSQL; `sqlite://` (or a bare path) SQLite.
     pub fn of(url: &str) -> Backend {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres
-        } else {
-            Backend::Sqlite
-        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") { Backend::Postgres } else { Backend::Sqlite }
     }
 }
 
 /// The SQLite file path of a `sqlite://` URL (or a bare path).
 pub fn sqlite_path(url: &str) -> &str {
-    url.strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))
-        .unwrap_or(url)
+    url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
 }
 
 /// An r2d2 manager that opens the right backend itself, so a PostgreSQL outage reports PostgreSQL's
@@ -60,9 +54,7 @@ impl ManageConnection for Manager {
     fn connect(&self) -> Result<DbConn, r2d2::Error> {
         match Backend::of(&self.url) {
             Backend::Postgres => PgConnection::establish(&self.url).map(DbConn::Pg),
-            Backend::Sqlite => {
-                SqliteConnection::establish(sqlite_path(&self.url)).map(DbConn::Sqlite)
-            }
+            Backend::Sqlite => SqliteConnection::establish(sqlite_path(&self.url)).map(DbConn::Sqlite),
         }
         .map_err(r2d2::Error::ConnectionError)
         .and_then(|mut conn| {
@@ -79,8 +71,7 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConn) -> bool {
@@ -103,26 +94,16 @@ impl Db {
         if backend == Backend::Sqlite {
             let path = std::path::Path::new(sqlite_path(url));
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    AppError::Startup(format!(
-                        "cannot create database folder {}: {e}",
-                        dir.display()
-                    ))
-                })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| AppError::Startup(format!("cannot create database folder {}: {e}", dir.display())))?;
             }
         }
         // Open one connection first so that the error is the database's, not r2d2's timeout.
-        Manager {
-            url: url.to_owned(),
-        }
-        .connect()
-        .map_err(|e| AppError::Startup(format!("cannot open database: {e}")))?;
+        Manager { url: url.to_owned() }.connect().map_err(|e| AppError::Startup(format!("cannot open database: {e}")))?;
         let pool = Pool::builder()
             .max_size(max_size)
             .connection_timeout(std::time::Duration::from_secs(10))
-            .build(Manager {
-                url: url.to_owned(),
-            })
+            .build(Manager { url: url.to_owned() })
             .map_err(|e| AppError::Startup(format!("cannot open database: {e}")))?;
         Ok(Db { pool, backend })
     }
@@ -156,9 +137,7 @@ impl Db {
         let mut conn = self.get()?;
         let applied = match &mut *conn {
             DbConn::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|v| v.len()),
-            DbConn::Pg(c) => c
-                .run_pending_migrations(POSTGRES_MIGRATIONS)
-                .map(|v| v.len()),
+            DbConn::Pg(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|v| v.len()),
         }
         .map_err(|e| AppError::Startup(format!("database migration failed: {e}")))?;
         if applied > 0 {
@@ -194,8 +173,5 @@ where
 
 /// Whether a diesel error is a unique-constraint violation (a duplicate name, for instance).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
-    matches!(
-        e,
-        diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _)
-    )
+    matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))
 }

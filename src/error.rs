@@ -63,13 +63,8 @@ impl AppError {
                 "The page or item you asked for does not exist.".to_owned()
             }
             AppError::Unauthenticated => "Sign in to continue.".to_owned(),
-            AppError::Pool(_) => {
-                "The database is unavailable right now; try again shortly.".to_owned()
-            }
-            AppError::Db(_)
-            | AppError::Crypto(_)
-            | AppError::Startup(_)
-            | AppError::Internal(_) => {
+            AppError::Pool(_) => "The database is unavailable right now; try again shortly.".to_owned(),
+            AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => {
                 "Something went wrong on our side. The error has been logged.".to_owned()
             }
             other => capitalise(&other.to_string()),
@@ -88,9 +83,7 @@ fn capitalise(s: &str) -> String {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
-            AppError::NotFound | AppError::Db(diesel::result::Error::NotFound) => {
-                StatusCode::NOT_FOUND
-            }
+            AppError::NotFound | AppError::Db(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -98,10 +91,7 @@ impl ResponseError for AppError {
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Db(_)
-            | AppError::Crypto(_)
-            | AppError::Startup(_)
-            | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 

@@ -18,22 +18,18 @@ pub const GENERATED_KEY_FILE: &str = "encryption.keys";
 /// The keyring from `CONNECTIONS_ENCRYPTION_KEYS`, else `CONNECTIONS_ENCRYPTION_KEYS_FILE`, else the
 /// data folder's key file, generated (mode 0600) when missing.
 pub fn load_or_create(config: &Config) -> Result<Keyring, AppError> {
-    let bad =
-        |source: &str, e: crate::crypto::CryptoError| AppError::Startup(format!("{source}: {e}"));
+    let bad = |source: &str, e: crate::crypto::CryptoError| AppError::Startup(format!("{source}: {e}"));
     if let Some(spec) = &config.encryption_keys {
         return Keyring::parse(spec.expose()).map_err(|e| bad("CONNECTIONS_ENCRYPTION_KEYS", e));
     }
     if let Some(path) = &config.encryption_keys_file {
-        let spec = std::fs::read_to_string(path).map_err(|e| {
-            AppError::Startup(format!("cannot read key file {}: {e}", path.display()))
-        })?;
+        let spec = std::fs::read_to_string(path).map_err(|e| AppError::Startup(format!("cannot read key file {}: {e}", path.display())))?;
         return Keyring::parse(spec.trim()).map_err(|e| bad(&path.display().to_string(), e));
     }
     let path = config.data_dir.join(GENERATED_KEY_FILE);
     if path.exists() {
-        let spec = std::fs::read_to_string(&path).map_err(|e| {
-            AppError::Startup(format!("cannot read key file {}: {e}", path.display()))
-        })?;
+        let spec =
+            std::fs::read_to_string(&path).map_err(|e| AppError::Startup(format!("cannot read key file {}: {e}", path.display())))?;
         return Keyring::parse(spec.trim()).map_err(|e| bad(&path.display().to_string(), e));
     }
     let keyring = Keyring::generate("k1").map_err(|e| bad("key generation", e))?;
@@ -43,9 +39,7 @@ pub fn load_or_create(config: &Config) -> Result<Keyring, AppError> {
 }
 
 fn write_private(path: &Path, contents: &str) -> Result<(), AppError> {
-    let fail = |e: std::io::Error| {
-        AppError::Startup(format!("cannot write key file {}: {e}", path.display()))
-    };
+    let fail = |e: std::io::Error| AppError::Startup(format!("cannot write key file {}: {e}", path.display()));
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
@@ -54,17 +48,14 @@ fn write_private(path: &Path, contents: &str) -> Result<(), AppError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(path).map_err(fail)?;
-    file.write_all(format!("{contents}\n").as_bytes())
-        .map_err(fail)
+    file.write_all(format!("{contents}\n").as_bytes()).map_err(fail)
 }
 
 /// Refuses to start when the database holds secrets sealed under a key id this keyring lacks, then
 /// records the active key id (every secret sealed from now on uses it).
 pub fn check_database_key_ids(db: &Db, keyring: &Keyring, now: i64) -> Result<(), AppError> {
     let mut conn = db.get()?;
-    let used: Vec<String> = encryption_key_ids::table
-        .select(encryption_key_ids::kid)
-        .load(&mut *conn)?;
+    let used: Vec<String> = encryption_key_ids::table.select(encryption_key_ids::kid).load(&mut *conn)?;
     if let Some(missing) = used.iter().find(|kid| !keyring.has_kid(kid)) {
         return Err(AppError::Startup(format!(
             "the database holds secrets encrypted with key id {missing:?}, which the configured keyring lacks \
@@ -75,10 +66,7 @@ pub fn check_database_key_ids(db: &Db, keyring: &Keyring, now: i64) -> Result<()
     let active = keyring.active_kid();
     if !used.iter().any(|kid| kid == active) {
         diesel::insert_into(encryption_key_ids::table)
-            .values((
-                encryption_key_ids::kid.eq(active),
-                encryption_key_ids::first_used_at.eq(now),
-            ))
+            .values((encryption_key_ids::kid.eq(active), encryption_key_ids::first_used_at.eq(now)))
             .execute(&mut *conn)?;
     }
     Ok(())

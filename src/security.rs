@@ -18,17 +18,11 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      frame-ancestors 'none'; form-action 'self'";
 
 fn set(res: &mut ServiceResponse<impl MessageBody>, name: &'static str, value: &'static str) {
-    res.headers_mut().insert(
-        HeaderName::from_static(name),
-        HeaderValue::from_static(value),
-    );
+    res.headers_mut().insert(HeaderName::from_static(name), HeaderValue::from_static(value));
 }
 
 /// Adds the security headers to every response, including error pages.
-pub async fn headers(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn headers(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let is_static = req.path().starts_with("/static/");
     let mut res = next.call(req).await?;
     set(&mut res, "content-security-policy", CONTENT_SECURITY_POLICY);
@@ -40,29 +34,19 @@ pub async fn headers(
         set(&mut res, "cache-control", "public, max-age=3600");
     } else {
         set(&mut res, "cache-control", "no-store");
-        res.headers_mut()
-            .append(header::VARY, HeaderValue::from_static("HX-Request"));
+        res.headers_mut().append(header::VARY, HeaderValue::from_static("HX-Request"));
     }
     Ok(res)
 }
 
 /// Refuses state-changing browser requests sent from another site. The Bearer API is exempt: it
 /// ignores cookies, so a cross-site page cannot ride on a session there.
-pub async fn check_origin<B: MessageBody + 'static>(
-    req: ServiceRequest,
-    next: Next<B>,
-) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+pub async fn check_origin<B: MessageBody + 'static>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B>>, Error> {
     let safe = req.method().is_safe();
     if !safe && !req.path().starts_with("/api/") {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let site = req
-            .headers()
-            .get("sec-fetch-site")
-            .and_then(|v| v.to_str().ok());
-        let origin = req
-            .headers()
-            .get(header::ORIGIN)
-            .and_then(|v| v.to_str().ok());
+        let site = req.headers().get("sec-fetch-site").and_then(|v| v.to_str().ok());
+        let origin = req.headers().get(header::ORIGIN).and_then(|v| v.to_str().ok());
         let cross_site = matches!(site, Some(s) if s != "same-origin" && s != "none");
         let foreign_origin = match (origin, &state) {
             (Some(o), Some(state)) => o != state.base_url.origin().ascii_serialization(),

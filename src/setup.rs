@@ -17,19 +17,13 @@ pub const FIRST_ADMIN: &str = "admin";
 pub fn first_run(db: &Db, config: &Config, base_url: &Url) -> Result<Option<Secret>, AppError> {
     let now = config.clock.now();
     let mut conn = db.get()?;
-    setting::seed(
-        &mut conn,
-        setting::ALIAS_URL,
-        base_url.as_str().trim_end_matches('/'),
-        now,
-    )?;
+    setting::seed(&mut conn, setting::ALIAS_URL, base_url.as_str().trim_end_matches('/'), now)?;
     if user::count(&mut conn)? > 0 {
         return Ok(None);
     }
     let (password, generated) = match &config.admin_password {
         Some(p) => {
-            password::check_policy(p)
-                .map_err(|why| AppError::Startup(format!("CONNECTIONS_ADMIN_PASSWORD: {why}")))?;
+            password::check_policy(p).map_err(|why| AppError::Startup(format!("CONNECTIONS_ADMIN_PASSWORD: {why}")))?;
             (p.clone(), false)
         }
         None => (Secret::new(random_urlsafe(18)?), true),

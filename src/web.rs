@@ -44,34 +44,19 @@ impl Layout {
         Layout {
             user: signed_in.map(|s| UserBadge {
                 username: s.user.username.clone(),
-                initial: s
-                    .user
-                    .username
-                    .chars()
-                    .next()
-                    .map(|c| c.to_uppercase().collect())
-                    .unwrap_or_default(),
+                initial: s.user.username.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default(),
                 role: s.user.role().label(),
             }),
             csrf: signed_in.map(|s| s.csrf().to_owned()).unwrap_or_default(),
-            flash: req
-                .cookie(FLASH_COOKIE)
-                .map(|c| decode(c.value()))
-                .filter(|v| !v.is_empty()),
+            flash: req.cookie(FLASH_COOKIE).map(|c| decode(c.value())).filter(|v| !v.is_empty()),
             section,
         }
     }
 }
 
 /// Renders a template as a page with `status`, clearing a flash message that it has now shown.
-pub fn render_status(
-    req: &HttpRequest,
-    status: StatusCode,
-    template: &impl Template,
-) -> Result<HttpResponse, AppError> {
-    let body = template
-        .render()
-        .map_err(|e| AppError::Internal(format!("template: {e}")))?;
+pub fn render_status(req: &HttpRequest, status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
+    let body = template.render().map_err(|e| AppError::Internal(format!("template: {e}")))?;
     let mut res = HttpResponse::build(status);
     res.content_type("text/html; charset=utf-8");
     if req.cookie(FLASH_COOKIE).is_some() {
@@ -94,37 +79,24 @@ pub fn see_other(location: &str, flash: Option<&str>) -> HttpResponse {
     res.insert_header((LOCATION, location.to_owned()));
     if let Some(message) = flash {
         let encoded: String = url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
-        res.cookie(
-            Cookie::build(FLASH_COOKIE, encoded)
-                .path("/")
-                .http_only(true)
-                .same_site(SameSite::Lax)
-                .finish(),
-        );
+        res.cookie(Cookie::build(FLASH_COOKIE, encoded).path("/").http_only(true).same_site(SameSite::Lax).finish());
     }
     res.finish()
 }
 
 fn decode(raw: &str) -> String {
-    url::form_urlencoded::parse(format!("m={raw}").as_bytes())
-        .map(|(_, v)| v.into_owned())
-        .next()
-        .unwrap_or_default()
+    url::form_urlencoded::parse(format!("m={raw}").as_bytes()).map(|(_, v)| v.into_owned()).next().unwrap_or_default()
 }
 
 /// Form bodies: 256 KiB at most, and a clear message when one cannot be read.
 pub fn form_config() -> actix_web::web::FormConfig {
-    actix_web::web::FormConfig::default()
-        .limit(256 * 1024)
-        .error_handler(|err, _req| {
-            use actix_web::error::UrlencodedError as E;
-            match err {
-                E::Overflow { .. } => AppError::TooLarge.into(),
-                other => {
-                    AppError::BadRequest(format!("The form could not be read: {other}.")).into()
-                }
-            }
-        })
+    actix_web::web::FormConfig::default().limit(256 * 1024).error_handler(|err, _req| {
+        use actix_web::error::UrlencodedError as E;
+        match err {
+            E::Overflow { .. } => AppError::TooLarge.into(),
+            other => AppError::BadRequest(format!("The form could not be read: {other}.")).into(),
+        }
+    })
 }
 
 /// Whether htmx asked for just the fragment that fills `target` (history restores and boosted
@@ -137,14 +109,7 @@ pub fn wants_fragment(req: &HttpRequest, target: &str) -> bool {
 /// A `next` parameter is followed only when it is a path on this site (no `//host` or scheme).
 pub fn local_path(next: Option<&str>) -> &str {
     match next {
-        Some(p)
-            if p.starts_with('/')
-                && !p.starts_with("//")
-                && !p.contains('\\')
-                && !p.contains(':') =>
-        {
-            p
-        }
+        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.contains(':') => p,
         _ => "/",
     }
 }
@@ -155,17 +120,8 @@ mod tests {
 
     #[test]
     fn next_must_stay_on_this_site() {
-        assert_eq!(
-            local_path(Some("/admin/services?page=2")),
-            "/admin/services?page=2"
-        );
-        for hostile in [
-            "//evil.example",
-            "https://evil.example",
-            "/\\evil.example",
-            "javascript:alert(1)",
-            "evil",
-        ] {
+        assert_eq!(local_path(Some("/admin/services?page=2")), "/admin/services?page=2");
+        for hostile in ["//evil.example", "https://evil.example", "/\\evil.example", "javascript:alert(1)", "evil"] {
             assert_eq!(local_path(Some(hostile)), "/", "{hostile}");
         }
         assert_eq!(local_path(None), "/");

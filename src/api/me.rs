@@ -5,6 +5,5 @@ use actix_web::HttpResponse;
 use crate::auth::guard::ApiAdmin;
 
 pub async fn show_me(ApiAdmin(user): ApiAdmin) -> HttpResponse {
-    HttpResponse::Ok()
-        .json(serde_json::json!({ "username": user.username, "role": user.role().as_str() }))
+    HttpResponse::Ok().json(serde_json::json!({ "username": user.username, "role": user.role().as_str() }))
 }

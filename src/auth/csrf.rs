@@ -37,25 +37,20 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let body = Bytes::from_request(&req, payload);
         Box::pin(async move {
             let by = session::load(&req).await?;
-            let body = body
-                .await
-                .map_err(|e| match e.as_response_error().status_code() {
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
-                    _ => AppError::BadRequest("The form could not be read.".into()),
-                })?;
-            let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
-                .map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
-            let from_field = pairs
-                .iter()
-                .find(|(k, _)| k == CSRF_FIELD)
-                .map(|(_, v)| v.as_str());
+            let body = body.await.map_err(|e| match e.as_response_error().status_code() {
+                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
+                _ => AppError::BadRequest("The form could not be read.".into()),
+            })?;
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
+            let from_field = pairs.iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.as_str());
             let from_header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
             let sent = from_field.or(from_header).unwrap_or("");
             if !same_token(sent, by.csrf()) {
                 return Err(AppError::Csrf);
             }
-            let form = serde_urlencoded::from_bytes(&body)
-                .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
+            let form =
+                serde_urlencoded::from_bytes(&body).map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
             Ok(CsrfForm { form, by })
         })
     }

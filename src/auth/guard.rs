@@ -14,8 +14,7 @@ use crate::models::api_token;
 use crate::models::user::{Role, User};
 
 /// The message every non-SDAdmin gets.
-pub const SDADMIN_REQUIRED: &str =
-    "The SDAdmin role is required to use Connections. Ask an administrator for access.";
+pub const SDADMIN_REQUIRED: &str = "The SDAdmin role is required to use Connections. Ask an administrator for access.";
 
 /// How often an API token's `last_used_at` is written.
 const MARK_USED_EVERY_SECS: i64 = 60;
@@ -71,11 +70,7 @@ impl FromRequest for ApiAdmin {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let header = req
-                .headers()
-                .get("authorization")
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("");
+            let header = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
             let token = header
                 .strip_prefix("Bearer ")
                 .or_else(|| header.strip_prefix("bearer "))
@@ -91,10 +86,7 @@ impl FromRequest for ApiAdmin {
                     let Some((token, user)) = api_token::find_active_with_user(conn, &hash)? else {
                         return Ok(None);
                     };
-                    if token
-                        .last_used_at
-                        .is_none_or(|t| now - t >= MARK_USED_EVERY_SECS)
-                    {
+                    if token.last_used_at.is_none_or(|t| now - t >= MARK_USED_EVERY_SECS) {
                         api_token::mark_used(conn, token.id, now)?;
                     }
                     Ok(Some(user))

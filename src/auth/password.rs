@@ -23,13 +23,7 @@ pub fn hash_blocking(password: &Secret) -> Result<String, AppError> {
 
 /// Whether `password` matches the PHC string `hash` (blocking).
 pub fn verify_blocking(password: &Secret, hash: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.expose().as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    PasswordHash::new(hash).map(|parsed| Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok()).unwrap_or(false)
 }
 
 /// A hash of a random password, verified against for unknown users so that their sign-in takes as
@@ -37,8 +31,7 @@ pub fn verify_blocking(password: &Secret, hash: &str) -> bool {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        let random = crate::auth::token::random_urlsafe(24)
-            .unwrap_or_else(|_| "fallback-dummy-password".into());
+        let random = crate::auth::token::random_urlsafe(24).unwrap_or_else(|_| "fallback-dummy-password".into());
         hash_blocking(&Secret::new(random)).unwrap_or_default()
     })
 }
@@ -63,18 +56,12 @@ pub struct Hasher {
 
 impl Hasher {
     pub fn new(concurrency: usize) -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
-        }
+        Self { permits: Arc::new(Semaphore::new(concurrency.max(1))) }
     }
 
     /// Verifies `password` against `hash`, or against the dummy hash when there is no user.
     pub async fn verify(&self, password: Secret, hash: Option<String>) -> Result<bool, AppError> {
-        let _permit = self
-            .permits
-            .acquire()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
+        let _permit = self.permits.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
         tokio::task::spawn_blocking(move || match hash {
             Some(h) => verify_blocking(&password, &h),
             None => {
@@ -100,14 +87,8 @@ mod tests {
     fn hash_verifies_only_the_same_password() {
         let hash = hash_blocking(&Secret::new("correct horse battery")).unwrap();
         assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_blocking(
-            &Secret::new("correct horse battery"),
-            &hash
-        ));
-        assert!(!verify_blocking(
-            &Secret::new("correct horse batterY"),
-            &hash
-        ));
+        assert!(verify_blocking(&Secret::new("correct horse battery"), &hash));
+        assert!(!verify_blocking(&Secret::new("correct horse batterY"), &hash));
         assert!(!verify_blocking(&Secret::new("x"), "not a phc string"));
     }
 

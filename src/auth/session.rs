@@ -35,15 +35,10 @@ pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
         return Ok(found.clone());
     }
     let state = state(req)?;
-    let cookie = req
-        .cookie(SESSION_COOKIE)
-        .ok_or(AppError::Unauthenticated)?;
+    let cookie = req.cookie(SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
     let id_hash = sha256_hex(cookie.value());
     let now = state.clock.now();
-    let (idle, absolute) = (
-        state.config.session_idle_secs,
-        state.config.session_absolute_secs,
-    );
+    let (idle, absolute) = (state.config.session_idle_secs, state.config.session_absolute_secs);
     let found = state
         .db
         .run(move |conn| {
@@ -73,10 +68,7 @@ pub async fn start(state: &AppState, user_id: i64) -> Result<Cookie<'static>, Ap
     let csrf = random_urlsafe(32)?;
     let id_hash = sha256_hex(&id);
     let now = state.clock.now();
-    state
-        .db
-        .run(move |conn| Ok(sessions::insert(conn, &id_hash, user_id, &csrf, now)?))
-        .await?;
+    state.db.run(move |conn| Ok(sessions::insert(conn, &id_hash, user_id, &csrf, now)?)).await?;
     Ok(session_cookie(state, id))
 }
 
@@ -84,10 +76,7 @@ pub async fn start(state: &AppState, user_id: i64) -> Result<Cookie<'static>, Ap
 pub async fn end(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
         let id_hash = sha256_hex(cookie.value());
-        state
-            .db
-            .run(move |conn| Ok(sessions::delete(conn, &id_hash)?))
-            .await?;
+        state.db.run(move |conn| Ok(sessions::delete(conn, &id_hash)?)).await?;
     }
     Ok(())
 }
@@ -110,7 +99,5 @@ pub fn removal_cookie(state: &AppState) -> Cookie<'static> {
 }
 
 pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
-    req.app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(|| AppError::Internal("app state missing".into()))
+    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::Internal("app state missing".into()))
 }

@@ -9,8 +9,7 @@ use crate::error::AppError;
 /// `bytes` random bytes, base64url without padding (32 bytes → 43 characters, 256 bits).
 pub fn random_urlsafe(bytes: usize) -> Result<String, AppError> {
     let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf)
-        .map_err(|e| AppError::Internal(format!("random number generator: {e}")))?;
+    getrandom::fill(&mut buf).map_err(|e| AppError::Internal(format!("random number generator: {e}")))?;
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 

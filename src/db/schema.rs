@@ -69,7 +69,6 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(api_tokens -> users (user_id));
 
-
 diesel::table! {
     services (id) {
         id -> BigInt,

@@ -413,10 +413,8 @@ fn scopes(errors: &mut FieldErrors, rows: &[Scope], delimiter: &str) -> Vec<Scop
 impl From<&crate::models::service::Service> for ServiceInput {
     /// The stored service as input (no secret): the base of a PATCH and the edit form's values.
     fn from(s: &crate::models::service::Service) -> ServiceInput {
-        let api_key = s.config.api_key().map(|k| ApiKeyInput {
-            param_type: Some(k.param_type.as_str().to_owned()),
-            params: Some(k.params.clone()),
-        });
+        let api_key =
+            s.config.api_key().map(|k| ApiKeyInput { param_type: Some(k.param_type.as_str().to_owned()), params: Some(k.params.clone()) });
         let oauth2 = s.config.oauth().map(|o| OAuthInput {
             grant_type: Some(o.grant_type.as_str().to_owned()),
             client_id: Some(o.client_id.clone()),

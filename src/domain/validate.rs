@@ -138,7 +138,14 @@ mod tests {
         assert_eq!(service_url("https://api.example.com/v1", false).unwrap(), "https://api.example.com/v1");
         assert!(service_url("http://api.example.com", false).is_err());
         assert!(service_url("http://api.example.com", true).is_ok());
-        for bad in ["api.example.com", "/relative", "ftp://x.example", "https://user:pw@x.example", "javascript:alert(1)", "https://x.example/#frag"] {
+        for bad in [
+            "api.example.com",
+            "/relative",
+            "ftp://x.example",
+            "https://user:pw@x.example",
+            "javascript:alert(1)",
+            "https://x.example/#frag",
+        ] {
             assert!(service_url(bad, true).is_err(), "{bad}");
         }
         assert!(service_url(&format!("https://x.example/{}", "a".repeat(2100)), false).is_err());

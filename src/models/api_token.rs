@@ -29,31 +29,15 @@ struct NewApiToken<'a> {
     created_at: i64,
 }
 
-pub fn insert(
-    conn: &mut DbConn,
-    user_id: i64,
-    label: &str,
-    token_hash: &str,
-    prefix: &str,
-    now: i64,
-) -> QueryResult<i64> {
+pub fn insert(conn: &mut DbConn, user_id: i64, label: &str, token_hash: &str, prefix: &str, now: i64) -> QueryResult<i64> {
     diesel::insert_into(api_tokens::table)
-        .values(NewApiToken {
-            user_id,
-            label,
-            token_hash,
-            prefix,
-            created_at: now,
-        })
+        .values(NewApiToken { user_id, label, token_hash, prefix, created_at: now })
         .returning(api_tokens::id)
         .get_result(conn)
 }
 
 /// A live (not revoked) token and its user.
-pub fn find_active_with_user(
-    conn: &mut DbConn,
-    token_hash: &str,
-) -> QueryResult<Option<(ApiToken, User)>> {
+pub fn find_active_with_user(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<(ApiToken, User)>> {
     api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(token_hash))
@@ -64,29 +48,18 @@ pub fn find_active_with_user(
 }
 
 pub fn mark_used(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {
-    diesel::update(api_tokens::table.find(id))
-        .set(api_tokens::last_used_at.eq(now))
-        .execute(conn)
-        .map(drop)
+    diesel::update(api_tokens::table.find(id)).set(api_tokens::last_used_at.eq(now)).execute(conn).map(drop)
 }
 
 /// Every token with its owner's name, newest first.
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<(ApiToken, String)>> {
-    api_tokens::table
-        .inner_join(users::table)
-        .order(api_tokens::id.desc())
-        .select((ApiToken::as_select(), users::username))
-        .load(conn)
+    api_tokens::table.inner_join(users::table).order(api_tokens::id.desc()).select((ApiToken::as_select(), users::username)).load(conn)
 }
 
 /// Revokes a token; returns false when there was no live token with that id.
 pub fn revoke(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<bool> {
-    diesel::update(
-        api_tokens::table
-            .find(id)
-            .filter(api_tokens::revoked_at.is_null()),
-    )
-    .set(api_tokens::revoked_at.eq(now))
-    .execute(conn)
-    .map(|n| n == 1)
+    diesel::update(api_tokens::table.find(id).filter(api_tokens::revoked_at.is_null()))
+        .set(api_tokens::revoked_at.eq(now))
+        .execute(conn)
+        .map(|n| n == 1)
 }

@@ -44,9 +44,5 @@ pub fn record(conn: &mut DbConn, event: Event<'_>, now: i64) -> QueryResult<()> 
 }
 
 pub fn recent(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<AuditEntry>> {
-    audit_log::table
-        .order(audit_log::id.desc())
-        .limit(limit)
-        .select(AuditEntry::as_select())
-        .load(conn)
+    audit_log::table.order(audit_log::id.desc()).limit(limit).select(AuditEntry::as_select()).load(conn)
 }

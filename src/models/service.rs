@@ -220,9 +220,7 @@ fn filtered<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, 
     if needle.chars().count() >= 3 && matches!(conn, DbConn::Sqlite(_)) {
         let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
         return query.filter(
-            sql::<Bool>("services.id IN (SELECT rowid FROM services_fts WHERE services_fts MATCH ")
-                .bind::<Text, _>(phrase)
-                .sql(")"),
+            sql::<Bool>("services.id IN (SELECT rowid FROM services_fts WHERE services_fts MATCH ").bind::<Text, _>(phrase).sql(")"),
         );
     }
     let pattern = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
@@ -239,10 +237,6 @@ pub fn list(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<(Vec<ServiceRow>
         ServiceSort::UpdatedDesc => query.order((services::updated_at.desc(), services::id.desc())),
         ServiceSort::UpdatedAsc => query.order((services::updated_at.asc(), services::id.asc())),
     };
-    let rows = query
-        .offset((q.page - 1) * q.per_page)
-        .limit(q.per_page)
-        .select(ServiceRow::as_select())
-        .load(conn)?;
+    let rows = query.offset((q.page - 1) * q.per_page).limit(q.per_page).select(ServiceRow::as_select()).load(conn)?;
     Ok((rows, total))
 }

@@ -27,21 +27,9 @@ struct NewSession<'a> {
     last_seen_at: i64,
 }
 
-pub fn insert(
-    conn: &mut DbConn,
-    id_hash: &str,
-    user_id: i64,
-    csrf_token: &str,
-    now: i64,
-) -> QueryResult<()> {
+pub fn insert(conn: &mut DbConn, id_hash: &str, user_id: i64, csrf_token: &str, now: i64) -> QueryResult<()> {
     diesel::insert_into(sessions::table)
-        .values(NewSession {
-            id_hash,
-            user_id,
-            csrf_token,
-            created_at: now,
-            last_seen_at: now,
-        })
+        .values(NewSession { id_hash, user_id, csrf_token, created_at: now, last_seen_at: now })
         .execute(conn)
         .map(drop)
 }
@@ -57,16 +45,11 @@ pub fn find_with_user(conn: &mut DbConn, id_hash: &str) -> QueryResult<Option<(S
 }
 
 pub fn touch(conn: &mut DbConn, id_hash: &str, now: i64) -> QueryResult<()> {
-    diesel::update(sessions::table.find(id_hash))
-        .set(sessions::last_seen_at.eq(now))
-        .execute(conn)
-        .map(drop)
+    diesel::update(sessions::table.find(id_hash)).set(sessions::last_seen_at.eq(now)).execute(conn).map(drop)
 }
 
 pub fn delete(conn: &mut DbConn, id_hash: &str) -> QueryResult<()> {
-    diesel::delete(sessions::table.find(id_hash))
-        .execute(conn)
-        .map(drop)
+    diesel::delete(sessions::table.find(id_hash)).execute(conn).map(drop)
 }
 
 /// Ends every session of a user (password, role or status change).
@@ -75,17 +58,6 @@ pub fn delete_for_user(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
 }
 
 /// Removes sessions idle or older than the limits; run now and then, not on every request.
-pub fn delete_expired(
-    conn: &mut DbConn,
-    idle_before: i64,
-    created_before: i64,
-) -> QueryResult<usize> {
-    diesel::delete(
-        sessions::table.filter(
-            sessions::last_seen_at
-                .lt(idle_before)
-                .or(sessions::created_at.lt(created_before)),
-        ),
-    )
-    .execute(conn)
+pub fn delete_expired(conn: &mut DbConn, idle_before: i64, created_before: i64) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::last_seen_at.lt(idle_before).or(sessions::created_at.lt(created_before)))).execute(conn)
 }

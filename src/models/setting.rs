@@ -9,26 +9,17 @@ use crate::db::schema::settings;
 pub const ALIAS_URL: &str = "alias_url";
 
 pub fn get(conn: &mut DbConn, key: &str) -> QueryResult<Option<String>> {
-    settings::table
-        .find(key)
-        .select(settings::value)
-        .first(conn)
-        .optional()
+    settings::table.find(key).select(settings::value).first(conn).optional()
 }
 
 /// Sets a value, creating the row when missing. No ON CONFLICT on the multi backend: update, then insert.
 pub fn put(conn: &mut DbConn, key: &str, value: &str, now: i64) -> QueryResult<()> {
     crate::db::write_tx(conn, |conn| {
-        let updated = diesel::update(settings::table.find(key))
-            .set((settings::value.eq(value), settings::updated_at.eq(now)))
-            .execute(conn)?;
+        let updated =
+            diesel::update(settings::table.find(key)).set((settings::value.eq(value), settings::updated_at.eq(now))).execute(conn)?;
         if updated == 0 {
             diesel::insert_into(settings::table)
-                .values((
-                    settings::key.eq(key),
-                    settings::value.eq(value),
-                    settings::updated_at.eq(now),
-                ))
+                .values((settings::key.eq(key), settings::value.eq(value), settings::updated_at.eq(now)))
                 .execute(conn)?;
         }
         Ok(())
@@ -40,11 +31,7 @@ pub fn seed(conn: &mut DbConn, key: &str, value: &str, now: i64) -> QueryResult<
     crate::db::write_tx(conn, |conn| {
         if get(conn, key)?.is_none() {
             diesel::insert_into(settings::table)
-                .values((
-                    settings::key.eq(key),
-                    settings::value.eq(value),
-                    settings::updated_at.eq(now),
-                ))
+                .values((settings::key.eq(key), settings::value.eq(value), settings::updated_at.eq(now)))
                 .execute(conn)?;
         }
         Ok(())

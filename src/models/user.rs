@@ -81,13 +81,7 @@ pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
 
-pub fn insert(
-    conn: &mut DbConn,
-    username: &str,
-    password_hash: &str,
-    role: Role,
-    now: i64,
-) -> QueryResult<i64> {
+pub fn insert(conn: &mut DbConn, username: &str, password_hash: &str, role: Role, now: i64) -> QueryResult<i64> {
     diesel::insert_into(users::table)
         .values(NewUser {
             username,
@@ -103,48 +97,29 @@ pub fn insert(
 }
 
 pub fn find_by_name(conn: &mut DbConn, username: &str) -> QueryResult<Option<User>> {
-    users::table
-        .filter(users::username.eq(username))
-        .select(User::as_select())
-        .first(conn)
-        .optional()
+    users::table.filter(users::username.eq(username)).select(User::as_select()).first(conn).optional()
 }
 
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
-    users::table
-        .order(users::username)
-        .select(User::as_select())
-        .load(conn)
+    users::table.order(users::username).select(User::as_select()).load(conn)
 }
 
 /// Counts a failed sign-in; the fifth in a row locks the account for `LOCKOUT_SECS`.
 pub fn record_failure(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {
     crate::db::write_tx(conn, |conn| {
-        let failures: i32 = users::table
-            .find(id)
-            .select(users::failed_logins)
-            .first(conn)?;
+        let failures: i32 = users::table.find(id).select(users::failed_logins).first(conn)?;
         let failures = failures + 1;
         let locked_until = (failures >= MAX_FAILED_LOGINS).then_some(now + LOCKOUT_SECS);
         let failures = if locked_until.is_some() { 0 } else { failures };
         diesel::update(users::table.find(id))
-            .set((
-                users::failed_logins.eq(failures),
-                users::locked_until.eq(locked_until),
-            ))
+            .set((users::failed_logins.eq(failures), users::locked_until.eq(locked_until)))
             .execute(conn)
             .map(drop)
     })
 }
 
 pub fn record_success(conn: &mut DbConn, id: i64) -> QueryResult<()> {
-    diesel::update(users::table.find(id))
-        .set((
-            users::failed_logins.eq(0),
-            users::locked_until.eq(None::<i64>),
-        ))
-        .execute(conn)
-        .map(drop)
+    diesel::update(users::table.find(id)).set((users::failed_logins.eq(0), users::locked_until.eq(None::<i64>))).execute(conn).map(drop)
 }
 
 pub fn set_password(conn: &mut DbConn, id: i64, password_hash: &str, now: i64) -> QueryResult<()> {
@@ -160,15 +135,9 @@ pub fn set_password(conn: &mut DbConn, id: i64, password_hash: &str, now: i64) -
 }
 
 pub fn set_role(conn: &mut DbConn, id: i64, role: Role, now: i64) -> QueryResult<()> {
-    diesel::update(users::table.find(id))
-        .set((users::role.eq(role.as_str()), users::updated_at.eq(now)))
-        .execute(conn)
-        .map(drop)
+    diesel::update(users::table.find(id)).set((users::role.eq(role.as_str()), users::updated_at.eq(now))).execute(conn).map(drop)
 }
 
 pub fn set_disabled(conn: &mut DbConn, id: i64, disabled: bool, now: i64) -> QueryResult<()> {
-    diesel::update(users::table.find(id))
-        .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
-        .execute(conn)
-        .map(drop)
+    diesel::update(users::table.find(id)).set((users::disabled.eq(disabled), users::updated_at.eq(now))).execute(conn).map(drop)
 }

@@ -91,7 +91,18 @@ pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Resu
                 other => other?,
             };
             let details = serde_json::json!({ "auth_type": spec.config.auth_type().as_str(), "name": spec.name });
-            audit::record(c, Event { actor_id: Some(actor_id), actor: &actor_name, action: "service.create", target_type: "service", target: &spec.link_name, details }, now)?;
+            audit::record(
+                c,
+                Event {
+                    actor_id: Some(actor_id),
+                    actor: &actor_name,
+                    action: "service.create",
+                    target_type: "service",
+                    target: &spec.link_name,
+                    details,
+                },
+                now,
+            )?;
             service::find_by_id(c, id)?.view()
         })
         .await
@@ -122,7 +133,18 @@ pub async fn update(state: &AppState, actor: &User, link_name: &str, input: Serv
         .run(move |c| {
             service::update(c, &keyring, id, &spec, &actor_name, now)?;
             let details = serde_json::json!({ "changed": fields });
-            audit::record(c, Event { actor_id: Some(actor_id), actor: &actor_name, action: "service.update", target_type: "service", target: &spec.link_name, details }, now)?;
+            audit::record(
+                c,
+                Event {
+                    actor_id: Some(actor_id),
+                    actor: &actor_name,
+                    action: "service.update",
+                    target_type: "service",
+                    target: &spec.link_name,
+                    details,
+                },
+                now,
+            )?;
             service::find_by_id(c, id)?.view()
         })
         .await
@@ -146,7 +168,18 @@ pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<(
                 }
                 service::delete(c, row.id)?;
                 let details = serde_json::json!({ "name": row.name });
-                audit::record(c, Event { actor_id: Some(actor_id), actor: &actor_name, action: "service.delete", target_type: "service", target: &link, details }, now)?;
+                audit::record(
+                    c,
+                    Event {
+                        actor_id: Some(actor_id),
+                        actor: &actor_name,
+                        action: "service.delete",
+                        target_type: "service",
+                        target: &link,
+                        details,
+                    },
+                    now,
+                )?;
                 Ok(())
             })
         })

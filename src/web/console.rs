@@ -18,10 +18,5 @@ pub async fn home(_admin: Admin) -> HttpResponse {
 }
 
 pub async fn list_connections(req: HttpRequest, admin: Admin) -> Result<HttpResponse, AppError> {
-    render(
-        &req,
-        &ConnectionsPage {
-            layout: Layout::new(&req, Some(&admin.0), "connections"),
-        },
-    )
+    render(&req, &ConnectionsPage { layout: Layout::new(&req, Some(&admin.0), "connections") })
 }

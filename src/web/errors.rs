@@ -28,10 +28,7 @@ pub async fn not_found() -> Result<HttpResponse, AppError> {
 }
 
 /// Replaces the body of every error response with the page or JSON for its route.
-pub async fn render_errors(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, Error> {
+pub async fn render_errors(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
     // Inner layers turn every error into a response carrying it, so an `Err` here is not ours to render.
     let res = next.call(req).await?.map_into_boxed_body();
     let Some(error) = res.response().error() else {
@@ -66,10 +63,7 @@ fn json_error(status: StatusCode, error: Option<&AppError>, message: &str) -> Ht
     };
     let mut res = HttpResponse::build(status).json(body);
     if status == StatusCode::UNAUTHORIZED {
-        res.headers_mut().insert(
-            actix_web::http::header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Bearer"),
-        );
+        res.headers_mut().insert(actix_web::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     res
 }
@@ -81,13 +75,9 @@ fn to_sign_in(req: &HttpRequest) -> HttpResponse {
     let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
     let location = format!("/login?next={encoded}");
     if req.headers().contains_key("hx-request") {
-        return HttpResponse::Ok()
-            .insert_header(("HX-Redirect", location))
-            .finish();
+        return HttpResponse::Ok().insert_header(("HX-Redirect", location)).finish();
     }
-    HttpResponse::SeeOther()
-        .insert_header((LOCATION, location))
-        .finish()
+    HttpResponse::SeeOther().insert_header((LOCATION, location)).finish()
 }
 
 async fn html_error(req: &HttpRequest, status: StatusCode, message: String) -> HttpResponse {
@@ -108,15 +98,12 @@ async fn html_error(req: &HttpRequest, status: StatusCode, message: String) -> H
         },
         message,
     };
-    let body = page
-        .render()
-        .unwrap_or_else(|_| "An error occurred.".to_owned());
+    let body = page.render().unwrap_or_else(|_| "An error occurred.".to_owned());
     let mut res = HttpResponse::build(status);
     res.insert_header((CONTENT_TYPE, "text/html; charset=utf-8"));
     if req.headers().contains_key("hx-request") {
         // htmx: show the message in the page's flash area instead of replacing the target.
-        res.insert_header(("HX-Retarget", "#flash"))
-            .insert_header(("HX-Reswap", "innerHTML"));
+        res.insert_header(("HX-Retarget", "#flash")).insert_header(("HX-Reswap", "innerHTML"));
         return res.body(page.as_alert().render().unwrap_or_default());
     }
     res.body(body)

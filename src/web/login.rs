@@ -54,27 +54,14 @@ fn login_page(
     let token = random_urlsafe(32)?;
     let mut layout = Layout::new(req, None, "");
     layout.csrf = token.clone();
-    let page = LoginPage {
-        layout,
-        username,
-        next: local_path(Some(next)).to_owned(),
-        error,
-    };
+    let page = LoginPage { layout, username, next: local_path(Some(next)).to_owned(), error };
     let mut res = render_status(req, status, &page)?;
-    let cookie = Cookie::build(LOGIN_CSRF_COOKIE, token)
-        .path("/login")
-        .http_only(true)
-        .same_site(SameSite::Strict)
-        .finish();
-    res.add_cookie(&cookie)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    let cookie = Cookie::build(LOGIN_CSRF_COOKIE, token).path("/login").http_only(true).same_site(SameSite::Strict).finish();
+    res.add_cookie(&cookie).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(res)
 }
 
-pub async fn show_login(
-    req: HttpRequest,
-    query: web::Query<NextQuery>,
-) -> Result<HttpResponse, AppError> {
+pub async fn show_login(req: HttpRequest, query: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
     let next = query.next.as_deref().unwrap_or("/");
     if session::load(&req).await.is_ok() {
         return Ok(see_other(local_path(Some(next)), None));
@@ -82,63 +69,29 @@ pub async fn show_login(
     login_page(&req, StatusCode::OK, String::new(), next, None)
 }
 
-pub async fn sign_in(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    form: web::Form<SignInForm>,
-) -> Result<HttpResponse, AppError> {
+pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: web::Form<SignInForm>) -> Result<HttpResponse, AppError> {
     let form = form.into_inner();
     let next = form.next.as_deref().unwrap_or("/");
-    let cookie_token = req
-        .cookie(LOGIN_CSRF_COOKIE)
-        .map(|c| c.value().to_owned())
-        .unwrap_or_default();
+    let cookie_token = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     if cookie_token.is_empty() || !same_token(&cookie_token, &form.csrf_token) {
         return Err(AppError::Csrf);
     }
     let username = form.username.trim().to_owned();
     let now = state.clock.now();
     let lookup = username.clone();
-    let found = state
-        .db
-        .run(move |conn| Ok(user::find_by_name(conn, &lookup)?))
-        .await?;
+    let found = state.db.run(move |conn| Ok(user::find_by_name(conn, &lookup)?)).await?;
     // Verify even for unknown, locked or disabled accounts, so timing reveals nothing.
-    let ok = state
-        .hasher
-        .verify(
-            Secret::new(form.password),
-            found.as_ref().map(|u| u.password_hash.clone()),
-        )
-        .await?;
+    let ok = state.hasher.verify(Secret::new(form.password), found.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(account) = found.filter(|u| !u.disabled && !u.is_locked(now)) else {
-        return login_page(
-            &req,
-            StatusCode::UNAUTHORIZED,
-            username,
-            next,
-            Some(SIGN_IN_FAILED),
-        );
+        return login_page(&req, StatusCode::UNAUTHORIZED, username, next, Some(SIGN_IN_FAILED));
     };
     let id = account.id;
     if !ok {
-        state
-            .db
-            .run(move |conn| Ok(user::record_failure(conn, id, now)?))
-            .await?;
+        state.db.run(move |conn| Ok(user::record_failure(conn, id, now)?)).await?;
         tracing::info!(username = %account.username, "failed sign-in");
-        return login_page(
-            &req,
-            StatusCode::UNAUTHORIZED,
-            username,
-            next,
-            Some(SIGN_IN_FAILED),
-        );
+        return login_page(&req, StatusCode::UNAUTHORIZED, username, next, Some(SIGN_IN_FAILED));
     }
-    let (idle, absolute) = (
-        state.config.session_idle_secs,
-        state.config.session_absolute_secs,
-    );
+    let (idle, absolute) = (state.config.session_idle_secs, state.config.session_absolute_secs);
     state
         .db
         .run(move |conn| {
@@ -152,19 +105,13 @@ pub async fn sign_in(
     let cookie = session::start(&state, id).await?;
     tracing::info!(username = %account.username, "signed in");
     let mut res = see_other(local_path(Some(next)), None);
-    res.add_cookie(&cookie)
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    res.add_cookie(&cookie).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(res)
 }
 
-pub async fn sign_out(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    _form: CsrfForm<NoFields>,
-) -> Result<HttpResponse, AppError> {
+pub async fn sign_out(req: HttpRequest, state: web::Data<AppState>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
     session::end(&state, &req).await?;
     let mut res = see_other("/login", Some("You have signed out."));
-    res.add_cookie(&session::removal_cookie(&state))
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+    res.add_cookie(&session::removal_cookie(&state)).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(res)
 }

@@ -184,9 +184,7 @@ fn zip_rows(a: Vec<String>, b: Vec<String>) -> Vec<(String, String)> {
     let len = a.len().max(b.len());
     let mut a = a.into_iter();
     let mut b = b.into_iter();
-    (0..len)
-        .map(|_| (a.next().unwrap_or_default(), b.next().unwrap_or_default()))
-        .collect()
+    (0..len).map(|_| (a.next().unwrap_or_default(), b.next().unwrap_or_default())).collect()
 }
 
 /// Rows with something in them (a blank row is an unused "+", not an error).

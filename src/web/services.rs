@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::guard::Admin;
-use crate::domain::service::{AuthType, callback_url};
+use crate::domain::service::callback_url;
 use crate::domain::service_input::ServiceInput;
 use crate::error::{AppError, FieldErrors};
 use crate::ops::services::{self as ops, ServiceDetails, UpdateMode};
@@ -26,7 +26,12 @@ struct ListPage {
     pager: Pager,
 }
 
-pub async fn list_services(req: HttpRequest, admin: Admin, state: web::Data<AppState>, query: web::Query<ListParams>) -> Result<HttpResponse, AppError> {
+pub async fn list_services(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<ListParams>,
+) -> Result<HttpResponse, AppError> {
     let params = query.into_inner().normalised();
     let (items, total) = crate::web::service_view::page(&state, &params).await?;
     let pager = Pager::new(&params, total, items.len());
@@ -45,7 +50,12 @@ struct DetailsPage {
     connections: Vec<crate::models::connection::ConnectionBrief>,
 }
 
-pub async fn show_service(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn show_service(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
     let id = d.service.id;
     let connections = state.db.run(move |c| Ok(crate::models::connection::briefs_for_service(c, id)?)).await?;
@@ -84,7 +94,15 @@ pub struct NewQuery {
     return_to: Option<String>,
 }
 
-async fn form_page(req: &HttpRequest, admin: &Admin, state: &AppState, editing: Option<&ServiceDetails>, v: FormValues, errors: FieldErrors, return_to: Option<String>) -> Result<FormPage, AppError> {
+async fn form_page(
+    req: &HttpRequest,
+    admin: &Admin,
+    state: &AppState,
+    editing: Option<&ServiceDetails>,
+    v: FormValues,
+    errors: FieldErrors,
+    return_to: Option<String>,
+) -> Result<FormPage, AppError> {
     Ok(FormPage {
         layout: Layout::new(req, Some(&admin.0), "services"),
         editing: editing.map(|d| d.service.link_name.clone()),
@@ -100,20 +118,37 @@ async fn form_page(req: &HttpRequest, admin: &Admin, state: &AppState, editing: 
     })
 }
 
-pub async fn new_service(req: HttpRequest, admin: Admin, state: web::Data<AppState>, query: web::Query<NewQuery>) -> Result<HttpResponse, AppError> {
+pub async fn new_service(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<NewQuery>,
+) -> Result<HttpResponse, AppError> {
     let page = form_page(&req, &admin, &state, None, FormValues::new_service(), FieldErrors::new(), query.into_inner().return_to).await?;
     render(&req, &page)
 }
 
 /// Re-renders the form after a no-JS row button, or with the errors of an invalid submission (422).
-async fn redisplay(req: &HttpRequest, admin: &Admin, state: &AppState, editing: Option<&ServiceDetails>, posted: Posted, errors: FieldErrors) -> Result<HttpResponse, AppError> {
+async fn redisplay(
+    req: &HttpRequest,
+    admin: &Admin,
+    state: &AppState,
+    editing: Option<&ServiceDetails>,
+    posted: Posted,
+    errors: FieldErrors,
+) -> Result<HttpResponse, AppError> {
     let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     let page = form_page(req, admin, state, editing, posted.values, errors, posted.return_to).await?;
     render_status(req, status, &page)
 }
 
 /// Validates and stores a submitted form; `None` for a new service.
-async fn save(state: &AppState, admin: &Admin, editing: Option<&str>, posted: &Posted) -> Result<crate::models::service::Service, AppError> {
+async fn save(
+    state: &AppState,
+    admin: &Admin,
+    editing: Option<&str>,
+    posted: &Posted,
+) -> Result<crate::models::service::Service, AppError> {
     let (input, form_errors): (ServiceInput, FieldErrors) = posted.values.to_input(&posted.client_secret);
     let result = match editing {
         None => ops::create(state, admin.user(), input).await,
@@ -130,7 +165,12 @@ async fn save(state: &AppState, admin: &Admin, editing: Option<&str>, posted: &P
     }
 }
 
-pub async fn create_service(req: HttpRequest, admin: Admin, state: web::Data<AppState>, form: CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+pub async fn create_service(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
     let mut posted = FormValues::from_pairs(&form.form);
     if let Some(edit) = &posted.row_edit {
         posted.values.edit_rows(edit);
@@ -152,14 +192,25 @@ pub async fn create_service(req: HttpRequest, admin: Admin, state: web::Data<App
     }
 }
 
-pub async fn edit_service(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn edit_service(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
     let values = FormValues::from(&ServiceInput::from(&d.service));
     let page = form_page(&req, &admin, &state, Some(&d), values, FieldErrors::new(), None).await?;
     render(&req, &page)
 }
 
-pub async fn update_service(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>, form: CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+pub async fn update_service(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
     let mut posted = FormValues::from_pairs(&form.form);
     posted.values.link_name = d.service.link_name.clone();
@@ -168,7 +219,9 @@ pub async fn update_service(req: HttpRequest, admin: Admin, state: web::Data<App
         return redisplay(&req, &admin, &state, Some(&d), posted, FieldErrors::new()).await;
     }
     match save(&state, &admin, Some(&d.service.link_name), &posted).await {
-        Ok(service) => Ok(see_other(&format!("/admin/services/{}", service.link_name), Some(&format!("Service “{}” saved.", service.name)))),
+        Ok(service) => {
+            Ok(see_other(&format!("/admin/services/{}", service.link_name), Some(&format!("Service “{}” saved.", service.name))))
+        }
         Err(AppError::Invalid(errors)) => redisplay(&req, &admin, &state, Some(&d), posted, errors).await,
         Err(e) => Err(e),
     }
@@ -183,7 +236,12 @@ struct DeletePage {
 }
 
 /// The confirmation (a page, or a dialog for htmx), or the refusal listing the connections in the way.
-pub async fn confirm_delete_service(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn confirm_delete_service(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
     let id = d.service.id;
     let connections = state.db.run(move |c| Ok(crate::models::connection::briefs_for_service(c, id)?)).await?;
@@ -194,7 +252,12 @@ pub async fn confirm_delete_service(req: HttpRequest, admin: Admin, state: web::
     render(&req, &page)
 }
 
-pub async fn delete_service(admin: Admin, state: web::Data<AppState>, link: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+pub async fn delete_service(
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
     ops::delete(&state, admin.user(), &link).await?;
     Ok(see_other("/admin/services", Some(&format!("Service “{}” deleted.", d.service.name))))

@@ -31,11 +31,21 @@ pub struct PortalForm {
 
 pub async fn show_portal_settings(req: HttpRequest, admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
     let alias = alias_url(&state).await?;
-    let page = PortalPage { layout: Layout::new(&req, Some(&admin.0), "settings"), callback_url: callback_url(&alias), alias_url: alias, error: None };
+    let page = PortalPage {
+        layout: Layout::new(&req, Some(&admin.0), "settings"),
+        callback_url: callback_url(&alias),
+        alias_url: alias,
+        error: None,
+    };
     render(&req, &page)
 }
 
-pub async fn update_portal_settings(req: HttpRequest, admin: Admin, state: web::Data<AppState>, form: CsrfForm<PortalForm>) -> Result<HttpResponse, AppError> {
+pub async fn update_portal_settings(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    form: CsrfForm<PortalForm>,
+) -> Result<HttpResponse, AppError> {
     let raw = form.form.alias_url.trim().to_owned();
     let checked = crate::config::parse_base_url(&raw).map_err(|e| e.to_string()).and_then(|url| {
         if url.query().is_some() || url.fragment().is_some() {
@@ -56,7 +66,18 @@ pub async fn update_portal_settings(req: HttpRequest, admin: Admin, state: web::
             crate::db::write_tx(c, |c| {
                 setting::put(c, setting::ALIAS_URL, &value, now)?;
                 let details = serde_json::json!({ "alias_url": value });
-                audit::record(c, Event { actor_id: Some(actor_id), actor: &actor, action: "settings.update", target_type: "settings", target: "alias_url", details }, now)?;
+                audit::record(
+                    c,
+                    Event {
+                        actor_id: Some(actor_id),
+                        actor: &actor,
+                        action: "settings.update",
+                        target_type: "settings",
+                        target: "alias_url",
+                        details,
+                    },
+                    now,
+                )?;
                 Ok::<_, AppError>(())
             })
         })
@@ -65,6 +86,7 @@ pub async fn update_portal_settings(req: HttpRequest, admin: Admin, state: web::
 }
 
 fn invalid(req: &HttpRequest, admin: &Admin, alias_url: String, error: String) -> Result<HttpResponse, AppError> {
-    let page = PortalPage { layout: Layout::new(req, Some(&admin.0), "settings"), callback_url: String::new(), alias_url, error: Some(error) };
+    let page =
+        PortalPage { layout: Layout::new(req, Some(&admin.0), "settings"), callback_url: String::new(), alias_url, error: Some(error) };
     render_status(req, StatusCode::UNPROCESSABLE_ENTITY, &page)
 }

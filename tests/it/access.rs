@@ -8,25 +8,16 @@ use crate::helpers::{Browser, TestApp};
 
 /// A concrete path for a route pattern (`{name}` → a sample value).
 fn concrete(path: &str) -> String {
-    path.split('/')
-        .map(|seg| if seg.starts_with('{') { "sample" } else { seg })
-        .collect::<Vec<_>>()
-        .join("/")
+    path.split('/').map(|seg| if seg.starts_with('{') { "sample" } else { seg }).collect::<Vec<_>>().join("/")
 }
 
-async fn call(
-    browser: &Browser,
-    method: &Method,
-    path: &str,
-    csrf: Option<&str>,
-) -> crate::helpers::Page {
+async fn call(browser: &Browser, method: &Method, path: &str, csrf: Option<&str>) -> crate::helpers::Page {
     let path = concrete(path);
     match *method {
         Method::GET => browser.get(&path).await,
         _ => {
-            let fields: Vec<(&str, &str)> =
-                csrf.map(|t| vec![("csrf_token", t)]).unwrap_or_default();
-            browser.post(&path, &fields).await
+            let fields: Vec<(&str, &str)> = csrf.map(|t| vec![("csrf_token", t)]).unwrap_or_default();
+            browser.request(reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(), &path, &fields).await
         }
     }
 }
@@ -34,34 +25,21 @@ async fn call(
 #[tokio::test]
 async fn a_technician_gets_403_on_every_admin_route() {
     let app = TestApp::spawn().await;
-    app.add_user("tech", Role::Technician, "tech-password-12")
-        .await;
+    app.add_user("tech", Role::Technician, "tech-password-12").await;
     let tech = app.browser();
     assert_eq!(tech.sign_in("tech", "tech-password-12").await.status, 303);
     let csrf = tech.get("/login").await; // signed in: redirected, so read the token from the 403 page
     let token = tech.get("/admin/connections").await;
     assert_eq!(token.status, 403);
-    assert!(
-        token.body.contains("The SDAdmin role is required"),
-        "{}",
-        token.body
-    );
+    assert!(token.body.contains("The SDAdmin role is required"), "{}", token.body);
     let token = token.csrf();
     drop(csrf);
-    let admin_routes: Vec<_> = routes()
-        .into_iter()
-        .filter(|r| r.access == Access::Admin)
-        .collect();
+    let admin_routes: Vec<_> = routes().into_iter().filter(|r| r.access == Access::Admin).collect();
     assert!(admin_routes.len() >= 3);
     for route in admin_routes {
         let res = call(&tech, &route.method, route.path, Some(&token)).await;
         assert_eq!(res.status, 403, "{} {}", route.method, route.path);
-        assert!(
-            res.body.contains("SDAdmin role is required"),
-            "{} {}",
-            route.method,
-            route.path
-        );
+        assert!(res.body.contains("SDAdmin role is required"), "{} {}", route.method, route.path);
     }
 }
 
@@ -75,21 +53,10 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_api_callers_get_401_json() {
             Access::Public => {}
             Access::Admin | Access::SignedIn if route.method == Method::GET => {
                 assert_eq!(res.status, 303, "{} {}", route.method, route.path);
-                assert!(
-                    res.header("location").starts_with("/login?next="),
-                    "{} {}",
-                    route.method,
-                    route.path
-                );
+                assert!(res.header("location").starts_with("/login?next="), "{} {}", route.method, route.path);
             }
             Access::Admin | Access::SignedIn => {
-                assert!(
-                    matches!(res.status, 303 | 403),
-                    "{} {}: {}",
-                    route.method,
-                    route.path,
-                    res.status
-                );
+                assert!(matches!(res.status, 303 | 403), "{} {}: {}", route.method, route.path, res.status);
             }
             Access::Api => {
                 assert_eq!(res.status, 401, "{} {}", route.method, route.path);
@@ -104,27 +71,17 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_api_callers_get_401_json() {
 async fn every_state_changing_browser_route_needs_the_csrf_token() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let unsafe_routes: Vec<_> = routes()
-        .into_iter()
-        .filter(|r| r.method != Method::GET && matches!(r.access, Access::Admin | Access::SignedIn))
-        .collect();
+    let unsafe_routes: Vec<_> =
+        routes().into_iter().filter(|r| r.method != Method::GET && matches!(r.access, Access::Admin | Access::SignedIn)).collect();
     assert!(!unsafe_routes.is_empty());
     for route in &unsafe_routes {
         for token in [None, Some("forged-token")] {
             let res = call(&admin, &route.method, route.path, token).await;
-            assert_eq!(
-                res.status, 403,
-                "{} {} with {token:?}",
-                route.method, route.path
-            );
+            assert_eq!(res.status, 403, "{} {} with {token:?}", route.method, route.path);
             assert!(res.body.contains("reload the page"), "{}", res.body);
         }
     }
-    assert_eq!(
-        admin.get("/admin/connections").await.status,
-        200,
-        "still signed in"
-    );
+    assert_eq!(admin.get("/admin/connections").await.status, 200, "still signed in");
 }
 
 #[tokio::test]
@@ -133,15 +90,8 @@ async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
     let admin = app.admin().await;
     let token = admin.get("/admin/connections").await.csrf();
     let http = app.http();
-    let cookie = format!(
-        "connections_session={}",
-        admin.cookie("connections_session").unwrap()
-    );
-    for (header, value) in [
-        ("origin", "https://evil.example"),
-        ("sec-fetch-site", "cross-site"),
-        ("sec-fetch-site", "same-site"),
-    ] {
+    let cookie = format!("connections_session={}", admin.cookie("connections_session").unwrap());
+    for (header, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site")] {
         let res = http
             .post(format!("{}/logout", app.base))
             .header("cookie", &cookie)
@@ -152,11 +102,7 @@ async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
             .unwrap();
         assert_eq!(res.status(), 403, "{header}: {value}");
     }
-    assert_eq!(
-        admin.get("/admin/connections").await.status,
-        200,
-        "the session survived"
-    );
+    assert_eq!(admin.get("/admin/connections").await.status, 200, "the session survived");
     // The same request from this site works.
     let res = admin.post("/logout", &[("csrf_token", &token)]).await;
     assert_eq!(res.status, 303);
@@ -166,16 +112,7 @@ async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
 async fn the_login_form_needs_its_own_csrf_token() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
-    let res = browser
-        .post(
-            "/login",
-            &[
-                ("csrf_token", "x"),
-                ("username", "admin"),
-                ("password", crate::helpers::ADMIN_PASSWORD),
-            ],
-        )
-        .await;
+    let res = browser.post("/login", &[("csrf_token", "x"), ("username", "admin"), ("password", crate::helpers::ADMIN_PASSWORD)]).await;
     assert_eq!(res.status, 403);
     assert!(browser.cookie("connections_session").is_none());
 }
@@ -183,66 +120,37 @@ async fn the_login_form_needs_its_own_csrf_token() {
 #[tokio::test]
 async fn api_tokens_authenticate_sdadmins_only() {
     let app = TestApp::spawn().await;
-    app.add_user("tech", Role::Technician, "tech-password-12")
-        .await;
+    app.add_user("tech", Role::Technician, "tech-password-12").await;
     let http = app.http();
     let me = format!("{}/api/v1/me", app.base);
 
     let res = http.get(&me).send().await.unwrap();
     assert_eq!(res.status(), 401);
-    let res = http
-        .get(&me)
-        .bearer_auth("cn_not-a-real-token")
-        .send()
-        .await
-        .unwrap();
+    let res = http.get(&me).bearer_auth("cn_not-a-real-token").send().await.unwrap();
     assert_eq!(res.status(), 401);
-    assert_eq!(
-        res.json::<serde_json::Value>().await.unwrap()["error"]["code"],
-        "unauthorized"
-    );
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["error"]["code"], "unauthorized");
 
     let tech = app.token_for("tech").await;
     let res = http.get(&me).bearer_auth(&tech).send().await.unwrap();
     assert_eq!(res.status(), 403);
     let body: serde_json::Value = res.json().await.unwrap();
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("SDAdmin")
-    );
+    assert!(body["error"]["message"].as_str().unwrap().contains("SDAdmin"));
 
     let admin = app.token_for("admin").await;
     let res = http.get(&me).bearer_auth(&admin).send().await.unwrap();
     assert_eq!(res.status(), 200);
-    assert_eq!(
-        res.json::<serde_json::Value>().await.unwrap()["username"],
-        "admin"
-    );
+    assert_eq!(res.json::<serde_json::Value>().await.unwrap()["username"], "admin");
 
     let now = app.clock.now();
     app.state
         .db
         .run(move |c| {
-            let (t, _) = connections::models::api_token::list(c)?
-                .into_iter()
-                .find(|(_, u)| u == "admin")
-                .unwrap();
+            let (t, _) = connections::models::api_token::list(c)?.into_iter().find(|(_, u)| u == "admin").unwrap();
             Ok(connections::models::api_token::revoke(c, t.id, now)?)
         })
         .await
         .unwrap();
-    assert_eq!(
-        http.get(&me)
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        401,
-        "a revoked token stops working"
-    );
+    assert_eq!(http.get(&me).bearer_auth(&admin).send().await.unwrap().status(), 401, "a revoked token stops working");
 }
 
 #[tokio::test]
@@ -250,10 +158,7 @@ async fn the_api_ignores_session_cookies() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let res = admin.get("/api/v1/me").await;
-    assert_eq!(
-        res.status, 401,
-        "a browser session is no API credential, so the API needs no CSRF token"
-    );
+    assert_eq!(res.status, 401, "a browser session is no API credential, so the API needs no CSRF token");
 }
 
 #[tokio::test]
@@ -262,38 +167,19 @@ async fn unknown_paths_get_a_404_page_or_json() {
     let admin = app.admin().await;
     let page = admin.get("/no/such/page").await;
     assert_eq!(page.status, 404);
-    assert!(
-        page.body.contains("Not found") && page.body.contains("Sign out"),
-        "404 in the layout"
-    );
-    let api = app
-        .http()
-        .get(format!("{}/api/v1/nope", app.base))
-        .send()
-        .await
-        .unwrap();
+    assert!(page.body.contains("Not found") && page.body.contains("Sign out"), "404 in the layout");
+    let api = app.http().get(format!("{}/api/v1/nope", app.base)).send().await.unwrap();
     assert_eq!(api.status(), 404);
-    assert_eq!(
-        api.json::<serde_json::Value>().await.unwrap()["error"]["code"],
-        "not_found"
-    );
+    assert_eq!(api.json::<serde_json::Value>().await.unwrap()["error"]["code"], "not_found");
 }
 
 #[tokio::test]
 async fn health_needs_no_database_and_ready_checks_it() {
     let app = TestApp::spawn().await;
     let http = app.http();
-    let res = http
-        .get(format!("{}/healthz", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = http.get(format!("{}/healthz", app.base)).send().await.unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.text().await.unwrap(), "ok");
-    let res = http
-        .get(format!("{}/readyz", app.base))
-        .send()
-        .await
-        .unwrap();
+    let res = http.get(format!("{}/readyz", app.base)).send().await.unwrap();
     assert_eq!(res.status(), 200);
 }

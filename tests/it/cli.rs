@@ -20,19 +20,8 @@ fn command(db: &TestDb) -> Command {
 }
 
 fn run(db: &TestDb, args: &[&str], stdin: &str) -> Output {
-    let mut child = command(db)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(stdin.as_bytes())
-        .unwrap();
+    let mut child = command(db).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -43,10 +32,7 @@ fn text(bytes: &[u8]) -> String {
 /// Starts `serve` and returns the child with the lines it printed up to the URL line (and one more).
 fn serve(db: &TestDb, env: &[(&str, &str)]) -> (Child, Vec<String>) {
     let mut cmd = command(db);
-    cmd.args(["serve", "--bind", "127.0.0.1:0"])
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args(["serve", "--bind", "127.0.0.1:0"]).envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -59,17 +45,10 @@ fn serve(db: &TestDb, env: &[(&str, &str)]) -> (Child, Vec<String>) {
     });
     let mut lines = Vec::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-        let done = line.starts_with("(This password")
-            || (line.starts_with("Connections is running") && !lines.is_empty());
+        let done = line.starts_with("(This password") || (line.starts_with("Connections is running") && !lines.is_empty());
         lines.push(line);
         // Without a generated password, the URL line is the last one.
-        if done
-            || (lines.len() == 1
-                && rx
-                    .recv_timeout(Duration::from_millis(500))
-                    .map(|l| lines.push(l))
-                    .is_err())
-        {
+        if done || (lines.len() == 1 && rx.recv_timeout(Duration::from_millis(500)).map(|l| lines.push(l)).is_err()) {
             break;
         }
         if lines.iter().any(|l| l.starts_with("(This password")) {
@@ -83,12 +62,8 @@ fn serve(db: &TestDb, env: &[(&str, &str)]) -> (Child, Vec<String>) {
 async fn first_start_creates_the_admin_and_prints_the_password_once() {
     let db = TestDb::new();
     let (mut child, lines) = serve(&db, &[("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS)]);
-    let url = lines
-        .iter()
-        .find_map(|l| l.strip_prefix("Connections is running at "))
-        .expect("URL printed")
-        .trim_end_matches('/')
-        .to_owned();
+    let url =
+        lines.iter().find_map(|l| l.strip_prefix("Connections is running at ")).expect("URL printed").trim_end_matches('/').to_owned();
     let password = lines
         .iter()
         .find_map(|l| l.split_once("with password: ").map(|(_, p)| p.to_owned()))
@@ -101,15 +76,8 @@ async fn first_start_creates_the_admin_and_prints_the_password_once() {
     child.wait().unwrap();
 
     let (mut child, lines) = serve(&db, &[("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS)]);
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("Connections is running at "))
-    );
-    assert!(
-        !lines.iter().any(|l| l.contains("password")),
-        "printed only on the first start: {lines:?}"
-    );
+    assert!(lines.iter().any(|l| l.starts_with("Connections is running at ")));
+    assert!(!lines.iter().any(|l| l.contains("password")), "printed only on the first start: {lines:?}");
     child.kill().unwrap();
     child.wait().unwrap();
 }
@@ -118,12 +86,7 @@ async fn first_start_creates_the_admin_and_prints_the_password_once() {
 fn without_keys_a_private_key_file_is_generated_and_reused() {
     let db = TestDb::new();
     let (mut child, lines) = serve(&db, &[]);
-    assert!(
-        lines
-            .iter()
-            .any(|l| l.starts_with("Connections is running")),
-        "{lines:?}"
-    );
+    assert!(lines.iter().any(|l| l.starts_with("Connections is running")), "{lines:?}");
     child.kill().unwrap();
     child.wait().unwrap();
     let path = db.dir.path().join("encryption.keys");
@@ -132,19 +95,12 @@ fn without_keys_a_private_key_file_is_generated_and_reused() {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
     }
     let (mut child, _) = serve(&db, &[]);
     child.kill().unwrap();
     child.wait().unwrap();
-    assert_eq!(
-        std::fs::read_to_string(&path).unwrap(),
-        spec,
-        "the same key file is reused"
-    );
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), spec, "the same key file is reused");
 }
 
 #[test]
@@ -154,54 +110,30 @@ fn a_keyring_missing_a_key_the_database_used_is_refused_by_name() {
     child.kill().unwrap();
     child.wait().unwrap();
     let other = "fresh:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-    let out = command(&db)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("CONNECTIONS_ENCRYPTION_KEYS", other)
-        .output()
-        .unwrap();
+    let out = command(&db).args(["serve", "--bind", "127.0.0.1:0"]).env("CONNECTIONS_ENCRYPTION_KEYS", other).output().unwrap();
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("\"test1\""), "{err}");
-    assert!(
-        !err.contains("AAECAwQF"),
-        "no key material in errors: {err}"
-    );
+    assert!(!err.contains("AAECAwQF"), "no key material in errors: {err}");
 }
 
 #[test]
 fn bad_settings_fail_with_a_clear_message_and_non_zero_exit() {
     let db = TestDb::new();
-    let out = command(&db)
-        .args(["serve", "--no-such-flag"])
-        .output()
-        .unwrap();
+    let out = command(&db).args(["serve", "--no-such-flag"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--no-such-flag"));
 
-    let out = command(&db)
-        .args(["serve", "--bind", "127.0.0.1:0"])
-        .env("CONNECTIONS_ENCRYPTION_KEYS", "k1:c2hvcnQ=")
-        .output()
-        .unwrap();
+    let out = command(&db).args(["serve", "--bind", "127.0.0.1:0"]).env("CONNECTIONS_ENCRYPTION_KEYS", "k1:c2hvcnQ=").output().unwrap();
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(
-        err.contains("CONNECTIONS_ENCRYPTION_KEYS") && !err.contains("c2hvcnQ"),
-        "{err}"
-    );
+    assert!(err.contains("CONNECTIONS_ENCRYPTION_KEYS") && !err.contains("c2hvcnQ"), "{err}");
 
-    let out = command(&db)
-        .args(["serve", "--base-url", "not a url"])
-        .output()
-        .unwrap();
+    let out = command(&db).args(["serve", "--base-url", "not a url"]).output().unwrap();
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("base URL"));
 
-    let out = command(&db)
-        .args(["serve"])
-        .env("CONNECTIONS_OUTBOUND_ALLOW_CIDRS", "10.0.0.0/99")
-        .output()
-        .unwrap();
+    let out = command(&db).args(["serve"]).env("CONNECTIONS_OUTBOUND_ALLOW_CIDRS", "10.0.0.0/99").output().unwrap();
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("CONNECTIONS_OUTBOUND_ALLOW_CIDRS"));
 }
@@ -210,33 +142,16 @@ fn bad_settings_fail_with_a_clear_message_and_non_zero_exit() {
 fn an_unreachable_database_is_reported_with_the_databases_own_error() {
     let db = TestDb::new();
     let out = command(&db)
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--database-url",
-            "postgres://postgres@127.0.0.1:1/nothing",
-        ])
+        .args(["serve", "--bind", "127.0.0.1:0", "--database-url", "postgres://postgres@127.0.0.1:1/nothing"])
         .env("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS)
         .output()
         .unwrap();
     assert!(!out.status.success());
     let err = text(&out.stderr);
-    assert!(
-        err.contains("cannot open database") && err.contains("127.0.0.1"),
-        "{err}"
-    );
+    assert!(err.contains("cannot open database") && err.contains("127.0.0.1"), "{err}");
     assert!(!err.contains("Invalid connection url"), "{err}");
 
-    let out = command(&db)
-        .args([
-            "user",
-            "list",
-            "--database-url",
-            "sqlite:///proc/forbidden/x.db",
-        ])
-        .output()
-        .unwrap();
+    let out = command(&db).args(["user", "list", "--database-url", "sqlite:///proc/forbidden/x.db"]).output().unwrap();
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("error:"));
 }
@@ -244,24 +159,12 @@ fn an_unreachable_database_is_reported_with_the_databases_own_error() {
 #[test]
 fn users_are_managed_from_the_command_line() {
     let db = TestDb::new();
-    let out = run(
-        &db,
-        &["user", "add", "tech", "--role", "technician"],
-        "tech-password-12\n",
-    );
+    let out = run(&db, &["user", "add", "tech", "--role", "technician"], "tech-password-12\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
-    let out = run(
-        &db,
-        &["user", "add", "tech", "--role", "technician"],
-        "tech-password-12\n",
-    );
+    let out = run(&db, &["user", "add", "tech", "--role", "technician"], "tech-password-12\n");
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("already exists"));
-    let out = run(
-        &db,
-        &["user", "add", "shorty", "--role", "sdadmin"],
-        "short\n",
-    );
+    let out = run(&db, &["user", "add", "shorty", "--role", "sdadmin"], "short\n");
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("at least 12"));
     let out = run(&db, &["user", "add", "x", "--role", "king"], "");
@@ -271,10 +174,7 @@ fn users_are_managed_from_the_command_line() {
     run(&db, &["user", "disable", "tech"], "");
     let list = text(&run(&db, &["user", "list"], "").stdout);
     let line = list.lines().find(|l| l.starts_with("tech ")).unwrap();
-    assert!(
-        line.contains("SDAdmin") && line.contains("disabled"),
-        "{list}"
-    );
+    assert!(line.contains("SDAdmin") && line.contains("disabled"), "{list}");
     assert!(!list.contains("argon2"), "no hashes in the listing");
 
     let out = run(&db, &["user", "passwd", "nobody"], "another-password\n");
@@ -285,23 +185,11 @@ fn users_are_managed_from_the_command_line() {
 #[test]
 fn api_tokens_are_shown_once_and_listed_without_the_secret() {
     let db = TestDb::new();
-    run(
-        &db,
-        &["user", "add", "ops", "--role", "sdadmin"],
-        "ops-password-123\n",
-    );
-    let out = run(
-        &db,
-        &["token", "create", "ops", "--label", "nightly sync"],
-        "",
-    );
+    run(&db, &["user", "add", "ops", "--role", "sdadmin"], "ops-password-123\n");
+    let out = run(&db, &["token", "create", "ops", "--label", "nightly sync"], "");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let printed = text(&out.stdout);
-    let token = printed
-        .lines()
-        .find(|l| l.starts_with("cn_"))
-        .expect("token printed")
-        .to_owned();
+    let token = printed.lines().find(|l| l.starts_with("cn_")).expect("token printed").to_owned();
     let list = text(&run(&db, &["token", "list"], "").stdout);
     assert!(list.contains("nightly sync") && list.contains("active"));
     assert!(!list.contains(&token), "the token is never listed");

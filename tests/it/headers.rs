@@ -5,10 +5,7 @@ use crate::helpers::TestApp;
 fn assert_hardened(page: &crate::helpers::Page, what: &str) {
     let csp = page.header("content-security-policy");
     assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
-    assert!(
-        csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"),
-        "{what}: {csp}"
-    );
+    assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{what}: {csp}");
     assert_eq!(page.header("x-content-type-options"), "nosniff", "{what}");
     assert_eq!(page.header("referrer-policy"), "same-origin", "{what}");
 }
@@ -26,12 +23,7 @@ async fn pages_errors_and_assets_carry_the_security_headers() {
     assert_eq!(missing.status, 404);
     assert_hardened(&missing, "404");
 
-    app.add_user(
-        "tech",
-        connections::models::user::Role::Technician,
-        "tech-password-12",
-    )
-    .await;
+    app.add_user("tech", connections::models::user::Role::Technician, "tech-password-12").await;
     let tech = app.browser();
     tech.sign_in("tech", "tech-password-12").await;
     let forbidden = tech.get("/admin/services").await;
@@ -62,21 +54,9 @@ async fn templates_have_no_inline_script_or_style() {
         }
         let text = std::fs::read_to_string(&path).unwrap();
         checked += 1;
-        assert!(
-            !text.contains(" style=\""),
-            "{}: inline style",
-            path.display()
-        );
-        assert!(
-            !text.contains("<script>"),
-            "{}: inline script",
-            path.display()
-        );
-        assert!(
-            !text.contains(" onclick="),
-            "{}: inline handler",
-            path.display()
-        );
+        assert!(!text.contains(" style=\""), "{}: inline style", path.display());
+        assert!(!text.contains("<script>"), "{}: inline script", path.display());
+        assert!(!text.contains(" onclick="), "{}: inline handler", path.display());
     }
     assert!(checked >= 5);
 }

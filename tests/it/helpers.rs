@@ -31,33 +31,17 @@ pub struct TestDb {
 impl TestDb {
     pub fn new() -> TestDb {
         let dir = tempfile::tempdir().expect("temp dir");
-        match std::env::var("TEST_DATABASE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-        {
+        match std::env::var("TEST_DATABASE_URL").ok().filter(|u| !u.is_empty()) {
             Some(admin_url) => {
                 let name = format!("connections_test_{}", random_suffix());
-                let mut conn =
-                    PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
-                diesel::sql_query(format!("CREATE DATABASE {name}"))
-                    .execute(&mut conn)
-                    .expect("create test database");
-                let base = admin_url
-                    .rsplit_once('/')
-                    .map_or(admin_url.as_str(), |(b, _)| b);
-                TestDb {
-                    url: format!("{base}/{name}"),
-                    pg_admin: Some((admin_url.clone(), name)),
-                    dir,
-                }
+                let mut conn = PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
+                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+                let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
+                TestDb { url: format!("{base}/{name}"), pg_admin: Some((admin_url.clone(), name)), dir }
             }
             None => {
                 let url = format!("sqlite://{}", dir.path().join("connections.db").display());
-                TestDb {
-                    url,
-                    pg_admin: None,
-                    dir,
-                }
+                TestDb { url, pg_admin: None, dir }
             }
         }
     }
@@ -68,8 +52,7 @@ impl Drop for TestDb {
         if let Some((admin_url, name)) = &self.pg_admin
             && let Ok(mut conn) = PgConnection::establish(admin_url)
         {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                .execute(&mut conn);
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
         }
     }
 }
@@ -111,13 +94,7 @@ impl TestApp {
         let running = app::build(config).await.expect("app starts");
         let handle = running.server.handle();
         tokio::spawn(running.server);
-        TestApp {
-            base: format!("http://{}", running.addr),
-            state: running.state,
-            clock,
-            db,
-            handle,
-        }
+        TestApp { base: format!("http://{}", running.addr), state: running.state, clock, db, handle }
     }
 
     /// Stops the server and hands back its database, for a restart.
@@ -143,16 +120,8 @@ impl TestApp {
 
     /// Adds a user directly through the model (what `connections user add` does).
     pub async fn add_user(&self, name: &str, role: user::Role, password: &str) -> i64 {
-        let (name, hash, now) = (
-            name.to_owned(),
-            hash_blocking(&Secret::new(password)).unwrap(),
-            self.clock.now(),
-        );
-        self.state
-            .db
-            .run(move |c| Ok(user::insert(c, &name, &hash, role, now)?))
-            .await
-            .unwrap()
+        let (name, hash, now) = (name.to_owned(), hash_blocking(&Secret::new(password)).unwrap(), self.clock.now());
+        self.state.db.run(move |c| Ok(user::insert(c, &name, &hash, role, now)?)).await.unwrap()
     }
 
     /// Creates an API token for a user (what `connections token create` does).
@@ -178,10 +147,7 @@ impl TestApp {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// What a response looked like.
@@ -194,10 +160,7 @@ pub struct Page {
 
 impl Page {
     pub fn header(&self, name: &str) -> &str {
-        self.headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
+        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
 
     pub fn json(&self) -> serde_json::Value {
@@ -207,11 +170,7 @@ impl Page {
     /// The CSRF token of the page's forms.
     pub fn csrf(&self) -> String {
         let marker = "name=\"csrf_token\" value=\"";
-        let start = self
-            .body
-            .find(marker)
-            .unwrap_or_else(|| panic!("no csrf field in: {}", self.body))
-            + marker.len();
+        let start = self.body.find(marker).unwrap_or_else(|| panic!("no csrf field in: {}", self.body)) + marker.len();
         self.body[start..].split('"').next().unwrap().to_owned()
     }
 }
@@ -226,22 +185,11 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(base: &str) -> Browser {
-        Browser {
-            base: base.to_owned(),
-            origin: base.to_owned(),
-            http: client(),
-            cookies: Mutex::new(HashMap::new()),
-        }
+        Browser { base: base.to_owned(), origin: base.to_owned(), http: client(), cookies: Mutex::new(HashMap::new()) }
     }
 
     fn cookie_header(&self) -> String {
-        self.cookies
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join("; ")
+        self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
     }
 
     pub fn cookie(&self, name: &str) -> Option<String> {
@@ -249,11 +197,7 @@ impl Browser {
     }
 
     pub async fn send(&self, req: reqwest::RequestBuilder) -> Page {
-        let res = req
-            .header("cookie", self.cookie_header())
-            .send()
-            .await
-            .expect("request");
+        let res = req.header("cookie", self.cookie_header()).send().await.expect("request");
         for value in res.headers().get_all("set-cookie") {
             let raw = value.to_str().unwrap();
             let (pair, attrs) = raw.split_once(';').unwrap_or((raw, ""));
@@ -267,25 +211,21 @@ impl Browser {
         }
         let status = res.status().as_u16();
         let headers = res.headers().clone();
-        Page {
-            status,
-            headers,
-            body: res.text().await.unwrap_or_default(),
-        }
+        Page { status, headers, body: res.text().await.unwrap_or_default() }
     }
 
     pub async fn get(&self, path: &str) -> Page {
-        self.send(self.http.get(format!("{}{path}", self.base)))
-            .await
+        self.send(self.http.get(format!("{}{path}", self.base))).await
     }
 
     /// A form POST as a browser sends it from this site.
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        let req = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .header("origin", &self.origin)
-            .form(form);
+        self.request(reqwest::Method::POST, path, form).await
+    }
+
+    /// Any method with a form body, sent from this site.
+    pub async fn request(&self, method: reqwest::Method, path: &str, form: &[(&str, &str)]) -> Page {
+        let req = self.http.request(method, format!("{}{path}", self.base)).header("origin", &self.origin).form(form);
         self.send(req).await
     }
 
@@ -298,11 +238,6 @@ impl Browser {
     }
 
     pub async fn sign_in(&self, username: &str, password: &str) -> Page {
-        self.submit(
-            "/login",
-            "/login",
-            &[("username", username), ("password", password)],
-        )
-        .await
+        self.submit("/login", "/login", &[("username", username), ("password", password)]).await
     }
 }

@@ -2,10 +2,7 @@
 
 fn folders(backend: &str) -> Vec<String> {
     let dir = format!("{}/migrations/{backend}", env!("CARGO_MANIFEST_DIR"));
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
     names.sort();
     names
 }
@@ -18,10 +15,7 @@ fn sqlite_and_postgres_have_the_same_migration_folders() {
     for name in &sqlite {
         for backend in ["sqlite", "postgres"] {
             for file in ["up.sql", "down.sql"] {
-                let path = format!(
-                    "{}/migrations/{backend}/{name}/{file}",
-                    env!("CARGO_MANIFEST_DIR")
-                );
+                let path = format!("{}/migrations/{backend}/{name}/{file}", env!("CARGO_MANIFEST_DIR"));
                 assert!(std::path::Path::new(&path).is_file(), "{path} is missing");
             }
         }

@@ -14,14 +14,7 @@ async fn admin_signs_in_and_sees_the_console() {
     assert_eq!(res.header("location"), "/");
     let console = browser.get("/admin/connections").await;
     assert_eq!(console.status, 200);
-    for text in [
-        "My Connections",
-        "Custom Services",
-        "Developer Space",
-        "admin",
-        "SDAdmin",
-        "Sign out",
-    ] {
+    for text in ["My Connections", "Custom Services", "Developer Space", "admin", "SDAdmin", "Sign out"] {
         assert!(console.body.contains(text), "console lacks {text:?}");
     }
 }
@@ -32,37 +25,18 @@ async fn sign_in_returns_to_the_page_asked_for_but_never_off_site() {
     let browser = app.browser();
     let res = browser.get("/admin/services?page=2").await;
     assert_eq!(res.status, 303);
-    assert_eq!(
-        res.header("location"),
-        "/login?next=%2Fadmin%2Fservices%3Fpage%3D2"
-    );
+    assert_eq!(res.header("location"), "/login?next=%2Fadmin%2Fservices%3Fpage%3D2");
     let login = browser.get("/login?next=%2Fadmin%2Fservices").await;
     let token = login.csrf();
     let res = browser
-        .post(
-            "/login",
-            &[
-                ("csrf_token", &token),
-                ("username", "admin"),
-                ("password", ADMIN_PASSWORD),
-                ("next", "/admin/services"),
-            ],
-        )
+        .post("/login", &[("csrf_token", &token), ("username", "admin"), ("password", ADMIN_PASSWORD), ("next", "/admin/services")])
         .await;
     assert_eq!(res.header("location"), "/admin/services");
 
     let other = app.browser();
     let token = other.get("/login").await.csrf();
     let res = other
-        .post(
-            "/login",
-            &[
-                ("csrf_token", &token),
-                ("username", "admin"),
-                ("password", ADMIN_PASSWORD),
-                ("next", "//evil.example/x"),
-            ],
-        )
+        .post("/login", &[("csrf_token", &token), ("username", "admin"), ("password", ADMIN_PASSWORD), ("next", "//evil.example/x")])
         .await;
     assert_eq!(res.header("location"), "/");
 }
@@ -85,30 +59,15 @@ async fn wrong_password_and_unknown_user_get_the_same_message() {
 async fn five_failures_lock_the_account_for_fifteen_minutes() {
     let app = TestApp::spawn().await;
     for _ in 0..5 {
-        assert_eq!(
-            app.browser()
-                .sign_in("admin", "wrong-password-1")
-                .await
-                .status,
-            401
-        );
+        assert_eq!(app.browser().sign_in("admin", "wrong-password-1").await.status, 401);
     }
     let locked = app.browser().sign_in("admin", ADMIN_PASSWORD).await;
-    assert_eq!(
-        locked.status, 401,
-        "the right password is refused while locked"
-    );
+    assert_eq!(locked.status, 401, "the right password is refused while locked");
     assert!(locked.body.contains(SIGN_IN_FAILED));
     app.clock.advance(14 * 60);
-    assert_eq!(
-        app.browser().sign_in("admin", ADMIN_PASSWORD).await.status,
-        401
-    );
+    assert_eq!(app.browser().sign_in("admin", ADMIN_PASSWORD).await.status, 401);
     app.clock.advance(61);
-    assert_eq!(
-        app.browser().sign_in("admin", ADMIN_PASSWORD).await.status,
-        303
-    );
+    assert_eq!(app.browser().sign_in("admin", ADMIN_PASSWORD).await.status, 303);
 }
 
 #[tokio::test]
@@ -117,69 +76,37 @@ async fn a_success_resets_the_failure_count() {
     for _ in 0..4 {
         app.browser().sign_in("admin", "wrong-password-1").await;
     }
-    assert_eq!(
-        app.browser().sign_in("admin", ADMIN_PASSWORD).await.status,
-        303
-    );
+    assert_eq!(app.browser().sign_in("admin", ADMIN_PASSWORD).await.status, 303);
     for _ in 0..4 {
         app.browser().sign_in("admin", "wrong-password-1").await;
     }
-    assert_eq!(
-        app.browser().sign_in("admin", ADMIN_PASSWORD).await.status,
-        303
-    );
+    assert_eq!(app.browser().sign_in("admin", ADMIN_PASSWORD).await.status, 303);
 }
 
 #[tokio::test]
 async fn sign_in_issues_a_new_session_id_and_drops_the_old_one() {
     let app = TestApp::spawn().await;
     let browser = app.admin().await;
-    let first = browser
-        .cookie("connections_session")
-        .expect("session cookie");
+    let first = browser.cookie("connections_session").expect("session cookie");
     // Sign in again from a browser that still holds the first session.
     let again = app.browser();
     let token = again.get("/login").await.csrf();
-    again
-        .cookies
-        .lock()
-        .unwrap()
-        .insert("connections_session".into(), first.clone());
-    let res = again
-        .post(
-            "/login",
-            &[
-                ("csrf_token", &token),
-                ("username", "admin"),
-                ("password", ADMIN_PASSWORD),
-            ],
-        )
-        .await;
+    again.cookies.lock().unwrap().insert("connections_session".into(), first.clone());
+    let res = again.post("/login", &[("csrf_token", &token), ("username", "admin"), ("password", ADMIN_PASSWORD)]).await;
     assert_eq!(res.status, 303);
     let second = again.cookie("connections_session").unwrap();
     assert_ne!(first, second);
     assert_eq!(again.get("/admin/connections").await.status, 200);
-    assert_eq!(
-        browser.get("/admin/connections").await.status,
-        303,
-        "the old id no longer works"
-    );
+    assert_eq!(browser.get("/admin/connections").await.status, 303, "the old id no longer works");
 }
 
 #[tokio::test]
 async fn a_planted_session_cookie_is_not_promoted_at_sign_in() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
-    browser
-        .cookies
-        .lock()
-        .unwrap()
-        .insert("connections_session".into(), "attacker-chosen".into());
+    browser.cookies.lock().unwrap().insert("connections_session".into(), "attacker-chosen".into());
     browser.sign_in("admin", ADMIN_PASSWORD).await;
-    assert_ne!(
-        browser.cookie("connections_session").unwrap(),
-        "attacker-chosen"
-    );
+    assert_ne!(browser.cookie("connections_session").unwrap(), "attacker-chosen");
 }
 
 #[tokio::test]
@@ -187,34 +114,16 @@ async fn session_cookie_is_http_only_and_lax() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
     let res = browser.sign_in("admin", ADMIN_PASSWORD).await;
-    let cookie = res
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|c| c.starts_with("connections_session="))
-        .unwrap();
-    assert!(
-        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
-        "{cookie}"
-    );
-    assert!(
-        !cookie.contains("Secure"),
-        "no Secure flag on an http base URL"
-    );
+    let cookie =
+        res.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).find(|c| c.starts_with("connections_session=")).unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(!cookie.contains("Secure"), "no Secure flag on an http base URL");
 
-    let https =
-        TestApp::spawn_with(|c| c.base_url = Some("https://desk.example.com".parse().unwrap()))
-            .await;
+    let https = TestApp::spawn_with(|c| c.base_url = Some("https://desk.example.com".parse().unwrap())).await;
     let res = https.browser().sign_in("admin", ADMIN_PASSWORD).await;
     assert_eq!(res.status, 303);
-    let cookie = res
-        .headers
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap())
-        .find(|c| c.starts_with("connections_session="))
-        .unwrap();
+    let cookie =
+        res.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).find(|c| c.starts_with("connections_session=")).unwrap();
     assert!(cookie.contains("Secure"), "{cookie}");
 }
 
@@ -227,11 +136,7 @@ async fn sign_out_ends_the_session_on_the_server() {
     assert_eq!(res.status, 303);
     assert_eq!(res.header("location"), "/login");
     let replay = app.browser();
-    replay
-        .cookies
-        .lock()
-        .unwrap()
-        .insert("connections_session".into(), cookie);
+    replay.cookies.lock().unwrap().insert("connections_session".into(), cookie);
     assert_eq!(replay.get("/admin/connections").await.status, 303);
 }
 
@@ -240,78 +145,35 @@ async fn idle_and_absolute_timeouts_end_sessions() {
     let app = TestApp::spawn().await;
     let browser = app.admin().await;
     app.clock.advance(59 * 60);
-    assert_eq!(
-        browser.get("/admin/connections").await.status,
-        200,
-        "activity within the idle limit"
-    );
+    assert_eq!(browser.get("/admin/connections").await.status, 200, "activity within the idle limit");
     app.clock.advance(59 * 60);
-    assert_eq!(
-        browser.get("/admin/connections").await.status,
-        200,
-        "activity renews the idle limit"
-    );
+    assert_eq!(browser.get("/admin/connections").await.status, 200, "activity renews the idle limit");
     app.clock.advance(61 * 60);
-    assert_eq!(
-        browser.get("/admin/connections").await.status,
-        303,
-        "idle for more than an hour"
-    );
+    assert_eq!(browser.get("/admin/connections").await.status, 303, "idle for more than an hour");
 
     let browser = app.admin().await;
     for _ in 0..14 {
         app.clock.advance(55 * 60);
         browser.get("/admin/connections").await;
     }
-    assert_eq!(
-        browser.get("/admin/connections").await.status,
-        303,
-        "older than 12 hours despite activity"
-    );
+    assert_eq!(browser.get("/admin/connections").await.status, 303, "older than 12 hours despite activity");
 }
 
 #[tokio::test]
 async fn disabled_users_and_role_changes_take_effect_at_once() {
     let app = TestApp::spawn().await;
-    let id = app
-        .add_user("alice", Role::SdAdmin, "alice-password-1")
-        .await;
+    let id = app.add_user("alice", Role::SdAdmin, "alice-password-1").await;
     let alice = app.browser();
     assert_eq!(alice.sign_in("alice", "alice-password-1").await.status, 303);
     assert_eq!(alice.get("/admin/connections").await.status, 200);
 
     let now = app.clock.now();
-    app.state
-        .db
-        .run(move |c| {
-            Ok(connections::models::user::set_role(
-                c,
-                id,
-                Role::Technician,
-                now,
-            )?)
-        })
-        .await
-        .unwrap();
+    app.state.db.run(move |c| Ok(connections::models::user::set_role(c, id, Role::Technician, now)?)).await.unwrap();
     assert_eq!(alice.get("/admin/connections").await.status, 403);
 
-    app.state
-        .db
-        .run(move |c| Ok(connections::models::user::set_disabled(c, id, true, now)?))
-        .await
-        .unwrap();
-    assert_eq!(
-        alice.get("/admin/connections").await.status,
-        303,
-        "a disabled user's session ends"
-    );
-    assert_eq!(
-        app.browser()
-            .sign_in("alice", "alice-password-1")
-            .await
-            .status,
-        401
-    );
+    app.state.db.run(move |c| Ok(connections::models::user::set_disabled(c, id, true, now)?)).await.unwrap();
+    assert_eq!(alice.get("/admin/connections").await.status, 303, "a disabled user's session ends");
+    assert_eq!(app.browser().sign_in("alice", "alice-password-1").await.status, 401);
 }
 
 #[tokio::test]
@@ -336,10 +198,6 @@ async fn sessions_live_in_the_database_and_survive_a_restart() {
     let db = app.stop().await;
     let app = TestApp::spawn_on(db, |_| {}).await;
     let again = app.browser();
-    again
-        .cookies
-        .lock()
-        .unwrap()
-        .insert("connections_session".into(), cookie);
+    again.cookies.lock().unwrap().insert("connections_session".into(), cookie);
     assert_eq!(again.get("/admin/connections").await.status, 200);
 }

@@ -1,0 +1,196 @@
+//! `/api/v1/services`: the Custom Services JSON API. The same operations as the pages, the same
+//! validation messages, and never a secret in an answer.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::app::AppState;
+use crate::auth::guard::ApiAdmin;
+use crate::domain::service::{ApiKeyConfig, AuthType, ClientAuth, OAuthConfig, Scope, TokenPlacement, callback_url};
+use crate::domain::service_input::ServiceInput;
+use crate::domain::validate::push;
+use crate::error::{AppError, FieldErrors};
+use crate::models::service::{Service, ServiceQuery, ServiceSort};
+use crate::ops::services::{self as ops, UpdateMode};
+
+/// A service as the API shows it.
+#[derive(Serialize)]
+pub struct ServiceJson {
+    link_name: String,
+    name: String,
+    description: String,
+    auth_type: AuthType,
+    api_base_url: Option<String>,
+    api_key: Option<ApiKeyConfig>,
+    oauth2: Option<OAuthJson>,
+    callback_url: String,
+    connection_count: i64,
+    created_at: String,
+    updated_at: String,
+    created_by: String,
+    updated_by: String,
+}
+
+#[derive(Serialize)]
+struct OAuthJson {
+    grant_type: crate::domain::service::GrantType,
+    client_id: String,
+    client_secret_set: bool,
+    authorization_url: Option<String>,
+    token_url: String,
+    refresh_url: Option<String>,
+    revoke_url: Option<String>,
+    issuer: Option<String>,
+    client_auth: ClientAuth,
+    scope_delimiter: String,
+    token_placement: TokenPlacement,
+    extra_auth_params: serde_json::Map<String, serde_json::Value>,
+    scopes: Vec<Scope>,
+}
+
+/// RFC 3339 UTC for JSON.
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+}
+
+fn oauth_json(o: &OAuthConfig, secret_set: bool) -> OAuthJson {
+    OAuthJson {
+        grant_type: o.grant_type,
+        client_id: o.client_id.clone(),
+        client_secret_set: secret_set,
+        authorization_url: o.authorization_url.clone(),
+        token_url: o.token_url.clone(),
+        refresh_url: o.refresh_url.clone(),
+        revoke_url: o.revoke_url.clone(),
+        issuer: o.issuer.clone(),
+        client_auth: o.client_auth,
+        scope_delimiter: o.scope_delimiter.clone(),
+        token_placement: o.token_placement.clone(),
+        extra_auth_params: o.extra_auth_params.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect(),
+        scopes: o.scopes.clone(),
+    }
+}
+
+pub fn service_json(s: &Service, connection_count: i64, alias_url: &str) -> ServiceJson {
+    ServiceJson {
+        link_name: s.link_name.clone(),
+        name: s.name.clone(),
+        description: s.description.clone(),
+        auth_type: s.auth_type(),
+        api_base_url: s.api_base_url.clone(),
+        api_key: s.config.api_key().cloned(),
+        oauth2: s.config.oauth().map(|o| oauth_json(o, s.client_secret_set)),
+        callback_url: callback_url(alias_url),
+        connection_count,
+        created_at: rfc3339(s.created_at),
+        updated_at: rfc3339(s.updated_at),
+        created_by: s.created_by.clone(),
+        updated_by: s.updated_by.clone(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    search: Option<String>,
+    auth_type: Option<String>,
+    sort: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+/// The query, strictly: an unknown filter value is a 422, not silently ignored.
+fn service_query(q: ListQuery) -> Result<ServiceQuery, AppError> {
+    let mut errors = FieldErrors::new();
+    let auth_type = match q.auth_type.as_deref().filter(|s| !s.is_empty()) {
+        None => None,
+        Some(raw) => AuthType::parse(raw).or_else(|| {
+            push(&mut errors, "auth_type", "Use api_key, basic or oauth2.");
+            None
+        }),
+    };
+    let sort = match q.sort.as_deref().filter(|s| !s.is_empty()) {
+        None => ServiceSort::NameAsc,
+        Some(raw) => ServiceSort::parse(raw).unwrap_or_else(|| {
+            push(&mut errors, "sort", "Use name, -name, updated or -updated.");
+            ServiceSort::NameAsc
+        }),
+    };
+    let page = q.page.unwrap_or(1);
+    if !(1..=1_000_000).contains(&page) {
+        push(&mut errors, "page", "Use a page number from 1.");
+    }
+    let per_page = q.per_page.unwrap_or(25);
+    if !(1..=100).contains(&per_page) {
+        push(&mut errors, "per_page", "Use 1 to 100 per page.");
+    }
+    let search: String = q.search.unwrap_or_default();
+    if search.chars().count() > 200 {
+        push(&mut errors, "search", "Use at most 200 characters.");
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors));
+    }
+    Ok(ServiceQuery { search, auth_type, sort, page, per_page })
+}
+
+pub async fn list_services(_: ApiAdmin, state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    let q = service_query(query.into_inner())?;
+    let alias = ops::alias_url(&state).await?;
+    let (page, per_page) = (q.page, q.per_page);
+    let (rows, total, counts) = state
+        .db
+        .run(move |c| {
+            let (rows, total) = crate::models::service::list(c, &q)?;
+            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+            Ok((rows, total, crate::models::connection::count_by_service(c, &ids)?))
+        })
+        .await?;
+    let services = rows
+        .iter()
+        .map(|r| Ok(service_json(&r.view()?, counts.get(&r.id).copied().unwrap_or(0), &alias)))
+        .collect::<Result<Vec<_>, AppError>>()?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "services": services, "total": total, "page": page, "per_page": per_page })))
+}
+
+pub async fn create_service(
+    ApiAdmin(user): ApiAdmin,
+    state: web::Data<AppState>,
+    input: web::Json<ServiceInput>,
+) -> Result<HttpResponse, AppError> {
+    let service = ops::create(&state, &user, input.into_inner()).await?;
+    let alias = ops::alias_url(&state).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("location", format!("/api/v1/services/{}", service.link_name)))
+        .json(service_json(&service, 0, &alias)))
+}
+
+pub async fn show_service(_: ApiAdmin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let d = ops::details(&state, &link).await?;
+    Ok(HttpResponse::Ok().json(service_json(&d.service, d.connection_count, &ops::alias_url(&state).await?)))
+}
+
+pub async fn update_service(
+    ApiAdmin(user): ApiAdmin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+    input: web::Json<ServiceInput>,
+) -> Result<HttpResponse, AppError> {
+    let input = input.into_inner();
+    if input.link_name.as_deref().is_some_and(|l| l != link.as_str()) {
+        let mut errors = FieldErrors::new();
+        push(&mut errors, "link_name", "The link name cannot change.");
+        return Err(AppError::Invalid(errors));
+    }
+    ops::update(&state, &user, &link, input, UpdateMode::Patch).await?;
+    let d = ops::details(&state, &link).await?;
+    Ok(HttpResponse::Ok().json(service_json(&d.service, d.connection_count, &ops::alias_url(&state).await?)))
+}
+
+pub async fn delete_service(
+    ApiAdmin(user): ApiAdmin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
+    ops::delete(&state, &user, &link).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
