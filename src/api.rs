@@ -1,29 +1,45 @@
 //! The JSON API under `/api/v1` (Bearer tokens of SDAdmins) and the health probes.
 
+pub mod connections;
 pub mod health;
 pub mod me;
+pub mod openapi;
 pub mod services;
 
 use actix_web::web;
 
 use crate::error::AppError;
 
-/// JSON bodies: 256 KiB at most; a body that does not parse is a 422 with serde's reason, which names
-/// the field and the expected type but never echoes the value.
+/// JSON bodies: 256 KiB at most (more is a 413); a body that does not parse is a 422 with serde's
+/// reason and position, without the value it saw.
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(256 * 1024).error_handler(|err, _req| {
+        use actix_web::error::JsonPayloadError as E;
         let message = match &err {
-            actix_web::error::JsonPayloadError::Deserialize(e) => {
-                format!("The JSON body is not valid: {e}.")
-            }
-            actix_web::error::JsonPayloadError::ContentType => "Send the body as application/json.".to_owned(),
-            actix_web::error::JsonPayloadError::Overflow { .. } | actix_web::error::JsonPayloadError::OverflowKnownLength { .. } => {
-                "The JSON body is too large.".to_owned()
-            }
+            E::Overflow { .. } | E::OverflowKnownLength { .. } => return AppError::TooLarge.into(),
+            E::Deserialize(e) => format!("The JSON body is not valid: {}.", without_values(e)),
+            E::ContentType => "Send the body as application/json.".to_owned(),
             _ => "The JSON body could not be read.".to_owned(),
         };
         let mut fields = crate::error::FieldErrors::new();
         fields.entry("body".to_owned()).or_default().push(message);
         AppError::Invalid(fields).into()
     })
+}
+
+/// serde's reason with the offending value reduced to its kind: `invalid type: string "hunter2",
+/// expected …` becomes `invalid type: string, expected …` (the value may be a secret in the wrong place).
+fn without_values(e: &serde_json::Error) -> String {
+    let reason = e.to_string();
+    for prefix in ["invalid type:", "invalid value:", "unknown variant"] {
+        // Split at the last ", expected ": what follows describes our type, whatever the value holds.
+        if let Some(rest) = reason.strip_prefix(prefix)
+            && let Some((seen, expected)) = rest.rsplit_once(", expected ")
+        {
+            let kind = seen.trim_start().split([' ', '`', '"']).next().unwrap_or_default();
+            let sep = if kind.is_empty() { "" } else { " " };
+            return format!("{prefix}{sep}{kind}, expected {expected}");
+        }
+    }
+    reason
 }

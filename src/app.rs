@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::crypto::{Keyring, Secret};
 use crate::db::Db;
 use crate::error::AppError;
+use crate::outbound::Outbound;
 use crate::{api, keys, security, setup, web as pages};
 
 /// What every handler can reach.
@@ -26,6 +27,8 @@ pub struct AppState {
     pub keyring: Keyring,
     pub hasher: Hasher,
     pub clock: Clock,
+    /// The one client for calls to third parties.
+    pub outbound: Outbound,
 }
 
 /// A started server and what its caller needs to tell the operator.
@@ -55,8 +58,9 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
 
     let hasher = Hasher::new(config.workers.min(4));
     hasher.warm_up().await;
-    let state =
-        web::Data::new(AppState { db, clock: config.clock.clone(), base_url: base_url.clone(), keyring, hasher, config: config.clone() });
+    let outbound = Outbound::new(&config).map_err(|e| AppError::Startup(format!("cannot build the outbound HTTP client: {e}")))?;
+    let clock = config.clock.clone();
+    let state = web::Data::new(AppState { db, clock, base_url: base_url.clone(), keyring, hasher, outbound, config: config.clone() });
 
     let app_state = state.clone();
     let server = HttpServer::new(move || {
@@ -118,7 +122,19 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/login", Public, || web::post().to(pages::login::sign_in)),
         r(M::POST, "/logout", SignedIn, || web::post().to(pages::login::sign_out)),
         r(M::GET, "/", Admin, || web::get().to(pages::console::home)),
-        r(M::GET, "/admin/connections", Admin, || web::get().to(pages::console::list_connections)),
+        r(M::GET, "/admin/connections", Admin, || web::get().to(pages::connections::list_connections)),
+        r(M::POST, "/admin/connections", Admin, || web::post().to(pages::connections::create_connection)),
+        r(M::GET, "/admin/connections/new", Admin, || web::get().to(pages::connections::new_connection)),
+        r(M::GET, "/admin/connections/{link}", Admin, || web::get().to(pages::connections::show_connection)),
+        r(M::POST, "/admin/connections/{link}", Admin, || web::post().to(pages::connections::update_connection)),
+        r(M::GET, "/admin/connections/{link}/edit", Admin, || web::get().to(pages::connections::edit_connection)),
+        r(M::GET, "/admin/connections/{link}/connect", Admin, || web::get().to(pages::connections::connect_connection)),
+        r(M::POST, "/admin/connections/{link}/connect", Admin, || web::post().to(pages::connections::store_credentials)),
+        r(M::GET, "/admin/connections/{link}/revoke", Admin, || web::get().to(pages::connections::confirm_revoke)),
+        r(M::POST, "/admin/connections/{link}/revoke", Admin, || web::post().to(pages::connections::revoke_connection)),
+        r(M::GET, "/admin/connections/{link}/delete", Admin, || web::get().to(pages::connections::confirm_delete)),
+        r(M::POST, "/admin/connections/{link}/delete", Admin, || web::post().to(pages::connections::delete_connection)),
+        r(M::GET, "/integration/oauth/callback", Public, || web::get().to(pages::connections::oauth_callback)),
         r(M::GET, "/admin/services", Admin, || web::get().to(pages::services::list_services)),
         r(M::POST, "/admin/services", Admin, || web::post().to(pages::services::create_service)),
         r(M::GET, "/admin/services/new", Admin, || web::get().to(pages::services::new_service)),
@@ -131,10 +147,19 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/admin/settings/portal", Admin, || web::get().to(pages::settings::show_portal_settings)),
         r(M::POST, "/admin/settings/portal", Admin, || web::post().to(pages::settings::update_portal_settings)),
         r(M::GET, "/api/v1/me", Api, || web::get().to(api::me::show_me)),
+        r(M::GET, "/api/v1/openapi.json", Public, || web::get().to(api::openapi::document)),
         r(M::GET, "/api/v1/services", Api, || web::get().to(api::services::list_services)),
         r(M::POST, "/api/v1/services", Api, || web::post().to(api::services::create_service)),
         r(M::GET, "/api/v1/services/{link}", Api, || web::get().to(api::services::show_service)),
         r(M::PATCH, "/api/v1/services/{link}", Api, || web::patch().to(api::services::update_service)),
         r(M::DELETE, "/api/v1/services/{link}", Api, || web::delete().to(api::services::delete_service)),
+        r(M::GET, "/api/v1/connections", Api, || web::get().to(api::connections::list_connections)),
+        r(M::POST, "/api/v1/connections", Api, || web::post().to(api::connections::create_connection)),
+        r(M::GET, "/api/v1/connections/{link}", Api, || web::get().to(api::connections::show_connection)),
+        r(M::PATCH, "/api/v1/connections/{link}", Api, || web::patch().to(api::connections::update_connection)),
+        r(M::DELETE, "/api/v1/connections/{link}", Api, || web::delete().to(api::connections::delete_connection)),
+        r(M::PUT, "/api/v1/connections/{link}/credentials", Api, || web::put().to(api::connections::put_credentials)),
+        r(M::POST, "/api/v1/connections/{link}/authorize", Api, || web::post().to(api::connections::authorize_connection)),
+        r(M::POST, "/api/v1/connections/{link}/revoke", Api, || web::post().to(api::connections::revoke_connection)),
     ]
 }

@@ -149,13 +149,18 @@ impl Db {
 
 /// Runs `f` in a write transaction. On SQLite it is `BEGIN IMMEDIATE`, which takes the write lock up
 /// front: a deferred transaction that reads first and writes later can fail with SQLITE_BUSY instead
-/// of waiting for the busy timeout.
+/// of waiting for the busy timeout. Inside another transaction it is a savepoint (the outer one
+/// already holds the lock), so writes that each use `write_tx` can be combined into one.
 pub fn write_tx<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
 where
     E: From<diesel::result::Error>,
     F: FnOnce(&mut DbConn) -> Result<T, E>,
 {
-    if !matches!(conn, DbConn::Sqlite(_)) {
+    let sqlite_outermost = match conn {
+        DbConn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?.is_none(),
+        DbConn::Pg(_) => false,
+    };
+    if !sqlite_outermost {
         return conn.transaction(f);
     }
     if let DbConn::Sqlite(c) = conn {

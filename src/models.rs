@@ -3,6 +3,7 @@
 pub mod api_token;
 pub mod audit;
 pub mod connection;
+pub mod oauth_flow;
 pub mod service;
 pub mod session;
 pub mod setting;

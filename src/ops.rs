@@ -1,4 +1,5 @@
 //! Operations shared by the HTML app and the JSON API: validate, store, audit. Handlers on both
 //! sides stay thin by calling these.
 
+pub mod connections;
 pub mod services;

@@ -11,8 +11,8 @@ use actix_web::{Error, web};
 use crate::app::AppState;
 use crate::error::AppError;
 
-/// No inline script or style anywhere, so no 'unsafe-inline'. `form-action` stays 'self': the OAuth
-/// consent redirect starts from a GET link, which form-action does not govern.
+/// No inline script or style anywhere, so no 'unsafe-inline'. `form-action` is 'self', widened only
+/// by `csp_with_form_targets` on pages whose forms redirect to an OAuth provider.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      frame-ancestors 'none'; form-action 'self'";
@@ -25,7 +25,10 @@ fn set(res: &mut ServiceResponse<impl MessageBody>, name: &'static str, value: &
 pub async fn headers(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let is_static = req.path().starts_with("/static/");
     let mut res = next.call(req).await?;
-    set(&mut res, "content-security-policy", CONTENT_SECURITY_POLICY);
+    // A page may widen form-action for its own forms (the OAuth consent redirect); never anything else.
+    if !res.headers().contains_key("content-security-policy") {
+        set(&mut res, "content-security-policy", CONTENT_SECURITY_POLICY);
+    }
     set(&mut res, "x-content-type-options", "nosniff");
     set(&mut res, "referrer-policy", "same-origin");
     set(&mut res, "x-frame-options", "DENY");
@@ -58,4 +61,14 @@ pub async fn check_origin<B: MessageBody + 'static>(req: ServiceRequest, next: N
         }
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The policy with `form-action` also allowing these origins: a form POST that redirects to a
+/// provider's consent page is blocked by the browser unless form-action lists the provider.
+pub fn csp_with_form_targets(origins: &[String]) -> String {
+    let extra: Vec<&str> = origins.iter().map(String::as_str).filter(|o| o.starts_with("https://") || o.starts_with("http://")).collect();
+    if extra.is_empty() {
+        return CONTENT_SECURITY_POLICY.to_owned();
+    }
+    CONTENT_SECURITY_POLICY.replace("form-action 'self'", &format!("form-action 'self' {}", extra.join(" ")))
 }

@@ -1,6 +1,8 @@
 //! The HTML app: thin handlers, one file per area, rendering askama templates through `render`.
 
 pub mod assets;
+pub mod connection_view;
+pub mod connections;
 pub mod console;
 pub mod errors;
 pub mod list;
@@ -29,11 +31,28 @@ pub struct UserBadge {
     pub role: &'static str,
 }
 
+/// A one-time message shown after a redirect.
+pub struct Flash {
+    pub message: String,
+    pub is_error: bool,
+}
+
+impl Flash {
+    /// Errors are stored with a leading `!`.
+    fn decode(raw: &str) -> Flash {
+        let text = url::form_urlencoded::parse(format!("m={raw}").as_bytes()).map(|(_, v)| v.into_owned()).next().unwrap_or_default();
+        match text.strip_prefix('!') {
+            Some(message) => Flash { message: message.to_owned(), is_error: true },
+            None => Flash { message: text, is_error: false },
+        }
+    }
+}
+
 /// What the base template needs besides the page itself.
 pub struct Layout {
     pub user: Option<UserBadge>,
     pub csrf: String,
-    pub flash: Option<String>,
+    pub flash: Option<Flash>,
     /// The console section to highlight in the navigation.
     pub section: &'static str,
 }
@@ -48,7 +67,7 @@ impl Layout {
                 role: s.user.role().label(),
             }),
             csrf: signed_in.map(|s| s.csrf().to_owned()).unwrap_or_default(),
-            flash: req.cookie(FLASH_COOKIE).map(|c| decode(c.value())).filter(|v| !v.is_empty()),
+            flash: req.cookie(FLASH_COOKIE).map(|c| Flash::decode(c.value())).filter(|f| !f.message.is_empty()),
             section,
         }
     }
@@ -84,10 +103,6 @@ pub fn see_other(location: &str, flash: Option<&str>) -> HttpResponse {
     res.finish()
 }
 
-fn decode(raw: &str) -> String {
-    url::form_urlencoded::parse(format!("m={raw}").as_bytes()).map(|(_, v)| v.into_owned()).next().unwrap_or_default()
-}
-
 /// Form bodies: 256 KiB at most, and a clear message when one cannot be read.
 pub fn form_config() -> actix_web::web::FormConfig {
     actix_web::web::FormConfig::default().limit(256 * 1024).error_handler(|err, _req| {
@@ -104,6 +119,11 @@ pub fn form_config() -> actix_web::web::FormConfig {
 pub fn wants_fragment(req: &HttpRequest, target: &str) -> bool {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     header("hx-request") == Some("true") && header("hx-history-restore-request") != Some("true") && header("hx-target") == Some(target)
+}
+
+/// 303 See Other with a one-time error message.
+pub fn see_other_error(location: &str, message: &str) -> HttpResponse {
+    see_other(location, Some(&format!("!{message}")))
 }
 
 /// A `next` parameter is followed only when it is a path on this site (no `//host` or scheme).

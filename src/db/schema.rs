@@ -87,7 +87,7 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, api_tokens, settings, audit_log, encryption_key_ids, services, connections);
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, api_tokens, settings, audit_log, encryption_key_ids, services, connections, oauth_flows);
 
 diesel::table! {
     connections (id) {
@@ -121,3 +121,19 @@ diesel::table! {
 
 diesel::joinable!(connections -> services (service_id));
 diesel::joinable!(connections -> users (owner_id));
+
+diesel::table! {
+    oauth_flows (state_hash) {
+        state_hash -> Text,
+        connection_id -> BigInt,
+        user_id -> BigInt,
+        session_hash -> Nullable<Text>,
+        pkce_verifier -> Binary,
+        scopes -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(oauth_flows -> connections (connection_id));

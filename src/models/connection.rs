@@ -1,11 +1,222 @@
-//! Connections in the database. (Services use these counts and names for their lists and delete guard.)
+//! Connections in the database: the row (with sealed secrets that are opened only where they are
+//! used), the list query with its filters, and the writes of each lifecycle step.
 
 use std::collections::HashMap;
 
+use diesel::dsl::sql;
 use diesel::prelude::*;
+use diesel::sql_types::{Bool, Text};
 
-use crate::db::DbConn;
-use crate::db::schema::connections;
+use crate::crypto::{Keyring, Secret, SecretSlot};
+use crate::db::schema::{connections, services, users};
+use crate::db::{DbConn, MultiBackend};
+use crate::domain::connection::{Credentials, Status};
+use crate::error::AppError;
+
+/// Where a connection secret's ciphertext is bound: table, column, row id.
+fn slot<'a>(column: &'a str, id: &'a str) -> SecretSlot<'a> {
+    SecretSlot::new("connections", column, id)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = connections)]
+pub struct ConnectionRow {
+    pub id: i64,
+    pub link_name: String,
+    pub name: String,
+    pub name_lower: String,
+    pub service_id: i64,
+    pub owner_id: i64,
+    pub scopes_requested: String,
+    pub scopes_granted: Option<String>,
+    pub status: String,
+    pub status_message: Option<String>,
+    pub connected_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub credentials: Option<Vec<u8>>,
+    pub access_token: Option<Vec<u8>>,
+    pub refresh_token: Option<Vec<u8>>,
+    pub token_version: i64,
+    pub lease_holder: Option<String>,
+    pub lease_until: Option<i64>,
+    pub refresh_failures: i32,
+    pub retry_after: Option<i64>,
+    pub last_refresh_at: Option<i64>,
+    pub last_used_at: Option<i64>,
+    pub revoke_outcome: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+fn json_list(raw: &str) -> Vec<String> {
+    serde_json::from_str(raw).unwrap_or_default()
+}
+
+impl ConnectionRow {
+    pub fn status(&self) -> Status {
+        Status::parse(&self.status).unwrap_or(Status::NotConnected)
+    }
+
+    pub fn scopes_requested(&self) -> Vec<String> {
+        json_list(&self.scopes_requested)
+    }
+
+    pub fn scopes_granted(&self) -> Option<Vec<String>> {
+        self.scopes_granted.as_deref().map(json_list)
+    }
+
+    fn open(&self, keyring: &Keyring, column: &str, sealed: &Option<Vec<u8>>) -> Result<Option<Secret>, AppError> {
+        let id = self.id.to_string();
+        Ok(sealed.as_deref().map(|s| keyring.open(&slot(column, &id), s)).transpose()?)
+    }
+
+    pub fn open_credentials(&self, keyring: &Keyring) -> Result<Option<Credentials>, AppError> {
+        self.open(keyring, "credentials", &self.credentials)?
+            .map(|json| serde_json::from_str(json.expose()).map_err(|_| AppError::Internal(format!("connection {} has unreadable credentials", self.id))))
+            .transpose()
+    }
+
+    pub fn open_access_token(&self, keyring: &Keyring) -> Result<Option<Secret>, AppError> {
+        self.open(keyring, "access_token", &self.access_token)
+    }
+
+    pub fn open_refresh_token(&self, keyring: &Keyring) -> Result<Option<Secret>, AppError> {
+        self.open(keyring, "refresh_token", &self.refresh_token)
+    }
+}
+
+/// A new connection, not connected yet.
+pub fn insert(conn: &mut DbConn, link_name: &str, name: &str, service_id: i64, owner_id: i64, scopes: &[String], now: i64) -> QueryResult<i64> {
+    diesel::insert_into(connections::table)
+        .values((
+            connections::link_name.eq(link_name),
+            connections::name.eq(name),
+            connections::name_lower.eq(name.to_lowercase()),
+            connections::service_id.eq(service_id),
+            connections::owner_id.eq(owner_id),
+            connections::scopes_requested.eq(serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into())),
+            connections::status.eq(Status::NotConnected.as_str()),
+            connections::token_version.eq(0),
+            connections::refresh_failures.eq(0),
+            connections::created_at.eq(now),
+            connections::updated_at.eq(now),
+        ))
+        .returning(connections::id)
+        .get_result(conn)
+}
+
+pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<ConnectionRow>> {
+    connections::table.filter(connections::link_name.eq(link_name)).select(ConnectionRow::as_select()).first(conn).optional()
+}
+
+pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<ConnectionRow> {
+    connections::table.find(id).select(ConnectionRow::as_select()).first(conn)
+}
+
+/// Renames and (for OAuth2) changes the requested scopes; a scope change needs a new consent, so it
+/// marks the connection Not connected with `message` and forgets its tokens.
+pub fn update_meta(conn: &mut DbConn, id: i64, name: &str, scopes: &[String], reset: Option<&str>, now: i64) -> QueryResult<()> {
+    let scopes = serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into());
+    crate::db::write_tx(conn, |conn| {
+        diesel::update(connections::table.find(id))
+            .set((
+                connections::name.eq(name),
+                connections::name_lower.eq(name.to_lowercase()),
+                connections::scopes_requested.eq(&scopes),
+                connections::updated_at.eq(now),
+            ))
+            .execute(conn)?;
+        if let Some(message) = reset {
+            clear_secrets(conn, id, Status::NotConnected, Some(message), None, now)?;
+        }
+        Ok(())
+    })
+}
+
+/// Stores API key or Basic credentials: the connection is Connected.
+pub fn store_credentials(conn: &mut DbConn, keyring: &Keyring, id: i64, credentials: &Credentials, now: i64) -> Result<(), AppError> {
+    let json = Secret::new(serde_json::to_string(credentials).map_err(|e| AppError::Internal(e.to_string()))?);
+    let sealed = keyring.seal(&slot("credentials", &id.to_string()), &json)?;
+    diesel::update(connections::table.find(id))
+        .set((
+            connections::credentials.eq(Some(sealed)),
+            connections::access_token.eq(None::<Vec<u8>>),
+            connections::refresh_token.eq(None::<Vec<u8>>),
+            connections::expires_at.eq(None::<i64>),
+            connections::status.eq(Status::Connected.as_str()),
+            connections::status_message.eq(None::<String>),
+            connections::connected_at.eq(Some(now)),
+            connections::token_version.eq(connections::token_version + 1),
+            connections::revoke_outcome.eq(None::<String>),
+            connections::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Tokens from a consent or client-credentials grant: the connection is Connected.
+pub struct NewTokens<'a> {
+    pub access_token: &'a Secret,
+    pub refresh_token: Option<&'a Secret>,
+    pub expires_at: Option<i64>,
+    pub granted: &'a [String],
+}
+
+pub fn store_tokens(conn: &mut DbConn, keyring: &Keyring, id: i64, tokens: &NewTokens, now: i64) -> Result<(), AppError> {
+    let row_id = id.to_string();
+    let access = keyring.seal(&slot("access_token", &row_id), tokens.access_token)?;
+    let refresh = tokens.refresh_token.map(|t| keyring.seal(&slot("refresh_token", &row_id), t)).transpose()?;
+    diesel::update(connections::table.find(id))
+        .set((
+            connections::credentials.eq(None::<Vec<u8>>),
+            connections::access_token.eq(Some(access)),
+            connections::refresh_token.eq(refresh),
+            connections::expires_at.eq(tokens.expires_at),
+            connections::scopes_granted.eq(Some(serde_json::to_string(tokens.granted).unwrap_or_else(|_| "[]".into()))),
+            connections::status.eq(Status::Connected.as_str()),
+            connections::status_message.eq(None::<String>),
+            connections::connected_at.eq(Some(now)),
+            connections::token_version.eq(connections::token_version + 1),
+            connections::refresh_failures.eq(0),
+            connections::retry_after.eq(None::<i64>),
+            connections::revoke_outcome.eq(None::<String>),
+            connections::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Forgets every stored secret and sets the status (revoke, a scope change, a rejected grant).
+pub fn clear_secrets(conn: &mut DbConn, id: i64, status: Status, message: Option<&str>, revoke_outcome: Option<&str>, now: i64) -> QueryResult<()> {
+    diesel::update(connections::table.find(id))
+        .set((
+            connections::credentials.eq(None::<Vec<u8>>),
+            connections::access_token.eq(None::<Vec<u8>>),
+            connections::refresh_token.eq(None::<Vec<u8>>),
+            connections::expires_at.eq(None::<i64>),
+            connections::status.eq(status.as_str()),
+            connections::status_message.eq(message),
+            connections::revoke_outcome.eq(revoke_outcome),
+            connections::token_version.eq(connections::token_version + 1),
+            connections::lease_holder.eq(None::<String>),
+            connections::lease_until.eq(None::<i64>),
+            connections::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Records a message without changing the status (a failed exchange, a provider error).
+pub fn set_message(conn: &mut DbConn, id: i64, message: &str, now: i64) -> QueryResult<()> {
+    diesel::update(connections::table.find(id))
+        .set((connections::status_message.eq(Some(message)), connections::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
+    diesel::delete(connections::table.find(id)).execute(conn)
+}
 
 /// How many connections each of `service_ids` has.
 pub fn count_by_service(conn: &mut DbConn, service_ids: &[i64]) -> QueryResult<HashMap<i64, i64>> {
@@ -47,11 +258,99 @@ impl ConnectionBrief {
 
 /// A service's connections with their status and owner.
 pub fn briefs_for_service(conn: &mut DbConn, service_id: i64) -> QueryResult<Vec<ConnectionBrief>> {
-    use crate::db::schema::users;
     connections::table
         .inner_join(users::table)
         .filter(connections::service_id.eq(service_id))
         .order((connections::name_lower, connections::id))
         .select((connections::link_name, connections::name, connections::status, users::username))
         .load(conn)
+}
+
+/// The list's sort orders.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionSort {
+    NameAsc,
+    NameDesc,
+    UpdatedDesc,
+    UpdatedAsc,
+}
+
+impl ConnectionSort {
+    pub const ALL: [ConnectionSort; 4] = [ConnectionSort::NameAsc, ConnectionSort::NameDesc, ConnectionSort::UpdatedDesc, ConnectionSort::UpdatedAsc];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionSort::NameAsc => "name",
+            ConnectionSort::NameDesc => "-name",
+            ConnectionSort::UpdatedDesc => "-updated",
+            ConnectionSort::UpdatedAsc => "updated",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<ConnectionSort> {
+        ConnectionSort::ALL.into_iter().find(|s| s.as_str() == raw)
+    }
+}
+
+/// What a list page asks for.
+#[derive(Debug, Clone)]
+pub struct ConnectionQuery {
+    pub search: String,
+    pub service_id: Option<i64>,
+    pub status: Option<Status>,
+    pub auth_type: Option<crate::domain::service::AuthType>,
+    pub owner_id: Option<i64>,
+    pub sort: ConnectionSort,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+/// A list row: the connection, its service's link name, name and auth type, and its owner.
+pub type ListRow = (ConnectionRow, String, String, String, String);
+
+type Joined = diesel::helper_types::InnerJoin<diesel::helper_types::InnerJoin<connections::table, services::table>, users::table>;
+
+fn filtered<'a>(conn: &DbConn, q: &'a ConnectionQuery) -> diesel::helper_types::IntoBoxed<'a, Joined, MultiBackend> {
+    let mut query = connections::table.inner_join(services::table).inner_join(users::table).into_boxed::<MultiBackend>();
+    if let Some(id) = q.service_id {
+        query = query.filter(connections::service_id.eq(id));
+    }
+    if let Some(status) = q.status {
+        query = query.filter(connections::status.eq(status.as_str()));
+    }
+    if let Some(t) = q.auth_type {
+        query = query.filter(services::auth_type.eq(t.as_str()));
+    }
+    if let Some(owner) = q.owner_id {
+        query = query.filter(connections::owner_id.eq(owner));
+    }
+    let needle = q.search.trim().to_lowercase();
+    if needle.is_empty() {
+        return query;
+    }
+    if needle.chars().count() >= 3 && matches!(conn, DbConn::Sqlite(_)) {
+        let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
+        return query.filter(
+            sql::<Bool>("connections.id IN (SELECT rowid FROM connections_fts WHERE connections_fts MATCH ").bind::<Text, _>(phrase).sql(")"),
+        );
+    }
+    let pattern = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    query.filter(connections::name_lower.like(pattern.clone()).escape('\\').or(connections::link_name.like(pattern).escape('\\')))
+}
+
+/// One page of connections matching the query, and how many match in all.
+pub fn list(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<(Vec<ListRow>, i64)> {
+    let total: i64 = filtered(conn, q).count().get_result(conn)?;
+    let query = match q.sort {
+        ConnectionSort::NameAsc => filtered(conn, q).order((connections::name_lower.asc(), connections::id.asc())),
+        ConnectionSort::NameDesc => filtered(conn, q).order((connections::name_lower.desc(), connections::id.desc())),
+        ConnectionSort::UpdatedDesc => filtered(conn, q).order((connections::updated_at.desc(), connections::id.desc())),
+        ConnectionSort::UpdatedAsc => filtered(conn, q).order((connections::updated_at.asc(), connections::id.asc())),
+    };
+    let rows = query
+        .offset((q.page - 1) * q.per_page)
+        .limit(q.per_page)
+        .select((ConnectionRow::as_select(), services::link_name, services::name, services::auth_type, users::username))
+        .load(conn)?;
+    Ok((rows, total))
 }

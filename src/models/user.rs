@@ -141,3 +141,7 @@ pub fn set_role(conn: &mut DbConn, id: i64, role: Role, now: i64) -> QueryResult
 pub fn set_disabled(conn: &mut DbConn, id: i64, disabled: bool, now: i64) -> QueryResult<()> {
     diesel::update(users::table.find(id)).set((users::disabled.eq(disabled), users::updated_at.eq(now))).execute(conn).map(drop)
 }
+
+pub fn name_of(conn: &mut DbConn, id: i64) -> QueryResult<String> {
+    users::table.find(id).select(users::username).first(conn)
+}

@@ -137,6 +137,14 @@ impl FormValues {
         }
     }
 
+    /// Drops rows left empty (an unused "+"): row errors count filled rows only, so the re-rendered
+    /// form must show the same rows for each message to land on its own row.
+    pub fn drop_blank_rows(&mut self) {
+        for rows in [&mut self.params, &mut self.extra, &mut self.scopes] {
+            rows.retain(|(x, y)| !x.trim().is_empty() || !y.trim().is_empty());
+        }
+    }
+
     /// The input to validate, plus errors only the form can have (a repeated extra parameter).
     pub fn to_input(&self, client_secret: &str) -> (ServiceInput, FieldErrors) {
         let mut errors = FieldErrors::new();

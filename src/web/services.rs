@@ -176,6 +176,7 @@ pub async fn create_service(
         posted.values.edit_rows(edit);
         return redisplay(&req, &admin, &state, None, posted, FieldErrors::new()).await;
     }
+    posted.values.drop_blank_rows();
     if posted.values.link_name.trim().is_empty() {
         posted.values.link_name = crate::domain::validate::suggest_link_name(&posted.values.name);
     }
@@ -218,6 +219,7 @@ pub async fn update_service(
         posted.values.edit_rows(edit);
         return redisplay(&req, &admin, &state, Some(&d), posted, FieldErrors::new()).await;
     }
+    posted.values.drop_blank_rows();
     match save(&state, &admin, Some(&d.service.link_name), &posted).await {
         Ok(service) => {
             Ok(see_other(&format!("/admin/services/{}", service.link_name), Some(&format!("Service “{}” saved.", service.name))))

@@ -7,4 +7,7 @@ mod access;
 mod cli;
 mod headers;
 mod migrations;
+mod openapi;
+mod services_api;
+mod services_pages;
 mod sign_in;

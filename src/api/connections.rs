@@ -1,0 +1,187 @@
+//! `/api/v1/connections`: the connections JSON API. Same operations and rules as the pages; an
+//! answer never carries a credential.
+
+use actix_web::{HttpResponse, web};
+use serde::{Deserialize, Serialize};
+
+use crate::api::services::rfc3339;
+use crate::app::AppState;
+use crate::auth::guard::ApiAdmin;
+use crate::domain::connection::{ConnectionInput, CredentialInput, Status};
+use crate::domain::service::{AuthType, GrantType};
+use crate::domain::validate::push;
+use crate::error::{AppError, FieldErrors};
+use crate::models::connection::{self as connections, ConnectionQuery, ConnectionSort};
+use crate::models::service as services;
+use crate::ops::connections::{self as ops, ConnectionView};
+
+/// A connection as the API shows it.
+#[derive(Serialize)]
+pub struct ConnectionJson {
+    link_name: String,
+    name: String,
+    service: String,
+    auth_type: AuthType,
+    owner: String,
+    status: Status,
+    status_message: Option<String>,
+    scopes_requested: Vec<String>,
+    scopes_granted: Option<Vec<String>>,
+    connected_at: Option<String>,
+    expires_at: Option<String>,
+    last_error: Option<String>,
+    revoke_outcome: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+pub fn connection_json(c: &ConnectionView) -> ConnectionJson {
+    ConnectionJson {
+        link_name: c.link_name.clone(),
+        name: c.name.clone(),
+        service: c.service_link.clone(),
+        auth_type: c.auth_type,
+        owner: c.owner.clone(),
+        status: c.status,
+        status_message: c.status_message.clone(),
+        scopes_requested: c.scopes_requested.clone(),
+        scopes_granted: c.scopes_granted.clone(),
+        connected_at: c.connected_at.map(rfc3339),
+        expires_at: c.expires_at.map(rfc3339),
+        last_error: c.status_message.clone(),
+        revoke_outcome: c.revoke_outcome.clone(),
+        created_at: rfc3339(c.created_at),
+        updated_at: rfc3339(c.updated_at),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    search: Option<String>,
+    service: Option<String>,
+    status: Option<String>,
+    auth_type: Option<String>,
+    owner: Option<String>,
+    sort: Option<String>,
+    page: Option<i64>,
+    per_page: Option<i64>,
+}
+
+fn parse_or<T>(errors: &mut FieldErrors, field: &str, raw: Option<&str>, parse: impl Fn(&str) -> Option<T>, hint: &str) -> Option<T> {
+    let raw = raw.filter(|s| !s.is_empty())?;
+    parse(raw).or_else(|| {
+        push(errors, field, hint);
+        None
+    })
+}
+
+pub async fn list_connections(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+    let q = query.into_inner();
+    let mut errors = FieldErrors::new();
+    let status = parse_or(&mut errors, "status", q.status.as_deref(), Status::parse, "Use not_connected, connected, disconnected or needs_reconnect.");
+    let auth_type = parse_or(&mut errors, "auth_type", q.auth_type.as_deref(), AuthType::parse, "Use api_key, basic or oauth2.");
+    let sort = parse_or(&mut errors, "sort", q.sort.as_deref(), ConnectionSort::parse, "Use name, -name, updated or -updated.").unwrap_or(ConnectionSort::NameAsc);
+    let owner_any = match q.owner.as_deref().unwrap_or("me") {
+        "me" | "" => false,
+        "any" => true,
+        _ => {
+            push(&mut errors, "owner", "Use me or any.");
+            false
+        }
+    };
+    let (page, per_page) = (q.page.unwrap_or(1), q.per_page.unwrap_or(25));
+    if !(1..=1_000_000).contains(&page) {
+        push(&mut errors, "page", "Use a page number from 1.");
+    }
+    if !(1..=100).contains(&per_page) {
+        push(&mut errors, "per_page", "Use 1 to 100 per page.");
+    }
+    let search = q.search.unwrap_or_default();
+    if search.chars().count() > 200 {
+        push(&mut errors, "search", "Use at most 200 characters.");
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors));
+    }
+    let (service, viewer) = (q.service.filter(|s| !s.is_empty()), user.id);
+    let (rows, total) = state
+        .db
+        .run(move |c| {
+            let service_id = match service {
+                Some(link) => Some(services::find(c, &link)?.map_or(-1, |s| s.id)),
+                None => None,
+            };
+            let query = ConnectionQuery { search, service_id, status, auth_type, owner_id: (!owner_any).then_some(viewer), sort, page, per_page };
+            let (rows, total) = connections::list(c, &query)?;
+            // A page holds at most 100 rows, from few services: load each service once.
+            let mut by_id = std::collections::HashMap::new();
+            let mut loaded = Vec::new();
+            for (row, _, _, _, owner) in rows {
+                if !by_id.contains_key(&row.service_id) {
+                    by_id.insert(row.service_id, services::find_by_id(c, row.service_id)?);
+                }
+                loaded.push(ConnectionView::new(&row, &by_id[&row.service_id], &owner));
+            }
+            Ok((loaded, total))
+        })
+        .await?;
+    let items: Vec<ConnectionJson> = rows.iter().map(connection_json).collect();
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "connections": items, "total": total, "page": page, "per_page": per_page })))
+}
+
+pub async fn create_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, input: web::Json<ConnectionInput>) -> Result<HttpResponse, AppError> {
+    let created = ops::create(&state, &user, input.into_inner()).await?;
+    Ok(HttpResponse::Created()
+        .insert_header(("location", format!("/api/v1/connections/{}", created.link_name)))
+        .json(connection_json(&created)))
+}
+
+pub async fn show_connection(_: ApiAdmin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(connection_json(&ops::load(&state, &link).await?.view())))
+}
+
+pub async fn update_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, link: web::Path<String>, input: web::Json<ConnectionInput>) -> Result<HttpResponse, AppError> {
+    let input = input.into_inner();
+    let mut errors = FieldErrors::new();
+    if input.link_name.as_deref().is_some_and(|l| l != link.as_str()) {
+        push(&mut errors, "link_name", "The link name cannot change.");
+    }
+    if input.service.is_some() {
+        push(&mut errors, "service", "The service of a connection cannot change; create a new connection.");
+    }
+    if !errors.is_empty() {
+        return Err(AppError::Invalid(errors));
+    }
+    let (updated, _) = ops::update(&state, &user, &link, input).await?;
+    Ok(HttpResponse::Ok().json(connection_json(&updated)))
+}
+
+pub async fn delete_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let outcome = ops::delete(&state, &user, &link).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": link.as_str(), "revoke_outcome": outcome })))
+}
+
+pub async fn put_credentials(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, link: web::Path<String>, input: web::Json<CredentialInput>) -> Result<HttpResponse, AppError> {
+    let connected = ops::connect_with_credentials(&state, &user, &link, input.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(connection_json(&connected)))
+}
+
+/// Authorization Code: a consent URL to open in the token owner's signed-in browser. Client
+/// Credentials: the token request is made at once and the connection is returned.
+pub async fn authorize_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let loaded = ops::load(&state, &link).await?;
+    if loaded.view().grant_type == Some(GrantType::ClientCredentials) {
+        let connected = ops::connect_client_credentials(&state, &user, &link).await?;
+        return Ok(HttpResponse::Ok().json(connection_json(&connected)));
+    }
+    let url = ops::start_authorization(&state, &user, &link, None).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "authorization_url": url.as_str(), "expires_in": crate::models::oauth_flow::FLOW_LIFETIME_SECS })))
+}
+
+pub async fn revoke_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let outcome = ops::revoke(&state, &user, &link).await?;
+    let view = ops::load(&state, &link).await?.view();
+    let mut body = serde_json::to_value(connection_json(&view)).map_err(|e| AppError::Internal(e.to_string()))?;
+    body["revoke_outcome"] = outcome.into();
+    Ok(HttpResponse::Ok().json(body))
+}

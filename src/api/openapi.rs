@@ -1,0 +1,237 @@
+//! `GET /api/v1/openapi.json`: the OpenAPI 3.0.3 document of the JSON API. Paths come from one
+//! function per area (`meta_paths`, `services_paths`, …); `tests/it/openapi.rs` checks them against
+//! THE route table both ways, so a new `/api/v1` route cannot ship undocumented.
+
+mod schemas;
+
+use actix_web::HttpResponse;
+use serde_json::{Map, Value, json};
+
+/// The document, built once per request (it is small and never on a hot path).
+pub async fn document() -> HttpResponse {
+    HttpResponse::Ok().json(spec())
+}
+
+/// The whole document.
+pub fn spec() -> Value {
+    let mut paths = Map::new();
+    for area in [meta_paths(), services_paths()] {
+        paths.extend(area);
+    }
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "Connections API",
+            "version": "1",
+            "description": "Custom services and connections of the Connections admin application. Every operation needs \
+                            the API token of an SDAdmin as `Authorization: Bearer <token>` (create one with \
+                            `connections token create`). No response ever carries a secret.",
+        },
+        "servers": [{ "url": "/" }],
+        "security": [{ "bearerAuth": [] }],
+        "tags": [
+            { "name": "meta", "description": "The token's user and this document." },
+            { "name": "services", "description": "Custom services: how to authenticate to a third-party application." },
+        ],
+        "paths": paths,
+        "components": {
+            "securitySchemes": {
+                "bearerAuth": { "type": "http", "scheme": "bearer", "description": "An SDAdmin's API token." },
+            },
+            "parameters": parameters(),
+            "responses": responses(),
+            "schemas": schemas::all(),
+        },
+    })
+}
+
+/// `/api/v1/me` and this document.
+fn meta_paths() -> Map<String, Value> {
+    paths([
+        (
+            "/api/v1/me",
+            json!({
+                "get": {
+                    "tags": ["meta"],
+                    "operationId": "show_me",
+                    "summary": "The user the API token belongs to",
+                    "responses": with_errors(
+                        json!({ "200": ok("The token's user.", schema("Me")) }),
+                        &[],
+                    ),
+                },
+            }),
+        ),
+        (
+            "/api/v1/openapi.json",
+            json!({
+                "get": {
+                    "tags": ["meta"],
+                    "operationId": "openapi_document",
+                    "summary": "This OpenAPI document",
+                    "security": [],
+                    "responses": { "200": ok("The OpenAPI 3.0.3 document.", json!({ "type": "object" })) },
+                },
+            }),
+        ),
+    ])
+}
+
+/// `/api/v1/services…`: the Custom Services API.
+fn services_paths() -> Map<String, Value> {
+    paths([
+        (
+            "/api/v1/services",
+            json!({
+                "get": {
+                    "tags": ["services"],
+                    "operationId": "list_services",
+                    "summary": "List services: search, filter, sort, paginate",
+                    "parameters": [
+                        {
+                            "name": "search", "in": "query",
+                            "description": "Case-insensitive substring of the display name or the link name.",
+                            "schema": { "type": "string", "maxLength": 200 },
+                        },
+                        {
+                            "name": "auth_type", "in": "query",
+                            "schema": { "$ref": "#/components/schemas/AuthType" },
+                        },
+                        {
+                            "name": "sort", "in": "query",
+                            "description": "By name or last update; `-` means descending.",
+                            "schema": { "type": "string", "enum": ["name", "-name", "updated", "-updated"], "default": "name" },
+                        },
+                        param_ref("Page"),
+                        param_ref("PerPage"),
+                    ],
+                    "responses": with_errors(json!({ "200": ok("One page of services.", schema("ServiceList")) }), &["400", "422"]),
+                },
+                "post": {
+                    "tags": ["services"],
+                    "operationId": "create_service",
+                    "summary": "Create a service",
+                    "requestBody": {
+                        "required": true,
+                        "content": { "application/json": { "schema": {
+                            "allOf": [schema("ServiceInput"), { "required": ["name", "link_name", "auth_type"] }],
+                        } } },
+                    },
+                    "responses": with_errors(
+                        json!({ "201": {
+                            "description": "Created.",
+                            "headers": { "Location": {
+                                "description": "The new service's URL.",
+                                "schema": { "type": "string", "example": "/api/v1/services/zoho_desk" },
+                            } },
+                            "content": { "application/json": { "schema": schema("Service") } },
+                        } }),
+                        &["422"],
+                    ),
+                },
+            }),
+        ),
+        (
+            "/api/v1/services/{link_name}",
+            json!({
+                "parameters": [param_ref("LinkName")],
+                "get": {
+                    "tags": ["services"],
+                    "operationId": "show_service",
+                    "summary": "One service",
+                    "responses": with_errors(json!({ "200": ok("The service.", schema("Service")) }), &["404"]),
+                },
+                "patch": {
+                    "tags": ["services"],
+                    "operationId": "update_service",
+                    "summary": "Change a service",
+                    "description": "Fields left out keep their stored values; a blank or absent `oauth2.client_secret` \
+                                    keeps the stored secret. The link name cannot change. With connections in place, \
+                                    the authentication type, the API key parameter names and the grant type cannot change.",
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": schema("ServiceInput") } } },
+                    "responses": with_errors(json!({ "200": ok("The changed service.", schema("Service")) }), &["404", "422"]),
+                },
+                "delete": {
+                    "tags": ["services"],
+                    "operationId": "delete_service",
+                    "summary": "Delete a service no connection uses",
+                    "responses": with_errors(json!({ "204": { "description": "Deleted." } }), &["404", "409"]),
+                },
+            }),
+        ),
+    ])
+}
+
+fn paths<const N: usize>(items: [(&str, Value); N]) -> Map<String, Value> {
+    items.into_iter().map(|(path, item)| (path.to_owned(), item)).collect()
+}
+
+/// A `$ref` to a component schema.
+pub(crate) fn schema(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
+}
+
+fn param_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/parameters/{name}") })
+}
+
+fn ok(description: &str, body: Value) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": body } } })
+}
+
+/// Adds the error responses every authenticated operation can give (401, 403, 500, 503) and `extra`
+/// ones by status code.
+fn with_errors(mut responses: Value, extra: &[&str]) -> Value {
+    let map = responses.as_object_mut().expect("responses is an object");
+    for status in ["401", "403", "500", "503"].iter().chain(extra) {
+        let name = match *status {
+            "400" => "BadRequest",
+            "401" => "Unauthorized",
+            "403" => "Forbidden",
+            "404" => "NotFound",
+            "409" => "Conflict",
+            "422" => "Invalid",
+            "503" => "Unavailable",
+            _ => "ServerError",
+        };
+        map.insert((*status).to_owned(), json!({ "$ref": format!("#/components/responses/{name}") }));
+    }
+    responses
+}
+
+fn parameters() -> Value {
+    json!({
+        "LinkName": {
+            "name": "link_name", "in": "path", "required": true,
+            "description": "The service's link name.",
+            "schema": schemas::link_name(),
+        },
+        "Page": {
+            "name": "page", "in": "query",
+            "schema": { "type": "integer", "format": "int64", "minimum": 1, "maximum": 1_000_000, "default": 1 },
+        },
+        "PerPage": {
+            "name": "per_page", "in": "query",
+            "schema": { "type": "integer", "format": "int64", "minimum": 1, "maximum": 100, "default": 25 },
+        },
+    })
+}
+
+fn error_response(description: &str, schema_name: &str) -> Value {
+    json!({ "description": description, "content": { "application/json": { "schema": schema(schema_name) } } })
+}
+
+fn responses() -> Value {
+    let mut unauthorized = error_response("No valid API token: send `Authorization: Bearer <token>`.", "Error");
+    unauthorized["headers"] = json!({ "WWW-Authenticate": { "schema": { "type": "string", "example": "Bearer" } } });
+    json!({
+        "BadRequest": error_response("The query string could not be read.", "Error"),
+        "Unauthorized": unauthorized,
+        "Forbidden": error_response("The token's user is not an SDAdmin.", "Error"),
+        "NotFound": error_response("No such item.", "Error"),
+        "Conflict": error_response("The item is in use (e.g. a service that connections use).", "Error"),
+        "Invalid": error_response("The input is not valid: a message per field.", "ValidationError"),
+        "ServerError": error_response("Something went wrong on our side (the cause is logged, never sent).", "Error"),
+        "Unavailable": error_response("The database is unavailable right now.", "Error"),
+    })
+}

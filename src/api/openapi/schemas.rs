@@ -1,0 +1,258 @@
+//! The component schemas of the OpenAPI document: what the API answers (`Service`, …) and what it
+//! accepts (`ServiceInput`, …), one function per area. They mirror `api::services::ServiceJson` and
+//! `domain::service_input::ServiceInput`.
+
+use serde_json::{Map, Value, json};
+
+use super::schema;
+
+/// Every component schema.
+pub fn all() -> Value {
+    let mut all = Map::new();
+    for area in [error_schemas(), meta_schemas(), service_schemas(), service_input_schemas()] {
+        all.extend(area);
+    }
+    Value::Object(all)
+}
+
+fn object(items: Value) -> Map<String, Value> {
+    match items {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    }
+}
+
+/// `null` or the referenced schema (OpenAPI 3.0 ignores siblings of `$ref`, hence the `allOf`).
+fn nullable_ref(name: &str) -> Value {
+    json!({ "allOf": [schema(name)], "nullable": true })
+}
+
+fn nullable_string(format: Option<&str>) -> Value {
+    let mut s = json!({ "type": "string", "nullable": true });
+    if let Some(f) = format {
+        s["format"] = json!(f);
+    }
+    s
+}
+
+/// A link name: snake_case, at most 50 characters.
+pub fn link_name() -> Value {
+    json!({ "type": "string", "maxLength": 50, "pattern": "^[a-z][a-z0-9]*(_[a-z0-9]+)*$", "example": "zoho_desk" })
+}
+
+fn error_schemas() -> Map<String, Value> {
+    object(json!({
+        "Error": {
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message"],
+                    "properties": {
+                        "code": {
+                            "type": "string",
+                            "description": "Machine-readable: not_found, unauthorized, forbidden, bad_request, invalid, \
+                                            conflict, too_large, unavailable, internal (or error).",
+                            "example": "not_found",
+                        },
+                        "message": { "type": "string", "description": "For people; never holds a secret or a cause chain." },
+                    },
+                },
+            },
+        },
+        "ValidationError": {
+            "allOf": [
+                schema("Error"),
+                {
+                    "type": "object",
+                    "required": ["errors"],
+                    "properties": {
+                        "errors": {
+                            "type": "object",
+                            "description": "Messages per field, keyed like the input (`oauth2.client_id`, \
+                                            `api_key.params.0.name`; `body` when the JSON does not parse).",
+                            "additionalProperties": { "type": "array", "items": { "type": "string" } },
+                            "example": { "link_name": ["This link name is already taken; choose another."] },
+                        },
+                    },
+                },
+            ],
+        },
+    }))
+}
+
+fn meta_schemas() -> Map<String, Value> {
+    object(json!({
+        "Me": {
+            "type": "object",
+            "required": ["username", "role"],
+            "properties": {
+                "username": { "type": "string" },
+                "role": { "type": "string", "enum": ["sdadmin"] },
+            },
+        },
+    }))
+}
+
+/// What the API answers about services (`api::services::ServiceJson`).
+fn service_schemas() -> Map<String, Value> {
+    object(json!({
+        "AuthType": { "type": "string", "enum": ["api_key", "basic", "oauth2"] },
+        "ParamType": { "type": "string", "enum": ["query", "form", "header"] },
+        "GrantType": { "type": "string", "enum": ["authorization_code", "client_credentials"] },
+        "ClientAuth": {
+            "type": "string", "enum": ["basic", "body"],
+            "description": "Client authentication at the token endpoint: HTTP Basic header or request body.",
+        },
+        "ApiKeyParam": {
+            "type": "object",
+            "required": ["name", "display_name"],
+            "properties": {
+                "name": { "type": "string", "description": "The parameter sent (a header token for headers)." },
+                "display_name": { "type": "string", "maxLength": 100, "description": "The label shown when connecting." },
+            },
+        },
+        "ApiKeyConfig": {
+            "type": "object",
+            "required": ["param_type", "params"],
+            "properties": {
+                "param_type": schema("ParamType"),
+                "params": { "type": "array", "items": schema("ApiKeyParam") },
+            },
+        },
+        "Scope": {
+            "type": "object",
+            "required": ["scope", "display_name"],
+            "properties": {
+                "scope": { "type": "string", "maxLength": 200 },
+                "display_name": { "type": "string", "maxLength": 100, "description": "Blank on input: the scope itself." },
+            },
+        },
+        "TokenPlacement": {
+            "type": "object",
+            "description": "Where the access token goes: `<name>: <prefix> <token>` in a header, or `?<name>=<token>`.",
+            "required": ["in", "name"],
+            "properties": {
+                "in": { "type": "string", "enum": ["header", "query"] },
+                "name": { "type": "string", "example": "Authorization" },
+                "prefix": { "type": "string", "description": "Header placement only.", "example": "Bearer" },
+            },
+        },
+        "OAuth2": {
+            "type": "object",
+            "required": [
+                "grant_type", "client_id", "client_secret_set", "authorization_url", "token_url", "refresh_url",
+                "revoke_url", "issuer", "client_auth", "scope_delimiter", "token_placement", "extra_auth_params", "scopes",
+            ],
+            "properties": {
+                "grant_type": schema("GrantType"),
+                "client_id": { "type": "string" },
+                "client_secret_set": { "type": "boolean", "description": "Whether a client secret is stored (never the secret)." },
+                "authorization_url": nullable_string(Some("uri")),
+                "token_url": { "type": "string", "format": "uri" },
+                "refresh_url": { "type": "string", "format": "uri", "nullable": true, "description": "`null`: refresh at the token URL." },
+                "revoke_url": nullable_string(Some("uri")),
+                "issuer": { "type": "string", "nullable": true, "description": "When set, the callback must carry a matching `iss`." },
+                "client_auth": schema("ClientAuth"),
+                "scope_delimiter": { "type": "string", "enum": [" ", ",", "+"] },
+                "token_placement": schema("TokenPlacement"),
+                "extra_auth_params": { "type": "object", "additionalProperties": { "type": "string" },
+                                       "example": { "access_type": "offline" } },
+                "scopes": { "type": "array", "items": schema("Scope") },
+            },
+        },
+        "Service": {
+            "type": "object",
+            "description": "A custom service. `api_key` is set for API Key services, `oauth2` for OAuth2 ones.",
+            "required": [
+                "link_name", "name", "description", "auth_type", "api_base_url", "api_key", "oauth2", "callback_url",
+                "connection_count", "created_at", "updated_at", "created_by", "updated_by",
+            ],
+            "properties": {
+                "link_name": link_name(),
+                "name": { "type": "string", "maxLength": 100 },
+                "description": { "type": "string" },
+                "auth_type": schema("AuthType"),
+                "api_base_url": nullable_string(Some("uri")),
+                "api_key": nullable_ref("ApiKeyConfig"),
+                "oauth2": nullable_ref("OAuth2"),
+                "callback_url": { "type": "string", "format": "uri", "description": "`{alias URL}/integration/oauth/callback`." },
+                "connection_count": { "type": "integer", "format": "int64" },
+                "created_at": { "type": "string", "format": "date-time" },
+                "updated_at": { "type": "string", "format": "date-time" },
+                "created_by": { "type": "string" },
+                "updated_by": { "type": "string" },
+            },
+        },
+        "ServiceList": {
+            "type": "object",
+            "required": ["services", "total", "page", "per_page"],
+            "properties": {
+                "services": { "type": "array", "items": schema("Service") },
+                "total": { "type": "integer", "format": "int64", "description": "How many services match, on all pages." },
+                "page": { "type": "integer", "format": "int64" },
+                "per_page": { "type": "integer", "format": "int64" },
+            },
+        },
+    }))
+}
+
+/// What the API accepts for services (`domain::service_input::ServiceInput`); every field is optional
+/// for a PATCH, and the rules report a message per field (422).
+fn service_input_schemas() -> Map<String, Value> {
+    let url = |description: &str| json!({ "type": "string", "format": "uri", "maxLength": 2048, "description": description });
+    object(json!({
+        "ServiceInput": {
+            "type": "object",
+            "properties": {
+                "name": { "type": "string", "minLength": 1, "maxLength": 100 },
+                "link_name": link_name(),
+                "description": { "type": "string", "maxLength": 1000 },
+                "auth_type": schema("AuthType"),
+                "api_base_url": url("Where the service's API lives; an empty string clears it."),
+                "api_key": schema("ApiKeyInput"),
+                "oauth2": schema("OAuth2Input"),
+            },
+        },
+        "ApiKeyInput": {
+            "type": "object",
+            "properties": {
+                "param_type": { "allOf": [schema("ParamType")], "default": "header" },
+                "params": { "type": "array", "minItems": 1, "maxItems": 50, "items": schema("ApiKeyParam") },
+            },
+        },
+        "OAuth2Input": {
+            "type": "object",
+            "properties": {
+                "grant_type": { "allOf": [schema("GrantType")], "default": "authorization_code" },
+                "client_id": { "type": "string", "maxLength": 500 },
+                "client_secret": {
+                    "type": "string", "maxLength": 4096, "writeOnly": true,
+                    "description": "Write-only: blank or absent keeps the stored secret. Required for Client Credentials.",
+                },
+                "authorization_url": url("Required for the Authorization Code grant."),
+                "token_url": url("The access token URL (required)."),
+                "refresh_url": url("Blank: refresh at the token URL."),
+                "revoke_url": url("RFC 7009 revocation endpoint (optional)."),
+                "issuer": { "type": "string", "maxLength": 2048, "description": "RFC 9207 issuer identifier (optional)." },
+                "client_auth": { "allOf": [schema("ClientAuth")], "default": "basic" },
+                "scope_delimiter": { "type": "string", "enum": [" ", ",", "+", "space", "comma", "plus"], "default": " " },
+                "token_placement": schema("TokenPlacementInput"),
+                "extra_auth_params": {
+                    "type": "object", "maxProperties": 50, "additionalProperties": { "type": "string", "maxLength": 500 },
+                    "description": "Extra authorization-request parameters; the ones Connections sets itself are refused.",
+                },
+                "scopes": { "type": "array", "maxItems": 50, "items": schema("Scope") },
+            },
+        },
+        "TokenPlacementInput": {
+            "type": "object",
+            "properties": {
+                "in": { "type": "string", "enum": ["header", "query"], "default": "header" },
+                "name": { "type": "string", "description": "Default `Authorization` (header) or `access_token` (query)." },
+                "prefix": { "type": "string", "maxLength": 50, "default": "Bearer", "description": "Header placement only." },
+            },
+        },
+    }))
+}

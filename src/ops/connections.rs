@@ -1,0 +1,423 @@
+//! Creating, connecting, revoking and deleting connections, shared by the pages and the API. Only
+//! the owner may edit or connect (connecting stores the owner's own credentials); any SDAdmin may
+//! revoke or delete. Every step is audited; no secret is ever returned.
+
+use crate::app::AppState;
+use crate::auth::token::{random_urlsafe, sha256_hex};
+use crate::domain::connection::{self as rules, ConnectionInput, CredentialInput, Status};
+use crate::domain::service::{AuthType, GrantType, ServiceConfig, callback_url};
+use crate::domain::validate::push;
+use crate::error::{AppError, FieldErrors};
+use crate::models::audit::{self, Event};
+use crate::models::connection::{self as connections, ConnectionRow, NewTokens};
+use crate::models::oauth_flow::{self, NewFlow};
+use crate::models::service::{self as services, ServiceRow};
+use crate::models::user::User;
+use crate::oauth;
+use crate::ops::services::alias_url;
+
+/// A connection as pages and the API show it: never a credential.
+#[derive(Debug, Clone)]
+pub struct ConnectionView {
+    pub link_name: String,
+    pub name: String,
+    pub service_link: String,
+    pub service_name: String,
+    pub auth_type: AuthType,
+    pub grant_type: Option<GrantType>,
+    pub owner: String,
+    pub owner_id: i64,
+    pub status: Status,
+    pub status_message: Option<String>,
+    pub scopes_requested: Vec<String>,
+    pub scopes_granted: Option<Vec<String>>,
+    pub has_refresh_token: bool,
+    pub connected_at: Option<i64>,
+    pub expires_at: Option<i64>,
+    pub revoke_outcome: Option<String>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+impl ConnectionView {
+    pub fn new(row: &ConnectionRow, service: &ServiceRow, owner: &str) -> ConnectionView {
+        let config: Option<ServiceConfig> = serde_json::from_str(&service.config).ok();
+        ConnectionView {
+            link_name: row.link_name.clone(),
+            name: row.name.clone(),
+            service_link: service.link_name.clone(),
+            service_name: service.name.clone(),
+            auth_type: AuthType::parse(&service.auth_type).unwrap_or(AuthType::ApiKey),
+            grant_type: config.as_ref().and_then(|c| c.oauth()).map(|o| o.grant_type),
+            owner: owner.to_owned(),
+            owner_id: row.owner_id,
+            status: row.status(),
+            status_message: row.status_message.clone(),
+            scopes_requested: row.scopes_requested(),
+            scopes_granted: row.scopes_granted(),
+            has_refresh_token: row.refresh_token.is_some(),
+            connected_at: row.connected_at,
+            expires_at: row.expires_at,
+            revoke_outcome: row.revoke_outcome.clone(),
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+
+    /// Requested scopes the provider did not grant (e.g. no `offline_access`: no refresh token).
+    pub fn scopes_not_granted(&self) -> Vec<String> {
+        match &self.scopes_granted {
+            Some(granted) => self.scopes_requested.iter().filter(|s| !granted.contains(s)).cloned().collect(),
+            None => Vec::new(),
+        }
+    }
+}
+
+/// A connection with its service and owner's name.
+pub struct Loaded {
+    pub row: ConnectionRow,
+    pub service: ServiceRow,
+    pub owner: String,
+}
+
+impl Loaded {
+    pub fn view(&self) -> ConnectionView {
+        ConnectionView::new(&self.row, &self.service, &self.owner)
+    }
+
+    pub fn config(&self) -> Result<ServiceConfig, AppError> {
+        Ok(self.service.view()?.config)
+    }
+}
+
+pub async fn load(state: &AppState, link_name: &str) -> Result<Loaded, AppError> {
+    let link = link_name.to_owned();
+    state
+        .db
+        .run(move |c| {
+            let row = connections::find(c, &link)?.ok_or(AppError::NotFound)?;
+            let service = services::find_by_id(c, row.service_id)?;
+            let owner = crate::models::user::name_of(c, row.owner_id)?;
+            Ok(Loaded { row, service, owner })
+        })
+        .await
+}
+
+fn ensure_owner(loaded: &Loaded, actor: &User, what: &str) -> Result<(), AppError> {
+    if loaded.row.owner_id == actor.id {
+        return Ok(());
+    }
+    Err(AppError::Forbidden(format!(
+        "Only the owner ({}) can {what} this connection: connecting stores the owner's own credentials. You may revoke or delete it.",
+        loaded.owner
+    )))
+}
+
+async fn record(state: &AppState, actor: &User, action: &'static str, target: &str, details: serde_json::Value) -> Result<(), AppError> {
+    let (actor_id, actor_name, target, now) = (actor.id, actor.username.clone(), target.to_owned(), state.clock.now());
+    state
+        .db
+        .run(move |c| {
+            let event = Event { actor_id: Some(actor_id), actor: &actor_name, action, target_type: "connection", target: &target, details };
+            Ok(audit::record(c, event, now)?)
+        })
+        .await
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    let mut errors = FieldErrors::new();
+    push(&mut errors, field, message);
+    AppError::Invalid(errors)
+}
+
+/// Validates and stores a new connection owned by `actor`.
+pub async fn create(state: &AppState, actor: &User, input: ConnectionInput) -> Result<ConnectionView, AppError> {
+    let service_link = input.service.clone().unwrap_or_default();
+    let service = state.db.run(move |c| Ok(services::find(c, service_link.trim())?)).await?;
+    let mut errors = FieldErrors::new();
+    let (name, link) = rules::validate_names(&input, true, &mut errors);
+    let scopes = match &service {
+        Some(s) => rules::validate_scopes(&s.view()?.config, input.scopes.as_deref().unwrap_or(&[]), &mut errors),
+        None => {
+            push(&mut errors, "service", "Choose a service.");
+            Vec::new()
+        }
+    };
+    let (Some(service), Some(name), Some(link), true) = (service, name, link, errors.is_empty()) else {
+        return Err(AppError::Invalid(errors));
+    };
+    let (owner_id, owner, now) = (actor.id, actor.username.clone(), state.clock.now());
+    let loaded = state
+        .db
+        .run(move |c| {
+            crate::db::write_tx(c, |c| {
+                if connections::find(c, &link)?.is_some() {
+                    return Err(invalid("link_name", "This link name is already taken; choose another."));
+                }
+                let id = match connections::insert(c, &link, &name, service.id, owner_id, &scopes, now) {
+                    Err(e) if crate::db::is_unique_violation(&e) => return Err(invalid("link_name", "This link name is already taken; choose another.")),
+                    other => other?,
+                };
+                let details = serde_json::json!({ "service": service.link_name, "scopes": scopes });
+                audit::record(c, Event { actor_id: Some(owner_id), actor: &owner, action: "connection.create", target_type: "connection", target: &link, details }, now)?;
+                Ok(Loaded { row: connections::find_by_id(c, id)?, service, owner: owner.clone() })
+            })
+        })
+        .await?;
+    Ok(loaded.view())
+}
+
+/// Renames a connection or changes its scopes. New scopes need a new consent: the connection is
+/// set Not connected with a message saying why. Returns the view and whether that happened.
+pub async fn update(state: &AppState, actor: &User, link_name: &str, input: ConnectionInput) -> Result<(ConnectionView, bool), AppError> {
+    let loaded = load(state, link_name).await?;
+    ensure_owner(&loaded, actor, "edit")?;
+    let config = loaded.config()?;
+    let mut errors = FieldErrors::new();
+    let name_input = ConnectionInput { name: input.name.clone().or_else(|| Some(loaded.row.name.clone())), ..ConnectionInput::default() };
+    let (name, _) = rules::validate_names(&name_input, false, &mut errors);
+    let scopes = match &input.scopes {
+        Some(chosen) => rules::validate_scopes(&config, chosen, &mut errors),
+        None => loaded.row.scopes_requested(),
+    };
+    let Some(name) = name.filter(|_| errors.is_empty()) else {
+        return Err(AppError::Invalid(errors));
+    };
+    let scopes_changed = scopes != loaded.row.scopes_requested();
+    let reset = (scopes_changed && loaded.row.status() != Status::NotConnected && config.oauth().is_some())
+        .then_some("The scopes changed: reconnect to grant them.");
+    let (id, now) = (loaded.row.id, state.clock.now());
+    let stored_scopes = scopes.clone();
+    state.db.run(move |c| Ok(connections::update_meta(c, id, &name, &stored_scopes, reset, now)?)).await?;
+    let mut changed = vec![];
+    if input.name.as_deref().is_some_and(|n| n.trim() != loaded.row.name) {
+        changed.push("name");
+    }
+    if scopes_changed {
+        changed.push("scopes");
+    }
+    record(state, actor, "connection.update", link_name, serde_json::json!({ "changed": changed })).await?;
+    Ok((load(state, link_name).await?.view(), reset.is_some()))
+}
+
+/// Stores API key or Basic credentials (replacing any): Connected.
+pub async fn connect_with_credentials(state: &AppState, actor: &User, link_name: &str, input: CredentialInput) -> Result<ConnectionView, AppError> {
+    let loaded = load(state, link_name).await?;
+    ensure_owner(&loaded, actor, "connect")?;
+    let credentials = rules::validate_credentials(&loaded.config()?, input).map_err(AppError::Invalid)?;
+    let (keyring, id, now) = (state.keyring.clone(), loaded.row.id, state.clock.now());
+    state.db.run(move |c| connections::store_credentials(c, &keyring, id, &credentials, now)).await?;
+    record(state, actor, "connection.connect", link_name, serde_json::json!({ "method": "credentials" })).await?;
+    Ok(load(state, link_name).await?.view())
+}
+
+/// Starts an authorization-code flow and returns the provider's consent URL.
+pub async fn start_authorization(state: &AppState, actor: &User, link_name: &str, session_hash: Option<String>) -> Result<url::Url, AppError> {
+    let loaded = load(state, link_name).await?;
+    ensure_owner(&loaded, actor, "connect")?;
+    let config = loaded.config()?;
+    let oauth_cfg = match config.oauth() {
+        Some(o) if o.grant_type == GrantType::AuthorizationCode => o.clone(),
+        Some(_) => return Err(AppError::BadRequest("This service uses the Client Credentials grant: connect it without a consent.".into())),
+        None => return Err(AppError::BadRequest("Only OAuth2 connections are authorized at a provider.".into())),
+    };
+    let state_token = random_urlsafe(32)?;
+    let (verifier, challenge) = oauth::pkce_pair()?;
+    let scopes = loaded.row.scopes_requested();
+    let redirect_uri = callback_url(&alias_url(state).await?);
+    let url = oauth::authorize_url(&oauth_cfg, &redirect_uri, &scopes, &state_token, &challenge).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let (keyring, state_hash, connection_id, user_id, now) = (state.keyring.clone(), sha256_hex(&state_token), loaded.row.id, actor.id, state.clock.now());
+    state
+        .db
+        .run(move |c| {
+            let flow = NewFlow { state_hash: &state_hash, connection_id, user_id, session_hash: session_hash.as_deref(), verifier: &verifier, scopes: &scopes };
+            oauth_flow::insert(c, &keyring, &flow, now)
+        })
+        .await?;
+    record(state, actor, "connection.authorize", link_name, serde_json::json!({ "scopes": loaded.row.scopes_requested() })).await?;
+    Ok(url)
+}
+
+/// Stores a token response: tokens sealed, expiry from `expires_in`, the granted scope.
+async fn store_token_set(state: &AppState, loaded: &Loaded, tokens: oauth::TokenSet, requested: &[String]) -> Result<(), AppError> {
+    let config = loaded.config()?;
+    let delimiter = config.oauth().map_or(" ", |o| o.scope_delimiter.as_str()).to_owned();
+    let granted = tokens.scope.as_deref().map(|s| rules::parse_granted(s, &delimiter)).unwrap_or_else(|| requested.to_vec());
+    let (keyring, id, now) = (state.keyring.clone(), loaded.row.id, state.clock.now());
+    let expires_at = tokens.expires_in.map(|s| now + s.max(0));
+    state
+        .db
+        .run(move |c| {
+            let new = NewTokens { access_token: &tokens.access_token, refresh_token: tokens.refresh_token.as_ref(), expires_at, granted: &granted };
+            connections::store_tokens(c, &keyring, id, &new, now)
+        })
+        .await
+}
+
+/// Connects a Client Credentials connection: the token request is made at once.
+pub async fn connect_client_credentials(state: &AppState, actor: &User, link_name: &str) -> Result<ConnectionView, AppError> {
+    let loaded = load(state, link_name).await?;
+    ensure_owner(&loaded, actor, "connect")?;
+    let config = loaded.config()?;
+    let Some(o) = config.oauth().filter(|o| o.grant_type == GrantType::ClientCredentials) else {
+        return Err(AppError::BadRequest("This connection is not a Client Credentials connection.".into()));
+    };
+    let secret = loaded.service.client_secret(&state.keyring)?;
+    let scopes = loaded.row.scopes_requested();
+    let mut form = vec![("grant_type", "client_credentials".to_owned())];
+    if !scopes.is_empty() {
+        form.push(("scope", scopes.join(&o.scope_delimiter)));
+    }
+    match oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form).await {
+        Ok(tokens) => store_token_set(state, &loaded, tokens, &scopes).await?,
+        Err(e) => {
+            let message = format!("The token request failed: {e}");
+            let (id, now, shown) = (loaded.row.id, state.clock.now(), message.clone());
+            state.db.run(move |c| Ok(connections::set_message(c, id, &shown, now)?)).await?;
+            return Err(AppError::Conflict(message));
+        }
+    }
+    record(state, actor, "connection.connect", link_name, serde_json::json!({ "method": "client_credentials" })).await?;
+    Ok(load(state, link_name).await?.view())
+}
+
+/// The query of a request to the callback URL.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct CallbackParams {
+    pub code: Option<String>,
+    pub state: Option<String>,
+    pub iss: Option<String>,
+    pub error: Option<String>,
+    pub error_description: Option<String>,
+}
+
+/// How a callback ended, for the page to say.
+pub enum CallbackOutcome {
+    Connected { link_name: String, name: String },
+    /// The provider refused or the exchange failed: the status is unchanged.
+    Failed { link_name: String, message: String },
+}
+
+/// Completes an authorization-code flow: the state must be known, unexpired, unused and the signed-in
+/// user's own; `iss` must match the service's issuer before any token request; the code is
+/// exchanged exactly once.
+pub async fn finish_authorization(state: &AppState, user: &User, session_hash: &str, params: CallbackParams) -> Result<CallbackOutcome, AppError> {
+    let unknown = || AppError::BadRequest("This authorization is unknown or was already completed. Start again from the connection's page.".into());
+    let state_token = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 200).ok_or_else(unknown)?;
+    let state_hash = sha256_hex(state_token);
+    let lookup = state_hash.clone();
+    let flow = state.db.run(move |c| Ok(oauth_flow::find(c, &lookup)?)).await?.ok_or_else(unknown)?;
+    if flow.user_id != user.id || flow.session_hash.as_deref().is_some_and(|h| h != session_hash) {
+        return Err(AppError::Forbidden("This authorization was started by another user or in another session. Start again from the connection's page.".into()));
+    }
+    let now = state.clock.now();
+    if flow.used_at.is_some() {
+        return Err(unknown());
+    }
+    if flow.expires_at <= now {
+        return Err(AppError::BadRequest("This authorization expired (it must be completed within 10 minutes). Start again from the connection's page.".into()));
+    }
+    let claim_hash = state_hash.clone();
+    if !state.db.run(move |c| Ok(oauth_flow::claim(c, &claim_hash, now)?)).await? {
+        return Err(unknown());
+    }
+    let loaded = {
+        let id = flow.connection_id;
+        let link = state.db.run(move |c| Ok(connections::find_by_id(c, id)?.link_name)).await?;
+        load(state, &link).await?
+    };
+    let link_name = loaded.row.link_name.clone();
+    let fail = |message: String| CallbackOutcome::Failed { link_name: link_name.clone(), message };
+    if let Some(error) = &params.error {
+        let description = params.error_description.as_deref().map(|d| format!(": {}", d.chars().take(300).collect::<String>())).unwrap_or_default();
+        let message = format!("The provider did not grant access ({}{description}).", error.chars().take(100).collect::<String>());
+        save_message(state, &loaded, &message).await?;
+        return Ok(fail(message));
+    }
+    let config = loaded.config()?;
+    let Some(o) = config.oauth() else { return Ok(fail("This connection's service is no longer OAuth2.".into())) };
+    if let Some(issuer) = &o.issuer
+        && params.iss.as_deref() != Some(issuer.as_str())
+    {
+        let message = "The authorization response came from an unexpected issuer; no token was requested. Try again.".to_owned();
+        save_message(state, &loaded, &message).await?;
+        return Ok(fail(message));
+    }
+    let Some(code) = params.code.filter(|c| !c.is_empty()) else { return Ok(fail("The provider sent no authorization code.".into())) };
+    let verifier = flow.verifier(&state.keyring)?;
+    let secret = loaded.service.client_secret(&state.keyring)?;
+    let redirect_uri = callback_url(&alias_url(state).await?);
+    let form = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code),
+        ("redirect_uri", redirect_uri),
+        ("code_verifier", verifier.expose().to_owned()),
+    ];
+    match oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form).await {
+        Ok(tokens) => {
+            store_token_set(state, &loaded, tokens, &flow.scopes()).await?;
+            record(state, user, "connection.connect", &loaded.row.link_name, serde_json::json!({ "method": "authorization_code" })).await?;
+            Ok(CallbackOutcome::Connected { link_name: loaded.row.link_name.clone(), name: loaded.row.name.clone() })
+        }
+        Err(e) => {
+            let message = format!("The code exchange failed: {e}");
+            save_message(state, &loaded, &message).await?;
+            Ok(fail(message))
+        }
+    }
+}
+
+async fn save_message(state: &AppState, loaded: &Loaded, message: &str) -> Result<(), AppError> {
+    let (id, now, message) = (loaded.row.id, state.clock.now(), message.to_owned());
+    state.db.run(move |c| Ok(connections::set_message(c, id, &message, now)?)).await
+}
+
+/// Revokes at the provider when it can (refresh token first, then access token, RFC 7009), then
+/// deletes the stored credentials whatever the provider said. Returns the recorded outcome.
+async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppError> {
+    let config = loaded.config()?;
+    let Some(o) = config.oauth() else {
+        return Ok("Credentials deleted (API Key and Basic credentials have no revocation at the provider).".into());
+    };
+    let tokens = [(loaded.row.open_refresh_token(&state.keyring)?, "refresh_token"), (loaded.row.open_access_token(&state.keyring)?, "access_token")];
+    if tokens.iter().all(|(t, _)| t.is_none()) {
+        return Ok("No tokens were stored.".into());
+    }
+    if o.revoke_url.is_none() {
+        return Ok("The provider has no revoke URL: the stored tokens were deleted.".into());
+    }
+    let secret = loaded.service.client_secret(&state.keyring)?;
+    let mut failures = Vec::new();
+    for (token, hint) in &tokens {
+        if let Some(token) = token
+            && let Err(e) = oauth::revoke(&state.outbound, o, secret.as_ref(), token, hint).await
+        {
+            failures.push(format!("{hint}: {e}"));
+        }
+    }
+    Ok(if failures.is_empty() {
+        "Revoked at the provider.".into()
+    } else {
+        format!("The provider call failed ({}); the stored tokens were deleted anyway.", failures.join("; "))
+    })
+}
+
+/// Revokes a connection: Disconnected, credentials gone, the outcome recorded.
+pub async fn revoke(state: &AppState, actor: &User, link_name: &str) -> Result<String, AppError> {
+    let loaded = load(state, link_name).await?;
+    let outcome = revoke_stored(state, &loaded).await?;
+    let (id, now, recorded) = (loaded.row.id, state.clock.now(), outcome.clone());
+    state.db.run(move |c| Ok(connections::clear_secrets(c, id, Status::Disconnected, None, Some(&recorded), now)?)).await?;
+    record(state, actor, "connection.revoke", link_name, serde_json::json!({ "outcome": outcome, "owner": loaded.owner })).await?;
+    Ok(outcome)
+}
+
+/// Revokes (as above) and removes a connection; its link name becomes free.
+pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<String, AppError> {
+    let loaded = load(state, link_name).await?;
+    let outcome = revoke_stored(state, &loaded).await?;
+    let id = loaded.row.id;
+    state.db.run(move |c| Ok(connections::delete(c, id)?)).await?;
+    record(state, actor, "connection.delete", link_name, serde_json::json!({ "outcome": outcome, "owner": loaded.owner, "name": loaded.row.name })).await?;
+    Ok(outcome)
+}

@@ -1,0 +1,278 @@
+//! The one outbound HTTP client. Every call to a third party (token endpoints, revocation, invoke)
+//! goes through it: no redirects followed, timeouts, a response-size cap, no proxy, and an address
+//! policy that refuses loopback, private, link-local and other internal targets after DNS
+//! resolution, unless `CONNECTIONS_OUTBOUND_ALLOW_CIDRS` lists them.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::dns::{Addrs, Name, Resolve, Resolving};
+use url::{Host, Url};
+
+use crate::config::{Cidr, Config};
+
+/// Bodies larger than this are refused (invoke answers, token responses).
+pub const MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024;
+
+/// Why an outbound request was not made or did not complete.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    #[error("the URL {0} is not allowed: {1}")]
+    Refused(String, String),
+    #[error("the request to {0} timed out")]
+    Timeout(String),
+    #[error("could not reach {0}: {1}")]
+    Unreachable(String, String),
+    #[error("the response from {0} is larger than {1} bytes")]
+    TooLarge(String, usize),
+}
+
+/// Which addresses outbound calls may reach.
+#[derive(Debug, Clone, Default)]
+pub struct AddressPolicy {
+    pub allow: Vec<Cidr>,
+    pub allow_http: bool,
+}
+
+impl AddressPolicy {
+    /// Whether `ip` may be contacted: public addresses always, internal ones only when allow-listed.
+    pub fn permits(&self, ip: IpAddr) -> bool {
+        !is_internal(ip) || self.allow.iter().any(|net| net.contains(ip))
+    }
+
+    /// Checks a URL before any connection: scheme, user-info, and a literal IP host.
+    pub fn check_url(&self, url: &Url) -> Result<(), OutboundError> {
+        let refuse = |why: &str| Err(OutboundError::Refused(redacted(url), why.to_owned()));
+        match url.scheme() {
+            "https" => {}
+            "http" if self.allow_http => {}
+            "http" => return refuse("plain http is turned off (CONNECTIONS_OUTBOUND_ALLOW_HTTP)"),
+            _ => return refuse("only http(s) URLs can be called"),
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return refuse("URLs with user information are not allowed");
+        }
+        let ip = match url.host() {
+            Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
+            Some(Host::Ipv6(v6)) => IpAddr::V6(v6),
+            Some(Host::Domain(_)) => return Ok(()),
+            None => return refuse("the URL has no host"),
+        };
+        if self.permits(ip) { Ok(()) } else { refuse("the address is internal (loopback, private or link-local)") }
+    }
+}
+
+/// Loopback, private, link-local, unique-local, carrier-grade NAT, unspecified, broadcast, multicast,
+/// documentation and other special-purpose ranges; IPv4-mapped and -compatible IPv6 count as IPv4.
+pub fn is_internal(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => internal_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped().or_else(|| compatible_v4(v6)) {
+            Some(v4) => internal_v4(v4),
+            None => internal_v6(v6),
+        },
+    }
+}
+
+fn compatible_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    let s = v6.segments();
+    (s[..6] == [0; 6] && v6 != Ipv6Addr::UNSPECIFIED && v6 != Ipv6Addr::LOCALHOST).then(|| Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7])))
+}
+
+fn internal_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b))
+        || (a == 192 && b == 0 && ip.octets()[2] == 0)
+        || (a == 198 && (b == 18 || b == 19))
+        || a >= 240
+}
+
+fn internal_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00
+        || (first & 0xffc0) == 0xfe80
+        || (first & 0xffc0) == 0xfec0
+        || first == 0x2001 && ip.segments()[1] == 0x0db8
+        || first == 0x0064 && ip.segments()[1] == 0xff9b
+}
+
+/// The URL without its query string (which may carry a secret) for messages and logs.
+pub fn redacted(url: &Url) -> String {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    let _ = shown.set_password(None);
+    let _ = shown.set_username("");
+    shown.to_string()
+}
+
+/// Resolves names with the system resolver and drops every address the policy refuses, so a name
+/// that points at an internal address cannot be used to reach it.
+struct PolicyResolver {
+    policy: Arc<AddressPolicy>,
+}
+
+impl Resolve for PolicyResolver {
+    fn resolve(&self, name: Name) -> Resolving {
+        let policy = self.policy.clone();
+        Box::pin(async move {
+            let host = name.as_str().to_owned();
+            let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = found.iter().copied().filter(|a| policy.permits(a.ip())).collect();
+            if allowed.is_empty() {
+                let why = if found.is_empty() { "it does not resolve" } else { "it resolves to an internal address" };
+                return Err(format!("the host {host} is not allowed: {why}").into());
+            }
+            Ok(Box::new(allowed.into_iter()) as Addrs)
+        })
+    }
+}
+
+/// An answer, with the body read in full (up to the cap).
+pub struct Answer {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// The client and its policy. Cheap to clone.
+#[derive(Clone)]
+pub struct Outbound {
+    client: reqwest::Client,
+    pub policy: Arc<AddressPolicy>,
+}
+
+impl Outbound {
+    pub fn new(config: &Config) -> Result<Outbound, reqwest::Error> {
+        let policy = Arc::new(AddressPolicy { allow: config.outbound_allow_cidrs.clone(), allow_http: config.outbound_allow_http });
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(Duration::from_secs(5))
+            .timeout(Duration::from_secs(30))
+            .user_agent(concat!("connections/", env!("CARGO_PKG_VERSION")))
+            .dns_resolver(Arc::new(PolicyResolver { policy: policy.clone() }))
+            .build()?;
+        Ok(Outbound { client, policy })
+    }
+
+    /// A request builder for `url` after the policy's URL checks.
+    pub fn request(&self, method: reqwest::Method, url: &Url) -> Result<reqwest::RequestBuilder, OutboundError> {
+        self.policy.check_url(url)?;
+        Ok(self.client.request(method, url.clone()))
+    }
+
+    /// Sends a request and reads the answer, at most `MAX_RESPONSE_BYTES` of body.
+    pub async fn send(&self, url: &Url, request: reqwest::RequestBuilder, timeout: Option<Duration>) -> Result<Answer, OutboundError> {
+        let shown = redacted(url);
+        let request = match timeout {
+            Some(t) => request.timeout(t),
+            None => request,
+        };
+        let mut response = request.send().await.map_err(|e| classify(&shown, e))?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        if response.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
+            return Err(OutboundError::TooLarge(shown, MAX_RESPONSE_BYTES));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&shown, e))? {
+            if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
+                return Err(OutboundError::TooLarge(shown, MAX_RESPONSE_BYTES));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Answer { status, headers, body })
+    }
+}
+
+/// Turns reqwest's error into our own words; the policy's refusal keeps its reason.
+fn classify(url: &str, e: reqwest::Error) -> OutboundError {
+    if e.is_timeout() {
+        return OutboundError::Timeout(url.to_owned());
+    }
+    let mut source: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(err) = source {
+        let text = err.to_string();
+        if text.contains("is not allowed:") {
+            return OutboundError::Refused(url.to_owned(), text.split_once("is not allowed: ").map_or(text.clone(), |(_, why)| why.to_owned()));
+        }
+        source = err.source();
+    }
+    let reason = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
+    OutboundError::Unreachable(url.to_owned(), reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> AddressPolicy {
+        AddressPolicy::default()
+    }
+
+    #[test]
+    fn internal_addresses_are_refused_however_they_are_written() {
+        for raw in [
+            "https://127.0.0.1/",
+            "https://[::1]/",
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.1.2.3/",
+            "https://172.16.0.1/",
+            "https://192.168.1.1/",
+            "https://[::ffff:127.0.0.1]/",
+            "https://2130706433/",
+            "https://0x7f.1/",
+            "https://0177.0.0.1/",
+            "https://0.0.0.0/",
+            "https://[fd00::1]/",
+            "https://[fe80::1]/",
+            "https://100.64.0.1/",
+        ] {
+            let url = Url::parse(raw).unwrap();
+            assert!(policy().check_url(&url).is_err(), "{raw} should be refused");
+        }
+        assert!(policy().check_url(&Url::parse("https://93.184.216.34/").unwrap()).is_ok());
+        assert!(policy().check_url(&Url::parse("https://api.example.com/").unwrap()).is_ok(), "names are checked after resolution");
+    }
+
+    #[test]
+    fn the_allow_list_and_http_switch_open_exactly_what_they_say() {
+        let mut p = policy();
+        p.allow = vec![Cidr::parse("127.0.0.1/32").unwrap()];
+        assert!(p.check_url(&Url::parse("http://127.0.0.1:8080/").unwrap()).is_err(), "http is still off");
+        p.allow_http = true;
+        assert!(p.check_url(&Url::parse("http://127.0.0.1:8080/").unwrap()).is_ok());
+        assert!(p.check_url(&Url::parse("http://127.0.0.2/").unwrap()).is_err());
+        assert!(p.check_url(&Url::parse("http://u:p@127.0.0.1/").unwrap()).is_err());
+        assert!(p.check_url(&Url::parse("ftp://example.com/").unwrap()).is_err());
+    }
+
+    #[test]
+    fn messages_never_show_the_query_string() {
+        let url = Url::parse("https://user:pw@api.example.com/x?api_key=SECRET#f").unwrap();
+        let shown = redacted(&url);
+        assert_eq!(shown, "https://api.example.com/x");
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_refused_at_connect_time() {
+        let config = Config::new("sqlite://x", "data".into(), "127.0.0.1:0");
+        let out = Outbound::new(&config).unwrap();
+        let url = Url::parse("https://localhost:9/").unwrap();
+        let err = out.send(&url, out.request(reqwest::Method::GET, &url).unwrap(), None).await.err().unwrap();
+        assert!(matches!(err, OutboundError::Refused(..)), "{err}");
+    }
+}

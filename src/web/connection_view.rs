@@ -1,0 +1,190 @@
+//! What the connection pages show: the list's URL parameters, its rows, and the connect action that
+//! fits a connection's service.
+
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::clock::format_time;
+use crate::domain::connection::Status;
+use crate::domain::service::{AuthType, GrantType};
+use crate::error::AppError;
+use crate::models::connection::{self as connections, ConnectionQuery, ConnectionSort};
+use crate::models::service as services;
+use crate::ops::connections::ConnectionView;
+use crate::web::list::PER_PAGE_CHOICES;
+
+/// `?q=&service=&status=&auth_type=&owner=me|any&sort=&page=&per_page=`; unknown values fall back.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ConnectionParams {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub service: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub auth_type: String,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub sort: String,
+    pub page: Option<String>,
+    pub per_page: Option<String>,
+}
+
+impl ConnectionParams {
+    pub fn normalised(mut self) -> ConnectionParams {
+        self.q = self.q.trim().chars().take(200).collect();
+        if Status::parse(&self.status).is_none() {
+            self.status.clear();
+        }
+        if AuthType::parse(&self.auth_type).is_none() {
+            self.auth_type.clear();
+        }
+        if self.owner != "any" {
+            self.owner = "me".into();
+        }
+        if ConnectionSort::parse(&self.sort).is_none() {
+            self.sort = "name".into();
+        }
+        self.service = self.service.trim().chars().take(50).collect();
+        self
+    }
+
+    pub fn page(&self) -> i64 {
+        self.page.as_deref().and_then(|p| p.parse().ok()).filter(|p: &i64| (1..=1_000_000).contains(p)).unwrap_or(1)
+    }
+
+    pub fn per_page(&self) -> i64 {
+        self.per_page.as_deref().and_then(|p| p.parse().ok()).filter(|p| PER_PAGE_CHOICES.contains(p)).unwrap_or(25)
+    }
+
+    pub fn all(&self) -> bool {
+        self.owner == "any"
+    }
+
+    pub fn url_for_page(&self, page: i64) -> String {
+        let mut query = url::form_urlencoded::Serializer::new(String::new());
+        for (k, v) in [("q", &self.q), ("service", &self.service), ("status", &self.status), ("auth_type", &self.auth_type)] {
+            if !v.is_empty() {
+                query.append_pair(k, v);
+            }
+        }
+        query.append_pair("owner", &self.owner);
+        query.append_pair("sort", &self.sort);
+        query.append_pair("page", &page.to_string());
+        query.append_pair("per_page", &self.per_page().to_string());
+        format!("/admin/connections?{}", query.finish())
+    }
+
+    pub fn url_for_sort(&self, column: &str) -> String {
+        let next = match (self.sort.as_str(), column) {
+            ("name", "name") => "-name",
+            (_, "name") => "name",
+            ("-updated", "updated") => "updated",
+            _ => "-updated",
+        };
+        let mut other = self.clone();
+        other.sort = next.to_owned();
+        other.url_for_page(1)
+    }
+
+    pub fn sort_class(&self, column: &str) -> &'static str {
+        match (self.sort.as_str(), column) {
+            ("name", "name") | ("updated", "updated") => "sort-asc",
+            ("-name", "name") | ("-updated", "updated") => "sort-desc",
+            _ => "",
+        }
+    }
+
+    pub fn is_filtered(&self) -> bool {
+        !self.q.is_empty() || !self.service.is_empty() || !self.status.is_empty() || !self.auth_type.is_empty()
+    }
+}
+
+/// One row of the list, with what this viewer may do to it.
+pub struct ConnectionItem {
+    pub view: ConnectionView,
+    pub mine: bool,
+    pub connected_label: String,
+}
+
+/// How "Connect" works for a connection's kind of service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectAction {
+    /// A page with a form for API key values or a username and password.
+    Credentials,
+    /// A GET link (carrying the CSRF token) that redirects to the provider's consent page.
+    Consent,
+    /// A POST: the token request is made at once.
+    ClientCredentials,
+}
+
+impl ConnectAction {
+    pub fn of(view: &ConnectionView) -> ConnectAction {
+        match (view.auth_type, view.grant_type) {
+            (AuthType::OAuth2, Some(GrantType::ClientCredentials)) => ConnectAction::ClientCredentials,
+            (AuthType::OAuth2, _) => ConnectAction::Consent,
+            _ => ConnectAction::Credentials,
+        }
+    }
+
+}
+
+/// One page of the list and the number of matches, for `viewer`.
+pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> Result<(Vec<ConnectionItem>, i64), AppError> {
+    let params = params.clone();
+    state
+        .db
+        .run(move |c| {
+            let service_id = match params.service.as_str() {
+                "" => None,
+                link => Some(services::find(c, link)?.map_or(-1, |s| s.id)),
+            };
+            let query = ConnectionQuery {
+                search: params.q.clone(),
+                service_id,
+                status: Status::parse(&params.status),
+                auth_type: AuthType::parse(&params.auth_type),
+                owner_id: (!params.all()).then_some(viewer),
+                sort: ConnectionSort::parse(&params.sort).unwrap_or(ConnectionSort::NameAsc),
+                page: params.page(),
+                per_page: params.per_page(),
+            };
+            let (rows, total) = connections::list(c, &query)?;
+            let items = rows
+                .into_iter()
+                .map(|(row, service_link, service_name, auth_type, owner)| {
+                    let view = list_view(&row, service_link, service_name, &auth_type, owner);
+                    ConnectionItem { mine: row.owner_id == viewer, connected_label: row.connected_at.map_or_else(|| "—".into(), format_time), view }
+                })
+                .collect();
+            Ok((items, total))
+        })
+        .await
+}
+
+/// A list row's view: the list query carries the service's link, name and auth type, not its
+/// settings, so the grant type is not known here (the row's Connect link asks the details page).
+fn list_view(row: &connections::ConnectionRow, service_link: String, service_name: String, auth_type: &str, owner: String) -> ConnectionView {
+    ConnectionView {
+        link_name: row.link_name.clone(),
+        name: row.name.clone(),
+        service_link,
+        service_name,
+        auth_type: AuthType::parse(auth_type).unwrap_or(AuthType::ApiKey),
+        grant_type: None,
+        owner,
+        owner_id: row.owner_id,
+        status: row.status(),
+        status_message: row.status_message.clone(),
+        scopes_requested: row.scopes_requested(),
+        scopes_granted: row.scopes_granted(),
+        has_refresh_token: row.refresh_token.is_some(),
+        connected_at: row.connected_at,
+        expires_at: row.expires_at,
+        revoke_outcome: row.revoke_outcome.clone(),
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}

@@ -1,0 +1,430 @@
+//! My Connections / All Connections pages: list, create (and connect), details, edit, connect,
+//! revoke, delete, and the OAuth callback.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CONTENT_SECURITY_POLICY, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+use serde::Deserialize;
+
+use crate::app::AppState;
+use crate::auth::csrf::{CSRF_FIELD, CsrfForm, NoFields};
+use crate::auth::guard::Admin;
+use crate::auth::session;
+use crate::auth::token::same_token;
+use crate::domain::connection::{ConnectionInput, CredentialInput};
+use crate::domain::service::{ApiKeyParam, Scope, ServiceConfig};
+use crate::error::{AppError, FieldErrors};
+use crate::models::service::{self as services, Service};
+use crate::ops::connections::{self as ops, CallbackOutcome, CallbackParams, ConnectionView};
+use crate::security::csp_with_form_targets;
+use crate::web::connection_view::{self as view, ConnectAction, ConnectionItem, ConnectionParams};
+use crate::web::service_view::field_error;
+use crate::web::{Layout, render, render_status, see_other, see_other_error, wants_fragment};
+
+#[derive(Template)]
+#[template(path = "connections/list.html", blocks = ["results"])]
+struct ListPage {
+    layout: Layout,
+    params: ConnectionParams,
+    items: Vec<ConnectionItem>,
+    total: i64,
+    first: i64,
+    last: i64,
+    prev_url: Option<String>,
+    next_url: Option<String>,
+    services: Vec<(String, String, String)>,
+}
+
+pub async fn list_connections(req: HttpRequest, admin: Admin, state: web::Data<AppState>, query: web::Query<ConnectionParams>) -> Result<HttpResponse, AppError> {
+    let params = query.into_inner().normalised();
+    let (items, total) = view::page(&state, &params, admin.user().id).await?;
+    let services = state.db.run(|c| Ok(services::names(c)?)).await?;
+    let (page, per_page) = (params.page(), params.per_page());
+    let first = if items.is_empty() { 0 } else { (page - 1) * per_page + 1 };
+    let page_data = ListPage {
+        layout: Layout::new(&req, Some(&admin.0), "connections"),
+        last: if items.is_empty() { 0 } else { first + items.len() as i64 - 1 },
+        first,
+        prev_url: (page > 1).then(|| params.url_for_page(page - 1)),
+        next_url: (page * per_page < total).then(|| params.url_for_page(page + 1)),
+        params,
+        items,
+        total,
+        services,
+    };
+    if wants_fragment(&req, "connection-results") {
+        return render(&req, &page_data.as_results());
+    }
+    render(&req, &page_data)
+}
+
+/// The create and edit form.
+#[derive(Template)]
+#[template(path = "connections/form.html", blocks = ["form_body"])]
+struct FormPage {
+    layout: Layout,
+    editing: Option<ConnectionView>,
+    services: Vec<(String, String, String)>,
+    service: Option<Service>,
+    name: String,
+    link_name: String,
+    scopes: Vec<String>,
+    errors: FieldErrors,
+}
+
+impl FormPage {
+    fn err(&self, field: &str) -> Option<String> {
+        field_error(&self.errors, field)
+    }
+
+    fn service_scopes(&self) -> Vec<Scope> {
+        self.service.as_ref().and_then(|s| s.config.oauth()).map(|o| o.scopes.clone()).unwrap_or_default()
+    }
+
+    fn chosen(&self, scope: &str) -> bool {
+        self.scopes.iter().any(|s| s == scope)
+    }
+
+    fn service_link(&self) -> &str {
+        self.service.as_ref().map_or("", |s| s.link_name.as_str())
+    }
+}
+
+/// Origins of the OAuth2 authorization URLs a form on this page may end up redirecting to.
+fn consent_origins(services: &[Service]) -> Vec<String> {
+    services
+        .iter()
+        .filter_map(|s| s.config.oauth()?.authorization_url.as_deref().and_then(|u| url::Url::parse(u).ok()))
+        .map(|u| u.origin().ascii_serialization())
+        .collect()
+}
+
+/// Renders the form; its CSP lets "Create and Connect" follow the redirect to the chosen provider.
+fn form_response(req: &HttpRequest, status: StatusCode, page: &FormPage) -> Result<HttpResponse, AppError> {
+    let origins = consent_origins(page.service.as_slice());
+    let mut res = if wants_fragment(req, "connection-form-body") { render_status(req, status, &page.as_form_body())? } else { render_status(req, status, page)? };
+    if let Ok(value) = csp_with_form_targets(&origins).parse() {
+        res.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
+    }
+    Ok(res)
+}
+
+async fn load_service(state: &AppState, link: &str) -> Result<Option<Service>, AppError> {
+    let link = link.trim().to_owned();
+    if link.is_empty() {
+        return Ok(None);
+    }
+    let row = state.db.run(move |c| Ok(services::find(c, &link)?)).await?;
+    row.map(|r| r.view()).transpose()
+}
+
+#[derive(Deserialize)]
+pub struct NewQuery {
+    service: Option<String>,
+}
+
+pub async fn new_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, query: web::Query<NewQuery>) -> Result<HttpResponse, AppError> {
+    let chosen = query.into_inner().service.unwrap_or_default();
+    if chosen == "__new__" {
+        let to = "/admin/services/new?return_to=%2Fadmin%2Fconnections%2Fnew";
+        if req.headers().contains_key("hx-request") {
+            return Ok(HttpResponse::Ok().insert_header(("HX-Redirect", to)).finish());
+        }
+        return Ok(see_other(to, None));
+    }
+    let service = load_service(&state, &chosen).await?;
+    let services = state.db.run(|c| Ok(services::names(c)?)).await?;
+    let page = FormPage {
+        layout: Layout::new(&req, Some(&admin.0), "connections"),
+        editing: None,
+        services,
+        service,
+        name: String::new(),
+        link_name: String::new(),
+        scopes: Vec::new(),
+        errors: FieldErrors::new(),
+    };
+    form_response(&req, StatusCode::OK, &page)
+}
+
+/// The form's fields: repeated `scope` checkboxes, and which button was pressed.
+struct Posted {
+    input: ConnectionInput,
+    action: String,
+}
+
+fn read_form(pairs: &[(String, String)]) -> Posted {
+    let mut input = ConnectionInput { scopes: Some(Vec::new()), ..ConnectionInput::default() };
+    let mut action = String::new();
+    for (key, value) in pairs {
+        match key.as_str() {
+            "service" => input.service = Some(value.clone()),
+            "name" => input.name = Some(value.clone()),
+            "link_name" => input.link_name = Some(value.clone()),
+            "scope" => input.scopes.get_or_insert_with(Vec::new).push(value.clone()),
+            "action" => action = value.clone(),
+            _ => {}
+        }
+    }
+    Posted { input, action }
+}
+
+/// Where "Connect" goes for a connection: the credentials page, or (with the CSRF token) the
+/// consent redirect or the client-credentials request.
+pub fn connect_url(link_name: &str, csrf: &str) -> String {
+    format!("/admin/connections/{link_name}/connect?{CSRF_FIELD}={csrf}")
+}
+
+pub async fn create_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, form: CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+    let mut posted = read_form(&form.form);
+    if posted.input.link_name.as_deref().is_none_or(|l| l.trim().is_empty()) {
+        posted.input.link_name = Some(crate::domain::validate::suggest_link_name(posted.input.name.as_deref().unwrap_or("")));
+    }
+    match ops::create(&state, admin.user(), posted.input.clone()).await {
+        Ok(created) if posted.action == "connect" => Ok(see_other(&connect_url(&created.link_name, admin.0.csrf()), None)),
+        Ok(created) => Ok(see_other(&format!("/admin/connections/{}", created.link_name), Some(&format!("Connection “{}” created.", created.name)))),
+        Err(AppError::Invalid(errors)) => {
+            let service = load_service(&state, posted.input.service.as_deref().unwrap_or("")).await?;
+            let services = state.db.run(|c| Ok(services::names(c)?)).await?;
+            let page = FormPage {
+                layout: Layout::new(&req, Some(&admin.0), "connections"),
+                editing: None,
+                services,
+                service,
+                name: posted.input.name.unwrap_or_default(),
+                link_name: posted.input.link_name.unwrap_or_default(),
+                scopes: posted.input.scopes.unwrap_or_default(),
+                errors,
+            };
+            form_response(&req, StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "connections/details.html")]
+struct DetailsPage {
+    layout: Layout,
+    c: ConnectionView,
+    service: Service,
+    mine: bool,
+    base_url: String,
+}
+
+impl DetailsPage {
+    fn time(&self, t: &Option<i64>) -> String {
+        t.map_or_else(|| "—".to_owned(), crate::clock::format_time)
+    }
+}
+
+pub async fn show_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let loaded = ops::load(&state, &link).await?;
+    let page = DetailsPage {
+        layout: Layout::new(&req, Some(&admin.0), "connections"),
+        mine: loaded.row.owner_id == admin.user().id,
+        c: loaded.view(),
+        service: loaded.service.view()?,
+        base_url: state.base_url.as_str().trim_end_matches('/').to_owned(),
+    };
+    render(&req, &page)
+}
+
+pub async fn edit_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let loaded = ops::load(&state, &link).await?;
+    if loaded.row.owner_id != admin.user().id {
+        return Err(AppError::Forbidden(format!("Only the owner ({}) can edit this connection.", loaded.owner)));
+    }
+    let view = loaded.view();
+    let page = FormPage {
+        layout: Layout::new(&req, Some(&admin.0), "connections"),
+        services: Vec::new(),
+        service: Some(loaded.service.view()?),
+        name: view.name.clone(),
+        link_name: view.link_name.clone(),
+        scopes: view.scopes_requested.clone(),
+        editing: Some(view),
+        errors: FieldErrors::new(),
+    };
+    form_response(&req, StatusCode::OK, &page)
+}
+
+pub async fn update_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>, form: CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+    let posted = read_form(&form.form);
+    let loaded = ops::load(&state, &link).await?;
+    let is_oauth = loaded.service.auth_type == "oauth2";
+    let mut input = posted.input.clone();
+    if !is_oauth {
+        input.scopes = None;
+    }
+    match ops::update(&state, admin.user(), &link, input).await {
+        Ok((updated, _)) if posted.action == "reconnect" => Ok(see_other(&connect_url(&updated.link_name, admin.0.csrf()), None)),
+        Ok((updated, true)) => Ok(see_other_error(
+            &format!("/admin/connections/{}", updated.link_name),
+            "Saved. The scopes changed, so the connection is Not connected until you reconnect and consent to them.",
+        )),
+        Ok((updated, false)) => Ok(see_other(&format!("/admin/connections/{}", updated.link_name), Some("Connection saved."))),
+        Err(AppError::Invalid(errors)) => {
+            let view = loaded.view();
+            let page = FormPage {
+                layout: Layout::new(&req, Some(&admin.0), "connections"),
+                services: Vec::new(),
+                service: Some(loaded.service.view()?),
+                name: posted.input.name.unwrap_or_default(),
+                link_name: view.link_name.clone(),
+                scopes: posted.input.scopes.unwrap_or_default(),
+                editing: Some(view),
+                errors,
+            };
+            form_response(&req, StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "connections/connect.html")]
+struct ConnectPage {
+    layout: Layout,
+    c: ConnectionView,
+    params: Vec<ApiKeyParam>,
+    username: String,
+    errors: FieldErrors,
+}
+
+impl ConnectPage {
+    fn err(&self, field: &str) -> Option<String> {
+        field_error(&self.errors, field)
+    }
+
+    fn param_err(&self, name: &str) -> Option<String> {
+        field_error(&self.errors, &format!("params.{name}"))
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TokenQuery {
+    csrf_token: Option<String>,
+}
+
+/// Connect: the credentials form, or — for OAuth2, with the CSRF token in the link — the consent
+/// redirect or the client-credentials token request.
+pub async fn connect_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>, query: web::Query<TokenQuery>) -> Result<HttpResponse, AppError> {
+    let loaded = ops::load(&state, &link).await?;
+    let view = loaded.view();
+    let checked = || match &query.csrf_token {
+        Some(t) if same_token(t, admin.0.csrf()) => Ok(()),
+        _ => Err(AppError::Csrf),
+    };
+    match ConnectAction::of(&view) {
+        ConnectAction::Credentials => {
+            if loaded.row.owner_id != admin.user().id {
+                return Err(AppError::Forbidden(format!("Only the owner ({}) can connect this connection.", loaded.owner)));
+            }
+            let params = loaded.config()?.api_key().map(|k| k.params.clone()).unwrap_or_default();
+            let page = ConnectPage { layout: Layout::new(&req, Some(&admin.0), "connections"), c: view, params, username: String::new(), errors: FieldErrors::new() };
+            render(&req, &page)
+        }
+        ConnectAction::Consent => {
+            checked()?;
+            let session_hash = admin.0.session.id_hash.clone();
+            let url = ops::start_authorization(&state, admin.user(), &link, Some(session_hash)).await?;
+            Ok(HttpResponse::SeeOther().insert_header((LOCATION, url.to_string())).finish())
+        }
+        ConnectAction::ClientCredentials => {
+            checked()?;
+            match ops::connect_client_credentials(&state, admin.user(), &link).await {
+                Ok(c) => Ok(see_other(&format!("/admin/connections/{}", c.link_name), Some("Connected: a token was obtained."))),
+                Err(AppError::Conflict(message)) => Ok(see_other_error(&format!("/admin/connections/{link}"), &message)),
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+/// The credentials form's submission.
+pub async fn store_credentials(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>, form: CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+    let mut input = CredentialInput { params: Some(Default::default()), ..CredentialInput::default() };
+    for (key, value) in form.form {
+        match key.strip_prefix("param.") {
+            Some(name) => {
+                input.params.get_or_insert_with(Default::default).insert(name.to_owned(), value);
+            }
+            None if key == "username" => input.username = Some(value),
+            None if key == "password" => input.password = Some(value),
+            None => {}
+        }
+    }
+    let username = input.username.clone().unwrap_or_default();
+    match ops::connect_with_credentials(&state, admin.user(), &link, input).await {
+        Ok(c) => Ok(see_other(&format!("/admin/connections/{}", c.link_name), Some(&format!("“{}” is connected.", c.name)))),
+        Err(AppError::Invalid(errors)) => {
+            let loaded = ops::load(&state, &link).await?;
+            let params = loaded.config()?.api_key().map(|k| k.params.clone()).unwrap_or_default();
+            let page = ConnectPage { layout: Layout::new(&req, Some(&admin.0), "connections"), c: loaded.view(), params, username, errors };
+            render_status(&req, StatusCode::UNPROCESSABLE_ENTITY, &page)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "connections/confirm.html", blocks = ["dialog"])]
+struct ConfirmPage {
+    layout: Layout,
+    c: ConnectionView,
+    /// "revoke" or "delete".
+    action: &'static str,
+    has_revoke_url: bool,
+}
+
+async fn confirm(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: String, action: &'static str) -> Result<HttpResponse, AppError> {
+    let loaded = ops::load(&state, &link).await?;
+    let has_revoke_url = matches!(loaded.config()?, ServiceConfig::OAuth2(o) if o.revoke_url.is_some());
+    let page = ConfirmPage { layout: Layout::new(&req, Some(&admin.0), "connections"), c: loaded.view(), action, has_revoke_url };
+    if wants_fragment(&req, "dialog-slot") {
+        return render(&req, &page.as_dialog());
+    }
+    render(&req, &page)
+}
+
+pub async fn confirm_revoke(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    confirm(req, admin, state, link.into_inner(), "revoke").await
+}
+
+pub async fn confirm_delete(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    confirm(req, admin, state, link.into_inner(), "delete").await
+}
+
+pub async fn revoke_connection(admin: Admin, state: web::Data<AppState>, link: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+    let outcome = ops::revoke(&state, admin.user(), &link).await?;
+    Ok(see_other(&format!("/admin/connections/{link}"), Some(&format!("Revoked. {outcome}"))))
+}
+
+pub async fn delete_connection(admin: Admin, state: web::Data<AppState>, link: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+    let outcome = ops::delete(&state, admin.user(), &link).await?;
+    Ok(see_other("/admin/connections", Some(&format!("Connection {link} deleted. {outcome}"))))
+}
+
+/// `GET /integration/oauth/callback`: the provider's redirect back. The signed-in user must be the
+/// one who started the flow; without a session, sign in first and come back.
+pub async fn oauth_callback(req: HttpRequest, state: web::Data<AppState>, query: web::Query<CallbackParams>) -> Result<HttpResponse, AppError> {
+    let signed_in = match session::load(&req).await {
+        Ok(s) => s,
+        Err(AppError::Unauthenticated) => return Err(AppError::Unauthenticated),
+        Err(e) => return Err(e),
+    };
+    if signed_in.user.role() != crate::models::user::Role::SdAdmin {
+        return Err(AppError::Forbidden(crate::auth::guard::SDADMIN_REQUIRED.to_owned()));
+    }
+    let session_hash = signed_in.session.id_hash.clone();
+    // The code and state never stay in the address bar: every outcome is a redirect or an error page.
+    match ops::finish_authorization(&state, &signed_in.user, &session_hash, query.into_inner()).await? {
+        CallbackOutcome::Connected { link_name, name } => {
+            Ok(see_other(&format!("/admin/connections/{link_name}"), Some(&format!("“{name}” is connected."))))
+        }
+        CallbackOutcome::Failed { link_name, message } => Ok(see_other_error(&format!("/admin/connections/{link_name}"), &message)),
+    }
+}
+
