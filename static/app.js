@@ -58,6 +58,12 @@
     }
   });
 
+  // A picker whose choice reloads the page (a full load, so the page's CSP fits the chosen service).
+  document.addEventListener("change", function (e) {
+    const form = e.target.closest("form[data-autosubmit]");
+    if (form) form.requestSubmit();
+  });
+
   // Confirmation dialogs arrive as htmx fragments marked data-open: show them as modals.
   function openDialogs(root) {
     root.querySelectorAll("dialog[data-open]:not([open])").forEach(function (dialog) {

@@ -2,9 +2,10 @@
 //! `ValidService`, with a message per field. Field keys follow the JSON shape (`oauth2.client_id`,
 //! `api_key.params.0.name`), so forms and the API report errors alike.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use serde::Deserialize;
+use serde::de::{MapAccess, Visitor};
 
 use crate::crypto::Secret;
 use crate::domain::service::*;
@@ -43,8 +44,33 @@ pub struct OAuthInput {
     pub client_auth: Option<String>,
     pub scope_delimiter: Option<String>,
     pub token_placement: Option<PlacementInput>,
-    pub extra_auth_params: Option<BTreeMap<String, String>>,
+    pub extra_auth_params: Option<ExtraParams>,
     pub scopes: Option<Vec<Scope>>,
+}
+
+/// Extra authorization parameters as sent — a JSON object or the form's rows — in their order, with
+/// repeated names kept so that validation reports them instead of one silently replacing another.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExtraParams(pub Vec<(String, String)>);
+
+impl<'de> Deserialize<'de> for ExtraParams {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = ExtraParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of parameter names and string values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ExtraParams, A::Error> {
+                let mut rows = Vec::new();
+                while let Some(entry) = map.next_entry::<String, String>()? {
+                    rows.push(entry);
+                }
+                Ok(ExtraParams(rows))
+            }
+        }
+        deserializer.deserialize_map(Entries)
+    }
 }
 
 #[derive(Clone, Default, Deserialize)]
@@ -358,19 +384,21 @@ fn placement(errors: &mut FieldErrors, raw: Option<&PlacementInput>) -> Option<T
     }
 }
 
-fn extra_params(errors: &mut FieldErrors, raw: Option<&BTreeMap<String, String>>) -> Vec<(String, String)> {
+fn extra_params(errors: &mut FieldErrors, raw: Option<&ExtraParams>) -> Vec<(String, String)> {
     let mut out = Vec::new();
-    let rows = raw.map(|m| m.iter().collect::<Vec<_>>()).unwrap_or_default();
+    let rows = raw.map_or(&[][..], |p| p.0.as_slice());
     if rows.len() > MAX_ROWS {
         push(errors, "oauth2.extra_auth_params", format!("Use at most {MAX_ROWS} parameters."));
     }
+    let mut seen = HashSet::new();
     for (key, value) in rows {
-        let field = format!("oauth2.extra_auth_params.{key}");
+        let field = format!("oauth2.extra_auth_params.{}", key.trim());
         match validate::param_name(key) {
             Err(e) => push(errors, "oauth2.extra_auth_params", format!("{key:?}: {e}")),
             Ok(k) if RESERVED_AUTH_PARAMS.contains(&k.as_str()) => {
                 push(errors, field, format!("{k} is set by Connections itself and cannot be overridden."))
             }
+            Ok(k) if !seen.insert(k.clone()) => push(errors, field, "This parameter is listed twice."),
             Ok(_) if value.len() > 500 || value.chars().any(char::is_control) => {
                 push(errors, field, "Use at most 500 characters and no control characters.")
             }
@@ -435,7 +463,7 @@ impl From<&crate::models::service::Service> for ServiceInput {
                 }
                 TokenPlacement::Query { name } => PlacementInput { location: Some("query".into()), name: Some(name.clone()), prefix: None },
             }),
-            extra_auth_params: Some(o.extra_auth_params.iter().cloned().collect()),
+            extra_auth_params: Some(ExtraParams(o.extra_auth_params.clone())),
             scopes: Some(o.scopes.clone()),
         });
         ServiceInput {

@@ -87,7 +87,7 @@ pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Resu
                 return Err(AppError::Invalid(link_taken()));
             }
             let id = match service::insert(c, &keyring, &spec, &actor_name, now) {
-                Err(AppError::Db(e)) if crate::db::is_unique_violation(&e) => return Err(AppError::Invalid(link_taken())),
+                
                 other => other?,
             };
             let details = serde_json::json!({ "auth_type": spec.config.auth_type().as_str(), "name": spec.name });

@@ -1,12 +1,8 @@
 //! The service form's values as the page shows them, and their conversion from the posted fields and
 //! into `ServiceInput`. Rows (parameters, scopes, extra parameters) arrive as repeated fields.
 
-use std::collections::BTreeMap;
-
 use crate::domain::service::{ApiKeyParam, Scope};
-use crate::domain::service_input::{ApiKeyInput, OAuthInput, PlacementInput, ServiceInput};
-use crate::domain::validate::push;
-use crate::error::FieldErrors;
+use crate::domain::service_input::{ApiKeyInput, ExtraParams, OAuthInput, PlacementInput, ServiceInput};
 
 /// Every field of the form as text, the way the page renders it back.
 #[derive(Debug, Clone, Default)]
@@ -145,16 +141,9 @@ impl FormValues {
         }
     }
 
-    /// The input to validate, plus errors only the form can have (a repeated extra parameter).
-    pub fn to_input(&self, client_secret: &str) -> (ServiceInput, FieldErrors) {
-        let mut errors = FieldErrors::new();
-        let mut extra = BTreeMap::new();
-        for (key, value) in filled(&self.extra) {
-            if extra.insert(key.trim().to_owned(), value.clone()).is_some() {
-                push(&mut errors, format!("oauth2.extra_auth_params.{}", key.trim()), "This parameter is listed twice.");
-            }
-        }
-        let input = ServiceInput {
+    /// The input to validate.
+    pub fn to_input(&self, client_secret: &str) -> ServiceInput {
+        ServiceInput {
             name: Some(self.name.clone()),
             link_name: Some(self.link_name.clone()),
             description: Some(self.description.clone()),
@@ -180,11 +169,10 @@ impl FormValues {
                     name: Some(if self.token_in == "query" { self.token_query_name.clone() } else { self.token_header_name.clone() }),
                     prefix: Some(self.token_prefix.clone()),
                 }),
-                extra_auth_params: Some(extra),
+                extra_auth_params: Some(ExtraParams(filled(&self.extra).cloned().collect())),
                 scopes: Some(filled(&self.scopes).map(|(s, d)| Scope { scope: s.clone(), display_name: d.clone() }).collect()),
             }),
-        };
-        (input, errors)
+        }
     }
 }
 
@@ -233,7 +221,7 @@ impl From<&ServiceInput> for FormValues {
                     v.token_prefix = s(&p.prefix);
                 }
             }
-            v.extra = o.extra_auth_params.iter().flatten().map(|(k, val)| (k.clone(), val.clone())).collect();
+            v.extra = o.extra_auth_params.iter().flat_map(|p| p.0.iter().cloned()).collect();
             v.scopes = o.scopes.iter().flatten().map(|x| (x.scope.clone(), x.display_name.clone())).collect();
         }
         v

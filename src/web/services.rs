@@ -149,19 +149,10 @@ async fn save(
     editing: Option<&str>,
     posted: &Posted,
 ) -> Result<crate::models::service::Service, AppError> {
-    let (input, form_errors): (ServiceInput, FieldErrors) = posted.values.to_input(&posted.client_secret);
-    let result = match editing {
+    let input = posted.values.to_input(&posted.client_secret);
+    match editing {
         None => ops::create(state, admin.user(), input).await,
         Some(link) => ops::update(state, admin.user(), link, input, UpdateMode::Replace).await,
-    };
-    match (result, form_errors.is_empty()) {
-        (Ok(service), true) => Ok(service),
-        (Err(AppError::Invalid(mut errors)), _) => {
-            errors.extend(form_errors);
-            Err(AppError::Invalid(errors))
-        }
-        (Ok(_), false) => Err(AppError::Invalid(form_errors)),
-        (Err(e), _) => Err(e),
     }
 }
 

@@ -47,17 +47,15 @@ pub async fn update_portal_settings(
     form: CsrfForm<PortalForm>,
 ) -> Result<HttpResponse, AppError> {
     let raw = form.form.alias_url.trim().to_owned();
-    let checked = crate::config::parse_base_url(&raw).map_err(|e| e.to_string()).and_then(|url| {
-        if url.query().is_some() || url.fragment().is_some() {
-            Err("Remove the query string and fragment.".to_owned())
-        } else {
-            Ok(url.as_str().trim_end_matches('/').to_owned())
-        }
-    });
+    let checked = match crate::config::parse_base_url(&raw) {
+        Err(_) => Err("Enter the portal's absolute URL, such as https://desk.example.com."),
+        Ok(_) if raw.len() > 2048 => Err("Use at most 2048 characters."),
+        Ok(url) if url.query().is_some() || url.fragment().is_some() => Err("Remove the query string and fragment."),
+        Ok(url) => Ok(url.as_str().trim_end_matches('/').to_owned()),
+    };
     let value = match checked {
-        Ok(value) if raw.len() <= 2048 => value,
-        Ok(_) => return invalid(&req, &admin, raw, "Use at most 2048 characters.".into()),
-        Err(_) => return invalid(&req, &admin, raw, "Enter the portal's absolute URL, such as https://desk.example.com.".into()),
+        Ok(value) => value,
+        Err(message) => return invalid(&req, &admin, raw, message.to_owned()),
     };
     let (actor, actor_id, now) = (admin.user().username.clone(), admin.user().id, state.clock.now());
     state

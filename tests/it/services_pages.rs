@@ -775,13 +775,13 @@ async fn the_alias_url_sets_the_callback_url_on_service_pages_and_in_the_api() {
     assert_eq!(api.get("/api/v1/services").await.json()["services"][0]["callback_url"], callback);
 
     for (bad, message) in [
-        ("not a url", "Enter the portal's absolute URL"),
-        ("desk.example.com", "Enter the portal's absolute URL"),
-        ("ftp://desk.example.com", "Enter the portal's absolute URL"),
-        ("https://user:pw@desk.example.com", "Enter the portal's absolute URL"),
+        ("not a url", "absolute URL, such as https://desk.example.com"),
+        ("desk.example.com", "absolute URL, such as https://desk.example.com"),
+        ("ftp://desk.example.com", "absolute URL, such as https://desk.example.com"),
+        ("https://user:pw@desk.example.com", "absolute URL, such as https://desk.example.com"),
         ("https://desk.example.com/?tenant=1", "Remove the query string and fragment."),
         ("https://desk.example.com/#top", "Remove the query string and fragment."),
-        ("", "Enter the portal's absolute URL"),
+        ("", "absolute URL, such as https://desk.example.com"),
     ] {
         let res = admin.submit("/admin/settings/portal", "/admin/settings/portal", &[("alias_url", bad)]).await;
         assert_eq!(res.status, 422, "{bad}");
