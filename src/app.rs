@@ -16,6 +16,7 @@ use crate::crypto::{Keyring, Secret};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::outbound::Outbound;
+use crate::tokens::Refresher;
 use crate::{api, keys, security, setup, web as pages};
 
 /// What every handler can reach.
@@ -29,6 +30,8 @@ pub struct AppState {
     pub clock: Clock,
     /// The one client for calls to third parties.
     pub outbound: Outbound,
+    /// Single-flight token refreshes.
+    pub refresher: Refresher,
 }
 
 /// A started server and what its caller needs to tell the operator.
@@ -39,6 +42,8 @@ pub struct Running {
     /// Set on the first start when the admin password was generated: print it once.
     pub generated_admin_password: Option<Secret>,
     pub state: web::Data<AppState>,
+    /// Tells background work (the token refresher) to stop.
+    pub stop_background: tokio::sync::watch::Sender<bool>,
 }
 
 /// Builds and starts the whole app. `main` and every test call this.
@@ -60,7 +65,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     hasher.warm_up().await;
     let outbound = Outbound::new(&config).map_err(|e| AppError::Startup(format!("cannot build the outbound HTTP client: {e}")))?;
     let clock = config.clock.clone();
-    let state = web::Data::new(AppState { db, clock, base_url: base_url.clone(), keyring, hasher, outbound, config: config.clone() });
+    let refresher = Refresher::new()?;
+    let state = web::Data::new(AppState { db, clock, base_url: base_url.clone(), keyring, hasher, outbound, refresher, config: config.clone() });
 
     let app_state = state.clone();
     let server = HttpServer::new(move || {
@@ -82,7 +88,11 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     .map_err(|e| AppError::Startup(format!("cannot start the HTTP server: {e}")))?
     .run();
 
-    Ok(Running { server, addr, base_url, generated_admin_password, state })
+    let (stop_background, stopped) = tokio::sync::watch::channel(false);
+    if config.refresh_interval_secs > 0 {
+        crate::tokens::spawn_background(state.clone(), std::time::Duration::from_secs(config.refresh_interval_secs), stopped);
+    }
+    Ok(Running { server, addr, base_url, generated_admin_password, state, stop_background })
 }
 
 /// Who may call a route. The handler's extractors enforce it; tests check the two agree.
@@ -161,5 +171,6 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::PUT, "/api/v1/connections/{link}/credentials", Api, || web::put().to(api::connections::put_credentials)),
         r(M::POST, "/api/v1/connections/{link}/authorize", Api, || web::post().to(api::connections::authorize_connection)),
         r(M::POST, "/api/v1/connections/{link}/revoke", Api, || web::post().to(api::connections::revoke_connection)),
+        r(M::POST, "/api/v1/connections/{link}/invoke", Api, || web::post().to(api::connections::invoke_connection)),
     ]
 }

@@ -249,5 +249,7 @@ pub async fn serve(args: ServeArgs) -> Result<(), AppError> {
         println!("First start: sign in as user \"admin\" with password: {}", password.expose());
         println!("(This password is shown only once. Change it with `connections user passwd admin`.)");
     }
-    running.server.await.map_err(|e| AppError::Startup(format!("server error: {e}")))
+    let result = running.server.await.map_err(|e| AppError::Startup(format!("server error: {e}")));
+    let _ = running.stop_background.send(true);
+    result
 }

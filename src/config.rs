@@ -52,6 +52,14 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_SESSION_ABSOLUTE_HOURS", default_value_t = 12)]
     pub session_absolute_hours: u32,
 
+    /// Refresh an OAuth2 access token when it expires within this many seconds.
+    #[arg(long, env = "CONNECTIONS_REFRESH_MARGIN_SECS", default_value_t = 60)]
+    pub refresh_margin_secs: u32,
+
+    /// How often the background task refreshes tokens about to expire (0 turns it off).
+    #[arg(long, env = "CONNECTIONS_REFRESH_INTERVAL_SECS", default_value_t = 30)]
+    pub refresh_interval_secs: u32,
+
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "CONNECTIONS_WORKERS")]
     pub workers: Option<usize>,
@@ -73,6 +81,9 @@ pub struct Config {
     pub session_idle_secs: i64,
     pub session_absolute_secs: i64,
     pub workers: usize,
+    pub refresh_margin_secs: i64,
+    /// 0: no background refresh (tests drive refreshes themselves).
+    pub refresh_interval_secs: u64,
     pub clock: Clock,
 }
 
@@ -102,6 +113,8 @@ impl Config {
         }
         config.session_idle_secs = i64::from(args.session_idle_minutes) * 60;
         config.session_absolute_secs = i64::from(args.session_absolute_hours) * 3600;
+        config.refresh_margin_secs = i64::from(args.refresh_margin_secs);
+        config.refresh_interval_secs = u64::from(args.refresh_interval_secs);
         if let Some(w) = args.workers {
             config.workers = w.clamp(1, 64);
         }
@@ -123,6 +136,8 @@ impl Config {
             session_idle_secs: 3600,
             session_absolute_secs: 12 * 3600,
             workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            refresh_margin_secs: 60,
+            refresh_interval_secs: 30,
             clock: Clock::system(),
         }
     }

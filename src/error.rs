@@ -27,6 +27,15 @@ pub enum AppError {
     Conflict(String),
     #[error("the request is too large")]
     TooLarge,
+    /// A connection that cannot be used now; `status` is its status value.
+    #[error("{message}")]
+    NotConnected { status: &'static str, message: String },
+    /// The third party could not be reached, timed out, or answered too much.
+    #[error("{0}")]
+    Upstream(String),
+    /// A passing failure on our side of a third party (a token refresh cooling down).
+    #[error("{0}")]
+    Unavailable(String),
     #[error("database error")]
     Db(#[from] diesel::result::Error),
     #[error("the database is unavailable")]
@@ -49,7 +58,9 @@ impl AppError {
             StatusCode::FORBIDDEN => "forbidden",
             StatusCode::BAD_REQUEST => "bad_request",
             StatusCode::UNPROCESSABLE_ENTITY => "invalid",
+            StatusCode::CONFLICT if matches!(self, AppError::NotConnected { .. }) => "not_connected",
             StatusCode::CONFLICT => "conflict",
+            StatusCode::BAD_GATEWAY => "upstream",
             StatusCode::PAYLOAD_TOO_LARGE => "too_large",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
             _ => "internal",
@@ -90,6 +101,9 @@ impl ResponseError for AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::NotConnected { .. } => StatusCode::CONFLICT,
+            AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

@@ -3,6 +3,8 @@
 pub mod api_token;
 pub mod audit;
 pub mod connection;
+pub mod event;
+pub mod lease;
 pub mod oauth_flow;
 pub mod service;
 pub mod session;

@@ -2,4 +2,5 @@
 //! sides stay thin by calling these.
 
 pub mod connections;
+pub mod invoke;
 pub mod services;

@@ -185,3 +185,14 @@ pub async fn revoke_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppSta
     body["revoke_outcome"] = outcome.into();
     Ok(HttpResponse::Ok().json(body))
 }
+
+/// Sends a request through the connection with its credentials injected (any SDAdmin may).
+pub async fn invoke_connection(
+    ApiAdmin(user): ApiAdmin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+    request: web::Json<crate::invoke::InvokeRequest>,
+) -> Result<HttpResponse, AppError> {
+    let answer = crate::ops::invoke::invoke(&state, &user, &link, request.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(answer))
+}

@@ -87,7 +87,7 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, api_tokens, settings, audit_log, encryption_key_ids, services, connections, oauth_flows);
+diesel::allow_tables_to_appear_in_same_query!(users, sessions, api_tokens, settings, audit_log, encryption_key_ids, services, connections, oauth_flows, connection_events);
 
 diesel::table! {
     connections (id) {
@@ -137,3 +137,22 @@ diesel::table! {
 }
 
 diesel::joinable!(oauth_flows -> connections (connection_id));
+
+diesel::table! {
+    connection_events (id) {
+        id -> BigInt,
+        connection_id -> BigInt,
+        at -> BigInt,
+        kind -> Text,
+        actor -> Text,
+        method -> Nullable<Text>,
+        host -> Nullable<Text>,
+        path -> Nullable<Text>,
+        status -> Nullable<Integer>,
+        latency_ms -> BigInt,
+        ok -> Bool,
+        message -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(connection_events -> connections (connection_id));

@@ -112,6 +112,9 @@ const RESERVED_AUTH_PARAMS: &[&str] =
 
 const MAX_ROWS: usize = 50;
 
+/// Link names that are page paths under `/admin/services/`: a service named so could not be reached.
+const RESERVED_LINK_NAMES: &[&str] = &["new", "rows"];
+
 impl ServiceInput {
     /// Fills what `self` leaves out from `base` (a PATCH over the stored service).
     pub fn over(self, base: ServiceInput) -> ServiceInput {
@@ -173,7 +176,16 @@ pub fn validate(input: &ServiceInput, allow_http: bool, existing: Option<&Existi
     let name = validate::display_name(input.name.as_deref().unwrap_or(""), 100).map_err(|e| push(&mut errors, "name", e)).ok();
     let link_name = match existing {
         Some(e) => Some(e.link_name.to_owned()),
-        None => validate::link_name(input.link_name.as_deref().unwrap_or("")).map_err(|e| push(&mut errors, "link_name", e)).ok(),
+        None => validate::link_name(input.link_name.as_deref().unwrap_or(""))
+            .and_then(|l| {
+                if RESERVED_LINK_NAMES.contains(&l.as_str()) {
+                    Err(format!("“{l}” is reserved for a page of this app; choose another."))
+                } else {
+                    Ok(l)
+                }
+            })
+            .map_err(|e| push(&mut errors, "link_name", e))
+            .ok(),
     };
     let description = input.description.as_deref().unwrap_or("").trim().to_owned();
     if description.chars().count() > 1000 {

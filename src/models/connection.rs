@@ -354,3 +354,21 @@ pub fn list(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<(Vec<ListRow>
         .load(conn)?;
     Ok((rows, total))
 }
+
+/// Notes that a connection was used (written at most once a minute by callers).
+pub fn mark_used(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {
+    diesel::update(connections::table.find(id)).set(connections::last_used_at.eq(Some(now))).execute(conn).map(drop)
+}
+
+/// Connected connections whose token expires before `before` and that are not cooling down after a
+/// failure, soonest first (the background refresher's work list).
+pub fn due_for_refresh(conn: &mut DbConn, before: i64, now: i64, limit: i64) -> QueryResult<Vec<i64>> {
+    connections::table
+        .filter(connections::status.eq(Status::Connected.as_str()))
+        .filter(connections::expires_at.le(before))
+        .filter(connections::retry_after.is_null().or(connections::retry_after.le(now)))
+        .order(connections::expires_at.asc())
+        .limit(limit)
+        .select(connections::id)
+        .load(conn)
+}

@@ -155,6 +155,18 @@ pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<ServiceRow
     services::table.filter(services::link_name.eq(link_name)).select(ServiceRow::as_select()).first(conn).optional()
 }
 
+/// `find`, locking the row until the transaction ends. On PostgreSQL a connection cannot be added to
+/// the service meanwhile (its foreign-key check needs a share lock on the row); SQLite's write
+/// transaction already keeps every other writer out.
+pub fn find_for_update(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<ServiceRow>> {
+    match conn {
+        DbConn::Pg(pg) => {
+            services::table.filter(services::link_name.eq(link_name)).select(ServiceRow::as_select()).for_update().first(pg).optional()
+        }
+        DbConn::Sqlite(_) => find(conn, link_name),
+    }
+}
+
 pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<ServiceRow> {
     services::table.find(id).select(ServiceRow::as_select()).first(conn)
 }

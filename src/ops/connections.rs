@@ -35,6 +35,8 @@ pub struct ConnectionView {
     pub connected_at: Option<i64>,
     pub expires_at: Option<i64>,
     pub revoke_outcome: Option<String>,
+    pub last_used_at: Option<i64>,
+    pub last_refresh_at: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -59,6 +61,8 @@ impl ConnectionView {
             connected_at: row.connected_at,
             expires_at: row.expires_at,
             revoke_outcome: row.revoke_outcome.clone(),
+            last_used_at: row.last_used_at,
+            last_refresh_at: row.last_refresh_at,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }

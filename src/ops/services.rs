@@ -47,63 +47,67 @@ fn link_taken() -> FieldErrors {
     errors
 }
 
-/// Names of the fields that differ between two services (for the audit log; never values of secrets).
-fn changed_fields(old: &Service, new: &ValidService) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    if old.name != new.name {
-        fields.push("name");
+/// Names of the fields that differ between two services (for the audit log; never values of secrets):
+/// `name`, `auth_type`, `oauth2.client_id`, `api_key.params`, ….
+fn changed_fields(old: &Service, new: &ValidService) -> Vec<String> {
+    let mut fields: Vec<String> = Vec::new();
+    for (field, changed) in [
+        ("name", old.name != new.name),
+        ("description", old.description != new.description),
+        ("api_base_url", old.api_base_url != new.api_base_url),
+        ("auth_type", old.config.auth_type() != new.config.auth_type()),
+    ] {
+        if changed {
+            fields.push(field.to_owned());
+        }
     }
-    if old.description != new.description {
-        fields.push("description");
-    }
-    if old.api_base_url != new.api_base_url {
-        fields.push("api_base_url");
-    }
-    if old.config.auth_type() != new.config.auth_type() {
-        fields.push("auth_type");
-    }
-    if old.config != new.config {
-        fields.push(match new.config.auth_type() {
-            crate::domain::service::AuthType::ApiKey => "api_key",
-            crate::domain::service::AuthType::Basic => "basic",
-            crate::domain::service::AuthType::OAuth2 => "oauth2",
-        });
+    if old.config.auth_type() == new.config.auth_type() && old.config != new.config {
+        // The settings of one type, compared setting by setting (they hold no secret).
+        let prefix = new.config.auth_type().as_str();
+        match (serde_json::to_value(&old.config), serde_json::to_value(&new.config)) {
+            (Ok(serde_json::Value::Object(before)), Ok(serde_json::Value::Object(after))) => {
+                fields.extend(after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, _)| format!("{prefix}.{k}")));
+            }
+            _ => fields.push(prefix.to_owned()),
+        }
     }
     if matches!(new.client_secret, SecretChange::Set(_)) {
-        fields.push("client_secret");
+        fields.push("client_secret".to_owned());
     }
     fields
 }
 
-/// Validates and stores a new service. A taken link name — also when another request takes it at
-/// the same moment — is a field error, not a failure.
+/// Validates and stores a new service with its audit entry, in one transaction. A taken link name —
+/// also when another request takes it at the same moment — is a field error, not a failure.
 pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Result<Service, AppError> {
     let spec = service_input::validate(&input, state.config.outbound_allow_http, None).map_err(AppError::Invalid)?;
     let (keyring, actor_name, actor_id, now) = (state.keyring.clone(), actor.username.clone(), actor.id, state.clock.now());
     state
         .db
         .run(move |c| {
-            if service::find(c, &spec.link_name)?.is_some() {
-                return Err(AppError::Invalid(link_taken()));
-            }
-            let id = match service::insert(c, &keyring, &spec, &actor_name, now) {
-                
-                other => other?,
-            };
-            let details = serde_json::json!({ "auth_type": spec.config.auth_type().as_str(), "name": spec.name });
-            audit::record(
-                c,
-                Event {
-                    actor_id: Some(actor_id),
-                    actor: &actor_name,
-                    action: "service.create",
-                    target_type: "service",
-                    target: &spec.link_name,
-                    details,
-                },
-                now,
-            )?;
-            service::find_by_id(c, id)?.view()
+            crate::db::write_tx(c, |c| {
+                if service::find(c, &spec.link_name)?.is_some() {
+                    return Err(AppError::Invalid(link_taken()));
+                }
+                let id = match service::insert(c, &keyring, &spec, &actor_name, now) {
+                    Err(AppError::Db(e)) if crate::db::is_unique_violation(&e) => return Err(AppError::Invalid(link_taken())),
+                    other => other?,
+                };
+                let details = serde_json::json!({ "auth_type": spec.config.auth_type().as_str(), "name": spec.name });
+                audit::record(
+                    c,
+                    Event {
+                        actor_id: Some(actor_id),
+                        actor: &actor_name,
+                        action: "service.create",
+                        target_type: "service",
+                        target: &spec.link_name,
+                        details,
+                    },
+                    now,
+                )?;
+                service::find_by_id(c, id)?.view()
+            })
         })
         .await
 }
@@ -117,35 +121,40 @@ pub enum UpdateMode {
     Patch,
 }
 
+/// Validates and stores a change with its audit entry, in one transaction that holds the service row:
+/// the in-use rules see the connections as they are when the change is written.
 pub async fn update(state: &AppState, actor: &User, link_name: &str, input: ServiceInput, mode: UpdateMode) -> Result<Service, AppError> {
-    let (row, connection_count) = load(state, link_name).await?;
-    let old = row.view()?;
-    let input = match mode {
-        UpdateMode::Replace => input,
-        UpdateMode::Patch => input.over(ServiceInput::from(&old)),
-    };
-    let existing = Existing { link_name: &old.link_name, config: &old.config, secret_set: old.client_secret_set, connection_count };
-    let spec = service_input::validate(&input, state.config.outbound_allow_http, Some(&existing)).map_err(AppError::Invalid)?;
-    let fields = changed_fields(&old, &spec);
-    let (keyring, actor_name, actor_id, now, id) = (state.keyring.clone(), actor.username.clone(), actor.id, state.clock.now(), row.id);
+    let (link, allow_http, keyring) = (link_name.to_owned(), state.config.outbound_allow_http, state.keyring.clone());
+    let (actor_name, actor_id, now) = (actor.username.clone(), actor.id, state.clock.now());
     state
         .db
         .run(move |c| {
-            service::update(c, &keyring, id, &spec, &actor_name, now)?;
-            let details = serde_json::json!({ "changed": fields });
-            audit::record(
-                c,
-                Event {
-                    actor_id: Some(actor_id),
-                    actor: &actor_name,
-                    action: "service.update",
-                    target_type: "service",
-                    target: &spec.link_name,
-                    details,
-                },
-                now,
-            )?;
-            service::find_by_id(c, id)?.view()
+            crate::db::write_tx(c, |c| {
+                let row = service::find_for_update(c, &link)?.ok_or(AppError::NotFound)?;
+                let connection_count = connection::count_by_service(c, &[row.id])?.get(&row.id).copied().unwrap_or(0);
+                let old = row.view()?;
+                let input = match mode {
+                    UpdateMode::Replace => input,
+                    UpdateMode::Patch => input.over(ServiceInput::from(&old)),
+                };
+                let existing =
+                    Existing { link_name: &old.link_name, config: &old.config, secret_set: old.client_secret_set, connection_count };
+                let spec = service_input::validate(&input, allow_http, Some(&existing)).map_err(AppError::Invalid)?;
+                service::update(c, &keyring, row.id, &spec, &actor_name, now)?;
+                audit::record(
+                    c,
+                    Event {
+                        actor_id: Some(actor_id),
+                        actor: &actor_name,
+                        action: "service.update",
+                        target_type: "service",
+                        target: &spec.link_name,
+                        details: serde_json::json!({ "changed": changed_fields(&old, &spec) }),
+                    },
+                    now,
+                )?;
+                service::find_by_id(c, row.id)?.view()
+            })
         })
         .await
 }
@@ -157,7 +166,7 @@ pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<(
         .db
         .run(move |c| {
             crate::db::write_tx(c, |c| {
-                let row = service::find(c, &link)?.ok_or(AppError::NotFound)?;
+                let row = service::find_for_update(c, &link)?.ok_or(AppError::NotFound)?;
                 let users = connection::names_for_service(c, row.id)?;
                 if !users.is_empty() {
                     let names: Vec<String> = users.iter().map(|(link, name)| format!("{name} ({link})")).collect();

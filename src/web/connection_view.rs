@@ -184,6 +184,8 @@ fn list_view(row: &connections::ConnectionRow, service_link: String, service_nam
         connected_at: row.connected_at,
         expires_at: row.expires_at,
         revoke_outcome: row.revoke_outcome.clone(),
+        last_used_at: row.last_used_at,
+        last_refresh_at: row.last_refresh_at,
         created_at: row.created_at,
         updated_at: row.updated_at,
     }

@@ -208,6 +208,7 @@ pub async fn create_connection(req: HttpRequest, admin: Admin, state: web::Data<
 struct DetailsPage {
     layout: Layout,
     c: ConnectionView,
+    events: Vec<crate::models::event::ConnectionEvent>,
     service: Service,
     mine: bool,
     base_url: String,
@@ -221,8 +222,11 @@ impl DetailsPage {
 
 pub async fn show_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
     let loaded = ops::load(&state, &link).await?;
+    let id = loaded.row.id;
+    let events = state.db.run(move |c| Ok(crate::models::event::recent(c, id, 20)?)).await?;
     let page = DetailsPage {
         layout: Layout::new(&req, Some(&admin.0), "connections"),
+        events,
         mine: loaded.row.owner_id == admin.user().id,
         c: loaded.view(),
         service: loaded.service.view()?,

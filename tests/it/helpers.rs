@@ -70,6 +70,8 @@ pub struct TestApp {
     pub clock: Clock,
     db: TestDb,
     handle: actix_web::dev::ServerHandle,
+    /// Dropping it stops the background refresher.
+    _stop_background: tokio::sync::watch::Sender<bool>,
 }
 
 impl TestApp {
@@ -89,12 +91,14 @@ impl TestApp {
         config.encryption_keys = Some(Secret::new(TEST_KEYS));
         config.workers = 1;
         config.clock = Clock::manual(T0);
+        // Tests drive refreshes themselves; the background task has its own test.
+        config.refresh_interval_secs = 0;
         adjust(&mut config);
         let clock = config.clock.clone();
         let running = app::build(config).await.expect("app starts");
         let handle = running.server.handle();
         tokio::spawn(running.server);
-        TestApp { base: format!("http://{}", running.addr), state: running.state, clock, db, handle }
+        TestApp { base: format!("http://{}", running.addr), state: running.state, clock, db, handle, _stop_background: running.stop_background }
     }
 
     /// Stops the server and hands back its database, for a restart.

@@ -5,6 +5,11 @@ mod helpers;
 
 mod access;
 mod cli;
+mod connections;
+mod connections_logs;
+mod connections_manage;
+mod connections_oauth;
+mod fake_provider;
 mod headers;
 mod migrations;
 mod openapi;

@@ -517,6 +517,38 @@ async fn every_validation_rule_answers_422_with_its_message_and_writes_nothing()
 }
 
 #[tokio::test]
+async fn link_names_of_pages_are_reserved() {
+    let app = TestApp::spawn().await;
+    let api = Api::new(&app).await;
+    for link in ["new", "rows"] {
+        let res = api.post("/api/v1/services", &api_key_service(link, "Page")).await;
+        assert_eq!(field_errors(&res, "link_name"), [format!("“{link}” is reserved for a page of this app; choose another.")]);
+    }
+    api.create(&api_key_service("news", "News")).await;
+}
+
+#[tokio::test]
+async fn extra_authorization_parameters_keep_their_order_and_a_repeated_one_is_reported() {
+    let app = TestApp::spawn().await;
+    let api = Api::new(&app).await;
+    // Written by hand: serde_json's own objects would sort the keys.
+    let body = serde_json::to_string(&oauth_service("ordered", "Ordered", "s")).unwrap();
+    let sorted = r#""extra_auth_params":{"access_type":"offline","prompt":"consent"}"#;
+    assert!(body.contains(sorted));
+    let post = |body: String| api.raw(reqwest::Method::POST, "/api/v1/services", "application/json", body.into_bytes());
+    let res = post(body.replace(sorted, r#""extra_auth_params":{"prompt":"consent","access_type":"offline"}"#)).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let (_, _, config) = raw_service(&app, "ordered").await;
+    assert!(config.contains(r#"[["prompt","consent"],["access_type","offline"]]"#), "stored as entered: {config}");
+
+    let twice = body
+        .replace(sorted, r#""extra_auth_params":{"prompt":"consent","access_type":"offline","prompt":"login"}"#)
+        .replace(r#""link_name":"ordered""#, r#""link_name":"twice""#);
+    let res = post(twice).await;
+    assert_eq!(field_errors(&res, "oauth2.extra_auth_params.prompt"), ["This parameter is listed twice."]);
+}
+
+#[tokio::test]
 async fn several_problems_are_reported_together() {
     let app = TestApp::spawn().await;
     let api = Api::new(&app).await;
@@ -619,7 +651,7 @@ async fn a_link_name_is_unique_and_cannot_change() {
 async fn two_concurrent_creates_with_the_same_link_name_give_one_201_and_one_422() {
     let app = TestApp::spawn().await;
     let api = Api::new(&app).await;
-    for round in 0..8 {
+    for round in 0..12 {
         let link = format!("race_{round}");
         let (a, b) = (api_key_service(&link, "Racer A"), oauth_service(&link, "Racer B", "secret"));
         let (ra, rb) = tokio::join!(api.post("/api/v1/services", &a), api.post("/api/v1/services", &b));
@@ -630,7 +662,7 @@ async fn two_concurrent_creates_with_the_same_link_name_give_one_201_and_one_422
         assert_eq!(field_errors(loser, "link_name"), ["This link name is already taken; choose another."]);
     }
     let (services, _, audit) = counts(&app).await;
-    assert_eq!((services, audit), (8, 8), "one row and one audit entry per winner");
+    assert_eq!((services, audit), (12, 12), "one row and one audit entry per winner");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1066,17 +1098,20 @@ async fn create_update_and_delete_write_audit_rows_naming_the_changed_fields_nev
     app.clock.advance(10);
     api.patch("/api/v1/services/audited", &json!({"name": "Audited 2", "description": "x", "oauth2": {"client_secret": canary}})).await;
     api.patch("/api/v1/services/audited", &json!({"api_base_url": "https://other.example"})).await;
-    api.patch("/api/v1/services/audited", &json!({"oauth2": {"client_id": "other"}})).await;
+    let scopes = json!([{"scope": "Desk.tickets.READ", "display_name": "Tickets"}]);
+    api.patch("/api/v1/services/audited", &json!({"oauth2": {"client_id": "other", "scopes": scopes}})).await;
+    api.patch("/api/v1/services/audited", &json!({"auth_type": "basic"})).await;
     assert_eq!(api.delete("/api/v1/services/audited").await.status, 204);
 
     let rows = audit_rows(&app).await;
     let actions: Vec<&str> = rows.iter().map(|(a, _, _)| a.as_str()).collect();
-    assert_eq!(actions, ["service.create", "service.update", "service.update", "service.update", "service.delete"]);
+    assert_eq!(actions, ["service.create", "service.update", "service.update", "service.update", "service.update", "service.delete"]);
     assert!(rows.iter().all(|(_, target, _)| target == "audited"));
     let changed = |i: usize| -> Value { serde_json::from_str::<Value>(&rows[i].2).unwrap()["changed"].clone() };
     assert_eq!(changed(1), json!(["name", "description", "client_secret"]));
     assert_eq!(changed(2), json!(["api_base_url"]));
-    assert_eq!(changed(3), json!(["oauth2"]));
+    assert_eq!(changed(3), json!(["oauth2.client_id", "oauth2.scopes"]));
+    assert_eq!(changed(4), json!(["auth_type"]));
     let create: Value = serde_json::from_str(&rows[0].2).unwrap();
     assert_eq!(create["auth_type"], "oauth2");
     for (_, _, details) in &rows {

@@ -1,0 +1,296 @@
+//! The pure parts of invoking a connection: where a request may go (confinement to the service's API
+//! base URL), which credentials go where (injection), and hiding any echo of a secret in the answer.
+
+use std::collections::BTreeMap;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Deserialize;
+use url::Url;
+
+use crate::crypto::Secret;
+use crate::domain::connection::Credentials;
+use crate::domain::service::{ParamType, ServiceConfig, TokenPlacement};
+
+/// A script's request, as it sends it to `POST /api/v1/connections/{link}/invoke`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvokeRequest {
+    pub method: Option<String>,
+    pub url: Option<String>,
+    pub path: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// A string is sent as is; any other JSON value is sent as JSON.
+    pub body: Option<serde_json::Value>,
+    /// `body` is base64 (binary uploads).
+    #[serde(default)]
+    pub body_base64: bool,
+    pub timeout_ms: Option<u64>,
+}
+
+/// Headers a caller may not set: hop-by-hop ones and those the client computes.
+const DROPPED_HEADERS: &[&str] =
+    &["host", "content-length", "connection", "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+
+/// The URL a request goes to: `path` joined to the API base URL, or an absolute `url`; either way it
+/// must lie under the base URL (same scheme, host, port and path prefix) when the service has one.
+pub fn target(base: Option<&str>, url: Option<&str>, path: Option<&str>) -> Result<Url, (&'static str, String)> {
+    let target = match (url.filter(|u| !u.is_empty()), path.filter(|p| !p.is_empty())) {
+        (Some(_), Some(_)) => return Err(("url", "Send either url or path, not both.".into())),
+        (None, None) => return Err(("path", "Send a path (joined to the service's API base URL) or an absolute url.".into())),
+        (None, Some(path)) => {
+            let base = base.ok_or(("path", "This service has no API base URL: send an absolute url instead of a path.".to_owned()))?;
+            suspicious(path).map_err(|m| ("path", m))?;
+            let joined = format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'));
+            Url::parse(&joined).map_err(|e| ("path", format!("The path does not make a valid URL: {e}.")))?
+        }
+        (Some(raw), None) => {
+            suspicious(raw).map_err(|m| ("url", m))?;
+            Url::parse(raw).map_err(|_| ("url", "Send an absolute http(s) URL.".to_owned()))?
+        }
+    };
+    if !matches!(target.scheme(), "http" | "https") || target.host_str().is_none() {
+        return Err(("url", "Send an absolute http(s) URL.".into()));
+    }
+    if !target.username().is_empty() || target.password().is_some() {
+        return Err(("url", "URLs with user information are not allowed.".into()));
+    }
+    if let Some(base) = base {
+        let base = Url::parse(base).map_err(|_| ("url", "The service's API base URL is not valid.".to_owned()))?;
+        if !under(&base, &target) {
+            return Err(("url", format!("Credentials of this connection are only sent under {base}; this URL is outside it.")));
+        }
+    }
+    Ok(target)
+}
+
+/// Refuses tricks that a URL parser and the upstream server might read differently.
+fn suspicious(raw: &str) -> Result<(), String> {
+    let lower = raw.to_ascii_lowercase();
+    let path_part = lower.split(['?', '#']).next().unwrap_or("");
+    let after_scheme = path_part.split_once("://").map_or(path_part, |(_, rest)| rest);
+    if raw.chars().any(|c| c.is_control() || c == '\\') {
+        return Err("Remove control characters and backslashes.".into());
+    }
+    if path_part.contains("%2f") || path_part.contains("%5c") || path_part.contains("%2e") {
+        return Err("Encoded slashes and dots are not allowed in the path.".into());
+    }
+    if after_scheme.contains("//") || (!raw.contains("://") && raw.starts_with("//")) {
+        return Err("Empty path segments (//) are not allowed.".into());
+    }
+    Ok(())
+}
+
+/// Whether `target` lies under `base`: same origin and, segment by segment, the base's path prefix.
+pub fn under(base: &Url, target: &Url) -> bool {
+    if base.scheme() != target.scheme() || base.host() != target.host() || base.port_or_known_default() != target.port_or_known_default() {
+        return false;
+    }
+    let prefix = base.path().trim_end_matches('/');
+    let path = target.path();
+    prefix.is_empty() || path == prefix || path.starts_with(&format!("{prefix}/"))
+}
+
+/// One credential to put on the outbound request.
+#[derive(Debug)]
+pub enum Injection {
+    Header(String, Secret),
+    Query(String, Secret),
+    Form(String, Secret),
+}
+
+/// The credentials of a connection, placed the way its service says.
+pub fn injections(config: &ServiceConfig, credentials: Option<&Credentials>, token: Option<&Secret>) -> Vec<Injection> {
+    match (config, credentials, token) {
+        (ServiceConfig::ApiKey(k), Some(Credentials::ApiKey { values }), _) => k
+            .params
+            .iter()
+            .filter_map(|p| {
+                let value = Secret::new(values.get(&p.name)?.clone());
+                Some(match k.param_type {
+                    ParamType::Header => Injection::Header(p.name.clone(), value),
+                    ParamType::Query => Injection::Query(p.name.clone(), value),
+                    ParamType::Form => Injection::Form(p.name.clone(), value),
+                })
+            })
+            .collect(),
+        (ServiceConfig::Basic, Some(Credentials::Basic { username, password }), _) => {
+            let encoded = STANDARD.encode(format!("{username}:{password}"));
+            vec![Injection::Header("Authorization".into(), Secret::new(format!("Basic {encoded}")))]
+        }
+        (ServiceConfig::OAuth2(o), _, Some(token)) => match &o.token_placement {
+            TokenPlacement::Header { name, prefix } if prefix.is_empty() => vec![Injection::Header(name.clone(), token.clone())],
+            TokenPlacement::Header { name, prefix } => vec![Injection::Header(name.clone(), Secret::new(format!("{prefix} {}", token.expose())))],
+            TokenPlacement::Query { name } => vec![Injection::Query(name.clone(), token.clone())],
+        },
+        _ => Vec::new(),
+    }
+}
+
+/// The caller's headers without the ones it may not set and without any an injection replaces.
+pub fn caller_headers(headers: &BTreeMap<String, String>, injected: &[Injection]) -> Result<Vec<(String, String)>, String> {
+    let replaced: Vec<String> =
+        injected.iter().filter_map(|i| if let Injection::Header(n, _) = i { Some(n.to_ascii_lowercase()) } else { None }).collect();
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        if crate::domain::validate::header_name(name).is_err() {
+            return Err(format!("{name:?} is not a valid header name."));
+        }
+        if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
+            return Err(format!("The value of header {name} contains a line break."));
+        }
+        if !DROPPED_HEADERS.contains(&lower.as_str()) && !replaced.contains(&lower) {
+            out.push((name.clone(), value.clone()));
+        }
+    }
+    Ok(out)
+}
+
+/// Sets query parameters on `url`: the caller's, then the injected ones replacing any of the same name.
+pub fn apply_query(url: &mut Url, caller: &BTreeMap<String, String>, injected: &[Injection]) {
+    let injected: Vec<(&str, &str)> =
+        injected.iter().filter_map(|i| if let Injection::Query(n, v) = i { Some((n.as_str(), v.expose())) } else { None }).collect();
+    let mut pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    pairs.extend(caller.iter().map(|(k, v)| (k.clone(), v.clone())));
+    pairs.retain(|(k, _)| !injected.iter().any(|(n, _)| n == k));
+    pairs.extend(injected.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    if pairs.is_empty() {
+        url.set_query(None);
+    } else {
+        url.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+}
+
+/// A form body with the injected form parameters replacing any of the same name.
+pub fn form_body(caller: Option<&[u8]>, injected: &[Injection]) -> Option<Result<Vec<u8>, String>> {
+    let fields: Vec<(&str, &str)> =
+        injected.iter().filter_map(|i| if let Injection::Form(n, v) = i { Some((n.as_str(), v.expose())) } else { None }).collect();
+    if fields.is_empty() {
+        return None;
+    }
+    let mut pairs: Vec<(String, String)> = match caller {
+        None => Vec::new(),
+        Some(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => url::form_urlencoded::parse(text.as_bytes()).into_owned().collect(),
+            Err(_) => return Some(Err("This service sends its API key as form data: send a form-encoded text body.".into())),
+        },
+    };
+    pairs.retain(|(k, _)| !fields.iter().any(|(n, _)| n == k));
+    pairs.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    Some(Ok(url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish().into_bytes()))
+}
+
+/// Replaces every occurrence of each secret (at least 3 bytes long) in `data` with `[redacted]`.
+pub fn mask(data: &[u8], secrets: &[String]) -> Vec<u8> {
+    let mut out = data.to_vec();
+    for secret in secrets.iter().filter(|s| s.len() >= 3) {
+        let needle = secret.as_bytes();
+        let mut masked = Vec::with_capacity(out.len());
+        let mut i = 0;
+        while i < out.len() {
+            if out[i..].starts_with(needle) {
+                masked.extend_from_slice(b"[redacted]");
+                i += needle.len();
+            } else {
+                masked.push(out[i]);
+                i += 1;
+            }
+        }
+        out = masked;
+    }
+    out
+}
+
+/// The values an echo of which must be hidden: each injected value, and the parts of a Basic header.
+pub fn secret_values(injected: &[Injection], credentials: Option<&Credentials>) -> Vec<String> {
+    let mut values: Vec<String> = injected
+        .iter()
+        .map(|i| match i {
+            Injection::Header(_, v) | Injection::Query(_, v) | Injection::Form(_, v) => v.expose().to_owned(),
+        })
+        .collect();
+    for value in values.clone() {
+        if let Some(encoded) = value.strip_prefix("Basic ") {
+            values.push(encoded.to_owned());
+        }
+        if let Some((_, token)) = value.split_once(' ') {
+            values.push(token.to_owned());
+        }
+        let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        if encoded != value {
+            values.push(encoded);
+        }
+    }
+    if let Some(c) = credentials {
+        values.extend(c.secret_values().into_iter().map(str::to_owned));
+    }
+    // Longest first, so that a secret containing another is masked whole.
+    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.dedup();
+    values
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BASE: &str = "https://api.example.com/v1";
+
+    #[test]
+    fn paths_join_the_base_and_stay_under_it() {
+        assert_eq!(target(Some(BASE), None, Some("/tickets?x=1")).unwrap().as_str(), "https://api.example.com/v1/tickets?x=1");
+        assert_eq!(target(Some("https://api.example.com/v1/"), None, Some("tickets")).unwrap().as_str(), "https://api.example.com/v1/tickets");
+        for hostile in ["/../admin", "/..%2fadmin", "/%2e%2e/admin", "//evil.example/x", "/a\\..\\b", "/%2F%2Fevil", "/x/../../admin"] {
+            assert!(target(Some(BASE), None, Some(hostile)).is_err(), "{hostile}");
+        }
+    }
+
+    #[test]
+    fn absolute_urls_must_stay_under_the_base() {
+        assert!(target(Some(BASE), Some("https://api.example.com/v1/me"), None).is_ok());
+        assert!(target(Some(BASE), Some("https://api.example.com:443/v1/me"), None).is_ok(), "default port is the same port");
+        for hostile in [
+            "https://api.example.com/v2/me",
+            "https://api.example.com/v10",
+            "http://api.example.com/v1/me",
+            "https://api.example.com:8443/v1/me",
+            "https://evil.example/v1/me",
+            "https://api.example.com.evil.example/v1",
+            "https://api.example.com@evil.example/v1",
+            "https://user:pw@api.example.com/v1",
+            "//evil.example/v1",
+            "https://api.example.com/v1/../admin",
+            "https://API.EXAMPLE.COM/v1/%2e%2e/admin",
+        ] {
+            assert!(target(Some(BASE), Some(hostile), None).is_err(), "{hostile}");
+        }
+        assert!(target(None, None, Some("/x")).is_err(), "no base: a path cannot be resolved");
+        assert!(target(None, Some("https://anywhere.example/x"), None).is_ok());
+    }
+
+    #[test]
+    fn injected_parameters_replace_the_callers() {
+        let injected = vec![Injection::Query("api_key".into(), Secret::new("s3cret"))];
+        let mut url = Url::parse("https://api.example.com/x?api_key=mine&a=1").unwrap();
+        apply_query(&mut url, &BTreeMap::from([("api_key".into(), "also-mine".into())]), &injected);
+        assert_eq!(url.query(), Some("a=1&api_key=s3cret"));
+        let form = vec![Injection::Form("key".into(), Secret::new("v&1"))];
+        let body = form_body(Some(b"key=x&other=2"), &form).unwrap().unwrap();
+        assert_eq!(String::from_utf8(body).unwrap(), "other=2&key=v%261");
+        let headers = vec![Injection::Header("X-Api-Key".into(), Secret::new("k"))];
+        let mine = BTreeMap::from([("x-api-key".into(), "forged".into()), ("Accept".into(), "application/json".into()), ("Host".into(), "x".into())]);
+        assert_eq!(caller_headers(&mine, &headers).unwrap(), vec![("Accept".to_owned(), "application/json".to_owned())]);
+    }
+
+    #[test]
+    fn echoes_of_secrets_are_masked() {
+        let injected = vec![Injection::Header("Authorization".into(), Secret::new("Bearer tok-123"))];
+        let secrets = secret_values(&injected, None);
+        let masked = mask(b"{\"auth\":\"Bearer tok-123\",\"t\":\"tok-123\"}", &secrets);
+        assert_eq!(String::from_utf8(masked).unwrap(), "{\"auth\":\"[redacted]\",\"t\":\"[redacted]\"}");
+    }
+}

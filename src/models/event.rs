@@ -1,0 +1,82 @@
+//! A connection's recent activity: invokes, refreshes and tests, with outcome and latency. Never a
+//! secret: the path is stored without its query string.
+
+use diesel::prelude::*;
+
+use crate::db::DbConn;
+use crate::db::schema::connection_events;
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = connection_events)]
+pub struct ConnectionEvent {
+    pub id: i64,
+    pub connection_id: i64,
+    pub at: i64,
+    pub kind: String,
+    pub actor: String,
+    pub method: Option<String>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub status: Option<i32>,
+    pub latency_ms: i64,
+    pub ok: bool,
+    pub message: Option<String>,
+}
+
+impl ConnectionEvent {
+    pub fn when(&self) -> String {
+        crate::clock::format_time(self.at)
+    }
+}
+
+/// An event to record.
+#[derive(Debug, Clone, Default)]
+pub struct NewEvent {
+    pub kind: &'static str,
+    pub actor: String,
+    pub method: Option<String>,
+    pub host: Option<String>,
+    pub path: Option<String>,
+    pub status: Option<i32>,
+    pub latency_ms: i64,
+    pub ok: bool,
+    pub message: Option<String>,
+}
+
+pub fn record(conn: &mut DbConn, connection_id: i64, event: &NewEvent, now: i64) -> QueryResult<()> {
+    diesel::insert_into(connection_events::table)
+        .values((
+            connection_events::connection_id.eq(connection_id),
+            connection_events::at.eq(now),
+            connection_events::kind.eq(event.kind),
+            connection_events::actor.eq(&event.actor),
+            connection_events::method.eq(&event.method),
+            connection_events::host.eq(&event.host),
+            connection_events::path.eq(&event.path),
+            connection_events::status.eq(event.status),
+            connection_events::latency_ms.eq(event.latency_ms),
+            connection_events::ok.eq(event.ok),
+            connection_events::message.eq(&event.message),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The latest `limit` events of a connection, newest first.
+pub fn recent(conn: &mut DbConn, connection_id: i64, limit: i64) -> QueryResult<Vec<ConnectionEvent>> {
+    connection_events::table
+        .filter(connection_events::connection_id.eq(connection_id))
+        .order(connection_events::id.desc())
+        .limit(limit)
+        .select(ConnectionEvent::as_select())
+        .load(conn)
+}
+
+/// How many events of `kind` a connection has (tests and the details page).
+pub fn count(conn: &mut DbConn, connection_id: i64, kind: &str) -> QueryResult<i64> {
+    connection_events::table
+        .filter(connection_events::connection_id.eq(connection_id))
+        .filter(connection_events::kind.eq(kind))
+        .count()
+        .get_result(conn)
+}

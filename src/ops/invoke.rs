@@ -1,0 +1,206 @@
+//! Using a connection: `invoke` sends a script's request to the service with the connection's
+//! credentials injected — refreshing OAuth2 tokens first when they are about to expire, and once more
+//! when the upstream answers 401 — and answers with every echo of a secret masked.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::domain::connection::{Credentials, Status};
+use crate::domain::service::ServiceConfig;
+use crate::domain::validate::push;
+use crate::error::{AppError, FieldErrors};
+use crate::invoke::{self, InvokeRequest};
+use crate::models::event::{self, NewEvent};
+use crate::models::user::User;
+use crate::ops::connections::{self as connections, Loaded};
+use crate::outbound::{Answer, OutboundError};
+use crate::tokens::{self, TokenFailure};
+
+/// What a script gets back.
+#[derive(Debug, Serialize)]
+pub struct InvokeAnswer {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    /// Text, or base64 when `body_base64` is true (a binary answer).
+    pub body: String,
+    pub body_base64: bool,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    let mut errors = FieldErrors::new();
+    push(&mut errors, field, message);
+    AppError::Invalid(errors)
+}
+
+/// A connection that is not Connected cannot be used: say what its status is and what to do.
+pub fn ensure_connected(loaded: &Loaded) -> Result<(), AppError> {
+    let status = loaded.row.status();
+    let what = match status {
+        Status::Connected => return Ok(()),
+        Status::NotConnected => "has not been connected yet: its owner connects it on its page",
+        Status::Disconnected => "was revoked: its owner must connect it again",
+        Status::NeedsReconnect => "needs to be reconnected: the provider rejected its credentials",
+    };
+    let reason = loaded.row.status_message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();
+    Err(AppError::NotConnected { status: status.as_str(), message: format!("Connection {} {what}{reason}.", loaded.row.link_name) })
+}
+
+fn token_error(e: TokenFailure) -> AppError {
+    match e {
+        TokenFailure::NotConnected(s) => AppError::NotConnected { status: "not_connected", message: format!("The connection is {s}.") },
+        TokenFailure::NeedsReconnect(m) => AppError::NotConnected { status: Status::NeedsReconnect.as_str(), message: m },
+        TokenFailure::Unavailable(m) => AppError::Unavailable(m),
+        TokenFailure::App(e) => e,
+    }
+}
+
+/// The parts of a request that stay the same across the retry after a refresh.
+struct Prepared {
+    method: reqwest::Method,
+    url: url::Url,
+    headers: Vec<(String, String)>,
+    body: Option<Vec<u8>>,
+    timeout: Duration,
+}
+
+fn prepare(loaded: &Loaded, req: &InvokeRequest) -> Result<Prepared, AppError> {
+    let method = req.method.as_deref().unwrap_or("GET").to_ascii_uppercase();
+    let method = reqwest::Method::from_bytes(method.as_bytes())
+        .ok()
+        .filter(|m| !matches!(m.as_str(), "CONNECT" | "TRACE"))
+        .ok_or_else(|| invalid("method", "Use an HTTP method such as GET, POST, PUT, PATCH or DELETE."))?;
+    let url = invoke::target(loaded.service.api_base_url.as_deref(), req.url.as_deref(), req.path.as_deref()).map_err(|(f, m)| invalid(f, m))?;
+    let body = match &req.body {
+        None | Some(serde_json::Value::Null) => None,
+        Some(serde_json::Value::String(s)) if req.body_base64 => Some(STANDARD.decode(s).map_err(|_| invalid("body", "The body is not valid base64."))?),
+        Some(serde_json::Value::String(s)) => Some(s.clone().into_bytes()),
+        Some(other) => Some(serde_json::to_vec(other).map_err(|e| AppError::Internal(e.to_string()))?),
+    };
+    let mut headers: Vec<(String, String)> = req.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    if matches!(&req.body, Some(v) if !v.is_string() && !v.is_null()) && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+        headers.push(("Content-Type".into(), "application/json".into()));
+    }
+    let timeout = Duration::from_millis(req.timeout_ms.unwrap_or(30_000).clamp(1, 60_000));
+    Ok(Prepared { method, url, headers: headers.into_iter().collect(), body, timeout })
+}
+
+/// Sends one attempt with these credentials.
+async fn send(state: &AppState, p: &Prepared, req: &InvokeRequest, injected: &[invoke::Injection]) -> Result<Answer, AppError> {
+    let caller: BTreeMap<String, String> = p.headers.iter().cloned().collect();
+    let headers = invoke::caller_headers(&caller, injected).map_err(|m| invalid("headers", m))?;
+    let mut url = p.url.clone();
+    invoke::apply_query(&mut url, &req.query, injected);
+    let mut builder = state.outbound.request(p.method.clone(), &url).map_err(outbound_error)?;
+    for (name, value) in &headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    for i in injected {
+        if let invoke::Injection::Header(name, value) = i {
+            builder = builder.header(name.as_str(), value.expose());
+        }
+    }
+    let body = match invoke::form_body(p.body.as_deref(), injected) {
+        Some(Ok(form)) => {
+            builder = builder.header("content-type", "application/x-www-form-urlencoded");
+            Some(form)
+        }
+        Some(Err(message)) => return Err(invalid("body", message)),
+        None => p.body.clone(),
+    };
+    if let Some(body) = body {
+        builder = builder.body(body);
+    }
+    state.outbound.send(&url, builder, Some(p.timeout)).await.map_err(outbound_error)
+}
+
+fn outbound_error(e: OutboundError) -> AppError {
+    match e {
+        OutboundError::Refused(..) => invalid("url", e.to_string()),
+        other => AppError::Upstream(other.to_string()),
+    }
+}
+
+/// Invokes a connection for `caller` (any SDAdmin: scripts share connections without their secrets).
+pub async fn invoke(state: &AppState, caller: &User, link_name: &str, req: InvokeRequest) -> Result<InvokeAnswer, AppError> {
+    let started = Instant::now();
+    let loaded = connections::load(state, link_name).await?;
+    ensure_connected(&loaded)?;
+    let config = loaded.config()?;
+    let prepared = prepare(&loaded, &req)?;
+    let mut event = NewEvent {
+        kind: "invoke",
+        actor: caller.username.clone(),
+        method: Some(prepared.method.to_string()),
+        host: prepared.url.host_str().map(str::to_owned),
+        path: Some(prepared.url.path().to_owned()),
+        ..NewEvent::default()
+    };
+    let result = attempt(state, &loaded, &config, &prepared, &req).await;
+    event.latency_ms = started.elapsed().as_millis() as i64;
+    match &result {
+        Ok((answer, _)) => {
+            event.status = Some(i32::from(answer.status));
+            event.ok = answer.status < 400;
+        }
+        Err(e) => event.message = Some(e.public_message()),
+    }
+    let (id, now) = (loaded.row.id, state.clock.now());
+    let last_used = loaded.row.last_used_at;
+    state
+        .db
+        .run(move |c| {
+            event::record(c, id, &event, now)?;
+            if last_used.is_none_or(|t| now - t >= 60) {
+                crate::models::connection::mark_used(c, id, now)?;
+            }
+            Ok(())
+        })
+        .await?;
+    let (answer, secrets) = result?;
+    Ok(shape(answer, &secrets))
+}
+
+/// Credentials, the request, and for OAuth2 one refresh-and-retry on a 401.
+async fn attempt(state: &AppState, loaded: &Loaded, config: &ServiceConfig, p: &Prepared, req: &InvokeRequest) -> Result<(Answer, Vec<String>), AppError> {
+    let margin = state.config.refresh_margin_secs;
+    if config.oauth().is_none() {
+        let credentials: Option<Credentials> = loaded.row.open_credentials(&state.keyring)?;
+        let injected = invoke::injections(config, credentials.as_ref(), None);
+        let secrets = invoke::secret_values(&injected, credentials.as_ref());
+        return Ok((send(state, p, req, &injected).await?, secrets));
+    }
+    let token = tokens::access_token(state, loaded.row.id, margin, None).await.map_err(token_error)?;
+    let injected = invoke::injections(config, None, Some(&token.value));
+    let mut secrets = invoke::secret_values(&injected, None);
+    let answer = send(state, p, req, &injected).await?;
+    if answer.status != 401 {
+        return Ok((answer, secrets));
+    }
+    // The token was refused: refresh once (unless another request already did) and retry once.
+    let fresh = match tokens::access_token(state, loaded.row.id, margin, Some(token.version)).await {
+        Ok(t) => t,
+        Err(_) => return Ok((answer, secrets)),
+    };
+    let injected = invoke::injections(config, None, Some(&fresh.value));
+    secrets.extend(invoke::secret_values(&injected, None));
+    Ok((send(state, p, req, &injected).await?, secrets))
+}
+
+/// Masks secrets in headers and body; text stays text, anything else is base64.
+fn shape(answer: Answer, secrets: &[String]) -> InvokeAnswer {
+    let mut headers: BTreeMap<String, String> = BTreeMap::new();
+    for (name, value) in answer.headers.iter() {
+        let value = String::from_utf8_lossy(&invoke::mask(value.as_bytes(), secrets)).into_owned();
+        headers.entry(name.as_str().to_owned()).and_modify(|v| *v = format!("{v}, {value}")).or_insert(value);
+    }
+    let body = invoke::mask(&answer.body, secrets);
+    match String::from_utf8(body) {
+        Ok(text) => InvokeAnswer { status: answer.status, headers, body: text, body_base64: false },
+        Err(e) => InvokeAnswer { status: answer.status, headers, body: STANDARD.encode(e.into_bytes()), body_base64: true },
+    }
+}

@@ -1,0 +1,452 @@
+//! A fake OAuth 2.0 authorization server for the connection tests, on 127.0.0.1 port 0: an
+//! authorize endpoint that redirects straight back (no login), a token endpoint (authorization code
+//! with PKCE S256, refresh with optional rotation, client credentials), RFC 7009 revocation, and a
+//! record of every call so that tests can count them. Each behaviour can be changed between steps.
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+/// How the client must authenticate at the token and revoke endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    Basic,
+    Body,
+}
+
+/// What the fake does; tests change it with `FakeProvider::set`.
+#[derive(Debug, Clone)]
+pub struct Behaviour {
+    /// Refuse an authorization without an S256 `code_challenge`, and a code exchange without its verifier.
+    pub require_pkce: bool,
+    pub client_auth: ClientAuth,
+    pub refresh_tokens: bool,
+    /// A used refresh token dies: reusing it answers `invalid_grant`.
+    pub rotate_refresh_tokens: bool,
+    /// Answer every token request with this HTTP status and OAuth error code.
+    pub token_error: Option<(u16, &'static str)>,
+    /// The status the revoke endpoint answers (200: revoked).
+    pub revoke_status: u16,
+    /// The `iss` sent back with the authorization response (RFC 9207).
+    pub iss: Option<String>,
+    /// The authorize endpoint refuses: `error` and `error_description`.
+    pub deny: Option<(String, String)>,
+    /// The `scope` of token responses; None echoes what was asked.
+    pub granted_scope: Option<String>,
+    pub expires_in: i64,
+}
+
+impl Default for Behaviour {
+    fn default() -> Self {
+        Behaviour {
+            require_pkce: true,
+            client_auth: ClientAuth::Basic,
+            refresh_tokens: true,
+            rotate_refresh_tokens: true,
+            token_error: None,
+            revoke_status: 200,
+            iss: None,
+            deny: None,
+            granted_scope: None,
+            expires_in: 3600,
+        }
+    }
+}
+
+/// One call to the token endpoint, as received (after client authentication).
+#[derive(Debug, Clone)]
+pub struct TokenCall {
+    pub grant_type: String,
+    pub params: HashMap<String, String>,
+    /// How the client authenticated: "basic", "body" or "none".
+    pub auth: &'static str,
+}
+
+/// One call to the revoke endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RevokeCall {
+    pub token: String,
+    pub hint: Option<String>,
+}
+
+/// What an authorization code was issued for.
+#[derive(Debug, Clone)]
+struct Grant {
+    redirect_uri: String,
+    scope: Option<String>,
+    challenge: Option<String>,
+}
+
+/// The fake's state, shared with its handlers.
+pub struct Provider {
+    pub client_id: String,
+    pub client_secret: String,
+    behaviour: Mutex<Behaviour>,
+    codes: Mutex<HashMap<String, Grant>>,
+    /// Every token issued, with whether it is still valid.
+    tokens: Mutex<HashMap<String, bool>>,
+    /// Refresh token → the scope it carries.
+    refresh_scopes: Mutex<HashMap<String, Option<String>>>,
+    authorize_calls: Mutex<Vec<HashMap<String, String>>>,
+    token_calls: Mutex<Vec<TokenCall>>,
+    revoke_calls: Mutex<Vec<RevokeCall>>,
+    serial: AtomicUsize,
+}
+
+/// A running fake authorization server.
+pub struct FakeProvider {
+    pub url: String,
+    provider: web::Data<Provider>,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl std::ops::Deref for FakeProvider {
+    type Target = Provider;
+    fn deref(&self) -> &Provider {
+        &self.provider
+    }
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).expect("random");
+    hex::encode(buf)
+}
+
+impl FakeProvider {
+    /// Starts a fake with the default behaviour and a client id and secret of its own.
+    pub async fn start() -> FakeProvider {
+        Self::start_with(Behaviour::default()).await
+    }
+
+    pub async fn start_with(behaviour: Behaviour) -> FakeProvider {
+        let provider = web::Data::new(Provider {
+            client_id: format!("client-{}", random_hex(4)),
+            client_secret: format!("canary-client-secret-{}", random_hex(12)),
+            behaviour: Mutex::new(behaviour),
+            codes: Mutex::default(),
+            tokens: Mutex::default(),
+            refresh_scopes: Mutex::default(),
+            authorize_calls: Mutex::default(),
+            token_calls: Mutex::default(),
+            revoke_calls: Mutex::default(),
+            serial: AtomicUsize::new(0),
+        });
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake provider");
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let data = provider.clone();
+        let server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .route("/authorize", web::get().to(authorize))
+                .route("/token", web::post().to(token))
+                .route("/revoke", web::post().to(revoke))
+        })
+        .workers(1)
+        .listen(listener)
+        .expect("listen")
+        .run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        FakeProvider { url, provider, handle }
+    }
+
+    pub fn authorize_url(&self) -> String {
+        format!("{}/authorize", self.url)
+    }
+
+    pub fn token_url(&self) -> String {
+        format!("{}/token", self.url)
+    }
+
+    pub fn revoke_url(&self) -> String {
+        format!("{}/revoke", self.url)
+    }
+
+    /// The fake's issuer identifier (what it sends as `iss` when told to).
+    pub fn issuer(&self) -> String {
+        self.url.clone()
+    }
+
+    /// Changes the behaviour for the calls that follow.
+    pub fn set(&self, change: impl FnOnce(&mut Behaviour)) {
+        change(&mut self.behaviour.lock().unwrap());
+    }
+
+    pub async fn stop(&self) {
+        self.handle.stop(false).await;
+    }
+}
+
+impl Provider {
+    fn behaviour(&self) -> Behaviour {
+        self.behaviour.lock().unwrap().clone()
+    }
+
+    fn mint(&self, kind: &str) -> String {
+        let n = self.serial.fetch_add(1, Ordering::SeqCst);
+        let token = format!("canary-{kind}-{n}-{}", random_hex(12));
+        self.tokens.lock().unwrap().insert(token.clone(), true);
+        token
+    }
+
+    /// Issues an authorization code directly, as if the user had consented.
+    pub fn mint_code(&self, redirect_uri: &str, scope: Option<&str>, challenge: Option<&str>) -> String {
+        let code = self.mint("code");
+        let grant = Grant { redirect_uri: redirect_uri.to_owned(), scope: scope.map(str::to_owned), challenge: challenge.map(str::to_owned) };
+        self.codes.lock().unwrap().insert(code.clone(), grant);
+        code
+    }
+
+    pub fn authorize_calls(&self) -> Vec<HashMap<String, String>> {
+        self.authorize_calls.lock().unwrap().clone()
+    }
+
+    pub fn token_calls(&self) -> Vec<TokenCall> {
+        self.token_calls.lock().unwrap().clone()
+    }
+
+    pub fn token_count(&self) -> usize {
+        self.token_calls.lock().unwrap().len()
+    }
+
+    pub fn revoke_calls(&self) -> Vec<RevokeCall> {
+        self.revoke_calls.lock().unwrap().clone()
+    }
+
+    /// Whether the fake would still accept `token` (issued and neither revoked nor rotated away).
+    pub fn is_active(&self, token: &str) -> bool {
+        self.tokens.lock().unwrap().get(token).copied().unwrap_or(false)
+    }
+
+    /// Every secret that went through the fake: the client secret, each token and code it issued,
+    /// and each PKCE verifier it received. None of them may ever show up in the app's output.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut all = vec![self.client_secret.clone()];
+        all.extend(self.tokens.lock().unwrap().keys().filter(|t| !t.starts_with("canary-code-")).cloned());
+        all.extend(self.token_calls().iter().filter_map(|c| c.params.get("code_verifier").cloned()));
+        all
+    }
+
+    /// The access and refresh tokens issued so far, in order.
+    pub fn issued(&self, kind: &str) -> Vec<String> {
+        let prefix = format!("canary-{kind}-");
+        let mut tokens: Vec<(usize, String)> = self
+            .tokens
+            .lock()
+            .unwrap()
+            .keys()
+            .filter_map(|t| t.strip_prefix(&prefix).and_then(|rest| rest.split('-').next()?.parse().ok()).map(|n| (n, t.clone())))
+            .collect();
+        tokens.sort();
+        tokens.into_iter().map(|(_, t)| t).collect()
+    }
+
+    /// Checks client authentication as `behaviour` demands; returns how the client authenticated.
+    fn authenticate(&self, req: &HttpRequest, params: &HashMap<String, String>, behaviour: &Behaviour) -> Result<&'static str, HttpResponse> {
+        let basic = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Basic "))
+            .and_then(|b| STANDARD.decode(b).ok())
+            .and_then(|raw| String::from_utf8(raw).ok())
+            .and_then(|pair| pair.split_once(':').map(|(id, secret)| (form_decode(id), form_decode(secret))));
+        let body = params.get("client_secret").map(|secret| (params.get("client_id").cloned().unwrap_or_default(), secret.clone()));
+        let (how, given) = match (behaviour.client_auth, basic, body) {
+            (ClientAuth::Basic, Some(pair), None) => ("basic", pair),
+            (ClientAuth::Body, None, Some(pair)) => ("body", pair),
+            _ => return Err(oauth_error(401, "invalid_client", "client authentication failed or used the wrong method")),
+        };
+        if given != (self.client_id.clone(), self.client_secret.clone()) {
+            return Err(oauth_error(401, "invalid_client", "client authentication failed"));
+        }
+        Ok(how)
+    }
+
+    fn token_response(&self, scope: Option<String>, refresh: Option<String>, behaviour: &Behaviour) -> HttpResponse {
+        let mut body = json!({
+            "access_token": self.mint("access"),
+            "token_type": "Bearer",
+            "expires_in": behaviour.expires_in,
+        });
+        if let Some(refresh) = refresh {
+            body["refresh_token"] = refresh.into();
+        }
+        if let Some(scope) = behaviour.granted_scope.clone().or(scope) {
+            body["scope"] = scope.into();
+        }
+        HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(body)
+    }
+
+    fn new_refresh_token(&self, scope: Option<String>, behaviour: &Behaviour) -> Option<String> {
+        behaviour.refresh_tokens.then(|| {
+            let token = self.mint("refresh");
+            self.refresh_scopes.lock().unwrap().insert(token.clone(), scope);
+            token
+        })
+    }
+}
+
+fn form_decode(raw: &str) -> String {
+    url::form_urlencoded::parse(format!("v={raw}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
+fn oauth_error(status: u16, error: &str, description: &str) -> HttpResponse {
+    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+        .json(json!({ "error": error, "error_description": description }))
+}
+
+fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(base).expect("redirect_uri is a URL");
+    url.query_pairs_mut().extend_pairs(pairs);
+    url.to_string()
+}
+
+/// Consents at once: 302 back to `redirect_uri` with a code (or the configured refusal).
+async fn authorize(provider: web::Data<Provider>, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+    let q = query.into_inner();
+    provider.authorize_calls.lock().unwrap().push(q.clone());
+    let behaviour = provider.behaviour();
+    let get = |k: &str| q.get(k).map(String::as_str);
+    let (Some(redirect_uri), Some("code"), Some(client_id)) = (get("redirect_uri"), get("response_type"), get("client_id")) else {
+        return HttpResponse::BadRequest().body("response_type=code, client_id and redirect_uri are required");
+    };
+    if client_id != provider.client_id {
+        return HttpResponse::BadRequest().body("unknown client");
+    }
+    let state = get("state").unwrap_or_default();
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    let code;
+    if let Some((error, description)) = &behaviour.deny {
+        pairs.extend([("error", error.as_str()), ("error_description", description.as_str())]);
+    } else if behaviour.require_pkce && (get("code_challenge").is_none() || get("code_challenge_method") != Some("S256")) {
+        pairs.extend([("error", "invalid_request"), ("error_description", "PKCE with S256 is required")]);
+    } else {
+        code = provider.mint_code(redirect_uri, get("scope"), get("code_challenge"));
+        pairs.push(("code", &code));
+    }
+    pairs.push(("state", state));
+    if let Some(iss) = &behaviour.iss {
+        pairs.push(("iss", iss));
+    }
+    HttpResponse::Found().insert_header(("location", with_query(redirect_uri, &pairs))).finish()
+}
+
+async fn token(req: HttpRequest, provider: web::Data<Provider>, form: web::Form<HashMap<String, String>>) -> HttpResponse {
+    let params = form.into_inner();
+    let behaviour = provider.behaviour();
+    let auth = match provider.authenticate(&req, &params, &behaviour) {
+        Ok(how) => how,
+        Err(refused) => {
+            let grant_type = params.get("grant_type").cloned().unwrap_or_default();
+            provider.token_calls.lock().unwrap().push(TokenCall { grant_type, params, auth: "none" });
+            return refused;
+        }
+    };
+    let grant_type = params.get("grant_type").cloned().unwrap_or_default();
+    provider.token_calls.lock().unwrap().push(TokenCall { grant_type: grant_type.clone(), params: params.clone(), auth });
+    match behaviour.token_error {
+        Some((500, _)) => return HttpResponse::InternalServerError().body("the fake provider fell over"),
+        Some((status, error)) => return oauth_error(status, error, "the fake provider was told to refuse"),
+        None => {}
+    }
+    let get = |k: &str| params.get(k).map(String::as_str);
+    match grant_type.as_str() {
+        "authorization_code" => {
+            let Some(grant) = get("code").and_then(|c| provider.codes.lock().unwrap().remove(c)) else {
+                return oauth_error(400, "invalid_grant", "unknown or used code");
+            };
+            if get("redirect_uri") != Some(grant.redirect_uri.as_str()) {
+                return oauth_error(400, "invalid_grant", "redirect_uri does not match");
+            }
+            let verified = match (&grant.challenge, get("code_verifier")) {
+                (Some(challenge), Some(verifier)) => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == *challenge,
+                (None, None) => !behaviour.require_pkce,
+                _ => false,
+            };
+            if !verified {
+                return oauth_error(400, "invalid_grant", "PKCE verification failed");
+            }
+            let refresh = provider.new_refresh_token(grant.scope.clone(), &behaviour);
+            provider.token_response(grant.scope, refresh, &behaviour)
+        }
+        "refresh_token" => {
+            let presented = get("refresh_token").unwrap_or_default().to_owned();
+            if !provider.is_active(&presented) {
+                return oauth_error(400, "invalid_grant", "unknown, revoked or reused refresh token");
+            }
+            let scope = provider.refresh_scopes.lock().unwrap().get(&presented).cloned().flatten();
+            let refresh = if behaviour.rotate_refresh_tokens {
+                provider.tokens.lock().unwrap().insert(presented, false);
+                provider.new_refresh_token(scope.clone(), &behaviour)
+            } else {
+                None
+            };
+            provider.token_response(scope, refresh, &behaviour)
+        }
+        "client_credentials" => provider.token_response(get("scope").map(str::to_owned), None, &behaviour),
+        _ => oauth_error(400, "unsupported_grant_type", "unsupported grant type"),
+    }
+}
+
+/// RFC 7009: client authentication, then 200 whether or not the token was known.
+async fn revoke(req: HttpRequest, provider: web::Data<Provider>, form: web::Form<HashMap<String, String>>) -> HttpResponse {
+    let params = form.into_inner();
+    let behaviour = provider.behaviour();
+    provider
+        .revoke_calls
+        .lock()
+        .unwrap()
+        .push(RevokeCall { token: params.get("token").cloned().unwrap_or_default(), hint: params.get("token_type_hint").cloned() });
+    if let Err(refused) = provider.authenticate(&req, &params, &behaviour) {
+        return refused;
+    }
+    if behaviour.revoke_status != 200 {
+        return HttpResponse::build(actix_web::http::StatusCode::from_u16(behaviour.revoke_status).unwrap()).body("revocation is unavailable");
+    }
+    if let Some(token) = params.get("token")
+        && let Some(active) = provider.tokens.lock().unwrap().get_mut(token)
+    {
+        *active = false;
+    }
+    HttpResponse::Ok().finish()
+}
+
+/// The fake itself: rotation kills a used refresh token, and client authentication is enforced.
+#[tokio::test]
+async fn the_fake_rotates_refresh_tokens_and_checks_the_client() {
+    let fake = FakeProvider::start().await;
+    let code = fake.mint_code("http://app/cb", Some("read"), None);
+    fake.set(|b| b.require_pkce = false);
+    let http = reqwest::Client::new();
+    let post = |form: Vec<(&'static str, String)>, secret: &str| {
+        http.post(fake.token_url()).basic_auth(&fake.client_id, Some(secret)).form(&form).send()
+    };
+    let first: serde_json::Value =
+        post(vec![("grant_type", "authorization_code".into()), ("code", code), ("redirect_uri", "http://app/cb".into())], &fake.client_secret)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    let refresh = first["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed = post(vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh.clone())], &fake.client_secret).await.unwrap();
+    assert_eq!(refreshed.status(), 200);
+    let second: serde_json::Value = refreshed.json().await.unwrap();
+    assert_ne!(second["refresh_token"].as_str().unwrap(), refresh);
+    assert_eq!(second["scope"], "read");
+    let reused = post(vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh)], &fake.client_secret).await.unwrap();
+    assert_eq!(reused.status(), 400);
+    assert_eq!(reused.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant");
+    let wrong = post(vec![("grant_type", "client_credentials".into())], "wrong").await.unwrap();
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(fake.token_count(), 4);
+}
