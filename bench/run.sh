@@ -61,7 +61,7 @@ for tool in curl python3; do command -v "$tool" > /dev/null || die "$tool is mis
 
 log "building the release binary"
 (cd "$ROOT" && cargo build --release --quiet)
-BIN="$ROOT/target/release/connections"
+BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/connections"
 
 WORK="$(mktemp -d -t connections-bench.XXXXXX)"
 SERVER_PID=""

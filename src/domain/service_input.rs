@@ -191,6 +191,9 @@ pub fn validate(input: &ServiceInput, allow_http: bool, existing: Option<&Existi
     if description.chars().count() > 1000 {
         push(&mut errors, "description", "Use at most 1000 characters.");
     }
+    if description.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        push(&mut errors, "description", "Remove control characters other than line breaks and tabs.");
+    }
     let api_base_url = opt_url(&mut errors, "api_base_url", &input.api_base_url, allow_http);
     let auth_type = match input.auth_type.as_deref().map(str::trim) {
         Some(raw) if !raw.is_empty() => AuthType::parse(raw).or_else(|| {

@@ -224,7 +224,8 @@ fn filtered<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, 
     if let Some(t) = q.auth_type {
         query = query.filter(services::auth_type.eq(t.as_str()));
     }
-    let needle = q.search.trim().to_lowercase();
+    // No stored name holds a control character, and a NUL byte would be an error in either database.
+    let needle: String = q.search.trim().chars().filter(|c| !c.is_control()).flat_map(char::to_lowercase).collect();
     if needle.is_empty() {
         return query;
     }

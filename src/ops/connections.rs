@@ -332,18 +332,19 @@ pub async fn finish_authorization(state: &AppState, user: &User, session_hash: &
     };
     let link_name = loaded.row.link_name.clone();
     let fail = |message: String| CallbackOutcome::Failed { link_name: link_name.clone(), message };
-    if let Some(error) = &params.error {
-        let description = params.error_description.as_deref().map(|d| format!(": {}", d.chars().take(300).collect::<String>())).unwrap_or_default();
-        let message = format!("The provider did not grant access ({}{description}).", error.chars().take(100).collect::<String>());
-        save_message(state, &loaded, &message).await?;
-        return Ok(fail(message));
-    }
     let config = loaded.config()?;
     let Some(o) = config.oauth() else { return Ok(fail("This connection's service is no longer OAuth2.".into())) };
+    // RFC 9207 §2.4: error responses carry `iss` too; checking it first keeps another server's text off the page.
     if let Some(issuer) = &o.issuer
         && params.iss.as_deref() != Some(issuer.as_str())
     {
         let message = "The authorization response came from an unexpected issuer; no token was requested. Try again.".to_owned();
+        save_message(state, &loaded, &message).await?;
+        return Ok(fail(message));
+    }
+    if let Some(error) = &params.error {
+        let description = params.error_description.as_deref().map(|d| format!(": {}", d.chars().take(300).collect::<String>())).unwrap_or_default();
+        let message = format!("The provider did not grant access ({}{description}).", error.chars().take(100).collect::<String>());
         save_message(state, &loaded, &message).await?;
         return Ok(fail(message));
     }

@@ -22,9 +22,15 @@ pub async fn alias_url(state: &AppState) -> Result<String, AppError> {
     Ok(state.db.run(|c| Ok(setting::get(c, setting::ALIAS_URL)?)).await?.unwrap_or(fallback))
 }
 
+/// A link name from a URL. One that breaks the rules names no service, and is a 404 without a query
+/// (a NUL byte, for one, is an error in PostgreSQL).
+fn link_from_url(link_name: &str) -> Result<String, AppError> {
+    crate::domain::validate::link_name(link_name).ok().filter(|l| l == link_name).ok_or(AppError::NotFound)
+}
+
 /// Loads a service by link name, or 404.
 pub async fn load(state: &AppState, link_name: &str) -> Result<(ServiceRow, i64), AppError> {
-    let link = link_name.to_owned();
+    let link = link_from_url(link_name)?;
     state
         .db
         .run(move |c| {
@@ -124,7 +130,7 @@ pub enum UpdateMode {
 /// Validates and stores a change with its audit entry, in one transaction that holds the service row:
 /// the in-use rules see the connections as they are when the change is written.
 pub async fn update(state: &AppState, actor: &User, link_name: &str, input: ServiceInput, mode: UpdateMode) -> Result<Service, AppError> {
-    let (link, allow_http, keyring) = (link_name.to_owned(), state.config.outbound_allow_http, state.keyring.clone());
+    let (link, allow_http, keyring) = (link_from_url(link_name)?, state.config.outbound_allow_http, state.keyring.clone());
     let (actor_name, actor_id, now) = (actor.username.clone(), actor.id, state.clock.now());
     state
         .db
@@ -161,7 +167,7 @@ pub async fn update(state: &AppState, actor: &User, link_name: &str, input: Serv
 
 /// Deletes a service that no connection uses; otherwise a conflict naming the connections.
 pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<(), AppError> {
-    let (link, actor_name, actor_id, now) = (link_name.to_owned(), actor.username.clone(), actor.id, state.clock.now());
+    let (link, actor_name, actor_id, now) = (link_from_url(link_name)?, actor.username.clone(), actor.id, state.clock.now());
     state
         .db
         .run(move |c| {

@@ -248,7 +248,54 @@ pub fn text_of(page: &Page) -> String {
             _ => {}
         }
     }
-    out.split_whitespace().collect::<Vec<_>>().join(" ").replace("&#x27;", "'").replace("&quot;", "\"").replace("&amp;", "&")
+    decode_entities(&out.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// The one-time message at the top of a page ("" when there is none).
+pub fn flash_of(page: &Page) -> String {
+    let Some(start) = page.body.find("<div id=\"flash\"") else { return String::new() };
+    let rest = &page.body[start..];
+    let Some(open) = rest.find("role=\"alert\">").map(|i| i + 13).or_else(|| rest.find("role=\"status\">").map(|i| i + 14)) else {
+        return String::new();
+    };
+    decode_entities(rest[open..].split("</div>").next().unwrap_or(""))
+}
+
+/// Undoes HTML escaping: `&lt;`, `&#60;`, `&#x27;` and the like.
+fn decode_entities(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('&') {
+        out.push_str(&rest[..at]);
+        rest = &rest[at..];
+        let entity = rest.find(';').map(|end| (&rest[1..end], end));
+        let decoded = entity.and_then(|(name, end)| {
+            let c = match name {
+                "lt" => Some('<'),
+                "gt" => Some('>'),
+                "amp" => Some('&'),
+                "quot" => Some('"'),
+                "apos" => Some('\''),
+                _ => match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
+                    Some(hex) => u32::from_str_radix(hex, 16).ok().and_then(char::from_u32),
+                    None => name.strip_prefix('#').and_then(|d| d.parse().ok()).and_then(char::from_u32),
+                },
+            };
+            c.map(|c| (c, end))
+        });
+        match decoded {
+            Some((c, end)) => {
+                out.push(c);
+                rest = &rest[end + 1..];
+            }
+            None => {
+                out.push('&');
+                rest = &rest[1..];
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 /// Follows a 303 in the browser and returns the page it lands on.

@@ -8,7 +8,7 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use crate::connections::{
-    Api, Seen, assert_hidden, connect_href, connection, database_text, oauth_service, row, second_admin, spawn_app, text_of,
+    Api, Seen, assert_hidden, connect_href, connection, database_text, flash_of, oauth_service, row, second_admin, spawn_app, text_of,
 };
 use crate::fake_provider::{Behaviour, ClientAuth, FakeProvider};
 use crate::helpers::{Browser, T0, TestApp};
@@ -266,8 +266,19 @@ async fn a_wrong_or_missing_iss_is_refused_before_any_token_request() {
         assert_eq!(fake.token_count(), 0, "{iss:?}");
         assert_eq!(row(&app, "zoho_main").await.status, "not_connected");
     }
+    // RFC 9207 §2.4: an error response is checked too, so a mix-up cannot put another server's text on the page.
+    fake.set(|b| {
+        b.iss = Some("https://evil.example".into());
+        b.deny = Some(("access_denied".into(), "Call +1 555 0100 to restore access".into()));
+    });
+    consent(&browser, "zoho_main").await;
+    let text = text_of(&browser.get("/admin/connections/zoho_main").await);
+    assert!(text.contains("unexpected issuer") && !text.contains("555 0100"), "{text}");
     let issuer = fake.issuer();
-    fake.set(|b| b.iss = Some(issuer));
+    fake.set(|b| {
+        b.iss = Some(issuer);
+        b.deny = None;
+    });
     consent(&browser, "zoho_main").await;
     let stored = row(&app, "zoho_main").await;
     assert_eq!((stored.status.as_str(), stored.status_message.as_deref()), ("connected", None));
@@ -280,7 +291,7 @@ async fn a_provider_error_is_shown_with_its_description_and_the_status_is_unchan
     let res = consent(&browser, "zoho_main").await;
     assert_eq!(res.header("location"), "/admin/connections/zoho_main");
     let page = browser.get("/admin/connections/zoho_main").await;
-    assert!(text_of(&page).contains("The provider did not grant access (access_denied: The user &lt;b&gt;declined&lt;/b&gt; the consent)."), "{}", text_of(&page));
+    assert!(text_of(&page).contains("The provider did not grant access (access_denied: The user <b>declined</b> the consent)."), "{}", text_of(&page));
     assert!(!page.body.contains("<b>declined"), "provider text is escaped");
     assert_eq!(row(&app, "zoho_main").await.status, "not_connected");
 
@@ -288,8 +299,10 @@ async fn a_provider_error_is_shown_with_its_description_and_the_status_is_unchan
     fake.set(|b| b.deny = None);
     consent(&browser, "zoho_main").await;
     let before = row(&app, "zoho_main").await;
-    fake.set(|b| b.deny = Some(("access_denied".into(), "No".into())));
+    fake.set(|b| b.deny = Some(("access_denied".into(), "No: +1 retry left, 100%41 sure".into())));
     consent(&browser, "zoho_main").await;
+    let page = browser.get("/admin/connections/zoho_main").await;
+    assert_eq!(flash_of(&page), "The provider did not grant access (access_denied: No: +1 retry left, 100%41 sure).", "shown as sent");
     let after = row(&app, "zoho_main").await;
     assert_eq!((after.status.as_str(), after.access_token, after.token_version), ("connected", before.access_token, before.token_version));
     assert_eq!(fake.token_count(), 1);

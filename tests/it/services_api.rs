@@ -549,6 +549,29 @@ async fn extra_authorization_parameters_keep_their_order_and_a_repeated_one_is_r
 }
 
 #[tokio::test]
+async fn nul_bytes_and_odd_input_in_paths_searches_and_text_never_cause_a_500() {
+    let app = TestApp::spawn().await;
+    let api = Api::new(&app).await;
+    api.create(&api_key_service("plain", "Plain")).await;
+    for path in ["/api/v1/services/%00", "/api/v1/services/plain%00", "/api/v1/services/%FF", "/api/v1/services/a%2Fb"] {
+        assert_eq!(api.get(path).await.status, 404, "GET {path}");
+        assert_eq!(api.patch(path, &json!({"name": "x"})).await.status, 404, "PATCH {path}");
+        assert_eq!(api.delete(path).await.status, 404, "DELETE {path}");
+    }
+    for query in ["search=%00", "search=%00abc", "search=de%00", "search=%FF%FE", "search=%E2%80%AE"] {
+        let res = api.get(&format!("/api/v1/services?{query}")).await;
+        assert!(res.status < 500, "{query}: {} {}", res.status, res.body);
+    }
+    let res = api.post("/api/v1/services", &with(&api_key_service("nul", "Nul"), "description", json!("a\u{0}b"))).await;
+    assert_eq!(field_errors(&res, "description"), ["Remove control characters other than line breaks and tabs."]);
+    let res = api.post("/api/v1/services", &with(&api_key_service("nul", "Nul"), "description", json!("two\nlines\tand a tab"))).await;
+    assert_eq!(res.status, 201, "line breaks and tabs are fine: {}", res.body);
+    let res = api.post("/api/v1/services", &with(&oauth_service("nul_secret", "Nul", "se\u{0}cret"), "oauth2.issuer", json!("https://idp.example/\u{0}"))).await;
+    assert!(res.status < 500, "{}", res.body);
+    assert_eq!(counts(&app).await.0, 2 + u8::from(res.status == 201) as i64);
+}
+
+#[tokio::test]
 async fn several_problems_are_reported_together() {
     let app = TestApp::spawn().await;
     let api = Api::new(&app).await;

@@ -113,6 +113,8 @@ export async function startApp({ env = {} } = {}) {
         run.stderr.on('data', (c) => { err += c; });
         run.on('error', reject);
         run.on('close', (code) => resolveRun({ code, stdout: out, stderr: err }));
+        // A command that does not read its input may exit first: that is no failure.
+        run.stdin.on('error', () => {});
         run.stdin.end(stdinText);
       });
     },

@@ -44,7 +44,7 @@ export async function startProvider({ redirectUri, accessTokenTtl = 3600 }) {
   provider.proxy = false;
 
   const issued = { access: [], refresh: [] };
-  const counts = { authorization_code: 0, refresh_token: 0, revocation: 0 };
+  const counts = { authorization_code: 0, refresh_token: 0, revocation: 0, api: 0 };
   provider.on('access_token.saved', (token) => issued.access.push(token.jti));
   provider.on('refresh_token.saved', (token) => issued.refresh.push(token.jti));
   provider.on('grant.success', (ctx) => {
@@ -57,6 +57,24 @@ export async function startProvider({ redirectUri, accessTokenTtl = 3600 }) {
   server.listen(port, '127.0.0.1');
   await once(server, 'listening');
 
+  // A small protected API beside the provider: GET /api/me answers who the Bearer token belongs to,
+  // asking the provider itself whether the token is live.
+  const apiPort = await freePort();
+  const api = createServer(async (req, res) => {
+    const token = (req.headers.authorization || '').replace(/^Bearer /, '');
+    const info = token ? await introspect(token) : { active: false };
+    res.setHeader('content-type', 'application/json');
+    if (!info.active) {
+      res.statusCode = 401;
+      res.end(JSON.stringify({ error: 'invalid_token' }));
+      return;
+    }
+    counts.api += 1;
+    res.end(JSON.stringify({ sub: info.sub, scope: info.scope, path: req.url }));
+  });
+  api.listen(apiPort, '127.0.0.1');
+  await once(api, 'listening');
+
   const basic = 'Basic ' + Buffer.from(`${CLIENT_ID}:${CLIENT_SECRET}`).toString('base64');
   const post = async (path, form) => {
     const res = await fetch(`${issuer}${path}`, {
@@ -67,19 +85,24 @@ export async function startProvider({ redirectUri, accessTokenTtl = 3600 }) {
     return { status: res.status, body: await res.json().catch(() => ({})) };
   };
 
+  async function introspect(token) {
+    return (await post('/token/introspection', { token })).body;
+  }
+
   return {
     issuer,
+    apiUrl: `http://127.0.0.1:${apiPort}/api`,
     issued,
     counts,
     /** RFC 7662 introspection: { active, ... } as the provider sees the token now. */
-    async introspect(token) {
-      return (await post('/token/introspection', { token })).body;
-    },
+    introspect,
     /** A refresh with `token`, as a thief holding the old one would try. */
     async refresh(token) {
       return post('/token', { grant_type: 'refresh_token', refresh_token: token });
     },
     async stop() {
+      api.closeAllConnections?.();
+      await new Promise((r) => api.close(r));
       server.closeAllConnections?.();
       await new Promise((r) => server.close(r));
     },
