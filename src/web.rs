@@ -67,10 +67,16 @@ impl Layout {
                 role: s.user.role().label(),
             }),
             csrf: signed_in.map(|s| s.csrf().to_owned()).unwrap_or_default(),
-            flash: req.cookie(FLASH_COOKIE).map(|c| Flash::decode(c.value())).filter(|f| !f.message.is_empty()),
+            flash: raw_cookie(req, FLASH_COOKIE).map(|v| Flash::decode(&v)).filter(|f| !f.message.is_empty()),
             section,
         }
     }
+}
+
+/// A cookie's value as sent. `HttpRequest::cookie` percent-decodes it, which would decode the flash
+/// message twice (a `+` or `%41` in a provider's message would change).
+fn raw_cookie(req: &HttpRequest, name: &str) -> Option<String> {
+    req.cookies_raw().ok()?.iter().find(|c| c.name() == name).map(|c| c.value().to_owned())
 }
 
 /// Renders a template as a page with `status`, clearing a flash message that it has now shown.

@@ -42,8 +42,9 @@ pub async fn list_connections(req: HttpRequest, admin: Admin, state: web::Data<A
     let services = state.db.run(|c| Ok(services::names(c)?)).await?;
     let (page, per_page) = (params.page(), params.per_page());
     let first = if items.is_empty() { 0 } else { (page - 1) * per_page + 1 };
+    let section = if params.all() { "all_connections" } else { "connections" };
     let page_data = ListPage {
-        layout: Layout::new(&req, Some(&admin.0), "connections"),
+        layout: Layout::new(&req, Some(&admin.0), section),
         last: if items.is_empty() { 0 } else { first + items.len() as i64 - 1 },
         first,
         prev_url: (page > 1).then(|| params.url_for_page(page - 1)),

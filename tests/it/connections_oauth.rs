@@ -135,7 +135,7 @@ async fn the_consent_flow_connects_with_pkce_and_stores_the_tokens_sealed_with_t
     seen.keep(browser.get("/admin/services/zoho").await);
 
     let secrets = fake.secrets();
-    assert_eq!(secrets.len(), 4, "client secret, access and refresh token, verifier: {secrets:?}");
+    assert_eq!(secrets.len(), 5, "client secret (twice), access and refresh token, verifier: {secrets:?}");
     assert_hidden(&seen.text(), &secrets, "a response");
     let mut stored_secrets = secrets.clone();
     stored_secrets.push(q["state"].clone());

@@ -129,7 +129,8 @@ impl FakeProvider {
     pub async fn start_with(behaviour: Behaviour) -> FakeProvider {
         let provider = web::Data::new(Provider {
             client_id: format!("client-{}", random_hex(4)),
-            client_secret: format!("canary-client-secret-{}", random_hex(12)),
+            // Characters that RFC 6749 §2.3.1 makes the client form-encode before Base64.
+            client_secret: format!("canary-client-secret-{}:+/ %&=", random_hex(12)),
             behaviour: Mutex::new(behaviour),
             codes: Mutex::default(),
             tokens: Mutex::default(),
@@ -229,7 +230,8 @@ impl Provider {
     /// Every secret that went through the fake: the client secret, each token and code it issued,
     /// and each PKCE verifier it received. None of them may ever show up in the app's output.
     pub fn secrets(&self) -> Vec<String> {
-        let mut all = vec![self.client_secret.clone()];
+        // The secret up to its special characters too, which an HTML page would show escaped.
+        let mut all = vec![self.client_secret.clone(), self.client_secret.trim_end_matches(":+/ %&=").to_owned()];
         all.extend(self.tokens.lock().unwrap().keys().filter(|t| !t.starts_with("canary-code-")).cloned());
         all.extend(self.token_calls().iter().filter_map(|c| c.params.get("code_verifier").cloned()));
         all
@@ -425,10 +427,14 @@ async fn revoke(req: HttpRequest, provider: web::Data<Provider>, form: web::Form
 async fn the_fake_rotates_refresh_tokens_and_checks_the_client() {
     let fake = FakeProvider::start().await;
     let code = fake.mint_code("http://app/cb", Some("read"), None);
-    fake.set(|b| b.require_pkce = false);
+    fake.set(|b| {
+        b.require_pkce = false;
+        b.client_auth = ClientAuth::Body;
+    });
     let http = reqwest::Client::new();
-    let post = |form: Vec<(&'static str, String)>, secret: &str| {
-        http.post(fake.token_url()).basic_auth(&fake.client_id, Some(secret)).form(&form).send()
+    let post = |mut form: Vec<(&'static str, String)>, secret: &str| {
+        form.extend([("client_id", fake.client_id.clone()), ("client_secret", secret.to_owned())]);
+        http.post(fake.token_url()).form(&form).send()
     };
     let first: serde_json::Value =
         post(vec![("grant_type", "authorization_code".into()), ("code", code), ("redirect_uri", "http://app/cb".into())], &fake.client_secret)

@@ -44,7 +44,7 @@ describe('foundation', () => {
 
       assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Connections');
       const tabs = page.getByRole('navigation', { name: 'Connections' }).getByRole('link');
-      assert.deepEqual(await tabs.allInnerTexts(), ['My Connections', 'Custom Services']);
+      assert.deepEqual(await tabs.allInnerTexts(), ['My Connections', 'All Connections', 'Custom Services']);
 
       const breadcrumb = await page.getByRole('navigation', { name: 'Breadcrumb' }).innerText();
       for (const part of ['Admin', 'Developer Space', 'Connections']) {
