@@ -450,6 +450,10 @@ async fn bad_credentials_answer_422_with_messages_that_quote_no_value_and_store_
     assert!(errors["params"][0].as_str().unwrap().contains("X-Nope"), "{errors}");
     assert_hidden(&res.body, &[key.clone(), stray.clone()], "a 422 answer");
 
+    // A value of the wrong JSON type is refused without quoting it.
+    let res = api.put("/api/v1/connections/desk_one/credentials", &json!({"params": {"X-Api-Key": 98765432123456789_u64, "X-Org-Id": "1"}})).await;
+    assert_eq!(res.status, 422);
+    assert!(res.body.contains("invalid type: integer") && !res.body.contains("98765432123456789"), "{}", res.body);
     let res = api.put("/api/v1/connections/legacy_one/credentials", &json!({"username": "", "password": password})).await;
     assert_eq!(res.status, 422);
     assert_eq!(res.json()["errors"]["username"][0], "Enter the username.");
@@ -509,6 +513,8 @@ async fn oauth2_scopes_must_be_a_subset_of_the_service_scopes_with_at_least_one(
 
     // The form: one checkbox per scope, labelled; a bad choice comes back with its message and 422.
     let browser = app.admin().await;
+    let picker = browser.get("/admin/connections/new?service=__new__").await;
+    assert_eq!(picker.header("location"), "/admin/services/new?return_to=%2Fadmin%2Fconnections%2Fnew", "create a new service, then come back");
     let form = browser.get("/admin/connections/new?service=zoho").await;
     assert_eq!(form.body.matches("name=\"scope\"").count(), 3);
     for label in ["Read tickets", "Update tickets", "Stay connected"] {

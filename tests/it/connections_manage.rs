@@ -81,13 +81,17 @@ async fn a_non_owner_gets_403_on_connect_and_edit_but_may_revoke_and_delete_and_
     let res = bob.submit("/admin/connections/zoho_main/revoke", "/admin/connections/zoho_main/revoke", &[]).await;
     assert!(text_of(&follow(&bob, &res).await).contains("Revoked. Revoked at the provider."));
     assert_eq!(row(&app, "zoho_main").await.status, "disconnected");
+    let res = bob_api.post("/api/v1/connections/desk_main/revoke", &json!({})).await;
+    assert_eq!(res.json()["revoke_outcome"], "Credentials deleted (API Key and Basic credentials have no revocation at the provider).");
+    let stored = row(&app, "desk_main").await;
+    assert_eq!((stored.status.as_str(), stored.credentials), ("disconnected", None));
     let res = bob_api.delete("/api/v1/connections/desk_main").await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.json()["deleted"], "desk_main");
     assert!(try_row(&app, "desk_main").await.is_none());
 
     let revoked = audit(&app, "connection.revoke").await;
-    assert_eq!((revoked.len(), revoked[0].actor.as_str(), revoked[0].target.as_str()), (1, "bob", "zoho_main"));
+    assert_eq!((revoked.len(), revoked[0].actor.as_str(), revoked[0].target.as_str()), (2, "bob", "zoho_main"));
     assert!(revoked[0].details.contains("\"owner\":\"admin\""), "{}", revoked[0].details);
     let deleted = audit(&app, "connection.delete").await;
     assert_eq!((deleted.len(), deleted[0].actor.as_str(), deleted[0].target.as_str()), (1, "bob", "desk_main"));

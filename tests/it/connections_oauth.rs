@@ -229,6 +229,10 @@ async fn another_users_or_another_sessions_state_is_refused_and_only_its_owner_c
     assert!(text_of(&res).contains("This authorization was started by another user or in another session."), "{}", text_of(&res));
     let other_session = app.admin().await;
     assert_eq!(other_session.get(&callback).await.status, 403, "the same user in another session");
+    app.add_user("tech", connections::models::user::Role::Technician, "technician-password").await;
+    let tech = app.browser();
+    assert_eq!(tech.sign_in("tech", "technician-password").await.status, 303);
+    assert_eq!(tech.get(&callback).await.status, 403, "a technician");
     let signed_out = app.browser().get(&callback).await;
     assert_eq!(signed_out.status, 303);
     assert!(signed_out.header("location").starts_with("/login?next="));
@@ -396,4 +400,28 @@ async fn a_client_credentials_connection_makes_the_token_request_at_once() {
     assert!(text_of(&seen.keep(browser.get("/admin/connections/machine_main").await)).contains("The token request failed"));
     assert_hidden(&seen.text(), &fake.secrets(), "a response");
     assert_hidden(&database_text(&app).await, &fake.secrets(), "the database");
+}
+
+#[tokio::test]
+async fn create_and_connect_goes_on_to_the_provider_and_the_forms_csp_lets_it() {
+    let app = spawn_app().await;
+    let fake = FakeProvider::start().await;
+    let api = Api::new(&app, "admin").await;
+    api.create("/api/v1/services", &oauth_service(&fake, "zoho")).await;
+    let browser = app.admin().await;
+    let form = browser.get("/admin/connections/new?service=zoho").await;
+    let csp = form.header("content-security-policy").to_owned();
+    assert!(csp.contains(&format!("form-action 'self' {}", fake.url)), "Chromium checks form-action on the redirect chain: {csp}");
+    let fields = [("service", "zoho"), ("name", "Zoho"), ("link_name", "zoho_new"), ("scope", "read"), ("action", "connect")];
+    let created = browser.submit("/admin/connections/new?service=zoho", "/admin/connections", &fields).await;
+    let to_connect = created.header("location").to_owned();
+    assert!(to_connect.starts_with("/admin/connections/zoho_new/connect?csrf_token="), "{to_connect}");
+    let to_provider = browser.get(&to_connect).await;
+    assert!(to_provider.header("location").starts_with(&fake.authorize_url()));
+    let back = crate::connections::local(&at_provider(to_provider.header("location")).await);
+    assert_eq!(browser.get(&back).await.header("location"), "/admin/connections/zoho_new");
+    assert_eq!(row(&app, "zoho_new").await.status, "connected");
+    // The edit form's "Save and Reconnect" takes the same path.
+    let edit = browser.get("/admin/connections/zoho_new/edit").await;
+    assert!(edit.header("content-security-policy").contains(&fake.url));
 }

@@ -299,9 +299,8 @@ async fn api_key_services_with_query_form_and_header_parameters_read_back_as_sto
 async fn a_basic_authentication_service_reads_back_as_stored() {
     let app = TestApp::spawn().await;
     let api = Api::new(&app).await;
-    let s = api
-        .create(&json!({"name": "Jira", "link_name": "jira", "auth_type": "basic", "api_base_url": "https://acme.atlassian.net"}))
-        .await;
+    let s =
+        api.create(&json!({"name": "Jira", "link_name": "jira", "auth_type": "basic", "api_base_url": "https://acme.atlassian.net"})).await;
     let shown = api.get("/api/v1/services/jira").await.json();
     assert_eq!(s, shown);
     assert_eq!(shown["auth_type"], "basic");
@@ -389,10 +388,7 @@ async fn a_client_credentials_service_needs_a_secret_but_no_authorization_url() 
                    "scopes": [{"scope": "https://graph.example/.default", "display_name": ""}]}
     });
     let res = api.post("/api/v1/services", &body).await;
-    assert_eq!(
-        field_errors(&res, "oauth2.client_secret"),
-        ["Enter the client secret: the Client Credentials grant needs one."]
-    );
+    assert_eq!(field_errors(&res, "oauth2.client_secret"), ["Enter the client secret: the Client Credentials grant needs one."]);
     let s = api.create(&with(&body, "oauth2.client_secret", json!("cc-secret"))).await;
     assert_eq!(s["oauth2"]["grant_type"], "client_credentials");
     assert_eq!(s["oauth2"]["authorization_url"], Value::Null);
@@ -441,7 +437,11 @@ async fn every_validation_rule_answers_422_with_its_message_and_writes_nothing()
         (with(&key, "api_key.params", json!([])), "api_key.params", "Add at least one parameter."),
         (with(&key, "api_key", Value::Null), "api_key.params", "Add at least one parameter."),
         (
-            with(&key, "api_key.params", json!((0..51).map(|i| json!({"name": format!("X-K{i}"), "display_name": "K"})).collect::<Vec<_>>())),
+            with(
+                &key,
+                "api_key.params",
+                json!((0..51).map(|i| json!({"name": format!("X-K{i}"), "display_name": "K"})).collect::<Vec<_>>()),
+            ),
             "api_key.params",
             "Use at most 50 parameters.",
         ),
@@ -452,7 +452,11 @@ async fn every_validation_rule_answers_422_with_its_message_and_writes_nothing()
         (with(&key, "api_key.params.0.name", json!("X-Ä")), "api_key.params.0.name", "Use a valid header name"),
         (with(&key, "api_key.params.0.name", json!("")), "api_key.params.0.name", "Use a valid header name"),
         (with(&key, "api_key.params.0.name", json!("x".repeat(101))), "api_key.params.0.name", "Use a valid header name"),
-        (with(&key, "api_key.params.0.display_name", json!(" ")), "api_key.params.0.display_name", "Enter the label shown when connecting."),
+        (
+            with(&key, "api_key.params.0.display_name", json!(" ")),
+            "api_key.params.0.display_name",
+            "Enter the label shown when connecting.",
+        ),
         (
             with(&with(&key, "api_key.param_type", json!("query")), "api_key.params.0.name", json!("api key")),
             "api_key.params.0.name",
@@ -566,7 +570,12 @@ async fn nul_bytes_and_odd_input_in_paths_searches_and_text_never_cause_a_500() 
     assert_eq!(field_errors(&res, "description"), ["Remove control characters other than line breaks and tabs."]);
     let res = api.post("/api/v1/services", &with(&api_key_service("nul", "Nul"), "description", json!("two\nlines\tand a tab"))).await;
     assert_eq!(res.status, 201, "line breaks and tabs are fine: {}", res.body);
-    let res = api.post("/api/v1/services", &with(&oauth_service("nul_secret", "Nul", "se\u{0}cret"), "oauth2.issuer", json!("https://idp.example/\u{0}"))).await;
+    let res = api
+        .post(
+            "/api/v1/services",
+            &with(&oauth_service("nul_secret", "Nul", "se\u{0}cret"), "oauth2.issuer", json!("https://idp.example/\u{0}")),
+        )
+        .await;
     assert!(res.status < 500, "{}", res.body);
     assert_eq!(counts(&app).await.0, 2 + u8::from(res.status == 201) as i64);
 }
@@ -593,10 +602,7 @@ async fn http_urls_are_accepted_only_when_outbound_http_is_allowed() {
     let s = Api::new(&relaxed).await.create(&body).await;
     assert_eq!(s["oauth2"]["token_url"], "http://127.0.0.1:9999/token");
     // Credentials in the URL stay refused even then.
-    let res = Api::new(&relaxed)
-        .await
-        .post("/api/v1/services", &with(&body, "api_base_url", json!("http://user:pw@127.0.0.1/")))
-        .await;
+    let res = Api::new(&relaxed).await.post("/api/v1/services", &with(&body, "api_base_url", json!("http://user:pw@127.0.0.1/"))).await;
     assert_eq!(res.status, 422);
 }
 
@@ -761,20 +767,14 @@ async fn a_sealed_secret_copied_to_another_services_row_does_not_open() {
     app.state
         .db
         .run(move |c| {
-            diesel::update(services::table.filter(services::link_name.eq("copycat")))
-                .set(services::client_secret.eq(sealed))
-                .execute(c)?;
+            diesel::update(services::table.filter(services::link_name.eq("copycat"))).set(services::client_secret.eq(sealed)).execute(c)?;
             Ok(())
         })
         .await
         .unwrap();
     let keyring = app.state.keyring.clone();
-    let opened = app
-        .state
-        .db
-        .run(move |c| Ok(service::find(c, "copycat")?.unwrap().client_secret(&keyring).map(|s| s.is_some())))
-        .await
-        .unwrap();
+    let opened =
+        app.state.db.run(move |c| Ok(service::find(c, "copycat")?.unwrap().client_secret(&keyring).map(|s| s.is_some()))).await.unwrap();
     assert!(opened.is_err(), "bound to its own row");
     assert_eq!(opened_secret(&app, "original").await.as_deref(), Some("original-secret"));
     // The page and the API still work: they only say whether a secret is set.
@@ -828,14 +828,17 @@ async fn a_service_in_use_keeps_its_auth_type_parameter_names_and_grant_type_but
     let res = api.patch("/api/v1/services/keyed", &json!({"auth_type": "basic"})).await;
     let m = field_errors(&res, "auth_type");
     assert!(m[0].starts_with("The authentication type cannot change: 1 connection(s) use this service"), "{m:?}");
-    let renamed = json!({"api_key": {"params": [{"name": "X-Other", "display_name": "API Key"}, {"name": "X-Org-Id", "display_name": "Org"}]}});
+    let renamed =
+        json!({"api_key": {"params": [{"name": "X-Other", "display_name": "API Key"}, {"name": "X-Org-Id", "display_name": "Org"}]}});
     let m = field_errors(&api.patch("/api/v1/services/keyed", &renamed).await, "api_key.params");
     assert!(m[0].starts_with("The parameter names cannot change"), "{m:?}");
     let fewer = json!({"api_key": {"params": [{"name": "X-Api-Key", "display_name": "API Key"}]}});
     assert_eq!(api.patch("/api/v1/services/keyed", &fewer).await.status, 422);
     let res = api.patch("/api/v1/services/oauthed", &json!({"oauth2": {"grant_type": "client_credentials"}})).await;
     assert!(field_errors(&res, "oauth2.grant_type")[0].starts_with("The grant type cannot change"));
-    let res = api.patch("/api/v1/services/oauthed", &json!({"auth_type": "api_key", "api_key": {"params": [{"name": "k", "display_name": "K"}]}})).await;
+    let res = api
+        .patch("/api/v1/services/oauthed", &json!({"auth_type": "api_key", "api_key": {"params": [{"name": "k", "display_name": "K"}]}}))
+        .await;
     assert_eq!(field_errors(&res, "auth_type").len(), 1);
 
     // Labels, names, descriptions, URLs, client credentials and scope display names still change.
@@ -1087,7 +1090,10 @@ async fn pagination_reports_the_total_and_returns_each_page() {
         let mut seen = Vec::new();
         for page in 1.. {
             let body = api.get(&format!("/api/v1/services?per_page={per_page}&page={page}")).await.json();
-            assert_eq!((body["total"].as_i64(), body["page"].as_i64(), body["per_page"].as_i64()), (Some(130), Some(page), Some(per_page as i64)));
+            assert_eq!(
+                (body["total"].as_i64(), body["page"].as_i64(), body["per_page"].as_i64()),
+                (Some(130), Some(page), Some(per_page as i64))
+            );
             let names = link_names(&body);
             if names.is_empty() {
                 assert_eq!(page, 130usize.div_ceil(per_page) as i64 + 1, "per_page {per_page}: the first empty page follows the last");

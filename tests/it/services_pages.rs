@@ -154,7 +154,8 @@ async fn an_api_key_service_is_created_through_the_form_with_each_parameter_type
 async fn a_basic_authentication_service_is_created_through_the_form() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let res = create_via_form(&admin, &[("name", "Jira"), ("link_name", "jira"), ("auth_type", "basic"), ("client_secret", "ignored")]).await;
+    let res =
+        create_via_form(&admin, &[("name", "Jira"), ("link_name", "jira"), ("auth_type", "basic"), ("client_secret", "ignored")]).await;
     assert_eq!(res.status, 303, "{}", res.body);
     let page = admin.get("/admin/services/jira").await;
     assert!(page.body.contains("<dd>Basic Authentication</dd>"));
@@ -292,9 +293,15 @@ async fn a_new_service_can_return_to_the_page_that_asked_for_it() {
     let admin = app.admin().await;
     let page = admin.get("/admin/services/new?return_to=/admin/connections/new").await;
     assert!(page.body.contains(r#"<input type="hidden" name="return_to" value="/admin/connections/new">"#));
-    let res = create_via_form(&admin, &[("name", "Back"), ("link_name", "back"), ("auth_type", "basic"), ("return_to", "/admin/connections/new")]).await;
+    let res = create_via_form(
+        &admin,
+        &[("name", "Back"), ("link_name", "back"), ("auth_type", "basic"), ("return_to", "/admin/connections/new")],
+    )
+    .await;
     assert_eq!(res.header("location"), "/admin/connections/new?service=back");
-    let res = create_via_form(&admin, &[("name", "Off"), ("link_name", "off_site"), ("auth_type", "basic"), ("return_to", "//evil.example/x")]).await;
+    let res =
+        create_via_form(&admin, &[("name", "Off"), ("link_name", "off_site"), ("auth_type", "basic"), ("return_to", "//evil.example/x")])
+            .await;
     assert_eq!(res.header("location"), "/admin/services/off_site");
 }
 
@@ -378,7 +385,10 @@ async fn each_bad_field_gets_its_message_next_to_it() {
         (vec![("name", "X"), ("link_name", "zöho"), ("auth_type", "basic")], r#"id="link_name-err">Use snake_case"#),
         (vec![("name", "X"), ("link_name", "zoho_"), ("auth_type", "basic")], r#"id="link_name-err">Use snake_case"#),
         (vec![("name", "X"), ("link_name", "Zoho")], r#"id="auth_type-err">Choose an authentication type."#),
-        (key(&[("param_name", "X-Key"), ("param_display", "A"), ("param_name", "x-key"), ("param_display", "B")]), "This parameter is already listed."),
+        (
+            key(&[("param_name", "X-Key"), ("param_display", "A"), ("param_name", "x-key"), ("param_display", "B")]),
+            "This parameter is already listed.",
+        ),
         (key(&[("param_name", "X Key"), ("param_display", "A")]), "Use a valid header name"),
         (key(&[("param_name", "X-Key"), ("param_display", "")]), "Enter the label shown when connecting."),
         (key(&[]), r#"id="params-err">Add at least one parameter."#),
@@ -393,7 +403,10 @@ async fn each_bad_field_gets_its_message_next_to_it() {
             },
             r#"id="revoke_url-err">Use at most 2048 characters."#,
         ),
-        (oauth(&[], &[("extra_key", "redirect_uri"), ("extra_value", "https://evil.example")]), "redirect_uri is set by Connections itself"),
+        (
+            oauth(&[], &[("extra_key", "redirect_uri"), ("extra_value", "https://evil.example")]),
+            "redirect_uri is set by Connections itself",
+        ),
         (oauth(&[], &[("extra_key", "prompt"), ("extra_value", "login")]), "This parameter is listed twice."),
         (oauth(&[], &[("scope", "Desk.tickets.READ"), ("scope_display", "Again")]), "This scope is already listed."),
         (oauth(&["token_prefix"], &[("token_prefix", "Zoho oauthtoken")]), r#"id="token_prefix-err">Use one word"#),
@@ -469,7 +482,8 @@ async fn a_huge_form_is_refused_with_413() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let description = "d".repeat(300 * 1024);
-    let res = create_via_form(&admin, &[("name", "Huge"), ("link_name", "huge"), ("auth_type", "basic"), ("description", &description)]).await;
+    let res =
+        create_via_form(&admin, &[("name", "Huge"), ("link_name", "huge"), ("auth_type", "basic"), ("description", &description)]).await;
     assert_eq!(res.status, 413);
     assert_eq!(counts(&app).await.0, 0);
 }
@@ -594,7 +608,9 @@ async fn deleting_a_service_with_connections_is_refused_with_their_names_and_wor
 
     let res = admin.submit("/admin/services/zoho", "/admin/services/zoho/delete", &[]).await;
     assert_eq!(res.status, 409, "{}", res.body);
-    assert!(res.body.contains("This service cannot be deleted while connections use it. Delete these first: Helpdesk sync (zoho_helpdesk)."));
+    assert!(
+        res.body.contains("This service cannot be deleted while connections use it. Delete these first: Helpdesk sync (zoho_helpdesk).")
+    );
     assert_eq!(counts(&app).await, (1, 1, 1));
 
     let list = admin.get("/admin/services").await;
@@ -644,7 +660,10 @@ async fn the_list_searches_filters_and_sorts_with_the_state_in_the_url() {
     for text in ["Zoho Desk", "zoho_desk", "OAuth2", "API Key", "Basic Authentication", "by admin", "Create Service"] {
         assert!(page.body.contains(text), "{text}");
     }
-    assert!(page.body.contains(r#"href="/admin/services/zendesk/edit""#) && page.body.contains(r#"href="/admin/connections/new?service=zendesk""#));
+    assert!(
+        page.body.contains(r#"href="/admin/services/zendesk/edit""#)
+            && page.body.contains(r#"href="/admin/connections/new?service=zendesk""#)
+    );
     assert!(page.body.contains(r#"hx-get="/admin/services/zendesk/delete""#), "hover actions: edit, create connection, delete");
 
     assert_eq!(rows(&admin.get("/admin/services?q=DESK").await.body), ["freshdesk", "zendesk", "zoho_desk"]);
@@ -676,11 +695,15 @@ async fn the_list_sorts_by_name_and_last_update_from_its_column_links() {
     }
     let page = admin.get("/admin/services").await;
     assert_eq!(rows(&page.body), ["alpha", "bravo", "charlie"]);
-    assert!(page.body.contains(r#"class="sort-asc" aria-sort="ascending"><a href="/admin/services?sort=-name&#38;page=1&#38;per_page=25""#));
+    assert!(
+        page.body.contains(r#"class="sort-asc" aria-sort="ascending"><a href="/admin/services?sort=-name&#38;page=1&#38;per_page=25""#)
+    );
     assert_eq!(rows(&admin.get("/admin/services?sort=-name").await.body), ["charlie", "bravo", "alpha"]);
     let newest = admin.get("/admin/services?sort=-updated").await;
     assert_eq!(rows(&newest.body), ["charlie", "alpha", "bravo"]);
-    assert!(newest.body.contains(r#"aria-sort="descending"><a href="/admin/services?sort=updated&#38;page=1&#38;per_page=25">Last Updated"#));
+    assert!(
+        newest.body.contains(r#"aria-sort="descending"><a href="/admin/services?sort=updated&#38;page=1&#38;per_page=25">Last Updated"#)
+    );
     assert_eq!(rows(&admin.get("/admin/services?sort=updated").await.body), ["bravo", "alpha", "charlie"]);
 }
 
@@ -736,11 +759,12 @@ async fn htmx_gets_only_the_results_block_and_everyone_else_the_whole_page() {
     let empty = admin.send(app.http().get(format!("{url}zzz")).header("HX-Request", "true").header("HX-Target", "service-results")).await;
     assert!(empty.body.contains("No services match") && !empty.body.contains("<html"));
 
-    for headers in [vec![], vec![("HX-Request", "true")], vec![("HX-Request", "true"), ("HX-Target", "main")], vec![
-        ("HX-Request", "true"),
-        ("HX-Target", "service-results"),
-        ("HX-History-Restore-Request", "true"),
-    ]] {
+    for headers in [
+        vec![],
+        vec![("HX-Request", "true")],
+        vec![("HX-Request", "true"), ("HX-Target", "main")],
+        vec![("HX-Request", "true"), ("HX-Target", "service-results"), ("HX-History-Restore-Request", "true")],
+    ] {
         let mut req = app.http().get(&url);
         for (k, v) in &headers {
             req = req.header(*k, *v);
@@ -766,7 +790,8 @@ async fn the_alias_url_sets_the_callback_url_on_service_pages_and_in_the_api() {
     assert!(settings.body.contains(&format!(r#"name="alias_url" value="{}""#, app.base)));
     assert!(settings.body.contains(&format!("{}/integration/oauth/callback", app.base)));
 
-    let res = admin.submit("/admin/settings/portal", "/admin/settings/portal", &[("alias_url", "  https://desk.example.com/portal/  ")]).await;
+    let res =
+        admin.submit("/admin/settings/portal", "/admin/settings/portal", &[("alias_url", "  https://desk.example.com/portal/  ")]).await;
     assert_eq!(res.status, 303, "{}", res.body);
     let callback = "https://desk.example.com/portal/integration/oauth/callback";
     let settings = admin.get("/admin/settings/portal").await;
