@@ -117,10 +117,11 @@ pub async fn list_connections(ApiAdmin(user): ApiAdmin, state: web::Data<AppStat
             let mut by_id = std::collections::HashMap::new();
             let mut loaded = Vec::new();
             for (row, _, _, _, owner) in rows {
-                if !by_id.contains_key(&row.service_id) {
-                    by_id.insert(row.service_id, services::find_by_id(c, row.service_id)?);
-                }
-                loaded.push(ConnectionView::new(&row, &by_id[&row.service_id], &owner));
+                let service = match by_id.entry(row.service_id) {
+                    std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
+                    std::collections::hash_map::Entry::Vacant(slot) => slot.insert(services::find_by_id(c, row.service_id)?),
+                };
+                loaded.push(ConnectionView::new(&row, service, &owner));
             }
             Ok((loaded, total))
         })

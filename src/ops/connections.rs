@@ -343,7 +343,8 @@ pub async fn finish_authorization(state: &AppState, user: &User, session_hash: &
         return Ok(fail(message));
     }
     if let Some(error) = &params.error {
-        let description = params.error_description.as_deref().map(|d| format!(": {}", d.chars().take(300).collect::<String>())).unwrap_or_default();
+        let description =
+            params.error_description.as_deref().map(|d| format!(": {}", d.chars().take(300).collect::<String>())).unwrap_or_default();
         let message = format!("The provider did not grant access ({}{description}).", error.chars().take(100).collect::<String>());
         save_message(state, &loaded, &message).await?;
         return Ok(fail(message));

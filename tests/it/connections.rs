@@ -134,7 +134,9 @@ pub async fn audit(app: &TestApp, action: &str) -> Vec<AuditEntry> {
     let action = action.to_owned();
     app.state
         .db
-        .run(move |c| Ok(audit_log::table.filter(audit_log::action.eq(action)).order(audit_log::id).select(AuditEntry::as_select()).load(c)?))
+        .run(move |c| {
+            Ok(audit_log::table.filter(audit_log::action.eq(action)).order(audit_log::id).select(AuditEntry::as_select()).load(c)?)
+        })
         .await
         .unwrap()
 }
@@ -167,7 +169,9 @@ pub async fn database_text(app: &TestApp) -> String {
             }
             let mut conn = diesel::PgConnection::establish(&url).expect("connect");
             let tables: Vec<Line> =
-                diesel::sql_query("SELECT table_name::text AS line FROM information_schema.tables WHERE table_schema = 'public'").load(&mut conn).unwrap();
+                diesel::sql_query("SELECT table_name::text AS line FROM information_schema.tables WHERE table_schema = 'public'")
+                    .load(&mut conn)
+                    .unwrap();
             let mut all = String::new();
             for t in tables {
                 let rows: Vec<Line> = diesel::sql_query(format!("SELECT t::text AS line FROM \"{}\" t", t.line)).load(&mut conn).unwrap();
@@ -316,7 +320,11 @@ async fn an_api_key_connection_is_created_and_connected_on_the_pages_and_its_val
     assert_eq!(form.status, 200);
     let created = seen.keep(
         browser
-            .submit("/admin/connections/new", "/admin/connections", &[("service", "desk"), ("name", "Desk (prod)"), ("link_name", ""), ("action", "connect")])
+            .submit(
+                "/admin/connections/new",
+                "/admin/connections",
+                &[("service", "desk"), ("name", "Desk (prod)"), ("link_name", ""), ("action", "connect")],
+            )
             .await,
     );
     assert_eq!(created.status, 303, "{}", created.body);
@@ -360,7 +368,9 @@ async fn an_api_key_connection_is_created_and_connected_on_the_pages_and_its_val
     assert_eq!(json, json!({"X-Api-Key": new_key, "X-Org-Id": org}));
 
     // Every view of it, to the owner: no value.
-    for path in ["/admin/connections", "/admin/connections?owner=any", "/admin/connections/desk_prod", "/admin/connections/desk_prod/edit", path] {
+    for path in
+        ["/admin/connections", "/admin/connections?owner=any", "/admin/connections/desk_prod", "/admin/connections/desk_prod/edit", path]
+    {
         assert_eq!(seen.keep(browser.get(path).await).status, 200, "{path}");
     }
     for path in ["/api/v1/connections", "/api/v1/connections?owner=any", "/api/v1/connections/desk_prod"] {
@@ -404,11 +414,15 @@ async fn a_basic_connection_is_created_and_connected_through_the_api_without_rev
     ] {
         assert!(keys.contains(&key), "{key} in {keys:?}");
     }
-    assert_eq!((created["status"].as_str(), created["owner"].as_str(), created["service"].as_str()), (Some("not_connected"), Some("admin"), Some("legacy")));
+    assert_eq!(
+        (created["status"].as_str(), created["owner"].as_str(), created["service"].as_str()),
+        (Some("not_connected"), Some("admin"), Some("legacy"))
+    );
     assert_eq!(created["auth_type"], "basic");
 
     let password = canary("password");
-    let res = seen.keep(api.put("/api/v1/connections/legacy_admin/credentials", &json!({"username": "svc-user", "password": password})).await);
+    let res =
+        seen.keep(api.put("/api/v1/connections/legacy_admin/credentials", &json!({"username": "svc-user", "password": password})).await);
     assert_eq!(res.status, 200, "{}", res.body);
     let connected = res.json();
     assert_eq!(connected["status"], "connected");
@@ -451,7 +465,9 @@ async fn bad_credentials_answer_422_with_messages_that_quote_no_value_and_store_
     assert_hidden(&res.body, &[key.clone(), stray.clone()], "a 422 answer");
 
     // A value of the wrong JSON type is refused without quoting it.
-    let res = api.put("/api/v1/connections/desk_one/credentials", &json!({"params": {"X-Api-Key": 98765432123456789_u64, "X-Org-Id": "1"}})).await;
+    let res = api
+        .put("/api/v1/connections/desk_one/credentials", &json!({"params": {"X-Api-Key": 98765432123456789_u64, "X-Org-Id": "1"}}))
+        .await;
     assert_eq!(res.status, 422);
     assert!(res.body.contains("invalid type: integer") && !res.body.contains("98765432123456789"), "{}", res.body);
     let res = api.put("/api/v1/connections/legacy_one/credentials", &json!({"username": "", "password": password})).await;
@@ -514,17 +530,27 @@ async fn oauth2_scopes_must_be_a_subset_of_the_service_scopes_with_at_least_one(
     // The form: one checkbox per scope, labelled; a bad choice comes back with its message and 422.
     let browser = app.admin().await;
     let picker = browser.get("/admin/connections/new?service=__new__").await;
-    assert_eq!(picker.header("location"), "/admin/services/new?return_to=%2Fadmin%2Fconnections%2Fnew", "create a new service, then come back");
+    assert_eq!(
+        picker.header("location"),
+        "/admin/services/new?return_to=%2Fadmin%2Fconnections%2Fnew",
+        "create a new service, then come back"
+    );
     let form = browser.get("/admin/connections/new?service=zoho").await;
     assert_eq!(form.body.matches("name=\"scope\"").count(), 3);
     for label in ["Read tickets", "Update tickets", "Stay connected"] {
         assert!(form.body.contains(label), "{label}");
     }
-    let page = browser.submit("/admin/connections/new", "/admin/connections", &[("service", "zoho"), ("name", "No scopes"), ("link_name", "no_scopes")]).await;
+    let page = browser
+        .submit("/admin/connections/new", "/admin/connections", &[("service", "zoho"), ("name", "No scopes"), ("link_name", "no_scopes")])
+        .await;
     assert_eq!(page.status, 422);
     assert!(text_of(&page).contains("Choose at least one scope."));
     let page = browser
-        .submit("/admin/connections/new", "/admin/connections", &[("service", "zoho"), ("name", "Two"), ("link_name", "two"), ("scope", "write"), ("scope", "read")])
+        .submit(
+            "/admin/connections/new",
+            "/admin/connections",
+            &[("service", "zoho"), ("name", "Two"), ("link_name", "two"), ("scope", "write"), ("scope", "read")],
+        )
         .await;
     assert_eq!(page.header("location"), "/admin/connections/two");
     assert_eq!(row(&app, "two").await.scopes_requested(), ["read", "write"]);

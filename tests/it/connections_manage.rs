@@ -5,7 +5,10 @@
 
 use serde_json::json;
 
-use crate::connections::{Api, api_key_service, audit, canary, connect_href, connection, follow, oauth_service, row, second_admin, spawn_app, text_of, try_row};
+use crate::connections::{
+    Api, api_key_service, assert_hidden, audit, canary, connect_href, connection, follow, oauth_service, row, second_admin, spawn_app,
+    text_of, try_row,
+};
 use crate::fake_provider::{FakeProvider, RevokeCall};
 use crate::helpers::{Browser, TestApp};
 
@@ -47,7 +50,12 @@ async fn a_non_owner_gets_403_on_connect_and_edit_but_may_revoke_and_delete_and_
         bob.get("/admin/connections/desk_main/edit").await,
         bob.submit("/admin/connections/desk_main", "/admin/connections/desk_main", &[("name", "Taken over")]).await,
         bob.get("/admin/connections/desk_main/connect").await,
-        bob.submit("/admin/connections/desk_main", "/admin/connections/desk_main/connect", &[("param.X-Api-Key", "mine"), ("param.X-Org-Id", "2")]).await,
+        bob.submit(
+            "/admin/connections/desk_main",
+            "/admin/connections/desk_main/connect",
+            &[("param.X-Api-Key", "mine"), ("param.X-Org-Id", "2")],
+        )
+        .await,
         bob.get(&format!("/admin/connections/zoho_main/connect?csrf_token={}", bob.get("/admin/connections").await.csrf())).await,
     ];
     for (i, res) in forbidden.iter().enumerate() {
@@ -103,9 +111,14 @@ async fn revoke_revokes_the_refresh_token_then_the_access_token_and_records_the_
     let (app, fake, browser, _api) = connected().await;
     let (access, refresh) = (fake.issued("access")[0].clone(), fake.issued("refresh")[0].clone());
     let confirm = browser.get("/admin/connections/zoho_main/revoke").await;
-    assert!(text_of(&confirm).contains("The tokens are revoked at the provider, then stored credentials are deleted"), "{}", text_of(&confirm));
+    assert!(
+        text_of(&confirm).contains("The tokens are revoked at the provider, then stored credentials are deleted"),
+        "{}",
+        text_of(&confirm)
+    );
     let res = browser.submit("/admin/connections/zoho_main/revoke", "/admin/connections/zoho_main/revoke", &[]).await;
     let page = follow(&browser, &res).await;
+    assert_hidden(&format!("{}{}{res:?}{page:?}", confirm.body, res.body), &fake.secrets(), "a response");
     let text = text_of(&page);
     assert!(text.contains("Revoked. Revoked at the provider.") && text.contains("Last revocation Revoked at the provider."), "{text}");
     assert!(text.contains("Disconnected"));
@@ -150,7 +163,9 @@ async fn a_failing_revoke_url_still_deletes_the_stored_credentials_and_records_w
     let stored = row(&app, "zoho_main").await;
     assert_eq!((stored.status.as_str(), stored.access_token, stored.refresh_token), ("disconnected", None, None));
     assert_eq!(stored.revoke_outcome.as_deref(), Some(outcome.as_str()));
-    assert!(audit(&app, "connection.revoke").await[0].details.contains("HTTP 503"));
+    let details = audit(&app, "connection.revoke").await[0].details.clone();
+    assert!(details.contains("HTTP 503"), "{details}");
+    assert_hidden(&format!("{}{details}", res.body), &fake.secrets(), "the answer or the audit log");
 
     // An unreachable provider is recorded the same way.
     let browser = app.admin().await;
@@ -221,7 +236,10 @@ async fn changing_the_scopes_sets_not_connected_with_a_message_and_a_rename_does
     let res = browser.submit(path, path, &[("name", "Renamed"), ("scope", "read"), ("scope", "write"), ("action", "save")]).await;
     let page = follow(&browser, &res).await;
     let text = text_of(&page);
-    assert!(text.contains("Saved. The scopes changed, so the connection is Not connected until you reconnect and consent to them."), "{text}");
+    assert!(
+        text.contains("Saved. The scopes changed, so the connection is Not connected until you reconnect and consent to them."),
+        "{text}"
+    );
     assert!(text.contains("The scopes changed: reconnect to grant them.") && text.contains("Not connected"), "{text}");
     let stored = row(&app, "zoho_main").await;
     assert_eq!(stored.scopes_requested(), ["read", "write"]);
@@ -243,7 +261,10 @@ async fn changing_the_scopes_sets_not_connected_with_a_message_and_a_rename_does
     assert_eq!((res.status, res.json()["status"].as_str()), (200, Some("connected")));
     let res = api.patch("/api/v1/connections/zoho_main", &json!({"scopes": ["read"]})).await;
     let body = res.json();
-    assert_eq!((body["status"].as_str(), body["last_error"].as_str()), (Some("not_connected"), Some("The scopes changed: reconnect to grant them.")));
+    assert_eq!(
+        (body["status"].as_str(), body["last_error"].as_str()),
+        (Some("not_connected"), Some("The scopes changed: reconnect to grant them."))
+    );
     let res = api.patch("/api/v1/connections/zoho_main", &json!({"link_name": "other", "service": "zoho"})).await;
     assert_eq!(res.status, 422);
     assert!(res.json()["errors"]["link_name"].is_array() && res.json()["errors"]["service"].is_array());

@@ -295,7 +295,11 @@ async fn a_provider_error_is_shown_with_its_description_and_the_status_is_unchan
     let res = consent(&browser, "zoho_main").await;
     assert_eq!(res.header("location"), "/admin/connections/zoho_main");
     let page = browser.get("/admin/connections/zoho_main").await;
-    assert!(text_of(&page).contains("The provider did not grant access (access_denied: The user <b>declined</b> the consent)."), "{}", text_of(&page));
+    assert!(
+        text_of(&page).contains("The provider did not grant access (access_denied: The user <b>declined</b> the consent)."),
+        "{}",
+        text_of(&page)
+    );
     assert!(!page.body.contains("<b>declined"), "provider text is escaped");
     assert_eq!(row(&app, "zoho_main").await.status, "not_connected");
 
@@ -381,7 +385,10 @@ async fn a_client_credentials_connection_makes_the_token_request_at_once() {
     assert!(text_of(&seen.keep(browser.get("/admin/connections/machine_main").await)).contains("Connected: a token was obtained."));
     let calls = fake.token_calls();
     assert_eq!(calls.len(), 1, "no consent, one token request");
-    assert_eq!((calls[0].grant_type.as_str(), calls[0].params["scope"].as_str(), calls[0].auth), ("client_credentials", "read write", "basic"));
+    assert_eq!(
+        (calls[0].grant_type.as_str(), calls[0].params["scope"].as_str(), calls[0].auth),
+        ("client_credentials", "read write", "basic")
+    );
     assert!(fake.authorize_calls().is_empty());
     let stored = row(&app, "machine_main").await;
     assert_eq!(stored.status, "connected");

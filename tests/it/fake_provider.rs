@@ -201,7 +201,8 @@ impl Provider {
     /// Issues an authorization code directly, as if the user had consented.
     pub fn mint_code(&self, redirect_uri: &str, scope: Option<&str>, challenge: Option<&str>) -> String {
         let code = self.mint("code");
-        let grant = Grant { redirect_uri: redirect_uri.to_owned(), scope: scope.map(str::to_owned), challenge: challenge.map(str::to_owned) };
+        let grant =
+            Grant { redirect_uri: redirect_uri.to_owned(), scope: scope.map(str::to_owned), challenge: challenge.map(str::to_owned) };
         self.codes.lock().unwrap().insert(code.clone(), grant);
         code
     }
@@ -251,8 +252,14 @@ impl Provider {
         tokens.into_iter().map(|(_, t)| t).collect()
     }
 
-    /// Checks client authentication as `behaviour` demands; returns how the client authenticated.
-    fn authenticate(&self, req: &HttpRequest, params: &HashMap<String, String>, behaviour: &Behaviour) -> Result<&'static str, HttpResponse> {
+    /// Checks client authentication as `behaviour` demands; returns how the client authenticated, or
+    /// why it failed.
+    fn authenticate(
+        &self,
+        req: &HttpRequest,
+        params: &HashMap<String, String>,
+        behaviour: &Behaviour,
+    ) -> Result<&'static str, &'static str> {
         let basic = req
             .headers()
             .get("authorization")
@@ -265,10 +272,10 @@ impl Provider {
         let (how, given) = match (behaviour.client_auth, basic, body) {
             (ClientAuth::Basic, Some(pair), None) => ("basic", pair),
             (ClientAuth::Body, None, Some(pair)) => ("body", pair),
-            _ => return Err(oauth_error(401, "invalid_client", "client authentication failed or used the wrong method")),
+            _ => return Err("client authentication failed or used the wrong method"),
         };
         if given != (self.client_id.clone(), self.client_secret.clone()) {
-            return Err(oauth_error(401, "invalid_client", "client authentication failed"));
+            return Err("client authentication failed");
         }
         Ok(how)
     }
@@ -350,7 +357,7 @@ async fn token(req: HttpRequest, provider: web::Data<Provider>, form: web::Form<
         Err(refused) => {
             let grant_type = params.get("grant_type").cloned().unwrap_or_default();
             provider.token_calls.lock().unwrap().push(TokenCall { grant_type, params, auth: "none" });
-            return refused;
+            return oauth_error(401, "invalid_client", refused);
         }
     };
     let grant_type = params.get("grant_type").cloned().unwrap_or_default();
@@ -409,10 +416,11 @@ async fn revoke(req: HttpRequest, provider: web::Data<Provider>, form: web::Form
         .unwrap()
         .push(RevokeCall { token: params.get("token").cloned().unwrap_or_default(), hint: params.get("token_type_hint").cloned() });
     if let Err(refused) = provider.authenticate(&req, &params, &behaviour) {
-        return refused;
+        return oauth_error(401, "invalid_client", refused);
     }
     if behaviour.revoke_status != 200 {
-        return HttpResponse::build(actix_web::http::StatusCode::from_u16(behaviour.revoke_status).unwrap()).body("revocation is unavailable");
+        return HttpResponse::build(actix_web::http::StatusCode::from_u16(behaviour.revoke_status).unwrap())
+            .body("revocation is unavailable");
     }
     if let Some(token) = params.get("token")
         && let Some(active) = provider.tokens.lock().unwrap().get_mut(token)
@@ -436,15 +444,18 @@ async fn the_fake_rotates_refresh_tokens_and_checks_the_client() {
         form.extend([("client_id", fake.client_id.clone()), ("client_secret", secret.to_owned())]);
         http.post(fake.token_url()).form(&form).send()
     };
-    let first: serde_json::Value =
-        post(vec![("grant_type", "authorization_code".into()), ("code", code), ("redirect_uri", "http://app/cb".into())], &fake.client_secret)
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+    let first: serde_json::Value = post(
+        vec![("grant_type", "authorization_code".into()), ("code", code), ("redirect_uri", "http://app/cb".into())],
+        &fake.client_secret,
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
     let refresh = first["refresh_token"].as_str().unwrap().to_owned();
-    let refreshed = post(vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh.clone())], &fake.client_secret).await.unwrap();
+    let refreshed =
+        post(vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh.clone())], &fake.client_secret).await.unwrap();
     assert_eq!(refreshed.status(), 200);
     let second: serde_json::Value = refreshed.json().await.unwrap();
     assert_ne!(second["refresh_token"].as_str().unwrap(), refresh);

@@ -1070,7 +1070,7 @@ pub async fn seed_many(app: &TestApp, n: usize) {
                     auth_type: Some("basic".into()),
                     ..ServiceInput::default()
                 };
-                let spec = validate(&input, false, None).map_err(|e| connections::error::AppError::Invalid(e))?;
+                let spec = validate(&input, false, None).map_err(connections::error::AppError::Invalid)?;
                 service::insert(c, &keyring, &spec, "seed", clock.now())?;
                 clock.advance(1);
             }

@@ -53,7 +53,7 @@ async fn create_via_form(browser: &Browser, own: &[(&str, &str)]) -> Page {
 
 /// An OAuth2 Authorization Code service as the form sends it: two scopes, extra parameters and a
 /// Zoho-style header prefix.
-fn zoho_form<'a>(secret: &'a str) -> Vec<(&'a str, &'a str)> {
+fn zoho_form(secret: &str) -> Vec<(&str, &str)> {
     vec![
         ("name", "Zoho Desk"),
         ("link_name", "zoho_desk"),
@@ -122,7 +122,7 @@ async fn an_api_key_service_is_created_through_the_form_with_each_parameter_type
         .await;
         assert_eq!(res.status, 303, "{}", res.body);
         assert_eq!(res.header("location"), format!("/admin/services/{link}"));
-        let page = admin.get(&res.header("location").to_owned()).await;
+        let page = admin.get(res.header("location")).await;
         assert_eq!(page.status, 200);
         assert!(page.body.contains(&format!("Service “Keyed {param_type}” created.")), "the flash message");
         for text in [
