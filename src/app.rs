@@ -142,6 +142,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/admin/connections/{link}/connect", Admin, || web::post().to(pages::connections::store_credentials)),
         r(M::GET, "/admin/connections/{link}/revoke", Admin, || web::get().to(pages::connections::confirm_revoke)),
         r(M::POST, "/admin/connections/{link}/revoke", Admin, || web::post().to(pages::connections::revoke_connection)),
+        r(M::POST, "/admin/connections/{link}/test", Admin, || web::post().to(pages::connections::test_connection)),
         r(M::GET, "/admin/connections/{link}/delete", Admin, || web::get().to(pages::connections::confirm_delete)),
         r(M::POST, "/admin/connections/{link}/delete", Admin, || web::post().to(pages::connections::delete_connection)),
         r(M::GET, "/integration/oauth/callback", Public, || web::get().to(pages::connections::oauth_callback)),
@@ -172,5 +173,6 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/api/v1/connections/{link}/authorize", Api, || web::post().to(api::connections::authorize_connection)),
         r(M::POST, "/api/v1/connections/{link}/revoke", Api, || web::post().to(api::connections::revoke_connection)),
         r(M::POST, "/api/v1/connections/{link}/invoke", Api, || web::post().to(api::connections::invoke_connection)),
+        r(M::POST, "/api/v1/connections/{link}/test", Api, || web::post().to(api::connections::test_connection)),
     ]
 }

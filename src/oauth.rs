@@ -207,6 +207,7 @@ mod tests {
             token_placement: TokenPlacement::Header { name: "Authorization".into(), prefix: "Bearer".into() },
             extra_auth_params: vec![("access_type".into(), "offline".into())],
             scopes: vec![],
+            refresh_on_status: vec![],
         }
     }
 

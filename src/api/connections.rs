@@ -197,3 +197,8 @@ pub async fn invoke_connection(
     let answer = crate::ops::invoke::invoke(&state, &user, &link, request.into_inner()).await?;
     Ok(HttpResponse::Ok().json(answer))
 }
+
+/// Runs the connection's test (the service's test request, or a token/credentials check).
+pub async fn test_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+    Ok(HttpResponse::Ok().json(crate::ops::invoke::test(&state, &user, &link).await?))
+}

@@ -24,6 +24,7 @@ pub struct ServiceJson {
     api_key: Option<ApiKeyConfig>,
     oauth2: Option<OAuthJson>,
     callback_url: String,
+    test_request: Option<String>,
     connection_count: i64,
     created_at: String,
     updated_at: String,
@@ -46,6 +47,7 @@ struct OAuthJson {
     token_placement: TokenPlacement,
     extra_auth_params: serde_json::Map<String, serde_json::Value>,
     scopes: Vec<Scope>,
+    refresh_on_status: Vec<u16>,
 }
 
 /// RFC 3339 UTC for JSON.
@@ -68,6 +70,7 @@ fn oauth_json(o: &OAuthConfig, secret_set: bool) -> OAuthJson {
         token_placement: o.token_placement.clone(),
         extra_auth_params: o.extra_auth_params.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect(),
         scopes: o.scopes.clone(),
+        refresh_on_status: o.refresh_on_status.clone(),
     }
 }
 
@@ -81,6 +84,7 @@ pub fn service_json(s: &Service, connection_count: i64, alias_url: &str) -> Serv
         api_key: s.config.api_key().cloned(),
         oauth2: s.config.oauth().map(|o| oauth_json(o, s.client_secret_set)),
         callback_url: callback_url(alias_url),
+        test_request: s.test_request.clone(),
         connection_count,
         created_at: rfc3339(s.created_at),
         updated_at: rfc3339(s.updated_at),

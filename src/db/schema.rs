@@ -84,6 +84,7 @@ diesel::table! {
         created_by -> Text,
         updated_at -> BigInt,
         updated_by -> Text,
+        test_request -> Nullable<Text>,
     }
 }
 

@@ -152,6 +152,9 @@ pub struct OAuthConfig {
     /// Extra authorization-request parameters, in order (e.g. access_type=offline).
     pub extra_auth_params: Vec<(String, String)>,
     pub scopes: Vec<Scope>,
+    /// Upstream statuses besides 401 that mean "token refused": refresh once and retry once.
+    #[serde(default)]
+    pub refresh_on_status: Vec<u16>,
 }
 
 impl OAuthConfig {

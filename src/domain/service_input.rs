@@ -22,6 +22,8 @@ pub struct ServiceInput {
     pub api_base_url: Option<String>,
     pub api_key: Option<ApiKeyInput>,
     pub oauth2: Option<OAuthInput>,
+    /// "GET /me": what Test sends to check a connection. An empty string clears it.
+    pub test_request: Option<String>,
 }
 
 #[derive(Clone, Default, Deserialize)]
@@ -46,6 +48,7 @@ pub struct OAuthInput {
     pub token_placement: Option<PlacementInput>,
     pub extra_auth_params: Option<ExtraParams>,
     pub scopes: Option<Vec<Scope>>,
+    pub refresh_on_status: Option<Vec<u16>>,
 }
 
 /// Extra authorization parameters as sent — a JSON object or the form's rows — in their order, with
@@ -96,6 +99,7 @@ pub struct ValidService {
     pub api_base_url: Option<String>,
     pub config: ServiceConfig,
     pub client_secret: SecretChange,
+    pub test_request: Option<String>,
 }
 
 /// What the rules need to know about the service being edited.
@@ -133,6 +137,7 @@ impl ServiceInput {
                 token_placement: p.token_placement.or(b.token_placement),
                 extra_auth_params: p.extra_auth_params.or(b.extra_auth_params),
                 scopes: p.scopes.or(b.scopes),
+                refresh_on_status: p.refresh_on_status.or(b.refresh_on_status),
             }),
             (p, b) => p.or(b),
         };
@@ -148,6 +153,7 @@ impl ServiceInput {
             api_base_url: self.api_base_url.or(base.api_base_url),
             api_key,
             oauth2,
+            test_request: self.test_request.or(base.test_request),
         }
     }
 }
@@ -195,6 +201,20 @@ pub fn validate(input: &ServiceInput, allow_http: bool, existing: Option<&Existi
         push(&mut errors, "description", "Remove control characters other than line breaks and tabs.");
     }
     let api_base_url = opt_url(&mut errors, "api_base_url", &input.api_base_url, allow_http);
+    let test_request = match opt(&input.test_request) {
+        None => None,
+        Some(raw) => match test_request(raw) {
+            Ok(_) if api_base_url.is_none() => {
+                push(&mut errors, "test_request", "A test request needs the API base URL: its path is joined to it.");
+                None
+            }
+            Ok(value) => Some(value),
+            Err(e) => {
+                push(&mut errors, "test_request", e);
+                None
+            }
+        },
+    };
     let auth_type = match input.auth_type.as_deref().map(str::trim) {
         Some(raw) if !raw.is_empty() => AuthType::parse(raw).or_else(|| {
             push(&mut errors, "auth_type", "Choose API Key, Basic Authentication or OAuth2.");
@@ -238,10 +258,24 @@ pub fn validate(input: &ServiceInput, allow_http: bool, existing: Option<&Existi
     }
     match (name, link_name, config) {
         (Some(name), Some(link_name), Some(config)) if errors.is_empty() => {
-            Ok(ValidService { name, link_name, description, api_base_url, config, client_secret: secret })
+            Ok(ValidService { name, link_name, description, api_base_url, config, client_secret: secret, test_request })
         }
         _ => Err(errors),
     }
+}
+
+/// "GET /me": an HTTP method and a path under the API base URL.
+fn test_request(raw: &str) -> Result<String, String> {
+    let (method, path) = raw.split_once(' ').ok_or("Write the method and the path, e.g. GET /me.")?;
+    let method = method.trim().to_ascii_uppercase();
+    let path = path.trim();
+    if !["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].contains(&method.as_str()) {
+        return Err("Start with an HTTP method such as GET.".into());
+    }
+    if !path.starts_with('/') || path.len() > 500 || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("The path starts with / and has no spaces (e.g. /me), at most 500 characters.".into());
+    }
+    Ok(format!("{method} {path}"))
 }
 
 /// With connections in place, the shape of their credentials must not change under them.
@@ -355,6 +389,12 @@ fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, allow_http: bool) -> Option
     let token_placement = placement(errors, raw.token_placement.as_ref());
     let extra_auth_params = extra_params(errors, raw.extra_auth_params.as_ref());
     let scopes = scopes(errors, raw.scopes.as_deref().unwrap_or(&[]), scope_delimiter.unwrap_or(" "));
+    let mut refresh_on_status = raw.refresh_on_status.clone().unwrap_or_default();
+    refresh_on_status.sort_unstable();
+    refresh_on_status.dedup();
+    if refresh_on_status.len() > 5 || refresh_on_status.iter().any(|s| !(400..=599).contains(s)) {
+        push(errors, "oauth2.refresh_on_status", "List at most 5 HTTP error statuses (400–599), e.g. 403.");
+    }
     Some(OAuthConfig {
         grant_type: grant_type?,
         client_id: client_id?,
@@ -368,6 +408,7 @@ fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, allow_http: bool) -> Option
         token_placement: token_placement?,
         extra_auth_params,
         scopes,
+        refresh_on_status,
     })
 }
 
@@ -480,6 +521,7 @@ impl From<&crate::models::service::Service> for ServiceInput {
             }),
             extra_auth_params: Some(ExtraParams(o.extra_auth_params.clone())),
             scopes: Some(o.scopes.clone()),
+            refresh_on_status: Some(o.refresh_on_status.clone()),
         });
         ServiceInput {
             name: Some(s.name.clone()),
@@ -489,6 +531,7 @@ impl From<&crate::models::service::Service> for ServiceInput {
             api_base_url: s.api_base_url.clone(),
             api_key,
             oauth2,
+            test_request: s.test_request.clone(),
         }
     }
 }

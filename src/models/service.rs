@@ -34,6 +34,7 @@ pub struct ServiceRow {
     pub created_by: String,
     pub updated_at: i64,
     pub updated_by: String,
+    pub test_request: Option<String>,
 }
 
 /// A service as pages and the API show it: no secret, only whether one is set.
@@ -50,6 +51,8 @@ pub struct Service {
     pub created_by: String,
     pub updated_at: i64,
     pub updated_by: String,
+    /// "GET /me": what Test sends to check a connection.
+    pub test_request: Option<String>,
 }
 
 impl ServiceRow {
@@ -68,6 +71,7 @@ impl ServiceRow {
             created_by: self.created_by.clone(),
             updated_at: self.updated_at,
             updated_by: self.updated_by.clone(),
+            test_request: self.test_request.clone(),
         })
     }
 
@@ -113,6 +117,7 @@ pub fn insert(conn: &mut DbConn, keyring: &Keyring, spec: &ValidService, actor: 
                 services::created_by.eq(actor),
                 services::updated_at.eq(now),
                 services::updated_by.eq(actor),
+                services::test_request.eq(&spec.test_request),
             ))
             .returning(services::id)
             .get_result(conn)?;
@@ -135,6 +140,7 @@ pub fn update(conn: &mut DbConn, keyring: &Keyring, id: i64, spec: &ValidService
                 services::config.eq(&config),
                 services::updated_at.eq(now),
                 services::updated_by.eq(actor),
+                services::test_request.eq(&spec.test_request),
             ))
             .execute(conn)?;
         store_secret(conn, keyring, id, &spec.client_secret)

@@ -127,20 +127,66 @@ fn outbound_error(e: OutboundError) -> AppError {
 
 /// Invokes a connection for `caller` (any SDAdmin: scripts share connections without their secrets).
 pub async fn invoke(state: &AppState, caller: &User, link_name: &str, req: InvokeRequest) -> Result<InvokeAnswer, AppError> {
+    let loaded = connections::load(state, link_name).await?;
+    run(state, caller, &loaded, req, "invoke").await
+}
+
+/// What Test found.
+#[derive(Debug, Serialize)]
+pub struct TestResult {
+    pub ok: bool,
+    pub status: Option<u16>,
+    pub latency_ms: i64,
+    pub message: String,
+    /// The start of the answer's body, secrets masked.
+    pub excerpt: Option<String>,
+}
+
+/// Tests a connection: the service's test request when it has one, otherwise whether a token (OAuth2)
+/// or stored credentials can be had.
+pub async fn test(state: &AppState, caller: &User, link_name: &str) -> Result<TestResult, AppError> {
     let started = Instant::now();
     let loaded = connections::load(state, link_name).await?;
     ensure_connected(&loaded)?;
     let config = loaded.config()?;
-    let prepared = prepare(&loaded, &req)?;
+    let Some((method, path)) = loaded.service.test_request.as_deref().and_then(|t| t.split_once(' ')) else {
+        let message = match config.oauth() {
+            Some(_) => {
+                tokens::access_token(state, loaded.row.id, state.config.refresh_margin_secs, None).await.map_err(token_error)?;
+                "A valid access token was obtained. Define a test request on the service to call its API too."
+            }
+            None => "The credentials are stored. Define a test request on the service to check them at the provider.",
+        };
+        return Ok(TestResult { ok: true, status: None, latency_ms: started.elapsed().as_millis() as i64, message: message.into(), excerpt: None });
+    };
+    let req = InvokeRequest { method: Some(method.to_owned()), path: Some(path.to_owned()), ..InvokeRequest::default() };
+    let answer = run(state, caller, &loaded, req, "test").await?;
+    let ok = answer.status < 400;
+    let excerpt: String = if answer.body_base64 { "(binary body)".into() } else { answer.body.chars().take(300).collect() };
+    Ok(TestResult {
+        ok,
+        status: Some(answer.status),
+        latency_ms: started.elapsed().as_millis() as i64,
+        message: format!("{method} {path} answered HTTP {}.", answer.status),
+        excerpt: Some(excerpt),
+    })
+}
+
+/// Sends a request through a loaded connection and records it as `kind`.
+async fn run(state: &AppState, caller: &User, loaded: &Loaded, req: InvokeRequest, kind: &'static str) -> Result<InvokeAnswer, AppError> {
+    let started = Instant::now();
+    ensure_connected(loaded)?;
+    let config = loaded.config()?;
+    let prepared = prepare(loaded, &req)?;
     let mut event = NewEvent {
-        kind: "invoke",
+        kind,
         actor: caller.username.clone(),
         method: Some(prepared.method.to_string()),
         host: prepared.url.host_str().map(str::to_owned),
         path: Some(prepared.url.path().to_owned()),
         ..NewEvent::default()
     };
-    let result = attempt(state, &loaded, &config, &prepared, &req).await;
+    let result = attempt(state, loaded, &config, &prepared, &req).await;
     event.latency_ms = started.elapsed().as_millis() as i64;
     match &result {
         Ok((answer, _)) => {
@@ -178,7 +224,8 @@ async fn attempt(state: &AppState, loaded: &Loaded, config: &ServiceConfig, p: &
     let injected = invoke::injections(config, None, Some(&token.value));
     let mut secrets = invoke::secret_values(&injected, None);
     let answer = send(state, p, req, &injected).await?;
-    if answer.status != 401 {
+    let refused = answer.status == 401 || config.oauth().is_some_and(|o| o.refresh_on_status.contains(&answer.status));
+    if !refused {
         return Ok((answer, secrets));
     }
     // The token was refused: refresh once (unless another request already did) and retry once.

@@ -433,3 +433,19 @@ pub async fn oauth_callback(req: HttpRequest, state: web::Data<AppState>, query:
     }
 }
 
+
+/// The Test button: the result comes back as a message on the details page.
+pub async fn test_connection(admin: Admin, state: web::Data<AppState>, link: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+    let to = format!("/admin/connections/{link}");
+    match crate::ops::invoke::test(&state, admin.user(), &link).await {
+        Ok(result) => {
+            let excerpt = result.excerpt.map(|e| format!(" Body: {e}")).unwrap_or_default();
+            let message = format!("Test: {} ({} ms).{excerpt}", result.message, result.latency_ms);
+            Ok(if result.ok { see_other(&to, Some(&message)) } else { see_other_error(&to, &message) })
+        }
+        Err(e @ (AppError::NotConnected { .. } | AppError::Upstream(_) | AppError::Unavailable(_) | AppError::Invalid(_))) => {
+            Ok(see_other_error(&to, &format!("Test failed: {}", e.public_message())))
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -12,6 +12,9 @@ pub struct FormValues {
     pub description: String,
     pub auth_type: String,
     pub api_base_url: String,
+    pub test_request: String,
+    /// "403, 419": statuses besides 401 that trigger a refresh.
+    pub refresh_on_status: String,
     pub param_type: String,
     pub params: Vec<(String, String)>,
     pub grant_type: String,
@@ -79,6 +82,8 @@ impl FormValues {
                 "description" => v.description = value,
                 "auth_type" => v.auth_type = value,
                 "api_base_url" => v.api_base_url = value,
+                "test_request" => v.test_request = value,
+                "refresh_on_status" => v.refresh_on_status = value,
                 "param_type" => v.param_type = value,
                 "param_name" => param_names.push(value),
                 "param_display" => param_labels.push(value),
@@ -149,6 +154,7 @@ impl FormValues {
             description: Some(self.description.clone()),
             auth_type: Some(self.auth_type.clone()),
             api_base_url: Some(self.api_base_url.clone()),
+            test_request: Some(self.test_request.clone()),
             api_key: Some(ApiKeyInput {
                 param_type: Some(self.param_type.clone()),
                 params: Some(filled(&self.params).map(|(n, d)| ApiKeyParam { name: n.clone(), display_name: d.clone() }).collect()),
@@ -171,9 +177,16 @@ impl FormValues {
                 }),
                 extra_auth_params: Some(ExtraParams(filled(&self.extra).cloned().collect())),
                 scopes: Some(filled(&self.scopes).map(|(s, d)| Scope { scope: s.clone(), display_name: d.clone() }).collect()),
+                refresh_on_status: Some(statuses(&self.refresh_on_status)),
             }),
         }
     }
+}
+
+/// "403, 419" → [403, 419]. Anything that is not a number becomes 0, which validation refuses with
+/// its message (rather than vanishing silently).
+fn statuses(raw: &str) -> Vec<u16> {
+    raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap_or(0)).collect()
 }
 
 fn zip_rows(a: Vec<String>, b: Vec<String>) -> Vec<(String, String)> {
@@ -198,6 +211,10 @@ impl From<&ServiceInput> for FormValues {
         v.description = s(&input.description);
         v.auth_type = s(&input.auth_type);
         v.api_base_url = s(&input.api_base_url);
+        v.test_request = s(&input.test_request);
+        if let Some(o) = &input.oauth2 {
+            v.refresh_on_status = o.refresh_on_status.iter().flatten().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        }
         if let Some(k) = &input.api_key {
             v.param_type = s(&k.param_type);
             v.params = k.params.iter().flatten().map(|p| (p.name.clone(), p.display_name.clone())).collect();

@@ -556,3 +556,31 @@ async fn oauth2_scopes_must_be_a_subset_of_the_service_scopes_with_at_least_one(
     assert_eq!(row(&app, "two").await.scopes_requested(), ["read", "write"]);
     assert_eq!(audit(&app, "connection.create").await.len(), 2);
 }
+
+#[tokio::test]
+async fn a_sealed_credential_copied_to_another_row_or_column_does_not_open() {
+    let app = spawn_app().await;
+    let api = Api::new(&app, "admin").await;
+    api.create("/api/v1/services", &api_key_service("desk")).await;
+    for link in ["desk_a", "desk_b"] {
+        api.create("/api/v1/connections", &connection("desk", link, &[])).await;
+        let body = json!({"params": {"X-Api-Key": canary(link), "X-Org-Id": "1"}});
+        assert_eq!(api.put(&format!("/api/v1/connections/{link}/credentials"), &body).await.status, 200);
+    }
+    let (a, b) = (row(&app, "desk_a").await, row(&app, "desk_b").await);
+    assert!(b.open_credentials(&app.state.keyring).is_ok());
+    use connections::db::schema::connections as table;
+    let (stolen, id) = (a.credentials.clone(), b.id);
+    app.state
+        .db
+        .run(move |c| {
+            diesel::update(table::table.find(id)).set((table::credentials.eq(&stolen), table::access_token.eq(&stolen))).execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    let moved = row(&app, "desk_b").await;
+    assert!(moved.open_credentials(&app.state.keyring).is_err(), "bound to its row");
+    assert!(moved.open_access_token(&app.state.keyring).is_err(), "bound to its column");
+    assert!(a.open_credentials(&app.state.keyring).unwrap().is_some(), "the original still opens");
+}

@@ -332,6 +332,7 @@ async fn an_oauth2_authorization_code_service_keeps_scopes_extra_parameters_and_
             "authorization_url": "https://accounts.zoho.eu/oauth/v2/auth",
             "token_url": "https://accounts.zoho.eu/oauth/v2/token",
             "refresh_url": null,
+            "refresh_on_status": [],
             "revoke_url": "https://accounts.zoho.eu/oauth/v2/token/revoke",
             "issuer": null,
             "client_auth": "basic",

@@ -210,6 +210,7 @@ async fn an_oauth2_service_with_two_scopes_extra_parameters_and_a_custom_prefix_
             "authorization_url": "https://accounts.zoho.eu/oauth/v2/auth",
             "token_url": "https://accounts.zoho.eu/oauth/v2/token",
             "refresh_url": "https://accounts.zoho.eu/oauth/v2/refresh",
+            "refresh_on_status": [],
             "revoke_url": "https://accounts.zoho.eu/oauth/v2/token/revoke",
             "issuer": "https://accounts.zoho.eu",
             "client_auth": "body",

@@ -1,0 +1,1 @@
+ALTER TABLE services ADD COLUMN test_request TEXT;
