@@ -66,7 +66,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     let outbound = Outbound::new(&config).map_err(|e| AppError::Startup(format!("cannot build the outbound HTTP client: {e}")))?;
     let clock = config.clock.clone();
     let refresher = Refresher::new()?;
-    let state = web::Data::new(AppState { db, clock, base_url: base_url.clone(), keyring, hasher, outbound, refresher, config: config.clone() });
+    let state =
+        web::Data::new(AppState { db, clock, base_url: base_url.clone(), keyring, hasher, outbound, refresher, config: config.clone() });
 
     let app_state = state.clone();
     let server = HttpServer::new(move || {

@@ -32,8 +32,18 @@ pub struct InvokeRequest {
 }
 
 /// Headers a caller may not set: hop-by-hop ones and those the client computes.
-const DROPPED_HEADERS: &[&str] =
-    &["host", "content-length", "connection", "keep-alive", "proxy-authorization", "proxy-connection", "te", "trailer", "transfer-encoding", "upgrade"];
+const DROPPED_HEADERS: &[&str] = &[
+    "host",
+    "content-length",
+    "connection",
+    "keep-alive",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
 
 /// The URL a request goes to: `path` joined to the API base URL, or an absolute `url`; either way it
 /// must lie under the base URL (same scheme, host, port and path prefix) when the service has one.
@@ -123,7 +133,9 @@ pub fn injections(config: &ServiceConfig, credentials: Option<&Credentials>, tok
         }
         (ServiceConfig::OAuth2(o), _, Some(token)) => match &o.token_placement {
             TokenPlacement::Header { name, prefix } if prefix.is_empty() => vec![Injection::Header(name.clone(), token.clone())],
-            TokenPlacement::Header { name, prefix } => vec![Injection::Header(name.clone(), Secret::new(format!("{prefix} {}", token.expose())))],
+            TokenPlacement::Header { name, prefix } => {
+                vec![Injection::Header(name.clone(), Secret::new(format!("{prefix} {}", token.expose())))]
+            }
             TokenPlacement::Query { name } => vec![Injection::Query(name.clone(), token.clone())],
         },
         _ => Vec::new(),
@@ -243,7 +255,10 @@ mod tests {
     #[test]
     fn paths_join_the_base_and_stay_under_it() {
         assert_eq!(target(Some(BASE), None, Some("/tickets?x=1")).unwrap().as_str(), "https://api.example.com/v1/tickets?x=1");
-        assert_eq!(target(Some("https://api.example.com/v1/"), None, Some("tickets")).unwrap().as_str(), "https://api.example.com/v1/tickets");
+        assert_eq!(
+            target(Some("https://api.example.com/v1/"), None, Some("tickets")).unwrap().as_str(),
+            "https://api.example.com/v1/tickets"
+        );
         for hostile in ["/../admin", "/..%2fadmin", "/%2e%2e/admin", "//evil.example/x", "/a\\..\\b", "/%2F%2Fevil", "/x/../../admin"] {
             assert!(target(Some(BASE), None, Some(hostile)).is_err(), "{hostile}");
         }
@@ -282,7 +297,11 @@ mod tests {
         let body = form_body(Some(b"key=x&other=2"), &form).unwrap().unwrap();
         assert_eq!(String::from_utf8(body).unwrap(), "other=2&key=v%261");
         let headers = vec![Injection::Header("X-Api-Key".into(), Secret::new("k"))];
-        let mine = BTreeMap::from([("x-api-key".into(), "forged".into()), ("Accept".into(), "application/json".into()), ("Host".into(), "x".into())]);
+        let mine = BTreeMap::from([
+            ("x-api-key".into(), "forged".into()),
+            ("Accept".into(), "application/json".into()),
+            ("Host".into(), "x".into()),
+        ]);
         assert_eq!(caller_headers(&mine, &headers).unwrap(), vec![("Accept".to_owned(), "application/json".to_owned())]);
     }
 

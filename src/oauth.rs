@@ -164,7 +164,13 @@ fn form_enc(value: &str) -> String {
 }
 
 /// RFC 7009: asks the provider to revoke a token. Any 2xx counts as done.
-pub async fn revoke(out: &Outbound, cfg: &OAuthConfig, client_secret: Option<&Secret>, token: &Secret, hint: &str) -> Result<(), TokenError> {
+pub async fn revoke(
+    out: &Outbound,
+    cfg: &OAuthConfig,
+    client_secret: Option<&Secret>,
+    token: &Secret,
+    hint: &str,
+) -> Result<(), TokenError> {
     let endpoint = cfg.revoke_url.as_deref().ok_or_else(|| TokenError::Invalid("no revoke URL".into()))?;
     let url = Url::parse(endpoint).map_err(|e| TokenError::Invalid(format!("revoke URL: {e}")))?;
     let mut form: Vec<(&str, String)> = vec![("token", token.expose().to_owned()), ("token_type_hint", hint.to_owned())];
@@ -217,7 +223,12 @@ mod tests {
         let url = authorize_url(&cfg(" "), "https://desk.example.com/integration/oauth/callback", &scopes, "st&te", "chal").unwrap();
         let q = url.query().unwrap();
         assert!(q.starts_with("tenant=a&response_type=code&client_id=client%20id%26x&redirect_uri=https%3A%2F%2Fdesk"), "{q}");
-        assert!(q.contains("&scope=openid%20Desk.tickets.READ&state=st%26te&code_challenge=chal&code_challenge_method=S256&access_type=offline"), "{q}");
+        assert!(
+            q.contains(
+                "&scope=openid%20Desk.tickets.READ&state=st%26te&code_challenge=chal&code_challenge_method=S256&access_type=offline"
+            ),
+            "{q}"
+        );
         let plus = authorize_url(&cfg("+"), "https://x/cb", &scopes, "s", "c").unwrap();
         assert!(plus.query().unwrap().contains("scope=openid+Desk.tickets.READ"));
         let comma = authorize_url(&cfg(","), "https://x/cb", &scopes, "s", "c").unwrap();

@@ -77,7 +77,8 @@ pub fn is_internal(ip: IpAddr) -> bool {
 
 fn compatible_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = v6.segments();
-    (s[..6] == [0; 6] && v6 != Ipv6Addr::UNSPECIFIED && v6 != Ipv6Addr::LOCALHOST).then(|| Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7])))
+    (s[..6] == [0; 6] && v6 != Ipv6Addr::UNSPECIFIED && v6 != Ipv6Addr::LOCALHOST)
+        .then(|| Ipv4Addr::from((u32::from(s[6]) << 16) | u32::from(s[7])))
 }
 
 fn internal_v4(ip: Ipv4Addr) -> bool {
@@ -207,7 +208,10 @@ fn classify(url: &str, e: reqwest::Error) -> OutboundError {
     while let Some(err) = source {
         let text = err.to_string();
         if text.contains("is not allowed:") {
-            return OutboundError::Refused(url.to_owned(), text.split_once("is not allowed: ").map_or(text.clone(), |(_, why)| why.to_owned()));
+            return OutboundError::Refused(
+                url.to_owned(),
+                text.split_once("is not allowed: ").map_or(text.clone(), |(_, why)| why.to_owned()),
+            );
         }
         source = err.source();
     }

@@ -137,7 +137,12 @@ async fn take_or_wait(state: &AppState, row: &ConnectionRow, now: i64) -> Result
 
 /// With the lease held: asks the provider (no transaction open), then stores the result while
 /// still holding the lease, or records the failure.
-async fn refresh_holding_lease(state: &AppState, row: &ConnectionRow, service: &ServiceRow, config: &OAuthConfig) -> Result<Token, TokenFailure> {
+async fn refresh_holding_lease(
+    state: &AppState,
+    row: &ConnectionRow,
+    service: &ServiceRow,
+    config: &OAuthConfig,
+) -> Result<Token, TokenFailure> {
     let started = Instant::now();
     let secret = service.client_secret(&state.keyring)?;
     let form = match config.grant_type {
@@ -177,7 +182,8 @@ async fn refresh_holding_lease(state: &AppState, row: &ConnectionRow, service: &
                 // Only a stalled process can get here (the lease outlives the request's timeout).
                 tracing::error!(connection = row.link_name, "refresh lease lost before the new token could be stored");
             }
-            note(state, row.id, NewEvent { kind: "refresh", actor: "system".into(), latency_ms, ok: stored, ..NewEvent::default() }).await?;
+            note(state, row.id, NewEvent { kind: "refresh", actor: "system".into(), latency_ms, ok: stored, ..NewEvent::default() })
+                .await?;
             Ok(Token { value, version: row.token_version + 1 })
         }
         Err(TokenError::Rejected { error, description }) => {
@@ -193,7 +199,14 @@ async fn refresh_holding_lease(state: &AppState, row: &ConnectionRow, service: &
             let retry_after = now + cooldown(row.refresh_failures + 1);
             let (id, holder, shown) = (row.id, state.refresher.holder.clone(), message.clone());
             state.db.run(move |c| Ok(lease::release_failed(c, id, &holder, &shown, retry_after, now)?)).await?;
-            let event = NewEvent { kind: "refresh", actor: "system".into(), latency_ms, ok: false, message: Some(message.clone()), ..NewEvent::default() };
+            let event = NewEvent {
+                kind: "refresh",
+                actor: "system".into(),
+                latency_ms,
+                ok: false,
+                message: Some(message.clone()),
+                ..NewEvent::default()
+            };
             note(state, row.id, event).await?;
             Err(TokenFailure::Unavailable(message))
         }
@@ -204,7 +217,12 @@ async fn needs_reconnect(state: &AppState, row: &ConnectionRow, message: &str, s
     let (id, now, shown) = (row.id, state.clock.now(), message.to_owned());
     state.db.run(move |c| Ok(connections::clear_secrets(c, id, Status::NeedsReconnect, Some(&shown), None, now)?)).await?;
     let latency_ms = started.elapsed().as_millis() as i64;
-    note(state, row.id, NewEvent { kind: "refresh", actor: "system".into(), latency_ms, ok: false, message: Some(message.into()), ..NewEvent::default() }).await
+    note(
+        state,
+        row.id,
+        NewEvent { kind: "refresh", actor: "system".into(), latency_ms, ok: false, message: Some(message.into()), ..NewEvent::default() },
+    )
+    .await
 }
 
 async fn note(state: &AppState, id: i64, event: NewEvent) -> Result<(), AppError> {

@@ -75,12 +75,23 @@ fn parse_or<T>(errors: &mut FieldErrors, field: &str, raw: Option<&str>, parse: 
     })
 }
 
-pub async fn list_connections(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list_connections(
+    ApiAdmin(user): ApiAdmin,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
     let mut errors = FieldErrors::new();
-    let status = parse_or(&mut errors, "status", q.status.as_deref(), Status::parse, "Use not_connected, connected, disconnected or needs_reconnect.");
+    let status = parse_or(
+        &mut errors,
+        "status",
+        q.status.as_deref(),
+        Status::parse,
+        "Use not_connected, connected, disconnected or needs_reconnect.",
+    );
     let auth_type = parse_or(&mut errors, "auth_type", q.auth_type.as_deref(), AuthType::parse, "Use api_key, basic or oauth2.");
-    let sort = parse_or(&mut errors, "sort", q.sort.as_deref(), ConnectionSort::parse, "Use name, -name, updated or -updated.").unwrap_or(ConnectionSort::NameAsc);
+    let sort = parse_or(&mut errors, "sort", q.sort.as_deref(), ConnectionSort::parse, "Use name, -name, updated or -updated.")
+        .unwrap_or(ConnectionSort::NameAsc);
     let owner_any = match q.owner.as_deref().unwrap_or("me") {
         "me" | "" => false,
         "any" => true,
@@ -111,7 +122,8 @@ pub async fn list_connections(ApiAdmin(user): ApiAdmin, state: web::Data<AppStat
                 Some(link) => Some(services::find(c, &link)?.map_or(-1, |s| s.id)),
                 None => None,
             };
-            let query = ConnectionQuery { search, service_id, status, auth_type, owner_id: (!owner_any).then_some(viewer), sort, page, per_page };
+            let query =
+                ConnectionQuery { search, service_id, status, auth_type, owner_id: (!owner_any).then_some(viewer), sort, page, per_page };
             let (rows, total) = connections::list(c, &query)?;
             // A page holds at most 100 rows, from few services: load each service once.
             let mut by_id = std::collections::HashMap::new();
@@ -130,7 +142,11 @@ pub async fn list_connections(ApiAdmin(user): ApiAdmin, state: web::Data<AppStat
     Ok(HttpResponse::Ok().json(serde_json::json!({ "connections": items, "total": total, "page": page, "per_page": per_page })))
 }
 
-pub async fn create_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, input: web::Json<ConnectionInput>) -> Result<HttpResponse, AppError> {
+pub async fn create_connection(
+    ApiAdmin(user): ApiAdmin,
+    state: web::Data<AppState>,
+    input: web::Json<ConnectionInput>,
+) -> Result<HttpResponse, AppError> {
     let created = ops::create(&state, &user, input.into_inner()).await?;
     Ok(HttpResponse::Created()
         .insert_header(("location", format!("/api/v1/connections/{}", created.link_name)))
@@ -141,7 +157,12 @@ pub async fn show_connection(_: ApiAdmin, state: web::Data<AppState>, link: web:
     Ok(HttpResponse::Ok().json(connection_json(&ops::load(&state, &link).await?.view())))
 }
 
-pub async fn update_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, link: web::Path<String>, input: web::Json<ConnectionInput>) -> Result<HttpResponse, AppError> {
+pub async fn update_connection(
+    ApiAdmin(user): ApiAdmin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+    input: web::Json<ConnectionInput>,
+) -> Result<HttpResponse, AppError> {
     let input = input.into_inner();
     let mut errors = FieldErrors::new();
     if input.link_name.as_deref().is_some_and(|l| l != link.as_str()) {
@@ -157,29 +178,47 @@ pub async fn update_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppSta
     Ok(HttpResponse::Ok().json(connection_json(&updated)))
 }
 
-pub async fn delete_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn delete_connection(
+    ApiAdmin(user): ApiAdmin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let outcome = ops::delete(&state, &user, &link).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": link.as_str(), "revoke_outcome": outcome })))
 }
 
-pub async fn put_credentials(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, link: web::Path<String>, input: web::Json<CredentialInput>) -> Result<HttpResponse, AppError> {
+pub async fn put_credentials(
+    ApiAdmin(user): ApiAdmin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+    input: web::Json<CredentialInput>,
+) -> Result<HttpResponse, AppError> {
     let connected = ops::connect_with_credentials(&state, &user, &link, input.into_inner()).await?;
     Ok(HttpResponse::Ok().json(connection_json(&connected)))
 }
 
 /// Authorization Code: a consent URL to open in the token owner's signed-in browser. Client
 /// Credentials: the token request is made at once and the connection is returned.
-pub async fn authorize_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn authorize_connection(
+    ApiAdmin(user): ApiAdmin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let loaded = ops::load(&state, &link).await?;
     if loaded.view().grant_type == Some(GrantType::ClientCredentials) {
         let connected = ops::connect_client_credentials(&state, &user, &link).await?;
         return Ok(HttpResponse::Ok().json(connection_json(&connected)));
     }
     let url = ops::start_authorization(&state, &user, &link, None).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "authorization_url": url.as_str(), "expires_in": crate::models::oauth_flow::FLOW_LIFETIME_SECS })))
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "authorization_url": url.as_str(), "expires_in": crate::models::oauth_flow::FLOW_LIFETIME_SECS })))
 }
 
-pub async fn revoke_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn revoke_connection(
+    ApiAdmin(user): ApiAdmin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let outcome = ops::revoke(&state, &user, &link).await?;
     let view = ops::load(&state, &link).await?.view();
     let mut body = serde_json::to_value(connection_json(&view)).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -199,6 +238,10 @@ pub async fn invoke_connection(
 }
 
 /// Runs the connection's test (the service's test request, or a token/credentials check).
-pub async fn test_connection(ApiAdmin(user): ApiAdmin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn test_connection(
+    ApiAdmin(user): ApiAdmin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(crate::ops::invoke::test(&state, &user, &link).await?))
 }

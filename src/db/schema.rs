@@ -88,7 +88,18 @@ diesel::table! {
     }
 }
 
-diesel::allow_tables_to_appear_in_same_query!(users, sessions, api_tokens, settings, audit_log, encryption_key_ids, services, connections, oauth_flows, connection_events);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    sessions,
+    api_tokens,
+    settings,
+    audit_log,
+    encryption_key_ids,
+    services,
+    connections,
+    oauth_flows,
+    connection_events
+);
 
 diesel::table! {
     connections (id) {

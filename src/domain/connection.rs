@@ -179,7 +179,9 @@ pub fn parse_granted(scope: &str, delimiter: &str) -> Vec<String> {
 /// How a script's request gets the token, for the details page's example.
 pub fn placement_hint(config: &ServiceConfig) -> String {
     match config {
-        ServiceConfig::ApiKey(k) => format!("{} as {}", k.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "), k.param_type.label()),
+        ServiceConfig::ApiKey(k) => {
+            format!("{} as {}", k.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "), k.param_type.label())
+        }
         ServiceConfig::Basic => "Authorization: Basic …".to_owned(),
         ServiceConfig::OAuth2(o) => match &o.token_placement {
             TokenPlacement::Header { name, prefix } => format!("{name}: {prefix} …"),

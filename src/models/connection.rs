@@ -72,7 +72,10 @@ impl ConnectionRow {
 
     pub fn open_credentials(&self, keyring: &Keyring) -> Result<Option<Credentials>, AppError> {
         self.open(keyring, "credentials", &self.credentials)?
-            .map(|json| serde_json::from_str(json.expose()).map_err(|_| AppError::Internal(format!("connection {} has unreadable credentials", self.id))))
+            .map(|json| {
+                serde_json::from_str(json.expose())
+                    .map_err(|_| AppError::Internal(format!("connection {} has unreadable credentials", self.id)))
+            })
             .transpose()
     }
 
@@ -86,7 +89,15 @@ impl ConnectionRow {
 }
 
 /// A new connection, not connected yet.
-pub fn insert(conn: &mut DbConn, link_name: &str, name: &str, service_id: i64, owner_id: i64, scopes: &[String], now: i64) -> QueryResult<i64> {
+pub fn insert(
+    conn: &mut DbConn,
+    link_name: &str,
+    name: &str,
+    service_id: i64,
+    owner_id: i64,
+    scopes: &[String],
+    now: i64,
+) -> QueryResult<i64> {
     diesel::insert_into(connections::table)
         .values((
             connections::link_name.eq(link_name),
@@ -187,7 +198,14 @@ pub fn store_tokens(conn: &mut DbConn, keyring: &Keyring, id: i64, tokens: &NewT
 }
 
 /// Forgets every stored secret and sets the status (revoke, a scope change, a rejected grant).
-pub fn clear_secrets(conn: &mut DbConn, id: i64, status: Status, message: Option<&str>, revoke_outcome: Option<&str>, now: i64) -> QueryResult<()> {
+pub fn clear_secrets(
+    conn: &mut DbConn,
+    id: i64,
+    status: Status,
+    message: Option<&str>,
+    revoke_outcome: Option<&str>,
+    now: i64,
+) -> QueryResult<()> {
     diesel::update(connections::table.find(id))
         .set((
             connections::credentials.eq(None::<Vec<u8>>),
@@ -276,7 +294,8 @@ pub enum ConnectionSort {
 }
 
 impl ConnectionSort {
-    pub const ALL: [ConnectionSort; 4] = [ConnectionSort::NameAsc, ConnectionSort::NameDesc, ConnectionSort::UpdatedDesc, ConnectionSort::UpdatedAsc];
+    pub const ALL: [ConnectionSort; 4] =
+        [ConnectionSort::NameAsc, ConnectionSort::NameDesc, ConnectionSort::UpdatedDesc, ConnectionSort::UpdatedAsc];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -331,7 +350,9 @@ fn filtered<'a>(conn: &DbConn, q: &'a ConnectionQuery) -> diesel::helper_types::
     if needle.chars().count() >= 3 && matches!(conn, DbConn::Sqlite(_)) {
         let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
         return query.filter(
-            sql::<Bool>("connections.id IN (SELECT rowid FROM connections_fts WHERE connections_fts MATCH ").bind::<Text, _>(phrase).sql(")"),
+            sql::<Bool>("connections.id IN (SELECT rowid FROM connections_fts WHERE connections_fts MATCH ")
+                .bind::<Text, _>(phrase)
+                .sql(")"),
         );
     }
     let pattern = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));

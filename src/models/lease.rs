@@ -41,7 +41,11 @@ pub struct Refreshed {
 pub fn store(conn: &mut DbConn, keyring: &Keyring, id: i64, holder: &str, new: &Refreshed, now: i64) -> Result<bool, AppError> {
     let row_id = id.to_string();
     let access = keyring.seal(&crate::crypto::SecretSlot::new("connections", "access_token", &row_id), &new.access_token)?;
-    let refresh = new.refresh_token.as_ref().map(|t| keyring.seal(&crate::crypto::SecretSlot::new("connections", "refresh_token", &row_id), t)).transpose()?;
+    let refresh = new
+        .refresh_token
+        .as_ref()
+        .map(|t| keyring.seal(&crate::crypto::SecretSlot::new("connections", "refresh_token", &row_id), t))
+        .transpose()?;
     let target = connections::table.find(id).filter(connections::lease_holder.eq(holder));
     let common = (
         connections::access_token.eq(Some(access)),
@@ -61,7 +65,9 @@ pub fn store(conn: &mut DbConn, keyring: &Keyring, id: i64, holder: &str, new: &
             Some(sealed) => diesel::update(target).set((common, connections::refresh_token.eq(Some(sealed)))).execute(conn)?,
             None => diesel::update(target).set(common).execute(conn)?,
         };
-        if n == 1 && let Some(granted) = &new.granted {
+        if n == 1
+            && let Some(granted) = &new.granted
+        {
             let json = serde_json::to_string(granted).unwrap_or_else(|_| "[]".into());
             diesel::update(connections::table.find(id)).set(connections::scopes_granted.eq(Some(json))).execute(conn)?;
         }

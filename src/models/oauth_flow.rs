@@ -72,13 +72,8 @@ pub fn find(conn: &mut DbConn, state_hash: &str) -> QueryResult<Option<OAuthFlow
 /// This single conditional update is what makes a code exchange happen at most once, even when two
 /// callbacks race on different app instances.
 pub fn claim(conn: &mut DbConn, state_hash: &str, now: i64) -> QueryResult<bool> {
-    diesel::update(
-        oauth_flows::table
-            .find(state_hash)
-            .filter(oauth_flows::used_at.is_null())
-            .filter(oauth_flows::expires_at.gt(now)),
-    )
-    .set(oauth_flows::used_at.eq(Some(now)))
-    .execute(conn)
-    .map(|n| n == 1)
+    diesel::update(oauth_flows::table.find(state_hash).filter(oauth_flows::used_at.is_null()).filter(oauth_flows::expires_at.gt(now)))
+        .set(oauth_flows::used_at.eq(Some(now)))
+        .execute(conn)
+        .map(|n| n == 1)
 }

@@ -159,11 +159,24 @@ pub async fn create(state: &AppState, actor: &User, input: ConnectionInput) -> R
                     return Err(invalid("link_name", "This link name is already taken; choose another."));
                 }
                 let id = match connections::insert(c, &link, &name, service.id, owner_id, &scopes, now) {
-                    Err(e) if crate::db::is_unique_violation(&e) => return Err(invalid("link_name", "This link name is already taken; choose another.")),
+                    Err(e) if crate::db::is_unique_violation(&e) => {
+                        return Err(invalid("link_name", "This link name is already taken; choose another."));
+                    }
                     other => other?,
                 };
                 let details = serde_json::json!({ "service": service.link_name, "scopes": scopes });
-                audit::record(c, Event { actor_id: Some(owner_id), actor: &owner, action: "connection.create", target_type: "connection", target: &link, details }, now)?;
+                audit::record(
+                    c,
+                    Event {
+                        actor_id: Some(owner_id),
+                        actor: &owner,
+                        action: "connection.create",
+                        target_type: "connection",
+                        target: &link,
+                        details,
+                    },
+                    now,
+                )?;
                 Ok(Loaded { row: connections::find_by_id(c, id)?, service, owner: owner.clone() })
             })
         })
@@ -205,7 +218,12 @@ pub async fn update(state: &AppState, actor: &User, link_name: &str, input: Conn
 }
 
 /// Stores API key or Basic credentials (replacing any): Connected.
-pub async fn connect_with_credentials(state: &AppState, actor: &User, link_name: &str, input: CredentialInput) -> Result<ConnectionView, AppError> {
+pub async fn connect_with_credentials(
+    state: &AppState,
+    actor: &User,
+    link_name: &str,
+    input: CredentialInput,
+) -> Result<ConnectionView, AppError> {
     let loaded = load(state, link_name).await?;
     ensure_owner(&loaded, actor, "connect")?;
     let credentials = rules::validate_credentials(&loaded.config()?, input).map_err(AppError::Invalid)?;
@@ -216,25 +234,41 @@ pub async fn connect_with_credentials(state: &AppState, actor: &User, link_name:
 }
 
 /// Starts an authorization-code flow and returns the provider's consent URL.
-pub async fn start_authorization(state: &AppState, actor: &User, link_name: &str, session_hash: Option<String>) -> Result<url::Url, AppError> {
+pub async fn start_authorization(
+    state: &AppState,
+    actor: &User,
+    link_name: &str,
+    session_hash: Option<String>,
+) -> Result<url::Url, AppError> {
     let loaded = load(state, link_name).await?;
     ensure_owner(&loaded, actor, "connect")?;
     let config = loaded.config()?;
     let oauth_cfg = match config.oauth() {
         Some(o) if o.grant_type == GrantType::AuthorizationCode => o.clone(),
-        Some(_) => return Err(AppError::BadRequest("This service uses the Client Credentials grant: connect it without a consent.".into())),
+        Some(_) => {
+            return Err(AppError::BadRequest("This service uses the Client Credentials grant: connect it without a consent.".into()));
+        }
         None => return Err(AppError::BadRequest("Only OAuth2 connections are authorized at a provider.".into())),
     };
     let state_token = random_urlsafe(32)?;
     let (verifier, challenge) = oauth::pkce_pair()?;
     let scopes = loaded.row.scopes_requested();
     let redirect_uri = callback_url(&alias_url(state).await?);
-    let url = oauth::authorize_url(&oauth_cfg, &redirect_uri, &scopes, &state_token, &challenge).map_err(|e| AppError::BadRequest(e.to_string()))?;
-    let (keyring, state_hash, connection_id, user_id, now) = (state.keyring.clone(), sha256_hex(&state_token), loaded.row.id, actor.id, state.clock.now());
+    let url = oauth::authorize_url(&oauth_cfg, &redirect_uri, &scopes, &state_token, &challenge)
+        .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let (keyring, state_hash, connection_id, user_id, now) =
+        (state.keyring.clone(), sha256_hex(&state_token), loaded.row.id, actor.id, state.clock.now());
     state
         .db
         .run(move |c| {
-            let flow = NewFlow { state_hash: &state_hash, connection_id, user_id, session_hash: session_hash.as_deref(), verifier: &verifier, scopes: &scopes };
+            let flow = NewFlow {
+                state_hash: &state_hash,
+                connection_id,
+                user_id,
+                session_hash: session_hash.as_deref(),
+                verifier: &verifier,
+                scopes: &scopes,
+            };
             oauth_flow::insert(c, &keyring, &flow, now)
         })
         .await?;
@@ -252,7 +286,12 @@ async fn store_token_set(state: &AppState, loaded: &Loaded, tokens: oauth::Token
     state
         .db
         .run(move |c| {
-            let new = NewTokens { access_token: &tokens.access_token, refresh_token: tokens.refresh_token.as_ref(), expires_at, granted: &granted };
+            let new = NewTokens {
+                access_token: &tokens.access_token,
+                refresh_token: tokens.refresh_token.as_ref(),
+                expires_at,
+                granted: &granted,
+            };
             connections::store_tokens(c, &keyring, id, &new, now)
         })
         .await
@@ -297,29 +336,45 @@ pub struct CallbackParams {
 
 /// How a callback ended, for the page to say.
 pub enum CallbackOutcome {
-    Connected { link_name: String, name: String },
+    Connected {
+        link_name: String,
+        name: String,
+    },
     /// The provider refused or the exchange failed: the status is unchanged.
-    Failed { link_name: String, message: String },
+    Failed {
+        link_name: String,
+        message: String,
+    },
 }
 
 /// Completes an authorization-code flow: the state must be known, unexpired, unused and the signed-in
 /// user's own; `iss` must match the service's issuer before any token request; the code is
 /// exchanged exactly once.
-pub async fn finish_authorization(state: &AppState, user: &User, session_hash: &str, params: CallbackParams) -> Result<CallbackOutcome, AppError> {
-    let unknown = || AppError::BadRequest("This authorization is unknown or was already completed. Start again from the connection's page.".into());
+pub async fn finish_authorization(
+    state: &AppState,
+    user: &User,
+    session_hash: &str,
+    params: CallbackParams,
+) -> Result<CallbackOutcome, AppError> {
+    let unknown =
+        || AppError::BadRequest("This authorization is unknown or was already completed. Start again from the connection's page.".into());
     let state_token = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 200).ok_or_else(unknown)?;
     let state_hash = sha256_hex(state_token);
     let lookup = state_hash.clone();
     let flow = state.db.run(move |c| Ok(oauth_flow::find(c, &lookup)?)).await?.ok_or_else(unknown)?;
     if flow.user_id != user.id || flow.session_hash.as_deref().is_some_and(|h| h != session_hash) {
-        return Err(AppError::Forbidden("This authorization was started by another user or in another session. Start again from the connection's page.".into()));
+        return Err(AppError::Forbidden(
+            "This authorization was started by another user or in another session. Start again from the connection's page.".into(),
+        ));
     }
     let now = state.clock.now();
     if flow.used_at.is_some() {
         return Err(unknown());
     }
     if flow.expires_at <= now {
-        return Err(AppError::BadRequest("This authorization expired (it must be completed within 10 minutes). Start again from the connection's page.".into()));
+        return Err(AppError::BadRequest(
+            "This authorization expired (it must be completed within 10 minutes). Start again from the connection's page.".into(),
+        ));
     }
     let claim_hash = state_hash.clone();
     if !state.db.run(move |c| Ok(oauth_flow::claim(c, &claim_hash, now)?)).await? {
@@ -385,7 +440,10 @@ async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppE
     let Some(o) = config.oauth() else {
         return Ok("Credentials deleted (API Key and Basic credentials have no revocation at the provider).".into());
     };
-    let tokens = [(loaded.row.open_refresh_token(&state.keyring)?, "refresh_token"), (loaded.row.open_access_token(&state.keyring)?, "access_token")];
+    let tokens = [
+        (loaded.row.open_refresh_token(&state.keyring)?, "refresh_token"),
+        (loaded.row.open_access_token(&state.keyring)?, "access_token"),
+    ];
     if tokens.iter().all(|(t, _)| t.is_none()) {
         return Ok("No tokens were stored.".into());
     }
@@ -424,6 +482,13 @@ pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<S
     let outcome = revoke_stored(state, &loaded).await?;
     let id = loaded.row.id;
     state.db.run(move |c| Ok(connections::delete(c, id)?)).await?;
-    record(state, actor, "connection.delete", link_name, serde_json::json!({ "outcome": outcome, "owner": loaded.owner, "name": loaded.row.name })).await?;
+    record(
+        state,
+        actor,
+        "connection.delete",
+        link_name,
+        serde_json::json!({ "outcome": outcome, "owner": loaded.owner, "name": loaded.row.name }),
+    )
+    .await?;
     Ok(outcome)
 }

@@ -74,15 +74,20 @@ fn prepare(loaded: &Loaded, req: &InvokeRequest) -> Result<Prepared, AppError> {
         .ok()
         .filter(|m| !matches!(m.as_str(), "CONNECT" | "TRACE"))
         .ok_or_else(|| invalid("method", "Use an HTTP method such as GET, POST, PUT, PATCH or DELETE."))?;
-    let url = invoke::target(loaded.service.api_base_url.as_deref(), req.url.as_deref(), req.path.as_deref()).map_err(|(f, m)| invalid(f, m))?;
+    let url =
+        invoke::target(loaded.service.api_base_url.as_deref(), req.url.as_deref(), req.path.as_deref()).map_err(|(f, m)| invalid(f, m))?;
     let body = match &req.body {
         None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) if req.body_base64 => Some(STANDARD.decode(s).map_err(|_| invalid("body", "The body is not valid base64."))?),
+        Some(serde_json::Value::String(s)) if req.body_base64 => {
+            Some(STANDARD.decode(s).map_err(|_| invalid("body", "The body is not valid base64."))?)
+        }
         Some(serde_json::Value::String(s)) => Some(s.clone().into_bytes()),
         Some(other) => Some(serde_json::to_vec(other).map_err(|e| AppError::Internal(e.to_string()))?),
     };
     let mut headers: Vec<(String, String)> = req.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    if matches!(&req.body, Some(v) if !v.is_string() && !v.is_null()) && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
+    if matches!(&req.body, Some(v) if !v.is_string() && !v.is_null())
+        && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+    {
         headers.push(("Content-Type".into(), "application/json".into()));
     }
     let timeout = Duration::from_millis(req.timeout_ms.unwrap_or(30_000).clamp(1, 60_000));
@@ -157,7 +162,13 @@ pub async fn test(state: &AppState, caller: &User, link_name: &str) -> Result<Te
             }
             None => "The credentials are stored. Define a test request on the service to check them at the provider.",
         };
-        return Ok(TestResult { ok: true, status: None, latency_ms: started.elapsed().as_millis() as i64, message: message.into(), excerpt: None });
+        return Ok(TestResult {
+            ok: true,
+            status: None,
+            latency_ms: started.elapsed().as_millis() as i64,
+            message: message.into(),
+            excerpt: None,
+        });
     };
     let req = InvokeRequest { method: Some(method.to_owned()), path: Some(path.to_owned()), ..InvokeRequest::default() };
     let answer = run(state, caller, &loaded, req, "test").await?;
@@ -212,7 +223,13 @@ async fn run(state: &AppState, caller: &User, loaded: &Loaded, req: InvokeReques
 }
 
 /// Credentials, the request, and for OAuth2 one refresh-and-retry on a 401.
-async fn attempt(state: &AppState, loaded: &Loaded, config: &ServiceConfig, p: &Prepared, req: &InvokeRequest) -> Result<(Answer, Vec<String>), AppError> {
+async fn attempt(
+    state: &AppState,
+    loaded: &Loaded,
+    config: &ServiceConfig,
+    p: &Prepared,
+    req: &InvokeRequest,
+) -> Result<(Answer, Vec<String>), AppError> {
     let margin = state.config.refresh_margin_secs;
     if config.oauth().is_none() {
         let credentials: Option<Credentials> = loaded.row.open_credentials(&state.keyring)?;

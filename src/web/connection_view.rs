@@ -128,7 +128,6 @@ impl ConnectAction {
             _ => ConnectAction::Credentials,
         }
     }
-
 }
 
 /// One page of the list and the number of matches, for `viewer`.
@@ -156,7 +155,11 @@ pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> R
                 .into_iter()
                 .map(|(row, service_link, service_name, auth_type, owner)| {
                     let view = list_view(&row, service_link, service_name, &auth_type, owner);
-                    ConnectionItem { mine: row.owner_id == viewer, connected_label: row.connected_at.map_or_else(|| "—".into(), format_time), view }
+                    ConnectionItem {
+                        mine: row.owner_id == viewer,
+                        connected_label: row.connected_at.map_or_else(|| "—".into(), format_time),
+                        view,
+                    }
                 })
                 .collect();
             Ok((items, total))
@@ -166,7 +169,13 @@ pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> R
 
 /// A list row's view: the list query carries the service's link, name and auth type, not its
 /// settings, so the grant type is not known here (the row's Connect link asks the details page).
-fn list_view(row: &connections::ConnectionRow, service_link: String, service_name: String, auth_type: &str, owner: String) -> ConnectionView {
+fn list_view(
+    row: &connections::ConnectionRow,
+    service_link: String,
+    service_name: String,
+    auth_type: &str,
+    owner: String,
+) -> ConnectionView {
     ConnectionView {
         link_name: row.link_name.clone(),
         name: row.name.clone(),

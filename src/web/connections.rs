@@ -36,7 +36,12 @@ struct ListPage {
     services: Vec<(String, String, String)>,
 }
 
-pub async fn list_connections(req: HttpRequest, admin: Admin, state: web::Data<AppState>, query: web::Query<ConnectionParams>) -> Result<HttpResponse, AppError> {
+pub async fn list_connections(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<ConnectionParams>,
+) -> Result<HttpResponse, AppError> {
     let params = query.into_inner().normalised();
     let (items, total) = view::page(&state, &params, admin.user().id).await?;
     let services = state.db.run(|c| Ok(services::names(c)?)).await?;
@@ -104,7 +109,11 @@ fn consent_origins(services: &[Service]) -> Vec<String> {
 /// Renders the form; its CSP lets "Create and Connect" follow the redirect to the chosen provider.
 fn form_response(req: &HttpRequest, status: StatusCode, page: &FormPage) -> Result<HttpResponse, AppError> {
     let origins = consent_origins(page.service.as_slice());
-    let mut res = if wants_fragment(req, "connection-form-body") { render_status(req, status, &page.as_form_body())? } else { render_status(req, status, page)? };
+    let mut res = if wants_fragment(req, "connection-form-body") {
+        render_status(req, status, &page.as_form_body())?
+    } else {
+        render_status(req, status, page)?
+    };
     if let Ok(value) = csp_with_form_targets(&origins).parse() {
         res.headers_mut().insert(CONTENT_SECURITY_POLICY, value);
     }
@@ -125,7 +134,12 @@ pub struct NewQuery {
     service: Option<String>,
 }
 
-pub async fn new_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, query: web::Query<NewQuery>) -> Result<HttpResponse, AppError> {
+pub async fn new_connection(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    query: web::Query<NewQuery>,
+) -> Result<HttpResponse, AppError> {
     let chosen = query.into_inner().service.unwrap_or_default();
     if chosen == "__new__" {
         let to = "/admin/services/new?return_to=%2Fadmin%2Fconnections%2Fnew";
@@ -177,14 +191,21 @@ pub fn connect_url(link_name: &str, csrf: &str) -> String {
     format!("/admin/connections/{link_name}/connect?{CSRF_FIELD}={csrf}")
 }
 
-pub async fn create_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, form: CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+pub async fn create_connection(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
     let mut posted = read_form(&form.form);
     if posted.input.link_name.as_deref().is_none_or(|l| l.trim().is_empty()) {
         posted.input.link_name = Some(crate::domain::validate::suggest_link_name(posted.input.name.as_deref().unwrap_or("")));
     }
     match ops::create(&state, admin.user(), posted.input.clone()).await {
         Ok(created) if posted.action == "connect" => Ok(see_other(&connect_url(&created.link_name, admin.0.csrf()), None)),
-        Ok(created) => Ok(see_other(&format!("/admin/connections/{}", created.link_name), Some(&format!("Connection “{}” created.", created.name)))),
+        Ok(created) => {
+            Ok(see_other(&format!("/admin/connections/{}", created.link_name), Some(&format!("Connection “{}” created.", created.name))))
+        }
         Err(AppError::Invalid(errors)) => {
             let service = load_service(&state, posted.input.service.as_deref().unwrap_or("")).await?;
             let services = state.db.run(|c| Ok(services::names(c)?)).await?;
@@ -221,7 +242,12 @@ impl DetailsPage {
     }
 }
 
-pub async fn show_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn show_connection(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let loaded = ops::load(&state, &link).await?;
     let id = loaded.row.id;
     let events = state.db.run(move |c| Ok(crate::models::event::recent(c, id, 20)?)).await?;
@@ -236,7 +262,12 @@ pub async fn show_connection(req: HttpRequest, admin: Admin, state: web::Data<Ap
     render(&req, &page)
 }
 
-pub async fn edit_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn edit_connection(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let loaded = ops::load(&state, &link).await?;
     if loaded.row.owner_id != admin.user().id {
         return Err(AppError::Forbidden(format!("Only the owner ({}) can edit this connection.", loaded.owner)));
@@ -255,7 +286,13 @@ pub async fn edit_connection(req: HttpRequest, admin: Admin, state: web::Data<Ap
     form_response(&req, StatusCode::OK, &page)
 }
 
-pub async fn update_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>, form: CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+pub async fn update_connection(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
     let posted = read_form(&form.form);
     let loaded = ops::load(&state, &link).await?;
     let is_oauth = loaded.service.auth_type == "oauth2";
@@ -315,7 +352,13 @@ pub struct TokenQuery {
 
 /// Connect: the credentials form, or — for OAuth2, with the CSRF token in the link — the consent
 /// redirect or the client-credentials token request.
-pub async fn connect_connection(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>, query: web::Query<TokenQuery>) -> Result<HttpResponse, AppError> {
+pub async fn connect_connection(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+    query: web::Query<TokenQuery>,
+) -> Result<HttpResponse, AppError> {
     let loaded = ops::load(&state, &link).await?;
     let view = loaded.view();
     let checked = || match &query.csrf_token {
@@ -328,7 +371,13 @@ pub async fn connect_connection(req: HttpRequest, admin: Admin, state: web::Data
                 return Err(AppError::Forbidden(format!("Only the owner ({}) can connect this connection.", loaded.owner)));
             }
             let params = loaded.config()?.api_key().map(|k| k.params.clone()).unwrap_or_default();
-            let page = ConnectPage { layout: Layout::new(&req, Some(&admin.0), "connections"), c: view, params, username: String::new(), errors: FieldErrors::new() };
+            let page = ConnectPage {
+                layout: Layout::new(&req, Some(&admin.0), "connections"),
+                c: view,
+                params,
+                username: String::new(),
+                errors: FieldErrors::new(),
+            };
             render(&req, &page)
         }
         ConnectAction::Consent => {
@@ -349,7 +398,13 @@ pub async fn connect_connection(req: HttpRequest, admin: Admin, state: web::Data
 }
 
 /// The credentials form's submission.
-pub async fn store_credentials(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>, form: CsrfForm<Vec<(String, String)>>) -> Result<HttpResponse, AppError> {
+pub async fn store_credentials(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
     let mut input = CredentialInput { params: Some(Default::default()), ..CredentialInput::default() };
     for (key, value) in form.form {
         match key.strip_prefix("param.") {
@@ -384,7 +439,13 @@ struct ConfirmPage {
     has_revoke_url: bool,
 }
 
-async fn confirm(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: String, action: &'static str) -> Result<HttpResponse, AppError> {
+async fn confirm(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: String,
+    action: &'static str,
+) -> Result<HttpResponse, AppError> {
     let loaded = ops::load(&state, &link).await?;
     let has_revoke_url = matches!(loaded.config()?, ServiceConfig::OAuth2(o) if o.revoke_url.is_some());
     let page = ConfirmPage { layout: Layout::new(&req, Some(&admin.0), "connections"), c: loaded.view(), action, has_revoke_url };
@@ -394,27 +455,51 @@ async fn confirm(req: HttpRequest, admin: Admin, state: web::Data<AppState>, lin
     render(&req, &page)
 }
 
-pub async fn confirm_revoke(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn confirm_revoke(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     confirm(req, admin, state, link.into_inner(), "revoke").await
 }
 
-pub async fn confirm_delete(req: HttpRequest, admin: Admin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn confirm_delete(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     confirm(req, admin, state, link.into_inner(), "delete").await
 }
 
-pub async fn revoke_connection(admin: Admin, state: web::Data<AppState>, link: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+pub async fn revoke_connection(
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
     let outcome = ops::revoke(&state, admin.user(), &link).await?;
     Ok(see_other(&format!("/admin/connections/{link}"), Some(&format!("Revoked. {outcome}"))))
 }
 
-pub async fn delete_connection(admin: Admin, state: web::Data<AppState>, link: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+pub async fn delete_connection(
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
     let outcome = ops::delete(&state, admin.user(), &link).await?;
     Ok(see_other("/admin/connections", Some(&format!("Connection {link} deleted. {outcome}"))))
 }
 
 /// `GET /integration/oauth/callback`: the provider's redirect back. The signed-in user must be the
 /// one who started the flow; without a session, sign in first and come back.
-pub async fn oauth_callback(req: HttpRequest, state: web::Data<AppState>, query: web::Query<CallbackParams>) -> Result<HttpResponse, AppError> {
+pub async fn oauth_callback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    query: web::Query<CallbackParams>,
+) -> Result<HttpResponse, AppError> {
     let signed_in = match session::load(&req).await {
         Ok(s) => s,
         Err(AppError::Unauthenticated) => return Err(AppError::Unauthenticated),
@@ -433,9 +518,13 @@ pub async fn oauth_callback(req: HttpRequest, state: web::Data<AppState>, query:
     }
 }
 
-
 /// The Test button: the result comes back as a message on the details page.
-pub async fn test_connection(admin: Admin, state: web::Data<AppState>, link: web::Path<String>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+pub async fn test_connection(
+    admin: Admin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+    _form: CsrfForm<NoFields>,
+) -> Result<HttpResponse, AppError> {
     let to = format!("/admin/connections/{link}");
     match crate::ops::invoke::test(&state, admin.user(), &link).await {
         Ok(result) => {

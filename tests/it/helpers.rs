@@ -98,7 +98,14 @@ impl TestApp {
         let running = app::build(config).await.expect("app starts");
         let handle = running.server.handle();
         tokio::spawn(running.server);
-        TestApp { base: format!("http://{}", running.addr), state: running.state, clock, db, handle, _stop_background: running.stop_background }
+        TestApp {
+            base: format!("http://{}", running.addr),
+            state: running.state,
+            clock,
+            db,
+            handle,
+            _stop_background: running.stop_background,
+        }
     }
 
     /// Stops the server and hands back its database, for a restart.
