@@ -1,0 +1,60 @@
+//! Unit tests of `invoke`.
+
+use super::*;
+
+const BASE: &str = "https://api.example.com/v1";
+
+#[test]
+fn paths_join_the_base_and_stay_under_it() {
+    assert_eq!(target(Some(BASE), None, Some("/tickets?x=1")).unwrap().as_str(), "https://api.example.com/v1/tickets?x=1");
+    assert_eq!(target(Some("https://api.example.com/v1/"), None, Some("tickets")).unwrap().as_str(), "https://api.example.com/v1/tickets");
+    for hostile in ["/../admin", "/..%2fadmin", "/%2e%2e/admin", "//evil.example/x", "/a\\..\\b", "/%2F%2Fevil", "/x/../../admin"] {
+        assert!(target(Some(BASE), None, Some(hostile)).is_err(), "{hostile}");
+    }
+}
+
+#[test]
+fn absolute_urls_must_stay_under_the_base() {
+    assert!(target(Some(BASE), Some("https://api.example.com/v1/me"), None).is_ok());
+    assert!(target(Some(BASE), Some("https://api.example.com:443/v1/me"), None).is_ok(), "default port is the same port");
+    for hostile in [
+        "https://api.example.com/v2/me",
+        "https://api.example.com/v10",
+        "http://api.example.com/v1/me",
+        "https://api.example.com:8443/v1/me",
+        "https://evil.example/v1/me",
+        "https://api.example.com.evil.example/v1",
+        "https://api.example.com@evil.example/v1",
+        "https://user:pw@api.example.com/v1",
+        "//evil.example/v1",
+        "https://api.example.com/v1/../admin",
+        "https://API.EXAMPLE.COM/v1/%2e%2e/admin",
+    ] {
+        assert!(target(Some(BASE), Some(hostile), None).is_err(), "{hostile}");
+    }
+    assert!(target(None, None, Some("/x")).is_err(), "no base: a path cannot be resolved");
+    assert!(target(None, Some("https://anywhere.example/x"), None).is_ok());
+}
+
+#[test]
+fn injected_parameters_replace_the_callers() {
+    let injected = vec![Injection::Query("api_key".into(), Secret::new("s3cret"))];
+    let mut url = Url::parse("https://api.example.com/x?api_key=mine&a=1").unwrap();
+    apply_query(&mut url, &BTreeMap::from([("api_key".into(), "also-mine".into())]), &injected);
+    assert_eq!(url.query(), Some("a=1&api_key=s3cret"));
+    let form = vec![Injection::Form("key".into(), Secret::new("v&1"))];
+    let body = form_body(Some(b"key=x&other=2"), &form).unwrap().unwrap();
+    assert_eq!(String::from_utf8(body).unwrap(), "other=2&key=v%261");
+    let headers = vec![Injection::Header("X-Api-Key".into(), Secret::new("k"))];
+    let mine =
+        BTreeMap::from([("x-api-key".into(), "forged".into()), ("Accept".into(), "application/json".into()), ("Host".into(), "x".into())]);
+    assert_eq!(caller_headers(&mine, &headers).unwrap(), vec![("Accept".to_owned(), "application/json".to_owned())]);
+}
+
+#[test]
+fn echoes_of_secrets_are_masked() {
+    let injected = vec![Injection::Header("Authorization".into(), Secret::new("Bearer tok-123"))];
+    let secrets = secret_values(&injected, None);
+    let masked = mask(b"{\"auth\":\"Bearer tok-123\",\"t\":\"tok-123\"}", &secrets);
+    assert_eq!(String::from_utf8(masked).unwrap(), "{\"auth\":\"[redacted]\",\"t\":\"[redacted]\"}");
+}
