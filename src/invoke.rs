@@ -142,10 +142,14 @@ pub fn injections(config: &ServiceConfig, credentials: Option<&Credentials>, tok
     }
 }
 
-/// The caller's headers without the ones it may not set and without any an injection replaces.
+/// The caller's headers without the ones it may not set and without any an injection replaces
+/// (form parameters replace the Content-Type: the body is sent as a form).
 pub fn caller_headers(headers: &BTreeMap<String, String>, injected: &[Injection]) -> Result<Vec<(String, String)>, String> {
-    let replaced: Vec<String> =
+    let mut replaced: Vec<String> =
         injected.iter().filter_map(|i| if let Injection::Header(n, _) = i { Some(n.to_ascii_lowercase()) } else { None }).collect();
+    if injected.iter().any(|i| matches!(i, Injection::Form(..))) {
+        replaced.push("content-type".into());
+    }
     let mut out = Vec::new();
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
@@ -177,12 +181,18 @@ pub fn apply_query(url: &mut Url, caller: &BTreeMap<String, String>, injected: &
     }
 }
 
-/// A form body with the injected form parameters replacing any of the same name.
-pub fn form_body(caller: Option<&[u8]>, injected: &[Injection]) -> Option<Result<Vec<u8>, String>> {
+/// A form body with the injected form parameters replacing any of the same name. The caller's body
+/// must be a form too: `content_type` is the one it declared, if any.
+pub fn form_body(caller: Option<&[u8]>, content_type: Option<&str>, injected: &[Injection]) -> Option<Result<Vec<u8>, String>> {
     let fields: Vec<(&str, &str)> =
         injected.iter().filter_map(|i| if let Injection::Form(n, v) = i { Some((n.as_str(), v.expose())) } else { None }).collect();
     if fields.is_empty() {
         return None;
+    }
+    if content_type.is_some_and(|t| !t.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")) {
+        return Some(Err(
+            "This service sends its API key as form data: send a form-encoded body (application/x-www-form-urlencoded).".into()
+        ));
     }
     let mut pairs: Vec<(String, String)> = match caller {
         None => Vec::new(),
@@ -217,31 +227,32 @@ pub fn mask(data: &[u8], secrets: &[String]) -> Vec<u8> {
     out
 }
 
-/// The values an echo of which must be hidden: each injected value, and the parts of a Basic header.
+/// The values an echo of which must be hidden: each injected value, the token of a `Prefix token`
+/// header, the stored credentials, and each of them as an upstream may echo it — form-encoded, or
+/// escaped inside a JSON string (`\"`, `\\`, and `\/` as some serializers write it).
 pub fn secret_values(injected: &[Injection], credentials: Option<&Credentials>) -> Vec<String> {
-    let mut values: Vec<String> = injected
-        .iter()
-        .map(|i| match i {
-            Injection::Header(_, v) | Injection::Query(_, v) | Injection::Form(_, v) => v.expose().to_owned(),
-        })
-        .collect();
-    for value in values.clone() {
-        if let Some(encoded) = value.strip_prefix("Basic ") {
-            values.push(encoded.to_owned());
-        }
-        if let Some((_, token)) = value.split_once(' ') {
+    let mut values: Vec<String> = Vec::new();
+    for i in injected {
+        let (Injection::Header(_, v) | Injection::Query(_, v) | Injection::Form(_, v)) = i;
+        values.push(v.expose().to_owned());
+        if let Some((_, token)) = v.expose().split_once(' ') {
             values.push(token.to_owned());
-        }
-        let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
-        if encoded != value {
-            values.push(encoded);
         }
     }
     if let Some(c) = credentials {
         values.extend(c.secret_values().into_iter().map(str::to_owned));
     }
+    for value in values.clone() {
+        let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();
+        values.push(encoded);
+        let json = serde_json::to_string(&value).unwrap_or_default();
+        if let Some(escaped) = json.strip_prefix('"').and_then(|j| j.strip_suffix('"')) {
+            values.push(escaped.replace('/', "\\/"));
+            values.push(escaped.to_owned());
+        }
+    }
     // Longest first, so that a secret containing another is masked whole.
-    values.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    values.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     values.dedup();
     values
 }

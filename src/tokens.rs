@@ -24,8 +24,8 @@ const WAIT_FOR_OTHERS: Duration = Duration::from_secs(20);
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenFailure {
-    #[error("the connection is {0}")]
-    NotConnected(&'static str),
+    #[error("the connection is {}", .0.label())]
+    NotConnected(Status),
     /// The provider rejected the refresh: the owner must reconnect.
     #[error("{0}")]
     NeedsReconnect(String),
@@ -59,9 +59,9 @@ impl Refresher {
     }
 }
 
-/// Seconds to wait after the n-th failure in a row: 30 s, 60 s, … at most 15 minutes.
+/// Seconds to wait after the n-th failure in a row (n ≥ 1): 30 s, 60 s, … at most 15 minutes.
 pub fn cooldown(failures: i32) -> i64 {
-    (30i64 << failures.clamp(0, 5)).min(900)
+    (30i64 << (failures - 1).clamp(0, 5)).min(900)
 }
 
 async fn read(state: &AppState, id: i64) -> Result<(ConnectionRow, ServiceRow), AppError> {
@@ -91,36 +91,48 @@ pub async fn access_token(state: &AppState, id: i64, margin: i64, stale_version:
     loop {
         let (row, service) = read(state, id).await?;
         if row.status() != Status::Connected {
-            return Err(TokenFailure::NotConnected(row.status().label()));
+            return Err(TokenFailure::NotConnected(row.status()));
         }
         let now = state.clock.now();
-        let current = row.open_access_token(&state.keyring)?;
         let forced = stale_version == Some(row.token_version);
+        // The stored token while it may still be used: not expired, and not the one a 401 refused.
+        let mut usable = match row.open_access_token(&state.keyring)? {
+            Some(value) if !forced && row.expires_at.is_none_or(|e| e > now) => Some(Token { value, version: row.token_version }),
+            _ => None,
+        };
         let expiring = row.expires_at.is_some_and(|e| e - now <= margin);
-        match current {
-            Some(value) if !forced && !expiring => return Ok(Token { value, version: row.token_version }),
-            _ => {}
+        if !expiring && let Some(token) = usable.take() {
+            return Ok(token);
         }
-        let still_valid = row.expires_at.is_none_or(|e| e > now) && !forced;
         if let Some(retry) = row.retry_after.filter(|r| *r > now) {
             // Cooling down after a failure: use the token while it lasts, otherwise say so.
-            return match row.open_access_token(&state.keyring)? {
-                Some(value) if still_valid => Ok(Token { value, version: row.token_version }),
-                _ => Err(TokenFailure::Unavailable(format!(
+            return usable.ok_or_else(|| {
+                TokenFailure::Unavailable(format!(
                     "{} The next refresh attempt is in {} s.",
                     row.status_message.clone().unwrap_or_else(|| "The last token refresh failed.".into()),
                     retry - now
-                ))),
-            };
+                ))
+            });
         }
         let config = oauth_config(&service)?;
+        if config.grant_type == GrantType::AuthorizationCode
+            && row.refresh_token.is_none()
+            && let Some(token) = usable.take()
+        {
+            // Nothing to refresh with: the token serves until it expires, then the owner reconnects.
+            return Ok(token);
+        }
         if !take_or_wait(state, &row, now).await? {
             if started.elapsed() > WAIT_FOR_OTHERS {
                 return Err(TokenFailure::Unavailable("Another instance is refreshing this token; try again shortly.".into()));
             }
             continue;
         }
-        return refresh_holding_lease(state, &row, &service, &config).await;
+        return match (refresh_holding_lease(state, &row, &service, &config).await, usable) {
+            // A passing failure before the token expires: it still serves (the failure is recorded).
+            (Err(TokenFailure::Unavailable(_)), Some(token)) => Ok(token),
+            (result, _) => result,
+        };
     }
 }
 

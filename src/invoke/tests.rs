@@ -43,7 +43,7 @@ fn injected_parameters_replace_the_callers() {
     apply_query(&mut url, &BTreeMap::from([("api_key".into(), "also-mine".into())]), &injected);
     assert_eq!(url.query(), Some("a=1&api_key=s3cret"));
     let form = vec![Injection::Form("key".into(), Secret::new("v&1"))];
-    let body = form_body(Some(b"key=x&other=2"), &form).unwrap().unwrap();
+    let body = form_body(Some(b"key=x&other=2"), None, &form).unwrap().unwrap();
     assert_eq!(String::from_utf8(body).unwrap(), "other=2&key=v%261");
     let headers = vec![Injection::Header("X-Api-Key".into(), Secret::new("k"))];
     let mine =
@@ -57,4 +57,13 @@ fn echoes_of_secrets_are_masked() {
     let secrets = secret_values(&injected, None);
     let masked = mask(b"{\"auth\":\"Bearer tok-123\",\"t\":\"tok-123\"}", &secrets);
     assert_eq!(String::from_utf8(masked).unwrap(), "{\"auth\":\"[redacted]\",\"t\":\"[redacted]\"}");
+}
+
+#[test]
+fn json_escaped_and_form_encoded_echoes_are_masked() {
+    let injected = vec![Injection::Header("X-Api-Key".into(), Secret::new("k\"e/y\\1 2"))];
+    let secrets = secret_values(&injected, None);
+    let echoed = br#"{"a":"k\"e/y\\1 2","b":"k\"e\/y\\1 2","c":"k%22e%2Fy%5C1+2"}"#;
+    let masked = String::from_utf8(mask(echoed, &secrets)).unwrap();
+    assert_eq!(masked, r#"{"a":"[redacted]","b":"[redacted]","c":"[redacted]"}"#);
 }

@@ -3,7 +3,7 @@
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 
 use crate::crypto::{Keyring, Secret, SecretSlot};
 use crate::db::schema::services;
@@ -225,37 +225,95 @@ pub struct ServiceQuery {
     pub per_page: i64,
 }
 
+/// The search text as matched: trimmed, lowercase. No stored name holds a control character, and a
+/// NUL byte would be an error in either database.
+fn needle(q: &ServiceQuery) -> String {
+    q.search.trim().chars().filter(|c| !c.is_control()).flat_map(char::to_lowercase).collect()
+}
+
 fn filtered<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, MultiBackend> {
     let mut query = services::table.into_boxed::<MultiBackend>();
     if let Some(t) = q.auth_type {
         query = query.filter(services::auth_type.eq(t.as_str()));
     }
-    // No stored name holds a control character, and a NUL byte would be an error in either database.
-    let needle: String = q.search.trim().chars().filter(|c| !c.is_control()).flat_map(char::to_lowercase).collect();
+    let needle = needle(q);
     if needle.is_empty() {
         return query;
     }
     // Trigram indexes need three characters; shorter needles scan (they match most rows anyway).
-    if needle.chars().count() >= 3 && matches!(conn, DbConn::Sqlite(_)) {
+    let indexed = needle.chars().count() >= 3;
+    if indexed && matches!(conn, DbConn::Sqlite(_)) {
         let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
         return query.filter(
             sql::<Bool>("services.id IN (SELECT rowid FROM services_fts WHERE services_fts MATCH ").bind::<Text, _>(phrase).sql(")"),
         );
     }
     let pattern = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+    if indexed {
+        // The matches first (trigram indexes), then their order: given `ORDER BY name_lower LIMIT 25`
+        // and a plain filter, PostgreSQL walks the name index hoping to meet 25 matches early, and
+        // reads the whole table when they sort last (measured: 5 ms instead of 0.8 ms for 10,000 rows).
+        let subquery = "services.id = ANY(ARRAY(SELECT s.id FROM services s WHERE s.name_lower LIKE ";
+        return query.filter(
+            sql::<Bool>(subquery)
+                .bind::<Text, _>(pattern.clone())
+                .sql(" ESCAPE '\\' OR s.link_name LIKE ")
+                .bind::<Text, _>(pattern)
+                .sql(" ESCAPE '\\'))"),
+        );
+    }
     query.filter(services::name_lower.like(pattern.clone()).escape('\\').or(services::link_name.like(pattern).escape('\\')))
 }
 
-/// One page of services matching the query, and how many match in all.
-pub fn list(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<(Vec<ServiceRow>, i64)> {
-    let total: i64 = filtered(conn, q).count().get_result(conn)?;
-    let mut query = filtered(conn, q);
-    query = match q.sort {
+/// How many services match. Without a search this reads the per-type counters that triggers keep
+/// (`service_counts`), instead of counting every row on every page view.
+fn total(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<i64> {
+    if !needle(q).is_empty() {
+        return filtered(conn, q).count().get_result(conn);
+    }
+    let sum = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts";
+    match q.auth_type {
+        None => diesel::select(sql::<BigInt>(sum).sql(")")).get_result(conn),
+        Some(t) => diesel::select(sql::<BigInt>(sum).sql(" WHERE auth_type = ").bind::<Text, _>(t.as_str()).sql(")")).get_result(conn),
+    }
+}
+
+/// The requested page of `filtered`, in the requested order.
+fn page<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, MultiBackend> {
+    let query = filtered(conn, q);
+    let query = match q.sort {
         ServiceSort::NameAsc => query.order((services::name_lower.asc(), services::id.asc())),
         ServiceSort::NameDesc => query.order((services::name_lower.desc(), services::id.desc())),
         ServiceSort::UpdatedDesc => query.order((services::updated_at.desc(), services::id.desc())),
         ServiceSort::UpdatedAsc => query.order((services::updated_at.asc(), services::id.asc())),
     };
-    let rows = query.offset((q.page - 1) * q.per_page).limit(q.per_page).select(ServiceRow::as_select()).load(conn)?;
+    query.offset((q.page - 1) * q.per_page).limit(q.per_page)
+}
+
+/// One page of services matching the query, and how many match in all.
+pub fn list(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<(Vec<ServiceRow>, i64)> {
+    let total = total(conn, q)?;
+    let rows = page(conn, q).select(ServiceRow::as_select()).load(conn)?;
+    Ok((rows, total))
+}
+
+/// A row of the list page: only the columns it shows (no settings JSON, no sealed secret).
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = services)]
+pub struct ServiceBrief {
+    pub id: i64,
+    pub link_name: String,
+    pub name: String,
+    pub auth_type: String,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
+/// `list` for the list page: the brief rows with each one's connection count, counted in the same
+/// statement (an index-only look-up per row on `connections_service`) instead of a second query.
+pub fn list_brief(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<(Vec<(ServiceBrief, i64)>, i64)> {
+    let total = total(conn, q)?;
+    let connection_count = sql::<BigInt>("(SELECT COUNT(*) FROM connections WHERE connections.service_id = services.id)");
+    let rows = page(conn, q).select((ServiceBrief::as_select(), connection_count)).load(conn)?;
     Ok((rows, total))
 }

@@ -52,7 +52,9 @@ pub fn ensure_connected(loaded: &Loaded) -> Result<(), AppError> {
 
 fn token_error(e: TokenFailure) -> AppError {
     match e {
-        TokenFailure::NotConnected(s) => AppError::NotConnected { status: "not_connected", message: format!("The connection is {s}.") },
+        TokenFailure::NotConnected(s) => {
+            AppError::NotConnected { status: s.as_str(), message: format!("The connection is {}.", s.label()) }
+        }
         TokenFailure::NeedsReconnect(m) => AppError::NotConnected { status: Status::NeedsReconnect.as_str(), message: m },
         TokenFailure::Unavailable(m) => AppError::Unavailable(m),
         TokenFailure::App(e) => e,
@@ -109,7 +111,8 @@ async fn send(state: &AppState, p: &Prepared, req: &InvokeRequest, injected: &[i
             builder = builder.header(name.as_str(), value.expose());
         }
     }
-    let body = match invoke::form_body(p.body.as_deref(), injected) {
+    let content_type = p.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str());
+    let body = match invoke::form_body(p.body.as_deref(), content_type, injected) {
         Some(Ok(form)) => {
             builder = builder.header("content-type", "application/x-www-form-urlencoded");
             Some(form)
@@ -157,10 +160,16 @@ pub async fn test(state: &AppState, caller: &User, link_name: &str) -> Result<Te
     let Some((method, path)) = loaded.service.test_request.as_deref().and_then(|t| t.split_once(' ')) else {
         let message = match config.oauth() {
             Some(_) => {
-                tokens::access_token(state, loaded.row.id, state.config.refresh_margin_secs, None).await.map_err(token_error)?;
+                let obtained =
+                    tokens::access_token(state, loaded.row.id, state.config.refresh_margin_secs, None).await.map_err(token_error);
+                record_test(state, caller, loaded.row.id, started, obtained.as_ref().map(drop)).await?;
+                obtained?;
                 "A valid access token was obtained. Define a test request on the service to call its API too."
             }
-            None => "The credentials are stored. Define a test request on the service to check them at the provider.",
+            None => {
+                record_test(state, caller, loaded.row.id, started, Ok(())).await?;
+                "The credentials are stored. Define a test request on the service to check them at the provider."
+            }
         };
         return Ok(TestResult {
             ok: true,
@@ -204,7 +213,7 @@ async fn run(state: &AppState, caller: &User, loaded: &Loaded, req: InvokeReques
             event.status = Some(i32::from(answer.status));
             event.ok = answer.status < 400;
         }
-        Err(e) => event.message = Some(e.public_message()),
+        Err(e) => event.message = Some(event_message(e)),
     }
     let (id, now) = (loaded.row.id, state.clock.now());
     let last_used = loaded.row.last_used_at;
@@ -220,6 +229,28 @@ async fn run(state: &AppState, caller: &User, loaded: &Loaded, req: InvokeReques
         .await?;
     let (answer, secrets) = result?;
     Ok(shape(answer, &secrets))
+}
+
+/// What the activity list shows for a failed call: for refused input, the reasons themselves.
+fn event_message(e: &AppError) -> String {
+    match e {
+        AppError::Invalid(fields) => fields.values().flatten().cloned().collect::<Vec<_>>().join(" "),
+        other => other.public_message(),
+    }
+}
+
+/// Records a Test that made no request (a token or credentials check).
+async fn record_test(state: &AppState, caller: &User, id: i64, started: Instant, outcome: Result<(), &AppError>) -> Result<(), AppError> {
+    let event = NewEvent {
+        kind: "test",
+        actor: caller.username.clone(),
+        latency_ms: started.elapsed().as_millis() as i64,
+        ok: outcome.is_ok(),
+        message: outcome.err().map(event_message),
+        ..NewEvent::default()
+    };
+    let now = state.clock.now();
+    state.db.run(move |c| Ok(event::record(c, id, &event, now)?)).await
 }
 
 /// Credentials, the request, and for OAuth2 one refresh-and-retry on a 401.

@@ -59,6 +59,10 @@ fn json_error(status: StatusCode, error: Option<&AppError>, message: &str) -> Ht
         Some(AppError::Invalid(fields)) => {
             serde_json::json!({ "error": { "code": code, "message": message }, "errors": fields })
         }
+        // A connection that cannot be used says which status it is in, for scripts to branch on.
+        Some(AppError::NotConnected { status: connection_status, .. }) => {
+            serde_json::json!({ "error": { "code": code, "message": message, "status": connection_status } })
+        }
         _ => serde_json::json!({ "error": { "code": code, "message": message } }),
     };
     let mut res = HttpResponse::build(status).json(body);

@@ -4,7 +4,7 @@ use crate::app::AppState;
 use crate::clock::format_time;
 use crate::domain::service::AuthType;
 use crate::error::{AppError, FieldErrors};
-use crate::models::{connection, service};
+use crate::models::service;
 use crate::web::list::ListParams;
 
 /// One row of the Custom Services list.
@@ -23,14 +23,12 @@ pub async fn page(state: &AppState, params: &ListParams) -> Result<(Vec<ServiceI
     state
         .db
         .run(move |c| {
-            let (rows, total) = service::list(c, &query)?;
-            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            let counts = connection::count_by_service(c, &ids)?;
+            let (rows, total) = service::list_brief(c, &query)?;
             let items = rows
                 .into_iter()
-                .map(|r| ServiceItem {
+                .map(|(r, connection_count)| ServiceItem {
                     auth_type: AuthType::parse(&r.auth_type).unwrap_or(AuthType::ApiKey),
-                    connection_count: counts.get(&r.id).copied().unwrap_or(0),
+                    connection_count,
                     updated_at: format_time(r.updated_at),
                     updated_by: r.updated_by,
                     link_name: r.link_name,

@@ -1,7 +1,8 @@
 //! A fake OAuth 2.0 authorization server for the connection tests, on 127.0.0.1 port 0: an
 //! authorize endpoint that redirects straight back (no login), a token endpoint (authorization code
-//! with PKCE S256, refresh with optional rotation, client credentials), RFC 7009 revocation, and a
-//! record of every call so that tests can count them. Each behaviour can be changed between steps.
+//! with PKCE S256, refresh with optional rotation, client credentials), RFC 7009 revocation, a small
+//! protected API under `/api/` that accepts only live access tokens, and a record of every call so
+//! that tests can count them. Each behaviour can be changed between steps.
 
 use std::collections::HashMap;
 use std::net::TcpListener;
@@ -41,6 +42,12 @@ pub struct Behaviour {
     /// The `scope` of token responses; None echoes what was asked.
     pub granted_scope: Option<String>,
     pub expires_in: i64,
+    /// Token responses wait this long (after the call is recorded), so that concurrent callers pile up.
+    pub token_delay_ms: u64,
+    /// What the protected API answers to a missing, unknown or killed access token.
+    pub api_reject_status: u16,
+    /// False: the protected API refuses every token, live or not.
+    pub api_accepts: bool,
 }
 
 impl Default for Behaviour {
@@ -56,6 +63,9 @@ impl Default for Behaviour {
             deny: None,
             granted_scope: None,
             expires_in: 3600,
+            token_delay_ms: 0,
+            api_reject_status: 401,
+            api_accepts: true,
         }
     }
 }
@@ -74,6 +84,14 @@ pub struct TokenCall {
 pub struct RevokeCall {
     pub token: String,
     pub hint: Option<String>,
+}
+
+/// One call to the protected API: the path and the access token it carried (if any).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiCall {
+    pub path: String,
+    pub token: Option<String>,
+    pub accepted: bool,
 }
 
 /// What an authorization code was issued for.
@@ -97,6 +115,7 @@ pub struct Provider {
     authorize_calls: Mutex<Vec<HashMap<String, String>>>,
     token_calls: Mutex<Vec<TokenCall>>,
     revoke_calls: Mutex<Vec<RevokeCall>>,
+    api_calls: Mutex<Vec<ApiCall>>,
     serial: AtomicUsize,
 }
 
@@ -138,6 +157,7 @@ impl FakeProvider {
             authorize_calls: Mutex::default(),
             token_calls: Mutex::default(),
             revoke_calls: Mutex::default(),
+            api_calls: Mutex::default(),
             serial: AtomicUsize::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake provider");
@@ -149,6 +169,7 @@ impl FakeProvider {
                 .route("/authorize", web::get().to(authorize))
                 .route("/token", web::post().to(token))
                 .route("/revoke", web::post().to(revoke))
+                .route("/api/{tail:.*}", web::route().to(protected_api))
         })
         .workers(1)
         .listen(listener)
@@ -169,6 +190,11 @@ impl FakeProvider {
 
     pub fn revoke_url(&self) -> String {
         format!("{}/revoke", self.url)
+    }
+
+    /// The base URL of the protected API (a service's `api_base_url`).
+    pub fn api_url(&self) -> String {
+        format!("{}/api", self.url)
     }
 
     /// The fake's issuer identifier (what it sends as `iss` when told to).
@@ -221,6 +247,22 @@ impl Provider {
 
     pub fn revoke_calls(&self) -> Vec<RevokeCall> {
         self.revoke_calls.lock().unwrap().clone()
+    }
+
+    pub fn api_calls(&self) -> Vec<ApiCall> {
+        self.api_calls.lock().unwrap().clone()
+    }
+
+    /// Token calls of one grant type.
+    pub fn grants(&self, grant_type: &str) -> Vec<TokenCall> {
+        self.token_calls().into_iter().filter(|c| c.grant_type == grant_type).collect()
+    }
+
+    /// Makes the provider forget a token (as if it had been revoked or had expired on its side).
+    pub fn kill(&self, token: &str) {
+        if let Some(active) = self.tokens.lock().unwrap().get_mut(token) {
+            *active = false;
+        }
     }
 
     /// Whether the fake would still accept `token` (issued and neither revoked nor rotated away).
@@ -362,6 +404,9 @@ async fn token(req: HttpRequest, provider: web::Data<Provider>, form: web::Form<
     };
     let grant_type = params.get("grant_type").cloned().unwrap_or_default();
     provider.token_calls.lock().unwrap().push(TokenCall { grant_type: grant_type.clone(), params: params.clone(), auth });
+    if behaviour.token_delay_ms > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(behaviour.token_delay_ms)).await;
+    }
     match behaviour.token_error {
         Some((500, _)) => return HttpResponse::InternalServerError().body("the fake provider fell over"),
         Some((status, error)) => return oauth_error(status, error, "the fake provider was told to refuse"),
@@ -428,6 +473,28 @@ async fn revoke(req: HttpRequest, provider: web::Data<Provider>, form: web::Form
         *active = false;
     }
     HttpResponse::Ok().finish()
+}
+
+/// The protected API: a live access token in any header's last word (`Bearer x`,
+/// `Zoho-oauthtoken x`) or in `access_token` of the query answers 200 with the path; anything else
+/// answers the configured rejection status.
+async fn protected_api(req: HttpRequest, provider: web::Data<Provider>) -> HttpResponse {
+    let from_header = req.headers().iter().find_map(|(_, v)| {
+        let word = v.to_str().ok()?.rsplit(' ').next()?;
+        word.starts_with("canary-access-").then(|| word.to_owned())
+    });
+    let from_query =
+        url::form_urlencoded::parse(req.query_string().as_bytes()).find(|(k, _)| k == "access_token").map(|(_, v)| v.into_owned());
+    let token = from_header.or(from_query);
+    let accepted = provider.behaviour().api_accepts && token.as_deref().is_some_and(|t| provider.is_active(t));
+    let path = req.path().to_owned();
+    provider.api_calls.lock().unwrap().push(ApiCall { path: path.clone(), token: token.clone(), accepted });
+    if accepted {
+        HttpResponse::Ok().json(json!({ "ok": true, "path": path }))
+    } else {
+        let status = provider.behaviour().api_reject_status;
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(json!({ "error": "invalid_token" }))
+    }
 }
 
 /// The fake itself: rotation kills a used refresh token, and client authentication is enforced.

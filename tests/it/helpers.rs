@@ -47,6 +47,14 @@ impl TestDb {
     }
 }
 
+impl TestDb {
+    /// The same database for a second app instance: the same URL, a data directory of its own, and
+    /// dropping it leaves the database alone (the original drops it).
+    pub fn share(&self) -> TestDb {
+        TestDb { url: self.url.clone(), pg_admin: None, dir: tempfile::tempdir().expect("temp dir") }
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some((admin_url, name)) = &self.pg_admin
@@ -106,6 +114,11 @@ impl TestApp {
             handle,
             _stop_background: running.stop_background,
         }
+    }
+
+    /// This app's database, for a second instance running beside it (see `TestDb::share`).
+    pub fn shared_db(&self) -> TestDb {
+        self.db.share()
     }
 
     /// Stops the server and hands back its database, for a restart.
