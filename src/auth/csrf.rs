@@ -11,47 +11,76 @@ use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 
+use crate::auth::guard::SDADMIN_REQUIRED;
 use crate::auth::session::{self, SignedIn};
 use crate::auth::token::same_token;
 use crate::error::AppError;
+use crate::models::user::Role;
 
 pub const CSRF_FIELD: &str = "csrf_token";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
-/// A form body of type `T` whose CSRF token matched the session's. Also carries who sent it.
+/// An SDAdmin's form body of type `T` whose CSRF token matched the session's. The checks run in a
+/// fixed order — session, role, token, then the fields — so a technician always gets the 403 and
+/// never a message about the form.
 pub struct CsrfForm<T> {
     pub form: T,
     pub by: SignedIn,
 }
 
-/// Forms with no fields of their own (sign-out, delete).
+/// Sign-out's form: any signed-in user, CSRF token checked, no fields.
+pub struct SignOutForm(pub SignedIn);
+
+/// Forms with no fields of their own (delete, revoke).
 #[derive(serde::Deserialize)]
 pub struct NoFields {}
 
+type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
+
 impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
     type Error = AppError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, AppError>>>>;
+    type Future = Boxed<Self>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         let body = Bytes::from_request(&req, payload);
         Box::pin(async move {
-            let by = session::load(&req).await?;
-            let body = body.await.map_err(|e| match e.as_response_error().status_code() {
-                actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
-                _ => AppError::BadRequest("The form could not be read.".into()),
-            })?;
-            let pairs: Vec<(String, String)> =
-                serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
-            let from_field = pairs.iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.as_str());
-            let from_header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
-            let sent = from_field.or(from_header).unwrap_or("");
-            if !same_token(sent, by.csrf()) {
-                return Err(AppError::Csrf);
-            }
+            let (by, body) = checked(&req, body, true).await?;
             let form =
                 serde_urlencoded::from_bytes(&body).map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
             Ok(CsrfForm { form, by })
         })
     }
+}
+
+impl FromRequest for SignOutForm {
+    type Error = AppError;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = Bytes::from_request(&req, payload);
+        Box::pin(async move { Ok(SignOutForm(checked(&req, body, false).await?.0)) })
+    }
+}
+
+/// Loads the session, checks the role when asked, reads the body and checks its CSRF token.
+async fn checked(req: &HttpRequest, body: <Bytes as FromRequest>::Future, sdadmin_only: bool) -> Result<(SignedIn, Bytes), AppError> {
+    let by = session::load(req).await?;
+    if sdadmin_only && by.user.role() != Role::SdAdmin {
+        return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
+    }
+    let body = body.await.map_err(|e| match e.as_response_error().status_code() {
+        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
+        _ => AppError::BadRequest("The form could not be read.".into()),
+    })?;
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
+    let from_field = pairs.iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.as_str());
+    let from_header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+    let sent = from_field.or(from_header).unwrap_or("");
+    if !same_token(sent, by.csrf()) {
+        return Err(AppError::Csrf);
+    }
+    Ok((by, body))
 }

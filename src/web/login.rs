@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::csrf::{CsrfForm, NoFields};
+use crate::auth::csrf::SignOutForm;
 use crate::auth::session;
 use crate::auth::token::{random_urlsafe, same_token};
 use crate::crypto::Secret;
@@ -109,7 +109,7 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: web::Fo
     Ok(res)
 }
 
-pub async fn sign_out(req: HttpRequest, state: web::Data<AppState>, _form: CsrfForm<NoFields>) -> Result<HttpResponse, AppError> {
+pub async fn sign_out(req: HttpRequest, state: web::Data<AppState>, _form: SignOutForm) -> Result<HttpResponse, AppError> {
     session::end(&state, &req).await?;
     let mut res = see_other("/login", Some("You have signed out."));
     res.add_cookie(&session::removal_cookie(&state)).map_err(|e| AppError::Internal(e.to_string()))?;
