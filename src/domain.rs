@@ -4,6 +4,7 @@
 pub mod connection;
 pub mod service;
 pub mod service_input;
+pub mod service_oauth;
 pub mod validate;
 
 /// The label people read for a connection status.

@@ -206,10 +206,10 @@ pub async fn authorize_connection(
 ) -> Result<HttpResponse, AppError> {
     let loaded = ops::load(&state, &link).await?;
     if loaded.view().grant_type == Some(GrantType::ClientCredentials) {
-        let connected = ops::connect_client_credentials(&state, &user, &link).await?;
+        let connected = crate::ops::authorize::connect_client_credentials(&state, &user, &link).await?;
         return Ok(HttpResponse::Ok().json(connection_json(&connected)));
     }
-    let url = ops::start_authorization(&state, &user, &link, None).await?;
+    let url = crate::ops::authorize::start_authorization(&state, &user, &link, None).await?;
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({ "authorization_url": url.as_str(), "expires_in": crate::models::oauth_flow::FLOW_LIFETIME_SECS })))
 }

@@ -1,7 +1,8 @@
 //! `GET /api/v1/openapi.json`: the OpenAPI 3.0.3 document of the JSON API. Paths come from one
-//! function per area (`meta_paths`, `services_paths`, …); `tests/it/openapi.rs` checks them against
-//! THE route table both ways, so a new `/api/v1` route cannot ship undocumented.
+//! function per area (`meta_paths`, `services_paths`, `connections::paths`); `tests/it/openapi.rs`
+//! checks them against THE route table both ways, so a new `/api/v1` route cannot ship undocumented.
 
+mod connections;
 mod schemas;
 
 use actix_web::HttpResponse;
@@ -15,9 +16,13 @@ pub async fn document() -> HttpResponse {
 /// The whole document.
 pub fn spec() -> Value {
     let mut paths = Map::new();
-    for area in [meta_paths(), services_paths()] {
+    for area in [meta_paths(), services_paths(), connections::paths()] {
         paths.extend(area);
     }
+    let mut parameters = parameters();
+    parameters.extend(connections::parameters());
+    let mut schemas = schemas::all();
+    schemas.extend(connections::schemas());
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -32,15 +37,16 @@ pub fn spec() -> Value {
         "tags": [
             { "name": "meta", "description": "The token's user and this document." },
             { "name": "services", "description": "Custom services: how to authenticate to a third-party application." },
+            { "name": "connections", "description": "Connections to a service: stored credentials, used without revealing them." },
         ],
         "paths": paths,
         "components": {
             "securitySchemes": {
                 "bearerAuth": { "type": "http", "scheme": "bearer", "description": "An SDAdmin's API token." },
             },
-            "parameters": parameters(),
+            "parameters": parameters,
             "responses": responses(),
-            "schemas": schemas::all(),
+            "schemas": schemas,
         },
     })
 }
@@ -134,7 +140,7 @@ fn services_paths() -> Map<String, Value> {
         (
             "/api/v1/services/{link_name}",
             json!({
-                "parameters": [param_ref("LinkName")],
+                "parameters": [param_ref("ServiceLinkName")],
                 "get": {
                     "tags": ["services"],
                     "operationId": "show_service",
@@ -191,6 +197,7 @@ fn with_errors(mut responses: Value, extra: &[&str]) -> Value {
             "404" => "NotFound",
             "409" => "Conflict",
             "422" => "Invalid",
+            "502" => "Upstream",
             "503" => "Unavailable",
             _ => "ServerError",
         };
@@ -199,9 +206,9 @@ fn with_errors(mut responses: Value, extra: &[&str]) -> Value {
     responses
 }
 
-fn parameters() -> Value {
-    json!({
-        "LinkName": {
+fn parameters() -> Map<String, Value> {
+    schemas::object(json!({
+        "ServiceLinkName": {
             "name": "link_name", "in": "path", "required": true,
             "description": "The service's link name.",
             "schema": schemas::link_name(),
@@ -214,7 +221,7 @@ fn parameters() -> Value {
             "name": "per_page", "in": "query",
             "schema": { "type": "integer", "format": "int64", "minimum": 1, "maximum": 100, "default": 25 },
         },
-    })
+    }))
 }
 
 fn error_response(description: &str, schema_name: &str) -> Value {
@@ -229,7 +236,12 @@ fn responses() -> Value {
         "Unauthorized": unauthorized,
         "Forbidden": error_response("The token's user is not an SDAdmin.", "Error"),
         "NotFound": error_response("No such item.", "Error"),
-        "Conflict": error_response("The item is in use (e.g. a service that connections use).", "Error"),
+        "Conflict": error_response(
+            "The item is in use (a service that connections use), or the connection is not usable in its status \
+             (code `not_connected`, with `error.status`).",
+            "Error",
+        ),
+        "Upstream": error_response("The provider or the service's API failed or could not be reached.", "Error"),
         "Invalid": error_response("The input is not valid: a message per field.", "ValidationError"),
         "ServerError": error_response("Something went wrong on our side (the cause is logged, never sent).", "Error"),
         "Unavailable": error_response("The database is unavailable right now.", "Error"),

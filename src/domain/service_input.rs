@@ -111,10 +111,10 @@ pub struct Existing<'a> {
 }
 
 /// Parameters the app sets itself in an authorization request; an extra parameter may not replace them.
-const RESERVED_AUTH_PARAMS: &[&str] =
+pub(super) const RESERVED_AUTH_PARAMS: &[&str] =
     &["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"];
 
-const MAX_ROWS: usize = 50;
+pub(super) const MAX_ROWS: usize = 50;
 
 /// Link names that are page paths under `/admin/services/`: a service named so could not be reached.
 const RESERVED_LINK_NAMES: &[&str] = &["new", "rows"];
@@ -158,17 +158,17 @@ impl ServiceInput {
     }
 }
 
-fn opt(raw: &Option<String>) -> Option<&str> {
+pub(super) fn opt(raw: &Option<String>) -> Option<&str> {
     raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
 /// An optional URL field: blank is `None`, anything else must be a valid service URL.
-fn opt_url(errors: &mut FieldErrors, field: &str, raw: &Option<String>, allow_http: bool) -> Option<String> {
+pub(super) fn opt_url(errors: &mut FieldErrors, field: &str, raw: &Option<String>, allow_http: bool) -> Option<String> {
     let value = opt(raw)?;
     validate::service_url(value, allow_http).map_err(|e| push(errors, field, e)).ok()
 }
 
-fn req_url(errors: &mut FieldErrors, field: &str, raw: &Option<String>, allow_http: bool, what: &str) -> Option<String> {
+pub(super) fn req_url(errors: &mut FieldErrors, field: &str, raw: &Option<String>, allow_http: bool, what: &str) -> Option<String> {
     if opt(raw).is_none() {
         push(errors, field, format!("Enter the {what}."));
         return None;
@@ -238,7 +238,7 @@ pub fn validate(input: &ServiceInput, allow_http: bool, existing: Option<&Existi
                 }
                 secret = SecretChange::Set(Secret::new(s));
             }
-            let config = oauth(&mut errors, raw, allow_http);
+            let config = super::service_oauth::oauth(&mut errors, raw, allow_http);
             let has_secret = matches!(secret, SecretChange::Set(_))
                 || existing.is_some_and(|e| e.secret_set && e.config.auth_type() == AuthType::OAuth2);
             if config.as_ref().is_some_and(|c| c.grant_type == GrantType::ClientCredentials) && !has_secret {
@@ -337,161 +337,6 @@ fn api_key(errors: &mut FieldErrors, raw: Option<&ApiKeyInput>) -> Option<ApiKey
         }
     }
     Some(ApiKeyConfig { param_type: param_type?, params })
-}
-
-fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, allow_http: bool) -> Option<OAuthConfig> {
-    let grant_type = match opt(&raw.grant_type).unwrap_or("authorization_code") {
-        "authorization_code" => Some(GrantType::AuthorizationCode),
-        "client_credentials" => Some(GrantType::ClientCredentials),
-        _ => {
-            push(errors, "oauth2.grant_type", "Choose Authorization Code or Client Credentials.");
-            None
-        }
-    };
-    let client_id = opt(&raw.client_id).map(str::to_owned);
-    match &client_id {
-        None => push(errors, "oauth2.client_id", "Enter the client ID."),
-        Some(id) if id.len() > 500 || id.chars().any(char::is_control) => {
-            push(errors, "oauth2.client_id", "Use at most 500 characters and no control characters.")
-        }
-        _ => {}
-    }
-    let authorization_url = match grant_type {
-        Some(GrantType::AuthorizationCode) => {
-            req_url(errors, "oauth2.authorization_url", &raw.authorization_url, allow_http, "authorization URL")
-        }
-        _ => opt_url(errors, "oauth2.authorization_url", &raw.authorization_url, allow_http),
-    };
-    let token_url = req_url(errors, "oauth2.token_url", &raw.token_url, allow_http, "access token URL");
-    let refresh_url = opt_url(errors, "oauth2.refresh_url", &raw.refresh_url, allow_http);
-    let revoke_url = opt_url(errors, "oauth2.revoke_url", &raw.revoke_url, allow_http);
-    let issuer = opt(&raw.issuer).map(str::to_owned);
-    if issuer.as_ref().is_some_and(|i| i.len() > 2048 || url::Url::parse(i).is_err()) {
-        push(errors, "oauth2.issuer", "Enter the issuer identifier as a URL (e.g. https://accounts.example.com).");
-    }
-    let client_auth = match opt(&raw.client_auth).unwrap_or("basic") {
-        "basic" => Some(ClientAuth::Basic),
-        "body" => Some(ClientAuth::Body),
-        _ => {
-            push(errors, "oauth2.client_auth", "Choose the HTTP Basic header or the request body.");
-            None
-        }
-    };
-    let scope_delimiter = match raw.scope_delimiter.as_deref().unwrap_or(" ") {
-        "" | " " | "space" => Some(" "),
-        "," | "comma" => Some(","),
-        "+" | "plus" => Some("+"),
-        _ => {
-            push(errors, "oauth2.scope_delimiter", "Choose space, comma or plus.");
-            None
-        }
-    };
-    let token_placement = placement(errors, raw.token_placement.as_ref());
-    let extra_auth_params = extra_params(errors, raw.extra_auth_params.as_ref());
-    let scopes = scopes(errors, raw.scopes.as_deref().unwrap_or(&[]), scope_delimiter.unwrap_or(" "));
-    let mut refresh_on_status = raw.refresh_on_status.clone().unwrap_or_default();
-    refresh_on_status.sort_unstable();
-    refresh_on_status.dedup();
-    if refresh_on_status.len() > 5 || refresh_on_status.iter().any(|s| !(400..=599).contains(s)) {
-        push(errors, "oauth2.refresh_on_status", "List at most 5 HTTP error statuses (400–599), e.g. 403.");
-    }
-    Some(OAuthConfig {
-        grant_type: grant_type?,
-        client_id: client_id?,
-        authorization_url,
-        token_url: token_url?,
-        refresh_url,
-        revoke_url,
-        issuer,
-        client_auth: client_auth?,
-        scope_delimiter: scope_delimiter?.to_owned(),
-        token_placement: token_placement?,
-        extra_auth_params,
-        scopes,
-        refresh_on_status,
-    })
-}
-
-fn placement(errors: &mut FieldErrors, raw: Option<&PlacementInput>) -> Option<TokenPlacement> {
-    let empty = PlacementInput::default();
-    let raw = raw.unwrap_or(&empty);
-    match opt(&raw.location).unwrap_or("header") {
-        "header" => {
-            let name = validate::header_name(opt(&raw.name).unwrap_or("Authorization"))
-                .map_err(|e| push(errors, "oauth2.token_placement.name", e))
-                .ok();
-            let prefix = raw.prefix.as_deref().map(str::trim).unwrap_or("Bearer").to_owned();
-            if prefix.len() > 50 || prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                push(errors, "oauth2.token_placement.prefix", "Use one word of at most 50 characters (e.g. Bearer).");
-                return None;
-            }
-            Some(TokenPlacement::Header { name: name?, prefix })
-        }
-        "query" => {
-            let name = validate::param_name(opt(&raw.name).unwrap_or("access_token"))
-                .map_err(|e| push(errors, "oauth2.token_placement.name", e))
-                .ok()?;
-            Some(TokenPlacement::Query { name })
-        }
-        _ => {
-            push(errors, "oauth2.token_placement.in", "Choose Header or Query string.");
-            None
-        }
-    }
-}
-
-fn extra_params(errors: &mut FieldErrors, raw: Option<&ExtraParams>) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    let rows = raw.map_or(&[][..], |p| p.0.as_slice());
-    if rows.len() > MAX_ROWS {
-        push(errors, "oauth2.extra_auth_params", format!("Use at most {MAX_ROWS} parameters."));
-    }
-    let mut seen = HashSet::new();
-    for (key, value) in rows {
-        let field = format!("oauth2.extra_auth_params.{}", key.trim());
-        match validate::param_name(key) {
-            Err(e) => push(errors, "oauth2.extra_auth_params", format!("{key:?}: {e}")),
-            Ok(k) if RESERVED_AUTH_PARAMS.contains(&k.as_str()) => {
-                push(errors, field, format!("{k} is set by Connections itself and cannot be overridden."))
-            }
-            Ok(k) if !seen.insert(k.clone()) => push(errors, field, "This parameter is listed twice."),
-            Ok(_) if value.len() > 500 || value.chars().any(char::is_control) => {
-                push(errors, field, "Use at most 500 characters and no control characters.")
-            }
-            Ok(k) => out.push((k, value.trim().to_owned())),
-        }
-    }
-    out
-}
-
-fn scopes(errors: &mut FieldErrors, rows: &[Scope], delimiter: &str) -> Vec<Scope> {
-    if rows.len() > MAX_ROWS {
-        push(errors, "oauth2.scopes", format!("Use at most {MAX_ROWS} scopes."));
-    }
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let scope = row.scope.trim();
-        let field = format!("oauth2.scopes.{i}.scope");
-        if scope.is_empty() {
-            push(errors, field, "Enter the scope.");
-            continue;
-        }
-        if scope.len() > 200 || scope.chars().any(|c| c.is_whitespace() || c.is_control()) || scope.contains(delimiter) {
-            push(errors, field, "Use at most 200 characters, without spaces or the scope delimiter.");
-            continue;
-        }
-        if !seen.insert(scope.to_owned()) {
-            push(errors, field, "This scope is already listed.");
-            continue;
-        }
-        let display = if row.display_name.trim().is_empty() { scope } else { row.display_name.trim() };
-        match validate::display_name(display, 100) {
-            Ok(display_name) => out.push(Scope { scope: scope.to_owned(), display_name }),
-            Err(e) => push(errors, format!("oauth2.scopes.{i}.display_name"), e),
-        }
-    }
-    out
 }
 
 impl From<&crate::models::service::Service> for ServiceInput {

@@ -2,23 +2,21 @@
 //! revoke, delete, and the OAuth callback.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CONTENT_SECURITY_POLICY, LOCATION};
+use actix_web::http::header::CONTENT_SECURITY_POLICY;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::csrf::{CSRF_FIELD, CsrfForm, NoFields};
+use crate::auth::csrf::{CSRF_FIELD, CsrfForm};
 use crate::auth::guard::Admin;
-use crate::auth::session;
-use crate::auth::token::same_token;
-use crate::domain::connection::{ConnectionInput, CredentialInput};
-use crate::domain::service::{ApiKeyParam, Scope, ServiceConfig};
+use crate::domain::connection::ConnectionInput;
+use crate::domain::service::Scope;
 use crate::error::{AppError, FieldErrors};
 use crate::models::service::{self as services, Service};
-use crate::ops::connections::{self as ops, CallbackOutcome, CallbackParams, ConnectionView};
+use crate::ops::connections::{self as ops, ConnectionView};
 use crate::security::csp_with_form_targets;
-use crate::web::connection_view::{self as view, ConnectAction, ConnectionItem, ConnectionParams};
+use crate::web::connection_view::{self as view, ConnectionItem, ConnectionParams};
 use crate::web::service_view::field_error;
 use crate::web::{Layout, render, render_status, see_other, see_other_error, wants_fragment};
 
@@ -320,220 +318,6 @@ pub async fn update_connection(
                 errors,
             };
             form_response(&req, StatusCode::UNPROCESSABLE_ENTITY, &page)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "connections/connect.html")]
-struct ConnectPage {
-    layout: Layout,
-    c: ConnectionView,
-    params: Vec<ApiKeyParam>,
-    username: String,
-    errors: FieldErrors,
-}
-
-impl ConnectPage {
-    fn err(&self, field: &str) -> Option<String> {
-        field_error(&self.errors, field)
-    }
-
-    fn param_err(&self, name: &str) -> Option<String> {
-        field_error(&self.errors, &format!("params.{name}"))
-    }
-}
-
-#[derive(Deserialize)]
-pub struct TokenQuery {
-    csrf_token: Option<String>,
-}
-
-/// Connect: the credentials form, or — for OAuth2, with the CSRF token in the link — the consent
-/// redirect or the client-credentials token request.
-pub async fn connect_connection(
-    req: HttpRequest,
-    admin: Admin,
-    state: web::Data<AppState>,
-    link: web::Path<String>,
-    query: web::Query<TokenQuery>,
-) -> Result<HttpResponse, AppError> {
-    let loaded = ops::load(&state, &link).await?;
-    let view = loaded.view();
-    let checked = || match &query.csrf_token {
-        Some(t) if same_token(t, admin.0.csrf()) => Ok(()),
-        _ => Err(AppError::Csrf),
-    };
-    match ConnectAction::of(&view) {
-        ConnectAction::Credentials => {
-            if loaded.row.owner_id != admin.user().id {
-                return Err(AppError::Forbidden(format!("Only the owner ({}) can connect this connection.", loaded.owner)));
-            }
-            let params = loaded.config()?.api_key().map(|k| k.params.clone()).unwrap_or_default();
-            let page = ConnectPage {
-                layout: Layout::new(&req, Some(&admin.0), "connections"),
-                c: view,
-                params,
-                username: String::new(),
-                errors: FieldErrors::new(),
-            };
-            render(&req, &page)
-        }
-        ConnectAction::Consent => {
-            checked()?;
-            let session_hash = admin.0.session.id_hash.clone();
-            let url = ops::start_authorization(&state, admin.user(), &link, Some(session_hash)).await?;
-            Ok(HttpResponse::SeeOther().insert_header((LOCATION, url.to_string())).finish())
-        }
-        ConnectAction::ClientCredentials => {
-            checked()?;
-            match ops::connect_client_credentials(&state, admin.user(), &link).await {
-                Ok(c) => Ok(see_other(&format!("/admin/connections/{}", c.link_name), Some("Connected: a token was obtained."))),
-                Err(AppError::Conflict(message)) => Ok(see_other_error(&format!("/admin/connections/{link}"), &message)),
-                Err(e) => Err(e),
-            }
-        }
-    }
-}
-
-/// The credentials form's submission.
-pub async fn store_credentials(
-    req: HttpRequest,
-    admin: Admin,
-    state: web::Data<AppState>,
-    link: web::Path<String>,
-    form: CsrfForm<Vec<(String, String)>>,
-) -> Result<HttpResponse, AppError> {
-    let mut input = CredentialInput { params: Some(Default::default()), ..CredentialInput::default() };
-    for (key, value) in form.form {
-        match key.strip_prefix("param.") {
-            Some(name) => {
-                input.params.get_or_insert_with(Default::default).insert(name.to_owned(), value);
-            }
-            None if key == "username" => input.username = Some(value),
-            None if key == "password" => input.password = Some(value),
-            None => {}
-        }
-    }
-    let username = input.username.clone().unwrap_or_default();
-    match ops::connect_with_credentials(&state, admin.user(), &link, input).await {
-        Ok(c) => Ok(see_other(&format!("/admin/connections/{}", c.link_name), Some(&format!("“{}” is connected.", c.name)))),
-        Err(AppError::Invalid(errors)) => {
-            let loaded = ops::load(&state, &link).await?;
-            let params = loaded.config()?.api_key().map(|k| k.params.clone()).unwrap_or_default();
-            let page = ConnectPage { layout: Layout::new(&req, Some(&admin.0), "connections"), c: loaded.view(), params, username, errors };
-            render_status(&req, StatusCode::UNPROCESSABLE_ENTITY, &page)
-        }
-        Err(e) => Err(e),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "connections/confirm.html", blocks = ["dialog"])]
-struct ConfirmPage {
-    layout: Layout,
-    c: ConnectionView,
-    /// "revoke" or "delete".
-    action: &'static str,
-    has_revoke_url: bool,
-}
-
-async fn confirm(
-    req: HttpRequest,
-    admin: Admin,
-    state: web::Data<AppState>,
-    link: String,
-    action: &'static str,
-) -> Result<HttpResponse, AppError> {
-    let loaded = ops::load(&state, &link).await?;
-    let has_revoke_url = matches!(loaded.config()?, ServiceConfig::OAuth2(o) if o.revoke_url.is_some());
-    let page = ConfirmPage { layout: Layout::new(&req, Some(&admin.0), "connections"), c: loaded.view(), action, has_revoke_url };
-    if wants_fragment(&req, "dialog-slot") {
-        return render(&req, &page.as_dialog());
-    }
-    render(&req, &page)
-}
-
-pub async fn confirm_revoke(
-    req: HttpRequest,
-    admin: Admin,
-    state: web::Data<AppState>,
-    link: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    confirm(req, admin, state, link.into_inner(), "revoke").await
-}
-
-pub async fn confirm_delete(
-    req: HttpRequest,
-    admin: Admin,
-    state: web::Data<AppState>,
-    link: web::Path<String>,
-) -> Result<HttpResponse, AppError> {
-    confirm(req, admin, state, link.into_inner(), "delete").await
-}
-
-pub async fn revoke_connection(
-    admin: Admin,
-    state: web::Data<AppState>,
-    link: web::Path<String>,
-    _form: CsrfForm<NoFields>,
-) -> Result<HttpResponse, AppError> {
-    let outcome = ops::revoke(&state, admin.user(), &link).await?;
-    Ok(see_other(&format!("/admin/connections/{link}"), Some(&format!("Revoked. {outcome}"))))
-}
-
-pub async fn delete_connection(
-    admin: Admin,
-    state: web::Data<AppState>,
-    link: web::Path<String>,
-    _form: CsrfForm<NoFields>,
-) -> Result<HttpResponse, AppError> {
-    let outcome = ops::delete(&state, admin.user(), &link).await?;
-    Ok(see_other("/admin/connections", Some(&format!("Connection {link} deleted. {outcome}"))))
-}
-
-/// `GET /integration/oauth/callback`: the provider's redirect back. The signed-in user must be the
-/// one who started the flow; without a session, sign in first and come back.
-pub async fn oauth_callback(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    query: web::Query<CallbackParams>,
-) -> Result<HttpResponse, AppError> {
-    let signed_in = match session::load(&req).await {
-        Ok(s) => s,
-        Err(AppError::Unauthenticated) => return Err(AppError::Unauthenticated),
-        Err(e) => return Err(e),
-    };
-    if signed_in.user.role() != crate::models::user::Role::SdAdmin {
-        return Err(AppError::Forbidden(crate::auth::guard::SDADMIN_REQUIRED.to_owned()));
-    }
-    let session_hash = signed_in.session.id_hash.clone();
-    // The code and state never stay in the address bar: every outcome is a redirect or an error page.
-    match ops::finish_authorization(&state, &signed_in.user, &session_hash, query.into_inner()).await? {
-        CallbackOutcome::Connected { link_name, name } => {
-            Ok(see_other(&format!("/admin/connections/{link_name}"), Some(&format!("“{name}” is connected."))))
-        }
-        CallbackOutcome::Failed { link_name, message } => Ok(see_other_error(&format!("/admin/connections/{link_name}"), &message)),
-    }
-}
-
-/// The Test button: the result comes back as a message on the details page.
-pub async fn test_connection(
-    admin: Admin,
-    state: web::Data<AppState>,
-    link: web::Path<String>,
-    _form: CsrfForm<NoFields>,
-) -> Result<HttpResponse, AppError> {
-    let to = format!("/admin/connections/{link}");
-    match crate::ops::invoke::test(&state, admin.user(), &link).await {
-        Ok(result) => {
-            let excerpt = result.excerpt.map(|e| format!(" Body: {e}")).unwrap_or_default();
-            let message = format!("Test: {} ({} ms).{excerpt}", result.message, result.latency_ms);
-            Ok(if result.ok { see_other(&to, Some(&message)) } else { see_other_error(&to, &message) })
-        }
-        Err(e @ (AppError::NotConnected { .. } | AppError::Upstream(_) | AppError::Unavailable(_) | AppError::Invalid(_))) => {
-            Ok(see_other_error(&to, &format!("Test failed: {}", e.public_message())))
         }
         Err(e) => Err(e),
     }

@@ -247,3 +247,53 @@ async fn what_the_services_api_answers_fits_the_documented_schemas() {
     let res = api(reqwest::Method::GET, "/api/v1/me").send().await.unwrap();
     assert_fits(&doc, "Me", &res.json().await.unwrap());
 }
+
+#[tokio::test]
+async fn what_the_connections_api_answers_fits_the_documented_schemas() {
+    let app = TestApp::spawn().await;
+    let doc = fetch_document(&app).await;
+    let token = app.token_for("admin").await;
+    let http = app.http();
+    let api = |method: reqwest::Method, path: &str| http.request(method, format!("{}{path}", app.base)).bearer_auth(&token);
+    let service = json!({
+        "name": "Weather", "link_name": "weather", "auth_type": "api_key", "api_base_url": "https://weather.example.com",
+        "api_key": { "param_type": "query", "params": [{ "name": "appid", "display_name": "App ID" }] },
+    });
+    assert_eq!(api(reqwest::Method::POST, "/api/v1/services").json(&service).send().await.unwrap().status(), 201);
+
+    let input = json!({ "service": "weather", "name": "Weather (ops)", "link_name": "weather_ops" });
+    assert_fits(&doc, "ConnectionInput", &input);
+    let res = api(reqwest::Method::POST, "/api/v1/connections").json(&input).send().await.unwrap();
+    assert_eq!(res.status(), 201);
+    assert_fits(&doc, "Connection", &res.json().await.unwrap());
+
+    let res = api(reqwest::Method::POST, "/api/v1/connections/weather_ops/invoke").json(&json!({ "path": "/now" })).send().await.unwrap();
+    assert_eq!(res.status(), 409);
+    let refused: Value = res.json().await.unwrap();
+    assert_eq!(refused["error"]["status"], "not_connected", "{refused}");
+    assert_fits(&doc, "Error", &refused);
+
+    let credentials = json!({ "params": { "appid": "k-123456" } });
+    assert_fits(&doc, "CredentialInput", &credentials);
+    let res = api(reqwest::Method::PUT, "/api/v1/connections/weather_ops/credentials").json(&credentials).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    let connected: Value = res.json().await.unwrap();
+    assert_eq!(connected["status"], "connected");
+    assert_fits(&doc, "Connection", &connected);
+
+    let res = api(reqwest::Method::POST, "/api/v1/connections/weather_ops/test").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_fits(&doc, "TestResult", &res.json().await.unwrap());
+
+    let res = api(reqwest::Method::GET, "/api/v1/connections?owner=any").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_fits(&doc, "ConnectionList", &res.json().await.unwrap());
+
+    let res = api(reqwest::Method::POST, "/api/v1/connections/weather_ops/revoke").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_fits(&doc, "Connection", &res.json().await.unwrap());
+
+    let res = api(reqwest::Method::DELETE, "/api/v1/connections/weather_ops").send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert_fits(&doc, "ConnectionDeleted", &res.json().await.unwrap());
+}

@@ -6,16 +6,17 @@ use serde_json::{Map, Value, json};
 
 use super::schema;
 
-/// Every component schema.
-pub fn all() -> Value {
+/// The component schemas of the general and services areas.
+pub fn all() -> Map<String, Value> {
     let mut all = Map::new();
     for area in [error_schemas(), meta_schemas(), service_schemas(), service_input_schemas()] {
         all.extend(area);
     }
-    Value::Object(all)
+    all
 }
 
-fn object(items: Value) -> Map<String, Value> {
+/// A `json!` object as a map.
+pub fn object(items: Value) -> Map<String, Value> {
     match items {
         Value::Object(map) => map,
         _ => Map::new(),
@@ -53,10 +54,14 @@ fn error_schemas() -> Map<String, Value> {
                         "code": {
                             "type": "string",
                             "description": "Machine-readable: not_found, unauthorized, forbidden, bad_request, invalid, \
-                                            conflict, too_large, unavailable, internal (or error).",
+                                            conflict, not_connected, upstream, too_large, unavailable, internal (or error).",
                             "example": "not_found",
                         },
                         "message": { "type": "string", "description": "For people; never holds a secret or a cause chain." },
+                        "status": {
+                            "allOf": [schema("ConnectionStatus")],
+                            "description": "With `not_connected`: the connection's status, for scripts to branch on.",
+                        },
                     },
                 },
             },
@@ -144,6 +149,7 @@ fn service_schemas() -> Map<String, Value> {
             "required": [
                 "grant_type", "client_id", "client_secret_set", "authorization_url", "token_url", "refresh_url",
                 "revoke_url", "issuer", "client_auth", "scope_delimiter", "token_placement", "extra_auth_params", "scopes",
+                "refresh_on_status",
             ],
             "properties": {
                 "grant_type": schema("GrantType"),
@@ -160,6 +166,10 @@ fn service_schemas() -> Map<String, Value> {
                 "extra_auth_params": { "type": "object", "additionalProperties": { "type": "string" },
                                        "example": { "access_type": "offline" } },
                 "scopes": { "type": "array", "items": schema("Scope") },
+                "refresh_on_status": {
+                    "type": "array", "items": { "type": "integer" },
+                    "description": "Upstream statuses besides 401 that mean \"token refused\": refresh once and retry once.",
+                },
             },
         },
         "Service": {
@@ -167,7 +177,7 @@ fn service_schemas() -> Map<String, Value> {
             "description": "A custom service. `api_key` is set for API Key services, `oauth2` for OAuth2 ones.",
             "required": [
                 "link_name", "name", "description", "auth_type", "api_base_url", "api_key", "oauth2", "callback_url",
-                "connection_count", "created_at", "updated_at", "created_by", "updated_by",
+                "connection_count", "created_at", "updated_at", "created_by", "updated_by", "test_request",
             ],
             "properties": {
                 "link_name": link_name(),
@@ -183,6 +193,10 @@ fn service_schemas() -> Map<String, Value> {
                 "updated_at": { "type": "string", "format": "date-time" },
                 "created_by": { "type": "string" },
                 "updated_by": { "type": "string" },
+                "test_request": {
+                    "type": "string", "nullable": true, "example": "GET /me",
+                    "description": "What Test sends to check a connection: a method and a path under the API base URL.",
+                },
             },
         },
         "ServiceList": {
@@ -213,6 +227,10 @@ fn service_input_schemas() -> Map<String, Value> {
                 "api_base_url": url("Where the service's API lives; an empty string clears it."),
                 "api_key": schema("ApiKeyInput"),
                 "oauth2": schema("OAuth2Input"),
+                "test_request": {
+                    "type": "string", "maxLength": 510, "example": "GET /me",
+                    "description": "A method and a path under the API base URL (which it needs); an empty string clears it.",
+                },
             },
         },
         "ApiKeyInput": {
@@ -244,6 +262,10 @@ fn service_input_schemas() -> Map<String, Value> {
                     "description": "Extra authorization-request parameters; the ones Connections sets itself are refused.",
                 },
                 "scopes": { "type": "array", "maxItems": 50, "items": schema("Scope") },
+                "refresh_on_status": {
+                    "type": "array", "maxItems": 5, "items": { "type": "integer", "minimum": 400, "maximum": 599 },
+                    "description": "Upstream statuses besides 401 that mean \"token refused\" (e.g. 403).",
+                },
             },
         },
         "TokenPlacementInput": {

@@ -1,0 +1,221 @@
+//! The connections area of the OpenAPI document: `/api/v1/connections…` and its schemas. They mirror
+//! `api::connections` (`ConnectionJson`), `domain::connection` (`ConnectionInput`, `CredentialInput`)
+//! and `invoke::InvokeRequest` / `ops::invoke` (`InvokeAnswer`, `TestResult`).
+
+use serde_json::{Map, Value, json};
+
+use super::schemas::{link_name, object};
+use super::{ok, param_ref, paths as path_map, schema, with_errors};
+
+fn body(schema: Value) -> Value {
+    json!({ "required": true, "content": { "application/json": { "schema": schema } } })
+}
+
+/// `/api/v1/connections…`.
+pub fn paths() -> Map<String, Value> {
+    let one = |id: &str, summary: &str| json!({ "tags": ["connections"], "operationId": id, "summary": summary });
+    let mut list = one("list_connections", "List connections: mine by default, or everyone's");
+    list["parameters"] = json!([
+        { "name": "search", "in": "query", "description": "Case-insensitive substring of the display name or the link name.",
+          "schema": { "type": "string", "maxLength": 200 } },
+        { "name": "service", "in": "query", "description": "A service's link name.", "schema": link_name() },
+        { "name": "status", "in": "query", "schema": schema("ConnectionStatus") },
+        { "name": "auth_type", "in": "query", "schema": schema("AuthType") },
+        { "name": "owner", "in": "query", "description": "`me` (My Connections) or `any` (All Connections).",
+          "schema": { "type": "string", "enum": ["me", "any"], "default": "me" } },
+        { "name": "sort", "in": "query", "schema": { "type": "string", "enum": ["name", "-name", "updated", "-updated"], "default": "name" } },
+        param_ref("Page"),
+        param_ref("PerPage"),
+    ]);
+    list["responses"] = with_errors(json!({ "200": ok("One page of connections.", schema("ConnectionList")) }), &["400", "422"]);
+
+    let mut create = one("create_connection", "Create a connection (Not connected) owned by the token's user");
+    create["requestBody"] = body(json!({ "allOf": [schema("ConnectionInput"), { "required": ["service", "name", "link_name"] }] }));
+    create["responses"] = with_errors(
+        json!({ "201": {
+            "description": "Created.",
+            "headers": { "Location": { "description": "The new connection's URL.", "schema": { "type": "string" } } },
+            "content": { "application/json": { "schema": schema("Connection") } },
+        } }),
+        &["422"],
+    );
+
+    let mut show = one("show_connection", "One connection (never its credentials)");
+    show["responses"] = with_errors(json!({ "200": ok("The connection.", schema("Connection")) }), &["404"]);
+
+    let mut update = one("update_connection", "Rename a connection or change its scopes (owner only)");
+    update["description"] = json!("The link name and the service cannot change. Changed scopes take effect at the next connect.");
+    update["requestBody"] = body(schema("ConnectionInput"));
+    update["responses"] = with_errors(json!({ "200": ok("The changed connection.", schema("Connection")) }), &["404", "422"]);
+
+    let mut delete = one("delete_connection", "Revoke at the provider when it can, then delete (owner or any SDAdmin)");
+    delete["responses"] = with_errors(json!({ "200": ok("Deleted.", schema("ConnectionDeleted")) }), &["404"]);
+
+    let mut credentials = one("put_credentials", "Store API key values or a username and password: Connected (owner only)");
+    credentials["requestBody"] = body(schema("CredentialInput"));
+    credentials["responses"] = with_errors(json!({ "200": ok("The connected connection.", schema("Connection")) }), &["400", "404", "422"]);
+
+    let mut authorize = one("authorize_connection", "Start the OAuth2 consent (Authorization Code) or fetch a token (Client Credentials)");
+    authorize["description"] = json!(
+        "Authorization Code: answers the provider's consent URL; the flow belongs to the token's user and completes when \
+         that URL is opened in their signed-in browser. Client Credentials: the token request is made at once and the \
+         connection is answered. Owner only."
+    );
+    authorize["responses"] = with_errors(
+        json!({ "200": ok("The consent URL, or the connected connection.", json!({ "oneOf": [schema("Authorization"), schema("Connection")] })) }),
+        &["400", "404", "409", "502"],
+    );
+
+    let mut revoke = one("revoke_connection", "Revoke at the provider and delete the stored credentials: Disconnected");
+    revoke["responses"] = with_errors(json!({ "200": ok("The connection, with `revoke_outcome`.", schema("Connection")) }), &["404"]);
+
+    let mut invoke = one("invoke_connection", "Send a request through the connection, its credentials injected");
+    invoke["description"] = json!(
+        "The request goes to the service's API base URL (`path`) or an absolute `url` inside it; credentials are never \
+         revealed, and any echo of them in the answer is masked."
+    );
+    invoke["requestBody"] = body(schema("InvokeRequest"));
+    invoke["responses"] = with_errors(json!({ "200": ok("The upstream answer.", schema("InvokeAnswer")) }), &["404", "409", "422", "502"]);
+
+    let mut test = one("test_connection", "Check the connection: the service's test request, or a token/credentials check");
+    test["responses"] = with_errors(json!({ "200": ok("What the test found.", schema("TestResult")) }), &["404", "409"]);
+
+    let item = |ops: Value| {
+        let mut item = json!({ "parameters": [param_ref("ConnectionLinkName")] });
+        item.as_object_mut().expect("object").extend(object(ops));
+        item
+    };
+    path_map([
+        ("/api/v1/connections", json!({ "get": list, "post": create })),
+        ("/api/v1/connections/{link_name}", item(json!({ "get": show, "patch": update, "delete": delete }))),
+        ("/api/v1/connections/{link_name}/credentials", item(json!({ "put": credentials }))),
+        ("/api/v1/connections/{link_name}/authorize", item(json!({ "post": authorize }))),
+        ("/api/v1/connections/{link_name}/revoke", item(json!({ "post": revoke }))),
+        ("/api/v1/connections/{link_name}/invoke", item(json!({ "post": invoke }))),
+        ("/api/v1/connections/{link_name}/test", item(json!({ "post": test }))),
+    ])
+}
+
+/// The connection's path parameter.
+pub fn parameters() -> Map<String, Value> {
+    object(json!({
+        "ConnectionLinkName": {
+            "name": "link_name", "in": "path", "required": true, "description": "The connection's link name.", "schema": link_name(),
+        },
+    }))
+}
+
+/// What the connections API answers and accepts.
+pub fn schemas() -> Map<String, Value> {
+    let time = |description: &str| json!({ "type": "string", "format": "date-time", "nullable": true, "description": description });
+    let nullable = |description: &str| json!({ "type": "string", "nullable": true, "description": description });
+    object(json!({
+        "ConnectionStatus": { "type": "string", "enum": ["not_connected", "connected", "disconnected", "needs_reconnect"] },
+        "Connection": {
+            "type": "object",
+            "required": [
+                "link_name", "name", "service", "auth_type", "owner", "status", "status_message", "scopes_requested",
+                "scopes_granted", "connected_at", "expires_at", "last_error", "revoke_outcome", "created_at", "updated_at",
+            ],
+            "properties": {
+                "link_name": link_name(),
+                "name": { "type": "string", "maxLength": 100 },
+                "service": { "type": "string", "description": "The service's link name." },
+                "auth_type": schema("AuthType"),
+                "owner": { "type": "string", "description": "The username of the SDAdmin who created it." },
+                "status": schema("ConnectionStatus"),
+                "status_message": nullable("Why the status is what it is (e.g. the provider's refusal)."),
+                "scopes_requested": { "type": "array", "items": { "type": "string" } },
+                "scopes_granted": { "type": "array", "items": { "type": "string" }, "nullable": true },
+                "connected_at": time("When it was last connected."),
+                "expires_at": time("When the access token expires (never the token)."),
+                "last_error": nullable("The last error, readable by people."),
+                "revoke_outcome": nullable("What the last revoke did at the provider."),
+                "created_at": { "type": "string", "format": "date-time" },
+                "updated_at": { "type": "string", "format": "date-time" },
+            },
+        },
+        "ConnectionList": {
+            "type": "object",
+            "required": ["connections", "total", "page", "per_page"],
+            "properties": {
+                "connections": { "type": "array", "items": schema("Connection") },
+                "total": { "type": "integer", "format": "int64" },
+                "page": { "type": "integer", "format": "int64" },
+                "per_page": { "type": "integer", "format": "int64" },
+            },
+        },
+        "ConnectionInput": {
+            "type": "object",
+            "properties": {
+                "service": { "type": "string", "description": "The service's link name (on create only)." },
+                "name": { "type": "string", "minLength": 1, "maxLength": 100 },
+                "link_name": link_name(),
+                "scopes": { "type": "array", "items": { "type": "string" },
+                            "description": "OAuth2: a subset of the service's scopes, at least one when it defines any." },
+            },
+        },
+        "ConnectionDeleted": {
+            "type": "object",
+            "required": ["deleted", "revoke_outcome"],
+            "properties": {
+                "deleted": { "type": "string", "description": "The deleted connection's link name." },
+                "revoke_outcome": { "type": "string" },
+            },
+        },
+        "CredentialInput": {
+            "type": "object",
+            "description": "API Key: `params`, one value per parameter of the service. Basic: `username` and `password`. \
+                            Write-only: never answered back.",
+            "properties": {
+                "params": { "type": "object", "additionalProperties": { "type": "string", "maxLength": 4096 }, "writeOnly": true,
+                            "example": { "X-Api-Key": "…" } },
+                "username": { "type": "string", "maxLength": 4096 },
+                "password": { "type": "string", "maxLength": 4096, "writeOnly": true },
+            },
+        },
+        "Authorization": {
+            "type": "object",
+            "required": ["authorization_url", "expires_in"],
+            "properties": {
+                "authorization_url": { "type": "string", "format": "uri", "description": "Open it in the token owner's signed-in browser." },
+                "expires_in": { "type": "integer", "description": "Seconds until the flow expires." },
+            },
+        },
+        "InvokeRequest": {
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "method": { "type": "string", "default": "GET" },
+                "path": { "type": "string", "description": "Joined to the service's API base URL.", "example": "/v1/tickets" },
+                "url": { "type": "string", "format": "uri", "description": "An absolute URL inside the API base URL (instead of `path`)." },
+                "headers": { "type": "object", "additionalProperties": { "type": "string" } },
+                "query": { "type": "object", "additionalProperties": { "type": "string" } },
+                "body": { "description": "A string is sent as is; any other JSON value is sent as JSON." },
+                "body_base64": { "type": "boolean", "default": false, "description": "`body` is base64 (binary uploads)." },
+                "timeout_ms": { "type": "integer", "minimum": 1, "maximum": 60000, "default": 30000 },
+            },
+        },
+        "InvokeAnswer": {
+            "type": "object",
+            "required": ["status", "headers", "body", "body_base64"],
+            "properties": {
+                "status": { "type": "integer" },
+                "headers": { "type": "object", "additionalProperties": { "type": "string" } },
+                "body": { "type": "string", "description": "Text, or base64 when `body_base64` is true. Secrets are masked." },
+                "body_base64": { "type": "boolean" },
+            },
+        },
+        "TestResult": {
+            "type": "object",
+            "required": ["ok", "status", "latency_ms", "message", "excerpt"],
+            "properties": {
+                "ok": { "type": "boolean" },
+                "status": { "type": "integer", "nullable": true, "description": "The upstream HTTP status, when a request was made." },
+                "latency_ms": { "type": "integer", "format": "int64" },
+                "message": { "type": "string" },
+                "excerpt": nullable("The start of the answer's body, secrets masked."),
+            },
+        },
+    }))
+}
