@@ -9,7 +9,7 @@
 #   --postgres       a fresh database on postgres://postgres@127.0.0.1:5432 (dropped at the end)
 #                    instead of a temp SQLite file
 #   --connections    also seed 100,000 connections over 1,000 services and measure
-#                    /admin/connections and its search
+#                    /admin/connections and its search (results in bench/results-<backend>-connections.md)
 #
 # Needs: cargo, curl, python3, wrk (apt-get install -y wrk), and psql for --postgres.
 # Every process it starts is stopped on exit; after the build, the run is bounded by
@@ -170,7 +170,8 @@ check_page() {
     ((found >= want)) || die "$path shows \"$marker\" $found times, expected $want (not signed in, or too few rows?)"
 }
 
-# Prints "rps p50_ms p99_ms" from wrk --latency output.
+# Prints "rps p50_ms p99_ms problems" from wrk --latency output ("-" when wrk saw no error status,
+# socket error or timeout).
 parse_wrk() {
     python3 - "$1" << 'EOF'
 import re, sys
@@ -181,32 +182,38 @@ def ms(v):
 rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
 p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
 p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
+problems = []
 bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-errors = re.search(r"Socket errors: (.*)", text)
-if bad or errors:
-    sys.exit(f"wrk saw failures: {bad.group(0) if bad else ''} {errors.group(0) if errors else ''}")
-print(f"{float(rps):.0f} {p50:.2f} {p99:.2f}")
+if bad:
+    problems.append(f"{bad.group(1)}_error_statuses")
+errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+if errors:
+    problems += [f"{n}_{what}" for what, n in zip(["connect_errors", "read_errors", "write_errors", "timeouts"], errors.groups()) if n != "0"]
+print(f"{float(rps):.0f} {p50:.2f} {p99:.2f} {','.join(problems) or '-'}")
 EOF
 }
 
-declare -A RPS P50 P99
+declare -A RPS P50 P99 PROBLEMS
 for target in "${TARGETS[@]}"; do
     IFS='|' read -r name path marker want <<< "$target"
     check_page "$path" "$marker" "$want"
     log "measuring $name: $path (-t$THREADS -c$CONCURRENCY, ${WARMUP}s warm-up + ${DURATION}s)"
     wrk -t"$THREADS" -c"$CONCURRENCY" -d"${WARMUP}s" -H "$COOKIE" "$BASE$path" > /dev/null
     wrk -t"$THREADS" -c"$CONCURRENCY" -d"${DURATION}s" --latency -H "$COOKIE" "$BASE$path" > "$WORK/wrk.txt"
-    read -r rps p50 p99 <<< "$(parse_wrk "$WORK/wrk.txt")"
-    RPS[$name]=$rps P50[$name]=$p50 P99[$name]=$p99
+    parsed="$(parse_wrk "$WORK/wrk.txt")" || die "could not read wrk's output: $(cat "$WORK/wrk.txt")"
+    read -r rps p50 p99 problems <<< "$parsed"
+    RPS[$name]=$rps P50[$name]=$p50 P99[$name]=$p99 PROBLEMS[$name]=$problems
+    [[ $problems == - ]] || echo "bench: wrk saw problems on $path: $problems" >&2
     check_page "$path" "$marker" "$want" # still signed in: the numbers are of the real page
 done
 
-ratio() { python3 -c "print(f'{$1 / $2:.2f}')"; }
+ratio() { python3 -c "print(f'{$1 / max($2, 1):.2f}')"; }
 within() { python3 -c "print('yes' if $1 <= $2 else 'NO')"; }
 
 REV="$(cd "$ROOT" && git rev-parse --short HEAD 2> /dev/null || echo unknown)"
 DIRTY="$(cd "$ROOT" && git status --porcelain 2> /dev/null | grep -q . && echo ' (with uncommitted changes)' || true)"
 RESULT="$ROOT/bench/results-$BACKEND.md"
+((WITH_CONNECTIONS)) && RESULT="$ROOT/bench/results-$BACKEND-connections.md"
 {
     echo "# Benchmark results: $BACKEND"
     echo
@@ -218,11 +225,11 @@ RESULT="$ROOT/bench/results-$BACKEND.md"
     echo "$SEED_REPORT"
     echo '```'
     echo
-    echo "| target | path | requests/s | p50 ms | p99 ms |"
-    echo "|---|---|---:|---:|---:|"
+    echo "| target | path | requests/s | p50 ms | p99 ms | wrk errors |"
+    echo "|---|---|---:|---:|---:|---|"
     for target in "${TARGETS[@]}"; do
         IFS='|' read -r name path _ <<< "$target"
-        echo "| $name | \`$path\` | ${RPS[$name]} | ${P50[$name]} | ${P99[$name]} |"
+        echo "| $name | \`$path\` | ${RPS[$name]} | ${P50[$name]} | ${P99[$name]} | ${PROBLEMS[$name]//_/ } |"
     done
     echo
     echo "| ratio | value | target | met |"

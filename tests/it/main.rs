@@ -17,5 +17,6 @@ mod openapi;
 mod refresh;
 mod services_api;
 mod services_pages;
+mod services_totals;
 mod sign_in;
 mod upstream;
