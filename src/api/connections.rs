@@ -139,7 +139,9 @@ pub async fn list_connections(
         })
         .await?;
     let items: Vec<ConnectionJson> = rows.iter().map(connection_json).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "connections": items, "total": total, "page": page, "per_page": per_page })))
+    Ok(HttpResponse::Ok().json(
+        serde_json::json!({ "connections": items, "total": total.n, "total_at_least": total.at_least, "page": page, "per_page": per_page }),
+    ))
 }
 
 pub async fn create_connection(

@@ -43,7 +43,7 @@ pub fn find_active_with_user(conn: &mut DbConn, token_hash: &str) -> QueryResult
         .filter(api_tokens::token_hash.eq(token_hash))
         .filter(api_tokens::revoked_at.is_null())
         .select((ApiToken::as_select(), User::as_select()))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

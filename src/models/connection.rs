@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use diesel::dsl::sql;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 
 use crate::crypto::{Keyring, Secret, SecretSlot};
 use crate::db::schema::{connections, services, users};
@@ -117,11 +117,11 @@ pub fn insert(
 }
 
 pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<ConnectionRow>> {
-    connections::table.filter(connections::link_name.eq(link_name)).select(ConnectionRow::as_select()).first(conn).optional()
+    connections::table.filter(connections::link_name.eq(link_name)).select(ConnectionRow::as_select()).get_result(conn).optional()
 }
 
 pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<ConnectionRow> {
-    connections::table.find(id).select(ConnectionRow::as_select()).first(conn)
+    connections::table.find(id).select(ConnectionRow::as_select()).get_result(conn)
 }
 
 /// Renames and (for OAuth2) changes the requested scopes; a scope change needs a new consent, so it
@@ -359,9 +359,37 @@ fn filtered<'a>(conn: &DbConn, q: &'a ConnectionQuery) -> diesel::helper_types::
     query.filter(connections::name_lower.like(pattern.clone()).escape('\\').or(connections::link_name.like(pattern).escape('\\')))
 }
 
+/// How many connections a list matches: exact from the per-owner counters that triggers keep when
+/// only the owner is filtered, otherwise counted up to `COUNT_CAP` ("1,000+"), so that no page view
+/// walks 100,000 rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    pub n: i64,
+    /// True when there are more than `n`.
+    pub at_least: bool,
+}
+
+pub const COUNT_CAP: i64 = 1000;
+
+fn total(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<Total> {
+    let unfiltered = q.search.trim().is_empty() && q.service_id.is_none() && q.status.is_none() && q.auth_type.is_none();
+    if unfiltered {
+        let sum = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM connection_counts";
+        let n: i64 = match q.owner_id {
+            None => diesel::select(sql::<BigInt>(sum).sql(")")).get_result(conn)?,
+            Some(owner) => {
+                diesel::select(sql::<BigInt>(sum).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")")).get_result(conn)?
+            }
+        };
+        return Ok(Total { n, at_least: false });
+    }
+    let found = filtered(conn, q).select(connections::id).limit(COUNT_CAP + 1).load::<i64>(conn)?.len() as i64;
+    Ok(Total { n: found.min(COUNT_CAP), at_least: found > COUNT_CAP })
+}
+
 /// One page of connections matching the query, and how many match in all.
-pub fn list(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<(Vec<ListRow>, i64)> {
-    let total: i64 = filtered(conn, q).count().get_result(conn)?;
+pub fn list(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<(Vec<ListRow>, Total)> {
+    let total = total(conn, q)?;
     let query = match q.sort {
         ConnectionSort::NameAsc => filtered(conn, q).order((connections::name_lower.asc(), connections::id.asc())),
         ConnectionSort::NameDesc => filtered(conn, q).order((connections::name_lower.desc(), connections::id.desc())),

@@ -65,7 +65,7 @@ pub fn insert(conn: &mut DbConn, keyring: &Keyring, flow: &NewFlow, now: i64) ->
 }
 
 pub fn find(conn: &mut DbConn, state_hash: &str) -> QueryResult<Option<OAuthFlow>> {
-    oauth_flows::table.find(state_hash).select(OAuthFlow::as_select()).first(conn).optional()
+    oauth_flows::table.find(state_hash).select(OAuthFlow::as_select()).get_result(conn).optional()
 }
 
 /// Marks the flow used; true only for the one caller that got it first, while it is still valid.

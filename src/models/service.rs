@@ -158,7 +158,7 @@ fn store_secret(conn: &mut DbConn, keyring: &Keyring, id: i64, change: &SecretCh
 }
 
 pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<ServiceRow>> {
-    services::table.filter(services::link_name.eq(link_name)).select(ServiceRow::as_select()).first(conn).optional()
+    services::table.filter(services::link_name.eq(link_name)).select(ServiceRow::as_select()).get_result(conn).optional()
 }
 
 /// `find`, locking the row until the transaction ends. On PostgreSQL a connection cannot be added to
@@ -174,7 +174,7 @@ pub fn find_for_update(conn: &mut DbConn, link_name: &str) -> QueryResult<Option
 }
 
 pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<ServiceRow> {
-    services::table.find(id).select(ServiceRow::as_select()).first(conn)
+    services::table.find(id).select(ServiceRow::as_select()).get_result(conn)
 }
 
 pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
@@ -276,6 +276,11 @@ fn total(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<i64> {
         None => diesel::select(sql::<BigInt>(sum).sql(")")).get_result(conn),
         Some(t) => diesel::select(sql::<BigInt>(sum).sql(" WHERE auth_type = ").bind::<Text, _>(t.as_str()).sql(")")).get_result(conn),
     }
+}
+
+/// How many services there are (from the counters).
+pub fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
+    diesel::select(sql::<BigInt>("(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts)")).get_result(conn)
 }
 
 /// The requested page of `filtered`, in the requested order.

@@ -40,7 +40,7 @@ pub fn find_with_user(conn: &mut DbConn, id_hash: &str) -> QueryResult<Option<(S
         .inner_join(users::table)
         .filter(sessions::id_hash.eq(id_hash))
         .select((Session::as_select(), User::as_select()))
-        .first(conn)
+        .get_result(conn)
         .optional()
 }
 

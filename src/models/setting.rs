@@ -9,7 +9,7 @@ use crate::db::schema::settings;
 pub const ALIAS_URL: &str = "alias_url";
 
 pub fn get(conn: &mut DbConn, key: &str) -> QueryResult<Option<String>> {
-    settings::table.find(key).select(settings::value).first(conn).optional()
+    settings::table.find(key).select(settings::value).get_result(conn).optional()
 }
 
 /// Sets a value, creating the row when missing. No ON CONFLICT on the multi backend: update, then insert.

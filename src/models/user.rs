@@ -97,7 +97,7 @@ pub fn insert(conn: &mut DbConn, username: &str, password_hash: &str, role: Role
 }
 
 pub fn find_by_name(conn: &mut DbConn, username: &str) -> QueryResult<Option<User>> {
-    users::table.filter(users::username.eq(username)).select(User::as_select()).first(conn).optional()
+    users::table.filter(users::username.eq(username)).select(User::as_select()).get_result(conn).optional()
 }
 
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
@@ -107,7 +107,7 @@ pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
 /// Counts a failed sign-in; the fifth in a row locks the account for `LOCKOUT_SECS`.
 pub fn record_failure(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {
     crate::db::write_tx(conn, |conn| {
-        let failures: i32 = users::table.find(id).select(users::failed_logins).first(conn)?;
+        let failures: i32 = users::table.find(id).select(users::failed_logins).get_result(conn)?;
         let failures = failures + 1;
         let locked_until = (failures >= MAX_FAILED_LOGINS).then_some(now + LOCKOUT_SECS);
         let failures = if locked_until.is_some() { 0 } else { failures };
@@ -143,5 +143,5 @@ pub fn set_disabled(conn: &mut DbConn, id: i64, disabled: bool, now: i64) -> Que
 }
 
 pub fn name_of(conn: &mut DbConn, id: i64) -> QueryResult<String> {
-    users::table.find(id).select(users::username).first(conn)
+    users::table.find(id).select(users::username).get_result(conn)
 }

@@ -10,6 +10,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
     ("app.js", "text/javascript; charset=utf-8", include_bytes!("../../static/app.js")),
     ("htmx.min.js", "text/javascript; charset=utf-8", include_bytes!("../../static/htmx.min.js")),
     ("favicon.svg", "image/svg+xml", include_bytes!("../../static/favicon.svg")),
+    ("icons.svg", "image/svg+xml", include_bytes!("../../static/icons.svg")),
 ];
 
 pub async fn serve_asset(name: web::Path<String>) -> Result<HttpResponse, AppError> {

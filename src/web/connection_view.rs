@@ -131,7 +131,7 @@ impl ConnectAction {
 }
 
 /// One page of the list and the number of matches, for `viewer`.
-pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> Result<(Vec<ConnectionItem>, i64), AppError> {
+pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> Result<(Vec<ConnectionItem>, connections::Total), AppError> {
     let params = params.clone();
     state
         .db

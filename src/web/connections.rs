@@ -26,13 +26,18 @@ struct ListPage {
     layout: Layout,
     params: ConnectionParams,
     items: Vec<ConnectionItem>,
-    total: i64,
+    total: crate::models::connection::Total,
     first: i64,
     last: i64,
     prev_url: Option<String>,
     next_url: Option<String>,
-    services: Vec<(String, String, String)>,
+    /// The service filter's choices; `None` when there are too many for a list (a text field then).
+    services: Option<Vec<(String, String, String)>>,
+    has_services: bool,
 }
+
+/// Up to this many services, the filter is a drop-down list.
+const SERVICE_CHOICES_MAX: i64 = 200;
 
 pub async fn list_connections(
     req: HttpRequest,
@@ -42,7 +47,13 @@ pub async fn list_connections(
 ) -> Result<HttpResponse, AppError> {
     let params = query.into_inner().normalised();
     let (items, total) = view::page(&state, &params, admin.user().id).await?;
-    let services = state.db.run(|c| Ok(services::names(c)?)).await?;
+    let (services, has_services) = state
+        .db
+        .run(|c| {
+            let n = services::count_all(c)?;
+            Ok(((n <= SERVICE_CHOICES_MAX).then(|| services::names(c)).transpose()?, n > 0))
+        })
+        .await?;
     let (page, per_page) = (params.page(), params.per_page());
     let first = if items.is_empty() { 0 } else { (page - 1) * per_page + 1 };
     let section = if params.all() { "all_connections" } else { "connections" };
@@ -51,11 +62,12 @@ pub async fn list_connections(
         last: if items.is_empty() { 0 } else { first + items.len() as i64 - 1 },
         first,
         prev_url: (page > 1).then(|| params.url_for_page(page - 1)),
-        next_url: (page * per_page < total).then(|| params.url_for_page(page + 1)),
+        next_url: (page * per_page < total.n || total.at_least).then(|| params.url_for_page(page + 1)),
         params,
         items,
         total,
         services,
+        has_services,
     };
     if wants_fragment(&req, "connection-results") {
         return render(&req, &page_data.as_results());

@@ -137,10 +137,11 @@ pub fn schemas() -> Map<String, Value> {
         },
         "ConnectionList": {
             "type": "object",
-            "required": ["connections", "total", "page", "per_page"],
+            "required": ["connections", "total", "total_at_least", "page", "per_page"],
             "properties": {
                 "connections": { "type": "array", "items": schema("Connection") },
-                "total": { "type": "integer", "format": "int64" },
+                "total": { "type": "integer", "format": "int64", "description": "How many match; exact unless total_at_least." },
+                "total_at_least": { "type": "boolean", "description": "With filters, counting stops at 1000: true means more than total match." },
                 "page": { "type": "integer", "format": "int64" },
                 "per_page": { "type": "integer", "format": "int64" },
             },

@@ -1,0 +1,2 @@
+DROP TABLE connection_counts;
+DROP FUNCTION connection_counts_track();
