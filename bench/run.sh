@@ -46,87 +46,15 @@ while (($#)); do
     shift
 done
 
-log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-die() { echo "bench: $*" >&2; exit 1; }
-
-if ! command -v wrk > /dev/null; then
-    if [[ $(id -u) == 0 ]] && command -v apt-get > /dev/null; then
-        apt-get install -y -qq wrk > /dev/null || die "wrk is missing and could not be installed"
-    else
-        die "wrk is missing: apt-get install -y wrk"
-    fi
-fi
-for tool in curl python3; do command -v "$tool" > /dev/null || die "$tool is missing"; done
-[[ $BACKEND == sqlite ]] || command -v psql > /dev/null || die "psql is missing"
-
-log "building the release binary"
-(cd "$ROOT" && cargo build --release --quiet)
-BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/connections"
-
-WORK="$(mktemp -d -t connections-bench.XXXXXX)"
-SERVER_PID=""
-WATCHDOG_PID=""
-PG_DB=""
-cleanup() {
-    local status=$?
-    trap - EXIT INT TERM
-    if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2> /dev/null; then
-        kill "$SERVER_PID" 2> /dev/null || true
-        wait "$SERVER_PID" 2> /dev/null || true
-    fi
-    if [[ -n $WATCHDOG_PID ]]; then
-        kill "$WATCHDOG_PID" 2> /dev/null || true
-        wait "$WATCHDOG_PID" 2> /dev/null || true
-    fi
-    if [[ -n $PG_DB ]]; then
-        psql -X -q "$PG_ADMIN_URL" -c "DROP DATABASE IF EXISTS $PG_DB WITH (FORCE)" > /dev/null 2>&1 ||
-            echo "bench: could not drop database $PG_DB" >&2
-    fi
-    if ((status != 0)) && [[ -f $WORK/server.log ]]; then
-        echo "--- last lines of the server log ---" >&2
-        tail -n 20 "$WORK/server.log" >&2
-    fi
-    rm -rf "$WORK"
-    exit "$status"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# The time bound: a watchdog that ends this script (and so, through the trap, everything it started).
-(
-    sleep "$TIME_LIMIT" &
-    sleeper=$!
-    trap 'kill $sleeper 2> /dev/null; exit 0' TERM
-    wait "$sleeper"
-    echo "bench: over the time limit of ${TIME_LIMIT}s, stopping" >&2
-    kill -TERM $$ 2> /dev/null
-) &
-WATCHDOG_PID=$!
-
-PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+[[ $BACKEND == sqlite ]] && bench_setup || bench_setup psql
+bench_database "$BACKEND"
+PORT="$(free_port)"
 BASE="http://127.0.0.1:$PORT"
-if [[ $BACKEND == postgres ]]; then
-    PG_DB="connections_bench_$(date +%s)_$$"
-    psql -X -q -v ON_ERROR_STOP=1 "$PG_ADMIN_URL" -c "CREATE DATABASE $PG_DB" > /dev/null
-    DATABASE_URL="${PG_ADMIN_URL%/*}/$PG_DB"
-    SEED_TARGET="$DATABASE_URL"
-else
-    DATABASE_URL="sqlite://$WORK/connections.db"
-    SEED_TARGET="$WORK/connections.db"
-fi
 
-log "starting the server on $BASE ($BACKEND)"
-env DATABASE_URL="$DATABASE_URL" CONNECTIONS_BIND="127.0.0.1:$PORT" CONNECTIONS_BASE_URL="$BASE" \
-    CONNECTIONS_DATA_DIR="$WORK/data" CONNECTIONS_ADMIN_PASSWORD="$ADMIN_PASSWORD" RUST_LOG=warn \
-    "$BIN" serve > "$WORK/server.log" 2>&1 &
-SERVER_PID=$!
-for _ in $(seq 1 300); do
-    curl -fsS -o /dev/null "$BASE/healthz" 2> /dev/null && break
-    kill -0 "$SERVER_PID" 2> /dev/null || die "the server exited during start-up"
-    sleep 0.1
-done
-curl -fsS -o /dev/null "$BASE/healthz" || die "the server did not start within 30s"
+log "starting the server on $BASE ($BACKEND); load average $(bench_load)"
+bench_start_app server "$PORT"
 
 log "seeding $SERVICES services$( ((WITH_CONNECTIONS)) && echo " and $CONNECTIONS connections over $CONNECTION_SERVICES services")"
 seed_args=(--services "$SERVICES" --fragment "$FRAGMENT")
@@ -170,29 +98,7 @@ check_page() {
     ((found >= want)) || die "$path shows \"$marker\" $found times, expected $want (not signed in, or too few rows?)"
 }
 
-# Prints "rps p50_ms p99_ms problems" from wrk --latency output ("-" when wrk saw no error status,
-# socket error or timeout).
-parse_wrk() {
-    python3 - "$1" << 'EOF'
-import re, sys
-text = open(sys.argv[1]).read()
-def ms(v):
-    n, unit = re.fullmatch(r"([\d.]+)(us|ms|s|m)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1, "s": 1000, "m": 60000}[unit]
-rps = re.search(r"Requests/sec:\s+([\d.]+)", text).group(1)
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", text, re.M).group(1))
-p99 = ms(re.search(r"^\s+99%\s+(\S+)", text, re.M).group(1))
-problems = []
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
-if bad:
-    problems.append(f"{bad.group(1)}_error_statuses")
-errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
-if errors:
-    problems += [f"{n}_{what}" for what, n in zip(["connect_errors", "read_errors", "write_errors", "timeouts"], errors.groups()) if n != "0"]
-print(f"{float(rps):.0f} {p50:.2f} {p99:.2f} {','.join(problems) or '-'}")
-EOF
-}
-
+LOAD_BEFORE="$(bench_load)"
 declare -A RPS P50 P99 PROBLEMS
 for target in "${TARGETS[@]}"; do
     IFS='|' read -r name path marker want <<< "$target"
@@ -207,18 +113,14 @@ for target in "${TARGETS[@]}"; do
     check_page "$path" "$marker" "$want" # still signed in: the numbers are of the real page
 done
 
-ratio() { python3 -c "print(f'{$1 / max($2, 1):.2f}')"; }
-within() { python3 -c "print('yes' if $1 <= $2 else 'NO')"; }
-
-REV="$(cd "$ROOT" && git rev-parse --short HEAD 2> /dev/null || echo unknown)"
-DIRTY="$(cd "$ROOT" && git status --porcelain 2> /dev/null | grep -q . && echo ' (with uncommitted changes)' || true)"
+LOAD_AFTER="$(bench_load)"
 RESULT="$ROOT/bench/results-$BACKEND.md"
 ((WITH_CONNECTIONS)) && RESULT="$ROOT/bench/results-$BACKEND-connections.md"
 {
     echo "# Benchmark results: $BACKEND"
     echo
     echo "\`bench/run.sh$([[ $BACKEND == postgres ]] && echo ' --postgres')$( ((WITH_CONNECTIONS)) && echo ' --connections')\`" \
-        "on $(date -u +%Y-%m-%d), commit $REV$DIRTY; $(nproc) cores; wrk -t$THREADS -c$CONCURRENCY -d${DURATION}s" \
+        "on $(date -u +%Y-%m-%d), $(bench_revision); $(nproc) cores (load average before: $LOAD_BEFORE, after: $LOAD_AFTER); wrk -t$THREADS -c$CONCURRENCY -d${DURATION}s" \
         "after ${WARMUP}s warm-up, session cookie; server and wrk on the same machine."
     echo
     echo '```'

@@ -97,6 +97,11 @@ impl ConnectionParams {
         }
     }
 
+    /// The filters and sort, for forms that change only the page size.
+    pub fn kept(&self) -> Vec<(&'static str, &str)> {
+        vec![("q", &self.q), ("service", &self.service), ("status", &self.status), ("auth_type", &self.auth_type), ("owner", &self.owner), ("sort", &self.sort)]
+    }
+
     pub fn is_filtered(&self) -> bool {
         !self.q.is_empty() || !self.service.is_empty() || !self.status.is_empty() || !self.auth_type.is_empty()
     }
