@@ -5,6 +5,7 @@
 # and writes them to bench/results-<backend>.md. Not a test: nothing here asserts a time.
 #
 #   bench/run.sh [--postgres] [--connections] [--duration SECONDS] [--threads N] [--concurrency N]
+#   bench/run.sh --invoke [--postgres] [...]   runs bench/invoke.sh (invoke through the app vs the upstream)
 #
 #   --postgres       a fresh database on postgres://postgres@127.0.0.1:5432 (dropped at the end)
 #                    instead of a temp SQLite file
@@ -32,7 +33,8 @@ PG_ADMIN_URL="${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 TIME_LIMIT="${BENCH_TIME_LIMIT:-280}"
 ADMIN_PASSWORD="bench-admin-password-$RANDOM$RANDOM"
 
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+[[ ${1:-} == --invoke ]] && { shift; exec "$ROOT/bench/invoke.sh" "$@"; }
 while (($#)); do
     case "$1" in
         --postgres) BACKEND=postgres ;;
@@ -48,7 +50,7 @@ done
 
 # shellcheck source=bench/lib.sh
 source "$ROOT/bench/lib.sh"
-[[ $BACKEND == sqlite ]] && bench_setup || bench_setup psql
+if [[ $BACKEND == postgres ]]; then bench_setup psql; else bench_setup; fi
 bench_database "$BACKEND"
 PORT="$(free_port)"
 BASE="http://127.0.0.1:$PORT"

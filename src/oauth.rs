@@ -124,19 +124,8 @@ pub async fn token_request(
     mut form: Vec<(&'static str, String)>,
 ) -> Result<TokenSet, TokenError> {
     let url = Url::parse(endpoint).map_err(|e| TokenError::Invalid(format!("token URL: {e}")))?;
-    let mut request = out.request(reqwest::Method::POST, &url)?.header("accept", "application/json");
-    match (cfg.client_auth, client_secret) {
-        (ClientAuth::Basic, Some(secret)) => {
-            // RFC 6749 §2.3.1: both parts form-encoded before Base64.
-            let pair = format!("{}:{}", form_enc(&cfg.client_id), form_enc(secret.expose()));
-            request = request.header("authorization", format!("Basic {}", STANDARD.encode(pair)));
-        }
-        (ClientAuth::Body, Some(secret)) => {
-            form.push(("client_id", cfg.client_id.clone()));
-            form.push(("client_secret", secret.expose().to_owned()));
-        }
-        (_, None) => form.push(("client_id", cfg.client_id.clone())),
-    }
+    let request = out.request(reqwest::Method::POST, &url)?.header("accept", "application/json");
+    let request = authenticate(request, &mut form, cfg, client_secret);
     let answer = out.send(&url, request.form(&form), Some(TOKEN_TIMEOUT)).await?;
     let parsed: Option<TokenBody> = serde_json::from_slice(&answer.body).ok();
     match (answer.status, parsed) {
@@ -159,6 +148,31 @@ fn short(text: &str) -> String {
     text.chars().filter(|c| !c.is_control()).take(300).collect()
 }
 
+/// Client authentication the service's way: an HTTP Basic header (RFC 6749 §2.3.1: both parts
+/// form-encoded before Base64), or the credentials in the body; a public client sends its id only.
+fn authenticate(
+    request: reqwest::RequestBuilder,
+    form: &mut Vec<(&'static str, String)>,
+    cfg: &OAuthConfig,
+    client_secret: Option<&Secret>,
+) -> reqwest::RequestBuilder {
+    match (cfg.client_auth, client_secret) {
+        (ClientAuth::Basic, Some(secret)) => {
+            let pair = format!("{}:{}", form_enc(&cfg.client_id), form_enc(secret.expose()));
+            request.header("authorization", format!("Basic {}", STANDARD.encode(pair)))
+        }
+        (ClientAuth::Body, Some(secret)) => {
+            form.push(("client_id", cfg.client_id.clone()));
+            form.push(("client_secret", secret.expose().to_owned()));
+            request
+        }
+        (_, None) => {
+            form.push(("client_id", cfg.client_id.clone()));
+            request
+        }
+    }
+}
+
 fn form_enc(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
@@ -173,19 +187,8 @@ pub async fn revoke(
 ) -> Result<(), TokenError> {
     let endpoint = cfg.revoke_url.as_deref().ok_or_else(|| TokenError::Invalid("no revoke URL".into()))?;
     let url = Url::parse(endpoint).map_err(|e| TokenError::Invalid(format!("revoke URL: {e}")))?;
-    let mut form: Vec<(&str, String)> = vec![("token", token.expose().to_owned()), ("token_type_hint", hint.to_owned())];
-    let mut request = out.request(reqwest::Method::POST, &url)?;
-    match (cfg.client_auth, client_secret) {
-        (ClientAuth::Basic, Some(secret)) => {
-            let pair = format!("{}:{}", form_enc(&cfg.client_id), form_enc(secret.expose()));
-            request = request.header("authorization", format!("Basic {}", STANDARD.encode(pair)));
-        }
-        (ClientAuth::Body, Some(secret)) => {
-            form.push(("client_id", cfg.client_id.clone()));
-            form.push(("client_secret", secret.expose().to_owned()));
-        }
-        (_, None) => form.push(("client_id", cfg.client_id.clone())),
-    }
+    let mut form: Vec<(&'static str, String)> = vec![("token", token.expose().to_owned()), ("token_type_hint", hint.to_owned())];
+    let request = authenticate(out.request(reqwest::Method::POST, &url)?, &mut form, cfg, client_secret);
     let answer = out.send(&url, request.form(&form), Some(TOKEN_TIMEOUT)).await?;
     match answer.status {
         200..=299 => Ok(()),

@@ -41,14 +41,28 @@ pub struct ConnectionView {
 impl ConnectionView {
     pub fn new(row: &ConnectionRow, service: &ServiceRow, owner: &str) -> ConnectionView {
         let config: Option<ServiceConfig> = serde_json::from_str(&service.config).ok();
+        let grant_type = config.as_ref().and_then(|c| c.oauth()).map(|o| o.grant_type);
+        let service_part = (service.link_name.clone(), service.name.clone(), service.auth_type.as_str());
+        ConnectionView::from_parts(row, service_part, grant_type, owner.to_owned())
+    }
+
+    /// From a row and what is known of its service: (link name, name, auth type). Lists know no
+    /// grant type (they do not load service settings).
+    pub fn from_parts(
+        row: &ConnectionRow,
+        service: (String, String, &str),
+        grant_type: Option<GrantType>,
+        owner: String,
+    ) -> ConnectionView {
+        let (service_link, service_name, auth_type) = service;
         ConnectionView {
             link_name: row.link_name.clone(),
             name: row.name.clone(),
-            service_link: service.link_name.clone(),
-            service_name: service.name.clone(),
-            auth_type: AuthType::parse(&service.auth_type).unwrap_or(AuthType::ApiKey),
-            grant_type: config.as_ref().and_then(|c| c.oauth()).map(|o| o.grant_type),
-            owner: owner.to_owned(),
+            service_link,
+            service_name,
+            auth_type: AuthType::parse(auth_type).unwrap_or(AuthType::ApiKey),
+            grant_type,
+            owner,
             owner_id: row.owner_id,
             status: row.status(),
             status_message: row.status_message.clone(),

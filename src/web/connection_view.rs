@@ -78,28 +78,25 @@ impl ConnectionParams {
     }
 
     pub fn url_for_sort(&self, column: &str) -> String {
-        let next = match (self.sort.as_str(), column) {
-            ("name", "name") => "-name",
-            (_, "name") => "name",
-            ("-updated", "updated") => "updated",
-            _ => "-updated",
-        };
         let mut other = self.clone();
-        other.sort = next.to_owned();
+        other.sort = crate::web::list::toggled_sort(&self.sort, column).to_owned();
         other.url_for_page(1)
     }
 
     pub fn sort_class(&self, column: &str) -> &'static str {
-        match (self.sort.as_str(), column) {
-            ("name", "name") | ("updated", "updated") => "sort-asc",
-            ("-name", "name") | ("-updated", "updated") => "sort-desc",
-            _ => "",
-        }
+        crate::web::list::sort_class(&self.sort, column)
     }
 
     /// The filters and sort, for forms that change only the page size.
     pub fn kept(&self) -> Vec<(&'static str, &str)> {
-        vec![("q", &self.q), ("service", &self.service), ("status", &self.status), ("auth_type", &self.auth_type), ("owner", &self.owner), ("sort", &self.sort)]
+        vec![
+            ("q", &self.q),
+            ("service", &self.service),
+            ("status", &self.status),
+            ("auth_type", &self.auth_type),
+            ("owner", &self.owner),
+            ("sort", &self.sort),
+        ]
     }
 
     pub fn is_filtered(&self) -> bool {
@@ -159,7 +156,7 @@ pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> R
             let items = rows
                 .into_iter()
                 .map(|(row, service_link, service_name, auth_type, owner)| {
-                    let view = list_view(&row, service_link, service_name, &auth_type, owner);
+                    let view = ConnectionView::from_parts(&row, (service_link, service_name, &auth_type), None, owner);
                     ConnectionItem {
                         mine: row.owner_id == viewer,
                         connected_label: row.connected_at.map_or_else(|| "—".into(), format_time),
@@ -170,37 +167,4 @@ pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> R
             Ok((items, total))
         })
         .await
-}
-
-/// A list row's view: the list query carries the service's link, name and auth type, not its
-/// settings, so the grant type is not known here (the row's Connect link asks the details page).
-fn list_view(
-    row: &connections::ConnectionRow,
-    service_link: String,
-    service_name: String,
-    auth_type: &str,
-    owner: String,
-) -> ConnectionView {
-    ConnectionView {
-        link_name: row.link_name.clone(),
-        name: row.name.clone(),
-        service_link,
-        service_name,
-        auth_type: AuthType::parse(auth_type).unwrap_or(AuthType::ApiKey),
-        grant_type: None,
-        owner,
-        owner_id: row.owner_id,
-        status: row.status(),
-        status_message: row.status_message.clone(),
-        scopes_requested: row.scopes_requested(),
-        scopes_granted: row.scopes_granted(),
-        has_refresh_token: row.refresh_token.is_some(),
-        connected_at: row.connected_at,
-        expires_at: row.expires_at,
-        revoke_outcome: row.revoke_outcome.clone(),
-        last_used_at: row.last_used_at,
-        last_refresh_at: row.last_refresh_at,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-    }
 }

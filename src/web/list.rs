@@ -71,24 +71,14 @@ impl ListParams {
 
     /// The URL that sorts by `column` ("name" or "updated"), toggling the direction when already sorted by it.
     pub fn url_for_sort(&self, column: &str) -> String {
-        let next = match (self.sort.as_str(), column) {
-            ("name", "name") => "-name",
-            (_, "name") => "name",
-            ("-updated", "updated") => "updated",
-            _ => "-updated",
-        };
         let mut other = self.clone();
-        other.sort = next.to_owned();
+        other.sort = toggled_sort(&self.sort, column).to_owned();
         other.url_for_page(1)
     }
 
     /// `sort-asc`, `sort-desc` or nothing, for a column header.
     pub fn sort_class(&self, column: &str) -> &'static str {
-        match (self.sort.as_str(), column) {
-            ("name", "name") | ("updated", "updated") => "sort-asc",
-            ("-name", "name") | ("-updated", "updated") => "sort-desc",
-            _ => "",
-        }
+        sort_class(&self.sort, column)
     }
 
     pub fn aria_sort(&self, column: &str) -> &'static str {
@@ -101,6 +91,26 @@ impl ListParams {
 
     pub fn is_filtered(&self) -> bool {
         !self.q.is_empty() || !self.auth_type.is_empty()
+    }
+}
+
+/// The sort a column header links to: its own column in the other direction, or a new column in
+/// its natural direction (names A–Z, updates newest first). Shared by every list.
+pub fn toggled_sort(current: &str, column: &str) -> &'static str {
+    match (current, column) {
+        ("name", "name") => "-name",
+        (_, "name") => "name",
+        ("-updated", "updated") => "updated",
+        _ => "-updated",
+    }
+}
+
+/// `sort-asc`, `sort-desc` or nothing, for a column header under the sort `current`.
+pub fn sort_class(current: &str, column: &str) -> &'static str {
+    match (current, column) {
+        ("name", "name") | ("updated", "updated") => "sort-asc",
+        ("-name", "name") | ("-updated", "updated") => "sort-desc",
+        _ => "",
     }
 }
 

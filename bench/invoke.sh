@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# The invoke benchmark (issue 5), in one run: builds the release binary, starts a loopback upstream
+# (bench/upstream.mjs: GET /v1/ping and an OAuth token endpoint) and the app allowed to call it,
+# creates through the JSON API an API Key service and connection and a Client Credentials service with
+# two connections (a token living an hour, and one living UPSTREAM_SHORT_EXPIRES_IN=3 s), then measures
+# in the same run:
+#   - p50 with one client: invoke through the app vs GET /v1/ping directly            (target ≤ 2.5×)
+#   - throughput with 16 clients: direct rps / invoke rps                              (target ≤ 4×)
+#   - p99 of bursts of 50 concurrent invokes on an expired token vs the same bursts on
+#     a token that stays valid, and the token requests the upstream saw per burst      (target ≤ 2.5×, 1)
+# Writes bench/results-invoke[-postgres].md. Not a test: nothing here asserts a time.
+#
+#   bench/invoke.sh [--postgres] [--duration SECONDS] [--rounds N]
+#
+#   --postgres    a fresh database on postgres://postgres@127.0.0.1:5432 (dropped at the end)
+#   --duration    seconds per wrk measurement (default 10, after 2 s of warm-up)
+#   --rounds      bursts per burst measurement (default 8; each waits 3.5 s for the token to expire)
+#
+# Needs: cargo, curl, python3, node (20+), wrk, and psql for --postgres. Every process it starts is
+# stopped on exit; after the build, the run is bounded by BENCH_TIME_LIMIT seconds (default 280).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+BACKEND=sqlite
+DURATION=10
+WARMUP=2
+ROUNDS=8
+BURST=50
+SHORT_EXPIRES_IN=3
+PG_ADMIN_URL="${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+TIME_LIMIT="${BENCH_TIME_LIMIT:-280}"
+ADMIN_PASSWORD="bench-admin-password-$RANDOM$RANDOM"
+API_KEY="bench-api-key-$RANDOM$RANDOM"
+CLIENT_ID="bench-client"
+CLIENT_SECRET="bench-client-secret-$RANDOM$RANDOM"
+
+usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+while (($#)); do
+    case "$1" in
+        --postgres) BACKEND=postgres ;;
+        --duration) DURATION="$2"; shift ;;
+        --rounds) ROUNDS="$2"; shift ;;
+        -h | --help) usage 0 ;;
+        *) echo "unknown argument: $1" >&2; usage 2 ;;
+    esac
+    shift
+done
+
+# shellcheck source=bench/lib.sh
+source "$ROOT/bench/lib.sh"
+if [[ $BACKEND == postgres ]]; then bench_setup node psql; else bench_setup node; fi
+bench_database "$BACKEND"
+
+UP_PORT="$(free_port)"
+UP="http://127.0.0.1:$UP_PORT"
+log "starting the upstream on $UP; load average $(bench_load)"
+UPSTREAM_SHORT_EXPIRES_IN="$SHORT_EXPIRES_IN" node "$ROOT/bench/upstream.mjs" "$UP_PORT" "$API_KEY" "$CLIENT_ID" "$CLIENT_SECRET" \
+    > "$WORK/upstream.log" 2>&1 &
+UP_PID=$!
+bench_track "$UP_PID"
+wait_healthy "$UP/stats" "$UP_PID" "the upstream"
+
+PORT="$(free_port)"
+BASE="http://127.0.0.1:$PORT"
+log "starting the app on $BASE ($BACKEND)"
+# A margin of 1 s: the 3 s tokens are used for 2 s, then refreshed (the default 60 s would refresh them always).
+bench_start_app app "$PORT" CONNECTIONS_OUTBOUND_ALLOW_CIDRS=127.0.0.1/32 CONNECTIONS_OUTBOUND_ALLOW_HTTP=true \
+    CONNECTIONS_REFRESH_INTERVAL_SECS=0 CONNECTIONS_REFRESH_MARGIN_SECS=1
+
+TOKEN="$(env DATABASE_URL="$DATABASE_URL" CONNECTIONS_DATA_DIR="$WORK/data" "$BIN" token create admin --label bench | tail -n 1)"
+[[ -n $TOKEN ]] || die "no API token"
+export BENCH_TOKEN="$TOKEN"
+
+# METHOD PATH [JSON]: calls the app's API, dies unless it answers 2xx; prints the body.
+api() {
+    local out code
+    out="$(curl -sS --max-time 30 -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+        ${3:+--data "$3"} -w '\n%{http_code}' "$BASE$2")"
+    code="${out##*$'\n'}"
+    [[ $code == 2?? ]] || die "$1 $2 answered $code: ${out%$'\n'*}"
+    printf '%s\n' "${out%$'\n'*}"
+}
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+log "creating the services and connections through the API"
+api POST /api/v1/services "{\"name\": \"Bench API key\", \"link_name\": \"bench_key\", \"auth_type\": \"api_key\",
+    \"api_base_url\": \"$UP/v1\",
+    \"api_key\": {\"param_type\": \"header\", \"params\": [{\"name\": \"X-Api-Key\", \"display_name\": \"API Key\"}]}}" > /dev/null
+api POST /api/v1/connections '{"service": "bench_key", "name": "Bench key", "link_name": "bench_key", "scopes": []}' > /dev/null
+status="$(api PUT /api/v1/connections/bench_key/credentials "{\"params\": {\"X-Api-Key\": \"$API_KEY\"}}" | json_field status)"
+[[ $status == connected ]] || die "bench_key is $status after storing its credentials"
+
+api POST /api/v1/services "{\"name\": \"Bench OAuth2\", \"link_name\": \"bench_oauth\", \"auth_type\": \"oauth2\",
+    \"api_base_url\": \"$UP/v1\",
+    \"oauth2\": {\"grant_type\": \"client_credentials\", \"client_id\": \"$CLIENT_ID\", \"client_secret\": \"$CLIENT_SECRET\",
+        \"token_url\": \"$UP/token\",
+        \"scopes\": [{\"scope\": \"steady\", \"display_name\": \"One-hour tokens\"},
+                     {\"scope\": \"short\", \"display_name\": \"${SHORT_EXPIRES_IN}-second tokens\"}]}}" > /dev/null
+for kind in steady short; do
+    api POST /api/v1/connections "{\"service\": \"bench_oauth\", \"name\": \"Bench OAuth2 $kind\", \"link_name\": \"bench_oauth_$kind\", \"scopes\": [\"$kind\"]}" > /dev/null
+    status="$(api POST "/api/v1/connections/bench_oauth_$kind/authorize" | json_field status)"
+    [[ $status == connected ]] || die "bench_oauth_$kind is $status after the client-credentials grant"
+done
+
+# LINK: one invoke through the app must reach the upstream and come back 200.
+check_invoke() {
+    local inner
+    inner="$(api POST "/api/v1/connections/$1/invoke" '{"method":"GET","path":"/ping"}' | json_field status)"
+    [[ $inner == 200 ]] || die "invoking $1: the upstream answered $inner, not 200"
+}
+for link in bench_key bench_oauth_steady bench_oauth_short; do check_invoke "$link"; done
+code="$(curl -sS -o /dev/null -w '%{http_code}' -H "X-Api-Key: $API_KEY" "$UP/v1/ping")"
+[[ $code == 200 ]] || die "the upstream answered $code to a direct call"
+stat() { curl -fsS "$UP/stats" | json_field "$1"; }
+
+LOAD_BEFORE="$(bench_load)"
+declare -A RPS P50 P99 PROBLEMS
+# NAME THREADS CONNECTIONS wrk-arguments...: a warm-up, then the measurement.
+measure() {
+    local name="$1" t="$2" c="$3" parsed rps p50 p99 problems
+    shift 3
+    log "measuring $name (-t$t -c$c, ${WARMUP}s warm-up + ${DURATION}s)"
+    wrk -t"$t" -c"$c" -d"${WARMUP}s" "$@" > /dev/null
+    wrk -t"$t" -c"$c" -d"${DURATION}s" --latency "$@" > "$WORK/wrk.txt"
+    parsed="$(parse_wrk "$WORK/wrk.txt")" || die "could not read wrk's output: $(cat "$WORK/wrk.txt")"
+    read -r rps p50 p99 problems <<< "$parsed"
+    RPS[$name]=$rps P50[$name]=$p50 P99[$name]=$p99 PROBLEMS[$name]=$problems
+    [[ ${PROBLEMS[$name]} == - ]] || echo "bench: wrk saw problems in $name: ${PROBLEMS[$name]}" >&2
+}
+DIRECT=(-H "X-Api-Key: $API_KEY" "$UP/v1/ping")
+invoke_args() { echo "-s $ROOT/bench/invoke.lua $BASE/api/v1/connections/$1/invoke"; }
+
+# shellcheck disable=SC2046 # invoke_args is split on purpose (no spaces in its parts)
+{
+    measure "direct c1" 1 1 "${DIRECT[@]}"
+    measure "invoke api key c1" 1 1 $(invoke_args bench_key)
+    measure "invoke oauth2 c1" 1 1 $(invoke_args bench_oauth_steady)
+    measure "direct c16" 2 16 "${DIRECT[@]}"
+    measure "invoke api key c16" 2 16 $(invoke_args bench_key)
+    measure "invoke oauth2 c16" 2 16 $(invoke_args bench_oauth_steady)
+}
+unauthorized="$(stat ping_unauthorized)"
+((unauthorized == 0)) || die "the upstream refused $unauthorized calls during the wrk runs (injection broken?)"
+
+WAIT_MS=$((SHORT_EXPIRES_IN * 1000 + 500))
+declare -A BURSTS
+for kind in steady short; do
+    log "bursts of $BURST concurrent invokes on bench_oauth_$kind ($ROUNDS rounds, ${WAIT_MS} ms apart)"
+    BURSTS[$kind]="$(node "$ROOT/bench/burst.mjs" "$BASE/api/v1/connections/bench_oauth_$kind/invoke" "$UP/stats" \
+        "$BURST" "$ROUNDS" "$WAIT_MS")"
+    echo "${BURSTS[$kind]}" >&2
+done
+LOAD_AFTER="$(bench_load)"
+burst() { python3 -c 'import json, sys; v = json.loads(sys.argv[1])[sys.argv[2]]; print(" ".join(map(str, v)) if isinstance(v, list) else v)' "${BURSTS[$1]}" "$2"; }
+for kind in steady short; do
+    (($(burst "$kind" errors) == 0)) || die "$(burst "$kind" errors) invokes failed in the $kind bursts"
+done
+
+RESULT="$ROOT/bench/results-invoke.md"
+[[ $BACKEND == postgres ]] && RESULT="$ROOT/bench/results-invoke-postgres.md"
+{
+    echo "# Invoke benchmark results: $BACKEND"
+    echo
+    echo "\`bench/invoke.sh$([[ $BACKEND == postgres ]] && echo ' --postgres')\` on $(date -u +%Y-%m-%d), $(bench_revision);" \
+        "$(nproc) cores (load average before: $LOAD_BEFORE, after: $LOAD_AFTER); wrk -d${DURATION}s after ${WARMUP}s warm-up;" \
+        "app, upstream (Node $(node --version), bench/upstream.mjs) and clients on the same machine, over loopback."
+    echo
+    echo "| measurement | wrk | requests/s | p50 ms | p99 ms | wrk errors |"
+    echo "|---|---|---:|---:|---:|---|"
+    for name in "direct c1" "invoke api key c1" "invoke oauth2 c1" "direct c16" "invoke api key c16" "invoke oauth2 c16"; do
+        conc="-t1 -c1"
+        [[ $name == *c16 ]] && conc="-t2 -c16"
+        echo "| ${name% c*} | $conc | ${RPS[$name]} | ${P50[$name]} | ${P99[$name]} | ${PROBLEMS[$name]//_/ } |"
+    done
+    echo
+    echo "Bursts: $ROUNDS rounds of $BURST invokes fired at once on a Client Credentials connection, each round"
+    echo "$WAIT_MS ms after the last (bench/burst.mjs): \"steady\" holds a one-hour token, \"expired\" a ${SHORT_EXPIRES_IN} s one"
+    echo "(refresh margin 1 s), so every expired round starts on an expired token."
+    echo
+    echo "| bursts | invokes | p50 ms | p99 ms | max ms | token requests per round |"
+    echo "|---|---:|---:|---:|---:|---|"
+    echo "| steady | $(burst steady samples) | $(burst steady p50_ms) | $(burst steady p99_ms) | $(burst steady max_ms) | $(burst steady token_requests_per_round) |"
+    echo "| expired | $(burst short samples) | $(burst short p50_ms) | $(burst short p99_ms) | $(burst short max_ms) | $(burst short token_requests_per_round) |"
+    echo
+    echo "| ratio | value | target | met |"
+    echo "|---|---:|---:|---|"
+    r="$(ratio "${P50[invoke api key c1]}" "${P50[direct c1]}")"
+    echo "| p50 one client = invoke p50 / direct p50 (API key) | $r | ≤ 2.5 | $(within "$r" 2.5) |"
+    r="$(ratio "${P50[invoke oauth2 c1]}" "${P50[direct c1]}")"
+    echo "| p50 one client = invoke p50 / direct p50 (OAuth2) | $r | ≤ 2.5 | $(within "$r" 2.5) |"
+    r="$(ratio "${RPS[direct c16]}" "${RPS[invoke api key c16]}")"
+    echo "| throughput cost at 16 clients = direct rps / invoke rps (API key) | $r | ≤ 4 | $(within "$r" 4) |"
+    r="$(ratio "${RPS[direct c16]}" "${RPS[invoke oauth2 c16]}")"
+    echo "| throughput cost at 16 clients = direct rps / invoke rps (OAuth2) | $r | ≤ 4 | $(within "$r" 4) |"
+    r="$(ratio "$(burst short p99_ms)" "$(burst steady p99_ms)")"
+    echo "| burst on an expired token: p99 / steady p99 | $r | ≤ 2.5 | $(within "$r" 2.5) |"
+    refreshes="$(burst short token_requests_per_round)"
+    echo "| token requests per expired burst | $refreshes | 1 each | $(python3 -c 'import sys; print("yes" if all(x == "1" for x in sys.argv[1:]) else "NO")' $refreshes) |"
+} > "$RESULT"
+cat "$RESULT"
+log "written to ${RESULT#"$ROOT"/}"
