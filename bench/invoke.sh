@@ -10,11 +10,16 @@
 #     a token that stays valid, and the token requests the upstream saw per burst      (target ≤ 2.5×, 1)
 # Writes bench/results-invoke[-postgres].md. Not a test: nothing here asserts a time.
 #
-#   bench/invoke.sh [--postgres] [--duration SECONDS] [--rounds N]
+#   bench/invoke.sh [--postgres] [--duration SECONDS] [--rounds N] [--breakdown]
 #
 #   --postgres    a fresh database on postgres://postgres@127.0.0.1:5432 (dropped at the end)
 #   --duration    seconds per wrk measurement (default 10, after 2 s of warm-up)
 #   --rounds      bursts per burst measurement (default 8; each waits 3.5 s for the token to expire)
+#   --breakdown   also measures, at 1 and 16 clients for 5 s each, the steps an invoke is made of:
+#                 /healthz, GET /api/v1/me (API-token check), GET /api/v1/connections/bench_key (+ loading
+#                 the connection), an invoke refused by confinement (all but the outbound call and the
+#                 activity record) and one refused by the address policy (all but the outbound call);
+#                 written under "Where the time goes"
 #
 # Needs: cargo, curl, python3, node (20+), wrk, and psql for --postgres. Every process it starts is
 # stopped on exit; after the build, the run is bounded by BENCH_TIME_LIMIT seconds (default 280).
@@ -25,6 +30,7 @@ BACKEND=sqlite
 DURATION=10
 WARMUP=2
 ROUNDS=8
+BREAKDOWN=0
 BURST=50
 SHORT_EXPIRES_IN=3
 PG_ADMIN_URL="${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
@@ -34,12 +40,13 @@ API_KEY="bench-api-key-$RANDOM$RANDOM"
 CLIENT_ID="bench-client"
 CLIENT_SECRET="bench-client-secret-$RANDOM$RANDOM"
 
-usage() { sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
     case "$1" in
         --postgres) BACKEND=postgres ;;
         --duration) DURATION="$2"; shift ;;
         --rounds) ROUNDS="$2"; shift ;;
+        --breakdown) BREAKDOWN=1 ;;
         -h | --help) usage 0 ;;
         *) echo "unknown argument: $1" >&2; usage 2 ;;
     esac
@@ -139,6 +146,39 @@ invoke_args() { echo "-s $ROOT/bench/invoke.lua $BASE/api/v1/connections/$1/invo
     measure "invoke api key c16" 2 16 $(invoke_args bench_key)
     measure "invoke oauth2 c16" 2 16 $(invoke_args bench_oauth_steady)
 }
+STEPS=()
+if ((BREAKDOWN)); then
+    # A service without an API base URL: absolute URLs, and 127.0.0.2 is outside the allow-list, so the
+    # outbound client refuses it after the invoke is set up and before it is recorded.
+    api POST /api/v1/services '{"name": "Bench no base", "link_name": "bench_nobase", "auth_type": "api_key",
+        "api_key": {"param_type": "header", "params": [{"name": "X-Api-Key", "display_name": "API Key"}]}}' > /dev/null
+    api POST /api/v1/connections '{"service": "bench_nobase", "name": "Bench no base", "link_name": "bench_nobase", "scopes": []}' > /dev/null
+    api PUT /api/v1/connections/bench_nobase/credentials "{\"params\": {\"X-Api-Key\": \"$API_KEY\"}}" > /dev/null
+    # NAME BODY: a wrk script posting BODY, and a check that it answers 422.
+    refusal() {
+        printf '%s\n' 'wrk.method = "POST"' "wrk.body = '$2'" 'wrk.headers["Content-Type"] = "application/json"' \
+            'wrk.headers["Authorization"] = "Bearer " .. os.getenv("BENCH_TOKEN")' > "$WORK/$1.lua"
+        local code
+        code="$(curl -sS -o /dev/null -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+            --data "$2" "$BASE/api/v1/connections/${1#refused_}/invoke")"
+        [[ $code == 422 ]] || die "the refused invoke $1 answered $code, not 422"
+    }
+    refusal refused_bench_key '{"method":"GET","path":"/../outside"}'
+    refusal refused_bench_nobase '{"method":"GET","url":"http://127.0.0.2:9/ping"}'
+    saved_duration="$DURATION"
+    DURATION=5
+    for c in 1 16; do
+        t=$((c == 1 ? 1 : 2))
+        measure "step healthz c$c" "$t" "$c" "$BASE/healthz"
+        measure "step me c$c" "$t" "$c" -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/me"
+        measure "step connection c$c" "$t" "$c" -H "Authorization: Bearer $TOKEN" "$BASE/api/v1/connections/bench_key"
+        measure "step invoke refused by confinement c$c" "$t" "$c" -s "$WORK/refused_bench_key.lua" "$BASE/api/v1/connections/bench_key/invoke"
+        measure "step invoke refused by address policy, recorded c$c" "$t" "$c" -s "$WORK/refused_bench_nobase.lua" "$BASE/api/v1/connections/bench_nobase/invoke"
+        STEPS+=("step healthz c$c" "step me c$c" "step connection c$c" "step invoke refused by confinement c$c"
+            "step invoke refused by address policy, recorded c$c")
+    done
+    DURATION="$saved_duration"
+fi
 unauthorized="$(stat ping_unauthorized)"
 ((unauthorized == 0)) || die "the upstream refused $unauthorized calls during the wrk runs (injection broken?)"
 
@@ -196,6 +236,24 @@ RESULT="$ROOT/bench/results-invoke.md"
     echo "| burst on an expired token: p99 / steady p99 | $r | ≤ 2.5 | $(within "$r" 2.5) |"
     refreshes="$(burst short token_requests_per_round)"
     echo "| token requests per expired burst | $refreshes | 1 each | $(python3 -c 'import sys; print("yes" if all(x == "1" for x in sys.argv[1:]) else "NO")' $refreshes) |"
+    if ((${#STEPS[@]})); then
+        echo
+        echo "## Where the time goes (--breakdown, 5 s each)"
+        echo
+        echo 'The steps of an API-key invoke, each measured alone (the refused invokes answer 422 by design): `/healthz`;'
+        echo '`GET /api/v1/me` (+ the API-token check); `GET /api/v1/connections/bench_key` (+ loading the connection);'
+        echo 'an invoke refused by confinement (+ parsing; no activity record); one refused by the address policy'
+        echo '(+ the activity record); the full invoke above adds the outbound call.'
+        echo
+        echo "| step | wrk | requests/s | p50 ms | p99 ms |"
+        echo "|---|---|---:|---:|---:|"
+        for name in "${STEPS[@]}"; do
+            conc="-t1 -c1"
+            [[ $name == *c16 ]] && conc="-t2 -c16"
+            step="${name#step }"
+            echo "| ${step% c*} | $conc | ${RPS[$name]} | ${P50[$name]} | ${P99[$name]} |"
+        done
+    fi
 } > "$RESULT"
 cat "$RESULT"
 log "written to ${RESULT#"$ROOT"/}"

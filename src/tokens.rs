@@ -82,6 +82,16 @@ fn oauth_config(service: &ServiceRow) -> Result<OAuthConfig, AppError> {
     }
 }
 
+/// The stored token of a row just read, when it is fresh (outside the refresh margin): the common
+/// case, which needs neither the lock nor another read.
+pub fn fresh(state: &AppState, row: &ConnectionRow, margin: i64) -> Result<Option<Token>, AppError> {
+    let now = state.clock.now();
+    if row.status() != Status::Connected || row.expires_at.is_some_and(|e| e - now <= margin) {
+        return Ok(None);
+    }
+    Ok(row.open_access_token(&state.keyring)?.map(|value| Token { value, version: row.token_version }))
+}
+
 /// The connection's access token, refreshed first when it expires within `margin` seconds, or when
 /// `stale_version` (the version a 401 came back for) is still the stored one.
 pub async fn access_token(state: &AppState, id: i64, margin: i64, stale_version: Option<i64>) -> Result<Token, TokenFailure> {

@@ -268,7 +268,10 @@ async fn attempt(
         let secrets = invoke::secret_values(&injected, credentials.as_ref());
         return Ok((send(state, p, req, &injected).await?, secrets));
     }
-    let token = tokens::access_token(state, loaded.row.id, margin, None).await.map_err(token_error)?;
+    let token = match tokens::fresh(state, &loaded.row, margin)? {
+        Some(token) => token,
+        None => tokens::access_token(state, loaded.row.id, margin, None).await.map_err(token_error)?,
+    };
     let injected = invoke::injections(config, None, Some(&token.value));
     let mut secrets = invoke::secret_values(&injected, None);
     let answer = send(state, p, req, &injected).await?;
