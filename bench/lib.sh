@@ -68,6 +68,7 @@ bench_setup() {
     log "building the release binary"
     (cd "$ROOT" && cargo build --release --quiet)
     BIN="${CARGO_TARGET_DIR:-$ROOT/target}/release/connections"
+    BENCH_REVISION="$(bench_revision)"
 
     WORK="$(mktemp -d -t connections-bench.XXXXXX)"
     trap bench_cleanup EXIT
@@ -147,8 +148,9 @@ EOF
 ratio() { python3 -c "print(f'{$1 / max($2, 1e-9):.2f}')"; }
 within() { python3 -c "print('yes' if $1 <= $2 else 'NO')"; }
 
-# The revision line of a results file.
+# The revision line of a results file: the one that was built (bench_setup keeps it in BENCH_REVISION).
 bench_revision() {
+    [[ -n ${BENCH_REVISION:-} ]] && { echo "$BENCH_REVISION"; return; }
     local rev dirty
     rev="$(cd "$ROOT" && git rev-parse --short HEAD 2> /dev/null || echo unknown)"
     dirty="$(cd "$ROOT" && git status --porcelain -- src migrations Cargo.toml Cargo.lock 2> /dev/null | grep -q . && echo ' (with uncommitted changes to the app)' || true)"

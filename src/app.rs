@@ -90,10 +90,27 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     .run();
 
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
+    spawn_maintenance(state.db.clone(), stopped.clone());
     if config.refresh_interval_secs > 0 {
         crate::tokens::spawn_background(state.clone(), std::time::Duration::from_secs(config.refresh_interval_secs), stopped);
     }
     Ok(Running { server, addr, base_url, generated_admin_password, state, stop_background })
+}
+
+/// Database upkeep now and every ten minutes until `stop` turns true (see `db::optimize`).
+fn spawn_maintenance(db: Db, mut stop: tokio::sync::watch::Receiver<bool>) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(std::time::Duration::from_secs(600));
+        loop {
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stop.changed() => break,
+            }
+            if let Err(e) = db.run(|c| Ok(crate::db::optimize(c)?)).await {
+                tracing::warn!(error = %e, "database maintenance failed");
+            }
+        }
+    });
 }
 
 /// Who may call a route. The handler's extractors enforce it; tests check the two agree.

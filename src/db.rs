@@ -151,6 +151,17 @@ impl Db {
     }
 }
 
+/// Keeps the query planner's statistics current. SQLite has none until asked, and without them it
+/// plans a search over 100,000 connections by walking an index instead of starting from the few
+/// search hits (measured: 23 ms instead of 2.4 ms). `PRAGMA optimize` re-analyzes only tables that
+/// changed a lot, with a bounded sample. PostgreSQL's autovacuum does this itself.
+pub fn optimize(conn: &mut DbConn) -> diesel::QueryResult<()> {
+    match conn {
+        DbConn::Sqlite(c) => c.batch_execute("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;"),
+        DbConn::Pg(_) => Ok(()),
+    }
+}
+
 /// Runs `f` in a write transaction. On SQLite it is `BEGIN IMMEDIATE`, which takes the write lock up
 /// front: a deferred transaction that reads first and writes later can fail with SQLITE_BUSY instead
 /// of waiting for the busy timeout. Inside another transaction it is a savepoint (the outer one
