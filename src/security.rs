@@ -11,7 +11,7 @@ use actix_web::{Error, web};
 use crate::app::AppState;
 use crate::error::AppError;
 
-/// No inline script or style anywhere, so no 'unsafe-inline'. `form-action` is 'self', widened only
+/// No inline script or style anywhere, so the policy allows none. `form-action` is 'self', widened only
 /// by `csp_with_form_targets` on pages whose forms redirect to an OAuth provider.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
