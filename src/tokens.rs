@@ -67,7 +67,7 @@ pub fn cooldown(failures: i32) -> i64 {
 async fn read(state: &AppState, id: i64) -> Result<(ConnectionRow, ServiceRow), AppError> {
     state
         .db
-        .run(move |c| {
+        .read(move |c| {
             let row = connections::find_by_id(c, id)?;
             let service = services::find_by_id(c, row.service_id)?;
             Ok((row, service))

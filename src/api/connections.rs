@@ -117,7 +117,7 @@ pub async fn list_connections(
     let (service, viewer) = (q.service.filter(|s| !s.is_empty()), user.id);
     let (rows, total) = state
         .db
-        .run(move |c| {
+        .read(move |c| {
             let service_id = match service {
                 Some(link) => Some(services::find(c, &link)?.map_or(-1, |s| s.id)),
                 None => None,

@@ -143,7 +143,7 @@ pub async fn list_services(_: ApiAdmin, state: web::Data<AppState>, query: web::
     let (page, per_page) = (q.page, q.per_page);
     let (rows, total, counts) = state
         .db
-        .run(move |c| {
+        .read(move |c| {
             let (rows, total) = crate::models::service::list(c, &q)?;
             let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
             Ok((rows, total, crate::models::connection::count_by_service(c, &ids)?))

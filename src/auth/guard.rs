@@ -80,20 +80,14 @@ impl FromRequest for ApiAdmin {
             let hash = sha256_hex(token);
             let state = session::state(&req)?;
             let now = state.clock.now();
-            let user = state
-                .db
-                .run(move |conn| {
-                    let Some((token, user)) = api_token::find_active_with_user(conn, &hash)? else {
-                        return Ok(None);
-                    };
-                    if token.last_used_at.is_none_or(|t| now - t >= MARK_USED_EVERY_SECS) {
-                        api_token::mark_used(conn, token.id, now)?;
-                    }
-                    Ok(Some(user))
-                })
-                .await?
-                .filter(|u| !u.disabled)
-                .ok_or(AppError::Unauthenticated)?;
+            let found = state.db.read(move |conn| Ok(api_token::find_active_with_user(conn, &hash)?)).await?;
+            let Some((token, user)) = found.filter(|(_, user)| !user.disabled) else {
+                return Err(AppError::Unauthenticated);
+            };
+            // The rare write goes through `run`: the look-up above is a read-only one.
+            if token.last_used_at.is_none_or(|t| now - t >= MARK_USED_EVERY_SECS) {
+                state.db.run(move |conn| Ok(api_token::mark_used(conn, token.id, now)?)).await?;
+            }
             if user.role() != Role::SdAdmin {
                 return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
             }

@@ -39,24 +39,21 @@ pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
     let id_hash = sha256_hex(cookie.value());
     let now = state.clock.now();
     let (idle, absolute) = (state.config.session_idle_secs, state.config.session_absolute_secs);
-    let found = state
-        .db
-        .run(move |conn| {
-            let Some((session, user)) = sessions::find_with_user(conn, &id_hash)? else {
-                return Ok(None);
-            };
-            let expired = now - session.last_seen_at > idle || now - session.created_at > absolute;
-            if expired || user.disabled {
-                sessions::delete(conn, &id_hash)?;
-                return Ok(None);
-            }
-            if now - session.last_seen_at >= TOUCH_EVERY_SECS {
-                sessions::touch(conn, &id_hash, now)?;
-            }
-            Ok(Some(SignedIn { user, session }))
-        })
-        .await?
-        .ok_or(AppError::Unauthenticated)?;
+    let lookup = id_hash.clone();
+    let found = state.db.read(move |conn| Ok(sessions::find_with_user(conn, &lookup)?)).await?;
+    let Some((session, user)) = found else {
+        return Err(AppError::Unauthenticated);
+    };
+    // The rare writes go through `run`: the look-up above is a read-only one.
+    let expired = now - session.last_seen_at > idle || now - session.created_at > absolute;
+    if expired || user.disabled {
+        state.db.run(move |conn| Ok(sessions::delete(conn, &id_hash)?)).await?;
+        return Err(AppError::Unauthenticated);
+    }
+    if now - session.last_seen_at >= TOUCH_EVERY_SECS {
+        state.db.run(move |conn| Ok(sessions::touch(conn, &id_hash, now)?)).await?;
+    }
+    let found = SignedIn { user, session };
     req.extensions_mut().insert(found.clone());
     Ok(found)
 }

@@ -3,13 +3,12 @@
 
 use std::collections::HashMap;
 
-use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
 use crate::crypto::{Keyring, Secret, SecretSlot};
-use crate::db::schema::{connections, services, users};
-use crate::db::{DbConn, MultiBackend};
+use crate::db::schema::{connections, users};
+use crate::db::{DbConn, MultiBackend, Paged, static_sql};
 use crate::domain::connection::{Credentials, Status};
 use crate::error::AppError;
 
@@ -327,10 +326,12 @@ pub struct ConnectionQuery {
 /// A list row: the connection, its service's link name, name and auth type, and its owner.
 pub type ListRow = (ConnectionRow, String, String, String, String);
 
-type Joined = diesel::helper_types::InnerJoin<diesel::helper_types::InnerJoin<connections::table, services::table>, users::table>;
-
-fn filtered<'a>(conn: &DbConn, q: &'a ConnectionQuery) -> diesel::helper_types::IntoBoxed<'a, Joined, MultiBackend> {
-    let mut query = connections::table.inner_join(services::table).inner_join(users::table).into_boxed::<MultiBackend>();
+/// The list filters on the connections table alone: the service and owner columns a row shows come
+/// from per-row look-ups by primary key (`list`). A join would let the planner start from the small
+/// users table and then sort every connection of the owner to find the first page (measured: 120 ms
+/// for 100,000 connections instead of under one).
+fn filtered<'a>(conn: &DbConn, q: &'a ConnectionQuery) -> connections::BoxedQuery<'a, MultiBackend> {
+    let mut query = connections::table.into_boxed::<MultiBackend>();
     if let Some(id) = q.service_id {
         query = query.filter(connections::service_id.eq(id));
     }
@@ -338,7 +339,11 @@ fn filtered<'a>(conn: &DbConn, q: &'a ConnectionQuery) -> diesel::helper_types::
         query = query.filter(connections::status.eq(status.as_str()));
     }
     if let Some(t) = q.auth_type {
-        query = query.filter(services::auth_type.eq(t.as_str()));
+        query = query.filter(
+            static_sql::<Bool>("connections.service_id IN (SELECT id FROM services WHERE auth_type = ")
+                .bind::<Text, _>(t.as_str())
+                .sql(")"),
+        );
     }
     if let Some(owner) = q.owner_id {
         query = query.filter(connections::owner_id.eq(owner));
@@ -350,7 +355,7 @@ fn filtered<'a>(conn: &DbConn, q: &'a ConnectionQuery) -> diesel::helper_types::
     if needle.chars().count() >= 3 && matches!(conn, DbConn::Sqlite(_)) {
         let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
         return query.filter(
-            sql::<Bool>("connections.id IN (SELECT rowid FROM connections_fts WHERE connections_fts MATCH ")
+            static_sql::<Bool>("connections.id IN (SELECT rowid FROM connections_fts WHERE connections_fts MATCH ")
                 .bind::<Text, _>(phrase)
                 .sql(")"),
         );
@@ -376,9 +381,9 @@ fn total(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<Total> {
     if unfiltered {
         let sum = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM connection_counts";
         let n: i64 = match q.owner_id {
-            None => diesel::select(sql::<BigInt>(sum).sql(")")).get_result(conn)?,
+            None => diesel::select(static_sql::<BigInt>(sum).sql(")")).get_result(conn)?,
             Some(owner) => {
-                diesel::select(sql::<BigInt>(sum).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")")).get_result(conn)?
+                diesel::select(static_sql::<BigInt>(sum).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")")).get_result(conn)?
             }
         };
         return Ok(Total { n, at_least: false });
@@ -390,16 +395,22 @@ fn total(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<Total> {
 /// One page of connections matching the query, and how many match in all.
 pub fn list(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<(Vec<ListRow>, Total)> {
     let total = total(conn, q)?;
+    let (limit, offset) = (q.per_page, (q.page - 1) * q.per_page);
+    let query = filtered(conn, q);
     let query = match q.sort {
-        ConnectionSort::NameAsc => filtered(conn, q).order((connections::name_lower.asc(), connections::id.asc())),
-        ConnectionSort::NameDesc => filtered(conn, q).order((connections::name_lower.desc(), connections::id.desc())),
-        ConnectionSort::UpdatedDesc => filtered(conn, q).order((connections::updated_at.desc(), connections::id.desc())),
-        ConnectionSort::UpdatedAsc => filtered(conn, q).order((connections::updated_at.asc(), connections::id.asc())),
+        ConnectionSort::NameAsc => query.order(Paged::new((connections::name_lower.asc(), connections::id.asc()), limit, offset)),
+        ConnectionSort::NameDesc => query.order(Paged::new((connections::name_lower.desc(), connections::id.desc()), limit, offset)),
+        ConnectionSort::UpdatedDesc => query.order(Paged::new((connections::updated_at.desc(), connections::id.desc()), limit, offset)),
+        ConnectionSort::UpdatedAsc => query.order(Paged::new((connections::updated_at.asc(), connections::id.asc()), limit, offset)),
     };
     let rows = query
-        .offset((q.page - 1) * q.per_page)
-        .limit(q.per_page)
-        .select((ConnectionRow::as_select(), services::link_name, services::name, services::auth_type, users::username))
+        .select((
+            ConnectionRow::as_select(),
+            static_sql::<Text>("(SELECT link_name FROM services WHERE services.id = connections.service_id)"),
+            static_sql::<Text>("(SELECT name FROM services WHERE services.id = connections.service_id)"),
+            static_sql::<Text>("(SELECT auth_type FROM services WHERE services.id = connections.service_id)"),
+            static_sql::<Text>("(SELECT username FROM users WHERE users.id = connections.owner_id)"),
+        ))
         .load(conn)?;
     Ok((rows, total))
 }

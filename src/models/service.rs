@@ -1,13 +1,12 @@
 //! Custom services in the database: the row, the public view (no secret, ever), and the queries —
 //! including the list with search, filter, sort and pagination.
 
-use diesel::dsl::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
 use crate::crypto::{Keyring, Secret, SecretSlot};
 use crate::db::schema::services;
-use crate::db::{DbConn, MultiBackend};
+use crate::db::{DbConn, MultiBackend, Paged, static_sql};
 use crate::domain::service::{AuthType, ServiceConfig};
 use crate::domain::service_input::{SecretChange, ValidService};
 use crate::error::AppError;
@@ -245,7 +244,7 @@ fn filtered<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, 
     if indexed && matches!(conn, DbConn::Sqlite(_)) {
         let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
         return query.filter(
-            sql::<Bool>("services.id IN (SELECT rowid FROM services_fts WHERE services_fts MATCH ").bind::<Text, _>(phrase).sql(")"),
+            static_sql::<Bool>("services.id IN (SELECT rowid FROM services_fts WHERE services_fts MATCH ").bind::<Text, _>(phrase).sql(")"),
         );
     }
     let pattern = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
@@ -255,7 +254,7 @@ fn filtered<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, 
         // reads the whole table when they sort last (measured: 5 ms instead of 0.8 ms for 10,000 rows).
         let subquery = "services.id = ANY(ARRAY(SELECT s.id FROM services s WHERE s.name_lower LIKE ";
         return query.filter(
-            sql::<Bool>(subquery)
+            static_sql::<Bool>(subquery)
                 .bind::<Text, _>(pattern.clone())
                 .sql(" ESCAPE '\\' OR s.link_name LIKE ")
                 .bind::<Text, _>(pattern)
@@ -273,26 +272,28 @@ fn total(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<i64> {
     }
     let sum = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts";
     match q.auth_type {
-        None => diesel::select(sql::<BigInt>(sum).sql(")")).get_result(conn),
-        Some(t) => diesel::select(sql::<BigInt>(sum).sql(" WHERE auth_type = ").bind::<Text, _>(t.as_str()).sql(")")).get_result(conn),
+        None => diesel::select(static_sql::<BigInt>(sum).sql(")")).get_result(conn),
+        Some(t) => {
+            diesel::select(static_sql::<BigInt>(sum).sql(" WHERE auth_type = ").bind::<Text, _>(t.as_str()).sql(")")).get_result(conn)
+        }
     }
 }
 
 /// How many services there are (from the counters).
 pub fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
-    diesel::select(sql::<BigInt>("(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts)")).get_result(conn)
+    diesel::select(static_sql::<BigInt>("(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts)")).get_result(conn)
 }
 
 /// The requested page of `filtered`, in the requested order.
 fn page<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, MultiBackend> {
     let query = filtered(conn, q);
-    let query = match q.sort {
-        ServiceSort::NameAsc => query.order((services::name_lower.asc(), services::id.asc())),
-        ServiceSort::NameDesc => query.order((services::name_lower.desc(), services::id.desc())),
-        ServiceSort::UpdatedDesc => query.order((services::updated_at.desc(), services::id.desc())),
-        ServiceSort::UpdatedAsc => query.order((services::updated_at.asc(), services::id.asc())),
-    };
-    query.offset((q.page - 1) * q.per_page).limit(q.per_page)
+    let (limit, offset) = (q.per_page, (q.page - 1) * q.per_page);
+    match q.sort {
+        ServiceSort::NameAsc => query.order(Paged::new((services::name_lower.asc(), services::id.asc()), limit, offset)),
+        ServiceSort::NameDesc => query.order(Paged::new((services::name_lower.desc(), services::id.desc()), limit, offset)),
+        ServiceSort::UpdatedDesc => query.order(Paged::new((services::updated_at.desc(), services::id.desc()), limit, offset)),
+        ServiceSort::UpdatedAsc => query.order(Paged::new((services::updated_at.asc(), services::id.asc()), limit, offset)),
+    }
 }
 
 /// One page of services matching the query, and how many match in all.
@@ -318,7 +319,7 @@ pub struct ServiceBrief {
 /// statement (an index-only look-up per row on `connections_service`) instead of a second query.
 pub fn list_brief(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<(Vec<(ServiceBrief, i64)>, i64)> {
     let total = total(conn, q)?;
-    let connection_count = sql::<BigInt>("(SELECT COUNT(*) FROM connections WHERE connections.service_id = services.id)");
+    let connection_count = static_sql::<BigInt>("(SELECT COUNT(*) FROM connections WHERE connections.service_id = services.id)");
     let rows = page(conn, q).select((ServiceBrief::as_select(), connection_count)).load(conn)?;
     Ok((rows, total))
 }

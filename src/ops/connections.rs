@@ -109,7 +109,7 @@ pub async fn load(state: &AppState, link_name: &str) -> Result<Loaded, AppError>
     let link = link_name.to_owned();
     state
         .db
-        .run(move |c| {
+        .read(move |c| {
             let row = connections::find(c, &link)?.ok_or(AppError::NotFound)?;
             let service = services::find_by_id(c, row.service_id)?;
             let owner = crate::models::user::name_of(c, row.owner_id)?;

@@ -19,7 +19,7 @@ pub struct ServiceDetails {
 /// The current alias URL (the callback URL derives from it).
 pub async fn alias_url(state: &AppState) -> Result<String, AppError> {
     let fallback = state.base_url.as_str().trim_end_matches('/').to_owned();
-    Ok(state.db.run(|c| Ok(setting::get(c, setting::ALIAS_URL)?)).await?.unwrap_or(fallback))
+    Ok(state.db.read(|c| Ok(setting::get(c, setting::ALIAS_URL)?)).await?.unwrap_or(fallback))
 }
 
 /// A link name from a URL. One that breaks the rules names no service, and is a 404 without a query
@@ -33,7 +33,7 @@ pub async fn load(state: &AppState, link_name: &str) -> Result<(ServiceRow, i64)
     let link = link_from_url(link_name)?;
     state
         .db
-        .run(move |c| {
+        .read(move |c| {
             let row = service::find(c, &link)?.ok_or(AppError::NotFound)?;
             let count = connection::count_by_service(c, &[row.id])?.get(&row.id).copied().unwrap_or(0);
             Ok((row, count))

@@ -137,7 +137,7 @@ pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> R
     let params = params.clone();
     state
         .db
-        .run(move |c| {
+        .read(move |c| {
             let service_id = match params.service.as_str() {
                 "" => None,
                 link => Some(services::find(c, link)?.map_or(-1, |s| s.id)),

@@ -135,7 +135,7 @@ async fn load_service(state: &AppState, link: &str) -> Result<Option<Service>, A
     if link.is_empty() {
         return Ok(None);
     }
-    let row = state.db.run(move |c| Ok(services::find(c, &link)?)).await?;
+    let row = state.db.read(move |c| Ok(services::find(c, &link)?)).await?;
     row.map(|r| r.view()).transpose()
 }
 
@@ -159,7 +159,7 @@ pub async fn new_connection(
         return Ok(see_other(to, None));
     }
     let service = load_service(&state, &chosen).await?;
-    let services = state.db.run(|c| Ok(services::names(c)?)).await?;
+    let services = state.db.read(|c| Ok(services::names(c)?)).await?;
     let page = FormPage {
         layout: Layout::new(&req, Some(&admin.0), "connections"),
         editing: None,
@@ -218,7 +218,7 @@ pub async fn create_connection(
         }
         Err(AppError::Invalid(errors)) => {
             let service = load_service(&state, posted.input.service.as_deref().unwrap_or("")).await?;
-            let services = state.db.run(|c| Ok(services::names(c)?)).await?;
+            let services = state.db.read(|c| Ok(services::names(c)?)).await?;
             let page = FormPage {
                 layout: Layout::new(&req, Some(&admin.0), "connections"),
                 editing: None,
@@ -260,7 +260,7 @@ pub async fn show_connection(
 ) -> Result<HttpResponse, AppError> {
     let loaded = ops::load(&state, &link).await?;
     let id = loaded.row.id;
-    let events = state.db.run(move |c| Ok(crate::models::event::recent(c, id, 20)?)).await?;
+    let events = state.db.read(move |c| Ok(crate::models::event::recent(c, id, 20)?)).await?;
     let page = DetailsPage {
         layout: Layout::new(&req, Some(&admin.0), "connections"),
         events,

@@ -22,7 +22,7 @@ pub async fn page(state: &AppState, params: &ListParams) -> Result<(Vec<ServiceI
     let query = params.query();
     state
         .db
-        .run(move |c| {
+        .read(move |c| {
             let (rows, total) = service::list_brief(c, &query)?;
             let items = rows
                 .into_iter()

@@ -58,7 +58,7 @@ pub async fn show_service(
 ) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
     let id = d.service.id;
-    let connections = state.db.run(move |c| Ok(crate::models::connection::briefs_for_service(c, id)?)).await?;
+    let connections = state.db.read(move |c| Ok(crate::models::connection::briefs_for_service(c, id)?)).await?;
     render(&req, &DetailsPage { layout: Layout::new(&req, Some(&admin.0), "services"), d, connections })
 }
 
@@ -237,7 +237,7 @@ pub async fn confirm_delete_service(
 ) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
     let id = d.service.id;
-    let connections = state.db.run(move |c| Ok(crate::models::connection::briefs_for_service(c, id)?)).await?;
+    let connections = state.db.read(move |c| Ok(crate::models::connection::briefs_for_service(c, id)?)).await?;
     let page = DeletePage { layout: Layout::new(&req, Some(&admin.0), "services"), d, connections };
     if wants_fragment(&req, "dialog-slot") {
         return render(&req, &page.as_dialog());

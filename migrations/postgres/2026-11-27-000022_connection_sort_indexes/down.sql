@@ -1,0 +1,2 @@
+DROP INDEX connections_updated;
+DROP INDEX connections_owner_updated;

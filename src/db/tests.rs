@@ -1,0 +1,41 @@
+use diesel::RunQueryDsl;
+use diesel::sql_types::BigInt;
+
+use super::*;
+
+fn sqlite_in(dir: &tempfile::TempDir, name: &str) -> Db {
+    let db = Db::connect(&format!("sqlite://{}", dir.path().join(name).display()), 2).unwrap();
+    db.migrate().unwrap();
+    db
+}
+
+#[tokio::test]
+async fn sqlite_reads_run_on_a_read_only_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_in(&dir, "connections.db");
+    let refused = db.read(|c| Ok(c.batch_execute("CREATE TABLE sneaky (id INTEGER)")?)).await;
+    assert!(refused.is_err(), "a write through `read` must fail");
+    db.run(|c| Ok(c.batch_execute("CREATE TABLE allowed (id INTEGER); INSERT INTO allowed VALUES (7)")?)).await.unwrap();
+    // The reader sees what the writer committed.
+    let seen: i64 = db.read(|c| Ok(diesel::select(static_sql::<BigInt>("(SELECT id FROM allowed)")).get_result(c)?)).await.unwrap();
+    assert_eq!(seen, 7);
+}
+
+#[tokio::test]
+async fn a_sqlite_path_with_uri_characters_opens_read_only_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_in(&dir, "odd ?name#100%.db");
+    let n: i64 = db.read(|c| Ok(diesel::select(static_sql::<BigInt>("(SELECT COUNT(*) FROM users)")).get_result(c)?)).await.unwrap();
+    assert_eq!(n, 0);
+    assert!(dir.path().join("odd ?name#100%.db").is_file());
+}
+
+#[test]
+fn static_sql_is_safe_to_cache_and_sql_literals_are_not() {
+    use diesel::query_builder::QueryFragment;
+    let backend = diesel::sqlite::Sqlite;
+    let ours = static_sql::<BigInt>("(SELECT ").bind::<BigInt, _>(1i64).sql(")");
+    assert!(QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&ours, &backend).unwrap());
+    let theirs = diesel::dsl::sql::<BigInt>("(SELECT 1)");
+    assert!(!QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&theirs, &backend).unwrap());
+}
