@@ -162,7 +162,7 @@ pub async fn finish_authorization(
     }
     let loaded = {
         let id = flow.connection_id;
-        let link = state.db.run(move |c| Ok(connections::find_by_id(c, id)?.link_name)).await?;
+        let link = state.db.run(move |c| Ok(connections::find_by_id(c, id)?.meta.link_name)).await?;
         load(state, &link).await?
     };
     let link_name = loaded.row.link_name.clone();

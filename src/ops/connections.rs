@@ -8,7 +8,7 @@ use crate::domain::service::{AuthType, GrantType, ServiceConfig};
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::models::audit::{self, Event};
-use crate::models::connection::{self as connections, ConnectionRow};
+use crate::models::connection::{self as connections, ConnectionMeta, ConnectionRow};
 use crate::models::service::{self as services, ServiceRow};
 use crate::models::user::User;
 use crate::oauth;
@@ -39,7 +39,7 @@ pub struct ConnectionView {
 }
 
 impl ConnectionView {
-    pub fn new(row: &ConnectionRow, service: &ServiceRow, owner: &str) -> ConnectionView {
+    pub fn new(row: &ConnectionMeta, service: &ServiceRow, owner: &str) -> ConnectionView {
         let config: Option<ServiceConfig> = serde_json::from_str(&service.config).ok();
         let grant_type = config.as_ref().and_then(|c| c.oauth()).map(|o| o.grant_type);
         let service_part = (service.link_name.clone(), service.name.clone(), service.auth_type.as_str());
@@ -49,7 +49,7 @@ impl ConnectionView {
     /// From a row and what is known of its service: (link name, name, auth type). Lists know no
     /// grant type (they do not load service settings).
     pub fn from_parts(
-        row: &ConnectionRow,
+        row: &ConnectionMeta,
         service: (String, String, &str),
         grant_type: Option<GrantType>,
         owner: String,
@@ -68,7 +68,7 @@ impl ConnectionView {
             status_message: row.status_message.clone(),
             scopes_requested: row.scopes_requested(),
             scopes_granted: row.scopes_granted(),
-            has_refresh_token: row.refresh_token.is_some(),
+            has_refresh_token: row.has_refresh_token,
             connected_at: row.connected_at,
             expires_at: row.expires_at,
             revoke_outcome: row.revoke_outcome.clone(),

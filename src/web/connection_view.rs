@@ -132,8 +132,21 @@ impl ConnectAction {
     }
 }
 
-/// One page of the list and the number of matches, for `viewer`.
-pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> Result<(Vec<ConnectionItem>, connections::Total), AppError> {
+/// Up to this many services, the list's service filter is a drop-down list.
+const SERVICE_CHOICES_MAX: i64 = 200;
+
+/// One page of the list for `viewer`, and what the filters offer.
+pub struct ListData {
+    pub items: Vec<ConnectionItem>,
+    pub total: connections::Total,
+    /// The service filter's choices (link name, name, auth type); `None` when there are too many for
+    /// a list (a text field then).
+    pub services: Option<Vec<(String, String, String)>>,
+    pub has_services: bool,
+}
+
+/// One page of the list, the number of matches and the filter choices, with one connection.
+pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> Result<ListData, AppError> {
     let params = params.clone();
     state
         .db
@@ -164,7 +177,9 @@ pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> R
                     }
                 })
                 .collect();
-            Ok((items, total))
+            let service_count = services::count_all(c)?;
+            let services = (service_count <= SERVICE_CHOICES_MAX).then(|| services::names(c)).transpose()?;
+            Ok(ListData { items, total, services, has_services: service_count > 0 })
         })
         .await
 }

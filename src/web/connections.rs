@@ -36,9 +36,6 @@ struct ListPage {
     has_services: bool,
 }
 
-/// Up to this many services, the filter is a drop-down list.
-const SERVICE_CHOICES_MAX: i64 = 200;
-
 pub async fn list_connections(
     req: HttpRequest,
     admin: Admin,
@@ -46,14 +43,7 @@ pub async fn list_connections(
     query: web::Query<ConnectionParams>,
 ) -> Result<HttpResponse, AppError> {
     let params = query.into_inner().normalised();
-    let (items, total) = view::page(&state, &params, admin.user().id).await?;
-    let (services, has_services) = state
-        .db
-        .run(|c| {
-            let n = services::count_all(c)?;
-            Ok(((n <= SERVICE_CHOICES_MAX).then(|| services::names(c)).transpose()?, n > 0))
-        })
-        .await?;
+    let view::ListData { items, total, services, has_services } = view::page(&state, &params, admin.user().id).await?;
     let (page, per_page) = (params.page(), params.per_page());
     let first = if items.is_empty() { 0 } else { (page - 1) * per_page + 1 };
     let section = if params.all() { "all_connections" } else { "connections" };

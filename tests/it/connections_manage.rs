@@ -72,8 +72,11 @@ async fn a_non_owner_gets_403_on_connect_and_edit_but_may_revoke_and_delete_and_
         assert_eq!(res.json()["error"]["code"], "forbidden");
     }
     let after = (row(&app, "desk_main").await, row(&app, "zoho_main").await);
-    assert_eq!((after.0.name, after.0.credentials, after.0.token_version), (before.0.name, before.0.credentials, before.0.token_version));
-    assert_eq!((after.1.scopes_requested, after.1.access_token), (before.1.scopes_requested, before.1.access_token));
+    assert_eq!(
+        (after.0.meta.name, after.0.credentials, after.0.token_version),
+        (before.0.meta.name, before.0.credentials, before.0.token_version)
+    );
+    assert_eq!((after.1.meta.scopes_requested, after.1.access_token), (before.1.meta.scopes_requested, before.1.access_token));
     assert_eq!((fake.token_count(), fake.authorize_calls().len()), (1, 1), "bob started no flow");
 
     // Bob sees the metadata and only the actions he may use.
@@ -92,7 +95,7 @@ async fn a_non_owner_gets_403_on_connect_and_edit_but_may_revoke_and_delete_and_
     let res = bob_api.post("/api/v1/connections/desk_main/revoke", &json!({})).await;
     assert_eq!(res.json()["revoke_outcome"], "Credentials deleted (API Key and Basic credentials have no revocation at the provider).");
     let stored = row(&app, "desk_main").await;
-    assert_eq!((stored.status.as_str(), stored.credentials), ("disconnected", None));
+    assert_eq!((stored.meta.status.as_str(), stored.credentials), ("disconnected", None));
     let res = bob_api.delete("/api/v1/connections/desk_main").await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(res.json()["deleted"], "desk_main");
@@ -133,8 +136,8 @@ async fn revoke_revokes_the_refresh_token_then_the_access_token_and_records_the_
     assert!(!fake.is_active(&access) && !fake.is_active(&refresh), "the provider no longer accepts them");
     let stored = row(&app, "zoho_main").await;
     assert_eq!(stored.status, "disconnected");
-    assert_eq!((stored.access_token, stored.refresh_token, stored.credentials, stored.expires_at), (None, None, None, None));
-    assert_eq!(stored.revoke_outcome.as_deref(), Some("Revoked at the provider."));
+    assert_eq!((stored.access_token, stored.refresh_token, stored.credentials, stored.meta.expires_at), (None, None, None, None));
+    assert_eq!(stored.meta.revoke_outcome.as_deref(), Some("Revoked at the provider."));
     let entries = audit(&app, "connection.revoke").await;
     assert_eq!(entries[0].actor, "admin");
     assert!(entries[0].details.contains("Revoked at the provider."));
@@ -161,8 +164,8 @@ async fn a_failing_revoke_url_still_deletes_the_stored_credentials_and_records_w
     assert!(outcome.contains("HTTP 503") && outcome.ends_with("the stored tokens were deleted anyway."), "{outcome}");
     assert_eq!(fake.revoke_calls().len(), 2, "both tokens were tried");
     let stored = row(&app, "zoho_main").await;
-    assert_eq!((stored.status.as_str(), stored.access_token, stored.refresh_token), ("disconnected", None, None));
-    assert_eq!(stored.revoke_outcome.as_deref(), Some(outcome.as_str()));
+    assert_eq!((stored.meta.status.as_str(), stored.access_token, stored.refresh_token), ("disconnected", None, None));
+    assert_eq!(stored.meta.revoke_outcome.as_deref(), Some(outcome.as_str()));
     let details = audit(&app, "connection.revoke").await[0].details.clone();
     assert!(details.contains("HTTP 503"), "{details}");
     assert_hidden(&format!("{}{details}", res.body), &fake.secrets(), "the answer or the audit log");
@@ -243,8 +246,8 @@ async fn changing_the_scopes_sets_not_connected_with_a_message_and_a_rename_does
     assert!(text.contains("The scopes changed: reconnect to grant them.") && text.contains("Not connected"), "{text}");
     let stored = row(&app, "zoho_main").await;
     assert_eq!(stored.scopes_requested(), ["read", "write"]);
-    assert_eq!((stored.status.as_str(), stored.access_token, stored.refresh_token), ("not_connected", None, None));
-    assert_eq!(stored.status_message.as_deref(), Some("The scopes changed: reconnect to grant them."));
+    assert_eq!((stored.meta.status.as_str(), stored.access_token, stored.refresh_token), ("not_connected", None, None));
+    assert_eq!(stored.meta.status_message.as_deref(), Some("The scopes changed: reconnect to grant them."));
 
     // "Save and Reconnect" goes on to the consent with the new scopes.
     connect_oauth(&browser, "zoho_main").await;

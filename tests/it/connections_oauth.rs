@@ -312,7 +312,10 @@ async fn a_provider_error_is_shown_with_its_description_and_the_status_is_unchan
     let page = browser.get("/admin/connections/zoho_main").await;
     assert_eq!(flash_of(&page), "The provider did not grant access (access_denied: No: +1 retry left, 100%41 sure).", "shown as sent");
     let after = row(&app, "zoho_main").await;
-    assert_eq!((after.status.as_str(), after.access_token, after.token_version), ("connected", before.access_token, before.token_version));
+    assert_eq!(
+        (after.meta.status.as_str(), after.access_token, after.token_version),
+        ("connected", before.access_token, before.token_version)
+    );
     assert_eq!(fake.token_count(), 1);
 }
 
@@ -334,7 +337,7 @@ async fn a_failed_code_exchange_is_shown_and_leaves_the_connection_as_it_was() {
     fake.set(|b| b.token_error = None);
     consent(&browser, "zoho_main").await;
     let stored = row(&app, "zoho_main").await;
-    assert_eq!((stored.status.as_str(), stored.status_message), ("connected", None), "a success clears the message");
+    assert_eq!((stored.meta.status.as_str(), stored.meta.status_message), ("connected", None), "a success clears the message");
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@ mod connections;
 mod connections_logs;
 mod connections_manage;
 mod connections_oauth;
+mod connections_search;
 mod fake_provider;
 mod headers;
 mod invoke;

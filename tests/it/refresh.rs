@@ -357,7 +357,7 @@ async fn a_transient_failure_keeps_the_status_counts_it_and_cools_down_before_th
     assert_eq!(res.json()["status"], 200, "{}", res.body);
     assert_eq!(fake.grants("refresh_token").len(), 3);
     let stored = row(&app, "zoho_main").await;
-    assert_eq!((stored.refresh_failures, stored.retry_after, stored.status_message), (0, None, None));
+    assert_eq!((stored.refresh_failures, stored.retry_after, stored.meta.status_message), (0, None, None));
     let failed = events(&app, "zoho_main").await.into_iter().filter(|e| e.kind == "refresh" && !e.ok).count();
     assert_eq!(failed, 2);
 }
