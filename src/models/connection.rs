@@ -462,8 +462,8 @@ fn sort_hits(hits: &mut [Hit], sort: ConnectionSort) {
     match sort {
         ConnectionSort::NameAsc => hits.sort_unstable_by(|a, b| (&a.1, a.0).cmp(&(&b.1, b.0))),
         ConnectionSort::NameDesc => hits.sort_unstable_by(|a, b| (&b.1, b.0).cmp(&(&a.1, a.0))),
-        ConnectionSort::UpdatedDesc => hits.sort_unstable_by(|a, b| (b.2, b.0).cmp(&(a.2, a.0))),
-        ConnectionSort::UpdatedAsc => hits.sort_unstable_by(|a, b| (a.2, a.0).cmp(&(b.2, b.0))),
+        ConnectionSort::UpdatedDesc => hits.sort_unstable_by_key(|h| std::cmp::Reverse((h.2, h.0))),
+        ConnectionSort::UpdatedAsc => hits.sort_unstable_by_key(|h| (h.2, h.0)),
     }
 }
 
