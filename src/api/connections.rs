@@ -128,12 +128,12 @@ pub async fn list_connections(
             // A page holds at most 100 rows, from few services: load each service once.
             let mut by_id = std::collections::HashMap::new();
             let mut loaded = Vec::new();
-            for (row, _, _, _, owner) in rows {
-                let service = match by_id.entry(row.service_id) {
+            for row in rows {
+                let service = match by_id.entry(row.meta.service_id) {
                     std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(slot) => slot.insert(services::find_by_id(c, row.service_id)?),
+                    std::collections::hash_map::Entry::Vacant(slot) => slot.insert(services::find_by_id(c, row.meta.service_id)?),
                 };
-                loaded.push(ConnectionView::new(&row, service, &owner));
+                loaded.push(ConnectionView::new(&row.meta, service, &row.owner));
             }
             Ok((loaded, total))
         })

@@ -168,11 +168,11 @@ pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> R
             let (rows, total) = connections::list(c, &query)?;
             let items = rows
                 .into_iter()
-                .map(|(row, service_link, service_name, auth_type, owner)| {
-                    let view = ConnectionView::from_parts(&row, (service_link, service_name, &auth_type), None, owner);
+                .map(|row| {
+                    let view = ConnectionView::from_parts(&row.meta, (row.service_link, row.service_name, &row.auth_type), None, row.owner);
                     ConnectionItem {
-                        mine: row.owner_id == viewer,
-                        connected_label: row.connected_at.map_or_else(|| "—".into(), format_time),
+                        mine: row.meta.owner_id == viewer,
+                        connected_label: row.meta.connected_at.map_or_else(|| "—".into(), format_time),
                         view,
                     }
                 })
