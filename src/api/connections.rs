@@ -124,7 +124,7 @@ pub async fn list_connections(
             };
             let query =
                 ConnectionQuery { search, service_id, status, auth_type, owner_id: (!owner_any).then_some(viewer), sort, page, per_page };
-            let (rows, total) = connections::list(c, &query)?;
+            let connections::Listing { rows, total, .. } = connections::list(c, &query)?;
             // A page holds at most 100 rows, from few services: load each service once.
             let mut by_id = std::collections::HashMap::new();
             let mut loaded = Vec::new();

@@ -141,18 +141,8 @@ pub async fn list_services(_: ApiAdmin, state: web::Data<AppState>, query: web::
     let q = service_query(query.into_inner())?;
     let alias = ops::alias_url(&state).await?;
     let (page, per_page) = (q.page, q.per_page);
-    let (rows, total, counts) = state
-        .db
-        .read(move |c| {
-            let (rows, total) = crate::models::service::list(c, &q)?;
-            let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
-            Ok((rows, total, crate::models::connection::count_by_service(c, &ids)?))
-        })
-        .await?;
-    let services = rows
-        .iter()
-        .map(|r| Ok(service_json(&r.view()?, counts.get(&r.id).copied().unwrap_or(0), &alias)))
-        .collect::<Result<Vec<_>, AppError>>()?;
+    let (rows, total) = state.db.read(move |c| Ok(crate::models::service::list(c, &q)?)).await?;
+    let services = rows.iter().map(|r| Ok(service_json(&r.view()?, r.connection_count, &alias))).collect::<Result<Vec<_>, AppError>>()?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "services": services, "total": total, "page": page, "per_page": per_page })))
 }
 

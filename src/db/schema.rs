@@ -85,6 +85,7 @@ diesel::table! {
         updated_at -> BigInt,
         updated_by -> Text,
         test_request -> Nullable<Text>,
+        connection_count -> BigInt,
     }
 }
 

@@ -108,7 +108,7 @@ macro_rules! expression_impls {
 expression_impls!(StaticSql<T>);
 expression_impls!(StaticBind<T, BST, V>);
 
-/// An `ORDER BY` followed by `LIMIT <n> OFFSET ?`, with the page size written into the SQL: given
+/// An `ORDER BY` followed by `LIMIT <n>` (and `OFFSET ?` past the first page), the page size written into the SQL: given
 /// to a boxed query's `.order()`, in place of `.limit().offset()`. The planner needs the limit to
 /// pick "walk the index in order and stop after n" over "find all, then sort", and with the
 /// stability guarantee (`.cargo/config.toml`) it no longer looks at a bound one. Page sizes are a
@@ -134,7 +134,15 @@ where
 {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         self.order.walk_ast(out.reborrow())?;
-        out.push_sql(&format!(" LIMIT {} OFFSET ", self.limit));
+        out.push_sql(&format!(" LIMIT {}", self.limit));
+        // The first page, by far the most viewed, has no OFFSET at all: a prepared statement with an
+        // OFFSET parameter is planned afresh on every run by PostgreSQL (its generic plan, costed for
+        // an unknown offset, never looks as good as a custom one), which doubled the page query's
+        // cost (measured: 0.14 ms planning, 0.13 ms running).
+        if self.offset == 0 {
+            return Ok(());
+        }
+        out.push_sql(" OFFSET ");
         out.push_bind_param::<diesel::sql_types::BigInt, i64>(&self.offset)
     }
 }

@@ -1,10 +1,8 @@
 //! Connections in the database: the row (with sealed secrets that are opened only where they are
 //! used), the list query with its filters, and the writes of each lifecycle step.
 
-use std::collections::HashMap;
-
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
+use diesel::sql_types::{BigInt, Bool, Nullable, Text};
 
 use crate::crypto::{Keyring, Secret, SecretSlot};
 use crate::db::schema::{connections, users};
@@ -259,16 +257,6 @@ pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
     diesel::delete(connections::table.find(id)).execute(conn)
 }
 
-/// How many connections each of `service_ids` has.
-pub fn count_by_service(conn: &mut DbConn, service_ids: &[i64]) -> QueryResult<HashMap<i64, i64>> {
-    let rows: Vec<(i64, i64)> = connections::table
-        .filter(connections::service_id.eq_any(service_ids))
-        .group_by(connections::service_id)
-        .select((connections::service_id, diesel::dsl::count_star()))
-        .load(conn)?;
-    Ok(rows.into_iter().collect())
-}
-
 /// The link names and display names of a service's connections.
 pub fn names_for_service(conn: &mut DbConn, service_id: i64) -> QueryResult<Vec<(String, String)>> {
     connections::table
@@ -407,19 +395,6 @@ pub struct Total {
 
 pub const COUNT_CAP: i64 = 1000;
 
-/// The exact count from the per-owner counters that triggers keep: only for a list filtered by
-/// nothing but its owner.
-fn counted_total(conn: &mut DbConn, owner: Option<i64>) -> QueryResult<Total> {
-    let sum = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM connection_counts";
-    let n: i64 = match owner {
-        None => diesel::select(static_sql::<BigInt>(sum).sql(")")).get_result(conn)?,
-        Some(owner) => {
-            diesel::select(static_sql::<BigInt>(sum).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")")).get_result(conn)?
-        }
-    };
-    Ok(Total { n, at_least: false })
-}
-
 /// A match of a filtered list: its id and both sort keys.
 type Hit = (i64, String, i64);
 
@@ -431,7 +406,7 @@ type Hit = (i64, String, i64);
 /// chose, and it read every connection whenever the matches sorted last (measured on PostgreSQL:
 /// 100 ms for "zoho" among 100,000). Past the cap the matches are common, so that walk finds a page
 /// soon. Other filters have indexes that give the order directly.
-pub fn list(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<(Vec<ListRow>, Total)> {
+pub fn list(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<Listing> {
     let (limit, offset) = (q.per_page, (q.page - 1) * q.per_page);
     let total = if !q.search.trim().is_empty() {
         let mut hits: Vec<Hit> = filtered(conn, q)
@@ -442,16 +417,16 @@ pub fn list(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<(Vec<ListRow>
             let total = Total { n: hits.len() as i64, at_least: false };
             sort_hits(&mut hits, q.sort);
             let ids: Vec<i64> = hits.into_iter().skip(offset as usize).take(limit as usize).map(|(id, _, _)| id).collect();
-            let mut rows = list_rows(conn, connections::table.filter(connections::id.eq_any(&ids)).into_boxed())?;
+            let (mut rows, counters) = list_rows(conn, connections::table.filter(connections::id.eq_any(&ids)).into_boxed(), q)?;
             rows.sort_by_key(|row| ids.iter().position(|id| *id == row.meta.id));
-            return Ok((rows, total));
+            return Listing::new(conn, q, rows, Some(total), counters);
         }
-        Total { n: COUNT_CAP, at_least: true }
+        Some(Total { n: COUNT_CAP, at_least: true })
     } else if q.service_id.is_none() && q.status.is_none() && q.auth_type.is_none() {
-        counted_total(conn, q.owner_id)?
+        None // the counters' sum, which comes with the page
     } else {
         let found = filtered(conn, q).select(connections::id).limit(COUNT_CAP + 1).load::<i64>(conn)?.len() as i64;
-        Total { n: found.min(COUNT_CAP), at_least: found > COUNT_CAP }
+        Some(Total { n: found.min(COUNT_CAP), at_least: found > COUNT_CAP })
     };
     let query = filtered(conn, q);
     let query = match q.sort {
@@ -460,7 +435,44 @@ pub fn list(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<(Vec<ListRow>
         ConnectionSort::UpdatedDesc => query.order(Paged::new((connections::updated_at.desc(), connections::id.desc()), limit, offset)),
         ConnectionSort::UpdatedAsc => query.order(Paged::new((connections::updated_at.asc(), connections::id.asc()), limit, offset)),
     };
-    Ok((list_rows(conn, query)?, total))
+    let (rows, counters) = list_rows(conn, query, q)?;
+    Listing::new(conn, q, rows, total, counters)
+}
+
+/// A page of the list: its rows, how many connections match, and how many services there are (the
+/// service filter offers a list of them when they are few).
+#[derive(Debug, Clone)]
+pub struct Listing {
+    pub rows: Vec<ListRow>,
+    pub total: Total,
+    pub service_count: i64,
+}
+
+/// The counters that triggers keep, read in the page's own statement (one round trip instead of
+/// three on PostgreSQL): the viewer's (or everyone's) connections, and the services.
+#[derive(Debug, Clone, Copy)]
+struct Counters {
+    connections: i64,
+    services: i64,
+}
+
+impl Listing {
+    /// `total` is `None` when the counters give it. An empty page brought no counters: they are
+    /// read on their own then.
+    fn new(
+        conn: &mut DbConn,
+        q: &ConnectionQuery,
+        rows: Vec<ListRow>,
+        total: Option<Total>,
+        counters: Option<Counters>,
+    ) -> QueryResult<Listing> {
+        let counters = match counters {
+            Some(counters) => counters,
+            None => Counters { connections: counter_sum(conn, q.owner_id)?, services: crate::models::service::count_all(conn)? },
+        };
+        let total = total.unwrap_or(Total { n: counters.connections, at_least: false });
+        Ok(Listing { rows, total, service_count: counters.services })
+    }
 }
 
 /// Orders search matches as the SQL of `list` would: both backends compare these columns byte by
@@ -478,24 +490,40 @@ fn sort_hits(hits: &mut [Hit], sort: ConnectionSort) {
 /// and its owner's name, each looked up by primary key. The three service columns come from one
 /// look-up, joined with spaces: neither a link name nor an auth type holds one, so the name is the
 /// rest, whatever it holds (measured: a third of the page query's time went to the look-ups).
-fn list_rows(conn: &mut DbConn, query: connections::BoxedQuery<'_, MultiBackend>) -> QueryResult<Vec<ListRow>> {
-    let rows: Vec<(ConnectionMeta, String, String)> = query
+fn list_rows(
+    conn: &mut DbConn,
+    query: connections::BoxedQuery<'_, MultiBackend>,
+    q: &ConnectionQuery,
+) -> QueryResult<(Vec<ListRow>, Option<Counters>)> {
+    let rows: Vec<(ConnectionMeta, String, String, i64, i64)> = query
         .select((
             ConnectionMeta::as_select(),
             static_sql::<Text>(
                 "(SELECT link_name || ' ' || auth_type || ' ' || name FROM services WHERE services.id = connections.service_id)",
             ),
             static_sql::<Text>("(SELECT username FROM users WHERE users.id = connections.owner_id)"),
+            // Uncorrelated: both databases evaluate these once per statement, not per row.
+            static_sql::<BigInt>(CONNECTION_COUNTER_SUM).bind::<Nullable<BigInt>, _>(q.owner_id).sql(", owner_id))"),
+            static_sql::<BigInt>("(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts)"),
         ))
         .load(conn)?;
-    Ok(rows
+    let counters = rows.first().map(|(_, _, _, connections, services)| Counters { connections: *connections, services: *services });
+    let rows = rows
         .into_iter()
-        .map(|(meta, service, owner)| {
+        .map(|(meta, service, owner, _, _)| {
             let mut parts = service.splitn(3, ' ');
             let mut next = || parts.next().unwrap_or_default().to_owned();
             ListRow { meta, service_link: next(), auth_type: next(), service_name: next(), owner }
         })
-        .collect())
+        .collect();
+    Ok((rows, counters))
+}
+
+/// The connections of one owner (or, given none, of everyone), from the counters that triggers keep.
+const CONNECTION_COUNTER_SUM: &str = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM connection_counts WHERE owner_id = COALESCE(";
+
+fn counter_sum(conn: &mut DbConn, owner: Option<i64>) -> QueryResult<i64> {
+    diesel::select(static_sql::<BigInt>(CONNECTION_COUNTER_SUM).bind::<Nullable<BigInt>, _>(owner).sql(", owner_id))")).get_result(conn)
 }
 
 /// Notes that a connection was used (written at most once a minute by callers).

@@ -35,7 +35,7 @@ pub async fn load(state: &AppState, link_name: &str) -> Result<(ServiceRow, i64)
         .db
         .read(move |c| {
             let row = service::find(c, &link)?.ok_or(AppError::NotFound)?;
-            let count = connection::count_by_service(c, &[row.id])?.get(&row.id).copied().unwrap_or(0);
+            let count = row.connection_count;
             Ok((row, count))
         })
         .await
@@ -137,7 +137,8 @@ pub async fn update(state: &AppState, actor: &User, link_name: &str, input: Serv
         .run(move |c| {
             crate::db::write_tx(c, |c| {
                 let row = service::find_for_update(c, &link)?.ok_or(AppError::NotFound)?;
-                let connection_count = connection::count_by_service(c, &[row.id])?.get(&row.id).copied().unwrap_or(0);
+                // Locked for update: a connection being added waits, as its trigger updates this row.
+                let connection_count = row.connection_count;
                 let old = row.view()?;
                 let input = match mode {
                     UpdateMode::Replace => input,

@@ -165,7 +165,7 @@ pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> R
                 page: params.page(),
                 per_page: params.per_page(),
             };
-            let (rows, total) = connections::list(c, &query)?;
+            let connections::Listing { rows, total, service_count } = connections::list(c, &query)?;
             let items = rows
                 .into_iter()
                 .map(|row| {
@@ -177,7 +177,6 @@ pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> R
                     }
                 })
                 .collect();
-            let service_count = services::count_all(c)?;
             let services = (service_count <= SERVICE_CHOICES_MAX).then(|| services::names(c)).transpose()?;
             Ok(ListData { items, total, services, has_services: service_count > 0 })
         })

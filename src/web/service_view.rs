@@ -26,9 +26,9 @@ pub async fn page(state: &AppState, params: &ListParams) -> Result<(Vec<ServiceI
             let (rows, total) = service::list_brief(c, &query)?;
             let items = rows
                 .into_iter()
-                .map(|(r, connection_count)| ServiceItem {
+                .map(|r| ServiceItem {
                     auth_type: AuthType::parse(&r.auth_type).unwrap_or(AuthType::ApiKey),
-                    connection_count,
+                    connection_count: r.connection_count,
                     updated_at: format_time(r.updated_at),
                     updated_by: r.updated_by,
                     link_name: r.link_name,

@@ -805,8 +805,12 @@ async fn a_service_with_connections_cannot_be_deleted_and_the_refusal_lists_them
     assert_eq!(counts(&app).await.0, 1);
     assert_eq!(audit_rows(&app).await.len(), 1, "only the create");
 
+    // The count the list shows is kept by triggers: it follows each delete.
     delete_connection(&app, "zoho_support").await;
+    assert_eq!(api.get("/api/v1/services").await.json()["services"][0]["connection_count"], 1);
+    assert!(app.admin().await.get("/admin/services").await.body.contains(r#"<td class="num" data-label="Connections">1</td>"#));
     delete_connection(&app, "zoho_sales").await;
+    assert_eq!(api.get("/api/v1/services/zoho").await.json()["connection_count"], 0);
     let res = api.delete("/api/v1/services/zoho").await;
     assert_eq!(res.status, 204, "{}", res.body);
     assert_eq!(api.get("/api/v1/services/zoho").await.status, 404);
