@@ -48,7 +48,7 @@ pub fn sqlite_path(url: &str) -> &str {
 #[derive(Debug)]
 pub struct Manager {
     url: String,
-    /// SQLite only: open read-only (the reader pool behind `Db::read`).
+    /// Open read-only (the reader pool behind `Db::read`).
     read_only: bool,
 }
 
@@ -70,6 +70,12 @@ impl ManageConnection for Manager {
         }
         .map_err(r2d2::Error::ConnectionError)
         .and_then(|mut conn| {
+            if let (DbConn::Pg(c), true) = (&mut conn, self.read_only) {
+                // A reader runs on an async worker thread: a write through it fails, as on SQLite, and
+                // no statement holds the thread for long.
+                c.batch_execute(&format!("SET default_transaction_read_only = on; SET statement_timeout = {READ_TIMEOUT_MS}"))
+                    .map_err(r2d2::Error::QueryError)?;
+            }
             if let DbConn::Sqlite(c) = &mut conn {
                 // busy_timeout first, so that switching to WAL waits for a concurrent opener.
                 // Reads through a memory map share the OS page cache instead of copying pages into
@@ -102,7 +108,7 @@ impl ManageConnection for Manager {
 #[derive(Clone)]
 pub struct Db {
     pool: Pool<Manager>,
-    /// SQLite files only: read-only connections for `read`.
+    /// Read-only connections for `read` (none for an in-memory SQLite database).
     readers: Option<Pool<Manager>>,
     backend: Backend,
 }
@@ -125,8 +131,8 @@ impl Db {
         let pool = pool_of(writer, max_size)?;
         let in_memory = sqlite_path(url).is_empty() || sqlite_path(url).contains(":memory:");
         let readers = match backend {
-            Backend::Sqlite if !in_memory => Some(pool_of(Manager { url: url.to_owned(), read_only: true }, max_size)?),
-            _ => None,
+            Backend::Sqlite if in_memory => None,
+            _ => Some(pool_of(Manager { url: url.to_owned(), read_only: true }, max_size)?),
         };
         Ok(Db { pool, readers, backend })
     }
@@ -155,11 +161,12 @@ impl Db {
         .map_err(|e| AppError::Internal(format!("database task failed: {e}")))?
     }
 
-    /// Runs a short read `f` (a look-up by key, one list page). On SQLite it runs right here, on a
-    /// read-only connection: a WAL read never waits for a lock and takes microseconds, far less than
-    /// the two thread switches of `run` (measured: they were a third of a list page's CPU). Anything
-    /// else, and a busy reader pool, goes through `run`, so the async threads never wait on the
-    /// network or the pool. A write in `f` fails on SQLite; that is the point of the separate pool.
+    /// Runs a short read `f` (a look-up by key, one list page) right here, on a read-only connection,
+    /// instead of paying the two thread switches of `run` (measured: a third of a list page's CPU on
+    /// SQLite, where a WAL read never waits for a lock; on PostgreSQL the switches cost more than the
+    /// round trip to a local server). A busy reader pool falls back to `run`, so an async thread
+    /// never waits for the pool; on PostgreSQL it waits for the server, for at most
+    /// `READ_TIMEOUT_MS`. A write in `f` fails; that is the point of the separate pool.
     pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
@@ -195,6 +202,9 @@ impl Db {
         Ok(())
     }
 }
+
+/// How long a PostgreSQL read through `Db::read` may run before the server cancels it.
+const READ_TIMEOUT_MS: u32 = 5000;
 
 /// A pool of `manager`'s connections. No `SELECT 1` on every checkout: a broken connection fails
 /// its query and is replaced.

@@ -39,3 +39,24 @@ fn static_sql_is_safe_to_cache_and_sql_literals_are_not() {
     let theirs = diesel::dsl::sql::<BigInt>("(SELECT 1)");
     assert!(!QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&theirs, &backend).unwrap());
 }
+
+/// The same guarantee on PostgreSQL, when `TEST_DATABASE_URL` names a server (CI runs it).
+#[tokio::test]
+async fn postgres_reads_run_on_a_read_only_connection() {
+    let Some(url) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| Backend::of(u) == Backend::Postgres) else {
+        return;
+    };
+    let db = Db::connect(&url, 2).unwrap();
+    let refused = db.read(|c| Ok(c.batch_execute("CREATE TABLE read_only_probe (id BIGINT)")?)).await;
+    assert!(refused.is_err(), "a write through `read` must fail");
+    db.run(|c| {
+        Ok(c.batch_execute(
+            "DROP TABLE IF EXISTS read_only_probe; CREATE TABLE read_only_probe (id BIGINT); INSERT INTO read_only_probe VALUES (7)",
+        )?)
+    })
+    .await
+    .unwrap();
+    let seen: i64 = db.read(|c| Ok(diesel::select(static_sql::<BigInt>("(SELECT id FROM read_only_probe)")).get_result(c)?)).await.unwrap();
+    db.run(|c| Ok(c.batch_execute("DROP TABLE read_only_probe")?)).await.unwrap();
+    assert_eq!(seen, 7, "the reader sees what the writer committed");
+}

@@ -2,7 +2,7 @@
 //! used), the list query with its filters, and the writes of each lifecycle step.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Nullable, Text};
+use diesel::sql_types::{BigInt, Bool, Text};
 
 use crate::crypto::{Keyring, Secret, SecretSlot};
 use crate::db::schema::{connections, users};
@@ -503,7 +503,7 @@ fn list_rows(
             ),
             static_sql::<Text>("(SELECT username FROM users WHERE users.id = connections.owner_id)"),
             // Uncorrelated: both databases evaluate these once per statement, not per row.
-            static_sql::<BigInt>(CONNECTION_COUNTER_SUM).bind::<Nullable<BigInt>, _>(q.owner_id).sql(", owner_id))"),
+            counter_sum_of(q.owner_id),
             static_sql::<BigInt>("(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts)"),
         ))
         .load(conn)?;
@@ -520,10 +520,25 @@ fn list_rows(
 }
 
 /// The connections of one owner (or, given none, of everyone), from the counters that triggers keep.
-const CONNECTION_COUNTER_SUM: &str = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM connection_counts WHERE owner_id = COALESCE(";
+/// Two statements rather than `owner_id = COALESCE(?, owner_id)`: that one cannot use the key, and
+/// PostgreSQL then kept planning the whole page query afresh on every run.
+fn counter_sum_of(owner: Option<i64>) -> Box<dyn BoxableExpression<connections::table, MultiBackend, SqlType = BigInt>> {
+    match owner {
+        Some(owner) => Box::new(static_sql::<BigInt>(COUNTER_SUM).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")")),
+        None => Box::new(static_sql::<BigInt>(COUNTER_SUM).sql(")")),
+    }
+}
 
+const COUNTER_SUM: &str = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM connection_counts";
+
+/// `counter_sum_of` on its own, for a page that brought no counters.
 fn counter_sum(conn: &mut DbConn, owner: Option<i64>) -> QueryResult<i64> {
-    diesel::select(static_sql::<BigInt>(CONNECTION_COUNTER_SUM).bind::<Nullable<BigInt>, _>(owner).sql(", owner_id))")).get_result(conn)
+    match owner {
+        Some(owner) => {
+            diesel::select(static_sql::<BigInt>(COUNTER_SUM).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")")).get_result(conn)
+        }
+        None => diesel::select(static_sql::<BigInt>(COUNTER_SUM).sql(")")).get_result(conn),
+    }
 }
 
 /// Notes that a connection was used (written at most once a minute by callers).
