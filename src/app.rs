@@ -9,6 +9,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpServer, Route, web};
 use url::Url;
 
+use crate::activity::Activity;
 use crate::auth::password::Hasher;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -32,6 +33,8 @@ pub struct AppState {
     pub outbound: Outbound,
     /// Single-flight token refreshes.
     pub refresher: Refresher,
+    /// The activity log's writer (invokes and tests, recorded off the request path).
+    pub activity: Activity,
 }
 
 /// A started server and what its caller needs to tell the operator.
@@ -66,8 +69,17 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     let outbound = Outbound::new(&config).map_err(|e| AppError::Startup(format!("cannot build the outbound HTTP client: {e}")))?;
     let clock = config.clock.clone();
     let refresher = Refresher::new()?;
-    let state =
-        web::Data::new(AppState { db, clock, base_url: base_url.clone(), keyring, hasher, outbound, refresher, config: config.clone() });
+    let state = web::Data::new(AppState {
+        activity: Activity::start(db.clone()),
+        db,
+        clock,
+        base_url: base_url.clone(),
+        keyring,
+        hasher,
+        outbound,
+        refresher,
+        config: config.clone(),
+    });
 
     let app_state = state.clone();
     let server = HttpServer::new(move || {

@@ -1,6 +1,7 @@
 //! Connections: a self-hosted console where SDAdmins register custom services, connect them and let
 //! scripts use them without ever seeing a secret. `app::build` is the one way in.
 
+pub mod activity;
 pub mod api;
 pub mod app;
 pub mod auth;

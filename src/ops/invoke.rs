@@ -9,13 +9,14 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
+use crate::activity::Entry;
 use crate::app::AppState;
 use crate::domain::connection::{Credentials, Status};
 use crate::domain::service::ServiceConfig;
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::invoke::{self, InvokeRequest};
-use crate::models::event::{self, NewEvent};
+use crate::models::event::NewEvent;
 use crate::models::user::User;
 use crate::ops::connections::{self as connections, Loaded};
 use crate::outbound::{Answer, OutboundError};
@@ -215,18 +216,9 @@ async fn run(state: &AppState, caller: &User, loaded: &Loaded, req: InvokeReques
         }
         Err(e) => event.message = Some(event_message(e)),
     }
-    let (id, now) = (loaded.row.id, state.clock.now());
-    let last_used = loaded.row.last_used_at;
-    state
-        .db
-        .run(move |c| {
-            event::record(c, id, &event, now)?;
-            if last_used.is_none_or(|t| now - t >= 60) {
-                crate::models::connection::mark_used(c, id, now)?;
-            }
-            Ok(())
-        })
-        .await?;
+    let (connection_id, at) = (loaded.row.id, state.clock.now());
+    let mark_used = loaded.row.last_used_at.is_none_or(|t| at - t >= 60);
+    state.activity.record(Entry { connection_id, event, at, mark_used }).await;
     let (answer, secrets) = result?;
     Ok(shape(answer, &secrets))
 }
@@ -249,8 +241,8 @@ async fn record_test(state: &AppState, caller: &User, id: i64, started: Instant,
         message: outcome.err().map(event_message),
         ..NewEvent::default()
     };
-    let now = state.clock.now();
-    state.db.run(move |c| Ok(event::record(c, id, &event, now)?)).await
+    state.activity.record(Entry { connection_id: id, event, at: state.clock.now(), mark_used: false }).await;
+    Ok(())
 }
 
 /// Credentials, the request, and for OAuth2 one refresh-and-retry on a 401.

@@ -248,6 +248,9 @@ pub async fn show_connection(
     state: web::Data<AppState>,
     link: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
+    // The activity queued on this instance first, so that a user sees the calls they just made (and
+    // their "last used").
+    state.activity.flush().await;
     let loaded = ops::load(&state, &link).await?;
     let id = loaded.row.id;
     let events = state.db.read(move |c| Ok(crate::models::event::recent(c, id, 20)?)).await?;

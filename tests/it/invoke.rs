@@ -36,6 +36,7 @@ pub async fn invoke(api: &Api, link: &str, body: Value) -> Page {
 
 /// A connection's recorded activity, oldest first.
 pub async fn events(app: &TestApp, link: &str) -> Vec<ConnectionEvent> {
+    app.state.activity.flush().await;
     let id = row(app, link).await.id;
     app.state
         .db
@@ -671,4 +672,48 @@ async fn a_secret_echoed_inside_json_with_escapes_is_masked_too() {
     assert_eq!(echo["headers"]["x-api-key"], json!(["[redacted]"]), "the JSON-escaped echo is masked");
     let escaped = serde_json::to_string(&key).unwrap();
     assert_hidden(&res.body, &[key, escaped.trim_matches('"').to_owned()], "the invoke answer");
+}
+
+#[tokio::test]
+async fn concurrent_invokes_are_all_recorded_and_the_details_page_shows_them_without_waiting() {
+    let e = env().await;
+    e.key_connection("desk", "header").await;
+    let api = std::sync::Arc::new(Api::new(&e.app, "admin").await);
+    let mut calls = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let api = api.clone();
+        calls.spawn(async move { invoke(&api, "desk", json!({"path": format!("/tickets/{i}")})).await.status });
+    }
+    assert!(calls.join_all().await.iter().all(|status| *status == 200));
+    // The page flushes this instance's queue itself: the latest call is listed at once.
+    let page = e.app.admin().await.get("/admin/connections/desk").await;
+    assert_eq!(page.status, 200);
+    let listed = (0..40).filter(|i| page.body.contains(&format!("/api/tickets/{i}<"))).count();
+    assert_eq!(listed, 20, "the last 20 of 40 calls");
+    let mut paths: Vec<String> = events(&e.app, "desk").await.into_iter().map(|ev| ev.path.unwrap()).collect();
+    paths.sort();
+    let mut expected: Vec<String> = (0..40).map(|i| format!("/api/tickets/{i}")).collect();
+    expected.sort();
+    assert_eq!(paths, expected, "each call recorded once");
+}
+
+#[tokio::test]
+async fn an_event_that_cannot_be_written_costs_only_itself() {
+    use connections::activity::Entry;
+    use connections::models::event::NewEvent;
+    let e = env().await;
+    e.key_connection("desk", "header").await;
+    let id = row(&e.app, "desk").await.id;
+    let entry = |connection_id: i64, path: &str| Entry {
+        connection_id,
+        event: NewEvent { kind: "invoke", actor: "admin".into(), path: Some(path.into()), ok: true, ..NewEvent::default() },
+        at: crate::helpers::T0,
+        mark_used: false,
+    };
+    // Queued together, so they share a batch: the one of a connection that is gone fails.
+    e.app.state.activity.record(entry(id, "/before")).await;
+    e.app.state.activity.record(entry(id + 1000, "/gone")).await;
+    e.app.state.activity.record(entry(id, "/after")).await;
+    let paths: Vec<String> = events(&e.app, "desk").await.into_iter().map(|ev| ev.path.unwrap()).collect();
+    assert_eq!(paths, ["/before", "/after"]);
 }
