@@ -5,10 +5,11 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
 use crate::crypto::{Keyring, Secret, SecretSlot};
-use crate::db::schema::{connections, users};
+use crate::db::schema::{connections, services, users};
 use crate::db::{DbConn, MultiBackend, Paged, static_sql};
 use crate::domain::connection::{Credentials, Status};
 use crate::error::AppError;
+use crate::models::service::ServiceRow;
 
 /// Where a connection secret's ciphertext is bound: table, column, row id.
 fn slot<'a>(column: &'a str, id: &'a str) -> SecretSlot<'a> {
@@ -139,6 +140,18 @@ pub fn insert(
 
 pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<ConnectionRow>> {
     connections::table.filter(connections::link_name.eq(link_name)).select(ConnectionRow::as_select()).get_result(conn).optional()
+}
+
+/// A connection with its service and its owner's name, in one statement (one round trip instead of
+/// three: invokes and details pages start here).
+pub fn find_with_service(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<(ConnectionRow, ServiceRow, String)>> {
+    connections::table
+        .inner_join(services::table)
+        .inner_join(users::table)
+        .filter(connections::link_name.eq(link_name))
+        .select((ConnectionRow::as_select(), ServiceRow::as_select(), users::username))
+        .get_result(conn)
+        .optional()
 }
 
 pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<ConnectionRow> {

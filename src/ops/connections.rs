@@ -110,9 +110,7 @@ pub async fn load(state: &AppState, link_name: &str) -> Result<Loaded, AppError>
     state
         .db
         .read(move |c| {
-            let row = connections::find(c, &link)?.ok_or(AppError::NotFound)?;
-            let service = services::find_by_id(c, row.service_id)?;
-            let owner = crate::models::user::name_of(c, row.owner_id)?;
+            let (row, service, owner) = connections::find_with_service(c, &link)?.ok_or(AppError::NotFound)?;
             Ok(Loaded { row, service, owner })
         })
         .await
