@@ -29,22 +29,15 @@ fn link_from_url(link_name: &str) -> Result<String, AppError> {
 }
 
 /// Loads a service by link name, or 404.
-pub async fn load(state: &AppState, link_name: &str) -> Result<(ServiceRow, i64), AppError> {
+pub async fn load(state: &AppState, link_name: &str) -> Result<ServiceRow, AppError> {
     let link = link_from_url(link_name)?;
-    state
-        .db
-        .read(move |c| {
-            let row = service::find(c, &link)?.ok_or(AppError::NotFound)?;
-            let count = row.connection_count;
-            Ok((row, count))
-        })
-        .await
+    state.db.read(move |c| service::find(c, &link)?.ok_or(AppError::NotFound)).await
 }
 
 pub async fn details(state: &AppState, link_name: &str) -> Result<ServiceDetails, AppError> {
-    let (row, connection_count) = load(state, link_name).await?;
+    let row = load(state, link_name).await?;
     let callback_url = crate::domain::service::callback_url(&alias_url(state).await?);
-    Ok(ServiceDetails { service: row.view()?, connection_count, callback_url })
+    Ok(ServiceDetails { service: row.view()?, connection_count: row.connection_count, callback_url })
 }
 
 fn link_taken() -> FieldErrors {
