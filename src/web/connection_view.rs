@@ -145,7 +145,7 @@ pub struct ListData {
     pub has_services: bool,
 }
 
-/// One page of the list, the number of matches and the filter choices, with one connection.
+/// One page of the list, the number of matches and the filter choices, on one pooled connection.
 pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> Result<ListData, AppError> {
     let params = params.clone();
     state
