@@ -132,7 +132,10 @@ impl Db {
         let in_memory = sqlite_path(url).is_empty() || sqlite_path(url).contains(":memory:");
         let readers = match backend {
             Backend::Sqlite if in_memory => None,
-            _ => Some(pool_of(Manager { url: url.to_owned(), read_only: true }, max_size)?),
+            // A read runs to its end inside one poll of its task, so a worker thread holds at most one
+            // reader at a time: one per worker (half the writers, see `app::build`), and two for the
+            // background tasks. A busy pool falls back to `run`.
+            _ => Some(pool_of(Manager { url: url.to_owned(), read_only: true }, max_size / 2 + 2)?),
         };
         Ok(Db { pool, readers, backend })
     }
