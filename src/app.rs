@@ -88,7 +88,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
             .app_data(pages::form_config())
             .app_data(web::PayloadConfig::default().limit(256 * 1024))
             .app_data(api::json_config());
-        for def in routes() {
+        for def in routes_in_match_order() {
             app = app.route(def.path, (def.route)());
         }
         app.default_service(web::to(pages::errors::not_found))
@@ -151,6 +151,18 @@ pub struct RouteDef {
 
 const fn r(method: Method, path: &'static str, access: Access, route: fn() -> Route) -> RouteDef {
     RouteDef { method, path, access, route }
+}
+
+/// The route table in the order the router tries it: fixed paths first, then those with a
+/// `{segment}`, each group in table order. The router tries path after path until one matches, and
+/// each pattern it tries is a regular expression (measured: 4% of a list page's CPU went to the
+/// patterns listed before `/admin/services`). The table already lists every fixed path before the
+/// patterns that also match it (`/admin/services/new` before `/admin/services/{link}`), so the
+/// stable sort changes no answer.
+fn routes_in_match_order() -> Vec<RouteDef> {
+    let mut table = routes();
+    table.sort_by_key(|def| def.path.contains('{'));
+    table
 }
 
 /// THE route table: every path the app serves.
