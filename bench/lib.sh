@@ -145,6 +145,45 @@ print(f"{float(rps):.0f} {p50:.3f} {p99:.3f} {','.join(problems) or '-'}")
 EOF
 }
 
+# CPU time (clock ticks, user + system) of the given processes so far.
+cpu_ticks() {
+    local total=0 pid fields
+    for pid in "$@"; do
+        read -r -a fields < "/proc/$pid/stat" 2> /dev/null || continue
+        # Fields 14 and 15 (utime, stime); the command name in field 2 holds no spaces here.
+        total=$((total + fields[13] + fields[14]))
+    done
+    echo "$total"
+}
+
+# CPU ticks of every PostgreSQL server process (0 on SQLite, whose work is inside the app).
+db_cpu_ticks() {
+    if [[ ${BACKEND:-sqlite} == postgres ]]; then
+        # shellcheck disable=SC2046
+        cpu_ticks $(pgrep -x postgres)
+    else
+        echo 0
+    fi
+}
+
+# TICKS REQUESTS: microseconds of CPU per request.
+us_per_request() { python3 -c "print(round($1 / $(getconf CLK_TCK) / max($2, 1) * 1e6))"; }
+
+# How many requests a wrk output file reports.
+wrk_requests() { awk '/requests in/ { print $1 }' "$1"; }
+
+median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+# RPS...: the (1-based) round whose requests/s is the median.
+median_round() {
+    local m i=0 v
+    m="$(median "$@")"
+    for v in "$@"; do
+        i=$((i + 1))
+        [[ $v == "$m" ]] && { echo "$i"; return; }
+    done
+}
+
 ratio() { python3 -c "print(f'{$1 / max($2, 1e-9):.2f}')"; }
 within() { python3 -c "print('yes' if $1 <= $2 else 'NO')"; }
 

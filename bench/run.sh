@@ -4,13 +4,19 @@
 # the list pages and their searches against /healthz in the same process and run. Prints the ratios
 # and writes them to bench/results-<backend>.md. Not a test: nothing here asserts a time.
 #
-#   bench/run.sh [--postgres] [--connections] [--duration SECONDS] [--threads N] [--concurrency N]
+# The targets are measured in interleaved rounds (healthz, list, search, healthz, list, ...) and each
+# ratio uses the median of its targets' rounds: this machine's speed drifts by 20% within a minute,
+# and measuring the baseline once, before the pages, let that drift decide the ratios. Each target
+# also gets its CPU time per request, split into the app's and (PostgreSQL) the database server's.
+#
+#   bench/run.sh [--postgres] [--connections] [--rounds N] [--duration SECONDS] [--threads N] [--concurrency N]
 #   bench/run.sh --invoke [--postgres] [...]   runs bench/invoke.sh (invoke through the app vs the upstream)
 #
 #   --postgres       a fresh database on postgres://postgres@127.0.0.1:5432 (dropped at the end)
 #                    instead of a temp SQLite file
 #   --connections    also seed 100,000 connections over 1,000 services and measure
 #                    /admin/connections and its search (results in bench/results-<backend>-connections.md)
+#   --rounds N       rounds over all targets (default 3), each --duration seconds (default 5) per target
 #
 # Needs: cargo, curl, python3, wrk (apt-get install -y wrk), and psql for --postgres.
 # Every process it starts is stopped on exit; after the build, the run is bounded by
@@ -20,7 +26,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BACKEND=sqlite
 WITH_CONNECTIONS=0
-DURATION=10
+DURATION=5
+ROUNDS=3
 WARMUP=2
 THREADS=2
 CONCURRENCY=8
@@ -33,13 +40,14 @@ PG_ADMIN_URL="${BENCH_PG_ADMIN_URL:-postgres://postgres@127.0.0.1:5432/postgres}
 TIME_LIMIT="${BENCH_TIME_LIMIT:-280}"
 ADMIN_PASSWORD="bench-admin-password-$RANDOM$RANDOM"
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 [[ ${1:-} == --invoke ]] && { shift; exec "$ROOT/bench/invoke.sh" "$@"; }
 while (($#)); do
     case "$1" in
         --postgres) BACKEND=postgres ;;
         --connections) WITH_CONNECTIONS=1 ;;
         --duration) DURATION="$2"; shift ;;
+        --rounds) ROUNDS="$2"; shift ;;
         --threads) THREADS="$2"; shift ;;
         --concurrency) CONCURRENCY="$2"; shift ;;
         -h | --help) usage 0 ;;
@@ -101,18 +109,36 @@ check_page() {
 }
 
 LOAD_BEFORE="$(bench_load)"
-declare -A RPS P50 P99 PROBLEMS
+declare -A RPS P50 P99 PROBLEMS ROUND_RPS APP_US DB_US
 for target in "${TARGETS[@]}"; do
     IFS='|' read -r name path marker want <<< "$target"
     check_page "$path" "$marker" "$want"
-    log "measuring $name: $path (-t$THREADS -c$CONCURRENCY, ${WARMUP}s warm-up + ${DURATION}s)"
+    log "warming up $name: $path (${WARMUP}s)"
     wrk -t"$THREADS" -c"$CONCURRENCY" -d"${WARMUP}s" -H "$COOKIE" "$BASE$path" > /dev/null
-    wrk -t"$THREADS" -c"$CONCURRENCY" -d"${DURATION}s" --latency -H "$COOKIE" "$BASE$path" > "$WORK/wrk.txt"
-    parsed="$(parse_wrk "$WORK/wrk.txt")" || die "could not read wrk's output: $(cat "$WORK/wrk.txt")"
-    read -r rps p50 p99 problems <<< "$parsed"
+done
+for round in $(seq 1 "$ROUNDS"); do
+    for target in "${TARGETS[@]}"; do
+        IFS='|' read -r name path _ <<< "$target"
+        log "round $round/$ROUNDS, $name: $path (-t$THREADS -c$CONCURRENCY -d${DURATION}s)"
+        app_before="$(cpu_ticks "$APP_PID")" db_before="$(db_cpu_ticks)"
+        wrk -t"$THREADS" -c"$CONCURRENCY" -d"${DURATION}s" --latency -H "$COOKIE" "$BASE$path" > "$WORK/wrk-$round-${name// /_}.txt"
+        app_after="$(cpu_ticks "$APP_PID")" db_after="$(db_cpu_ticks)"
+        requests="$(wrk_requests "$WORK/wrk-$round-${name// /_}.txt")"
+        APP_US[$name]+="$(us_per_request $((app_after - app_before)) "$requests") "
+        DB_US[$name]+="$(us_per_request $((db_after - db_before)) "$requests") "
+        parsed="$(parse_wrk "$WORK/wrk-$round-${name// /_}.txt")" || die "could not read wrk's output"
+        ROUND_RPS[$name]+="${parsed%% *} "
+    done
+done
+for target in "${TARGETS[@]}"; do
+    IFS='|' read -r name path marker want <<< "$target"
+    check_page "$path" "$marker" "$want" # still signed in: the numbers are of the real page
+    # The round with the median requests/s gives all of this target's numbers.
+    best="$(median_round ${ROUND_RPS[$name]})"
+    read -r rps p50 p99 problems <<< "$(parse_wrk "$WORK/wrk-$best-${name// /_}.txt")"
     RPS[$name]=$rps P50[$name]=$p50 P99[$name]=$p99 PROBLEMS[$name]=$problems
     [[ $problems == - ]] || echo "bench: wrk saw problems on $path: $problems" >&2
-    check_page "$path" "$marker" "$want" # still signed in: the numbers are of the real page
+    APP_US[$name]="$(median ${APP_US[$name]})" DB_US[$name]="$(median ${DB_US[$name]})"
 done
 
 LOAD_AFTER="$(bench_load)"
@@ -122,18 +148,20 @@ RESULT="$ROOT/bench/results-$BACKEND.md"
     echo "# Benchmark results: $BACKEND"
     echo
     echo "\`bench/run.sh$([[ $BACKEND == postgres ]] && echo ' --postgres')$( ((WITH_CONNECTIONS)) && echo ' --connections')\`" \
-        "on $(date -u +%Y-%m-%d), $(bench_revision); $(nproc) cores (load average before: $LOAD_BEFORE, after: $LOAD_AFTER); wrk -t$THREADS -c$CONCURRENCY -d${DURATION}s" \
-        "after ${WARMUP}s warm-up, session cookie; server and wrk on the same machine."
+        "on $(date -u +%Y-%m-%d), $(bench_revision); $(nproc) cores (load average before: $LOAD_BEFORE, after: $LOAD_AFTER); $ROUNDS interleaved rounds of" \
+        "wrk -t$THREADS -c$CONCURRENCY -d${DURATION}s per target after ${WARMUP}s warm-up, session cookie; server and wrk on the same machine." \
+        "Each row is the target's median round; CPU is per request, medians over the rounds (the database's only on PostgreSQL: SQLite runs inside the app)."
     echo
     echo '```'
     echo "$SEED_REPORT"
     echo '```'
     echo
-    echo "| target | path | requests/s | p50 ms | p99 ms | wrk errors |"
-    echo "|---|---|---:|---:|---:|---|"
+    echo "| target | path | requests/s (median) | rounds | p50 ms | p99 ms | app CPU µs | database CPU µs | wrk errors |"
+    echo "|---|---|---:|---|---:|---:|---:|---:|---|"
     for target in "${TARGETS[@]}"; do
         IFS='|' read -r name path _ <<< "$target"
-        echo "| $name | \`$path\` | ${RPS[$name]} | ${P50[$name]} | ${P99[$name]} | ${PROBLEMS[$name]//_/ } |"
+        rounds="$(echo ${ROUND_RPS[$name]} | sed 's/ /, /g')"
+        echo "| $name | \`$path\` | ${RPS[$name]} | $rounds | ${P50[$name]} | ${P99[$name]} | ${APP_US[$name]} | ${DB_US[$name]} | ${PROBLEMS[$name]//_/ } |"
     done
     echo
     echo "| ratio | value | target | met |"

@@ -40,6 +40,16 @@ fn static_sql_is_safe_to_cache_and_sql_literals_are_not() {
     assert!(!QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&theirs, &backend).unwrap());
 }
 
+#[test]
+fn an_id_list_is_cacheable_and_padded_to_its_slots() {
+    use diesel::query_builder::QueryFragment;
+    let ids = crate::db::IdIn::padded("id", vec![3, 1], 4);
+    assert!(QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&ids, &diesel::sqlite::Sqlite).unwrap());
+    let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&ids).to_string();
+    assert!(sql.starts_with("id IN (?, ?, ?, ?)"), "{sql}");
+    assert!(sql.contains("[3, 1, 0, 0]"), "{sql}");
+}
+
 /// The same guarantee on PostgreSQL, when `TEST_DATABASE_URL` names a server (CI runs it).
 #[tokio::test]
 async fn postgres_reads_run_on_a_read_only_connection() {
