@@ -10,10 +10,12 @@
 #     a token that stays valid, and the token requests the upstream saw per burst      (target ≤ 2.5×, 1)
 # Writes bench/results-invoke[-postgres].md. Not a test: nothing here asserts a time.
 #
-#   bench/invoke.sh [--postgres] [--duration SECONDS] [--rounds N] [--breakdown]
+#   bench/invoke.sh [--postgres] [--duration SECONDS] [--wrk-rounds N] [--rounds N] [--breakdown]
 #
 #   --postgres    a fresh database on postgres://postgres@127.0.0.1:5432 (dropped at the end)
-#   --duration    seconds per wrk measurement (default 10, after 2 s of warm-up)
+#   --duration    seconds per wrk measurement (default 5, after 2 s of warm-up)
+#   --wrk-rounds  interleaved rounds over the six wrk measurements (default 3); each number is the
+#                 median over the rounds
 #   --rounds      bursts per burst measurement (default 8; each waits 3.5 s for the token to expire)
 #   --breakdown   also measures, at 1 and 16 clients for 5 s each, the steps an invoke is made of:
 #                 /healthz, GET /api/v1/me (API-token check), GET /api/v1/connections/bench_key (+ loading
@@ -27,8 +29,9 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 BACKEND=sqlite
-DURATION=10
+DURATION=5
 WARMUP=2
+WRK_ROUNDS=3
 ROUNDS=8
 BREAKDOWN=0
 BURST=50
@@ -40,12 +43,13 @@ API_KEY="bench-api-key-$RANDOM$RANDOM"
 CLIENT_ID="bench-client"
 CLIENT_SECRET="bench-client-secret-$RANDOM$RANDOM"
 
-usage() { sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while (($#)); do
     case "$1" in
         --postgres) BACKEND=postgres ;;
         --duration) DURATION="$2"; shift ;;
         --rounds) ROUNDS="$2"; shift ;;
+        --wrk-rounds) WRK_ROUNDS="$2"; shift ;;
         --breakdown) BREAKDOWN=1 ;;
         -h | --help) usage 0 ;;
         *) echo "unknown argument: $1" >&2; usage 2 ;;
@@ -137,15 +141,44 @@ measure() {
 DIRECT=(-H "X-Api-Key: $API_KEY" "$UP/v1/ping")
 invoke_args() { echo "-s $ROOT/bench/invoke.lua $BASE/api/v1/connections/$1/invoke"; }
 
+# The six measurements in interleaved rounds (direct, invoke, invoke, direct, ...), each number the
+# median over the rounds: the direct baseline measured once, at the start, let the machine's drift
+# decide the ratios (its p50 was 76 µs in one run and 131 µs in the next).
 # shellcheck disable=SC2046 # invoke_args is split on purpose (no spaces in its parts)
-{
-    measure "direct c1" 1 1 "${DIRECT[@]}"
-    measure "invoke api key c1" 1 1 $(invoke_args bench_key)
-    measure "invoke oauth2 c1" 1 1 $(invoke_args bench_oauth_steady)
-    measure "direct c16" 2 16 "${DIRECT[@]}"
-    measure "invoke api key c16" 2 16 $(invoke_args bench_key)
-    measure "invoke oauth2 c16" 2 16 $(invoke_args bench_oauth_steady)
-}
+MAIN=(
+    "direct c1|1|1|${DIRECT[*]}"
+    "invoke api key c1|1|1|$(invoke_args bench_key)"
+    "invoke oauth2 c1|1|1|$(invoke_args bench_oauth_steady)"
+    "direct c16|2|16|${DIRECT[*]}"
+    "invoke api key c16|2|16|$(invoke_args bench_key)"
+    "invoke oauth2 c16|2|16|$(invoke_args bench_oauth_steady)"
+)
+declare -A ROUND_RPS ROUND_P50 ROUND_P99
+for entry in "${MAIN[@]}"; do
+    IFS='|' read -r name t c args <<< "$entry"
+    log "warming up $name (-t$t -c$c, ${WARMUP}s)"
+    if [[ $name == direct* ]]; then wrk -t"$t" -c"$c" -d"${WARMUP}s" "${DIRECT[@]}" > /dev/null; else wrk -t"$t" -c"$c" -d"${WARMUP}s" $args > /dev/null; fi
+done
+for round in $(seq 1 "$WRK_ROUNDS"); do
+    for entry in "${MAIN[@]}"; do
+        IFS='|' read -r name t c args <<< "$entry"
+        log "round $round/$WRK_ROUNDS, $name (-t$t -c$c -d${DURATION}s)"
+        if [[ $name == direct* ]]; then
+            wrk -t"$t" -c"$c" -d"${DURATION}s" --latency "${DIRECT[@]}" > "$WORK/wrk.txt"
+        else
+            wrk -t"$t" -c"$c" -d"${DURATION}s" --latency $args > "$WORK/wrk.txt"
+        fi
+        parsed="$(parse_wrk "$WORK/wrk.txt")" || die "could not read wrk's output: $(cat "$WORK/wrk.txt")"
+        read -r rps p50 p99 problems <<< "$parsed"
+        ROUND_RPS[$name]+="$rps " ROUND_P50[$name]+="$p50 " ROUND_P99[$name]+="$p99 "
+        [[ $problems == - ]] || { PROBLEMS[$name]=$problems; echo "bench: wrk saw problems in $name: $problems" >&2; }
+    done
+done
+for entry in "${MAIN[@]}"; do
+    IFS='|' read -r name _ <<< "$entry"
+    RPS[$name]="$(median ${ROUND_RPS[$name]})" P50[$name]="$(median ${ROUND_P50[$name]})" P99[$name]="$(median ${ROUND_P99[$name]})"
+    PROBLEMS[$name]="${PROBLEMS[$name]:--}"
+done
 STEPS=()
 if ((BREAKDOWN)); then
     # A service without an API base URL: absolute URLs, and 127.0.0.2 is outside the allow-list, so the
@@ -202,7 +235,7 @@ RESULT="$ROOT/bench/results-invoke.md"
     echo "# Invoke benchmark results: $BACKEND"
     echo
     echo "\`bench/invoke.sh$([[ $BACKEND == postgres ]] && echo ' --postgres')\` on $(date -u +%Y-%m-%d), $(bench_revision);" \
-        "$(nproc) cores (load average before: $LOAD_BEFORE, after: $LOAD_AFTER); wrk -d${DURATION}s after ${WARMUP}s warm-up;" \
+        "$(nproc) cores (load average before: $LOAD_BEFORE, after: $LOAD_AFTER); $WRK_ROUNDS interleaved rounds of wrk -d${DURATION}s after ${WARMUP}s warm-up, medians over the rounds;" \
         "app, upstream (Node $(node --version), bench/upstream.mjs) and clients on the same machine, over loopback."
     echo
     echo "| measurement | wrk | requests/s | p50 ms | p99 ms | wrk errors |"
