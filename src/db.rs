@@ -104,6 +104,19 @@ impl ManageConnection for Manager {
     }
 }
 
+/// Runs a query on the backend's own connection instead of through `DbConn`: diesel's
+/// `MultiConnection` walks a query's whole syntax tree into a throwaway SQL string on every run,
+/// even when its statement is cached (measured: 6% of an invoke's CPU). For the hot look-ups.
+#[macro_export]
+macro_rules! on_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::db::DbConn::Sqlite($c) => $body,
+            $crate::db::DbConn::Pg($c) => $body,
+        }
+    };
+}
+
 /// The shared pool. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {

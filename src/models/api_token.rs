@@ -38,13 +38,13 @@ pub fn insert(conn: &mut DbConn, user_id: i64, label: &str, token_hash: &str, pr
 
 /// A live (not revoked) token and its user.
 pub fn find_active_with_user(conn: &mut DbConn, token_hash: &str) -> QueryResult<Option<(ApiToken, User)>> {
-    api_tokens::table
+    crate::on_backend!(conn, |c| api_tokens::table
         .inner_join(users::table)
         .filter(api_tokens::token_hash.eq(token_hash))
         .filter(api_tokens::revoked_at.is_null())
         .select((ApiToken::as_select(), User::as_select()))
-        .get_result(conn)
-        .optional()
+        .get_result(c)
+        .optional())
 }
 
 pub fn mark_used(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {

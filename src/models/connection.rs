@@ -145,13 +145,13 @@ pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<Connection
 /// A connection with its service and its owner's name, in one statement (one round trip instead of
 /// three: invokes and details pages start here).
 pub fn find_with_service(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<(ConnectionRow, ServiceRow, String)>> {
-    connections::table
+    crate::on_backend!(conn, |c| connections::table
         .inner_join(services::table)
         .inner_join(users::table)
         .filter(connections::link_name.eq(link_name))
         .select((ConnectionRow::as_select(), ServiceRow::as_select(), users::username))
-        .get_result(conn)
-        .optional()
+        .get_result(c)
+        .optional())
 }
 
 pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<ConnectionRow> {

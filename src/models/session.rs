@@ -36,12 +36,12 @@ pub fn insert(conn: &mut DbConn, id_hash: &str, user_id: i64, csrf_token: &str, 
 
 /// The session and its user, in one query.
 pub fn find_with_user(conn: &mut DbConn, id_hash: &str) -> QueryResult<Option<(Session, User)>> {
-    sessions::table
+    crate::on_backend!(conn, |c| sessions::table
         .inner_join(users::table)
         .filter(sessions::id_hash.eq(id_hash))
         .select((Session::as_select(), User::as_select()))
-        .get_result(conn)
-        .optional()
+        .get_result(c)
+        .optional())
 }
 
 pub fn touch(conn: &mut DbConn, id_hash: &str, now: i64) -> QueryResult<()> {
