@@ -111,11 +111,10 @@ async fn write_queued(db: Db, mut received: mpsc::Receiver<Queued>) {
 
 fn write(conn: &mut crate::db::DbConn, entries: &[Entry]) -> Result<(), AppError> {
     write_tx(conn, |c| {
-        for e in entries {
-            event::record(c, e.connection_id, &e.event, e.at)?;
-            if e.mark_used {
-                mark_used(c, e.connection_id, e.at)?;
-            }
+        let events: Vec<_> = entries.iter().map(|e| (e.connection_id, &e.event, e.at)).collect();
+        event::record_all(c, &events)?;
+        for e in entries.iter().filter(|e| e.mark_used) {
+            mark_used(c, e.connection_id, e.at)?;
         }
         Ok(())
     })

@@ -62,6 +62,30 @@ pub fn record(conn: &mut DbConn, connection_id: i64, event: &NewEvent, now: i64)
         .map(drop)
 }
 
+/// Records many events in one statement (the activity writer's batch). On PostgreSQL each
+/// statement cost about as much as the row it wrote (measured: 46 µs an event, one at a time).
+pub fn record_all(conn: &mut DbConn, events: &[(i64, &NewEvent, i64)]) -> QueryResult<()> {
+    let rows: Vec<_> = events
+        .iter()
+        .map(|&(connection_id, event, now)| {
+            (
+                connection_events::connection_id.eq(connection_id),
+                connection_events::at.eq(now),
+                connection_events::kind.eq(event.kind),
+                connection_events::actor.eq(&event.actor),
+                connection_events::method.eq(&event.method),
+                connection_events::host.eq(&event.host),
+                connection_events::path.eq(&event.path),
+                connection_events::status.eq(event.status),
+                connection_events::latency_ms.eq(event.latency_ms),
+                connection_events::ok.eq(event.ok),
+                connection_events::message.eq(&event.message),
+            )
+        })
+        .collect();
+    crate::on_backend!(conn, |c| diesel::insert_into(connection_events::table).values(&rows).execute(c).map(drop))
+}
+
 /// The latest `limit` events of a connection, newest first.
 pub fn recent(conn: &mut DbConn, connection_id: i64, limit: i64) -> QueryResult<Vec<ConnectionEvent>> {
     connection_events::table
