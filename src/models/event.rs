@@ -44,22 +44,7 @@ pub struct NewEvent {
 }
 
 pub fn record(conn: &mut DbConn, connection_id: i64, event: &NewEvent, now: i64) -> QueryResult<()> {
-    diesel::insert_into(connection_events::table)
-        .values((
-            connection_events::connection_id.eq(connection_id),
-            connection_events::at.eq(now),
-            connection_events::kind.eq(event.kind),
-            connection_events::actor.eq(&event.actor),
-            connection_events::method.eq(&event.method),
-            connection_events::host.eq(&event.host),
-            connection_events::path.eq(&event.path),
-            connection_events::status.eq(event.status),
-            connection_events::latency_ms.eq(event.latency_ms),
-            connection_events::ok.eq(event.ok),
-            connection_events::message.eq(&event.message),
-        ))
-        .execute(conn)
-        .map(drop)
+    record_all(conn, &[(connection_id, event, now)])
 }
 
 /// Records many events in one statement (the activity writer's batch). On PostgreSQL each

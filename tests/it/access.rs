@@ -165,19 +165,18 @@ async fn the_api_ignores_session_cookies() {
 async fn unknown_paths_get_a_404_page_or_json() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let page = admin.get("/no/such/page").await;
-    assert_eq!(page.status, 404);
-    assert!(page.body.contains("Not found") && page.body.contains("Sign out"), "404 in the layout");
-    let api = app.http().get(format!("{}/api/v1/nope", app.base)).send().await.unwrap();
-    assert_eq!(api.status(), 404);
-    assert_eq!(api.json::<serde_json::Value>().await.unwrap()["error"]["code"], "not_found");
-    // Under a pattern's scope (`app::routes_in_match_order`) too: the scope matches, none of its routes do.
-    let page = admin.get("/admin/connections/some_link/nope").await;
-    assert_eq!(page.status, 404);
-    assert!(page.body.contains("Not found") && page.body.contains("Sign out"), "404 in the layout");
-    let api = app.http().get(format!("{}/api/v1/connections/some_link/nope", app.base)).send().await.unwrap();
-    assert_eq!(api.status(), 404);
-    assert_eq!(api.json::<serde_json::Value>().await.unwrap()["error"]["code"], "not_found");
+    // The second pair lies under a pattern's scope (`app::routes_in_match_order`): the scope matches,
+    // none of its routes do.
+    for (page_path, api_path) in
+        [("/no/such/page", "/api/v1/nope"), ("/admin/connections/some_link/nope", "/api/v1/connections/some_link/nope")]
+    {
+        let page = admin.get(page_path).await;
+        assert_eq!(page.status, 404, "{page_path}");
+        assert!(page.body.contains("Not found") && page.body.contains("Sign out"), "404 in the layout");
+        let api = app.http().get(format!("{}{api_path}", app.base)).send().await.unwrap();
+        assert_eq!(api.status(), 404, "{api_path}");
+        assert_eq!(api.json::<serde_json::Value>().await.unwrap()["error"]["code"], "not_found");
+    }
 }
 
 #[tokio::test]
