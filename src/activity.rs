@@ -16,7 +16,8 @@ use crate::error::AppError;
 use crate::models::connection::mark_used;
 use crate::models::event::{self, NewEvent};
 
-/// Events per transaction at most; more wait for the next one.
+/// Events per transaction at most; more wait for the next one. One INSERT holds them all: 256 rows
+/// of 11 values stay far below both databases' limits on bound values (32,766 and 65,535).
 const BATCH: usize = 256;
 /// How long the writer gathers events before a transaction.
 const GATHER: std::time::Duration = std::time::Duration::from_millis(20);
