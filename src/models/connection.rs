@@ -529,7 +529,7 @@ fn list_rows(
             static_sql::<Text>("(SELECT username FROM users WHERE users.id = connections.owner_id)"),
             // Uncorrelated: both databases evaluate these once per statement, not per row.
             counter_sum_of(q.owner_id),
-            static_sql::<BigInt>("(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts)"),
+            static_sql::<BigInt>(crate::models::service::SERVICE_TOTAL_SQL),
         ))
         .load(conn)?;
     let counters = rows.first().map(|(_, _, _, connections, services)| Counters { connections: *connections, services: *services });
@@ -550,11 +550,15 @@ fn list_rows(
 fn counter_sum_of(owner: Option<i64>) -> Box<dyn BoxableExpression<connections::table, MultiBackend, SqlType = BigInt>> {
     match owner {
         Some(owner) => Box::new(static_sql::<BigInt>(COUNTER_SUM).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")")),
-        None => Box::new(static_sql::<BigInt>(COUNTER_SUM).sql(")")),
+        None => Box::new(static_sql::<BigInt>(COUNTER_SUM).sql(EVERY_OWNER)),
     }
 }
 
 const COUNTER_SUM: &str = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM connection_counts";
+/// Everyone's counters, read by key for the reason given at `service::SERVICE_TOTAL_SQL` (measured
+/// after seeding 100,000 connections: 541 pages and 2 ms a page view, instead of 3 pages). Every
+/// owner is a user (a foreign key).
+const EVERY_OWNER: &str = " WHERE owner_id IN (SELECT id FROM users))";
 
 /// `counter_sum_of` on its own, for a page that brought no counters.
 fn counter_sum(conn: &mut DbConn, owner: Option<i64>) -> QueryResult<i64> {
@@ -562,7 +566,7 @@ fn counter_sum(conn: &mut DbConn, owner: Option<i64>) -> QueryResult<i64> {
         Some(owner) => {
             diesel::select(static_sql::<BigInt>(COUNTER_SUM).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")")).get_result(conn)
         }
-        None => diesel::select(static_sql::<BigInt>(COUNTER_SUM).sql(")")).get_result(conn),
+        None => diesel::select(static_sql::<BigInt>(COUNTER_SUM).sql(EVERY_OWNER)).get_result(conn),
     }
 }
 
