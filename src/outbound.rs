@@ -3,8 +3,10 @@
 //! policy that refuses loopback, private, link-local and other internal targets after DNS
 //! resolution, unless `CONNECTIONS_OUTBOUND_ALLOW_CIDRS` lists them.
 
+use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+use std::thread::ThreadId;
 use std::time::Duration;
 
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
@@ -148,31 +150,51 @@ pub struct Answer {
     pub body: Vec<u8>,
 }
 
-/// The client and its policy. Cheap to clone.
+/// The clients and their policy. Cheap to clone.
+///
+/// One client per thread: each HTTP worker runs its own single-threaded runtime, and a pooled
+/// connection's I/O runs as a task on the runtime that opened it. With one client for all, a worker
+/// that took another's connection handed every request to that worker's thread and waited for it to
+/// hand the answer back (measured: 13,300 invokes a second at 16 clients before, 16,000 after).
 #[derive(Clone)]
 pub struct Outbound {
-    client: reqwest::Client,
+    clients: Arc<Mutex<HashMap<ThreadId, reqwest::Client>>>,
     pub policy: Arc<AddressPolicy>,
 }
 
 impl Outbound {
     pub fn new(config: &Config) -> Result<Outbound, reqwest::Error> {
         let policy = Arc::new(AddressPolicy { allow: config.outbound_allow_cidrs.clone(), allow_http: config.outbound_allow_http });
+        let outbound = Outbound { clients: Arc::default(), policy };
+        // Built once here, so that a configuration the client refuses fails at start-up.
+        outbound.client()?;
+        Ok(outbound)
+    }
+
+    /// This thread's client.
+    fn client(&self) -> Result<reqwest::Client, reqwest::Error> {
+        let mut clients = self.clients.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let thread = std::thread::current().id();
+        if let Some(client) = clients.get(&thread) {
+            return Ok(client.clone());
+        }
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(30))
             .user_agent(concat!("connections/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(PolicyResolver { policy: policy.clone() }))
+            .dns_resolver(Arc::new(PolicyResolver { policy: self.policy.clone() }))
             .build()?;
-        Ok(Outbound { client, policy })
+        clients.insert(thread, client.clone());
+        Ok(client)
     }
 
     /// A request builder for `url` after the policy's URL checks.
     pub fn request(&self, method: reqwest::Method, url: &Url) -> Result<reqwest::RequestBuilder, OutboundError> {
         self.policy.check_url(url)?;
-        Ok(self.client.request(method, url.clone()))
+        let client = self.client().map_err(|e| classify(&redacted(url), e))?;
+        Ok(client.request(method, url.clone()))
     }
 
     /// Sends a request and reads the answer, at most `MAX_RESPONSE_BYTES` of body.
