@@ -70,3 +70,27 @@ async fn postgres_reads_run_on_a_read_only_connection() {
     db.run(|c| Ok(c.batch_execute("DROP TABLE read_only_probe")?)).await.unwrap();
     assert_eq!(seen, 7, "the reader sees what the writer committed");
 }
+
+/// The bundled SQLite is built as `.cargo/config.toml` says: without the planner stability guarantee
+/// every list page re-plans its statements; without multi-thread mode and memory statistics off,
+/// every call takes mutexes that a pooled connection, used by one thread at a time, does not need.
+#[tokio::test]
+async fn the_bundled_sqlite_has_our_build_options() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = sqlite_in(&dir, "connections.db");
+    let options: Vec<String> = db
+        .read(|c| {
+            #[derive(diesel::QueryableByName)]
+            struct Option {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                compile_options: String,
+            }
+            let rows: Vec<Option> = diesel::sql_query("PRAGMA compile_options").load(c)?;
+            Ok(rows.into_iter().map(|o| o.compile_options).collect())
+        })
+        .await
+        .unwrap();
+    for wanted in ["ENABLE_QPSG", "THREADSAFE=2", "DEFAULT_MEMSTATUS=0"] {
+        assert!(options.iter().any(|o| o == wanted), "{wanted} missing from {options:?}");
+    }
+}
