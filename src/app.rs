@@ -11,8 +11,8 @@ use actix_web::{App, HttpServer, Route, web};
 use url::Url;
 
 use crate::activity::Activity;
+use crate::auth::cache::{self, AuthCache};
 use crate::auth::password::Hasher;
-use crate::auth::session_cache::{self, SessionCache};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{Keyring, Secret};
@@ -38,8 +38,8 @@ pub struct AppState {
     pub refresher: Refresher,
     /// The activity log's writer (invokes and tests, recorded off the request path).
     pub activity: Activity,
-    /// Sessions checked recently, on PostgreSQL only (see `auth::session_cache`).
-    pub sessions: Option<Arc<SessionCache>>,
+    /// Sessions and API tokens checked recently, on PostgreSQL only (see `auth::cache`).
+    pub auth_cache: Option<Arc<AuthCache>>,
 }
 
 /// A started server and what its caller needs to tell the operator.
@@ -76,7 +76,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     let refresher = Refresher::new()?;
     let state = web::Data::new(AppState {
         activity: Activity::start(db.clone()),
-        sessions: (db.backend() == Backend::Postgres).then(Arc::default),
+        auth_cache: (db.backend() == Backend::Postgres).then(Arc::default),
         db,
         clock,
         base_url: base_url.clone(),
@@ -114,8 +114,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
 
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
     spawn_maintenance(state.db.clone(), stopped.clone());
-    if let Some(cache) = &state.sessions {
-        session_cache::listen(config.database_url.clone(), cache.clone(), stopped.clone());
+    if let Some(cache) = &state.auth_cache {
+        cache::listen(config.database_url.clone(), cache.clone(), stopped.clone());
     }
     if config.refresh_interval_secs > 0 {
         crate::tokens::spawn_background(state.clone(), std::time::Duration::from_secs(config.refresh_interval_secs), stopped);

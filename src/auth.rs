@@ -1,9 +1,9 @@
 //! Authentication and authorization: password hashing, sessions and API tokens, the SDAdmin guards,
 //! and CSRF protection.
 
+pub mod cache;
 pub mod csrf;
 pub mod guard;
 pub mod password;
 pub mod session;
-pub mod session_cache;
 pub mod token;

@@ -7,11 +7,38 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 
+use crate::app::AppState;
+use crate::auth::cache::AuthCache;
 use crate::auth::session::{self, SignedIn};
 use crate::auth::token::sha256_hex;
 use crate::error::AppError;
-use crate::models::api_token;
+use crate::models::api_token::{self, ApiToken};
 use crate::models::user::{Role, User};
+
+/// The live token of this hash and its user: from the cache when its use was recorded lately, else
+/// from the database, recording the use at most once a minute.
+async fn live_token(state: &AppState, hash: String, now: i64) -> Result<Option<(ApiToken, User)>, AppError> {
+    let used_lately = |token: &ApiToken| token.last_used_at.is_some_and(|t| now - t < MARK_USED_EVERY_SECS);
+    let cache = state.auth_cache.as_deref();
+    if let Some(found) = cache.and_then(|c| c.token(&hash)).filter(|(token, _)| used_lately(token)) {
+        return Ok(Some(found));
+    }
+    let epoch = cache.map(AuthCache::epoch);
+    let lookup = hash.clone();
+    let Some((mut token, user)) = state.db.read(move |conn| Ok(api_token::find_active_with_user(conn, &lookup)?)).await? else {
+        return Ok(None);
+    };
+    if !used_lately(&token) {
+        // The rare write goes through `run`: the look-up above is a read-only one.
+        let id = token.id;
+        state.db.run(move |conn| Ok(api_token::mark_used(conn, id, now)?)).await?;
+        token.last_used_at = Some(now);
+    }
+    if let (Some(cache), Some(epoch)) = (cache, epoch) {
+        cache.put_token(hash, (token.clone(), user.clone()), epoch);
+    }
+    Ok(Some((token, user)))
+}
 
 /// The message every non-SDAdmin gets.
 pub const SDADMIN_REQUIRED: &str = "The SDAdmin role is required to use Connections. Ask an administrator for access.";
@@ -80,14 +107,10 @@ impl FromRequest for ApiAdmin {
             let hash = sha256_hex(token);
             let state = session::state(&req)?;
             let now = state.clock.now();
-            let found = state.db.read(move |conn| Ok(api_token::find_active_with_user(conn, &hash)?)).await?;
-            let Some((token, user)) = found.filter(|(_, user)| !user.disabled) else {
+            let found = live_token(&state, hash, now).await?;
+            let Some((_, user)) = found.filter(|(_, user)| !user.disabled) else {
                 return Err(AppError::Unauthenticated);
             };
-            // The rare write goes through `run`: the look-up above is a read-only one.
-            if token.last_used_at.is_none_or(|t| now - t >= MARK_USED_EVERY_SECS) {
-                state.db.run(move |conn| Ok(api_token::mark_used(conn, token.id, now)?)).await?;
-            }
             if user.role() != Role::SdAdmin {
                 return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
             }

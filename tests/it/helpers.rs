@@ -265,3 +265,14 @@ impl Browser {
         self.submit("/login", "/login", &[("username", username), ("password", password)]).await
     }
 }
+
+/// Polls `check` for up to two seconds: another instance hears of a change through the database.
+pub async fn within_two_seconds(mut check: impl AsyncFnMut() -> bool) -> bool {
+    for _ in 0..100 {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    false
+}

@@ -3,7 +3,7 @@
 use connections::models::user::Role;
 use connections::web::login::SIGN_IN_FAILED;
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp};
+use crate::helpers::{ADMIN_PASSWORD, TestApp, within_two_seconds};
 
 #[tokio::test]
 async fn admin_signs_in_and_sees_the_console() {
@@ -204,17 +204,6 @@ async fn sessions_live_in_the_database_and_survive_a_restart() {
     let again = app.browser();
     again.cookies.lock().unwrap().insert("connections_session".into(), cookie);
     assert_eq!(again.get("/admin/connections").await.status, 200);
-}
-
-/// Polls `check` for up to two seconds: another instance hears of a change through the database.
-async fn within_two_seconds(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..100 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    false
 }
 
 /// Two instances on one database. A session that the second has checked (and, on PostgreSQL,

@@ -1,0 +1,312 @@
+//! The sessions and API tokens this instance has checked, kept in memory on PostgreSQL, where
+//! checking one costs a round trip on every request (measured: a third of a list page's database
+//! work, and with it the context switches around it). The database stays the only record: a cached
+//! entry is used only while
+//! - a listener connection hears every change that could matter (triggers of migrations 000024 and
+//!   000025 send `NOTIFY connections_sessions` when a session row is deleted, when a token is revoked
+//!   or deleted, and when a user changes), and has shown it is alive within the last `STALE_AFTER`;
+//! - it needs no write: within the minute after its last recorded use, unexpired and enabled (the
+//!   callers check this).
+//!
+//! A notification removes the entries it names; losing the listener clears the cache and bypasses it
+//! until the listener is back. A sign-out here takes effect at once; a sign-out, a revoked token, a
+//! role change or a disabled account on another instance or through the CLI reaches this one within
+//! about `POLL`. SQLite has no cache: its look-ups run in-process anyway.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+use crate::models::api_token::ApiToken;
+use crate::models::session::Session;
+use crate::models::user::User;
+
+/// How often the listener reads what PostgreSQL has sent it.
+const POLL: Duration = Duration::from_millis(5);
+/// How often the listener checks that its connection still works.
+const PING: Duration = Duration::from_secs(1);
+/// A listener not heard from for this long may be cut off (a ping waiting on a lost network, which
+/// would otherwise keep the cache in use): the cache is bypassed until it answers again.
+const STALE_AFTER: Duration = Duration::from_secs(3);
+/// Past this many sessions (or tokens) the cache of them starts again (a bound, not an eviction policy).
+const MAX_ENTRIES: usize = 10_000;
+const CHANNEL: &str = "connections_sessions";
+
+#[derive(Default)]
+pub struct AuthCache {
+    /// True while the listener is connected and listening.
+    live: AtomicBool,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// Bumped by every change, so that a session read from the database before a change is not
+    /// cached after it.
+    epoch: u64,
+    /// By the hash of the session cookie.
+    sessions: HashMap<String, (Session, User)>,
+    /// By the hash of the token.
+    tokens: HashMap<String, (ApiToken, User)>,
+    /// When the listener last showed that its connection works.
+    heard: Option<Instant>,
+}
+
+impl State {
+    fn clear(&mut self) {
+        self.sessions.clear();
+        self.tokens.clear();
+    }
+}
+
+impl AuthCache {
+    fn state(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock cannot leave the maps half-changed: start from empty.
+        self.state.lock().unwrap_or_else(|poisoned| {
+            let mut state = poisoned.into_inner();
+            state.clear();
+            state
+        })
+    }
+
+    /// The state, if the cache may be used: the listener is connected and was heard from lately.
+    fn usable(&self) -> Option<MutexGuard<'_, State>> {
+        if !self.live.load(Ordering::Acquire) {
+            return None;
+        }
+        let state = self.state();
+        state.heard.filter(|heard| heard.elapsed() < STALE_AFTER)?;
+        Some(state)
+    }
+
+    /// The cached session of this cookie hash.
+    pub fn session(&self, id_hash: &str) -> Option<(Session, User)> {
+        self.usable()?.sessions.get(id_hash).cloned()
+    }
+
+    /// The cached live token of this hash.
+    pub fn token(&self, token_hash: &str) -> Option<(ApiToken, User)> {
+        self.usable()?.tokens.get(token_hash).cloned()
+    }
+
+    /// Taken before reading a session or token from the database; `put_*` then caches it only if
+    /// nothing changed in between.
+    pub fn epoch(&self) -> u64 {
+        self.state().epoch
+    }
+
+    pub fn put_session(&self, id_hash: String, found: (Session, User), epoch: u64) {
+        if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
+            bounded_insert(&mut state.sessions, id_hash, found);
+        }
+    }
+
+    pub fn put_token(&self, token_hash: String, found: (ApiToken, User), epoch: u64) {
+        if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
+            bounded_insert(&mut state.tokens, token_hash, found);
+        }
+    }
+
+    /// The listener's connection just answered.
+    fn heard(&self) {
+        self.state().heard = Some(Instant::now());
+    }
+
+    /// Applies a notification: `s:<id hash>` (a session ended), `t:<token hash>` (a token was
+    /// revoked or deleted) or `u:<user id>` (a user changed). Anything else empties the cache.
+    pub fn forget(&self, payload: &str) {
+        let mut state = self.state();
+        state.epoch += 1;
+        match payload.split_once(':') {
+            Some(("s", id_hash)) => {
+                state.sessions.remove(id_hash);
+            }
+            Some(("t", token_hash)) => {
+                state.tokens.remove(token_hash);
+            }
+            Some(("u", user)) => match user.parse::<i64>() {
+                Ok(user) => {
+                    state.sessions.retain(|_, (_, u)| u.id != user);
+                    state.tokens.retain(|_, (_, u)| u.id != user);
+                }
+                Err(_) => state.clear(),
+            },
+            _ => state.clear(),
+        }
+    }
+
+    /// Empties the cache, and uses it from now on or not at all.
+    fn reset(&self, live: bool) {
+        let mut state = self.state();
+        state.epoch += 1;
+        state.clear();
+        state.heard = live.then(Instant::now);
+        self.live.store(live, Ordering::Release);
+    }
+}
+
+/// Inserts into `map`, starting it again when it is full.
+fn bounded_insert<T>(map: &mut HashMap<String, (T, User)>, key: String, found: (T, User)) {
+    if map.len() >= MAX_ENTRIES {
+        map.clear();
+    }
+    map.insert(key, found);
+}
+
+/// Starts the listener thread for `cache` on the PostgreSQL database at `url`. It ends when `stop`
+/// says so or its sender is dropped.
+pub fn listen(url: String, cache: Arc<AuthCache>, stop: tokio::sync::watch::Receiver<bool>) {
+    let stopped = move || stop.has_changed().is_err() || *stop.borrow();
+    let spawned = std::thread::Builder::new().name("auth-cache-listener".into()).spawn(move || {
+        while !stopped() {
+            let listening = PgConnection::establish(&url).map_err(|e| e.to_string()).and_then(|mut conn| {
+                conn.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(|e| e.to_string())?;
+                Ok(conn)
+            });
+            match listening {
+                Ok(mut conn) => {
+                    cache.reset(true);
+                    let failure = relay(&mut conn, &cache, &stopped);
+                    cache.reset(false);
+                    if let Some(e) = failure {
+                        tracing::warn!(error = %e, "auth cache listener lost its connection; sessions and tokens are read from the database meanwhile");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "auth cache listener cannot connect; sessions and tokens are read from the database meanwhile"),
+            }
+            if !stopped() {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "auth cache listener not started; sessions and tokens are read from the database");
+    }
+}
+
+/// Hands notifications to the cache until `stopped`, or until the connection fails (returned).
+fn relay(conn: &mut PgConnection, cache: &AuthCache, stopped: &impl Fn() -> bool) -> Option<diesel::result::Error> {
+    let mut pinged = Instant::now();
+    while !stopped() {
+        std::thread::sleep(POLL);
+        for notification in conn.notifications_iter() {
+            match notification {
+                Ok(n) => cache.forget(&n.payload),
+                Err(e) => return Some(e),
+            }
+        }
+        if pinged.elapsed() >= PING {
+            if let Err(e) = conn.batch_execute("SELECT 1") {
+                return Some(e);
+            }
+            cache.heard();
+            pinged = Instant::now();
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64) -> User {
+        User {
+            id,
+            username: format!("user{id}"),
+            password_hash: String::new(),
+            role: "sdadmin".into(),
+            disabled: false,
+            failed_logins: 0,
+            locked_until: None,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    fn session(hash: &str, user_id: i64) -> (Session, User) {
+        (Session { id_hash: hash.into(), user_id, csrf_token: "t".into(), created_at: 0, last_seen_at: 0 }, user(user_id))
+    }
+
+    fn token(hash: &str, user_id: i64) -> (ApiToken, User) {
+        let token = ApiToken {
+            id: 1,
+            user_id,
+            label: "script".into(),
+            token_hash: hash.into(),
+            prefix: "abc".into(),
+            created_at: 0,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        (token, user(user_id))
+    }
+
+    fn live_cache() -> AuthCache {
+        let cache = AuthCache::default();
+        cache.reset(true);
+        cache
+    }
+
+    #[test]
+    fn nothing_is_cached_or_served_without_a_listener() {
+        let cache = AuthCache::default();
+        cache.put_session("a".into(), session("a", 1), cache.epoch());
+        cache.put_token("t".into(), token("t", 1), cache.epoch());
+        assert!(cache.session("a").is_none() && cache.token("t").is_none());
+        let cache = live_cache();
+        cache.put_session("a".into(), session("a", 1), cache.epoch());
+        cache.put_token("t".into(), token("t", 1), cache.epoch());
+        assert!(cache.session("a").is_some() && cache.token("t").is_some());
+        cache.reset(false);
+        assert!(cache.session("a").is_none() && cache.token("t").is_none(), "a lost listener empties the cache");
+    }
+
+    #[test]
+    fn notifications_remove_what_they_name() {
+        let cache = live_cache();
+        for (hash, user) in [("a", 1), ("b", 1), ("c", 2)] {
+            cache.put_session(hash.into(), session(hash, user), cache.epoch());
+            cache.put_token(hash.into(), token(hash, user), cache.epoch());
+        }
+        cache.forget("s:c");
+        assert!(cache.session("c").is_none() && cache.token("c").is_some(), "a session hash names no token");
+        cache.forget("t:c");
+        assert!(cache.token("c").is_none());
+        assert!(cache.session("a").is_some() && cache.token("a").is_some());
+        cache.forget("u:1");
+        for hash in ["a", "b"] {
+            assert!(cache.session(hash).is_none() && cache.token(hash).is_none(), "everything of a changed user");
+        }
+        cache.put_session("d".into(), session("d", 3), cache.epoch());
+        cache.put_token("d".into(), token("d", 3), cache.epoch());
+        cache.forget("garbled");
+        assert!(cache.session("d").is_none() && cache.token("d").is_none(), "an unknown notification empties the cache");
+    }
+
+    #[test]
+    fn an_entry_read_before_a_change_is_not_cached_after_it() {
+        let cache = live_cache();
+        let epoch = cache.epoch();
+        cache.forget("u:1");
+        cache.put_session("a".into(), session("a", 1), epoch);
+        cache.put_token("t".into(), token("t", 1), epoch);
+        assert!(cache.session("a").is_none() && cache.token("t").is_none());
+    }
+
+    #[test]
+    fn a_listener_not_heard_from_lately_bypasses_the_cache() {
+        let cache = live_cache();
+        cache.put_session("a".into(), session("a", 1), cache.epoch());
+        cache.put_token("t".into(), token("t", 1), cache.epoch());
+        let Some(long_ago) = Instant::now().checked_sub(STALE_AFTER) else { return };
+        cache.state().heard = Some(long_ago);
+        assert!(cache.session("a").is_none() && cache.token("t").is_none());
+        cache.heard();
+        assert!(cache.session("a").is_some() && cache.token("t").is_some());
+    }
+}
