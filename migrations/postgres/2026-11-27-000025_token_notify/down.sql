@@ -1,2 +1,1 @@
 DROP TRIGGER token_gone_notify ON api_tokens;
-DROP FUNCTION token_gone_notify();

@@ -1,11 +1,5 @@
 -- Each app instance keeps the API tokens it has checked in memory, as it does sessions
 -- (src/auth/cache.rs). This trigger tells every instance when a cached token must not be used any
 -- more: it was revoked or deleted. (Its user's changes already notify, see migration 000024.)
-CREATE FUNCTION token_gone_notify() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    PERFORM pg_notify('connections_sessions', 't:' || OLD.token_hash);
-    RETURN NULL;
-END;
-$$;
 CREATE TRIGGER token_gone_notify AFTER UPDATE OF revoked_at, token_hash, user_id OR DELETE ON api_tokens
-    FOR EACH ROW EXECUTE FUNCTION token_gone_notify();
+    FOR EACH ROW EXECUTE FUNCTION auth_cache_notify('t', 'token_hash');
