@@ -45,8 +45,8 @@ pub struct AuthCache {
 
 #[derive(Default)]
 struct State {
-    /// Bumped by every change, so that a session read from the database before a change is not
-    /// cached after it.
+    /// Bumped by every change, so that a session or token read from the database before a change
+    /// is not cached after it.
     epoch: u64,
     /// By the hash of the session cookie.
     sessions: HashMap<String, (Session, User)>,
@@ -193,16 +193,19 @@ fn relay(conn: &mut PgConnection, cache: &AuthCache, stopped: &impl Fn() -> bool
     let mut pinged = Instant::now();
     while !stopped() {
         std::thread::sleep(POLL);
+        let ping_due = pinged.elapsed() >= PING;
+        if ping_due && let Err(e) = conn.batch_execute("SELECT 1") {
+            return Some(e);
+        }
         for notification in conn.notifications_iter() {
             match notification {
                 Ok(n) => cache.forget(&n.payload),
                 Err(e) => return Some(e),
             }
         }
-        if pinged.elapsed() >= PING {
-            if let Err(e) = conn.batch_execute("SELECT 1") {
-                return Some(e);
-            }
+        // Only after the notifications that arrived with the ping's answer are applied: a cache
+        // that was stale must not be used again before them.
+        if ping_due {
             cache.heard();
             pinged = Instant::now();
         }
