@@ -35,6 +35,8 @@ const STALE_AFTER: Duration = Duration::from_secs(3);
 /// Past this many sessions (or tokens) the cache of them starts again (a bound, not an eviction policy).
 const MAX_ENTRIES: usize = 10_000;
 const CHANNEL: &str = "connections_sessions";
+/// How the listener's connection shows in `pg_stat_activity`.
+pub const LISTENER_NAME: &str = "connections auth cache";
 
 #[derive(Default)]
 pub struct AuthCache {
@@ -164,7 +166,7 @@ pub fn listen(url: String, cache: Arc<AuthCache>, stop: tokio::sync::watch::Rece
     let spawned = std::thread::Builder::new().name("auth-cache-listener".into()).spawn(move || {
         while !stopped() {
             let listening = PgConnection::establish(&url).map_err(|e| e.to_string()).and_then(|mut conn| {
-                conn.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(|e| e.to_string())?;
+                conn.batch_execute(&format!("SET application_name = '{LISTENER_NAME}'; LISTEN {CHANNEL}")).map_err(|e| e.to_string())?;
                 Ok(conn)
             });
             match listening {

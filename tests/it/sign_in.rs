@@ -237,3 +237,42 @@ async fn sign_out_and_role_changes_reach_every_instance_at_once() {
     a.state.db.run(move |c| Ok(connections::models::user::set_role(c, bob, Role::Technician, now)?)).await.unwrap();
     assert!(within_two_seconds(async || bob_on_b.get("/admin/connections").await.status == 403).await, "no longer an SDAdmin on B");
 }
+
+/// The listener's connection is cut (a PostgreSQL restart, a proxy timeout) and a role change is made
+/// while it is down, so its notification is lost: the instance stops trusting its cache and reads the
+/// session from the database, and the change still takes effect. (SQLite has no cache.)
+#[tokio::test]
+async fn a_change_made_while_the_listener_is_cut_off_still_takes_effect() {
+    let app = TestApp::spawn().await;
+    if app.state.db.backend() != connections::db::Backend::Postgres {
+        return;
+    }
+    let id = app.add_user("carol", Role::SdAdmin, "carol-password-1").await;
+    let carol = app.browser();
+    assert_eq!(carol.sign_in("carol", "carol-password-1").await.status, 303);
+    for _ in 0..2 {
+        assert_eq!(carol.get("/admin/connections").await.status, 200);
+    }
+    let cut = app
+        .state
+        .db
+        .run(|c| {
+            let sql = format!(
+                "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
+                 WHERE application_name = '{}' AND datname = current_database()",
+                connections::auth::cache::LISTENER_NAME
+            );
+            #[derive(diesel::QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            Ok(diesel::RunQueryDsl::get_result::<Count>(diesel::sql_query(sql), c)?.n)
+        })
+        .await
+        .unwrap();
+    assert_eq!(cut, 1, "one listener connection");
+    let now = app.clock.now();
+    app.state.db.run(move |c| Ok(connections::models::user::set_role(c, id, Role::Technician, now)?)).await.unwrap();
+    assert!(within_two_seconds(async || carol.get("/admin/connections").await.status == 403).await, "no longer an SDAdmin");
+}
