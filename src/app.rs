@@ -11,8 +11,8 @@ use actix_web::{App, HttpServer, Route, web};
 use url::Url;
 
 use crate::activity::Activity;
-use crate::auth::cache::{self, AuthCache};
 use crate::auth::password::Hasher;
+use crate::cache::{self, Cache};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{Keyring, Secret};
@@ -38,8 +38,25 @@ pub struct AppState {
     pub refresher: Refresher,
     /// The activity log's writer (invokes and tests, recorded off the request path).
     pub activity: Activity,
-    /// Sessions and API tokens checked recently, on PostgreSQL only (see `auth::cache`).
-    pub auth_cache: Option<Arc<AuthCache>>,
+    /// Sessions, API tokens and connections read recently, on PostgreSQL only (see `cache`).
+    pub cache: Option<Arc<Cache>>,
+}
+
+impl AppState {
+    /// This instance changed a connection: its cached copy goes at once. Other instances hear of it
+    /// through the database (see `cache`).
+    pub fn connection_changed(&self, link_name: &str) {
+        if let Some(cache) = &self.cache {
+            cache.forget_connection(link_name);
+        }
+    }
+
+    /// This instance changed a service: its connections' cached copies go at once.
+    pub fn service_changed(&self, id: i64) {
+        if let Some(cache) = &self.cache {
+            cache.forget_service(id);
+        }
+    }
 }
 
 /// A started server and what its caller needs to tell the operator.
@@ -76,7 +93,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     let refresher = Refresher::new()?;
     let state = web::Data::new(AppState {
         activity: Activity::start(db.clone()),
-        auth_cache: (db.backend() == Backend::Postgres).then(Arc::default),
+        cache: (db.backend() == Backend::Postgres).then(Arc::default),
         db,
         clock,
         base_url: base_url.clone(),
@@ -114,7 +131,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
 
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
     spawn_maintenance(state.db.clone(), stopped.clone());
-    if let Some(cache) = &state.auth_cache {
+    if let Some(cache) = &state.cache {
         cache::listen(config.database_url.clone(), cache.clone(), stopped.clone());
     }
     if config.refresh_interval_secs > 0 {

@@ -1,7 +1,6 @@
 //! Authentication and authorization: password hashing, sessions and API tokens, the SDAdmin guards,
 //! and CSRF protection.
 
-pub mod cache;
 pub mod csrf;
 pub mod guard;
 pub mod password;

@@ -200,6 +200,7 @@ async fn refresh_holding_lease(
             };
             let (keyring, id, holder) = (state.keyring.clone(), row.id, state.refresher.holder.clone());
             let stored = state.db.run(move |c| lease::store(c, &keyring, id, &holder, &new, now)).await?;
+            state.connection_changed(&row.link_name);
             if !stored {
                 // Only a stalled process can get here (the lease outlives the request's timeout).
                 tracing::error!(connection = row.link_name, "refresh lease lost before the new token could be stored");
@@ -238,6 +239,7 @@ async fn refresh_holding_lease(
 async fn needs_reconnect(state: &AppState, row: &ConnectionRow, message: &str, started: Instant) -> Result<(), AppError> {
     let (id, now, shown) = (row.id, state.clock.now(), message.to_owned());
     state.db.run(move |c| Ok(connections::clear_secrets(c, id, Status::NeedsReconnect, Some(&shown), None, now)?)).await?;
+    state.connection_changed(&row.link_name);
     let latency_ms = started.elapsed().as_millis() as i64;
     note(
         state,

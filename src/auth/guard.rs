@@ -8,9 +8,9 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 
 use crate::app::AppState;
-use crate::auth::cache::AuthCache;
 use crate::auth::session::{self, SignedIn};
 use crate::auth::token::sha256_hex;
+use crate::cache::Cache;
 use crate::error::AppError;
 use crate::models::api_token::{self, ApiToken};
 use crate::models::user::{Role, User};
@@ -19,11 +19,11 @@ use crate::models::user::{Role, User};
 /// from the database, recording the use at most once a minute.
 async fn live_token(state: &AppState, hash: String, now: i64) -> Result<Option<(ApiToken, User)>, AppError> {
     let used_lately = |token: &ApiToken| token.last_used_at.is_some_and(|t| now - t < MARK_USED_EVERY_SECS);
-    let cache = state.auth_cache.as_deref();
+    let cache = state.cache.as_deref();
     if let Some(found) = cache.and_then(|c| c.token(&hash)).filter(|(token, _)| used_lately(token)) {
         return Ok(Some(found));
     }
-    let epoch = cache.map(AuthCache::epoch);
+    let epoch = cache.map(Cache::epoch);
     let lookup = hash.clone();
     let Some((mut token, user)) = state.db.read(move |conn| Ok(api_token::find_active_with_user(conn, &lookup)?)).await? else {
         return Ok(None);

@@ -42,13 +42,13 @@ pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
     let usable =
         |session: &Session, user: &User| now - session.last_seen_at <= idle && now - session.created_at <= absolute && !user.disabled;
     // A cached session needs no write: it is recent (a touch is due after a minute) and valid.
-    let cached = state.auth_cache.as_ref().and_then(|cache| cache.session(&id_hash));
+    let cached = state.cache.as_ref().and_then(|cache| cache.session(&id_hash));
     if let Some((session, user)) = cached.filter(|(s, u)| now - s.last_seen_at < TOUCH_EVERY_SECS && usable(s, u)) {
         let found = SignedIn { user, session };
         req.extensions_mut().insert(found.clone());
         return Ok(found);
     }
-    let epoch = state.auth_cache.as_ref().map(|cache| cache.epoch());
+    let epoch = state.cache.as_ref().map(|cache| cache.epoch());
     let lookup = id_hash.clone();
     let found = state.db.read(move |conn| Ok(sessions::find_with_user(conn, &lookup)?)).await?;
     let Some((mut session, user)) = found else {
@@ -65,7 +65,7 @@ pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
         state.db.run(move |conn| Ok(sessions::touch(conn, &touched, now)?)).await?;
         session.last_seen_at = now;
     }
-    if let (Some(cache), Some(epoch)) = (&state.auth_cache, epoch) {
+    if let (Some(cache), Some(epoch)) = (&state.cache, epoch) {
         cache.put_session(id_hash, (session.clone(), user.clone()), epoch);
     }
     let found = SignedIn { user, session };
@@ -88,8 +88,8 @@ pub async fn start(state: &AppState, user_id: i64) -> Result<Cookie<'static>, Ap
 pub async fn end(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
     if let Some(cookie) = req.cookie(SESSION_COOKIE) {
         let id_hash = sha256_hex(cookie.value());
-        // At once here; the other instances hear of it from the database (see `auth::cache`).
-        if let Some(cache) = &state.auth_cache {
+        // At once here; the other instances hear of it from the database (see `cache`).
+        if let Some(cache) = &state.cache {
             cache.forget(&format!("s:{id_hash}"));
         }
         state.db.run(move |conn| Ok(sessions::delete(conn, &id_hash)?)).await?;

@@ -142,16 +142,25 @@ pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<Connection
     connections::table.filter(connections::link_name.eq(link_name)).select(ConnectionRow::as_select()).get_result(conn).optional()
 }
 
+/// A connection with its service and its owner's name.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub row: ConnectionRow,
+    pub service: ServiceRow,
+    pub owner: String,
+}
+
 /// A connection with its service and its owner's name, in one statement (one round trip instead of
 /// three: invokes and details pages start here).
-pub fn find_with_service(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<(ConnectionRow, ServiceRow, String)>> {
-    crate::on_backend!(conn, |c| connections::table
+pub fn find_with_service(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<Loaded>> {
+    let found: Option<(ConnectionRow, ServiceRow, String)> = crate::on_backend!(conn, |c| connections::table
         .inner_join(services::table)
         .inner_join(users::table)
         .filter(connections::link_name.eq(link_name))
         .select((ConnectionRow::as_select(), ServiceRow::as_select(), users::username))
         .get_result(c)
-        .optional())
+        .optional())?;
+    Ok(found.map(|(row, service, owner)| Loaded { row, service, owner }))
 }
 
 pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<ConnectionRow> {

@@ -74,7 +74,9 @@ async fn store_token_set(state: &AppState, loaded: &Loaded, tokens: oauth::Token
             };
             connections::store_tokens(c, &keyring, id, &new, now)
         })
-        .await
+        .await?;
+    state.connection_changed(&loaded.row.link_name);
+    Ok(())
 }
 
 /// Connects a Client Credentials connection: the token request is made at once.

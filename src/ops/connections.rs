@@ -2,13 +2,16 @@
 //! the owner may edit or connect (connecting stores the owner's own credentials); any SDAdmin may
 //! revoke or delete. Every step is audited; no secret is ever returned.
 
+use std::sync::Arc;
+
 use crate::app::AppState;
 use crate::domain::connection::{self as rules, ConnectionInput, CredentialInput, Status};
 use crate::domain::service::{AuthType, GrantType, ServiceConfig};
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::models::audit::{self, Event};
-use crate::models::connection::{self as connections, ConnectionMeta, ConnectionRow};
+pub use crate::models::connection::Loaded;
+use crate::models::connection::{self as connections, ConnectionMeta};
 use crate::models::service::{self as services, ServiceRow};
 use crate::models::user::User;
 use crate::oauth;
@@ -88,13 +91,6 @@ impl ConnectionView {
     }
 }
 
-/// A connection with its service and owner's name.
-pub struct Loaded {
-    pub row: ConnectionRow,
-    pub service: ServiceRow,
-    pub owner: String,
-}
-
 impl Loaded {
     pub fn view(&self) -> ConnectionView {
         ConnectionView::new(&self.row, &self.service, &self.owner)
@@ -107,13 +103,22 @@ impl Loaded {
 
 pub async fn load(state: &AppState, link_name: &str) -> Result<Loaded, AppError> {
     let link = link_name.to_owned();
-    state
-        .db
-        .read(move |c| {
-            let (row, service, owner) = connections::find_with_service(c, &link)?.ok_or(AppError::NotFound)?;
-            Ok(Loaded { row, service, owner })
-        })
-        .await
+    state.db.read(move |c| connections::find_with_service(c, &link)?.ok_or(AppError::NotFound)).await
+}
+
+/// A connection to use (invoke): on PostgreSQL from this instance's cache when it holds it, which
+/// spares the round trip (see `cache`); it is read from the database otherwise, as `load` does.
+pub async fn load_for_use(state: &AppState, link_name: &str) -> Result<Arc<Loaded>, AppError> {
+    let Some(cache) = state.cache.clone() else {
+        return Ok(Arc::new(load(state, link_name).await?));
+    };
+    if let Some(found) = cache.connection(link_name) {
+        return Ok(found);
+    }
+    let epoch = cache.epoch();
+    let found = Arc::new(load(state, link_name).await?);
+    cache.put_connection(link_name, found.clone(), epoch);
+    Ok(found)
 }
 
 pub(crate) fn ensure_owner(loaded: &Loaded, actor: &User, what: &str) -> Result<(), AppError> {
@@ -221,6 +226,7 @@ pub async fn update(state: &AppState, actor: &User, link_name: &str, input: Conn
     let (id, now) = (loaded.row.id, state.clock.now());
     let stored_scopes = scopes.clone();
     state.db.run(move |c| Ok(connections::update_meta(c, id, &name, &stored_scopes, reset, now)?)).await?;
+    state.connection_changed(link_name);
     let mut changed = vec![];
     if input.name.as_deref().is_some_and(|n| n.trim() != loaded.row.name) {
         changed.push("name");
@@ -244,6 +250,7 @@ pub async fn connect_with_credentials(
     let credentials = rules::validate_credentials(&loaded.config()?, input).map_err(AppError::Invalid)?;
     let (keyring, id, now) = (state.keyring.clone(), loaded.row.id, state.clock.now());
     state.db.run(move |c| connections::store_credentials(c, &keyring, id, &credentials, now)).await?;
+    state.connection_changed(link_name);
     record(state, actor, "connection.connect", link_name, serde_json::json!({ "method": "credentials" })).await?;
     Ok(load(state, link_name).await?.view())
 }
@@ -287,6 +294,7 @@ pub async fn revoke(state: &AppState, actor: &User, link_name: &str) -> Result<S
     let outcome = revoke_stored(state, &loaded).await?;
     let (id, now, recorded) = (loaded.row.id, state.clock.now(), outcome.clone());
     state.db.run(move |c| Ok(connections::clear_secrets(c, id, Status::Disconnected, None, Some(&recorded), now)?)).await?;
+    state.connection_changed(link_name);
     record(state, actor, "connection.revoke", link_name, serde_json::json!({ "outcome": outcome, "owner": loaded.owner })).await?;
     Ok(outcome)
 }
@@ -297,6 +305,7 @@ pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<S
     let outcome = revoke_stored(state, &loaded).await?;
     let id = loaded.row.id;
     state.db.run(move |c| Ok(connections::delete(c, id)?)).await?;
+    state.connection_changed(link_name);
     record(
         state,
         actor,

@@ -136,7 +136,7 @@ fn outbound_error(e: OutboundError) -> AppError {
 
 /// Invokes a connection for `caller` (any SDAdmin: scripts share connections without their secrets).
 pub async fn invoke(state: &AppState, caller: &User, link_name: &str, req: InvokeRequest) -> Result<InvokeAnswer, AppError> {
-    let loaded = connections::load(state, link_name).await?;
+    let loaded = connections::load_for_use(state, link_name).await?;
     run(state, caller, &loaded, req, "invoke").await
 }
 

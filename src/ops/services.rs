@@ -125,7 +125,7 @@ pub enum UpdateMode {
 pub async fn update(state: &AppState, actor: &User, link_name: &str, input: ServiceInput, mode: UpdateMode) -> Result<Service, AppError> {
     let (link, allow_http, keyring) = (link_from_url(link_name)?, state.config.outbound_allow_http, state.keyring.clone());
     let (actor_name, actor_id, now) = (actor.username.clone(), actor.id, state.clock.now());
-    state
+    let updated = state
         .db
         .run(move |c| {
             crate::db::write_tx(c, |c| {
@@ -156,7 +156,9 @@ pub async fn update(state: &AppState, actor: &User, link_name: &str, input: Serv
                 service::find_by_id(c, row.id)?.view()
             })
         })
-        .await
+        .await?;
+    state.service_changed(updated.id);
+    Ok(updated)
 }
 
 /// Deletes a service that no connection uses; otherwise a conflict naming the connections.

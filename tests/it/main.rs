@@ -13,6 +13,7 @@ mod connections_search;
 mod fake_provider;
 mod headers;
 mod invoke;
+mod invoke_instances;
 mod migrations;
 mod openapi;
 mod refresh;

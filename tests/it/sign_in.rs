@@ -260,7 +260,7 @@ async fn a_change_made_while_the_listener_is_cut_off_still_takes_effect() {
             let sql = format!(
                 "SELECT COUNT(pg_terminate_backend(pid)) AS n FROM pg_stat_activity \
                  WHERE application_name = '{}' AND datname = current_database()",
-                connections::auth::cache::LISTENER_NAME
+                connections::cache::LISTENER_NAME
             );
             #[derive(diesel::QueryableByName)]
             struct Count {

@@ -1,17 +1,21 @@
-//! The sessions and API tokens this instance has checked, kept in memory on PostgreSQL, where
-//! checking one costs a round trip on every request (measured: a third of a list page's database
-//! work, and with it the context switches around it). The database stays the only record: a cached
-//! entry is used only while
-//! - a listener connection hears every change that could matter (triggers of migrations 000024 and
-//!   000025 send `NOTIFY connections_sessions` when a session row is deleted, when a token is revoked
-//!   or deleted, and when a user changes), and has shown it is alive within the last `STALE_AFTER`;
-//! - it needs no write: within the minute after its last recorded use, unexpired and enabled (the
-//!   callers check this).
+//! What this instance reads on every request, kept in memory on PostgreSQL, where each read costs a
+//! round trip (measured: a third of a list page's database work; for an invoke, loading its
+//! connection was most of the difference from SQLite): the sessions and API tokens it has checked,
+//! and the connections it has invoked with their services. The database stays the only record: a
+//! cached entry is used only while
+//! - a listener connection hears every change that could matter (triggers of migrations 000024 to
+//!   000026 send `NOTIFY connections_sessions` when a session row is deleted, a token is revoked or
+//!   deleted, a user, a connection or a service changes), and has shown it is alive within the last
+//!   `STALE_AFTER`;
+//! - for sessions and tokens, it needs no write: within the minute after its last recorded use,
+//!   unexpired and enabled (the callers check this).
 //!
 //! A notification removes the entries it names; losing the listener clears the cache and bypasses it
-//! until the listener is back. A sign-out here takes effect at once; a sign-out, a revoked token, a
-//! role change or a disabled account on another instance or through the CLI reaches this one within
-//! about `POLL`. SQLite has no cache: its look-ups run in-process anyway.
+//! until the listener is back. A change made here takes effect here at once (its code removes the
+//! entry too); a sign-out, a revoked token or connection, new credentials, a role change or a
+//! service change on another instance or through the CLI reaches this one within about `POLL`.
+//! Connections are cached sealed, as stored: their secrets are opened per use, as before. SQLite has
+//! no cache: its look-ups run in-process anyway.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,6 +26,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 
 use crate::models::api_token::ApiToken;
+use crate::models::connection::Loaded;
 use crate::models::session::Session;
 use crate::models::user::User;
 
@@ -32,14 +37,15 @@ const PING: Duration = Duration::from_secs(1);
 /// A listener not heard from for this long may be cut off (a ping waiting on a lost network, which
 /// would otherwise keep the cache in use): the cache is bypassed until it answers again.
 const STALE_AFTER: Duration = Duration::from_secs(3);
-/// Past this many sessions (or tokens) the cache of them starts again (a bound, not an eviction policy).
+/// Past this many sessions (or tokens, or connections) the cache of them starts again (a bound, not an
+/// eviction policy).
 const MAX_ENTRIES: usize = 10_000;
 const CHANNEL: &str = "connections_sessions";
 /// How the listener's connection shows in `pg_stat_activity`.
-pub const LISTENER_NAME: &str = "connections auth cache";
+pub const LISTENER_NAME: &str = "connections cache";
 
 #[derive(Default)]
-pub struct AuthCache {
+pub struct Cache {
     /// True while the listener is connected and listening.
     live: AtomicBool,
     state: Mutex<State>,
@@ -47,13 +53,15 @@ pub struct AuthCache {
 
 #[derive(Default)]
 struct State {
-    /// Bumped by every change, so that a session or token read from the database before a change
-    /// is not cached after it.
+    /// Bumped by every change, so that an entry read from the database before a change is not
+    /// cached after it.
     epoch: u64,
     /// By the hash of the session cookie.
     sessions: HashMap<String, (Session, User)>,
     /// By the hash of the token.
     tokens: HashMap<String, (ApiToken, User)>,
+    /// By link name (which never changes).
+    connections: HashMap<String, Arc<Loaded>>,
     /// When the listener last showed that its connection works.
     heard: Option<Instant>,
 }
@@ -62,10 +70,11 @@ impl State {
     fn clear(&mut self) {
         self.sessions.clear();
         self.tokens.clear();
+        self.connections.clear();
     }
 }
 
-impl AuthCache {
+impl Cache {
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock cannot leave the maps half-changed: start from empty.
         self.state.lock().unwrap_or_else(|poisoned| {
@@ -95,7 +104,12 @@ impl AuthCache {
         self.usable()?.tokens.get(token_hash).cloned()
     }
 
-    /// Taken before reading a session or token from the database; `put_*` then caches it only if
+    /// The cached connection of this link name.
+    pub fn connection(&self, link_name: &str) -> Option<Arc<Loaded>> {
+        self.usable()?.connections.get(link_name).cloned()
+    }
+
+    /// Taken before reading an entry from the database; `put_*` then caches it only if
     /// nothing changed in between.
     pub fn epoch(&self) -> u64 {
         self.state().epoch
@@ -113,13 +127,24 @@ impl AuthCache {
         }
     }
 
+    pub fn put_connection(&self, link_name: &str, found: Arc<Loaded>, epoch: u64) {
+        if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
+            if state.connections.len() >= MAX_ENTRIES {
+                state.connections.clear();
+            }
+            state.connections.insert(link_name.to_owned(), found);
+        }
+    }
+
     /// The listener's connection just answered.
     fn heard(&self) {
         self.state().heard = Some(Instant::now());
     }
 
     /// Applies a notification: `s:<id hash>` (a session ended), `t:<token hash>` (a token was
-    /// revoked or deleted) or `u:<user id>` (a user changed). Anything else empties the cache.
+    /// revoked or deleted), `u:<user id>` (a user changed: their sessions, tokens and the connections
+    /// they own), `c:<link name>` (a connection changed) or `v:<service id>` (a service changed).
+    /// Anything else empties the cache. This instance's own changes call it too.
     pub fn forget(&self, payload: &str) {
         let mut state = self.state();
         state.epoch += 1;
@@ -134,11 +159,29 @@ impl AuthCache {
                 Ok(user) => {
                     state.sessions.retain(|_, (_, u)| u.id != user);
                     state.tokens.retain(|_, (_, u)| u.id != user);
+                    state.connections.retain(|_, c| c.row.owner_id != user);
                 }
+                Err(_) => state.clear(),
+            },
+            Some(("c", link_name)) => {
+                state.connections.remove(link_name);
+            }
+            Some(("v", service)) => match service.parse::<i64>() {
+                Ok(service) => state.connections.retain(|_, c| c.service.id != service),
                 Err(_) => state.clear(),
             },
             _ => state.clear(),
         }
+    }
+
+    /// This instance changed a connection (the notification will say so too, later).
+    pub fn forget_connection(&self, link_name: &str) {
+        self.forget(&format!("c:{link_name}"));
+    }
+
+    /// This instance changed a service.
+    pub fn forget_service(&self, id: i64) {
+        self.forget(&format!("v:{id}"));
     }
 
     /// Empties the cache, and uses it from now on or not at all.
@@ -161,9 +204,9 @@ fn bounded_insert<T>(map: &mut HashMap<String, (T, User)>, key: String, found: (
 
 /// Starts the listener thread for `cache` on the PostgreSQL database at `url`. It ends when `stop`
 /// says so or its sender is dropped.
-pub fn listen(url: String, cache: Arc<AuthCache>, stop: tokio::sync::watch::Receiver<bool>) {
+pub fn listen(url: String, cache: Arc<Cache>, stop: tokio::sync::watch::Receiver<bool>) {
     let stopped = move || stop.has_changed().is_err() || *stop.borrow();
-    let spawned = std::thread::Builder::new().name("auth-cache-listener".into()).spawn(move || {
+    let spawned = std::thread::Builder::new().name("cache-listener".into()).spawn(move || {
         while !stopped() {
             let listening = PgConnection::establish(&url).map_err(|e| e.to_string()).and_then(|mut conn| {
                 conn.batch_execute(&format!("SET application_name = '{LISTENER_NAME}'; LISTEN {CHANNEL}")).map_err(|e| e.to_string())?;
@@ -175,10 +218,10 @@ pub fn listen(url: String, cache: Arc<AuthCache>, stop: tokio::sync::watch::Rece
                     let failure = relay(&mut conn, &cache, &stopped);
                     cache.reset(false);
                     if let Some(e) = failure {
-                        tracing::warn!(error = %e, "auth cache listener lost its connection; sessions and tokens are read from the database meanwhile");
+                        tracing::warn!(error = %e, "cache listener lost its connection; sessions, tokens and connections are read from the database meanwhile");
                     }
                 }
-                Err(e) => tracing::warn!(error = %e, "auth cache listener cannot connect; sessions and tokens are read from the database meanwhile"),
+                Err(e) => tracing::warn!(error = %e, "cache listener cannot connect; sessions, tokens and connections are read from the database meanwhile"),
             }
             if !stopped() {
                 std::thread::sleep(Duration::from_secs(1));
@@ -186,12 +229,12 @@ pub fn listen(url: String, cache: Arc<AuthCache>, stop: tokio::sync::watch::Rece
         }
     });
     if let Err(e) = spawned {
-        tracing::warn!(error = %e, "auth cache listener not started; sessions and tokens are read from the database");
+        tracing::warn!(error = %e, "cache listener not started; sessions, tokens and connections are read from the database");
     }
 }
 
 /// Hands notifications to the cache until `stopped`, or until the connection fails (returned).
-fn relay(conn: &mut PgConnection, cache: &AuthCache, stopped: &impl Fn() -> bool) -> Option<diesel::result::Error> {
+fn relay(conn: &mut PgConnection, cache: &Cache, stopped: &impl Fn() -> bool) -> Option<diesel::result::Error> {
     let mut pinged = Instant::now();
     while !stopped() {
         std::thread::sleep(POLL);
@@ -251,15 +294,70 @@ mod tests {
         (token, user(user_id))
     }
 
-    fn live_cache() -> AuthCache {
-        let cache = AuthCache::default();
+    /// Connection `link` of service `service`, owned by user `owner`.
+    fn loaded(link: &str, service: i64, owner: i64) -> Arc<Loaded> {
+        use crate::models::connection::{ConnectionMeta, ConnectionRow};
+        use crate::models::service::ServiceRow;
+        let meta = ConnectionMeta {
+            id: 1,
+            link_name: link.into(),
+            name: link.into(),
+            name_lower: link.into(),
+            service_id: service,
+            owner_id: owner,
+            scopes_requested: "[]".into(),
+            scopes_granted: None,
+            status: "connected".into(),
+            status_message: None,
+            connected_at: None,
+            expires_at: None,
+            has_refresh_token: false,
+            last_refresh_at: None,
+            last_used_at: None,
+            revoke_outcome: None,
+            created_at: 0,
+            updated_at: 0,
+        };
+        let row = ConnectionRow {
+            meta,
+            credentials: None,
+            access_token: None,
+            refresh_token: None,
+            token_version: 0,
+            lease_holder: None,
+            lease_until: None,
+            refresh_failures: 0,
+            retry_after: None,
+        };
+        let service = ServiceRow {
+            id: service,
+            link_name: format!("service{service}"),
+            name: String::new(),
+            name_lower: String::new(),
+            description: String::new(),
+            auth_type: "api_key".into(),
+            api_base_url: None,
+            config: "{}".into(),
+            client_secret: None,
+            created_at: 0,
+            created_by: String::new(),
+            updated_at: 0,
+            updated_by: String::new(),
+            test_request: None,
+            connection_count: 1,
+        };
+        Arc::new(Loaded { row, service, owner: format!("user{owner}") })
+    }
+
+    fn live_cache() -> Cache {
+        let cache = Cache::default();
         cache.reset(true);
         cache
     }
 
     #[test]
     fn nothing_is_cached_or_served_without_a_listener() {
-        let cache = AuthCache::default();
+        let cache = Cache::default();
         cache.put_session("a".into(), session("a", 1), cache.epoch());
         cache.put_token("t".into(), token("t", 1), cache.epoch());
         assert!(cache.session("a").is_none() && cache.token("t").is_none());
@@ -313,5 +411,46 @@ mod tests {
         assert!(cache.session("a").is_none() && cache.token("t").is_none());
         cache.heard();
         assert!(cache.session("a").is_some() && cache.token("t").is_some());
+    }
+
+    #[test]
+    fn a_connection_goes_when_it_its_service_or_its_owner_changes() {
+        let cache = live_cache();
+        let fill = |cache: &Cache| {
+            for (link, service, owner) in [("a", 10, 1), ("b", 10, 2), ("c", 20, 1), ("d", 20, 2)] {
+                cache.put_connection(link, loaded(link, service, owner), cache.epoch());
+            }
+        };
+        let held = |cache: &Cache| ["a", "b", "c", "d"].into_iter().filter(|l| cache.connection(l).is_some()).collect::<Vec<_>>();
+        fill(&cache);
+        assert_eq!(held(&cache), ["a", "b", "c", "d"]);
+        cache.forget("c:a");
+        assert_eq!(held(&cache), ["b", "c", "d"]);
+        cache.forget("v:20");
+        assert_eq!(held(&cache), ["b"], "a service change: all of its connections");
+        fill(&cache);
+        cache.forget("u:2");
+        assert_eq!(held(&cache), ["a", "c"], "an owner's change: their connections (the owner's name is shown)");
+        fill(&cache);
+        cache.forget_connection("d");
+        cache.forget_service(10);
+        assert_eq!(held(&cache), ["c"], "this instance's own changes");
+        cache.forget("v:garbled");
+        assert!(held(&cache).is_empty());
+    }
+
+    #[test]
+    fn a_connection_read_before_a_change_or_without_a_listener_is_not_cached() {
+        let cache = live_cache();
+        let epoch = cache.epoch();
+        cache.forget("c:a");
+        cache.put_connection("a", loaded("a", 1, 1), epoch);
+        assert!(cache.connection("a").is_none());
+        cache.put_connection("a", loaded("a", 1, 1), cache.epoch());
+        assert!(cache.connection("a").is_some());
+        cache.reset(false);
+        assert!(cache.connection("a").is_none());
+        cache.put_connection("a", loaded("a", 1, 1), cache.epoch());
+        assert!(cache.connection("a").is_none());
     }
 }

@@ -1,0 +1,106 @@
+//! Two app instances on one database, as behind a load balancer: a connection that one of them has
+//! invoked (and, on PostgreSQL, keeps in memory, see `src/cache.rs`) follows every change made on the
+//! other one or in the database itself — a revoke, new credentials, a change of its service.
+
+use serde_json::{Value, json};
+
+use crate::connections::{Api, api_key_service, canary, connection, spawn_app};
+use crate::helpers::{TestApp, within_two_seconds};
+use crate::invoke::invoke;
+use crate::upstream::Upstream;
+
+/// Two instances sharing a database, the admin's API client on each, and `desk`, an API Key
+/// connection to a service under the upstream's `/api`, connected with a key and invoked once through
+/// the second instance (which now holds it). Returns the key.
+struct Pair {
+    one: TestApp,
+    /// Kept alive: the instance `api_two` calls.
+    _two: TestApp,
+    api_one: Api,
+    api_two: Api,
+    up: Upstream,
+}
+
+async fn pair() -> (Pair, String) {
+    let one = spawn_app().await;
+    let two = TestApp::spawn_on(one.shared_db(), |config| {
+        config.outbound_allow_cidrs = one.state.config.outbound_allow_cidrs.clone();
+        config.outbound_allow_http = true;
+    })
+    .await;
+    let (api_one, api_two, up) = (Api::new(&one, "admin").await, Api::new(&two, "admin").await, Upstream::start().await);
+    let mut service = api_key_service("desk");
+    service["api_base_url"] = format!("{}/api", up.url).into();
+    api_one.create("/api/v1/services", &service).await;
+    api_one.create("/api/v1/connections", &connection("desk", "desk", &[])).await;
+    let key = canary("key");
+    store_key(&api_one, &key).await;
+    let pair = Pair { one, _two: two, api_one, api_two, up };
+    assert_eq!(pair.invoke_two().await, (200, Some("/api/items".to_owned()), Some(key.clone())));
+    (pair, key)
+}
+
+async fn store_key(api: &Api, key: &str) {
+    let res = api.put("/api/v1/connections/desk/credentials", &json!({"params": {"X-Api-Key": key, "X-Org-Id": "7"}})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+}
+
+impl Pair {
+    /// Invokes `desk` through the second instance: the answer's status, and the path and key the
+    /// upstream received when this invoke reached it.
+    async fn invoke_two(&self) -> (u16, Option<String>, Option<String>) {
+        let before = self.up.count();
+        let res = invoke(&self.api_two, "desk", json!({"method": "GET", "path": "/items"})).await;
+        let received = self.up.received();
+        let reached = (received.len() > before).then(|| received.last().cloned()).flatten();
+        (res.status, reached.as_ref().map(|r| r.path.clone()), reached.map(|r| r.header("x-api-key")))
+    }
+}
+
+#[tokio::test]
+async fn a_connection_revoked_on_one_instance_is_refused_by_the_other() {
+    let (p, _) = pair().await;
+    let res = p.api_one.post("/api/v1/connections/desk/revoke", &json!({})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let refused = async || p.invoke_two().await == (409, None, None);
+    assert!(within_two_seconds(refused).await, "a revoke on one instance stops invokes on the other");
+    let calls = p.up.count();
+    assert_eq!(p.invoke_two().await.0, 409);
+    assert_eq!(p.up.count(), calls, "no request once it is refused");
+    // The instance that revoked refuses at once.
+    assert_eq!(invoke(&p.api_one, "desk", json!({"path": "/items"})).await.status, 409);
+
+    // Deleted on one: gone on the other.
+    store_key(&p.api_one, &canary("key")).await;
+    assert!(within_two_seconds(async || p.invoke_two().await.0 == 200).await, "connected again");
+    assert_eq!(p.api_one.delete("/api/v1/connections/desk").await.status, 200);
+    assert!(within_two_seconds(async || p.invoke_two().await.0 == 404).await, "a deleted connection is not found");
+}
+
+#[tokio::test]
+async fn new_credentials_and_a_changed_service_reach_the_other_instance() {
+    let (p, old_key) = pair().await;
+    let new_key = canary("key");
+    store_key(&p.api_one, &new_key).await;
+    let uses_new_key = async || p.invoke_two().await.2.as_deref() == Some(new_key.as_str());
+    assert!(within_two_seconds(uses_new_key).await, "the other instance sends the new key");
+    assert!(p.up.received().last().is_some_and(|r| r.header("x-api-key") != old_key));
+
+    let res = p.api_one.patch("/api/v1/services/desk", &json!({"api_base_url": format!("{}/v2", p.up.url)})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let moved = async || p.invoke_two().await.1.as_deref() == Some("/v2/items");
+    assert!(within_two_seconds(moved).await, "the other instance follows the service's new API base URL");
+}
+
+#[tokio::test]
+async fn a_change_made_in_the_database_itself_reaches_an_instance_that_invoked_the_connection() {
+    let (p, _) = pair().await;
+    // As another tool would, without going through either instance.
+    let sql = "UPDATE connections SET status = 'needs_reconnect', status_message = 'Rejected by the provider.' WHERE link_name = 'desk'";
+    p.one.state.db.run(move |c| Ok(diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)?)).await.unwrap();
+    let refused = async || {
+        let res = invoke(&p.api_two, "desk", json!({"path": "/items"})).await;
+        res.status == 409 && res.json()["error"]["status"] == Value::from("needs_reconnect")
+    };
+    assert!(within_two_seconds(refused).await, "the other instance reads the new status");
+}
