@@ -2,7 +2,7 @@
 //! invoked (and, on PostgreSQL, keeps in memory, see `src/cache.rs`) follows every change made on the
 //! other one or in the database itself — a revoke, new credentials, a change of its service.
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::connections::{Api, api_key_service, canary, connection, spawn_app};
 use crate::helpers::{TestApp, within_two_seconds};
@@ -100,7 +100,7 @@ async fn a_change_made_in_the_database_itself_reaches_an_instance_that_invoked_t
     p.one.state.db.run(move |c| Ok(diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)?)).await.unwrap();
     let refused = async || {
         let res = invoke(&p.api_two, "desk", json!({"path": "/items"})).await;
-        res.status == 409 && res.json()["error"]["status"] == Value::from("needs_reconnect")
+        res.status == 409 && res.json()["error"]["status"] == "needs_reconnect"
     };
     assert!(within_two_seconds(refused).await, "the other instance reads the new status");
 }
