@@ -40,6 +40,9 @@ const STALE_AFTER: Duration = Duration::from_secs(3);
 /// Past this many sessions (or tokens, or connections) the cache of them starts again (a bound, not an
 /// eviction policy).
 const MAX_ENTRIES: usize = 10_000;
+/// A cached connection is read again after this long even when no notification came: a bound on
+/// what a lost notification can cost (sessions and tokens are re-read within a minute anyway).
+const CONNECTION_MAX_AGE: Duration = Duration::from_secs(30);
 const CHANNEL: &str = "connections_sessions";
 /// How the listener's connection shows in `pg_stat_activity`.
 pub const LISTENER_NAME: &str = "connections cache";
@@ -60,8 +63,8 @@ struct State {
     sessions: HashMap<String, (Session, User)>,
     /// By the hash of the token.
     tokens: HashMap<String, (ApiToken, User)>,
-    /// By link name (which never changes).
-    connections: HashMap<String, Arc<Loaded>>,
+    /// By link name (which never changes), with when it was read.
+    connections: HashMap<String, (Arc<Loaded>, Instant)>,
     /// When the listener last showed that its connection works.
     heard: Option<Instant>,
 }
@@ -106,7 +109,9 @@ impl Cache {
 
     /// The cached connection of this link name.
     pub fn connection(&self, link_name: &str) -> Option<Arc<Loaded>> {
-        self.usable()?.connections.get(link_name).cloned()
+        let state = self.usable()?;
+        let (found, read_at) = state.connections.get(link_name)?;
+        (read_at.elapsed() < CONNECTION_MAX_AGE).then(|| found.clone())
     }
 
     /// Taken before reading an entry from the database; `put_*` then caches it only if
@@ -132,7 +137,7 @@ impl Cache {
             if state.connections.len() >= MAX_ENTRIES {
                 state.connections.clear();
             }
-            state.connections.insert(link_name.to_owned(), found);
+            state.connections.insert(link_name.to_owned(), (found, Instant::now()));
         }
     }
 
@@ -159,7 +164,7 @@ impl Cache {
                 Ok(user) => {
                     state.sessions.retain(|_, (_, u)| u.id != user);
                     state.tokens.retain(|_, (_, u)| u.id != user);
-                    state.connections.retain(|_, c| c.row.owner_id != user);
+                    state.connections.retain(|_, (c, _)| c.row.owner_id != user);
                 }
                 Err(_) => state.clear(),
             },
@@ -167,7 +172,7 @@ impl Cache {
                 state.connections.remove(link_name);
             }
             Some(("v", service)) => match service.parse::<i64>() {
-                Ok(service) => state.connections.retain(|_, c| c.service.id != service),
+                Ok(service) => state.connections.retain(|_, (c, _)| c.service.id != service),
                 Err(_) => state.clear(),
             },
             _ => state.clear(),
@@ -452,5 +457,15 @@ mod tests {
         assert!(cache.connection("a").is_none());
         cache.put_connection("a", loaded("a", 1, 1), cache.epoch());
         assert!(cache.connection("a").is_none());
+    }
+
+    #[test]
+    fn a_connection_is_read_again_after_its_maximum_age() {
+        let cache = live_cache();
+        cache.put_connection("a", loaded("a", 1, 1), cache.epoch());
+        assert!(cache.connection("a").is_some());
+        let Some(long_ago) = Instant::now().checked_sub(CONNECTION_MAX_AGE) else { return };
+        cache.state().connections.get_mut("a").unwrap().1 = long_ago;
+        assert!(cache.connection("a").is_none(), "not even a lost notification keeps it longer");
     }
 }
