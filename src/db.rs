@@ -4,7 +4,7 @@
 pub mod schema;
 mod static_sql;
 
-pub use static_sql::{IdIn, Paged, static_sql};
+pub use static_sql::{IdIn, Paged, StaticSql, static_sql};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};

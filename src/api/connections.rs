@@ -11,7 +11,7 @@ use crate::domain::connection::{ConnectionInput, CredentialInput, Status};
 use crate::domain::service::{AuthType, GrantType};
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
-use crate::models::connection::{self as connections, ConnectionQuery, ConnectionSort};
+use crate::models::connection::{self as connections, ConnectionMeta, ConnectionQuery, ConnectionSort};
 use crate::models::service as services;
 use crate::ops::connections::{self as ops, ConnectionView};
 
@@ -124,7 +124,7 @@ pub async fn list_connections(
             };
             let query =
                 ConnectionQuery { search, service_id, status, auth_type, owner_id: (!owner_any).then_some(viewer), sort, page, per_page };
-            let connections::Listing { rows, total, .. } = connections::list(c, &query)?;
+            let connections::Listing { rows, total, .. } = connections::list::<ConnectionMeta>(c, &query)?;
             // A page holds at most 100 rows, from few services: load each service once.
             let mut by_id = std::collections::HashMap::new();
             let mut loaded = Vec::new();

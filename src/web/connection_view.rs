@@ -8,7 +8,7 @@ use crate::clock::format_time;
 use crate::domain::connection::Status;
 use crate::domain::service::{AuthType, GrantType};
 use crate::error::AppError;
-use crate::models::connection::{self as connections, ConnectionQuery, ConnectionSort};
+use crate::models::connection::{self as connections, ConnectionQuery, ConnectionSort, ConnectionSummary};
 use crate::models::service as services;
 use crate::ops::connections::ConnectionView;
 use crate::web::list::PER_PAGE_CHOICES;
@@ -106,7 +106,12 @@ impl ConnectionParams {
 
 /// One row of the list, with what this viewer may do to it.
 pub struct ConnectionItem {
-    pub view: ConnectionView,
+    pub link_name: String,
+    pub name: String,
+    pub service_name: String,
+    pub auth_type: AuthType,
+    pub status: Status,
+    pub owner: String,
     pub mine: bool,
     pub connected_label: String,
 }
@@ -165,16 +170,18 @@ pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> R
                 page: params.page(),
                 per_page: params.per_page(),
             };
-            let connections::Listing { rows, total, service_count } = connections::list(c, &query)?;
+            let connections::Listing { rows, total, service_count } = connections::list::<ConnectionSummary>(c, &query)?;
             let items = rows
                 .into_iter()
-                .map(|row| {
-                    let view = ConnectionView::from_parts(&row.meta, (row.service_link, row.service_name, &row.auth_type), None, row.owner);
-                    ConnectionItem {
-                        mine: row.meta.owner_id == viewer,
-                        connected_label: row.meta.connected_at.map_or_else(|| "—".into(), format_time),
-                        view,
-                    }
+                .map(|row| ConnectionItem {
+                    mine: row.meta.owner_id == viewer,
+                    connected_label: row.meta.connected_at.map_or_else(|| "—".into(), format_time),
+                    status: Status::parse(&row.meta.status).unwrap_or(Status::NotConnected),
+                    auth_type: AuthType::parse(&row.auth_type).unwrap_or(AuthType::ApiKey),
+                    link_name: row.meta.link_name,
+                    name: row.meta.name,
+                    service_name: row.service_name,
+                    owner: row.owner,
                 })
                 .collect();
             let services = (service_count <= SERVICE_CHOICES_MAX).then(|| services::names(c)).transpose()?;

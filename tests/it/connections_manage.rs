@@ -308,4 +308,22 @@ async fn my_connections_is_the_default_and_all_connections_search_and_filter() {
     assert!(mine.body.contains("bob_desk") && !mine.body.contains("billing_desk"));
     let all = bob.get("/admin/connections?owner=any&q=desk").await;
     assert!(all.body.contains("bob_desk") && all.body.contains("billing_desk") && !all.body.contains("old_hr"));
+
+    // Each row's columns, in the one-owner list (whose owner's name is read once) and in the list of all.
+    let row_of = |page: &crate::helpers::Page, link: &str| -> String {
+        let start = page.body.find(&format!("<tr data-link-name=\"{link}\"")).unwrap_or_else(|| panic!("no row {link}"));
+        let row = &page.body[start..];
+        text_of(&crate::helpers::Page { status: 200, headers: Default::default(), body: row[..row.find("</tr>").unwrap()].to_owned() })
+    };
+    assert_eq!(row_of(&mine, "bob_desk"), row_of(&all, "bob_desk"));
+    let bob_desk = row_of(&mine, "bob_desk");
+    assert!(["Bob Desk", "Service desk", "API Key", "Not connected", "bob"].iter().all(|s| bob_desk.contains(s)), "{bob_desk}");
+    let billing = row_of(&all, "billing_desk");
+    assert!(["Billing Desk", "Service desk", "API Key", "Connected", "admin"].iter().all(|s| billing.contains(s)), "{billing}");
+    assert!(!billing.contains("bob"), "{billing}");
+    let owners = |v: serde_json::Value| -> Vec<String> {
+        v["connections"].as_array().unwrap().iter().map(|c| c["owner"].as_str().unwrap().to_owned()).collect()
+    };
+    assert_eq!(owners(bob_api.get("/api/v1/connections").await.json()), ["bob"]);
+    assert_eq!(owners(bob_api.get("/api/v1/connections?owner=any").await.json()), ["admin", "bob", "admin"]);
 }
