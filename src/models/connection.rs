@@ -466,9 +466,6 @@ pub struct Total {
 
 pub const COUNT_CAP: i64 = 1000;
 
-/// A match of a filtered list: its id and both sort keys.
-type Hit = (i64, String, i64);
-
 /// One page of connections matching the query, and how many match in all.
 ///
 /// A search collects its matches first (at most `COUNT_CAP + 1`, each with its sort keys), which
@@ -480,14 +477,20 @@ type Hit = (i64, String, i64);
 pub fn list<R: ListColumns>(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<Listing<R>> {
     let (limit, offset) = (q.per_page, (q.page - 1) * q.per_page);
     let total = if !q.search.trim().is_empty() {
-        let hits: Vec<Hit> = filtered(conn, q)
-            .select((connections::id, connections::name_lower, connections::updated_at))
-            .limit(COUNT_CAP + 1)
-            .load(conn)?;
-        if hits.len() as i64 <= COUNT_CAP {
-            let total = Total { n: hits.len() as i64, at_least: false };
-            let ids: Vec<i64> =
-                first_hits(hits, q.sort, (offset + limit) as usize).into_iter().skip(offset as usize).map(|(id, _, _)| id).collect();
+        // Each match with the one sort key the page needs (reading both cost 8% of a search).
+        let (window, matches) = ((offset as usize, limit as usize), filtered(conn, q).limit(COUNT_CAP + 1));
+        let (n, ids) = match q.sort {
+            ConnectionSort::NameAsc | ConnectionSort::NameDesc => {
+                let hits = matches.select((connections::id, connections::name_lower)).load::<(i64, String)>(conn)?;
+                (hits.len(), page_of(hits, q.sort == ConnectionSort::NameDesc, window))
+            }
+            ConnectionSort::UpdatedDesc | ConnectionSort::UpdatedAsc => {
+                let hits = matches.select((connections::id, connections::updated_at)).load::<(i64, i64)>(conn)?;
+                (hits.len(), page_of(hits, q.sort == ConnectionSort::UpdatedDesc, window))
+            }
+        };
+        if n as i64 <= COUNT_CAP {
+            let total = Total { n: n as i64, at_least: false };
             let page = IdIn::padded("connections.id", ids.clone(), limit as usize);
             let (mut rows, counters) = list_rows::<R>(conn, connections::table.filter(page).into_boxed(), q)?;
             rows.sort_by_key(|row| ids.iter().position(|id| *id == row.meta.id()));
@@ -547,17 +550,17 @@ impl<R> Listing<R> {
     }
 }
 
-/// The first `keep` search matches in the order the SQL of `list` would give: both backends compare
-/// these columns byte by byte (PostgreSQL's are `COLLATE "C"`, SQLite's `BINARY`), as Rust compares
-/// strings. Only those are sorted: selecting them first is linear in the matches (measured: sorting
-/// all 1,000 was 5% of a search's CPU).
-fn first_hits(mut hits: Vec<Hit>, sort: ConnectionSort, keep: usize) -> Vec<Hit> {
-    let order = |a: &Hit, b: &Hit| match sort {
-        ConnectionSort::NameAsc => (&a.1, a.0).cmp(&(&b.1, b.0)),
-        ConnectionSort::NameDesc => (&b.1, b.0).cmp(&(&a.1, a.0)),
-        ConnectionSort::UpdatedDesc => (b.2, b.0).cmp(&(a.2, a.0)),
-        ConnectionSort::UpdatedAsc => (a.2, a.0).cmp(&(b.2, b.0)),
+/// The ids of the page `(offset, limit)` of search matches `(id, sort key)`, in the order the SQL of
+/// `list` would give: by key, then id, both ascending or both descending. Both backends compare the
+/// key columns byte by byte (PostgreSQL's are `COLLATE "C"`, SQLite's `BINARY`), as Rust compares
+/// strings. Only the matches up to the page's end are sorted: selecting them first is linear in the
+/// matches (measured: sorting all 1,000 was 5% of a search's CPU).
+fn page_of<K: Ord>(mut hits: Vec<(i64, K)>, descending: bool, (offset, limit): (usize, usize)) -> Vec<i64> {
+    let order = |a: &(i64, K), b: &(i64, K)| {
+        let ascending = (&a.1, a.0).cmp(&(&b.1, b.0));
+        if descending { ascending.reverse() } else { ascending }
     };
+    let keep = offset + limit;
     if keep == 0 {
         return Vec::new();
     }
@@ -566,7 +569,7 @@ fn first_hits(mut hits: Vec<Hit>, sort: ConnectionSort, keep: usize) -> Vec<Hit>
         hits.truncate(keep);
     }
     hits.sort_unstable_by(order);
-    hits
+    hits.into_iter().skip(offset).map(|(id, _)| id).collect()
 }
 
 /// The list columns of `query`'s rows: the connection's columns `R`, its service's link name, auth
