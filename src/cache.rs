@@ -1,7 +1,8 @@
 //! What this instance reads on every request, kept in memory on PostgreSQL, where each read costs a
 //! round trip (measured: a third of a list page's database work; for an invoke, loading its
 //! connection was most of the difference from SQLite): the sessions and API tokens it has checked,
-//! and the connections it has invoked with their services. The database stays the only record: a
+//! the connections it has invoked with their services, and the services' labels that connection
+//! lists show (looked up once a row, they were a third of the list statement's server time). The database stays the only record: a
 //! cached entry is used only while
 //! - a listener connection hears every change that could matter (triggers of migrations 000024 to
 //!   000026 send `NOTIFY connections_sessions` when a session row is deleted, a token is revoked or
@@ -27,6 +28,7 @@ use diesel::{Connection, PgConnection};
 
 use crate::models::api_token::ApiToken;
 use crate::models::connection::Loaded;
+use crate::models::service::ServiceLabel;
 use crate::models::session::Session;
 use crate::models::user::User;
 
@@ -65,6 +67,8 @@ struct State {
     tokens: HashMap<String, (ApiToken, User)>,
     /// By link name (which never changes), with when it was read.
     connections: HashMap<String, (Arc<Loaded>, Instant)>,
+    /// What connection lists show of a service, by id.
+    service_labels: HashMap<i64, Arc<ServiceLabel>>,
     /// When the listener last showed that its connection works.
     heard: Option<Instant>,
 }
@@ -74,6 +78,7 @@ impl State {
         self.sessions.clear();
         self.tokens.clear();
         self.connections.clear();
+        self.service_labels.clear();
     }
 }
 
@@ -114,6 +119,11 @@ impl Cache {
         (read_at.elapsed() < CONNECTION_MAX_AGE).then(|| found.clone())
     }
 
+    /// The cached label of service `id`.
+    pub fn service_label(&self, id: i64) -> Option<Arc<ServiceLabel>> {
+        self.usable()?.service_labels.get(&id).cloned()
+    }
+
     /// Taken before reading an entry from the database; `put_*` then caches it only if
     /// nothing changed in between.
     pub fn epoch(&self) -> u64 {
@@ -138,6 +148,15 @@ impl Cache {
                 state.connections.clear();
             }
             state.connections.insert(link_name.to_owned(), (found, Instant::now()));
+        }
+    }
+
+    pub fn put_service_labels(&self, found: Vec<(i64, ServiceLabel)>, epoch: u64) {
+        if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
+            if state.service_labels.len() + found.len() > MAX_ENTRIES {
+                state.service_labels.clear();
+            }
+            state.service_labels.extend(found.into_iter().map(|(id, label)| (id, Arc::new(label))));
         }
     }
 
@@ -172,7 +191,10 @@ impl Cache {
                 state.connections.remove(link_name);
             }
             Some(("v", service)) => match service.parse::<i64>() {
-                Ok(service) => state.connections.retain(|_, (c, _)| c.service.id != service),
+                Ok(service) => {
+                    state.connections.retain(|_, (c, _)| c.service.id != service);
+                    state.service_labels.remove(&service);
+                }
                 Err(_) => state.clear(),
             },
             _ => state.clear(),

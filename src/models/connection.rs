@@ -1,15 +1,19 @@
 //! Connections in the database: the row (with sealed secrets that are opened only where they are
 //! used), the list query with its filters, and the writes of each lifecycle step.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Text};
 
+use crate::cache::Cache;
 use crate::crypto::{Keyring, Secret, SecretSlot};
 use crate::db::schema::{connections, services, users};
 use crate::db::{DbConn, IdIn, MultiBackend, Paged, StaticSql, static_sql};
 use crate::domain::connection::{Credentials, Status};
 use crate::error::AppError;
-use crate::models::service::ServiceRow;
+use crate::models::service::{ServiceLabel, ServiceRow};
 
 /// Where a connection secret's ciphertext is bound: table, column, row id.
 fn slot<'a>(column: &'a str, id: &'a str) -> SecretSlot<'a> {
@@ -366,6 +370,7 @@ pub struct ConnectionSummary {
     pub id: i64,
     pub link_name: String,
     pub name: String,
+    pub service_id: i64,
     pub owner_id: i64,
     pub status: String,
     pub connected_at: Option<i64>,
@@ -375,14 +380,16 @@ pub struct ConnectionSummary {
 pub trait ListColumns: Sized {
     fn id(&self) -> i64;
 
+    fn service_id(&self) -> i64;
+
     /// `query`'s rows: these columns, then the `Others` (see `list_rows`).
     fn load_with(conn: &mut DbConn, query: connections::BoxedQuery<'_, MultiBackend>, others: Others) -> QueryResult<Vec<Row<Self>>>;
 }
 
 /// What every list row holds besides the connection's own columns: its service's columns (one
-/// look-up), its owner's name, and the two counters.
+/// look-up, or nothing when they come from the cache), its owner's name, and the two counters.
 type Others = (
-    StaticSql<Text, ()>,
+    Box<dyn BoxableExpression<connections::table, MultiBackend, SqlType = Text>>,
     Box<dyn BoxableExpression<connections::table, MultiBackend, SqlType = Text>>,
     Box<dyn BoxableExpression<connections::table, MultiBackend, SqlType = BigInt>>,
     StaticSql<BigInt, ()>,
@@ -395,6 +402,10 @@ macro_rules! list_columns {
         impl ListColumns for $columns {
             fn id(&self) -> i64 {
                 self.id
+            }
+
+            fn service_id(&self) -> i64 {
+                self.service_id
             }
 
             fn load_with(conn: &mut DbConn, query: connections::BoxedQuery<'_, MultiBackend>, others: Others) -> QueryResult<Vec<Row<Self>>> {
@@ -474,7 +485,9 @@ pub const COUNT_CAP: i64 = 1000;
 /// chose, and it read every connection whenever the matches sorted last (measured on PostgreSQL:
 /// 100 ms for "zoho" among 100,000). Past the cap the matches are common, so that walk finds a page
 /// soon. Other filters have indexes that give the order directly.
-pub fn list<R: ListColumns>(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResult<Listing<R>> {
+///
+/// With a `cache` (PostgreSQL), the rows' service labels come from it, and only those it lacks are read.
+pub fn list<R: ListColumns>(conn: &mut DbConn, q: &ConnectionQuery, cache: Option<&Cache>) -> QueryResult<Listing<R>> {
     let (limit, offset) = (q.per_page, (q.page - 1) * q.per_page);
     let total = if !q.search.trim().is_empty() {
         // Each match with the one sort key the page needs (reading both cost 8% of a search).
@@ -492,7 +505,7 @@ pub fn list<R: ListColumns>(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResu
         if n as i64 <= COUNT_CAP {
             let total = Total { n: n as i64, at_least: false };
             let page = IdIn::padded("connections.id", ids.clone(), limit as usize);
-            let (mut rows, counters) = list_rows::<R>(conn, connections::table.filter(page).into_boxed(), q)?;
+            let (mut rows, counters) = list_rows::<R>(conn, connections::table.filter(page).into_boxed(), q, cache)?;
             rows.sort_by_key(|row| ids.iter().position(|id| *id == row.meta.id()));
             return Listing::new(conn, q, rows, Some(total), counters);
         }
@@ -510,7 +523,7 @@ pub fn list<R: ListColumns>(conn: &mut DbConn, q: &ConnectionQuery) -> QueryResu
         ConnectionSort::UpdatedDesc => query.order(Paged::new((connections::updated_at.desc(), connections::id.desc()), limit, offset)),
         ConnectionSort::UpdatedAsc => query.order(Paged::new((connections::updated_at.asc(), connections::id.asc()), limit, offset)),
     };
-    let (rows, counters) = list_rows(conn, query, q)?;
+    let (rows, counters) = list_rows(conn, query, q, cache)?;
     Listing::new(conn, q, rows, total, counters)
 }
 
@@ -581,11 +594,16 @@ fn list_rows<R: ListColumns>(
     conn: &mut DbConn,
     query: connections::BoxedQuery<'_, MultiBackend>,
     q: &ConnectionQuery,
+    cache: Option<&Cache>,
 ) -> QueryResult<(Vec<ListRow<R>>, Option<Counters>)> {
-    let others = (
-        static_sql::<Text>(
+    let service: Box<dyn BoxableExpression<connections::table, MultiBackend, SqlType = Text>> = match cache {
+        Some(_) => Box::new(static_sql::<Text>("''")),
+        None => Box::new(static_sql::<Text>(
             "(SELECT link_name || ' ' || auth_type || ' ' || name FROM services WHERE services.id = connections.service_id)",
-        ),
+        )),
+    };
+    let others = (
+        service,
         owner_name(q.owner_id),
         // Uncorrelated: both databases evaluate these once per statement, not per row.
         counter_sum_of(q.owner_id),
@@ -593,15 +611,52 @@ fn list_rows<R: ListColumns>(
     );
     let rows = R::load_with(conn, query, others)?;
     let counters = rows.first().map(|(_, _, _, connections, services)| Counters { connections: *connections, services: *services });
+    let labels = match cache {
+        Some(cache) => service_labels(conn, cache, rows.iter().map(|(meta, ..)| meta.service_id()))?,
+        None => HashMap::new(),
+    };
     let rows = rows
         .into_iter()
-        .map(|(meta, service, owner, _, _)| {
-            let mut parts = service.splitn(3, ' ');
-            let mut next = || parts.next().unwrap_or_default().to_owned();
-            ListRow { meta, service_link: next(), auth_type: next(), service_name: next(), owner }
+        .map(|(meta, service, owner, _, _)| match labels.get(&meta.service_id()) {
+            Some(label) => ListRow {
+                service_link: label.link_name.clone(),
+                auth_type: label.auth_type.clone(),
+                service_name: label.name.clone(),
+                meta,
+                owner,
+            },
+            None => {
+                let mut parts = service.splitn(3, ' ');
+                let mut next = || parts.next().unwrap_or_default().to_owned();
+                ListRow { meta, service_link: next(), auth_type: next(), service_name: next(), owner }
+            }
         })
         .collect();
     Ok((rows, counters))
+}
+
+/// The labels of services `ids`: from the cache, the rest read in one statement and cached.
+fn service_labels(conn: &mut DbConn, cache: &Cache, ids: impl Iterator<Item = i64>) -> QueryResult<HashMap<i64, Arc<ServiceLabel>>> {
+    let mut labels = HashMap::new();
+    let mut missing = Vec::new();
+    for id in ids {
+        if labels.contains_key(&id) || missing.contains(&id) {
+            continue;
+        }
+        match cache.service_label(id) {
+            Some(label) => {
+                labels.insert(id, label);
+            }
+            None => missing.push(id),
+        }
+    }
+    if !missing.is_empty() {
+        let epoch = cache.epoch();
+        let found = crate::models::service::labels(conn, missing)?;
+        labels.extend(found.iter().map(|(id, label)| (*id, Arc::new(label.clone()))));
+        cache.put_service_labels(found, epoch);
+    }
+    Ok(labels)
 }
 
 /// Each row's owner's name: the one owner's, read once, when the list is theirs.

@@ -182,6 +182,24 @@ pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
     diesel::delete(services::table.find(id)).execute(conn)
 }
 
+/// What a connection list shows of a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceLabel {
+    pub link_name: String,
+    pub auth_type: String,
+    pub name: String,
+}
+
+/// The labels of the services `ids`.
+pub fn labels(conn: &mut DbConn, ids: Vec<i64>) -> QueryResult<Vec<(i64, ServiceLabel)>> {
+    let slots = ids.len();
+    let found: Vec<(i64, String, String, String)> = services::table
+        .filter(crate::db::IdIn::padded("services.id", ids, slots))
+        .select((services::id, services::link_name, services::auth_type, services::name))
+        .load(conn)?;
+    Ok(found.into_iter().map(|(id, link_name, auth_type, name)| (id, ServiceLabel { link_name, auth_type, name })).collect())
+}
+
 /// Every service's link name and display name, for pickers.
 pub fn names(conn: &mut DbConn) -> QueryResult<Vec<(String, String, String)>> {
     services::table

@@ -1,10 +1,11 @@
-//! Two app instances on one database, as behind a load balancer: a connection that one of them has
-//! invoked (and, on PostgreSQL, keeps in memory, see `src/cache.rs`) follows every change made on the
-//! other one or in the database itself — a revoke, new credentials, a change of its service.
+//! Two app instances on one database, as behind a load balancer: what one of them has read (and, on
+//! PostgreSQL, keeps in memory, see `src/cache.rs`) follows every change made on the other one or in
+//! the database itself — a connection's revoke or new credentials, its service's new API base URL, a
+//! service's new name in the connection lists.
 
 use serde_json::json;
 
-use crate::connections::{Api, api_key_service, canary, connection, spawn_app};
+use crate::connections::{Api, api_key_service, canary, connection, spawn_app, text_of};
 use crate::helpers::{TestApp, within_two_seconds};
 use crate::invoke::invoke;
 use crate::upstream::Upstream;
@@ -14,8 +15,7 @@ use crate::upstream::Upstream;
 /// the second instance (which now holds it). Returns the key.
 struct Pair {
     one: TestApp,
-    /// Kept alive: the instance `api_two` calls.
-    _two: TestApp,
+    two: TestApp,
     api_one: Api,
     api_two: Api,
     up: Upstream,
@@ -35,7 +35,7 @@ async fn pair() -> (Pair, String) {
     api_one.create("/api/v1/connections", &connection("desk", "desk", &[])).await;
     let key = canary("key");
     store_key(&api_one, &key).await;
-    let pair = Pair { one, _two: two, api_one, api_two, up };
+    let pair = Pair { one, two, api_one, api_two, up };
     assert_eq!(pair.invoke_two().await, (200, Some("/api/items".to_owned()), Some(key.clone())));
     (pair, key)
 }
@@ -103,4 +103,22 @@ async fn a_change_made_in_the_database_itself_reaches_an_instance_that_invoked_t
         res.status == 409 && res.json()["error"]["status"] == "needs_reconnect"
     };
     assert!(within_two_seconds(refused).await, "the other instance reads the new status");
+}
+
+#[tokio::test]
+async fn a_service_renamed_on_one_instance_is_shown_renamed_in_the_others_lists() {
+    let (p, _) = pair().await;
+    let admin_two = p.two.admin().await;
+    let shown = async |name: &str| {
+        let row = text_of(&admin_two.get("/admin/connections").await);
+        row.contains(&format!("{name} API Key"))
+    };
+    assert!(shown("Service desk").await, "the second instance has read the service's name");
+    let res = p.api_one.patch("/api/v1/services/desk", &json!({"name": "Service Desk EU"})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(within_two_seconds(async || shown("Service Desk EU").await).await, "the other instance shows the new name");
+    // On the instance that renamed it: at once.
+    let res = p.api_two.patch("/api/v1/services/desk", &json!({"name": "Service Desk US"})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert!(shown("Service Desk US").await);
 }
