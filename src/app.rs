@@ -16,7 +16,6 @@ use crate::cache::{self, Cache};
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::{Keyring, Secret};
-use crate::db::Backend;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::outbound::Outbound;
@@ -38,7 +37,7 @@ pub struct AppState {
     pub refresher: Refresher,
     /// The activity log's writer (invokes and tests, recorded off the request path).
     pub activity: Activity,
-    /// Sessions, API tokens and connections read recently, on PostgreSQL only (see `cache`).
+    /// Sessions, API tokens, connections and service labels read recently (see `cache`).
     pub cache: Option<Arc<Cache>>,
 }
 
@@ -93,7 +92,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     let refresher = Refresher::new()?;
     let state = web::Data::new(AppState {
         activity: Activity::start(db.clone()),
-        cache: (db.backend() == Backend::Postgres).then(Arc::default),
+        cache: cache::for_database(&db),
         db,
         clock,
         base_url: base_url.clone(),
@@ -132,7 +131,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
     spawn_maintenance(state.db.clone(), stopped.clone());
     if let Some(cache) = &state.cache {
-        cache::listen(config.database_url.clone(), cache.clone(), stopped.clone());
+        cache::watch(&state.db, &config.database_url, cache.clone(), stopped.clone());
     }
     if config.refresh_interval_secs > 0 {
         crate::tokens::spawn_background(state.clone(), std::time::Duration::from_secs(config.refresh_interval_secs), stopped);

@@ -199,21 +199,22 @@ impl Outbound {
 
     /// Sends a request and reads the answer, at most `MAX_RESPONSE_BYTES` of body.
     pub async fn send(&self, url: &Url, request: reqwest::RequestBuilder, timeout: Option<Duration>) -> Result<Answer, OutboundError> {
-        let shown = redacted(url);
+        // Written out only for an error (measured: 2% of an invoke's CPU when done every time).
+        let shown = || redacted(url);
         let request = match timeout {
             Some(t) => request.timeout(t),
             None => request,
         };
-        let mut response = request.send().await.map_err(|e| classify(&shown, e))?;
+        let mut response = request.send().await.map_err(|e| classify(&shown(), e))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         if response.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
-            return Err(OutboundError::TooLarge(shown, MAX_RESPONSE_BYTES));
+            return Err(OutboundError::TooLarge(shown(), MAX_RESPONSE_BYTES));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&shown, e))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&shown(), e))? {
             if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
-                return Err(OutboundError::TooLarge(shown, MAX_RESPONSE_BYTES));
+                return Err(OutboundError::TooLarge(shown(), MAX_RESPONSE_BYTES));
             }
             body.extend_from_slice(&chunk);
         }

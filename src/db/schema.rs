@@ -169,3 +169,12 @@ diesel::table! {
 }
 
 diesel::joinable!(connection_events -> connections (connection_id));
+
+diesel::table! {
+    /// SQLite only (migration 000027): the changes its triggers log for every instance's cache.
+    cache_changes (id) {
+        id -> BigInt,
+        payload -> Text,
+        at -> BigInt,
+    }
+}

@@ -152,6 +152,24 @@ pub struct Loaded {
     pub row: ConnectionRow,
     pub service: ServiceRow,
     pub owner: String,
+    /// The service's settings, parsed on first use: a cached connection is invoked many times
+    /// (measured: parsing them was 2% of an invoke's CPU).
+    config: std::sync::OnceLock<crate::domain::service::ServiceConfig>,
+}
+
+impl Loaded {
+    pub fn new(row: ConnectionRow, service: ServiceRow, owner: String) -> Loaded {
+        Loaded { row, service, owner, config: std::sync::OnceLock::new() }
+    }
+
+    /// The service's settings.
+    pub fn config(&self) -> Result<&crate::domain::service::ServiceConfig, crate::error::AppError> {
+        if let Some(config) = self.config.get() {
+            return Ok(config);
+        }
+        let parsed = self.service.view()?.config;
+        Ok(self.config.get_or_init(|| parsed))
+    }
 }
 
 /// A connection with its service and its owner's name, in one statement (one round trip instead of
@@ -164,7 +182,7 @@ pub fn find_with_service(conn: &mut DbConn, link_name: &str) -> QueryResult<Opti
         .select((ConnectionRow::as_select(), ServiceRow::as_select(), users::username))
         .get_result(c)
         .optional())?;
-    Ok(found.map(|(row, service, owner)| Loaded { row, service, owner }))
+    Ok(found.map(|(row, service, owner)| Loaded::new(row, service, owner)))
 }
 
 pub fn find_by_id(conn: &mut DbConn, id: i64) -> QueryResult<ConnectionRow> {
@@ -486,7 +504,7 @@ pub const COUNT_CAP: i64 = 1000;
 /// 100 ms for "zoho" among 100,000). Past the cap the matches are common, so that walk finds a page
 /// soon. Other filters have indexes that give the order directly.
 ///
-/// With a `cache` (PostgreSQL), the rows' service labels come from it, and only those it lacks are read.
+/// With a `cache`, the rows' service labels come from it, and only those it lacks are read.
 pub fn list<R: ListColumns>(conn: &mut DbConn, q: &ConnectionQuery, cache: Option<&Cache>) -> QueryResult<Listing<R>> {
     let (limit, offset) = (q.per_page, (q.page - 1) * q.per_page);
     let total = if !q.search.trim().is_empty() {

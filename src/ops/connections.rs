@@ -95,10 +95,6 @@ impl Loaded {
     pub fn view(&self) -> ConnectionView {
         ConnectionView::new(&self.row, &self.service, &self.owner)
     }
-
-    pub fn config(&self) -> Result<ServiceConfig, AppError> {
-        Ok(self.service.view()?.config)
-    }
 }
 
 pub async fn load(state: &AppState, link_name: &str) -> Result<Loaded, AppError> {
@@ -106,8 +102,8 @@ pub async fn load(state: &AppState, link_name: &str) -> Result<Loaded, AppError>
     state.db.read(move |c| connections::find_with_service(c, &link)?.ok_or(AppError::NotFound)).await
 }
 
-/// A connection to use (invoke): on PostgreSQL from this instance's cache when it holds it, which
-/// spares the round trip (see `cache`); it is read from the database otherwise, as `load` does.
+/// A connection to use (invoke): from this instance's cache when it holds it, which spares the
+/// database read (see `cache`); it is read from the database otherwise, as `load` does.
 pub async fn load_for_use(state: &AppState, link_name: &str) -> Result<Arc<Loaded>, AppError> {
     let Some(cache) = state.cache.clone() else {
         return Ok(Arc::new(load(state, link_name).await?));
@@ -197,7 +193,7 @@ pub async fn create(state: &AppState, actor: &User, input: ConnectionInput) -> R
                     },
                     now,
                 )?;
-                Ok(Loaded { row: connections::find_by_id(c, id)?, service, owner: owner.clone() })
+                Ok(Loaded::new(connections::find_by_id(c, id)?, service, owner.clone()))
             })
         })
         .await?;
@@ -214,7 +210,7 @@ pub async fn update(state: &AppState, actor: &User, link_name: &str, input: Conn
     let name_input = ConnectionInput { name: input.name.clone().or_else(|| Some(loaded.row.name.clone())), ..ConnectionInput::default() };
     let (name, _) = rules::validate_names(&name_input, false, &mut errors);
     let scopes = match &input.scopes {
-        Some(chosen) => rules::validate_scopes(&config, chosen, &mut errors),
+        Some(chosen) => rules::validate_scopes(config, chosen, &mut errors),
         None => loaded.row.scopes_requested(),
     };
     let Some(name) = name.filter(|_| errors.is_empty()) else {
@@ -247,7 +243,7 @@ pub async fn connect_with_credentials(
 ) -> Result<ConnectionView, AppError> {
     let loaded = load(state, link_name).await?;
     ensure_owner(&loaded, actor, "connect")?;
-    let credentials = rules::validate_credentials(&loaded.config()?, input).map_err(AppError::Invalid)?;
+    let credentials = rules::validate_credentials(loaded.config()?, input).map_err(AppError::Invalid)?;
     let (keyring, id, now) = (state.keyring.clone(), loaded.row.id, state.clock.now());
     state.db.run(move |c| connections::store_credentials(c, &keyring, id, &credentials, now)).await?;
     state.connection_changed(link_name);

@@ -207,7 +207,7 @@ async fn run(state: &AppState, caller: &User, loaded: &Loaded, req: InvokeReques
         path: Some(prepared.url.path().to_owned()),
         ..NewEvent::default()
     };
-    let result = attempt(state, loaded, &config, &prepared, &req).await;
+    let result = attempt(state, loaded, config, &prepared, &req).await;
     event.latency_ms = started.elapsed().as_millis() as i64;
     match &result {
         Ok((answer, _)) => {

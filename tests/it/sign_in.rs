@@ -160,8 +160,8 @@ async fn idle_and_absolute_timeouts_end_sessions() {
 }
 
 #[tokio::test]
-/// A change made in the database (as the CLI makes it) reaches a signed-in user's next requests: at
-/// once on SQLite, within the session listener's poll on PostgreSQL, not at the session's next touch.
+/// A change made in the database (as the CLI makes it) reaches a signed-in user's next requests
+/// within the cache's poll (see `src/cache.rs`), not at the session's next touch.
 async fn disabled_users_and_role_changes_take_effect_at_once() {
     let app = TestApp::spawn().await;
     let id = app.add_user("alice", Role::SdAdmin, "alice-password-1").await;
@@ -206,8 +206,7 @@ async fn sessions_live_in_the_database_and_survive_a_restart() {
     assert_eq!(again.get("/admin/connections").await.status, 200);
 }
 
-/// Two instances on one database. A session that the second has checked (and, on PostgreSQL,
-/// cached) stops working there as soon as it ends, or its user changes, on the first.
+/// Two instances on one database. A session that the second has checked (and cached) stops working there as soon as it ends, or its user changes, on the first.
 #[tokio::test]
 async fn sign_out_and_role_changes_reach_every_instance_at_once() {
     let a = TestApp::spawn().await;
@@ -240,7 +239,8 @@ async fn sign_out_and_role_changes_reach_every_instance_at_once() {
 
 /// The listener's connection is cut (a PostgreSQL restart, a proxy timeout) and a role change is made
 /// while it is down, so its notification is lost: the instance stops trusting its cache and reads the
-/// session from the database, and the change still takes effect. (SQLite has no cache.)
+/// session from the database, and the change still takes effect. (SQLite's poller has no
+/// connection to cut: its failures are covered by `src/cache/poll/tests.rs`.)
 #[tokio::test]
 async fn a_change_made_while_the_listener_is_cut_off_still_takes_effect() {
     let app = TestApp::spawn().await;

@@ -1,5 +1,5 @@
-//! Two app instances on one database, as behind a load balancer: what one of them has read (and, on
-//! PostgreSQL, keeps in memory, see `src/cache.rs`) follows every change made on the other one or in
+//! Two app instances on one database, as behind a load balancer: what one of them has read (and keeps
+//! in memory, see `src/cache.rs`) follows every change made on the other one or in
 //! the database itself — a connection's revoke or new credentials, its service's new API base URL, a
 //! service's new name in the connection lists.
 

@@ -1,0 +1,10 @@
+DROP TRIGGER service_gone_log;
+DROP TRIGGER service_changed_log;
+DROP TRIGGER connection_gone_log;
+DROP TRIGGER connection_changed_log;
+DROP TRIGGER token_gone_log;
+DROP TRIGGER token_changed_log;
+DROP TRIGGER user_gone_log;
+DROP TRIGGER user_changed_log;
+DROP TRIGGER session_gone_log;
+DROP TABLE cache_changes;

@@ -1,0 +1,67 @@
+//! PostgreSQL: a listener connection hears the triggers' `NOTIFY` (migrations 000024 to 000026) and
+//! hands each payload to the cache.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+
+use super::{Cache, LISTENER_NAME, PING, POLL};
+
+const CHANNEL: &str = "connections_sessions";
+
+/// Starts the listener thread for `cache` on the PostgreSQL database at `url`. It ends when `stopped`
+/// says so.
+pub(super) fn listen(url: String, cache: Arc<Cache>, stopped: impl Fn() -> bool + Send + 'static) {
+    let spawned = std::thread::Builder::new().name("cache-listener".into()).spawn(move || {
+        while !stopped() {
+            let listening = PgConnection::establish(&url).map_err(|e| e.to_string()).and_then(|mut conn| {
+                conn.batch_execute(&format!("SET application_name = '{LISTENER_NAME}'; LISTEN {CHANNEL}")).map_err(|e| e.to_string())?;
+                Ok(conn)
+            });
+            match listening {
+                Ok(mut conn) => {
+                    cache.reset(true);
+                    let failure = relay(&mut conn, &cache, &stopped);
+                    cache.reset(false);
+                    if let Some(e) = failure {
+                        tracing::warn!(error = %e, "cache listener lost its connection; sessions, tokens and connections are read from the database meanwhile");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cache listener cannot connect; sessions, tokens and connections are read from the database meanwhile"),
+            }
+            if !stopped() {
+                std::thread::sleep(Duration::from_secs(1));
+            }
+        }
+    });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cache listener not started; sessions, tokens and connections are read from the database");
+    }
+}
+
+/// Hands notifications to the cache until `stopped`, or until the connection fails (returned).
+fn relay(conn: &mut PgConnection, cache: &Cache, stopped: &impl Fn() -> bool) -> Option<diesel::result::Error> {
+    let mut pinged = Instant::now();
+    while !stopped() {
+        std::thread::sleep(POLL);
+        let ping_due = pinged.elapsed() >= PING;
+        if ping_due && let Err(e) = conn.batch_execute("SELECT 1") {
+            return Some(e);
+        }
+        for notification in conn.notifications_iter() {
+            match notification {
+                Ok(n) => cache.forget(&n.payload),
+                Err(e) => return Some(e),
+            }
+        }
+        // Only after the notifications that arrived with the ping's answer are applied: a cache
+        // that was stale must not be used again before them.
+        if ping_due {
+            cache.heard();
+            pinged = Instant::now();
+        }
+    }
+    None
+}
