@@ -14,7 +14,8 @@
 //! A change removes the entries it names; losing the database clears the cache and bypasses it
 //! until the database is back. A change made here takes effect here at once (its code removes the
 //! entry too); a sign-out, a revoked token or connection, new credentials, a role change or a
-//! service change on another instance or through the CLI reaches this one within about `POLL`.
+//! service change on another instance or through the CLI reaches this one within a few milliseconds
+//! (`listen::POLL`, `poll::POLL`).
 //! Connections are cached sealed, as stored: their secrets are opened per use, as before. An
 //! in-memory SQLite database (tests) has no cache: nothing else can change it, but nothing would
 //! report its changes either.
@@ -34,10 +35,6 @@ use crate::models::service::ServiceLabel;
 use crate::models::session::Session;
 use crate::models::user::User;
 
-/// How often this instance reads the changes the database reports.
-const POLL: Duration = Duration::from_millis(5);
-/// How often the listener checks that its connection still works.
-const PING: Duration = Duration::from_secs(1);
 /// A listener not heard from for this long may be cut off (a ping waiting on a lost network, which
 /// would otherwise keep the cache in use): the cache is bypassed until it answers again.
 const STALE_AFTER: Duration = Duration::from_secs(3);

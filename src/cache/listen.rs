@@ -7,7 +7,12 @@ use std::time::{Duration, Instant};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 
-use super::{Cache, LISTENER_NAME, PING, POLL};
+use super::{Cache, LISTENER_NAME};
+
+/// How often the listener reads what PostgreSQL has sent it (a read of its socket).
+pub(super) const POLL: Duration = Duration::from_millis(5);
+/// How often the listener checks that its connection still works.
+const PING: Duration = Duration::from_secs(1);
 
 const CHANNEL: &str = "connections_sessions";
 
