@@ -177,11 +177,13 @@ async fn the_api_ignores_session_cookies() {
 async fn unknown_paths_get_a_404_page_or_json() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    // The second pair lies under a pattern's scope (`app::routes_in_match_order`): the scope matches,
-    // none of its routes do.
-    for (page_path, api_path) in
-        [("/no/such/page", "/api/v1/nope"), ("/admin/connections/some_link/nope", "/api/v1/connections/some_link/nope")]
-    {
+    // The other pairs lie under a pattern's scopes (`app::routes_in_match_order`): the scope of the
+    // fixed part matches, then the pattern's or none; the pattern's, then none of its routes.
+    for (page_path, api_path) in [
+        ("/no/such/page", "/api/v1/nope"),
+        ("/admin/connections/some_link/nope", "/api/v1/connections/some_link/nope"),
+        ("/admin/services/rows", "/api/v1/services/some_link/nope"),
+    ] {
         let page = admin.get(page_path).await;
         assert_eq!(page.status, 404, "{page_path}");
         assert!(page.body.contains("Not found") && page.body.contains("Sign out"), "404 in the layout");
