@@ -35,8 +35,9 @@ use crate::models::service::ServiceLabel;
 use crate::models::session::Session;
 use crate::models::user::User;
 
-/// A listener not heard from for this long may be cut off (a ping waiting on a lost network, which
-/// would otherwise keep the cache in use): the cache is bypassed until it answers again.
+/// A listener or poller not heard from for this long may be cut off (a ping waiting on a lost
+/// network, a stalled thread), which would otherwise keep the cache in use: the cache is bypassed
+/// until it answers again.
 const STALE_AFTER: Duration = Duration::from_secs(3);
 /// Past this many sessions (or tokens, or connections) the cache of them starts again (a bound, not an
 /// eviction policy).

@@ -162,7 +162,7 @@ impl Db {
         Ok(self.pool.get()?)
     }
 
-    /// An in-memory SQLite database, which no other process can open.
+    /// Whether this is an in-memory SQLite database, which no other process can open.
     pub fn in_memory(&self) -> bool {
         self.backend == Backend::Sqlite && self.readers.is_none()
     }

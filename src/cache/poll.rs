@@ -67,7 +67,7 @@ struct Reader {
 impl Reader {
     /// Applies the changes since the last read, or starts the cache again when that read was too
     /// long ago (or never happened), or there are too many. Its statements are prepared once per
-    /// connection: this runs 200 times a second, changes or not.
+    /// connection: this runs every `POLL`, changes or not.
     fn read(&mut self, conn: &mut DbConn, cache: &Cache) -> Result<(), AppError> {
         let changes = match self.seen {
             Some(after) if self.read_at.elapsed() < STALE_AFTER => Some(crate::on_backend!(conn, |c| cache_changes::table
