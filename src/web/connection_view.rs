@@ -11,6 +11,7 @@ use crate::error::AppError;
 use crate::models::connection::{self as connections, ConnectionQuery, ConnectionSort, ConnectionSummary};
 use crate::models::service as services;
 use crate::ops::connections::ConnectionView;
+use crate::web::Escaped;
 use crate::web::list::PER_PAGE_CHOICES;
 
 /// `?q=&service=&status=&auth_type=&owner=me|any&sort=&page=&per_page=`; unknown values fall back.
@@ -106,8 +107,8 @@ impl ConnectionParams {
 
 /// One row of the list, with what this viewer may do to it.
 pub struct ConnectionItem {
-    pub link_name: String,
-    pub name: String,
+    pub link_name: Escaped,
+    pub name: Escaped,
     pub service_name: String,
     pub auth_type: AuthType,
     pub status: Status,
@@ -178,8 +179,8 @@ pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> R
                     connected_label: row.meta.connected_at.map_or_else(|| "—".into(), format_time),
                     status: Status::parse(&row.meta.status).unwrap_or(Status::NotConnected),
                     auth_type: AuthType::parse(&row.auth_type).unwrap_or(AuthType::ApiKey),
-                    link_name: row.meta.link_name,
-                    name: row.meta.name,
+                    link_name: Escaped::new(&row.meta.link_name),
+                    name: Escaped::new(&row.meta.name),
                     service_name: row.service_name,
                     owner: row.owner,
                 })

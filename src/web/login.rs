@@ -53,7 +53,7 @@ fn login_page(
 ) -> Result<HttpResponse, AppError> {
     let token = random_urlsafe(32)?;
     let mut layout = Layout::new(req, None, "");
-    layout.csrf = token.clone();
+    layout.csrf = crate::web::Escaped::new(&token);
     let page = LoginPage { layout, username, next: local_path(Some(next)).to_owned(), error };
     let mut res = render_status(req, status, &page)?;
     let cookie = Cookie::build(LOGIN_CSRF_COOKIE, token).path("/login").http_only(true).same_site(SameSite::Strict).finish();

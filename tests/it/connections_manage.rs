@@ -327,3 +327,21 @@ async fn my_connections_is_the_default_and_all_connections_search_and_filter() {
     assert_eq!(owners(bob_api.get("/api/v1/connections").await.json()), ["bob"]);
     assert_eq!(owners(bob_api.get("/api/v1/connections?owner=any").await.json()), ["admin", "bob", "admin"]);
 }
+
+#[tokio::test]
+async fn the_list_shows_a_hostile_name_as_text_in_every_place_a_row_repeats_it() {
+    let app = spawn_app().await;
+    let api = Api::new(&app, "admin").await;
+    api.create("/api/v1/services", &api_key_service("desk")).await;
+    let hostile = r#"<img src=x onerror=alert(1)> "Tom's" & Ünïcödé"#;
+    api.create("/api/v1/connections", &json!({"service": "desk", "name": hostile, "link_name": "hostile_row"})).await;
+    let browser = app.admin().await;
+
+    let page = browser.get("/admin/connections").await;
+    assert_eq!(page.status, 200);
+    assert!(!page.body.contains("<img src=x") && !page.body.contains("\"Tom's\""), "a name reached the page unescaped");
+    let escaped = "&#60;img src=x onerror=alert(1)&#62; &#34;Tom&#39;s&#34; &#38; Ünïcödé";
+    // The name as the row's title and in the Edit, Connect and Delete labels.
+    assert_eq!(page.body.matches(escaped).count(), 4, "{}", &page.body[page.body.find("hostile_row").unwrap_or(0)..]);
+    assert!(text_of(&page).contains(hostile));
+}
