@@ -19,6 +19,7 @@ use crate::crypto::{Keyring, Secret};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::outbound::Outbound;
+use crate::search::NameIndex;
 use crate::tokens::Refresher;
 use crate::{api, keys, security, setup, web as pages};
 
@@ -39,6 +40,8 @@ pub struct AppState {
     pub activity: Activity,
     /// Sessions, API tokens, connections and service labels read recently (see `cache`).
     pub cache: Option<Arc<Cache>>,
+    /// Every connection's names, for searches (see `search`).
+    pub names: Arc<NameIndex>,
 }
 
 impl AppState {
@@ -93,6 +96,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     let state = web::Data::new(AppState {
         activity: Activity::start(db.clone()),
         cache: cache::for_database(&db),
+        names: Arc::default(),
         db,
         clock,
         base_url: base_url.clone(),

@@ -19,6 +19,7 @@ pub mod models;
 pub mod oauth;
 pub mod ops;
 pub mod outbound;
+pub mod search;
 pub mod security;
 pub mod setup;
 pub mod tokens;

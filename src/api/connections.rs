@@ -114,7 +114,7 @@ pub async fn list_connections(
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
     }
-    let (service, viewer, cache) = (q.service.filter(|s| !s.is_empty()), user.id, state.cache.clone());
+    let (service, viewer, cache, names) = (q.service.filter(|s| !s.is_empty()), user.id, state.cache.clone(), state.names.clone());
     let (rows, total) = state
         .db
         .read(move |c| {
@@ -124,7 +124,7 @@ pub async fn list_connections(
             };
             let query =
                 ConnectionQuery { search, service_id, status, auth_type, owner_id: (!owner_any).then_some(viewer), sort, page, per_page };
-            let connections::Listing { rows, total, .. } = connections::list::<ConnectionMeta>(c, &query, cache.as_deref())?;
+            let connections::Listing { rows, total, .. } = connections::list::<ConnectionMeta>(c, &query, cache.as_deref(), Some(&names))?;
             // A page holds at most 100 rows, from few services: load each service once.
             let mut by_id = std::collections::HashMap::new();
             let mut loaded = Vec::new();

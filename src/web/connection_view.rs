@@ -153,7 +153,7 @@ pub struct ListData {
 
 /// One page of the list, the number of matches and the filter choices, on one pooled connection.
 pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> Result<ListData, AppError> {
-    let (params, cache) = (params.clone(), state.cache.clone());
+    let (params, cache, names) = (params.clone(), state.cache.clone(), state.names.clone());
     state
         .db
         .read(move |c| {
@@ -171,7 +171,8 @@ pub async fn page(state: &AppState, params: &ConnectionParams, viewer: i64) -> R
                 page: params.page(),
                 per_page: params.per_page(),
             };
-            let connections::Listing { rows, total, service_count } = connections::list::<ConnectionSummary>(c, &query, cache.as_deref())?;
+            let connections::Listing { rows, total, service_count } =
+                connections::list::<ConnectionSummary>(c, &query, cache.as_deref(), Some(&names))?;
             let items = rows
                 .into_iter()
                 .map(|row| ConnectionItem {

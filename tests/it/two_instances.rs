@@ -122,3 +122,39 @@ async fn a_service_renamed_on_one_instance_is_shown_renamed_in_the_others_lists(
     assert_eq!(res.status, 200, "{}", res.body);
     assert!(shown("Service Desk US").await);
 }
+
+/// The link names the second instance's search for `needle` lists, in order.
+async fn search_two(api: &Api, needle: &str) -> Vec<String> {
+    let res = api.get(&format!("/api/v1/connections?search={needle}")).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.json()["connections"].as_array().unwrap().iter().map(|c| c["link_name"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn connections_added_renamed_or_deleted_anywhere_are_searched_at_once_by_the_other_instance() {
+    let one = spawn_app().await;
+    let two = TestApp::spawn_on(one.shared_db(), |_| {}).await;
+    let (api_one, api_two) = (Api::new(&one, "admin").await, Api::new(&two, "admin").await);
+    api_one.create("/api/v1/services", &api_key_service("desk")).await;
+    api_one.create("/api/v1/connections", &json!({"service": "desk", "name": "Zoho Desk", "link_name": "first"})).await;
+    // The second instance's name index now holds one connection.
+    assert_eq!(search_two(&api_two, "zoho").await, ["first"]);
+
+    api_one.create("/api/v1/connections", &json!({"service": "desk", "name": "Zoho Books", "link_name": "second"})).await;
+    assert_eq!(search_two(&api_two, "zoho").await, ["second", "first"], "added on the other instance");
+    assert_eq!(search_two(&api_two, "zoho&sort=-name").await, ["first", "second"]);
+
+    let res = api_one.patch("/api/v1/connections/first", &json!({"name": "Acme Desk"})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(search_two(&api_two, "zoho").await, ["second"], "renamed on the other instance");
+    assert_eq!(search_two(&api_two, "acme").await, ["first"]);
+
+    assert_eq!(api_one.delete("/api/v1/connections/second").await.status, 200);
+    assert_eq!(search_two(&api_two, "zoho").await, Vec::<String>::new(), "deleted on the other instance");
+
+    // As another tool would, without going through either instance.
+    let sql = "UPDATE connections SET name = 'Zoho Direct', name_lower = 'zoho direct' WHERE link_name = 'first'";
+    one.state.db.run(move |c| Ok(diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)?)).await.unwrap();
+    assert_eq!(search_two(&api_two, "zoho").await, ["first"], "renamed in the database itself");
+    assert_eq!(search_two(&api_two, "ZOHO%20DIRECT").await, ["first"]);
+}

@@ -1,0 +1,4 @@
+DROP TRIGGER connection_names_version_update;
+DROP TRIGGER connection_names_version_delete;
+DROP TRIGGER connection_names_version_insert;
+DROP TABLE connection_names_version;
