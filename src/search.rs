@@ -51,11 +51,17 @@ pub struct Found {
 }
 
 /// One instance's index. Cheap to share: searches read a snapshot.
-#[derive(Default)]
 pub struct NameIndex {
     current: RwLock<Option<Arc<Snapshot>>>,
     /// Held by the one request that loads a new snapshot.
     loading: Mutex<()>,
+    max_entries: usize,
+}
+
+impl Default for NameIndex {
+    fn default() -> NameIndex {
+        NameIndex::with_max_entries(MAX_ENTRIES)
+    }
 }
 
 struct Snapshot {
@@ -76,6 +82,11 @@ struct Snapshot {
 }
 
 impl NameIndex {
+    /// An index that gives way to the database above `max_entries` connections.
+    pub fn with_max_entries(max_entries: usize) -> NameIndex {
+        NameIndex { current: RwLock::default(), loading: Mutex::default(), max_entries }
+    }
+
     /// The page `query` asks for, or `None` when the index cannot answer it now (a needle under three
     /// bytes, another request loading, too many connections): the caller searches the database.
     pub fn search(&self, conn: &mut DbConn, query: NameQuery<'_>) -> QueryResult<Option<Found>> {
@@ -105,11 +116,11 @@ impl NameIndex {
         }
         let rows: Vec<(i64, i64, String, String)> = connections::table
             .select((connections::id, connections::owner_id, connections::name_lower, connections::link_name))
-            .limit(MAX_ENTRIES as i64 + 1)
+            .limit(self.max_entries as i64 + 1)
             .load(conn)?;
         // Too many: an empty snapshot of this version remembers it, so that searches do not read
         // them all again until something changes.
-        let complete = rows.len() <= MAX_ENTRIES;
+        let complete = rows.len() <= self.max_entries;
         let snapshot = Arc::new(Snapshot::new(version, if complete { rows } else { Vec::new() }, complete));
         if let Ok(mut current) = self.current.write() {
             *current = Some(snapshot.clone());

@@ -46,3 +46,75 @@ fn counts_up_to_the_cap_and_still_finds_pages_past_it() {
     let exact = Snapshot::new(1, (0..cap).map(|i| (i as i64, 1, format!("name {i:05}"), format!("n_{i}"))).collect(), true);
     assert_eq!(exact.search(query("name")).total, Total { n: COUNT_CAP, at_least: false });
 }
+
+/// A migrated SQLite database whose connections need no user or service (foreign keys off).
+fn database(dir: &tempfile::TempDir) -> crate::db::Db {
+    let db = crate::db::Db::connect(&format!("sqlite://{}", dir.path().join("connections.db").display()), 2).unwrap();
+    db.migrate().unwrap();
+    db
+}
+
+fn execute(conn: &mut DbConn, sql: &str) {
+    diesel::RunQueryDsl::execute(diesel::sql_query(sql), conn).unwrap();
+}
+
+fn add(conn: &mut DbConn, link: &str, name: &str) {
+    execute(
+        conn,
+        &format!(
+            "INSERT INTO connections (link_name, name, name_lower, service_id, owner_id, scopes_requested, status, created_at, updated_at) \
+             VALUES ('{link}', '{name}', '{}', 1, 1, '[]', 'not_connected', 0, 0)",
+            name.to_lowercase()
+        ),
+    );
+}
+
+fn found(index: &NameIndex, conn: &mut DbConn, needle: &str) -> Option<Vec<i64>> {
+    index.search(conn, query(needle)).unwrap().map(|f| f.ids)
+}
+
+#[test]
+fn every_change_to_a_name_is_searched_at_once_and_nothing_else_reloads_the_index() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir);
+    let mut conn = db.get().unwrap();
+    execute(&mut conn, "PRAGMA foreign_keys = OFF");
+    let index = NameIndex::default();
+    add(&mut conn, "first", "Zoho Desk");
+    assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![1]));
+    let loaded = index.current.read().unwrap().as_ref().map(|s| s.version);
+
+    // A status change, as a connect or a refresh makes, keeps the index.
+    execute(&mut conn, "UPDATE connections SET status = 'connected', updated_at = 5 WHERE id = 1");
+    assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![1]));
+    assert_eq!(index.current.read().unwrap().as_ref().map(|s| s.version), loaded);
+
+    add(&mut conn, "second", "Zoho Books");
+    assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![2, 1]));
+    execute(&mut conn, "UPDATE connections SET name = 'Acme', name_lower = 'acme' WHERE id = 2");
+    assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![1]));
+    assert_eq!(found(&index, &mut conn, "acme"), Some(vec![2]));
+    execute(&mut conn, "DELETE FROM connections WHERE id = 1");
+    assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![]));
+    assert_eq!(found(&index, &mut conn, "zo"), None, "under three bytes, the database answers");
+}
+
+#[test]
+fn above_its_limit_the_index_gives_way_to_the_database_until_the_names_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = database(&dir);
+    let mut conn = db.get().unwrap();
+    execute(&mut conn, "PRAGMA foreign_keys = OFF");
+    let index = NameIndex::with_max_entries(2);
+    add(&mut conn, "a_1", "Zoho One");
+    add(&mut conn, "a_2", "Zoho Two");
+    assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![1, 2]));
+    add(&mut conn, "a_3", "Zoho Three");
+    assert_eq!(found(&index, &mut conn, "zoho"), None);
+    let remembered = index.current.read().unwrap().clone().unwrap();
+    assert!(!remembered.complete && remembered.ids.is_empty(), "it keeps no names, only that there were too many");
+    assert_eq!(found(&index, &mut conn, "zoho"), None);
+    assert!(Arc::ptr_eq(&remembered, &index.current.read().unwrap().clone().unwrap()), "and does not read them all again");
+    execute(&mut conn, "DELETE FROM connections WHERE id = 3");
+    assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![1, 2]));
+}
