@@ -47,11 +47,14 @@ fn counts_up_to_the_cap_and_still_finds_pages_past_it() {
     assert_eq!(exact.search(query("name")).total, Total { n: COUNT_CAP, at_least: false });
 }
 
-/// A migrated SQLite database whose connections need no user or service (foreign keys off).
-fn database(dir: &tempfile::TempDir) -> crate::db::Db {
+/// A connection to a migrated SQLite database whose connections need no user or service (foreign
+/// keys off for it).
+fn database(dir: &tempfile::TempDir) -> diesel::r2d2::PooledConnection<crate::db::Manager> {
     let db = crate::db::Db::connect(&format!("sqlite://{}", dir.path().join("connections.db").display()), 2).unwrap();
     db.migrate().unwrap();
-    db
+    let mut conn = db.get().unwrap();
+    execute(&mut conn, "PRAGMA foreign_keys = OFF");
+    conn
 }
 
 fn execute(conn: &mut DbConn, sql: &str) {
@@ -76,9 +79,7 @@ fn found(index: &NameIndex, conn: &mut DbConn, needle: &str) -> Option<Vec<i64>>
 #[test]
 fn every_change_to_a_name_is_searched_at_once_and_nothing_else_reloads_the_index() {
     let dir = tempfile::tempdir().unwrap();
-    let db = database(&dir);
-    let mut conn = db.get().unwrap();
-    execute(&mut conn, "PRAGMA foreign_keys = OFF");
+    let mut conn = database(&dir);
     let index = NameIndex::default();
     add(&mut conn, "first", "Zoho Desk");
     assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![1]));
@@ -102,9 +103,7 @@ fn every_change_to_a_name_is_searched_at_once_and_nothing_else_reloads_the_index
 #[test]
 fn above_its_limit_the_index_gives_way_to_the_database_until_the_names_change() {
     let dir = tempfile::tempdir().unwrap();
-    let db = database(&dir);
-    let mut conn = db.get().unwrap();
-    execute(&mut conn, "PRAGMA foreign_keys = OFF");
+    let mut conn = database(&dir);
     let index = NameIndex::with_max_entries(2);
     add(&mut conn, "a_1", "Zoho One");
     add(&mut conn, "a_2", "Zoho Two");
