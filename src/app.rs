@@ -53,6 +53,14 @@ impl AppState {
         }
     }
 
+    /// This instance added or removed a connection or a service: the counters the lists show are
+    /// read again at once.
+    pub fn counts_changed(&self) {
+        if let Some(cache) = &self.cache {
+            cache.forget_counts();
+        }
+    }
+
     /// This instance changed a service: its connections' cached copies go at once.
     pub fn service_changed(&self, id: i64) {
         if let Some(cache) = &self.cache {

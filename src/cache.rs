@@ -2,12 +2,15 @@
 //! read costs a round trip: a third of a list page's database work, and for an invoke, loading its
 //! connection was most of the difference from SQLite; on SQLite, the token check and the connection
 //! load were a fifth of an invoke's CPU): the sessions and API tokens it has checked, the connections
-//! it has invoked with their services, and the services' labels that connection lists show. The
+//! it has invoked with their services, and what connection lists show besides the rows: their
+//! services' labels, their owners' names and the counters (measured on PostgreSQL: reading the
+//! counters and the owner's name in the page's statement cost a fifth of its time on the server). The
 //! database stays the only record: a cached entry is used only while
 //! - this instance hears of every change that could matter, and has heard from the database within
 //!   the last `STALE_AFTER`. Triggers report a deleted session, a revoked or deleted token, and any
-//!   change to a user, a connection or a service: on PostgreSQL with `NOTIFY` (migrations 000024 to
-//!   000026, `listen`), on SQLite by writing to the `cache_changes` table (migration 000027, `poll`);
+//!   change to a user, a connection or a service, and any change to the counters of connections and
+//!   services: on PostgreSQL with `NOTIFY` (migrations 000024 to 000026 and 000029, `listen`), on
+//!   SQLite by writing to the `cache_changes` table (migrations 000027 and 000029, `poll`);
 //! - for sessions and tokens, it needs no write: within the minute after its last recorded use,
 //!   unexpired and enabled (the callers check this).
 //!
@@ -30,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use crate::db::{Backend, Db};
 use crate::models::api_token::ApiToken;
-use crate::models::connection::Loaded;
+use crate::models::connection::{ListCounts, Loaded};
 use crate::models::service::ServiceLabel;
 use crate::models::session::Session;
 use crate::models::user::User;
@@ -45,6 +48,8 @@ const MAX_ENTRIES: usize = 10_000;
 /// A cached connection is read again after this long even when no notification came: a bound on
 /// what a lost notification can cost (sessions and tokens are re-read within a minute anyway).
 const CONNECTION_MAX_AGE: Duration = Duration::from_secs(30);
+/// What the triggers on the counters send (migration 000029).
+const COUNTS_CHANGED: &str = "n:counts";
 /// How the listener's connection shows in `pg_stat_activity`.
 pub const LISTENER_NAME: &str = "connections cache";
 
@@ -68,6 +73,10 @@ struct State {
     connections: HashMap<String, (Arc<Loaded>, Instant)>,
     /// What connection lists show of a service, by id.
     service_labels: HashMap<i64, Arc<ServiceLabel>>,
+    /// Users' names, by id (connection lists show their owners).
+    user_names: HashMap<i64, Arc<str>>,
+    /// The counters a connection list shows, by the owner it lists (`None`: everyone's).
+    list_counts: HashMap<Option<i64>, ListCounts>,
     /// When the listener last showed that its connection works.
     heard: Option<Instant>,
 }
@@ -78,6 +87,8 @@ impl State {
         self.tokens.clear();
         self.connections.clear();
         self.service_labels.clear();
+        self.user_names.clear();
+        self.list_counts.clear();
     }
 }
 
@@ -123,6 +134,16 @@ impl Cache {
         self.usable()?.service_labels.get(&id).cloned()
     }
 
+    /// The cached name of user `id`.
+    pub fn user_name(&self, id: i64) -> Option<Arc<str>> {
+        self.usable()?.user_names.get(&id).cloned()
+    }
+
+    /// The cached counters of the list of `owner`'s connections (`None`: everyone's).
+    pub fn list_counts(&self, owner: Option<i64>) -> Option<ListCounts> {
+        self.usable()?.list_counts.get(&owner).copied()
+    }
+
     /// Taken before reading an entry from the database; `put_*` then caches it only if
     /// nothing changed in between.
     pub fn epoch(&self) -> u64 {
@@ -150,12 +171,30 @@ impl Cache {
         }
     }
 
-    pub fn put_service_labels(&self, found: Vec<(i64, ServiceLabel)>, epoch: u64) {
+    pub fn put_service_labels(&self, found: Vec<(i64, Arc<ServiceLabel>)>, epoch: u64) {
         if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
             if state.service_labels.len() + found.len() > MAX_ENTRIES {
                 state.service_labels.clear();
             }
-            state.service_labels.extend(found.into_iter().map(|(id, label)| (id, Arc::new(label))));
+            state.service_labels.extend(found);
+        }
+    }
+
+    pub fn put_user_names(&self, found: Vec<(i64, Arc<str>)>, epoch: u64) {
+        if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
+            if state.user_names.len() + found.len() > MAX_ENTRIES {
+                state.user_names.clear();
+            }
+            state.user_names.extend(found);
+        }
+    }
+
+    pub fn put_list_counts(&self, owner: Option<i64>, counts: ListCounts, epoch: u64) {
+        if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
+            if state.list_counts.len() >= MAX_ENTRIES {
+                state.list_counts.clear();
+            }
+            state.list_counts.insert(owner, counts);
         }
     }
 
@@ -166,8 +205,9 @@ impl Cache {
 
     /// Applies a notification: `s:<id hash>` (a session ended), `t:<token hash>` (a token was
     /// revoked or deleted), `u:<user id>` (a user changed: their sessions, tokens and the connections
-    /// they own), `c:<link name>` (a connection changed) or `v:<service id>` (a service changed).
-    /// Anything else empties the cache. This instance's own changes call it too.
+    /// they own), `c:<link name>` (a connection changed), `v:<service id>` (a service changed) or
+    /// `n:counts` (connections or services were added or removed). Anything else empties the cache.
+    /// This instance's own changes call it too.
     pub fn forget(&self, payload: &str) {
         let mut state = self.state();
         state.epoch += 1;
@@ -183,6 +223,7 @@ impl Cache {
                     state.sessions.retain(|_, (_, u)| u.id != user);
                     state.tokens.retain(|_, (_, u)| u.id != user);
                     state.connections.retain(|_, (c, _)| c.row.owner_id != user);
+                    state.user_names.remove(&user);
                 }
                 Err(_) => state.clear(),
             },
@@ -196,6 +237,7 @@ impl Cache {
                 }
                 Err(_) => state.clear(),
             },
+            Some(("n", _)) => state.list_counts.clear(),
             _ => state.clear(),
         }
     }
@@ -208,6 +250,11 @@ impl Cache {
     /// This instance changed a service.
     pub fn forget_service(&self, id: i64) {
         self.forget(&format!("v:{id}"));
+    }
+
+    /// This instance added or removed a connection or a service.
+    pub fn forget_counts(&self) {
+        self.forget(COUNTS_CHANGED);
     }
 
     /// Empties the cache, and uses it from now on or not at all.

@@ -100,6 +100,12 @@ pub fn find_by_name(conn: &mut DbConn, username: &str) -> QueryResult<Option<Use
     users::table.filter(users::username.eq(username)).select(User::as_select()).get_result(conn).optional()
 }
 
+/// The names of the users `ids`.
+pub fn names(conn: &mut DbConn, ids: Vec<i64>) -> QueryResult<Vec<(i64, String)>> {
+    let slots = ids.len();
+    users::table.filter(crate::db::IdIn::padded("users.id", ids, slots)).select((users::id, users::username)).load(conn)
+}
+
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
     users::table.order(users::username).select(User::as_select()).load(conn)
 }

@@ -197,6 +197,7 @@ pub async fn create(state: &AppState, actor: &User, input: ConnectionInput) -> R
             })
         })
         .await?;
+    state.counts_changed();
     Ok(loaded.view())
 }
 
@@ -302,6 +303,7 @@ pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<S
     let id = loaded.row.id;
     state.db.run(move |c| Ok(connections::delete(c, id)?)).await?;
     state.connection_changed(link_name);
+    state.counts_changed();
     record(
         state,
         actor,

@@ -81,7 +81,7 @@ fn changed_fields(old: &Service, new: &ValidService) -> Vec<String> {
 pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Result<Service, AppError> {
     let spec = service_input::validate(&input, state.config.outbound_allow_http, None).map_err(AppError::Invalid)?;
     let (keyring, actor_name, actor_id, now) = (state.keyring.clone(), actor.username.clone(), actor.id, state.clock.now());
-    state
+    let created = state
         .db
         .run(move |c| {
             crate::db::write_tx(c, |c| {
@@ -108,7 +108,9 @@ pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Resu
                 service::find_by_id(c, id)?.view()
             })
         })
-        .await
+        .await?;
+    state.counts_changed();
+    Ok(created)
 }
 
 /// How an update treats fields the input leaves out.
@@ -194,5 +196,7 @@ pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<(
                 Ok(())
             })
         })
-        .await
+        .await?;
+    state.counts_changed();
+    Ok(())
 }

@@ -158,3 +158,51 @@ async fn connections_added_renamed_or_deleted_anywhere_are_searched_at_once_by_t
     assert_eq!(search_two(&api_two, "zoho").await, ["first"], "renamed in the database itself");
     assert_eq!(search_two(&api_two, "ZOHO%20DIRECT").await, ["first"]);
 }
+
+/// What the second instance's list of `owner` (`me` or `any`) shows: how many connections, and
+/// the owner of each row.
+async fn listed_two(api: &Api, owner: &str) -> (i64, Vec<String>) {
+    let res = api.get(&format!("/api/v1/connections?owner={owner}")).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let body = res.json();
+    let owners = body["connections"].as_array().unwrap().iter().map(|c| c["owner"].as_str().unwrap().to_owned()).collect();
+    (body["total"].as_i64().unwrap(), owners)
+}
+
+#[tokio::test]
+async fn the_counts_and_owners_a_list_shows_follow_changes_made_on_the_other_instance_or_in_the_database() {
+    let one = spawn_app().await;
+    let two = TestApp::spawn_on(one.shared_db(), |_| {}).await;
+    let (api_one, api_two) = (Api::new(&one, "admin").await, Api::new(&two, "admin").await);
+    let sql =
+        async |sql: &'static str| one.state.db.run(move |c| Ok(diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)?)).await.unwrap();
+    // The second instance's lists (everyone's and the admin's) have read their counts and owners.
+    let no_services = two.admin().await.get("/admin/connections").await;
+    assert!(text_of(&no_services).contains("Start by registering the application"), "{}", no_services.body);
+    assert_eq!(listed_two(&api_two, "any").await.0, 0);
+    api_one.create("/api/v1/services", &api_key_service("desk")).await;
+    let admin_two = two.admin().await;
+    let has_services = async || text_of(&admin_two.get("/admin/connections").await).contains("Create one, then connect it");
+    assert!(within_two_seconds(has_services).await, "a service added on the other instance is counted");
+    api_one.create("/api/v1/connections", &connection("desk", "first", &[])).await;
+    assert!(within_two_seconds(async || listed_two(&api_two, "me").await == (1, vec!["admin".to_owned()])).await, "counted, once heard of");
+    assert_eq!(listed_two(&api_two, "any").await.0, 1);
+
+    api_one.create("/api/v1/connections", &connection("desk", "second", &[])).await;
+    assert!(within_two_seconds(async || listed_two(&api_two, "any").await.0 == 2).await, "added on the other instance");
+    assert!(within_two_seconds(async || listed_two(&api_two, "me").await.0 == 2).await);
+    assert_eq!(api_one.delete("/api/v1/connections/first").await.status, 200);
+    assert!(within_two_seconds(async || listed_two(&api_two, "me").await.0 == 1).await, "deleted on the other instance");
+
+    // As another tool would, without going through either instance.
+    sql("UPDATE users SET username = 'chief' WHERE username = 'admin'").await;
+    let renamed = async || listed_two(&api_two, "any").await == (1, vec!["chief".to_owned()]);
+    assert!(within_two_seconds(renamed).await, "an owner renamed in the database itself");
+    sql("DELETE FROM connections WHERE link_name = 'second'").await;
+    assert!(within_two_seconds(async || listed_two(&api_two, "any").await.0 == 0).await, "deleted in the database itself");
+
+    // On the instance that made the change: at once.
+    assert_eq!(listed_two(&api_two, "me").await.0, 0);
+    api_two.create("/api/v1/connections", &connection("desk", "third", &[])).await;
+    assert_eq!(listed_two(&api_two, "me").await, (1, vec!["chief".to_owned()]));
+}

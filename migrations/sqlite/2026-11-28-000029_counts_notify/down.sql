@@ -1,0 +1,6 @@
+DROP TRIGGER connection_counts_insert_log;
+DROP TRIGGER connection_counts_update_log;
+DROP TRIGGER connection_counts_delete_log;
+DROP TRIGGER service_counts_insert_log;
+DROP TRIGGER service_counts_update_log;
+DROP TRIGGER service_counts_delete_log;
