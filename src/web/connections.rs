@@ -20,8 +20,9 @@ use crate::web::connection_view::{self as view, ConnectionItem, ConnectionParams
 use crate::web::service_view::field_error;
 use crate::web::{Layout, render, render_status, see_other, see_other_error, wants_fragment};
 
+/// Whitespace minimized: the rows repeat their indentation 25 to 100 times a page.
 #[derive(Template)]
-#[template(path = "connections/list.html", blocks = ["results"])]
+#[template(path = "connections/list.html", blocks = ["results"], whitespace = "minimize")]
 struct ListPage {
     layout: Layout,
     params: ConnectionParams,

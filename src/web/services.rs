@@ -17,8 +17,9 @@ use crate::web::service_form::{FormValues, Posted};
 use crate::web::service_view::{ServiceItem, field_error, row_error};
 use crate::web::{Layout, local_path, render, render_status, see_other, wants_fragment};
 
+/// Whitespace minimized: the rows repeat their indentation 25 to 100 times a page.
 #[derive(Template)]
-#[template(path = "services/list.html", blocks = ["results"])]
+#[template(path = "services/list.html", blocks = ["results"], whitespace = "minimize")]
 struct ListPage {
     layout: Layout,
     params: ListParams,
