@@ -2,9 +2,10 @@
 //! read costs a round trip: a third of a list page's database work, and for an invoke, loading its
 //! connection was most of the difference from SQLite; on SQLite, the token check and the connection
 //! load were a fifth of an invoke's CPU): the sessions and API tokens it has checked, the connections
-//! it has invoked with their services, and what connection lists show besides the rows: their
-//! services' labels, their owners' names and the counters (measured on PostgreSQL: reading the
-//! counters and the owner's name in the page's statement cost a fifth of its time on the server). The
+//! it has invoked with their services, and what the lists show besides their rows: connections'
+//! services' labels and owners' names, and the counters of connections and services (measured on
+//! PostgreSQL: reading the counters and the owner's name in the page's statement cost a fifth of its
+//! time on the server). The
 //! database stays the only record: a cached entry is used only while
 //! - this instance hears of every change that could matter, and has heard from the database within
 //!   the last `STALE_AFTER`. Triggers report a deleted session, a revoked or deleted token, and any
@@ -32,6 +33,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::db::{Backend, Db};
+use crate::domain::service::AuthType;
 use crate::models::api_token::ApiToken;
 use crate::models::connection::{ListCounts, Loaded};
 use crate::models::service::ServiceLabel;
@@ -77,6 +79,8 @@ struct State {
     user_names: HashMap<i64, Arc<str>>,
     /// The counters a connection list shows, by the owner it lists (`None`: everyone's).
     list_counts: HashMap<Option<i64>, ListCounts>,
+    /// How many services the Custom Services list counts, by the type it lists (`None`: every type).
+    service_totals: HashMap<Option<AuthType>, i64>,
     /// When the listener last showed that its connection works.
     heard: Option<Instant>,
 }
@@ -88,7 +92,12 @@ impl State {
         self.connections.clear();
         self.service_labels.clear();
         self.user_names.clear();
+        self.forget_counters();
+    }
+
+    fn forget_counters(&mut self) {
         self.list_counts.clear();
+        self.service_totals.clear();
     }
 }
 
@@ -142,6 +151,11 @@ impl Cache {
     /// The cached counters of the list of `owner`'s connections (`None`: everyone's).
     pub fn list_counts(&self, owner: Option<i64>) -> Option<ListCounts> {
         self.usable()?.list_counts.get(&owner).copied()
+    }
+
+    /// The cached number of services of type `auth_type` (`None`: of every type).
+    pub fn service_total(&self, auth_type: Option<AuthType>) -> Option<i64> {
+        self.usable()?.service_totals.get(&auth_type).copied()
     }
 
     /// Taken before reading an entry from the database; `put_*` then caches it only if
@@ -198,6 +212,12 @@ impl Cache {
         }
     }
 
+    pub fn put_service_total(&self, auth_type: Option<AuthType>, total: i64, epoch: u64) {
+        if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
+            state.service_totals.insert(auth_type, total);
+        }
+    }
+
     /// The listener's connection just answered.
     fn heard(&self) {
         self.state().heard = Some(Instant::now());
@@ -237,7 +257,7 @@ impl Cache {
                 }
                 Err(_) => state.clear(),
             },
-            Some(("n", _)) => state.list_counts.clear(),
+            Some(("n", _)) => state.forget_counters(),
             _ => state.clear(),
         }
     }

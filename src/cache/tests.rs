@@ -218,8 +218,12 @@ fn list_counters_go_when_any_counter_changes_and_owner_names_when_their_user_doe
     cache.forget("c:a");
     cache.forget("v:1");
     assert_eq!(cache.list_counts(None), Some(counts), "a changed connection or service is counted as before");
+    cache.put_service_total(None, 2, cache.epoch());
+    cache.put_service_total(Some(AuthType::OAuth2), 1, cache.epoch());
+    assert_eq!((cache.service_total(None), cache.service_total(Some(AuthType::OAuth2))), (Some(2), Some(1)));
     cache.forget_counts();
     assert_eq!((cache.list_counts(Some(1)), cache.list_counts(None)), (None, None), "every list's counters, at once");
+    assert_eq!((cache.service_total(None), cache.service_total(Some(AuthType::OAuth2))), (None, None));
     assert_eq!(names(&cache), [None, Some("bob".into())]);
 
     let epoch = cache.epoch();

@@ -19,11 +19,11 @@ pub struct ServiceItem {
 
 /// One page of the list and the number of matches.
 pub async fn page(state: &AppState, params: &ListParams) -> Result<(Vec<ServiceItem>, i64), AppError> {
-    let query = params.query();
+    let (query, cache) = (params.query(), state.cache.clone());
     state
         .db
         .read(move |c| {
-            let (rows, total) = service::list_brief(c, &query)?;
+            let (rows, total) = service::list_brief(c, &query, cache.as_deref())?;
             let items = rows
                 .into_iter()
                 .map(|r| ServiceItem {

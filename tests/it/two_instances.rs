@@ -170,7 +170,7 @@ async fn listed_two(api: &Api, owner: &str) -> (i64, Vec<String>) {
 }
 
 #[tokio::test]
-async fn the_counts_and_owners_a_list_shows_follow_changes_made_on_the_other_instance_or_in_the_database() {
+async fn the_counts_and_owners_the_lists_show_follow_changes_made_on_the_other_instance_or_in_the_database() {
     let one = spawn_app().await;
     let two = TestApp::spawn_on(one.shared_db(), |_| {}).await;
     let (api_one, api_two) = (Api::new(&one, "admin").await, Api::new(&two, "admin").await);
@@ -180,10 +180,13 @@ async fn the_counts_and_owners_a_list_shows_follow_changes_made_on_the_other_ins
     let no_services = two.admin().await.get("/admin/connections").await;
     assert!(text_of(&no_services).contains("Start by registering the application"), "{}", no_services.body);
     assert_eq!(listed_two(&api_two, "any").await.0, 0);
-    api_one.create("/api/v1/services", &api_key_service("desk")).await;
     let admin_two = two.admin().await;
+    assert_eq!(admin_two.get("/admin/services").await.status, 200);
+    api_one.create("/api/v1/services", &api_key_service("desk")).await;
     let has_services = async || text_of(&admin_two.get("/admin/connections").await).contains("Create one, then connect it");
     assert!(within_two_seconds(has_services).await, "a service added on the other instance is counted");
+    let services_counted = async || text_of(&admin_two.get("/admin/services").await).contains("1–1 of 1");
+    assert!(within_two_seconds(services_counted).await, "in the Custom Services list too");
     api_one.create("/api/v1/connections", &connection("desk", "first", &[])).await;
     assert!(within_two_seconds(async || listed_two(&api_two, "me").await == (1, vec!["admin".to_owned()])).await, "counted, once heard of");
     assert_eq!(listed_two(&api_two, "any").await.0, 1);
