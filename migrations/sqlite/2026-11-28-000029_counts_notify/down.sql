@@ -1,6 +1,3 @@
-DROP TRIGGER connection_counts_insert_log;
-DROP TRIGGER connection_counts_update_log;
-DROP TRIGGER connection_counts_delete_log;
-DROP TRIGGER service_counts_insert_log;
 DROP TRIGGER service_counts_update_log;
-DROP TRIGGER service_counts_delete_log;
+DROP TRIGGER connection_counts_update_log;
+DROP TRIGGER connection_counts_insert_log;
