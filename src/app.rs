@@ -87,6 +87,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     db.migrate()?;
     let keyring = keys::load_or_create(&config)?;
     keys::check_database_key_ids(&db, &keyring, config.clock.now())?;
+    setup::record_destinations(&db)?;
 
     let listener = TcpListener::bind(&config.bind).map_err(|e| AppError::Startup(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| AppError::Startup(e.to_string()))?;

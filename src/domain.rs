@@ -2,6 +2,7 @@
 //! fields follow, and how raw input (a form or JSON) becomes a valid one.
 
 pub mod connection;
+pub mod destinations;
 pub mod service;
 pub mod service_input;
 pub mod service_oauth;

@@ -9,6 +9,14 @@ use actix_web::{HttpResponse, ResponseError};
 /// Messages per form field, e.g. `{"link_name": ["is already taken"]}`.
 pub type FieldErrors = BTreeMap<String, Vec<String>>;
 
+/// A connection a change would affect, as a confirmation lists it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Affected {
+    pub link_name: String,
+    pub name: String,
+    pub owner: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("not found")]
@@ -30,6 +38,10 @@ pub enum AppError {
     /// A connection that cannot be used now; `status` is its status value.
     #[error("{message}")]
     NotConnected { status: &'static str, message: String },
+    /// A change that sets connections aside until their owners reconnect, sent without the
+    /// confirmation that says so: nothing was changed.
+    #[error("{message}")]
+    ConfirmationRequired { message: String, affected: Vec<Affected> },
     /// The third party could not be reached, timed out, or answered too much.
     #[error("{0}")]
     Upstream(String),
@@ -59,6 +71,7 @@ impl AppError {
             StatusCode::BAD_REQUEST => "bad_request",
             StatusCode::UNPROCESSABLE_ENTITY => "invalid",
             StatusCode::CONFLICT if matches!(self, AppError::NotConnected { .. }) => "not_connected",
+            StatusCode::CONFLICT if matches!(self, AppError::ConfirmationRequired { .. }) => "confirmation_required",
             StatusCode::CONFLICT => "conflict",
             StatusCode::BAD_GATEWAY => "upstream",
             StatusCode::PAYLOAD_TOO_LARGE => "too_large",
@@ -101,7 +114,7 @@ impl ResponseError for AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::NotConnected { .. } => StatusCode::CONFLICT,
+            AppError::NotConnected { .. } | AppError::ConfirmationRequired { .. } => StatusCode::CONFLICT,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -45,14 +45,22 @@ const DROPPED_HEADERS: &[&str] = &[
     "upgrade",
 ];
 
-/// The URL a request goes to: `path` joined to the API base URL, or an absolute `url`; either way it
-/// must lie under the base URL (same scheme, host, port and path prefix) when the service has one.
+/// The URL a request goes to: `path` joined to the service's API base URL, or an absolute `url`
+/// under it (same scheme, host, port and path prefix). A service without an API base URL cannot be
+/// invoked: credentials never leave without a confinement.
 pub fn target(base: Option<&str>, url: Option<&str>, path: Option<&str>) -> Result<Url, (&'static str, String)> {
+    let Some(base) = base else {
+        return Err((
+            "service",
+            "This service has no API base URL, so its connections cannot be invoked: set the API base URL on the \
+             service (credentials are only sent under it)."
+                .into(),
+        ));
+    };
     let target = match (url.filter(|u| !u.is_empty()), path.filter(|p| !p.is_empty())) {
         (Some(_), Some(_)) => return Err(("url", "Send either url or path, not both.".into())),
         (None, None) => return Err(("path", "Send a path (joined to the service's API base URL) or an absolute url.".into())),
         (None, Some(path)) => {
-            let base = base.ok_or(("path", "This service has no API base URL: send an absolute url instead of a path.".to_owned()))?;
             suspicious(path).map_err(|m| ("path", m))?;
             let joined = format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'));
             Url::parse(&joined).map_err(|e| ("path", format!("The path does not make a valid URL: {e}.")))?
@@ -68,11 +76,9 @@ pub fn target(base: Option<&str>, url: Option<&str>, path: Option<&str>) -> Resu
     if !target.username().is_empty() || target.password().is_some() {
         return Err(("url", "URLs with user information are not allowed.".into()));
     }
-    if let Some(base) = base {
-        let base = Url::parse(base).map_err(|_| ("url", "The service's API base URL is not valid.".to_owned()))?;
-        if !under(&base, &target) {
-            return Err(("url", format!("Credentials of this connection are only sent under {base}; this URL is outside it.")));
-        }
+    let base = Url::parse(base).map_err(|_| ("url", "The service's API base URL is not valid.".to_owned()))?;
+    if !under(&base, &target) {
+        return Err(("url", format!("Credentials of this connection are only sent under {base}; this URL is outside it.")));
     }
     Ok(target)
 }

@@ -3,6 +3,7 @@
 pub mod api_token;
 pub mod audit;
 pub mod connection;
+pub mod destinations;
 pub mod event;
 pub mod lease;
 pub mod oauth_flow;

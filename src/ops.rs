@@ -3,5 +3,6 @@
 
 pub mod authorize;
 pub mod connections;
+pub mod entrust;
 pub mod invoke;
 pub mod services;

@@ -1,5 +1,6 @@
 //! First start: create the `admin` SDAdmin (with the configured password or a generated one) and seed
-//! the alias URL setting from the base URL.
+//! the alias URL setting from the base URL. Every start: record where stored secrets were entrusted
+//! when that is not known yet.
 
 use url::Url;
 
@@ -46,4 +47,14 @@ pub fn first_run(db: &Db, config: &Config, base_url: &Url) -> Result<Option<Secr
         Err(e) if crate::db::is_unique_violation(&e) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Gives secrets stored without their entrusted origins those of their service as it is now (see
+/// `domain::destinations`), before the first request can use them.
+pub fn record_destinations(db: &Db) -> Result<(), AppError> {
+    let filled = crate::models::destinations::backfill(&mut *db.get()?)?;
+    if filled > 0 {
+        tracing::info!(rows = filled, "recorded the destinations of stored secrets");
+    }
+    Ok(())
 }

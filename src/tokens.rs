@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use crate::app::AppState;
 use crate::crypto::Secret;
 use crate::domain::connection::Status;
+use crate::domain::destinations::Role;
 use crate::domain::service::{GrantType, OAuthConfig, ServiceConfig};
 use crate::error::AppError;
 use crate::models::connection::{self as connections, ConnectionRow};
@@ -166,7 +167,23 @@ async fn refresh_holding_lease(
     config: &OAuthConfig,
 ) -> Result<Token, TokenFailure> {
     let started = Instant::now();
-    let secret = service.client_secret(&state.keyring)?;
+    let endpoint = config.refresh_endpoint();
+    if let Err(e) = crate::ops::entrust::ensure_entrusted(state, row, Role::Refresh, endpoint).await {
+        return Err(match e {
+            AppError::NotConnected { message, .. } => TokenFailure::NeedsReconnect(message),
+            other => TokenFailure::App(other),
+        });
+    }
+    let secret = match service.client_secret_for(&state.keyring, endpoint) {
+        Ok(secret) => secret,
+        Err(AppError::Conflict(message)) => {
+            let retry_after = state.clock.now() + cooldown(row.refresh_failures + 1);
+            let (id, holder, now, shown) = (row.id, state.refresher.holder.clone(), state.clock.now(), message.clone());
+            state.db.run(move |c| Ok(lease::release_failed(c, id, &holder, &shown, retry_after, now)?)).await?;
+            return Err(TokenFailure::Unavailable(message));
+        }
+        Err(e) => return Err(e.into()),
+    };
     let form = match config.grant_type {
         GrantType::ClientCredentials => {
             let mut form = vec![("grant_type", "client_credentials".to_owned())];
@@ -185,7 +202,7 @@ async fn refresh_holding_lease(
             }
         },
     };
-    let result = oauth::token_request(&state.outbound, config, config.refresh_endpoint(), secret.as_ref(), form).await;
+    let result = oauth::token_request(&state.outbound, config, endpoint, secret.as_ref(), form).await;
     let now = state.clock.now();
     let latency_ms = started.elapsed().as_millis() as i64;
     match result {

@@ -163,10 +163,18 @@ pub async fn show_service(_: ApiAdmin, state: web::Data<AppState>, link: web::Pa
     Ok(HttpResponse::Ok().json(service_json(&d.service, d.connection_count, &ops::alias_url(&state).await?)))
 }
 
+/// `?confirm_disconnect=true`: apply a change that sets connections aside (see `ops::services::update`).
+#[derive(Deserialize)]
+pub struct UpdateQuery {
+    #[serde(default)]
+    confirm_disconnect: bool,
+}
+
 pub async fn update_service(
     ApiAdmin(user): ApiAdmin,
     state: web::Data<AppState>,
     link: web::Path<String>,
+    query: web::Query<UpdateQuery>,
     input: web::Json<ServiceInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = input.into_inner();
@@ -175,7 +183,7 @@ pub async fn update_service(
         push(&mut errors, "link_name", "The link name cannot change.");
         return Err(AppError::Invalid(errors));
     }
-    ops::update(&state, &user, &link, input, UpdateMode::Patch).await?;
+    ops::update(&state, &user, &link, input, UpdateMode::Patch, query.confirm_disconnect).await?;
     let d = ops::details(&state, &link).await?;
     Ok(HttpResponse::Ok().json(service_json(&d.service, d.connection_count, &ops::alias_url(&state).await?)))
 }

@@ -66,6 +66,7 @@ fn loaded(link: &str, service: i64, owner: i64) -> Arc<Loaded> {
         lease_until: None,
         refresh_failures: 0,
         retry_after: None,
+        entrusted_origins: None,
     };
     let service = ServiceRow {
         id: service,
@@ -83,6 +84,7 @@ fn loaded(link: &str, service: i64, owner: i64) -> Arc<Loaded> {
         updated_by: String::new(),
         test_request: None,
         connection_count: 1,
+        client_secret_origins: None,
     };
     Arc::new(Loaded::new(row, service, format!("user{owner}")))
 }

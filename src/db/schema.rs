@@ -86,6 +86,7 @@ diesel::table! {
         updated_by -> Text,
         test_request -> Nullable<Text>,
         connection_count -> BigInt,
+        client_secret_origins -> Nullable<Text>,
     }
 }
 
@@ -99,7 +100,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     services,
     connections,
     oauth_flows,
-    connection_events
+    connection_events,
+    used_nonces
 );
 
 diesel::table! {
@@ -129,6 +131,7 @@ diesel::table! {
         revoke_outcome -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        entrusted_origins -> Nullable<Text>,
     }
 }
 
@@ -176,5 +179,13 @@ diesel::table! {
         id -> BigInt,
         payload -> Text,
         at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Single-use values already used (the connect links' nonces), until they expire.
+    used_nonces (hash) {
+        hash -> Text,
+        expires_at -> BigInt,
     }
 }

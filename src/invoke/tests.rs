@@ -32,8 +32,14 @@ fn absolute_urls_must_stay_under_the_base() {
     ] {
         assert!(target(Some(BASE), Some(hostile), None).is_err(), "{hostile}");
     }
-    assert!(target(None, None, Some("/x")).is_err(), "no base: a path cannot be resolved");
-    assert!(target(None, Some("https://anywhere.example/x"), None).is_ok());
+}
+
+#[test]
+fn a_service_without_an_api_base_url_cannot_be_invoked_at_all() {
+    let (field, message) = target(None, None, Some("/x")).unwrap_err();
+    assert_eq!(field, "service");
+    assert!(message.contains("no API base URL"), "{message}");
+    assert!(target(None, Some("https://anywhere.example/x"), None).is_err(), "no absolute URL either");
 }
 
 #[test]

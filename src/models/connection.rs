@@ -12,6 +12,7 @@ use crate::crypto::{Keyring, Secret, SecretSlot};
 use crate::db::schema::{connections, services, users};
 use crate::db::{DbConn, IdIn, MultiBackend, Paged, static_sql};
 use crate::domain::connection::{Credentials, Status};
+use crate::domain::destinations::Destinations;
 use crate::error::AppError;
 use crate::models::service::{ServiceLabel, ServiceRow};
 use crate::search::{NameIndex, NameQuery};
@@ -62,6 +63,8 @@ pub struct ConnectionRow {
     pub lease_until: Option<i64>,
     pub refresh_failures: i32,
     pub retry_after: Option<i64>,
+    /// Where its secrets may be sent (`Destinations` as JSON), recorded when it was connected.
+    pub entrusted_origins: Option<String>,
 }
 
 /// A row reads like its metadata (`row.link_name`), so the token code need not spell `row.meta`.
@@ -104,6 +107,11 @@ impl ConnectionRow {
                     .map_err(|_| AppError::Internal(format!("connection {} has unreadable credentials", self.id)))
             })
             .transpose()
+    }
+
+    /// Where its secrets were entrusted to be sent (nothing, when unknown).
+    pub fn entrusted(&self) -> Destinations {
+        self.entrusted_origins.as_deref().map(Destinations::from_json).unwrap_or_default()
     }
 
     pub fn open_access_token(&self, keyring: &Keyring) -> Result<Option<Secret>, AppError> {
@@ -163,6 +171,11 @@ impl Loaded {
         Loaded { row, service, owner, config: std::sync::OnceLock::new() }
     }
 
+    /// Where the service sends credentials now.
+    pub fn destinations(&self) -> Result<Destinations, AppError> {
+        Ok(Destinations::of(self.service.api_base_url.as_deref(), self.config()?))
+    }
+
     /// The service's settings.
     pub fn config(&self) -> Result<&crate::domain::service::ServiceConfig, crate::error::AppError> {
         if let Some(config) = self.config.get() {
@@ -210,13 +223,21 @@ pub fn update_meta(conn: &mut DbConn, id: i64, name: &str, scopes: &[String], re
     })
 }
 
-/// Stores API key or Basic credentials: the connection is Connected.
-pub fn store_credentials(conn: &mut DbConn, keyring: &Keyring, id: i64, credentials: &Credentials, now: i64) -> Result<(), AppError> {
+/// Stores API key or Basic credentials, entrusted to `entrusted`: the connection is Connected.
+pub fn store_credentials(
+    conn: &mut DbConn,
+    keyring: &Keyring,
+    id: i64,
+    credentials: &Credentials,
+    entrusted: &Destinations,
+    now: i64,
+) -> Result<(), AppError> {
     let json = Secret::new(serde_json::to_string(credentials).map_err(|e| AppError::Internal(e.to_string()))?);
     let sealed = keyring.seal(&slot("credentials", &id.to_string()), &json)?;
     diesel::update(connections::table.find(id))
         .set((
             connections::credentials.eq(Some(sealed)),
+            connections::entrusted_origins.eq(Some(entrusted.to_json())),
             connections::access_token.eq(None::<Vec<u8>>),
             connections::refresh_token.eq(None::<Vec<u8>>),
             connections::expires_at.eq(None::<i64>),
@@ -237,6 +258,8 @@ pub struct NewTokens<'a> {
     pub refresh_token: Option<&'a Secret>,
     pub expires_at: Option<i64>,
     pub granted: &'a [String],
+    /// The service's destinations the tokens were obtained under.
+    pub entrusted: &'a Destinations,
 }
 
 pub fn store_tokens(conn: &mut DbConn, keyring: &Keyring, id: i64, tokens: &NewTokens, now: i64) -> Result<(), AppError> {
@@ -246,6 +269,7 @@ pub fn store_tokens(conn: &mut DbConn, keyring: &Keyring, id: i64, tokens: &NewT
     diesel::update(connections::table.find(id))
         .set((
             connections::credentials.eq(None::<Vec<u8>>),
+            connections::entrusted_origins.eq(Some(tokens.entrusted.to_json())),
             connections::access_token.eq(Some(access)),
             connections::refresh_token.eq(refresh),
             connections::expires_at.eq(tokens.expires_at),

@@ -8,6 +8,7 @@ use crate::cache::Cache;
 use crate::crypto::{Keyring, Secret, SecretSlot};
 use crate::db::schema::services;
 use crate::db::{DbConn, MultiBackend, Paged, static_sql};
+use crate::domain::destinations::Destinations;
 use crate::domain::service::{AuthType, ServiceConfig};
 use crate::domain::service_input::{SecretChange, ValidService};
 use crate::error::AppError;
@@ -37,6 +38,8 @@ pub struct ServiceRow {
     pub test_request: Option<String>,
     /// Kept by triggers on `connections`.
     pub connection_count: i64,
+    /// Where the client secret may be sent (`Destinations` as JSON), set with the secret.
+    pub client_secret_origins: Option<String>,
 }
 
 /// A service as pages and the API show it: no secret, only whether one is set.
@@ -77,8 +80,30 @@ impl ServiceRow {
         })
     }
 
-    /// Opens the client secret (for token requests only).
-    pub fn client_secret(&self, keyring: &Keyring) -> Result<Option<Secret>, AppError> {
+    /// Where the client secret was entrusted to be sent (nothing, when unknown).
+    pub fn client_secret_destinations(&self) -> Destinations {
+        self.client_secret_origins.as_deref().map(Destinations::from_json).unwrap_or_default()
+    }
+
+    /// Opens the client secret to send it to `endpoint`, which must be at an origin it was entered
+    /// for (its token, refresh or revoke endpoints then); otherwise a conflict that says so.
+    pub fn client_secret_for(&self, keyring: &Keyring, endpoint: &str) -> Result<Option<Secret>, AppError> {
+        if self.client_secret.is_none() {
+            return Ok(None);
+        }
+        if !self.client_secret_destinations().allows_any(endpoint) {
+            let to = crate::domain::destinations::origin_of(endpoint).unwrap_or_default();
+            return Err(AppError::Conflict(format!(
+                "The client secret of the service “{}” was not entered for {to}, so it is not sent there: enter it \
+                 again on the service's page.",
+                self.name
+            )));
+        }
+        self.open_client_secret(keyring)
+    }
+
+    /// Opens the client secret. Whatever sends it uses `client_secret_for`, which checks where.
+    pub fn open_client_secret(&self, keyring: &Keyring) -> Result<Option<Secret>, AppError> {
         let id = self.id.to_string();
         self.client_secret.as_deref().map(|sealed| keyring.open(&secret_slot(&id), sealed)).transpose().map_err(Into::into)
     }
@@ -123,7 +148,7 @@ pub fn insert(conn: &mut DbConn, keyring: &Keyring, spec: &ValidService, actor: 
             ))
             .returning(services::id)
             .get_result(conn)?;
-        store_secret(conn, keyring, id, &spec.client_secret)?;
+        store_secret(conn, keyring, id, spec)?;
         Ok(id)
     })
 }
@@ -145,17 +170,23 @@ pub fn update(conn: &mut DbConn, keyring: &Keyring, id: i64, spec: &ValidService
                 services::test_request.eq(&spec.test_request),
             ))
             .execute(conn)?;
-        store_secret(conn, keyring, id, &spec.client_secret)
+        store_secret(conn, keyring, id, spec)
     })
 }
 
-fn store_secret(conn: &mut DbConn, keyring: &Keyring, id: i64, change: &SecretChange) -> Result<(), AppError> {
-    let sealed = match change {
+/// Stores a new client secret with the endpoints it is entrusted to (those of `spec`), or clears it.
+fn store_secret(conn: &mut DbConn, keyring: &Keyring, id: i64, spec: &ValidService) -> Result<(), AppError> {
+    let (sealed, origins) = match &spec.client_secret {
         SecretChange::Keep => return Ok(()),
-        SecretChange::Clear => None,
-        SecretChange::Set(secret) => Some(keyring.seal(&secret_slot(&id.to_string()), secret)?),
+        SecretChange::Clear => (None, None),
+        SecretChange::Set(secret) => {
+            let origins = Destinations::of(spec.api_base_url.as_deref(), &spec.config).client_secret_part().to_json();
+            (Some(keyring.seal(&secret_slot(&id.to_string()), secret)?), Some(origins))
+        }
     };
-    diesel::update(services::table.find(id)).set(services::client_secret.eq(sealed)).execute(conn)?;
+    diesel::update(services::table.find(id))
+        .set((services::client_secret.eq(sealed), services::client_secret_origins.eq(origins)))
+        .execute(conn)?;
     Ok(())
 }
 

@@ -63,6 +63,7 @@ async fn store_token_set(state: &AppState, loaded: &Loaded, tokens: oauth::Token
     let granted = tokens.scope.as_deref().map(|s| rules::parse_granted(s, &delimiter)).unwrap_or_else(|| requested.to_vec());
     let (keyring, id, now) = (state.keyring.clone(), loaded.row.id, state.clock.now());
     let expires_at = tokens.expires_in.map(|s| now + s.max(0));
+    let entrusted = loaded.destinations()?;
     state
         .db
         .run(move |c| {
@@ -71,6 +72,7 @@ async fn store_token_set(state: &AppState, loaded: &Loaded, tokens: oauth::Token
                 refresh_token: tokens.refresh_token.as_ref(),
                 expires_at,
                 granted: &granted,
+                entrusted: &entrusted,
             };
             connections::store_tokens(c, &keyring, id, &new, now)
         })
@@ -87,7 +89,7 @@ pub async fn connect_client_credentials(state: &AppState, actor: &User, link_nam
     let Some(o) = config.oauth().filter(|o| o.grant_type == GrantType::ClientCredentials) else {
         return Err(AppError::BadRequest("This connection is not a Client Credentials connection.".into()));
     };
-    let secret = loaded.service.client_secret(&state.keyring)?;
+    let secret = loaded.service.client_secret_for(&state.keyring, &o.token_url)?;
     let scopes = loaded.row.scopes_requested();
     let mut form = vec![("grant_type", "client_credentials".to_owned())];
     if !scopes.is_empty() {
@@ -188,7 +190,14 @@ pub async fn finish_authorization(
     }
     let Some(code) = params.code.filter(|c| !c.is_empty()) else { return Ok(fail("The provider sent no authorization code.".into())) };
     let verifier = flow.verifier(&state.keyring)?;
-    let secret = loaded.service.client_secret(&state.keyring)?;
+    let secret = match loaded.service.client_secret_for(&state.keyring, &o.token_url) {
+        Ok(secret) => secret,
+        Err(AppError::Conflict(message)) => {
+            save_message(state, &loaded, &message).await?;
+            return Ok(fail(message));
+        }
+        Err(e) => return Err(e),
+    };
     let redirect_uri = callback_url(&alias_url(state).await?);
     let form = vec![
         ("grant_type", "authorization_code".to_owned()),

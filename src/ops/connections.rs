@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::app::AppState;
 use crate::domain::connection::{self as rules, ConnectionInput, CredentialInput, Status};
+use crate::domain::destinations::{self, Role};
 use crate::domain::service::{AuthType, GrantType, ServiceConfig};
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
@@ -245,15 +246,16 @@ pub async fn connect_with_credentials(
     let loaded = load(state, link_name).await?;
     ensure_owner(&loaded, actor, "connect")?;
     let credentials = rules::validate_credentials(loaded.config()?, input).map_err(AppError::Invalid)?;
-    let (keyring, id, now) = (state.keyring.clone(), loaded.row.id, state.clock.now());
-    state.db.run(move |c| connections::store_credentials(c, &keyring, id, &credentials, now)).await?;
+    let (keyring, id, entrusted, now) = (state.keyring.clone(), loaded.row.id, loaded.destinations()?, state.clock.now());
+    state.db.run(move |c| connections::store_credentials(c, &keyring, id, &credentials, &entrusted, now)).await?;
     state.connection_changed(link_name);
     record(state, actor, "connection.connect", link_name, serde_json::json!({ "method": "credentials" })).await?;
     Ok(load(state, link_name).await?.view())
 }
 
 /// Revokes at the provider when it can (refresh token first, then access token, RFC 7009), then
-/// deletes the stored credentials whatever the provider said. Returns the recorded outcome.
+/// deletes the stored credentials whatever the provider said. Returns the recorded outcome. Tokens
+/// go only to a revoke URL at the origin they were entrusted to.
 async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppError> {
     let config = loaded.config()?;
     let Some(o) = config.oauth() else {
@@ -266,10 +268,21 @@ async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppE
     if tokens.iter().all(|(t, _)| t.is_none()) {
         return Ok("No tokens were stored.".into());
     }
-    if o.revoke_url.is_none() {
+    let Some(revoke_url) = o.revoke_url.as_deref() else {
         return Ok("The provider has no revoke URL: the stored tokens were deleted.".into());
+    };
+    if !loaded.row.entrusted().allows(Role::Revoke, revoke_url) {
+        let to = destinations::origin_of(revoke_url).unwrap_or_default();
+        return Ok(format!(
+            "The tokens were not sent to {to}: they were not entrusted to it. The stored tokens were deleted; revoke \
+             them at the provider that issued them if it still holds them."
+        ));
     }
-    let secret = loaded.service.client_secret(&state.keyring)?;
+    let secret = match loaded.service.client_secret_for(&state.keyring, revoke_url) {
+        Ok(secret) => secret,
+        Err(AppError::Conflict(message)) => return Ok(format!("{message} The stored tokens were deleted.")),
+        Err(e) => return Err(e),
+    };
     let mut failures = Vec::new();
     for (token, hint) in &tokens {
         if let Some(token) = token

@@ -12,6 +12,7 @@ use serde::Serialize;
 use crate::activity::Entry;
 use crate::app::AppState;
 use crate::domain::connection::{Credentials, Status};
+use crate::domain::destinations::Role;
 use crate::domain::service::ServiceConfig;
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
@@ -199,6 +200,7 @@ async fn run(state: &AppState, caller: &User, loaded: &Loaded, req: InvokeReques
     ensure_connected(loaded)?;
     let config = loaded.config()?;
     let prepared = prepare(loaded, &req)?;
+    crate::ops::entrust::ensure_entrusted(state, &loaded.row, Role::Api, prepared.url.as_str()).await?;
     let mut event = NewEvent {
         kind,
         actor: caller.username.clone(),

@@ -3,11 +3,12 @@
 use crate::app::AppState;
 use crate::domain::service_input::{self, Existing, SecretChange, ServiceInput, ValidService};
 use crate::domain::validate::push;
-use crate::error::{AppError, FieldErrors};
+use crate::domain::destinations::{Destinations, Move};
+use crate::error::{Affected, AppError, FieldErrors};
 use crate::models::audit::{self, Event};
 use crate::models::service::{self, Service, ServiceRow};
 use crate::models::user::User;
-use crate::models::{connection, setting};
+use crate::models::{connection, destinations, setting};
 
 /// A service with what its pages and API answers show around it.
 pub struct ServiceDetails {
@@ -124,7 +125,19 @@ pub enum UpdateMode {
 
 /// Validates and stores a change with its audit entry, in one transaction that holds the service row:
 /// the in-use rules see the connections as they are when the change is written.
-pub async fn update(state: &AppState, actor: &User, link_name: &str, input: ServiceInput, mode: UpdateMode) -> Result<Service, AppError> {
+///
+/// A change that sends credentials to a new origin (see `domain::destinations`) needs a client
+/// secret entered with it when the secret's endpoints move, and `confirmed` when connections hold
+/// credentials entrusted elsewhere: those are set aside until their owners reconnect, in the same
+/// transaction, and the audit entry lists them.
+pub async fn update(
+    state: &AppState,
+    actor: &User,
+    link_name: &str,
+    input: ServiceInput,
+    mode: UpdateMode,
+    confirmed: bool,
+) -> Result<Service, AppError> {
     let (link, allow_http, keyring) = (link_from_url(link_name)?, state.config.outbound_allow_http, state.keyring.clone());
     let (actor_name, actor_id, now) = (actor.username.clone(), actor.id, state.clock.now());
     let updated = state
@@ -142,7 +155,22 @@ pub async fn update(state: &AppState, actor: &User, link_name: &str, input: Serv
                 let existing =
                     Existing { link_name: &old.link_name, config: &old.config, secret_set: old.client_secret_set, connection_count };
                 let spec = service_input::validate(&input, allow_http, Some(&existing)).map_err(AppError::Invalid)?;
+                let new_destinations = Destinations::of(spec.api_base_url.as_deref(), &spec.config);
+                check_client_secret_moves(&row, &spec, &new_destinations)?;
+                let set_aside = connections_set_aside(c, &old, &new_destinations, confirmed)?;
                 service::update(c, &keyring, row.id, &spec, &actor_name, now)?;
+                for (holder, moves) in &set_aside {
+                    let message = format!(
+                        "{actor_name} changed where the service “{}” sends credentials ({}). The owner must reconnect to \
+                         entrust this connection's credentials to the new address.",
+                        spec.name,
+                        moves.iter().map(Move::describe).collect::<Vec<_>>().join("; ")
+                    );
+                    destinations::set_aside(c, holder.id, &message, now)?;
+                }
+                let old_destinations = Destinations::of(old.api_base_url.as_deref(), &old.config);
+                let moved: Vec<String> = old_destinations.moves_to(&new_destinations).iter().map(Move::describe).collect();
+                let reconnect: Vec<&str> = set_aside.iter().map(|(h, _)| h.link_name.as_str()).collect();
                 audit::record(
                     c,
                     Event {
@@ -151,7 +179,11 @@ pub async fn update(state: &AppState, actor: &User, link_name: &str, input: Serv
                         action: "service.update",
                         target_type: "service",
                         target: &spec.link_name,
-                        details: serde_json::json!({ "changed": changed_fields(&old, &spec) }),
+                        details: serde_json::json!({
+                            "changed": changed_fields(&old, &spec),
+                            "destinations_moved": moved,
+                            "connections_set_aside": reconnect,
+                        }),
                     },
                     now,
                 )?;
@@ -161,6 +193,66 @@ pub async fn update(state: &AppState, actor: &User, link_name: &str, input: Serv
         .await?;
     state.service_changed(updated.id);
     Ok(updated)
+}
+
+/// A stored client secret goes only where it was entrusted: an endpoint moved to another origin
+/// needs the secret entered again with the change.
+fn check_client_secret_moves(row: &ServiceRow, spec: &ValidService, new: &Destinations) -> Result<(), AppError> {
+    if row.client_secret.is_none() || !matches!(spec.client_secret, SecretChange::Keep) {
+        return Ok(());
+    }
+    let moves = row.client_secret_destinations().secret_moves_to(new);
+    let Some(first) = moves.first() else { return Ok(()) };
+    let mut errors = FieldErrors::new();
+    push(
+        &mut errors,
+        "oauth2.client_secret",
+        format!(
+            "The client secret is only sent where it was entered for, and {}: enter the client secret again to send it there.",
+            first.describe()
+        ),
+    );
+    Err(AppError::Invalid(errors))
+}
+
+/// The connections holding credentials that the change would send to an origin they were not
+/// entrusted to, with those moves; without `confirmed`, a `ConfirmationRequired` listing them.
+fn connections_set_aside(
+    c: &mut crate::db::DbConn,
+    old: &Service,
+    new: &Destinations,
+    confirmed: bool,
+) -> Result<Vec<(destinations::Holder, Vec<Move>)>, AppError> {
+    let affected: Vec<(destinations::Holder, Vec<Move>)> = destinations::holders(c, old.id)?
+        .into_iter()
+        .filter_map(|holder| {
+            let moves = holder.entrusted.moves_to(new);
+            (!moves.is_empty()).then_some((holder, moves))
+        })
+        .collect();
+    if affected.is_empty() || confirmed {
+        return Ok(affected);
+    }
+    let mut owners: Vec<(String, usize)> = Vec::new();
+    for (holder, _) in &affected {
+        match owners.iter_mut().find(|(o, _)| *o == holder.owner) {
+            Some((_, n)) => *n += 1,
+            None => owners.push((holder.owner.clone(), 1)),
+        }
+    }
+    let moves: Vec<String> = affected[0].1.iter().map(Move::describe).collect();
+    let message = format!(
+        "This change sends credentials to a new address ({}). {} connection(s) hold credentials entrusted to the old \
+         address and will need their owners to reconnect: {}. Confirm the change to apply it.",
+        moves.join("; "),
+        affected.len(),
+        owners.iter().map(|(o, n)| format!("{o} ({n})")).collect::<Vec<_>>().join(", ")
+    );
+    let affected = affected
+        .into_iter()
+        .map(|(h, _)| Affected { link_name: h.link_name, name: h.name, owner: h.owner })
+        .collect();
+    Err(AppError::ConfirmationRequired { message, affected })
 }
 
 /// Deletes a service that no connection uses; otherwise a conflict naming the connections.

@@ -63,6 +63,9 @@ fn json_error(status: StatusCode, error: Option<&AppError>, message: &str) -> Ht
         Some(AppError::NotConnected { status: connection_status, .. }) => {
             serde_json::json!({ "error": { "code": code, "message": message, "status": connection_status } })
         }
+        Some(AppError::ConfirmationRequired { affected, .. }) => {
+            serde_json::json!({ "error": { "code": code, "message": message, "connections": affected } })
+        }
         _ => serde_json::json!({ "error": { "code": code, "message": message } }),
     };
     let mut res = HttpResponse::build(status).json(body);

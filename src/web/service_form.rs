@@ -47,6 +47,8 @@ pub struct Posted {
     pub client_secret: String,
     pub row_edit: Option<RowEdit>,
     pub return_to: Option<String>,
+    /// The admin confirmed that the change sets connections aside (see `ops::services::update`).
+    pub confirmed: bool,
 }
 
 impl FormValues {
@@ -71,7 +73,7 @@ impl FormValues {
     /// Reads the posted fields; repeated fields pair up in order.
     pub fn from_pairs(pairs: &[(String, String)]) -> Posted {
         let mut v = FormValues::default();
-        let (mut client_secret, mut row_edit, mut return_to) = (String::new(), None, None);
+        let (mut client_secret, mut row_edit, mut return_to, mut confirmed) = (String::new(), None, None, false);
         let (mut param_names, mut param_labels, mut extra_keys, mut extra_values, mut scope_names, mut scope_labels) =
             (vec![], vec![], vec![], vec![], vec![], vec![]);
         for (key, value) in pairs {
@@ -110,13 +112,14 @@ impl FormValues {
                     row_edit = value.split_once(':').and_then(|(kind, i)| Some(RowEdit::Remove(kind.to_owned(), i.parse().ok()?)))
                 }
                 "return_to" => return_to = Some(value),
+                "confirm_reconnects" => confirmed = value == "yes",
                 _ => {}
             }
         }
         v.params = zip_rows(param_names, param_labels);
         v.extra = zip_rows(extra_keys, extra_values);
         v.scopes = zip_rows(scope_names, scope_labels);
-        Posted { values: v, client_secret, row_edit, return_to }
+        Posted { values: v, client_secret, row_edit, return_to, confirmed }
     }
 
     /// Applies a no-JS row button press.

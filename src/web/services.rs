@@ -74,6 +74,16 @@ pub struct FormPage {
     secret_set: bool,
     connection_count: i64,
     return_to: Option<String>,
+    /// A change that needs the admin's confirmation (it sets connections aside).
+    confirm: Option<Confirm>,
+}
+
+/// What the confirmation panel lists.
+pub struct Confirm {
+    message: String,
+    affected: Vec<crate::error::Affected>,
+    /// A client secret was typed: it is not shown back, so it must be typed again.
+    secret_posted: bool,
 }
 
 impl FormPage {
@@ -116,6 +126,7 @@ async fn form_page(
         secret_set: editing.is_some_and(|d| d.service.client_secret_set),
         connection_count: editing.map_or(0, |d| d.connection_count),
         return_to: return_to.filter(|r| local_path(Some(r)) != "/"),
+        confirm: None,
     })
 }
 
@@ -153,7 +164,7 @@ async fn save(
     let input = posted.values.to_input(&posted.client_secret);
     match editing {
         None => ops::create(state, admin.user(), input).await,
-        Some(link) => ops::update(state, admin.user(), link, input, UpdateMode::Replace).await,
+        Some(link) => ops::update(state, admin.user(), link, input, UpdateMode::Replace, posted.confirmed).await,
     }
 }
 
@@ -217,6 +228,12 @@ pub async fn update_service(
             Ok(see_other(&format!("/admin/services/{}", service.link_name), Some(&format!("Service “{}” saved.", service.name))))
         }
         Err(AppError::Invalid(errors)) => redisplay(&req, &admin, &state, Some(&d), posted, errors).await,
+        Err(AppError::ConfirmationRequired { message, affected }) => {
+            let secret_posted = !posted.client_secret.trim().is_empty();
+            let mut page = form_page(&req, &admin, &state, Some(&d), posted.values, FieldErrors::new(), posted.return_to).await?;
+            page.confirm = Some(Confirm { message, affected, secret_posted });
+            render_status(&req, StatusCode::CONFLICT, &page)
+        }
         Err(e) => Err(e),
     }
 }
