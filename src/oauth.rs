@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::crypto::Secret;
 use crate::domain::service::{ClientAuth, OAuthConfig};
+use crate::invoke::Injection;
 use crate::outbound::{Outbound, OutboundError};
 
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -115,7 +116,12 @@ struct TokenBody {
     error_description: Option<String>,
 }
 
-/// POSTs a token request with the service's client authentication and reads the answer.
+/// Form fields of a token request that carry a secret.
+const SECRET_FIELDS: &[&str] = &["refresh_token", "code", "code_verifier", "client_secret", "token"];
+
+/// POSTs a token request with the service's client authentication and reads the answer. Text the
+/// provider sends back is shown to people and stored: every secret the request carried is masked
+/// in it, however it is echoed.
 pub async fn token_request(
     out: &Outbound,
     cfg: &OAuthConfig,
@@ -125,7 +131,8 @@ pub async fn token_request(
 ) -> Result<TokenSet, TokenError> {
     let url = Url::parse(endpoint).map_err(|e| TokenError::Invalid(format!("token URL: {e}")))?;
     let request = out.request(reqwest::Method::POST, &url)?.header("accept", "application/json");
-    let request = authenticate(request, &mut form, cfg, client_secret);
+    let (request, authorization) = authenticate(request, &mut form, cfg, client_secret);
+    let sent = sent_secrets(&form, authorization);
     let answer = out.send(&url, request.form(&form), Some(TOKEN_TIMEOUT)).await?;
     let parsed: Option<TokenBody> = serde_json::from_slice(&answer.body).ok();
     match (answer.status, parsed) {
@@ -136,39 +143,54 @@ pub async fn token_request(
             scope,
         }),
         (status, _) if status >= 500 || status == 429 => Err(TokenError::Transient(format!("the token endpoint answered HTTP {status}"))),
-        (_, Some(TokenBody { error: Some(error), error_description, .. })) => {
-            Err(TokenError::Rejected { error: short(&error), description: error_description.map(|d| short(&d)) })
-        }
+        (_, Some(TokenBody { error: Some(error), error_description, .. })) => Err(TokenError::Rejected {
+            error: shown(&error, &sent),
+            description: error_description.map(|d| shown(&d, &sent)),
+        }),
         (status, _) => Err(TokenError::Invalid(format!("the token endpoint answered HTTP {status} without a token"))),
     }
 }
 
-/// Provider text shown to people: one line, bounded.
-fn short(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).take(300).collect()
+/// The secrets a request carried, in every form an echo of them may take (see `invoke::secret_values`).
+fn sent_secrets(form: &[(&'static str, String)], authorization: Option<Secret>) -> Vec<String> {
+    let mut sent: Vec<Injection> = form
+        .iter()
+        .filter(|(name, _)| SECRET_FIELDS.contains(name))
+        .map(|(name, value)| Injection::Form((*name).to_owned(), Secret::new(value.clone())))
+        .collect();
+    sent.extend(authorization.map(|value| Injection::Header("authorization".into(), value)));
+    crate::invoke::secret_values(&sent, None)
+}
+
+/// Provider text shown to people and stored: secrets masked, one line, bounded.
+fn shown(text: &str, secrets: &[String]) -> String {
+    let masked = String::from_utf8_lossy(&crate::invoke::mask(text.as_bytes(), secrets)).into_owned();
+    masked.chars().filter(|c| !c.is_control()).take(300).collect()
 }
 
 /// Client authentication the service's way: an HTTP Basic header (RFC 6749 §2.3.1: both parts
 /// form-encoded before Base64), or the credentials in the body; a public client sends its id only.
+/// Returns the Authorization header it set, if any.
 fn authenticate(
     request: reqwest::RequestBuilder,
     form: &mut Vec<(&'static str, String)>,
     cfg: &OAuthConfig,
     client_secret: Option<&Secret>,
-) -> reqwest::RequestBuilder {
+) -> (reqwest::RequestBuilder, Option<Secret>) {
     match (cfg.client_auth, client_secret) {
         (ClientAuth::Basic, Some(secret)) => {
             let pair = format!("{}:{}", form_enc(&cfg.client_id), form_enc(secret.expose()));
-            request.header("authorization", format!("Basic {}", STANDARD.encode(pair)))
+            let value = Secret::new(format!("Basic {}", STANDARD.encode(pair)));
+            (request.header("authorization", value.expose()), Some(value))
         }
         (ClientAuth::Body, Some(secret)) => {
             form.push(("client_id", cfg.client_id.clone()));
             form.push(("client_secret", secret.expose().to_owned()));
-            request
+            (request, None)
         }
         (_, None) => {
             form.push(("client_id", cfg.client_id.clone()));
-            request
+            (request, None)
         }
     }
 }
@@ -188,7 +210,7 @@ pub async fn revoke(
     let endpoint = cfg.revoke_url.as_deref().ok_or_else(|| TokenError::Invalid("no revoke URL".into()))?;
     let url = Url::parse(endpoint).map_err(|e| TokenError::Invalid(format!("revoke URL: {e}")))?;
     let mut form: Vec<(&'static str, String)> = vec![("token", token.expose().to_owned()), ("token_type_hint", hint.to_owned())];
-    let request = authenticate(out.request(reqwest::Method::POST, &url)?, &mut form, cfg, client_secret);
+    let (request, _) = authenticate(out.request(reqwest::Method::POST, &url)?, &mut form, cfg, client_secret);
     let answer = out.send(&url, request.form(&form), Some(TOKEN_TIMEOUT)).await?;
     match answer.status {
         200..=299 => Ok(()),

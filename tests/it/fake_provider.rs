@@ -48,6 +48,9 @@ pub struct Behaviour {
     pub api_reject_status: u16,
     /// False: the protected API refuses every token, live or not.
     pub api_accepts: bool,
+    /// Refusals (`token_error`) quote the request they refuse in `error_description`: its form
+    /// fields and Authorization header, as a careless server's debug output would.
+    pub echo_in_errors: bool,
 }
 
 impl Default for Behaviour {
@@ -66,6 +69,7 @@ impl Default for Behaviour {
             token_delay_ms: 0,
             api_reject_status: 401,
             api_accepts: true,
+            echo_in_errors: false,
         }
     }
 }
@@ -409,6 +413,11 @@ async fn token(req: HttpRequest, provider: web::Data<Provider>, form: web::Form<
     }
     match behaviour.token_error {
         Some((500, _)) => return HttpResponse::InternalServerError().body("the fake provider fell over"),
+        Some((status, error)) if behaviour.echo_in_errors => {
+            let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let echo = format!("refused {params:?} with authorization {authorization}");
+            return oauth_error(status, error, &echo);
+        }
         Some((status, error)) => return oauth_error(status, error, "the fake provider was told to refuse"),
         None => {}
     }

@@ -16,6 +16,7 @@ mod headers;
 mod invoke;
 mod migrations;
 mod openapi;
+mod provider_text;
 mod refresh;
 mod services_api;
 mod services_pages;
