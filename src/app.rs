@@ -145,7 +145,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     .run();
 
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
-    spawn_maintenance(state.db.clone(), stopped.clone());
+    spawn_maintenance(state.db.clone(), state.clock.clone(), stopped.clone());
     if let Some(cache) = &state.cache {
         cache::watch(&state.db, &config.database_url, cache.clone(), stopped.clone());
     }
@@ -155,8 +155,9 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     Ok(Running { server, addr, base_url, generated_admin_password, state, stop_background })
 }
 
-/// Database upkeep every ten minutes until `stop` turns true (see `db::optimize`).
-fn spawn_maintenance(db: Db, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// Database upkeep every ten minutes until `stop` turns true: expired nonces go, and the planner's
+/// statistics are kept current (see `db::optimize`).
+fn spawn_maintenance(db: Db, clock: Clock, mut stop: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         // Not at start: statistics taken of a new, empty database would mislead the planner while
         // it fills (measured: a bulk load of 100,000 connections went from seconds to minutes).
@@ -167,7 +168,12 @@ fn spawn_maintenance(db: Db, mut stop: tokio::sync::watch::Receiver<bool>) {
                 _ = ticks.tick() => {}
                 _ = stop.changed() => break,
             }
-            if let Err(e) = db.run(|c| Ok(crate::db::optimize(c)?)).await {
+            let now = clock.now();
+            let upkeep = db.run(move |c| {
+                crate::models::nonce::prune(c, now)?;
+                Ok(crate::db::optimize(c)?)
+            });
+            if let Err(e) = upkeep.await {
                 tracing::warn!(error = %e, "database maintenance failed");
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod csrf;
 pub mod guard;
+pub mod nonce;
 pub mod password;
 pub mod session;
 pub mod token;

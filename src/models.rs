@@ -6,6 +6,7 @@ pub mod connection;
 pub mod destinations;
 pub mod event;
 pub mod lease;
+pub mod nonce;
 pub mod oauth_flow;
 pub mod service;
 pub mod session;

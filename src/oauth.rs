@@ -143,10 +143,9 @@ pub async fn token_request(
             scope,
         }),
         (status, _) if status >= 500 || status == 429 => Err(TokenError::Transient(format!("the token endpoint answered HTTP {status}"))),
-        (_, Some(TokenBody { error: Some(error), error_description, .. })) => Err(TokenError::Rejected {
-            error: shown(&error, &sent),
-            description: error_description.map(|d| shown(&d, &sent)),
-        }),
+        (_, Some(TokenBody { error: Some(error), error_description, .. })) => {
+            Err(TokenError::Rejected { error: shown(&error, &sent), description: error_description.map(|d| shown(&d, &sent)) })
+        }
         (status, _) => Err(TokenError::Invalid(format!("the token endpoint answered HTTP {status} without a token"))),
     }
 }

@@ -1,9 +1,9 @@
 //! Creating, changing and deleting custom services, with their audit entries.
 
 use crate::app::AppState;
+use crate::domain::destinations::{Destinations, Move};
 use crate::domain::service_input::{self, Existing, SecretChange, ServiceInput, ValidService};
 use crate::domain::validate::push;
-use crate::domain::destinations::{Destinations, Move};
 use crate::error::{Affected, AppError, FieldErrors};
 use crate::models::audit::{self, Event};
 use crate::models::service::{self, Service, ServiceRow};
@@ -248,10 +248,7 @@ fn connections_set_aside(
         affected.len(),
         owners.iter().map(|(o, n)| format!("{o} ({n})")).collect::<Vec<_>>().join(", ")
     );
-    let affected = affected
-        .into_iter()
-        .map(|(h, _)| Affected { link_name: h.link_name, name: h.name, owner: h.owner })
-        .collect();
+    let affected = affected.into_iter().map(|(h, _)| Affected { link_name: h.link_name, name: h.name, owner: h.owner }).collect();
     Err(AppError::ConfirmationRequired { message, affected })
 }
 

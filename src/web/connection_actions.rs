@@ -11,13 +11,14 @@ use crate::app::AppState;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::guard::Admin;
 use crate::auth::session;
-use crate::auth::token::same_token;
+use crate::auth::token::sha256_hex;
 use crate::domain::connection::CredentialInput;
 use crate::domain::service::{ApiKeyParam, ServiceConfig};
 use crate::error::{AppError, FieldErrors};
 use crate::ops::authorize::{CallbackOutcome, CallbackParams};
 use crate::ops::connections::{self as ops, ConnectionView};
 use crate::web::connection_view::ConnectAction;
+use crate::web::connections::{CONNECT_PURPOSE, connect_url};
 use crate::web::service_view::field_error;
 use crate::web::{Layout, render, render_status, see_other, see_other_error, wants_fragment};
 
@@ -42,55 +43,85 @@ impl ConnectPage {
 }
 
 #[derive(Deserialize)]
-pub struct TokenQuery {
-    csrf_token: Option<String>,
+pub struct NonceQuery {
+    nonce: Option<String>,
 }
 
-/// Connect: the credentials form, or — for OAuth2, with the CSRF token in the link — the consent
-/// redirect or the client-credentials token request.
+/// The page before an OAuth2 connect: where the browser (or the token request) is about to go, and
+/// the link that goes there, with a fresh nonce.
+#[derive(Template)]
+#[template(path = "connections/continue.html")]
+struct ContinuePage {
+    layout: Layout,
+    c: ConnectionView,
+    consent: bool,
+    /// The provider's origin the browser (or the token request) goes to.
+    destination: String,
+    href: String,
+}
+
+/// Connect: the credentials form, or for OAuth2 — with the single-use nonce of a Connect link — the
+/// consent redirect or the client-credentials token request. Without a nonce (a list row's link),
+/// a page says where it goes and links there with one.
 pub async fn connect_connection(
     req: HttpRequest,
     admin: Admin,
     state: web::Data<AppState>,
     link: web::Path<String>,
-    query: web::Query<TokenQuery>,
+    query: web::Query<NonceQuery>,
 ) -> Result<HttpResponse, AppError> {
     let loaded = ops::load(&state, &link).await?;
-    let view = loaded.view();
-    let checked = || match &query.csrf_token {
-        Some(t) if same_token(t, admin.0.csrf()) => Ok(()),
-        _ => Err(AppError::Csrf),
-    };
-    match ConnectAction::of(&view) {
-        ConnectAction::Credentials => {
-            if loaded.row.owner_id != admin.user().id {
-                return Err(AppError::Forbidden(format!("Only the owner ({}) can connect this connection.", loaded.owner)));
-            }
-            let params = loaded.config()?.api_key().map(|k| k.params.clone()).unwrap_or_default();
-            let page = ConnectPage {
-                layout: Layout::new(&req, Some(&admin.0), "connections"),
-                c: view,
-                params,
-                username: String::new(),
-                errors: FieldErrors::new(),
-            };
-            render(&req, &page)
-        }
-        ConnectAction::Consent => {
-            checked()?;
-            let session_hash = admin.0.session.id_hash.clone();
-            let url = crate::ops::authorize::start_authorization(&state, admin.user(), &link, Some(session_hash)).await?;
-            Ok(HttpResponse::SeeOther().insert_header((LOCATION, url.to_string())).finish())
-        }
-        ConnectAction::ClientCredentials => {
-            checked()?;
-            match crate::ops::authorize::connect_client_credentials(&state, admin.user(), &link).await {
-                Ok(c) => Ok(see_other(&format!("/admin/connections/{}", c.link_name), Some("Connected: a token was obtained."))),
-                Err(AppError::Conflict(message)) => Ok(see_other_error(&format!("/admin/connections/{link}"), &message)),
-                Err(e) => Err(e),
-            }
-        }
+    if loaded.row.owner_id != admin.user().id {
+        return Err(AppError::Forbidden(format!("Only the owner ({}) can connect this connection.", loaded.owner)));
     }
+    let view = loaded.view();
+    let action = ConnectAction::of(&view);
+    let Some(nonce) = query.into_inner().nonce.filter(|_| action != ConnectAction::Credentials) else {
+        return match action {
+            ConnectAction::Credentials => {
+                let params = loaded.config()?.api_key().map(|k| k.params.clone()).unwrap_or_default();
+                let layout = Layout::new(&req, Some(&admin.0), "connections");
+                render(&req, &ConnectPage { layout, c: view, params, username: String::new(), errors: FieldErrors::new() })
+            }
+            _ => {
+                let oauth = loaded.config()?.oauth().cloned();
+                let endpoint = match action {
+                    ConnectAction::Consent => oauth.as_ref().and_then(|o| o.authorization_url.clone()),
+                    _ => oauth.as_ref().map(|o| o.token_url.clone()),
+                };
+                let page = ContinuePage {
+                    layout: Layout::new(&req, Some(&admin.0), "connections"),
+                    consent: action == ConnectAction::Consent,
+                    destination: endpoint.as_deref().and_then(crate::domain::destinations::origin_of).unwrap_or_default(),
+                    href: connect_url(&link, &admin.0, state.clock.now())?,
+                    c: view,
+                };
+                render(&req, &page)
+            }
+        };
+    };
+    spend_connect_nonce(&state, &admin, &link, &nonce).await?;
+    if action == ConnectAction::Consent {
+        let session_hash = admin.0.session.id_hash.clone();
+        let url = crate::ops::authorize::start_authorization(&state, admin.user(), &link, Some(session_hash)).await?;
+        return Ok(HttpResponse::SeeOther().insert_header((LOCATION, url.to_string())).finish());
+    }
+    match crate::ops::authorize::connect_client_credentials(&state, admin.user(), &link).await {
+        Ok(c) => Ok(see_other(&format!("/admin/connections/{}", c.link_name), Some("Connected: a token was obtained."))),
+        Err(AppError::Conflict(message)) => Ok(see_other_error(&format!("/admin/connections/{link}"), &message)),
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks a Connect link's nonce (this session's, for this connection, unexpired) and spends it.
+async fn spend_connect_nonce(state: &AppState, admin: &Admin, link: &str, nonce: &str) -> Result<(), AppError> {
+    let now = state.clock.now();
+    let expires_at = crate::auth::nonce::verify(admin.0.csrf(), CONNECT_PURPOSE, link, nonce, now).ok_or(AppError::Csrf)?;
+    let hash = sha256_hex(nonce);
+    if !state.db.run(move |c| Ok(crate::models::nonce::spend(c, &hash, expires_at)?)).await? {
+        return Err(AppError::Csrf);
+    }
+    Ok(())
 }
 
 /// The credentials form's submission.

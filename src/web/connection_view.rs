@@ -122,7 +122,7 @@ pub struct ConnectionItem {
 pub enum ConnectAction {
     /// A page with a form for API key values or a username and password.
     Credentials,
-    /// A GET link (carrying the CSRF token) that redirects to the provider's consent page.
+    /// A GET link (carrying a single-use nonce) that redirects to the provider's consent page.
     Consent,
     /// A POST: the token request is made at once.
     ClientCredentials,

@@ -8,8 +8,9 @@ use askama::Template;
 use serde::Deserialize;
 
 use crate::app::AppState;
-use crate::auth::csrf::{CSRF_FIELD, CsrfForm};
+use crate::auth::csrf::CsrfForm;
 use crate::auth::guard::Admin;
+use crate::auth::session::SignedIn;
 use crate::domain::connection::ConnectionInput;
 use crate::domain::service::Scope;
 use crate::error::{AppError, FieldErrors};
@@ -186,11 +187,15 @@ fn read_form(pairs: &[(String, String)]) -> Posted {
     Posted { input, action }
 }
 
-/// Where "Connect" goes for a connection: the credentials page, or (with the CSRF token) the
-/// consent redirect or the client-credentials request.
-pub fn connect_url(link_name: &str, csrf: &str) -> String {
-    format!("/admin/connections/{link_name}/connect?{CSRF_FIELD}={csrf}")
+/// Where "Connect" goes for a connection: the credentials page, or (with a single-use nonce, see
+/// `auth::nonce`) the consent redirect or the client-credentials request.
+pub fn connect_url(link_name: &str, signed_in: &SignedIn, now: i64) -> Result<String, AppError> {
+    let nonce = crate::auth::nonce::issue(signed_in.csrf(), CONNECT_PURPOSE, link_name, now)?;
+    Ok(format!("/admin/connections/{link_name}/connect?nonce={nonce}"))
 }
+
+/// What a Connect link's nonce is for.
+pub const CONNECT_PURPOSE: &str = "connect";
 
 pub async fn create_connection(
     req: HttpRequest,
@@ -203,7 +208,7 @@ pub async fn create_connection(
         posted.input.link_name = Some(crate::domain::validate::suggest_link_name(posted.input.name.as_deref().unwrap_or("")));
     }
     match ops::create(&state, admin.user(), posted.input.clone()).await {
-        Ok(created) if posted.action == "connect" => Ok(see_other(&connect_url(&created.link_name, admin.0.csrf()), None)),
+        Ok(created) if posted.action == "connect" => Ok(see_other(&connect_url(&created.link_name, &admin.0, state.clock.now())?, None)),
         Ok(created) => {
             Ok(see_other(&format!("/admin/connections/{}", created.link_name), Some(&format!("Connection “{}” created.", created.name))))
         }
@@ -235,6 +240,8 @@ struct DetailsPage {
     service: Service,
     mine: bool,
     base_url: String,
+    /// The Connect button's link (with a fresh nonce for the OAuth2 actions).
+    connect_href: String,
 }
 
 impl DetailsPage {
@@ -262,6 +269,7 @@ pub async fn show_connection(
         c: loaded.view(),
         service: loaded.service.view()?,
         base_url: state.base_url.as_str().trim_end_matches('/').to_owned(),
+        connect_href: connect_url(&link, &admin.0, state.clock.now())?,
     };
     render(&req, &page)
 }
@@ -305,7 +313,9 @@ pub async fn update_connection(
         input.scopes = None;
     }
     match ops::update(&state, admin.user(), &link, input).await {
-        Ok((updated, _)) if posted.action == "reconnect" => Ok(see_other(&connect_url(&updated.link_name, admin.0.csrf()), None)),
+        Ok((updated, _)) if posted.action == "reconnect" => {
+            Ok(see_other(&connect_url(&updated.link_name, &admin.0, state.clock.now())?, None))
+        }
         Ok((updated, true)) => Ok(see_other_error(
             &format!("/admin/connections/{}", updated.link_name),
             "Saved. The scopes changed, so the connection is Not connected until you reconnect and consent to them.",

@@ -253,7 +253,7 @@ async fn changing_the_scopes_sets_not_connected_with_a_message_and_a_rename_does
     connect_oauth(&browser, "zoho_main").await;
     let res = browser.submit(path, path, &[("name", "Renamed"), ("scope", "write"), ("action", "reconnect")]).await;
     let to_connect = res.header("location").to_owned();
-    assert!(to_connect.starts_with("/admin/connections/zoho_main/connect?csrf_token="), "{to_connect}");
+    assert!(to_connect.starts_with("/admin/connections/zoho_main/connect?nonce="), "{to_connect}");
     let to_provider = browser.get(&to_connect).await;
     assert!(to_provider.header("location").contains("scope=write&"), "{}", to_provider.header("location"));
     assert_eq!(row(&app, "zoho_main").await.status, "not_connected");

@@ -341,14 +341,46 @@ async fn a_failed_code_exchange_is_shown_and_leaves_the_connection_as_it_was() {
 }
 
 #[tokio::test]
-async fn the_connect_link_needs_the_csrf_token_and_starts_no_flow_without_it() {
+async fn the_connect_link_needs_a_single_use_nonce_and_starts_no_flow_without_it() {
     let Setup { app, fake, browser, .. } = default_setup().await;
-    for path in ["/admin/connections/zoho_main/connect", "/admin/connections/zoho_main/connect?csrf_token=forged"] {
-        let res = browser.get(path).await;
+    let csrf = browser.get("/admin/connections").await.csrf();
+    for path in [
+        "/admin/connections/zoho_main/connect?nonce=forged".to_owned(),
+        format!("/admin/connections/zoho_main/connect?nonce=9999999999.{csrf}"),
+        format!("/admin/connections/zoho_main/connect?csrf_token={csrf}&nonce="),
+    ] {
+        let res = browser.get(&path).await;
         assert_eq!(res.status, 403, "{path}");
     }
+    // Without one (a list row's link), a page says where the browser goes, and links there with one.
+    let page = browser.get("/admin/connections/zoho_main/connect").await;
+    assert_eq!(page.status, 200);
+    assert!(text_of(&page).contains(&format!("Your browser goes to {}", fake.url)), "{}", text_of(&page));
     let flows: i64 = app.state.db.run(|c| Ok(oauth_flows::table.count().get_result(c)?)).await.unwrap();
     assert_eq!((flows, fake.authorize_calls().len()), (0, 0));
+    let link = connect_href(&page);
+    assert!(link.starts_with("/admin/connections/zoho_main/connect?nonce="), "{link}");
+    assert!(!link.contains(&csrf), "the CSRF token stays out of URLs");
+    assert_eq!(browser.get(&link).await.status, 303);
+    assert_eq!(browser.get(&link).await.status, 403, "a nonce is spent on use");
+    let flows: i64 = app.state.db.run(|c| Ok(oauth_flows::table.count().get_result(c)?)).await.unwrap();
+    assert_eq!(flows, 1);
+}
+
+#[tokio::test]
+async fn a_connect_nonce_expires_and_belongs_to_one_session_and_one_connection() {
+    let Setup { app, browser, api, .. } = default_setup().await;
+    api.create("/api/v1/connections", &connection("zoho", "zoho_other", &["read"])).await;
+    let link = connect_href(&browser.get("/admin/connections/zoho_main").await);
+    let elsewhere = link.replace("zoho_main", "zoho_other");
+    assert_eq!(browser.get(&elsewhere).await.status, 403, "another connection");
+    let other_session = app.admin().await;
+    assert_eq!(other_session.get(&link).await.status, 403, "another session");
+    // An hour later (the session kept alive meanwhile), the link is refused.
+    app.clock.advance(1800);
+    assert_eq!(browser.get("/admin/connections").await.status, 200);
+    app.clock.advance(1801);
+    assert_eq!(browser.get(&link).await.status, 403, "an hour later");
 }
 
 #[tokio::test]
@@ -405,6 +437,7 @@ async fn a_client_credentials_connection_makes_the_token_request_at_once() {
     let res = seen.keep(api.post("/api/v1/connections/machine_main/authorize", &json!({})).await);
     assert_eq!(res.status, 409);
     assert!(res.json()["error"]["message"].as_str().unwrap().contains("The token request failed: the provider refused: invalid_client"));
+    let details = seen.keep(browser.get("/admin/connections/machine_main").await);
     let res = seen.keep(browser.get(&connect_href(&details)).await);
     assert_eq!(res.header("location"), "/admin/connections/machine_main");
     assert!(text_of(&seen.keep(browser.get("/admin/connections/machine_main").await)).contains("The token request failed"));
@@ -425,7 +458,7 @@ async fn create_and_connect_goes_on_to_the_provider_and_the_forms_csp_lets_it() 
     let fields = [("service", "zoho"), ("name", "Zoho"), ("link_name", "zoho_new"), ("scope", "read"), ("action", "connect")];
     let created = browser.submit("/admin/connections/new?service=zoho", "/admin/connections", &fields).await;
     let to_connect = created.header("location").to_owned();
-    assert!(to_connect.starts_with("/admin/connections/zoho_new/connect?csrf_token="), "{to_connect}");
+    assert!(to_connect.starts_with("/admin/connections/zoho_new/connect?nonce="), "{to_connect}");
     let to_provider = browser.get(&to_connect).await;
     assert!(to_provider.header("location").starts_with(&fake.authorize_url()));
     let back = crate::connections::local(&at_provider(to_provider.header("location")).await);

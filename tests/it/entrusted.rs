@@ -233,13 +233,8 @@ async fn the_edit_form_asks_for_a_confirmation_that_names_the_owners_before_savi
     app.add_user("mallory", Role::SdAdmin, "mallory-password-123").await;
     let browser = app.browser();
     assert_eq!(browser.sign_in("mallory", "mallory-password-123").await.status, 303);
-    let form = [
-        ("name", "Desk"),
-        ("auth_type", "api_key"),
-        ("param_type", "header"),
-        ("param_name", "X-Api-Key"),
-        ("param_display", "API Key"),
-    ];
+    let form =
+        [("name", "Desk"), ("auth_type", "api_key"), ("param_type", "header"), ("param_name", "X-Api-Key"), ("param_display", "API Key")];
     let base = format!("{}/api", attacker.url);
     let mut fields: Vec<(&str, &str)> = form.to_vec();
     fields.push(("api_base_url", &base));

@@ -774,8 +774,12 @@ async fn a_sealed_secret_copied_to_another_services_row_does_not_open() {
         .await
         .unwrap();
     let keyring = app.state.keyring.clone();
-    let opened =
-        app.state.db.run(move |c| Ok(service::find(c, "copycat")?.unwrap().open_client_secret(&keyring).map(|s| s.is_some()))).await.unwrap();
+    let opened = app
+        .state
+        .db
+        .run(move |c| Ok(service::find(c, "copycat")?.unwrap().open_client_secret(&keyring).map(|s| s.is_some())))
+        .await
+        .unwrap();
     assert!(opened.is_err(), "bound to its own row");
     assert_eq!(opened_secret(&app, "original").await.as_deref(), Some("original-secret"));
     // The page and the API still work: they only say whether a secret is set.

@@ -69,7 +69,10 @@ fn a_new_host_scheme_or_port_is_a_move_and_a_dropped_role_is_not() {
     assert!(old.moves_to(&dropped).is_empty());
     let added = Destinations::of(Some("https://api.example/v1"), &oauth("https://idp.example/token", None, Some("https://evil.example/r")));
     let moves = old.moves_to(&added);
-    assert_eq!(moves, vec![Move { role: Role::Revoke, from: Some("https://idp.example:443".into()), to: "https://evil.example:443".into() }]);
+    assert_eq!(
+        moves,
+        vec![Move { role: Role::Revoke, from: Some("https://idp.example:443".into()), to: "https://evil.example:443".into() }]
+    );
     assert!(moves[0].describe().contains("revoke URL moves from https://idp.example:443 to https://evil.example:443"));
 }
 
