@@ -12,7 +12,10 @@ mod connections_oauth;
 mod connections_search;
 mod fake_provider;
 mod headers;
+mod hostile_input;
 mod invoke;
+mod lockout;
+
 mod migrations;
 mod openapi;
 mod refresh;
