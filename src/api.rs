@@ -6,7 +6,13 @@ pub mod me;
 pub mod openapi;
 pub mod services;
 
-use actix_web::web;
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::{FromRequest, HttpRequest, web};
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
 
 use crate::error::AppError;
 
@@ -15,16 +21,52 @@ use crate::error::AppError;
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(256 * 1024).error_handler(|err, _req| {
         use actix_web::error::JsonPayloadError as E;
-        let message = match &err {
-            E::Overflow { .. } | E::OverflowKnownLength { .. } => return AppError::TooLarge.into(),
-            E::Deserialize(e) => format!("The JSON body is not valid: {}.", without_values(e)),
-            E::ContentType => "Send the body as application/json.".to_owned(),
-            _ => "The JSON body could not be read.".to_owned(),
-        };
-        let mut fields = crate::error::FieldErrors::new();
-        fields.entry("body".to_owned()).or_default().push(message);
-        AppError::Invalid(fields).into()
+        match &err {
+            E::Overflow { .. } | E::OverflowKnownLength { .. } => AppError::TooLarge.into(),
+            E::Deserialize(e) => not_valid(e).into(),
+            E::ContentType => body_invalid("Send the body as application/json.".to_owned()).into(),
+            _ => body_invalid("The JSON body could not be read.".to_owned()).into(),
+        }
     })
+}
+
+fn body_invalid(message: String) -> AppError {
+    AppError::Invalid(crate::error::FieldErrors::from([("body".to_owned(), vec![message])]))
+}
+
+fn not_valid(e: &serde_json::Error) -> AppError {
+    body_invalid(format!("The JSON body is not valid: {}.", without_values(e)))
+}
+
+/// A JSON body of type `T` (read as `json_config` says) whose strings passed `input::check_json`.
+pub struct Json<T>(pub T);
+
+impl<T> Json<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T> std::ops::Deref for Json<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let raw = web::Json::<Box<RawValue>>::from_request(req, payload);
+        Box::pin(async move {
+            let raw = raw.await?.into_inner();
+            crate::input::check_json(raw.get())?;
+            Ok(Json(serde_json::from_str(raw.get()).map_err(|e| not_valid(&e))?))
+        })
+    }
 }
 
 /// serde's reason with the offending value reduced to its kind: `invalid type: string "hunter2",

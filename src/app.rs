@@ -12,6 +12,7 @@ use url::Url;
 
 use crate::activity::Activity;
 use crate::auth::password::Hasher;
+use crate::auth::throttle::Throttle;
 use crate::cache::{self, Cache};
 use crate::clock::Clock;
 use crate::config::Config;
@@ -21,7 +22,7 @@ use crate::error::AppError;
 use crate::outbound::Outbound;
 use crate::search::NameIndex;
 use crate::tokens::Refresher;
-use crate::{api, keys, security, setup, web as pages};
+use crate::{api, input, keys, security, setup, web as pages};
 
 /// What every handler can reach.
 pub struct AppState {
@@ -31,6 +32,8 @@ pub struct AppState {
     pub base_url: Url,
     pub keyring: Keyring,
     pub hasher: Hasher,
+    /// Failed sign-ins per client address (see `auth::throttle`).
+    pub sign_in_throttle: Throttle,
     pub clock: Clock,
     /// The one client for calls to third parties.
     pub outbound: Outbound,
@@ -111,6 +114,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
         base_url: base_url.clone(),
         keyring,
         hasher,
+        sign_in_throttle: Throttle::default(),
         outbound,
         refresher,
         config: config.clone(),
@@ -135,6 +139,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
             app = app.service(outer);
         }
         app.default_service(web::to(pages::errors::not_found))
+            .wrap(from_fn(input::check_url))
             .wrap(from_fn(security::check_origin))
             .wrap(from_fn(pages::errors::render_errors))
             .wrap(from_fn(security::headers))

@@ -1,9 +1,10 @@
 //! Authentication and authorization: password hashing, sessions and API tokens, the SDAdmin guards,
-//! and CSRF protection.
+//! the per-address sign-in throttle, and CSRF protection.
 
 pub mod csrf;
 pub mod guard;
 pub mod nonce;
 pub mod password;
 pub mod session;
+pub mod throttle;
 pub mod token;

@@ -13,6 +13,7 @@ pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod input;
 pub mod invoke;
 pub mod keys;
 pub mod models;

@@ -13,6 +13,8 @@ pub mod service_view;
 pub mod services;
 pub mod settings;
 
+use std::borrow::Cow;
+
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
@@ -159,12 +161,18 @@ pub fn see_other_error(location: &str, message: &str) -> HttpResponse {
     see_other(location, Some(&format!("!{message}")))
 }
 
-/// A `next` parameter is followed only when it is a path on this site (no `//host` or scheme).
-pub fn local_path(next: Option<&str>) -> &str {
-    match next {
-        Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') && !p.contains(':') => p,
-        _ => "/",
-    }
+/// A `next` parameter is followed only when a browser would read it as a path on this site, after the
+/// WHATWG URL parser's clean-up: it drops leading and trailing C0 controls and spaces, and tabs and
+/// line breaks anywhere, so `/\t/evil.example` is `//evil.example`, another host. What remains is
+/// what is checked and returned: one `/` first, then no second `/` (a host would follow) and no `\`
+/// anywhere (read as `/`), no `:` (a scheme) and no other control character (no header carries one).
+pub fn local_path(next: Option<&str>) -> Cow<'_, str> {
+    const STRIPPED: [char; 3] = ['\t', '\n', '\r'];
+    let Some(raw) = next else { return Cow::Borrowed("/") };
+    let trimmed = raw.trim_matches(|c: char| c <= ' ');
+    let path = if trimmed.contains(STRIPPED) { Cow::Owned(trimmed.replace(STRIPPED, "")) } else { Cow::Borrowed(trimmed) };
+    let local = path.starts_with('/') && !path.starts_with("//") && !path.contains(['\\', ':']) && !path.chars().any(char::is_control);
+    if local { path } else { Cow::Borrowed("/") }
 }
 
 #[cfg(test)]

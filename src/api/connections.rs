@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use crate::api::Json;
 use crate::api::services::rfc3339;
 use crate::app::AppState;
 use crate::auth::guard::ApiAdmin;
@@ -147,7 +148,7 @@ pub async fn list_connections(
 pub async fn create_connection(
     ApiAdmin(user): ApiAdmin,
     state: web::Data<AppState>,
-    input: web::Json<ConnectionInput>,
+    input: Json<ConnectionInput>,
 ) -> Result<HttpResponse, AppError> {
     let created = ops::create(&state, &user, input.into_inner()).await?;
     Ok(HttpResponse::Created()
@@ -163,7 +164,7 @@ pub async fn update_connection(
     ApiAdmin(user): ApiAdmin,
     state: web::Data<AppState>,
     link: web::Path<String>,
-    input: web::Json<ConnectionInput>,
+    input: Json<ConnectionInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = input.into_inner();
     let mut errors = FieldErrors::new();
@@ -193,7 +194,7 @@ pub async fn put_credentials(
     ApiAdmin(user): ApiAdmin,
     state: web::Data<AppState>,
     link: web::Path<String>,
-    input: web::Json<CredentialInput>,
+    input: Json<CredentialInput>,
 ) -> Result<HttpResponse, AppError> {
     let connected = ops::connect_with_credentials(&state, &user, &link, input.into_inner()).await?;
     Ok(HttpResponse::Ok().json(connection_json(&connected)))
@@ -233,7 +234,7 @@ pub async fn invoke_connection(
     ApiAdmin(user): ApiAdmin,
     state: web::Data<AppState>,
     link: web::Path<String>,
-    request: web::Json<crate::invoke::InvokeRequest>,
+    request: Json<crate::invoke::InvokeRequest>,
 ) -> Result<HttpResponse, AppError> {
     let answer = crate::ops::invoke::invoke(&state, &user, &link, request.into_inner()).await?;
     Ok(HttpResponse::Ok().json(answer))

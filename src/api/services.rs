@@ -4,6 +4,7 @@
 use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
+use crate::api::Json;
 use crate::app::AppState;
 use crate::auth::guard::ApiAdmin;
 use crate::domain::service::{ApiKeyConfig, AuthType, ClientAuth, OAuthConfig, Scope, TokenPlacement, callback_url};
@@ -149,7 +150,7 @@ pub async fn list_services(_: ApiAdmin, state: web::Data<AppState>, query: web::
 pub async fn create_service(
     ApiAdmin(user): ApiAdmin,
     state: web::Data<AppState>,
-    input: web::Json<ServiceInput>,
+    input: Json<ServiceInput>,
 ) -> Result<HttpResponse, AppError> {
     let service = ops::create(&state, &user, input.into_inner()).await?;
     let alias = ops::alias_url(&state).await?;
@@ -175,7 +176,7 @@ pub async fn update_service(
     state: web::Data<AppState>,
     link: web::Path<String>,
     query: web::Query<UpdateQuery>,
-    input: web::Json<ServiceInput>,
+    input: Json<ServiceInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = input.into_inner();
     if input.link_name.as_deref().is_some_and(|l| l != link.as_str()) {

@@ -64,7 +64,8 @@ impl FromRequest for SignOutForm {
     }
 }
 
-/// Loads the session, checks the role when asked, reads the body and checks its CSRF token.
+/// Loads the session, checks the role when asked, reads the body and checks its CSRF token, then its
+/// text (`input::check_form`).
 async fn checked(req: &HttpRequest, body: <Bytes as FromRequest>::Future, sdadmin_only: bool) -> Result<(SignedIn, Bytes), AppError> {
     let by = session::load(req).await?;
     if sdadmin_only && by.user.role() != Role::SdAdmin {
@@ -82,5 +83,6 @@ async fn checked(req: &HttpRequest, body: <Bytes as FromRequest>::Future, sdadmi
     if !same_token(sent, by.csrf()) {
         return Err(AppError::Csrf);
     }
+    crate::input::check_form(&body)?;
     Ok((by, body))
 }

@@ -1,6 +1,8 @@
 //! Users: who may sign in, their role, and the sign-in throttle kept with them.
 
+use diesel::dsl::case_when;
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable};
 
 use crate::db::DbConn;
 use crate::db::schema::users;
@@ -110,22 +112,35 @@ pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
     users::table.order(users::username).select(User::as_select()).load(conn)
 }
 
-/// Counts a failed sign-in; the fifth in a row locks the account for `LOCKOUT_SECS`.
-pub fn record_failure(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {
-    crate::db::write_tx(conn, |conn| {
-        let failures: i32 = users::table.find(id).select(users::failed_logins).get_result(conn)?;
-        let failures = failures + 1;
-        let locked_until = (failures >= MAX_FAILED_LOGINS).then_some(now + LOCKOUT_SECS);
-        let failures = if locked_until.is_some() { 0 } else { failures };
-        diesel::update(users::table.find(id))
-            .set((users::failed_logins.eq(failures), users::locked_until.eq(locked_until)))
-            .execute(conn)
-            .map(drop)
-    })
+/// Whether no lock is in force at `now`: never locked, or the lock has ended.
+#[diesel::dsl::auto_type]
+fn unlocked_at(now: i64) -> _ {
+    users::locked_until.is_null().or(users::locked_until.le(now))
 }
 
-pub fn record_success(conn: &mut DbConn, id: i64) -> QueryResult<()> {
-    diesel::update(users::table.find(id)).set((users::failed_logins.eq(0), users::locked_until.eq(None::<i64>))).execute(conn).map(drop)
+/// Counts a failed sign-in in one statement, so that concurrent failures each count and none can
+/// undo a lock another has set: the count goes up by one (starting again at one once a lock has
+/// ended), and the failure that brings it to `MAX_FAILED_LOGINS` locks the account until
+/// `now + LOCKOUT_SECS`. A locked account is left as it is: failures while locked neither extend the
+/// lock (which would let anyone keep an account locked for ever) nor count towards the next one.
+pub fn record_failure(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {
+    let counted = case_when(users::locked_until.is_null(), users::failed_logins + 1).otherwise(1);
+    let locked_until = case_when(counted.ge(MAX_FAILED_LOGINS), (now + LOCKOUT_SECS).into_sql::<Nullable<BigInt>>())
+        .otherwise(None::<i64>.into_sql::<Nullable<BigInt>>());
+    diesel::update(users::table.find(id).filter(unlocked_at(now)))
+        .set((users::failed_logins.eq(counted), users::locked_until.eq(locked_until)))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Admits a sign-in whose password was right: clears the count, in the same statement that checks
+/// the account is still enabled and unlocked. False when it is not, because a lock (or a disable)
+/// came after the account was read, while its password was being checked.
+pub fn record_success(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<bool> {
+    diesel::update(users::table.find(id).filter(users::disabled.eq(false)).filter(unlocked_at(now)))
+        .set((users::failed_logins.eq(0), users::locked_until.eq(None::<i64>)))
+        .execute(conn)
+        .map(|rows| rows == 1)
 }
 
 pub fn set_password(conn: &mut DbConn, id: i64, password_hash: &str, now: i64) -> QueryResult<()> {

@@ -48,9 +48,21 @@ pub async fn render_errors(req: ServiceRequest, next: Next<impl MessageBody + 's
     } else if status == StatusCode::UNAUTHORIZED {
         to_sign_in(&http_req)
     } else {
-        html_error(&http_req, status, message).await
+        html_error(&http_req, status, with_fields(message, app_error)).await
     };
     Ok(res.into_response(new))
+}
+
+/// A page has no form fields to show a 422's messages beside (a query or a form refused at the
+/// edge, see `input`): the message lists them.
+fn with_fields(message: String, error: Option<&AppError>) -> String {
+    match error {
+        Some(AppError::Invalid(fields)) => {
+            let details: Vec<String> = fields.iter().map(|(field, messages)| format!("{field}: {}", messages.join(" "))).collect();
+            format!("{message} ({})", details.join("; "))
+        }
+        _ => message,
+    }
 }
 
 fn json_error(status: StatusCode, error: Option<&AppError>, message: &str) -> HttpResponse {

@@ -1,5 +1,6 @@
-//! Sign-in and sign-out. Sign-in is throttled per account in the database and answers unknown users,
-//! wrong passwords, and locked or disabled accounts with the same message.
+//! Sign-in and sign-out. Sign-in is throttled per account in the database (`models::user`) and per
+//! client address in memory (`auth::throttle`), and answers unknown users, wrong passwords, locked or
+//! disabled accounts and throttled addresses with the same message.
 
 use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
@@ -13,6 +14,7 @@ use crate::auth::session;
 use crate::auth::token::{random_urlsafe, same_token};
 use crate::crypto::Secret;
 use crate::error::AppError;
+use crate::input::Form;
 use crate::models::{session as sessions, user};
 use crate::web::{Layout, local_path, render_status, see_other};
 
@@ -54,7 +56,7 @@ fn login_page(
     let token = random_urlsafe(32)?;
     let mut layout = Layout::new(req, None, "");
     layout.csrf = crate::web::Escaped::new(&token);
-    let page = LoginPage { layout, username, next: local_path(Some(next)).to_owned(), error };
+    let page = LoginPage { layout, username, next: local_path(Some(next)).into_owned(), error };
     let mut res = render_status(req, status, &page)?;
     let cookie = Cookie::build(LOGIN_CSRF_COOKIE, token).path("/login").http_only(true).same_site(SameSite::Strict).finish();
     res.add_cookie(&cookie).map_err(|e| AppError::Internal(e.to_string()))?;
@@ -64,47 +66,62 @@ fn login_page(
 pub async fn show_login(req: HttpRequest, query: web::Query<NextQuery>) -> Result<HttpResponse, AppError> {
     let next = query.next.as_deref().unwrap_or("/");
     if session::load(&req).await.is_ok() {
-        return Ok(see_other(local_path(Some(next)), None));
+        return Ok(see_other(&local_path(Some(next)), None));
     }
     login_page(&req, StatusCode::OK, String::new(), next, None)
 }
 
-pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: web::Form<SignInForm>) -> Result<HttpResponse, AppError> {
-    let form = form.into_inner();
+pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: Form<SignInForm>) -> Result<HttpResponse, AppError> {
+    let form = form.0;
     let next = form.next.as_deref().unwrap_or("/");
     let cookie_token = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
     if cookie_token.is_empty() || !same_token(&cookie_token, &form.csrf_token) {
         return Err(AppError::Csrf);
     }
     let username = form.username.trim().to_owned();
+    let refuse = |username| login_page(&req, StatusCode::UNAUTHORIZED, username, next, Some(SIGN_IN_FAILED));
     let now = state.clock.now();
+    let client = req.peer_addr().map(|a| a.ip());
+    if !state.sign_in_throttle.try_acquire(client, now) {
+        tracing::info!(client = ?client, "sign-in refused: too many failures from this address");
+        return refuse(username);
+    }
     let lookup = username.clone();
     let found = state.db.run(move |conn| Ok(user::find_by_name(conn, &lookup)?)).await?;
     // Verify even for unknown, locked or disabled accounts, so timing reveals nothing.
     let ok = state.hasher.verify(Secret::new(form.password), found.as_ref().map(|u| u.password_hash.clone())).await?;
     let Some(account) = found.filter(|u| !u.disabled && !u.is_locked(now)) else {
-        return login_page(&req, StatusCode::UNAUTHORIZED, username, next, Some(SIGN_IN_FAILED));
+        return refuse(username);
     };
     let id = account.id;
     if !ok {
         state.db.run(move |conn| Ok(user::record_failure(conn, id, now)?)).await?;
         tracing::info!(username = %account.username, "failed sign-in");
-        return login_page(&req, StatusCode::UNAUTHORIZED, username, next, Some(SIGN_IN_FAILED));
+        return refuse(username);
     }
+    // The account is checked again as the count is cleared: a burst of failures may have locked it
+    // while this password was being checked.
     let (idle, absolute) = (state.config.session_idle_secs, state.config.session_absolute_secs);
-    state
+    let admitted = state
         .db
         .run(move |conn| {
-            user::record_success(conn, id)?;
-            sessions::delete_expired(conn, now - idle, now - absolute)?;
-            Ok(())
+            let admitted = user::record_success(conn, id, now)?;
+            if admitted {
+                sessions::delete_expired(conn, now - idle, now - absolute)?;
+            }
+            Ok(admitted)
         })
         .await?;
+    if !admitted {
+        tracing::info!(username = %account.username, "sign-in refused: the account was locked meanwhile");
+        return refuse(username);
+    }
+    state.sign_in_throttle.release(client, now);
     // Any session the browser had before is dropped: sign-in always issues a fresh id.
     session::end(&state, &req).await?;
     let cookie = session::start(&state, id).await?;
     tracing::info!(username = %account.username, "signed in");
-    let mut res = see_other(local_path(Some(next)), None);
+    let mut res = see_other(&local_path(Some(next)), None);
     res.add_cookie(&cookie).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(res)
 }

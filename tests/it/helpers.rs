@@ -134,6 +134,14 @@ impl TestApp {
         browser
     }
 
+    /// A browser whose connections come from `source`, another loopback address (127.0.0.0/8): the
+    /// sign-in throttle counts per client address, so many sources reach the per-account lock.
+    pub fn browser_from(&self, source: std::net::IpAddr) -> Browser {
+        let mut browser = self.browser();
+        browser.http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).local_address(source).build().unwrap();
+        browser
+    }
+
     /// A signed-in SDAdmin browser.
     pub async fn admin(&self) -> Browser {
         let browser = self.browser();

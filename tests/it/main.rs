@@ -13,7 +13,10 @@ mod connections_search;
 mod entrusted;
 mod fake_provider;
 mod headers;
+mod hostile_input;
 mod invoke;
+mod lockout;
+
 mod migrations;
 mod openapi;
 mod provider_text;
