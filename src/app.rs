@@ -91,6 +91,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     let keyring = keys::load_or_create(&config)?;
     keys::check_database_key_ids(&db, &keyring, config.clock.now())?;
     setup::record_destinations(&db)?;
+    let instance = setup::claim_instance(&db, &config)?;
 
     let listener = TcpListener::bind(&config.bind).map_err(|e| AppError::Startup(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| AppError::Startup(e.to_string()))?;
@@ -104,7 +105,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     hasher.warm_up().await;
     let outbound = Outbound::new(&config).map_err(|e| AppError::Startup(format!("cannot build the outbound HTTP client: {e}")))?;
     let clock = config.clock.clone();
-    let refresher = Refresher::new()?;
+    let refresher = Refresher::new(&instance)?;
     let state = web::Data::new(AppState {
         activity: Activity::start(db.clone()),
         cache: cache::for_database(&db),

@@ -26,25 +26,46 @@ pub struct TokenSet {
     pub scope: Option<String>,
 }
 
-/// Why a token request failed, sorted by what the caller should do about it.
+/// Why a token request failed, sorted by what the caller should do about it. Only a dead grant
+/// ends a connection's tokens: anything that may pass (a provider's 5xx, a 429, a timeout, an error
+/// code it may not mean for good) keeps them.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
-    /// The provider said no (e.g. `invalid_grant`): retrying will not help; the user must reconnect.
-    #[error("the provider refused: {error}{}", description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default())]
-    Rejected { error: String, description: Option<String> },
-    /// A passing failure (5xx, 429, timeout, network): try again later.
+    /// `invalid_grant`: the refresh token or code is dead at the provider; the owner must reconnect.
+    #[error("the provider refused: {error}{}", detail(description))]
+    InvalidGrant { error: String, description: Option<String> },
+    /// `invalid_client` or `unauthorized_client`: the provider refuses the service's client
+    /// credentials. Every connection of the service is affected; their tokens stay.
+    #[error("the provider refused: {error}{}", detail(description))]
+    ClientRefused { error: String, description: Option<String> },
+    /// Any other answer, a timeout or a network failure: try again later.
     #[error("the provider could not be reached or failed: {0}")]
     Transient(String),
-    /// The request was not made (policy) or the answer made no sense.
+    /// The request was not made (the outbound policy refused it).
     #[error("{0}")]
-    Invalid(String),
+    NotSent(String),
+}
+
+fn detail(description: &Option<String>) -> String {
+    description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
 }
 
 impl From<OutboundError> for TokenError {
     fn from(e: OutboundError) -> Self {
         match e {
-            OutboundError::Refused(..) => TokenError::Invalid(e.to_string()),
+            OutboundError::Refused(..) => TokenError::NotSent(e.to_string()),
             other => TokenError::Transient(other.to_string()),
+        }
+    }
+}
+
+impl TokenError {
+    /// Sorts an OAuth error code (RFC 6749 §5.2) into what it means for the connection.
+    fn of_code(status: u16, error: String, description: Option<String>) -> TokenError {
+        match error.as_str() {
+            "invalid_grant" => TokenError::InvalidGrant { error, description },
+            "invalid_client" | "unauthorized_client" => TokenError::ClientRefused { error, description },
+            _ => TokenError::Transient(format!("the token endpoint answered HTTP {status} ({error}{})", detail(&description))),
         }
     }
 }
@@ -81,8 +102,8 @@ fn encoded_scope(scopes: &[String], delimiter: &str) -> String {
 
 /// The provider's consent URL for an authorization-code flow.
 pub fn authorize_url(cfg: &OAuthConfig, redirect_uri: &str, scopes: &[String], state: &str, challenge: &str) -> Result<Url, TokenError> {
-    let base = cfg.authorization_url.as_deref().ok_or_else(|| TokenError::Invalid("the service has no authorization URL".into()))?;
-    let mut url = Url::parse(base).map_err(|e| TokenError::Invalid(format!("authorization URL: {e}")))?;
+    let base = cfg.authorization_url.as_deref().ok_or_else(|| TokenError::NotSent("the service has no authorization URL".into()))?;
+    let mut url = Url::parse(base).map_err(|e| TokenError::NotSent(format!("authorization URL: {e}")))?;
     let mut query = url.query().map(str::to_owned).unwrap_or_default();
     let mut add = |k: &str, v: &str| {
         if !query.is_empty() {
@@ -129,7 +150,7 @@ pub async fn token_request(
     client_secret: Option<&Secret>,
     mut form: Vec<(&'static str, String)>,
 ) -> Result<TokenSet, TokenError> {
-    let url = Url::parse(endpoint).map_err(|e| TokenError::Invalid(format!("token URL: {e}")))?;
+    let url = Url::parse(endpoint).map_err(|e| TokenError::NotSent(format!("token URL: {e}")))?;
     let request = out.request(reqwest::Method::POST, &url)?.header("accept", "application/json");
     let (request, authorization) = authenticate(request, &mut form, cfg, client_secret);
     let sent = sent_secrets(&form, authorization);
@@ -143,10 +164,10 @@ pub async fn token_request(
             scope,
         }),
         (status, _) if status >= 500 || status == 429 => Err(TokenError::Transient(format!("the token endpoint answered HTTP {status}"))),
-        (_, Some(TokenBody { error: Some(error), error_description, .. })) => {
-            Err(TokenError::Rejected { error: shown(&error, &sent), description: error_description.map(|d| shown(&d, &sent)) })
+        (status, Some(TokenBody { error: Some(error), error_description, .. })) => {
+            Err(TokenError::of_code(status, shown(&error, &sent), error_description.map(|d| shown(&d, &sent))))
         }
-        (status, _) => Err(TokenError::Invalid(format!("the token endpoint answered HTTP {status} without a token"))),
+        (status, _) => Err(TokenError::Transient(format!("the token endpoint answered HTTP {status} without a token"))),
     }
 }
 
@@ -206,15 +227,14 @@ pub async fn revoke(
     token: &Secret,
     hint: &str,
 ) -> Result<(), TokenError> {
-    let endpoint = cfg.revoke_url.as_deref().ok_or_else(|| TokenError::Invalid("no revoke URL".into()))?;
-    let url = Url::parse(endpoint).map_err(|e| TokenError::Invalid(format!("revoke URL: {e}")))?;
+    let endpoint = cfg.revoke_url.as_deref().ok_or_else(|| TokenError::NotSent("no revoke URL".into()))?;
+    let url = Url::parse(endpoint).map_err(|e| TokenError::NotSent(format!("revoke URL: {e}")))?;
     let mut form: Vec<(&'static str, String)> = vec![("token", token.expose().to_owned()), ("token_type_hint", hint.to_owned())];
     let (request, _) = authenticate(out.request(reqwest::Method::POST, &url)?, &mut form, cfg, client_secret);
     let answer = out.send(&url, request.form(&form), Some(TOKEN_TIMEOUT)).await?;
     match answer.status {
         200..=299 => Ok(()),
-        s if s >= 500 || s == 429 => Err(TokenError::Transient(format!("the revoke endpoint answered HTTP {s}"))),
-        s => Err(TokenError::Rejected { error: format!("HTTP {s}"), description: None }),
+        s => Err(TokenError::Transient(format!("the revoke endpoint answered HTTP {s}"))),
     }
 }
 

@@ -58,3 +58,38 @@ pub fn record_destinations(db: &Db) -> Result<(), AppError> {
     }
     Ok(())
 }
+
+/// File in the data folder that names this instance across restarts.
+const INSTANCE_FILE: &str = "instance.id";
+
+/// This instance's name in refresh leases, kept in the data folder so that a restart recognises the
+/// leases its previous run held; those are released at once (a run killed mid-refresh keeps no
+/// connection waiting until its lease runs out).
+pub fn claim_instance(db: &Db, config: &Config) -> Result<String, AppError> {
+    let path = config.data_dir.join(INSTANCE_FILE);
+    let instance = match std::fs::read_to_string(&path) {
+        Ok(found) if !found.trim().is_empty() => found.trim().to_owned(),
+        _ => {
+            let fresh = random_urlsafe(9)?;
+            write_private(&path, &fresh).map_err(|e| AppError::Startup(format!("cannot write {}: {e}", path.display())))?;
+            fresh
+        }
+    };
+    let released = crate::models::lease::release_instance(&mut *db.get()?, &instance)?;
+    if released > 0 {
+        tracing::info!(leases = released, "released the refresh leases of this instance's previous run");
+    }
+    Ok(instance)
+}
+
+/// Writes a file only its owner may read.
+fn write_private(path: &std::path::Path, contents: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    std::io::Write::write_all(&mut options.open(path)?, contents.as_bytes())
+}

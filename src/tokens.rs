@@ -1,33 +1,56 @@
 //! Access tokens on demand: the current one while it is fresh, otherwise exactly one refresh per
 //! expiry — an in-process single flight (a lock per connection) in front of the database lease
 //! (`models::lease`), so that concurrent requests in one process and several processes on one
-//! database never spend a rotated refresh token twice. Waiters re-read the token the winner stored.
+//! database never spend a rotated refresh token twice.
+//!
+//! What holds under faults:
+//! - a still-valid token is served while someone else refreshes: only a caller without one waits,
+//!   and at most as long as a token request may take;
+//! - the tokens a provider issued are kept in memory until they are stored, and the store is
+//!   retried through a database outage (`refresh::store_until_done`); meanwhile this process
+//!   serves them;
+//! - only a dead grant (`invalid_grant`) ends a connection's tokens; a refused client marks the
+//!   service; anything else is a passing failure with a cooldown for the background refresher,
+//!   while an invoke whose token has expired may try again after `MIN_RETRY_GAP_SECS`.
+
+mod background;
+mod refresh;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use actix_web::web::Data;
+
+pub use background::{refresh_due, spawn_background};
+
 use crate::app::AppState;
 use crate::crypto::Secret;
 use crate::domain::connection::Status;
-use crate::domain::destinations::Role;
 use crate::domain::service::{GrantType, OAuthConfig, ServiceConfig};
 use crate::error::AppError;
 use crate::models::connection::{self as connections, ConnectionRow};
-use crate::models::event::{self, NewEvent};
-use crate::models::lease::{self, Refreshed};
 use crate::models::service::{self as services, ServiceRow};
-use crate::oauth::{self, TokenError};
 
-/// How long a request waits for another instance's refresh before giving up.
-const WAIT_FOR_OTHERS: Duration = Duration::from_secs(20);
+/// An invoke whose token has expired may ask the provider again this long after the last attempt,
+/// whatever the background refresher's cooldown: a provider that is back is used within seconds.
+pub const MIN_RETRY_GAP_SECS: i64 = 5;
+/// How long a caller without a usable token waits for another instance's refresh: a token
+/// request's own timeout, and a little more.
+const WAIT_FOR_OTHERS: Duration = Duration::from_secs(16);
+/// How long a caller that still has a valid token waits for the refresh it started before it goes
+/// on with the current token (the refresh goes on without it).
+const PROACTIVE_WAIT: Duration = Duration::from_secs(5);
+/// A client refused by the provider is tried again after this long even if nobody changes the
+/// service (a provider's passing fault may look like a refusal).
+const CLIENT_REFUSED_RETRY_SECS: i64 = 3600;
 
 /// Why no token could be had.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenFailure {
     #[error("the connection is {}", .0.label())]
     NotConnected(Status),
-    /// The provider rejected the refresh: the owner must reconnect.
+    /// The provider rejected the grant: the owner must reconnect.
     #[error("{0}")]
     NeedsReconnect(String),
     /// A passing failure; a later try may work.
@@ -38,31 +61,97 @@ pub enum TokenFailure {
 }
 
 /// A token to use, and the version it came with (a 401 refreshes only if that is still current).
+#[derive(Clone)]
 pub struct Token {
     pub value: Secret,
     pub version: i64,
 }
 
-/// The single-flight locks and this instance's lease identity.
+/// Who asks: an invoke waiting for an answer, or the background refresher.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    Interactive,
+    Background,
+}
+
+/// Tokens a provider issued whose store is still being retried: they replace `over_version`.
+struct Pending {
+    over_version: i64,
+    token: Secret,
+    expires_at: Option<i64>,
+}
+
+/// The single-flight locks, the tokens not stored yet, and this process's lease identity.
 pub struct Refresher {
     locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    pending: Mutex<HashMap<i64, Pending>>,
+    /// `<instance>:<random>`: the instance part survives restarts, so a restarted instance can
+    /// release the leases it held when it died (`models::lease::release_instance`).
     holder: String,
 }
 
 impl Refresher {
-    pub fn new() -> Result<Refresher, AppError> {
-        Ok(Refresher { locks: Mutex::new(HashMap::new()), holder: crate::auth::token::random_urlsafe(12)? })
+    pub fn new(instance: &str) -> Result<Refresher, AppError> {
+        let holder = format!("{instance}:{}", crate::auth::token::random_urlsafe(9)?);
+        Ok(Refresher { locks: Mutex::default(), pending: Mutex::default(), holder })
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.holder
     }
 
     fn lock_for(&self, id: i64) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         locks.entry(id).or_default().clone()
     }
+
+    /// The tokens this process obtained over `version` and has not stored yet.
+    fn pending(&self, id: i64, version: i64, now: i64) -> Option<Token> {
+        let pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let found = pending.get(&id).filter(|p| p.over_version == version && p.expires_at.is_none_or(|e| e > now))?;
+        Some(Token { value: found.token.clone(), version: version + 1 })
+    }
+
+    fn set_pending(&self, id: i64, over_version: i64, token: Secret, expires_at: Option<i64>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.insert(id, Pending { over_version, token, expires_at });
+    }
+
+    fn clear_pending(&self, id: i64) {
+        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&id);
+    }
 }
 
-/// Seconds to wait after the n-th failure in a row (n ≥ 1): 30 s, 60 s, … at most 15 minutes.
+/// Seconds the background refresher waits after the n-th failure in a row (n ≥ 1): 30 s, 60 s, …
+/// at most 15 minutes.
 pub fn cooldown(failures: i32) -> i64 {
     (30i64 << (failures - 1).clamp(0, 5)).min(900)
+}
+
+/// The margin before expiry at which a token is refreshed: the configured one, or half the token's
+/// lifetime when that is shorter (a token that lives 4 s is not refreshed by every call).
+pub fn margin_for(row: &ConnectionRow, margin: i64) -> i64 {
+    effective_margin(margin, row.expires_at, row.obtained_at())
+}
+
+fn effective_margin(margin: i64, expires_at: Option<i64>, obtained_at: Option<i64>) -> i64 {
+    match (expires_at, obtained_at) {
+        (Some(expires), Some(obtained)) if expires > obtained => margin.min((expires - obtained) / 2),
+        _ => margin,
+    }
+}
+
+/// The stored token of a row just read, when it is fresh (outside the refresh margin): the common
+/// case, which needs neither the lock nor another read.
+pub fn fresh(state: &AppState, row: &ConnectionRow, margin: i64) -> Result<Option<Token>, AppError> {
+    let now = state.clock.now();
+    if row.status() != Status::Connected || row.expires_at.is_some_and(|e| e - now <= margin_for(row, margin)) {
+        return Ok(None);
+    }
+    if state.refresher.pending(row.id, row.token_version, now).is_some() {
+        return Ok(None);
+    }
+    Ok(row.open_access_token(&state.keyring)?.map(|value| Token { value, version: row.token_version }))
 }
 
 async fn read(state: &AppState, id: i64) -> Result<(ConnectionRow, ServiceRow), AppError> {
@@ -83,63 +172,109 @@ fn oauth_config(service: &ServiceRow) -> Result<OAuthConfig, AppError> {
     }
 }
 
-/// The stored token of a row just read, when it is fresh (outside the refresh margin): the common
-/// case, which needs neither the lock nor another read.
-pub fn fresh(state: &AppState, row: &ConnectionRow, margin: i64) -> Result<Option<Token>, AppError> {
-    let now = state.clock.now();
-    if row.status() != Status::Connected || row.expires_at.is_some_and(|e| e - now <= margin) {
-        return Ok(None);
-    }
-    Ok(row.open_access_token(&state.keyring)?.map(|value| Token { value, version: row.token_version }))
+/// What a look at the row decided.
+enum Next {
+    Use(Token),
+    Refresh { row: Box<ConnectionRow>, service: Box<ServiceRow>, config: Box<OAuthConfig>, usable: Option<Token> },
 }
 
-/// The connection's access token, refreshed first when it expires within `margin` seconds, or when
+/// Reads the row and decides: use a token, refresh, or fail.
+async fn look(state: &AppState, id: i64, margin: i64, stale: Option<i64>, caller: Caller) -> Result<Next, TokenFailure> {
+    let (row, service) = read(state, id).await?;
+    if row.status() != Status::Connected {
+        return Err(TokenFailure::NotConnected(row.status()));
+    }
+    let now = state.clock.now();
+    if let Some(token) = state.refresher.pending(id, row.token_version, now).filter(|t| stale != Some(t.version)) {
+        return Ok(Next::Use(token));
+    }
+    // The stored token while it may still be used: not expired, and not the one a 401 refused.
+    let usable = match row.open_access_token(&state.keyring)? {
+        Some(value) if stale != Some(row.token_version) && row.expires_at.is_none_or(|e| e > now) => {
+            Some(Token { value, version: row.token_version })
+        }
+        _ => None,
+    };
+    let expiring = row.expires_at.is_some_and(|e| e - now <= margin_for(&row, margin));
+    let config = oauth_config(&service)?;
+    let nothing_to_refresh_with = config.grant_type == GrantType::AuthorizationCode && row.refresh_token.is_none();
+    if let Some(token) = usable.clone().filter(|_| !expiring || nothing_to_refresh_with) {
+        return Ok(Next::Use(token));
+    }
+    if let Some(reason) = held_back(&row, &service, now, caller, usable.is_some()) {
+        return usable.map(Next::Use).ok_or(TokenFailure::Unavailable(reason));
+    }
+    Ok(Next::Refresh { row: Box::new(row), service: Box::new(service), config: Box::new(config), usable })
+}
+
+/// Why no refresh may be tried now, if so: a client the provider refused (until the service
+/// changes), or a recent failure (a cooldown for the background and for callers that still have a
+/// token; a short gap for callers without one) unless the service changed since.
+fn held_back(row: &ConnectionRow, service: &ServiceRow, now: i64, caller: Caller, has_token: bool) -> Option<String> {
+    if service.client_refused_at.is_some_and(|at| now - at < CLIENT_REFUSED_RETRY_SECS) {
+        return Some(service.client_refused_message.clone().unwrap_or_else(|| "The provider refused the client credentials.".into()));
+    }
+    // An admin changed the service since the last attempt (a new client secret, say): try at once.
+    if row.last_refresh_attempt_at.is_some_and(|attempt| service.updated_at >= attempt) {
+        return None;
+    }
+    let last = row.status_message.clone().unwrap_or_else(|| "The last token refresh failed.".into());
+    let cooling = row.retry_after.filter(|r| *r > now)?;
+    if caller == Caller::Background || has_token {
+        return Some(format!("{last} The next refresh attempt is in {} s.", cooling - now));
+    }
+    let since = now - row.last_refresh_attempt_at.unwrap_or(i64::MIN / 2);
+    (since < MIN_RETRY_GAP_SECS).then(|| format!("{last} The next refresh attempt is in {} s.", MIN_RETRY_GAP_SECS - since))
+}
+
+/// The connection's access token, refreshed first when it expires within the margin, or when
 /// `stale_version` (the version a 401 came back for) is still the stored one.
-pub async fn access_token(state: &AppState, id: i64, margin: i64, stale_version: Option<i64>) -> Result<Token, TokenFailure> {
-    let lock = state.refresher.lock_for(id);
-    let _turn = lock.lock().await;
+pub async fn access_token(
+    state: &Data<AppState>,
+    id: i64,
+    margin: i64,
+    stale_version: Option<i64>,
+    caller: Caller,
+) -> Result<Token, TokenFailure> {
     let started = Instant::now();
     loop {
-        let (row, service) = read(state, id).await?;
-        if row.status() != Status::Connected {
-            return Err(TokenFailure::NotConnected(row.status()));
-        }
-        let now = state.clock.now();
-        let forced = stale_version == Some(row.token_version);
-        // The stored token while it may still be used: not expired, and not the one a 401 refused.
-        let mut usable = match row.open_access_token(&state.keyring)? {
-            Some(value) if !forced && row.expires_at.is_none_or(|e| e > now) => Some(Token { value, version: row.token_version }),
-            _ => None,
+        let (row, service, config, usable) = match look(state, id, margin, stale_version, caller).await? {
+            Next::Use(token) => return Ok(token),
+            Next::Refresh { row, service, config, usable } => (row, service, config, usable),
         };
-        let expiring = row.expires_at.is_some_and(|e| e - now <= margin);
-        if !expiring && let Some(token) = usable.take() {
-            return Ok(token);
-        }
-        if let Some(retry) = row.retry_after.filter(|r| *r > now) {
-            // Cooling down after a failure: use the token while it lasts, otherwise say so.
-            return usable.ok_or_else(|| {
-                TokenFailure::Unavailable(format!(
-                    "{} The next refresh attempt is in {} s.",
-                    row.status_message.clone().unwrap_or_else(|| "The last token refresh failed.".into()),
-                    retry - now
-                ))
-            });
-        }
-        let config = oauth_config(&service)?;
-        if config.grant_type == GrantType::AuthorizationCode
-            && row.refresh_token.is_none()
-            && let Some(token) = usable.take()
-        {
-            // Nothing to refresh with: the token serves until it expires, then the owner reconnects.
-            return Ok(token);
-        }
-        if !take_or_wait(state, &row, now).await? {
+        // One refresh per connection in this process: a caller with a token does not wait for it.
+        let lock = state.refresher.lock_for(id);
+        let turn = match lock.clone().try_lock_owned() {
+            Ok(turn) => turn,
+            Err(_) if usable.is_some() => return Ok(usable.expect("checked")),
+            Err(_) => {
+                drop(lock.lock_owned().await);
+                continue;
+            }
+        };
+        if !take_lease(state, &row).await? {
+            drop(turn);
+            if let Some(token) = usable {
+                return Ok(token);
+            }
             if started.elapsed() > WAIT_FOR_OTHERS {
                 return Err(TokenFailure::Unavailable("Another instance is refreshing this token; try again shortly.".into()));
             }
+            tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         }
-        return match (refresh_holding_lease(state, &row, &service, &config).await, usable) {
+        // The refresh runs as a task of its own: a caller that goes away does not cancel a request
+        // whose answer (a rotated refresh token) must be kept.
+        let job = tokio::spawn(refresh::run(state.clone(), *row, *service, *config, turn));
+        let outcome = match &usable {
+            Some(_) => match tokio::time::timeout(PROACTIVE_WAIT, job).await {
+                Ok(joined) => joined,
+                Err(_) => return Ok(usable.expect("checked")),
+            },
+            None => job.await,
+        };
+        let outcome = outcome.map_err(|e| AppError::Internal(format!("token refresh task failed: {e}")))?;
+        return match (outcome, usable) {
             // A passing failure before the token expires: it still serves (the failure is recorded).
             (Err(TokenFailure::Unavailable(_)), Some(token)) => Ok(token),
             (result, _) => result,
@@ -147,165 +282,11 @@ pub async fn access_token(state: &AppState, id: i64, margin: i64, stale_version:
     }
 }
 
-/// Takes the lease, or pauses briefly while another holder works (the caller then re-reads the row:
-/// the other holder's token, once stored, is simply used). True: this instance holds the lease.
-async fn take_or_wait(state: &AppState, row: &ConnectionRow, now: i64) -> Result<bool, AppError> {
-    let (id, version, holder) = (row.id, row.token_version, state.refresher.holder.clone());
-    if state.db.run(move |c| Ok(lease::take(c, id, version, &holder, now)?)).await? {
-        return Ok(true);
-    }
-    tokio::time::sleep(Duration::from_millis(50)).await;
-    Ok(false)
+/// Takes the database lease for a refresh of `row`'s tokens.
+async fn take_lease(state: &AppState, row: &ConnectionRow) -> Result<bool, AppError> {
+    let (id, version, holder, now) = (row.id, row.token_version, state.refresher.holder.clone(), state.clock.now());
+    state.db.run(move |c| Ok(crate::models::lease::take(c, id, version, &holder, now)?)).await
 }
 
-/// With the lease held: asks the provider (no transaction open), then stores the result while
-/// still holding the lease, or records the failure.
-async fn refresh_holding_lease(
-    state: &AppState,
-    row: &ConnectionRow,
-    service: &ServiceRow,
-    config: &OAuthConfig,
-) -> Result<Token, TokenFailure> {
-    let started = Instant::now();
-    let endpoint = config.refresh_endpoint();
-    if let Err(e) = crate::ops::entrust::ensure_entrusted(state, row, Role::Refresh, endpoint).await {
-        return Err(match e {
-            AppError::NotConnected { message, .. } => TokenFailure::NeedsReconnect(message),
-            other => TokenFailure::App(other),
-        });
-    }
-    let secret = match service.client_secret_for(&state.keyring, endpoint) {
-        Ok(secret) => secret,
-        Err(AppError::Conflict(message)) => {
-            let retry_after = state.clock.now() + cooldown(row.refresh_failures + 1);
-            let (id, holder, now, shown) = (row.id, state.refresher.holder.clone(), state.clock.now(), message.clone());
-            state.db.run(move |c| Ok(lease::release_failed(c, id, &holder, &shown, retry_after, now)?)).await?;
-            return Err(TokenFailure::Unavailable(message));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    let form = match config.grant_type {
-        GrantType::ClientCredentials => {
-            let mut form = vec![("grant_type", "client_credentials".to_owned())];
-            let scopes = row.scopes_requested();
-            if !scopes.is_empty() {
-                form.push(("scope", scopes.join(&config.scope_delimiter)));
-            }
-            form
-        }
-        GrantType::AuthorizationCode => match row.open_refresh_token(&state.keyring)? {
-            Some(refresh) => vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", refresh.expose().to_owned())],
-            None => {
-                let message = "The access token expired and the provider granted no refresh token (ask for offline access): reconnect.";
-                needs_reconnect(state, row, message, started).await?;
-                return Err(TokenFailure::NeedsReconnect(message.into()));
-            }
-        },
-    };
-    let result = oauth::token_request(&state.outbound, config, endpoint, secret.as_ref(), form).await;
-    let now = state.clock.now();
-    let latency_ms = started.elapsed().as_millis() as i64;
-    match result {
-        Ok(tokens) => {
-            let granted = tokens.scope.as_deref().map(|s| crate::domain::connection::parse_granted(s, &config.scope_delimiter));
-            let value = tokens.access_token.clone();
-            let new = Refreshed {
-                access_token: tokens.access_token,
-                refresh_token: tokens.refresh_token,
-                expires_at: tokens.expires_in.map(|s| now + s.max(0)),
-                granted,
-            };
-            let (keyring, id, holder) = (state.keyring.clone(), row.id, state.refresher.holder.clone());
-            let stored = state.db.run(move |c| lease::store(c, &keyring, id, &holder, &new, now)).await?;
-            state.connection_changed(&row.link_name);
-            if !stored {
-                // Only a stalled process can get here (the lease outlives the request's timeout).
-                tracing::error!(connection = row.link_name, "refresh lease lost before the new token could be stored");
-            }
-            note(state, row.id, NewEvent { kind: "refresh", actor: "system".into(), latency_ms, ok: stored, ..NewEvent::default() })
-                .await?;
-            Ok(Token { value, version: row.token_version + 1 })
-        }
-        Err(TokenError::Rejected { error, description }) => {
-            let message = format!(
-                "The provider rejected the token refresh ({error}{}): reconnect this connection.",
-                description.map(|d| format!(": {d}")).unwrap_or_default()
-            );
-            needs_reconnect(state, row, &message, started).await?;
-            Err(TokenFailure::NeedsReconnect(message))
-        }
-        Err(e) => {
-            let message = format!("The last token refresh failed: {e}.");
-            let retry_after = now + cooldown(row.refresh_failures + 1);
-            let (id, holder, shown) = (row.id, state.refresher.holder.clone(), message.clone());
-            state.db.run(move |c| Ok(lease::release_failed(c, id, &holder, &shown, retry_after, now)?)).await?;
-            let event = NewEvent {
-                kind: "refresh",
-                actor: "system".into(),
-                latency_ms,
-                ok: false,
-                message: Some(message.clone()),
-                ..NewEvent::default()
-            };
-            note(state, row.id, event).await?;
-            Err(TokenFailure::Unavailable(message))
-        }
-    }
-}
-
-async fn needs_reconnect(state: &AppState, row: &ConnectionRow, message: &str, started: Instant) -> Result<(), AppError> {
-    let (id, now, shown) = (row.id, state.clock.now(), message.to_owned());
-    state.db.run(move |c| Ok(connections::clear_secrets(c, id, Status::NeedsReconnect, Some(&shown), None, now)?)).await?;
-    state.connection_changed(&row.link_name);
-    let latency_ms = started.elapsed().as_millis() as i64;
-    note(
-        state,
-        row.id,
-        NewEvent { kind: "refresh", actor: "system".into(), latency_ms, ok: false, message: Some(message.into()), ..NewEvent::default() },
-    )
-    .await
-}
-
-async fn note(state: &AppState, id: i64, event: NewEvent) -> Result<(), AppError> {
-    let now = state.clock.now();
-    state.db.run(move |c| Ok(event::record(c, id, &event, now)?)).await
-}
-
-/// Refreshes tokens about to expire even when nobody invokes: every `interval`, the connections
-/// whose tokens expire within twice the margin, a few at a time. Stops when `stop` turns true.
-pub fn spawn_background(state: actix_web::web::Data<AppState>, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
-    tokio::spawn(async move {
-        let mut ticks = tokio::time::interval(interval);
-        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tokio::select! {
-                _ = ticks.tick() => {}
-                _ = stop.changed() => break,
-            }
-            if let Err(e) = refresh_due(&state).await {
-                tracing::warn!(error = %e, "background token refresh failed");
-            }
-        }
-        tracing::debug!("background token refresh stopped");
-    });
-}
-
-/// One pass of the background refresher; returns how many connections it looked at.
-pub async fn refresh_due(state: &actix_web::web::Data<AppState>) -> Result<usize, AppError> {
-    let margin = state.config.refresh_margin_secs;
-    let now = state.clock.now();
-    let ids = state.db.run(move |c| Ok(connections::due_for_refresh(c, now + 2 * margin, now, 200)?)).await?;
-    let permits = Arc::new(tokio::sync::Semaphore::new(4));
-    let mut tasks = tokio::task::JoinSet::new();
-    for id in ids.iter().copied() {
-        let (state, permits) = (state.clone(), permits.clone());
-        tasks.spawn(async move {
-            let _permit = permits.acquire_owned().await;
-            if let Err(e) = access_token(&state, id, 2 * margin, None).await {
-                tracing::info!(connection_id = id, error = %e, "background refresh did not succeed");
-            }
-        });
-    }
-    while tasks.join_next().await.is_some() {}
-    Ok(ids.len())
-}
+#[cfg(test)]
+mod tests;

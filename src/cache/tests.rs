@@ -67,6 +67,8 @@ fn loaded(link: &str, service: i64, owner: i64) -> Arc<Loaded> {
         refresh_failures: 0,
         retry_after: None,
         entrusted_origins: None,
+        previous_refresh_token: None,
+        last_refresh_attempt_at: None,
     };
     let service = ServiceRow {
         id: service,
@@ -85,6 +87,8 @@ fn loaded(link: &str, service: i64, owner: i64) -> Arc<Loaded> {
         test_request: None,
         connection_count: 1,
         client_secret_origins: None,
+        client_refused_at: None,
+        client_refused_message: None,
     };
     Arc::new(Loaded::new(row, service, format!("user{owner}")))
 }

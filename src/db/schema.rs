@@ -87,6 +87,8 @@ diesel::table! {
         test_request -> Nullable<Text>,
         connection_count -> BigInt,
         client_secret_origins -> Nullable<Text>,
+        client_refused_at -> Nullable<BigInt>,
+        client_refused_message -> Nullable<Text>,
     }
 }
 
@@ -132,6 +134,8 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         entrusted_origins -> Nullable<Text>,
+        previous_refresh_token -> Nullable<Binary>,
+        last_refresh_attempt_at -> Nullable<BigInt>,
     }
 }
 

@@ -65,6 +65,9 @@ pub struct ConnectionRow {
     pub retry_after: Option<i64>,
     /// Where its secrets may be sent (`Destinations` as JSON), recorded when it was connected.
     pub entrusted_origins: Option<String>,
+    /// The refresh token a rotation replaced, until its successor has been used once.
+    pub previous_refresh_token: Option<Vec<u8>>,
+    pub last_refresh_attempt_at: Option<i64>,
 }
 
 /// A row reads like its metadata (`row.link_name`), so the token code need not spell `row.meta`.
@@ -120,6 +123,15 @@ impl ConnectionRow {
 
     pub fn open_refresh_token(&self, keyring: &Keyring) -> Result<Option<Secret>, AppError> {
         self.open(keyring, "refresh_token", &self.refresh_token)
+    }
+
+    pub fn open_previous_refresh_token(&self, keyring: &Keyring) -> Result<Option<Secret>, AppError> {
+        self.open(keyring, "previous_refresh_token", &self.previous_refresh_token)
+    }
+
+    /// When its current tokens were obtained (a connect or the last refresh).
+    pub fn obtained_at(&self) -> Option<i64> {
+        self.connected_at.max(self.last_refresh_at)
     }
 }
 

@@ -1,20 +1,23 @@
 //! The refresh lease on a connection row: how app instances sharing one database agree that exactly
 //! one of them refreshes a token. Taking it is one conditional UPDATE (free or expired, and the
-//! tokens still the version the taker saw); storing the result is another (still the holder).
+//! tokens still the version the taker saw); storing the result is another (the tokens still that
+//! version, whoever holds the lease by then: a store retried after a database fault must land
+//! unless someone else changed the tokens meanwhile).
 
 use diesel::prelude::*;
 
-use crate::crypto::{Keyring, Secret};
+use crate::crypto::{Keyring, Secret, SecretSlot};
 use crate::db::DbConn;
 use crate::db::schema::connections;
 use crate::domain::connection::Status;
 use crate::error::AppError;
 
-/// How long a lease lasts: well beyond the token request's own timeout, so a live holder never
-/// loses it mid-request.
-pub const LEASE_SECS: i64 = 60;
+/// How long a lease lasts: the token request's own timeout and a few seconds, so that a holder that
+/// died keeps no one waiting for long.
+pub const LEASE_SECS: i64 = 20;
 
-/// Takes the lease for `holder` if it is free or expired and the tokens are still `version`.
+/// Takes the lease for `holder` if it is free or expired and the tokens are still `version`, and
+/// notes the attempt.
 pub fn take(conn: &mut DbConn, id: i64, version: i64, holder: &str, now: i64) -> QueryResult<bool> {
     diesel::update(
         connections::table
@@ -23,30 +26,41 @@ pub fn take(conn: &mut DbConn, id: i64, version: i64, holder: &str, now: i64) ->
             .filter(connections::status.eq(Status::Connected.as_str()))
             .filter(connections::lease_until.is_null().or(connections::lease_until.lt(now))),
     )
-    .set((connections::lease_holder.eq(Some(holder)), connections::lease_until.eq(Some(now + LEASE_SECS))))
+    .set((
+        connections::lease_holder.eq(Some(holder)),
+        connections::lease_until.eq(Some(now + LEASE_SECS)),
+        connections::last_refresh_attempt_at.eq(Some(now)),
+    ))
     .execute(conn)
     .map(|n| n == 1)
 }
 
-/// New tokens from a refresh. `refresh_token: None` keeps the stored one (the provider sent none).
+/// New tokens from a refresh.
+#[derive(Clone)]
 pub struct Refreshed {
     pub access_token: Secret,
+    /// `None`: the provider sent none, and the stored one stays.
     pub refresh_token: Option<Secret>,
+    /// The refresh token this one replaces, kept until the new one has been used once (a provider's
+    /// grace window may still take it). `None` when nothing was rotated.
+    pub replaced: Option<Secret>,
     pub expires_at: Option<i64>,
     pub granted: Option<Vec<String>>,
 }
 
-/// Stores refreshed tokens and releases the lease, only while `holder` still holds it. Returns false
-/// when the lease was lost (then nothing is written).
-pub fn store(conn: &mut DbConn, keyring: &Keyring, id: i64, holder: &str, new: &Refreshed, now: i64) -> Result<bool, AppError> {
+/// Stores refreshed tokens over `version` and releases the lease. Returns false when the tokens are
+/// no longer that version (someone revoked, reconnected or refreshed meanwhile): nothing is written.
+pub fn store(conn: &mut DbConn, keyring: &Keyring, id: i64, version: i64, new: &Refreshed, now: i64) -> Result<bool, AppError> {
     let row_id = id.to_string();
-    let access = keyring.seal(&crate::crypto::SecretSlot::new("connections", "access_token", &row_id), &new.access_token)?;
-    let refresh = new
-        .refresh_token
-        .as_ref()
-        .map(|t| keyring.seal(&crate::crypto::SecretSlot::new("connections", "refresh_token", &row_id), t))
-        .transpose()?;
-    let target = connections::table.find(id).filter(connections::lease_holder.eq(holder));
+    let seal = |column, secret: &Secret| keyring.seal(&SecretSlot::new("connections", column, &row_id), secret);
+    let access = seal("access_token", &new.access_token)?;
+    let refresh = new.refresh_token.as_ref().map(|t| seal("refresh_token", t)).transpose()?;
+    // The refresh that used a rotated token proves the new one works: the old one goes.
+    let previous = new.replaced.as_ref().map(|t| seal("previous_refresh_token", t)).transpose()?;
+    let target = connections::table
+        .find(id)
+        .filter(connections::token_version.eq(version))
+        .filter(connections::status.eq(Status::Connected.as_str()));
     let common = (
         connections::access_token.eq(Some(access)),
         connections::expires_at.eq(new.expires_at),
@@ -58,10 +72,10 @@ pub fn store(conn: &mut DbConn, keyring: &Keyring, id: i64, holder: &str, new: &
         connections::status_message.eq(None::<String>),
         connections::last_refresh_at.eq(Some(now)),
         connections::updated_at.eq(now),
+        connections::previous_refresh_token.eq(previous),
     );
     let written = crate::db::write_tx(conn, |conn| {
         let n = match refresh {
-            // A rotated refresh token replaces the old one at once: the old one is dead at the provider.
             Some(sealed) => diesel::update(target).set((common, connections::refresh_token.eq(Some(sealed)))).execute(conn)?,
             None => diesel::update(target).set(common).execute(conn)?,
         };
@@ -76,8 +90,8 @@ pub fn store(conn: &mut DbConn, keyring: &Keyring, id: i64, holder: &str, new: &
     Ok(written)
 }
 
-/// A passing failure: the lease is released, the failure counted, and the next try waits until
-/// `retry_after`. The status is kept.
+/// A passing failure: the lease is released, the failure counted, and the background refresher
+/// waits until `retry_after`. The status and the tokens are kept.
 pub fn release_failed(conn: &mut DbConn, id: i64, holder: &str, message: &str, retry_after: i64, now: i64) -> QueryResult<()> {
     diesel::update(connections::table.find(id).filter(connections::lease_holder.eq(holder)))
         .set((
@@ -90,4 +104,17 @@ pub fn release_failed(conn: &mut DbConn, id: i64, holder: &str, message: &str, r
         ))
         .execute(conn)
         .map(drop)
+}
+
+/// Releases every lease an earlier run of this instance held (`<instance>:` holders): a process
+/// killed mid-refresh keeps no connection waiting for its lease to run out.
+pub fn release_instance(conn: &mut DbConn, instance: &str) -> QueryResult<usize> {
+    let mine = connections::lease_holder.like(format!("{}:%", like_escaped(instance))).escape('\\');
+    diesel::update(connections::table.filter(mine))
+        .set((connections::lease_holder.eq(None::<String>), connections::lease_until.eq(None::<i64>)))
+        .execute(conn)
+}
+
+fn like_escaped(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

@@ -40,6 +40,9 @@ pub struct ServiceRow {
     pub connection_count: i64,
     /// Where the client secret may be sent (`Destinations` as JSON), set with the secret.
     pub client_secret_origins: Option<String>,
+    /// When the provider last refused the client credentials (invalid_client), and what it said.
+    pub client_refused_at: Option<i64>,
+    pub client_refused_message: Option<String>,
 }
 
 /// A service as pages and the API show it: no secret, only whether one is set.
@@ -52,6 +55,8 @@ pub struct Service {
     pub api_base_url: Option<String>,
     pub config: ServiceConfig,
     pub client_secret_set: bool,
+    /// What the provider said when it last refused the client credentials (until the service changes).
+    pub client_refused: Option<String>,
     pub created_at: i64,
     pub created_by: String,
     pub updated_at: i64,
@@ -72,6 +77,7 @@ impl ServiceRow {
             api_base_url: self.api_base_url.clone(),
             config,
             client_secret_set: self.client_secret.is_some(),
+            client_refused: self.client_refused_message.clone(),
             created_at: self.created_at,
             created_by: self.created_by.clone(),
             updated_at: self.updated_at,
@@ -168,6 +174,9 @@ pub fn update(conn: &mut DbConn, keyring: &Keyring, id: i64, spec: &ValidService
                 services::updated_at.eq(now),
                 services::updated_by.eq(actor),
                 services::test_request.eq(&spec.test_request),
+                // An admin changed the service: refreshes refused for its client credentials try again.
+                services::client_refused_at.eq(None::<i64>),
+                services::client_refused_message.eq(None::<String>),
             ))
             .execute(conn)?;
         store_secret(conn, keyring, id, spec)
@@ -188,6 +197,23 @@ fn store_secret(conn: &mut DbConn, keyring: &Keyring, id: i64, spec: &ValidServi
         .set((services::client_secret.eq(sealed), services::client_secret_origins.eq(origins)))
         .execute(conn)?;
     Ok(())
+}
+
+/// The provider refused the service's client credentials (invalid_client): every connection of it
+/// waits for an admin to change the service (see `tokens`).
+pub fn mark_client_refused(conn: &mut DbConn, id: i64, message: &str, now: i64) -> QueryResult<()> {
+    diesel::update(services::table.find(id))
+        .set((services::client_refused_at.eq(Some(now)), services::client_refused_message.eq(Some(message))))
+        .execute(conn)
+        .map(drop)
+}
+
+/// A token request with the client credentials worked: they are no longer refused.
+pub fn clear_client_refused(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    diesel::update(services::table.find(id).filter(services::client_refused_at.is_not_null()))
+        .set((services::client_refused_at.eq(None::<i64>), services::client_refused_message.eq(None::<String>)))
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<ServiceRow>> {

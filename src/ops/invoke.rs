@@ -10,6 +10,8 @@ use base64::engine::general_purpose::STANDARD;
 use serde::Serialize;
 
 use crate::activity::Entry;
+use actix_web::web::Data;
+
 use crate::app::AppState;
 use crate::domain::connection::{Credentials, Status};
 use crate::domain::destinations::Role;
@@ -21,7 +23,7 @@ use crate::models::event::NewEvent;
 use crate::models::user::User;
 use crate::ops::connections::{self as connections, Loaded};
 use crate::outbound::{Answer, OutboundError};
-use crate::tokens::{self, TokenFailure};
+use crate::tokens::{self, Caller, TokenFailure};
 
 /// What a script gets back.
 #[derive(Debug, Serialize)]
@@ -136,7 +138,7 @@ fn outbound_error(e: OutboundError) -> AppError {
 }
 
 /// Invokes a connection for `caller` (any SDAdmin: scripts share connections without their secrets).
-pub async fn invoke(state: &AppState, caller: &User, link_name: &str, req: InvokeRequest) -> Result<InvokeAnswer, AppError> {
+pub async fn invoke(state: &Data<AppState>, caller: &User, link_name: &str, req: InvokeRequest) -> Result<InvokeAnswer, AppError> {
     let loaded = connections::load_for_use(state, link_name).await?;
     run(state, caller, &loaded, req, "invoke").await
 }
@@ -154,7 +156,7 @@ pub struct TestResult {
 
 /// Tests a connection: the service's test request when it has one, otherwise whether a token (OAuth2)
 /// or stored credentials can be had.
-pub async fn test(state: &AppState, caller: &User, link_name: &str) -> Result<TestResult, AppError> {
+pub async fn test(state: &Data<AppState>, caller: &User, link_name: &str) -> Result<TestResult, AppError> {
     let started = Instant::now();
     let loaded = connections::load(state, link_name).await?;
     ensure_connected(&loaded)?;
@@ -162,8 +164,9 @@ pub async fn test(state: &AppState, caller: &User, link_name: &str) -> Result<Te
     let Some((method, path)) = loaded.service.test_request.as_deref().and_then(|t| t.split_once(' ')) else {
         let message = match config.oauth() {
             Some(_) => {
-                let obtained =
-                    tokens::access_token(state, loaded.row.id, state.config.refresh_margin_secs, None).await.map_err(token_error);
+                let obtained = tokens::access_token(state, loaded.row.id, state.config.refresh_margin_secs, None, Caller::Interactive)
+                    .await
+                    .map_err(token_error);
                 record_test(state, caller, loaded.row.id, started, obtained.as_ref().map(drop)).await?;
                 obtained?;
                 "A valid access token was obtained. Define a test request on the service to call its API too."
@@ -195,7 +198,13 @@ pub async fn test(state: &AppState, caller: &User, link_name: &str) -> Result<Te
 }
 
 /// Sends a request through a loaded connection and records it as `kind`.
-async fn run(state: &AppState, caller: &User, loaded: &Loaded, req: InvokeRequest, kind: &'static str) -> Result<InvokeAnswer, AppError> {
+async fn run(
+    state: &Data<AppState>,
+    caller: &User,
+    loaded: &Loaded,
+    req: InvokeRequest,
+    kind: &'static str,
+) -> Result<InvokeAnswer, AppError> {
     let started = Instant::now();
     ensure_connected(loaded)?;
     let config = loaded.config()?;
@@ -249,7 +258,7 @@ async fn record_test(state: &AppState, caller: &User, id: i64, started: Instant,
 
 /// Credentials, the request, and for OAuth2 one refresh-and-retry on a 401.
 async fn attempt(
-    state: &AppState,
+    state: &Data<AppState>,
     loaded: &Loaded,
     config: &ServiceConfig,
     p: &Prepared,
@@ -264,7 +273,7 @@ async fn attempt(
     }
     let token = match tokens::fresh(state, &loaded.row, margin)? {
         Some(token) => token,
-        None => tokens::access_token(state, loaded.row.id, margin, None).await.map_err(token_error)?,
+        None => tokens::access_token(state, loaded.row.id, margin, None, Caller::Interactive).await.map_err(token_error)?,
     };
     let injected = invoke::injections(config, None, Some(&token.value));
     let mut secrets = invoke::secret_values(&injected, None);
@@ -274,7 +283,7 @@ async fn attempt(
         return Ok((answer, secrets));
     }
     // The token was refused: refresh once (unless another request already did) and retry once.
-    let fresh = match tokens::access_token(state, loaded.row.id, margin, Some(token.version)).await {
+    let fresh = match tokens::access_token(state, loaded.row.id, margin, Some(token.version), Caller::Interactive).await {
         Ok(t) => t,
         Err(_) => return Ok((answer, secrets)),
     };

@@ -48,6 +48,8 @@ pub struct Behaviour {
     pub api_reject_status: u16,
     /// False: the protected API refuses every token, live or not.
     pub api_accepts: bool,
+    /// A rotated-away refresh token stays valid (a provider's grace window for the previous token).
+    pub grace_previous: bool,
     /// Refusals (`token_error`) quote the request they refuse in `error_description`: its form
     /// fields and Authorization header, as a careless server's debug output would.
     pub echo_in_errors: bool,
@@ -70,6 +72,7 @@ impl Default for Behaviour {
             api_reject_status: 401,
             api_accepts: true,
             echo_in_errors: false,
+            grace_previous: false,
         }
     }
 }
@@ -448,7 +451,9 @@ async fn token(req: HttpRequest, provider: web::Data<Provider>, form: web::Form<
             }
             let scope = provider.refresh_scopes.lock().unwrap().get(&presented).cloned().flatten();
             let refresh = if behaviour.rotate_refresh_tokens {
-                provider.tokens.lock().unwrap().insert(presented, false);
+                if !behaviour.grace_previous {
+                    provider.tokens.lock().unwrap().insert(presented, false);
+                }
                 provider.new_refresh_token(scope.clone(), &behaviour)
             } else {
                 None

@@ -21,6 +21,8 @@ mod migrations;
 mod openapi;
 mod provider_text;
 mod refresh;
+mod refresh_faults;
+mod relay;
 mod services_api;
 mod services_pages;
 mod services_totals;

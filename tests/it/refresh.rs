@@ -13,30 +13,39 @@ use serde_json::{Value, json};
 
 use crate::connections::{Api, assert_hidden, connect_href, connection, database_text, oauth_service, row, text_of};
 use crate::fake_provider::{Behaviour, FakeProvider};
-use crate::helpers::{Browser, Page, T0, TestApp};
+use crate::helpers::{Browser, Page, T0, TestApp, TestDb};
 use crate::invoke::{connect_oauth, events, invoke};
 
 /// Lets the app call the fake on loopback.
-fn loopback(config: &mut Config) {
+pub fn loopback(config: &mut Config) {
     config.outbound_allow_cidrs = vec![Cidr::parse("127.0.0.1/32").unwrap()];
     config.outbound_allow_http = true;
 }
 
 /// An app, the fake provider, the admin's API client and browser, and `zoho_main` connected to an
 /// OAuth2 service whose API base URL is the fake's protected API.
-struct Setup {
-    app: TestApp,
-    fake: FakeProvider,
-    api: Api,
-    browser: Browser,
+pub struct Setup {
+    pub app: TestApp,
+    pub fake: FakeProvider,
+    pub api: Api,
+    pub browser: Browser,
 }
 
-async fn setup_with(adjust: impl FnOnce(&mut Config), behaviour: Behaviour, service: impl FnOnce(&mut Value)) -> Setup {
+pub async fn setup_with(adjust: impl FnOnce(&mut Config), behaviour: Behaviour, service: impl FnOnce(&mut Value)) -> Setup {
     let app = TestApp::spawn_with(|config| {
         loopback(config);
         adjust(config);
     })
     .await;
+    setup_app(app, behaviour, service).await
+}
+
+/// The setup on a database of the caller's (configured by `adjust`).
+pub async fn setup_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Setup {
+    setup_app(TestApp::spawn_on(db, adjust).await, Behaviour::default(), |_| {}).await
+}
+
+async fn setup_app(app: TestApp, behaviour: Behaviour, service: impl FnOnce(&mut Value)) -> Setup {
     let fake = FakeProvider::start_with(behaviour).await;
     let api = Api::new(&app, "admin").await;
     let mut body = oauth_service(&fake, "zoho");
@@ -50,12 +59,12 @@ async fn setup_with(adjust: impl FnOnce(&mut Config), behaviour: Behaviour, serv
     Setup { app, fake, api, browser }
 }
 
-async fn setup() -> Setup {
+pub async fn setup() -> Setup {
     setup_with(|_| {}, Behaviour::default(), |_| {}).await
 }
 
 /// Calls the protected API's `/me` through the connection.
-async fn me(api: &Api) -> Page {
+pub async fn me(api: &Api) -> Page {
     invoke(api, "zoho_main", json!({"path": "/me"})).await
 }
 
@@ -63,17 +72,17 @@ async fn access_token(app: &TestApp, link: &str) -> Option<String> {
     row(app, link).await.open_access_token(&app.state.keyring).unwrap().map(|t| t.expose().to_owned())
 }
 
-async fn refresh_token(app: &TestApp, link: &str) -> Option<String> {
+pub async fn refresh_token(app: &TestApp, link: &str) -> Option<String> {
     row(app, link).await.open_refresh_token(&app.state.keyring).unwrap().map(|t| t.expose().to_owned())
 }
 
 /// The refresh tokens the app presented, in order.
-fn presented(fake: &FakeProvider) -> Vec<String> {
+pub fn presented(fake: &FakeProvider) -> Vec<String> {
     fake.grants("refresh_token").iter().map(|c| c.params["refresh_token"].clone()).collect()
 }
 
 /// Polls (real time) until `done` holds, for what happens on other tasks.
-async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
+pub async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
     let started = Instant::now();
     while !done().await {
         assert!(started.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
@@ -316,7 +325,7 @@ async fn a_missing_refresh_token_means_needs_reconnect_once_the_access_token_exp
 }
 
 #[tokio::test]
-async fn a_transient_failure_keeps_the_status_counts_it_and_cools_down_before_the_next_try() {
+async fn a_transient_failure_keeps_the_status_and_an_expired_token_is_retried_after_a_short_gap() {
     let Setup { app, fake, api, browser } = setup().await;
     fake.set(|b| b.token_error = Some((500, "")));
     // Still valid for 20 s: the failed proactive refresh falls back to the current token.
@@ -331,28 +340,31 @@ async fn a_transient_failure_keeps_the_status_counts_it_and_cools_down_before_th
     let message = stored.status_message.clone().unwrap();
     assert!(message.contains("HTTP 500"), "{message}");
 
-    // Expired and cooling down: a clear 503, and no token call.
+    // Expired: an invoke does not wait out the background cooldown, only a short gap since the
+    // last attempt. It tries again, and the failure is a clear 503.
     app.clock.advance(20);
     let res = me(&api).await;
     assert_eq!(res.status, 503, "{}", res.body);
-    let error = res.json()["error"].clone();
-    assert_eq!(error["code"], "unavailable");
-    assert!(error["message"].as_str().unwrap().contains("The next refresh attempt is in 10 s"), "{error}");
-    assert_eq!(fake.grants("refresh_token").len(), 1, "no token call while cooling down");
-    let shown = api.get("/api/v1/connections/zoho_main").await.json();
-    assert_eq!((shown["status"].as_str(), shown["last_error"].as_str()), (Some("connected"), Some(message.as_str())));
-    assert!(text_of(&browser.get("/admin/connections/zoho_main").await).contains("The last token refresh failed"));
-
-    // Past the cooldown, a second failure doubles it.
-    app.clock.advance(10);
-    assert_eq!(me(&api).await.status, 503);
+    assert_eq!(res.json()["error"]["code"], "unavailable");
     assert_eq!(fake.grants("refresh_token").len(), 2);
     let stored = row(&app, "zoho_main").await;
-    assert_eq!((stored.refresh_failures, stored.retry_after), (2, Some(failed_at + 30 + 60)));
+    assert_eq!((stored.refresh_failures, stored.retry_after), (2, Some(failed_at + 20 + 60)), "the cooldown doubles");
+    let shown = api.get("/api/v1/connections/zoho_main").await.json();
+    assert_eq!(shown["status"].as_str(), Some("connected"));
+    assert!(text_of(&browser.get("/admin/connections/zoho_main").await).contains("The last token refresh failed"));
 
-    // The provider is back: the next invoke after the cooldown refreshes and clears the failure.
+    // Within the gap: no token call, and the answer says when the next attempt may be.
+    let res = me(&api).await;
+    assert_eq!(res.status, 503);
+    assert!(res.json()["error"]["message"].as_str().unwrap().contains("The next refresh attempt is in 5 s"), "{}", res.body);
+    // The background refresher keeps its cooldown.
+    app.clock.advance(4);
+    connections::tokens::refresh_due(&app.state).await.unwrap();
+    assert_eq!(fake.grants("refresh_token").len(), 2, "no token call within the gap or the cooldown");
+
+    // The provider is back: the next invoke after the gap refreshes and clears the failure.
     fake.set(|b| b.token_error = None);
-    app.clock.advance(60);
+    app.clock.advance(1);
     let res = me(&api).await;
     assert_eq!(res.json()["status"], 200, "{}", res.body);
     assert_eq!(fake.grants("refresh_token").len(), 3);
