@@ -17,6 +17,7 @@ pub fn json_config() -> web::JsonConfig {
         use actix_web::error::JsonPayloadError as E;
         let message = match &err {
             E::Overflow { .. } | E::OverflowKnownLength { .. } => return AppError::TooLarge.into(),
+            E::Payload(e) if crate::body_deadline::cut_off(e) => return AppError::BodyTimeout.into(),
             E::Deserialize(e) => format!("The JSON body is not valid: {}.", without_values(e)),
             E::ContentType => "Send the body as application/json.".to_owned(),
             _ => "The JSON body could not be read.".to_owned(),
