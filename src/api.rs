@@ -23,6 +23,7 @@ pub fn json_config() -> web::JsonConfig {
         use actix_web::error::JsonPayloadError as E;
         match &err {
             E::Overflow { .. } | E::OverflowKnownLength { .. } => AppError::TooLarge.into(),
+            E::Payload(e) if crate::body_deadline::cut_off(e) => AppError::BodyTimeout.into(),
             E::Deserialize(e) => not_valid(e).into(),
             E::ContentType => body_invalid("Send the body as application/json.".to_owned()).into(),
             _ => body_invalid("The JSON body could not be read.".to_owned()).into(),

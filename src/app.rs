@@ -22,7 +22,7 @@ use crate::error::AppError;
 use crate::outbound::Outbound;
 use crate::search::NameIndex;
 use crate::tokens::Refresher;
-use crate::{api, input, keys, security, setup, web as pages};
+use crate::{api, body_deadline, input, keys, security, setup, web as pages};
 
 /// What every handler can reach.
 pub struct AppState {
@@ -144,6 +144,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
             .wrap(from_fn(security::check_origin))
             .wrap(from_fn(pages::errors::render_errors))
             .wrap(from_fn(security::headers))
+            .wrap(from_fn(body_deadline::body_deadline))
     })
     .workers(config.workers)
     .listen(listener)

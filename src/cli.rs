@@ -58,9 +58,13 @@ pub enum UserCommand {
         #[command(flatten)]
         db: DbArgs,
     },
-    /// Set a new password (ends the user's sessions).
+    /// Set a new password: an operator's reset. Ends the user's sessions everywhere and revokes their
+    /// API tokens (a password change after a compromise must shut out a script holding a stolen token).
     Passwd {
         name: String,
+        /// Keep the user's API tokens working (a routine change, not a suspected compromise).
+        #[arg(long)]
+        keep_tokens: bool,
         #[command(flatten)]
         db: DbArgs,
     },
@@ -173,14 +177,23 @@ pub fn run_user(command: UserCommand) -> Result<String, AppError> {
             }
             Ok(out)
         }
-        UserCommand::Passwd { name, db } => {
+        UserCommand::Passwd { name, keep_tokens, db } => {
             let db = open(&db)?;
             let mut conn = db.get()?;
             let found = find_user(&mut conn, &name)?;
             let hash = password::hash_blocking(&read_password()?)?;
-            user::set_password(&mut conn, found.id, &hash, now)?;
-            session::delete_for_user(&mut conn, found.id)?;
-            Ok(format!("password changed for {name}; their sessions have ended"))
+            // One transaction: a password never changes without its sessions (and tokens) ending.
+            let revoked = crate::db::write_tx(&mut conn, |c| -> Result<usize, AppError> {
+                user::set_password(c, found.id, &hash, now)?;
+                session::delete_for_user(c, found.id)?;
+                Ok(if keep_tokens { 0 } else { api_token::revoke_for_user(c, found.id, now)? })
+            })?;
+            let tokens = match (keep_tokens, revoked) {
+                (true, _) => "their API tokens were kept".to_owned(),
+                (false, 1) => "1 API token was revoked".to_owned(),
+                (false, n) => format!("{n} API tokens were revoked"),
+            };
+            Ok(format!("password changed for {name}; their sessions have ended and {tokens}"))
         }
         UserCommand::SetRole { name, role, db } => {
             let role = user::Role::parse(&role).ok_or_else(|| AppError::BadRequest("unknown role".into()))?;

@@ -37,7 +37,8 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_FILE")]
     pub encryption_keys_file: Option<PathBuf>,
 
-    /// Comma-separated CIDRs that outbound calls may reach even though they are private or loopback.
+    /// Comma-separated CIDRs that outbound calls may reach even though they are private or loopback,
+    /// each optionally limited to one port: `127.0.0.1:8081`, `[::1]:8081`, `10.0.0.0/8:443`.
     #[arg(long, env = "CONNECTIONS_OUTBOUND_ALLOW_CIDRS", default_value = "")]
     pub outbound_allow_cidrs: String,
 
@@ -60,6 +61,10 @@ pub struct ServeArgs {
     /// How often the background task refreshes tokens about to expire (0 turns it off).
     #[arg(long, env = "CONNECTIONS_REFRESH_INTERVAL_SECS", default_value_t = 30)]
     pub refresh_interval_secs: u32,
+
+    /// Seconds a request's body may take to arrive in full after its head (then 408).
+    #[arg(long, env = "CONNECTIONS_REQUEST_BODY_TIMEOUT_SECS", default_value_t = 15)]
+    pub request_body_timeout_secs: u32,
 
     /// HTTP worker threads (default: one per core; two per core on PostgreSQL).
     #[arg(long, env = "CONNECTIONS_WORKERS")]
@@ -97,6 +102,8 @@ pub struct Config {
     pub refresh_margin_secs: i64,
     /// 0: no background refresh (tests drive refreshes themselves).
     pub refresh_interval_secs: u64,
+    /// How long a request's body may take to arrive after its head (see `body_deadline`).
+    pub request_body_timeout_secs: u64,
     pub clock: Clock,
 }
 
@@ -128,6 +135,10 @@ impl Config {
         config.session_absolute_secs = i64::from(args.session_absolute_hours) * 3600;
         config.refresh_margin_secs = i64::from(args.refresh_margin_secs);
         config.refresh_interval_secs = u64::from(args.refresh_interval_secs);
+        if args.request_body_timeout_secs == 0 {
+            return Err(invalid("request body timeout", "must be at least 1 second"));
+        }
+        config.request_body_timeout_secs = u64::from(args.request_body_timeout_secs);
         if let Some(w) = args.workers {
             config.workers = w.clamp(1, 64);
         }
@@ -151,6 +162,8 @@ impl Config {
             workers: default_workers(database_url),
             refresh_margin_secs: 60,
             refresh_interval_secs: 30,
+            // The largest body accepted (256 KiB) arrives within it at 20 KB/s.
+            request_body_timeout_secs: 15,
             clock: Clock::system(),
         }
     }
@@ -168,20 +181,44 @@ pub fn parse_base_url(raw: &str) -> Result<Url, ConfigError> {
     Ok(url)
 }
 
-/// An IP network such as `127.0.0.0/8` or `::1/128`.
+/// An IP network such as `127.0.0.0/8` or `::1/128`, optionally limited to one port
+/// (`127.0.0.1:8081`, `[::1]:8081`, `10.0.0.0/8:443`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cidr {
     addr: IpAddr,
     prefix: u8,
+    /// `None`: any port.
+    port: Option<u16>,
 }
 
 impl Cidr {
-    /// Parses `a.b.c.d/n`, `v6/n`, or a bare address (a single host).
+    /// Parses `network[:port]`: the network is `a.b.c.d/n`, `v6/n` or a bare address (a single host);
+    /// with a port, an IPv6 network is written in brackets (`[::1]:8081`, `[fd00::]/8:443`).
     pub fn parse(raw: &str) -> Result<Cidr, ConfigError> {
         let bad = |why: &str| invalid("CONNECTIONS_OUTBOUND_ALLOW_CIDRS", format!("{raw:?}: {why}"));
-        let (addr, prefix) = match raw.split_once('/') {
+        let (network, port) = match raw.strip_prefix('[') {
+            Some(rest) => {
+                let (inside, after) = rest.split_once(']').ok_or_else(|| bad("a [ without its ]"))?;
+                // `[v6]/n:port` or `[v6/n]:port`: the prefix may stand on either side of the bracket.
+                let (prefix, port) = match after.split_once(':') {
+                    Some((prefix, port)) => (prefix, Some(port)),
+                    None => (after, None),
+                };
+                if !(prefix.is_empty() || prefix.starts_with('/')) || (inside.contains('/') && !prefix.is_empty()) {
+                    return Err(bad("write [address]/prefix:port"));
+                }
+                (format!("{inside}{prefix}"), port)
+            }
+            // More than one colon: a bare IPv6 network, which cannot name a port without brackets.
+            None if raw.matches(':').count() > 1 => (raw.to_owned(), None),
+            None => match raw.split_once(':') {
+                Some((network, port)) => (network.to_owned(), Some(port)),
+                None => (raw.to_owned(), None),
+            },
+        };
+        let (addr, prefix) = match network.split_once('/') {
             Some((a, p)) => (a, Some(p)),
-            None => (raw, None),
+            None => (network.as_str(), None),
         };
         let addr: IpAddr = addr.parse().map_err(|_| bad("not an IP address"))?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
@@ -189,12 +226,27 @@ impl Cidr {
             Some(p) => p.parse::<u8>().ok().filter(|p| *p <= max).ok_or_else(|| bad("bad prefix length"))?,
             None => max,
         };
-        Ok(Cidr { addr, prefix })
+        let port = match port {
+            Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad("bad port (1 to 65535)"))?),
+            None => None,
+        };
+        Ok(Cidr { addr, prefix, port })
     }
 
     /// Parses a comma-separated list; blank entries are ignored.
     pub fn parse_list(raw: &str) -> Result<Vec<Cidr>, ConfigError> {
         raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(Cidr::parse).collect()
+    }
+
+    /// Whether this entry lets a call reach `ip` on `port`: the address inside the network, and the
+    /// entry's port, if it names one.
+    pub fn permits(&self, ip: IpAddr, port: u16) -> bool {
+        self.contains(ip) && self.port.is_none_or(|p| p == port)
+    }
+
+    /// Whether this entry names a port.
+    pub fn has_port(&self) -> bool {
+        self.port.is_some()
     }
 
     /// Whether `ip` lies inside this network (IPv4-mapped IPv6 addresses count as IPv4).

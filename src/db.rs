@@ -127,22 +127,24 @@ pub struct Db {
 }
 
 impl Db {
-    /// Opens the pool (creating the SQLite folder) and checks one connection, failing with the
-    /// database's own message when it is unreachable.
+    /// Opens the pool (creating the SQLite folder and file, private: see `private_files`) and checks
+    /// one connection, failing with the database's own message when it is unreachable.
     pub fn connect(url: &str, max_size: u32) -> Result<Db, AppError> {
         let backend = Backend::of(url);
-        if backend == Backend::Sqlite {
+        let in_memory = sqlite_path(url).is_empty() || sqlite_path(url).contains(":memory:");
+        if backend == Backend::Sqlite && !in_memory && !sqlite_path(url).starts_with("file:") {
             let path = std::path::Path::new(sqlite_path(url));
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir)
+                crate::private_files::create_dir(dir)
                     .map_err(|e| AppError::Startup(format!("cannot create database folder {}: {e}", dir.display())))?;
             }
+            crate::private_files::prepare_sqlite(path)
+                .map_err(|e| AppError::Startup(format!("cannot open database {}: {e}", path.display())))?;
         }
         // Open one connection first so that the error is the database's, not r2d2's timeout.
         let writer = Manager { url: url.to_owned(), read_only: false };
         writer.connect().map_err(|e| AppError::Startup(format!("cannot open database: {e}")))?;
         let pool = pool_of(writer, max_size)?;
-        let in_memory = sqlite_path(url).is_empty() || sqlite_path(url).contains(":memory:");
         let readers = match backend {
             Backend::Sqlite if in_memory => None,
             // A read runs to its end inside one poll of its task, so a worker thread holds at most one

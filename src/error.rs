@@ -35,6 +35,9 @@ pub enum AppError {
     Conflict(String),
     #[error("the request is too large")]
     TooLarge,
+    /// The body did not arrive in full in time (see `body_deadline`).
+    #[error("the request body took too long to arrive")]
+    BodyTimeout,
     /// A connection that cannot be used now; `status` is its status value.
     #[error("{message}")]
     NotConnected { status: &'static str, message: String },
@@ -75,6 +78,7 @@ impl AppError {
             StatusCode::CONFLICT => "conflict",
             StatusCode::BAD_GATEWAY => "upstream",
             StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+            StatusCode::REQUEST_TIMEOUT => "timeout",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
             _ => "internal",
         }
@@ -114,6 +118,7 @@ impl ResponseError for AppError {
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::NotConnected { .. } | AppError::ConfirmationRequired { .. } => StatusCode::CONFLICT,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

@@ -131,20 +131,12 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let body = Bytes::from_request(req, payload);
         Box::pin(async move {
-            let body = body.await.map_err(body_error)?;
+            let body = body.await.map_err(crate::body_deadline::body_error)?;
             check_form(&body)?;
             let form =
                 serde_urlencoded::from_bytes(&body).map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
             Ok(Form(form))
         })
-    }
-}
-
-/// A body that could not be read: too large, or cut off.
-fn body_error(e: Error) -> AppError {
-    match e.as_response_error().status_code() {
-        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
-        _ => AppError::BadRequest("The form could not be read.".into()),
     }
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use url::Url;
 
@@ -97,7 +97,31 @@ fn suspicious(raw: &str) -> Result<(), String> {
     if after_scheme.contains("//") || (!raw.contains("://") && raw.starts_with("//")) {
         return Err("Empty path segments (//) are not allowed.".into());
     }
+    let path = if raw.contains("://") { after_scheme.find('/').map_or("", |i| &after_scheme[i..]) } else { path_part };
+    if path.split('/').any(dot_segment) {
+        return Err("The path may not hold .. segments, nor dots or slashes disguised with ;parameters or encoding.".into());
+    }
     Ok(())
+}
+
+/// Whether a path segment is `..` to some server, a disguised `.`, or hides a slash: after its
+/// `;parameters` are cut (Tomcat reads `/api/..;x/secret` as `/secret`) and after percent-decoding,
+/// repeated for servers and proxies that decode twice. A plain `.` is fine: the URL parser removes it.
+fn dot_segment(segment: &str) -> bool {
+    let mut current = segment.to_owned();
+    for _ in 0..3 {
+        let bare = current.split(';').next().unwrap_or("");
+        if bare == ".." || (bare == "." && current != ".") || current.contains(['/', '\\']) {
+            return true;
+        }
+        let decoded = percent_encoding::percent_decode_str(&current).decode_utf8_lossy().into_owned();
+        if decoded == current {
+            return false;
+        }
+        current = decoded;
+    }
+    // Still changing after three decodings: no real path is encoded that deep.
+    true
 }
 
 /// Whether `target` lies under `base`: same origin and, segment by segment, the base's path prefix.
@@ -173,13 +197,14 @@ pub fn caller_headers(headers: &BTreeMap<String, String>, injected: &[Injection]
     Ok(out)
 }
 
-/// Sets query parameters on `url`: the caller's, then the injected ones replacing any of the same name.
+/// Sets query parameters on `url`: the caller's, then the injected ones replacing any of the same name
+/// in any case (an upstream that reads `API_KEY` as `api_key` must not see the caller's value).
 pub fn apply_query(url: &mut Url, caller: &BTreeMap<String, String>, injected: &[Injection]) {
     let injected: Vec<(&str, &str)> =
         injected.iter().filter_map(|i| if let Injection::Query(n, v) = i { Some((n.as_str(), v.expose())) } else { None }).collect();
     let mut pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     pairs.extend(caller.iter().map(|(k, v)| (k.clone(), v.clone())));
-    pairs.retain(|(k, _)| !injected.iter().any(|(n, _)| n == k));
+    pairs.retain(|(k, _)| !injected.iter().any(|(n, _)| n.eq_ignore_ascii_case(k)));
     pairs.extend(injected.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     if pairs.is_empty() {
         url.set_query(None);
@@ -188,8 +213,8 @@ pub fn apply_query(url: &mut Url, caller: &BTreeMap<String, String>, injected: &
     }
 }
 
-/// A form body with the injected form parameters replacing any of the same name. The caller's body
-/// must be a form too: `content_type` is the one it declared, if any.
+/// A form body with the injected form parameters replacing any of the same name in any case. The
+/// caller's body must be a form too: `content_type` is the one it declared, if any.
 pub fn form_body(caller: Option<&[u8]>, content_type: Option<&str>, injected: &[Injection]) -> Option<Result<Vec<u8>, String>> {
     let fields: Vec<(&str, &str)> =
         injected.iter().filter_map(|i| if let Injection::Form(n, v) = i { Some((n.as_str(), v.expose())) } else { None }).collect();
@@ -208,35 +233,42 @@ pub fn form_body(caller: Option<&[u8]>, content_type: Option<&str>, injected: &[
             Err(_) => return Some(Err("This service sends its API key as form data: send a form-encoded text body.".into())),
         },
     };
-    pairs.retain(|(k, _)| !fields.iter().any(|(n, _)| n == k));
+    pairs.retain(|(k, _)| !fields.iter().any(|(n, _)| n.eq_ignore_ascii_case(k)));
     pairs.extend(fields.iter().map(|(k, v)| (k.to_string(), v.to_string())));
     Some(Ok(url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish().into_bytes()))
 }
 
 /// Replaces every occurrence of each secret (at least 3 bytes long) in `data` with `[redacted]`.
+/// Each secret is found with a vectorised substring search: an answer is searched for a dozen or more
+/// forms of each secret (see `secret_values`).
 pub fn mask(data: &[u8], secrets: &[String]) -> Vec<u8> {
     let mut out = data.to_vec();
     for secret in secrets.iter().filter(|s| s.len() >= 3) {
-        let needle = secret.as_bytes();
-        let mut masked = Vec::with_capacity(out.len());
-        let mut i = 0;
-        while i < out.len() {
-            if out[i..].starts_with(needle) {
-                masked.extend_from_slice(b"[redacted]");
-                i += needle.len();
-            } else {
-                masked.push(out[i]);
-                i += 1;
-            }
+        let finder = memchr::memmem::Finder::new(secret.as_bytes());
+        let mut found = finder.find_iter(&out).peekable();
+        if found.peek().is_none() {
+            continue;
         }
+        let mut masked = Vec::with_capacity(out.len());
+        let mut copied = 0;
+        for at in found {
+            masked.extend_from_slice(&out[copied..at]);
+            masked.extend_from_slice(b"[redacted]");
+            copied = at + secret.len();
+        }
+        masked.extend_from_slice(&out[copied..]);
         out = masked;
     }
     out
 }
 
 /// The values an echo of which must be hidden: each injected value, the token of a `Prefix token`
-/// header, the stored credentials, and each of them as an upstream may echo it — form-encoded, or
-/// escaped inside a JSON string (`\"`, `\\`, and `\/` as some serializers write it).
+/// header, the stored credentials (and Basic's `user:password` pair), each of them base64-encoded
+/// (standard and URL-safe, padded or not), and all of these as an upstream may echo them —
+/// form-encoded, or escaped inside a JSON string (`\"`, `\\`, and `\/` as some serializers write it).
+///
+/// Base64 is masked for whole values only: the encoding of a secret inside a longer encoded text
+/// depends on where it starts, so no fixed string finds it there.
 pub fn secret_values(injected: &[Injection], credentials: Option<&Credentials>) -> Vec<String> {
     let mut values: Vec<String> = Vec::new();
     for i in injected {
@@ -248,6 +280,15 @@ pub fn secret_values(injected: &[Injection], credentials: Option<&Credentials>) 
     }
     if let Some(c) = credentials {
         values.extend(c.secret_values().into_iter().map(str::to_owned));
+        if let Credentials::Basic { username, password } = c {
+            values.push(format!("{username}:{password}"));
+        }
+    }
+    // Shorter values are not masked (see `mask`), so neither are their encodings.
+    for value in values.clone().iter().filter(|v| v.len() >= 3) {
+        for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+            values.push(engine.encode(value));
+        }
     }
     for value in values.clone() {
         let encoded: String = url::form_urlencoded::byte_serialize(value.as_bytes()).collect();

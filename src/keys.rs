@@ -40,8 +40,8 @@ pub fn load_or_create(config: &Config) -> Result<Keyring, AppError> {
 
 fn write_private(path: &Path, contents: &str) -> Result<(), AppError> {
     let fail = |e: std::io::Error| AppError::Startup(format!("cannot write key file {}: {e}", path.display()));
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(fail)?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        crate::private_files::create_dir(dir).map_err(fail)?;
     }
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

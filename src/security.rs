@@ -1,6 +1,6 @@
 //! Response hardening and request-origin checks that apply to every route: security headers (errors
-//! included), `Cache-Control: no-store` for everything but static files, and the Origin /
-//! Sec-Fetch-Site check on state-changing browser requests.
+//! included; HSTS over https), `Cache-Control: no-store` for everything but the static files found,
+//! and the Origin / Sec-Fetch-Site check on state-changing browser requests.
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -17,6 +17,13 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      frame-ancestors 'none'; form-action 'self'";
 
+/// Features no page of this app uses, denied to it and to anything it might embed.
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), \
+     magnetometer=(), microphone=(), midi=(), payment=(), usb=(), xr-spatial-tracking=()";
+
+/// Over https: browsers that saw the portal once refuse plain http to it for a year.
+const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";
+
 fn set(res: &mut ServiceResponse<impl MessageBody>, name: &'static str, value: &'static str) {
     res.headers_mut().insert(HeaderName::from_static(name), HeaderValue::from_static(value));
 }
@@ -24,6 +31,7 @@ fn set(res: &mut ServiceResponse<impl MessageBody>, name: &'static str, value: &
 /// Adds the security headers to every response, including error pages.
 pub async fn headers(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let is_static = req.path().starts_with("/static/");
+    let https = req.app_data::<web::Data<AppState>>().is_some_and(|state| crate::auth::session::over_https(state));
     let mut res = next.call(req).await?;
     // A page may widen form-action for its own forms (the OAuth consent redirect); never anything else.
     if !res.headers().contains_key("content-security-policy") {
@@ -33,7 +41,13 @@ pub async fn headers(req: ServiceRequest, next: Next<impl MessageBody + 'static>
     set(&mut res, "referrer-policy", "same-origin");
     set(&mut res, "x-frame-options", "DENY");
     set(&mut res, "cross-origin-opener-policy", "same-origin");
-    if is_static {
+    set(&mut res, "cross-origin-resource-policy", "same-origin");
+    set(&mut res, "permissions-policy", PERMISSIONS_POLICY);
+    if https {
+        set(&mut res, "strict-transport-security", STRICT_TRANSPORT_SECURITY);
+    }
+    // Only an asset itself may be kept by shared caches; a 404 or an error page under /static/ is not.
+    if is_static && res.status().is_success() {
         set(&mut res, "cache-control", "public, max-age=3600");
     } else {
         set(&mut res, "cache-control", "no-store");

@@ -144,6 +144,7 @@ pub fn form_config() -> actix_web::web::FormConfig {
         use actix_web::error::UrlencodedError as E;
         match err {
             E::Overflow { .. } => AppError::TooLarge.into(),
+            E::Payload(e) if crate::body_deadline::cut_off(&e) => AppError::BodyTimeout.into(),
             other => AppError::BadRequest(format!("The form could not be read: {other}.")).into(),
         }
     })

@@ -71,10 +71,7 @@ async fn checked(req: &HttpRequest, body: <Bytes as FromRequest>::Future, sdadmi
     if sdadmin_only && by.user.role() != Role::SdAdmin {
         return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
     }
-    let body = body.await.map_err(|e| match e.as_response_error().status_code() {
-        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE => AppError::TooLarge,
-        _ => AppError::BadRequest("The form could not be read.".into()),
-    })?;
+    let body = body.await.map_err(crate::body_deadline::body_error)?;
     let pairs: Vec<(String, String)> =
         serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
     let from_field = pairs.iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.as_str());

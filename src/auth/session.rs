@@ -11,6 +11,18 @@ use crate::models::session::{self as sessions, Session};
 use crate::models::user::User;
 
 pub const SESSION_COOKIE: &str = "connections_session";
+/// Its name over https: browsers take a `__Host-` cookie only from a secure origin, with `Path=/` and
+/// no `Domain`, so neither a plain-http page nor a sibling subdomain can plant or overwrite it.
+const HOST_SESSION_COOKIE: &str = "__Host-connections_session";
+
+/// Whether the portal is reached over https: its cookies are then `Secure` and `__Host-` prefixed.
+pub fn over_https(state: &AppState) -> bool {
+    state.base_url.scheme() == "https"
+}
+
+fn cookie_name(state: &AppState) -> &'static str {
+    if over_https(state) { HOST_SESSION_COOKIE } else { SESSION_COOKIE }
+}
 
 /// How often `last_seen_at` is written: not on every request, to keep page loads read-only.
 const TOUCH_EVERY_SECS: i64 = 60;
@@ -35,7 +47,7 @@ pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
         return Ok(found.clone());
     }
     let state = state(req)?;
-    let cookie = req.cookie(SESSION_COOKIE).ok_or(AppError::Unauthenticated)?;
+    let cookie = req.cookie(cookie_name(&state)).ok_or(AppError::Unauthenticated)?;
     let id_hash = sha256_hex(cookie.value());
     let now = state.clock.now();
     let (idle, absolute) = (state.config.session_idle_secs, state.config.session_absolute_secs);
@@ -86,7 +98,7 @@ pub async fn start(state: &AppState, user_id: i64) -> Result<Cookie<'static>, Ap
 
 /// Deletes the session named by the request's cookie, if any.
 pub async fn end(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
-    if let Some(cookie) = req.cookie(SESSION_COOKIE) {
+    if let Some(cookie) = req.cookie(cookie_name(state)) {
         let id_hash = sha256_hex(cookie.value());
         // At once here; the other instances hear of it from the database (see `cache`).
         if let Some(cache) = &state.cache {
@@ -99,12 +111,7 @@ pub async fn end(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
 
 fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
     // Lax, not Strict: the provider's redirect back to the OAuth callback must carry the session.
-    Cookie::build(SESSION_COOKIE, value)
-        .path("/")
-        .http_only(true)
-        .same_site(SameSite::Lax)
-        .secure(state.base_url.scheme() == "https")
-        .finish()
+    Cookie::build(cookie_name(state), value).path("/").http_only(true).same_site(SameSite::Lax).secure(over_https(state)).finish()
 }
 
 /// A cookie that tells the browser to forget the session.

@@ -31,3 +31,34 @@ fn base_url_must_be_absolute_http() {
     }
     assert!(parse_base_url("https://desk.example.com/portal").is_ok());
 }
+
+#[test]
+fn an_allow_list_entry_may_name_a_port() {
+    let ip = |s: &str| s.parse::<IpAddr>().unwrap();
+    let host = Cidr::parse("127.0.0.1:8081").unwrap();
+    assert!(host.permits(ip("127.0.0.1"), 8081));
+    assert!(!host.permits(ip("127.0.0.1"), 8080), "another port of the same host");
+    assert!(!host.permits(ip("127.0.0.2"), 8081));
+    assert!(host.permits(ip("::ffff:127.0.0.1"), 8081), "IPv4-mapped counts as IPv4");
+    let net = Cidr::parse("127.0.0.0/8:8081").unwrap();
+    assert!(net.permits(ip("127.9.9.9"), 8081) && !net.permits(ip("127.9.9.9"), 80));
+    for v6 in ["[::1]:8081", "[::1]/128:8081", "[::1/128]:8081"] {
+        let entry = Cidr::parse(v6).unwrap();
+        assert!(entry.permits(ip("::1"), 8081) && !entry.permits(ip("::1"), 8080), "{v6}");
+        assert!(!entry.permits(ip("::2"), 8081), "{v6}");
+    }
+    let any = Cidr::parse("[fd00::]/8").unwrap();
+    assert!(any.permits(ip("fd12::1"), 1) && any.permits(ip("fd12::1"), 65535) && !any.has_port());
+    assert!(Cidr::parse("127.0.0.1").unwrap().permits(ip("127.0.0.1"), 9), "no port: every port");
+    assert!(Cidr::parse("::1").unwrap().permits(ip("::1"), 9), "a bare IPv6 address names no port");
+    let list = Cidr::parse_list("127.0.0.1:8081, 10.0.0.0/8").unwrap();
+    assert_eq!(list.iter().filter(|c| c.has_port()).count(), 1);
+}
+
+#[test]
+fn a_bad_port_is_refused_with_the_setting_name() {
+    for bad in ["127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http", "[::1]:x", "[::1", "[::1]8081", "[::1/64]/64:80"] {
+        let err = Cidr::parse(bad).unwrap_err().to_string();
+        assert!(err.contains("CONNECTIONS_OUTBOUND_ALLOW_CIDRS"), "{bad}: {err}");
+    }
+}

@@ -320,7 +320,7 @@ fn api_key(errors: &mut FieldErrors, raw: Option<&ApiKeyInput>) -> Option<ApiKey
     let mut params = Vec::new();
     for (i, row) in rows.iter().enumerate() {
         let checked = match param_type {
-            Some(ParamType::Header) => validate::header_name(&row.name),
+            Some(ParamType::Header) => validate::credential_header_name(&row.name),
             _ => validate::param_name(&row.name),
         };
         let name = checked.map_err(|e| push(errors, format!("api_key.params.{i}.name"), e)).ok();

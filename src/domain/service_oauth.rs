@@ -86,7 +86,7 @@ fn placement(errors: &mut FieldErrors, raw: Option<&PlacementInput>) -> Option<T
     let raw = raw.unwrap_or(&empty);
     match opt(&raw.location).unwrap_or("header") {
         "header" => {
-            let name = validate::header_name(opt(&raw.name).unwrap_or("Authorization"))
+            let name = validate::credential_header_name(opt(&raw.name).unwrap_or("Authorization"))
                 .map_err(|e| push(errors, "oauth2.token_placement.name", e))
                 .ok();
             let prefix = raw.prefix.as_deref().map(str::trim).unwrap_or("Bearer").to_owned();

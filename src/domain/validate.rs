@@ -98,6 +98,37 @@ pub fn header_name(raw: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
+/// Headers that frame the message or concern one hop only: a credential sent under one of these names
+/// would change how the upstream (or a proxy on the way) reads the request instead of authenticating it.
+const HOP_BY_HOP_OR_FRAMING: &[&str] = &[
+    "connection",
+    "content-length",
+    "expect",
+    "host",
+    "http2-settings",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+    "upgrade",
+];
+
+/// A header name a credential may be sent in: a valid header name that is neither hop-by-hop nor a
+/// framing header (`Host`, `Content-Length`, `Transfer-Encoding`, …).
+pub fn credential_header_name(raw: &str) -> Result<String, String> {
+    let value = header_name(raw)?;
+    if HOP_BY_HOP_OR_FRAMING.iter().any(|h| h.eq_ignore_ascii_case(&value)) {
+        return Err(format!(
+            "{value} cannot carry a credential: servers and proxies read it to frame or route the request. \
+             Use the header the provider documents (e.g. X-Api-Key)."
+        ));
+    }
+    Ok(value)
+}
+
 /// A query-string or form parameter name: not empty, no whitespace, at most 100 characters.
 pub fn param_name(raw: &str) -> Result<String, String> {
     let value = raw.trim();

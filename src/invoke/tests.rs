@@ -73,3 +73,67 @@ fn json_escaped_and_form_encoded_echoes_are_masked() {
     let masked = String::from_utf8(mask(echoed, &secrets)).unwrap();
     assert_eq!(masked, r#"{"a":"[redacted]","b":"[redacted]","c":"[redacted]"}"#);
 }
+
+#[test]
+fn dot_dot_segments_are_refused_also_with_parameters_or_encoded() {
+    for hostile in [
+        "/..;/secret",
+        "/x/..;/..;/admin",
+        "/..;jsessionid=1/secret",
+        "/x/..%3b/secret",
+        "/x/..%3B/secret",
+        "/%252e%252e/secret",
+        "/x/%252e%252e;/secret",
+        "/x/%25252e%25252e/secret",
+        "/x/%252f/y",
+        "/.;/x",
+        "/x/.%3b/y",
+        "/x/../y",
+        "/x/..",
+    ] {
+        let err = target(Some(BASE), None, Some(hostile)).unwrap_err();
+        assert_eq!(err.0, "path", "{hostile}");
+    }
+    for hostile in ["https://api.example.com/v1/..;/secret", "https://api.example.com/v1/x/.;/..;/admin"] {
+        assert!(target(Some(BASE), Some(hostile), None).is_err(), "{hostile}");
+    }
+    for fine in ["/a;b/c", "/file.json", "/x/...", "/.well-known/x", "/x/..y", "/x;v=1/y", "/100%25/x", "/x?next=../y", "/x/./y"] {
+        assert!(target(Some(BASE), None, Some(fine)).is_ok(), "{fine}");
+    }
+}
+
+#[test]
+fn a_callers_parameter_differing_only_in_case_is_replaced_too() {
+    let injected = vec![Injection::Query("api_key".into(), Secret::new("s3cret"))];
+    let mut url = Url::parse("https://api.example.com/x?API_KEY=mine&a=1").unwrap();
+    apply_query(&mut url, &BTreeMap::from([("Api_Key".into(), "also-mine".into())]), &injected);
+    assert_eq!(url.query(), Some("a=1&api_key=s3cret"));
+    let form = vec![Injection::Form("Token".into(), Secret::new("t0k"))];
+    let body = form_body(Some(b"TOKEN=forged&token=forged2&other=2"), None, &form).unwrap().unwrap();
+    assert_eq!(String::from_utf8(body).unwrap(), "other=2&Token=t0k");
+}
+
+#[test]
+fn base64_echoes_of_whole_secrets_are_masked() {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    // Bytes whose encodings differ between the alphabets (+ and / against - and _) and need padding.
+    let password = "p\u{fb}?>~\u{ff}w";
+    let credentials = Credentials::Basic { username: "svc".into(), password: password.into() };
+    let injected = injections(&ServiceConfig::Basic, Some(&credentials), None);
+    let secrets = secret_values(&injected, Some(&credentials));
+    let mut echoes = Vec::new();
+    for engine in [&STANDARD, &STANDARD_NO_PAD, &URL_SAFE, &URL_SAFE_NO_PAD] {
+        echoes.push(engine.encode(password));
+        echoes.push(engine.encode(format!("svc:{password}")));
+    }
+    assert!(echoes.iter().any(|e| e.contains('+') || e.contains('/')) && echoes.iter().any(|e| e.contains('_') || e.contains('-')));
+    for echo in &echoes {
+        let body = format!("{{\"seen\":\"{echo}\"}}");
+        assert_eq!(String::from_utf8(mask(body.as_bytes(), &secrets)).unwrap(), "{\"seen\":\"[redacted]\"}", "{echo}");
+    }
+    let key = vec![Injection::Header("X-Api-Key".into(), Secret::new("key???>>>"))];
+    let secrets = secret_values(&key, None);
+    let echo = serde_json::to_string(&STANDARD.encode("key???>>>")).unwrap().replace('/', "\\/");
+    assert_eq!(String::from_utf8(mask(echo.as_bytes(), &secrets)).unwrap(), "\"[redacted]\"", "JSON-escaped base64");
+    assert_eq!(mask(b"svc", &secret_values(&[], Some(&credentials))), b"svc".to_vec(), "the user name alone is no secret");
+}

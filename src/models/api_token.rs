@@ -63,3 +63,10 @@ pub fn revoke(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<bool> {
         .execute(conn)
         .map(|n| n == 1)
 }
+
+/// Revokes every live token of a user (a password reset); returns how many.
+pub fn revoke_for_user(conn: &mut DbConn, user_id: i64, now: i64) -> QueryResult<usize> {
+    diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user_id)).filter(api_tokens::revoked_at.is_null()))
+        .set(api_tokens::revoked_at.eq(now))
+        .execute(conn)
+}

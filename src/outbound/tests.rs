@@ -58,3 +58,38 @@ async fn a_name_resolving_to_loopback_is_refused_at_connect_time() {
     let err = out.send(&url, out.request(reqwest::Method::GET, &url).unwrap(), None).await.err().unwrap();
     assert!(matches!(err, OutboundError::Refused(..)), "{err}");
 }
+
+#[test]
+fn an_allow_list_entry_with_a_port_opens_that_port_only() {
+    let mut p = policy();
+    p.allow_http = true;
+    p.allow = Cidr::parse_list("127.0.0.1:8081,[::1]:8082,10.0.0.0/8:443").unwrap();
+    for ok in ["http://127.0.0.1:8081/", "http://[::1]:8082/x", "https://10.1.2.3/", "http://10.1.2.3:443/"] {
+        assert!(p.check_url(&Url::parse(ok).unwrap()).is_ok(), "{ok}");
+    }
+    for refused in [
+        "http://127.0.0.1:8080/",
+        "http://127.0.0.1/",
+        "https://127.0.0.1/",
+        "http://[::1]:8081/",
+        "http://[::ffff:127.0.0.1]:8082/",
+        "http://10.1.2.3/",
+        "https://10.1.2.3:8443/",
+    ] {
+        assert!(p.check_url(&Url::parse(refused).unwrap()).is_err(), "{refused}");
+    }
+    assert!(p.permits("93.184.216.34".parse().unwrap(), 8080), "public addresses on any port");
+}
+
+#[tokio::test]
+async fn a_name_resolves_only_to_addresses_allowed_on_the_port_of_its_client() {
+    let policy = Arc::new(AddressPolicy { allow: Cidr::parse_list("127.0.0.1:8081").unwrap(), allow_http: true });
+    let resolve = |port| {
+        let resolver = PolicyResolver { policy: policy.clone(), port: Some(port) };
+        resolver.resolve("localhost".parse().unwrap())
+    };
+    let found: Vec<SocketAddr> = resolve(8081).await.unwrap().collect();
+    assert!(!found.is_empty() && found.iter().all(|a| a.ip() == IpAddr::from([127, 0, 0, 1])), "{found:?}");
+    let refused = resolve(8080).await.err().unwrap().to_string();
+    assert!(refused.contains("is not allowed"), "{refused}");
+}

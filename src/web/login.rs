@@ -21,6 +21,13 @@ use crate::web::{Layout, local_path, render_status, see_other};
 /// Before sign-in there is no session to hold a CSRF token: the form carries a random value that must
 /// match this cookie (double submit), which a cross-site page can neither read nor set.
 const LOGIN_CSRF_COOKIE: &str = "connections_login_csrf";
+/// Its name over https (see `session::over_https`); a `__Host-` cookie must have `Path=/`.
+const HOST_LOGIN_CSRF_COOKIE: &str = "__Host-connections_login_csrf";
+
+fn csrf_cookie_name(req: &HttpRequest) -> &'static str {
+    let https = session::state(req).is_ok_and(|state| session::over_https(&state));
+    if https { HOST_LOGIN_CSRF_COOKIE } else { LOGIN_CSRF_COOKIE }
+}
 
 pub const SIGN_IN_FAILED: &str = "Incorrect username or password, or the account is locked for 15 minutes after 5 failed attempts.";
 
@@ -58,7 +65,9 @@ fn login_page(
     layout.csrf = crate::web::Escaped::new(&token);
     let page = LoginPage { layout, username, next: local_path(Some(next)).into_owned(), error };
     let mut res = render_status(req, status, &page)?;
-    let cookie = Cookie::build(LOGIN_CSRF_COOKIE, token).path("/login").http_only(true).same_site(SameSite::Strict).finish();
+    let name = csrf_cookie_name(req);
+    let (path, secure) = if name == HOST_LOGIN_CSRF_COOKIE { ("/", true) } else { ("/login", false) };
+    let cookie = Cookie::build(name, token).path(path).secure(secure).http_only(true).same_site(SameSite::Strict).finish();
     res.add_cookie(&cookie).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(res)
 }
@@ -74,7 +83,7 @@ pub async fn show_login(req: HttpRequest, query: web::Query<NextQuery>) -> Resul
 pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: Form<SignInForm>) -> Result<HttpResponse, AppError> {
     let form = form.0;
     let next = form.next.as_deref().unwrap_or("/");
-    let cookie_token = req.cookie(LOGIN_CSRF_COOKIE).map(|c| c.value().to_owned()).unwrap_or_default();
+    let cookie_token = req.cookie(csrf_cookie_name(&req)).map(|c| c.value().to_owned()).unwrap_or_default();
     if cookie_token.is_empty() || !same_token(&cookie_token, &form.csrf_token) {
         return Err(AppError::Csrf);
     }

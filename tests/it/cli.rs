@@ -133,9 +133,15 @@ fn bad_settings_fail_with_a_clear_message_and_non_zero_exit() {
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("base URL"));
 
-    let out = command(&db).args(["serve"]).env("CONNECTIONS_OUTBOUND_ALLOW_CIDRS", "10.0.0.0/99").output().unwrap();
+    for bad in ["10.0.0.0/99", "127.0.0.1:0", "[::1]:x"] {
+        let out = command(&db).args(["serve"]).env("CONNECTIONS_OUTBOUND_ALLOW_CIDRS", bad).output().unwrap();
+        assert!(!out.status.success(), "{bad}");
+        assert!(text(&out.stderr).contains("CONNECTIONS_OUTBOUND_ALLOW_CIDRS"), "{bad}");
+    }
+
+    let out = command(&db).args(["serve"]).env("CONNECTIONS_REQUEST_BODY_TIMEOUT_SECS", "0").output().unwrap();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("CONNECTIONS_OUTBOUND_ALLOW_CIDRS"));
+    assert!(text(&out.stderr).contains("request body timeout"));
 }
 
 #[test]
@@ -198,4 +204,83 @@ fn api_tokens_are_shown_once_and_listed_without_the_secret() {
     assert!(text(&run(&db, &["token", "list"], "").stdout).contains("revoked"));
     let again = run(&db, &["token", "revoke", id], "");
     assert!(!again.status.success());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fresh_data_folder_its_database_and_key_file_are_private_to_the_apps_user() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777;
+    let db = TestDb::new();
+    let root = db.dir.path().join("fresh");
+    let (db_dir, key_dir) = (root.join("db"), root.join("keys"));
+    let file = db_dir.join("connections.db");
+    let url = format!("sqlite://{}", file.display());
+    let env = [("DATABASE_URL", url.as_str()), ("CONNECTIONS_DATA_DIR", key_dir.to_str().unwrap())];
+    let (mut child, lines) = serve(&db, &env);
+    assert!(lines.iter().any(|l| l.starts_with("Connections is running")), "{lines:?}");
+    let companions = [file.clone(), db_dir.join("connections.db-wal"), db_dir.join("connections.db-shm")];
+    for dir in [&root, &db_dir, &key_dir] {
+        assert_eq!(mode(dir), 0o700, "{}", dir.display());
+    }
+    for path in companions.iter().chain([&key_dir.join("encryption.keys")]) {
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    // Files an earlier version left readable to everyone are narrowed by the next command.
+    for path in &companions {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    }
+    let out = command(&db).args(["user", "list"]).env("DATABASE_URL", &url).output().unwrap();
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for path in companions.iter().filter(|p| p.exists()) {
+        assert_eq!(mode(path), 0o600, "{}", path.display());
+    }
+    assert_eq!(mode(&file), 0o600);
+}
+
+/// Whether `token` is accepted by the API of the app at `base`.
+async fn token_works(base: &str, token: &str) -> bool {
+    let client = reqwest::Client::new();
+    client.get(format!("{base}/api/v1/me")).bearer_auth(token).send().await.unwrap().status() == 200
+}
+
+#[tokio::test]
+async fn a_password_reset_ends_the_sessions_everywhere_and_revokes_the_users_api_tokens() {
+    use connections::models::user::Role;
+    let app = crate::helpers::TestApp::spawn().await;
+    app.add_user("ops", Role::SdAdmin, "ops-password-123").await;
+    let browser = app.browser();
+    assert_eq!(browser.sign_in("ops", "ops-password-123").await.status, 303);
+    let (first, second, other) = (app.token_for("ops").await, app.token_for("ops").await, app.token_for("admin").await);
+    assert!(token_works(&app.base, &first).await, "tokens are in use (and cached) before the reset");
+    assert_eq!(browser.get("/admin/connections").await.status, 200);
+
+    let out = run(&app.shared_db(), &["user", "passwd", "ops"], "new-ops-password-1\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("their sessions have ended") && said.contains("2 API tokens were revoked"), "{said}");
+    let gone = crate::helpers::within_two_seconds(async || {
+        browser.get("/admin/connections").await.status == 303
+            && !token_works(&app.base, &first).await
+            && !token_works(&app.base, &second).await
+    })
+    .await;
+    assert!(gone, "the running app let the old session or a token through");
+    assert!(token_works(&app.base, &other).await, "another user's token is untouched");
+    let list = text(&run(&app.shared_db(), &["token", "list"], "").stdout);
+    assert_eq!(list.lines().filter(|l| l.contains(" ops ") && l.ends_with("revoked")).count(), 2, "{list}");
+    assert_eq!(app.browser().sign_in("ops", "ops-password-123").await.status, 401);
+    assert_eq!(browser.sign_in("ops", "new-ops-password-1").await.status, 303);
+
+    // --keep-tokens: a routine change keeps scripts running; sessions still end.
+    let kept = app.token_for("ops").await;
+    let out = run(&app.shared_db(), &["user", "passwd", "ops", "--keep-tokens"], "another-ops-password\n");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("their API tokens were kept"), "{}", text(&out.stdout));
+    assert!(crate::helpers::within_two_seconds(async || browser.get("/admin/connections").await.status == 303).await);
+    assert!(token_works(&app.base, &kept).await);
 }

@@ -7,6 +7,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use connections::config::Cidr;
 use connections::db::schema::connection_events;
 use connections::models::event::ConnectionEvent;
 use connections::models::user::Role;
@@ -717,4 +718,75 @@ async fn an_event_that_cannot_be_written_costs_only_itself() {
     e.app.state.activity.record(entry(id, "/after")).await;
     let paths: Vec<String> = events(&e.app, "desk").await.into_iter().map(|ev| ev.path.unwrap()).collect();
     assert_eq!(paths, ["/before", "/after"]);
+}
+
+#[tokio::test]
+async fn a_basic_password_or_api_key_echoed_base64_encoded_again_is_masked() {
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let e = env().await;
+    let mut service = crate::connections::basic_service("legacy");
+    service["api_base_url"] = e.base().into();
+    e.api.create("/api/v1/services", &service).await;
+    e.api.create("/api/v1/connections", &connection("legacy", "legacy", &[])).await;
+    // Characters whose encodings differ between the alphabets and need padding.
+    let password = format!("{}?>~\u{ff}", canary("password"));
+    let res = e.api.put("/api/v1/connections/legacy/credentials", &json!({"username": "svc-user", "password": password})).await;
+    assert_eq!(res.status, 200);
+    let res = invoke(&e.api, "legacy", json!({"path": "/reencode"})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let answer = res.json();
+    assert_eq!(answer["headers"]["x-echo-b64"], "[redacted]");
+    let echo: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    for field in ["password", "password_url", "pair_url", "pair_unpadded"] {
+        assert_eq!(echo[field], "[redacted]", "{field}: {echo}");
+    }
+    let pair = format!("svc-user:{password}");
+    let encoded =
+        vec![STANDARD.encode(&password), URL_SAFE_NO_PAD.encode(&password), URL_SAFE.encode(&pair), STANDARD_NO_PAD.encode(&pair)];
+    assert_hidden(&res.body, &encoded, "the invoke answer");
+
+    let (key, _) = e.key_connection("desk", "header").await;
+    let res = invoke(&e.api, "desk", json!({"path": "/reencode"})).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let answer = res.json();
+    assert_eq!(answer["headers"]["x-echo-b64"], "[redacted]");
+    let echo: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
+    assert_eq!((&echo["key"], &echo["key_url"]), (&json!("[redacted]"), &json!("[redacted]")), "{echo}");
+    assert_hidden(&res.body, &[STANDARD.encode(&key), URL_SAFE_NO_PAD.encode(&key)], "the invoke answer");
+}
+
+#[tokio::test]
+async fn an_allow_list_entry_naming_a_port_refuses_the_other_ports_of_that_address() {
+    let (allowed, other) = (Upstream::start().await, Upstream::start().await);
+    let entry = format!("127.0.0.1:{}", allowed.port);
+    let app = TestApp::spawn_with(|config| {
+        config.outbound_allow_cidrs = Cidr::parse_list(&entry).unwrap();
+        config.outbound_allow_http = true;
+    })
+    .await;
+    let api = Api::new(&app, "admin").await;
+    let targets = [
+        ("allowed_ip", format!("http://127.0.0.1:{}/api", allowed.port), true),
+        ("allowed_name", format!("http://localhost:{}/api", allowed.port), true),
+        ("other_ip", format!("http://127.0.0.1:{}/api", other.port), false),
+        ("other_name", format!("http://localhost:{}/api", other.port), false),
+    ];
+    for (link, base, _) in &targets {
+        api.create("/api/v1/services", &key_service(link, Some(base), "header")).await;
+        api.create("/api/v1/connections", &connection(link, link, &[])).await;
+        let body = json!({"params": {"X-Api-Key": canary("key"), "X-Org-Id": "org-1"}});
+        assert_eq!(api.put(&format!("/api/v1/connections/{link}/credentials"), &body).await.status, 200);
+    }
+    for (link, _, ok) in &targets {
+        let res = invoke(&api, link, json!({"path": "/ping"})).await;
+        if *ok {
+            assert_eq!(res.status, 200, "{link}: {}", res.body);
+        } else {
+            assert_eq!(res.status, 422, "{link}: {}", res.body);
+            let message = res.json()["errors"]["url"][0].as_str().unwrap().to_owned();
+            assert!(message.contains("internal"), "{link}: {message}");
+        }
+    }
+    assert_eq!(allowed.count(), 2);
+    assert_eq!(other.count(), 0, "nothing reached the port the allow-list does not name");
 }

@@ -27,5 +27,6 @@ mod services_api;
 mod services_pages;
 mod services_totals;
 mod sign_in;
+mod slow_bodies;
 mod two_instances;
 mod upstream;

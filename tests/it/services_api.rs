@@ -1191,3 +1191,25 @@ async fn a_technicians_token_gets_403_on_every_service_endpoint() {
     assert_eq!(counts(&app).await.0, 1);
     assert_eq!(admin.get("/api/v1/services/shared").await.json()["name"], "Shared");
 }
+
+#[tokio::test]
+async fn hop_by_hop_and_framing_headers_are_refused_as_credential_headers() {
+    let app = TestApp::spawn().await;
+    let api = Api::new(&app).await;
+    let key = api_key_service("framed", "Framed");
+    let oauth = oauth_service("framed_oauth", "Framed", "s3cret");
+    for name in ["Host", "content-length", "Transfer-Encoding", "Connection", "Keep-Alive", "TE", "Trailer", "Upgrade"] {
+        let res = api.post("/api/v1/services", &with(&key, "api_key.params.1.name", json!(name))).await;
+        let messages = field_errors(&res, "api_key.params.1.name");
+        assert!(messages.iter().any(|m| m.contains("cannot carry a credential")), "{name}: {messages:?}");
+    }
+    for name in ["Proxy-Authorization", "Proxy-Connection", "Host"] {
+        let res = api.post("/api/v1/services", &with(&oauth, "oauth2.token_placement.name", json!(name))).await;
+        let messages = field_errors(&res, "oauth2.token_placement.name");
+        assert!(messages.iter().any(|m| m.contains("cannot carry a credential")), "{name}: {messages:?}");
+    }
+    assert_eq!(counts(&app).await, (0, 0, 0), "nothing written");
+    // As a query or form parameter the same name is only a name.
+    let query = with(&with(&key, "api_key.param_type", json!("query")), "api_key.params.0.name", json!("host"));
+    api.create(&query).await;
+}

@@ -833,3 +833,27 @@ async fn the_alias_url_sets_the_callback_url_on_service_pages_and_in_the_api() {
         .unwrap();
     assert_eq!(changes, 1);
 }
+
+#[tokio::test]
+async fn a_framing_header_is_refused_as_an_api_key_or_token_header_on_the_form() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let keyed = [
+        ("name", "Keyed"),
+        ("link_name", "keyed"),
+        ("auth_type", "api_key"),
+        ("param_type", "header"),
+        ("param_name", "Transfer-Encoding"),
+        ("param_display", "The key"),
+    ];
+    let res = create_via_form(&admin, &keyed).await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(res.body.contains("Transfer-Encoding cannot carry a credential"), "{}", res.body);
+    let mut oauth = zoho_form("s");
+    oauth.retain(|(k, _)| *k != "token_header_name");
+    oauth.push(("token_header_name", "Host"));
+    let res = create_via_form(&admin, &oauth).await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(res.body.contains(r#"id="token_header_name-err">Host cannot carry a credential"#), "{}", res.body);
+    assert_eq!(counts(&app).await, (0, 0, 0));
+}

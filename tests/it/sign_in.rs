@@ -122,8 +122,13 @@ async fn session_cookie_is_http_only_and_lax() {
     let https = TestApp::spawn_with(|c| c.base_url = Some("https://desk.example.com".parse().unwrap())).await;
     let res = https.browser().sign_in("admin", ADMIN_PASSWORD).await;
     assert_eq!(res.status, 303);
-    let cookie =
-        res.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).find(|c| c.starts_with("connections_session=")).unwrap();
+    let cookie = res
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("__Host-connections_session="))
+        .unwrap();
     assert!(cookie.contains("Secure"), "{cookie}");
 }
 

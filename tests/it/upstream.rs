@@ -1,8 +1,10 @@
 //! A small upstream API on 127.0.0.1 port 0 for the invoke tests: it records every request exactly
 //! as it arrived and answers by the last path segment — `redirect` (302 elsewhere), `big` and
 //! `big-chunked` (more than the 5 MiB cap, with and without Content-Length), `slow` (2 s late),
-//! `binary` (bytes that are not UTF-8); anything else is echoed back: the request as JSON in the
-//! body, and its Authorization header, query string and API key header in `x-echo-*` headers.
+//! `binary` (bytes that are not UTF-8), `reencode` (the Basic password, the user:password pair and the
+//! API key header, each base64-encoded again in another alphabet); anything else is echoed back: the
+//! request as JSON in the body, and its Authorization header, query string and API key header in
+//! `x-echo-*` headers.
 
 use std::pin::Pin;
 use std::sync::Mutex;
@@ -133,6 +135,7 @@ async fn answer(req: HttpRequest, body: web::Bytes, recorder: web::Data<Recorder
             tokio::time::sleep(Duration::from_secs(2)).await;
             HttpResponse::Ok().body("finally")
         }
+        "reencode" => reencode(&req),
         "binary" => HttpResponse::Ok().content_type("application/octet-stream").body(vec![0x89, b'P', b'N', b'G', 0xff, 0x00, 0xfe]),
         _ => {
             let mut headers = serde_json::Map::new();
@@ -158,4 +161,25 @@ async fn answer(req: HttpRequest, body: web::Bytes, recorder: web::Data<Recorder
             res.json(echo)
         }
     }
+}
+
+/// The credentials as an upstream might re-encode them: in the body and in a header.
+fn reencode(req: &HttpRequest) -> HttpResponse {
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let pair = header("authorization").strip_prefix("Basic ").and_then(|b| STANDARD.decode(b).ok()).unwrap_or_default();
+    let pair = String::from_utf8(pair).unwrap_or_default();
+    let password = pair.split_once(':').map_or("", |(_, p)| p);
+    let key = header("x-api-key");
+    let body = json!({
+        "password": STANDARD.encode(password),
+        "password_url": URL_SAFE_NO_PAD.encode(password),
+        "pair_url": URL_SAFE.encode(&pair),
+        "pair_unpadded": STANDARD_NO_PAD.encode(&pair),
+        "key": STANDARD.encode(&key),
+        "key_url": URL_SAFE_NO_PAD.encode(&key),
+    });
+    let echoed = if key.is_empty() { STANDARD.encode(password) } else { URL_SAFE.encode(&key) };
+    HttpResponse::Ok().insert_header(("x-echo-b64", echoed)).json(body)
 }

@@ -54,7 +54,7 @@ fn error_schemas() -> Map<String, Value> {
                         "code": {
                             "type": "string",
                             "description": "Machine-readable: not_found, unauthorized, forbidden, bad_request, invalid, \
-                                            conflict, not_connected, upstream, too_large, unavailable, internal (or error).",
+                                            conflict, not_connected, upstream, too_large, timeout, unavailable, internal (or error).",
                             "example": "not_found",
                         },
                         "message": { "type": "string", "description": "For people; never holds a secret or a cause chain." },

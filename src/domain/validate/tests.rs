@@ -41,3 +41,18 @@ fn header_names_are_tokens() {
         assert!(header_name(bad).is_err(), "{bad:?}");
     }
 }
+
+#[test]
+fn hop_by_hop_and_framing_headers_cannot_carry_a_credential() {
+    for bad in ["Host", "content-length", "Transfer-Encoding", "CONNECTION", "Keep-Alive", "TE", "Trailer", "Upgrade"] {
+        let err = credential_header_name(bad).unwrap_err();
+        assert!(err.contains("cannot carry a credential"), "{bad}: {err}");
+    }
+    for bad in ["Proxy-Authorization", "Proxy-Connection", "Expect", " host "] {
+        assert!(credential_header_name(bad).is_err(), "{bad:?}");
+    }
+    for good in ["X-Api-Key", "Authorization", "X-Host", "Hostname", "TE-Key"] {
+        assert_eq!(credential_header_name(good).unwrap(), good);
+    }
+    assert!(credential_header_name("X Key").unwrap_err().contains("valid header name"));
+}
