@@ -61,6 +61,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_REFRESH_INTERVAL_SECS", default_value_t = 30)]
     pub refresh_interval_secs: u32,
 
+    /// Never call a token or revoke endpoint (a restored copy beside the original: see the README).
+    #[arg(long, env = "CONNECTIONS_NO_REFRESH")]
+    pub no_refresh: bool,
+
     /// HTTP worker threads (default: one per core; two per core on PostgreSQL).
     #[arg(long, env = "CONNECTIONS_WORKERS")]
     pub workers: Option<usize>,
@@ -97,6 +101,8 @@ pub struct Config {
     pub refresh_margin_secs: i64,
     /// 0: no background refresh (tests drive refreshes themselves).
     pub refresh_interval_secs: u64,
+    /// No calls to token or revoke endpoints at all (`oauth::token_calls_allowed`), and no background refresh.
+    pub no_refresh: bool,
     pub clock: Clock,
 }
 
@@ -114,6 +120,7 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
 impl Config {
     /// Resolves flags and the environment-only settings into a `Config`.
     pub fn from_args(args: ServeArgs) -> Result<Config, ConfigError> {
+        crate::db::check_url(&args.database_url).map_err(|why| invalid("DATABASE_URL", why))?;
         let mut config = Config::new(&args.database_url, args.data_dir, &args.bind);
         config.base_url = args.base_url.as_deref().map(parse_base_url).transpose()?;
         config.admin_password = std::env::var("CONNECTIONS_ADMIN_PASSWORD").ok().map(Secret::new);
@@ -128,6 +135,7 @@ impl Config {
         config.session_absolute_secs = i64::from(args.session_absolute_hours) * 3600;
         config.refresh_margin_secs = i64::from(args.refresh_margin_secs);
         config.refresh_interval_secs = u64::from(args.refresh_interval_secs);
+        config.no_refresh = args.no_refresh;
         if let Some(w) = args.workers {
             config.workers = w.clamp(1, 64);
         }
@@ -151,6 +159,7 @@ impl Config {
             workers: default_workers(database_url),
             refresh_margin_secs: 60,
             refresh_interval_secs: 30,
+            no_refresh: false,
             clock: Clock::system(),
         }
     }

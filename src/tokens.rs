@@ -115,6 +115,10 @@ pub async fn access_token(state: &AppState, id: i64, margin: i64, stale_version:
         if !expiring && let Some(token) = usable.take() {
             return Ok(token);
         }
+        // Before the lease: an instance that may not refresh records nothing either.
+        if let Err(off) = oauth::token_calls_allowed(&state.outbound) {
+            return usable.ok_or_else(|| TokenFailure::Unavailable(off.to_string()));
+        }
         if let Some(retry) = row.retry_after.filter(|r| *r > now) {
             // Cooling down after a failure: use the token while it lasts, otherwise say so.
             return usable.ok_or_else(|| {
