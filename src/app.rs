@@ -88,7 +88,7 @@ pub struct Running {
 pub async fn build(config: Config) -> Result<Running, AppError> {
     let db = Db::connect(&config.database_url, (config.workers as u32 * 2).clamp(4, 32))?;
     db.migrate()?;
-    let keyring = keys::load_or_create(&config)?;
+    let keyring = keys::load_or_create(&config, &db)?;
     keys::check_database_key_ids(&db, &keyring, config.clock.now())?;
     setup::record_destinations(&db)?;
     let instance = setup::claim_instance(&db, &config)?;
@@ -156,7 +156,12 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     if let Some(cache) = &state.cache {
         cache::watch(&state.db, &config.database_url, cache.clone(), stopped.clone());
     }
-    if config.refresh_interval_secs > 0 {
+    if config.no_refresh {
+        tracing::warn!(
+            "token refreshes are off (--no-refresh): no token or revoke endpoint is called, and an invoke that needs \
+             a new token fails"
+        );
+    } else if config.refresh_interval_secs > 0 {
         crate::tokens::spawn_background(state.clone(), std::time::Duration::from_secs(config.refresh_interval_secs), stopped);
     }
     Ok(Running { server, addr, base_url, generated_admin_password, state, stop_background })

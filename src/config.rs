@@ -66,6 +66,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_REQUEST_BODY_TIMEOUT_SECS", default_value_t = 15)]
     pub request_body_timeout_secs: u32,
 
+    /// Never call a token or revoke endpoint (a restored copy beside the original: see the README).
+    #[arg(long, env = "CONNECTIONS_NO_REFRESH")]
+    pub no_refresh: bool,
+
     /// HTTP worker threads (default: one per core; two per core on PostgreSQL).
     #[arg(long, env = "CONNECTIONS_WORKERS")]
     pub workers: Option<usize>,
@@ -104,6 +108,8 @@ pub struct Config {
     pub refresh_interval_secs: u64,
     /// How long a request's body may take to arrive after its head (see `body_deadline`).
     pub request_body_timeout_secs: u64,
+    /// No calls to token or revoke endpoints at all (`oauth::token_calls_allowed`), and no background refresh.
+    pub no_refresh: bool,
     pub clock: Clock,
 }
 
@@ -121,6 +127,7 @@ fn invalid(name: &'static str, reason: impl Into<String>) -> ConfigError {
 impl Config {
     /// Resolves flags and the environment-only settings into a `Config`.
     pub fn from_args(args: ServeArgs) -> Result<Config, ConfigError> {
+        crate::db::check_url(&args.database_url).map_err(|why| invalid("DATABASE_URL", why))?;
         let mut config = Config::new(&args.database_url, args.data_dir, &args.bind);
         config.base_url = args.base_url.as_deref().map(parse_base_url).transpose()?;
         config.admin_password = std::env::var("CONNECTIONS_ADMIN_PASSWORD").ok().map(Secret::new);
@@ -139,6 +146,7 @@ impl Config {
             return Err(invalid("request body timeout", "must be at least 1 second"));
         }
         config.request_body_timeout_secs = u64::from(args.request_body_timeout_secs);
+        config.no_refresh = args.no_refresh;
         if let Some(w) = args.workers {
             config.workers = w.clamp(1, 64);
         }
@@ -164,6 +172,7 @@ impl Config {
             refresh_interval_secs: 30,
             // The largest body accepted (256 KiB) arrives within it at 20 KB/s.
             request_body_timeout_secs: 15,
+            no_refresh: false,
             clock: Clock::system(),
         }
     }

@@ -20,6 +20,8 @@ const TAG_LEN: usize = 16;
 const MAX_KID_LEN: usize = 32;
 /// Domain-separation prefix of the associated data; bump it if the AAD layout ever changes.
 const AAD_PREFIX: &[u8] = b"connections/v1\0";
+/// The known plaintext of every key id's check value.
+const CHECK_PLAINTEXT: &[u8] = b"connections key check value";
 
 /// Standard alphabet; key files written by hand may or may not carry `=` padding.
 const B64: GeneralPurpose =
@@ -236,23 +238,7 @@ impl Keyring {
     /// Seal: returns bytes in a versioned format:
     /// `[version byte 0x01][kid length u8][kid bytes][12-byte random nonce][ciphertext+tag]`.
     pub fn seal(&self, slot: &SecretSlot, plaintext: &Secret) -> Result<Vec<u8>, CryptoError> {
-        let aad = slot.aad()?;
-        let key = &self.keys[0];
-        // Random 96-bit nonces: safe for far more than 2^32 seals per key, far beyond our use.
-        let mut nonce = [0u8; NONCE_LEN];
-        getrandom::fill(&mut nonce).map_err(|_| CryptoError::Rng)?;
-        let cipher = Aes256Gcm::new((&key.bytes).into());
-        let payload = Payload { msg: plaintext.expose().as_bytes(), aad: &aad };
-        // Encryption fails only for inputs beyond GCM's ~64 GiB limit.
-        let body = cipher.encrypt((&nonce).into(), payload).map_err(|_| CryptoError::Malformed)?;
-        let kid = key.kid.as_bytes();
-        let mut out = Vec::with_capacity(2 + kid.len() + NONCE_LEN + body.len());
-        out.push(VERSION);
-        out.push(kid.len() as u8); // valid_kid guarantees <= 32
-        out.extend_from_slice(kid);
-        out.extend_from_slice(&nonce);
-        out.extend_from_slice(&body);
-        Ok(out)
+        seal_with(&self.keys[0], slot, plaintext.expose().as_bytes())
     }
 
     /// Opens a value sealed for exactly this slot under any key in the keyring.
@@ -269,11 +255,49 @@ impl Keyring {
         })
     }
 
+    /// The check value of the key `kid` (not necessarily the active one): a known plaintext sealed
+    /// under it for its own slot, stored so that start-up can tell whether a configured key is the
+    /// one the database's secrets were sealed with.
+    pub fn seal_check_value(&self, kid: &str) -> Result<Vec<u8>, CryptoError> {
+        let key = self.key(kid).ok_or_else(|| CryptoError::UnknownKeyId(kid.to_owned()))?;
+        seal_with(key, &check_slot(kid), CHECK_PLAINTEXT)
+    }
+
+    /// Whether this keyring's key `kid` opens a check value stored for `kid`.
+    pub fn opens_check_value(&self, kid: &str, sealed: &[u8]) -> bool {
+        Self::key_id_of(sealed).is_ok_and(|named| named == kid)
+            && self.open(&check_slot(kid), sealed).is_ok_and(|plain| plain.expose().as_bytes() == CHECK_PLAINTEXT)
+    }
+
     /// Parse only the header to read the key id (used at start-up to refuse a keyring that
     /// lacks a key id present in the database).
     pub fn key_id_of(sealed: &[u8]) -> Result<String, CryptoError> {
         parse_header(sealed).map(|(kid, _, _)| kid.to_owned())
     }
+}
+
+/// Seals `msg` under `key`; see [`Keyring::seal`] for the format.
+fn seal_with(key: &Key, slot: &SecretSlot, msg: &[u8]) -> Result<Vec<u8>, CryptoError> {
+    let aad = slot.aad()?;
+    // Random 96-bit nonces: safe for far more than 2^32 seals per key, far beyond our use.
+    let mut nonce = [0u8; NONCE_LEN];
+    getrandom::fill(&mut nonce).map_err(|_| CryptoError::Rng)?;
+    let cipher = Aes256Gcm::new((&key.bytes).into());
+    // Encryption fails only for inputs beyond GCM's ~64 GiB limit.
+    let body = cipher.encrypt((&nonce).into(), Payload { msg, aad: &aad }).map_err(|_| CryptoError::Malformed)?;
+    let kid = key.kid.as_bytes();
+    let mut out = Vec::with_capacity(2 + kid.len() + NONCE_LEN + body.len());
+    out.push(VERSION);
+    out.push(kid.len() as u8); // valid_kid guarantees <= 32
+    out.extend_from_slice(kid);
+    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Where a key id's check value lives, as associated data: it binds the value to its key id.
+fn check_slot(kid: &str) -> SecretSlot<'_> {
+    SecretSlot::new("encryption_key_ids", "check_value", kid)
 }
 
 /// Splits a sealed value into key id, nonce and ciphertext+tag, checking lengths so that no

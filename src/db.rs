@@ -38,6 +38,35 @@ impl Backend {
     }
 }
 
+/// The forms of `DATABASE_URL` there are, for the message that refuses another.
+pub const SUPPORTED_URLS: &str = "sqlite://path, sqlite:path, a bare path (SQLite), postgres://… or postgresql://…";
+
+/// The backend of a database URL, refusing a scheme that is neither SQLite's nor PostgreSQL's: it
+/// would otherwise name a SQLite file (`mysql://…` a folder `mysql:`). A one-letter scheme is a
+/// drive letter. The message names the scheme, never the rest of the URL (it may hold a password).
+pub fn check_url(url: &str) -> Result<Backend, String> {
+    if url.trim().is_empty() {
+        return Err(format!("it is empty; use {SUPPORTED_URLS}"));
+    }
+    if ["postgres://", "postgresql://", "sqlite:"].iter().any(|known| url.starts_with(known)) {
+        return Ok(Backend::of(url));
+    }
+    let is_scheme = |s: &str| {
+        s.len() > 1
+            && s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    };
+    if let Some((scheme, _)) = url.split_once(':')
+        && is_scheme(scheme)
+    {
+        return Err(format!("the scheme {scheme:?} is not supported; use {SUPPORTED_URLS}"));
+    }
+    if url.contains("://") {
+        return Err(format!("it is not a database URL this app supports; use {SUPPORTED_URLS}"));
+    }
+    Ok(Backend::Sqlite)
+}
+
 /// The SQLite file path of a `sqlite://` URL (or a bare path).
 pub fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
@@ -130,7 +159,7 @@ impl Db {
     /// Opens the pool (creating the SQLite folder and file, private: see `private_files`) and checks
     /// one connection, failing with the database's own message when it is unreachable.
     pub fn connect(url: &str, max_size: u32) -> Result<Db, AppError> {
-        let backend = Backend::of(url);
+        let backend = check_url(url).map_err(|why| AppError::Startup(format!("invalid DATABASE_URL: {why}")))?;
         let in_memory = sqlite_path(url).is_empty() || sqlite_path(url).contains(":memory:");
         if backend == Backend::Sqlite && !in_memory && !sqlite_path(url).starts_with("file:") {
             let path = std::path::Path::new(sqlite_path(url));

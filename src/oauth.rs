@@ -44,10 +44,23 @@ pub enum TokenError {
     /// The request was not made (the outbound policy refused it).
     #[error("{0}")]
     NotSent(String),
+    /// Not made: this instance runs with `--no-refresh`.
+    #[error(
+        "This instance runs with token refreshes off (--no-refresh): it calls no token or revoke endpoint, so \
+         that it cannot spend the tokens of the instance it was restored from. No new token can be had here."
+    )]
+    Off,
 }
 
 fn detail(description: &Option<String>) -> String {
     description.as_deref().map(|d| format!(" ({d})")).unwrap_or_default()
+}
+
+/// Whether this instance may call token and revoke endpoints: not when it was started with
+/// `--no-refresh` (a restored copy beside the original, whose rotated refresh tokens die when the copy
+/// spends them). Every token and revoke request passes here first.
+pub fn token_calls_allowed(out: &Outbound) -> Result<(), TokenError> {
+    if out.no_token_calls { Err(TokenError::Off) } else { Ok(()) }
 }
 
 impl From<OutboundError> for TokenError {
@@ -150,6 +163,7 @@ pub async fn token_request(
     client_secret: Option<&Secret>,
     mut form: Vec<(&'static str, String)>,
 ) -> Result<TokenSet, TokenError> {
+    token_calls_allowed(out)?;
     let url = Url::parse(endpoint).map_err(|e| TokenError::NotSent(format!("token URL: {e}")))?;
     let request = out.request(reqwest::Method::POST, &url)?.header("accept", "application/json");
     let (request, authorization) = authenticate(request, &mut form, cfg, client_secret);
@@ -227,6 +241,7 @@ pub async fn revoke(
     token: &Secret,
     hint: &str,
 ) -> Result<(), TokenError> {
+    token_calls_allowed(out)?;
     let endpoint = cfg.revoke_url.as_deref().ok_or_else(|| TokenError::NotSent("no revoke URL".into()))?;
     let url = Url::parse(endpoint).map_err(|e| TokenError::NotSent(format!("revoke URL: {e}")))?;
     let mut form: Vec<(&'static str, String)> = vec![("token", token.expose().to_owned()), ("token_type_hint", hint.to_owned())];

@@ -178,12 +178,14 @@ pub struct Answer {
 pub struct Outbound {
     clients: Arc<Mutex<HashMap<ClientKey, reqwest::Client>>>,
     pub policy: Arc<AddressPolicy>,
+    /// Started with `--no-refresh`: `oauth::token_calls_allowed` refuses every token and revoke call.
+    pub no_token_calls: bool,
 }
 
 impl Outbound {
     pub fn new(config: &Config) -> Result<Outbound, reqwest::Error> {
         let policy = Arc::new(AddressPolicy { allow: config.outbound_allow_cidrs.clone(), allow_http: config.outbound_allow_http });
-        let outbound = Outbound { clients: Arc::default(), policy };
+        let outbound = Outbound { clients: Arc::default(), policy, no_token_calls: config.no_refresh };
         // Built once here, so that a configuration the client refuses fails at start-up.
         outbound.client(443)?;
         Ok(outbound)

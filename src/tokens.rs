@@ -201,6 +201,10 @@ async fn look(state: &AppState, id: i64, margin: i64, stale: Option<i64>, caller
     if let Some(token) = usable.clone().filter(|_| !expiring || nothing_to_refresh_with) {
         return Ok(Next::Use(token));
     }
+    // Before the lease: an instance that may not refresh (`--no-refresh`) records nothing either.
+    if let Err(off) = crate::oauth::token_calls_allowed(&state.outbound) {
+        return usable.map(Next::Use).ok_or_else(|| TokenFailure::Unavailable(off.to_string()));
+    }
     if let Some(reason) = held_back(&row, &service, now, caller, usable.is_some()) {
         return usable.map(Next::Use).ok_or(TokenFailure::Unavailable(reason));
     }

@@ -142,6 +142,24 @@ fn rotation() {
 }
 
 #[test]
+fn a_check_value_opens_only_under_the_key_and_id_it_was_made_for() {
+    let kr = two();
+    let k2 = kr.seal_check_value("k2").unwrap();
+    assert_eq!(Keyring::key_id_of(&k2).unwrap(), "k2", "sealed under k2, not the active k1");
+    assert!(kr.opens_check_value("k2", &k2));
+    assert!(ring(&spec_of("k2", 8)).opens_check_value("k2", &k2));
+    assert!(!ring(&spec_of("k2", 9)).opens_check_value("k2", &k2), "another key under the same id");
+    assert!(!kr.opens_check_value("k1", &k2), "the value of another id");
+    assert!(!kr.opens_check_value("k2", &seal(&ring(&spec_of("k2", 8)), "connections key check value")), "another slot");
+    assert!(!kr.opens_check_value("k2", &[]));
+    assert!(!ring(&spec_of("k1", 7)).opens_check_value("k2", &k2), "a keyring without the id");
+    assert_err!(kr.seal_check_value("k3"), UnknownKeyId(_));
+    let mut flipped = kr.seal_check_value("k1").unwrap();
+    *flipped.last_mut().unwrap() ^= 1;
+    assert!(!kr.opens_check_value("k1", &flipped));
+}
+
+#[test]
 fn parse_accepts_unpadded_and_round_trips_spec() {
     let padded = spec_of("k1", 7);
     let unpadded = padded.trim_end_matches('=');

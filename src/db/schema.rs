@@ -63,6 +63,7 @@ diesel::table! {
     encryption_key_ids (kid) {
         kid -> Text,
         first_used_at -> BigInt,
+        check_value -> Nullable<Binary>,
     }
 }
 

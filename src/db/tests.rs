@@ -94,3 +94,26 @@ async fn the_bundled_sqlite_has_our_build_options() {
         assert!(options.iter().any(|o| o == wanted), "{wanted} missing from {options:?}");
     }
 }
+
+#[test]
+fn a_database_url_of_another_scheme_is_refused_by_its_scheme_alone() {
+    for (url, backend) in [
+        ("sqlite://data/connections.db", Backend::Sqlite),
+        ("sqlite:data/connections.db", Backend::Sqlite),
+        ("sqlite::memory:", Backend::Sqlite),
+        ("data/connections.db", Backend::Sqlite),
+        ("/var/lib/connections/connections.db", Backend::Sqlite),
+        ("C:/connections.db", Backend::Sqlite),
+        ("postgres://user@host/db", Backend::Postgres),
+        ("postgresql://user@host/db", Backend::Postgres),
+    ] {
+        assert_eq!(check_url(url), Ok(backend), "{url}");
+    }
+    for url in ["mysql://root:hunter2@127.0.0.1/x", "file:///tmp/x.db", "mysql:root:hunter2@host", "Postgres://u:hunter2@h/db"] {
+        let why = check_url(url).unwrap_err();
+        assert!(why.contains("is not supported") && why.contains("postgresql://"), "{url}: {why}");
+        assert!(!why.contains("hunter2") && !why.contains("127.0.0.1"), "{why}");
+    }
+    assert!(check_url("./odd://x").unwrap_err().contains("postgres://"));
+    assert!(check_url(" ").unwrap_err().contains("empty"));
+}

@@ -30,6 +30,7 @@ pub async fn start_authorization(
         }
         None => return Err(AppError::BadRequest("Only OAuth2 connections are authorized at a provider.".into())),
     };
+    token_calls_allowed(state)?;
     let state_token = random_urlsafe(32)?;
     let (verifier, challenge) = oauth::pkce_pair()?;
     let scopes = loaded.row.scopes_requested();
@@ -54,6 +55,12 @@ pub async fn start_authorization(
         .await?;
     record(state, actor, "connection.authorize", link_name, serde_json::json!({ "scopes": loaded.row.scopes_requested() })).await?;
     Ok(url)
+}
+
+/// An instance started with `--no-refresh` connects nothing through a provider: say so before the
+/// consent, not after it.
+fn token_calls_allowed(state: &AppState) -> Result<(), AppError> {
+    oauth::token_calls_allowed(&state.outbound).map_err(|off| AppError::Unavailable(off.to_string()))
 }
 
 /// Stores a token response: tokens sealed, expiry from `expires_in`, the granted scope.
@@ -89,6 +96,7 @@ pub async fn connect_client_credentials(state: &AppState, actor: &User, link_nam
     let Some(o) = config.oauth().filter(|o| o.grant_type == GrantType::ClientCredentials) else {
         return Err(AppError::BadRequest("This connection is not a Client Credentials connection.".into()));
     };
+    token_calls_allowed(state)?;
     let secret = loaded.service.client_secret_for(&state.keyring, &o.token_url)?;
     let scopes = loaded.row.scopes_requested();
     let mut form = vec![("grant_type", "client_credentials".to_owned())];

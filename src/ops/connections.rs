@@ -268,6 +268,11 @@ async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppE
     if tokens.iter().all(|(t, _)| t.is_none()) {
         return Ok("No tokens were stored.".into());
     }
+    if oauth::token_calls_allowed(&state.outbound).is_err() {
+        return Ok("Not revoked at the provider: this instance runs with token refreshes off (--no-refresh), and the \
+                   tokens may still serve the instance it was restored from. The stored tokens were deleted here."
+            .into());
+    }
     let Some(revoke_url) = o.revoke_url.as_deref() else {
         return Ok("The provider has no revoke URL: the stored tokens were deleted.".into());
     };

@@ -70,7 +70,7 @@ pub(super) async fn run(
             Err(dead_grant(&state, &row, message, started).await)
         }
         Err(e @ TokenError::ClientRefused { .. }) => Err(client_refused(&state, &row, &service, &e.to_string(), started).await),
-        Err(e @ (TokenError::Transient(_) | TokenError::NotSent(_))) => {
+        Err(e @ (TokenError::Transient(_) | TokenError::NotSent(_) | TokenError::Off)) => {
             Err(passing_failure(&state, &row, format!("The last token refresh failed: {e}."), started).await)
         }
     }

@@ -25,6 +25,19 @@ fn run(db: &TestDb, args: &[&str], stdin: &str) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Runs a command that must fail at start-up; one that starts instead is killed after 30 s.
+fn fails(cmd: &mut Command) -> Output {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    for _ in 0..300 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    panic!("still running: {}", text(&child.wait_with_output().unwrap().stdout));
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -101,6 +114,39 @@ fn without_keys_a_private_key_file_is_generated_and_reused() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert_eq!(std::fs::read_to_string(&path).unwrap(), spec, "the same key file is reused");
+}
+
+#[test]
+fn a_missing_key_file_stops_serve_with_exit_1_naming_the_key_id_and_makes_no_new_key() {
+    let db = TestDb::new();
+    let (mut child, lines) = serve(&db, &[]);
+    assert!(lines.iter().any(|l| l.starts_with("Connections is running")), "{lines:?}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let path = db.dir.path().join("encryption.keys");
+    std::fs::remove_file(&path).unwrap();
+
+    let out = fails(command(&db).args(["serve", "--bind", "127.0.0.1:0"]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("error: the key file") && err.contains("missing") && err.contains("\"k1\""), "{err}");
+    assert!(!path.exists(), "no new key file");
+}
+
+#[test]
+fn an_unknown_database_scheme_is_refused_with_the_supported_ones_and_creates_nothing() {
+    let db = TestDb::new();
+    let url = "mysql://root:canary-db-password@127.0.0.1/x";
+    for args in [&["serve", "--bind", "127.0.0.1:0"][..], &["user", "list"], &["token", "list"]] {
+        let out = fails(command(&db).args(args).env("DATABASE_URL", url).env("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS));
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let err = text(&out.stderr);
+        assert!(err.contains("DATABASE_URL") && err.contains("\"mysql\" is not supported"), "{args:?}: {err}");
+        assert!(err.contains("sqlite://") && err.contains("postgres://") && err.contains("postgresql://"), "{err}");
+        assert!(!err.contains("canary-db-password"), "{err}");
+    }
+    let created: Vec<_> = std::fs::read_dir(db.dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert!(created.is_empty(), "no folder, database or key file: {created:?}");
 }
 
 #[test]

@@ -94,13 +94,7 @@ impl TestApp {
 
     /// Starts the app on an existing database (a second instance, or a restart).
     pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> TestApp {
-        let mut config = Config::new(&db.url, db.dir.path().to_path_buf(), "127.0.0.1:0");
-        config.admin_password = Some(Secret::new(ADMIN_PASSWORD));
-        config.encryption_keys = Some(Secret::new(TEST_KEYS));
-        config.workers = 1;
-        config.clock = Clock::manual(T0);
-        // Tests drive refreshes themselves; the background task has its own test.
-        config.refresh_interval_secs = 0;
+        let mut config = Self::config_for(&db);
         adjust(&mut config);
         let clock = config.clock.clone();
         let running = app::build(config).await.expect("app starts");
@@ -114,6 +108,18 @@ impl TestApp {
             handle,
             _stop_background: running.stop_background,
         }
+    }
+
+    /// The test defaults on `db`, for a test that calls `app::build` itself (one that must not start).
+    pub fn config_for(db: &TestDb) -> Config {
+        let mut config = Config::new(&db.url, db.dir.path().to_path_buf(), "127.0.0.1:0");
+        config.admin_password = Some(Secret::new(ADMIN_PASSWORD));
+        config.encryption_keys = Some(Secret::new(TEST_KEYS));
+        config.workers = 1;
+        config.clock = Clock::manual(T0);
+        // Tests drive refreshes themselves; the background task has its own test.
+        config.refresh_interval_secs = 0;
+        config
     }
 
     /// This app's database, for a second instance running beside it (see `TestDb::share`).

@@ -15,9 +15,11 @@ mod fake_provider;
 mod headers;
 mod hostile_input;
 mod invoke;
+mod keys;
 mod lockout;
 
 mod migrations;
+mod no_refresh;
 mod openapi;
 mod provider_text;
 mod refresh;

@@ -1,0 +1,1 @@
+ALTER TABLE encryption_key_ids DROP COLUMN check_value;
