@@ -26,9 +26,9 @@ pub async fn start_authorization(
     let oauth_cfg = match config.oauth() {
         Some(o) if o.grant_type == GrantType::AuthorizationCode => o.clone(),
         Some(_) => {
-            return Err(AppError::BadRequest("This service uses the Client Credentials grant: connect it without a consent.".into()));
+            return Err(AppError::Conflict("This service uses the Client Credentials grant: connect it without a consent.".into()));
         }
-        None => return Err(AppError::BadRequest("Only OAuth2 connections are authorized at a provider.".into())),
+        None => return Err(AppError::Conflict("Only OAuth2 connections are authorized at a provider.".into())),
     };
     let state_token = random_urlsafe(32)?;
     let (verifier, challenge) = oauth::pkce_pair()?;
@@ -85,7 +85,7 @@ pub async fn connect_client_credentials(state: &AppState, actor: &User, link_nam
     ensure_owner(&loaded, actor, "connect")?;
     let config = loaded.config()?;
     let Some(o) = config.oauth().filter(|o| o.grant_type == GrantType::ClientCredentials) else {
-        return Err(AppError::BadRequest("This connection is not a Client Credentials connection.".into()));
+        return Err(AppError::Conflict("This connection is not a Client Credentials connection.".into()));
     };
     let secret = loaded.service.client_secret(&state.keyring)?;
     let scopes = loaded.row.scopes_requested();
