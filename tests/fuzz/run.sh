@@ -133,4 +133,9 @@ if grep -q "panicked" "$work/app.log"; then
   grep -A5 "panicked" "$work/app.log" >&2
   status=1
 fi
+if [[ $status != 0 ]]; then
+  # The causes behind any 500 (logs never hold a secret).
+  echo "the app's last errors:" >&2
+  grep -a "ERROR" "$work/app.log" | tail -20 >&2 || true
+fi
 exit $status

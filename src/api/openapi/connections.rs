@@ -165,7 +165,8 @@ pub fn schemas() -> Map<String, Value> {
         },
         "ConnectionChanges": {
             "type": "object",
-            "description": "Fields left out (or `null`) keep their stored values. A `link_name` or `service` equal to                             the connection's own is accepted; neither can change.",
+            "description": "Fields left out (or `null`) keep their stored values. A `link_name` or `service` equal to \
+                            the connection's own is accepted; neither can change.",
             "properties": {
                 "name": optional(text::display_name(100, "Shown in lists; stored trimmed.")),
                 "scopes": scopes,
