@@ -4,6 +4,7 @@ pub mod connections;
 pub mod health;
 pub mod me;
 pub mod openapi;
+mod service_rules;
 pub mod services;
 
 use std::future::Future;
@@ -15,6 +16,17 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::error::AppError;
+
+/// A list's `search`: at most 200 characters, none of them a control character (no name holds one,
+/// and a NUL byte is an error in either database), as the document's pattern says.
+fn check_search(errors: &mut crate::error::FieldErrors, search: &str) {
+    if search.chars().count() > 200 {
+        crate::domain::validate::push(errors, "search", "Use at most 200 characters.");
+    }
+    if search.chars().any(char::is_control) {
+        crate::domain::validate::push(errors, "search", "Remove control characters.");
+    }
+}
 
 /// JSON bodies: 256 KiB at most (more is a 413); a body that does not parse is a 422 with serde's
 /// reason and position, without the value it saw.

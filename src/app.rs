@@ -129,13 +129,14 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
             .app_data(web::PayloadConfig::default().limit(256 * 1024))
             .app_data(api::json_config());
         let (fixed, scoped) = routes_in_match_order();
-        for def in fixed {
-            app = app.route(def.path, (def.route)());
+        for (path, defs) in by_path(fixed, 0) {
+            app = app.service(resource(path, defs));
         }
         for (fixed_part, patterns) in scoped {
             let outer = patterns.into_iter().fold(web::scope(fixed_part), |outer, (prefix, defs)| {
                 let inner = web::scope(&prefix[fixed_part.len()..]);
-                outer.service(defs.into_iter().fold(inner, |scope, def| scope.route(&def.path[prefix.len()..], (def.route)())))
+                outer
+                    .service(by_path(defs, prefix.len()).into_iter().fold(inner, |scope, (path, defs)| scope.service(resource(path, defs))))
             });
             app = app.service(outer);
         }
@@ -225,7 +226,7 @@ const fn r(method: Method, path: &'static str, access: Access, route: fn() -> Ro
 /// string comparison, so now a path reaches the one pattern under its fixed part. The table lists
 /// fixed paths before the patterns that also match them (`/admin/services/new`,
 /// `/admin/services/{link}`) and a longer prefix before the pattern it starts with
-/// (`/admin/services/rows/{kind}`), and both orders are kept, so no answer changes.
+/// (`/admin/services/rows/{kind}`), and both orders are kept. Each path becomes one resource (`resource`).
 type Scoped = Vec<(&'static str, Vec<(&'static str, Vec<RouteDef>)>)>;
 
 fn routes_in_match_order() -> (Vec<RouteDef>, Scoped) {
@@ -245,6 +246,32 @@ fn routes_in_match_order() -> (Vec<RouteDef>, Scoped) {
         }
     }
     (fixed, scoped)
+}
+
+/// The rows of `defs` grouped by path, in the order of each path's first row; `cut` bytes of each
+/// path belong to the scopes around them.
+fn by_path(defs: Vec<RouteDef>, cut: usize) -> Vec<(&'static str, Vec<RouteDef>)> {
+    let mut grouped: Vec<(&'static str, Vec<RouteDef>)> = Vec::new();
+    for def in defs {
+        let path = &def.path[cut..];
+        match grouped.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, same)) => same.push(def),
+            None => grouped.push((path, vec![def])),
+        }
+    }
+    grouped
+}
+
+/// One resource per path, holding every method the table gives it. A path that matches answers
+/// any other method with 405 and `Allow` (RFC 9110), instead of the router moving on to a 404, and
+/// a fixed path (`/admin/services/new`) keeps a pattern that also matches it from taking its
+/// other methods.
+fn resource(path: &str, defs: Vec<RouteDef>) -> actix_web::Resource {
+    let allow = defs.iter().map(|def| def.method.as_str()).collect::<Vec<_>>().join(", ");
+    defs.into_iter().fold(web::resource(path), |resource, def| resource.route((def.route)())).default_service(web::to(move || {
+        let allow = allow.clone();
+        async move { Err::<actix_web::HttpResponse, _>(AppError::MethodNotAllowed(allow)) }
+    }))
 }
 
 /// THE route table: every path the app serves.

@@ -29,6 +29,9 @@ pub enum AppError {
     Csrf,
     #[error("{0}")]
     BadRequest(String),
+    /// The path exists but does not take this method; the methods it takes, for `Allow`.
+    #[error("this address does not accept that method")]
+    MethodNotAllowed(String),
     #[error("the input is not valid")]
     Invalid(FieldErrors),
     #[error("{0}")]
@@ -72,6 +75,7 @@ impl AppError {
             StatusCode::FORBIDDEN if matches!(self, AppError::Csrf) => "csrf",
             StatusCode::FORBIDDEN => "forbidden",
             StatusCode::BAD_REQUEST => "bad_request",
+            StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
             StatusCode::UNPROCESSABLE_ENTITY => "invalid",
             StatusCode::CONFLICT if matches!(self, AppError::NotConnected { .. }) => "not_connected",
             StatusCode::CONFLICT if matches!(self, AppError::ConfirmationRequired { .. }) => "confirmation_required",
@@ -115,6 +119,7 @@ impl ResponseError for AppError {
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -133,6 +138,10 @@ impl ResponseError for AppError {
             // Debug of our errors holds no secret: secret types print "[redacted]".
             tracing::error!(error = ?self, "request failed");
         }
-        HttpResponse::build(self.status_code()).body(self.public_message())
+        let mut res = HttpResponse::build(self.status_code());
+        if let AppError::MethodNotAllowed(allow) = self {
+            res.insert_header((actix_web::http::header::ALLOW, allow.as_str()));
+        }
+        res.body(self.public_message())
     }
 }

@@ -68,9 +68,10 @@ pub struct ListQuery {
     per_page: Option<i64>,
 }
 
+/// A query value: absent is `None`; present, it must parse (an empty value too: the document's enums
+/// and patterns do not admit it).
 fn parse_or<T>(errors: &mut FieldErrors, field: &str, raw: Option<&str>, parse: impl Fn(&str) -> Option<T>, hint: &str) -> Option<T> {
-    let raw = raw.filter(|s| !s.is_empty())?;
-    parse(raw).or_else(|| {
+    parse(raw?).or_else(|| {
         push(errors, field, hint);
         None
     })
@@ -94,7 +95,7 @@ pub async fn list_connections(
     let sort = parse_or(&mut errors, "sort", q.sort.as_deref(), ConnectionSort::parse, "Use name, -name, updated or -updated.")
         .unwrap_or(ConnectionSort::NameAsc);
     let owner_any = match q.owner.as_deref().unwrap_or("me") {
-        "me" | "" => false,
+        "me" => false,
         "any" => true,
         _ => {
             push(&mut errors, "owner", "Use me or any.");
@@ -108,14 +109,15 @@ pub async fn list_connections(
     if !(1..=100).contains(&per_page) {
         push(&mut errors, "per_page", "Use 1 to 100 per page.");
     }
+    // Exactly a link name, as the document's pattern says (one with spaces around names no service).
+    let exact_link = |raw: &str| crate::domain::validate::link_name(raw).ok().filter(|l| l == raw);
+    let service = parse_or(&mut errors, "service", q.service.as_deref(), exact_link, "Use a service's link name, e.g. zoho_desk.");
     let search = q.search.unwrap_or_default();
-    if search.chars().count() > 200 {
-        push(&mut errors, "search", "Use at most 200 characters.");
-    }
+    super::check_search(&mut errors, &search);
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
     }
-    let (service, viewer, cache, names) = (q.service.filter(|s| !s.is_empty()), user.id, state.cache.clone(), state.names.clone());
+    let (viewer, cache, names) = (user.id, state.cache.clone(), state.names.clone());
     let (rows, total) = state
         .db
         .read(move |c| {
@@ -167,11 +169,14 @@ pub async fn update_connection(
     input: Json<ConnectionInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = input.into_inner();
+    // A client may send back what it read: the link name and the service as they are.
     let mut errors = FieldErrors::new();
     if input.link_name.as_deref().is_some_and(|l| l != link.as_str()) {
         push(&mut errors, "link_name", "The link name cannot change.");
     }
-    if input.service.is_some() {
+    if let Some(service) = &input.service
+        && *service != ops::load(&state, &link).await?.view().service_link
+    {
         push(&mut errors, "service", "The service of a connection cannot change; create a new connection.");
     }
     if !errors.is_empty() {

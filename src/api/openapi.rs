@@ -4,6 +4,8 @@
 
 mod connections;
 mod schemas;
+mod service_inputs;
+mod text;
 
 use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
@@ -96,8 +98,7 @@ fn services_paths() -> Map<String, Value> {
                     "parameters": [
                         {
                             "name": "search", "in": "query",
-                            "description": "Case-insensitive substring of the display name or the link name.",
-                            "schema": { "type": "string", "maxLength": 200 },
+                            "schema": text::plain(200, "Case-insensitive substring of the display name or the link name."),
                         },
                         {
                             "name": "auth_type", "in": "query",
@@ -119,9 +120,7 @@ fn services_paths() -> Map<String, Value> {
                     "summary": "Create a service",
                     "requestBody": {
                         "required": true,
-                        "content": { "application/json": { "schema": {
-                            "allOf": [schema("ServiceInput"), { "required": ["name", "link_name", "auth_type"] }],
-                        } } },
+                        "content": { "application/json": { "schema": schema("ServiceInput") } },
                     },
                     "responses": with_errors(
                         json!({ "201": {
@@ -132,7 +131,7 @@ fn services_paths() -> Map<String, Value> {
                             } },
                             "content": { "application/json": { "schema": schema("Service") } },
                         } }),
-                        &["422"],
+                        &["413", "422"],
                     ),
                 },
             }),
@@ -153,9 +152,24 @@ fn services_paths() -> Map<String, Value> {
                     "summary": "Change a service",
                     "description": "Fields left out keep their stored values; a blank or absent `oauth2.client_secret` \
                                     keeps the stored secret. The link name cannot change. With connections in place, \
-                                    the authentication type, the API key parameter names and the grant type cannot change.",
-                    "requestBody": { "required": true, "content": { "application/json": { "schema": schema("ServiceInput") } } },
-                    "responses": with_errors(json!({ "200": ok("The changed service.", schema("Service")) }), &["404", "422"]),
+                                    the authentication type, the API key parameter names and the grant type cannot change. \
+                                    Credentials go only where they were entrusted: a change that moves the API base URL or \
+                                    an OAuth2 endpoint to another origin (scheme, host or port) needs the client secret \
+                                    sent again when the secret's endpoints move (422 otherwise), and answers 409 \
+                                    `confirmation_required`, listing the connections it would set aside until their owners \
+                                    reconnect, unless `confirm_disconnect=true`.",
+                    "parameters": [{
+                        "name": "confirm_disconnect",
+                        "in": "query",
+                        "required": false,
+                        "description": "Apply a change that sets connections aside until their owners reconnect.",
+                        "schema": { "type": "boolean", "default": false },
+                    }],
+                    "requestBody": { "required": true, "content": { "application/json": { "schema": schema("ServiceChanges") } } },
+                    "responses": with_errors(
+                        json!({ "200": ok("The changed service.", schema("Service")) }),
+                        &["404", "409", "413", "422"],
+                    ),
                 },
                 "delete": {
                     "tags": ["services"],
@@ -196,6 +210,7 @@ fn with_errors(mut responses: Value, extra: &[&str]) -> Value {
             "403" => "Forbidden",
             "404" => "NotFound",
             "409" => "Conflict",
+            "413" => "TooLarge",
             "422" => "Invalid",
             "502" => "Upstream",
             "503" => "Unavailable",
@@ -241,6 +256,7 @@ fn responses() -> Value {
              (code `not_connected`, with `error.status`).",
             "Error",
         ),
+        "TooLarge": error_response("The body is larger than 256 KiB.", "Error"),
         "Upstream": error_response("The provider or the service's API failed or could not be reached.", "Error"),
         "Invalid": error_response("The input is not valid: a message per field.", "ValidationError"),
         "ServerError": error_response("Something went wrong on our side (the cause is logged, never sent).", "Error"),

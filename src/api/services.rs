@@ -106,14 +106,15 @@ pub struct ListQuery {
 /// The query, strictly: an unknown filter value is a 422, not silently ignored.
 fn service_query(q: ListQuery) -> Result<ServiceQuery, AppError> {
     let mut errors = FieldErrors::new();
-    let auth_type = match q.auth_type.as_deref().filter(|s| !s.is_empty()) {
+    // An empty value is refused like any other the enum lacks: the document lists what each takes.
+    let auth_type = match q.auth_type.as_deref() {
         None => None,
         Some(raw) => AuthType::parse(raw).or_else(|| {
             push(&mut errors, "auth_type", "Use api_key, basic or oauth2.");
             None
         }),
     };
-    let sort = match q.sort.as_deref().filter(|s| !s.is_empty()) {
+    let sort = match q.sort.as_deref() {
         None => ServiceSort::NameAsc,
         Some(raw) => ServiceSort::parse(raw).unwrap_or_else(|| {
             push(&mut errors, "sort", "Use name, -name, updated or -updated.");
@@ -129,9 +130,7 @@ fn service_query(q: ListQuery) -> Result<ServiceQuery, AppError> {
         push(&mut errors, "per_page", "Use 1 to 100 per page.");
     }
     let search: String = q.search.unwrap_or_default();
-    if search.chars().count() > 200 {
-        push(&mut errors, "search", "Use at most 200 characters.");
-    }
+    super::check_search(&mut errors, &search);
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
     }
@@ -152,7 +151,9 @@ pub async fn create_service(
     state: web::Data<AppState>,
     input: Json<ServiceInput>,
 ) -> Result<HttpResponse, AppError> {
-    let service = ops::create(&state, &user, input.into_inner()).await?;
+    let input = input.into_inner();
+    super::service_rules::check(&input, None)?;
+    let service = ops::create(&state, &user, input).await?;
     let alias = ops::alias_url(&state).await?;
     Ok(HttpResponse::Created()
         .insert_header(("location", format!("/api/v1/services/{}", service.link_name)))
@@ -184,6 +185,8 @@ pub async fn update_service(
         push(&mut errors, "link_name", "The link name cannot change.");
         return Err(AppError::Invalid(errors));
     }
+    let current = ops::load(&state, &link).await?.view()?.auth_type();
+    super::service_rules::check(&input, Some(current))?;
     ops::update(&state, &user, &link, input, UpdateMode::Patch, query.confirm_disconnect).await?;
     let d = ops::details(&state, &link).await?;
     Ok(HttpResponse::Ok().json(service_json(&d.service, d.connection_count, &ops::alias_url(&state).await?)))

@@ -83,16 +83,20 @@ pub struct CredentialInput {
 /// username and password for Basic. Messages never quote a value.
 pub fn validate_credentials(config: &ServiceConfig, input: CredentialInput) -> Result<Credentials, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let too_long = |v: &str| v.len() > 4096 || v.chars().any(|c| c == '\r' || c == '\n' || c == '\0');
+    // At most 4096 characters as sent; one line once trimmed.
+    let too_long = |v: &str| v.chars().count() > 4096 || v.trim().chars().any(|c| c == '\r' || c == '\n' || c == '\0');
     match config {
         ServiceConfig::ApiKey(k) => {
+            if input.username.is_some() || input.password.is_some() {
+                push(&mut errors, "username", "API Key connections take params, not a username and password.");
+            }
             let mut given = input.params.unwrap_or_default();
             let mut values = BTreeMap::new();
             for p in &k.params {
-                match given.remove(&p.name).map(|v| v.trim().to_owned()) {
+                match given.remove(&p.name) {
                     Some(v) if too_long(&v) => push(&mut errors, format!("params.{}", p.name), "Use at most 4096 characters on one line."),
-                    Some(v) if !v.is_empty() => {
-                        values.insert(p.name.clone(), v);
+                    Some(v) if !v.trim().is_empty() => {
+                        values.insert(p.name.clone(), v.trim().to_owned());
                     }
                     _ => push(&mut errors, format!("params.{}", p.name), format!("Enter the {}.", p.display_name)),
                 }
@@ -103,16 +107,20 @@ pub fn validate_credentials(config: &ServiceConfig, input: CredentialInput) -> R
             if errors.is_empty() { Ok(Credentials::ApiKey { values }) } else { Err(errors) }
         }
         ServiceConfig::Basic => {
-            let username = input.username.unwrap_or_default().trim().to_owned();
+            if input.params.as_ref().is_some_and(|p| !p.is_empty()) {
+                push(&mut errors, "params", "Basic connections take a username and password, not params.");
+            }
+            let sent = input.username.unwrap_or_default();
+            let username = sent.trim().to_owned();
             let password = input.password.unwrap_or_default();
             if username.is_empty() {
                 push(&mut errors, "username", "Enter the username.");
-            } else if username.contains(':') || too_long(&username) {
+            } else if username.contains(':') || too_long(&sent) {
                 push(&mut errors, "username", "A username cannot contain ':' or line breaks, and has at most 4096 characters.");
             }
             if password.is_empty() {
                 push(&mut errors, "password", "Enter the password.");
-            } else if too_long(&password) {
+            } else if too_long(&password) || password.contains(['\r', '\n', '\0']) {
                 push(&mut errors, "password", "Use at most 4096 characters on one line.");
             }
             if errors.is_empty() { Ok(Credentials::Basic { username, password }) } else { Err(errors) }

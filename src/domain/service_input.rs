@@ -164,8 +164,11 @@ pub(super) fn opt(raw: &Option<String>) -> Option<&str> {
 
 /// An optional URL field: blank is `None`, anything else must be a valid service URL.
 pub(super) fn opt_url(errors: &mut FieldErrors, field: &str, raw: &Option<String>, allow_http: bool) -> Option<String> {
-    let value = opt(raw)?;
-    validate::service_url(value, allow_http).map_err(|e| push(errors, field, e)).ok()
+    let sent = raw.as_deref()?;
+    if sent.trim().is_empty() && sent.chars().count() <= 2048 {
+        return None;
+    }
+    validate::service_url(sent, allow_http).map_err(|e| push(errors, field, e)).ok()
 }
 
 pub(super) fn req_url(errors: &mut FieldErrors, field: &str, raw: &Option<String>, allow_http: bool, what: &str) -> Option<String> {
@@ -193,15 +196,20 @@ pub fn validate(input: &ServiceInput, allow_http: bool, existing: Option<&Existi
             .map_err(|e| push(&mut errors, "link_name", e))
             .ok(),
     };
-    let description = input.description.as_deref().unwrap_or("").trim().to_owned();
-    if description.chars().count() > 1000 {
+    let raw_description = input.description.as_deref().unwrap_or("");
+    let description = raw_description.trim().to_owned();
+    if raw_description.chars().count() > 1000 {
         push(&mut errors, "description", "Use at most 1000 characters.");
     }
-    if description.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+    if raw_description.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
         push(&mut errors, "description", "Remove control characters other than line breaks and tabs.");
     }
     let api_base_url = opt_url(&mut errors, "api_base_url", &input.api_base_url, allow_http);
     let test_request = match opt(&input.test_request) {
+        _ if input.test_request.as_deref().is_some_and(|raw| raw.chars().count() > 510) => {
+            push(&mut errors, "test_request", "Use at most 510 characters.");
+            None
+        }
         None => None,
         Some(raw) => match test_request(raw) {
             Ok(_) if api_base_url.is_none() => {
@@ -232,10 +240,10 @@ pub fn validate(input: &ServiceInput, allow_http: bool, existing: Option<&Existi
         Some(AuthType::OAuth2) => {
             let empty = OAuthInput::default();
             let raw = input.oauth2.as_ref().unwrap_or(&empty);
+            if raw.client_secret.as_deref().is_some_and(|raw| raw.chars().count() > 4096) {
+                push(&mut errors, "oauth2.client_secret", "Use at most 4096 characters.");
+            }
             if let Some(s) = opt(&raw.client_secret) {
-                if s.len() > 4096 {
-                    push(&mut errors, "oauth2.client_secret", "Use at most 4096 characters.");
-                }
                 secret = SecretChange::Set(Secret::new(s));
             }
             let config = super::service_oauth::oauth(&mut errors, raw, allow_http);

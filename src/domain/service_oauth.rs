@@ -18,9 +18,10 @@ pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, allow_http: bool
         }
     };
     let client_id = opt(&raw.client_id).map(str::to_owned);
+    let sent = raw.client_id.as_deref().unwrap_or_default();
     match &client_id {
         None => push(errors, "oauth2.client_id", "Enter the client ID."),
-        Some(id) if id.len() > 500 || id.chars().any(char::is_control) => {
+        Some(_) if sent.chars().count() > 500 || sent.chars().any(char::is_control) => {
             push(errors, "oauth2.client_id", "Use at most 500 characters and no control characters.")
         }
         _ => {}
@@ -35,7 +36,8 @@ pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, allow_http: bool
     let refresh_url = opt_url(errors, "oauth2.refresh_url", &raw.refresh_url, allow_http);
     let revoke_url = opt_url(errors, "oauth2.revoke_url", &raw.revoke_url, allow_http);
     let issuer = opt(&raw.issuer).map(str::to_owned);
-    if issuer.as_ref().is_some_and(|i| i.len() > 2048 || url::Url::parse(i).is_err()) {
+    let long = raw.issuer.as_deref().is_some_and(|i| i.chars().count() > 2048);
+    if long || issuer.as_ref().is_some_and(|i| url::Url::parse(i).is_err()) {
         push(errors, "oauth2.issuer", "Enter the issuer identifier as a URL (e.g. https://accounts.example.com).");
     }
     let client_auth = match opt(&raw.client_auth).unwrap_or("basic") {
@@ -58,10 +60,12 @@ pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, allow_http: bool
     let token_placement = placement(errors, raw.token_placement.as_ref());
     let extra_auth_params = extra_params(errors, raw.extra_auth_params.as_ref());
     let scopes = scopes(errors, raw.scopes.as_deref().unwrap_or(&[]), scope_delimiter.unwrap_or(" "));
+    // Counted as sent: a repeated status counts too.
     let mut refresh_on_status = raw.refresh_on_status.clone().unwrap_or_default();
+    let listed = refresh_on_status.len();
     refresh_on_status.sort_unstable();
     refresh_on_status.dedup();
-    if refresh_on_status.len() > 5 || refresh_on_status.iter().any(|s| !(400..=599).contains(s)) {
+    if listed > 5 || refresh_on_status.iter().any(|s| !(400..=599).contains(s)) {
         push(errors, "oauth2.refresh_on_status", "List at most 5 HTTP error statuses (400–599), e.g. 403.");
     }
     Some(OAuthConfig {
@@ -90,7 +94,7 @@ fn placement(errors: &mut FieldErrors, raw: Option<&PlacementInput>) -> Option<T
                 .map_err(|e| push(errors, "oauth2.token_placement.name", e))
                 .ok();
             let prefix = raw.prefix.as_deref().map(str::trim).unwrap_or("Bearer").to_owned();
-            if prefix.len() > 50 || prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            if prefix.chars().count() > 50 || prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 push(errors, "oauth2.token_placement.prefix", "Use one word of at most 50 characters (e.g. Bearer).");
                 return None;
             }
@@ -124,7 +128,7 @@ fn extra_params(errors: &mut FieldErrors, raw: Option<&ExtraParams>) -> Vec<(Str
                 push(errors, field, format!("{k} is set by Connections itself and cannot be overridden."))
             }
             Ok(k) if !seen.insert(k.clone()) => push(errors, field, "This parameter is listed twice."),
-            Ok(_) if value.len() > 500 || value.chars().any(char::is_control) => {
+            Ok(_) if value.chars().count() > 500 || value.chars().any(char::is_control) => {
                 push(errors, field, "Use at most 500 characters and no control characters.")
             }
             Ok(k) => out.push((k, value.trim().to_owned())),
@@ -146,7 +150,8 @@ fn scopes(errors: &mut FieldErrors, rows: &[Scope], delimiter: &str) -> Vec<Scop
             push(errors, field, "Enter the scope.");
             continue;
         }
-        if scope.len() > 200 || scope.chars().any(|c| c.is_whitespace() || c.is_control()) || scope.contains(delimiter) {
+        let long = row.scope.chars().count() > 200;
+        if long || scope.chars().any(|c| c.is_whitespace() || c.is_control()) || scope.contains(delimiter) {
             push(errors, field, "Use at most 200 characters, without spaces or the scope delimiter.");
             continue;
         }
@@ -154,7 +159,11 @@ fn scopes(errors: &mut FieldErrors, rows: &[Scope], delimiter: &str) -> Vec<Scop
             push(errors, field, "This scope is already listed.");
             continue;
         }
-        let display = if row.display_name.trim().is_empty() { scope } else { row.display_name.trim() };
+        let display = if row.display_name.trim().is_empty() { scope } else { row.display_name.as_str() };
+        if row.display_name.chars().count() > 100 {
+            push(errors, format!("oauth2.scopes.{i}.display_name"), "Use at most 100 characters.");
+            continue;
+        }
         match validate::display_name(display, 100) {
             Ok(display_name) => out.push(Scope { scope: scope.to_owned(), display_name }),
             Err(e) => push(errors, format!("oauth2.scopes.{i}.display_name"), e),

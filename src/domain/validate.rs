@@ -9,29 +9,30 @@ pub fn push(errors: &mut FieldErrors, field: impl Into<String>, message: impl In
     errors.entry(field.into()).or_default().push(message.into());
 }
 
-/// A display name: trimmed, 1 to `max` characters, no control characters.
+/// A display name: at most `max` characters and no control characters as sent, not blank; stored
+/// trimmed. (Limits apply to the value as sent throughout, as the OpenAPI document's `maxLength` does.)
 pub fn display_name(raw: &str, max: usize) -> Result<String, String> {
     let value = raw.trim();
     if value.is_empty() {
         return Err("Enter a name.".into());
     }
-    if value.chars().count() > max {
+    if raw.chars().count() > max {
         return Err(format!("Use at most {max} characters."));
     }
-    if value.chars().any(char::is_control) {
+    if raw.chars().any(char::is_control) {
         return Err("Remove control characters such as tabs or line breaks.".into());
     }
     Ok(value.to_owned())
 }
 
 /// A link name: a lowercase letter, then lowercase letters, digits and single underscores, no
-/// trailing underscore, at most 50 characters.
+/// trailing underscore, at most 50 characters as sent; surrounding whitespace is dropped.
 pub fn link_name(raw: &str) -> Result<String, String> {
     let value = raw.trim();
     if value.is_empty() {
         return Err("Enter a link name.".into());
     }
-    if value.len() > 50 {
+    if raw.chars().count() > 50 {
         return Err("Use at most 50 characters.".into());
     }
     let ok_chars = value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
@@ -63,10 +64,10 @@ pub fn suggest_link_name(name: &str) -> String {
 }
 
 /// An absolute URL a service may point at: https (http only when allowed), a host, no user
-/// information, at most 2048 characters. Returns it normalised.
+/// information, at most 2048 characters as sent. Returns it normalised.
 pub fn service_url(raw: &str, allow_http: bool) -> Result<String, String> {
     let value = raw.trim();
-    if value.len() > 2048 {
+    if raw.chars().count() > 2048 {
         return Err("Use at most 2048 characters.".into());
     }
     let url = Url::parse(value).map_err(|_| "Enter an absolute URL such as https://api.example.com/v1.".to_owned())?;
@@ -92,7 +93,7 @@ pub fn service_url(raw: &str, allow_http: bool) -> Result<String, String> {
 pub fn header_name(raw: &str) -> Result<String, String> {
     let value = raw.trim();
     let tchar = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
-    if value.is_empty() || value.len() > 100 || !value.chars().all(tchar) {
+    if value.is_empty() || raw.chars().count() > 100 || !value.chars().all(tchar) {
         return Err("Use a valid header name: letters, digits and - (e.g. X-Api-Key).".into());
     }
     Ok(value.to_owned())
@@ -135,7 +136,7 @@ pub fn param_name(raw: &str) -> Result<String, String> {
     if value.is_empty() {
         return Err("Enter the parameter name.".into());
     }
-    if value.len() > 100 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if raw.chars().count() > 100 || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         return Err("Use at most 100 characters and no spaces.".into());
     }
     Ok(value.to_owned())

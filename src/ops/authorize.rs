@@ -26,9 +26,9 @@ pub async fn start_authorization(
     let oauth_cfg = match config.oauth() {
         Some(o) if o.grant_type == GrantType::AuthorizationCode => o.clone(),
         Some(_) => {
-            return Err(AppError::BadRequest("This service uses the Client Credentials grant: connect it without a consent.".into()));
+            return Err(AppError::Conflict("This service uses the Client Credentials grant: connect it without a consent.".into()));
         }
-        None => return Err(AppError::BadRequest("Only OAuth2 connections are authorized at a provider.".into())),
+        None => return Err(AppError::Conflict("Only OAuth2 connections are authorized at a provider.".into())),
     };
     token_calls_allowed(state)?;
     let state_token = random_urlsafe(32)?;
@@ -94,7 +94,7 @@ pub async fn connect_client_credentials(state: &AppState, actor: &User, link_nam
     ensure_owner(&loaded, actor, "connect")?;
     let config = loaded.config()?;
     let Some(o) = config.oauth().filter(|o| o.grant_type == GrantType::ClientCredentials) else {
-        return Err(AppError::BadRequest("This connection is not a Client Credentials connection.".into()));
+        return Err(AppError::Conflict("This connection is not a Client Credentials connection.".into()));
     };
     token_calls_allowed(state)?;
     let secret = loaded.service.client_secret_for(&state.keyring, &o.token_url)?;

@@ -99,7 +99,9 @@ impl Loaded {
 }
 
 pub async fn load(state: &AppState, link_name: &str) -> Result<Loaded, AppError> {
-    let link = link_name.to_owned();
+    // One that breaks the rules names no connection: a 404 without a query (a NUL byte, for one, is
+    // an error in PostgreSQL).
+    let link = crate::domain::validate::link_name(link_name).ok().filter(|l| l == link_name).ok_or(AppError::NotFound)?;
     state.db.read(move |c| connections::find_with_service(c, &link)?.ok_or(AppError::NotFound)).await
 }
 
@@ -153,8 +155,11 @@ fn invalid(field: &str, message: impl Into<String>) -> AppError {
 
 /// Validates and stores a new connection owned by `actor`.
 pub async fn create(state: &AppState, actor: &User, input: ConnectionInput) -> Result<ConnectionView, AppError> {
-    let service_link = input.service.clone().unwrap_or_default();
-    let service = state.db.run(move |c| Ok(services::find(c, service_link.trim())?)).await?;
+    // Only a well-formed link name is looked up (a NUL byte, for one, is an error in PostgreSQL).
+    let service = match crate::domain::validate::link_name(input.service.as_deref().unwrap_or_default()) {
+        Ok(link) => state.db.run(move |c| Ok(services::find(c, &link)?)).await?,
+        Err(_) => None,
+    };
     let mut errors = FieldErrors::new();
     let (name, link) = rules::validate_names(&input, true, &mut errors);
     let scopes = match &service {

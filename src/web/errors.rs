@@ -43,13 +43,17 @@ pub async fn render_errors(req: ServiceRequest, next: Next<impl MessageBody + 's
         None if status.is_server_error() => "Something went wrong on our side.".to_owned(),
         None => format!("The request could not be handled: {error}."),
     };
-    let new = if http_req.path().starts_with("/api/") {
+    let mut new = if http_req.path().starts_with("/api/") {
         json_error(status, app_error, &message)
     } else if status == StatusCode::UNAUTHORIZED {
         to_sign_in(&http_req)
     } else {
         html_error(&http_req, status, with_fields(message, app_error)).await
     };
+    // A 405 keeps the methods the path takes.
+    if let Some(allow) = res.headers().get(actix_web::http::header::ALLOW) {
+        new.headers_mut().insert(actix_web::http::header::ALLOW, allow.clone());
+    }
     Ok(res.into_response(new))
 }
 

@@ -268,7 +268,7 @@ async fn changing_the_scopes_sets_not_connected_with_a_message_and_a_rename_does
         (body["status"].as_str(), body["last_error"].as_str()),
         (Some("not_connected"), Some("The scopes changed: reconnect to grant them."))
     );
-    let res = api.patch("/api/v1/connections/zoho_main", &json!({"link_name": "other", "service": "zoho"})).await;
+    let res = api.patch("/api/v1/connections/zoho_main", &json!({"link_name": "other", "service": "other_service"})).await;
     assert_eq!(res.status, 422);
     assert!(res.json()["errors"]["link_name"].is_array() && res.json()["errors"]["service"].is_array());
     let res = api.patch("/api/v1/connections/zoho_main", &json!({"scopes": ["nope"]})).await;

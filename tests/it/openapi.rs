@@ -8,6 +8,10 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
+mod bodies;
+mod methods;
+mod queries;
+
 /// `/api/v1/services/{link}` and `/api/v1/services/{link_name}` are the same route.
 fn normalise(path: &str) -> String {
     path.split('/').map(|seg| if seg.starts_with('{') && seg.ends_with('}') { "{}" } else { seg }).collect::<Vec<_>>().join("/")

@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::schemas::{link_name, object};
+use super::text::{self, optional};
 use super::{ok, param_ref, paths as path_map, schema, with_errors};
 
 fn body(schema: Value) -> Value {
@@ -16,8 +17,8 @@ pub fn paths() -> Map<String, Value> {
     let one = |id: &str, summary: &str| json!({ "tags": ["connections"], "operationId": id, "summary": summary });
     let mut list = one("list_connections", "List connections: mine by default, or everyone's");
     list["parameters"] = json!([
-        { "name": "search", "in": "query", "description": "Case-insensitive substring of the display name or the link name.",
-          "schema": { "type": "string", "maxLength": 200 } },
+        { "name": "search", "in": "query",
+          "schema": text::plain(200, "Case-insensitive substring of the display name or the link name.") },
         { "name": "service", "in": "query", "description": "A service's link name.", "schema": link_name() },
         { "name": "status", "in": "query", "schema": schema("ConnectionStatus") },
         { "name": "auth_type", "in": "query", "schema": schema("AuthType") },
@@ -30,14 +31,14 @@ pub fn paths() -> Map<String, Value> {
     list["responses"] = with_errors(json!({ "200": ok("One page of connections.", schema("ConnectionList")) }), &["400", "422"]);
 
     let mut create = one("create_connection", "Create a connection (Not connected) owned by the token's user");
-    create["requestBody"] = body(json!({ "allOf": [schema("ConnectionInput"), { "required": ["service", "name", "link_name"] }] }));
+    create["requestBody"] = body(schema("ConnectionInput"));
     create["responses"] = with_errors(
         json!({ "201": {
             "description": "Created.",
             "headers": { "Location": { "description": "The new connection's URL.", "schema": { "type": "string" } } },
             "content": { "application/json": { "schema": schema("Connection") } },
         } }),
-        &["422"],
+        &["413", "422"],
     );
 
     let mut show = one("show_connection", "One connection (never its credentials)");
@@ -45,21 +46,22 @@ pub fn paths() -> Map<String, Value> {
 
     let mut update = one("update_connection", "Rename a connection or change its scopes (owner only)");
     update["description"] = json!("The link name and the service cannot change. Changed scopes take effect at the next connect.");
-    update["requestBody"] = body(schema("ConnectionInput"));
-    update["responses"] = with_errors(json!({ "200": ok("The changed connection.", schema("Connection")) }), &["404", "422"]);
+    update["requestBody"] = body(schema("ConnectionChanges"));
+    update["responses"] = with_errors(json!({ "200": ok("The changed connection.", schema("Connection")) }), &["404", "413", "422"]);
 
     let mut delete = one("delete_connection", "Revoke at the provider when it can, then delete (owner or any SDAdmin)");
     delete["responses"] = with_errors(json!({ "200": ok("Deleted.", schema("ConnectionDeleted")) }), &["404"]);
 
     let mut credentials = one("put_credentials", "Store API key values or a username and password: Connected (owner only)");
     credentials["requestBody"] = body(schema("CredentialInput"));
-    credentials["responses"] = with_errors(json!({ "200": ok("The connected connection.", schema("Connection")) }), &["400", "404", "422"]);
+    credentials["responses"] =
+        with_errors(json!({ "200": ok("The connected connection.", schema("Connection")) }), &["400", "404", "413", "422"]);
 
     let mut authorize = one("authorize_connection", "Start the OAuth2 consent (Authorization Code) or fetch a token (Client Credentials)");
     authorize["description"] = json!(
         "Authorization Code: answers the provider's consent URL; the flow belongs to the token's user and completes when \
          that URL is opened in their signed-in browser. Client Credentials: the token request is made at once and the \
-         connection is answered. Owner only."
+         connection is answered. Owner only. A connection of an API Key or Basic service is a 409."
     );
     authorize["responses"] = with_errors(
         json!({ "200": ok("The consent URL, or the connected connection.", json!({ "oneOf": [schema("Authorization"), schema("Connection")] })) }),
@@ -75,7 +77,8 @@ pub fn paths() -> Map<String, Value> {
          revealed, and any echo of them in the answer is masked."
     );
     invoke["requestBody"] = body(schema("InvokeRequest"));
-    invoke["responses"] = with_errors(json!({ "200": ok("The upstream answer.", schema("InvokeAnswer")) }), &["404", "409", "422", "502"]);
+    invoke["responses"] =
+        with_errors(json!({ "200": ok("The upstream answer.", schema("InvokeAnswer")) }), &["404", "409", "413", "422", "502"]);
 
     let mut test = one("test_connection", "Check the connection: the service's test request, or a token/credentials check");
     test["responses"] = with_errors(json!({ "200": ok("What the test found.", schema("TestResult")) }), &["404", "409"]);
@@ -109,6 +112,10 @@ pub fn parameters() -> Map<String, Value> {
 pub fn schemas() -> Map<String, Value> {
     let time = |description: &str| json!({ "type": "string", "format": "date-time", "nullable": true, "description": description });
     let nullable = |description: &str| json!({ "type": "string", "nullable": true, "description": description });
+    let scopes = optional(json!({
+        "type": "array", "items": { "type": "string" },
+        "description": "OAuth2: a subset of the service's scopes, at least one when it defines any (blank ones are skipped).",
+    }));
     object(json!({
         "ConnectionStatus": { "type": "string", "enum": ["not_connected", "connected", "disconnected", "needs_reconnect"] },
         "Connection": {
@@ -148,12 +155,21 @@ pub fn schemas() -> Map<String, Value> {
         },
         "ConnectionInput": {
             "type": "object",
+            "required": ["service", "name", "link_name"],
             "properties": {
-                "service": { "type": "string", "description": "The service's link name (on create only)." },
-                "name": { "type": "string", "minLength": 1, "maxLength": 100 },
-                "link_name": link_name(),
-                "scopes": { "type": "array", "items": { "type": "string" },
-                            "description": "OAuth2: a subset of the service's scopes, at least one when it defines any." },
+                "service": text::link_name(),
+                "name": text::display_name(100, "Shown in lists; stored trimmed."),
+                "link_name": text::link_name(),
+                "scopes": scopes.clone(),
+            },
+        },
+        "ConnectionChanges": {
+            "type": "object",
+            "description": "Fields left out (or `null`) keep their stored values. A `link_name` or `service` equal to \
+                            the connection's own is accepted; neither can change.",
+            "properties": {
+                "name": optional(text::display_name(100, "Shown in lists; stored trimmed.")),
+                "scopes": scopes,
             },
         },
         "ConnectionDeleted": {
@@ -169,10 +185,17 @@ pub fn schemas() -> Map<String, Value> {
             "description": "API Key: `params`, one value per parameter of the service. Basic: `username` and `password`. \
                             Write-only: never answered back.",
             "properties": {
-                "params": { "type": "object", "additionalProperties": { "type": "string", "maxLength": 4096 }, "writeOnly": true,
-                            "example": { "X-Api-Key": "…" } },
-                "username": { "type": "string", "maxLength": 4096 },
-                "password": { "type": "string", "maxLength": 4096, "writeOnly": true },
+                "params": optional(json!({
+                    "type": "object", "writeOnly": true, "example": { "X-Api-Key": "…" },
+                    "additionalProperties": text::line(4096, "", "One line once trimmed."),
+                    "description": "API Key: a value for each of the service's parameters, and no other.",
+                })),
+                "username": optional(text::line(4096, ":", "Basic: one line once trimmed, without `:`.")),
+                "password": optional({
+                    let mut password = text::plain_line(4096, "Basic: one line, kept as sent.");
+                    password["writeOnly"] = json!(true);
+                    password
+                }),
             },
         },
         "Authorization": {
@@ -187,14 +210,14 @@ pub fn schemas() -> Map<String, Value> {
             "type": "object",
             "additionalProperties": false,
             "properties": {
-                "method": { "type": "string", "default": "GET" },
-                "path": { "type": "string", "description": "Joined to the service's API base URL.", "example": "/v1/tickets" },
-                "url": { "type": "string", "format": "uri", "description": "An absolute URL inside the API base URL (instead of `path`)." },
+                "method": optional(json!({ "type": "string", "default": "GET" })),
+                "path": optional(json!({ "type": "string", "description": "Joined to the service's API base URL.", "example": "/v1/tickets" })),
+                "url": optional(json!({ "type": "string", "description": "An absolute URL inside the API base URL (instead of `path`)." })),
                 "headers": { "type": "object", "additionalProperties": { "type": "string" } },
                 "query": { "type": "object", "additionalProperties": { "type": "string" } },
                 "body": { "description": "A string is sent as is; any other JSON value is sent as JSON." },
                 "body_base64": { "type": "boolean", "default": false, "description": "`body` is base64 (binary uploads)." },
-                "timeout_ms": { "type": "integer", "minimum": 1, "maximum": 60000, "default": 30000 },
+                "timeout_ms": optional(json!({ "type": "integer", "minimum": 1, "maximum": 60000, "default": 30000 })),
             },
         },
         "InvokeAnswer": {

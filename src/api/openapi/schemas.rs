@@ -1,6 +1,6 @@
-//! The component schemas of the OpenAPI document: what the API answers (`Service`, …) and what it
-//! accepts (`ServiceInput`, …), one function per area. They mirror `api::services::ServiceJson` and
-//! `domain::service_input::ServiceInput`.
+//! The component schemas of the OpenAPI document: errors and what the API answers about services
+//! (`Service`, …), one function per area. They mirror `api::services::ServiceJson`; what it accepts
+//! is in `service_inputs`.
 
 use serde_json::{Map, Value, json};
 
@@ -9,7 +9,7 @@ use super::schema;
 /// The component schemas of the general and services areas.
 pub fn all() -> Map<String, Value> {
     let mut all = Map::new();
-    for area in [error_schemas(), meta_schemas(), service_schemas(), service_input_schemas()] {
+    for area in [error_schemas(), meta_schemas(), service_schemas(), super::service_inputs::schemas()] {
         all.extend(area);
     }
     all
@@ -54,13 +54,26 @@ fn error_schemas() -> Map<String, Value> {
                         "code": {
                             "type": "string",
                             "description": "Machine-readable: not_found, unauthorized, forbidden, bad_request, invalid, \
-                                            conflict, not_connected, upstream, too_large, timeout, unavailable, internal (or error).",
+                                            conflict, confirmation_required, not_connected, upstream, too_large, timeout, unavailable, method_not_allowed, internal (or error).",
                             "example": "not_found",
                         },
                         "message": { "type": "string", "description": "For people; never holds a secret or a cause chain." },
                         "status": {
                             "allOf": [schema("ConnectionStatus")],
                             "description": "With `not_connected`: the connection's status, for scripts to branch on.",
+                        },
+                        "connections": {
+                            "type": "array",
+                            "description": "With `confirmation_required`: the connections the change would set aside.",
+                            "items": {
+                                "type": "object",
+                                "required": ["link_name", "name", "owner"],
+                                "properties": {
+                                    "link_name": { "type": "string" },
+                                    "name": { "type": "string" },
+                                    "owner": { "type": "string" },
+                                },
+                            },
                         },
                     },
                 },
@@ -207,73 +220,6 @@ fn service_schemas() -> Map<String, Value> {
                 "total": { "type": "integer", "format": "int64", "description": "How many services match, on all pages." },
                 "page": { "type": "integer", "format": "int64" },
                 "per_page": { "type": "integer", "format": "int64" },
-            },
-        },
-    }))
-}
-
-/// What the API accepts for services (`domain::service_input::ServiceInput`); every field is optional
-/// for a PATCH, and the rules report a message per field (422).
-fn service_input_schemas() -> Map<String, Value> {
-    let url = |description: &str| json!({ "type": "string", "format": "uri", "maxLength": 2048, "description": description });
-    object(json!({
-        "ServiceInput": {
-            "type": "object",
-            "properties": {
-                "name": { "type": "string", "minLength": 1, "maxLength": 100 },
-                "link_name": link_name(),
-                "description": { "type": "string", "maxLength": 1000 },
-                "auth_type": schema("AuthType"),
-                "api_base_url": url("Where the service's API lives; an empty string clears it."),
-                "api_key": schema("ApiKeyInput"),
-                "oauth2": schema("OAuth2Input"),
-                "test_request": {
-                    "type": "string", "maxLength": 510, "example": "GET /me",
-                    "description": "A method and a path under the API base URL (which it needs); an empty string clears it.",
-                },
-            },
-        },
-        "ApiKeyInput": {
-            "type": "object",
-            "properties": {
-                "param_type": { "allOf": [schema("ParamType")], "default": "header" },
-                "params": { "type": "array", "minItems": 1, "maxItems": 50, "items": schema("ApiKeyParam") },
-            },
-        },
-        "OAuth2Input": {
-            "type": "object",
-            "properties": {
-                "grant_type": { "allOf": [schema("GrantType")], "default": "authorization_code" },
-                "client_id": { "type": "string", "maxLength": 500 },
-                "client_secret": {
-                    "type": "string", "maxLength": 4096, "writeOnly": true,
-                    "description": "Write-only: blank or absent keeps the stored secret. Required for Client Credentials.",
-                },
-                "authorization_url": url("Required for the Authorization Code grant."),
-                "token_url": url("The access token URL (required)."),
-                "refresh_url": url("Blank: refresh at the token URL."),
-                "revoke_url": url("RFC 7009 revocation endpoint (optional)."),
-                "issuer": { "type": "string", "maxLength": 2048, "description": "RFC 9207 issuer identifier (optional)." },
-                "client_auth": { "allOf": [schema("ClientAuth")], "default": "basic" },
-                "scope_delimiter": { "type": "string", "enum": [" ", ",", "+", "space", "comma", "plus"], "default": " " },
-                "token_placement": schema("TokenPlacementInput"),
-                "extra_auth_params": {
-                    "type": "object", "maxProperties": 50, "additionalProperties": { "type": "string", "maxLength": 500 },
-                    "description": "Extra authorization-request parameters; the ones Connections sets itself are refused.",
-                },
-                "scopes": { "type": "array", "maxItems": 50, "items": schema("Scope") },
-                "refresh_on_status": {
-                    "type": "array", "maxItems": 5, "items": { "type": "integer", "minimum": 400, "maximum": 599 },
-                    "description": "Upstream statuses besides 401 that mean \"token refused\" (e.g. 403).",
-                },
-            },
-        },
-        "TokenPlacementInput": {
-            "type": "object",
-            "properties": {
-                "in": { "type": "string", "enum": ["header", "query"], "default": "header" },
-                "name": { "type": "string", "description": "Default `Authorization` (header) or `access_token` (query)." },
-                "prefix": { "type": "string", "maxLength": 50, "default": "Bearer", "description": "Header placement only." },
             },
         },
     }))

@@ -1,0 +1,134 @@
+//! What the API accepts for services (`domain::service_input::ServiceInput` and the API's own rules
+//! in `api::service_rules`): `ServiceInput` creates a service, `ServiceChanges` changes one (every
+//! field optional, absent or `null` keeping the stored value). Rules across fields (a section for
+//! its authentication type, a test request needing the API base URL, …) are in the descriptions and
+//! answered with 422.
+
+use serde_json::{Map, Value, json};
+
+use super::schema;
+use super::schemas::object;
+use super::text::{self, optional};
+
+/// The properties of a service's input, `link_name` included.
+fn service_properties() -> Map<String, Value> {
+    let url = |description: &str| {
+        optional(json!({
+            "type": "string", "maxLength": 2048, "example": "https://api.example.com/v1",
+            "description": format!("{description} An absolute https URL (http only when the portal allows it); blank clears it."),
+        }))
+    };
+    object(json!({
+        "name": text::display_name(100, "Shown in lists; stored trimmed."),
+        "link_name": text::link_name(),
+        "description": optional(text::paragraph(1000, "Free text; tabs and line breaks allowed.")),
+        "auth_type": schema("AuthType"),
+        "api_base_url": url("Where the service's API lives."),
+        "api_key": optional(schema("ApiKeyInput")),
+        "oauth2": optional(schema("OAuth2Input")),
+        "test_request": optional(json!({
+            "type": "string", "maxLength": 510, "example": "GET /me",
+            "description": "A method and a path under the API base URL (which it needs); blank clears it.",
+        })),
+    }))
+}
+
+/// `ServiceInput`, `ServiceChanges` and their parts.
+pub fn schemas() -> Map<String, Value> {
+    let create = service_properties();
+    let mut changes = service_properties();
+    changes.remove("link_name");
+    for field in ["name", "auth_type"] {
+        changes[field] = optional(changes[field].clone());
+    }
+    object(json!({
+        "ServiceInput": {
+            "type": "object",
+            "description": "`api_key` is for API Key services only, `oauth2` for OAuth2 ones.",
+            "required": ["name", "link_name", "auth_type"],
+            "properties": create,
+        },
+        "ServiceChanges": {
+            "type": "object",
+            "description": "Fields left out (or `null`) keep their stored values. `api_key` is for API Key services only, \
+                            `oauth2` for OAuth2 ones (by the `auth_type` sent, or the stored one). A `link_name` \
+                            equal to the service's own is accepted; the link name cannot change.",
+            "properties": changes,
+        },
+        "ApiKeyInput": {
+            "type": "object",
+            "properties": {
+                "param_type": optional(json!({ "allOf": [schema("ParamType")], "default": "header" })),
+                "params": optional(json!({ "type": "array", "minItems": 1, "maxItems": 50, "items": schema("ApiKeyParamInput") })),
+            },
+        },
+        "ApiKeyParamInput": {
+            "type": "object",
+            "required": ["name", "display_name"],
+            "description": "Names are unique (ignoring case); a header parameter's name is an HTTP header name.",
+            "properties": {
+                "name": text::word(Some(100), false, "The parameter sent."),
+                "display_name": text::display_name(100, "The label shown when connecting."),
+            },
+        },
+        "OAuth2Input": oauth2_input(),
+        "ScopeInput": {
+            "type": "object",
+            "required": ["scope", "display_name"],
+            "properties": {
+                "scope": text::word(Some(200), false, "Without the scope delimiter; each scope once."),
+                "display_name": text::blank_or_plain(100, "Blank: the scope itself."),
+            },
+        },
+        "TokenPlacementInput": {
+            "type": "object",
+            "properties": {
+                "in": optional(json!({ "type": "string", "enum": ["header", "query"], "default": "header" })),
+                "name": optional(text::word(None, true, "A header name (header) or a parameter name (query), at most 100 \
+                                                         characters; blank: `Authorization` or `access_token`.")),
+                "prefix": optional(text::short_word(50, "Header placement only; default `Bearer`.")),
+            },
+        },
+    }))
+}
+
+fn oauth2_input() -> Value {
+    let url = |description: &str| {
+        optional(json!({
+            "type": "string", "maxLength": 2048, "example": "https://accounts.example.com/oauth/token",
+            "description": format!("{description} An absolute https URL (http only when the portal allows it)."),
+        }))
+    };
+    json!({
+        "type": "object",
+        "description": "Required for OAuth2 services: `client_id` and `token_url`, `authorization_url` for the \
+                        Authorization Code grant, a client secret for Client Credentials.",
+        "properties": {
+            "grant_type": optional(json!({ "allOf": [schema("GrantType")], "default": "authorization_code" })),
+            "client_id": optional(text::plain(500, "Required.")),
+            "client_secret": optional(json!({
+                "type": "string", "maxLength": 4096, "writeOnly": true,
+                "description": "Write-only: blank or absent keeps the stored secret. Required for Client Credentials.",
+            })),
+            "authorization_url": url("Required for the Authorization Code grant."),
+            "token_url": url("The access token URL (required)."),
+            "refresh_url": url("Blank: refresh at the token URL."),
+            "revoke_url": url("RFC 7009 revocation endpoint (optional)."),
+            "issuer": optional(json!({ "type": "string", "maxLength": 2048,
+                                       "description": "RFC 9207 issuer identifier, a URL (optional)." })),
+            "client_auth": optional(json!({ "allOf": [schema("ClientAuth")], "default": "basic" })),
+            "scope_delimiter": optional(json!({ "type": "string", "enum": [" ", ",", "+", "space", "comma", "plus"], "default": " " })),
+            "token_placement": optional(schema("TokenPlacementInput")),
+            "extra_auth_params": optional(json!({
+                "type": "object", "maxProperties": 50, "additionalProperties": text::plain(500, "The value."),
+                "description": "Extra authorization-request parameters (names without whitespace, at most 100 characters); \
+                                the ones Connections sets itself are refused.",
+            })),
+            "scopes": optional(json!({ "type": "array", "maxItems": 50, "items": schema("ScopeInput") })),
+            "refresh_on_status": optional(json!({
+                "type": "array", "maxItems": 5, "items": { "type": "integer", "minimum": 400, "maximum": 599 },
+                "description": "Upstream statuses besides 401 that mean \"token refused\" (e.g. 403).",
+            })),
+        },
+    })
+}
