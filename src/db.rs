@@ -1,13 +1,15 @@
 //! The database: one `DbConn` over SQLite and PostgreSQL, a pool whose manager dispatches on the URL
 //! scheme, per-backend embedded migrations, and `Db::run` to use a connection off the async threads.
 
+mod pool;
 pub mod schema;
 mod static_sql;
 
+pub use pool::{Conn, Manager, Pooled};
 pub use static_sql::{IdIn, Paged, StaticSql, static_sql};
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
-use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection};
+use diesel::r2d2::Pool;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -72,67 +74,6 @@ pub fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
 }
 
-/// An r2d2 manager that opens the right backend itself, so a PostgreSQL outage reports PostgreSQL's
-/// own error instead of the multi-connection's "invalid connection url".
-#[derive(Debug)]
-pub struct Manager {
-    url: String,
-    /// Open read-only (the reader pool behind `Db::read`).
-    read_only: bool,
-}
-
-/// The `file:` URI that opens a SQLite path read-only.
-fn read_only_uri(path: &str) -> String {
-    let escaped = path.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
-    format!("file:{escaped}?mode=ro")
-}
-
-impl ManageConnection for Manager {
-    type Connection = DbConn;
-    type Error = r2d2::Error;
-
-    fn connect(&self) -> Result<DbConn, r2d2::Error> {
-        match Backend::of(&self.url) {
-            Backend::Postgres => PgConnection::establish(&self.url).map(DbConn::Pg),
-            Backend::Sqlite if self.read_only => SqliteConnection::establish(&read_only_uri(sqlite_path(&self.url))).map(DbConn::Sqlite),
-            Backend::Sqlite => SqliteConnection::establish(sqlite_path(&self.url)).map(DbConn::Sqlite),
-        }
-        .map_err(r2d2::Error::ConnectionError)
-        .and_then(|mut conn| {
-            if let (DbConn::Pg(c), true) = (&mut conn, self.read_only) {
-                // A reader runs on an async worker thread: a write through it fails, as on SQLite, and
-                // no statement holds the thread for long.
-                c.batch_execute(&format!("SET default_transaction_read_only = on; SET statement_timeout = {READ_TIMEOUT_MS}"))
-                    .map_err(r2d2::Error::QueryError)?;
-            }
-            if let DbConn::Sqlite(c) = &mut conn {
-                // busy_timeout first, so that switching to WAL waits for a concurrent opener.
-                // Reads through a memory map share the OS page cache instead of copying pages into
-                // each connection's own small cache (measured: a search over 100,000 connections
-                // took half the time).
-                let pragmas = if self.read_only {
-                    "PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 268435456;"
-                } else {
-                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456;"
-                };
-                c.batch_execute(pragmas).map_err(r2d2::Error::QueryError)?;
-            }
-            Ok(conn)
-        })
-    }
-
-    fn is_valid(&self, conn: &mut DbConn) -> Result<(), r2d2::Error> {
-        diesel::r2d2::R2D2Connection::ping(conn).map_err(r2d2::Error::QueryError)
-    }
-
-    /// A connection whose server went away (PostgreSQL restart) or that panicked mid-transaction is
-    /// dropped instead of handed out again.
-    fn has_broken(&self, conn: &mut DbConn) -> bool {
-        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
-    }
-}
-
 /// Runs a query on the backend's own connection instead of through `DbConn`: diesel's
 /// `MultiConnection` walks a query's whole syntax tree into a throwaway SQL string on every run,
 /// even when its statement is cached (measured: 6% of an invoke's CPU). For the hot look-ups.
@@ -153,6 +94,8 @@ pub struct Db {
     /// Read-only connections for `read` (none for an in-memory SQLite database).
     readers: Option<Pool<Manager>>,
     backend: Backend,
+    /// Which pooled connections may have lost their server (see `pool`).
+    health: pool::Health,
 }
 
 impl Db {
@@ -171,17 +114,18 @@ impl Db {
                 .map_err(|e| AppError::Startup(format!("cannot open database {}: {e}", path.display())))?;
         }
         // Open one connection first so that the error is the database's, not r2d2's timeout.
-        let writer = Manager { url: url.to_owned(), read_only: false };
-        writer.connect().map_err(|e| AppError::Startup(format!("cannot open database: {e}")))?;
-        let pool = pool_of(writer, max_size)?;
+        let health = pool::Health::default();
+        let writer = Manager::new(url, false, health.counter());
+        writer.open().map_err(|e| AppError::Startup(format!("cannot open database: {e}")))?;
+        let pool = pool::pool_of(writer, max_size)?;
         let readers = match backend {
             Backend::Sqlite if in_memory => None,
             // A read runs to its end inside one poll of its task, so a worker thread holds at most one
             // reader at a time: one per worker (half the writers, see `app::build`), and two for the
             // background tasks. A busy pool falls back to `run`.
-            _ => Some(pool_of(Manager { url: url.to_owned(), read_only: true }, max_size / 2 + 2)?),
+            _ => Some(pool::pool_of(Manager::new(url, true, health.counter()), max_size / 2 + 2)?),
         };
-        Ok(Db { pool, readers, backend })
+        Ok(Db { pool, readers, backend, health })
     }
 
     pub fn backend(&self) -> Backend {
@@ -189,8 +133,8 @@ impl Db {
     }
 
     /// A pooled connection for blocking code (CLI, start-up).
-    pub fn get(&self) -> Result<PooledConnection<Manager>, AppError> {
-        Ok(self.pool.get()?)
+    pub fn get(&self) -> Result<Conn, AppError> {
+        Ok(self.health.ready(self.pool.get()?, &self.pool)?.into())
     }
 
     /// Whether this is an in-memory SQLite database, which no other process can open.
@@ -204,10 +148,12 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
     {
-        let pool = self.pool.clone();
+        let (pool, health) = (self.pool.clone(), self.health.clone());
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get()?;
-            f(&mut conn)
+            let mut conn = health.ready(pool.get()?, &pool)?;
+            let result = f(&mut conn);
+            health.after(&mut conn, &result);
+            result
         })
         .await
         .map_err(|e| AppError::Internal(format!("database task failed: {e}")))?
@@ -224,8 +170,13 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
     {
-        if let Some(mut conn) = self.readers.as_ref().and_then(|readers| readers.try_get()) {
-            return f(&mut conn);
+        if let Some(readers) = &self.readers
+            && let Some(conn) = readers.try_get()
+        {
+            let mut conn = self.health.ready(conn, readers)?;
+            let result = f(&mut conn);
+            self.health.after(&mut conn, &result);
+            return result;
         }
         self.run(f).await
     }
@@ -260,25 +211,10 @@ impl Db {
 /// a mapped reader remapped it, flushing every core's address translations, every few reads
 /// (measured: one `munmap` per five polls under load).
 pub fn open_small_reader(url: &str) -> Result<DbConn, AppError> {
-    let mut conn = Manager { url: url.to_owned(), read_only: true }
-        .connect()
-        .map_err(|e| AppError::Internal(format!("cannot open the database: {e}")))?;
+    let mut conn =
+        Manager::new(url, true, Default::default()).open().map_err(|e| AppError::Internal(format!("cannot open the database: {e}")))?;
     conn.batch_execute("PRAGMA mmap_size = 0")?;
     Ok(conn)
-}
-
-/// How long a PostgreSQL read through `Db::read` may run before the server cancels it.
-const READ_TIMEOUT_MS: u32 = 5000;
-
-/// A pool of `manager`'s connections. No `SELECT 1` on every checkout: a broken connection fails
-/// its query and is replaced.
-fn pool_of(manager: Manager, max_size: u32) -> Result<Pool<Manager>, AppError> {
-    Pool::builder()
-        .test_on_check_out(false)
-        .max_size(max_size)
-        .connection_timeout(std::time::Duration::from_secs(10))
-        .build(manager)
-        .map_err(|e| AppError::Startup(format!("cannot open database: {e}")))
 }
 
 /// Keeps the query planner's statistics current. SQLite has none until asked, and without them it

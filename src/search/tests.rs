@@ -49,7 +49,7 @@ fn counts_up_to_the_cap_and_still_finds_pages_past_it() {
 
 /// A connection to a migrated SQLite database whose connections need no user or service (foreign
 /// keys off for it).
-fn database(dir: &tempfile::TempDir) -> diesel::r2d2::PooledConnection<crate::db::Manager> {
+fn database(dir: &tempfile::TempDir) -> crate::db::Conn {
     let db = crate::db::Db::connect(&format!("sqlite://{}", dir.path().join("connections.db").display()), 2).unwrap();
     db.migrate().unwrap();
     let mut conn = db.get().unwrap();

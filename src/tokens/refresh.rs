@@ -130,9 +130,32 @@ async fn success(
             tracing::warn!(error = %e, "could not clear the service's refused-client mark");
         }
     }
-    tokio::spawn(store_until_done(state.clone(), row.id, row.link_name.clone(), row.token_version, new, now));
+    // The first attempt while the caller waits (so that what it reads next is stored); should the
+    // database fail, the rest in the background while the caller goes on with the token.
+    let (keyring, tokens, id, version) = (state.keyring.clone(), new.clone(), row.id, row.token_version);
+    match state.db.run(move |c| lease::store(c, &keyring, id, version, &tokens, now)).await {
+        Ok(stored) => stored_or_not(state, row.id, &row.link_name, stored, 0),
+        Err(e) => {
+            tracing::warn!(connection = row.link_name, error = %e, "cannot store refreshed tokens yet; they are kept and the store is retried");
+            tokio::spawn(store_until_done(state.clone(), row.id, row.link_name.clone(), row.token_version, new, now));
+        }
+    }
     note(state, row.id, started, None).await;
     token
+}
+
+/// The store landed (or found the tokens changed meanwhile): the pending token goes.
+fn stored_or_not(state: &AppState, id: i64, link_name: &str, stored: bool, retries: u32) {
+    state.refresher.clear_pending(id);
+    state.connection_changed(link_name);
+    match (stored, retries) {
+        (false, _) => tracing::warn!(
+            connection = link_name,
+            "the connection's tokens changed while refreshed ones waited to be stored; they were not stored"
+        ),
+        (true, 0) => {}
+        (true, n) => tracing::info!(connection = link_name, retries = n, "refreshed tokens stored after a database fault"),
+    }
 }
 
 /// Stores refreshed tokens, retrying through database faults for as long as this process lives,
@@ -140,29 +163,17 @@ async fn success(
 /// dropped because a write failed once. Until then, `Refresher::pending` serves the new token.
 async fn store_until_done(state: Data<AppState>, id: i64, link_name: String, version: i64, new: Refreshed, now: i64) {
     let mut delay = Duration::from_millis(100);
-    for attempt in 0u32.. {
+    for retry in 1u32.. {
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(2));
         let (keyring, tokens) = (state.keyring.clone(), new.clone());
         match state.db.run(move |c| lease::store(c, &keyring, id, version, &tokens, now)).await {
-            Ok(stored) => {
-                state.refresher.clear_pending(id);
-                state.connection_changed(&link_name);
-                match (stored, attempt) {
-                    (false, _) => tracing::warn!(
-                        connection = link_name,
-                        "the connection's tokens changed while refreshed ones waited to be stored; they were not stored"
-                    ),
-                    (true, 0) => {}
-                    (true, n) => tracing::info!(connection = link_name, attempts = n + 1, "refreshed tokens stored after a database fault"),
-                }
-                return;
-            }
-            Err(e) if attempt % 30 == 0 => {
-                tracing::warn!(connection = link_name, error = %e, "cannot store refreshed tokens yet; they are kept and the store is retried")
+            Ok(stored) => return stored_or_not(&state, id, &link_name, stored, retry),
+            Err(e) if retry % 30 == 0 => {
+                tracing::warn!(connection = link_name, error = %e, retry, "still cannot store refreshed tokens; retrying")
             }
             Err(_) => {}
         }
-        tokio::time::sleep(delay).await;
-        delay = (delay * 2).min(Duration::from_secs(2));
     }
 }
 

@@ -1,0 +1,192 @@
+//! The connection pools: a manager that opens the right backend itself (so a PostgreSQL outage
+//! reports PostgreSQL's own error instead of the multi-connection's "invalid connection url"), and
+//! what keeps a dead connection from being handed out again after an outage.
+//!
+//! A connection that loses its server is dropped at its first such error. The others idle in the
+//! pool, as dead; so every such error also starts a new "failure generation", and a connection that
+//! has not been used since is pinged once before it is handed out. No statement pays for a ping
+//! while the database is healthy, and the first request after an outage finds a live connection.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::{Connection, PgConnection, SqliteConnection};
+
+use super::{Backend, DbConn, sqlite_path};
+use crate::error::AppError;
+
+/// How long a PostgreSQL read through `Db::read` may run before the server cancels it.
+pub(super) const READ_TIMEOUT_MS: u32 = 5000;
+
+/// A pooled connection, with what the pool must know of it.
+pub struct Pooled {
+    conn: DbConn,
+    /// The failure generation in which it was last known to work.
+    generation: u64,
+    /// It lost its server: never hand it out again.
+    lost: bool,
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.conn
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.conn
+    }
+}
+
+/// A connection checked out of a pool (by `Db::get`), used as a `DbConn`.
+pub struct Conn(PooledConnection<Manager>);
+
+impl std::ops::Deref for Conn {
+    type Target = DbConn;
+    fn deref(&self) -> &DbConn {
+        &self.0.conn
+    }
+}
+
+impl std::ops::DerefMut for Conn {
+    fn deref_mut(&mut self) -> &mut DbConn {
+        &mut self.0.conn
+    }
+}
+
+impl From<PooledConnection<Manager>> for Conn {
+    fn from(conn: PooledConnection<Manager>) -> Conn {
+        Conn(conn)
+    }
+}
+
+/// Opens connections of one kind (read-write or read-only) to one database.
+#[derive(Debug)]
+pub struct Manager {
+    url: String,
+    /// Open read-only (the reader pool behind `Db::read`).
+    read_only: bool,
+    /// Bumped whenever a connection of the database was found lost (shared by both pools).
+    failures: Arc<AtomicU64>,
+}
+
+/// The `file:` URI that opens a SQLite path read-only.
+fn read_only_uri(path: &str) -> String {
+    let escaped = path.replace('%', "%25").replace('?', "%3f").replace('#', "%23");
+    format!("file:{escaped}?mode=ro")
+}
+
+impl Manager {
+    pub fn new(url: &str, read_only: bool, failures: Arc<AtomicU64>) -> Manager {
+        Manager { url: url.to_owned(), read_only, failures }
+    }
+
+    /// A connection outside any pool.
+    pub fn open(&self) -> Result<DbConn, r2d2::Error> {
+        let mut conn = match Backend::of(&self.url) {
+            Backend::Postgres => PgConnection::establish(&self.url).map(DbConn::Pg),
+            Backend::Sqlite if self.read_only => SqliteConnection::establish(&read_only_uri(sqlite_path(&self.url))).map(DbConn::Sqlite),
+            Backend::Sqlite => SqliteConnection::establish(sqlite_path(&self.url)).map(DbConn::Sqlite),
+        }
+        .map_err(r2d2::Error::ConnectionError)?;
+        if let (DbConn::Pg(c), true) = (&mut conn, self.read_only) {
+            // A reader runs on an async worker thread: a write through it fails, as on SQLite, and
+            // no statement holds the thread for long.
+            c.batch_execute(&format!("SET default_transaction_read_only = on; SET statement_timeout = {READ_TIMEOUT_MS}"))
+                .map_err(r2d2::Error::QueryError)?;
+        }
+        if let DbConn::Sqlite(c) = &mut conn {
+            // busy_timeout first, so that switching to WAL waits for a concurrent opener. Reads
+            // through a memory map share the OS page cache instead of copying pages into each
+            // connection's own small cache.
+            let pragmas = if self.read_only {
+                "PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 268435456;"
+            } else {
+                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456;"
+            };
+            c.batch_execute(pragmas).map_err(r2d2::Error::QueryError)?;
+        }
+        Ok(conn)
+    }
+}
+
+impl ManageConnection for Manager {
+    type Connection = Pooled;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<Pooled, r2d2::Error> {
+        let generation = self.failures.load(Ordering::Acquire);
+        Ok(Pooled { conn: self.open()?, generation, lost: false })
+    }
+
+    fn is_valid(&self, conn: &mut Pooled) -> Result<(), r2d2::Error> {
+        R2D2Connection::ping(&mut conn.conn).map_err(r2d2::Error::QueryError)
+    }
+
+    /// A connection that lost its server, or that panicked or broke mid-transaction, is dropped
+    /// instead of handed out again.
+    fn has_broken(&self, conn: &mut Pooled) -> bool {
+        conn.lost || std::thread::panicking() || R2D2Connection::is_broken(&mut conn.conn)
+    }
+}
+
+/// A pool of `manager`'s connections. No `SELECT 1` on every checkout (see the module doc).
+pub fn pool_of(manager: Manager, max_size: u32) -> Result<Pool<Manager>, AppError> {
+    Pool::builder()
+        .test_on_check_out(false)
+        .max_size(max_size)
+        .connection_timeout(std::time::Duration::from_secs(10))
+        .build(manager)
+        .map_err(|e| AppError::Startup(format!("cannot open database: {e}")))
+}
+
+/// Whether an error means the connection lost its server.
+fn lost_server(e: &AppError) -> bool {
+    matches!(e, AppError::Db(DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _)))
+}
+
+/// The failure generations of one database, shared by its pools.
+#[derive(Clone, Default)]
+pub struct Health {
+    failures: Arc<AtomicU64>,
+}
+
+impl Health {
+    pub fn counter(&self) -> Arc<AtomicU64> {
+        self.failures.clone()
+    }
+
+    /// Makes a connection from `pool` ready: one that has not been used since the last lost
+    /// connection is pinged first, and dropped for another if it fails.
+    pub fn ready(&self, mut conn: PooledConnection<Manager>, pool: &Pool<Manager>) -> Result<PooledConnection<Manager>, AppError> {
+        loop {
+            let generation = self.failures.load(Ordering::Acquire);
+            if conn.generation >= generation {
+                return Ok(conn);
+            }
+            if R2D2Connection::ping(&mut conn.conn).is_ok() {
+                conn.generation = generation;
+                return Ok(conn);
+            }
+            conn.lost = true;
+            drop(conn);
+            conn = pool.get()?;
+        }
+    }
+
+    /// Notes how a use of `conn` ended: a lost server drops it and makes the others suspect.
+    pub fn after<T>(&self, conn: &mut Pooled, result: &Result<T, AppError>) {
+        if let Err(e) = result
+            && lost_server(e)
+        {
+            conn.lost = true;
+            self.failures.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+}
