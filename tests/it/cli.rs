@@ -8,7 +8,7 @@ use crate::helpers::{Browser, TEST_KEYS, TestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_connections");
 
-fn command(db: &TestDb) -> Command {
+pub fn command(db: &TestDb) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(db.dir.path())
         .env_remove("CONNECTIONS_ADMIN_PASSWORD")
@@ -43,7 +43,7 @@ fn text(bytes: &[u8]) -> String {
 }
 
 /// Starts `serve` and returns the child with the lines it printed up to the URL line (and one more).
-fn serve(db: &TestDb, env: &[(&str, &str)]) -> (Child, Vec<String>) {
+pub fn serve(db: &TestDb, env: &[(&str, &str)]) -> (Child, Vec<String>) {
     let mut cmd = command(db);
     cmd.args(["serve", "--bind", "127.0.0.1:0"]).envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();

@@ -10,6 +10,7 @@ mod connections_logs;
 mod connections_manage;
 mod connections_oauth;
 mod connections_search;
+mod crash;
 mod entrusted;
 mod fake_provider;
 mod headers;
