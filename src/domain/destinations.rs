@@ -53,6 +53,15 @@ pub fn origin_of(url: &str) -> Option<String> {
     Some(format!("{}://{}:{port}", url.scheme(), host.to_ascii_lowercase()))
 }
 
+/// An origin as people write it: without the scheme's default port.
+pub fn shown(origin: &str) -> String {
+    match (origin.strip_suffix(":443"), origin.strip_suffix(":80")) {
+        (Some(bare), _) if origin.starts_with("https://") => bare.to_owned(),
+        (_, Some(bare)) if origin.starts_with("http://") => bare.to_owned(),
+        _ => origin.to_owned(),
+    }
+}
+
 /// The origin each role sends to. Stored as JSON on a connection (`entrusted_origins`) and on a
 /// service (`client_secret_origins`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -71,8 +80,8 @@ impl Move {
     /// "the access token URL moves from https://a:443 to https://b:443".
     pub fn describe(&self) -> String {
         match &self.from {
-            Some(from) => format!("the {} moves from {from} to {}", self.role.label(), self.to),
-            None => format!("the {} is now {}", self.role.label(), self.to),
+            Some(from) => format!("the {} moves from {} to {}", self.role.label(), shown(from), shown(&self.to)),
+            None => format!("the {} is now {}", self.role.label(), shown(&self.to)),
         }
     }
 }

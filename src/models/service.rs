@@ -98,7 +98,7 @@ impl ServiceRow {
             return Ok(None);
         }
         if !self.client_secret_destinations().allows_any(endpoint) {
-            let to = crate::domain::destinations::origin_of(endpoint).unwrap_or_default();
+            let to = crate::domain::destinations::origin_of(endpoint).map(|o| crate::domain::destinations::shown(&o)).unwrap_or_default();
             return Err(AppError::Conflict(format!(
                 "The client secret of the service “{}” was not entered for {to}, so it is not sent there: enter it \
                  again on the service's page.",

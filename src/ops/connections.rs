@@ -282,7 +282,7 @@ async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppE
         return Ok("The provider has no revoke URL: the stored tokens were deleted.".into());
     };
     if !loaded.row.entrusted().allows(Role::Revoke, revoke_url) {
-        let to = destinations::origin_of(revoke_url).unwrap_or_default();
+        let to = destinations::origin_of(revoke_url).map(|o| destinations::shown(&o)).unwrap_or_default();
         return Ok(format!(
             "The tokens were not sent to {to}: they were not entrusted to it. The stored tokens were deleted; revoke \
              them at the provider that issued them if it still holds them."

@@ -4,7 +4,7 @@
 
 use crate::app::AppState;
 use crate::domain::connection::Status;
-use crate::domain::destinations::{Role, origin_of};
+use crate::domain::destinations::{Role, origin_of, shown};
 use crate::error::AppError;
 use crate::models::connection::ConnectionRow;
 use crate::models::destinations;
@@ -15,12 +15,13 @@ pub async fn ensure_entrusted(state: &AppState, row: &ConnectionRow, role: Role,
     if entrusted.allows(role, url) {
         return Ok(());
     }
-    let to = origin_of(url).unwrap_or_else(|| url.to_owned());
+    let to = origin_of(url).map_or_else(|| url.to_owned(), |o| shown(&o));
     let message = match entrusted.get(role) {
         Some(from) => format!(
             "The service now sends this connection's credentials to {to} ({}), but they were entrusted to {from}. \
              The owner must reconnect to entrust them to the new address.",
-            role.label()
+            role.label(),
+            from = shown(from),
         ),
         None => format!(
             "The service now sends this connection's credentials to {to} ({}), which they were not entrusted to. \

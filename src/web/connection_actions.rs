@@ -92,7 +92,11 @@ pub async fn connect_connection(
                 let page = ContinuePage {
                     layout: Layout::new(&req, Some(&admin.0), "connections"),
                     consent: action == ConnectAction::Consent,
-                    destination: endpoint.as_deref().and_then(crate::domain::destinations::origin_of).unwrap_or_default(),
+                    destination: endpoint
+                        .as_deref()
+                        .and_then(crate::domain::destinations::origin_of)
+                        .map(|o| crate::domain::destinations::shown(&o))
+                        .unwrap_or_default(),
                     href: connect_url(&link, &admin.0, state.clock.now())?,
                     c: view,
                 };

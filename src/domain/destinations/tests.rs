@@ -73,7 +73,10 @@ fn a_new_host_scheme_or_port_is_a_move_and_a_dropped_role_is_not() {
         moves,
         vec![Move { role: Role::Revoke, from: Some("https://idp.example:443".into()), to: "https://evil.example:443".into() }]
     );
-    assert!(moves[0].describe().contains("revoke URL moves from https://idp.example:443 to https://evil.example:443"));
+    assert!(moves[0].describe().contains("revoke URL moves from https://idp.example to https://evil.example"));
+    assert_eq!(shown("http://127.0.0.1:8080"), "http://127.0.0.1:8080");
+    assert_eq!(shown("http://a.example:80"), "http://a.example");
+    assert_eq!(shown("https://a.example:80"), "https://a.example:80");
 }
 
 #[test]
