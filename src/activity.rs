@@ -299,7 +299,8 @@ impl Writer {
     fn failed(&mut self, e: &AppError) {
         let delay = match &self.failing {
             None => {
-                tracing::warn!(error = ?e, "activity events cannot be written; up to {BACKLOG} are kept and tried again");
+                let cause = e.outage_cause();
+                tracing::warn!(cause, "activity events cannot be written; up to {BACKLOG} are kept and tried again");
                 RETRY_FIRST
             }
             Some(failing) => (failing.delay * 2).min(RETRY_MAX),

@@ -6,14 +6,13 @@ mod pool;
 pub mod schema;
 mod static_sql;
 
-pub use pg_url::{CLIENT_TIMEOUTS, with_client_timeouts};
-
+pub use pg_url::with_client_timeouts;
 pub use pool::{Conn, Manager, Pooled};
 pub use static_sql::{IdIn, Paged, StaticSql, static_sql};
 
-use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use std::time::Duration;
 
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::Pool;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};

@@ -84,6 +84,16 @@ impl AppError {
         }
     }
 
+    /// For the log, what a database outage looks like: the database's own words, on one line.
+    pub fn outage_cause(&self) -> String {
+        let text = match self {
+            AppError::Db(diesel::result::Error::DatabaseError(_, info)) => info.message().to_owned(),
+            AppError::Pool(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
     /// A short machine-readable code for JSON bodies.
     pub fn code(&self) -> &'static str {
         match self.status_code() {
@@ -155,9 +165,12 @@ impl ResponseError for AppError {
     /// happened (`outbound`, the token refresh), and a database outage is a warning, once a minute
     /// whatever the number of requests it fails.
     fn error_response(&self) -> HttpResponse {
-        // Debug and Display of our errors hold no secret: secret types print "[redacted]".
+        // Our errors hold no secret: secret types print "[redacted]", and the database's messages
+        // name no password.
         match self {
-            e if e.database_unavailable() => crate::logs::warn("the database", &format_args!("the database is unavailable: {e:?}")),
+            e if e.database_unavailable() => {
+                crate::logs::warn("the database", &format_args!("the database is unavailable: {}", e.outage_cause()))
+            }
             AppError::Upstream(_) | AppError::Unavailable(_) => tracing::debug!(error = %self, "request failed"),
             e if e.status_code().is_server_error() => tracing::error!(error = ?self, "request failed"),
             _ => {}

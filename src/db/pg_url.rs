@@ -15,7 +15,7 @@ use super::Backend;
 /// - `tcp_user_timeout` (ms): a connection whose sent data stays unacknowledged this long is closed.
 ///   It also caps the keepalive probing above. A live server acknowledges at once, however long its
 ///   statement runs, so this does not cut long statements.
-pub const CLIENT_TIMEOUTS: [(&str, &str); 6] = [
+const CLIENT_TIMEOUTS: [(&str, &str); 6] = [
     ("connect_timeout", "5"),
     ("keepalives", "1"),
     ("keepalives_idle", "5"),

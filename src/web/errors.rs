@@ -118,6 +118,7 @@ async fn html_error(req: &HttpRequest, status: StatusCode, message: String) -> H
         title: match status {
             StatusCode::FORBIDDEN => "Access denied",
             StatusCode::NOT_FOUND => "Not found",
+            StatusCode::SERVICE_UNAVAILABLE => "Unavailable right now",
             s if s.is_server_error() => "Something went wrong",
             _ => "That did not work",
         },

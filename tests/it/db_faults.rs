@@ -212,6 +212,22 @@ async fn during_a_database_outage_requests_answer_503_and_the_first_request_afte
     }
 }
 
+/// An outage that no request saw: the pooled connections died unnoticed, yet the first request after
+/// it succeeds, because the cache's listener saw its own connection go, and every pooled one is
+/// checked before its next use. (PostgreSQL only: a SQLite connection does not lose its server.)
+#[tokio::test]
+async fn after_an_outage_that_no_request_saw_the_first_request_succeeds() {
+    let f = faulty().await;
+    let Some(relay) = &f.relay else { return };
+    relay.cut();
+    // The listener asks the database every second.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    relay.restore();
+    let res = f.create_service("after").await;
+    assert_eq!(res.status, 201, "the first request after the outage: {}", res.body);
+    assert_eq!(f.send(reqwest::Method::GET, "/api/v1/services", None).await.status, 200);
+}
+
 /// Events recorded while the database takes no writes are kept and written once it does; past the
 /// backlog's size they are dropped, and the connection page says how many.
 #[tokio::test]
