@@ -287,7 +287,7 @@ fn classify(url: &Url, e: reqwest::Error, waited: Duration) -> OutboundError {
 
 /// What went wrong with a connection to the upstream, in plain words, from an error's chain of
 /// causes. `tls` says that a TLS handshake was due once the TCP connection stood.
-pub fn failure(e: &(dyn std::error::Error + 'static), host: &str, tls: bool) -> String {
+fn failure(e: &(dyn std::error::Error + 'static), host: &str, tls: bool) -> String {
     use std::io::ErrorKind;
     let mut chain = Vec::new();
     let mut source = Some(e);
