@@ -86,7 +86,8 @@ pub struct Running {
 
 /// Builds and starts the whole app. `main` and every test call this.
 pub async fn build(config: Config) -> Result<Running, AppError> {
-    let db = Db::connect(&config.database_url, (config.workers as u32 * 2).clamp(4, 32))?;
+    let wait = std::time::Duration::from_secs(config.database_timeout_secs);
+    let db = Db::connect_within(&config.database_url, (config.workers as u32 * 2).clamp(4, 32), wait)?;
     db.migrate()?;
     let keyring = keys::load_or_create(&config, &db)?;
     keys::check_database_key_ids(&db, &keyring, config.clock.now())?;

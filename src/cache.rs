@@ -305,7 +305,7 @@ pub fn for_database(db: &Db) -> Option<Arc<Cache>> {
 pub fn watch(db: &Db, url: &str, cache: Arc<Cache>, stop: tokio::sync::watch::Receiver<bool>) {
     let stopped = move || stop.has_changed().is_err() || *stop.borrow();
     match db.backend() {
-        Backend::Postgres => listen::listen(url.to_owned(), cache, stopped),
+        Backend::Postgres => listen::listen(db.clone(), url.to_owned(), cache, stopped),
         Backend::Sqlite => poll::poll(db.clone(), url.to_owned(), cache, stopped),
     }
 }

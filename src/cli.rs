@@ -264,6 +264,6 @@ pub async fn serve(args: ServeArgs) -> Result<(), AppError> {
     }
     let result = running.server.await.map_err(|e| AppError::Startup(format!("server error: {e}")));
     let _ = running.stop_background.send(true);
-    running.state.activity.flush().await;
+    running.state.activity.shutdown().await;
     result
 }

@@ -66,6 +66,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_REQUEST_BODY_TIMEOUT_SECS", default_value_t = 15)]
     pub request_body_timeout_secs: u32,
 
+    /// Seconds a request waits for a database connection (and SQLite for its write lock) before it
+    /// answers 503; it waits at most twice as long for the database's answer.
+    #[arg(long, env = "CONNECTIONS_DATABASE_TIMEOUT_SECS", default_value_t = 5)]
+    pub database_timeout_secs: u32,
+
     /// Never call a token or revoke endpoint (a restored copy beside the original: see the README).
     #[arg(long, env = "CONNECTIONS_NO_REFRESH")]
     pub no_refresh: bool,
@@ -108,6 +113,8 @@ pub struct Config {
     pub refresh_interval_secs: u64,
     /// How long a request's body may take to arrive after its head (see `body_deadline`).
     pub request_body_timeout_secs: u64,
+    /// How long a request waits for a database connection (see `db::Db::connect_within`).
+    pub database_timeout_secs: u64,
     /// No calls to token or revoke endpoints at all (`oauth::token_calls_allowed`), and no background refresh.
     pub no_refresh: bool,
     pub clock: Clock,
@@ -146,6 +153,10 @@ impl Config {
             return Err(invalid("request body timeout", "must be at least 1 second"));
         }
         config.request_body_timeout_secs = u64::from(args.request_body_timeout_secs);
+        if args.database_timeout_secs == 0 {
+            return Err(invalid("database timeout", "must be at least 1 second"));
+        }
+        config.database_timeout_secs = u64::from(args.database_timeout_secs);
         config.no_refresh = args.no_refresh;
         if let Some(w) = args.workers {
             config.workers = w.clamp(1, 64);
@@ -172,6 +183,7 @@ impl Config {
             refresh_interval_secs: 30,
             // The largest body accepted (256 KiB) arrives within it at 20 KB/s.
             request_body_timeout_secs: 15,
+            database_timeout_secs: crate::db::DEFAULT_WAIT.as_secs(),
             no_refresh: false,
             clock: Clock::system(),
         }

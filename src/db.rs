@@ -1,12 +1,16 @@
 //! The database: one `DbConn` over SQLite and PostgreSQL, a pool whose manager dispatches on the URL
 //! scheme, per-backend embedded migrations, and `Db::run` to use a connection off the async threads.
 
+mod pg_url;
 mod pool;
 pub mod schema;
 mod static_sql;
 
+pub use pg_url::with_client_timeouts;
 pub use pool::{Conn, Manager, Pooled};
 pub use static_sql::{IdIn, Paged, StaticSql, static_sql};
+
+use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::Pool;
@@ -87,6 +91,14 @@ macro_rules! on_backend {
     };
 }
 
+/// How long a request waits for the database by default (see `Db::connect_within`).
+pub const DEFAULT_WAIT: Duration = Duration::from_secs(5);
+
+/// A PostgreSQL read runs on the HTTP worker only if the database answered this recently (the
+/// cache's listener pings it every second, see `cache::listen`): once it stops answering, reads go
+/// where a wait for it is bounded (see `Db::read`).
+const ANSWERED_LATELY: Duration = Duration::from_secs(2);
+
 /// The shared pool. Cheap to clone.
 #[derive(Clone)]
 pub struct Db {
@@ -94,14 +106,25 @@ pub struct Db {
     /// Read-only connections for `read` (none for an in-memory SQLite database).
     readers: Option<Pool<Manager>>,
     backend: Backend,
-    /// Which pooled connections may have lost their server (see `pool`).
+    /// Which pooled connections may have lost their server, and when the database last answered
+    /// (see `pool`).
     health: pool::Health,
+    /// How long a request waits for a pooled connection, and SQLite for its write lock.
+    wait: Duration,
 }
 
 impl Db {
-    /// Opens the pool (creating the SQLite folder and file, private: see `private_files`) and checks
-    /// one connection, failing with the database's own message when it is unreachable.
+    /// `connect_within` the default wait.
     pub fn connect(url: &str, max_size: u32) -> Result<Db, AppError> {
+        Db::connect_within(url, max_size, DEFAULT_WAIT)
+    }
+
+    /// Opens the pool (creating the SQLite folder and file, private: see `private_files`) and checks
+    /// one connection, failing with the database's own message when it is unreachable (within the
+    /// URL's `connect_timeout` on PostgreSQL, see `pg_url`). A request waits at most `wait` for a
+    /// pooled connection (SQLite as long for its write lock), and at most twice that for the
+    /// database's answer (see `run`).
+    pub fn connect_within(url: &str, max_size: u32, wait: Duration) -> Result<Db, AppError> {
         let backend = check_url(url).map_err(|why| AppError::Startup(format!("invalid DATABASE_URL: {why}")))?;
         let in_memory = sqlite_path(url).is_empty() || sqlite_path(url).contains(":memory:");
         if backend == Backend::Sqlite && !in_memory && !sqlite_path(url).starts_with("file:") {
@@ -115,17 +138,18 @@ impl Db {
         }
         // Open one connection first so that the error is the database's, not r2d2's timeout.
         let health = pool::Health::default();
-        let writer = Manager::new(url, false, health.counter());
-        writer.open().map_err(|e| AppError::Startup(format!("cannot open database: {e}")))?;
-        let pool = pool::pool_of(writer, max_size)?;
+        let writer = Manager::new(url, false, health.counter(), wait);
+        writer.open().map_err(|e| AppError::Startup(format!("cannot open database: {}", pg_url::explain(&e.to_string()))))?;
+        health.answered();
+        let pool = pool::pool_of(writer, max_size, wait)?;
         let readers = match backend {
             Backend::Sqlite if in_memory => None,
             // A read runs to its end inside one poll of its task, so a worker thread holds at most one
             // reader at a time: one per worker (half the writers, see `app::build`), and two for the
             // background tasks. A busy pool falls back to `run`.
-            _ => Some(pool::pool_of(Manager::new(url, true, health.counter()), max_size / 2 + 2)?),
+            _ => Some(pool::pool_of(Manager::new(url, true, health.counter(), wait), max_size / 2 + 2, wait)?),
         };
-        Ok(Db { pool, readers, backend, health })
+        Ok(Db { pool, readers, backend, health, wait })
     }
 
     pub fn backend(&self) -> Backend {
@@ -142,8 +166,47 @@ impl Db {
         self.backend == Backend::Sqlite && self.readers.is_none()
     }
 
-    /// Runs `f` with a pooled connection on the blocking thread pool.
+    /// How long a request waits for a pooled connection (see `connect_within`).
+    pub fn wait(&self) -> Duration {
+        self.wait
+    }
+
+    /// The database answered (the cache's listener heard from it).
+    pub fn answered(&self) {
+        self.health.answered();
+    }
+
+    /// A connection to the database was lost outside the pools (the cache's listener's): pooled
+    /// connections are pinged before they are used again.
+    pub fn lost_one(&self) {
+        self.health.lost_one();
+    }
+
+    /// Runs `f` with a pooled connection on the blocking thread pool, waiting at most twice the
+    /// configured wait: one for a connection, one for the answer. Past that the request answers 503
+    /// (`AppError::DbTimeout`); the thread goes on until the connection's own client-side timeouts
+    /// end it (see `pg_url`), so a statement cut off here may still complete.
     pub async fn run<T, F>(&self, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+    {
+        self.run_within(self.wait * 2, f).await
+    }
+
+    /// `run`, waiting at most `bound` (a readiness probe's shorter one).
+    pub async fn run_within<T, F>(&self, bound: Duration, f: F) -> Result<T, AppError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
+    {
+        tokio::time::timeout(bound, self.run_to_end(f)).await.unwrap_or(Err(AppError::DbTimeout(bound)))
+    }
+
+    /// `run` without a bound of its own, for background work that must learn how a write ended
+    /// (the activity writer: a batch given up on while it may still commit would be written twice).
+    /// The connection's client-side timeouts still end a wait for a server that went away.
+    pub async fn run_to_end<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
@@ -165,15 +228,22 @@ impl Db {
     /// round trip to a local server). A busy reader pool falls back to `run`, so an async thread
     /// never waits for the pool; on PostgreSQL it waits for the server, for at most
     /// `READ_TIMEOUT_MS`. A write in `f` fails; that is the point of the separate pool.
+    ///
+    /// Nothing can bound a wait for a PostgreSQL server that went silent on this thread (libpq waits
+    /// on its socket without a timeout; the connection's keepalives end it only when the network
+    /// drops everything, not when a proxy or a frozen server acknowledges and says nothing), and a
+    /// worker waiting there would hold up every request it serves, `/healthz` included. So reads run
+    /// here only while the database answered within `ANSWERED_LATELY`, and through `run` otherwise.
     pub async fn read<T, F>(&self, f: F) -> Result<T, AppError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
     {
         if let Some(readers) = &self.readers
+            && (self.backend == Backend::Sqlite || self.health.answered_lately(ANSWERED_LATELY))
             && let Some(conn) = readers.try_get()
+            && let Some(mut conn) = self.health.ready_idle(conn, readers)
         {
-            let mut conn = self.health.ready(conn, readers)?;
             let result = f(&mut conn);
             self.health.after(&mut conn, &result);
             return result;
@@ -211,8 +281,9 @@ impl Db {
 /// a mapped reader remapped it, flushing every core's address translations, every few reads
 /// (measured: one `munmap` per five polls under load).
 pub fn open_small_reader(url: &str) -> Result<DbConn, AppError> {
-    let mut conn =
-        Manager::new(url, true, Default::default()).open().map_err(|e| AppError::Internal(format!("cannot open the database: {e}")))?;
+    let mut conn = Manager::new(url, true, Default::default(), DEFAULT_WAIT)
+        .open()
+        .map_err(|e| AppError::Internal(format!("cannot open the database: {e}")))?;
     conn.batch_execute("PRAGMA mmap_size = 0")?;
     Ok(conn)
 }
@@ -259,6 +330,20 @@ where
 
 // Lookups by a unique key use `get_result`, not `first`: `first` adds `LIMIT ?`, and SQLite plans a
 // statement with a bound LIMIT afresh on every run (measured: a quarter of a list page's CPU).
+
+/// Whether a diesel error means the database is away or overloaded rather than that the statement
+/// is wrong: a lost connection, SQLite's lock held past the busy timeout, a full disk, a read
+/// cancelled by its statement timeout. A request answers 503 for it (see `AppError::database_unavailable`).
+pub fn is_unavailable(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    const PASSING: [&str; 4] =
+        ["database is locked", "database table is locked", "database or disk is full", "canceling statement due to statement timeout"];
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => true,
+        Error::DatabaseError(_, info) => PASSING.iter().any(|passing| info.message().contains(passing)),
+        _ => false,
+    }
+}
 
 /// Whether a diesel error is a unique-constraint violation (a duplicate name, for instance).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {

@@ -58,6 +58,9 @@ pub enum AppError {
     Db(#[from] diesel::result::Error),
     #[error("the database is unavailable")]
     Pool(#[from] diesel::r2d2::PoolError),
+    /// The database did not answer within the bound of `Db::run`.
+    #[error("the database did not answer within {} s", .0.as_secs_f32())]
+    DbTimeout(std::time::Duration),
     #[error("encryption error")]
     Crypto(#[from] crate::crypto::CryptoError),
     #[error("{0}")]
@@ -66,7 +69,31 @@ pub enum AppError {
     Internal(String),
 }
 
+/// What a client is told to wait before it tries again after a 503 for the database.
+pub const RETRY_AFTER_SECS: u32 = 5;
+
 impl AppError {
+    /// The database is away or overloaded (no pooled connection in time, no answer in time, a lost
+    /// connection, SQLite's write lock held too long, see `db::is_unavailable`): a passing outage,
+    /// answered 503 with `Retry-After`, not a fault of the request or of the app.
+    pub fn database_unavailable(&self) -> bool {
+        match self {
+            AppError::Pool(_) | AppError::DbTimeout(_) => true,
+            AppError::Db(e) => crate::db::is_unavailable(e),
+            _ => false,
+        }
+    }
+
+    /// For the log, what a database outage looks like: the database's own words, on one line.
+    pub fn outage_cause(&self) -> String {
+        let text = match self {
+            AppError::Db(diesel::result::Error::DatabaseError(_, info)) => info.message().to_owned(),
+            AppError::Pool(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
     /// A short machine-readable code for JSON bodies.
     pub fn code(&self) -> &'static str {
         match self.status_code() {
@@ -95,7 +122,7 @@ impl AppError {
                 "The page or item you asked for does not exist.".to_owned()
             }
             AppError::Unauthenticated => "Sign in to continue.".to_owned(),
-            AppError::Pool(_) => "The database is unavailable right now; try again shortly.".to_owned(),
+            e if e.database_unavailable() => "The database is unavailable right now; try again shortly.".to_owned(),
             AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => {
                 "Something went wrong on our side. The error has been logged.".to_owned()
             }
@@ -115,6 +142,7 @@ fn capitalise(s: &str) -> String {
 impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
+            e if e.database_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound | AppError::Db(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,
             AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
@@ -126,21 +154,33 @@ impl ResponseError for AppError {
             AppError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::NotConnected { .. } | AppError::ConfirmationRequired { .. } => StatusCode::CONFLICT,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Pool(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::Pool(_) | AppError::DbTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     /// A plain body; `web::errors::render_errors` replaces it with the page or JSON for the route.
+    ///
+    /// Only our own faults are errors in the log. A third party's failure was logged where it
+    /// happened (`outbound`, the token refresh), and a database outage is a warning, once a minute
+    /// whatever the number of requests it fails.
     fn error_response(&self) -> HttpResponse {
-        if self.status_code().is_server_error() {
-            // Debug of our errors holds no secret: secret types print "[redacted]".
-            tracing::error!(error = ?self, "request failed");
+        // Our errors hold no secret: secret types print "[redacted]", and the database's messages
+        // name no password.
+        match self {
+            e if e.database_unavailable() => {
+                crate::logs::warn("the database", &format_args!("the database is unavailable: {}", e.outage_cause()))
+            }
+            AppError::Upstream(_) | AppError::Unavailable(_) => tracing::debug!(error = %self, "request failed"),
+            e if e.status_code().is_server_error() => tracing::error!(error = ?self, "request failed"),
+            _ => {}
         }
         let mut res = HttpResponse::build(self.status_code());
         if let AppError::MethodNotAllowed(allow) = self {
             res.insert_header((actix_web::http::header::ALLOW, allow.as_str()));
+        }
+        if self.database_unavailable() {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS));
         }
         res.body(self.public_message())
     }

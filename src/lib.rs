@@ -17,6 +17,7 @@ pub mod error;
 pub mod input;
 pub mod invoke;
 pub mod keys;
+pub mod logs;
 pub mod models;
 pub mod oauth;
 pub mod ops;

@@ -16,15 +16,22 @@ use crate::config::{Cidr, Config};
 
 /// Bodies larger than this are refused (invoke answers, token responses).
 pub const MAX_RESPONSE_BYTES: usize = 5 * 1024 * 1024;
+/// How long a connection to a third party may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a request waits for its answer unless its caller says otherwise.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Why an outbound request was not made or did not complete.
+/// Why an outbound request was not made or did not complete. Each says what happened in plain
+/// words, then the URL (without its query).
 #[derive(Debug, thiserror::Error)]
 pub enum OutboundError {
     #[error("the URL {0} is not allowed: {1}")]
     Refused(String, String),
-    #[error("the request to {0} timed out")]
-    Timeout(String),
-    #[error("could not reach {0}: {1}")]
+    /// What was not done in time ("did not answer within 30 s").
+    #[error("the upstream {1} ({0})")]
+    Timeout(String, String),
+    /// How the connection failed ("connection refused by the upstream").
+    #[error("{1} ({0})")]
     Unreachable(String, String),
     #[error("the response from {0} is larger than {1} bytes")]
     TooLarge(String, usize),
@@ -201,8 +208,8 @@ impl Outbound {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
-            .connect_timeout(Duration::from_secs(5))
-            .timeout(Duration::from_secs(30))
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(DEFAULT_TIMEOUT)
             .user_agent(concat!("connections/", env!("CARGO_PKG_VERSION")))
             .dns_resolver(Arc::new(PolicyResolver { policy: self.policy.clone(), port: key.1 }))
             .build()?;
@@ -214,26 +221,38 @@ impl Outbound {
     pub fn request(&self, method: reqwest::Method, url: &Url) -> Result<reqwest::RequestBuilder, OutboundError> {
         self.policy.check_url(url)?;
         let port = url.port_or_known_default().unwrap_or(0);
-        let client = self.client(port).map_err(|e| classify(&redacted(url), e))?;
+        let client = self.client(port).map_err(|e| classify(url, e, DEFAULT_TIMEOUT))?;
         Ok(client.request(method, url.clone()))
     }
 
-    /// Sends a request and reads the answer, at most `MAX_RESPONSE_BYTES` of body.
+    /// Sends a request and reads the answer, at most `MAX_RESPONSE_BYTES` of body. A failure is
+    /// the third party's, not the app's: a warning, at most one a minute per host (`logs`).
     pub async fn send(&self, url: &Url, request: reqwest::RequestBuilder, timeout: Option<Duration>) -> Result<Answer, OutboundError> {
+        let answer = self.send_once(url, request, timeout).await;
+        if let Err(e) = &answer
+            && !matches!(e, OutboundError::Refused(..))
+        {
+            crate::logs::warn(&format!("upstream {}", url.host_str().unwrap_or_default()), e);
+        }
+        answer
+    }
+
+    async fn send_once(&self, url: &Url, request: reqwest::RequestBuilder, timeout: Option<Duration>) -> Result<Answer, OutboundError> {
         // Written out only for an error (measured: 2% of an invoke's CPU when done every time).
         let shown = || redacted(url);
         let request = match timeout {
             Some(t) => request.timeout(t),
             None => request,
         };
-        let mut response = request.send().await.map_err(|e| classify(&shown(), e))?;
+        let waited = timeout.unwrap_or(DEFAULT_TIMEOUT);
+        let mut response = request.send().await.map_err(|e| classify(url, e, waited))?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         if response.content_length().is_some_and(|n| n > MAX_RESPONSE_BYTES as u64) {
             return Err(OutboundError::TooLarge(shown(), MAX_RESPONSE_BYTES));
         }
         let mut body = Vec::new();
-        while let Some(chunk) = response.chunk().await.map_err(|e| classify(&shown(), e))? {
+        while let Some(chunk) = response.chunk().await.map_err(|e| classify(url, e, waited))? {
             if body.len() + chunk.len() > MAX_RESPONSE_BYTES {
                 return Err(OutboundError::TooLarge(shown(), MAX_RESPONSE_BYTES));
             }
@@ -243,24 +262,71 @@ impl Outbound {
     }
 }
 
-/// Turns reqwest's error into our own words; the policy's refusal keeps its reason.
-fn classify(url: &str, e: reqwest::Error) -> OutboundError {
+/// Turns reqwest's error into our own words; the policy's refusal keeps its reason. `waited` is
+/// the request's timeout.
+fn classify(url: &Url, e: reqwest::Error, waited: Duration) -> OutboundError {
+    let shown = redacted(url);
     if e.is_timeout() {
-        return OutboundError::Timeout(url.to_owned());
+        let what = match e.is_connect() {
+            true => format!("accepted no connection within {}", seconds(CONNECT_TIMEOUT)),
+            false => format!("did not answer within {}", seconds(waited)),
+        };
+        return OutboundError::Timeout(shown, what);
     }
     let mut source: Option<&dyn std::error::Error> = Some(&e);
     while let Some(err) = source {
         let text = err.to_string();
-        if text.contains("is not allowed:") {
-            return OutboundError::Refused(
-                url.to_owned(),
-                text.split_once("is not allowed: ").map_or(text.clone(), |(_, why)| why.to_owned()),
-            );
+        if let Some((_, why)) = text.split_once("is not allowed: ") {
+            return OutboundError::Refused(shown, why.to_owned());
         }
         source = err.source();
     }
-    let reason = std::error::Error::source(&e).map_or_else(|| e.to_string(), |s| s.to_string());
-    OutboundError::Unreachable(url.to_owned(), reason)
+    let host = url.host_str().unwrap_or_default();
+    OutboundError::Unreachable(shown, failure(&e, host, e.is_connect() && url.scheme() == "https"))
+}
+
+/// What went wrong with a connection to the upstream, in plain words, from an error's chain of
+/// causes. `tls` says that a TLS handshake was due once the TCP connection stood.
+fn failure(e: &(dyn std::error::Error + 'static), host: &str, tls: bool) -> String {
+    use std::io::ErrorKind;
+    let mut chain = Vec::new();
+    let mut source = Some(e);
+    while let Some(err) = source {
+        chain.push(err);
+        source = err.source();
+    }
+    let kind = chain.iter().find_map(|err| err.downcast_ref::<std::io::Error>()).map(std::io::Error::kind);
+    let says = |what: &str| chain.iter().any(|err| err.to_string().contains(what));
+    let innermost = chain.last().map_or_else(String::new, |err| err.to_string());
+    match kind {
+        Some(ErrorKind::ConnectionRefused) => return "connection refused by the upstream".into(),
+        Some(ErrorKind::ConnectionReset) => return "connection reset by the upstream".into(),
+        Some(ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof) if !tls => {
+            return "the upstream closed the connection".into();
+        }
+        Some(ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable) => return "no route to the upstream".into(),
+        _ => {}
+    }
+    if says("dns error") {
+        return format!("the name {host} does not resolve");
+    }
+    if says("connection closed before message completed") {
+        return "the upstream closed the connection before answering".into();
+    }
+    // The TCP connection stood (its failure says "tcp connect error"): the handshake failed.
+    if tls && !says("tcp connect error") {
+        return format!("TLS handshake failed: {innermost}");
+    }
+    format!("the request to the upstream failed: {innermost}")
+}
+
+/// A duration as people read it: "200 ms", "5 s", "2.5 s".
+fn seconds(d: Duration) -> String {
+    match d.as_millis() {
+        ms if ms < 1000 => format!("{ms} ms"),
+        ms if ms % 1000 == 0 => format!("{} s", ms / 1000),
+        _ => format!("{:.1} s", d.as_secs_f64()),
+    }
 }
 
 #[cfg(test)]

@@ -262,7 +262,7 @@ pub async fn access_token(
                 return Ok(token);
             }
             if started.elapsed() > WAIT_FOR_OTHERS {
-                return Err(TokenFailure::Unavailable("Another instance is refreshing this token; try again shortly.".into()));
+                return Err(TokenFailure::Unavailable(lease_taken(state, id).await));
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
@@ -283,6 +283,18 @@ pub async fn access_token(
             (Err(TokenFailure::Unavailable(_)), Some(token)) => Ok(token),
             (result, _) => result,
         };
+    }
+}
+
+/// Why a caller gave up waiting for the lease on connection `id`: who holds it now.
+async fn lease_taken(state: &AppState, id: i64) -> String {
+    let holder = state.db.read(move |c| Ok(crate::models::lease::holder(c, id)?)).await.ok().flatten();
+    match holder {
+        Some(holder) if holder == state.refresher.holder => {
+            format!("An earlier refresh of this instance ({holder}) still holds this token's lease; try again shortly.")
+        }
+        Some(holder) => format!("Another instance ({holder}) is refreshing this token; try again shortly."),
+        None => "Another instance was refreshing this token and has just finished; try again.".to_owned(),
     }
 }
 

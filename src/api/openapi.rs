@@ -246,6 +246,15 @@ fn error_response(description: &str, schema_name: &str) -> Value {
 fn responses() -> Value {
     let mut unauthorized = error_response("No valid API token: send `Authorization: Bearer <token>`.", "Error");
     unauthorized["headers"] = json!({ "WWW-Authenticate": { "schema": { "type": "string", "example": "Bearer" } } });
+    let mut unavailable = error_response(
+        "The database is unavailable right now (sent with `Retry-After`), or no new token can be had now (the \
+         message says why).",
+        "Error",
+    );
+    unavailable["headers"] = json!({ "Retry-After": {
+        "description": "Seconds to wait before trying again, when the database is unavailable.",
+        "schema": { "type": "integer", "example": 5 },
+    } });
     json!({
         "BadRequest": error_response("The query string could not be read.", "Error"),
         "Unauthorized": unauthorized,
@@ -260,6 +269,6 @@ fn responses() -> Value {
         "Upstream": error_response("The provider or the service's API failed or could not be reached.", "Error"),
         "Invalid": error_response("The input is not valid: a message per field.", "ValidationError"),
         "ServerError": error_response("Something went wrong on our side (the cause is logged, never sent).", "Error"),
-        "Unavailable": error_response("The database is unavailable right now.", "Error"),
+        "Unavailable": unavailable,
     })
 }

@@ -6,9 +6,13 @@
 //! pool, as dead; so every such error also starts a new "failure generation", and a connection that
 //! has not been used since is pinged once before it is handed out. No statement pays for a ping
 //! while the database is healthy, and the first request after an outage finds a live connection.
+//!
+//! The pools also note when the database last answered (`Health::answered_lately`): a PostgreSQL
+//! read runs on an HTTP worker only while it does (see `Db::read`).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
@@ -68,11 +72,14 @@ impl From<PooledConnection<Manager>> for Conn {
 /// Opens connections of one kind (read-write or read-only) to one database.
 #[derive(Debug)]
 pub struct Manager {
+    /// With the client-side timeouts on PostgreSQL (see `pg_url`).
     url: String,
     /// Open read-only (the reader pool behind `Db::read`).
     read_only: bool,
     /// Bumped whenever a connection of the database was found lost (shared by both pools).
     failures: Arc<AtomicU64>,
+    /// How long SQLite waits for a lock before it gives up (`busy_timeout`).
+    busy: Duration,
 }
 
 /// The `file:` URI that opens a SQLite path read-only.
@@ -82,8 +89,8 @@ fn read_only_uri(path: &str) -> String {
 }
 
 impl Manager {
-    pub fn new(url: &str, read_only: bool, failures: Arc<AtomicU64>) -> Manager {
-        Manager { url: url.to_owned(), read_only, failures }
+    pub fn new(url: &str, read_only: bool, failures: Arc<AtomicU64>, busy: Duration) -> Manager {
+        Manager { url: super::pg_url::with_client_timeouts(url), read_only, failures, busy }
     }
 
     /// A connection outside any pool.
@@ -104,13 +111,13 @@ impl Manager {
             // busy_timeout first, so that switching to WAL waits for a concurrent opener. Reads
             // through a memory map share the OS page cache instead of copying pages into each
             // connection's own small cache.
+            let busy = format!("PRAGMA busy_timeout = {};", self.busy.as_millis());
             let pragmas = if self.read_only {
-                "PRAGMA busy_timeout = 5000; PRAGMA mmap_size = 268435456;"
+                "PRAGMA mmap_size = 268435456;"
             } else {
-                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
-                 PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456;"
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456;"
             };
-            c.batch_execute(pragmas).map_err(r2d2::Error::QueryError)?;
+            c.batch_execute(&(busy + pragmas)).map_err(r2d2::Error::QueryError)?;
         }
         Ok(conn)
     }
@@ -136,14 +143,27 @@ impl ManageConnection for Manager {
     }
 }
 
-/// A pool of `manager`'s connections. No `SELECT 1` on every checkout (see the module doc).
-pub fn pool_of(manager: Manager, max_size: u32) -> Result<Pool<Manager>, AppError> {
+/// A pool of `manager`'s connections, handing one out within `wait` or failing (503). No `SELECT 1`
+/// on every checkout (see the module doc).
+pub fn pool_of(manager: Manager, max_size: u32, wait: Duration) -> Result<Pool<Manager>, AppError> {
     Pool::builder()
         .test_on_check_out(false)
         .max_size(max_size)
-        .connection_timeout(std::time::Duration::from_secs(10))
+        .connection_timeout(wait)
+        .error_handler(Box::new(Unreachable))
         .build(manager)
         .map_err(|e| AppError::Startup(format!("cannot open database: {e}")))
+}
+
+/// The pool's failures to open a connection, which it retries several times a second while the
+/// database is away: a warning a minute, not an error each time.
+#[derive(Debug)]
+struct Unreachable;
+
+impl r2d2::HandleError<r2d2::Error> for Unreachable {
+    fn handle_error(&self, error: r2d2::Error) {
+        crate::logs::warn("the database", &format_args!("cannot open a database connection: {error}"));
+    }
 }
 
 /// Whether an error means the connection lost its server.
@@ -151,10 +171,24 @@ fn lost_server(e: &AppError) -> bool {
     matches!(e, AppError::Db(DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _)))
 }
 
-/// The failure generations of one database, shared by its pools.
-#[derive(Clone, Default)]
+/// What the pools of one database know of its health: the failure generations, and when it last
+/// answered. Cheap to clone.
+#[derive(Clone)]
 pub struct Health {
     failures: Arc<AtomicU64>,
+    answered: Arc<Answered>,
+}
+
+/// When the database last answered a statement, in milliseconds after `origin`.
+struct Answered {
+    origin: Instant,
+    at_ms: AtomicU64,
+}
+
+impl Default for Health {
+    fn default() -> Health {
+        Health { failures: Arc::default(), answered: Arc::new(Answered { origin: Instant::now(), at_ms: AtomicU64::new(0) }) }
+    }
 }
 
 impl Health {
@@ -162,31 +196,67 @@ impl Health {
         self.failures.clone()
     }
 
-    /// Makes a connection from `pool` ready: one that has not been used since the last lost
-    /// connection is pinged first, and dropped for another if it fails.
-    pub fn ready(&self, mut conn: PooledConnection<Manager>, pool: &Pool<Manager>) -> Result<PooledConnection<Manager>, AppError> {
-        loop {
-            let generation = self.failures.load(Ordering::Acquire);
-            if conn.generation >= generation {
-                return Ok(conn);
-            }
-            if R2D2Connection::ping(&mut conn.conn).is_ok() {
-                conn.generation = generation;
-                return Ok(conn);
-            }
-            conn.lost = true;
-            drop(conn);
-            conn = pool.get()?;
+    /// A connection of the database was found lost outside the pools (the cache's listener): every
+    /// pooled one is suspect.
+    pub fn lost_one(&self) {
+        self.failures.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// The database answered a statement. Noted to the tenth of a second: every statement passes
+    /// here, and a write to the shared counter on each would make the threads contend for it.
+    pub fn answered(&self) {
+        let ms = self.answered.origin.elapsed().as_millis() as u64;
+        if ms >= self.answered.at_ms.load(Ordering::Relaxed) + 100 {
+            self.answered.at_ms.store(ms, Ordering::Relaxed);
         }
     }
 
-    /// Notes how a use of `conn` ended: a lost server drops it and makes the others suspect.
+    /// Whether the database answered within `within`.
+    pub fn answered_lately(&self, within: Duration) -> bool {
+        let since = (self.answered.origin.elapsed().as_millis() as u64).saturating_sub(self.answered.at_ms.load(Ordering::Relaxed));
+        since < within.as_millis() as u64
+    }
+
+    /// Whether `conn` may be handed out: it was used since the last lost connection, or answers a
+    /// ping now. One that does not is marked lost (dropped when it goes back).
+    fn check(&self, conn: &mut Pooled) -> bool {
+        let generation = self.failures.load(Ordering::Acquire);
+        if conn.generation >= generation {
+            return true;
+        }
+        if R2D2Connection::ping(&mut conn.conn).is_ok() {
+            conn.generation = generation;
+            return true;
+        }
+        conn.lost = true;
+        false
+    }
+
+    /// Makes a connection from `pool` ready (see `check`), waiting for another when it is not.
+    pub fn ready(&self, mut conn: PooledConnection<Manager>, pool: &Pool<Manager>) -> Result<PooledConnection<Manager>, AppError> {
+        while !self.check(&mut conn) {
+            conn = pool.get()?;
+        }
+        Ok(conn)
+    }
+
+    /// `ready` without waiting: `None` when `pool` has no other idle connection to try.
+    pub fn ready_idle(&self, mut conn: PooledConnection<Manager>, pool: &Pool<Manager>) -> Option<PooledConnection<Manager>> {
+        while !self.check(&mut conn) {
+            conn = pool.try_get()?;
+        }
+        Some(conn)
+    }
+
+    /// Notes how a use of `conn` ended: a lost server drops it and makes the others suspect; any
+    /// other outcome is an answer.
     pub fn after<T>(&self, conn: &mut Pooled, result: &Result<T, AppError>) {
-        if let Err(e) = result
-            && lost_server(e)
-        {
-            conn.lost = true;
-            self.failures.fetch_add(1, Ordering::AcqRel);
+        match result {
+            Err(e) if lost_server(e) => {
+                conn.lost = true;
+                self.failures.fetch_add(1, Ordering::AcqRel);
+            }
+            _ => self.answered(),
         }
     }
 }

@@ -35,6 +35,11 @@ pub fn take(conn: &mut DbConn, id: i64, version: i64, holder: &str, now: i64) ->
     .map(|n| n == 1)
 }
 
+/// Who holds the lease on connection `id`, if anyone (a caller that could not take it says so).
+pub fn holder(conn: &mut DbConn, id: i64) -> QueryResult<Option<String>> {
+    connections::table.find(id).select(connections::lease_holder).get_result(conn)
+}
+
 /// New tokens from a refresh.
 #[derive(Clone)]
 pub struct Refreshed {

@@ -93,3 +93,45 @@ async fn a_name_resolves_only_to_addresses_allowed_on_the_port_of_its_client() {
     let refused = resolve(8080).await.err().unwrap().to_string();
     assert!(refused.contains("is not allowed"), "{refused}");
 }
+
+/// An error with a cause, as reqwest and hyper chain theirs.
+#[derive(Debug)]
+struct Caused(&'static str, Option<Box<dyn std::error::Error + Send + Sync>>);
+
+impl std::fmt::Display for Caused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+impl std::error::Error for Caused {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.1.as_deref().map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+fn chain(outer: &'static str, middle: &'static str, inner: std::io::Error) -> Caused {
+    Caused(outer, Some(Box::new(Caused(middle, Some(Box::new(inner))))))
+}
+
+#[test]
+fn connection_failures_are_named_by_their_cause_not_by_the_clients_wording() {
+    use std::io::{Error, ErrorKind};
+    let refused = chain("client error (Connect)", "tcp connect error", Error::from(ErrorKind::ConnectionRefused));
+    assert_eq!(failure(&refused, "api.example.com", true), "connection refused by the upstream");
+    let reset = chain("client error (Canceled)", "connection error", Error::from(ErrorKind::ConnectionReset));
+    assert_eq!(failure(&reset, "api.example.com", false), "connection reset by the upstream");
+    let dns = chain("client error (Connect)", "dns error", Error::other("failed to lookup address information"));
+    assert_eq!(failure(&dns, "nowhere.example", true), "the name nowhere.example does not resolve");
+    let tls = Caused("client error (Connect)", Some(Box::new(Error::other("invalid peer certificate: UnknownIssuer"))));
+    assert_eq!(failure(&tls, "api.example.com", true), "TLS handshake failed: invalid peer certificate: UnknownIssuer");
+    let other = chain("client error (Connect)", "tcp connect error", Error::other("too many open files"));
+    assert_eq!(failure(&other, "api.example.com", true), "the request to the upstream failed: too many open files");
+}
+
+#[test]
+fn waits_are_written_as_people_read_them() {
+    assert_eq!(seconds(Duration::from_millis(200)), "200 ms");
+    assert_eq!(seconds(Duration::from_secs(30)), "30 s");
+    assert_eq!(seconds(Duration::from_millis(2500)), "2.5 s");
+}

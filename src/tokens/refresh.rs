@@ -151,7 +151,8 @@ fn stored_or_not(state: &AppState, id: i64, link_name: &str, stored: bool, retri
     match (stored, retries) {
         (false, _) => tracing::warn!(
             connection = link_name,
-            "the connection's tokens changed while refreshed ones waited to be stored; they were not stored"
+            "the connection's tokens changed before this store of refreshed ones landed (a revoke, a reconnect, or an \
+             earlier attempt of the same store that the database took late); this copy was not stored"
         ),
         (true, 0) => {}
         (true, n) => tracing::info!(connection = link_name, retries = n, "refreshed tokens stored after a database fault"),
@@ -213,6 +214,7 @@ async fn passing_failure(state: &AppState, row: &ConnectionRow, message: String,
     if let Err(e) = state.db.run(move |c| Ok(lease::release_failed(c, id, &holder, &shown, retry_after, now)?)).await {
         tracing::warn!(connection = row.link_name, error = %e, "could not record a failed refresh");
     }
+    crate::logs::warn(&format!("the token refresh of {}", row.link_name), &message);
     state.connection_changed(&row.link_name);
     note(state, row.id, started, Some(message.clone())).await;
     TokenFailure::Unavailable(message)

@@ -237,6 +237,8 @@ struct DetailsPage {
     layout: Layout,
     c: ConnectionView,
     events: Vec<crate::models::event::ConnectionEvent>,
+    /// Activity events of any connection this instance dropped (see `activity`).
+    activity_dropped: u64,
     service: Service,
     mine: bool,
     base_url: String,
@@ -265,6 +267,7 @@ pub async fn show_connection(
     let page = DetailsPage {
         layout: Layout::new(&req, Some(&admin.0), "connections"),
         events,
+        activity_dropped: state.activity.dropped(),
         mine: loaded.row.owner_id == admin.user().id,
         c: loaded.view(),
         service: loaded.service.view()?,

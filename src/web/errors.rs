@@ -50,9 +50,11 @@ pub async fn render_errors(req: ServiceRequest, next: Next<impl MessageBody + 's
     } else {
         html_error(&http_req, status, with_fields(message, app_error)).await
     };
-    // A 405 keeps the methods the path takes.
-    if let Some(allow) = res.headers().get(actix_web::http::header::ALLOW) {
-        new.headers_mut().insert(actix_web::http::header::ALLOW, allow.clone());
+    // A 405 keeps the methods the path takes, a 503 for the database when to try again.
+    for kept in [actix_web::http::header::ALLOW, actix_web::http::header::RETRY_AFTER] {
+        if let Some(value) = res.headers().get(&kept) {
+            new.headers_mut().insert(kept, value.clone());
+        }
     }
     Ok(res.into_response(new))
 }
@@ -116,6 +118,7 @@ async fn html_error(req: &HttpRequest, status: StatusCode, message: String) -> H
         title: match status {
             StatusCode::FORBIDDEN => "Access denied",
             StatusCode::NOT_FOUND => "Not found",
+            StatusCode::SERVICE_UNAVAILABLE => "Unavailable right now",
             s if s.is_server_error() => "Something went wrong",
             _ => "That did not work",
         },

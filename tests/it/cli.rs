@@ -188,6 +188,10 @@ fn bad_settings_fail_with_a_clear_message_and_non_zero_exit() {
     let out = command(&db).args(["serve"]).env("CONNECTIONS_REQUEST_BODY_TIMEOUT_SECS", "0").output().unwrap();
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("request body timeout"));
+
+    let out = command(&db).args(["serve", "--database-timeout-secs", "0"]).output().unwrap();
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("database timeout: must be at least 1 second"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -206,6 +210,31 @@ fn an_unreachable_database_is_reported_with_the_databases_own_error() {
     let out = command(&db).args(["user", "list", "--database-url", "sqlite:///proc/forbidden/x.db"]).output().unwrap();
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("error:"));
+}
+
+/// A server that accepts TCP connections and never says a word (a hung PostgreSQL, a proxy in front
+/// of a dead one): the start gives up within the URL's default `connect_timeout`, says so, and
+/// exits 1, instead of hanging with no output. (No PostgreSQL is needed: the listener is the test's.)
+#[test]
+fn a_database_server_that_never_answers_stops_serve_with_exit_1_and_says_so() {
+    let db = TestDb::new();
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = silent.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let held: Vec<_> = silent.incoming().map_while(Result::ok).collect();
+        drop(held);
+    });
+    let url = format!("postgres://postgres@127.0.0.1:{port}/connections");
+    let out = fails(
+        command(&db)
+            .args(["serve", "--bind", "127.0.0.1:0", "--database-url", &url])
+            .env("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS)
+            .env_remove("PGCONNECT_TIMEOUT"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = text(&out.stderr);
+    assert!(err.contains("cannot open database: the server did not answer within connect_timeout"), "{err}");
+    assert!(err.contains(&format!("port {port}")), "{err}");
 }
 
 #[test]

@@ -154,6 +154,29 @@ async fn a_valid_token_is_served_while_another_instance_holds_the_lease() {
     assert_eq!(fake.grants("refresh_token").len(), 1, "the lease ran out: this instance refreshed");
 }
 
+/// A caller without a token that gives up waiting for another instance's refresh is told which
+/// holder has the lease.
+#[tokio::test]
+async fn a_caller_that_gives_up_on_another_instances_refresh_is_told_which_one_holds_it() {
+    let Setup { app, fake, api, .. } = setup().await;
+    app.state
+        .db
+        .run(|c| {
+            diesel::update(table::table)
+                .set((table::lease_holder.eq(Some("elsewhere:7Qx")), table::lease_until.eq(Some(T0 + 7200))))
+                .execute(c)?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+    app.clock.advance(3600);
+    let res = me(&api).await;
+    assert_eq!(res.status, 503, "{}", res.body);
+    let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
+    assert_eq!(message, "Another instance (elsewhere:7Qx) is refreshing this token; try again shortly.");
+    assert_eq!(fake.grants("refresh_token").len(), 0);
+}
+
 /// The provider answers a refresh while the database cannot be written: the rotated tokens are
 /// served at once, stored when the database is back, and the old refresh token is never sent again.
 #[tokio::test]
