@@ -13,64 +13,16 @@ use url::Url;
 use crate::activity::Activity;
 use crate::auth::password::Hasher;
 use crate::auth::throttle::Throttle;
-use crate::cache::{self, Cache};
+use crate::cache;
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::crypto::{Keyring, Secret};
+use crate::crypto::Secret;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::outbound::Outbound;
-use crate::search::NameIndex;
+use crate::state::AppState;
 use crate::tokens::Refresher;
 use crate::{api, body_deadline, input, keys, security, setup, web as pages};
-
-/// What every handler can reach.
-pub struct AppState {
-    pub db: Db,
-    pub config: Config,
-    /// The URL the portal is reached at; redirects and cookie flags derive from it.
-    pub base_url: Url,
-    pub keyring: Keyring,
-    pub hasher: Hasher,
-    /// Failed sign-ins per client address (see `auth::throttle`).
-    pub sign_in_throttle: Throttle,
-    pub clock: Clock,
-    /// The one client for calls to third parties.
-    pub outbound: Outbound,
-    /// Single-flight token refreshes.
-    pub refresher: Refresher,
-    /// The activity log's writer (invokes and tests, recorded off the request path).
-    pub activity: Activity,
-    /// Sessions, API tokens, connections and service labels read recently (see `cache`).
-    pub cache: Option<Arc<Cache>>,
-    /// Every connection's names, for searches (see `search`).
-    pub names: Arc<NameIndex>,
-}
-
-impl AppState {
-    /// This instance changed a connection: its cached copy goes at once. Other instances hear of it
-    /// through the database (see `cache`).
-    pub fn connection_changed(&self, link_name: &str) {
-        if let Some(cache) = &self.cache {
-            cache.forget_connection(link_name);
-        }
-    }
-
-    /// This instance added or removed a connection or a service: the counters the lists show are
-    /// read again at once.
-    pub fn counts_changed(&self) {
-        if let Some(cache) = &self.cache {
-            cache.forget_counts();
-        }
-    }
-
-    /// This instance changed a service: its connections' cached copies go at once.
-    pub fn service_changed(&self, id: i64) {
-        if let Some(cache) = &self.cache {
-            cache.forget_service(id);
-        }
-    }
-}
 
 /// A started server and what its caller needs to tell the operator.
 pub struct Running {

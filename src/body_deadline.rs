@@ -24,7 +24,7 @@ use actix_web::web::Bytes;
 use actix_web::{Error, HttpMessage, web};
 use futures_core::Stream;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The request's body, shared by the stream the handler reads and the answer that holds it.
 type Shared = Rc<RefCell<Payload>>;

@@ -1,42 +1,35 @@
-//! What this instance reads on every request, kept in memory (measured on PostgreSQL, where each
-//! read costs a round trip: a third of a list page's database work, and for an invoke, loading its
-//! connection was most of the difference from SQLite; on SQLite, the token check and the connection
-//! load were a fifth of an invoke's CPU): the sessions and API tokens it has checked, the connections
-//! it has invoked with their services, and what the lists show besides their rows: connections'
-//! services' labels and owners' names, and the counters of connections and services (measured on
-//! PostgreSQL: reading the counters and the owner's name in the page's statement cost a fifth of its
-//! time on the server). The
-//! database stays the only record: a cached entry is used only while
-//! - this instance hears of every change that could matter, and has heard from the database within
-//!   the last `STALE_AFTER`. Triggers report a deleted session, a revoked or deleted token, and any
-//!   change to a user, a connection or a service, and any change to the counters of connections and
-//!   services: on PostgreSQL with `NOTIFY` (migrations 000024 to 000026 and 000029, `listen`), on
-//!   SQLite by writing to the `cache_changes` table (migrations 000027 and 000029, `poll`);
-//! - for sessions and tokens, it needs no write: within the minute after its last recorded use,
-//!   unexpired and enabled (the callers check this).
+//! What this instance reads on nearly every request, kept in memory: the sessions and API tokens it
+//! has checked (every page and every API call starts with one), and the connections it has invoked
+//! with their services (every invoke loads one). They serve an invoke's latency: without them an
+//! invoke through the app reads twice more from the database before it calls out (see
+//! `bench/README.md` for the figures).
 //!
-//! A change removes the entries it names; losing the database clears the cache and bypasses it
-//! until the database is back. A change made here takes effect here at once (its code removes the
-//! entry too); a sign-out, a revoked token or connection, new credentials, a role change or a
-//! service change on another instance or through the CLI reaches this one within a few milliseconds
-//! (`listen::POLL`, `poll::POLL`).
-//! Connections are cached sealed, as stored: their secrets are opened per use, as before. An
-//! in-memory SQLite database (tests) has no cache: nothing else can change it, but nothing would
-//! report its changes either.
+//! The database stays the only record. A cached entry is used only while this instance hears of every
+//! change that could matter and has heard from the database within `STALE_AFTER`:
+//! - triggers report a deleted session, a revoked or deleted token, and any change to a user, a
+//!   connection or a service (migration 000036): on PostgreSQL with `NOTIFY`, which every instance's
+//!   listener hears (`listen`), on SQLite in the `cache_changes` table, which every instance reads
+//!   (`poll`);
+//! - the instance that made a change applies it at once, from the same report, right after the
+//!   statement (`changes`, through `Db::on_changes`): whatever code made the change, it cannot forget
+//!   to evict what it changed.
+//!
+//! A change removes the entries it names; losing the database clears the cache and bypasses it until
+//! the database is back. Connections are cached sealed, as stored: their secrets are opened per use.
+//! An in-memory SQLite database (tests of the CLI) has no cache.
 
+mod changes;
 mod listen;
 mod poll;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::db::{Backend, Db};
-use crate::domain::service::AuthType;
 use crate::models::api_token::ApiToken;
-use crate::models::connection::{ListCounts, Loaded};
-use crate::models::service::ServiceLabel;
+use crate::models::connection::Loaded;
 use crate::models::session::Session;
 use crate::models::user::User;
 
@@ -47,19 +40,24 @@ const STALE_AFTER: Duration = Duration::from_secs(3);
 /// Past this many sessions (or tokens, or connections) the cache of them starts again (a bound, not an
 /// eviction policy).
 const MAX_ENTRIES: usize = 10_000;
-/// A cached connection is read again after this long even when no notification came: a bound on
-/// what a lost notification can cost (sessions and tokens are re-read within a minute anyway).
+/// A cached connection is read again after this long even when no report came: a bound on what a
+/// lost notification can cost (sessions and tokens are re-read within a minute anyway).
 const CONNECTION_MAX_AGE: Duration = Duration::from_secs(30);
-/// What the triggers on the counters send (migration 000029).
-const COUNTS_CHANGED: &str = "n:counts";
 /// How the listener's connection shows in `pg_stat_activity`.
 pub const LISTENER_NAME: &str = "connections cache";
 
-#[derive(Default)]
 pub struct Cache {
-    /// True while the listener is connected and listening.
+    /// True while the listener (or poller) is connected.
     live: AtomicBool,
     state: Mutex<State>,
+    /// SQLite: the id of the last `cache_changes` row applied; negative before the poller's first read.
+    seen: AtomicI64,
+}
+
+impl Default for Cache {
+    fn default() -> Cache {
+        Cache { live: AtomicBool::new(false), state: Mutex::default(), seen: AtomicI64::new(-1) }
+    }
 }
 
 #[derive(Default)]
@@ -73,14 +71,6 @@ struct State {
     tokens: HashMap<String, (ApiToken, User)>,
     /// By link name (which never changes), with when it was read.
     connections: HashMap<String, (Arc<Loaded>, Instant)>,
-    /// What connection lists show of a service, by id.
-    service_labels: HashMap<i64, Arc<ServiceLabel>>,
-    /// Users' names, by id (connection lists show their owners).
-    user_names: HashMap<i64, Arc<str>>,
-    /// The counters a connection list shows, by the owner it lists (`None`: everyone's).
-    list_counts: HashMap<Option<i64>, ListCounts>,
-    /// How many services the Custom Services list counts, by the type it lists (`None`: every type).
-    service_totals: HashMap<Option<AuthType>, i64>,
     /// When the listener last showed that its connection works.
     heard: Option<Instant>,
 }
@@ -90,14 +80,6 @@ impl State {
         self.sessions.clear();
         self.tokens.clear();
         self.connections.clear();
-        self.service_labels.clear();
-        self.user_names.clear();
-        self.forget_counters();
-    }
-
-    fn forget_counters(&mut self) {
-        self.list_counts.clear();
-        self.service_totals.clear();
     }
 }
 
@@ -138,26 +120,6 @@ impl Cache {
         (read_at.elapsed() < CONNECTION_MAX_AGE).then(|| found.clone())
     }
 
-    /// The cached label of service `id`.
-    pub fn service_label(&self, id: i64) -> Option<Arc<ServiceLabel>> {
-        self.usable()?.service_labels.get(&id).cloned()
-    }
-
-    /// The cached name of user `id`.
-    pub fn user_name(&self, id: i64) -> Option<Arc<str>> {
-        self.usable()?.user_names.get(&id).cloned()
-    }
-
-    /// The cached counters of the list of `owner`'s connections (`None`: everyone's).
-    pub fn list_counts(&self, owner: Option<i64>) -> Option<ListCounts> {
-        self.usable()?.list_counts.get(&owner).copied()
-    }
-
-    /// The cached number of services of type `auth_type` (`None`: of every type).
-    pub fn service_total(&self, auth_type: Option<AuthType>) -> Option<i64> {
-        self.usable()?.service_totals.get(&auth_type).copied()
-    }
-
     /// Taken before reading an entry from the database; `put_*` then caches it only if
     /// nothing changed in between.
     pub fn epoch(&self) -> u64 {
@@ -178,43 +140,7 @@ impl Cache {
 
     pub fn put_connection(&self, link_name: &str, found: Arc<Loaded>, epoch: u64) {
         if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
-            if state.connections.len() >= MAX_ENTRIES {
-                state.connections.clear();
-            }
-            state.connections.insert(link_name.to_owned(), (found, Instant::now()));
-        }
-    }
-
-    pub fn put_service_labels(&self, found: Vec<(i64, Arc<ServiceLabel>)>, epoch: u64) {
-        if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
-            if state.service_labels.len() + found.len() > MAX_ENTRIES {
-                state.service_labels.clear();
-            }
-            state.service_labels.extend(found);
-        }
-    }
-
-    pub fn put_user_names(&self, found: Vec<(i64, Arc<str>)>, epoch: u64) {
-        if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
-            if state.user_names.len() + found.len() > MAX_ENTRIES {
-                state.user_names.clear();
-            }
-            state.user_names.extend(found);
-        }
-    }
-
-    pub fn put_list_counts(&self, owner: Option<i64>, counts: ListCounts, epoch: u64) {
-        if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
-            if state.list_counts.len() >= MAX_ENTRIES {
-                state.list_counts.clear();
-            }
-            state.list_counts.insert(owner, counts);
-        }
-    }
-
-    pub fn put_service_total(&self, auth_type: Option<AuthType>, total: i64, epoch: u64) {
-        if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
-            state.service_totals.insert(auth_type, total);
+            bounded_insert(&mut state.connections, link_name.to_owned(), (found, Instant::now()));
         }
     }
 
@@ -223,11 +149,10 @@ impl Cache {
         self.state().heard = Some(Instant::now());
     }
 
-    /// Applies a notification: `s:<id hash>` (a session ended), `t:<token hash>` (a token was
+    /// Applies a change's report: `s:<id hash>` (a session ended), `t:<token hash>` (a token was
     /// revoked or deleted), `u:<user id>` (a user changed: their sessions, tokens and the connections
-    /// they own), `c:<link name>` (a connection changed), `v:<service id>` (a service changed) or
-    /// `n:counts` (connections or services were added or removed). Anything else empties the cache.
-    /// This instance's own changes call it too.
+    /// they own), `c:<link name>` (a connection changed) or `v:<service id>` (a service changed: its
+    /// connections). Anything else empties the cache.
     pub fn forget(&self, payload: &str) {
         let mut state = self.state();
         state.epoch += 1;
@@ -243,7 +168,6 @@ impl Cache {
                     state.sessions.retain(|_, (_, u)| u.id != user);
                     state.tokens.retain(|_, (_, u)| u.id != user);
                     state.connections.retain(|_, (c, _)| c.row.owner_id != user);
-                    state.user_names.remove(&user);
                 }
                 Err(_) => state.clear(),
             },
@@ -251,30 +175,11 @@ impl Cache {
                 state.connections.remove(link_name);
             }
             Some(("v", service)) => match service.parse::<i64>() {
-                Ok(service) => {
-                    state.connections.retain(|_, (c, _)| c.service.id != service);
-                    state.service_labels.remove(&service);
-                }
+                Ok(service) => state.connections.retain(|_, (c, _)| c.service.id != service),
                 Err(_) => state.clear(),
             },
-            Some(("n", _)) => state.forget_counters(),
             _ => state.clear(),
         }
-    }
-
-    /// This instance changed a connection (the notification will say so too, later).
-    pub fn forget_connection(&self, link_name: &str) {
-        self.forget(&format!("c:{link_name}"));
-    }
-
-    /// This instance changed a service.
-    pub fn forget_service(&self, id: i64) {
-        self.forget(&format!("v:{id}"));
-    }
-
-    /// This instance added or removed a connection or a service.
-    pub fn forget_counts(&self) {
-        self.forget(COUNTS_CHANGED);
     }
 
     /// Empties the cache, and uses it from now on or not at all.
@@ -288,16 +193,22 @@ impl Cache {
 }
 
 /// Inserts into `map`, starting it again when it is full.
-fn bounded_insert<T>(map: &mut HashMap<String, (T, User)>, key: String, found: (T, User)) {
+fn bounded_insert<T>(map: &mut HashMap<String, T>, key: String, value: T) {
     if map.len() >= MAX_ENTRIES {
         map.clear();
     }
-    map.insert(key, found);
+    map.insert(key, value);
 }
 
-/// The cache for `db`, when it can have one (not for an in-memory SQLite database).
+/// The cache for `db`, when it can have one (not for an in-memory SQLite database). The changes this
+/// instance makes through `db` reach it at once (see `changes`).
 pub fn for_database(db: &Db) -> Option<Arc<Cache>> {
-    (!db.in_memory()).then(Arc::default)
+    if db.in_memory() {
+        return None;
+    }
+    let cache = Arc::new(Cache::default());
+    changes::apply_own_changes(db, cache.clone());
+    Some(cache)
 }
 
 /// Keeps `cache` current until `stop` says so or its sender is dropped: a listener on PostgreSQL, a

@@ -10,6 +10,7 @@ pub use pg_url::with_client_timeouts;
 pub use pool::{Conn, Manager, Pooled};
 pub use static_sql::{IdIn, Paged, StaticSql, static_sql};
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
@@ -78,6 +79,9 @@ pub fn sqlite_path(url: &str) -> &str {
     url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")).unwrap_or(url)
 }
 
+/// Called with a write connection after each use (see `Db::on_changes`).
+pub type ChangeHook = Arc<dyn Fn(&mut DbConn) + Send + Sync>;
+
 /// Runs a query on the backend's own connection instead of through `DbConn`: diesel's
 /// `MultiConnection` walks a query's whole syntax tree into a throwaway SQL string on every run,
 /// even when its statement is cached (measured: 6% of an invoke's CPU). For the hot look-ups.
@@ -111,6 +115,8 @@ pub struct Db {
     health: pool::Health,
     /// How long a request waits for a pooled connection, and SQLite for its write lock.
     wait: Duration,
+    /// Runs after each use of a write connection (the cache's `changes`).
+    changes: Arc<OnceLock<ChangeHook>>,
 }
 
 impl Db {
@@ -149,7 +155,7 @@ impl Db {
             // background tasks. A busy pool falls back to `run`.
             _ => Some(pool::pool_of(Manager::new(url, true, health.counter(), wait), max_size / 2 + 2, wait)?),
         };
-        Ok(Db { pool, readers, backend, health, wait })
+        Ok(Db { pool, readers, backend, health, wait, changes: Arc::default() })
     }
 
     pub fn backend(&self) -> Backend {
@@ -169,6 +175,12 @@ impl Db {
     /// How long a request waits for a pooled connection (see `connect_within`).
     pub fn wait(&self) -> Duration {
         self.wait
+    }
+
+    /// Has `hook` run after each use of a write connection by `run`, on that connection, whatever the
+    /// closure did (the cache applies the changes it made, see `cache::changes`). Set once.
+    pub fn on_changes(&self, hook: ChangeHook) {
+        let _ = self.changes.set(hook);
     }
 
     /// The database answered (the cache's listener heard from it).
@@ -211,11 +223,16 @@ impl Db {
         T: Send + 'static,
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
     {
-        let (pool, health) = (self.pool.clone(), self.health.clone());
+        let (pool, health, changes) = (self.pool.clone(), self.health.clone(), self.changes.clone());
         tokio::task::spawn_blocking(move || {
             let mut conn = health.ready(pool.get()?, &pool)?;
             let result = f(&mut conn);
             health.after(&mut conn, &result);
+            if !conn.is_lost()
+                && let Some(hook) = changes.get()
+            {
+                hook(&mut conn);
+            }
             result
         })
         .await

@@ -26,7 +26,17 @@ use diesel::sql_types::BigInt;
 
 use crate::db::schema::connections;
 use crate::db::{DbConn, static_sql};
-use crate::models::connection::{COUNT_CAP, Total};
+
+/// How far a search counts its matches: a list says "1,000+" beyond, so that no page walks the table.
+pub const COUNT_CAP: i64 = 1000;
+
+/// How many connections a list matches: exact, or at least `n` when there are more than the cap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Total {
+    pub n: i64,
+    /// True when there are more than `n`.
+    pub at_least: bool,
+}
 
 /// Above this many connections the index is not built (its memory grows with them: measured, about
 /// 30 MB for 100,000, and as much again while it loads), and searches go to the database.

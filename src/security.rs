@@ -8,8 +8,8 @@ use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, web};
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// No inline script or style anywhere, so the policy allows none. `form-action` is 'self', widened only
 /// by `csp_with_form_targets` on pages whose forms redirect to an OAuth provider.

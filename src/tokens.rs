@@ -24,13 +24,13 @@ use actix_web::web::Data;
 
 pub use background::{refresh_due, spawn_background};
 
-use crate::app::AppState;
 use crate::crypto::Secret;
 use crate::domain::connection::Status;
 use crate::domain::service::{GrantType, OAuthConfig, ServiceConfig};
 use crate::error::AppError;
 use crate::models::connection::{self as connections, ConnectionRow};
 use crate::models::service::{self as services, ServiceRow};
+use crate::state::AppState;
 
 /// An invoke whose token has expired may ask the provider again this long after the last attempt,
 /// whatever the background refresher's cooldown: a provider that is back is used within seconds.

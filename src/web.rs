@@ -6,10 +6,10 @@ pub mod connection_view;
 pub mod connections;
 pub mod console;
 pub mod errors;
-pub mod list;
+pub mod form_errors;
+pub mod list_params;
 pub mod login;
 pub mod service_form;
-pub mod service_view;
 pub mod services;
 pub mod settings;
 
@@ -32,6 +32,22 @@ pub struct UserBadge {
     /// The first letter, for the avatar.
     pub initial: String,
     pub role: &'static str,
+}
+
+/// A time as pages show it, or a dash.
+pub fn time_or_dash(t: &Option<i64>) -> String {
+    t.map_or_else(|| "—".to_owned(), crate::clock::format_time)
+}
+
+/// The badge colour of a connection status (`macros.html`'s `status_badge`).
+pub fn status_class(status: &crate::domain::connection::Status) -> &'static str {
+    use crate::domain::connection::Status;
+    match status {
+        Status::Connected => "badge-green",
+        Status::Disconnected => "badge-red",
+        Status::NeedsReconnect => "badge-amber",
+        Status::NotConnected => "badge-grey",
+    }
 }
 
 /// A one-time message shown after a redirect.

@@ -6,15 +6,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::Json;
 use crate::api::services::rfc3339;
-use crate::app::AppState;
 use crate::auth::guard::ApiAdmin;
 use crate::domain::connection::{ConnectionInput, CredentialInput, Status};
 use crate::domain::service::{AuthType, GrantType};
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
-use crate::models::connection::{self as connections, ConnectionMeta, ConnectionQuery, ConnectionSort};
+use crate::lists::connections::ConnectionQuery;
+use crate::lists::{Sort, Window};
+use crate::models::connection::{self as connections, Loaded};
 use crate::models::service as services;
 use crate::ops::connections::{self as ops, ConnectionView};
+use crate::state::AppState;
 
 /// A connection as the API shows it.
 #[derive(Serialize)]
@@ -92,8 +94,7 @@ pub async fn list_connections(
         "Use not_connected, connected, disconnected or needs_reconnect.",
     );
     let auth_type = parse_or(&mut errors, "auth_type", q.auth_type.as_deref(), AuthType::parse, "Use api_key, basic or oauth2.");
-    let sort = parse_or(&mut errors, "sort", q.sort.as_deref(), ConnectionSort::parse, "Use name, -name, updated or -updated.")
-        .unwrap_or(ConnectionSort::NameAsc);
+    let sort = parse_or(&mut errors, "sort", q.sort.as_deref(), Sort::parse, "Use name, -name, updated or -updated.").unwrap_or_default();
     let owner_any = match q.owner.as_deref().unwrap_or("me") {
         "me" => false,
         "any" => true,
@@ -117,7 +118,7 @@ pub async fn list_connections(
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
     }
-    let (viewer, cache, names) = (user.id, state.cache.clone(), state.names.clone());
+    let (viewer, names) = (user.id, state.names.clone());
     let (rows, total) = state
         .db
         .read(move |c| {
@@ -125,20 +126,14 @@ pub async fn list_connections(
                 Some(link) => Some(services::find(c, &link)?.map_or(-1, |s| s.id)),
                 None => None,
             };
-            let query =
-                ConnectionQuery { search, service_id, status, auth_type, owner_id: (!owner_any).then_some(viewer), sort, page, per_page };
-            let connections::Listing { rows, total, .. } = connections::list::<ConnectionMeta>(c, &query, cache.as_deref(), Some(&names))?;
-            // A page holds at most 100 rows, from few services: load each service once.
-            let mut by_id = std::collections::HashMap::new();
-            let mut loaded = Vec::new();
-            for row in rows {
-                let service = match by_id.entry(row.meta.service_id) {
-                    std::collections::hash_map::Entry::Occupied(found) => found.into_mut(),
-                    std::collections::hash_map::Entry::Vacant(slot) => slot.insert(services::find_by_id(c, row.meta.service_id)?),
-                };
-                loaded.push(ConnectionView::new(&row.meta, service, &row.owner));
-            }
-            Ok((loaded, total))
+            let window = Window { page, per_page };
+            let query = ConnectionQuery { search, service_id, status, auth_type, owner_id: (!owner_any).then_some(viewer), sort, window };
+            let listing = crate::lists::connections::list(c, &query, Some(&names))?;
+            // The page's whole connections (the JSON shows more than a list row), in the list's order.
+            let ids: Vec<i64> = listing.rows.iter().map(|r| r.id).collect();
+            let mut loaded = connections::find_loaded(c, ids.clone())?;
+            loaded.sort_by_key(|l| ids.iter().position(|id| *id == l.row.id));
+            Ok((loaded.iter().map(Loaded::view).collect::<Vec<ConnectionView>>(), listing.total))
         })
         .await?;
     let items: Vec<ConnectionJson> = rows.iter().map(connection_json).collect();

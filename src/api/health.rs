@@ -7,8 +7,8 @@ use std::time::Duration;
 use actix_web::{HttpResponse, web};
 use diesel::connection::SimpleConnection;
 
-use crate::app::AppState;
 use crate::error::AppError;
+use crate::state::AppState;
 
 /// How long `/readyz` waits for the database.
 const READY_WITHIN: Duration = Duration::from_secs(2);

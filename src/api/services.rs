@@ -5,14 +5,16 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use crate::api::Json;
-use crate::app::AppState;
 use crate::auth::guard::ApiAdmin;
 use crate::domain::service::{ApiKeyConfig, AuthType, ClientAuth, OAuthConfig, Scope, TokenPlacement, callback_url};
 use crate::domain::service_input::ServiceInput;
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
-use crate::models::service::{Service, ServiceQuery, ServiceSort};
+use crate::lists::services::ServiceQuery;
+use crate::lists::{Sort, Window};
+use crate::models::service::Service;
 use crate::ops::services::{self as ops, UpdateMode};
+use crate::state::AppState;
 
 /// A service as the API shows it.
 #[derive(Serialize)]
@@ -115,10 +117,10 @@ fn service_query(q: ListQuery) -> Result<ServiceQuery, AppError> {
         }),
     };
     let sort = match q.sort.as_deref() {
-        None => ServiceSort::NameAsc,
-        Some(raw) => ServiceSort::parse(raw).unwrap_or_else(|| {
+        None => Sort::NameAsc,
+        Some(raw) => Sort::parse(raw).unwrap_or_else(|| {
             push(&mut errors, "sort", "Use name, -name, updated or -updated.");
-            ServiceSort::NameAsc
+            Sort::NameAsc
         }),
     };
     let page = q.page.unwrap_or(1);
@@ -134,14 +136,14 @@ fn service_query(q: ListQuery) -> Result<ServiceQuery, AppError> {
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
     }
-    Ok(ServiceQuery { search, auth_type, sort, page, per_page })
+    Ok(ServiceQuery { search, auth_type, sort, window: Window { page, per_page } })
 }
 
 pub async fn list_services(_: ApiAdmin, state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
     let q = service_query(query.into_inner())?;
     let alias = ops::alias_url(&state).await?;
-    let (page, per_page) = (q.page, q.per_page);
-    let (rows, total) = state.db.read(move |c| Ok(crate::models::service::list(c, &q)?)).await?;
+    let Window { page, per_page } = q.window;
+    let (rows, total) = state.db.read(move |c| Ok(crate::lists::services::rows(c, &q)?)).await?;
     let services = rows.iter().map(|r| Ok(service_json(&r.view()?, r.connection_count, &alias))).collect::<Result<Vec<_>, AppError>>()?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "services": services, "total": total, "page": page, "per_page": per_page })))
 }

@@ -4,11 +4,11 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpMessage, HttpRequest, web};
 
-use crate::app::AppState;
 use crate::auth::token::{random_urlsafe, sha256_hex};
 use crate::error::AppError;
 use crate::models::session::{self as sessions, Session};
 use crate::models::user::User;
+use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "connections_session";
 /// Its name over https: browsers take a `__Host-` cookie only from a secure origin, with `Path=/` and
@@ -100,10 +100,6 @@ pub async fn start(state: &AppState, user_id: i64) -> Result<Cookie<'static>, Ap
 pub async fn end(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
     if let Some(cookie) = req.cookie(cookie_name(state)) {
         let id_hash = sha256_hex(cookie.value());
-        // At once here; the other instances hear of it from the database (see `cache`).
-        if let Some(cache) = &state.cache {
-            cache.forget(&format!("s:{id_hash}"));
-        }
         state.db.run(move |conn| Ok(sessions::delete(conn, &id_hash)?)).await?;
     }
     Ok(())

@@ -1,5 +1,5 @@
-//! PostgreSQL: a listener connection hears the triggers' `NOTIFY` (migrations 000024 to 000026) and
-//! hands each payload to the cache.
+//! PostgreSQL: a listener connection hears the triggers' `NOTIFY` (migration 000036) and hands each
+//! payload to the cache.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +15,7 @@ pub(super) const POLL: Duration = Duration::from_millis(5);
 /// How often the listener checks that its connection still works.
 const PING: Duration = Duration::from_secs(1);
 
-const CHANNEL: &str = "connections_sessions";
+const CHANNEL: &str = "connections_cache";
 
 /// Starts the listener thread for `cache` on the PostgreSQL database at `url`. It ends when `stopped`
 /// says so. Its pings also tell `db` that the database answers (see `Db::read`).

@@ -6,6 +6,7 @@
 //! starts its cache again rather than trust that no row it needed was removed.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use diesel::dsl::max;
@@ -28,7 +29,7 @@ const MAX_BATCH: i64 = 1000;
 /// Starts the poller thread for `cache` on `db` (whose URL is `url`). It ends when `stopped` says so.
 pub(super) fn poll(db: Db, url: String, cache: Arc<Cache>, stopped: impl Fn() -> bool + Send + 'static) {
     let spawned = std::thread::Builder::new().name("cache-poller".into()).spawn(move || {
-        let mut reader = Reader { seen: None, read_at: Instant::now() };
+        let mut reader = Reader { started: false, read_at: Instant::now() };
         let mut conn = None;
         let mut pruned = Instant::now();
         while !stopped() {
@@ -38,7 +39,8 @@ pub(super) fn poll(db: Db, url: String, cache: Arc<Cache>, stopped: impl Fn() ->
                 None => crate::db::open_small_reader(&url).and_then(|opened| reader.read(conn.insert(opened), &cache)),
             };
             if let Err(e) = read {
-                if reader.seen.take().is_some() {
+                cache.seen.store(-1, Ordering::Release);
+                if std::mem::take(&mut reader.started) {
                     tracing::warn!(error = %e, "cache poller cannot read the database; sessions, tokens and connections are read from the database meanwhile");
                 }
                 conn = None;
@@ -59,8 +61,9 @@ pub(super) fn poll(db: Db, url: String, cache: Arc<Cache>, stopped: impl Fn() ->
 }
 
 struct Reader {
-    /// The id of the last change applied; none before the first read and after a failure.
-    seen: Option<i64>,
+    /// Whether the cache's cursor (`Cache::seen`) is this reader's: false before the first read and
+    /// after a failure.
+    started: bool,
     read_at: Instant,
 }
 
@@ -69,8 +72,9 @@ impl Reader {
     /// long ago (or never happened), or there are too many. Its statements are prepared once per
     /// connection: this runs every `POLL`, changes or not.
     fn read(&mut self, conn: &mut DbConn, cache: &Cache) -> Result<(), AppError> {
-        let changes = match self.seen {
-            Some(after) if self.read_at.elapsed() < STALE_AFTER => Some(crate::on_backend!(conn, |c| cache_changes::table
+        let after = cache.seen.load(Ordering::Acquire);
+        let changes = match self.started {
+            true if self.read_at.elapsed() < STALE_AFTER => Some(crate::on_backend!(conn, |c| cache_changes::table
                 .filter(cache_changes::id.gt(after))
                 .order(cache_changes::id)
                 .limit(MAX_BATCH + 1)
@@ -82,14 +86,15 @@ impl Reader {
             Some(changes) => {
                 for (id, payload) in changes {
                     cache.forget(&payload);
-                    self.seen = Some(id);
+                    cache.seen.fetch_max(id, Ordering::AcqRel);
                 }
                 cache.heard();
             }
             None => {
                 // The newest id first, then the reset: an entry read before a change up to it was
                 // read before the reset too, and the reset's new epoch keeps it out.
-                self.seen = Some(newest(conn)?);
+                cache.seen.store(newest(conn)?, Ordering::Release);
+                self.started = true;
                 cache.reset(true);
             }
         }

@@ -34,6 +34,13 @@ pub struct Pooled {
     lost: bool,
 }
 
+impl Pooled {
+    /// It lost its server (it will not be handed out again).
+    pub fn is_lost(&self) -> bool {
+        self.lost
+    }
+}
+
 impl std::ops::Deref for Pooled {
     type Target = DbConn;
     fn deref(&self) -> &DbConn {

@@ -34,12 +34,29 @@ impl Status {
         Status::ALL.into_iter().find(|s| s.as_str() == raw)
     }
 
+    /// As people read it.
     pub fn label(self) -> &'static str {
-        super::connection_status_label(self.as_str())
+        match self {
+            Status::NotConnected => "Not connected",
+            Status::Connected => "Connected",
+            Status::Disconnected => "Disconnected",
+            Status::NeedsReconnect => "Needs reconnect",
+        }
     }
+}
 
-    pub fn badge(self) -> &'static str {
-        super::connection_status_badge(self.as_str())
+/// How a stored status is read (a row's `status` column): an unknown one is an error, never a guess.
+impl TryFrom<String> for Status {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Status, String> {
+        Status::parse(&raw).ok_or_else(|| format!("unknown connection status {raw:?}"))
+    }
+}
+
+impl PartialEq<&str> for Status {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 

@@ -38,6 +38,15 @@ impl AuthType {
     }
 }
 
+/// How a stored type is read (a row's `auth_type` column): an unknown one is an error, never a guess.
+impl TryFrom<String> for AuthType {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<AuthType, String> {
+        AuthType::parse(&raw).ok_or_else(|| format!("unknown authentication type {raw:?}"))
+    }
+}
+
 /// Where an API key parameter travels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -1,16 +1,14 @@
-//! Custom services in the database: the row, the public view (no secret, ever), and the queries —
-//! including the list with search, filter, sort and pagination.
+//! Custom services in the database: the row, the public view (no secret, ever), the look-ups and the
+//! writes. The list is read in `lists::services`.
 
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Text};
 
-use crate::cache::Cache;
 use crate::crypto::{Keyring, Secret, SecretSlot};
+use crate::db::DbConn;
 use crate::db::schema::services;
-use crate::db::{DbConn, MultiBackend, Paged, static_sql};
 use crate::domain::destinations::Destinations;
-use crate::domain::service::{AuthType, ServiceConfig};
-use crate::domain::service_input::{SecretChange, ValidService};
+use crate::domain::service::{AuthType, ClientAuth, ServiceConfig, TokenPlacement};
+use crate::domain::service_input::{ApiKeyInput, ExtraParams, OAuthInput, PlacementInput, SecretChange, ServiceInput, ValidService};
 use crate::error::AppError;
 
 /// Where the client secret's ciphertext is bound: table, column, row id.
@@ -27,7 +25,8 @@ pub struct ServiceRow {
     pub name: String,
     pub name_lower: String,
     pub description: String,
-    pub auth_type: String,
+    #[diesel(deserialize_as = String)]
+    pub auth_type: AuthType,
     pub api_base_url: Option<String>,
     pub config: String,
     pub client_secret: Option<Vec<u8>>,
@@ -240,24 +239,6 @@ pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<usize> {
     diesel::delete(services::table.find(id)).execute(conn)
 }
 
-/// What a connection list shows of a service.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ServiceLabel {
-    pub link_name: String,
-    pub auth_type: String,
-    pub name: String,
-}
-
-/// The labels of the services `ids`.
-pub fn labels(conn: &mut DbConn, ids: Vec<i64>) -> QueryResult<Vec<(i64, ServiceLabel)>> {
-    let slots = ids.len();
-    let found: Vec<(i64, String, String, String)> = services::table
-        .filter(crate::db::IdIn::padded("services.id", ids, slots))
-        .select((services::id, services::link_name, services::auth_type, services::name))
-        .load(conn)?;
-    Ok(found.into_iter().map(|(id, link_name, auth_type, name)| (id, ServiceLabel { link_name, auth_type, name })).collect())
-}
-
 /// Every service's link name and display name, for pickers.
 pub fn names(conn: &mut DbConn) -> QueryResult<Vec<(String, String, String)>> {
     services::table
@@ -266,179 +247,44 @@ pub fn names(conn: &mut DbConn) -> QueryResult<Vec<(String, String, String)>> {
         .load(conn)
 }
 
-/// The list's sort orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ServiceSort {
-    NameAsc,
-    NameDesc,
-    UpdatedDesc,
-    UpdatedAsc,
-}
-
-impl ServiceSort {
-    pub const ALL: [ServiceSort; 4] = [ServiceSort::NameAsc, ServiceSort::NameDesc, ServiceSort::UpdatedDesc, ServiceSort::UpdatedAsc];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ServiceSort::NameAsc => "name",
-            ServiceSort::NameDesc => "-name",
-            ServiceSort::UpdatedDesc => "-updated",
-            ServiceSort::UpdatedAsc => "updated",
-        }
-    }
-
-    pub fn parse(raw: &str) -> Option<ServiceSort> {
-        ServiceSort::ALL.into_iter().find(|s| s.as_str() == raw)
-    }
-}
-
-/// What a list page asks for.
-#[derive(Debug, Clone)]
-pub struct ServiceQuery {
-    pub search: String,
-    pub auth_type: Option<AuthType>,
-    pub sort: ServiceSort,
-    pub page: i64,
-    pub per_page: i64,
-}
-
-/// The search text as matched: trimmed, lowercase. No stored name holds a control character, and a
-/// NUL byte would be an error in either database.
-fn needle(q: &ServiceQuery) -> String {
-    q.search.trim().chars().filter(|c| !c.is_control()).flat_map(char::to_lowercase).collect()
-}
-
-fn filtered<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, MultiBackend> {
-    let mut query = services::table.into_boxed::<MultiBackend>();
-    if let Some(t) = q.auth_type {
-        query = query.filter(services::auth_type.eq(t.as_str()));
-    }
-    let needle = needle(q);
-    if needle.is_empty() {
-        return query;
-    }
-    // Trigram indexes need three characters; shorter needles scan (they match most rows anyway).
-    let indexed = needle.chars().count() >= 3;
-    if indexed && matches!(conn, DbConn::Sqlite(_)) {
-        let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
-        return query.filter(
-            static_sql::<Bool>("services.id IN (SELECT rowid FROM services_fts WHERE services_fts MATCH ").bind::<Text, _>(phrase).sql(")"),
-        );
-    }
-    let pattern = format!("%{}%", needle.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
-    if indexed {
-        // The matches first (trigram indexes), then their order: given `ORDER BY name_lower LIMIT 25`
-        // and a plain filter, PostgreSQL walks the name index hoping to meet 25 matches early, and
-        // reads the whole table when they sort last (measured: 5 ms instead of 0.8 ms for 10,000 rows).
-        let subquery = "services.id = ANY(ARRAY(SELECT s.id FROM services s WHERE s.name_lower LIKE ";
-        return query.filter(
-            static_sql::<Bool>(subquery)
-                .bind::<Text, _>(pattern.clone())
-                .sql(" ESCAPE '\\' OR s.link_name LIKE ")
-                .bind::<Text, _>(pattern)
-                .sql(" ESCAPE '\\'))"),
-        );
-    }
-    query.filter(services::name_lower.like(pattern.clone()).escape('\\').or(services::link_name.like(pattern).escape('\\')))
-}
-
-/// How many services there are: the per-type counters that triggers keep (`service_counts`), read
-/// by their keys. A bulk import updates a counter once per service in one transaction, which leaves
-/// PostgreSQL's table thousands of dead row versions long, and vacuum cannot shrink it past the live
-/// rows at its end: a plain `SUM` scanned them all (measured: 55 pages for 3 rows, a quarter of a
-/// list page's statement).
-pub const SERVICE_TOTAL_SQL: &str =
-    "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts WHERE auth_type IN ('api_key', 'basic', 'oauth2'))";
-
-/// How many services of one type there are (from its counter).
-const TYPE_TOTAL_SQL: &str = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts WHERE auth_type = ";
-
-/// How many services match. Without a search this reads the counters instead of counting every row
-/// on every page view.
-fn total(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<i64> {
-    if !needle(q).is_empty() {
-        return filtered(conn, q).count().get_result(conn);
-    }
-    match q.auth_type {
-        None => count_all(conn),
-        Some(t) => diesel::select(static_sql::<BigInt>(TYPE_TOTAL_SQL).bind::<Text, _>(t.as_str()).sql(")")).get_result(conn),
-    }
-}
-
-/// How many services there are (from the counters).
-pub fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
-    diesel::select(static_sql::<BigInt>(SERVICE_TOTAL_SQL)).get_result(conn)
-}
-
-/// The requested page of `filtered`, in the requested order.
-fn page<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, MultiBackend> {
-    let query = filtered(conn, q);
-    let (limit, offset) = (q.per_page, (q.page - 1) * q.per_page);
-    match q.sort {
-        ServiceSort::NameAsc => query.order(Paged::new((services::name_lower.asc(), services::id.asc()), limit, offset)),
-        ServiceSort::NameDesc => query.order(Paged::new((services::name_lower.desc(), services::id.desc()), limit, offset)),
-        ServiceSort::UpdatedDesc => query.order(Paged::new((services::updated_at.desc(), services::id.desc()), limit, offset)),
-        ServiceSort::UpdatedAsc => query.order(Paged::new((services::updated_at.asc(), services::id.asc()), limit, offset)),
-    }
-}
-
-/// One page of services matching the query, and how many match in all.
-pub fn list(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<(Vec<ServiceRow>, i64)> {
-    let total = total(conn, q)?;
-    let rows = page(conn, q).select(ServiceRow::as_select()).load(conn)?;
-    Ok((rows, total))
-}
-
-/// A row of the list page: only the columns it shows (no settings JSON, no sealed secret).
-#[derive(Debug, Clone, Queryable, Selectable)]
-#[diesel(table_name = services)]
-pub struct ServiceBrief {
-    pub id: i64,
-    pub link_name: String,
-    pub name: String,
-    pub auth_type: String,
-    pub connection_count: i64,
-    pub updated_at: i64,
-    pub updated_by: String,
-}
-
-/// `list` for the list page: the brief rows. Without a search, the total comes from the `cache`, or
-/// else from the counters in the same statement (one round trip instead of two on PostgreSQL), and
-/// only an empty page asks for it again.
-pub fn list_brief(conn: &mut DbConn, q: &ServiceQuery, cache: Option<&Cache>) -> QueryResult<(Vec<ServiceBrief>, i64)> {
-    if !needle(q).is_empty() {
-        let total = total(conn, q)?;
-        return Ok((page(conn, q).select(ServiceBrief::as_select()).load(conn)?, total));
-    }
-    let epoch = cache.map(Cache::epoch);
-    if let Some(total) = cache.and_then(|cache| cache.service_total(q.auth_type)) {
-        return Ok((page(conn, q).select(ServiceBrief::as_select()).load(conn)?, total));
-    }
-    let rows: Vec<(ServiceBrief, i64)> = match q.auth_type {
-        None => page(conn, q).select((ServiceBrief::as_select(), static_sql::<BigInt>(SERVICE_TOTAL_SQL))).load(conn)?,
-        Some(t) => page(conn, q)
-            .select((ServiceBrief::as_select(), static_sql::<BigInt>(TYPE_TOTAL_SQL).bind::<Text, _>(t.as_str()).sql(")")))
-            .load(conn)?,
-    };
-    let total = match rows.first() {
-        Some((_, total)) => *total,
-        None => total(conn, q)?,
-    };
-    if let (Some(cache), Some(epoch)) = (cache, epoch) {
-        cache.put_service_total(q.auth_type, total, epoch);
-    }
-    Ok((rows.into_iter().map(|(row, _)| row).collect(), total))
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::domain::service::AuthType;
-
-    /// The total reads every type's counter: a new type must be added to the SQL too.
-    #[test]
-    fn the_service_total_reads_every_types_counter() {
-        for t in AuthType::ALL {
-            assert!(super::SERVICE_TOTAL_SQL.contains(&format!("'{}'", t.as_str())), "{t:?}");
+impl From<&Service> for ServiceInput {
+    /// The stored service as input (no secret): the base of a PATCH and the edit form's values.
+    fn from(s: &Service) -> ServiceInput {
+        let api_key =
+            s.config.api_key().map(|k| ApiKeyInput { param_type: Some(k.param_type.as_str().to_owned()), params: Some(k.params.clone()) });
+        let oauth2 = s.config.oauth().map(|o| OAuthInput {
+            grant_type: Some(o.grant_type.as_str().to_owned()),
+            client_id: Some(o.client_id.clone()),
+            client_secret: None,
+            authorization_url: o.authorization_url.clone(),
+            token_url: Some(o.token_url.clone()),
+            refresh_url: o.refresh_url.clone(),
+            revoke_url: o.revoke_url.clone(),
+            issuer: o.issuer.clone(),
+            client_auth: Some(match o.client_auth {
+                ClientAuth::Basic => "basic".to_owned(),
+                ClientAuth::Body => "body".to_owned(),
+            }),
+            scope_delimiter: Some(o.scope_delimiter.clone()),
+            token_placement: Some(match &o.token_placement {
+                TokenPlacement::Header { name, prefix } => {
+                    PlacementInput { location: Some("header".into()), name: Some(name.clone()), prefix: Some(prefix.clone()) }
+                }
+                TokenPlacement::Query { name } => PlacementInput { location: Some("query".into()), name: Some(name.clone()), prefix: None },
+            }),
+            extra_auth_params: Some(ExtraParams(o.extra_auth_params.clone())),
+            scopes: Some(o.scopes.clone()),
+            refresh_on_status: Some(o.refresh_on_status.clone()),
+        });
+        ServiceInput {
+            name: Some(s.name.clone()),
+            link_name: Some(s.link_name.clone()),
+            description: Some(s.description.clone()),
+            auth_type: Some(s.config.auth_type().as_str().to_owned()),
+            api_base_url: s.api_base_url.clone(),
+            api_key,
+            oauth2,
+            test_request: s.test_request.clone(),
         }
     }
 }

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use crate::app::AppState;
 use crate::domain::connection::{self as rules, ConnectionInput, CredentialInput, Status};
 use crate::domain::destinations::{self, Role};
 use crate::domain::service::{AuthType, GrantType, ServiceConfig};
@@ -16,6 +15,7 @@ use crate::models::connection::{self as connections, ConnectionMeta};
 use crate::models::service::{self as services, ServiceRow};
 use crate::models::user::User;
 use crate::oauth;
+use crate::state::AppState;
 
 /// A connection as pages and the API show it: never a credential.
 #[derive(Debug, Clone)]
@@ -203,7 +203,6 @@ pub async fn create(state: &AppState, actor: &User, input: ConnectionInput) -> R
             })
         })
         .await?;
-    state.counts_changed();
     Ok(loaded.view())
 }
 
@@ -229,7 +228,6 @@ pub async fn update(state: &AppState, actor: &User, link_name: &str, input: Conn
     let (id, now) = (loaded.row.id, state.clock.now());
     let stored_scopes = scopes.clone();
     state.db.run(move |c| Ok(connections::update_meta(c, id, &name, &stored_scopes, reset, now)?)).await?;
-    state.connection_changed(link_name);
     let mut changed = vec![];
     if input.name.as_deref().is_some_and(|n| n.trim() != loaded.row.name) {
         changed.push("name");
@@ -253,7 +251,6 @@ pub async fn connect_with_credentials(
     let credentials = rules::validate_credentials(loaded.config()?, input).map_err(AppError::Invalid)?;
     let (keyring, id, entrusted, now) = (state.keyring.clone(), loaded.row.id, loaded.destinations()?, state.clock.now());
     state.db.run(move |c| connections::store_credentials(c, &keyring, id, &credentials, &entrusted, now)).await?;
-    state.connection_changed(link_name);
     record(state, actor, "connection.connect", link_name, serde_json::json!({ "method": "credentials" })).await?;
     Ok(load(state, link_name).await?.view())
 }
@@ -314,7 +311,6 @@ pub async fn revoke(state: &AppState, actor: &User, link_name: &str) -> Result<S
     let outcome = revoke_stored(state, &loaded).await?;
     let (id, now, recorded) = (loaded.row.id, state.clock.now(), outcome.clone());
     state.db.run(move |c| Ok(connections::clear_secrets(c, id, Status::Disconnected, None, Some(&recorded), now)?)).await?;
-    state.connection_changed(link_name);
     record(state, actor, "connection.revoke", link_name, serde_json::json!({ "outcome": outcome, "owner": loaded.owner })).await?;
     Ok(outcome)
 }
@@ -325,8 +321,6 @@ pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<S
     let outcome = revoke_stored(state, &loaded).await?;
     let id = loaded.row.id;
     state.db.run(move |c| Ok(connections::delete(c, id)?)).await?;
-    state.connection_changed(link_name);
-    state.counts_changed();
     record(
         state,
         actor,

@@ -2,12 +2,12 @@
 //! were entrusted to. A connection found sending elsewhere (its service changed outside the app) is
 //! set aside until its owner reconnects, and says why.
 
-use crate::app::AppState;
 use crate::domain::connection::Status;
 use crate::domain::destinations::{Role, origin_of, shown};
 use crate::error::AppError;
 use crate::models::connection::ConnectionRow;
 use crate::models::destinations;
+use crate::state::AppState;
 
 /// Refuses to send `row`'s secrets to `url` in `role` unless they were entrusted to its origin.
 pub async fn ensure_entrusted(state: &AppState, row: &ConnectionRow, role: Role, url: &str) -> Result<(), AppError> {
@@ -31,7 +31,6 @@ pub async fn ensure_entrusted(state: &AppState, row: &ConnectionRow, role: Role,
     };
     let (id, now, shown) = (row.id, state.clock.now(), message.clone());
     state.db.run(move |c| Ok(destinations::set_aside(c, id, &shown, now)?)).await?;
-    state.connection_changed(&row.link_name);
     tracing::warn!(connection = row.link_name, destination = to, "refused to send credentials where they were not entrusted");
     Err(AppError::NotConnected { status: Status::NeedsReconnect.as_str(), message })
 }

@@ -12,7 +12,6 @@ use serde::Serialize;
 use crate::activity::Entry;
 use actix_web::web::Data;
 
-use crate::app::AppState;
 use crate::domain::connection::{Credentials, Status};
 use crate::domain::destinations::Role;
 use crate::domain::service::ServiceConfig;
@@ -23,6 +22,7 @@ use crate::models::event::NewEvent;
 use crate::models::user::User;
 use crate::ops::connections::{self as connections, Loaded};
 use crate::outbound::{Answer, OutboundError};
+use crate::state::AppState;
 use crate::tokens::{self, Caller, TokenFailure};
 
 /// What a script gets back.

@@ -1,6 +1,5 @@
 //! Creating, changing and deleting custom services, with their audit entries.
 
-use crate::app::AppState;
 use crate::domain::destinations::{Destinations, Move};
 use crate::domain::service_input::{self, Existing, SecretChange, ServiceInput, ValidService};
 use crate::domain::validate::push;
@@ -9,6 +8,7 @@ use crate::models::audit::{self, Event};
 use crate::models::service::{self, Service, ServiceRow};
 use crate::models::user::User;
 use crate::models::{connection, destinations, setting};
+use crate::state::AppState;
 
 /// A service with what its pages and API answers show around it.
 pub struct ServiceDetails {
@@ -110,7 +110,6 @@ pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Resu
             })
         })
         .await?;
-    state.counts_changed();
     Ok(created)
 }
 
@@ -191,7 +190,6 @@ pub async fn update(
             })
         })
         .await?;
-    state.service_changed(updated.id);
     Ok(updated)
 }
 
@@ -286,6 +284,5 @@ pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<(
             })
         })
         .await?;
-    state.counts_changed();
     Ok(())
 }

@@ -6,9 +6,9 @@ use std::time::Duration;
 use actix_web::web::Data;
 
 use super::{Caller, access_token};
-use crate::app::AppState;
 use crate::error::AppError;
 use crate::models::connection as connections;
+use crate::state::AppState;
 
 /// Every `interval`, the connections whose tokens expire within twice the margin, a few at a time.
 /// Stops when `stop` turns true.

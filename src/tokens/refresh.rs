@@ -8,7 +8,6 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::{Token, TokenFailure, cooldown};
 use crate::activity::Entry;
-use crate::app::AppState;
 use crate::crypto::Secret;
 use crate::domain::connection::{Status, parse_granted};
 use crate::domain::destinations::Role;
@@ -19,6 +18,7 @@ use crate::models::event::NewEvent;
 use crate::models::lease::{self, Refreshed};
 use crate::models::service::{self as services, ServiceRow};
 use crate::oauth::{self, TokenError, TokenSet};
+use crate::state::AppState;
 
 const NO_REFRESH_TOKEN: &str = "The access token expired and the provider granted no refresh token (ask for offline access): reconnect.";
 
@@ -147,7 +147,6 @@ async fn success(
 /// The store landed (or found the tokens changed meanwhile): the pending token goes.
 fn stored_or_not(state: &AppState, id: i64, link_name: &str, stored: bool, retries: u32) {
     state.refresher.clear_pending(id);
-    state.connection_changed(link_name);
     match (stored, retries) {
         (false, _) => tracing::warn!(
             connection = link_name,
@@ -182,7 +181,6 @@ async fn store_until_done(state: Data<AppState>, id: i64, link_name: String, ver
 async fn dead_grant(state: &AppState, row: &ConnectionRow, message: String, started: Instant) -> TokenFailure {
     let (id, now, shown) = (row.id, state.clock.now(), message.clone());
     let cleared = state.db.run(move |c| Ok(connections::clear_secrets(c, id, Status::NeedsReconnect, Some(&shown), None, now)?)).await;
-    state.connection_changed(&row.link_name);
     note(state, row.id, started, Some(message.clone())).await;
     match cleared {
         Ok(()) => TokenFailure::NeedsReconnect(message),
@@ -202,7 +200,6 @@ async fn client_refused(state: &AppState, row: &ConnectionRow, service: &Service
     if let Err(e) = state.db.run(move |c| Ok(services::mark_client_refused(c, service_id, &shown, now)?)).await {
         tracing::warn!(error = %e, "could not mark the service's client as refused");
     }
-    state.service_changed(service.id);
     passing_failure(state, row, message, started).await
 }
 
@@ -215,7 +212,6 @@ async fn passing_failure(state: &AppState, row: &ConnectionRow, message: String,
         tracing::warn!(connection = row.link_name, error = %e, "could not record a failed refresh");
     }
     crate::logs::warn(&format!("the token refresh of {}", row.link_name), &message);
-    state.connection_changed(&row.link_name);
     note(state, row.id, started, Some(message.clone())).await;
     TokenFailure::Unavailable(message)
 }

@@ -7,7 +7,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::guard::Admin;
 use crate::auth::session;
@@ -17,9 +16,10 @@ use crate::domain::service::{ApiKeyParam, ServiceConfig};
 use crate::error::{AppError, FieldErrors};
 use crate::ops::authorize::{CallbackOutcome, CallbackParams};
 use crate::ops::connections::{self as ops, ConnectionView};
+use crate::state::AppState;
 use crate::web::connection_view::ConnectAction;
 use crate::web::connections::{CONNECT_PURPOSE, connect_url};
-use crate::web::service_view::field_error;
+use crate::web::form_errors::field_error;
 use crate::web::{Layout, render, render_status, see_other, see_other_error, wants_fragment};
 
 #[derive(Template)]

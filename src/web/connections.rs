@@ -7,18 +7,20 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::guard::Admin;
 use crate::auth::session::SignedIn;
 use crate::domain::connection::ConnectionInput;
-use crate::domain::service::Scope;
+use crate::domain::service::{AuthType, Scope};
 use crate::error::{AppError, FieldErrors};
+use crate::lists::connections::ConnectionListRow;
 use crate::models::service::{self as services, Service};
 use crate::ops::connections::{self as ops, ConnectionView};
 use crate::security::csp_with_form_targets;
-use crate::web::connection_view::{self as view, ConnectionItem, ConnectionParams};
-use crate::web::service_view::field_error;
+use crate::state::AppState;
+use crate::web::connection_view as view;
+use crate::web::form_errors::field_error;
+use crate::web::list_params::{ListParams, Pager};
 use crate::web::{Layout, render, render_status, see_other, see_other_error, wants_fragment};
 
 /// Whitespace minimized: the rows repeat their indentation 25 to 100 times a page.
@@ -26,13 +28,11 @@ use crate::web::{Layout, render, render_status, see_other, see_other_error, want
 #[template(path = "connections/list.html", blocks = ["results"], whitespace = "minimize")]
 struct ListPage {
     layout: Layout,
-    params: ConnectionParams,
-    items: Vec<ConnectionItem>,
-    total: crate::models::connection::Total,
-    first: i64,
-    last: i64,
-    prev_url: Option<String>,
-    next_url: Option<String>,
+    params: ListParams,
+    rows: Vec<ConnectionListRow>,
+    pager: Pager,
+    /// Whose rows get the owner's actions.
+    viewer: i64,
     /// The service filter's choices; `None` when there are too many for a list (a text field then).
     services: Option<Vec<(String, String, String)>>,
     has_services: bool,
@@ -42,29 +42,24 @@ pub async fn list_connections(
     req: HttpRequest,
     admin: Admin,
     state: web::Data<AppState>,
-    query: web::Query<ConnectionParams>,
+    query: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
     let params = query.into_inner().normalised();
-    let view::ListData { items, total, services, has_services } = view::page(&state, &params, admin.user().id).await?;
-    let (page, per_page) = (params.page(), params.per_page());
-    let first = if items.is_empty() { 0 } else { (page - 1) * per_page + 1 };
+    let view::ListData { rows, total, services, has_services } = view::page(&state, &params, admin.user().id).await?;
     let section = if params.all() { "all_connections" } else { "connections" };
-    let page_data = ListPage {
+    let page = ListPage {
         layout: Layout::new(&req, Some(&admin.0), section),
-        last: if items.is_empty() { 0 } else { first + items.len() as i64 - 1 },
-        first,
-        prev_url: (page > 1).then(|| params.url_for_page(page - 1)),
-        next_url: (page * per_page < total.n || total.at_least).then(|| params.url_for_page(page + 1)),
+        pager: Pager::new(&params, "/admin/connections", "#connection-results", total, rows.len()),
+        viewer: admin.user().id,
         params,
-        items,
-        total,
+        rows,
         services,
         has_services,
     };
     if wants_fragment(&req, "connection-results") {
-        return render(&req, &page_data.as_results());
+        return render(&req, &page.as_results());
     }
-    render(&req, &page_data)
+    render(&req, &page)
 }
 
 /// The create and edit form.
@@ -310,7 +305,7 @@ pub async fn update_connection(
 ) -> Result<HttpResponse, AppError> {
     let posted = read_form(&form.form);
     let loaded = ops::load(&state, &link).await?;
-    let is_oauth = loaded.service.auth_type == "oauth2";
+    let is_oauth = loaded.service.auth_type == AuthType::OAuth2;
     let mut input = posted.input.clone();
     if !is_oauth {
         input.scopes = None;

@@ -8,7 +8,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::csrf::SignOutForm;
 use crate::auth::session;
 use crate::auth::token::{random_urlsafe, same_token};
@@ -16,6 +15,7 @@ use crate::crypto::Secret;
 use crate::error::AppError;
 use crate::input::Form;
 use crate::models::{session as sessions, user};
+use crate::state::AppState;
 use crate::web::{Layout, local_path, render_status, see_other};
 
 /// Before sign-in there is no session to hold a CSRF token: the form carries a random value that must

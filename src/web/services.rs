@@ -5,16 +5,19 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::guard::Admin;
 use crate::domain::service::callback_url;
 use crate::domain::service_input::ServiceInput;
 use crate::error::{AppError, FieldErrors};
+use crate::lists::connections::{ConnectionListRow, ConnectionQuery};
+use crate::lists::services::ServiceListRow;
+use crate::lists::{Total, Window};
 use crate::ops::services::{self as ops, ServiceDetails, UpdateMode};
-use crate::web::list::{ListParams, Pager};
+use crate::state::AppState;
+use crate::web::form_errors::{field_error, row_error};
+use crate::web::list_params::{ListParams, Pager};
 use crate::web::service_form::{FormValues, Posted};
-use crate::web::service_view::{ServiceItem, field_error, row_error};
 use crate::web::{Layout, local_path, render, render_status, see_other, wants_fragment};
 
 /// Whitespace minimized: the rows repeat their indentation 25 to 100 times a page.
@@ -23,7 +26,7 @@ use crate::web::{Layout, local_path, render, render_status, see_other, wants_fra
 struct ListPage {
     layout: Layout,
     params: ListParams,
-    items: Vec<ServiceItem>,
+    rows: Vec<ServiceListRow>,
     pager: Pager,
 }
 
@@ -34,9 +37,10 @@ pub async fn list_services(
     query: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
     let params = query.into_inner().normalised();
-    let (items, total) = crate::web::service_view::page(&state, &params).await?;
-    let pager = Pager::new(&params, total, items.len());
-    let page = ListPage { layout: Layout::new(&req, Some(&admin.0), "services"), params, items, pager };
+    let q = params.service_query();
+    let (rows, total) = state.db.read(move |c| Ok(crate::lists::services::page(c, &q)?)).await?;
+    let pager = Pager::new(&params, "/admin/services", "#service-results", Total { n: total, at_least: false }, rows.len());
+    let page = ListPage { layout: Layout::new(&req, Some(&admin.0), "services"), params, rows, pager };
     if wants_fragment(&req, "service-results") {
         return render(&req, &page.as_results());
     }
@@ -48,7 +52,16 @@ pub async fn list_services(
 struct DetailsPage {
     layout: Layout,
     d: ServiceDetails,
-    connections: Vec<crate::models::connection::ConnectionBrief>,
+    /// The first of its connections, and how many there are.
+    connections: Vec<ConnectionListRow>,
+    total: Total,
+}
+
+/// The first connections of service `id` (by name, everyone's), and how many there are.
+async fn connections_of(state: &AppState, id: i64) -> Result<(Vec<ConnectionListRow>, Total), AppError> {
+    let q = ConnectionQuery { service_id: Some(id), window: Window { page: 1, per_page: 100 }, ..ConnectionQuery::default() };
+    let listing = state.db.read(move |c| Ok(crate::lists::connections::list(c, &q, None)?)).await?;
+    Ok((listing.rows, listing.total))
 }
 
 pub async fn show_service(
@@ -58,9 +71,8 @@ pub async fn show_service(
     link: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
-    let id = d.service.id;
-    let connections = state.db.read(move |c| Ok(crate::models::connection::briefs_for_service(c, id)?)).await?;
-    render(&req, &DetailsPage { layout: Layout::new(&req, Some(&admin.0), "services"), d, connections })
+    let (connections, total) = connections_of(&state, d.service.id).await?;
+    render(&req, &DetailsPage { layout: Layout::new(&req, Some(&admin.0), "services"), d, connections, total })
 }
 
 #[derive(Template)]
@@ -243,7 +255,7 @@ pub async fn update_service(
 struct DeletePage {
     layout: Layout,
     d: ServiceDetails,
-    connections: Vec<crate::models::connection::ConnectionBrief>,
+    connections: Vec<ConnectionListRow>,
 }
 
 /// The confirmation (a page, or a dialog for htmx), or the refusal listing the connections in the way.
@@ -254,8 +266,7 @@ pub async fn confirm_delete_service(
     link: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
-    let id = d.service.id;
-    let connections = state.db.read(move |c| Ok(crate::models::connection::briefs_for_service(c, id)?)).await?;
+    let (connections, _) = connections_of(&state, d.service.id).await?;
     let page = DeletePage { layout: Layout::new(&req, Some(&admin.0), "services"), d, connections };
     if wants_fragment(&req, "dialog-slot") {
         return render(&req, &page.as_dialog());

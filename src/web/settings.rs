@@ -5,7 +5,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::app::AppState;
 use crate::auth::csrf::CsrfForm;
 use crate::auth::guard::Admin;
 use crate::domain::service::callback_url;
@@ -13,6 +12,7 @@ use crate::error::AppError;
 use crate::models::audit::{self, Event};
 use crate::models::setting;
 use crate::ops::services::alias_url;
+use crate::state::AppState;
 use crate::web::{Layout, render, render_status, see_other};
 
 #[derive(Template)]

@@ -3,7 +3,8 @@
 //! gives an unsearched list, for every sort, with mixed case, accents, digits, equal names and equal
 //! update times.
 
-use connections::models::connection::{self as model, COUNT_CAP};
+use connections::lists::COUNT_CAP;
+use connections::models::connection as model;
 use connections::models::service as services;
 use serde_json::{Value, json};
 

@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use actix_web::web;
-use connections::app::{self, AppState};
+use connections::app;
 use connections::auth::password::hash_blocking;
 use connections::auth::token::{new_api_token, sha256_hex};
 use connections::clock::Clock;
 use connections::config::Config;
 use connections::crypto::Secret;
 use connections::models::{api_token, user};
+use connections::state::AppState;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::header::HeaderMap;
 

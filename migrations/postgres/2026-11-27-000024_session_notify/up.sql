@@ -1,5 +1,5 @@
 -- Each app instance keeps the sessions it has checked in memory, to spare a statement per request
--- (src/auth/cache.rs). These triggers tell every instance at once when a cached session must not be
+-- (src/cache.rs). These triggers tell every instance at once when a cached session must not be
 -- used any more: it ended (sign-out, expiry, a password change), or its user changed (role, disabled,
 -- removed). NOTIFY is delivered at commit, to every listening instance.
 --

@@ -33,7 +33,7 @@ impl Poller {
 /// A cache that a first read has started, holding the sessions of users 1 and 2.
 fn started(dir: &tempfile::TempDir) -> Poller {
     let conn = crate::db::open_small_reader(&url(dir)).unwrap();
-    let mut p = Poller { cache: Cache::default(), reader: Reader { seen: None, read_at: Instant::now() }, conn };
+    let mut p = Poller { cache: Cache::default(), reader: Reader { started: false, read_at: Instant::now() }, conn };
     p.read().unwrap();
     for (hash, user) in [("a", 1), ("b", 2)] {
         p.cache.put_session(hash.into(), session(hash, user), p.cache.epoch());
