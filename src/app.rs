@@ -11,8 +11,6 @@ use actix_web::{App, HttpServer, Route, web};
 use url::Url;
 
 use crate::activity::Activity;
-use crate::auth::password::Hasher;
-use crate::auth::throttle::Throttle;
 use crate::cache;
 use crate::clock::Clock;
 use crate::config::Config;
@@ -20,8 +18,10 @@ use crate::crypto::Secret;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::outbound::Outbound;
+use crate::password::Hasher;
+use crate::refresher::Refresher;
 use crate::state::AppState;
-use crate::tokens::Refresher;
+use crate::throttle::Throttle;
 use crate::{api, body_deadline, input, keys, security, setup, web as pages};
 
 /// A started server and what its caller needs to tell the operator.
@@ -116,7 +116,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
              a new token fails"
         );
     } else if config.refresh_interval_secs > 0 {
-        crate::tokens::spawn_background(state.clone(), std::time::Duration::from_secs(config.refresh_interval_secs), stopped);
+        crate::ops::access_tokens::spawn_background(state.clone(), std::time::Duration::from_secs(config.refresh_interval_secs), stopped);
     }
     Ok(Running { server, addr, base_url, generated_admin_password, state, stop_background })
 }

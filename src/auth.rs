@@ -4,7 +4,4 @@
 pub mod csrf;
 pub mod guard;
 pub mod nonce;
-pub mod password;
 pub mod session;
-pub mod throttle;
-pub mod token;

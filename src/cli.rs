@@ -5,14 +5,14 @@ use std::io::{BufRead, IsTerminal};
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::auth::password;
-use crate::auth::token::{new_api_token, sha256_hex};
 use crate::clock::{Clock, format_time};
 use crate::config::{Config, ServeArgs};
 use crate::crypto::Secret;
 use crate::db::Db;
 use crate::error::AppError;
 use crate::models::{api_token, session, user};
+use crate::password;
+use crate::random::{new_api_token, sha256_hex};
 
 #[derive(Debug, Parser)]
 #[command(name = "connections", version, about = "Connections: custom services and connections for service-desk admins")]

@@ -59,3 +59,8 @@ mod tests {
         assert_eq!(format_time(i64::MAX), "—");
     }
 }
+
+/// RFC 3339 UTC, as the JSON API writes times.
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+}

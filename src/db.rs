@@ -348,20 +348,6 @@ where
 // Lookups by a unique key use `get_result`, not `first`: `first` adds `LIMIT ?`, and SQLite plans a
 // statement with a bound LIMIT afresh on every run (measured: a quarter of a list page's CPU).
 
-/// Whether a diesel error means the database is away or overloaded rather than that the statement
-/// is wrong: a lost connection, SQLite's lock held past the busy timeout, a full disk, a read
-/// cancelled by its statement timeout. A request answers 503 for it (see `AppError::database_unavailable`).
-pub fn is_unavailable(e: &diesel::result::Error) -> bool {
-    use diesel::result::{DatabaseErrorKind, Error};
-    const PASSING: [&str; 4] =
-        ["database is locked", "database table is locked", "database or disk is full", "canceling statement due to statement timeout"];
-    match e {
-        Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => true,
-        Error::DatabaseError(_, info) => PASSING.iter().any(|passing| info.message().contains(passing)),
-        _ => false,
-    }
-}
-
 /// Whether a diesel error is a unique-constraint violation (a duplicate name, for instance).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
     matches!(e, diesel::result::Error::DatabaseError(diesel::result::DatabaseErrorKind::UniqueViolation, _))

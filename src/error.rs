@@ -79,7 +79,7 @@ impl AppError {
     pub fn database_unavailable(&self) -> bool {
         match self {
             AppError::Pool(_) | AppError::DbTimeout(_) => true,
-            AppError::Db(e) => crate::db::is_unavailable(e),
+            AppError::Db(e) => is_unavailable(e),
             _ => false,
         }
     }
@@ -183,5 +183,19 @@ impl ResponseError for AppError {
             res.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS));
         }
         res.body(self.public_message())
+    }
+}
+
+/// Whether a diesel error means the database is away or overloaded rather than that the statement
+/// is wrong: a lost connection, SQLite's lock held past the busy timeout, a full disk, a read
+/// cancelled by its statement timeout. A request answers 503 for it (see `AppError::database_unavailable`).
+fn is_unavailable(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    const PASSING: [&str; 4] =
+        ["database is locked", "database table is locked", "database or disk is full", "canceling statement due to statement timeout"];
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => true,
+        Error::DatabaseError(_, info) => PASSING.iter().any(|passing| info.message().contains(passing)),
+        _ => false,
     }
 }

@@ -12,7 +12,7 @@ use url::Url;
 
 use crate::crypto::Secret;
 use crate::domain::service::{ClientAuth, OAuthConfig};
-use crate::invoke::Injection;
+use crate::injection::Injection;
 use crate::outbound::{Outbound, OutboundError};
 
 const TOKEN_TIMEOUT: Duration = Duration::from_secs(15);
@@ -85,7 +85,7 @@ impl TokenError {
 
 /// A PKCE verifier (43 characters, 256 bits) and its S256 challenge.
 pub fn pkce_pair() -> Result<(Secret, String), crate::error::AppError> {
-    let verifier = crate::auth::token::random_urlsafe(32)?;
+    let verifier = crate::random::random_urlsafe(32)?;
     let challenge = URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
     Ok((Secret::new(verifier), challenge))
 }
@@ -193,12 +193,12 @@ fn sent_secrets(form: &[(&'static str, String)], authorization: Option<Secret>) 
         .map(|(name, value)| Injection::Form((*name).to_owned(), Secret::new(value.clone())))
         .collect();
     sent.extend(authorization.map(|value| Injection::Header("authorization".into(), value)));
-    crate::invoke::secret_values(&sent, None)
+    crate::injection::secret_values(&sent, None)
 }
 
 /// Provider text shown to people and stored: secrets masked, one line, bounded.
 fn shown(text: &str, secrets: &[String]) -> String {
-    let masked = String::from_utf8_lossy(&crate::invoke::mask(text.as_bytes(), secrets)).into_owned();
+    let masked = String::from_utf8_lossy(&crate::injection::mask(text.as_bytes(), secrets)).into_owned();
     masked.chars().filter(|c| !c.is_control()).take(300).collect()
 }
 

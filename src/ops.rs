@@ -1,6 +1,7 @@
 //! Operations shared by the HTML app and the JSON API: validate, store, audit. Handlers on both
 //! sides stay thin by calling these.
 
+pub mod access_tokens;
 pub mod authorize;
 pub mod connections;
 pub mod entrust;

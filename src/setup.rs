@@ -4,13 +4,13 @@
 
 use url::Url;
 
-use crate::auth::password;
-use crate::auth::token::random_urlsafe;
 use crate::config::Config;
 use crate::crypto::Secret;
 use crate::db::{Db, write_tx};
 use crate::error::AppError;
 use crate::models::{setting, user};
+use crate::password;
+use crate::random::random_urlsafe;
 
 pub const FIRST_ADMIN: &str = "admin";
 

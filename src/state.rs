@@ -5,16 +5,16 @@ use std::sync::Arc;
 use url::Url;
 
 use crate::activity::Activity;
-use crate::auth::password::Hasher;
-use crate::auth::throttle::Throttle;
 use crate::cache::Cache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::db::Db;
 use crate::outbound::Outbound;
+use crate::password::Hasher;
+use crate::refresher::Refresher;
 use crate::search::NameIndex;
-use crate::tokens::Refresher;
+use crate::throttle::Throttle;
 
 /// What every handler can reach.
 pub struct AppState {

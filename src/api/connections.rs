@@ -5,8 +5,8 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use crate::api::Json;
-use crate::api::services::rfc3339;
 use crate::auth::guard::ApiAdmin;
+use crate::clock::rfc3339;
 use crate::domain::connection::{ConnectionInput, CredentialInput, Status};
 use crate::domain::service::{AuthType, GrantType};
 use crate::domain::validate::push;
@@ -234,7 +234,7 @@ pub async fn invoke_connection(
     ApiAdmin(user): ApiAdmin,
     state: web::Data<AppState>,
     link: web::Path<String>,
-    request: Json<crate::invoke::InvokeRequest>,
+    request: Json<crate::ops::invoke::InvokeRequest>,
 ) -> Result<HttpResponse, AppError> {
     let answer = crate::ops::invoke::invoke(&state, &user, &link, request.into_inner()).await?;
     Ok(HttpResponse::Ok().json(answer))

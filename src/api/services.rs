@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::api::Json;
 use crate::auth::guard::ApiAdmin;
+use crate::clock::rfc3339;
 use crate::domain::service::{ApiKeyConfig, AuthType, ClientAuth, OAuthConfig, Scope, TokenPlacement, callback_url};
 use crate::domain::service_input::ServiceInput;
 use crate::domain::validate::push;
@@ -51,11 +52,6 @@ struct OAuthJson {
     extra_auth_params: serde_json::Map<String, serde_json::Value>,
     scopes: Vec<Scope>,
     refresh_on_status: Vec<u16>,
-}
-
-/// RFC 3339 UTC for JSON.
-pub fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
 }
 
 fn oauth_json(o: &OAuthConfig, secret_set: bool) -> OAuthJson {

@@ -13,9 +13,9 @@ use serde::de::DeserializeOwned;
 
 use crate::auth::guard::SDADMIN_REQUIRED;
 use crate::auth::session::{self, SignedIn};
-use crate::auth::token::same_token;
 use crate::error::AppError;
 use crate::models::user::Role;
+use crate::random::same_token;
 
 pub const CSRF_FIELD: &str = "csrf_token";
 pub const CSRF_HEADER: &str = "x-csrf-token";

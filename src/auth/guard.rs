@@ -8,11 +8,11 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpRequest};
 
 use crate::auth::session::{self, SignedIn};
-use crate::auth::token::sha256_hex;
 use crate::cache::Cache;
 use crate::error::AppError;
 use crate::models::api_token::{self, ApiToken};
 use crate::models::user::{Role, User};
+use crate::random::sha256_hex;
 use crate::state::AppState;
 
 /// The live token of this hash and its user: from the cache when its use was recorded lately, else

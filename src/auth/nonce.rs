@@ -9,8 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
-use crate::auth::token::random_urlsafe;
 use crate::error::AppError;
+use crate::random::random_urlsafe;
 
 /// How long a link stays usable after its page was shown.
 pub const LIFETIME_SECS: i64 = 3600;

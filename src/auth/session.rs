@@ -4,10 +4,10 @@
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::{HttpMessage, HttpRequest, web};
 
-use crate::auth::token::{random_urlsafe, sha256_hex};
 use crate::error::AppError;
 use crate::models::session::{self as sessions, Session};
 use crate::models::user::User;
+use crate::random::{random_urlsafe, sha256_hex};
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "connections_session";

@@ -1,7 +1,6 @@
 //! Connecting OAuth2 connections: the consent redirect (state + PKCE, stored server-side), the
 //! callback that completes it exactly once, and the Client Credentials grant.
 
-use crate::auth::token::{random_urlsafe, sha256_hex};
 use crate::domain::connection as rules;
 use crate::domain::service::{GrantType, callback_url};
 use crate::error::AppError;
@@ -11,6 +10,7 @@ use crate::models::user::User;
 use crate::oauth;
 use crate::ops::connections::{ConnectionView, Loaded, ensure_owner, load, record};
 use crate::ops::services::alias_url;
+use crate::random::{random_urlsafe, sha256_hex};
 use crate::state::AppState;
 
 /// Starts an authorization-code flow and returns the provider's consent URL.

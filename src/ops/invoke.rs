@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::activity::Entry;
 use actix_web::web::Data;
@@ -17,13 +17,32 @@ use crate::domain::destinations::Role;
 use crate::domain::service::ServiceConfig;
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
-use crate::invoke::{self, InvokeRequest};
+use crate::injection;
 use crate::models::event::NewEvent;
 use crate::models::user::User;
+use crate::ops::access_tokens::{self, Caller, TokenFailure};
 use crate::ops::connections::{self as connections, Loaded};
 use crate::outbound::{Answer, OutboundError};
 use crate::state::AppState;
-use crate::tokens::{self, Caller, TokenFailure};
+
+/// A script's request, as it sends it to `POST /api/v1/connections/{link}/invoke`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InvokeRequest {
+    pub method: Option<String>,
+    pub url: Option<String>,
+    pub path: Option<String>,
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    #[serde(default)]
+    pub query: BTreeMap<String, String>,
+    /// A string is sent as is; any other JSON value is sent as JSON.
+    pub body: Option<serde_json::Value>,
+    /// `body` is base64 (binary uploads).
+    #[serde(default)]
+    pub body_base64: bool,
+    pub timeout_ms: Option<u64>,
+}
 
 /// What a script gets back.
 #[derive(Debug, Serialize)]
@@ -80,8 +99,8 @@ fn prepare(loaded: &Loaded, req: &InvokeRequest) -> Result<Prepared, AppError> {
         .ok()
         .filter(|m| !matches!(m.as_str(), "CONNECT" | "TRACE"))
         .ok_or_else(|| invalid("method", "Use an HTTP method such as GET, POST, PUT, PATCH or DELETE."))?;
-    let url =
-        invoke::target(loaded.service.api_base_url.as_deref(), req.url.as_deref(), req.path.as_deref()).map_err(|(f, m)| invalid(f, m))?;
+    let url = injection::target(loaded.service.api_base_url.as_deref(), req.url.as_deref(), req.path.as_deref())
+        .map_err(|(f, m)| invalid(f, m))?;
     let body = match &req.body {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) if req.body_base64 => {
@@ -101,22 +120,22 @@ fn prepare(loaded: &Loaded, req: &InvokeRequest) -> Result<Prepared, AppError> {
 }
 
 /// Sends one attempt with these credentials.
-async fn send(state: &AppState, p: &Prepared, req: &InvokeRequest, injected: &[invoke::Injection]) -> Result<Answer, AppError> {
+async fn send(state: &AppState, p: &Prepared, req: &InvokeRequest, injected: &[injection::Injection]) -> Result<Answer, AppError> {
     let caller: BTreeMap<String, String> = p.headers.iter().cloned().collect();
-    let headers = invoke::caller_headers(&caller, injected).map_err(|m| invalid("headers", m))?;
+    let headers = injection::caller_headers(&caller, injected).map_err(|m| invalid("headers", m))?;
     let mut url = p.url.clone();
-    invoke::apply_query(&mut url, &req.query, injected);
+    injection::apply_query(&mut url, &req.query, injected);
     let mut builder = state.outbound.request(p.method.clone(), &url).map_err(outbound_error)?;
     for (name, value) in &headers {
         builder = builder.header(name.as_str(), value.as_str());
     }
     for i in injected {
-        if let invoke::Injection::Header(name, value) = i {
+        if let injection::Injection::Header(name, value) = i {
             builder = builder.header(name.as_str(), value.expose());
         }
     }
     let content_type = p.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str());
-    let body = match invoke::form_body(p.body.as_deref(), content_type, injected) {
+    let body = match injection::form_body(p.body.as_deref(), content_type, injected) {
         Some(Ok(form)) => {
             builder = builder.header("content-type", "application/x-www-form-urlencoded");
             Some(form)
@@ -164,9 +183,10 @@ pub async fn test(state: &Data<AppState>, caller: &User, link_name: &str) -> Res
     let Some((method, path)) = loaded.service.test_request.as_deref().and_then(|t| t.split_once(' ')) else {
         let message = match config.oauth() {
             Some(_) => {
-                let obtained = tokens::access_token(state, loaded.row.id, state.config.refresh_margin_secs, None, Caller::Interactive)
-                    .await
-                    .map_err(token_error);
+                let obtained =
+                    access_tokens::access_token(state, loaded.row.id, state.config.refresh_margin_secs, None, Caller::Interactive)
+                        .await
+                        .map_err(token_error);
                 record_test(state, caller, loaded.row.id, started, obtained.as_ref().map(drop)).await?;
                 obtained?;
                 "A valid access token was obtained. Define a test request on the service to call its API too."
@@ -267,28 +287,28 @@ async fn attempt(
     let margin = state.config.refresh_margin_secs;
     if config.oauth().is_none() {
         let credentials: Option<Credentials> = loaded.row.open_credentials(&state.keyring)?;
-        let injected = invoke::injections(config, credentials.as_ref(), None);
-        let secrets = invoke::secret_values(&injected, credentials.as_ref());
+        let injected = injection::injections(config, credentials.as_ref(), None);
+        let secrets = injection::secret_values(&injected, credentials.as_ref());
         return Ok((send(state, p, req, &injected).await?, secrets));
     }
-    let token = match tokens::fresh(state, &loaded.row, margin)? {
+    let token = match access_tokens::fresh(state, &loaded.row, margin)? {
         Some(token) => token,
-        None => tokens::access_token(state, loaded.row.id, margin, None, Caller::Interactive).await.map_err(token_error)?,
+        None => access_tokens::access_token(state, loaded.row.id, margin, None, Caller::Interactive).await.map_err(token_error)?,
     };
-    let injected = invoke::injections(config, None, Some(&token.value));
-    let mut secrets = invoke::secret_values(&injected, None);
+    let injected = injection::injections(config, None, Some(&token.value));
+    let mut secrets = injection::secret_values(&injected, None);
     let answer = send(state, p, req, &injected).await?;
     let refused = answer.status == 401 || config.oauth().is_some_and(|o| o.refresh_on_status.contains(&answer.status));
     if !refused {
         return Ok((answer, secrets));
     }
     // The token was refused: refresh once (unless another request already did) and retry once.
-    let fresh = match tokens::access_token(state, loaded.row.id, margin, Some(token.version), Caller::Interactive).await {
+    let fresh = match access_tokens::access_token(state, loaded.row.id, margin, Some(token.version), Caller::Interactive).await {
         Ok(t) => t,
         Err(_) => return Ok((answer, secrets)),
     };
-    let injected = invoke::injections(config, None, Some(&fresh.value));
-    secrets.extend(invoke::secret_values(&injected, None));
+    let injected = injection::injections(config, None, Some(&fresh.value));
+    secrets.extend(injection::secret_values(&injected, None));
     Ok((send(state, p, req, &injected).await?, secrets))
 }
 
@@ -296,10 +316,10 @@ async fn attempt(
 fn shape(answer: Answer, secrets: &[String]) -> InvokeAnswer {
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in answer.headers.iter() {
-        let value = String::from_utf8_lossy(&invoke::mask(value.as_bytes(), secrets)).into_owned();
+        let value = String::from_utf8_lossy(&injection::mask(value.as_bytes(), secrets)).into_owned();
         headers.entry(name.as_str().to_owned()).and_modify(|v| *v = format!("{v}, {value}")).or_insert(value);
     }
-    let body = invoke::mask(&answer.body, secrets);
+    let body = injection::mask(&answer.body, secrets);
     match String::from_utf8(body) {
         Ok(text) => InvokeAnswer { status: answer.status, headers, body: text, body_base64: false },
         Err(e) => InvokeAnswer { status: answer.status, headers, body: STANDARD.encode(e.into_bytes()), body_base64: true },

@@ -10,11 +10,11 @@ use serde::Deserialize;
 
 use crate::auth::csrf::SignOutForm;
 use crate::auth::session;
-use crate::auth::token::{random_urlsafe, same_token};
 use crate::crypto::Secret;
 use crate::error::AppError;
 use crate::input::Form;
 use crate::models::{session as sessions, user};
+use crate::random::{random_urlsafe, same_token};
 use crate::state::AppState;
 use crate::web::{Layout, local_path, render_status, see_other};
 

@@ -2,8 +2,8 @@
 //! callback, the rules on `state` (reuse, expiry, another user or session, concurrency), `iss`,
 //! provider errors, client authentication, and the Client Credentials grant.
 
-use connections::auth::token::sha256_hex;
 use connections::db::schema::oauth_flows;
+use connections::random::sha256_hex;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 

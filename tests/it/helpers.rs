@@ -6,12 +6,12 @@ use std::sync::Mutex;
 
 use actix_web::web;
 use connections::app;
-use connections::auth::password::hash_blocking;
-use connections::auth::token::{new_api_token, sha256_hex};
 use connections::clock::Clock;
 use connections::config::Config;
 use connections::crypto::Secret;
 use connections::models::{api_token, user};
+use connections::password::hash_blocking;
+use connections::random::{new_api_token, sha256_hex};
 use connections::state::AppState;
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::header::HeaderMap;

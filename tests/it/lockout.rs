@@ -5,8 +5,8 @@
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use connections::auth::throttle::{BURST, REFILL_SECS};
 use connections::models::user::{self, LOCKOUT_SECS, MAX_FAILED_LOGINS};
+use connections::throttle::{BURST, REFILL_SECS};
 use connections::web::login::SIGN_IN_FAILED;
 use tokio::task::JoinSet;
 

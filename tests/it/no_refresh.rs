@@ -83,7 +83,7 @@ async fn the_background_pass_refreshes_nothing() {
     let (app, fake, _) = restored_copy().await;
     let before = refresh_state(&row(&app, "zoho_main").await);
     app.clock.advance(3600 - 30);
-    connections::tokens::refresh_due(&app.state).await.unwrap();
+    connections::ops::access_tokens::refresh_due(&app.state).await.unwrap();
     assert_eq!(fake.token_count(), 1);
     assert_eq!(refresh_state(&row(&app, "zoho_main").await), before);
 }

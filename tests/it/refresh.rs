@@ -298,7 +298,7 @@ async fn invalid_grant_means_needs_reconnect_with_a_message_and_no_more_token_ca
         assert!(res.json()["error"]["message"].as_str().unwrap().contains("needs to be reconnected"));
     }
     assert_eq!(api.post("/api/v1/connections/zoho_main/test", &json!({})).await.status, 409);
-    assert_eq!(connections::tokens::refresh_due(&app.state).await.unwrap(), 0, "the background refresher skips it");
+    assert_eq!(connections::ops::access_tokens::refresh_due(&app.state).await.unwrap(), 0, "the background refresher skips it");
     assert_eq!(fake.token_count(), 2, "no retry loop");
 
     // Reconnecting makes it usable again.
@@ -359,7 +359,7 @@ async fn a_transient_failure_keeps_the_status_and_an_expired_token_is_retried_af
     assert!(res.json()["error"]["message"].as_str().unwrap().contains("The next refresh attempt is in 5 s"), "{}", res.body);
     // The background refresher keeps its cooldown.
     app.clock.advance(4);
-    connections::tokens::refresh_due(&app.state).await.unwrap();
+    connections::ops::access_tokens::refresh_due(&app.state).await.unwrap();
     assert_eq!(fake.grants("refresh_token").len(), 2, "no token call within the gap or the cooldown");
 
     // The provider is back: the next invoke after the gap refreshes and clears the failure.
@@ -414,17 +414,17 @@ async fn the_background_pass_refreshes_only_tokens_about_to_expire_and_stops_whe
 
     // zoho_main has 100 s left (within twice the margin), zoho_late 7100 s.
     app.clock.advance(3500);
-    assert_eq!(connections::tokens::refresh_due(&app.state).await.unwrap(), 1);
+    assert_eq!(connections::ops::access_tokens::refresh_due(&app.state).await.unwrap(), 1);
     assert_eq!(presented(&fake), [main_refresh]);
     assert_eq!(row(&app, "zoho_main").await.expires_at, Some(T0 + 3500 + 7200));
     assert_eq!(access_token(&app, "zoho_late").await, late_token, "left alone");
     assert!(fake.api_calls().is_empty(), "no invoke was needed");
-    assert_eq!(connections::tokens::refresh_due(&app.state).await.unwrap(), 0, "nothing due now");
+    assert_eq!(connections::ops::access_tokens::refresh_due(&app.state).await.unwrap(), 0, "nothing due now");
     assert_eq!(fake.grants("refresh_token").len(), 1);
 
     // The task: every 50 ms; zoho_late becomes due and is refreshed with nobody invoking.
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    connections::tokens::spawn_background(app.state.clone(), Duration::from_millis(50), stopped);
+    connections::ops::access_tokens::spawn_background(app.state.clone(), Duration::from_millis(50), stopped);
     app.clock.advance(3600);
     eventually("the background refresh", async || fake.grants("refresh_token").len() == 2).await;
     assert_eq!(row(&app, "zoho_late").await.expires_at, Some(T0 + 7100 + 7200));

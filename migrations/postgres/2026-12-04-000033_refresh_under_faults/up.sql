@@ -1,4 +1,4 @@
--- Refreshes that survive faults (src/tokens.rs):
+-- Refreshes that survive faults (src/ops/access_tokens.rs):
 -- - the refresh token a rotation replaced, kept sealed until its successor has been used once, so
 --   that a provider's grace window can still be used when the new one is refused;
 -- - when the last refresh was attempted, so that an invoke on an expired token may try again after a

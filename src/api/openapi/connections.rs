@@ -1,6 +1,6 @@
 //! The connections area of the OpenAPI document: `/api/v1/connections…` and its schemas. They mirror
 //! `api::connections` (`ConnectionJson`), `domain::connection` (`ConnectionInput`, `CredentialInput`)
-//! and `invoke::InvokeRequest` / `ops::invoke` (`InvokeAnswer`, `TestResult`).
+//! and `ops::invoke` (`InvokeRequest`, `InvokeAnswer`, `TestResult`).
 
 use serde_json::{Map, Value, json};
 

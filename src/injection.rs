@@ -1,35 +1,16 @@
-//! The pure parts of invoking a connection: where a request may go (confinement to the service's API
-//! base URL), which credentials go where (injection), and hiding any echo of a secret in the answer.
+//! The pure parts of sending a request with a connection's credentials: where it may go (confinement
+//! to the service's API base URL), which credentials go where (injection), and hiding any echo of a
+//! secret in what comes back (for invokes and for token endpoints' error text alike).
 
 use std::collections::BTreeMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
-use serde::Deserialize;
 use url::Url;
 
 use crate::crypto::Secret;
 use crate::domain::connection::Credentials;
 use crate::domain::service::{ParamType, ServiceConfig, TokenPlacement};
-
-/// A script's request, as it sends it to `POST /api/v1/connections/{link}/invoke`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct InvokeRequest {
-    pub method: Option<String>,
-    pub url: Option<String>,
-    pub path: Option<String>,
-    #[serde(default)]
-    pub headers: BTreeMap<String, String>,
-    #[serde(default)]
-    pub query: BTreeMap<String, String>,
-    /// A string is sent as is; any other JSON value is sent as JSON.
-    pub body: Option<serde_json::Value>,
-    /// `body` is base64 (binary uploads).
-    #[serde(default)]
-    pub body_base64: bool,
-    pub timeout_ms: Option<u64>,
-}
 
 /// Headers a caller may not set: hop-by-hop ones and those the client computes.
 const DROPPED_HEADERS: &[&str] = &[

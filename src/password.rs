@@ -31,7 +31,7 @@ pub fn verify_blocking(password: &Secret, hash: &str) -> bool {
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        let random = crate::auth::token::random_urlsafe(24).unwrap_or_else(|_| "fallback-dummy-password".into());
+        let random = crate::random::random_urlsafe(24).unwrap_or_else(|_| "fallback-dummy-password".into());
         hash_blocking(&Secret::new(random)).unwrap_or_default()
     })
 }

@@ -16,15 +16,13 @@
 mod background;
 mod refresh;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actix_web::web::Data;
 
+pub use crate::refresher::{Refresher, Token};
 pub use background::{refresh_due, spawn_background};
 
-use crate::crypto::Secret;
 use crate::domain::connection::Status;
 use crate::domain::service::{GrantType, OAuthConfig, ServiceConfig};
 use crate::error::AppError;
@@ -60,66 +58,11 @@ pub enum TokenFailure {
     App(#[from] AppError),
 }
 
-/// A token to use, and the version it came with (a 401 refreshes only if that is still current).
-#[derive(Clone)]
-pub struct Token {
-    pub value: Secret,
-    pub version: i64,
-}
-
 /// Who asks: an invoke waiting for an answer, or the background refresher.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Caller {
     Interactive,
     Background,
-}
-
-/// Tokens a provider issued whose store is still being retried: they replace `over_version`.
-struct Pending {
-    over_version: i64,
-    token: Secret,
-    expires_at: Option<i64>,
-}
-
-/// The single-flight locks, the tokens not stored yet, and this process's lease identity.
-pub struct Refresher {
-    locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
-    pending: Mutex<HashMap<i64, Pending>>,
-    /// `<instance>:<random>`: the instance part survives restarts, so a restarted instance can
-    /// release the leases it held when it died (`models::lease::release_instance`).
-    holder: String,
-}
-
-impl Refresher {
-    pub fn new(instance: &str) -> Result<Refresher, AppError> {
-        let holder = format!("{instance}:{}", crate::auth::token::random_urlsafe(9)?);
-        Ok(Refresher { locks: Mutex::default(), pending: Mutex::default(), holder })
-    }
-
-    pub fn holder(&self) -> &str {
-        &self.holder
-    }
-
-    fn lock_for(&self, id: i64) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        locks.entry(id).or_default().clone()
-    }
-
-    /// The tokens this process obtained over `version` and has not stored yet.
-    fn pending(&self, id: i64, version: i64, now: i64) -> Option<Token> {
-        let pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let found = pending.get(&id).filter(|p| p.over_version == version && p.expires_at.is_none_or(|e| e > now))?;
-        Some(Token { value: found.token.clone(), version: version + 1 })
-    }
-
-    fn set_pending(&self, id: i64, over_version: i64, token: Secret, expires_at: Option<i64>) {
-        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        pending.insert(id, Pending { over_version, token, expires_at });
-    }
-
-    fn clear_pending(&self, id: i64) {
-        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&id);
-    }
 }
 
 /// Seconds the background refresher waits after the n-th failure in a row (n ≥ 1): 30 s, 60 s, …
@@ -290,7 +233,7 @@ pub async fn access_token(
 async fn lease_taken(state: &AppState, id: i64) -> String {
     let holder = state.db.read(move |c| Ok(crate::models::lease::holder(c, id)?)).await.ok().flatten();
     match holder {
-        Some(holder) if holder == state.refresher.holder => {
+        Some(holder) if holder == state.refresher.holder() => {
             format!("An earlier refresh of this instance ({holder}) still holds this token's lease; try again shortly.")
         }
         Some(holder) => format!("Another instance ({holder}) is refreshing this token; try again shortly."),
@@ -300,7 +243,7 @@ async fn lease_taken(state: &AppState, id: i64) -> String {
 
 /// Takes the database lease for a refresh of `row`'s tokens.
 async fn take_lease(state: &AppState, row: &ConnectionRow) -> Result<bool, AppError> {
-    let (id, version, holder, now) = (row.id, row.token_version, state.refresher.holder.clone(), state.clock.now());
+    let (id, version, holder, now) = (row.id, row.token_version, state.refresher.holder().to_owned(), state.clock.now());
     state.db.run(move |c| Ok(crate::models::lease::take(c, id, version, &holder, now)?)).await
 }
 

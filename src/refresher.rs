@@ -1,0 +1,64 @@
+//! This instance's refreshes in flight (see `ops::access_tokens`): one lock per connection, so that
+//! one request refreshes while the others wait or use a still-valid token; the tokens a provider
+//! issued that are not stored yet; and the holder name this instance's leases carry.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::crypto::Secret;
+use crate::error::AppError;
+
+/// A token to use, and the version it came with (a 401 refreshes only if that is still current).
+#[derive(Clone)]
+pub struct Token {
+    pub value: Secret,
+    pub version: i64,
+}
+
+/// Tokens a provider issued whose store is still being retried: they replace `over_version`.
+struct Pending {
+    over_version: i64,
+    token: Secret,
+    expires_at: Option<i64>,
+}
+
+/// The single-flight locks, the tokens not stored yet, and this process's lease identity.
+pub struct Refresher {
+    locks: Mutex<HashMap<i64, Arc<tokio::sync::Mutex<()>>>>,
+    pending: Mutex<HashMap<i64, Pending>>,
+    /// `<instance>:<random>`: the instance part survives restarts, so a restarted instance can
+    /// release the leases it held when it died (`models::lease::release_instance`).
+    holder: String,
+}
+
+impl Refresher {
+    pub fn new(instance: &str) -> Result<Refresher, AppError> {
+        let holder = format!("{instance}:{}", crate::random::random_urlsafe(9)?);
+        Ok(Refresher { locks: Mutex::default(), pending: Mutex::default(), holder })
+    }
+
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
+    pub(crate) fn lock_for(&self, id: i64) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        locks.entry(id).or_default().clone()
+    }
+
+    /// The tokens this process obtained over `version` and has not stored yet.
+    pub(crate) fn pending(&self, id: i64, version: i64, now: i64) -> Option<Token> {
+        let pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let found = pending.get(&id).filter(|p| p.over_version == version && p.expires_at.is_none_or(|e| e > now))?;
+        Some(Token { value: found.token.clone(), version: version + 1 })
+    }
+
+    pub(crate) fn set_pending(&self, id: i64, over_version: i64, token: Secret, expires_at: Option<i64>) {
+        let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        pending.insert(id, Pending { over_version, token, expires_at });
+    }
+
+    pub(crate) fn clear_pending(&self, id: i64) {
+        self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).remove(&id);
+    }
+}
