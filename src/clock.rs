@@ -45,6 +45,11 @@ pub fn format_time(unix: i64) -> String {
     }
 }
 
+/// RFC 3339 UTC, as the JSON API writes times.
+pub fn rfc3339(unix: i64) -> String {
+    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::format_time;
@@ -58,9 +63,4 @@ mod tests {
         assert_eq!(format_time(1_795_003_661), "2026-11-18 12:07 UTC");
         assert_eq!(format_time(i64::MAX), "—");
     }
-}
-
-/// RFC 3339 UTC, as the JSON API writes times.
-pub fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
 }
