@@ -5,7 +5,7 @@ fn user(id: i64) -> User {
         id,
         username: format!("user{id}"),
         password_hash: String::new(),
-        role: "sdadmin".into(),
+        role: crate::models::user::Role::SdAdmin,
         disabled: false,
         failed_logins: 0,
         locked_until: None,

@@ -14,6 +14,15 @@ pub enum Role {
     Technician,
 }
 
+/// How a stored role is read: an unknown one is an error, never a guess.
+impl TryFrom<String> for Role {
+    type Error = String;
+
+    fn try_from(raw: String) -> Result<Role, String> {
+        Role::parse(&raw).ok_or_else(|| format!("unknown role {raw:?}"))
+    }
+}
+
 impl Role {
     pub fn as_str(self) -> &'static str {
         match self {
@@ -45,7 +54,8 @@ pub struct User {
     pub id: i64,
     pub username: String,
     pub password_hash: String,
-    pub role: String,
+    #[diesel(deserialize_as = String)]
+    pub role: Role,
     pub disabled: bool,
     pub failed_logins: i32,
     pub locked_until: Option<i64>,
@@ -55,7 +65,7 @@ pub struct User {
 
 impl User {
     pub fn role(&self) -> Role {
-        Role::parse(&self.role).unwrap_or(Role::Technician)
+        self.role
     }
 
     pub fn is_locked(&self, now: i64) -> bool {

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use crate::domain::connection::{self as rules, ConnectionInput, CredentialInput, Status};
 use crate::domain::destinations::{self, Role};
-use crate::domain::service::{AuthType, GrantType, ServiceConfig};
+use crate::domain::service::{AuthType, GrantType};
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::models::audit::{self, Event};
 pub use crate::models::connection::Loaded;
-use crate::models::connection::{self as connections, ConnectionMeta};
-use crate::models::service::{self as services, ServiceRow};
+use crate::models::connection as connections;
+use crate::models::service as services;
 use crate::models::user::User;
 use crate::oauth;
 use crate::state::AppState;
@@ -43,32 +43,29 @@ pub struct ConnectionView {
 }
 
 impl ConnectionView {
-    pub fn new(row: &ConnectionMeta, service: &ServiceRow, owner: &str) -> ConnectionView {
-        let config: Option<ServiceConfig> = serde_json::from_str(&service.config).ok();
-        let grant_type = config.as_ref().and_then(|c| c.oauth()).map(|o| o.grant_type);
-        let service_part = (service.link_name.clone(), service.name.clone(), service.auth_type.as_str());
-        ConnectionView::from_parts(row, service_part, grant_type, owner.to_owned())
+    /// Requested scopes the provider did not grant (e.g. no `offline_access`: no refresh token).
+    pub fn scopes_not_granted(&self) -> Vec<String> {
+        match &self.scopes_granted {
+            Some(granted) => self.scopes_requested.iter().filter(|s| !granted.contains(s)).cloned().collect(),
+            None => Vec::new(),
+        }
     }
+}
 
-    /// From a row and what is known of its service: (link name, name, auth type). Lists know no
-    /// grant type (they do not load service settings).
-    pub fn from_parts(
-        row: &ConnectionMeta,
-        service: (String, String, &str),
-        grant_type: Option<GrantType>,
-        owner: String,
-    ) -> ConnectionView {
-        let (service_link, service_name, auth_type) = service;
+impl Loaded {
+    /// What may be shown of it.
+    pub fn view(&self) -> ConnectionView {
+        let (row, service) = (&self.row.meta, &self.service);
         ConnectionView {
             link_name: row.link_name.clone(),
             name: row.name.clone(),
-            service_link,
-            service_name,
-            auth_type: AuthType::parse(auth_type).unwrap_or(AuthType::ApiKey),
-            grant_type,
-            owner,
+            service_link: service.link_name.clone(),
+            service_name: service.name.clone(),
+            auth_type: service.auth_type,
+            grant_type: self.config().ok().and_then(|c| c.oauth()).map(|o| o.grant_type),
+            owner: self.owner.clone(),
             owner_id: row.owner_id,
-            status: row.status(),
+            status: row.status,
             status_message: row.status_message.clone(),
             scopes_requested: row.scopes_requested(),
             scopes_granted: row.scopes_granted(),
@@ -81,20 +78,6 @@ impl ConnectionView {
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
-    }
-
-    /// Requested scopes the provider did not grant (e.g. no `offline_access`: no refresh token).
-    pub fn scopes_not_granted(&self) -> Vec<String> {
-        match &self.scopes_granted {
-            Some(granted) => self.scopes_requested.iter().filter(|s| !granted.contains(s)).cloned().collect(),
-            None => Vec::new(),
-        }
-    }
-}
-
-impl Loaded {
-    pub fn view(&self) -> ConnectionView {
-        ConnectionView::new(&self.row, &self.service, &self.owner)
     }
 }
 
