@@ -149,7 +149,7 @@ fn spawn_maintenance(db: Db, clock: Clock, mut stop: tokio::sync::watch::Receive
 /// Who may call a route. The handler's extractors enforce it; tests check the two agree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
-    /// Anyone (sign-in, health, the OAuth callback).
+    /// Anyone (sign-in, health, static files).
     Public,
     /// Any signed-in user (sign-out).
     SignedIn,
@@ -252,7 +252,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/admin/connections/{link}/test", Admin, || web::post().to(pages::connection_actions::test_connection)),
         r(M::GET, "/admin/connections/{link}/delete", Admin, || web::get().to(pages::connection_actions::confirm_delete)),
         r(M::POST, "/admin/connections/{link}/delete", Admin, || web::post().to(pages::connection_actions::delete_connection)),
-        r(M::GET, "/integration/oauth/callback", Public, || web::get().to(pages::connection_actions::oauth_callback)),
+        r(M::GET, "/integration/oauth/callback", Admin, || web::get().to(pages::connection_actions::oauth_callback)),
         r(M::GET, "/admin/services", Admin, || web::get().to(pages::services::list_services)),
         r(M::POST, "/admin/services", Admin, || web::post().to(pages::services::create_service)),
         r(M::GET, "/admin/services/new", Admin, || web::get().to(pages::services::new_service)),

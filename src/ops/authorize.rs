@@ -6,6 +6,7 @@ use crate::domain::service::{GrantType, callback_url};
 use crate::error::AppError;
 use crate::models::connection::{self as connections, NewTokens};
 use crate::models::oauth_flow::{self, NewFlow};
+use crate::models::setting;
 use crate::models::user::User;
 use crate::oauth;
 use crate::ops::connections::{ConnectionView, Loaded, ensure_owner, load, record};
@@ -167,15 +168,20 @@ pub async fn finish_authorization(
             "This authorization expired (it must be completed within 10 minutes). Start again from the connection's page.".into(),
         ));
     }
-    let claim_hash = state_hash.clone();
-    if !state.db.run(move |c| Ok(oauth_flow::claim(c, &claim_hash, now)?)).await? {
-        return Err(unknown());
-    }
-    let loaded = {
-        let id = flow.connection_id;
-        let link = state.db.run(move |c| Ok(connections::find_by_id(c, id)?.meta.link_name)).await?;
-        load(state, &link).await?
-    };
+    // One visit to the database: claim the flow, and read what the exchange needs.
+    let (claim_hash, id) = (state_hash.clone(), flow.connection_id);
+    let claimed = state
+        .db
+        .run(move |c| {
+            if !oauth_flow::claim(c, &claim_hash, now)? {
+                return Ok(None);
+            }
+            let loaded = connections::find_loaded(c, vec![id])?.pop().ok_or(AppError::NotFound)?;
+            Ok(Some((loaded, setting::get(c, setting::ALIAS_URL)?)))
+        })
+        .await?;
+    let Some((loaded, alias)) = claimed else { return Err(unknown()) };
+    let redirect_uri = callback_url(&alias.unwrap_or_else(|| state.base_url.as_str().trim_end_matches('/').to_owned()));
     let link_name = loaded.row.link_name.clone();
     let fail = |message: String| CallbackOutcome::Failed { link_name: link_name.clone(), message };
     let config = loaded.config()?;
@@ -205,7 +211,6 @@ pub async fn finish_authorization(
         }
         Err(e) => return Err(e),
     };
-    let redirect_uri = callback_url(&alias_url(state).await?);
     let form = vec![
         ("grant_type", "authorization_code".to_owned()),
         ("code", code),

@@ -9,7 +9,6 @@ use serde::Deserialize;
 
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::guard::Admin;
-use crate::auth::session;
 use crate::domain::connection::CredentialInput;
 use crate::domain::service::{ApiKeyParam, ServiceConfig};
 use crate::error::{AppError, FieldErrors};
@@ -224,24 +223,17 @@ pub async fn delete_connection(
     Ok(see_other("/admin/connections", Some(&format!("Connection {link} deleted. {outcome}"))))
 }
 
-/// `GET /integration/oauth/callback`: the provider's redirect back. The signed-in user must be the
-/// one who started the flow; without a session, sign in first and come back.
+/// `GET /integration/oauth/callback`: the provider's redirect back, behind the same guard as every
+/// admin page (without a session: sign in first and come back). The signed-in user must be the one
+/// who started the flow.
 pub async fn oauth_callback(
-    req: HttpRequest,
+    admin: Admin,
     state: web::Data<AppState>,
     query: web::Query<CallbackParams>,
 ) -> Result<HttpResponse, AppError> {
-    let signed_in = match session::load(&req).await {
-        Ok(s) => s,
-        Err(AppError::Unauthenticated) => return Err(AppError::Unauthenticated),
-        Err(e) => return Err(e),
-    };
-    if signed_in.user.role() != crate::models::user::Role::SdAdmin {
-        return Err(AppError::Forbidden(crate::auth::guard::SDADMIN_REQUIRED.to_owned()));
-    }
-    let session_hash = signed_in.session.id_hash.clone();
+    let session_hash = admin.0.session.id_hash.clone();
     // The code and state never stay in the address bar: every outcome is a redirect or an error page.
-    match crate::ops::authorize::finish_authorization(&state, &signed_in.user, &session_hash, query.into_inner()).await? {
+    match crate::ops::authorize::finish_authorization(&state, admin.user(), &session_hash, query.into_inner()).await? {
         CallbackOutcome::Connected { link_name, name } => {
             Ok(see_other(&format!("/admin/connections/{link_name}"), Some(&format!("“{name}” is connected."))))
         }
