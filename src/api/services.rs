@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::api::Json;
 use crate::auth::guard::ApiAdmin;
 use crate::clock::rfc3339;
-use crate::domain::service::{ApiKeyConfig, AuthType, ClientAuth, OAuthConfig, Scope, TokenPlacement, callback_url};
+use crate::domain::service::{ApiKeyConfig, AuthType, OAuthConfig, callback_url};
 use crate::domain::service_input::ServiceInput;
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
@@ -19,14 +19,14 @@ use crate::state::AppState;
 
 /// A service as the API shows it.
 #[derive(Serialize)]
-pub struct ServiceJson {
+pub struct ServiceJson<'a> {
     link_name: String,
     name: String,
     description: String,
     auth_type: AuthType,
     api_base_url: Option<String>,
     api_key: Option<ApiKeyConfig>,
-    oauth2: Option<OAuthJson>,
+    oauth2: Option<OAuthJson<'a>>,
     callback_url: String,
     test_request: Option<String>,
     connection_count: i64,
@@ -36,44 +36,16 @@ pub struct ServiceJson {
     updated_by: String,
 }
 
+/// A service's OAuth2 settings as the API shows them: the stored settings, and whether a client
+/// secret is set (never the secret).
 #[derive(Serialize)]
-struct OAuthJson {
-    grant_type: crate::domain::service::GrantType,
-    client_id: String,
+struct OAuthJson<'a> {
+    #[serde(flatten)]
+    settings: &'a OAuthConfig,
     client_secret_set: bool,
-    authorization_url: Option<String>,
-    token_url: String,
-    refresh_url: Option<String>,
-    revoke_url: Option<String>,
-    issuer: Option<String>,
-    client_auth: ClientAuth,
-    scope_delimiter: String,
-    token_placement: TokenPlacement,
-    extra_auth_params: serde_json::Map<String, serde_json::Value>,
-    scopes: Vec<Scope>,
-    refresh_on_status: Vec<u16>,
 }
 
-fn oauth_json(o: &OAuthConfig, secret_set: bool) -> OAuthJson {
-    OAuthJson {
-        grant_type: o.grant_type,
-        client_id: o.client_id.clone(),
-        client_secret_set: secret_set,
-        authorization_url: o.authorization_url.clone(),
-        token_url: o.token_url.clone(),
-        refresh_url: o.refresh_url.clone(),
-        revoke_url: o.revoke_url.clone(),
-        issuer: o.issuer.clone(),
-        client_auth: o.client_auth,
-        scope_delimiter: o.scope_delimiter.clone(),
-        token_placement: o.token_placement.clone(),
-        extra_auth_params: o.extra_auth_params.iter().map(|(k, v)| (k.clone(), v.clone().into())).collect(),
-        scopes: o.scopes.clone(),
-        refresh_on_status: o.refresh_on_status.clone(),
-    }
-}
-
-pub fn service_json(s: &Service, connection_count: i64, alias_url: &str) -> ServiceJson {
+pub fn service_json<'a>(s: &'a Service, connection_count: i64, alias_url: &str) -> ServiceJson<'a> {
     ServiceJson {
         link_name: s.link_name.clone(),
         name: s.name.clone(),
@@ -81,7 +53,7 @@ pub fn service_json(s: &Service, connection_count: i64, alias_url: &str) -> Serv
         auth_type: s.auth_type(),
         api_base_url: s.api_base_url.clone(),
         api_key: s.config.api_key().cloned(),
-        oauth2: s.config.oauth().map(|o| oauth_json(o, s.client_secret_set)),
+        oauth2: s.config.oauth().map(|settings| OAuthJson { settings, client_secret_set: s.client_secret_set }),
         callback_url: callback_url(alias_url),
         test_request: s.test_request.clone(),
         connection_count,
@@ -140,7 +112,8 @@ pub async fn list_services(_: ApiAdmin, state: web::Data<AppState>, query: web::
     let alias = ops::alias_url(&state).await?;
     let Window { page, per_page } = q.window;
     let (rows, total) = state.db.read(move |c| Ok(crate::lists::services::rows(c, &q)?)).await?;
-    let services = rows.iter().map(|r| Ok(service_json(&r.view()?, r.connection_count, &alias))).collect::<Result<Vec<_>, AppError>>()?;
+    let views = rows.iter().map(|r| Ok((r.view()?, r.connection_count))).collect::<Result<Vec<_>, AppError>>()?;
+    let services: Vec<ServiceJson> = views.iter().map(|(view, count)| service_json(view, *count, &alias)).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "services": services, "total": total, "page": page, "per_page": per_page })))
 }
 

@@ -158,7 +158,8 @@ pub struct OAuthConfig {
     /// " ", "," or "+".
     pub scope_delimiter: String,
     pub token_placement: TokenPlacement,
-    /// Extra authorization-request parameters, in order (e.g. access_type=offline).
+    /// Extra authorization-request parameters, in order (e.g. access_type=offline): a JSON object.
+    #[serde(with = "pairs")]
     pub extra_auth_params: Vec<(String, String)>,
     pub scopes: Vec<Scope>,
     /// Upstream statuses besides 401 that mean "token refused": refresh once and retry once.
@@ -170,6 +171,47 @@ impl OAuthConfig {
     /// Where refresh requests go.
     pub fn refresh_endpoint(&self) -> &str {
         self.refresh_url.as_deref().unwrap_or(&self.token_url)
+    }
+}
+
+/// Name-value pairs in their order, written as a JSON object (as the API shows them and takes them);
+/// read from an object, or from the list of pairs earlier versions stored.
+mod pairs {
+    use serde::de::{MapAccess, SeqAccess, Visitor};
+    use serde::ser::SerializeMap;
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(pairs: &[(String, String)], serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(pairs.len()))?;
+        for (name, value) in pairs {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String, String)>, D::Error> {
+        struct Pairs;
+        impl<'de> Visitor<'de> for Pairs {
+            type Value = Vec<(String, String)>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object of names and string values")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(pairs)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = seq.next_element()? {
+                    pairs.push(pair);
+                }
+                Ok(pairs)
+            }
+        }
+        deserializer.deserialize_any(Pairs)
     }
 }
 
@@ -215,3 +257,6 @@ pub const CALLBACK_PATH: &str = "/integration/oauth/callback";
 pub fn callback_url(alias_url: &str) -> String {
     format!("{}{CALLBACK_PATH}", alias_url.trim_end_matches('/'))
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde::de::{MapAccess, Visitor};
 
 use crate::crypto::Secret;
@@ -12,49 +12,85 @@ use crate::domain::service::*;
 use crate::domain::validate::{self, push};
 use crate::error::FieldErrors;
 
-#[derive(Clone, Default, Deserialize)]
-pub struct ServiceInput {
-    pub name: Option<String>,
-    pub link_name: Option<String>,
-    pub description: Option<String>,
-    pub auth_type: Option<String>,
-    /// An empty string clears it.
-    pub api_base_url: Option<String>,
-    pub api_key: Option<ApiKeyInput>,
-    pub oauth2: Option<OAuthInput>,
-    /// "GET /me": what Test sends to check a connection. An empty string clears it.
-    pub test_request: Option<String>,
+/// Declares an input section (every field optional, as a PATCH may leave any out) and `or`, which
+/// fills the fields it leaves out from a base: a setting is written out once, here.
+macro_rules! input_section {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$field_meta:meta])* pub $field:ident: Option<$ty:ty>,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Default, Deserialize, Serialize)]
+        pub struct $name {
+            $($(#[$field_meta])* pub $field: Option<$ty>,)*
+        }
+
+        impl $name {
+            /// `self`, with what it leaves out taken from `base`.
+            pub fn or(self, base: $name) -> $name {
+                $name { $($field: self.$field.or(base.$field),)* }
+            }
+        }
+    };
 }
 
-#[derive(Clone, Default, Deserialize)]
-pub struct ApiKeyInput {
-    pub param_type: Option<String>,
-    pub params: Option<Vec<ApiKeyParam>>,
+input_section! {
+    /// A service as the form or the JSON API sends it.
+    pub struct ServiceInput {
+        pub name: Option<String>,
+        pub link_name: Option<String>,
+        pub description: Option<String>,
+        pub auth_type: Option<String>,
+        /// An empty string clears it.
+        pub api_base_url: Option<String>,
+        pub api_key: Option<ApiKeyInput>,
+        pub oauth2: Option<OAuthInput>,
+        /// "GET /me": what Test sends to check a connection. An empty string clears it.
+        pub test_request: Option<String>,
+    }
 }
 
-#[derive(Clone, Default, Deserialize)]
-pub struct OAuthInput {
-    pub grant_type: Option<String>,
-    pub client_id: Option<String>,
-    /// Write-only: blank or absent keeps the stored secret.
-    pub client_secret: Option<String>,
-    pub authorization_url: Option<String>,
-    pub token_url: Option<String>,
-    pub refresh_url: Option<String>,
-    pub revoke_url: Option<String>,
-    pub issuer: Option<String>,
-    pub client_auth: Option<String>,
-    pub scope_delimiter: Option<String>,
-    pub token_placement: Option<PlacementInput>,
-    pub extra_auth_params: Option<ExtraParams>,
-    pub scopes: Option<Vec<Scope>>,
-    pub refresh_on_status: Option<Vec<u16>>,
+input_section! {
+    pub struct ApiKeyInput {
+        pub param_type: Option<String>,
+        pub params: Option<Vec<ApiKeyParam>>,
+    }
+}
+
+input_section! {
+    /// The OAuth2 settings as sent; its field names are those of `OAuthConfig`, so that a stored
+    /// service reads back into one through serde (`models::service`).
+    pub struct OAuthInput {
+        pub grant_type: Option<String>,
+        pub client_id: Option<String>,
+        /// Write-only: blank or absent keeps the stored secret.
+        pub client_secret: Option<String>,
+        pub authorization_url: Option<String>,
+        pub token_url: Option<String>,
+        pub refresh_url: Option<String>,
+        pub revoke_url: Option<String>,
+        pub issuer: Option<String>,
+        pub client_auth: Option<String>,
+        pub scope_delimiter: Option<String>,
+        pub token_placement: Option<PlacementInput>,
+        pub extra_auth_params: Option<ExtraParams>,
+        pub scopes: Option<Vec<Scope>>,
+        pub refresh_on_status: Option<Vec<u16>>,
+    }
 }
 
 /// Extra authorization parameters as sent — a JSON object or the form's rows — in their order, with
 /// repeated names kept so that validation reports them instead of one silently replacing another.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ExtraParams(pub Vec<(String, String)>);
+
+impl Serialize for ExtraParams {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (name, value) in &self.0 {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
 
 impl<'de> Deserialize<'de> for ExtraParams {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -76,7 +112,7 @@ impl<'de> Deserialize<'de> for ExtraParams {
     }
 }
 
-#[derive(Clone, Default, Deserialize)]
+#[derive(Clone, Default, Deserialize, Serialize)]
 pub struct PlacementInput {
     #[serde(rename = "in")]
     pub location: Option<String>,
@@ -120,41 +156,19 @@ pub(super) const MAX_ROWS: usize = 50;
 const RESERVED_LINK_NAMES: &[&str] = &["new", "rows"];
 
 impl ServiceInput {
-    /// Fills what `self` leaves out from `base` (a PATCH over the stored service).
+    /// Fills what `self` leaves out from `base` (a PATCH over the stored service), section by section.
     pub fn over(self, base: ServiceInput) -> ServiceInput {
-        let oauth2 = match (self.oauth2, base.oauth2) {
-            (Some(p), Some(b)) => Some(OAuthInput {
-                grant_type: p.grant_type.or(b.grant_type),
-                client_id: p.client_id.or(b.client_id),
-                client_secret: p.client_secret,
-                authorization_url: p.authorization_url.or(b.authorization_url),
-                token_url: p.token_url.or(b.token_url),
-                refresh_url: p.refresh_url.or(b.refresh_url),
-                revoke_url: p.revoke_url.or(b.revoke_url),
-                issuer: p.issuer.or(b.issuer),
-                client_auth: p.client_auth.or(b.client_auth),
-                scope_delimiter: p.scope_delimiter.or(b.scope_delimiter),
-                token_placement: p.token_placement.or(b.token_placement),
-                extra_auth_params: p.extra_auth_params.or(b.extra_auth_params),
-                scopes: p.scopes.or(b.scopes),
-                refresh_on_status: p.refresh_on_status.or(b.refresh_on_status),
-            }),
-            (p, b) => p.or(b),
-        };
-        let api_key = match (self.api_key, base.api_key) {
-            (Some(p), Some(b)) => Some(ApiKeyInput { param_type: p.param_type.or(b.param_type), params: p.params.or(b.params) }),
-            (p, b) => p.or(b),
-        };
-        ServiceInput {
-            name: self.name.or(base.name),
-            link_name: self.link_name.or(base.link_name),
-            description: self.description.or(base.description),
-            auth_type: self.auth_type.or(base.auth_type),
-            api_base_url: self.api_base_url.or(base.api_base_url),
-            api_key,
-            oauth2,
-            test_request: self.test_request.or(base.test_request),
-        }
+        let api_key = section(self.api_key.clone(), base.api_key.clone(), ApiKeyInput::or);
+        let oauth2 = section(self.oauth2.clone(), base.oauth2.clone(), OAuthInput::or);
+        ServiceInput { api_key, oauth2, ..self.or(base) }
+    }
+}
+
+/// A section of a PATCH over the stored one, field by field; a section only one side has as it is.
+fn section<T>(patch: Option<T>, base: Option<T>, or: fn(T, T) -> T) -> Option<T> {
+    match (patch, base) {
+        (Some(p), Some(b)) => Some(or(p, b)),
+        (p, b) => p.or(b),
     }
 }
 

@@ -7,8 +7,8 @@ use crate::crypto::{Keyring, Secret, SecretSlot};
 use crate::db::DbConn;
 use crate::db::schema::services;
 use crate::domain::destinations::Destinations;
-use crate::domain::service::{AuthType, ClientAuth, ServiceConfig, TokenPlacement};
-use crate::domain::service_input::{ApiKeyInput, ExtraParams, OAuthInput, PlacementInput, SecretChange, ServiceInput, ValidService};
+use crate::domain::service::{AuthType, ServiceConfig};
+use crate::domain::service_input::{SecretChange, ServiceInput, ValidService};
 use crate::error::AppError;
 
 /// Where the client secret's ciphertext is bound: table, column, row id.
@@ -248,42 +248,18 @@ pub fn names(conn: &mut DbConn) -> QueryResult<Vec<(String, String, String)>> {
 }
 
 impl From<&Service> for ServiceInput {
-    /// The stored service as input (no secret): the base of a PATCH and the edit form's values.
+    /// The stored service as input (no secret): the base of a PATCH and the edit form's values. The
+    /// sections read back from the settings' JSON, whose field names the input shares.
     fn from(s: &Service) -> ServiceInput {
-        let api_key =
-            s.config.api_key().map(|k| ApiKeyInput { param_type: Some(k.param_type.as_str().to_owned()), params: Some(k.params.clone()) });
-        let oauth2 = s.config.oauth().map(|o| OAuthInput {
-            grant_type: Some(o.grant_type.as_str().to_owned()),
-            client_id: Some(o.client_id.clone()),
-            client_secret: None,
-            authorization_url: o.authorization_url.clone(),
-            token_url: Some(o.token_url.clone()),
-            refresh_url: o.refresh_url.clone(),
-            revoke_url: o.revoke_url.clone(),
-            issuer: o.issuer.clone(),
-            client_auth: Some(match o.client_auth {
-                ClientAuth::Basic => "basic".to_owned(),
-                ClientAuth::Body => "body".to_owned(),
-            }),
-            scope_delimiter: Some(o.scope_delimiter.clone()),
-            token_placement: Some(match &o.token_placement {
-                TokenPlacement::Header { name, prefix } => {
-                    PlacementInput { location: Some("header".into()), name: Some(name.clone()), prefix: Some(prefix.clone()) }
-                }
-                TokenPlacement::Query { name } => PlacementInput { location: Some("query".into()), name: Some(name.clone()), prefix: None },
-            }),
-            extra_auth_params: Some(ExtraParams(o.extra_auth_params.clone())),
-            scopes: Some(o.scopes.clone()),
-            refresh_on_status: Some(o.refresh_on_status.clone()),
-        });
+        let settings = serde_json::to_value(&s.config).unwrap_or_default();
         ServiceInput {
             name: Some(s.name.clone()),
             link_name: Some(s.link_name.clone()),
             description: Some(s.description.clone()),
             auth_type: Some(s.config.auth_type().as_str().to_owned()),
             api_base_url: s.api_base_url.clone(),
-            api_key,
-            oauth2,
+            api_key: s.config.api_key().and_then(|_| serde_json::from_value(settings.clone()).ok()),
+            oauth2: s.config.oauth().and_then(|_| serde_json::from_value(settings).ok()),
             test_request: s.test_request.clone(),
         }
     }

@@ -1,35 +1,54 @@
 //! The service form's values as the page shows them, and their conversion from the posted fields and
-//! into `ServiceInput`. Rows (parameters, scopes, extra parameters) arrive as repeated fields.
+//! into `ServiceInput`. One table (`FIELDS`) says where each plain field goes in the input; rows
+//! (parameters, scopes, extra parameters) arrive as repeated fields, and a few fields need a word of
+//! their own (the token's name, the refresh statuses).
 
-use crate::domain::service::{ApiKeyParam, Scope};
-use crate::domain::service_input::{ApiKeyInput, ExtraParams, OAuthInput, PlacementInput, ServiceInput};
+use std::collections::HashMap;
+
+use serde_json::{Map, Value, json};
+
+use crate::domain::service_input::ServiceInput;
+
+/// The form's plain fields, each with its place in a `ServiceInput`'s JSON (`section.field`).
+const FIELDS: &[(&str, &str)] = &[
+    ("name", "name"),
+    ("link_name", "link_name"),
+    ("description", "description"),
+    ("auth_type", "auth_type"),
+    ("api_base_url", "api_base_url"),
+    ("test_request", "test_request"),
+    ("param_type", "api_key.param_type"),
+    ("grant_type", "oauth2.grant_type"),
+    ("client_id", "oauth2.client_id"),
+    ("authorization_url", "oauth2.authorization_url"),
+    ("token_url", "oauth2.token_url"),
+    ("refresh_url", "oauth2.refresh_url"),
+    ("revoke_url", "oauth2.revoke_url"),
+    ("issuer", "oauth2.issuer"),
+    ("client_auth", "oauth2.client_auth"),
+    ("scope_delimiter", "oauth2.scope_delimiter"),
+    ("token_in", "oauth2.token_placement.in"),
+    ("token_prefix", "oauth2.token_placement.prefix"),
+];
+
+/// The form's rows: (kind, the fields of a row as posted, their names in the input's JSON, where the
+/// list goes). Extra parameters are an object rather than a list.
+const ROWS: &[(&str, [&str; 2], [&str; 2], &str)] = &[
+    ("params", ["param_name", "param_display"], ["name", "display_name"], "api_key.params"),
+    ("scopes", ["scope", "scope_display"], ["scope", "display_name"], "oauth2.scopes"),
+    ("extra", ["extra_key", "extra_value"], ["", ""], "oauth2.extra_auth_params"),
+];
 
 /// Every field of the form as text, the way the page renders it back.
 #[derive(Debug, Clone, Default)]
 pub struct FormValues {
-    pub name: String,
-    pub link_name: String,
-    pub description: String,
-    pub auth_type: String,
-    pub api_base_url: String,
-    pub test_request: String,
+    fields: HashMap<&'static str, String>,
+    /// The token's name where it goes: a header's or a query parameter's.
+    pub token_header_name: String,
+    pub token_query_name: String,
     /// "403, 419": statuses besides 401 that trigger a refresh.
     pub refresh_on_status: String,
-    pub param_type: String,
     pub params: Vec<(String, String)>,
-    pub grant_type: String,
-    pub client_id: String,
-    pub authorization_url: String,
-    pub token_url: String,
-    pub refresh_url: String,
-    pub revoke_url: String,
-    pub issuer: String,
-    pub client_auth: String,
-    pub scope_delimiter: String,
-    pub token_in: String,
-    pub token_header_name: String,
-    pub token_prefix: String,
-    pub token_query_name: String,
     pub extra: Vec<(String, String)>,
     pub scopes: Vec<(String, String)>,
 }
@@ -52,86 +71,91 @@ pub struct Posted {
 }
 
 impl FormValues {
+    /// A plain field's value.
+    pub fn get(&self, name: &str) -> &str {
+        self.fields.get(name).map_or("", String::as_str)
+    }
+
+    pub fn set(&mut self, name: &str, value: String) {
+        if let Some((field, _)) = FIELDS.iter().find(|(f, _)| *f == name) {
+            self.fields.insert(field, value);
+        }
+    }
+
     /// The values of a new service: API Key in a header with one empty row, OAuth2 defaults filled in.
     pub fn new_service() -> FormValues {
-        FormValues {
-            auth_type: "api_key".into(),
-            param_type: "header".into(),
-            params: vec![(String::new(), String::new())],
-            grant_type: "authorization_code".into(),
-            client_auth: "basic".into(),
-            scope_delimiter: " ".into(),
-            token_in: "header".into(),
+        let mut v = FormValues {
             token_header_name: "Authorization".into(),
-            token_prefix: "Bearer".into(),
             token_query_name: "access_token".into(),
+            params: vec![(String::new(), String::new())],
             scopes: vec![(String::new(), String::new())],
             ..FormValues::default()
+        };
+        for (field, value) in [
+            ("auth_type", "api_key"),
+            ("param_type", "header"),
+            ("grant_type", "authorization_code"),
+            ("client_auth", "basic"),
+            ("scope_delimiter", " "),
+            ("token_in", "header"),
+            ("token_prefix", "Bearer"),
+        ] {
+            v.set(field, value.to_owned());
         }
+        v
     }
 
     /// Reads the posted fields; repeated fields pair up in order.
     pub fn from_pairs(pairs: &[(String, String)]) -> Posted {
         let mut v = FormValues::default();
         let (mut client_secret, mut row_edit, mut return_to, mut confirmed) = (String::new(), None, None, false);
-        let (mut param_names, mut param_labels, mut extra_keys, mut extra_values, mut scope_names, mut scope_labels) =
-            (vec![], vec![], vec![], vec![], vec![], vec![]);
+        let mut columns: HashMap<&str, Vec<String>> = HashMap::new();
         for (key, value) in pairs {
             let value = value.clone();
             match key.as_str() {
-                "name" => v.name = value,
-                "link_name" => v.link_name = value,
-                "description" => v.description = value,
-                "auth_type" => v.auth_type = value,
-                "api_base_url" => v.api_base_url = value,
-                "test_request" => v.test_request = value,
-                "refresh_on_status" => v.refresh_on_status = value,
-                "param_type" => v.param_type = value,
-                "param_name" => param_names.push(value),
-                "param_display" => param_labels.push(value),
-                "grant_type" => v.grant_type = value,
-                "client_id" => v.client_id = value,
                 "client_secret" => client_secret = value,
-                "authorization_url" => v.authorization_url = value,
-                "token_url" => v.token_url = value,
-                "refresh_url" => v.refresh_url = value,
-                "revoke_url" => v.revoke_url = value,
-                "issuer" => v.issuer = value,
-                "client_auth" => v.client_auth = value,
-                "scope_delimiter" => v.scope_delimiter = value,
-                "token_in" => v.token_in = value,
                 "token_header_name" => v.token_header_name = value,
-                "token_prefix" => v.token_prefix = value,
                 "token_query_name" => v.token_query_name = value,
-                "extra_key" => extra_keys.push(value),
-                "extra_value" => extra_values.push(value),
-                "scope" => scope_names.push(value),
-                "scope_display" => scope_labels.push(value),
+                "refresh_on_status" => v.refresh_on_status = value,
                 "add_row" => row_edit = Some(RowEdit::Add(value)),
                 "remove_row" => {
                     row_edit = value.split_once(':').and_then(|(kind, i)| Some(RowEdit::Remove(kind.to_owned(), i.parse().ok()?)))
                 }
                 "return_to" => return_to = Some(value),
                 "confirm_reconnects" => confirmed = value == "yes",
-                _ => {}
+                other => match ROWS.iter().flat_map(|(_, posted, ..)| posted).find(|f| **f == other) {
+                    Some(column) => columns.entry(column).or_default().push(value),
+                    None => v.set(other, value),
+                },
             }
         }
-        v.params = zip_rows(param_names, param_labels);
-        v.extra = zip_rows(extra_keys, extra_values);
-        v.scopes = zip_rows(scope_names, scope_labels);
+        for (kind, [a, b], ..) in ROWS {
+            *v.rows_mut(kind).expect("a row kind") = zip_rows(columns.remove(a).unwrap_or_default(), columns.remove(b).unwrap_or_default());
+        }
         Posted { values: v, client_secret, row_edit, return_to, confirmed }
+    }
+
+    fn rows_mut(&mut self, kind: &str) -> Option<&mut Vec<(String, String)>> {
+        match kind {
+            "params" => Some(&mut self.params),
+            "extra" => Some(&mut self.extra),
+            "scopes" => Some(&mut self.scopes),
+            _ => None,
+        }
+    }
+
+    fn rows(&self, kind: &str) -> &[(String, String)] {
+        match kind {
+            "params" => &self.params,
+            "extra" => &self.extra,
+            _ => &self.scopes,
+        }
     }
 
     /// Applies a no-JS row button press.
     pub fn edit_rows(&mut self, edit: &RowEdit) {
-        let target = match edit {
-            RowEdit::Add(kind) | RowEdit::Remove(kind, _) => match kind.as_str() {
-                "params" => &mut self.params,
-                "extra" => &mut self.extra,
-                "scopes" => &mut self.scopes,
-                _ => return,
-            },
-        };
+        let (RowEdit::Add(kind) | RowEdit::Remove(kind, _)) = edit;
+        let Some(target) = self.rows_mut(kind) else { return };
         match edit {
             RowEdit::Add(_) => target.push((String::new(), String::new())),
             RowEdit::Remove(_, i) if *i < target.len() => {
@@ -149,40 +173,45 @@ impl FormValues {
         }
     }
 
-    /// The input to validate.
+    /// The input to validate: every section, filled from the table, the rows and the special fields.
     pub fn to_input(&self, client_secret: &str) -> ServiceInput {
-        ServiceInput {
-            name: Some(self.name.clone()),
-            link_name: Some(self.link_name.clone()),
-            description: Some(self.description.clone()),
-            auth_type: Some(self.auth_type.clone()),
-            api_base_url: Some(self.api_base_url.clone()),
-            test_request: Some(self.test_request.clone()),
-            api_key: Some(ApiKeyInput {
-                param_type: Some(self.param_type.clone()),
-                params: Some(filled(&self.params).map(|(n, d)| ApiKeyParam { name: n.clone(), display_name: d.clone() }).collect()),
-            }),
-            oauth2: Some(OAuthInput {
-                grant_type: Some(self.grant_type.clone()),
-                client_id: Some(self.client_id.clone()),
-                client_secret: Some(client_secret.to_owned()),
-                authorization_url: Some(self.authorization_url.clone()),
-                token_url: Some(self.token_url.clone()),
-                refresh_url: Some(self.refresh_url.clone()),
-                revoke_url: Some(self.revoke_url.clone()),
-                issuer: Some(self.issuer.clone()),
-                client_auth: Some(self.client_auth.clone()),
-                scope_delimiter: Some(self.scope_delimiter.clone()),
-                token_placement: Some(PlacementInput {
-                    location: Some(self.token_in.clone()),
-                    name: Some(if self.token_in == "query" { self.token_query_name.clone() } else { self.token_header_name.clone() }),
-                    prefix: Some(self.token_prefix.clone()),
-                }),
-                extra_auth_params: Some(ExtraParams(filled(&self.extra).cloned().collect())),
-                scopes: Some(filled(&self.scopes).map(|(s, d)| Scope { scope: s.clone(), display_name: d.clone() }).collect()),
-                refresh_on_status: Some(statuses(&self.refresh_on_status)),
-            }),
+        let mut input = json!({ "api_key": {}, "oauth2": { "token_placement": {} } });
+        for (field, path) in FIELDS {
+            put(&mut input, path, Value::String(self.get(field).to_owned()));
         }
+        for (kind, _, [a, b], path) in ROWS {
+            let filled = self.rows(kind).iter().filter(|(x, y)| !x.trim().is_empty() || !y.trim().is_empty());
+            let rows = match *kind {
+                "extra" => Value::Object(filled.map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>()),
+                _ => Value::Array(filled.map(|(x, y)| json!({ *a: x, *b: y })).collect()),
+            };
+            put(&mut input, path, rows);
+        }
+        let name = if self.get("token_in") == "query" { &self.token_query_name } else { &self.token_header_name };
+        put(&mut input, "oauth2.token_placement.name", Value::String(name.clone()));
+        put(&mut input, "oauth2.client_secret", Value::String(client_secret.to_owned()));
+        put(&mut input, "oauth2.refresh_on_status", json!(statuses(&self.refresh_on_status)));
+        let mut parsed: ServiceInput = serde_json::from_value(input.clone()).unwrap_or_default();
+        // Extra parameters keep the order they were typed in (a JSON object through `Value` would not).
+        if let Some(o) = &mut parsed.oauth2 {
+            o.extra_auth_params = Some(crate::domain::service_input::ExtraParams(
+                self.extra.iter().filter(|(x, y)| !x.trim().is_empty() || !y.trim().is_empty()).cloned().collect(),
+            ));
+        }
+        parsed
+    }
+}
+
+/// Sets `path` (`section.field`, dot-separated) in `input`.
+fn put(input: &mut Value, path: &str, value: Value) {
+    let mut at = input;
+    let mut parts = path.split('.').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_none() {
+            at[part] = value;
+            return;
+        }
+        at = &mut at[part];
     }
 }
 
@@ -199,47 +228,24 @@ fn zip_rows(a: Vec<String>, b: Vec<String>) -> Vec<(String, String)> {
     (0..len).map(|_| (a.next().unwrap_or_default(), b.next().unwrap_or_default())).collect()
 }
 
-/// Rows with something in them (a blank row is an unused "+", not an error).
-fn filled(rows: &[(String, String)]) -> impl Iterator<Item = &(String, String)> {
-    rows.iter().filter(|(x, y)| !x.trim().is_empty() || !y.trim().is_empty())
-}
-
 impl From<&ServiceInput> for FormValues {
     /// A stored service's values for the edit form (the secret is never among them).
     fn from(input: &ServiceInput) -> FormValues {
         let mut v = FormValues::new_service();
-        let s = |o: &Option<String>| o.clone().unwrap_or_default();
-        v.name = s(&input.name);
-        v.link_name = s(&input.link_name);
-        v.description = s(&input.description);
-        v.auth_type = s(&input.auth_type);
-        v.api_base_url = s(&input.api_base_url);
-        v.test_request = s(&input.test_request);
-        if let Some(o) = &input.oauth2 {
-            v.refresh_on_status = o.refresh_on_status.iter().flatten().map(u16::to_string).collect::<Vec<_>>().join(", ");
+        let json = serde_json::to_value(input).unwrap_or_default();
+        for (field, path) in FIELDS {
+            if let Some(value) = path.split('.').try_fold(&json, |at, part| at.get(part)).and_then(Value::as_str) {
+                v.set(field, value.to_owned());
+            }
         }
         if let Some(k) = &input.api_key {
-            v.param_type = s(&k.param_type);
             v.params = k.params.iter().flatten().map(|p| (p.name.clone(), p.display_name.clone())).collect();
         }
         if let Some(o) = &input.oauth2 {
-            v.grant_type = s(&o.grant_type);
-            v.client_id = s(&o.client_id);
-            v.authorization_url = s(&o.authorization_url);
-            v.token_url = s(&o.token_url);
-            v.refresh_url = s(&o.refresh_url);
-            v.revoke_url = s(&o.revoke_url);
-            v.issuer = s(&o.issuer);
-            v.client_auth = s(&o.client_auth);
-            v.scope_delimiter = s(&o.scope_delimiter);
+            v.refresh_on_status = o.refresh_on_status.iter().flatten().map(u16::to_string).collect::<Vec<_>>().join(", ");
             if let Some(p) = &o.token_placement {
-                v.token_in = s(&p.location);
-                if v.token_in == "query" {
-                    v.token_query_name = s(&p.name);
-                } else {
-                    v.token_header_name = s(&p.name);
-                    v.token_prefix = s(&p.prefix);
-                }
+                let name = p.name.clone().unwrap_or_default();
+                if p.location.as_deref() == Some("query") { v.token_query_name = name } else { v.token_header_name = name }
             }
             v.extra = o.extra_auth_params.iter().flat_map(|p| p.0.iter().cloned()).collect();
             v.scopes = o.scopes.iter().flatten().map(|x| (x.scope.clone(), x.display_name.clone())).collect();

@@ -192,8 +192,9 @@ pub async fn create_service(
         return redisplay(&req, &admin, &state, None, posted, FieldErrors::new()).await;
     }
     posted.values.drop_blank_rows();
-    if posted.values.link_name.trim().is_empty() {
-        posted.values.link_name = crate::domain::validate::suggest_link_name(&posted.values.name);
+    if posted.values.get("link_name").trim().is_empty() {
+        let suggested = crate::domain::validate::suggest_link_name(posted.values.get("name"));
+        posted.values.set("link_name", suggested);
     }
     match save(&state, &admin, None, &posted).await {
         Ok(service) => {
@@ -229,7 +230,7 @@ pub async fn update_service(
 ) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
     let mut posted = FormValues::from_pairs(&form.form);
-    posted.values.link_name = d.service.link_name.clone();
+    posted.values.set("link_name", d.service.link_name.clone());
     if let Some(edit) = &posted.row_edit {
         posted.values.edit_rows(edit);
         return redisplay(&req, &admin, &state, Some(&d), posted, FieldErrors::new()).await;

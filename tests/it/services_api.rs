@@ -544,7 +544,7 @@ async fn extra_authorization_parameters_keep_their_order_and_a_repeated_one_is_r
     let res = post(body.replace(sorted, r#""extra_auth_params":{"prompt":"consent","access_type":"offline"}"#)).await;
     assert_eq!(res.status, 201, "{}", res.body);
     let (_, _, config) = raw_service(&app, "ordered").await;
-    assert!(config.contains(r#"[["prompt","consent"],["access_type","offline"]]"#), "stored as entered: {config}");
+    assert!(config.contains(r#""extra_auth_params":{"prompt":"consent","access_type":"offline"}"#), "stored as entered: {config}");
 
     let twice = body
         .replace(sorted, r#""extra_auth_params":{"prompt":"consent","access_type":"offline","prompt":"login"}"#)
