@@ -114,7 +114,10 @@ impl Activity {
     /// Flushes at shutdown, and logs what the database did not take (it is lost with the process).
     pub async fn shutdown(&self) {
         if !self.flush().await && self.unwritten() > 0 {
-            tracing::warn!(lost = self.unwritten(), "activity events the database did not take before shutdown are lost");
+            tracing::warn!(
+                lost = self.unwritten(),
+                "activity events the database did not take before shutdown are lost"
+            );
         }
     }
 
@@ -232,7 +235,9 @@ impl Writer {
         match queued {
             Queued::Entry(_) if self.backlog.len() + self.in_flight >= BACKLOG => {
                 if self.dropped_lately == 0 {
-                    tracing::warn!("{BACKLOG} activity events wait for the database: new ones are dropped until it takes writes again");
+                    tracing::warn!(
+                        "{BACKLOG} activity events wait for the database: new ones are dropped until it takes writes again"
+                    );
                 }
                 self.dropped_lately += 1;
                 self.counts.dropped.fetch_add(1, Ordering::Relaxed);
@@ -272,7 +277,10 @@ impl Writer {
         match outcome {
             Ok(refused) => {
                 if refused > 0 {
-                    tracing::warn!(refused, "activity events refused by the database (their connection is gone)");
+                    tracing::warn!(
+                        refused,
+                        "activity events refused by the database (their connection is gone)"
+                    );
                 }
                 self.succeeded();
             }
@@ -300,7 +308,10 @@ impl Writer {
         let delay = match &self.failing {
             None => {
                 let cause = e.outage_cause();
-                tracing::warn!(cause, "activity events cannot be written; up to {BACKLOG} are kept and tried again");
+                tracing::warn!(
+                    cause,
+                    "activity events cannot be written; up to {BACKLOG} are kept and tried again"
+                );
                 RETRY_FIRST
             }
             Some(failing) => (failing.delay * 2).min(RETRY_MAX),
@@ -323,7 +334,11 @@ impl Writer {
 /// itself. Counts in `through` the entries written or refused, in order; stops at the first failure
 /// that means the database is unavailable (returned, so that the pool learns of a lost connection).
 /// Returns how many were refused.
-fn write_each(conn: &mut crate::db::DbConn, entries: &[Entry], through: &AtomicUsize) -> Result<usize, AppError> {
+fn write_each(
+    conn: &mut crate::db::DbConn,
+    entries: &[Entry],
+    through: &AtomicUsize,
+) -> Result<usize, AppError> {
     match write(conn, entries) {
         Ok(()) => {
             through.store(entries.len(), Ordering::Relaxed);

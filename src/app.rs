@@ -46,7 +46,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     setup::record_destinations(&db)?;
     let instance = setup::claim_instance(&db, &config)?;
 
-    let listener = TcpListener::bind(&config.bind).map_err(|e| AppError::Startup(format!("cannot listen on {}: {e}", config.bind)))?;
+    let listener = TcpListener::bind(&config.bind)
+        .map_err(|e| AppError::Startup(format!("cannot listen on {}: {e}", config.bind)))?;
     let addr = listener.local_addr().map_err(|e| AppError::Startup(e.to_string()))?;
     let base_url = match &config.base_url {
         Some(url) => url.clone(),
@@ -56,7 +57,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
 
     let hasher = Hasher::new(config.workers.min(4));
     hasher.warm_up().await;
-    let outbound = Outbound::new(&config).map_err(|e| AppError::Startup(format!("cannot build the outbound HTTP client: {e}")))?;
+    let outbound = Outbound::new(&config)
+        .map_err(|e| AppError::Startup(format!("cannot build the outbound HTTP client: {e}")))?;
     let clock = config.clock.clone();
     let refresher = Refresher::new(&instance)?;
     let state = web::Data::new(AppState {
@@ -88,8 +90,11 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
         for (fixed_part, patterns) in scoped {
             let outer = patterns.into_iter().fold(web::scope(fixed_part), |outer, (prefix, defs)| {
                 let inner = web::scope(&prefix[fixed_part.len()..]);
-                outer
-                    .service(by_path(defs, prefix.len()).into_iter().fold(inner, |scope, (path, defs)| scope.service(resource(path, defs))))
+                outer.service(
+                    by_path(defs, prefix.len())
+                        .into_iter()
+                        .fold(inner, |scope, (path, defs)| scope.service(resource(path, defs))),
+                )
             });
             app = app.service(outer);
         }
@@ -116,7 +121,11 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
              a new token fails"
         );
     } else if config.refresh_interval_secs > 0 {
-        crate::ops::access_tokens::spawn_background(state.clone(), std::time::Duration::from_secs(config.refresh_interval_secs), stopped);
+        crate::ops::access_tokens::spawn_background(
+            state.clone(),
+            std::time::Duration::from_secs(config.refresh_interval_secs),
+            stopped,
+        );
     }
     Ok(Running { server, addr, base_url, generated_admin_password, state, stop_background })
 }
@@ -183,7 +192,8 @@ const fn r(method: Method, path: &'static str, access: Access, route: fn() -> Ro
 type Scoped = Vec<(&'static str, Vec<(&'static str, Vec<RouteDef>)>)>;
 
 fn routes_in_match_order() -> (Vec<RouteDef>, Scoped) {
-    let (dynamic, fixed): (Vec<RouteDef>, Vec<RouteDef>) = routes().into_iter().partition(|def| def.path.contains('{'));
+    let (dynamic, fixed): (Vec<RouteDef>, Vec<RouteDef>) =
+        routes().into_iter().partition(|def| def.path.contains('{'));
     let mut scoped: Scoped = Vec::new();
     for def in dynamic {
         let end = def.path.find('}').map_or(def.path.len(), |i| i + 1);
@@ -221,10 +231,12 @@ fn by_path(defs: Vec<RouteDef>, cut: usize) -> Vec<(&'static str, Vec<RouteDef>)
 /// other methods.
 fn resource(path: &str, defs: Vec<RouteDef>) -> actix_web::Resource {
     let allow = defs.iter().map(|def| def.method.as_str()).collect::<Vec<_>>().join(", ");
-    defs.into_iter().fold(web::resource(path), |resource, def| resource.route((def.route)())).default_service(web::to(move || {
-        let allow = allow.clone();
-        async move { Err::<actix_web::HttpResponse, _>(AppError::MethodNotAllowed(allow)) }
-    }))
+    defs.into_iter().fold(web::resource(path), |resource, def| resource.route((def.route)())).default_service(
+        web::to(move || {
+            let allow = allow.clone();
+            async move { Err::<actix_web::HttpResponse, _>(AppError::MethodNotAllowed(allow)) }
+        }),
+    )
 }
 
 /// THE route table: every path the app serves.
@@ -243,16 +255,36 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/admin/connections", Admin, || web::post().to(pages::connections::create_connection)),
         r(M::GET, "/admin/connections/new", Admin, || web::get().to(pages::connections::new_connection)),
         r(M::GET, "/admin/connections/{link}", Admin, || web::get().to(pages::connections::show_connection)),
-        r(M::POST, "/admin/connections/{link}", Admin, || web::post().to(pages::connections::update_connection)),
-        r(M::GET, "/admin/connections/{link}/edit", Admin, || web::get().to(pages::connections::edit_connection)),
-        r(M::GET, "/admin/connections/{link}/connect", Admin, || web::get().to(pages::connection_actions::connect_connection)),
-        r(M::POST, "/admin/connections/{link}/connect", Admin, || web::post().to(pages::connection_actions::store_credentials)),
-        r(M::GET, "/admin/connections/{link}/revoke", Admin, || web::get().to(pages::connection_actions::confirm_revoke)),
-        r(M::POST, "/admin/connections/{link}/revoke", Admin, || web::post().to(pages::connection_actions::revoke_connection)),
-        r(M::POST, "/admin/connections/{link}/test", Admin, || web::post().to(pages::connection_actions::test_connection)),
-        r(M::GET, "/admin/connections/{link}/delete", Admin, || web::get().to(pages::connection_actions::confirm_delete)),
-        r(M::POST, "/admin/connections/{link}/delete", Admin, || web::post().to(pages::connection_actions::delete_connection)),
-        r(M::GET, "/integration/oauth/callback", Admin, || web::get().to(pages::connection_actions::oauth_callback)),
+        r(M::POST, "/admin/connections/{link}", Admin, || {
+            web::post().to(pages::connections::update_connection)
+        }),
+        r(M::GET, "/admin/connections/{link}/edit", Admin, || {
+            web::get().to(pages::connections::edit_connection)
+        }),
+        r(M::GET, "/admin/connections/{link}/connect", Admin, || {
+            web::get().to(pages::connection_actions::connect_connection)
+        }),
+        r(M::POST, "/admin/connections/{link}/connect", Admin, || {
+            web::post().to(pages::connection_actions::store_credentials)
+        }),
+        r(M::GET, "/admin/connections/{link}/revoke", Admin, || {
+            web::get().to(pages::connection_actions::confirm_revoke)
+        }),
+        r(M::POST, "/admin/connections/{link}/revoke", Admin, || {
+            web::post().to(pages::connection_actions::revoke_connection)
+        }),
+        r(M::POST, "/admin/connections/{link}/test", Admin, || {
+            web::post().to(pages::connection_actions::test_connection)
+        }),
+        r(M::GET, "/admin/connections/{link}/delete", Admin, || {
+            web::get().to(pages::connection_actions::confirm_delete)
+        }),
+        r(M::POST, "/admin/connections/{link}/delete", Admin, || {
+            web::post().to(pages::connection_actions::delete_connection)
+        }),
+        r(M::GET, "/integration/oauth/callback", Admin, || {
+            web::get().to(pages::connection_actions::oauth_callback)
+        }),
         r(M::GET, "/admin/services", Admin, || web::get().to(pages::services::list_services)),
         r(M::POST, "/admin/services", Admin, || web::post().to(pages::services::create_service)),
         r(M::GET, "/admin/services/new", Admin, || web::get().to(pages::services::new_service)),
@@ -260,10 +292,16 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/admin/services/{link}", Admin, || web::get().to(pages::services::show_service)),
         r(M::POST, "/admin/services/{link}", Admin, || web::post().to(pages::services::update_service)),
         r(M::GET, "/admin/services/{link}/edit", Admin, || web::get().to(pages::services::edit_service)),
-        r(M::GET, "/admin/services/{link}/delete", Admin, || web::get().to(pages::services::confirm_delete_service)),
-        r(M::POST, "/admin/services/{link}/delete", Admin, || web::post().to(pages::services::delete_service)),
+        r(M::GET, "/admin/services/{link}/delete", Admin, || {
+            web::get().to(pages::services::confirm_delete_service)
+        }),
+        r(M::POST, "/admin/services/{link}/delete", Admin, || {
+            web::post().to(pages::services::delete_service)
+        }),
         r(M::GET, "/admin/settings/portal", Admin, || web::get().to(pages::settings::show_portal_settings)),
-        r(M::POST, "/admin/settings/portal", Admin, || web::post().to(pages::settings::update_portal_settings)),
+        r(M::POST, "/admin/settings/portal", Admin, || {
+            web::post().to(pages::settings::update_portal_settings)
+        }),
         r(M::GET, "/api/v1/me", Api, || web::get().to(api::me::show_me)),
         r(M::GET, "/api/v1/openapi.json", Public, || web::get().to(api::openapi::document)),
         r(M::GET, "/api/v1/services", Api, || web::get().to(api::services::list_services)),
@@ -274,12 +312,26 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/api/v1/connections", Api, || web::get().to(api::connections::list_connections)),
         r(M::POST, "/api/v1/connections", Api, || web::post().to(api::connections::create_connection)),
         r(M::GET, "/api/v1/connections/{link}", Api, || web::get().to(api::connections::show_connection)),
-        r(M::PATCH, "/api/v1/connections/{link}", Api, || web::patch().to(api::connections::update_connection)),
-        r(M::DELETE, "/api/v1/connections/{link}", Api, || web::delete().to(api::connections::delete_connection)),
-        r(M::PUT, "/api/v1/connections/{link}/credentials", Api, || web::put().to(api::connections::put_credentials)),
-        r(M::POST, "/api/v1/connections/{link}/authorize", Api, || web::post().to(api::connections::authorize_connection)),
-        r(M::POST, "/api/v1/connections/{link}/revoke", Api, || web::post().to(api::connections::revoke_connection)),
-        r(M::POST, "/api/v1/connections/{link}/invoke", Api, || web::post().to(api::connections::invoke_connection)),
-        r(M::POST, "/api/v1/connections/{link}/test", Api, || web::post().to(api::connections::test_connection)),
+        r(M::PATCH, "/api/v1/connections/{link}", Api, || {
+            web::patch().to(api::connections::update_connection)
+        }),
+        r(M::DELETE, "/api/v1/connections/{link}", Api, || {
+            web::delete().to(api::connections::delete_connection)
+        }),
+        r(M::PUT, "/api/v1/connections/{link}/credentials", Api, || {
+            web::put().to(api::connections::put_credentials)
+        }),
+        r(M::POST, "/api/v1/connections/{link}/authorize", Api, || {
+            web::post().to(api::connections::authorize_connection)
+        }),
+        r(M::POST, "/api/v1/connections/{link}/revoke", Api, || {
+            web::post().to(api::connections::revoke_connection)
+        }),
+        r(M::POST, "/api/v1/connections/{link}/invoke", Api, || {
+            web::post().to(api::connections::invoke_connection)
+        }),
+        r(M::POST, "/api/v1/connections/{link}/test", Api, || {
+            web::post().to(api::connections::test_connection)
+        }),
     ]
 }

@@ -30,8 +30,13 @@ use crate::state::AppState;
 type Shared = Rc<RefCell<Payload>>;
 
 /// Puts the deadline on the request's body, and the body in the answer's keeping.
-pub async fn body_deadline(mut req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(secs) = req.app_data::<web::Data<AppState>>().map(|state| state.config.request_body_timeout_secs) else {
+pub async fn body_deadline(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let Some(secs) =
+        req.app_data::<web::Data<AppState>>().map(|state| state.config.request_body_timeout_secs)
+    else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let payload = req.take_payload();
@@ -75,7 +80,8 @@ impl Stream for Deadline {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         // The timer first: a body that trickles is always ready with its next byte.
         if self.timer.as_mut().poll(cx).is_ready() {
-            let late = std::io::Error::new(std::io::ErrorKind::TimedOut, "the request body took too long to arrive");
+            let late =
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "the request body took too long to arrive");
             return Poll::Ready(Some(Err(PayloadError::Io(late))));
         }
         Pin::new(&mut *self.body.borrow_mut()).poll_next(cx)

@@ -15,7 +15,11 @@ use crate::password;
 use crate::random::{new_api_token, sha256_hex};
 
 #[derive(Debug, Parser)]
-#[command(name = "connections", version, about = "Connections: custom services and connections for service-desk admins")]
+#[command(
+    name = "connections",
+    version,
+    about = "Connections: custom services and connections for service-desk admins"
+)]
 #[command(args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
@@ -158,7 +162,9 @@ pub fn run_user(command: UserCommand) -> Result<String, AppError> {
             let hash = password::hash_blocking(&read_password()?)?;
             match user::insert(&mut *db.get()?, &name, &hash, role, now) {
                 Ok(_) => Ok(format!("added {name} ({})", role.label())),
-                Err(e) if crate::db::is_unique_violation(&e) => Err(AppError::BadRequest(format!("a user named {name:?} already exists"))),
+                Err(e) if crate::db::is_unique_violation(&e) => {
+                    Err(AppError::BadRequest(format!("a user named {name:?} already exists")))
+                }
                 Err(e) => Err(e.into()),
             }
         }
@@ -173,7 +179,13 @@ pub fn run_user(command: UserCommand) -> Result<String, AppError> {
                 } else {
                     "active"
                 };
-                out += &format!("\n{:<24} {:<11} {:<9} {}", u.username, u.role().label(), status, format_time(u.created_at));
+                out += &format!(
+                    "\n{:<24} {:<11} {:<9} {}",
+                    u.username,
+                    u.role().label(),
+                    status,
+                    format_time(u.created_at)
+                );
             }
             Ok(out)
         }
@@ -234,11 +246,21 @@ pub fn run_token(command: TokenCommand) -> Result<String, AppError> {
         }
         TokenCommand::List { db } => {
             let tokens = api_token::list(&mut *open(&db)?.get()?)?;
-            let mut out = format!("{:<6} {:<20} {:<12} {:<20} {:<22} status", "ID", "USER", "PREFIX", "LABEL", "LAST USED");
+            let mut out = format!(
+                "{:<6} {:<20} {:<12} {:<20} {:<22} status",
+                "ID", "USER", "PREFIX", "LABEL", "LAST USED"
+            );
             for (t, owner) in tokens {
                 let used = t.last_used_at.map_or_else(|| "never".to_owned(), format_time);
                 let status = if t.revoked_at.is_some() { "revoked" } else { "active" };
-                out += &format!("\n{:<6} {:<20} {:<12} {:<20} {:<22} {status}", t.id, owner, format!("{}…", t.prefix), t.label, used);
+                out += &format!(
+                    "\n{:<6} {:<20} {:<12} {:<20} {:<22} {status}",
+                    t.id,
+                    owner,
+                    format!("{}…", t.prefix),
+                    t.label,
+                    used
+                );
             }
             Ok(out)
         }

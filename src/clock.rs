@@ -40,14 +40,18 @@ impl Clock {
 pub fn format_time(unix: i64) -> String {
     use chrono::{Datelike, Timelike};
     match chrono::DateTime::from_timestamp(unix, 0) {
-        Some(t) => format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month(), t.day(), t.hour(), t.minute()),
+        Some(t) => {
+            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), t.month(), t.day(), t.hour(), t.minute())
+        }
         None => "—".to_owned(),
     }
 }
 
 /// RFC 3339 UTC, as the JSON API writes times.
 pub fn rfc3339(unix: i64) -> String {
-    chrono::DateTime::from_timestamp(unix, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+    chrono::DateTime::from_timestamp(unix, 0)
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
+        .unwrap_or_default()
 }
 
 #[cfg(test)]

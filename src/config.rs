@@ -225,7 +225,9 @@ impl Cidr {
                     Some((prefix, port)) => (prefix, Some(port)),
                     None => (after, None),
                 };
-                if !(prefix.is_empty() || prefix.starts_with('/')) || (inside.contains('/') && !prefix.is_empty()) {
+                if !(prefix.is_empty() || prefix.starts_with('/'))
+                    || (inside.contains('/') && !prefix.is_empty())
+                {
                     return Err(bad("write [address]/prefix:port"));
                 }
                 (format!("{inside}{prefix}"), port)
@@ -248,7 +250,9 @@ impl Cidr {
             None => max,
         };
         let port = match port {
-            Some(p) => Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad("bad port (1 to 65535)"))?),
+            Some(p) => {
+                Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| bad("bad port (1 to 65535)"))?)
+            }
             None => None,
         };
         Ok(Cidr { addr, prefix, port })

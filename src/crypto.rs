@@ -24,8 +24,10 @@ const AAD_PREFIX: &[u8] = b"connections/v1\0";
 const CHECK_PLAINTEXT: &[u8] = b"connections key check value";
 
 /// Standard alphabet; key files written by hand may or may not carry `=` padding.
-const B64: GeneralPurpose =
-    GeneralPurpose::new(&STANDARD, GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent));
+const B64: GeneralPurpose = GeneralPurpose::new(
+    &STANDARD,
+    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
 
 /// Errors from parsing keyrings and sealing or opening secrets.
 #[derive(Debug, thiserror::Error)]
@@ -154,7 +156,8 @@ fn wipe(buf: &mut [u8]) {
 }
 
 fn valid_kid(kid: &str) -> bool {
-    (1..=MAX_KID_LEN).contains(&kid.len()) && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    (1..=MAX_KID_LEN).contains(&kid.len())
+        && kid.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
 }
 
 /// The encryption keys: the first seals new data, all of them open old data (rotation).
@@ -184,7 +187,9 @@ impl Keyring {
             let n = i + 1;
             // Error messages name entries by position and echo only validated key ids:
             // anything else in the spec might be key material.
-            let (kid, b64) = entry.split_once(':').ok_or_else(|| bad(format!("entry {n} is not of the form kid:base64key")))?;
+            let (kid, b64) = entry
+                .split_once(':')
+                .ok_or_else(|| bad(format!("entry {n} is not of the form kid:base64key")))?;
             if !valid_kid(kid) {
                 return Err(bad(format!("entry {n}: key id must be 1-32 chars of [A-Za-z0-9_-]")));
             }
@@ -212,7 +217,8 @@ impl Keyring {
 
     /// The spec string, padded base64. Contains key material: used only to write the key file.
     pub fn to_spec(&self) -> String {
-        let entries: Vec<String> = self.keys.iter().map(|k| format!("{}:{}", k.kid, B64.encode(k.bytes))).collect();
+        let entries: Vec<String> =
+            self.keys.iter().map(|k| format!("{}:{}", k.kid, B64.encode(k.bytes))).collect();
         entries.join(",")
     }
 
@@ -247,7 +253,9 @@ impl Keyring {
         let key = self.key(kid).ok_or_else(|| CryptoError::UnknownKeyId(kid.to_owned()))?;
         let aad = slot.aad()?;
         let cipher = Aes256Gcm::new((&key.bytes).into());
-        let plain = cipher.decrypt(nonce.into(), Payload { msg: body, aad: &aad }).map_err(|_| CryptoError::Decrypt)?;
+        let plain = cipher
+            .decrypt(nonce.into(), Payload { msg: body, aad: &aad })
+            .map_err(|_| CryptoError::Decrypt)?;
         // Authentic but not UTF-8 means it was not written by `seal`.
         String::from_utf8(plain).map(Secret).map_err(|e| {
             wipe(&mut e.into_bytes());
@@ -266,7 +274,9 @@ impl Keyring {
     /// Whether this keyring's key `kid` opens a check value stored for `kid`.
     pub fn opens_check_value(&self, kid: &str, sealed: &[u8]) -> bool {
         Self::key_id_of(sealed).is_ok_and(|named| named == kid)
-            && self.open(&check_slot(kid), sealed).is_ok_and(|plain| plain.expose().as_bytes() == CHECK_PLAINTEXT)
+            && self
+                .open(&check_slot(kid), sealed)
+                .is_ok_and(|plain| plain.expose().as_bytes() == CHECK_PLAINTEXT)
     }
 
     /// Parse only the header to read the key id (used at start-up to refuse a keyring that
@@ -284,7 +294,8 @@ fn seal_with(key: &Key, slot: &SecretSlot, msg: &[u8]) -> Result<Vec<u8>, Crypto
     getrandom::fill(&mut nonce).map_err(|_| CryptoError::Rng)?;
     let cipher = Aes256Gcm::new((&key.bytes).into());
     // Encryption fails only for inputs beyond GCM's ~64 GiB limit.
-    let body = cipher.encrypt((&nonce).into(), Payload { msg, aad: &aad }).map_err(|_| CryptoError::Malformed)?;
+    let body =
+        cipher.encrypt((&nonce).into(), Payload { msg, aad: &aad }).map_err(|_| CryptoError::Malformed)?;
     let kid = key.kid.as_bytes();
     let mut out = Vec::with_capacity(2 + kid.len() + NONCE_LEN + body.len());
     out.push(VERSION);

@@ -41,12 +41,17 @@ pub enum Backend {
 impl Backend {
     /// `postgres://` and `postgresql://` select PostgreSQL; `sqlite://` (or a bare path) SQLite.
     pub fn of(url: &str) -> Backend {
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") { Backend::Postgres } else { Backend::Sqlite }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres
+        } else {
+            Backend::Sqlite
+        }
     }
 }
 
 /// The forms of `DATABASE_URL` there are, for the message that refuses another.
-pub const SUPPORTED_URLS: &str = "sqlite://path, sqlite:path, a bare path (SQLite), postgres://… or postgresql://…";
+pub const SUPPORTED_URLS: &str =
+    "sqlite://path, sqlite:path, a bare path (SQLite), postgres://… or postgresql://…";
 
 /// The backend of a database URL, refusing a scheme that is neither SQLite's nor PostgreSQL's: it
 /// would otherwise name a SQLite file (`mysql://…` a folder `mysql:`). A one-letter scheme is a
@@ -131,13 +136,15 @@ impl Db {
     /// pooled connection (SQLite as long for its write lock), and at most twice that for the
     /// database's answer (see `run`).
     pub fn connect_within(url: &str, max_size: u32, wait: Duration) -> Result<Db, AppError> {
-        let backend = check_url(url).map_err(|why| AppError::Startup(format!("invalid DATABASE_URL: {why}")))?;
+        let backend =
+            check_url(url).map_err(|why| AppError::Startup(format!("invalid DATABASE_URL: {why}")))?;
         let in_memory = sqlite_path(url).is_empty() || sqlite_path(url).contains(":memory:");
         if backend == Backend::Sqlite && !in_memory && !sqlite_path(url).starts_with("file:") {
             let path = std::path::Path::new(sqlite_path(url));
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                crate::private_files::create_dir(dir)
-                    .map_err(|e| AppError::Startup(format!("cannot create database folder {}: {e}", dir.display())))?;
+                crate::private_files::create_dir(dir).map_err(|e| {
+                    AppError::Startup(format!("cannot create database folder {}: {e}", dir.display()))
+                })?;
             }
             crate::private_files::prepare_sqlite(path)
                 .map_err(|e| AppError::Startup(format!("cannot open database {}: {e}", path.display())))?;
@@ -145,7 +152,9 @@ impl Db {
         // Open one connection first so that the error is the database's, not r2d2's timeout.
         let health = pool::Health::default();
         let writer = Manager::new(url, false, health.counter(), wait);
-        writer.open().map_err(|e| AppError::Startup(format!("cannot open database: {}", pg_url::explain(&e.to_string()))))?;
+        writer.open().map_err(|e| {
+            AppError::Startup(format!("cannot open database: {}", pg_url::explain(&e.to_string())))
+        })?;
         health.answered();
         let pool = pool::pool_of(writer, max_size, wait)?;
         let readers = match backend {
@@ -153,7 +162,9 @@ impl Db {
             // A read runs to its end inside one poll of its task, so a worker thread holds at most one
             // reader at a time: one per worker (half the writers, see `app::build`), and two for the
             // background tasks. A busy pool falls back to `run`.
-            _ => Some(pool::pool_of(Manager::new(url, true, health.counter(), wait), max_size / 2 + 2, wait)?),
+            _ => {
+                Some(pool::pool_of(Manager::new(url, true, health.counter(), wait), max_size / 2 + 2, wait)?)
+            }
         };
         Ok(Db { pool, readers, backend, health, wait, changes: Arc::default() })
     }
@@ -273,12 +284,14 @@ impl Db {
         let mut conn = self.get()?;
         let failed = |e| AppError::Startup(format!("database migration failed: {e}"));
         let (before, applied) = match &mut *conn {
-            DbConn::Sqlite(c) => {
-                (c.applied_migrations().map_err(failed)?.len(), c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(failed)?.len())
-            }
-            DbConn::Pg(c) => {
-                (c.applied_migrations().map_err(failed)?.len(), c.run_pending_migrations(POSTGRES_MIGRATIONS).map_err(failed)?.len())
-            }
+            DbConn::Sqlite(c) => (
+                c.applied_migrations().map_err(failed)?.len(),
+                c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(failed)?.len(),
+            ),
+            DbConn::Pg(c) => (
+                c.applied_migrations().map_err(failed)?.len(),
+                c.run_pending_migrations(POSTGRES_MIGRATIONS).map_err(failed)?.len(),
+            ),
         };
         if applied > 0 {
             tracing::info!(applied, "database migrations applied");
@@ -326,7 +339,9 @@ where
     F: FnOnce(&mut DbConn) -> Result<T, E>,
 {
     let sqlite_outermost = match conn {
-        DbConn::Sqlite(c) => AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?.is_none(),
+        DbConn::Sqlite(c) => {
+            AnsiTransactionManager::transaction_manager_status_mut(c).transaction_depth()?.is_none()
+        }
         DbConn::Pg(_) => false,
     };
     if !sqlite_outermost {

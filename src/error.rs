@@ -105,7 +105,9 @@ impl AppError {
             StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
             StatusCode::UNPROCESSABLE_ENTITY => "invalid",
             StatusCode::CONFLICT if matches!(self, AppError::NotConnected { .. }) => "not_connected",
-            StatusCode::CONFLICT if matches!(self, AppError::ConfirmationRequired { .. }) => "confirmation_required",
+            StatusCode::CONFLICT if matches!(self, AppError::ConfirmationRequired { .. }) => {
+                "confirmation_required"
+            }
             StatusCode::CONFLICT => "conflict",
             StatusCode::BAD_GATEWAY => "upstream",
             StatusCode::PAYLOAD_TOO_LARGE => "too_large",
@@ -122,7 +124,9 @@ impl AppError {
                 "The page or item you asked for does not exist.".to_owned()
             }
             AppError::Unauthenticated => "Sign in to continue.".to_owned(),
-            e if e.database_unavailable() => "The database is unavailable right now; try again shortly.".to_owned(),
+            e if e.database_unavailable() => {
+                "The database is unavailable right now; try again shortly.".to_owned()
+            }
             AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => {
                 "Something went wrong on our side. The error has been logged.".to_owned()
             }
@@ -154,8 +158,12 @@ impl ResponseError for AppError {
             AppError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::NotConnected { .. } | AppError::ConfirmationRequired { .. } => StatusCode::CONFLICT,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
-            AppError::Unavailable(_) | AppError::Pool(_) | AppError::DbTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
-            AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            AppError::Unavailable(_) | AppError::Pool(_) | AppError::DbTimeout(_) => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
         }
     }
 
@@ -168,10 +176,13 @@ impl ResponseError for AppError {
         // Our errors hold no secret: secret types print "[redacted]", and the database's messages
         // name no password.
         match self {
-            e if e.database_unavailable() => {
-                crate::logs::warn("the database", &format_args!("the database is unavailable: {}", e.outage_cause()))
+            e if e.database_unavailable() => crate::logs::warn(
+                "the database",
+                &format_args!("the database is unavailable: {}", e.outage_cause()),
+            ),
+            AppError::Upstream(_) | AppError::Unavailable(_) => {
+                tracing::debug!(error = %self, "request failed")
             }
-            AppError::Upstream(_) | AppError::Unavailable(_) => tracing::debug!(error = %self, "request failed"),
             e if e.status_code().is_server_error() => tracing::error!(error = ?self, "request failed"),
             _ => {}
         }
@@ -191,10 +202,17 @@ impl ResponseError for AppError {
 /// cancelled by its statement timeout. A request answers 503 for it (see `AppError::database_unavailable`).
 fn is_unavailable(e: &diesel::result::Error) -> bool {
     use diesel::result::{DatabaseErrorKind, Error};
-    const PASSING: [&str; 4] =
-        ["database is locked", "database table is locked", "database or disk is full", "canceling statement due to statement timeout"];
+    const PASSING: [&str; 4] = [
+        "database is locked",
+        "database table is locked",
+        "database or disk is full",
+        "canceling statement due to statement timeout",
+    ];
     match e {
-        Error::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _) => true,
+        Error::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _,
+        ) => true,
         Error::DatabaseError(_, info) => PASSING.iter().any(|passing| info.message().contains(passing)),
         _ => false,
     }

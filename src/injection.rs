@@ -29,7 +29,11 @@ const DROPPED_HEADERS: &[&str] = &[
 /// The URL a request goes to: `path` joined to the service's API base URL, or an absolute `url`
 /// under it (same scheme, host, port and path prefix). A service without an API base URL cannot be
 /// invoked: credentials never leave without a confinement.
-pub fn target(base: Option<&str>, url: Option<&str>, path: Option<&str>) -> Result<Url, (&'static str, String)> {
+pub fn target(
+    base: Option<&str>,
+    url: Option<&str>,
+    path: Option<&str>,
+) -> Result<Url, (&'static str, String)> {
     let Some(base) = base else {
         return Err((
             "service",
@@ -40,7 +44,12 @@ pub fn target(base: Option<&str>, url: Option<&str>, path: Option<&str>) -> Resu
     };
     let target = match (url.filter(|u| !u.is_empty()), path.filter(|p| !p.is_empty())) {
         (Some(_), Some(_)) => return Err(("url", "Send either url or path, not both.".into())),
-        (None, None) => return Err(("path", "Send a path (joined to the service's API base URL) or an absolute url.".into())),
+        (None, None) => {
+            return Err((
+                "path",
+                "Send a path (joined to the service's API base URL) or an absolute url.".into(),
+            ));
+        }
         (None, Some(path)) => {
             suspicious(path).map_err(|m| ("path", m))?;
             let joined = format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'));
@@ -57,9 +66,13 @@ pub fn target(base: Option<&str>, url: Option<&str>, path: Option<&str>) -> Resu
     if !target.username().is_empty() || target.password().is_some() {
         return Err(("url", "URLs with user information are not allowed.".into()));
     }
-    let base = Url::parse(base).map_err(|_| ("url", "The service's API base URL is not valid.".to_owned()))?;
+    let base =
+        Url::parse(base).map_err(|_| ("url", "The service's API base URL is not valid.".to_owned()))?;
     if !under(&base, &target) {
-        return Err(("url", format!("Credentials of this connection are only sent under {base}; this URL is outside it.")));
+        return Err((
+            "url",
+            format!("Credentials of this connection are only sent under {base}; this URL is outside it."),
+        ));
     }
     Ok(target)
 }
@@ -78,9 +91,16 @@ fn suspicious(raw: &str) -> Result<(), String> {
     if after_scheme.contains("//") || (!raw.contains("://") && raw.starts_with("//")) {
         return Err("Empty path segments (//) are not allowed.".into());
     }
-    let path = if raw.contains("://") { after_scheme.find('/').map_or("", |i| &after_scheme[i..]) } else { path_part };
+    let path = if raw.contains("://") {
+        after_scheme.find('/').map_or("", |i| &after_scheme[i..])
+    } else {
+        path_part
+    };
     if path.split('/').any(dot_segment) {
-        return Err("The path may not hold .. segments, nor dots or slashes disguised with ;parameters or encoding.".into());
+        return Err(
+            "The path may not hold .. segments, nor dots or slashes disguised with ;parameters or encoding."
+                .into(),
+        );
     }
     Ok(())
 }
@@ -107,7 +127,10 @@ fn dot_segment(segment: &str) -> bool {
 
 /// Whether `target` lies under `base`: same origin and, segment by segment, the base's path prefix.
 pub fn under(base: &Url, target: &Url) -> bool {
-    if base.scheme() != target.scheme() || base.host() != target.host() || base.port_or_known_default() != target.port_or_known_default() {
+    if base.scheme() != target.scheme()
+        || base.host() != target.host()
+        || base.port_or_known_default() != target.port_or_known_default()
+    {
         return false;
     }
     let prefix = base.path().trim_end_matches('/');
@@ -124,7 +147,11 @@ pub enum Injection {
 }
 
 /// The credentials of a connection, placed the way its service says.
-pub fn injections(config: &ServiceConfig, credentials: Option<&Credentials>, token: Option<&Secret>) -> Vec<Injection> {
+pub fn injections(
+    config: &ServiceConfig,
+    credentials: Option<&Credentials>,
+    token: Option<&Secret>,
+) -> Vec<Injection> {
     match (config, credentials, token) {
         (ServiceConfig::ApiKey(k), Some(Credentials::ApiKey { values }), _) => k
             .params
@@ -143,7 +170,9 @@ pub fn injections(config: &ServiceConfig, credentials: Option<&Credentials>, tok
             vec![Injection::Header("Authorization".into(), Secret::new(format!("Basic {encoded}")))]
         }
         (ServiceConfig::OAuth2(o), _, Some(token)) => match &o.token_placement {
-            TokenPlacement::Header { name, prefix } if prefix.is_empty() => vec![Injection::Header(name.clone(), token.clone())],
+            TokenPlacement::Header { name, prefix } if prefix.is_empty() => {
+                vec![Injection::Header(name.clone(), token.clone())]
+            }
             TokenPlacement::Header { name, prefix } => {
                 vec![Injection::Header(name.clone(), Secret::new(format!("{prefix} {}", token.expose())))]
             }
@@ -155,9 +184,14 @@ pub fn injections(config: &ServiceConfig, credentials: Option<&Credentials>, tok
 
 /// The caller's headers without the ones it may not set and without any an injection replaces
 /// (form parameters replace the Content-Type: the body is sent as a form).
-pub fn caller_headers(headers: &BTreeMap<String, String>, injected: &[Injection]) -> Result<Vec<(String, String)>, String> {
-    let mut replaced: Vec<String> =
-        injected.iter().filter_map(|i| if let Injection::Header(n, _) = i { Some(n.to_ascii_lowercase()) } else { None }).collect();
+pub fn caller_headers(
+    headers: &BTreeMap<String, String>,
+    injected: &[Injection],
+) -> Result<Vec<(String, String)>, String> {
+    let mut replaced: Vec<String> = injected
+        .iter()
+        .filter_map(|i| if let Injection::Header(n, _) = i { Some(n.to_ascii_lowercase()) } else { None })
+        .collect();
     if injected.iter().any(|i| matches!(i, Injection::Form(..))) {
         replaced.push("content-type".into());
     }
@@ -181,9 +215,12 @@ pub fn caller_headers(headers: &BTreeMap<String, String>, injected: &[Injection]
 /// Sets query parameters on `url`: the caller's, then the injected ones replacing any of the same name
 /// in any case (an upstream that reads `API_KEY` as `api_key` must not see the caller's value).
 pub fn apply_query(url: &mut Url, caller: &BTreeMap<String, String>, injected: &[Injection]) {
-    let injected: Vec<(&str, &str)> =
-        injected.iter().filter_map(|i| if let Injection::Query(n, v) = i { Some((n.as_str(), v.expose())) } else { None }).collect();
-    let mut pairs: Vec<(String, String)> = url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    let injected: Vec<(&str, &str)> = injected
+        .iter()
+        .filter_map(|i| if let Injection::Query(n, v) = i { Some((n.as_str(), v.expose())) } else { None })
+        .collect();
+    let mut pairs: Vec<(String, String)> =
+        url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     pairs.extend(caller.iter().map(|(k, v)| (k.clone(), v.clone())));
     pairs.retain(|(k, _)| !injected.iter().any(|(n, _)| n.eq_ignore_ascii_case(k)));
     pairs.extend(injected.iter().map(|(k, v)| (k.to_string(), v.to_string())));
@@ -196,13 +233,21 @@ pub fn apply_query(url: &mut Url, caller: &BTreeMap<String, String>, injected: &
 
 /// A form body with the injected form parameters replacing any of the same name in any case. The
 /// caller's body must be a form too: `content_type` is the one it declared, if any.
-pub fn form_body(caller: Option<&[u8]>, content_type: Option<&str>, injected: &[Injection]) -> Option<Result<Vec<u8>, String>> {
-    let fields: Vec<(&str, &str)> =
-        injected.iter().filter_map(|i| if let Injection::Form(n, v) = i { Some((n.as_str(), v.expose())) } else { None }).collect();
+pub fn form_body(
+    caller: Option<&[u8]>,
+    content_type: Option<&str>,
+    injected: &[Injection],
+) -> Option<Result<Vec<u8>, String>> {
+    let fields: Vec<(&str, &str)> = injected
+        .iter()
+        .filter_map(|i| if let Injection::Form(n, v) = i { Some((n.as_str(), v.expose())) } else { None })
+        .collect();
     if fields.is_empty() {
         return None;
     }
-    if content_type.is_some_and(|t| !t.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded")) {
+    if content_type
+        .is_some_and(|t| !t.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
+    {
         return Some(Err(
             "This service sends its API key as form data: send a form-encoded body (application/x-www-form-urlencoded).".into()
         ));
@@ -211,7 +256,11 @@ pub fn form_body(caller: Option<&[u8]>, content_type: Option<&str>, injected: &[
         None => Vec::new(),
         Some(bytes) => match std::str::from_utf8(bytes) {
             Ok(text) => url::form_urlencoded::parse(text.as_bytes()).into_owned().collect(),
-            Err(_) => return Some(Err("This service sends its API key as form data: send a form-encoded text body.".into())),
+            Err(_) => {
+                return Some(Err(
+                    "This service sends its API key as form data: send a form-encoded text body.".into(),
+                ));
+            }
         },
     };
     pairs.retain(|(k, _)| !fields.iter().any(|(n, _)| n.eq_ignore_ascii_case(k)));

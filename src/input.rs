@@ -71,7 +71,10 @@ fn check_path_and_query(path: &str, query: &str) -> Result<(), AppError> {
 }
 
 /// Refuses a request whose path or query holds a control character, before any handler runs.
-pub async fn check_url<B: MessageBody + 'static>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+pub async fn check_url<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
     if let Err(refused) = check_path_and_query(req.path(), req.query_string()) {
         let (req, _) = req.into_parts();
         return Ok(ServiceResponse::from_err(refused, req).map_into_right_body());
@@ -111,10 +114,12 @@ fn refused_at(value: &serde_json::Value, at: &str) -> Option<String> {
     let join = |part: &str| if at.is_empty() { part.to_owned() } else { format!("{at}.{part}") };
     match value {
         V::String(s) => s.chars().any(refused_in_body).then(|| at.to_owned()),
-        V::Array(items) => items.iter().enumerate().find_map(|(i, item)| refused_at(item, &join(&i.to_string()))),
-        V::Object(fields) => fields
-            .iter()
-            .find_map(|(key, item)| if key.chars().any(refused_in_body) { Some(at.to_owned()) } else { refused_at(item, &join(key)) }),
+        V::Array(items) => {
+            items.iter().enumerate().find_map(|(i, item)| refused_at(item, &join(&i.to_string())))
+        }
+        V::Object(fields) => fields.iter().find_map(|(key, item)| {
+            if key.chars().any(refused_in_body) { Some(at.to_owned()) } else { refused_at(item, &join(key)) }
+        }),
         V::Null | V::Bool(_) | V::Number(_) => None,
     }
 }
@@ -133,8 +138,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for Form<T> {
         Box::pin(async move {
             let body = body.await.map_err(crate::body_deadline::body_error)?;
             check_form(&body)?;
-            let form =
-                serde_urlencoded::from_bytes(&body).map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
+            let form = serde_urlencoded::from_bytes(&body)
+                .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
             Ok(Form(form))
         })
     }

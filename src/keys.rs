@@ -45,13 +45,21 @@ pub fn load_or_create(config: &Config, db: &Db) -> Result<Keyring, AppError> {
             if generated && used.is_empty() && !holds_sealed(&mut *db.get()?)? {
                 return generate(&path);
             }
-            return Err(AppError::Startup(format!("the key file {} is missing. {}", path.display(), needed_by(&used))));
+            return Err(AppError::Startup(format!(
+                "the key file {} is missing. {}",
+                path.display(),
+                needed_by(&used)
+            )));
         }
         Err(e) => return Err(AppError::Startup(format!("cannot read key file {}: {e}", path.display()))),
     };
     if spec.trim().is_empty() {
         let used = used_key_ids(db)?;
-        return Err(AppError::Startup(format!("the key file {} is empty. {}", path.display(), needed_by(&used))));
+        return Err(AppError::Startup(format!(
+            "the key file {} is empty. {}",
+            path.display(),
+            needed_by(&used)
+        )));
     }
     Keyring::parse(spec.trim()).map_err(|e| bad(&path.display().to_string(), e))
 }
@@ -79,7 +87,8 @@ fn generate(path: &Path) -> Result<Keyring, AppError> {
 }
 
 fn write_private(path: &Path, contents: &str) -> Result<(), AppError> {
-    let fail = |e: std::io::Error| AppError::Startup(format!("cannot write key file {}: {e}", path.display()));
+    let fail =
+        |e: std::io::Error| AppError::Startup(format!("cannot write key file {}: {e}", path.display()));
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         crate::private_files::create_dir(dir).map_err(fail)?;
     }
@@ -92,15 +101,20 @@ fn write_private(path: &Path, contents: &str) -> Result<(), AppError> {
 }
 
 fn used_key_ids(db: &Db) -> Result<Vec<String>, AppError> {
-    Ok(encryption_key_ids::table.select(encryption_key_ids::kid).order(encryption_key_ids::kid).load(&mut *db.get()?)?)
+    Ok(encryption_key_ids::table
+        .select(encryption_key_ids::kid)
+        .order(encryption_key_ids::kid)
+        .load(&mut *db.get()?)?)
 }
 
 /// Whether any secret column holds a value.
 fn holds_sealed(conn: &mut DbConn) -> QueryResult<bool> {
     use diesel::dsl::exists;
     let service = services::client_secret.is_not_null();
-    let connection =
-        connections::credentials.is_not_null().or(connections::access_token.is_not_null()).or(connections::refresh_token.is_not_null());
+    let connection = connections::credentials
+        .is_not_null()
+        .or(connections::access_token.is_not_null())
+        .or(connections::refresh_token.is_not_null());
     Ok(diesel::select(exists(services::table.filter(service))).get_result(conn)?
         || diesel::select(exists(connections::table.filter(connection))).get_result(conn)?
         || diesel::select(exists(oauth_flows::table.select(oauth_flows::state_hash))).get_result(conn)?)
@@ -115,14 +129,17 @@ pub fn check_database_key_ids(db: &Db, keyring: &Keyring, now: i64) -> Result<()
     // Two instances starting together on a new database may both record the active id: the one that
     // comes second checks again, now against the other's check value.
     match write_tx(&mut conn, |c| check_and_record(c, keyring, now)) {
-        Err(AppError::Db(e)) if is_unique_violation(&e) => write_tx(&mut conn, |c| check_and_record(c, keyring, now)),
+        Err(AppError::Db(e)) if is_unique_violation(&e) => {
+            write_tx(&mut conn, |c| check_and_record(c, keyring, now))
+        }
         other => other,
     }
 }
 
 fn check_and_record(conn: &mut DbConn, keyring: &Keyring, now: i64) -> Result<(), AppError> {
-    let recorded: Vec<(String, Sealed)> =
-        encryption_key_ids::table.select((encryption_key_ids::kid, encryption_key_ids::check_value)).load(conn)?;
+    let recorded: Vec<(String, Sealed)> = encryption_key_ids::table
+        .select((encryption_key_ids::kid, encryption_key_ids::check_value))
+        .load(conn)?;
     if let Some((missing, _)) = recorded.iter().find(|(kid, _)| !keyring.has_kid(kid)) {
         return Err(AppError::Startup(format!(
             "the database holds secrets encrypted with key id {missing:?}, which the configured keyring lacks \
@@ -175,13 +192,22 @@ fn opens_stored_secrets(conn: &mut DbConn, keyring: &Keyring, kid: &str) -> Resu
         let page: Vec<(i64, Sealed, Sealed, Sealed)> = connections::table
             .filter(connections::id.lt(before))
             .order(connections::id.desc())
-            .select((connections::id, connections::credentials, connections::access_token, connections::refresh_token))
+            .select((
+                connections::id,
+                connections::credentials,
+                connections::access_token,
+                connections::refresh_token,
+            ))
             .limit(PAGE)
             .load(conn)?;
         for (id, credentials, access, refresh) in &page {
             let row = id.to_string();
-            for (column, sealed) in [("credentials", credentials), ("access_token", access), ("refresh_token", refresh)] {
-                if let Some(verdict) = probe.offer(&SecretSlot::new("connections", column, &row), sealed.as_deref()) {
+            for (column, sealed) in
+                [("credentials", credentials), ("access_token", access), ("refresh_token", refresh)]
+            {
+                if let Some(verdict) =
+                    probe.offer(&SecretSlot::new("connections", column, &row), sealed.as_deref())
+                {
                     return Ok(verdict);
                 }
             }
@@ -200,7 +226,9 @@ fn opens_stored_secrets(conn: &mut DbConn, keyring: &Keyring, kid: &str) -> Resu
             .limit(PAGE)
             .load(conn)?;
         for (id, sealed) in &page {
-            if let Some(verdict) = probe.offer(&SecretSlot::new("services", "client_secret", &id.to_string()), sealed.as_deref()) {
+            if let Some(verdict) =
+                probe.offer(&SecretSlot::new("services", "client_secret", &id.to_string()), sealed.as_deref())
+            {
                 return Ok(verdict);
             }
         }
@@ -216,7 +244,9 @@ fn opens_stored_secrets(conn: &mut DbConn, keyring: &Keyring, kid: &str) -> Resu
         .limit(PAGE)
         .load(conn)?;
     for (state_hash, sealed) in &flows {
-        if let Some(verdict) = probe.offer(&SecretSlot::new("oauth_flows", "pkce_verifier", state_hash), Some(sealed)) {
+        if let Some(verdict) =
+            probe.offer(&SecretSlot::new("oauth_flows", "pkce_verifier", state_hash), Some(sealed))
+        {
             return Ok(verdict);
         }
     }

@@ -49,7 +49,11 @@ static WARNINGS: LazyLock<Limiter> = LazyLock::new(Limiter::default);
 pub fn warn(subject: &str, message: &dyn Display) {
     match WARNINGS.admit(subject, Instant::now()) {
         Some(0) => tracing::warn!(subject, "{message}"),
-        Some(left_out) => tracing::warn!(subject, left_out, "{message} ({left_out} more about {subject} since the last line, not logged)"),
+        Some(left_out) => tracing::warn!(
+            subject,
+            left_out,
+            "{message} ({left_out} more about {subject} since the last line, not logged)"
+        ),
         None => {}
     }
 }

@@ -78,7 +78,10 @@ impl TokenError {
         match error.as_str() {
             "invalid_grant" => TokenError::InvalidGrant { error, description },
             "invalid_client" | "unauthorized_client" => TokenError::ClientRefused { error, description },
-            _ => TokenError::Transient(format!("the token endpoint answered HTTP {status} ({error}{})", detail(&description))),
+            _ => TokenError::Transient(format!(
+                "the token endpoint answered HTTP {status} ({error}{})",
+                detail(&description)
+            )),
         }
     }
 }
@@ -114,8 +117,17 @@ fn encoded_scope(scopes: &[String], delimiter: &str) -> String {
 }
 
 /// The provider's consent URL for an authorization-code flow.
-pub fn authorize_url(cfg: &OAuthConfig, redirect_uri: &str, scopes: &[String], state: &str, challenge: &str) -> Result<Url, TokenError> {
-    let base = cfg.authorization_url.as_deref().ok_or_else(|| TokenError::NotSent("the service has no authorization URL".into()))?;
+pub fn authorize_url(
+    cfg: &OAuthConfig,
+    redirect_uri: &str,
+    scopes: &[String],
+    state: &str,
+    challenge: &str,
+) -> Result<Url, TokenError> {
+    let base = cfg
+        .authorization_url
+        .as_deref()
+        .ok_or_else(|| TokenError::NotSent("the service has no authorization URL".into()))?;
     let mut url = Url::parse(base).map_err(|e| TokenError::NotSent(format!("authorization URL: {e}")))?;
     let mut query = url.query().map(str::to_owned).unwrap_or_default();
     let mut add = |k: &str, v: &str| {
@@ -171,17 +183,26 @@ pub async fn token_request(
     let answer = out.send(&url, request.form(&form), Some(TOKEN_TIMEOUT)).await?;
     let parsed: Option<TokenBody> = serde_json::from_slice(&answer.body).ok();
     match (answer.status, parsed) {
-        (200..=299, Some(TokenBody { access_token: Some(token), refresh_token, expires_in, scope, .. })) => Ok(TokenSet {
-            access_token: Secret::new(token),
-            refresh_token: refresh_token.filter(|t| !t.is_empty()).map(Secret::new),
-            expires_in: expires_in.and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))),
-            scope,
-        }),
-        (status, _) if status >= 500 || status == 429 => Err(TokenError::Transient(format!("the token endpoint answered HTTP {status}"))),
-        (status, Some(TokenBody { error: Some(error), error_description, .. })) => {
-            Err(TokenError::of_code(status, shown(&error, &sent), error_description.map(|d| shown(&d, &sent))))
+        (200..=299, Some(TokenBody { access_token: Some(token), refresh_token, expires_in, scope, .. })) => {
+            Ok(TokenSet {
+                access_token: Secret::new(token),
+                refresh_token: refresh_token.filter(|t| !t.is_empty()).map(Secret::new),
+                expires_in: expires_in
+                    .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))),
+                scope,
+            })
         }
-        (status, _) => Err(TokenError::Transient(format!("the token endpoint answered HTTP {status} without a token"))),
+        (status, _) if status >= 500 || status == 429 => {
+            Err(TokenError::Transient(format!("the token endpoint answered HTTP {status}")))
+        }
+        (status, Some(TokenBody { error: Some(error), error_description, .. })) => Err(TokenError::of_code(
+            status,
+            shown(&error, &sent),
+            error_description.map(|d| shown(&d, &sent)),
+        )),
+        (status, _) => {
+            Err(TokenError::Transient(format!("the token endpoint answered HTTP {status} without a token")))
+        }
     }
 }
 
@@ -244,7 +265,8 @@ pub async fn revoke(
     token_calls_allowed(out)?;
     let endpoint = cfg.revoke_url.as_deref().ok_or_else(|| TokenError::NotSent("no revoke URL".into()))?;
     let url = Url::parse(endpoint).map_err(|e| TokenError::NotSent(format!("revoke URL: {e}")))?;
-    let mut form: Vec<(&'static str, String)> = vec![("token", token.expose().to_owned()), ("token_type_hint", hint.to_owned())];
+    let mut form: Vec<(&'static str, String)> =
+        vec![("token", token.expose().to_owned()), ("token_type_hint", hint.to_owned())];
     let (request, _) = authenticate(out.request(reqwest::Method::POST, &url)?, &mut form, cfg, client_secret);
     let answer = out.send(&url, request.form(&form), Some(TOKEN_TIMEOUT)).await?;
     match answer.status {

@@ -75,7 +75,11 @@ impl AddressPolicy {
             None => return refuse("the URL has no host"),
         };
         let port = url.port_or_known_default().unwrap_or(0);
-        if self.permits(ip, port) { Ok(()) } else { refuse("the address is internal (loopback, private or link-local)") }
+        if self.permits(ip, port) {
+            Ok(())
+        } else {
+            refuse("the address is internal (loopback, private or link-local)")
+        }
     }
 }
 
@@ -152,9 +156,14 @@ impl Resolve for PolicyResolver {
         Box::pin(async move {
             let host = name.as_str().to_owned();
             let found: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = found.iter().copied().filter(|a| policy.permits(a.ip(), port)).collect();
+            let allowed: Vec<SocketAddr> =
+                found.iter().copied().filter(|a| policy.permits(a.ip(), port)).collect();
             if allowed.is_empty() {
-                let why = if found.is_empty() { "it does not resolve" } else { "it resolves to an internal address" };
+                let why = if found.is_empty() {
+                    "it does not resolve"
+                } else {
+                    "it resolves to an internal address"
+                };
                 return Err(format!("the host {host} is not allowed: {why}").into());
             }
             Ok(Box::new(allowed.into_iter()) as Addrs)
@@ -191,7 +200,10 @@ pub struct Outbound {
 
 impl Outbound {
     pub fn new(config: &Config) -> Result<Outbound, reqwest::Error> {
-        let policy = Arc::new(AddressPolicy { allow: config.outbound_allow_cidrs.clone(), allow_http: config.outbound_allow_http });
+        let policy = Arc::new(AddressPolicy {
+            allow: config.outbound_allow_cidrs.clone(),
+            allow_http: config.outbound_allow_http,
+        });
         let outbound = Outbound { clients: Arc::default(), policy, no_token_calls: config.no_refresh };
         // Built once here, so that a configuration the client refuses fails at start-up.
         outbound.client(443)?;
@@ -218,7 +230,11 @@ impl Outbound {
     }
 
     /// A request builder for `url` after the policy's URL checks.
-    pub fn request(&self, method: reqwest::Method, url: &Url) -> Result<reqwest::RequestBuilder, OutboundError> {
+    pub fn request(
+        &self,
+        method: reqwest::Method,
+        url: &Url,
+    ) -> Result<reqwest::RequestBuilder, OutboundError> {
         self.policy.check_url(url)?;
         let port = url.port_or_known_default().unwrap_or(0);
         let client = self.client(port).map_err(|e| classify(url, e, DEFAULT_TIMEOUT))?;
@@ -227,7 +243,12 @@ impl Outbound {
 
     /// Sends a request and reads the answer, at most `MAX_RESPONSE_BYTES` of body. A failure is
     /// the third party's, not the app's: a warning, at most one a minute per host (`logs`).
-    pub async fn send(&self, url: &Url, request: reqwest::RequestBuilder, timeout: Option<Duration>) -> Result<Answer, OutboundError> {
+    pub async fn send(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+        timeout: Option<Duration>,
+    ) -> Result<Answer, OutboundError> {
         let answer = self.send_once(url, request, timeout).await;
         if let Err(e) = &answer
             && !matches!(e, OutboundError::Refused(..))
@@ -237,7 +258,12 @@ impl Outbound {
         answer
     }
 
-    async fn send_once(&self, url: &Url, request: reqwest::RequestBuilder, timeout: Option<Duration>) -> Result<Answer, OutboundError> {
+    async fn send_once(
+        &self,
+        url: &Url,
+        request: reqwest::RequestBuilder,
+        timeout: Option<Duration>,
+    ) -> Result<Answer, OutboundError> {
         // Written out only for an error (measured: 2% of an invoke's CPU when done every time).
         let shown = || redacted(url);
         let request = match timeout {
@@ -304,7 +330,9 @@ fn failure(e: &(dyn std::error::Error + 'static), host: &str, tls: bool) -> Stri
         Some(ErrorKind::ConnectionAborted | ErrorKind::BrokenPipe | ErrorKind::UnexpectedEof) if !tls => {
             return "the upstream closed the connection".into();
         }
-        Some(ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable) => return "no route to the upstream".into(),
+        Some(ErrorKind::HostUnreachable | ErrorKind::NetworkUnreachable) => {
+            return "no route to the upstream".into();
+        }
         _ => {}
     }
     if says("dns error") {

@@ -23,7 +23,9 @@ pub fn hash_blocking(password: &Secret) -> Result<String, AppError> {
 
 /// Whether `password` matches the PHC string `hash` (blocking).
 pub fn verify_blocking(password: &Secret, hash: &str) -> bool {
-    PasswordHash::new(hash).map(|parsed| Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok()).unwrap_or(false)
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.expose().as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
 }
 
 /// A hash of a random password, verified against for unknown users so that their sign-in takes as

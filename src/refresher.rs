@@ -49,7 +49,8 @@ impl Refresher {
     /// The tokens this process obtained over `version` and has not stored yet.
     pub(crate) fn pending(&self, id: i64, version: i64, now: i64) -> Option<Token> {
         let pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let found = pending.get(&id).filter(|p| p.over_version == version && p.expires_at.is_none_or(|e| e > now))?;
+        let found =
+            pending.get(&id).filter(|p| p.over_version == version && p.expires_at.is_none_or(|e| e > now))?;
         Some(Token { value: found.token.clone(), version: version + 1 })
     }
 

@@ -141,7 +141,8 @@ impl NameIndex {
 
 /// The version the triggers keep.
 fn version(conn: &mut DbConn) -> QueryResult<i64> {
-    diesel::select(static_sql::<BigInt>("(SELECT v FROM connection_names_version WHERE id = 1)")).get_result(conn)
+    diesel::select(static_sql::<BigInt>("(SELECT v FROM connection_names_version WHERE id = 1)"))
+        .get_result(conn)
 }
 
 impl Snapshot {
@@ -210,7 +211,11 @@ impl Snapshot {
         let want = q.offset + q.limit;
         let cap = COUNT_CAP as usize;
         // Every match holds every gram of the needle, so the shortest list holds them all.
-        let list = |gram| self.grams.get(&gram).map_or(&[][..], |&(start, len)| &self.positions[start as usize..(start + len) as usize]);
+        let list = |gram| {
+            self.grams
+                .get(&gram)
+                .map_or(&[][..], |&(start, len)| &self.positions[start as usize..(start + len) as usize])
+        };
         let candidates = grams_of(q.needle).map(list).min_by_key(|l| l.len()).unwrap_or(&[]);
         let mut order: Box<dyn Iterator<Item = &u32>> =
             if q.descending { Box::new(candidates.iter().rev()) } else { Box::new(candidates.iter()) };
@@ -229,7 +234,11 @@ impl Snapshot {
             }
             n += 1;
         }
-        let total = if n > cap { Total { n: COUNT_CAP, at_least: true } } else { Total { n: n as i64, at_least: false } };
+        let total = if n > cap {
+            Total { n: COUNT_CAP, at_least: true }
+        } else {
+            Total { n: n as i64, at_least: false }
+        };
         Found { ids, total }
     }
 }

@@ -29,9 +29,13 @@ fn set(res: &mut ServiceResponse<impl MessageBody>, name: &'static str, value: &
 }
 
 /// Adds the security headers to every response, including error pages.
-pub async fn headers(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<impl MessageBody>, Error> {
+pub async fn headers(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let is_static = req.path().starts_with("/static/");
-    let https = req.app_data::<web::Data<AppState>>().is_some_and(|state| crate::auth::session::over_https(state));
+    let https =
+        req.app_data::<web::Data<AppState>>().is_some_and(|state| crate::auth::session::over_https(state));
     let mut res = next.call(req).await?;
     // A page may widen form-action for its own forms (the OAuth consent redirect); never anything else.
     if !res.headers().contains_key("content-security-policy") {
@@ -58,7 +62,10 @@ pub async fn headers(req: ServiceRequest, next: Next<impl MessageBody + 'static>
 
 /// Refuses state-changing browser requests sent from another site. The Bearer API is exempt: it
 /// ignores cookies, so a cross-site page cannot ride on a session there.
-pub async fn check_origin<B: MessageBody + 'static>(req: ServiceRequest, next: Next<B>) -> Result<ServiceResponse<EitherBody<B>>, Error> {
+pub async fn check_origin<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<EitherBody<B>>, Error> {
     let safe = req.method().is_safe();
     if !safe && !req.path().starts_with("/api/") {
         let state = req.app_data::<web::Data<AppState>>().cloned();
@@ -80,7 +87,11 @@ pub async fn check_origin<B: MessageBody + 'static>(req: ServiceRequest, next: N
 /// The policy with `form-action` also allowing these origins: a form POST that redirects to a
 /// provider's consent page is blocked by the browser unless form-action lists the provider.
 pub fn csp_with_form_targets(origins: &[String]) -> String {
-    let extra: Vec<&str> = origins.iter().map(String::as_str).filter(|o| o.starts_with("https://") || o.starts_with("http://")).collect();
+    let extra: Vec<&str> = origins
+        .iter()
+        .map(String::as_str)
+        .filter(|o| o.starts_with("https://") || o.starts_with("http://"))
+        .collect();
     if extra.is_empty() {
         return CONTENT_SECURITY_POLICY.to_owned();
     }

@@ -24,7 +24,8 @@ pub fn first_run(db: &Db, config: &Config, base_url: &Url) -> Result<Option<Secr
     }
     let (password, generated) = match &config.admin_password {
         Some(p) => {
-            password::check_policy(p).map_err(|why| AppError::Startup(format!("CONNECTIONS_ADMIN_PASSWORD: {why}")))?;
+            password::check_policy(p)
+                .map_err(|why| AppError::Startup(format!("CONNECTIONS_ADMIN_PASSWORD: {why}")))?;
             (p.clone(), false)
         }
         None => (Secret::new(random_urlsafe(18)?), true),
@@ -71,7 +72,8 @@ pub fn claim_instance(db: &Db, config: &Config) -> Result<String, AppError> {
         Ok(found) if !found.trim().is_empty() => found.trim().to_owned(),
         _ => {
             let fresh = random_urlsafe(9)?;
-            write_private(&path, &fresh).map_err(|e| AppError::Startup(format!("cannot write {}: {e}", path.display())))?;
+            write_private(&path, &fresh)
+                .map_err(|e| AppError::Startup(format!("cannot write {}: {e}", path.display())))?;
             fresh
         }
     };

@@ -59,7 +59,10 @@ pub struct Flash {
 impl Flash {
     /// Errors are stored with a leading `!`.
     fn decode(raw: &str) -> Flash {
-        let text = url::form_urlencoded::parse(format!("m={raw}").as_bytes()).map(|(_, v)| v.into_owned()).next().unwrap_or_default();
+        let text = url::form_urlencoded::parse(format!("m={raw}").as_bytes())
+            .map(|(_, v)| v.into_owned())
+            .next()
+            .unwrap_or_default();
         match text.strip_prefix('!') {
             Some(message) => Flash { message: message.to_owned(), is_error: true },
             None => Flash { message: text, is_error: false },
@@ -82,7 +85,13 @@ impl Layout {
         Layout {
             user: signed_in.map(|s| UserBadge {
                 username: s.user.username.clone(),
-                initial: s.user.username.chars().next().map(|c| c.to_uppercase().collect()).unwrap_or_default(),
+                initial: s
+                    .user
+                    .username
+                    .chars()
+                    .next()
+                    .map(|c| c.to_uppercase().collect())
+                    .unwrap_or_default(),
                 role: s.user.role().label(),
             }),
             csrf: Escaped::new(signed_in.map_or("", |s| s.csrf())),
@@ -125,7 +134,11 @@ fn raw_cookie(req: &HttpRequest, name: &str) -> Option<String> {
 }
 
 /// Renders a template as a page with `status`, clearing a flash message that it has now shown.
-pub fn render_status(req: &HttpRequest, status: StatusCode, template: &impl Template) -> Result<HttpResponse, AppError> {
+pub fn render_status(
+    req: &HttpRequest,
+    status: StatusCode,
+    template: &impl Template,
+) -> Result<HttpResponse, AppError> {
     let body = template.render().map_err(|e| AppError::Internal(format!("template: {e}")))?;
     let mut res = HttpResponse::build(status);
     res.content_type("text/html; charset=utf-8");
@@ -149,7 +162,9 @@ pub fn see_other(location: &str, flash: Option<&str>) -> HttpResponse {
     res.insert_header((LOCATION, location.to_owned()));
     if let Some(message) = flash {
         let encoded: String = url::form_urlencoded::byte_serialize(message.as_bytes()).collect();
-        res.cookie(Cookie::build(FLASH_COOKIE, encoded).path("/").http_only(true).same_site(SameSite::Lax).finish());
+        res.cookie(
+            Cookie::build(FLASH_COOKIE, encoded).path("/").http_only(true).same_site(SameSite::Lax).finish(),
+        );
     }
     res.finish()
 }
@@ -170,7 +185,9 @@ pub fn form_config() -> actix_web::web::FormConfig {
 /// navigation get whole pages).
 pub fn wants_fragment(req: &HttpRequest, target: &str) -> bool {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
-    header("hx-request") == Some("true") && header("hx-history-restore-request") != Some("true") && header("hx-target") == Some(target)
+    header("hx-request") == Some("true")
+        && header("hx-history-restore-request") != Some("true")
+        && header("hx-target") == Some(target)
 }
 
 /// 303 See Other with a one-time error message.
@@ -187,8 +204,15 @@ pub fn local_path(next: Option<&str>) -> Cow<'_, str> {
     const STRIPPED: [char; 3] = ['\t', '\n', '\r'];
     let Some(raw) = next else { return Cow::Borrowed("/") };
     let trimmed = raw.trim_matches(|c: char| c <= ' ');
-    let path = if trimmed.contains(STRIPPED) { Cow::Owned(trimmed.replace(STRIPPED, "")) } else { Cow::Borrowed(trimmed) };
-    let local = path.starts_with('/') && !path.starts_with("//") && !path.contains(['\\', ':']) && !path.chars().any(char::is_control);
+    let path = if trimmed.contains(STRIPPED) {
+        Cow::Owned(trimmed.replace(STRIPPED, ""))
+    } else {
+        Cow::Borrowed(trimmed)
+    };
+    let local = path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.contains(['\\', ':'])
+        && !path.chars().any(char::is_control);
     if local { path } else { Cow::Borrowed("/") }
 }
 

@@ -72,7 +72,13 @@ pub struct ListQuery {
 
 /// A query value: absent is `None`; present, it must parse (an empty value too: the document's enums
 /// and patterns do not admit it).
-fn parse_or<T>(errors: &mut FieldErrors, field: &str, raw: Option<&str>, parse: impl Fn(&str) -> Option<T>, hint: &str) -> Option<T> {
+fn parse_or<T>(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: Option<&str>,
+    parse: impl Fn(&str) -> Option<T>,
+    hint: &str,
+) -> Option<T> {
     parse(raw?).or_else(|| {
         push(errors, field, hint);
         None
@@ -93,8 +99,21 @@ pub async fn list_connections(
         Status::parse,
         "Use not_connected, connected, disconnected or needs_reconnect.",
     );
-    let auth_type = parse_or(&mut errors, "auth_type", q.auth_type.as_deref(), AuthType::parse, "Use api_key, basic or oauth2.");
-    let sort = parse_or(&mut errors, "sort", q.sort.as_deref(), Sort::parse, "Use name, -name, updated or -updated.").unwrap_or_default();
+    let auth_type = parse_or(
+        &mut errors,
+        "auth_type",
+        q.auth_type.as_deref(),
+        AuthType::parse,
+        "Use api_key, basic or oauth2.",
+    );
+    let sort = parse_or(
+        &mut errors,
+        "sort",
+        q.sort.as_deref(),
+        Sort::parse,
+        "Use name, -name, updated or -updated.",
+    )
+    .unwrap_or_default();
     let owner_any = match q.owner.as_deref().unwrap_or("me") {
         "me" => false,
         "any" => true,
@@ -112,7 +131,13 @@ pub async fn list_connections(
     }
     // Exactly a link name, as the document's pattern says (one with spaces around names no service).
     let exact_link = |raw: &str| crate::domain::validate::link_name(raw).ok().filter(|l| l == raw);
-    let service = parse_or(&mut errors, "service", q.service.as_deref(), exact_link, "Use a service's link name, e.g. zoho_desk.");
+    let service = parse_or(
+        &mut errors,
+        "service",
+        q.service.as_deref(),
+        exact_link,
+        "Use a service's link name, e.g. zoho_desk.",
+    );
     let search = q.search.unwrap_or_default();
     super::check_search(&mut errors, &search);
     if !errors.is_empty() {
@@ -127,7 +152,15 @@ pub async fn list_connections(
                 None => None,
             };
             let window = Window { page, per_page };
-            let query = ConnectionQuery { search, service_id, status, auth_type, owner_id: (!owner_any).then_some(viewer), sort, window };
+            let query = ConnectionQuery {
+                search,
+                service_id,
+                status,
+                auth_type,
+                owner_id: (!owner_any).then_some(viewer),
+                sort,
+                window,
+            };
             let listing = crate::lists::connections::list(c, &query, Some(&names))?;
             // The page's whole connections (the JSON shows more than a list row), in the list's order.
             let ids: Vec<i64> = listing.rows.iter().map(|r| r.id).collect();
@@ -153,7 +186,11 @@ pub async fn create_connection(
         .json(connection_json(&created)))
 }
 
-pub async fn show_connection(_: ApiAdmin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn show_connection(
+    _: ApiAdmin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     Ok(HttpResponse::Ok().json(connection_json(&ops::load(&state, &link).await?.view())))
 }
 
@@ -224,7 +261,8 @@ pub async fn revoke_connection(
 ) -> Result<HttpResponse, AppError> {
     let outcome = ops::revoke(&state, &user, &link).await?;
     let view = ops::load(&state, &link).await?.view();
-    let mut body = serde_json::to_value(connection_json(&view)).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut body =
+        serde_json::to_value(connection_json(&view)).map_err(|e| AppError::Internal(e.to_string()))?;
     body["revoke_outcome"] = outcome.into();
     Ok(HttpResponse::Ok().json(body))
 }

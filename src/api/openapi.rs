@@ -244,8 +244,10 @@ fn error_response(description: &str, schema_name: &str) -> Value {
 }
 
 fn responses() -> Value {
-    let mut unauthorized = error_response("No valid API token: send `Authorization: Bearer <token>`.", "Error");
-    unauthorized["headers"] = json!({ "WWW-Authenticate": { "schema": { "type": "string", "example": "Bearer" } } });
+    let mut unauthorized =
+        error_response("No valid API token: send `Authorization: Bearer <token>`.", "Error");
+    unauthorized["headers"] =
+        json!({ "WWW-Authenticate": { "schema": { "type": "string", "example": "Bearer" } } });
     let mut unavailable = error_response(
         "The database is unavailable right now (sent with `Retry-After`), or no new token can be had now (the \
          message says why).",

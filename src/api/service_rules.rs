@@ -27,21 +27,40 @@ pub fn check(input: &ServiceInput, current: Option<AuthType>) -> Result<(), AppE
         if auth_type.is_some_and(|t| t != AuthType::ApiKey) {
             push(&mut errors, "api_key", "Only API Key services have API key parameters: leave api_key out.");
         }
-        one_of(&mut errors, "api_key.param_type", api_key.param_type.as_deref(), &["query", "form", "header"]);
+        one_of(
+            &mut errors,
+            "api_key.param_type",
+            api_key.param_type.as_deref(),
+            &["query", "form", "header"],
+        );
     }
     if let Some(oauth2) = &input.oauth2 {
         if auth_type.is_some_and(|t| t != AuthType::OAuth2) {
             push(&mut errors, "oauth2", "Only OAuth2 services have OAuth2 settings: leave oauth2 out.");
         }
-        one_of(&mut errors, "oauth2.grant_type", oauth2.grant_type.as_deref(), &["authorization_code", "client_credentials"]);
+        one_of(
+            &mut errors,
+            "oauth2.grant_type",
+            oauth2.grant_type.as_deref(),
+            &["authorization_code", "client_credentials"],
+        );
         one_of(&mut errors, "oauth2.client_auth", oauth2.client_auth.as_deref(), &["basic", "body"]);
         let delimiters = [" ", ",", "+", "space", "comma", "plus"];
         one_of(&mut errors, "oauth2.scope_delimiter", oauth2.scope_delimiter.as_deref(), &delimiters);
         if let Some(placement) = &oauth2.token_placement {
-            one_of(&mut errors, "oauth2.token_placement.in", placement.location.as_deref(), &["header", "query"]);
+            one_of(
+                &mut errors,
+                "oauth2.token_placement.in",
+                placement.location.as_deref(),
+                &["header", "query"],
+            );
             let prefix = placement.prefix.as_deref().map(str::trim).unwrap_or_default();
             if placement.location.as_deref() == Some("query") && !prefix.is_empty() {
-                push(&mut errors, "oauth2.token_placement.prefix", "Only header placement has a prefix: leave it out.");
+                push(
+                    &mut errors,
+                    "oauth2.token_placement.prefix",
+                    "Only header placement has a prefix: leave it out.",
+                );
             }
         }
     }

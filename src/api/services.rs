@@ -53,7 +53,10 @@ pub fn service_json<'a>(s: &'a Service, connection_count: i64, alias_url: &str) 
         auth_type: s.auth_type(),
         api_base_url: s.api_base_url.clone(),
         api_key: s.config.api_key().cloned(),
-        oauth2: s.config.oauth().map(|settings| OAuthJson { settings, client_secret_set: s.client_secret_set }),
+        oauth2: s
+            .config
+            .oauth()
+            .map(|settings| OAuthJson { settings, client_secret_set: s.client_secret_set }),
         callback_url: callback_url(alias_url),
         test_request: s.test_request.clone(),
         connection_count,
@@ -107,14 +110,22 @@ fn service_query(q: ListQuery) -> Result<ServiceQuery, AppError> {
     Ok(ServiceQuery { search, auth_type, sort, window: Window { page, per_page } })
 }
 
-pub async fn list_services(_: ApiAdmin, state: web::Data<AppState>, query: web::Query<ListQuery>) -> Result<HttpResponse, AppError> {
+pub async fn list_services(
+    _: ApiAdmin,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, AppError> {
     let q = service_query(query.into_inner())?;
     let alias = ops::alias_url(&state).await?;
     let Window { page, per_page } = q.window;
     let (rows, total) = state.db.read(move |c| Ok(crate::lists::services::rows(c, &q)?)).await?;
-    let views = rows.iter().map(|r| Ok((r.view()?, r.connection_count))).collect::<Result<Vec<_>, AppError>>()?;
-    let services: Vec<ServiceJson> = views.iter().map(|(view, count)| service_json(view, *count, &alias)).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "services": services, "total": total, "page": page, "per_page": per_page })))
+    let views =
+        rows.iter().map(|r| Ok((r.view()?, r.connection_count))).collect::<Result<Vec<_>, AppError>>()?;
+    let services: Vec<ServiceJson> =
+        views.iter().map(|(view, count)| service_json(view, *count, &alias)).collect();
+    Ok(HttpResponse::Ok().json(
+        serde_json::json!({ "services": services, "total": total, "page": page, "per_page": per_page }),
+    ))
 }
 
 pub async fn create_service(
@@ -131,7 +142,11 @@ pub async fn create_service(
         .json(service_json(&service, 0, &alias)))
 }
 
-pub async fn show_service(_: ApiAdmin, state: web::Data<AppState>, link: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn show_service(
+    _: ApiAdmin,
+    state: web::Data<AppState>,
+    link: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
     Ok(HttpResponse::Ok().json(service_json(&d.service, d.connection_count, &ops::alias_url(&state).await?)))
 }

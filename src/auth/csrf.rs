@@ -46,8 +46,8 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let body = Bytes::from_request(&req, payload);
         Box::pin(async move {
             let (by, body) = checked(&req, body, true).await?;
-            let form =
-                serde_urlencoded::from_bytes(&body).map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
+            let form = serde_urlencoded::from_bytes(&body)
+                .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
             Ok(CsrfForm { form, by })
         })
     }
@@ -66,14 +66,18 @@ impl FromRequest for SignOutForm {
 
 /// Loads the session, checks the role when asked, reads the body and checks its CSRF token, then its
 /// text (`input::check_form`).
-async fn checked(req: &HttpRequest, body: <Bytes as FromRequest>::Future, sdadmin_only: bool) -> Result<(SignedIn, Bytes), AppError> {
+async fn checked(
+    req: &HttpRequest,
+    body: <Bytes as FromRequest>::Future,
+    sdadmin_only: bool,
+) -> Result<(SignedIn, Bytes), AppError> {
     let by = session::load(req).await?;
     if sdadmin_only && by.user.role() != Role::SdAdmin {
         return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
     }
     let body = body.await.map_err(crate::body_deadline::body_error)?;
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_bytes(&body).map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)
+        .map_err(|_| AppError::BadRequest("The form could not be read.".into()))?;
     let from_field = pairs.iter().find(|(k, _)| k == CSRF_FIELD).map(|(_, v)| v.as_str());
     let from_header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
     let sent = from_field.or(from_header).unwrap_or("");

@@ -25,7 +25,9 @@ async fn live_token(state: &AppState, hash: String, now: i64) -> Result<Option<(
     }
     let epoch = cache.map(Cache::epoch);
     let lookup = hash.clone();
-    let Some((mut token, user)) = state.db.read(move |conn| Ok(api_token::find_active_with_user(conn, &lookup)?)).await? else {
+    let Some((mut token, user)) =
+        state.db.read(move |conn| Ok(api_token::find_active_with_user(conn, &lookup)?)).await?
+    else {
         return Ok(None);
     };
     if !used_lately(&token) {
@@ -41,7 +43,8 @@ async fn live_token(state: &AppState, hash: String, now: i64) -> Result<Option<(
 }
 
 /// The message every non-SDAdmin gets.
-pub const SDADMIN_REQUIRED: &str = "The SDAdmin role is required to use Connections. Ask an administrator for access.";
+pub const SDADMIN_REQUIRED: &str =
+    "The SDAdmin role is required to use Connections. Ask an administrator for access.";
 
 /// How often an API token's `last_used_at` is written.
 const MARK_USED_EVERY_SECS: i64 = 60;

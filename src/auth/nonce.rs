@@ -19,8 +19,11 @@ pub const LIFETIME_SECS: i64 = 3600;
 const DOMAIN: &[u8] = b"connections/nonce/v1";
 
 fn tag(key: &str, purpose: &str, target: &str, expires_at: i64, salt: &str) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()).expect("HMAC takes a key of any length");
-    for part in [DOMAIN, purpose.as_bytes(), target.as_bytes(), expires_at.to_string().as_bytes(), salt.as_bytes()] {
+    let mut mac =
+        <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_bytes()).expect("HMAC takes a key of any length");
+    for part in
+        [DOMAIN, purpose.as_bytes(), target.as_bytes(), expires_at.to_string().as_bytes(), salt.as_bytes()]
+    {
         mac.update(&(part.len() as u64).to_be_bytes());
         mac.update(part);
     }

@@ -51,11 +51,14 @@ pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
     let id_hash = sha256_hex(cookie.value());
     let now = state.clock.now();
     let (idle, absolute) = (state.config.session_idle_secs, state.config.session_absolute_secs);
-    let usable =
-        |session: &Session, user: &User| now - session.last_seen_at <= idle && now - session.created_at <= absolute && !user.disabled;
+    let usable = |session: &Session, user: &User| {
+        now - session.last_seen_at <= idle && now - session.created_at <= absolute && !user.disabled
+    };
     // A cached session needs no write: it is recent (a touch is due after a minute) and valid.
     let cached = state.cache.as_ref().and_then(|cache| cache.session(&id_hash));
-    if let Some((session, user)) = cached.filter(|(s, u)| now - s.last_seen_at < TOUCH_EVERY_SECS && usable(s, u)) {
+    if let Some((session, user)) =
+        cached.filter(|(s, u)| now - s.last_seen_at < TOUCH_EVERY_SECS && usable(s, u))
+    {
         let found = SignedIn { user, session };
         req.extensions_mut().insert(found.clone());
         return Ok(found);
@@ -107,7 +110,12 @@ pub async fn end(state: &AppState, req: &HttpRequest) -> Result<(), AppError> {
 
 fn session_cookie(state: &AppState, value: String) -> Cookie<'static> {
     // Lax, not Strict: the provider's redirect back to the OAuth callback must carry the session.
-    Cookie::build(cookie_name(state), value).path("/").http_only(true).same_site(SameSite::Lax).secure(over_https(state)).finish()
+    Cookie::build(cookie_name(state), value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(over_https(state))
+        .finish()
 }
 
 /// A cookie that tells the browser to forget the session.
@@ -118,5 +126,7 @@ pub fn removal_cookie(state: &AppState) -> Cookie<'static> {
 }
 
 pub fn state(req: &HttpRequest) -> Result<web::Data<AppState>, AppError> {
-    req.app_data::<web::Data<AppState>>().cloned().ok_or_else(|| AppError::Internal("app state missing".into()))
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| AppError::Internal("app state missing".into()))
 }

@@ -36,7 +36,8 @@ fn catch_up(cache: &Cache, conn: &mut DbConn) {
 /// PostgreSQL: the payloads the trigger function appended to this session's setting, taken and
 /// emptied in one call (a rolled-back transaction undid its own).
 fn reported_here(conn: &mut DbConn) -> QueryResult<Vec<String>> {
-    let reported: Option<String> = diesel::select(static_sql::<Nullable<Text>>("take_cache_changes()")).get_result(conn)?;
+    let reported: Option<String> =
+        diesel::select(static_sql::<Nullable<Text>>("take_cache_changes()")).get_result(conn)?;
     Ok(reported.unwrap_or_default().lines().filter(|l| !l.is_empty()).map(str::to_owned).collect())
 }
 

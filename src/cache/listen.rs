@@ -58,7 +58,12 @@ pub(super) fn listen(db: Db, url: String, cache: Arc<Cache>, stopped: impl Fn() 
 }
 
 /// Hands notifications to the cache until `stopped`, or until the connection fails (returned).
-fn relay(conn: &mut PgConnection, db: &Db, cache: &Cache, stopped: &impl Fn() -> bool) -> Option<diesel::result::Error> {
+fn relay(
+    conn: &mut PgConnection,
+    db: &Db,
+    cache: &Cache,
+    stopped: &impl Fn() -> bool,
+) -> Option<diesel::result::Error> {
     let mut pinged = Instant::now();
     while !stopped() {
         std::thread::sleep(POLL);

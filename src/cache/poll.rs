@@ -74,12 +74,14 @@ impl Reader {
     fn read(&mut self, conn: &mut DbConn, cache: &Cache) -> Result<(), AppError> {
         let after = cache.seen.load(Ordering::Acquire);
         let changes = match self.started {
-            true if self.read_at.elapsed() < STALE_AFTER => Some(crate::on_backend!(conn, |c| cache_changes::table
-                .filter(cache_changes::id.gt(after))
-                .order(cache_changes::id)
-                .limit(MAX_BATCH + 1)
-                .select((cache_changes::id, cache_changes::payload))
-                .load::<(i64, String)>(c))?),
+            true if self.read_at.elapsed() < STALE_AFTER => {
+                Some(crate::on_backend!(conn, |c| cache_changes::table
+                    .filter(cache_changes::id.gt(after))
+                    .order(cache_changes::id)
+                    .limit(MAX_BATCH + 1)
+                    .select((cache_changes::id, cache_changes::payload))
+                    .load::<(i64, String)>(c))?)
+            }
             _ => None,
         };
         match changes.filter(|changes| changes.len() as i64 <= MAX_BATCH) {
@@ -108,7 +110,8 @@ fn newest(conn: &mut DbConn) -> Result<i64, AppError> {
 }
 
 fn prune(db: &Db) -> Result<(), AppError> {
-    let cutoff = crate::db::static_sql::<diesel::sql_types::BigInt>("unixepoch() - ").bind::<diesel::sql_types::BigInt, _>(KEEP_SECS);
+    let cutoff = crate::db::static_sql::<diesel::sql_types::BigInt>("unixepoch() - ")
+        .bind::<diesel::sql_types::BigInt, _>(KEEP_SECS);
     diesel::delete(cache_changes::table.filter(cache_changes::at.lt(cutoff))).execute(&mut *db.get()?)?;
     Ok(())
 }

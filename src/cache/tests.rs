@@ -15,7 +15,10 @@ fn user(id: i64) -> User {
 }
 
 pub(super) fn session(hash: &str, user_id: i64) -> (Session, User) {
-    (Session { id_hash: hash.into(), user_id, csrf_token: "t".into(), created_at: 0, last_seen_at: 0 }, user(user_id))
+    (
+        Session { id_hash: hash.into(), user_id, csrf_token: "t".into(), created_at: 0, last_seen_at: 0 },
+        user(user_id),
+    )
 }
 
 fn token(hash: &str, user_id: i64) -> (ApiToken, User) {
@@ -132,7 +135,10 @@ fn notifications_remove_what_they_name() {
     cache.put_session("d".into(), session("d", 3), cache.epoch());
     cache.put_token("d".into(), token("d", 3), cache.epoch());
     cache.forget("garbled");
-    assert!(cache.session("d").is_none() && cache.token("d").is_none(), "an unknown notification empties the cache");
+    assert!(
+        cache.session("d").is_none() && cache.token("d").is_none(),
+        "an unknown notification empties the cache"
+    );
 }
 
 #[test]
@@ -165,7 +171,9 @@ fn a_connection_goes_when_it_its_service_or_its_owner_changes() {
             cache.put_connection(link, loaded(link, service, owner), cache.epoch());
         }
     };
-    let held = |cache: &Cache| ["a", "b", "c", "d"].into_iter().filter(|l| cache.connection(l).is_some()).collect::<Vec<_>>();
+    let held = |cache: &Cache| {
+        ["a", "b", "c", "d"].into_iter().filter(|l| cache.connection(l).is_some()).collect::<Vec<_>>()
+    };
     fill(&cache);
     assert_eq!(held(&cache), ["a", "b", "c", "d"]);
     cache.forget("c:a");

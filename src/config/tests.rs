@@ -57,7 +57,16 @@ fn an_allow_list_entry_may_name_a_port() {
 
 #[test]
 fn a_bad_port_is_refused_with_the_setting_name() {
-    for bad in ["127.0.0.1:", "127.0.0.1:0", "127.0.0.1:65536", "127.0.0.1:http", "[::1]:x", "[::1", "[::1]8081", "[::1/64]/64:80"] {
+    for bad in [
+        "127.0.0.1:",
+        "127.0.0.1:0",
+        "127.0.0.1:65536",
+        "127.0.0.1:http",
+        "[::1]:x",
+        "[::1",
+        "[::1]8081",
+        "[::1/64]/64:80",
+    ] {
         let err = Cidr::parse(bad).unwrap_err().to_string();
         assert!(err.contains("CONNECTIONS_OUTBOUND_ALLOW_CIDRS"), "{bad}: {err}");
     }

@@ -150,7 +150,10 @@ fn a_check_value_opens_only_under_the_key_and_id_it_was_made_for() {
     assert!(ring(&spec_of("k2", 8)).opens_check_value("k2", &k2));
     assert!(!ring(&spec_of("k2", 9)).opens_check_value("k2", &k2), "another key under the same id");
     assert!(!kr.opens_check_value("k1", &k2), "the value of another id");
-    assert!(!kr.opens_check_value("k2", &seal(&ring(&spec_of("k2", 8)), "connections key check value")), "another slot");
+    assert!(
+        !kr.opens_check_value("k2", &seal(&ring(&spec_of("k2", 8)), "connections key check value")),
+        "another slot"
+    );
     assert!(!kr.opens_check_value("k2", &[]));
     assert!(!ring(&spec_of("k1", 7)).opens_check_value("k2", &k2), "a keyring without the id");
     assert_err!(kr.seal_check_value("k3"), UnknownKeyId(_));

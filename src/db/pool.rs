@@ -104,15 +104,19 @@ impl Manager {
     pub fn open(&self) -> Result<DbConn, r2d2::Error> {
         let mut conn = match Backend::of(&self.url) {
             Backend::Postgres => PgConnection::establish(&self.url).map(DbConn::Pg),
-            Backend::Sqlite if self.read_only => SqliteConnection::establish(&read_only_uri(sqlite_path(&self.url))).map(DbConn::Sqlite),
+            Backend::Sqlite if self.read_only => {
+                SqliteConnection::establish(&read_only_uri(sqlite_path(&self.url))).map(DbConn::Sqlite)
+            }
             Backend::Sqlite => SqliteConnection::establish(sqlite_path(&self.url)).map(DbConn::Sqlite),
         }
         .map_err(r2d2::Error::ConnectionError)?;
         if let (DbConn::Pg(c), true) = (&mut conn, self.read_only) {
             // A reader runs on an async worker thread: a write through it fails, as on SQLite, and
             // no statement holds the thread for long.
-            c.batch_execute(&format!("SET default_transaction_read_only = on; SET statement_timeout = {READ_TIMEOUT_MS}"))
-                .map_err(r2d2::Error::QueryError)?;
+            c.batch_execute(&format!(
+                "SET default_transaction_read_only = on; SET statement_timeout = {READ_TIMEOUT_MS}"
+            ))
+            .map_err(r2d2::Error::QueryError)?;
         }
         if let DbConn::Sqlite(c) = &mut conn {
             // busy_timeout first, so that switching to WAL waits for a concurrent opener. Reads
@@ -175,7 +179,13 @@ impl r2d2::HandleError<r2d2::Error> for Unreachable {
 
 /// Whether an error means the connection lost its server.
 fn lost_server(e: &AppError) -> bool {
-    matches!(e, AppError::Db(DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand, _)))
+    matches!(
+        e,
+        AppError::Db(DieselError::DatabaseError(
+            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
+            _
+        ))
+    )
 }
 
 /// What the pools of one database know of its health: the failure generations, and when it last
@@ -194,7 +204,10 @@ struct Answered {
 
 impl Default for Health {
     fn default() -> Health {
-        Health { failures: Arc::default(), answered: Arc::new(Answered { origin: Instant::now(), at_ms: AtomicU64::new(0) }) }
+        Health {
+            failures: Arc::default(),
+            answered: Arc::new(Answered { origin: Instant::now(), at_ms: AtomicU64::new(0) }),
+        }
     }
 }
 
@@ -220,7 +233,8 @@ impl Health {
 
     /// Whether the database answered within `within`.
     pub fn answered_lately(&self, within: Duration) -> bool {
-        let since = (self.answered.origin.elapsed().as_millis() as u64).saturating_sub(self.answered.at_ms.load(Ordering::Relaxed));
+        let since = (self.answered.origin.elapsed().as_millis() as u64)
+            .saturating_sub(self.answered.at_ms.load(Ordering::Relaxed));
         since < within.as_millis() as u64
     }
 
@@ -240,7 +254,11 @@ impl Health {
     }
 
     /// Makes a connection from `pool` ready (see `check`), waiting for another when it is not.
-    pub fn ready(&self, mut conn: PooledConnection<Manager>, pool: &Pool<Manager>) -> Result<PooledConnection<Manager>, AppError> {
+    pub fn ready(
+        &self,
+        mut conn: PooledConnection<Manager>,
+        pool: &Pool<Manager>,
+    ) -> Result<PooledConnection<Manager>, AppError> {
         while !self.check(&mut conn) {
             conn = pool.get()?;
         }
@@ -248,7 +266,11 @@ impl Health {
     }
 
     /// `ready` without waiting: `None` when `pool` has no other idle connection to try.
-    pub fn ready_idle(&self, mut conn: PooledConnection<Manager>, pool: &Pool<Manager>) -> Option<PooledConnection<Manager>> {
+    pub fn ready_idle(
+        &self,
+        mut conn: PooledConnection<Manager>,
+        pool: &Pool<Manager>,
+    ) -> Option<PooledConnection<Manager>> {
         while !self.check(&mut conn) {
             conn = pool.try_get()?;
         }

@@ -15,9 +15,14 @@ async fn sqlite_reads_run_on_a_read_only_connection() {
     let db = sqlite_in(&dir, "connections.db");
     let refused = db.read(|c| Ok(c.batch_execute("CREATE TABLE sneaky (id INTEGER)")?)).await;
     assert!(refused.is_err(), "a write through `read` must fail");
-    db.run(|c| Ok(c.batch_execute("CREATE TABLE allowed (id INTEGER); INSERT INTO allowed VALUES (7)")?)).await.unwrap();
+    db.run(|c| Ok(c.batch_execute("CREATE TABLE allowed (id INTEGER); INSERT INTO allowed VALUES (7)")?))
+        .await
+        .unwrap();
     // The reader sees what the writer committed.
-    let seen: i64 = db.read(|c| Ok(diesel::select(static_sql::<BigInt>("(SELECT id FROM allowed)")).get_result(c)?)).await.unwrap();
+    let seen: i64 = db
+        .read(|c| Ok(diesel::select(static_sql::<BigInt>("(SELECT id FROM allowed)")).get_result(c)?))
+        .await
+        .unwrap();
     assert_eq!(seen, 7);
 }
 
@@ -25,7 +30,10 @@ async fn sqlite_reads_run_on_a_read_only_connection() {
 async fn a_sqlite_path_with_uri_characters_opens_read_only_too() {
     let dir = tempfile::tempdir().unwrap();
     let db = sqlite_in(&dir, "odd ?name#100%.db");
-    let n: i64 = db.read(|c| Ok(diesel::select(static_sql::<BigInt>("(SELECT COUNT(*) FROM users)")).get_result(c)?)).await.unwrap();
+    let n: i64 = db
+        .read(|c| Ok(diesel::select(static_sql::<BigInt>("(SELECT COUNT(*) FROM users)")).get_result(c)?))
+        .await
+        .unwrap();
     assert_eq!(n, 0);
     assert!(dir.path().join("odd ?name#100%.db").is_file());
 }
@@ -44,7 +52,10 @@ fn static_sql_is_safe_to_cache_and_sql_literals_are_not() {
 fn an_id_list_is_cacheable_and_padded_to_its_slots() {
     use diesel::query_builder::QueryFragment;
     let ids = crate::db::IdIn::padded("id", vec![3, 1], 4);
-    assert!(QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&ids, &diesel::sqlite::Sqlite).unwrap());
+    assert!(
+        QueryFragment::<diesel::sqlite::Sqlite>::is_safe_to_cache_prepared(&ids, &diesel::sqlite::Sqlite)
+            .unwrap()
+    );
     let sql = diesel::debug_query::<diesel::sqlite::Sqlite, _>(&ids).to_string();
     assert!(sql.starts_with("id IN (?, ?, ?, ?)"), "{sql}");
     assert!(sql.contains("[3, 1, 0, 0]"), "{sql}");
@@ -53,7 +64,8 @@ fn an_id_list_is_cacheable_and_padded_to_its_slots() {
 /// The same guarantee on PostgreSQL, when `TEST_DATABASE_URL` names a server (CI runs it).
 #[tokio::test]
 async fn postgres_reads_run_on_a_read_only_connection() {
-    let Some(url) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| Backend::of(u) == Backend::Postgres) else {
+    let Some(url) = std::env::var("TEST_DATABASE_URL").ok().filter(|u| Backend::of(u) == Backend::Postgres)
+    else {
         return;
     };
     let db = Db::connect(&url, 2).unwrap();
@@ -66,7 +78,10 @@ async fn postgres_reads_run_on_a_read_only_connection() {
     })
     .await
     .unwrap();
-    let seen: i64 = db.read(|c| Ok(diesel::select(static_sql::<BigInt>("(SELECT id FROM read_only_probe)")).get_result(c)?)).await.unwrap();
+    let seen: i64 = db
+        .read(|c| Ok(diesel::select(static_sql::<BigInt>("(SELECT id FROM read_only_probe)")).get_result(c)?))
+        .await
+        .unwrap();
     db.run(|c| Ok(c.batch_execute("DROP TABLE read_only_probe")?)).await.unwrap();
     assert_eq!(seen, 7, "the reader sees what the writer committed");
 }
@@ -109,7 +124,12 @@ fn a_database_url_of_another_scheme_is_refused_by_its_scheme_alone() {
     ] {
         assert_eq!(check_url(url), Ok(backend), "{url}");
     }
-    for url in ["mysql://root:hunter2@127.0.0.1/x", "file:///tmp/x.db", "mysql:root:hunter2@host", "Postgres://u:hunter2@h/db"] {
+    for url in [
+        "mysql://root:hunter2@127.0.0.1/x",
+        "file:///tmp/x.db",
+        "mysql:root:hunter2@host",
+        "Postgres://u:hunter2@h/db",
+    ] {
         let why = check_url(url).unwrap_err();
         assert!(why.contains("is not supported") && why.contains("postgresql://"), "{url}: {why}");
         assert!(!why.contains("hunter2") && !why.contains("127.0.0.1"), "{why}");

@@ -19,7 +19,8 @@ pub enum Status {
 }
 
 impl Status {
-    pub const ALL: [Status; 4] = [Status::NotConnected, Status::Connected, Status::Disconnected, Status::NeedsReconnect];
+    pub const ALL: [Status; 4] =
+        [Status::NotConnected, Status::Connected, Status::Disconnected, Status::NeedsReconnect];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -72,7 +73,9 @@ pub enum Credentials {
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Credentials::ApiKey { values } => write!(f, "ApiKey({:?} = [redacted])", values.keys().collect::<Vec<_>>()),
+            Credentials::ApiKey { values } => {
+                write!(f, "ApiKey({:?} = [redacted])", values.keys().collect::<Vec<_>>())
+            }
             Credentials::Basic { .. } => f.write_str("Basic([redacted])"),
         }
     }
@@ -98,24 +101,40 @@ pub struct CredentialInput {
 
 /// Checks credentials against the service: every API key parameter filled, nothing unknown; a
 /// username and password for Basic. Messages never quote a value.
-pub fn validate_credentials(config: &ServiceConfig, input: CredentialInput) -> Result<Credentials, FieldErrors> {
+pub fn validate_credentials(
+    config: &ServiceConfig,
+    input: CredentialInput,
+) -> Result<Credentials, FieldErrors> {
     let mut errors = FieldErrors::new();
     // At most 4096 characters as sent; one line once trimmed.
-    let too_long = |v: &str| v.chars().count() > 4096 || v.trim().chars().any(|c| c == '\r' || c == '\n' || c == '\0');
+    let too_long =
+        |v: &str| v.chars().count() > 4096 || v.trim().chars().any(|c| c == '\r' || c == '\n' || c == '\0');
     match config {
         ServiceConfig::ApiKey(k) => {
             if input.username.is_some() || input.password.is_some() {
-                push(&mut errors, "username", "API Key connections take params, not a username and password.");
+                push(
+                    &mut errors,
+                    "username",
+                    "API Key connections take params, not a username and password.",
+                );
             }
             let mut given = input.params.unwrap_or_default();
             let mut values = BTreeMap::new();
             for p in &k.params {
                 match given.remove(&p.name) {
-                    Some(v) if too_long(&v) => push(&mut errors, format!("params.{}", p.name), "Use at most 4096 characters on one line."),
+                    Some(v) if too_long(&v) => push(
+                        &mut errors,
+                        format!("params.{}", p.name),
+                        "Use at most 4096 characters on one line.",
+                    ),
                     Some(v) if !v.trim().is_empty() => {
                         values.insert(p.name.clone(), v.trim().to_owned());
                     }
-                    _ => push(&mut errors, format!("params.{}", p.name), format!("Enter the {}.", p.display_name)),
+                    _ => push(
+                        &mut errors,
+                        format!("params.{}", p.name),
+                        format!("Enter the {}.", p.display_name),
+                    ),
                 }
             }
             for unknown in given.keys() {
@@ -133,7 +152,11 @@ pub fn validate_credentials(config: &ServiceConfig, input: CredentialInput) -> R
             if username.is_empty() {
                 push(&mut errors, "username", "Enter the username.");
             } else if username.contains(':') || too_long(&sent) {
-                push(&mut errors, "username", "A username cannot contain ':' or line breaks, and has at most 4096 characters.");
+                push(
+                    &mut errors,
+                    "username",
+                    "A username cannot contain ':' or line breaks, and has at most 4096 characters.",
+                );
             }
             if password.is_empty() {
                 push(&mut errors, "password", "Enter the password.");
@@ -143,7 +166,11 @@ pub fn validate_credentials(config: &ServiceConfig, input: CredentialInput) -> R
             if errors.is_empty() { Ok(Credentials::Basic { username, password }) } else { Err(errors) }
         }
         ServiceConfig::OAuth2(_) => {
-            push(&mut errors, "credentials", "OAuth2 connections are connected through the provider's consent, not with credentials.");
+            push(
+                &mut errors,
+                "credentials",
+                "OAuth2 connections are connected through the provider's consent, not with credentials.",
+            );
             Err(errors)
         }
     }
@@ -185,10 +212,18 @@ pub fn validate_scopes(config: &ServiceConfig, chosen: &[String], errors: &mut F
 }
 
 /// Checks the display name and (for a new connection) the link name.
-pub fn validate_names(input: &ConnectionInput, creating: bool, errors: &mut FieldErrors) -> (Option<String>, Option<String>) {
-    let name = validate::display_name(input.name.as_deref().unwrap_or(""), 100).map_err(|e| push(errors, "name", e)).ok();
+pub fn validate_names(
+    input: &ConnectionInput,
+    creating: bool,
+    errors: &mut FieldErrors,
+) -> (Option<String>, Option<String>) {
+    let name = validate::display_name(input.name.as_deref().unwrap_or(""), 100)
+        .map_err(|e| push(errors, "name", e))
+        .ok();
     let link = if creating {
-        validate::link_name(input.link_name.as_deref().unwrap_or("")).map_err(|e| push(errors, "link_name", e)).ok()
+        validate::link_name(input.link_name.as_deref().unwrap_or(""))
+            .map_err(|e| push(errors, "link_name", e))
+            .ok()
     } else {
         None
     };
@@ -198,14 +233,22 @@ pub fn validate_names(input: &ConnectionInput, creating: bool, errors: &mut Fiel
 /// Splits a granted `scope` string on the service's delimiter (and on spaces, which some providers
 /// use whatever was asked).
 pub fn parse_granted(scope: &str, delimiter: &str) -> Vec<String> {
-    scope.split(|c: char| c.is_whitespace() || delimiter.contains(c)).filter(|s| !s.is_empty()).map(str::to_owned).collect()
+    scope
+        .split(|c: char| c.is_whitespace() || delimiter.contains(c))
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// How a script's request gets the token, for the details page's example.
 pub fn placement_hint(config: &ServiceConfig) -> String {
     match config {
         ServiceConfig::ApiKey(k) => {
-            format!("{} as {}", k.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "), k.param_type.label())
+            format!(
+                "{} as {}",
+                k.params.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", "),
+                k.param_type.label()
+            )
         }
         ServiceConfig::Basic => "Authorization: Basic …".to_owned(),
         ServiceConfig::OAuth2(o) => match &o.token_placement {

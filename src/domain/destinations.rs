@@ -80,7 +80,9 @@ impl Move {
     /// "the access token URL moves from https://a:443 to https://b:443".
     pub fn describe(&self) -> String {
         match &self.from {
-            Some(from) => format!("the {} moves from {} to {}", self.role.label(), shown(from), shown(&self.to)),
+            Some(from) => {
+                format!("the {} moves from {} to {}", self.role.label(), shown(from), shown(&self.to))
+            }
             None => format!("the {} is now {}", self.role.label(), shown(&self.to)),
         }
     }
@@ -106,7 +108,13 @@ impl Destinations {
 
     /// Only the endpoints that receive the client secret.
     pub fn client_secret_part(&self) -> Destinations {
-        Destinations(self.0.iter().filter(|(role, _)| role.gets_client_secret()).map(|(r, o)| (*r, o.clone())).collect())
+        Destinations(
+            self.0
+                .iter()
+                .filter(|(role, _)| role.gets_client_secret())
+                .map(|(r, o)| (*r, o.clone()))
+                .collect(),
+        )
     }
 
     pub fn get(&self, role: Role) -> Option<&str> {
@@ -130,7 +138,11 @@ impl Destinations {
         new.0
             .iter()
             .filter(|(role, origin)| self.get(**role) != Some(origin.as_str()))
-            .map(|(role, origin)| Move { role: *role, from: self.get(*role).map(str::to_owned), to: origin.clone() })
+            .map(|(role, origin)| Move {
+                role: *role,
+                from: self.get(*role).map(str::to_owned),
+                to: origin.clone(),
+            })
             .collect()
     }
 
@@ -140,7 +152,11 @@ impl Destinations {
             .0
             .iter()
             .filter(|(_, origin)| !self.0.values().any(|o| o == *origin))
-            .map(|(role, origin)| Move { role: *role, from: self.get(*role).map(str::to_owned), to: origin.clone() })
+            .map(|(role, origin)| Move {
+                role: *role,
+                from: self.get(*role).map(str::to_owned),
+                to: origin.clone(),
+            })
             .collect()
     }
 

@@ -189,7 +189,9 @@ mod pairs {
         map.end()
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<(String, String)>, D::Error> {
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<(String, String)>, D::Error> {
         struct Pairs;
         impl<'de> Visitor<'de> for Pairs {
             type Value = Vec<(String, String)>;
@@ -218,7 +220,10 @@ mod pairs {
 /// The type-specific settings.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
-#[allow(clippy::large_enum_variant, reason = "one value per loaded service, never held in bulk: a Box would only add noise")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "one value per loaded service, never held in bulk: a Box would only add noise"
+)]
 pub enum ServiceConfig {
     ApiKey(ApiKeyConfig),
     Basic,

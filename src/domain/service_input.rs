@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use serde::{Deserialize, Serialize};
 use serde::de::{MapAccess, Visitor};
+use serde::{Deserialize, Serialize};
 
 use crate::crypto::Secret;
 use crate::domain::service::*;
@@ -147,8 +147,15 @@ pub struct Existing<'a> {
 }
 
 /// Parameters the app sets itself in an authorization request; an extra parameter may not replace them.
-pub(super) const RESERVED_AUTH_PARAMS: &[&str] =
-    &["response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge", "code_challenge_method"];
+pub(super) const RESERVED_AUTH_PARAMS: &[&str] = &[
+    "response_type",
+    "client_id",
+    "redirect_uri",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+];
 
 pub(super) const MAX_ROWS: usize = 50;
 
@@ -177,7 +184,12 @@ pub(super) fn opt(raw: &Option<String>) -> Option<&str> {
 }
 
 /// An optional URL field: blank is `None`, anything else must be a valid service URL.
-pub(super) fn opt_url(errors: &mut FieldErrors, field: &str, raw: &Option<String>, allow_http: bool) -> Option<String> {
+pub(super) fn opt_url(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: &Option<String>,
+    allow_http: bool,
+) -> Option<String> {
     let sent = raw.as_deref()?;
     if sent.trim().is_empty() && sent.chars().count() <= 2048 {
         return None;
@@ -185,7 +197,13 @@ pub(super) fn opt_url(errors: &mut FieldErrors, field: &str, raw: &Option<String
     validate::service_url(sent, allow_http).map_err(|e| push(errors, field, e)).ok()
 }
 
-pub(super) fn req_url(errors: &mut FieldErrors, field: &str, raw: &Option<String>, allow_http: bool, what: &str) -> Option<String> {
+pub(super) fn req_url(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: &Option<String>,
+    allow_http: bool,
+    what: &str,
+) -> Option<String> {
     if opt(raw).is_none() {
         push(errors, field, format!("Enter the {what}."));
         return None;
@@ -194,9 +212,15 @@ pub(super) fn req_url(errors: &mut FieldErrors, field: &str, raw: &Option<String
 }
 
 /// Checks every rule and returns the valid service, or every problem found.
-pub fn validate(input: &ServiceInput, allow_http: bool, existing: Option<&Existing>) -> Result<ValidService, FieldErrors> {
+pub fn validate(
+    input: &ServiceInput,
+    allow_http: bool,
+    existing: Option<&Existing>,
+) -> Result<ValidService, FieldErrors> {
     let mut errors = FieldErrors::new();
-    let name = validate::display_name(input.name.as_deref().unwrap_or(""), 100).map_err(|e| push(&mut errors, "name", e)).ok();
+    let name = validate::display_name(input.name.as_deref().unwrap_or(""), 100)
+        .map_err(|e| push(&mut errors, "name", e))
+        .ok();
     let link_name = match existing {
         Some(e) => Some(e.link_name.to_owned()),
         None => validate::link_name(input.link_name.as_deref().unwrap_or(""))
@@ -227,7 +251,11 @@ pub fn validate(input: &ServiceInput, allow_http: bool, existing: Option<&Existi
         None => None,
         Some(raw) => match test_request(raw) {
             Ok(_) if api_base_url.is_none() => {
-                push(&mut errors, "test_request", "A test request needs the API base URL: its path is joined to it.");
+                push(
+                    &mut errors,
+                    "test_request",
+                    "A test request needs the API base URL: its path is joined to it.",
+                );
                 None
             }
             Ok(value) => Some(value),
@@ -264,7 +292,11 @@ pub fn validate(input: &ServiceInput, allow_http: bool, existing: Option<&Existi
             let has_secret = matches!(secret, SecretChange::Set(_))
                 || existing.is_some_and(|e| e.secret_set && e.config.auth_type() == AuthType::OAuth2);
             if config.as_ref().is_some_and(|c| c.grant_type == GrantType::ClientCredentials) && !has_secret {
-                push(&mut errors, "oauth2.client_secret", "Enter the client secret: the Client Credentials grant needs one.");
+                push(
+                    &mut errors,
+                    "oauth2.client_secret",
+                    "Enter the client secret: the Client Credentials grant needs one.",
+                );
             }
             config.map(ServiceConfig::OAuth2)
         }
@@ -279,9 +311,15 @@ pub fn validate(input: &ServiceInput, allow_http: bool, existing: Option<&Existi
         guard_in_use(&mut errors, existing, config);
     }
     match (name, link_name, config) {
-        (Some(name), Some(link_name), Some(config)) if errors.is_empty() => {
-            Ok(ValidService { name, link_name, description, api_base_url, config, client_secret: secret, test_request })
-        }
+        (Some(name), Some(link_name), Some(config)) if errors.is_empty() => Ok(ValidService {
+            name,
+            link_name,
+            description,
+            api_base_url,
+            config,
+            client_secret: secret,
+            test_request,
+        }),
         _ => Err(errors),
     }
 }
@@ -294,7 +332,8 @@ fn test_request(raw: &str) -> Result<String, String> {
     if !["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"].contains(&method.as_str()) {
         return Err("Start with an HTTP method such as GET.".into());
     }
-    if !path.starts_with('/') || path.len() > 500 || path.chars().any(|c| c.is_whitespace() || c.is_control()) {
+    if !path.starts_with('/') || path.len() > 500 || path.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
         return Err("The path starts with / and has no spaces (e.g. /me), at most 500 characters.".into());
     }
     Ok(format!("{method} {path}"))
@@ -347,7 +386,13 @@ fn api_key(errors: &mut FieldErrors, raw: Option<&ApiKeyInput>) -> Option<ApiKey
         };
         let name = checked.map_err(|e| push(errors, format!("api_key.params.{i}.name"), e)).ok();
         let display = validate::display_name(&row.display_name, 100)
-            .map_err(|_| push(errors, format!("api_key.params.{i}.display_name"), "Enter the label shown when connecting."))
+            .map_err(|_| {
+                push(
+                    errors,
+                    format!("api_key.params.{i}.display_name"),
+                    "Enter the label shown when connecting.",
+                )
+            })
             .ok();
         if let Some(n) = &name
             && !seen.insert(n.to_ascii_lowercase())

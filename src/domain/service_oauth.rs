@@ -4,7 +4,9 @@
 use std::collections::HashSet;
 
 use crate::domain::service::*;
-use crate::domain::service_input::{ExtraParams, MAX_ROWS, OAuthInput, PlacementInput, RESERVED_AUTH_PARAMS, opt, opt_url, req_url};
+use crate::domain::service_input::{
+    ExtraParams, MAX_ROWS, OAuthInput, PlacementInput, RESERVED_AUTH_PARAMS, opt, opt_url, req_url,
+};
 use crate::domain::validate::{self, push};
 use crate::error::FieldErrors;
 
@@ -27,9 +29,13 @@ pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, allow_http: bool
         _ => {}
     }
     let authorization_url = match grant_type {
-        Some(GrantType::AuthorizationCode) => {
-            req_url(errors, "oauth2.authorization_url", &raw.authorization_url, allow_http, "authorization URL")
-        }
+        Some(GrantType::AuthorizationCode) => req_url(
+            errors,
+            "oauth2.authorization_url",
+            &raw.authorization_url,
+            allow_http,
+            "authorization URL",
+        ),
         _ => opt_url(errors, "oauth2.authorization_url", &raw.authorization_url, allow_http),
     };
     let token_url = req_url(errors, "oauth2.token_url", &raw.token_url, allow_http, "access token URL");
@@ -38,7 +44,11 @@ pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, allow_http: bool
     let issuer = opt(&raw.issuer).map(str::to_owned);
     let long = raw.issuer.as_deref().is_some_and(|i| i.chars().count() > 2048);
     if long || issuer.as_ref().is_some_and(|i| url::Url::parse(i).is_err()) {
-        push(errors, "oauth2.issuer", "Enter the issuer identifier as a URL (e.g. https://accounts.example.com).");
+        push(
+            errors,
+            "oauth2.issuer",
+            "Enter the issuer identifier as a URL (e.g. https://accounts.example.com).",
+        );
     }
     let client_auth = match opt(&raw.client_auth).unwrap_or("basic") {
         "basic" => Some(ClientAuth::Basic),
@@ -95,7 +105,11 @@ fn placement(errors: &mut FieldErrors, raw: Option<&PlacementInput>) -> Option<T
                 .ok();
             let prefix = raw.prefix.as_deref().map(str::trim).unwrap_or("Bearer").to_owned();
             if prefix.chars().count() > 50 || prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
-                push(errors, "oauth2.token_placement.prefix", "Use one word of at most 50 characters (e.g. Bearer).");
+                push(
+                    errors,
+                    "oauth2.token_placement.prefix",
+                    "Use one word of at most 50 characters (e.g. Bearer).",
+                );
                 return None;
             }
             Some(TokenPlacement::Header { name: name?, prefix })

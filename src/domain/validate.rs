@@ -70,7 +70,8 @@ pub fn service_url(raw: &str, allow_http: bool) -> Result<String, String> {
     if raw.chars().count() > 2048 {
         return Err("Use at most 2048 characters.".into());
     }
-    let url = Url::parse(value).map_err(|_| "Enter an absolute URL such as https://api.example.com/v1.".to_owned())?;
+    let url = Url::parse(value)
+        .map_err(|_| "Enter an absolute URL such as https://api.example.com/v1.".to_owned())?;
     match url.scheme() {
         "https" => {}
         "http" if allow_http => {}
@@ -81,7 +82,9 @@ pub fn service_url(raw: &str, allow_http: bool) -> Result<String, String> {
         return Err("The URL needs a host name.".into());
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err("Remove the user name and password from the URL; credentials belong to connections.".into());
+        return Err(
+            "Remove the user name and password from the URL; credentials belong to connections.".into()
+        );
     }
     if url.fragment().is_some() {
         return Err("Remove the #fragment from the URL.".into());

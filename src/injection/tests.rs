@@ -6,9 +6,23 @@ const BASE: &str = "https://api.example.com/v1";
 
 #[test]
 fn paths_join_the_base_and_stay_under_it() {
-    assert_eq!(target(Some(BASE), None, Some("/tickets?x=1")).unwrap().as_str(), "https://api.example.com/v1/tickets?x=1");
-    assert_eq!(target(Some("https://api.example.com/v1/"), None, Some("tickets")).unwrap().as_str(), "https://api.example.com/v1/tickets");
-    for hostile in ["/../admin", "/..%2fadmin", "/%2e%2e/admin", "//evil.example/x", "/a\\..\\b", "/%2F%2Fevil", "/x/../../admin"] {
+    assert_eq!(
+        target(Some(BASE), None, Some("/tickets?x=1")).unwrap().as_str(),
+        "https://api.example.com/v1/tickets?x=1"
+    );
+    assert_eq!(
+        target(Some("https://api.example.com/v1/"), None, Some("tickets")).unwrap().as_str(),
+        "https://api.example.com/v1/tickets"
+    );
+    for hostile in [
+        "/../admin",
+        "/..%2fadmin",
+        "/%2e%2e/admin",
+        "//evil.example/x",
+        "/a\\..\\b",
+        "/%2F%2Fevil",
+        "/x/../../admin",
+    ] {
         assert!(target(Some(BASE), None, Some(hostile)).is_err(), "{hostile}");
     }
 }
@@ -16,7 +30,10 @@ fn paths_join_the_base_and_stay_under_it() {
 #[test]
 fn absolute_urls_must_stay_under_the_base() {
     assert!(target(Some(BASE), Some("https://api.example.com/v1/me"), None).is_ok());
-    assert!(target(Some(BASE), Some("https://api.example.com:443/v1/me"), None).is_ok(), "default port is the same port");
+    assert!(
+        target(Some(BASE), Some("https://api.example.com:443/v1/me"), None).is_ok(),
+        "default port is the same port"
+    );
     for hostile in [
         "https://api.example.com/v2/me",
         "https://api.example.com/v10",
@@ -52,9 +69,15 @@ fn injected_parameters_replace_the_callers() {
     let body = form_body(Some(b"key=x&other=2"), None, &form).unwrap().unwrap();
     assert_eq!(String::from_utf8(body).unwrap(), "other=2&key=v%261");
     let headers = vec![Injection::Header("X-Api-Key".into(), Secret::new("k"))];
-    let mine =
-        BTreeMap::from([("x-api-key".into(), "forged".into()), ("Accept".into(), "application/json".into()), ("Host".into(), "x".into())]);
-    assert_eq!(caller_headers(&mine, &headers).unwrap(), vec![("Accept".to_owned(), "application/json".to_owned())]);
+    let mine = BTreeMap::from([
+        ("x-api-key".into(), "forged".into()),
+        ("Accept".into(), "application/json".into()),
+        ("Host".into(), "x".into()),
+    ]);
+    assert_eq!(
+        caller_headers(&mine, &headers).unwrap(),
+        vec![("Accept".to_owned(), "application/json".to_owned())]
+    );
 }
 
 #[test]
@@ -97,7 +120,17 @@ fn dot_dot_segments_are_refused_also_with_parameters_or_encoded() {
     for hostile in ["https://api.example.com/v1/..;/secret", "https://api.example.com/v1/x/.;/..;/admin"] {
         assert!(target(Some(BASE), Some(hostile), None).is_err(), "{hostile}");
     }
-    for fine in ["/a;b/c", "/file.json", "/x/...", "/.well-known/x", "/x/..y", "/x;v=1/y", "/100%25/x", "/x?next=../y", "/x/./y"] {
+    for fine in [
+        "/a;b/c",
+        "/file.json",
+        "/x/...",
+        "/.well-known/x",
+        "/x/..y",
+        "/x;v=1/y",
+        "/100%25/x",
+        "/x?next=../y",
+        "/x/./y",
+    ] {
         assert!(target(Some(BASE), None, Some(fine)).is_ok(), "{fine}");
     }
 }
@@ -126,14 +159,29 @@ fn base64_echoes_of_whole_secrets_are_masked() {
         echoes.push(engine.encode(password));
         echoes.push(engine.encode(format!("svc:{password}")));
     }
-    assert!(echoes.iter().any(|e| e.contains('+') || e.contains('/')) && echoes.iter().any(|e| e.contains('_') || e.contains('-')));
+    assert!(
+        echoes.iter().any(|e| e.contains('+') || e.contains('/'))
+            && echoes.iter().any(|e| e.contains('_') || e.contains('-'))
+    );
     for echo in &echoes {
         let body = format!("{{\"seen\":\"{echo}\"}}");
-        assert_eq!(String::from_utf8(mask(body.as_bytes(), &secrets)).unwrap(), "{\"seen\":\"[redacted]\"}", "{echo}");
+        assert_eq!(
+            String::from_utf8(mask(body.as_bytes(), &secrets)).unwrap(),
+            "{\"seen\":\"[redacted]\"}",
+            "{echo}"
+        );
     }
     let key = vec![Injection::Header("X-Api-Key".into(), Secret::new("key???>>>"))];
     let secrets = secret_values(&key, None);
     let echo = serde_json::to_string(&STANDARD.encode("key???>>>")).unwrap().replace('/', "\\/");
-    assert_eq!(String::from_utf8(mask(echo.as_bytes(), &secrets)).unwrap(), "\"[redacted]\"", "JSON-escaped base64");
-    assert_eq!(mask(b"svc", &secret_values(&[], Some(&credentials))), b"svc".to_vec(), "the user name alone is no secret");
+    assert_eq!(
+        String::from_utf8(mask(echo.as_bytes(), &secrets)).unwrap(),
+        "\"[redacted]\"",
+        "JSON-escaped base64"
+    );
+    assert_eq!(
+        mask(b"svc", &secret_values(&[], Some(&credentials))),
+        b"svc".to_vec(),
+        "the user name alone is no secret"
+    );
 }

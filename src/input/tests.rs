@@ -12,7 +12,9 @@ fn field_of(result: Result<(), AppError>) -> String {
 
 #[test]
 fn a_path_with_a_control_character_is_not_found() {
-    for path in ["/admin/services/a%00b", "/api/v1/connections/a%0Ab", "/x/%09", "/x/%7f", "/x/%C2%85", "/x/\u{85}"] {
+    for path in
+        ["/admin/services/a%00b", "/api/v1/connections/a%0Ab", "/x/%09", "/x/%7f", "/x/%C2%85", "/x/\u{85}"]
+    {
         assert!(matches!(check_path_and_query(path, ""), Err(AppError::NotFound)), "{path}");
     }
     for path in ["/admin/services/zoho_desk", "/a%20b", "/a+b", "/%E2%9C%93", "/%ZZ", "/%"] {
@@ -24,7 +26,11 @@ fn a_path_with_a_control_character_is_not_found() {
 fn a_query_with_a_control_character_names_the_parameter() {
     assert_eq!(field_of(check_path_and_query("/", "search=%00")), "search");
     assert_eq!(field_of(check_path_and_query("/", "page=2&service=a%0Db")), "service");
-    assert_eq!(field_of(check_path_and_query("/", "next=%2F%09%2Fevil")), "next", "a tab is refused in a query");
+    assert_eq!(
+        field_of(check_path_and_query("/", "next=%2F%09%2Fevil")),
+        "next",
+        "a tab is refused in a query"
+    );
     assert_eq!(field_of(check_path_and_query("/", "a%00=1")), "query", "an unreadable name is not repeated");
     for query in ["", "search=a+b", "search=%E2%9C%93&page=2", "q=%", "next=%2Fadmin%2Fservices%3Fpage%3D2"] {
         assert!(check_path_and_query("/", query).is_ok(), "{query}");
@@ -49,8 +55,15 @@ fn json_strings_keep_tabs_and_line_breaks_only_at_any_depth() {
     assert!(check_json("{\n\t\"name\": \"pretty\"\r\n}").is_ok());
     assert_eq!(field_of(check_json(r#"{"name": "a\u0000b"}"#)), "name");
     assert_eq!(field_of(check_json(r#"{"headers": {"X-A": "\u001b"}}"#)), "headers.X-A");
-    assert_eq!(field_of(check_json(r#"{"headers": {"X-\u0000": "a"}}"#)), "headers", "a bad key names its object");
-    assert_eq!(field_of(check_json(r#"{"api_key": {"params": [{}, {"name": "a\u007f"}]}}"#)), "api_key.params.1.name");
+    assert_eq!(
+        field_of(check_json(r#"{"headers": {"X-\u0000": "a"}}"#)),
+        "headers",
+        "a bad key names its object"
+    );
+    assert_eq!(
+        field_of(check_json(r#"{"api_key": {"params": [{}, {"name": "a\u007f"}]}}"#)),
+        "api_key.params.1.name"
+    );
     assert_eq!(field_of(check_json("{\"name\": \"a\u{85}\"}")), "name", "a raw C1 character");
     assert_eq!(field_of(check_json(r#"{"a\u0000": 1}"#)), "body");
     assert_eq!(field_of(check_json(r#"["\u0000"]"#)), "0");

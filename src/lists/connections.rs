@@ -92,9 +92,11 @@ pub fn list(conn: &mut DbConn, q: &ConnectionQuery, names: Option<&NameIndex>) -
                 return page_by_ids(conn, q, found.ids, found.total);
             }
         }
-        let (window, matches) = ((offset as usize, limit as usize), filtered(conn, q, &needle).limit(COUNT_CAP + 1));
+        let (window, matches) =
+            ((offset as usize, limit as usize), filtered(conn, q, &needle).limit(COUNT_CAP + 1));
         let (n, ids) = if q.sort.by_name() {
-            let hits = matches.select((connections::id, connections::name_lower)).load::<(i64, String)>(conn)?;
+            let hits =
+                matches.select((connections::id, connections::name_lower)).load::<(i64, String)>(conn)?;
             (hits.len(), page_of(hits, q.sort.descending(), window))
         } else {
             let hits = matches.select((connections::id, connections::updated_at)).load::<(i64, i64)>(conn)?;
@@ -107,15 +109,25 @@ pub fn list(conn: &mut DbConn, q: &ConnectionQuery, names: Option<&NameIndex>) -
     } else if q.service_id.is_none() && q.status.is_none() && q.auth_type.is_none() {
         None // the owner's (or everyone's) counter, read with the page
     } else {
-        let found = filtered(conn, q, &needle).select(connections::id).limit(COUNT_CAP + 1).load::<i64>(conn)?.len() as i64;
+        let found =
+            filtered(conn, q, &needle).select(connections::id).limit(COUNT_CAP + 1).load::<i64>(conn)?.len()
+                as i64;
         Some(Total { n: found.min(COUNT_CAP), at_least: found > COUNT_CAP })
     };
     let query = filtered(conn, q, &needle);
     let query = match q.sort {
-        Sort::NameAsc => query.order(Paged::new((connections::name_lower.asc(), connections::id.asc()), limit, offset)),
-        Sort::NameDesc => query.order(Paged::new((connections::name_lower.desc(), connections::id.desc()), limit, offset)),
-        Sort::UpdatedDesc => query.order(Paged::new((connections::updated_at.desc(), connections::id.desc()), limit, offset)),
-        Sort::UpdatedAsc => query.order(Paged::new((connections::updated_at.asc(), connections::id.asc()), limit, offset)),
+        Sort::NameAsc => {
+            query.order(Paged::new((connections::name_lower.asc(), connections::id.asc()), limit, offset))
+        }
+        Sort::NameDesc => {
+            query.order(Paged::new((connections::name_lower.desc(), connections::id.desc()), limit, offset))
+        }
+        Sort::UpdatedDesc => {
+            query.order(Paged::new((connections::updated_at.desc(), connections::id.desc()), limit, offset))
+        }
+        Sort::UpdatedAsc => {
+            query.order(Paged::new((connections::updated_at.asc(), connections::id.asc()), limit, offset))
+        }
     };
     let (rows, counts) = read_rows(conn, query, q.owner_id)?;
     finish(conn, q, rows, total, counts)
@@ -142,13 +154,21 @@ fn finish(
         Some(counts) => counts,
         None => (connection_count(conn, q.owner_id)?, super::services::count_all(conn)?),
     };
-    Ok(Listing { rows, total: total.unwrap_or(Total { n: connections, at_least: false }), service_count: services })
+    Ok(Listing {
+        rows,
+        total: total.unwrap_or(Total { n: connections, at_least: false }),
+        service_count: services,
+    })
 }
 
 /// The list filters on the connections table alone: the service and owner columns a row shows come
 /// from per-row look-ups by primary key (`read_rows`). A join would let the planner start from the small
 /// users table and then sort every connection of the owner to find the first page.
-fn filtered<'a>(conn: &DbConn, q: &'a ConnectionQuery, needle: &str) -> connections::BoxedQuery<'a, MultiBackend> {
+fn filtered<'a>(
+    conn: &DbConn,
+    q: &'a ConnectionQuery,
+    needle: &str,
+) -> connections::BoxedQuery<'a, MultiBackend> {
     let mut query = connections::table.into_boxed::<MultiBackend>();
     if let Some(id) = q.service_id {
         query = query.filter(connections::service_id.eq(id));
@@ -172,13 +192,20 @@ fn filtered<'a>(conn: &DbConn, q: &'a ConnectionQuery, needle: &str) -> connecti
     if needle.chars().count() >= 3 && matches!(conn, DbConn::Sqlite(_)) {
         let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
         return query.filter(
-            static_sql::<Bool>("connections.id IN (SELECT rowid FROM connections_fts WHERE connections_fts MATCH ")
-                .bind::<Text, _>(phrase)
-                .sql(")"),
+            static_sql::<Bool>(
+                "connections.id IN (SELECT rowid FROM connections_fts WHERE connections_fts MATCH ",
+            )
+            .bind::<Text, _>(phrase)
+            .sql(")"),
         );
     }
     let pattern = like_pattern(needle);
-    query.filter(connections::name_lower.like(pattern.clone()).escape('\\').or(connections::link_name.like(pattern).escape('\\')))
+    query.filter(
+        connections::name_lower
+            .like(pattern.clone())
+            .escape('\\')
+            .or(connections::link_name.like(pattern).escape('\\')),
+    )
 }
 
 /// The ids of the page `(offset, limit)` of search matches `(id, sort key)`, in the order the SQL of
@@ -249,10 +276,18 @@ fn read_rows(
 }
 
 /// Each row's owner's name: the one owner's, read once, when the list is theirs.
-fn owner_name(owner: Option<i64>) -> Box<dyn BoxableExpression<connections::table, MultiBackend, SqlType = Text>> {
+fn owner_name(
+    owner: Option<i64>,
+) -> Box<dyn BoxableExpression<connections::table, MultiBackend, SqlType = Text>> {
     match owner {
-        Some(owner) => Box::new(static_sql::<Text>("(SELECT username FROM users WHERE users.id = ").bind::<BigInt, _>(owner).sql(")")),
-        None => Box::new(static_sql::<Text>("(SELECT username FROM users WHERE users.id = connections.owner_id)")),
+        Some(owner) => Box::new(
+            static_sql::<Text>("(SELECT username FROM users WHERE users.id = ")
+                .bind::<BigInt, _>(owner)
+                .sql(")"),
+        ),
+        None => {
+            Box::new(static_sql::<Text>("(SELECT username FROM users WHERE users.id = connections.owner_id)"))
+        }
     }
 }
 
@@ -263,9 +298,13 @@ const EVERY_OWNER: &str = " WHERE owner_id IN (SELECT id FROM users))";
 
 /// The connections of one owner (or, given none, of everyone), from the counters that triggers keep.
 /// Two statements rather than `owner_id = COALESCE(?, owner_id)`, which cannot use the key.
-fn counter_sum_of(owner: Option<i64>) -> Box<dyn BoxableExpression<connections::table, MultiBackend, SqlType = BigInt>> {
+fn counter_sum_of(
+    owner: Option<i64>,
+) -> Box<dyn BoxableExpression<connections::table, MultiBackend, SqlType = BigInt>> {
     match owner {
-        Some(owner) => Box::new(static_sql::<BigInt>(COUNTER_SUM).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")")),
+        Some(owner) => Box::new(
+            static_sql::<BigInt>(COUNTER_SUM).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")"),
+        ),
         None => Box::new(static_sql::<BigInt>(COUNTER_SUM).sql(EVERY_OWNER)),
     }
 }
@@ -273,9 +312,10 @@ fn counter_sum_of(owner: Option<i64>) -> Box<dyn BoxableExpression<connections::
 /// `counter_sum_of` on its own, for a page that brought no counters.
 fn connection_count(conn: &mut DbConn, owner: Option<i64>) -> QueryResult<i64> {
     match owner {
-        Some(owner) => {
-            diesel::select(static_sql::<BigInt>(COUNTER_SUM).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")")).get_result(conn)
-        }
+        Some(owner) => diesel::select(
+            static_sql::<BigInt>(COUNTER_SUM).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")"),
+        )
+        .get_result(conn),
         None => diesel::select(static_sql::<BigInt>(COUNTER_SUM).sql(EVERY_OWNER)).get_result(conn),
     }
 }

@@ -35,11 +35,11 @@ pub struct ServiceListRow {
 /// How many services there are: the per-type counters that triggers keep (`service_counts`), read by
 /// their keys. A bulk import leaves PostgreSQL's counter table thousands of dead row versions long,
 /// and a plain `SUM` scanned them all.
-pub const SERVICE_TOTAL_SQL: &str =
-    "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts WHERE auth_type IN ('api_key', 'basic', 'oauth2'))";
+pub const SERVICE_TOTAL_SQL: &str = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts WHERE auth_type IN ('api_key', 'basic', 'oauth2'))";
 
 /// How many services of one type there are (from its counter).
-const TYPE_TOTAL_SQL: &str = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts WHERE auth_type = ";
+const TYPE_TOTAL_SQL: &str =
+    "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts WHERE auth_type = ";
 
 /// How many services there are (from the counters).
 pub fn count_all(conn: &mut DbConn) -> QueryResult<i64> {
@@ -55,9 +55,14 @@ pub fn page(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<(Vec<ServiceList
         return Ok((ordered(conn, q).select(ServiceListRow::as_select()).load(conn)?, total));
     }
     let rows: Vec<(ServiceListRow, i64)> = match q.auth_type {
-        None => ordered(conn, q).select((ServiceListRow::as_select(), static_sql::<BigInt>(SERVICE_TOTAL_SQL))).load(conn)?,
+        None => ordered(conn, q)
+            .select((ServiceListRow::as_select(), static_sql::<BigInt>(SERVICE_TOTAL_SQL)))
+            .load(conn)?,
         Some(t) => ordered(conn, q)
-            .select((ServiceListRow::as_select(), static_sql::<BigInt>(TYPE_TOTAL_SQL).bind::<Text, _>(t.as_str()).sql(")")))
+            .select((
+                ServiceListRow::as_select(),
+                static_sql::<BigInt>(TYPE_TOTAL_SQL).bind::<Text, _>(t.as_str()).sql(")"),
+            ))
             .load(conn)?,
     };
     let total = match rows.first() {
@@ -80,7 +85,8 @@ fn total(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<i64> {
     }
     match q.auth_type {
         None => count_all(conn),
-        Some(t) => diesel::select(static_sql::<BigInt>(TYPE_TOTAL_SQL).bind::<Text, _>(t.as_str()).sql(")")).get_result(conn),
+        Some(t) => diesel::select(static_sql::<BigInt>(TYPE_TOTAL_SQL).bind::<Text, _>(t.as_str()).sql(")"))
+            .get_result(conn),
     }
 }
 
@@ -89,10 +95,18 @@ fn ordered<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, M
     let query = filtered(conn, q);
     let (limit, offset) = (q.window.per_page, q.window.offset());
     match q.sort {
-        Sort::NameAsc => query.order(Paged::new((services::name_lower.asc(), services::id.asc()), limit, offset)),
-        Sort::NameDesc => query.order(Paged::new((services::name_lower.desc(), services::id.desc()), limit, offset)),
-        Sort::UpdatedDesc => query.order(Paged::new((services::updated_at.desc(), services::id.desc()), limit, offset)),
-        Sort::UpdatedAsc => query.order(Paged::new((services::updated_at.asc(), services::id.asc()), limit, offset)),
+        Sort::NameAsc => {
+            query.order(Paged::new((services::name_lower.asc(), services::id.asc()), limit, offset))
+        }
+        Sort::NameDesc => {
+            query.order(Paged::new((services::name_lower.desc(), services::id.desc()), limit, offset))
+        }
+        Sort::UpdatedDesc => {
+            query.order(Paged::new((services::updated_at.desc(), services::id.desc()), limit, offset))
+        }
+        Sort::UpdatedAsc => {
+            query.order(Paged::new((services::updated_at.asc(), services::id.asc()), limit, offset))
+        }
     }
 }
 
@@ -110,7 +124,9 @@ fn filtered<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, 
     if indexed && matches!(conn, DbConn::Sqlite(_)) {
         let phrase = format!("\"{}\"", needle.replace('"', "\"\""));
         return query.filter(
-            static_sql::<Bool>("services.id IN (SELECT rowid FROM services_fts WHERE services_fts MATCH ").bind::<Text, _>(phrase).sql(")"),
+            static_sql::<Bool>("services.id IN (SELECT rowid FROM services_fts WHERE services_fts MATCH ")
+                .bind::<Text, _>(phrase)
+                .sql(")"),
         );
     }
     let pattern = like_pattern(&needle);
@@ -127,7 +143,12 @@ fn filtered<'a>(conn: &DbConn, q: &'a ServiceQuery) -> services::BoxedQuery<'a, 
                 .sql(" ESCAPE '\\'))"),
         );
     }
-    query.filter(services::name_lower.like(pattern.clone()).escape('\\').or(services::link_name.like(pattern).escape('\\')))
+    query.filter(
+        services::name_lower
+            .like(pattern.clone())
+            .escape('\\')
+            .or(services::link_name.like(pattern).escape('\\')),
+    )
 }
 
 #[cfg(test)]

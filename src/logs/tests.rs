@@ -9,7 +9,11 @@ fn one_line_per_subject_a_minute_and_the_next_one_counts_those_left_out() {
     assert_eq!(limiter.admit("api.example.com", t0), Some(0));
     assert_eq!(limiter.admit("api.example.com", t0 + Duration::from_secs(1)), None);
     assert_eq!(limiter.admit("api.example.com", t0 + Duration::from_secs(59)), None);
-    assert_eq!(limiter.admit("other.example.com", t0 + Duration::from_secs(2)), Some(0), "each subject on its own");
+    assert_eq!(
+        limiter.admit("other.example.com", t0 + Duration::from_secs(2)),
+        Some(0),
+        "each subject on its own"
+    );
     assert_eq!(limiter.admit("api.example.com", t0 + EVERY), Some(2));
     assert_eq!(limiter.admit("api.example.com", t0 + EVERY + Duration::from_secs(1)), None);
     assert_eq!(limiter.admit("api.example.com", t0 + EVERY * 3), Some(1));

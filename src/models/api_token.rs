@@ -29,7 +29,14 @@ struct NewApiToken<'a> {
     created_at: i64,
 }
 
-pub fn insert(conn: &mut DbConn, user_id: i64, label: &str, token_hash: &str, prefix: &str, now: i64) -> QueryResult<i64> {
+pub fn insert(
+    conn: &mut DbConn,
+    user_id: i64,
+    label: &str,
+    token_hash: &str,
+    prefix: &str,
+    now: i64,
+) -> QueryResult<i64> {
     diesel::insert_into(api_tokens::table)
         .values(NewApiToken { user_id, label, token_hash, prefix, created_at: now })
         .returning(api_tokens::id)
@@ -53,7 +60,11 @@ pub fn mark_used(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {
 
 /// Every token with its owner's name, newest first.
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<(ApiToken, String)>> {
-    api_tokens::table.inner_join(users::table).order(api_tokens::id.desc()).select((ApiToken::as_select(), users::username)).load(conn)
+    api_tokens::table
+        .inner_join(users::table)
+        .order(api_tokens::id.desc())
+        .select((ApiToken::as_select(), users::username))
+        .load(conn)
 }
 
 /// Revokes a token; returns false when there was no live token with that id.
@@ -66,7 +77,9 @@ pub fn revoke(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<bool> {
 
 /// Revokes every live token of a user (a password reset); returns how many.
 pub fn revoke_for_user(conn: &mut DbConn, user_id: i64, now: i64) -> QueryResult<usize> {
-    diesel::update(api_tokens::table.filter(api_tokens::user_id.eq(user_id)).filter(api_tokens::revoked_at.is_null()))
-        .set(api_tokens::revoked_at.eq(now))
-        .execute(conn)
+    diesel::update(
+        api_tokens::table.filter(api_tokens::user_id.eq(user_id)).filter(api_tokens::revoked_at.is_null()),
+    )
+    .set(api_tokens::revoked_at.eq(now))
+    .execute(conn)
 }

@@ -93,7 +93,12 @@ impl ConnectionMeta {
 }
 
 impl ConnectionRow {
-    fn open(&self, keyring: &Keyring, column: &str, sealed: &Option<Vec<u8>>) -> Result<Option<Secret>, AppError> {
+    fn open(
+        &self,
+        keyring: &Keyring,
+        column: &str,
+        sealed: &Option<Vec<u8>>,
+    ) -> Result<Option<Secret>, AppError> {
         let id = self.id.to_string();
         Ok(sealed.as_deref().map(|s| keyring.open(&slot(column, &id), s)).transpose()?)
     }
@@ -101,8 +106,9 @@ impl ConnectionRow {
     pub fn open_credentials(&self, keyring: &Keyring) -> Result<Option<Credentials>, AppError> {
         self.open(keyring, "credentials", &self.credentials)?
             .map(|json| {
-                serde_json::from_str(json.expose())
-                    .map_err(|_| AppError::Internal(format!("connection {} has unreadable credentials", self.id)))
+                serde_json::from_str(json.expose()).map_err(|_| {
+                    AppError::Internal(format!("connection {} has unreadable credentials", self.id))
+                })
             })
             .transpose()
     }
@@ -159,7 +165,11 @@ pub fn insert(
 }
 
 pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<ConnectionRow>> {
-    connections::table.filter(connections::link_name.eq(link_name)).select(ConnectionRow::as_select()).get_result(conn).optional()
+    connections::table
+        .filter(connections::link_name.eq(link_name))
+        .select(ConnectionRow::as_select())
+        .get_result(conn)
+        .optional()
 }
 
 /// A connection with its service and its owner's name.
@@ -196,13 +206,14 @@ impl Loaded {
 /// A connection with its service and its owner's name, in one statement (one round trip instead of
 /// three: invokes and details pages start here).
 pub fn find_with_service(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<Loaded>> {
-    let found: Option<(ConnectionRow, ServiceRow, String)> = crate::on_backend!(conn, |c| connections::table
-        .inner_join(services::table)
-        .inner_join(users::table)
-        .filter(connections::link_name.eq(link_name))
-        .select((ConnectionRow::as_select(), ServiceRow::as_select(), users::username))
-        .get_result(c)
-        .optional())?;
+    let found: Option<(ConnectionRow, ServiceRow, String)> =
+        crate::on_backend!(conn, |c| connections::table
+            .inner_join(services::table)
+            .inner_join(users::table)
+            .filter(connections::link_name.eq(link_name))
+            .select((ConnectionRow::as_select(), ServiceRow::as_select(), users::username))
+            .get_result(c)
+            .optional())?;
     Ok(found.map(|(row, service, owner)| Loaded::new(row, service, owner)))
 }
 
@@ -225,7 +236,14 @@ pub fn find_loaded(conn: &mut DbConn, ids: Vec<i64>) -> QueryResult<Vec<Loaded>>
 
 /// Renames and (for OAuth2) changes the requested scopes; a scope change needs a new consent, so it
 /// marks the connection Not connected with `message` and forgets its tokens.
-pub fn update_meta(conn: &mut DbConn, id: i64, name: &str, scopes: &[String], reset: Option<&str>, now: i64) -> QueryResult<()> {
+pub fn update_meta(
+    conn: &mut DbConn,
+    id: i64,
+    name: &str,
+    scopes: &[String],
+    reset: Option<&str>,
+    now: i64,
+) -> QueryResult<()> {
     let scopes = serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into());
     crate::db::write_tx(conn, |conn| {
         diesel::update(connections::table.find(id))
@@ -252,7 +270,8 @@ pub fn store_credentials(
     entrusted: &Destinations,
     now: i64,
 ) -> Result<(), AppError> {
-    let json = Secret::new(serde_json::to_string(credentials).map_err(|e| AppError::Internal(e.to_string()))?);
+    let json =
+        Secret::new(serde_json::to_string(credentials).map_err(|e| AppError::Internal(e.to_string()))?);
     let sealed = keyring.seal(&slot("credentials", &id.to_string()), &json)?;
     diesel::update(connections::table.find(id))
         .set((
@@ -282,10 +301,17 @@ pub struct NewTokens<'a> {
     pub entrusted: &'a Destinations,
 }
 
-pub fn store_tokens(conn: &mut DbConn, keyring: &Keyring, id: i64, tokens: &NewTokens, now: i64) -> Result<(), AppError> {
+pub fn store_tokens(
+    conn: &mut DbConn,
+    keyring: &Keyring,
+    id: i64,
+    tokens: &NewTokens,
+    now: i64,
+) -> Result<(), AppError> {
     let row_id = id.to_string();
     let access = keyring.seal(&slot("access_token", &row_id), tokens.access_token)?;
-    let refresh = tokens.refresh_token.map(|t| keyring.seal(&slot("refresh_token", &row_id), t)).transpose()?;
+    let refresh =
+        tokens.refresh_token.map(|t| keyring.seal(&slot("refresh_token", &row_id), t)).transpose()?;
     diesel::update(connections::table.find(id))
         .set((
             connections::credentials.eq(None::<Vec<u8>>),
@@ -293,7 +319,8 @@ pub fn store_tokens(conn: &mut DbConn, keyring: &Keyring, id: i64, tokens: &NewT
             connections::access_token.eq(Some(access)),
             connections::refresh_token.eq(refresh),
             connections::expires_at.eq(tokens.expires_at),
-            connections::scopes_granted.eq(Some(serde_json::to_string(tokens.granted).unwrap_or_else(|_| "[]".into()))),
+            connections::scopes_granted
+                .eq(Some(serde_json::to_string(tokens.granted).unwrap_or_else(|_| "[]".into()))),
             connections::status.eq(Status::Connected.as_str()),
             connections::status_message.eq(None::<String>),
             connections::connected_at.eq(Some(now)),
@@ -357,7 +384,10 @@ pub fn names_for_service(conn: &mut DbConn, service_id: i64) -> QueryResult<Vec<
 
 /// Notes that a connection was used (written at most once a minute by callers).
 pub fn mark_used(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {
-    diesel::update(connections::table.find(id)).set(connections::last_used_at.eq(Some(now))).execute(conn).map(drop)
+    diesel::update(connections::table.find(id))
+        .set(connections::last_used_at.eq(Some(now)))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Connected connections whose token expires before `before` and that are not cooling down after a

@@ -14,23 +14,32 @@ use crate::models::service::ServiceRow;
 /// transaction. Runs at start-up, before any request: a secret with no recorded origin is never sent.
 pub fn backfill(conn: &mut DbConn) -> QueryResult<usize> {
     crate::db::write_tx(conn, |conn| {
-        let holding =
-            connections::credentials.is_not_null().or(connections::access_token.is_not_null()).or(connections::refresh_token.is_not_null());
-        let pending: Vec<ServiceRow> =
-            services::table
-                .filter((services::client_secret.is_not_null().and(services::client_secret_origins.is_null())).or(services::id.eq_any(
-                    connections::table.filter(connections::entrusted_origins.is_null().and(holding)).select(connections::service_id),
-                )))
-                .select(ServiceRow::as_select())
-                .load(conn)?;
+        let holding = connections::credentials
+            .is_not_null()
+            .or(connections::access_token.is_not_null())
+            .or(connections::refresh_token.is_not_null());
+        let pending: Vec<ServiceRow> = services::table
+            .filter(
+                (services::client_secret.is_not_null().and(services::client_secret_origins.is_null())).or(
+                    services::id.eq_any(
+                        connections::table
+                            .filter(connections::entrusted_origins.is_null().and(holding))
+                            .select(connections::service_id),
+                    ),
+                ),
+            )
+            .select(ServiceRow::as_select())
+            .load(conn)?;
         let mut filled = 0;
         for service in pending {
             let Ok(view) = service.view() else { continue };
             let destinations = Destinations::of(view.api_base_url.as_deref(), &view.config);
-            filled += diesel::update(services::table.find(service.id).filter(services::client_secret.is_not_null()))
-                .filter(services::client_secret_origins.is_null())
-                .set(services::client_secret_origins.eq(destinations.client_secret_part().to_json()))
-                .execute(conn)?;
+            filled += diesel::update(
+                services::table.find(service.id).filter(services::client_secret.is_not_null()),
+            )
+            .filter(services::client_secret_origins.is_null())
+            .set(services::client_secret_origins.eq(destinations.client_secret_part().to_json()))
+            .execute(conn)?;
             filled += diesel::update(
                 connections::table
                     .filter(connections::service_id.eq(service.id))
@@ -60,10 +69,19 @@ pub fn holders(conn: &mut DbConn, service_id: i64) -> QueryResult<Vec<Holder>> {
         .inner_join(users::table)
         .filter(connections::service_id.eq(service_id))
         .filter(
-            connections::credentials.is_not_null().or(connections::access_token.is_not_null()).or(connections::refresh_token.is_not_null()),
+            connections::credentials
+                .is_not_null()
+                .or(connections::access_token.is_not_null())
+                .or(connections::refresh_token.is_not_null()),
         )
         .order((users::username, connections::name_lower, connections::id))
-        .select((connections::id, connections::link_name, connections::name, users::username, connections::entrusted_origins))
+        .select((
+            connections::id,
+            connections::link_name,
+            connections::name,
+            users::username,
+            connections::entrusted_origins,
+        ))
         .load(conn)?;
     Ok(rows
         .into_iter()

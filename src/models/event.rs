@@ -71,7 +71,10 @@ pub fn record_all(conn: &mut DbConn, events: &[(i64, &NewEvent, i64)]) -> QueryR
             )
         })
         .collect();
-    crate::on_backend!(conn, |c| diesel::insert_into(connection_events::table).values(&rows).execute(c).map(drop))
+    crate::on_backend!(conn, |c| diesel::insert_into(connection_events::table)
+        .values(&rows)
+        .execute(c)
+        .map(drop))
 }
 
 /// PostgreSQL: the batch as one array a column, in one statement prepared once. A multi-row

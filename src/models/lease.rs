@@ -55,9 +55,17 @@ pub struct Refreshed {
 
 /// Stores refreshed tokens over `version` and releases the lease. Returns false when the tokens are
 /// no longer that version (someone revoked, reconnected or refreshed meanwhile): nothing is written.
-pub fn store(conn: &mut DbConn, keyring: &Keyring, id: i64, version: i64, new: &Refreshed, now: i64) -> Result<bool, AppError> {
+pub fn store(
+    conn: &mut DbConn,
+    keyring: &Keyring,
+    id: i64,
+    version: i64,
+    new: &Refreshed,
+    now: i64,
+) -> Result<bool, AppError> {
     let row_id = id.to_string();
-    let seal = |column, secret: &Secret| keyring.seal(&SecretSlot::new("connections", column, &row_id), secret);
+    let seal =
+        |column, secret: &Secret| keyring.seal(&SecretSlot::new("connections", column, &row_id), secret);
     let access = seal("access_token", &new.access_token)?;
     let refresh = new.refresh_token.as_ref().map(|t| seal("refresh_token", t)).transpose()?;
     // The refresh that used a rotated token proves the new one works: the old one goes.
@@ -81,14 +89,18 @@ pub fn store(conn: &mut DbConn, keyring: &Keyring, id: i64, version: i64, new: &
     );
     let written = crate::db::write_tx(conn, |conn| {
         let n = match refresh {
-            Some(sealed) => diesel::update(target).set((common, connections::refresh_token.eq(Some(sealed)))).execute(conn)?,
+            Some(sealed) => diesel::update(target)
+                .set((common, connections::refresh_token.eq(Some(sealed))))
+                .execute(conn)?,
             None => diesel::update(target).set(common).execute(conn)?,
         };
         if n == 1
             && let Some(granted) = &new.granted
         {
             let json = serde_json::to_string(granted).unwrap_or_else(|_| "[]".into());
-            diesel::update(connections::table.find(id)).set(connections::scopes_granted.eq(Some(json))).execute(conn)?;
+            diesel::update(connections::table.find(id))
+                .set(connections::scopes_granted.eq(Some(json)))
+                .execute(conn)?;
         }
         Ok::<_, AppError>(n == 1)
     })?;
@@ -97,7 +109,14 @@ pub fn store(conn: &mut DbConn, keyring: &Keyring, id: i64, version: i64, new: &
 
 /// A passing failure: the lease is released, the failure counted, and the background refresher
 /// waits until `retry_after`. The status and the tokens are kept.
-pub fn release_failed(conn: &mut DbConn, id: i64, holder: &str, message: &str, retry_after: i64, now: i64) -> QueryResult<()> {
+pub fn release_failed(
+    conn: &mut DbConn,
+    id: i64,
+    holder: &str,
+    message: &str,
+    retry_after: i64,
+    now: i64,
+) -> QueryResult<()> {
     diesel::update(connections::table.find(id).filter(connections::lease_holder.eq(holder)))
         .set((
             connections::lease_holder.eq(None::<String>),

@@ -8,7 +8,9 @@ use crate::db::schema::used_nonces;
 
 /// Marks the nonce of this hash used. False when it already was.
 pub fn spend(conn: &mut DbConn, hash: &str, expires_at: i64) -> QueryResult<bool> {
-    match diesel::insert_into(used_nonces::table).values((used_nonces::hash.eq(hash), used_nonces::expires_at.eq(expires_at))).execute(conn)
+    match diesel::insert_into(used_nonces::table)
+        .values((used_nonces::hash.eq(hash), used_nonces::expires_at.eq(expires_at)))
+        .execute(conn)
     {
         Ok(_) => Ok(true),
         Err(e) if crate::db::is_unique_violation(&e) => Ok(false),

@@ -27,7 +27,8 @@ pub struct OAuthFlow {
 
 impl OAuthFlow {
     pub fn verifier(&self, keyring: &Keyring) -> Result<Secret, AppError> {
-        Ok(keyring.open(&SecretSlot::new("oauth_flows", "pkce_verifier", &self.state_hash), &self.pkce_verifier)?)
+        Ok(keyring
+            .open(&SecretSlot::new("oauth_flows", "pkce_verifier", &self.state_hash), &self.pkce_verifier)?)
     }
 
     pub fn scopes(&self) -> Vec<String> {
@@ -47,8 +48,10 @@ pub struct NewFlow<'a> {
 
 /// Records a new flow, and drops expired ones on the way (nothing else needs them).
 pub fn insert(conn: &mut DbConn, keyring: &Keyring, flow: &NewFlow, now: i64) -> Result<(), AppError> {
-    let sealed = keyring.seal(&SecretSlot::new("oauth_flows", "pkce_verifier", flow.state_hash), flow.verifier)?;
-    diesel::delete(oauth_flows::table.filter(oauth_flows::expires_at.lt(now - FLOW_LIFETIME_SECS))).execute(conn)?;
+    let sealed =
+        keyring.seal(&SecretSlot::new("oauth_flows", "pkce_verifier", flow.state_hash), flow.verifier)?;
+    diesel::delete(oauth_flows::table.filter(oauth_flows::expires_at.lt(now - FLOW_LIFETIME_SECS)))
+        .execute(conn)?;
     diesel::insert_into(oauth_flows::table)
         .values((
             oauth_flows::state_hash.eq(flow.state_hash),
@@ -72,8 +75,13 @@ pub fn find(conn: &mut DbConn, state_hash: &str) -> QueryResult<Option<OAuthFlow
 /// This single conditional update is what makes a code exchange happen at most once, even when two
 /// callbacks race on different app instances.
 pub fn claim(conn: &mut DbConn, state_hash: &str, now: i64) -> QueryResult<bool> {
-    diesel::update(oauth_flows::table.find(state_hash).filter(oauth_flows::used_at.is_null()).filter(oauth_flows::expires_at.gt(now)))
-        .set(oauth_flows::used_at.eq(Some(now)))
-        .execute(conn)
-        .map(|n| n == 1)
+    diesel::update(
+        oauth_flows::table
+            .find(state_hash)
+            .filter(oauth_flows::used_at.is_null())
+            .filter(oauth_flows::expires_at.gt(now)),
+    )
+    .set(oauth_flows::used_at.eq(Some(now)))
+    .execute(conn)
+    .map(|n| n == 1)
 }

@@ -97,7 +97,9 @@ impl ServiceRow {
             return Ok(None);
         }
         if !self.client_secret_destinations().allows_any(endpoint) {
-            let to = crate::domain::destinations::origin_of(endpoint).map(|o| crate::domain::destinations::shown(&o)).unwrap_or_default();
+            let to = crate::domain::destinations::origin_of(endpoint)
+                .map(|o| crate::domain::destinations::shown(&o))
+                .unwrap_or_default();
             return Err(AppError::Conflict(format!(
                 "The client secret of the service “{}” was not entered for {to}, so it is not sent there: enter it \
                  again on the service's page.",
@@ -110,7 +112,11 @@ impl ServiceRow {
     /// Opens the client secret. Whatever sends it uses `client_secret_for`, which checks where.
     pub fn open_client_secret(&self, keyring: &Keyring) -> Result<Option<Secret>, AppError> {
         let id = self.id.to_string();
-        self.client_secret.as_deref().map(|sealed| keyring.open(&secret_slot(&id), sealed)).transpose().map_err(Into::into)
+        self.client_secret
+            .as_deref()
+            .map(|sealed| keyring.open(&secret_slot(&id), sealed))
+            .transpose()
+            .map_err(Into::into)
     }
 }
 
@@ -133,7 +139,13 @@ fn config_json(config: &ServiceConfig) -> Result<String, AppError> {
 }
 
 /// Inserts a service and seals its secret under the new row's id, in one transaction.
-pub fn insert(conn: &mut DbConn, keyring: &Keyring, spec: &ValidService, actor: &str, now: i64) -> Result<i64, AppError> {
+pub fn insert(
+    conn: &mut DbConn,
+    keyring: &Keyring,
+    spec: &ValidService,
+    actor: &str,
+    now: i64,
+) -> Result<i64, AppError> {
     let config = config_json(&spec.config)?;
     crate::db::write_tx(conn, |conn| {
         let id: i64 = diesel::insert_into(services::table)
@@ -159,7 +171,14 @@ pub fn insert(conn: &mut DbConn, keyring: &Keyring, spec: &ValidService, actor: 
 }
 
 /// Updates a service's editable fields (never its link name).
-pub fn update(conn: &mut DbConn, keyring: &Keyring, id: i64, spec: &ValidService, actor: &str, now: i64) -> Result<(), AppError> {
+pub fn update(
+    conn: &mut DbConn,
+    keyring: &Keyring,
+    id: i64,
+    spec: &ValidService,
+    actor: &str,
+    now: i64,
+) -> Result<(), AppError> {
     let config = config_json(&spec.config)?;
     crate::db::write_tx(conn, |conn| {
         diesel::update(services::table.find(id))
@@ -188,7 +207,8 @@ fn store_secret(conn: &mut DbConn, keyring: &Keyring, id: i64, spec: &ValidServi
         SecretChange::Keep => return Ok(()),
         SecretChange::Clear => (None, None),
         SecretChange::Set(secret) => {
-            let origins = Destinations::of(spec.api_base_url.as_deref(), &spec.config).client_secret_part().to_json();
+            let origins =
+                Destinations::of(spec.api_base_url.as_deref(), &spec.config).client_secret_part().to_json();
             (Some(keyring.seal(&secret_slot(&id.to_string()), secret)?), Some(origins))
         }
     };
@@ -210,13 +230,20 @@ pub fn mark_client_refused(conn: &mut DbConn, id: i64, message: &str, now: i64) 
 /// A token request with the client credentials worked: they are no longer refused.
 pub fn clear_client_refused(conn: &mut DbConn, id: i64) -> QueryResult<()> {
     diesel::update(services::table.find(id).filter(services::client_refused_at.is_not_null()))
-        .set((services::client_refused_at.eq(None::<i64>), services::client_refused_message.eq(None::<String>)))
+        .set((
+            services::client_refused_at.eq(None::<i64>),
+            services::client_refused_message.eq(None::<String>),
+        ))
         .execute(conn)
         .map(drop)
 }
 
 pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<ServiceRow>> {
-    services::table.filter(services::link_name.eq(link_name)).select(ServiceRow::as_select()).get_result(conn).optional()
+    services::table
+        .filter(services::link_name.eq(link_name))
+        .select(ServiceRow::as_select())
+        .get_result(conn)
+        .optional()
 }
 
 /// `find`, locking the row until the transaction ends. On PostgreSQL a connection cannot be added to
@@ -224,9 +251,12 @@ pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<ServiceRow
 /// transaction already keeps every other writer out.
 pub fn find_for_update(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<ServiceRow>> {
     match conn {
-        DbConn::Pg(pg) => {
-            services::table.filter(services::link_name.eq(link_name)).select(ServiceRow::as_select()).for_update().first(pg).optional()
-        }
+        DbConn::Pg(pg) => services::table
+            .filter(services::link_name.eq(link_name))
+            .select(ServiceRow::as_select())
+            .for_update()
+            .first(pg)
+            .optional(),
         DbConn::Sqlite(_) => find(conn, link_name),
     }
 }

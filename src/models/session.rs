@@ -59,5 +59,9 @@ pub fn delete_for_user(conn: &mut DbConn, user_id: i64) -> QueryResult<usize> {
 
 /// Removes sessions idle or older than the limits; run now and then, not on every request.
 pub fn delete_expired(conn: &mut DbConn, idle_before: i64, created_before: i64) -> QueryResult<usize> {
-    diesel::delete(sessions::table.filter(sessions::last_seen_at.lt(idle_before).or(sessions::created_at.lt(created_before)))).execute(conn)
+    diesel::delete(
+        sessions::table
+            .filter(sessions::last_seen_at.lt(idle_before).or(sessions::created_at.lt(created_before))),
+    )
+    .execute(conn)
 }

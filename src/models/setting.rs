@@ -15,8 +15,9 @@ pub fn get(conn: &mut DbConn, key: &str) -> QueryResult<Option<String>> {
 /// Sets a value, creating the row when missing. No ON CONFLICT on the multi backend: update, then insert.
 pub fn put(conn: &mut DbConn, key: &str, value: &str, now: i64) -> QueryResult<()> {
     crate::db::write_tx(conn, |conn| {
-        let updated =
-            diesel::update(settings::table.find(key)).set((settings::value.eq(value), settings::updated_at.eq(now))).execute(conn)?;
+        let updated = diesel::update(settings::table.find(key))
+            .set((settings::value.eq(value), settings::updated_at.eq(now)))
+            .execute(conn)?;
         if updated == 0 {
             diesel::insert_into(settings::table)
                 .values((settings::key.eq(key), settings::value.eq(value), settings::updated_at.eq(now)))

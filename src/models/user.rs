@@ -93,7 +93,13 @@ pub fn count(conn: &mut DbConn) -> QueryResult<i64> {
     users::table.count().get_result(conn)
 }
 
-pub fn insert(conn: &mut DbConn, username: &str, password_hash: &str, role: Role, now: i64) -> QueryResult<i64> {
+pub fn insert(
+    conn: &mut DbConn,
+    username: &str,
+    password_hash: &str,
+    role: Role,
+    now: i64,
+) -> QueryResult<i64> {
     diesel::insert_into(users::table)
         .values(NewUser {
             username,
@@ -115,7 +121,10 @@ pub fn find_by_name(conn: &mut DbConn, username: &str) -> QueryResult<Option<Use
 /// The names of the users `ids`.
 pub fn names(conn: &mut DbConn, ids: Vec<i64>) -> QueryResult<Vec<(i64, String)>> {
     let slots = ids.len();
-    users::table.filter(crate::db::IdIn::padded("users.id", ids, slots)).select((users::id, users::username)).load(conn)
+    users::table
+        .filter(crate::db::IdIn::padded("users.id", ids, slots))
+        .select((users::id, users::username))
+        .load(conn)
 }
 
 pub fn list(conn: &mut DbConn) -> QueryResult<Vec<User>> {
@@ -135,8 +144,9 @@ fn unlocked_at(now: i64) -> _ {
 /// lock (which would let anyone keep an account locked for ever) nor count towards the next one.
 pub fn record_failure(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {
     let counted = case_when(users::locked_until.is_null(), users::failed_logins + 1).otherwise(1);
-    let locked_until = case_when(counted.ge(MAX_FAILED_LOGINS), (now + LOCKOUT_SECS).into_sql::<Nullable<BigInt>>())
-        .otherwise(None::<i64>.into_sql::<Nullable<BigInt>>());
+    let locked_until =
+        case_when(counted.ge(MAX_FAILED_LOGINS), (now + LOCKOUT_SECS).into_sql::<Nullable<BigInt>>())
+            .otherwise(None::<i64>.into_sql::<Nullable<BigInt>>());
     diesel::update(users::table.find(id).filter(unlocked_at(now)))
         .set((users::failed_logins.eq(counted), users::locked_until.eq(locked_until)))
         .execute(conn)
@@ -166,11 +176,17 @@ pub fn set_password(conn: &mut DbConn, id: i64, password_hash: &str, now: i64) -
 }
 
 pub fn set_role(conn: &mut DbConn, id: i64, role: Role, now: i64) -> QueryResult<()> {
-    diesel::update(users::table.find(id)).set((users::role.eq(role.as_str()), users::updated_at.eq(now))).execute(conn).map(drop)
+    diesel::update(users::table.find(id))
+        .set((users::role.eq(role.as_str()), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn set_disabled(conn: &mut DbConn, id: i64, disabled: bool, now: i64) -> QueryResult<()> {
-    diesel::update(users::table.find(id)).set((users::disabled.eq(disabled), users::updated_at.eq(now))).execute(conn).map(drop)
+    diesel::update(users::table.find(id))
+        .set((users::disabled.eq(disabled), users::updated_at.eq(now)))
+        .execute(conn)
+        .map(drop)
 }
 
 pub fn name_of(conn: &mut DbConn, id: i64) -> QueryResult<String> {

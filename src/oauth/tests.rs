@@ -24,9 +24,21 @@ fn cfg(delimiter: &str) -> OAuthConfig {
 #[test]
 fn the_authorize_url_carries_everything_encoded() {
     let scopes = vec!["openid".to_owned(), "Desk.tickets.READ".to_owned()];
-    let url = authorize_url(&cfg(" "), "https://desk.example.com/integration/oauth/callback", &scopes, "st&te", "chal").unwrap();
+    let url = authorize_url(
+        &cfg(" "),
+        "https://desk.example.com/integration/oauth/callback",
+        &scopes,
+        "st&te",
+        "chal",
+    )
+    .unwrap();
     let q = url.query().unwrap();
-    assert!(q.starts_with("tenant=a&response_type=code&client_id=client%20id%26x&redirect_uri=https%3A%2F%2Fdesk"), "{q}");
+    assert!(
+        q.starts_with(
+            "tenant=a&response_type=code&client_id=client%20id%26x&redirect_uri=https%3A%2F%2Fdesk"
+        ),
+        "{q}"
+    );
     assert!(
         q.contains("&scope=openid%20Desk.tickets.READ&state=st%26te&code_challenge=chal&code_challenge_method=S256&access_type=offline"),
         "{q}"

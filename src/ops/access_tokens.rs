@@ -88,7 +88,8 @@ fn effective_margin(margin: i64, expires_at: Option<i64>, obtained_at: Option<i6
 /// case, which needs neither the lock nor another read.
 pub fn fresh(state: &AppState, row: &ConnectionRow, margin: i64) -> Result<Option<Token>, AppError> {
     let now = state.clock.now();
-    if row.status() != Status::Connected || row.expires_at.is_some_and(|e| e - now <= margin_for(row, margin)) {
+    if row.status() != Status::Connected || row.expires_at.is_some_and(|e| e - now <= margin_for(row, margin))
+    {
         return Ok(None);
     }
     if state.refresher.pending(row.id, row.token_version, now).is_some() {
@@ -118,17 +119,30 @@ fn oauth_config(service: &ServiceRow) -> Result<OAuthConfig, AppError> {
 /// What a look at the row decided.
 enum Next {
     Use(Token),
-    Refresh { row: Box<ConnectionRow>, service: Box<ServiceRow>, config: Box<OAuthConfig>, usable: Option<Token> },
+    Refresh {
+        row: Box<ConnectionRow>,
+        service: Box<ServiceRow>,
+        config: Box<OAuthConfig>,
+        usable: Option<Token>,
+    },
 }
 
 /// Reads the row and decides: use a token, refresh, or fail.
-async fn look(state: &AppState, id: i64, margin: i64, stale: Option<i64>, caller: Caller) -> Result<Next, TokenFailure> {
+async fn look(
+    state: &AppState,
+    id: i64,
+    margin: i64,
+    stale: Option<i64>,
+    caller: Caller,
+) -> Result<Next, TokenFailure> {
     let (row, service) = read(state, id).await?;
     if row.status() != Status::Connected {
         return Err(TokenFailure::NotConnected(row.status()));
     }
     let now = state.clock.now();
-    if let Some(token) = state.refresher.pending(id, row.token_version, now).filter(|t| stale != Some(t.version)) {
+    if let Some(token) =
+        state.refresher.pending(id, row.token_version, now).filter(|t| stale != Some(t.version))
+    {
         return Ok(Next::Use(token));
     }
     // The stored token while it may still be used: not expired, and not the one a 401 refused.
@@ -140,7 +154,8 @@ async fn look(state: &AppState, id: i64, margin: i64, stale: Option<i64>, caller
     };
     let expiring = row.expires_at.is_some_and(|e| e - now <= margin_for(&row, margin));
     let config = oauth_config(&service)?;
-    let nothing_to_refresh_with = config.grant_type == GrantType::AuthorizationCode && row.refresh_token.is_none();
+    let nothing_to_refresh_with =
+        config.grant_type == GrantType::AuthorizationCode && row.refresh_token.is_none();
     if let Some(token) = usable.clone().filter(|_| !expiring || nothing_to_refresh_with) {
         return Ok(Next::Use(token));
     }
@@ -157,9 +172,20 @@ async fn look(state: &AppState, id: i64, margin: i64, stale: Option<i64>, caller
 /// Why no refresh may be tried now, if so: a client the provider refused (until the service
 /// changes), or a recent failure (a cooldown for the background and for callers that still have a
 /// token; a short gap for callers without one) unless the service changed since.
-fn held_back(row: &ConnectionRow, service: &ServiceRow, now: i64, caller: Caller, has_token: bool) -> Option<String> {
+fn held_back(
+    row: &ConnectionRow,
+    service: &ServiceRow,
+    now: i64,
+    caller: Caller,
+    has_token: bool,
+) -> Option<String> {
     if service.client_refused_at.is_some_and(|at| now - at < CLIENT_REFUSED_RETRY_SECS) {
-        return Some(service.client_refused_message.clone().unwrap_or_else(|| "The provider refused the client credentials.".into()));
+        return Some(
+            service
+                .client_refused_message
+                .clone()
+                .unwrap_or_else(|| "The provider refused the client credentials.".into()),
+        );
     }
     // An admin changed the service since the last attempt (a new client secret, say): try at once.
     if row.last_refresh_attempt_at.is_some_and(|attempt| service.updated_at >= attempt) {
@@ -171,7 +197,8 @@ fn held_back(row: &ConnectionRow, service: &ServiceRow, now: i64, caller: Caller
         return Some(format!("{last} The next refresh attempt is in {} s.", cooling - now));
     }
     let since = now - row.last_refresh_attempt_at.unwrap_or(i64::MIN / 2);
-    (since < MIN_RETRY_GAP_SECS).then(|| format!("{last} The next refresh attempt is in {} s.", MIN_RETRY_GAP_SECS - since))
+    (since < MIN_RETRY_GAP_SECS)
+        .then(|| format!("{last} The next refresh attempt is in {} s.", MIN_RETRY_GAP_SECS - since))
 }
 
 /// The connection's access token, refreshed first when it expires within the margin, or when
@@ -234,7 +261,9 @@ async fn lease_taken(state: &AppState, id: i64) -> String {
     let holder = state.db.read(move |c| Ok(crate::models::lease::holder(c, id)?)).await.ok().flatten();
     match holder {
         Some(holder) if holder == state.refresher.holder() => {
-            format!("An earlier refresh of this instance ({holder}) still holds this token's lease; try again shortly.")
+            format!(
+                "An earlier refresh of this instance ({holder}) still holds this token's lease; try again shortly."
+            )
         }
         Some(holder) => format!("Another instance ({holder}) is refreshing this token; try again shortly."),
         None => "Another instance was refreshing this token and has just finished; try again.".to_owned(),
@@ -243,7 +272,8 @@ async fn lease_taken(state: &AppState, id: i64) -> String {
 
 /// Takes the database lease for a refresh of `row`'s tokens.
 async fn take_lease(state: &AppState, row: &ConnectionRow) -> Result<bool, AppError> {
-    let (id, version, holder, now) = (row.id, row.token_version, state.refresher.holder().to_owned(), state.clock.now());
+    let (id, version, holder, now) =
+        (row.id, row.token_version, state.refresher.holder().to_owned(), state.clock.now());
     state.db.run(move |c| Ok(crate::models::lease::take(c, id, version, &holder, now)?)).await
 }
 

@@ -27,9 +27,13 @@ pub async fn start_authorization(
     let oauth_cfg = match config.oauth() {
         Some(o) if o.grant_type == GrantType::AuthorizationCode => o.clone(),
         Some(_) => {
-            return Err(AppError::Conflict("This service uses the Client Credentials grant: connect it without a consent.".into()));
+            return Err(AppError::Conflict(
+                "This service uses the Client Credentials grant: connect it without a consent.".into(),
+            ));
         }
-        None => return Err(AppError::Conflict("Only OAuth2 connections are authorized at a provider.".into())),
+        None => {
+            return Err(AppError::Conflict("Only OAuth2 connections are authorized at a provider.".into()));
+        }
     };
     token_calls_allowed(state)?;
     let state_token = random_urlsafe(32)?;
@@ -54,7 +58,14 @@ pub async fn start_authorization(
             oauth_flow::insert(c, &keyring, &flow, now)
         })
         .await?;
-    record(state, actor, "connection.authorize", link_name, serde_json::json!({ "scopes": loaded.row.scopes_requested() })).await?;
+    record(
+        state,
+        actor,
+        "connection.authorize",
+        link_name,
+        serde_json::json!({ "scopes": loaded.row.scopes_requested() }),
+    )
+    .await?;
     Ok(url)
 }
 
@@ -65,10 +76,19 @@ fn token_calls_allowed(state: &AppState) -> Result<(), AppError> {
 }
 
 /// Stores a token response: tokens sealed, expiry from `expires_in`, the granted scope.
-async fn store_token_set(state: &AppState, loaded: &Loaded, tokens: oauth::TokenSet, requested: &[String]) -> Result<(), AppError> {
+async fn store_token_set(
+    state: &AppState,
+    loaded: &Loaded,
+    tokens: oauth::TokenSet,
+    requested: &[String],
+) -> Result<(), AppError> {
     let config = loaded.config()?;
     let delimiter = config.oauth().map_or(" ", |o| o.scope_delimiter.as_str()).to_owned();
-    let granted = tokens.scope.as_deref().map(|s| rules::parse_granted(s, &delimiter)).unwrap_or_else(|| requested.to_vec());
+    let granted = tokens
+        .scope
+        .as_deref()
+        .map(|s| rules::parse_granted(s, &delimiter))
+        .unwrap_or_else(|| requested.to_vec());
     let (keyring, id, now) = (state.keyring.clone(), loaded.row.id, state.clock.now());
     let expires_at = tokens.expires_in.map(|s| now + s.max(0));
     let entrusted = loaded.destinations()?;
@@ -89,7 +109,11 @@ async fn store_token_set(state: &AppState, loaded: &Loaded, tokens: oauth::Token
 }
 
 /// Connects a Client Credentials connection: the token request is made at once.
-pub async fn connect_client_credentials(state: &AppState, actor: &User, link_name: &str) -> Result<ConnectionView, AppError> {
+pub async fn connect_client_credentials(
+    state: &AppState,
+    actor: &User,
+    link_name: &str,
+) -> Result<ConnectionView, AppError> {
     let loaded = load(state, link_name).await?;
     ensure_owner(&loaded, actor, "connect")?;
     let config = loaded.config()?;
@@ -112,7 +136,14 @@ pub async fn connect_client_credentials(state: &AppState, actor: &User, link_nam
             return Err(AppError::Conflict(message));
         }
     }
-    record(state, actor, "connection.connect", link_name, serde_json::json!({ "method": "client_credentials" })).await?;
+    record(
+        state,
+        actor,
+        "connection.connect",
+        link_name,
+        serde_json::json!({ "method": "client_credentials" }),
+    )
+    .await?;
     Ok(load(state, link_name).await?.view())
 }
 
@@ -148,9 +179,14 @@ pub async fn finish_authorization(
     session_hash: &str,
     params: CallbackParams,
 ) -> Result<CallbackOutcome, AppError> {
-    let unknown =
-        || AppError::BadRequest("This authorization is unknown or was already completed. Start again from the connection's page.".into());
-    let state_token = params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 200).ok_or_else(unknown)?;
+    let unknown = || {
+        AppError::BadRequest(
+            "This authorization is unknown or was already completed. Start again from the connection's page."
+                .into(),
+        )
+    };
+    let state_token =
+        params.state.as_deref().filter(|s| !s.is_empty() && s.len() <= 200).ok_or_else(unknown)?;
     let state_hash = sha256_hex(state_token);
     let lookup = state_hash.clone();
     let flow = state.db.run(move |c| Ok(oauth_flow::find(c, &lookup)?)).await?.ok_or_else(unknown)?;
@@ -181,27 +217,40 @@ pub async fn finish_authorization(
         })
         .await?;
     let Some((loaded, alias)) = claimed else { return Err(unknown()) };
-    let redirect_uri = callback_url(&alias.unwrap_or_else(|| state.base_url.as_str().trim_end_matches('/').to_owned()));
+    let redirect_uri =
+        callback_url(&alias.unwrap_or_else(|| state.base_url.as_str().trim_end_matches('/').to_owned()));
     let link_name = loaded.row.link_name.clone();
     let fail = |message: String| CallbackOutcome::Failed { link_name: link_name.clone(), message };
     let config = loaded.config()?;
-    let Some(o) = config.oauth() else { return Ok(fail("This connection's service is no longer OAuth2.".into())) };
+    let Some(o) = config.oauth() else {
+        return Ok(fail("This connection's service is no longer OAuth2.".into()));
+    };
     // RFC 9207 §2.4: error responses carry `iss` too; checking it first keeps another server's text off the page.
     if let Some(issuer) = &o.issuer
         && params.iss.as_deref() != Some(issuer.as_str())
     {
-        let message = "The authorization response came from an unexpected issuer; no token was requested. Try again.".to_owned();
+        let message =
+            "The authorization response came from an unexpected issuer; no token was requested. Try again."
+                .to_owned();
         save_message(state, &loaded, &message).await?;
         return Ok(fail(message));
     }
     if let Some(error) = &params.error {
-        let description =
-            params.error_description.as_deref().map(|d| format!(": {}", d.chars().take(300).collect::<String>())).unwrap_or_default();
-        let message = format!("The provider did not grant access ({}{description}).", error.chars().take(100).collect::<String>());
+        let description = params
+            .error_description
+            .as_deref()
+            .map(|d| format!(": {}", d.chars().take(300).collect::<String>()))
+            .unwrap_or_default();
+        let message = format!(
+            "The provider did not grant access ({}{description}).",
+            error.chars().take(100).collect::<String>()
+        );
         save_message(state, &loaded, &message).await?;
         return Ok(fail(message));
     }
-    let Some(code) = params.code.filter(|c| !c.is_empty()) else { return Ok(fail("The provider sent no authorization code.".into())) };
+    let Some(code) = params.code.filter(|c| !c.is_empty()) else {
+        return Ok(fail("The provider sent no authorization code.".into()));
+    };
     let verifier = flow.verifier(&state.keyring)?;
     let secret = match loaded.service.client_secret_for(&state.keyring, &o.token_url) {
         Ok(secret) => secret,
@@ -220,8 +269,18 @@ pub async fn finish_authorization(
     match oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form).await {
         Ok(tokens) => {
             store_token_set(state, &loaded, tokens, &flow.scopes()).await?;
-            record(state, user, "connection.connect", &loaded.row.link_name, serde_json::json!({ "method": "authorization_code" })).await?;
-            Ok(CallbackOutcome::Connected { link_name: loaded.row.link_name.clone(), name: loaded.row.name.clone() })
+            record(
+                state,
+                user,
+                "connection.connect",
+                &loaded.row.link_name,
+                serde_json::json!({ "method": "authorization_code" }),
+            )
+            .await?;
+            Ok(CallbackOutcome::Connected {
+                link_name: loaded.row.link_name.clone(),
+                name: loaded.row.name.clone(),
+            })
         }
         Err(e) => {
             let message = format!("The code exchange failed: {e}");

@@ -10,8 +10,8 @@ use crate::domain::service::{AuthType, GrantType};
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::models::audit::{self, Event};
-pub use crate::models::connection::Loaded;
 use crate::models::connection as connections;
+pub use crate::models::connection::Loaded;
 use crate::models::service as services;
 use crate::models::user::User;
 use crate::oauth;
@@ -84,7 +84,10 @@ impl Loaded {
 pub async fn load(state: &AppState, link_name: &str) -> Result<Loaded, AppError> {
     // One that breaks the rules names no connection: a 404 without a query (a NUL byte, for one, is
     // an error in PostgreSQL).
-    let link = crate::domain::validate::link_name(link_name).ok().filter(|l| l == link_name).ok_or(AppError::NotFound)?;
+    let link = crate::domain::validate::link_name(link_name)
+        .ok()
+        .filter(|l| l == link_name)
+        .ok_or(AppError::NotFound)?;
     state.db.read(move |c| connections::find_with_service(c, &link)?.ok_or(AppError::NotFound)).await
 }
 
@@ -120,11 +123,19 @@ pub(crate) async fn record(
     target: &str,
     details: serde_json::Value,
 ) -> Result<(), AppError> {
-    let (actor_id, actor_name, target, now) = (actor.id, actor.username.clone(), target.to_owned(), state.clock.now());
+    let (actor_id, actor_name, target, now) =
+        (actor.id, actor.username.clone(), target.to_owned(), state.clock.now());
     state
         .db
         .run(move |c| {
-            let event = Event { actor_id: Some(actor_id), actor: &actor_name, action, target_type: "connection", target: &target, details };
+            let event = Event {
+                actor_id: Some(actor_id),
+                actor: &actor_name,
+                action,
+                target_type: "connection",
+                target: &target,
+                details,
+            };
             Ok(audit::record(c, event, now)?)
         })
         .await
@@ -137,7 +148,11 @@ fn invalid(field: &str, message: impl Into<String>) -> AppError {
 }
 
 /// Validates and stores a new connection owned by `actor`.
-pub async fn create(state: &AppState, actor: &User, input: ConnectionInput) -> Result<ConnectionView, AppError> {
+pub async fn create(
+    state: &AppState,
+    actor: &User,
+    input: ConnectionInput,
+) -> Result<ConnectionView, AppError> {
     // Only a well-formed link name is looked up (a NUL byte, for one, is an error in PostgreSQL).
     let service = match crate::domain::validate::link_name(input.service.as_deref().unwrap_or_default()) {
         Ok(link) => state.db.run(move |c| Ok(services::find(c, &link)?)).await?,
@@ -146,7 +161,9 @@ pub async fn create(state: &AppState, actor: &User, input: ConnectionInput) -> R
     let mut errors = FieldErrors::new();
     let (name, link) = rules::validate_names(&input, true, &mut errors);
     let scopes = match &service {
-        Some(s) => rules::validate_scopes(&s.view()?.config, input.scopes.as_deref().unwrap_or(&[]), &mut errors),
+        Some(s) => {
+            rules::validate_scopes(&s.view()?.config, input.scopes.as_deref().unwrap_or(&[]), &mut errors)
+        }
         None => {
             push(&mut errors, "service", "Choose a service.");
             Vec::new()
@@ -191,12 +208,20 @@ pub async fn create(state: &AppState, actor: &User, input: ConnectionInput) -> R
 
 /// Renames a connection or changes its scopes. New scopes need a new consent: the connection is
 /// set Not connected with a message saying why. Returns the view and whether that happened.
-pub async fn update(state: &AppState, actor: &User, link_name: &str, input: ConnectionInput) -> Result<(ConnectionView, bool), AppError> {
+pub async fn update(
+    state: &AppState,
+    actor: &User,
+    link_name: &str,
+    input: ConnectionInput,
+) -> Result<(ConnectionView, bool), AppError> {
     let loaded = load(state, link_name).await?;
     ensure_owner(&loaded, actor, "edit")?;
     let config = loaded.config()?;
     let mut errors = FieldErrors::new();
-    let name_input = ConnectionInput { name: input.name.clone().or_else(|| Some(loaded.row.name.clone())), ..ConnectionInput::default() };
+    let name_input = ConnectionInput {
+        name: input.name.clone().or_else(|| Some(loaded.row.name.clone())),
+        ..ConnectionInput::default()
+    };
     let (name, _) = rules::validate_names(&name_input, false, &mut errors);
     let scopes = match &input.scopes {
         Some(chosen) => rules::validate_scopes(config, chosen, &mut errors),
@@ -232,9 +257,14 @@ pub async fn connect_with_credentials(
     let loaded = load(state, link_name).await?;
     ensure_owner(&loaded, actor, "connect")?;
     let credentials = rules::validate_credentials(loaded.config()?, input).map_err(AppError::Invalid)?;
-    let (keyring, id, entrusted, now) = (state.keyring.clone(), loaded.row.id, loaded.destinations()?, state.clock.now());
-    state.db.run(move |c| connections::store_credentials(c, &keyring, id, &credentials, &entrusted, now)).await?;
-    record(state, actor, "connection.connect", link_name, serde_json::json!({ "method": "credentials" })).await?;
+    let (keyring, id, entrusted, now) =
+        (state.keyring.clone(), loaded.row.id, loaded.destinations()?, state.clock.now());
+    state
+        .db
+        .run(move |c| connections::store_credentials(c, &keyring, id, &credentials, &entrusted, now))
+        .await?;
+    record(state, actor, "connection.connect", link_name, serde_json::json!({ "method": "credentials" }))
+        .await?;
     Ok(load(state, link_name).await?.view())
 }
 
@@ -244,7 +274,9 @@ pub async fn connect_with_credentials(
 async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppError> {
     let config = loaded.config()?;
     let Some(o) = config.oauth() else {
-        return Ok("Credentials deleted (API Key and Basic credentials have no revocation at the provider).".into());
+        return Ok(
+            "Credentials deleted (API Key and Basic credentials have no revocation at the provider).".into()
+        );
     };
     let tokens = [
         (loaded.row.open_refresh_token(&state.keyring)?, "refresh_token"),
@@ -293,8 +325,20 @@ pub async fn revoke(state: &AppState, actor: &User, link_name: &str) -> Result<S
     let loaded = load(state, link_name).await?;
     let outcome = revoke_stored(state, &loaded).await?;
     let (id, now, recorded) = (loaded.row.id, state.clock.now(), outcome.clone());
-    state.db.run(move |c| Ok(connections::clear_secrets(c, id, Status::Disconnected, None, Some(&recorded), now)?)).await?;
-    record(state, actor, "connection.revoke", link_name, serde_json::json!({ "outcome": outcome, "owner": loaded.owner })).await?;
+    state
+        .db
+        .run(move |c| {
+            Ok(connections::clear_secrets(c, id, Status::Disconnected, None, Some(&recorded), now)?)
+        })
+        .await?;
+    record(
+        state,
+        actor,
+        "connection.revoke",
+        link_name,
+        serde_json::json!({ "outcome": outcome, "owner": loaded.owner }),
+    )
+    .await?;
     Ok(outcome)
 }
 

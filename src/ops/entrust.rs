@@ -10,7 +10,12 @@ use crate::models::destinations;
 use crate::state::AppState;
 
 /// Refuses to send `row`'s secrets to `url` in `role` unless they were entrusted to its origin.
-pub async fn ensure_entrusted(state: &AppState, row: &ConnectionRow, role: Role, url: &str) -> Result<(), AppError> {
+pub async fn ensure_entrusted(
+    state: &AppState,
+    row: &ConnectionRow,
+    role: Role,
+    url: &str,
+) -> Result<(), AppError> {
     let entrusted = row.entrusted();
     if entrusted.allows(role, url) {
         return Ok(());
@@ -31,6 +36,10 @@ pub async fn ensure_entrusted(state: &AppState, row: &ConnectionRow, role: Role,
     };
     let (id, now, shown) = (row.id, state.clock.now(), message.clone());
     state.db.run(move |c| Ok(destinations::set_aside(c, id, &shown, now)?)).await?;
-    tracing::warn!(connection = row.link_name, destination = to, "refused to send credentials where they were not entrusted");
+    tracing::warn!(
+        connection = row.link_name,
+        destination = to,
+        "refused to send credentials where they were not entrusted"
+    );
     Err(AppError::NotConnected { status: Status::NeedsReconnect.as_str(), message })
 }

@@ -70,15 +70,21 @@ pub fn ensure_connected(loaded: &Loaded) -> Result<(), AppError> {
         Status::NeedsReconnect => "needs to be reconnected: the provider rejected its credentials",
     };
     let reason = loaded.row.status_message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default();
-    Err(AppError::NotConnected { status: status.as_str(), message: format!("Connection {} {what}{reason}.", loaded.row.link_name) })
+    Err(AppError::NotConnected {
+        status: status.as_str(),
+        message: format!("Connection {} {what}{reason}.", loaded.row.link_name),
+    })
 }
 
 fn token_error(e: TokenFailure) -> AppError {
     match e {
-        TokenFailure::NotConnected(s) => {
-            AppError::NotConnected { status: s.as_str(), message: format!("The connection is {}.", s.label()) }
+        TokenFailure::NotConnected(s) => AppError::NotConnected {
+            status: s.as_str(),
+            message: format!("The connection is {}.", s.label()),
+        },
+        TokenFailure::NeedsReconnect(m) => {
+            AppError::NotConnected { status: Status::NeedsReconnect.as_str(), message: m }
         }
-        TokenFailure::NeedsReconnect(m) => AppError::NotConnected { status: Status::NeedsReconnect.as_str(), message: m },
         TokenFailure::Unavailable(m) => AppError::Unavailable(m),
         TokenFailure::App(e) => e,
     }
@@ -99,8 +105,9 @@ fn prepare(loaded: &Loaded, req: &InvokeRequest) -> Result<Prepared, AppError> {
         .ok()
         .filter(|m| !matches!(m.as_str(), "CONNECT" | "TRACE"))
         .ok_or_else(|| invalid("method", "Use an HTTP method such as GET, POST, PUT, PATCH or DELETE."))?;
-    let url = injection::target(loaded.service.api_base_url.as_deref(), req.url.as_deref(), req.path.as_deref())
-        .map_err(|(f, m)| invalid(f, m))?;
+    let url =
+        injection::target(loaded.service.api_base_url.as_deref(), req.url.as_deref(), req.path.as_deref())
+            .map_err(|(f, m)| invalid(f, m))?;
     let body = match &req.body {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) if req.body_base64 => {
@@ -109,7 +116,8 @@ fn prepare(loaded: &Loaded, req: &InvokeRequest) -> Result<Prepared, AppError> {
         Some(serde_json::Value::String(s)) => Some(s.clone().into_bytes()),
         Some(other) => Some(serde_json::to_vec(other).map_err(|e| AppError::Internal(e.to_string()))?),
     };
-    let mut headers: Vec<(String, String)> = req.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut headers: Vec<(String, String)> =
+        req.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
     if matches!(&req.body, Some(v) if !v.is_string() && !v.is_null())
         && !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type"))
     {
@@ -120,7 +128,12 @@ fn prepare(loaded: &Loaded, req: &InvokeRequest) -> Result<Prepared, AppError> {
 }
 
 /// Sends one attempt with these credentials.
-async fn send(state: &AppState, p: &Prepared, req: &InvokeRequest, injected: &[injection::Injection]) -> Result<Answer, AppError> {
+async fn send(
+    state: &AppState,
+    p: &Prepared,
+    req: &InvokeRequest,
+    injected: &[injection::Injection],
+) -> Result<Answer, AppError> {
     let caller: BTreeMap<String, String> = p.headers.iter().cloned().collect();
     let headers = injection::caller_headers(&caller, injected).map_err(|m| invalid("headers", m))?;
     let mut url = p.url.clone();
@@ -134,7 +147,8 @@ async fn send(state: &AppState, p: &Prepared, req: &InvokeRequest, injected: &[i
             builder = builder.header(name.as_str(), value.expose());
         }
     }
-    let content_type = p.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str());
+    let content_type =
+        p.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-type")).map(|(_, v)| v.as_str());
     let body = match injection::form_body(p.body.as_deref(), content_type, injected) {
         Some(Ok(form)) => {
             builder = builder.header("content-type", "application/x-www-form-urlencoded");
@@ -157,7 +171,12 @@ fn outbound_error(e: OutboundError) -> AppError {
 }
 
 /// Invokes a connection for `caller` (any SDAdmin: scripts share connections without their secrets).
-pub async fn invoke(state: &Data<AppState>, caller: &User, link_name: &str, req: InvokeRequest) -> Result<InvokeAnswer, AppError> {
+pub async fn invoke(
+    state: &Data<AppState>,
+    caller: &User,
+    link_name: &str,
+    req: InvokeRequest,
+) -> Result<InvokeAnswer, AppError> {
     let loaded = connections::load_for_use(state, link_name).await?;
     run(state, caller, &loaded, req, "invoke").await
 }
@@ -183,10 +202,15 @@ pub async fn test(state: &Data<AppState>, caller: &User, link_name: &str) -> Res
     let Some((method, path)) = loaded.service.test_request.as_deref().and_then(|t| t.split_once(' ')) else {
         let message = match config.oauth() {
             Some(_) => {
-                let obtained =
-                    access_tokens::access_token(state, loaded.row.id, state.config.refresh_margin_secs, None, Caller::Interactive)
-                        .await
-                        .map_err(token_error);
+                let obtained = access_tokens::access_token(
+                    state,
+                    loaded.row.id,
+                    state.config.refresh_margin_secs,
+                    None,
+                    Caller::Interactive,
+                )
+                .await
+                .map_err(token_error);
                 record_test(state, caller, loaded.row.id, started, obtained.as_ref().map(drop)).await?;
                 obtained?;
                 "A valid access token was obtained. Define a test request on the service to call its API too."
@@ -204,10 +228,15 @@ pub async fn test(state: &Data<AppState>, caller: &User, link_name: &str) -> Res
             excerpt: None,
         });
     };
-    let req = InvokeRequest { method: Some(method.to_owned()), path: Some(path.to_owned()), ..InvokeRequest::default() };
+    let req = InvokeRequest {
+        method: Some(method.to_owned()),
+        path: Some(path.to_owned()),
+        ..InvokeRequest::default()
+    };
     let answer = run(state, caller, &loaded, req, "test").await?;
     let ok = answer.status < 400;
-    let excerpt: String = if answer.body_base64 { "(binary body)".into() } else { answer.body.chars().take(300).collect() };
+    let excerpt: String =
+        if answer.body_base64 { "(binary body)".into() } else { answer.body.chars().take(300).collect() };
     Ok(TestResult {
         ok,
         status: Some(answer.status),
@@ -263,7 +292,13 @@ fn event_message(e: &AppError) -> String {
 }
 
 /// Records a Test that made no request (a token or credentials check).
-async fn record_test(state: &AppState, caller: &User, id: i64, started: Instant, outcome: Result<(), &AppError>) -> Result<(), AppError> {
+async fn record_test(
+    state: &AppState,
+    caller: &User,
+    id: i64,
+    started: Instant,
+    outcome: Result<(), &AppError>,
+) -> Result<(), AppError> {
     let event = NewEvent {
         kind: "test",
         actor: caller.username.clone(),
@@ -293,17 +328,28 @@ async fn attempt(
     }
     let token = match access_tokens::fresh(state, &loaded.row, margin)? {
         Some(token) => token,
-        None => access_tokens::access_token(state, loaded.row.id, margin, None, Caller::Interactive).await.map_err(token_error)?,
+        None => access_tokens::access_token(state, loaded.row.id, margin, None, Caller::Interactive)
+            .await
+            .map_err(token_error)?,
     };
     let injected = injection::injections(config, None, Some(&token.value));
     let mut secrets = injection::secret_values(&injected, None);
     let answer = send(state, p, req, &injected).await?;
-    let refused = answer.status == 401 || config.oauth().is_some_and(|o| o.refresh_on_status.contains(&answer.status));
+    let refused =
+        answer.status == 401 || config.oauth().is_some_and(|o| o.refresh_on_status.contains(&answer.status));
     if !refused {
         return Ok((answer, secrets));
     }
     // The token was refused: refresh once (unless another request already did) and retry once.
-    let fresh = match access_tokens::access_token(state, loaded.row.id, margin, Some(token.version), Caller::Interactive).await {
+    let fresh = match access_tokens::access_token(
+        state,
+        loaded.row.id,
+        margin,
+        Some(token.version),
+        Caller::Interactive,
+    )
+    .await
+    {
         Ok(t) => t,
         Err(_) => return Ok((answer, secrets)),
     };
@@ -322,6 +368,11 @@ fn shape(answer: Answer, secrets: &[String]) -> InvokeAnswer {
     let body = injection::mask(&answer.body, secrets);
     match String::from_utf8(body) {
         Ok(text) => InvokeAnswer { status: answer.status, headers, body: text, body_base64: false },
-        Err(e) => InvokeAnswer { status: answer.status, headers, body: STANDARD.encode(e.into_bytes()), body_base64: true },
+        Err(e) => InvokeAnswer {
+            status: answer.status,
+            headers,
+            body: STANDARD.encode(e.into_bytes()),
+            body_base64: true,
+        },
     }
 }

@@ -66,7 +66,12 @@ fn changed_fields(old: &Service, new: &ValidService) -> Vec<String> {
         let prefix = new.config.auth_type().as_str();
         match (serde_json::to_value(&old.config), serde_json::to_value(&new.config)) {
             (Ok(serde_json::Value::Object(before)), Ok(serde_json::Value::Object(after))) => {
-                fields.extend(after.iter().filter(|(k, v)| before.get(*k) != Some(*v)).map(|(k, _)| format!("{prefix}.{k}")));
+                fields.extend(
+                    after
+                        .iter()
+                        .filter(|(k, v)| before.get(*k) != Some(*v))
+                        .map(|(k, _)| format!("{prefix}.{k}")),
+                );
             }
             _ => fields.push(prefix.to_owned()),
         }
@@ -80,8 +85,10 @@ fn changed_fields(old: &Service, new: &ValidService) -> Vec<String> {
 /// Validates and stores a new service with its audit entry, in one transaction. A taken link name —
 /// also when another request takes it at the same moment — is a field error, not a failure.
 pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Result<Service, AppError> {
-    let spec = service_input::validate(&input, state.config.outbound_allow_http, None).map_err(AppError::Invalid)?;
-    let (keyring, actor_name, actor_id, now) = (state.keyring.clone(), actor.username.clone(), actor.id, state.clock.now());
+    let spec =
+        service_input::validate(&input, state.config.outbound_allow_http, None).map_err(AppError::Invalid)?;
+    let (keyring, actor_name, actor_id, now) =
+        (state.keyring.clone(), actor.username.clone(), actor.id, state.clock.now());
     let created = state
         .db
         .run(move |c| {
@@ -90,10 +97,13 @@ pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Resu
                     return Err(AppError::Invalid(link_taken()));
                 }
                 let id = match service::insert(c, &keyring, &spec, &actor_name, now) {
-                    Err(AppError::Db(e)) if crate::db::is_unique_violation(&e) => return Err(AppError::Invalid(link_taken())),
+                    Err(AppError::Db(e)) if crate::db::is_unique_violation(&e) => {
+                        return Err(AppError::Invalid(link_taken()));
+                    }
                     other => other?,
                 };
-                let details = serde_json::json!({ "auth_type": spec.config.auth_type().as_str(), "name": spec.name });
+                let details =
+                    serde_json::json!({ "auth_type": spec.config.auth_type().as_str(), "name": spec.name });
                 audit::record(
                     c,
                     Event {
@@ -137,7 +147,8 @@ pub async fn update(
     mode: UpdateMode,
     confirmed: bool,
 ) -> Result<Service, AppError> {
-    let (link, allow_http, keyring) = (link_from_url(link_name)?, state.config.outbound_allow_http, state.keyring.clone());
+    let (link, allow_http, keyring) =
+        (link_from_url(link_name)?, state.config.outbound_allow_http, state.keyring.clone());
     let (actor_name, actor_id, now) = (actor.username.clone(), actor.id, state.clock.now());
     let updated = state
         .db
@@ -195,7 +206,11 @@ pub async fn update(
 
 /// A stored client secret goes only where it was entrusted: an endpoint moved to another origin
 /// needs the secret entered again with the change.
-fn check_client_secret_moves(row: &ServiceRow, spec: &ValidService, new: &Destinations) -> Result<(), AppError> {
+fn check_client_secret_moves(
+    row: &ServiceRow,
+    spec: &ValidService,
+    new: &Destinations,
+) -> Result<(), AppError> {
     if row.client_secret.is_none() || !matches!(spec.client_secret, SecretChange::Keep) {
         return Ok(());
     }
@@ -246,13 +261,17 @@ fn connections_set_aside(
         affected.len(),
         owners.iter().map(|(o, n)| format!("{o} ({n})")).collect::<Vec<_>>().join(", ")
     );
-    let affected = affected.into_iter().map(|(h, _)| Affected { link_name: h.link_name, name: h.name, owner: h.owner }).collect();
+    let affected = affected
+        .into_iter()
+        .map(|(h, _)| Affected { link_name: h.link_name, name: h.name, owner: h.owner })
+        .collect();
     Err(AppError::ConfirmationRequired { message, affected })
 }
 
 /// Deletes a service that no connection uses; otherwise a conflict naming the connections.
 pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<(), AppError> {
-    let (link, actor_name, actor_id, now) = (link_from_url(link_name)?, actor.username.clone(), actor.id, state.clock.now());
+    let (link, actor_name, actor_id, now) =
+        (link_from_url(link_name)?, actor.username.clone(), actor.id, state.clock.now());
     state
         .db
         .run(move |c| {
@@ -260,7 +279,8 @@ pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<(
                 let row = service::find_for_update(c, &link)?.ok_or(AppError::NotFound)?;
                 let users = connection::names_for_service(c, row.id)?;
                 if !users.is_empty() {
-                    let names: Vec<String> = users.iter().map(|(link, name)| format!("{name} ({link})")).collect();
+                    let names: Vec<String> =
+                        users.iter().map(|(link, name)| format!("{name} ({link})")).collect();
                     return Err(AppError::Conflict(format!(
                         "This service cannot be deleted while connections use it. Delete these first: {}.",
                         names.join(", ")

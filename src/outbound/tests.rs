@@ -28,7 +28,10 @@ fn internal_addresses_are_refused_however_they_are_written() {
         assert!(policy().check_url(&url).is_err(), "{raw} should be refused");
     }
     assert!(policy().check_url(&Url::parse("https://93.184.216.34/").unwrap()).is_ok());
-    assert!(policy().check_url(&Url::parse("https://api.example.com/").unwrap()).is_ok(), "names are checked after resolution");
+    assert!(
+        policy().check_url(&Url::parse("https://api.example.com/").unwrap()).is_ok(),
+        "names are checked after resolution"
+    );
 }
 
 #[test]
@@ -83,7 +86,8 @@ fn an_allow_list_entry_with_a_port_opens_that_port_only() {
 
 #[tokio::test]
 async fn a_name_resolves_only_to_addresses_allowed_on_the_port_of_its_client() {
-    let policy = Arc::new(AddressPolicy { allow: Cidr::parse_list("127.0.0.1:8081").unwrap(), allow_http: true });
+    let policy =
+        Arc::new(AddressPolicy { allow: Cidr::parse_list("127.0.0.1:8081").unwrap(), allow_http: true });
     let resolve = |port| {
         let resolver = PolicyResolver { policy: policy.clone(), port: Some(port) };
         resolver.resolve("localhost".parse().unwrap())
@@ -117,16 +121,27 @@ fn chain(outer: &'static str, middle: &'static str, inner: std::io::Error) -> Ca
 #[test]
 fn connection_failures_are_named_by_their_cause_not_by_the_clients_wording() {
     use std::io::{Error, ErrorKind};
-    let refused = chain("client error (Connect)", "tcp connect error", Error::from(ErrorKind::ConnectionRefused));
+    let refused =
+        chain("client error (Connect)", "tcp connect error", Error::from(ErrorKind::ConnectionRefused));
     assert_eq!(failure(&refused, "api.example.com", true), "connection refused by the upstream");
     let reset = chain("client error (Canceled)", "connection error", Error::from(ErrorKind::ConnectionReset));
     assert_eq!(failure(&reset, "api.example.com", false), "connection reset by the upstream");
-    let dns = chain("client error (Connect)", "dns error", Error::other("failed to lookup address information"));
+    let dns =
+        chain("client error (Connect)", "dns error", Error::other("failed to lookup address information"));
     assert_eq!(failure(&dns, "nowhere.example", true), "the name nowhere.example does not resolve");
-    let tls = Caused("client error (Connect)", Some(Box::new(Error::other("invalid peer certificate: UnknownIssuer"))));
-    assert_eq!(failure(&tls, "api.example.com", true), "TLS handshake failed: invalid peer certificate: UnknownIssuer");
+    let tls = Caused(
+        "client error (Connect)",
+        Some(Box::new(Error::other("invalid peer certificate: UnknownIssuer"))),
+    );
+    assert_eq!(
+        failure(&tls, "api.example.com", true),
+        "TLS handshake failed: invalid peer certificate: UnknownIssuer"
+    );
     let other = chain("client error (Connect)", "tcp connect error", Error::other("too many open files"));
-    assert_eq!(failure(&other, "api.example.com", true), "the request to the upstream failed: too many open files");
+    assert_eq!(
+        failure(&other, "api.example.com", true),
+        "the request to the upstream failed: too many open files"
+    );
 }
 
 #[test]

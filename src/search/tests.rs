@@ -1,7 +1,13 @@
 use super::*;
 
 fn snapshot(rows: &[(i64, i64, &str, &str)]) -> Snapshot {
-    Snapshot::new(7, rows.iter().map(|(id, owner, name, link)| (*id, *owner, name.to_string(), link.to_string())).collect(), true)
+    Snapshot::new(
+        7,
+        rows.iter()
+            .map(|(id, owner, name, link)| (*id, *owner, name.to_string(), link.to_string()))
+            .collect(),
+        true,
+    )
 }
 
 fn query(needle: &str) -> NameQuery<'_> {
@@ -26,7 +32,12 @@ fn matches_come_in_name_order_then_id_from_names_and_link_names() {
 
 #[test]
 fn every_gram_must_match_in_sequence_and_the_owner_filters() {
-    let s = snapshot(&[(1, 1, "oho zoh", "a_1"), (2, 2, "zoho", "a_2"), (3, 1, "zohozoho", "a_3"), (4, 1, "ärger über", "a_4")]);
+    let s = snapshot(&[
+        (1, 1, "oho zoh", "a_1"),
+        (2, 2, "zoho", "a_2"),
+        (3, 1, "zohozoho", "a_3"),
+        (4, 1, "ärger über", "a_4"),
+    ]);
     assert_eq!(s.search(query("zoho")).ids, [2, 3], "holding both grams apart is not a match");
     assert_eq!(s.search(NameQuery { owner_id: Some(1), ..query("zoho") }).ids, [3]);
     assert_eq!(s.search(query("über")).ids, [4]);
@@ -36,21 +47,27 @@ fn every_gram_must_match_in_sequence_and_the_owner_filters() {
 #[test]
 fn counts_up_to_the_cap_and_still_finds_pages_past_it() {
     let cap = COUNT_CAP as usize;
-    let rows: Vec<(i64, i64, String, String)> = (0..cap + 10).map(|i| (i as i64, 1, format!("name {i:05}"), format!("n_{i}"))).collect();
+    let rows: Vec<(i64, i64, String, String)> =
+        (0..cap + 10).map(|i| (i as i64, 1, format!("name {i:05}"), format!("n_{i}"))).collect();
     let s = Snapshot::new(1, rows, true);
     let first = s.search(query("name"));
     assert_eq!(first.total, Total { n: COUNT_CAP, at_least: true });
     assert_eq!(first.ids, (0..25).collect::<Vec<i64>>());
     let last = s.search(NameQuery { offset: cap, limit: 25, ..query("name") });
     assert_eq!(last.ids, (cap as i64..cap as i64 + 10).collect::<Vec<i64>>());
-    let exact = Snapshot::new(1, (0..cap).map(|i| (i as i64, 1, format!("name {i:05}"), format!("n_{i}"))).collect(), true);
+    let exact = Snapshot::new(
+        1,
+        (0..cap).map(|i| (i as i64, 1, format!("name {i:05}"), format!("n_{i}"))).collect(),
+        true,
+    );
     assert_eq!(exact.search(query("name")).total, Total { n: COUNT_CAP, at_least: false });
 }
 
 /// A connection to a migrated SQLite database whose connections need no user or service (foreign
 /// keys off for it).
 fn database(dir: &tempfile::TempDir) -> crate::db::Conn {
-    let db = crate::db::Db::connect(&format!("sqlite://{}", dir.path().join("connections.db").display()), 2).unwrap();
+    let db = crate::db::Db::connect(&format!("sqlite://{}", dir.path().join("connections.db").display()), 2)
+        .unwrap();
     db.migrate().unwrap();
     let mut conn = db.get().unwrap();
     execute(&mut conn, "PRAGMA foreign_keys = OFF");
@@ -111,9 +128,15 @@ fn above_its_limit_the_index_gives_way_to_the_database_until_the_names_change() 
     add(&mut conn, "a_3", "Zoho Three");
     assert_eq!(found(&index, &mut conn, "zoho"), None);
     let remembered = index.current.read().unwrap().clone().unwrap();
-    assert!(!remembered.complete && remembered.ids.is_empty(), "it keeps no names, only that there were too many");
+    assert!(
+        !remembered.complete && remembered.ids.is_empty(),
+        "it keeps no names, only that there were too many"
+    );
     assert_eq!(found(&index, &mut conn, "zoho"), None);
-    assert!(Arc::ptr_eq(&remembered, &index.current.read().unwrap().clone().unwrap()), "and does not read them all again");
+    assert!(
+        Arc::ptr_eq(&remembered, &index.current.read().unwrap().clone().unwrap()),
+        "and does not read them all again"
+    );
     execute(&mut conn, "DELETE FROM connections WHERE id = 3");
     assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![1, 2]));
 }

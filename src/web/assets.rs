@@ -14,6 +14,7 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 ];
 
 pub async fn serve_asset(name: web::Path<String>) -> Result<HttpResponse, AppError> {
-    let (_, content_type, bytes) = ASSETS.iter().find(|(n, _, _)| *n == name.as_str()).ok_or(AppError::NotFound)?;
+    let (_, content_type, bytes) =
+        ASSETS.iter().find(|(n, _, _)| *n == name.as_str()).ok_or(AppError::NotFound)?;
     Ok(HttpResponse::Ok().content_type(*content_type).body(*bytes))
 }

@@ -71,7 +71,10 @@ pub async fn connect_connection(
 ) -> Result<HttpResponse, AppError> {
     let loaded = ops::load(&state, &link).await?;
     if loaded.row.owner_id != admin.user().id {
-        return Err(AppError::Forbidden(format!("Only the owner ({}) can connect this connection.", loaded.owner)));
+        return Err(AppError::Forbidden(format!(
+            "Only the owner ({}) can connect this connection.",
+            loaded.owner
+        )));
     }
     let view = loaded.view();
     let action = ConnectAction::of(&view);
@@ -80,7 +83,16 @@ pub async fn connect_connection(
             ConnectAction::Credentials => {
                 let params = loaded.config()?.api_key().map(|k| k.params.clone()).unwrap_or_default();
                 let layout = Layout::new(&req, Some(&admin.0), "connections");
-                render(&req, &ConnectPage { layout, c: view, params, username: String::new(), errors: FieldErrors::new() })
+                render(
+                    &req,
+                    &ConnectPage {
+                        layout,
+                        c: view,
+                        params,
+                        username: String::new(),
+                        errors: FieldErrors::new(),
+                    },
+                )
             }
             _ => {
                 let oauth = loaded.config()?.oauth().cloned();
@@ -106,20 +118,32 @@ pub async fn connect_connection(
     spend_connect_nonce(&state, &admin, &link, &nonce).await?;
     if action == ConnectAction::Consent {
         let session_hash = admin.0.session.id_hash.clone();
-        let url = crate::ops::authorize::start_authorization(&state, admin.user(), &link, Some(session_hash)).await?;
+        let url = crate::ops::authorize::start_authorization(&state, admin.user(), &link, Some(session_hash))
+            .await?;
         return Ok(HttpResponse::SeeOther().insert_header((LOCATION, url.to_string())).finish());
     }
     match crate::ops::authorize::connect_client_credentials(&state, admin.user(), &link).await {
-        Ok(c) => Ok(see_other(&format!("/admin/connections/{}", c.link_name), Some("Connected: a token was obtained."))),
-        Err(AppError::Conflict(message)) => Ok(see_other_error(&format!("/admin/connections/{link}"), &message)),
+        Ok(c) => Ok(see_other(
+            &format!("/admin/connections/{}", c.link_name),
+            Some("Connected: a token was obtained."),
+        )),
+        Err(AppError::Conflict(message)) => {
+            Ok(see_other_error(&format!("/admin/connections/{link}"), &message))
+        }
         Err(e) => Err(e),
     }
 }
 
 /// Checks a Connect link's nonce (this session's, for this connection, unexpired) and spends it.
-async fn spend_connect_nonce(state: &AppState, admin: &Admin, link: &str, nonce: &str) -> Result<(), AppError> {
+async fn spend_connect_nonce(
+    state: &AppState,
+    admin: &Admin,
+    link: &str,
+    nonce: &str,
+) -> Result<(), AppError> {
     let now = state.clock.now();
-    let expires_at = crate::auth::nonce::verify(admin.0.csrf(), CONNECT_PURPOSE, link, nonce, now).ok_or(AppError::Csrf)?;
+    let expires_at = crate::auth::nonce::verify(admin.0.csrf(), CONNECT_PURPOSE, link, nonce, now)
+        .ok_or(AppError::Csrf)?;
     let hash = sha256_hex(nonce);
     if !state.db.run(move |c| Ok(crate::models::nonce::spend(c, &hash, expires_at)?)).await? {
         return Err(AppError::Csrf);
@@ -148,11 +172,20 @@ pub async fn store_credentials(
     }
     let username = input.username.clone().unwrap_or_default();
     match ops::connect_with_credentials(&state, admin.user(), &link, input).await {
-        Ok(c) => Ok(see_other(&format!("/admin/connections/{}", c.link_name), Some(&format!("“{}” is connected.", c.name)))),
+        Ok(c) => Ok(see_other(
+            &format!("/admin/connections/{}", c.link_name),
+            Some(&format!("“{}” is connected.", c.name)),
+        )),
         Err(AppError::Invalid(errors)) => {
             let loaded = ops::load(&state, &link).await?;
             let params = loaded.config()?.api_key().map(|k| k.params.clone()).unwrap_or_default();
-            let page = ConnectPage { layout: Layout::new(&req, Some(&admin.0), "connections"), c: loaded.view(), params, username, errors };
+            let page = ConnectPage {
+                layout: Layout::new(&req, Some(&admin.0), "connections"),
+                c: loaded.view(),
+                params,
+                username,
+                errors,
+            };
             render_status(&req, StatusCode::UNPROCESSABLE_ENTITY, &page)
         }
         Err(e) => Err(e),
@@ -178,7 +211,12 @@ async fn confirm(
 ) -> Result<HttpResponse, AppError> {
     let loaded = ops::load(&state, &link).await?;
     let has_revoke_url = matches!(loaded.config()?, ServiceConfig::OAuth2(o) if o.revoke_url.is_some());
-    let page = ConfirmPage { layout: Layout::new(&req, Some(&admin.0), "connections"), c: loaded.view(), action, has_revoke_url };
+    let page = ConfirmPage {
+        layout: Layout::new(&req, Some(&admin.0), "connections"),
+        c: loaded.view(),
+        action,
+        has_revoke_url,
+    };
     if wants_fragment(&req, "dialog-slot") {
         return render(&req, &page.as_dialog());
     }
@@ -233,11 +271,16 @@ pub async fn oauth_callback(
 ) -> Result<HttpResponse, AppError> {
     let session_hash = admin.0.session.id_hash.clone();
     // The code and state never stay in the address bar: every outcome is a redirect or an error page.
-    match crate::ops::authorize::finish_authorization(&state, admin.user(), &session_hash, query.into_inner()).await? {
-        CallbackOutcome::Connected { link_name, name } => {
-            Ok(see_other(&format!("/admin/connections/{link_name}"), Some(&format!("“{name}” is connected."))))
+    match crate::ops::authorize::finish_authorization(&state, admin.user(), &session_hash, query.into_inner())
+        .await?
+    {
+        CallbackOutcome::Connected { link_name, name } => Ok(see_other(
+            &format!("/admin/connections/{link_name}"),
+            Some(&format!("“{name}” is connected.")),
+        )),
+        CallbackOutcome::Failed { link_name, message } => {
+            Ok(see_other_error(&format!("/admin/connections/{link_name}"), &message))
         }
-        CallbackOutcome::Failed { link_name, message } => Ok(see_other_error(&format!("/admin/connections/{link_name}"), &message)),
     }
 }
 
@@ -255,9 +298,12 @@ pub async fn test_connection(
             let message = format!("Test: {} ({} ms).{excerpt}", result.message, result.latency_ms);
             Ok(if result.ok { see_other(&to, Some(&message)) } else { see_other_error(&to, &message) })
         }
-        Err(e @ (AppError::NotConnected { .. } | AppError::Upstream(_) | AppError::Unavailable(_) | AppError::Invalid(_))) => {
-            Ok(see_other_error(&to, &format!("Test failed: {}", e.public_message())))
-        }
+        Err(
+            e @ (AppError::NotConnected { .. }
+            | AppError::Upstream(_)
+            | AppError::Unavailable(_)
+            | AppError::Invalid(_)),
+        ) => Ok(see_other_error(&to, &format!("Test failed: {}", e.public_message()))),
         Err(e) => Err(e),
     }
 }

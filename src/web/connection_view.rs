@@ -55,8 +55,14 @@ pub async fn page(state: &AppState, params: &ListParams, viewer: i64) -> Result<
                 link => Some(services::find(c, link)?.map_or(-1, |s| s.id)),
             };
             let listing = list::list(c, &params.connection_query(viewer, service_id), Some(&names))?;
-            let services = (listing.service_count <= SERVICE_CHOICES_MAX).then(|| services::names(c)).transpose()?;
-            Ok(ListData { rows: listing.rows, total: listing.total, services, has_services: listing.service_count > 0 })
+            let services =
+                (listing.service_count <= SERVICE_CHOICES_MAX).then(|| services::names(c)).transpose()?;
+            Ok(ListData {
+                rows: listing.rows,
+                total: listing.total,
+                services,
+                has_services: listing.service_count > 0,
+            })
         })
         .await
 }

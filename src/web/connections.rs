@@ -45,7 +45,8 @@ pub async fn list_connections(
     query: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
     let params = query.into_inner().normalised();
-    let view::ListData { rows, total, services, has_services } = view::page(&state, &params, admin.user().id).await?;
+    let view::ListData { rows, total, services, has_services } =
+        view::page(&state, &params, admin.user().id).await?;
     let section = if params.all() { "all_connections" } else { "connections" };
     let page = ListPage {
         layout: Layout::new(&req, Some(&admin.0), section),
@@ -200,13 +201,17 @@ pub async fn create_connection(
 ) -> Result<HttpResponse, AppError> {
     let mut posted = read_form(&form.form);
     if posted.input.link_name.as_deref().is_none_or(|l| l.trim().is_empty()) {
-        posted.input.link_name = Some(crate::domain::validate::suggest_link_name(posted.input.name.as_deref().unwrap_or("")));
+        posted.input.link_name =
+            Some(crate::domain::validate::suggest_link_name(posted.input.name.as_deref().unwrap_or("")));
     }
     match ops::create(&state, admin.user(), posted.input.clone()).await {
-        Ok(created) if posted.action == "connect" => Ok(see_other(&connect_url(&created.link_name, &admin.0, state.clock.now())?, None)),
-        Ok(created) => {
-            Ok(see_other(&format!("/admin/connections/{}", created.link_name), Some(&format!("Connection “{}” created.", created.name))))
+        Ok(created) if posted.action == "connect" => {
+            Ok(see_other(&connect_url(&created.link_name, &admin.0, state.clock.now())?, None))
         }
+        Ok(created) => Ok(see_other(
+            &format!("/admin/connections/{}", created.link_name),
+            Some(&format!("Connection “{}” created.", created.name)),
+        )),
         Err(AppError::Invalid(errors)) => {
             let service = load_service(&state, posted.input.service.as_deref().unwrap_or("")).await?;
             let services = state.db.read(|c| Ok(services::names(c)?)).await?;
@@ -280,7 +285,10 @@ pub async fn edit_connection(
 ) -> Result<HttpResponse, AppError> {
     let loaded = ops::load(&state, &link).await?;
     if loaded.row.owner_id != admin.user().id {
-        return Err(AppError::Forbidden(format!("Only the owner ({}) can edit this connection.", loaded.owner)));
+        return Err(AppError::Forbidden(format!(
+            "Only the owner ({}) can edit this connection.",
+            loaded.owner
+        )));
     }
     let view = loaded.view();
     let page = FormPage {
@@ -318,7 +326,9 @@ pub async fn update_connection(
             &format!("/admin/connections/{}", updated.link_name),
             "Saved. The scopes changed, so the connection is Not connected until you reconnect and consent to them.",
         )),
-        Ok((updated, false)) => Ok(see_other(&format!("/admin/connections/{}", updated.link_name), Some("Connection saved."))),
+        Ok((updated, false)) => {
+            Ok(see_other(&format!("/admin/connections/{}", updated.link_name), Some("Connection saved.")))
+        }
         Err(AppError::Invalid(errors)) => {
             let view = loaded.view();
             let page = FormPage {

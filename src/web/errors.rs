@@ -28,7 +28,10 @@ pub async fn not_found() -> Result<HttpResponse, AppError> {
 }
 
 /// Replaces the body of every error response with the page or JSON for its route.
-pub async fn render_errors(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, Error> {
+pub async fn render_errors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
     // Inner layers turn every error into a response carrying it, so an `Err` here is not ours to render.
     let res = next.call(req).await?.map_into_boxed_body();
     let Some(error) = res.response().error() else {
@@ -64,7 +67,8 @@ pub async fn render_errors(req: ServiceRequest, next: Next<impl MessageBody + 's
 fn with_fields(message: String, error: Option<&AppError>) -> String {
     match error {
         Some(AppError::Invalid(fields)) => {
-            let details: Vec<String> = fields.iter().map(|(field, messages)| format!("{field}: {}", messages.join(" "))).collect();
+            let details: Vec<String> =
+                fields.iter().map(|(field, messages)| format!("{field}: {}", messages.join(" "))).collect();
             format!("{message} ({})", details.join("; "))
         }
         _ => message,
@@ -88,7 +92,8 @@ fn json_error(status: StatusCode, error: Option<&AppError>, message: &str) -> Ht
     };
     let mut res = HttpResponse::build(status).json(body);
     if status == StatusCode::UNAUTHORIZED {
-        res.headers_mut().insert(actix_web::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        res.headers_mut()
+            .insert(actix_web::http::header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     }
     res
 }

@@ -57,11 +57,19 @@ impl ListParams {
     }
 
     pub fn page(&self) -> i64 {
-        self.page.as_deref().and_then(|p| p.parse().ok()).filter(|p: &i64| (1..=1_000_000).contains(p)).unwrap_or(1)
+        self.page
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .filter(|p: &i64| (1..=1_000_000).contains(p))
+            .unwrap_or(1)
     }
 
     pub fn per_page(&self) -> i64 {
-        self.per_page.as_deref().and_then(|p| p.parse().ok()).filter(|p| PER_PAGE_CHOICES.contains(p)).unwrap_or(25)
+        self.per_page
+            .as_deref()
+            .and_then(|p| p.parse().ok())
+            .filter(|p| PER_PAGE_CHOICES.contains(p))
+            .unwrap_or(25)
     }
 
     fn window(&self) -> Window {
@@ -74,7 +82,12 @@ impl ListParams {
     }
 
     pub fn service_query(&self) -> ServiceQuery {
-        ServiceQuery { search: self.q.clone(), auth_type: AuthType::parse(&self.auth_type), sort: self.sort(), window: self.window() }
+        ServiceQuery {
+            search: self.q.clone(),
+            auth_type: AuthType::parse(&self.auth_type),
+            sort: self.sort(),
+            window: self.window(),
+        }
     }
 
     /// The connections query for `viewer` (My Connections are theirs); `service_id` is the service
@@ -146,7 +159,10 @@ impl ListParams {
     }
 
     pub fn is_filtered(&self) -> bool {
-        !self.q.is_empty() || !self.service.is_empty() || !self.status.is_empty() || !self.auth_type.is_empty()
+        !self.q.is_empty()
+            || !self.service.is_empty()
+            || !self.status.is_empty()
+            || !self.auth_type.is_empty()
     }
 }
 
@@ -165,7 +181,13 @@ pub struct Pager {
 }
 
 impl Pager {
-    pub fn new(params: &ListParams, path: &'static str, target: &'static str, total: Total, shown: usize) -> Pager {
+    pub fn new(
+        params: &ListParams,
+        path: &'static str,
+        target: &'static str,
+        total: Total,
+        shown: usize,
+    ) -> Pager {
         let (page, per_page) = (params.page(), params.per_page());
         let first = if shown == 0 { 0 } else { (page - 1) * per_page + 1 };
         let last = if shown == 0 { 0 } else { first + shown as i64 - 1 };
@@ -174,7 +196,8 @@ impl Pager {
             first,
             last,
             prev_url: (page > 1).then(|| params.url_for_page(path, page - 1)),
-            next_url: (page * per_page < total.n || total.at_least).then(|| params.url_for_page(path, page + 1)),
+            next_url: (page * per_page < total.n || total.at_least)
+                .then(|| params.url_for_page(path, page + 1)),
             per_page,
             path,
             target,

@@ -29,7 +29,8 @@ fn csrf_cookie_name(req: &HttpRequest) -> &'static str {
     if https { HOST_LOGIN_CSRF_COOKIE } else { LOGIN_CSRF_COOKIE }
 }
 
-pub const SIGN_IN_FAILED: &str = "Incorrect username or password, or the account is locked for 15 minutes after 5 failed attempts.";
+pub const SIGN_IN_FAILED: &str =
+    "Incorrect username or password, or the account is locked for 15 minutes after 5 failed attempts.";
 
 #[derive(Template)]
 #[template(path = "auth/login.html")]
@@ -67,7 +68,12 @@ fn login_page(
     let mut res = render_status(req, status, &page)?;
     let name = csrf_cookie_name(req);
     let (path, secure) = if name == HOST_LOGIN_CSRF_COOKIE { ("/", true) } else { ("/login", false) };
-    let cookie = Cookie::build(name, token).path(path).secure(secure).http_only(true).same_site(SameSite::Strict).finish();
+    let cookie = Cookie::build(name, token)
+        .path(path)
+        .secure(secure)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .finish();
     res.add_cookie(&cookie).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(res)
 }
@@ -80,7 +86,11 @@ pub async fn show_login(req: HttpRequest, query: web::Query<NextQuery>) -> Resul
     login_page(&req, StatusCode::OK, String::new(), next, None)
 }
 
-pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: Form<SignInForm>) -> Result<HttpResponse, AppError> {
+pub async fn sign_in(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: Form<SignInForm>,
+) -> Result<HttpResponse, AppError> {
     let form = form.0;
     let next = form.next.as_deref().unwrap_or("/");
     let cookie_token = req.cookie(csrf_cookie_name(&req)).map(|c| c.value().to_owned()).unwrap_or_default();
@@ -98,7 +108,10 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: Form<Si
     let lookup = username.clone();
     let found = state.db.run(move |conn| Ok(user::find_by_name(conn, &lookup)?)).await?;
     // Verify even for unknown, locked or disabled accounts, so timing reveals nothing.
-    let ok = state.hasher.verify(Secret::new(form.password), found.as_ref().map(|u| u.password_hash.clone())).await?;
+    let ok = state
+        .hasher
+        .verify(Secret::new(form.password), found.as_ref().map(|u| u.password_hash.clone()))
+        .await?;
     let Some(account) = found.filter(|u| !u.disabled && !u.is_locked(now)) else {
         return refuse(username);
     };
@@ -135,7 +148,11 @@ pub async fn sign_in(req: HttpRequest, state: web::Data<AppState>, form: Form<Si
     Ok(res)
 }
 
-pub async fn sign_out(req: HttpRequest, state: web::Data<AppState>, _form: SignOutForm) -> Result<HttpResponse, AppError> {
+pub async fn sign_out(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    _form: SignOutForm,
+) -> Result<HttpResponse, AppError> {
     session::end(&state, &req).await?;
     let mut res = see_other("/login", Some("You have signed out."));
     res.add_cookie(&session::removal_cookie(&state)).map_err(|e| AppError::Internal(e.to_string()))?;

@@ -108,7 +108,8 @@ impl FormValues {
     /// Reads the posted fields; repeated fields pair up in order.
     pub fn from_pairs(pairs: &[(String, String)]) -> Posted {
         let mut v = FormValues::default();
-        let (mut client_secret, mut row_edit, mut return_to, mut confirmed) = (String::new(), None, None, false);
+        let (mut client_secret, mut row_edit, mut return_to, mut confirmed) =
+            (String::new(), None, None, false);
         let mut columns: HashMap<&str, Vec<String>> = HashMap::new();
         for (key, value) in pairs {
             let value = value.clone();
@@ -119,7 +120,9 @@ impl FormValues {
                 "refresh_on_status" => v.refresh_on_status = value,
                 "add_row" => row_edit = Some(RowEdit::Add(value)),
                 "remove_row" => {
-                    row_edit = value.split_once(':').and_then(|(kind, i)| Some(RowEdit::Remove(kind.to_owned(), i.parse().ok()?)))
+                    row_edit = value
+                        .split_once(':')
+                        .and_then(|(kind, i)| Some(RowEdit::Remove(kind.to_owned(), i.parse().ok()?)))
                 }
                 "return_to" => return_to = Some(value),
                 "confirm_reconnects" => confirmed = value == "yes",
@@ -130,7 +133,8 @@ impl FormValues {
             }
         }
         for (kind, [a, b], ..) in ROWS {
-            *v.rows_mut(kind).expect("a row kind") = zip_rows(columns.remove(a).unwrap_or_default(), columns.remove(b).unwrap_or_default());
+            *v.rows_mut(kind).expect("a row kind") =
+                zip_rows(columns.remove(a).unwrap_or_default(), columns.remove(b).unwrap_or_default());
         }
         Posted { values: v, client_secret, row_edit, return_to, confirmed }
     }
@@ -182,12 +186,15 @@ impl FormValues {
         for (kind, _, [a, b], path) in ROWS {
             let filled = self.rows(kind).iter().filter(|(x, y)| !x.trim().is_empty() || !y.trim().is_empty());
             let rows = match *kind {
-                "extra" => Value::Object(filled.map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>()),
+                "extra" => Value::Object(
+                    filled.map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>(),
+                ),
                 _ => Value::Array(filled.map(|(x, y)| json!({ *a: x, *b: y })).collect()),
             };
             put(&mut input, path, rows);
         }
-        let name = if self.get("token_in") == "query" { &self.token_query_name } else { &self.token_header_name };
+        let name =
+            if self.get("token_in") == "query" { &self.token_query_name } else { &self.token_header_name };
         put(&mut input, "oauth2.token_placement.name", Value::String(name.clone()));
         put(&mut input, "oauth2.client_secret", Value::String(client_secret.to_owned()));
         put(&mut input, "oauth2.refresh_on_status", json!(statuses(&self.refresh_on_status)));
@@ -195,7 +202,11 @@ impl FormValues {
         // Extra parameters keep the order they were typed in (a JSON object through `Value` would not).
         if let Some(o) = &mut parsed.oauth2 {
             o.extra_auth_params = Some(crate::domain::service_input::ExtraParams(
-                self.extra.iter().filter(|(x, y)| !x.trim().is_empty() || !y.trim().is_empty()).cloned().collect(),
+                self.extra
+                    .iter()
+                    .filter(|(x, y)| !x.trim().is_empty() || !y.trim().is_empty())
+                    .cloned()
+                    .collect(),
             ));
         }
         parsed
@@ -234,7 +245,9 @@ impl From<&ServiceInput> for FormValues {
         let mut v = FormValues::new_service();
         let json = serde_json::to_value(input).unwrap_or_default();
         for (field, path) in FIELDS {
-            if let Some(value) = path.split('.').try_fold(&json, |at, part| at.get(part)).and_then(Value::as_str) {
+            if let Some(value) =
+                path.split('.').try_fold(&json, |at, part| at.get(part)).and_then(Value::as_str)
+            {
                 v.set(field, value.to_owned());
             }
         }
@@ -242,10 +255,15 @@ impl From<&ServiceInput> for FormValues {
             v.params = k.params.iter().flatten().map(|p| (p.name.clone(), p.display_name.clone())).collect();
         }
         if let Some(o) = &input.oauth2 {
-            v.refresh_on_status = o.refresh_on_status.iter().flatten().map(u16::to_string).collect::<Vec<_>>().join(", ");
+            v.refresh_on_status =
+                o.refresh_on_status.iter().flatten().map(u16::to_string).collect::<Vec<_>>().join(", ");
             if let Some(p) = &o.token_placement {
                 let name = p.name.clone().unwrap_or_default();
-                if p.location.as_deref() == Some("query") { v.token_query_name = name } else { v.token_header_name = name }
+                if p.location.as_deref() == Some("query") {
+                    v.token_query_name = name
+                } else {
+                    v.token_header_name = name
+                }
             }
             v.extra = o.extra_auth_params.iter().flat_map(|p| p.0.iter().cloned()).collect();
             v.scopes = o.scopes.iter().flatten().map(|x| (x.scope.clone(), x.display_name.clone())).collect();

@@ -39,7 +39,13 @@ pub async fn list_services(
     let params = query.into_inner().normalised();
     let q = params.service_query();
     let (rows, total) = state.db.read(move |c| Ok(crate::lists::services::page(c, &q)?)).await?;
-    let pager = Pager::new(&params, "/admin/services", "#service-results", Total { n: total, at_least: false }, rows.len());
+    let pager = Pager::new(
+        &params,
+        "/admin/services",
+        "#service-results",
+        Total { n: total, at_least: false },
+        rows.len(),
+    );
     let page = ListPage { layout: Layout::new(&req, Some(&admin.0), "services"), params, rows, pager };
     if wants_fragment(&req, "service-results") {
         return render(&req, &page.as_results());
@@ -59,7 +65,11 @@ struct DetailsPage {
 
 /// The first connections of service `id` (by name, everyone's), and how many there are.
 async fn connections_of(state: &AppState, id: i64) -> Result<(Vec<ConnectionListRow>, Total), AppError> {
-    let q = ConnectionQuery { service_id: Some(id), window: Window { page: 1, per_page: 100 }, ..ConnectionQuery::default() };
+    let q = ConnectionQuery {
+        service_id: Some(id),
+        window: Window { page: 1, per_page: 100 },
+        ..ConnectionQuery::default()
+    };
     let listing = state.db.read(move |c| Ok(crate::lists::connections::list(c, &q, None)?)).await?;
     Ok((listing.rows, listing.total))
 }
@@ -72,7 +82,10 @@ pub async fn show_service(
 ) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
     let (connections, total) = connections_of(&state, d.service.id).await?;
-    render(&req, &DetailsPage { layout: Layout::new(&req, Some(&admin.0), "services"), d, connections, total })
+    render(
+        &req,
+        &DetailsPage { layout: Layout::new(&req, Some(&admin.0), "services"), d, connections, total },
+    )
 }
 
 #[derive(Template)]
@@ -148,7 +161,16 @@ pub async fn new_service(
     state: web::Data<AppState>,
     query: web::Query<NewQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = form_page(&req, &admin, &state, None, FormValues::new_service(), FieldErrors::new(), query.into_inner().return_to).await?;
+    let page = form_page(
+        &req,
+        &admin,
+        &state,
+        None,
+        FormValues::new_service(),
+        FieldErrors::new(),
+        query.into_inner().return_to,
+    )
+    .await?;
     render(&req, &page)
 }
 
@@ -176,7 +198,9 @@ async fn save(
     let input = posted.values.to_input(&posted.client_secret);
     match editing {
         None => ops::create(state, admin.user(), input).await,
-        Some(link) => ops::update(state, admin.user(), link, input, UpdateMode::Replace, posted.confirmed).await,
+        Some(link) => {
+            ops::update(state, admin.user(), link, input, UpdateMode::Replace, posted.confirmed).await
+        }
     }
 }
 
@@ -199,7 +223,11 @@ pub async fn create_service(
     match save(&state, &admin, None, &posted).await {
         Ok(service) => {
             let to = match posted.return_to.as_deref().map(|r| local_path(Some(r))) {
-                Some(path) if path != "/" => format!("{path}{}service={}", if path.contains('?') { "&" } else { "?" }, service.link_name),
+                Some(path) if path != "/" => format!(
+                    "{path}{}service={}",
+                    if path.contains('?') { "&" } else { "?" },
+                    service.link_name
+                ),
                 _ => format!("/admin/services/{}", service.link_name),
             };
             Ok(see_other(&to, Some(&format!("Service “{}” created.", service.name))))
@@ -237,13 +265,23 @@ pub async fn update_service(
     }
     posted.values.drop_blank_rows();
     match save(&state, &admin, Some(&d.service.link_name), &posted).await {
-        Ok(service) => {
-            Ok(see_other(&format!("/admin/services/{}", service.link_name), Some(&format!("Service “{}” saved.", service.name))))
-        }
+        Ok(service) => Ok(see_other(
+            &format!("/admin/services/{}", service.link_name),
+            Some(&format!("Service “{}” saved.", service.name)),
+        )),
         Err(AppError::Invalid(errors)) => redisplay(&req, &admin, &state, Some(&d), posted, errors).await,
         Err(AppError::ConfirmationRequired { message, affected }) => {
             let secret_posted = !posted.client_secret.trim().is_empty();
-            let mut page = form_page(&req, &admin, &state, Some(&d), posted.values, FieldErrors::new(), posted.return_to).await?;
+            let mut page = form_page(
+                &req,
+                &admin,
+                &state,
+                Some(&d),
+                posted.values,
+                FieldErrors::new(),
+                posted.return_to,
+            )
+            .await?;
             page.confirm = Some(Confirm { message, affected, secret_posted });
             render_status(&req, StatusCode::CONFLICT, &page)
         }
@@ -299,7 +337,11 @@ impl RowFragment {
 }
 
 /// One empty row for the "+" buttons (htmx appends it to the list).
-pub async fn new_row(_admin: Admin, req: HttpRequest, kind: web::Path<String>) -> Result<HttpResponse, AppError> {
+pub async fn new_row(
+    _admin: Admin,
+    req: HttpRequest,
+    kind: web::Path<String>,
+) -> Result<HttpResponse, AppError> {
     let kind = kind.into_inner();
     if !matches!(kind.as_str(), "params" | "extra" | "scopes") {
         return Err(AppError::NotFound);

@@ -29,7 +29,11 @@ pub struct PortalForm {
     alias_url: String,
 }
 
-pub async fn show_portal_settings(req: HttpRequest, admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn show_portal_settings(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     let alias = alias_url(&state).await?;
     let page = PortalPage {
         layout: Layout::new(&req, Some(&admin.0), "settings"),
@@ -50,7 +54,9 @@ pub async fn update_portal_settings(
     let checked = match crate::config::parse_base_url(&raw) {
         Err(_) => Err("Enter the portal's absolute URL, such as https://desk.example.com."),
         Ok(_) if raw.len() > 2048 => Err("Use at most 2048 characters."),
-        Ok(url) if url.query().is_some() || url.fragment().is_some() => Err("Remove the query string and fragment."),
+        Ok(url) if url.query().is_some() || url.fragment().is_some() => {
+            Err("Remove the query string and fragment.")
+        }
         Ok(url) => Ok(url.as_str().trim_end_matches('/').to_owned()),
     };
     let value = match checked {
@@ -83,8 +89,17 @@ pub async fn update_portal_settings(
     Ok(see_other("/admin/settings/portal", Some("Advanced Portal Settings saved.")))
 }
 
-fn invalid(req: &HttpRequest, admin: &Admin, alias_url: String, error: String) -> Result<HttpResponse, AppError> {
-    let page =
-        PortalPage { layout: Layout::new(req, Some(&admin.0), "settings"), callback_url: String::new(), alias_url, error: Some(error) };
+fn invalid(
+    req: &HttpRequest,
+    admin: &Admin,
+    alias_url: String,
+    error: String,
+) -> Result<HttpResponse, AppError> {
+    let page = PortalPage {
+        layout: Layout::new(req, Some(&admin.0), "settings"),
+        callback_url: String::new(),
+        alias_url,
+        error: Some(error),
+    };
     render_status(req, StatusCode::UNPROCESSABLE_ENTITY, &page)
 }

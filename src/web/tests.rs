@@ -5,7 +5,9 @@ use super::local_path;
 #[test]
 fn next_must_stay_on_this_site() {
     assert_eq!(local_path(Some("/admin/services?page=2")), "/admin/services?page=2");
-    for hostile in ["//evil.example", "https://evil.example", "/\\evil.example", "javascript:alert(1)", "evil"] {
+    for hostile in
+        ["//evil.example", "https://evil.example", "/\\evil.example", "javascript:alert(1)", "evil"]
+    {
         assert_eq!(local_path(Some(hostile)), "/", "{hostile}");
     }
     assert_eq!(local_path(None), "/");
@@ -34,7 +36,11 @@ fn next_is_read_as_a_browser_reads_it() {
     // What a browser keeps as a path on this site is followed, as the browser reads it.
     assert_eq!(local_path(Some("/admin\n/services")), "/admin/services");
     assert_eq!(local_path(Some(" /admin/services\t")), "/admin/services");
-    assert_eq!(local_path(Some("/%09/evil.example")), "/%09/evil.example", "an encoded tab stays in the path");
+    assert_eq!(
+        local_path(Some("/%09/evil.example")),
+        "/%09/evil.example",
+        "an encoded tab stays in the path"
+    );
     assert_eq!(local_path(Some("/%2F/evil.example")), "/%2F/evil.example");
 }
 

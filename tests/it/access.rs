@@ -17,7 +17,9 @@ async fn call(browser: &Browser, method: &Method, path: &str, csrf: Option<&str>
         Method::GET => browser.get(&path).await,
         _ => {
             let fields: Vec<(&str, &str)> = csrf.map(|t| vec![("csrf_token", t)]).unwrap_or_default();
-            browser.request(reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(), &path, &fields).await
+            browser
+                .request(reqwest::Method::from_bytes(method.as_str().as_bytes()).unwrap(), &path, &fields)
+                .await
         }
     }
 }
@@ -53,7 +55,12 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_api_callers_get_401_json() {
             Access::Public => {}
             Access::Admin | Access::SignedIn if route.method == Method::GET => {
                 assert_eq!(res.status, 303, "{} {}", route.method, route.path);
-                assert!(res.header("location").starts_with("/login?next="), "{} {}", route.method, route.path);
+                assert!(
+                    res.header("location").starts_with("/login?next="),
+                    "{} {}",
+                    route.method,
+                    route.path
+                );
             }
             Access::Admin | Access::SignedIn => {
                 assert!(matches!(res.status, 303 | 403), "{} {}: {}", route.method, route.path, res.status);
@@ -71,8 +78,10 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_api_callers_get_401_json() {
 async fn every_state_changing_browser_route_needs_the_csrf_token() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let unsafe_routes: Vec<_> =
-        routes().into_iter().filter(|r| r.method != Method::GET && matches!(r.access, Access::Admin | Access::SignedIn)).collect();
+    let unsafe_routes: Vec<_> = routes()
+        .into_iter()
+        .filter(|r| r.method != Method::GET && matches!(r.access, Access::Admin | Access::SignedIn))
+        .collect();
     assert!(!unsafe_routes.is_empty());
     for route in &unsafe_routes {
         for token in [None, Some("forged-token")] {
@@ -91,7 +100,11 @@ async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
     let token = admin.get("/admin/connections").await.csrf();
     let http = app.http();
     let cookie = format!("connections_session={}", admin.cookie("connections_session").unwrap());
-    for (header, value) in [("origin", "https://evil.example"), ("sec-fetch-site", "cross-site"), ("sec-fetch-site", "same-site")] {
+    for (header, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+        ("sec-fetch-site", "same-site"),
+    ] {
         let res = http
             .post(format!("{}/logout", app.base))
             .header("cookie", &cookie)
@@ -112,7 +125,12 @@ async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
 async fn the_login_form_needs_its_own_csrf_token() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
-    let res = browser.post("/login", &[("csrf_token", "x"), ("username", "admin"), ("password", crate::helpers::ADMIN_PASSWORD)]).await;
+    let res = browser
+        .post(
+            "/login",
+            &[("csrf_token", "x"), ("username", "admin"), ("password", crate::helpers::ADMIN_PASSWORD)],
+        )
+        .await;
     assert_eq!(res.status, 403);
     assert!(browser.cookie("connections_session").is_none());
 }
@@ -154,7 +172,8 @@ async fn api_tokens_authenticate_sdadmins_only() {
     app.state
         .db
         .run(move |c| {
-            let (t, _) = connections::models::api_token::list(c)?.into_iter().find(|(_, u)| u == "admin").unwrap();
+            let (t, _) =
+                connections::models::api_token::list(c)?.into_iter().find(|(_, u)| u == "admin").unwrap();
             Ok(connections::models::api_token::revoke(c, t.id, now)?)
         })
         .await

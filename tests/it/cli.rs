@@ -20,7 +20,13 @@ pub fn command(db: &TestDb) -> Command {
 }
 
 fn run(db: &TestDb, args: &[&str], stdin: &str) -> Output {
-    let mut child = command(db).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = command(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
     child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
     child.wait_with_output().unwrap()
 }
@@ -45,7 +51,10 @@ fn text(bytes: &[u8]) -> String {
 /// Starts `serve` and returns the child with the lines it printed up to the URL line (and one more).
 pub fn serve(db: &TestDb, env: &[(&str, &str)]) -> (Child, Vec<String>) {
     let mut cmd = command(db);
-    cmd.args(["serve", "--bind", "127.0.0.1:0"]).envs(env.iter().copied()).stdout(Stdio::piped()).stderr(Stdio::null());
+    cmd.args(["serve", "--bind", "127.0.0.1:0"])
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -58,10 +67,14 @@ pub fn serve(db: &TestDb, env: &[(&str, &str)]) -> (Child, Vec<String>) {
     });
     let mut lines = Vec::new();
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-        let done = line.starts_with("(This password") || (line.starts_with("Connections is running") && !lines.is_empty());
+        let done = line.starts_with("(This password")
+            || (line.starts_with("Connections is running") && !lines.is_empty());
         lines.push(line);
         // Without a generated password, the URL line is the last one.
-        if done || (lines.len() == 1 && rx.recv_timeout(Duration::from_millis(500)).map(|l| lines.push(l)).is_err()) {
+        if done
+            || (lines.len() == 1
+                && rx.recv_timeout(Duration::from_millis(500)).map(|l| lines.push(l)).is_err())
+        {
             break;
         }
         if lines.iter().any(|l| l.starts_with("(This password")) {
@@ -75,8 +88,12 @@ pub fn serve(db: &TestDb, env: &[(&str, &str)]) -> (Child, Vec<String>) {
 async fn first_start_creates_the_admin_and_prints_the_password_once() {
     let db = TestDb::new();
     let (mut child, lines) = serve(&db, &[("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS)]);
-    let url =
-        lines.iter().find_map(|l| l.strip_prefix("Connections is running at ")).expect("URL printed").trim_end_matches('/').to_owned();
+    let url = lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Connections is running at "))
+        .expect("URL printed")
+        .trim_end_matches('/')
+        .to_owned();
     let password = lines
         .iter()
         .find_map(|l| l.split_once("with password: ").map(|(_, p)| p.to_owned()))
@@ -129,7 +146,10 @@ fn a_missing_key_file_stops_serve_with_exit_1_naming_the_key_id_and_makes_no_new
     let out = fails(command(&db).args(["serve", "--bind", "127.0.0.1:0"]));
     assert_eq!(out.status.code(), Some(1));
     let err = text(&out.stderr);
-    assert!(err.contains("error: the key file") && err.contains("missing") && err.contains("\"k1\""), "{err}");
+    assert!(
+        err.contains("error: the key file") && err.contains("missing") && err.contains("\"k1\""),
+        "{err}"
+    );
     assert!(!path.exists(), "no new key file");
 }
 
@@ -138,11 +158,19 @@ fn an_unknown_database_scheme_is_refused_with_the_supported_ones_and_creates_not
     let db = TestDb::new();
     let url = "mysql://root:canary-db-password@127.0.0.1/x";
     for args in [&["serve", "--bind", "127.0.0.1:0"][..], &["user", "list"], &["token", "list"]] {
-        let out = fails(command(&db).args(args).env("DATABASE_URL", url).env("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS));
+        let out = fails(
+            command(&db).args(args).env("DATABASE_URL", url).env("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS),
+        );
         assert_eq!(out.status.code(), Some(1), "{args:?}");
         let err = text(&out.stderr);
-        assert!(err.contains("DATABASE_URL") && err.contains("\"mysql\" is not supported"), "{args:?}: {err}");
-        assert!(err.contains("sqlite://") && err.contains("postgres://") && err.contains("postgresql://"), "{err}");
+        assert!(
+            err.contains("DATABASE_URL") && err.contains("\"mysql\" is not supported"),
+            "{args:?}: {err}"
+        );
+        assert!(
+            err.contains("sqlite://") && err.contains("postgres://") && err.contains("postgresql://"),
+            "{err}"
+        );
         assert!(!err.contains("canary-db-password"), "{err}");
     }
     let created: Vec<_> = std::fs::read_dir(db.dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
@@ -156,7 +184,11 @@ fn a_keyring_missing_a_key_the_database_used_is_refused_by_name() {
     child.kill().unwrap();
     child.wait().unwrap();
     let other = "fresh:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
-    let out = command(&db).args(["serve", "--bind", "127.0.0.1:0"]).env("CONNECTIONS_ENCRYPTION_KEYS", other).output().unwrap();
+    let out = command(&db)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("CONNECTIONS_ENCRYPTION_KEYS", other)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("\"test1\""), "{err}");
@@ -170,7 +202,11 @@ fn bad_settings_fail_with_a_clear_message_and_non_zero_exit() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("--no-such-flag"));
 
-    let out = command(&db).args(["serve", "--bind", "127.0.0.1:0"]).env("CONNECTIONS_ENCRYPTION_KEYS", "k1:c2hvcnQ=").output().unwrap();
+    let out = command(&db)
+        .args(["serve", "--bind", "127.0.0.1:0"])
+        .env("CONNECTIONS_ENCRYPTION_KEYS", "k1:c2hvcnQ=")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(err.contains("CONNECTIONS_ENCRYPTION_KEYS") && !err.contains("c2hvcnQ"), "{err}");
@@ -185,13 +221,18 @@ fn bad_settings_fail_with_a_clear_message_and_non_zero_exit() {
         assert!(text(&out.stderr).contains("CONNECTIONS_OUTBOUND_ALLOW_CIDRS"), "{bad}");
     }
 
-    let out = command(&db).args(["serve"]).env("CONNECTIONS_REQUEST_BODY_TIMEOUT_SECS", "0").output().unwrap();
+    let out =
+        command(&db).args(["serve"]).env("CONNECTIONS_REQUEST_BODY_TIMEOUT_SECS", "0").output().unwrap();
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("request body timeout"));
 
     let out = command(&db).args(["serve", "--database-timeout-secs", "0"]).output().unwrap();
     assert!(!out.status.success());
-    assert!(text(&out.stderr).contains("database timeout: must be at least 1 second"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("database timeout: must be at least 1 second"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 #[test]
@@ -207,7 +248,10 @@ fn an_unreachable_database_is_reported_with_the_databases_own_error() {
     assert!(err.contains("cannot open database") && err.contains("127.0.0.1"), "{err}");
     assert!(!err.contains("Invalid connection url"), "{err}");
 
-    let out = command(&db).args(["user", "list", "--database-url", "sqlite:///proc/forbidden/x.db"]).output().unwrap();
+    let out = command(&db)
+        .args(["user", "list", "--database-url", "sqlite:///proc/forbidden/x.db"])
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(text(&out.stderr).contains("error:"));
 }
@@ -285,8 +329,10 @@ fn api_tokens_are_shown_once_and_listed_without_the_secret() {
 #[test]
 fn a_fresh_data_folder_its_database_and_key_file_are_private_to_the_apps_user() {
     use std::os::unix::fs::PermissionsExt;
-    let mode =
-        |path: &std::path::Path| std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode() & 0o777;
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode()
+            & 0o777
+    };
     let db = TestDb::new();
     let root = db.dir.path().join("fresh");
     let (db_dir, key_dir) = (root.join("db"), root.join("keys"));
@@ -330,14 +376,18 @@ async fn a_password_reset_ends_the_sessions_everywhere_and_revokes_the_users_api
     app.add_user("ops", Role::SdAdmin, "ops-password-123").await;
     let browser = app.browser();
     assert_eq!(browser.sign_in("ops", "ops-password-123").await.status, 303);
-    let (first, second, other) = (app.token_for("ops").await, app.token_for("ops").await, app.token_for("admin").await);
+    let (first, second, other) =
+        (app.token_for("ops").await, app.token_for("ops").await, app.token_for("admin").await);
     assert!(token_works(&app.base, &first).await, "tokens are in use (and cached) before the reset");
     assert_eq!(browser.get("/admin/connections").await.status, 200);
 
     let out = run(&app.shared_db(), &["user", "passwd", "ops"], "new-ops-password-1\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
     let said = text(&out.stdout);
-    assert!(said.contains("their sessions have ended") && said.contains("2 API tokens were revoked"), "{said}");
+    assert!(
+        said.contains("their sessions have ended") && said.contains("2 API tokens were revoked"),
+        "{said}"
+    );
     let gone = crate::helpers::within_two_seconds(async || {
         browser.get("/admin/connections").await.status == 303
             && !token_works(&app.base, &first).await
@@ -356,6 +406,9 @@ async fn a_password_reset_ends_the_sessions_everywhere_and_revokes_the_users_api
     let out = run(&app.shared_db(), &["user", "passwd", "ops", "--keep-tokens"], "another-ops-password\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("their API tokens were kept"), "{}", text(&out.stdout));
-    assert!(crate::helpers::within_two_seconds(async || browser.get("/admin/connections").await.status == 303).await);
+    assert!(
+        crate::helpers::within_two_seconds(async || browser.get("/admin/connections").await.status == 303)
+            .await
+    );
     assert!(token_works(&app.base, &kept).await);
 }

@@ -135,7 +135,11 @@ pub async fn audit(app: &TestApp, action: &str) -> Vec<AuditEntry> {
     app.state
         .db
         .run(move |c| {
-            Ok(audit_log::table.filter(audit_log::action.eq(action)).order(audit_log::id).select(AuditEntry::as_select()).load(c)?)
+            Ok(audit_log::table
+                .filter(audit_log::action.eq(action))
+                .order(audit_log::id)
+                .select(AuditEntry::as_select())
+                .load(c)?)
         })
         .await
         .unwrap()
@@ -233,7 +237,8 @@ pub fn local(url: &str) -> String {
 /// The Connect button's link on a details page (it carries the CSRF token).
 pub fn connect_href(details: &Page) -> String {
     let marker = "id=\"connect-button\" href=\"";
-    let start = details.body.find(marker).unwrap_or_else(|| panic!("no connect button in: {}", details.body)) + marker.len();
+    let start = details.body.find(marker).unwrap_or_else(|| panic!("no connect button in: {}", details.body))
+        + marker.len();
     details.body[start..].split('"').next().unwrap().replace("&amp;", "&")
 }
 
@@ -259,7 +264,11 @@ pub fn text_of(page: &Page) -> String {
 pub fn flash_of(page: &Page) -> String {
     let Some(start) = page.body.find("<div id=\"flash\"") else { return String::new() };
     let rest = &page.body[start..];
-    let Some(open) = rest.find("role=\"alert\">").map(|i| i + 13).or_else(|| rest.find("role=\"status\">").map(|i| i + 14)) else {
+    let Some(open) = rest
+        .find("role=\"alert\">")
+        .map(|i| i + 13)
+        .or_else(|| rest.find("role=\"status\">").map(|i| i + 14))
+    else {
         return String::new();
     };
     decode_entities(rest[open..].split("</div>").next().unwrap_or(""))
@@ -334,12 +343,17 @@ async fn an_api_key_connection_is_created_and_connected_on_the_pages_and_its_val
     let page = seen.keep(browser.get(&to_connect).await);
     assert_eq!(page.status, 200);
     assert_eq!(page.body.matches("type=\"password\"").count(), 2, "one secret field per parameter");
-    assert!(page.body.contains("name=\"param.X-Api-Key\"") && page.body.contains("API Key") && page.body.contains("Organisation"));
+    assert!(
+        page.body.contains("name=\"param.X-Api-Key\"")
+            && page.body.contains("API Key")
+            && page.body.contains("Organisation")
+    );
     assert_eq!(row(&app, "desk_prod").await.status, "not_connected");
 
     let (key, org) = (canary("api-key"), canary("org"));
     let path = "/admin/connections/desk_prod/connect";
-    let done = seen.keep(browser.submit(path, path, &[("param.X-Api-Key", &key), ("param.X-Org-Id", &org)]).await);
+    let done =
+        seen.keep(browser.submit(path, path, &[("param.X-Api-Key", &key), ("param.X-Org-Id", &org)]).await);
     assert_eq!(done.header("location"), "/admin/connections/desk_prod");
     let details = seen.keep(browser.get("/admin/connections/desk_prod").await);
     assert!(text_of(&details).contains("“Desk (prod)” is connected."), "{}", text_of(&details));
@@ -356,7 +370,8 @@ async fn an_api_key_connection_is_created_and_connected_on_the_pages_and_its_val
 
     // Reconnecting replaces the values.
     let new_key = canary("api-key-2");
-    let again = seen.keep(browser.submit(path, path, &[("param.X-Api-Key", &new_key), ("param.X-Org-Id", &org)]).await);
+    let again = seen
+        .keep(browser.submit(path, path, &[("param.X-Api-Key", &new_key), ("param.X-Org-Id", &org)]).await);
     assert_eq!(again.status, 303);
     let stored = row(&app, "desk_prod").await;
     assert_ne!(stored.credentials, Some(sealed), "a new ciphertext");
@@ -368,9 +383,13 @@ async fn an_api_key_connection_is_created_and_connected_on_the_pages_and_its_val
     assert_eq!(json, json!({"X-Api-Key": new_key, "X-Org-Id": org}));
 
     // Every view of it, to the owner: no value.
-    for path in
-        ["/admin/connections", "/admin/connections?owner=any", "/admin/connections/desk_prod", "/admin/connections/desk_prod/edit", path]
-    {
+    for path in [
+        "/admin/connections",
+        "/admin/connections?owner=any",
+        "/admin/connections/desk_prod",
+        "/admin/connections/desk_prod/edit",
+        path,
+    ] {
         assert_eq!(seen.keep(browser.get(path).await).status, 200, "{path}");
     }
     for path in ["/api/v1/connections", "/api/v1/connections?owner=any", "/api/v1/connections/desk_prod"] {
@@ -421,8 +440,13 @@ async fn a_basic_connection_is_created_and_connected_through_the_api_without_rev
     assert_eq!(created["auth_type"], "basic");
 
     let password = canary("password");
-    let res =
-        seen.keep(api.put("/api/v1/connections/legacy_admin/credentials", &json!({"username": "svc-user", "password": password})).await);
+    let res = seen.keep(
+        api.put(
+            "/api/v1/connections/legacy_admin/credentials",
+            &json!({"username": "svc-user", "password": password}),
+        )
+        .await,
+    );
     assert_eq!(res.status, 200, "{}", res.body);
     let connected = res.json();
     assert_eq!(connected["status"], "connected");
@@ -457,7 +481,12 @@ async fn bad_credentials_answer_422_with_messages_that_quote_no_value_and_store_
     api.create("/api/v1/connections", &connection("legacy", "legacy_one", &[])).await;
     let (key, stray, password) = (canary("key"), canary("stray"), canary("password"));
 
-    let res = api.put("/api/v1/connections/desk_one/credentials", &json!({"params": {"X-Api-Key": key, "X-Nope": stray}})).await;
+    let res = api
+        .put(
+            "/api/v1/connections/desk_one/credentials",
+            &json!({"params": {"X-Api-Key": key, "X-Nope": stray}}),
+        )
+        .await;
     assert_eq!(res.status, 422, "{}", res.body);
     let errors = &res.json()["errors"];
     assert_eq!(errors["params.X-Org-Id"][0], "Enter the Organisation.");
@@ -466,11 +495,20 @@ async fn bad_credentials_answer_422_with_messages_that_quote_no_value_and_store_
 
     // A value of the wrong JSON type is refused without quoting it.
     let res = api
-        .put("/api/v1/connections/desk_one/credentials", &json!({"params": {"X-Api-Key": 98765432123456789_u64, "X-Org-Id": "1"}}))
+        .put(
+            "/api/v1/connections/desk_one/credentials",
+            &json!({"params": {"X-Api-Key": 98765432123456789_u64, "X-Org-Id": "1"}}),
+        )
         .await;
     assert_eq!(res.status, 422);
-    assert!(res.body.contains("invalid type: integer") && !res.body.contains("98765432123456789"), "{}", res.body);
-    let res = api.put("/api/v1/connections/legacy_one/credentials", &json!({"username": "", "password": password})).await;
+    assert!(
+        res.body.contains("invalid type: integer") && !res.body.contains("98765432123456789"),
+        "{}",
+        res.body
+    );
+    let res = api
+        .put("/api/v1/connections/legacy_one/credentials", &json!({"username": "", "password": password}))
+        .await;
     assert_eq!(res.status, 422);
     assert_eq!(res.json()["errors"]["username"][0], "Enter the username.");
     assert_hidden(&res.body, std::slice::from_ref(&password), "a 422 answer");
@@ -494,7 +532,8 @@ async fn bad_credentials_answer_422_with_messages_that_quote_no_value_and_store_
     let fake = FakeProvider::start().await;
     api.create("/api/v1/services", &oauth_service(&fake, "zoho")).await;
     api.create("/api/v1/connections", &connection("zoho", "zoho_one", &["read"])).await;
-    let res = api.put("/api/v1/connections/zoho_one/credentials", &json!({"params": {"X-Api-Key": key}})).await;
+    let res =
+        api.put("/api/v1/connections/zoho_one/credentials", &json!({"params": {"X-Api-Key": key}})).await;
     assert_eq!(res.status, 422);
     assert!(res.json()["errors"]["credentials"][0].as_str().unwrap().contains("consent"));
 }
@@ -520,7 +559,9 @@ async fn oauth2_scopes_must_be_a_subset_of_the_service_scopes_with_at_least_one(
     assert!(res.json()["errors"]["link_name"].is_array(), "{}", res.body);
 
     // Duplicates collapse and the service's order wins.
-    let created = api.create("/api/v1/connections", &connection("zoho", "zoho_ok", &["offline_access", "read", "read"])).await;
+    let created = api
+        .create("/api/v1/connections", &connection("zoho", "zoho_ok", &["offline_access", "read", "read"]))
+        .await;
     assert_eq!(created["scopes_requested"], json!(["read", "offline_access"]));
     assert_eq!(created["scopes_granted"], Value::Null);
     let res = api.post("/api/v1/connections", &connection("zoho", "zoho_ok", &["read"])).await;
@@ -541,7 +582,11 @@ async fn oauth2_scopes_must_be_a_subset_of_the_service_scopes_with_at_least_one(
         assert!(form.body.contains(label), "{label}");
     }
     let page = browser
-        .submit("/admin/connections/new", "/admin/connections", &[("service", "zoho"), ("name", "No scopes"), ("link_name", "no_scopes")])
+        .submit(
+            "/admin/connections/new",
+            "/admin/connections",
+            &[("service", "zoho"), ("name", "No scopes"), ("link_name", "no_scopes")],
+        )
         .await;
     assert_eq!(page.status, 422);
     assert!(text_of(&page).contains("Choose at least one scope."));
@@ -549,7 +594,13 @@ async fn oauth2_scopes_must_be_a_subset_of_the_service_scopes_with_at_least_one(
         .submit(
             "/admin/connections/new",
             "/admin/connections",
-            &[("service", "zoho"), ("name", "Two"), ("link_name", "two"), ("scope", "write"), ("scope", "read")],
+            &[
+                ("service", "zoho"),
+                ("name", "Two"),
+                ("link_name", "two"),
+                ("scope", "write"),
+                ("scope", "read"),
+            ],
         )
         .await;
     assert_eq!(page.header("location"), "/admin/connections/two");
@@ -574,7 +625,9 @@ async fn a_sealed_credential_copied_to_another_row_or_column_does_not_open() {
     app.state
         .db
         .run(move |c| {
-            diesel::update(table::table.find(id)).set((table::credentials.eq(&stolen), table::access_token.eq(&stolen))).execute(c)?;
+            diesel::update(table::table.find(id))
+                .set((table::credentials.eq(&stolen), table::access_token.eq(&stolen)))
+                .execute(c)?;
             Ok(())
         })
         .await

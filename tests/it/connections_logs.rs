@@ -49,7 +49,9 @@ fn serve(db: &TestDb, admin_password: &str, log: &std::path::Path) -> (Server, S
     let url = BufReader::new(stdout)
         .lines()
         .map_while(Result::ok)
-        .find_map(|l| l.strip_prefix("Connections is running at ").map(|u| u.trim_end_matches('/').to_owned()))
+        .find_map(|l| {
+            l.strip_prefix("Connections is running at ").map(|u| u.trim_end_matches('/').to_owned())
+        })
         .expect("the server prints its URL");
     (server, url)
 }
@@ -62,7 +64,14 @@ struct Client {
 
 impl Client {
     async fn send(&self, method: reqwest::Method, path: &str, body: serde_json::Value) -> Page {
-        let res = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token).json(&body).send().await.unwrap();
+        let res = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let status = res.status().as_u16();
         let headers = res.headers().clone();
         Page { status, headers, body: res.text().await.unwrap() }
@@ -79,7 +88,11 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
 
     let created = command(&db, &admin_password).args(["token", "create", "admin"]).output().unwrap();
     let printed = String::from_utf8_lossy(&created.stdout).into_owned();
-    let token = printed.lines().find(|l| l.starts_with("cn_")).unwrap_or_else(|| panic!("token printed: {printed}")).to_owned();
+    let token = printed
+        .lines()
+        .find(|l| l.starts_with("cn_"))
+        .unwrap_or_else(|| panic!("token printed: {printed}"))
+        .to_owned();
     let api = Client { http: reqwest::Client::new(), base: base.clone(), token: token.clone() };
     use reqwest::Method as M;
     let browser = Browser::new(&base);
@@ -87,26 +100,60 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
     let session = browser.cookie("connections_session").expect("a session cookie");
 
     // API Key and Basic credentials, through the API and the page, a 422 on the way.
-    let (key, org, password, rejected) = (canary("api-key"), canary("org"), canary("password"), canary("rejected"));
+    let (key, org, password, rejected) =
+        (canary("api-key"), canary("org"), canary("password"), canary("rejected"));
     let desk = json!({"name": "Desk", "link_name": "desk", "auth_type": "api_key",
         "api_key": {"param_type": "query", "params": [{"name": "key", "display_name": "Key"}, {"name": "org", "display_name": "Org"}]}});
     assert_eq!(api.send(M::POST, "/api/v1/services", desk).await.status, 201);
-    assert_eq!(api.send(M::POST, "/api/v1/connections", connection("desk", "desk_main", &[])).await.status, 201);
-    let res = api.send(M::PUT, "/api/v1/connections/desk_main/credentials", json!({"params": {"key": rejected, "bogus": rejected}})).await;
+    assert_eq!(
+        api.send(M::POST, "/api/v1/connections", connection("desk", "desk_main", &[])).await.status,
+        201
+    );
+    let res = api
+        .send(
+            M::PUT,
+            "/api/v1/connections/desk_main/credentials",
+            json!({"params": {"key": rejected, "bogus": rejected}}),
+        )
+        .await;
     assert_eq!(res.status, 422);
-    let res = api.send(M::PUT, "/api/v1/connections/desk_main/credentials", json!({"params": {"key": key, "org": org}})).await;
+    let res = api
+        .send(
+            M::PUT,
+            "/api/v1/connections/desk_main/credentials",
+            json!({"params": {"key": key, "org": org}}),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.body);
     let path = "/admin/connections/desk_main/connect";
     assert_eq!(browser.submit(path, path, &[("param.key", &key), ("param.org", &org)]).await.status, 303);
     let legacy = json!({"name": "Legacy", "link_name": "legacy", "auth_type": "basic"});
     assert_eq!(api.send(M::POST, "/api/v1/services", legacy).await.status, 201);
-    assert_eq!(api.send(M::POST, "/api/v1/connections", connection("legacy", "legacy_main", &[])).await.status, 201);
-    let res = api.send(M::PUT, "/api/v1/connections/legacy_main/credentials", json!({"username": "svc", "password": password})).await;
+    assert_eq!(
+        api.send(M::POST, "/api/v1/connections", connection("legacy", "legacy_main", &[])).await.status,
+        201
+    );
+    let res = api
+        .send(
+            M::PUT,
+            "/api/v1/connections/legacy_main/credentials",
+            json!({"username": "svc", "password": password}),
+        )
+        .await;
     assert_eq!(res.status, 200);
 
     // OAuth2: a consent, a failed exchange, revocations that work and fail, a delete.
     assert_eq!(api.send(M::POST, "/api/v1/services", oauth_service(&fake, "zoho")).await.status, 201);
-    assert_eq!(api.send(M::POST, "/api/v1/connections", connection("zoho", "zoho_main", &["read", "offline_access"])).await.status, 201);
+    assert_eq!(
+        api.send(
+            M::POST,
+            "/api/v1/connections",
+            connection("zoho", "zoho_main", &["read", "offline_access"])
+        )
+        .await
+        .status,
+        201
+    );
     let consent = async |browser: &Browser| {
         let details = browser.get("/admin/connections/zoho_main").await;
         let to_provider = browser.get(&connect_href(&details)).await;

@@ -8,7 +8,8 @@ use diesel::prelude::*;
 use serde_json::{Value, json};
 
 use crate::connections::{
-    Api, Seen, assert_hidden, connect_href, connection, database_text, flash_of, oauth_service, row, second_admin, spawn_app, text_of,
+    Api, Seen, assert_hidden, connect_href, connection, database_text, flash_of, oauth_service, row,
+    second_admin, spawn_app, text_of,
 };
 use crate::fake_provider::{Behaviour, ClientAuth, FakeProvider};
 use crate::helpers::{Browser, T0, TestApp};
@@ -93,7 +94,12 @@ async fn the_consent_flow_connects_with_pkce_and_stores_the_tokens_sealed_with_t
     let (expires_at, used_at): (i64, Option<i64>) = app
         .state
         .db
-        .run(move |c| Ok(oauth_flows::table.find(state_hash).select((oauth_flows::expires_at, oauth_flows::used_at)).first(c)?))
+        .run(move |c| {
+            Ok(oauth_flows::table
+                .find(state_hash)
+                .select((oauth_flows::expires_at, oauth_flows::used_at))
+                .first(c)?)
+        })
         .await
         .unwrap();
     assert_eq!((expires_at, used_at), (T0 + 600, None));
@@ -103,7 +109,11 @@ async fn the_consent_flow_connects_with_pkce_and_stores_the_tokens_sealed_with_t
     assert!(callback.starts_with("/integration/oauth/callback?code="), "{callback}");
     let done = seen.keep(browser.get(&callback).await);
     assert_eq!(done.status, 303, "{}", done.body);
-    assert_eq!(done.header("location"), "/admin/connections/zoho_main", "the code and state leave the address bar");
+    assert_eq!(
+        done.header("location"),
+        "/admin/connections/zoho_main",
+        "the code and state leave the address bar"
+    );
     let page = seen.keep(browser.get("/admin/connections/zoho_main").await);
     let text = text_of(&page);
     assert!(text.contains("“Connection zoho_main” is connected."), "{text}");
@@ -141,26 +151,37 @@ async fn the_consent_flow_connects_with_pkce_and_stores_the_tokens_sealed_with_t
     stored_secrets.push(q["state"].clone());
     assert_hidden(&database_text(&app).await, &stored_secrets, "the database");
     let entries = crate::connections::audit(&app, "connection.connect").await;
-    assert_eq!((entries.len(), entries[0].actor.as_str(), entries[0].details.as_str()), (1, "admin", r#"{"method":"authorization_code"}"#));
+    assert_eq!(
+        (entries.len(), entries[0].actor.as_str(), entries[0].details.as_str()),
+        (1, "admin", r#"{"method":"authorization_code"}"#)
+    );
 }
 
 #[tokio::test]
 async fn scopes_the_provider_did_not_grant_are_flagged_on_the_details_page() {
-    let behaviour = Behaviour { granted_scope: Some("read".into()), refresh_tokens: false, ..Behaviour::default() };
+    let behaviour =
+        Behaviour { granted_scope: Some("read".into()), refresh_tokens: false, ..Behaviour::default() };
     let Setup { app, browser, .. } = setup(behaviour, |_, _| {}).await;
     assert_eq!(consent(&browser, "zoho_main").await.status, 303);
     let text = text_of(&browser.get("/admin/connections/zoho_main").await);
     assert!(text.contains("Requested scopes read offline_access"), "{text}");
-    assert!(text.contains("Granted scopes read Not granted: offline_access — without a refresh token"), "{text}");
+    assert!(
+        text.contains("Granted scopes read Not granted: offline_access — without a refresh token"),
+        "{text}"
+    );
     assert!(text.contains("(no refresh token)"), "{text}");
     let stored = row(&app, "zoho_main").await;
-    assert_eq!((stored.scopes_granted(), stored.refresh_token.is_none()), (Some(vec!["read".to_owned()]), true));
+    assert_eq!(
+        (stored.scopes_granted(), stored.refresh_token.is_none()),
+        (Some(vec!["read".to_owned()]), true)
+    );
 }
 
 #[tokio::test]
 async fn client_authentication_follows_the_service_and_a_refused_client_leaves_the_status_unchanged() {
     let behaviour = Behaviour { client_auth: ClientAuth::Body, ..Behaviour::default() };
-    let Setup { app, fake, browser, api } = setup(behaviour, |_, body| body["oauth2"]["client_auth"] = "body".into()).await;
+    let Setup { app, fake, browser, api } =
+        setup(behaviour, |_, body| body["oauth2"]["client_auth"] = "body".into()).await;
     assert_eq!(consent(&browser, "zoho_main").await.status, 303);
     assert_eq!(row(&app, "zoho_main").await.status, "connected");
     assert_eq!(fake.token_calls()[0].auth, "body");
@@ -189,7 +210,9 @@ async fn a_reused_or_unknown_state_is_refused_with_a_clear_page_and_no_second_ex
 
     let again = browser.get(&callback).await;
     assert_eq!(again.status, 400);
-    assert!(text_of(&again).contains("This authorization is unknown or was already completed. Start again from the connection's page."));
+    assert!(text_of(&again).contains(
+        "This authorization is unknown or was already completed. Start again from the connection's page."
+    ));
     for bad in ["/integration/oauth/callback?code=x&state=made-up", "/integration/oauth/callback?code=x"] {
         let res = browser.get(bad).await;
         assert_eq!(res.status, 400, "{bad}");
@@ -207,7 +230,11 @@ async fn a_state_older_than_ten_minutes_is_refused_without_a_token_request() {
     app.clock.advance(10 * 60);
     let res = browser.get(&late).await;
     assert_eq!(res.status, 400);
-    assert!(text_of(&res).contains("This authorization expired (it must be completed within 10 minutes)."), "{}", text_of(&res));
+    assert!(
+        text_of(&res).contains("This authorization expired (it must be completed within 10 minutes)."),
+        "{}",
+        text_of(&res)
+    );
     assert_eq!(fake.token_count(), 0);
     assert_eq!(row(&app, "zoho_main").await.status, "not_connected");
 
@@ -226,7 +253,11 @@ async fn another_users_or_another_sessions_state_is_refused_and_only_its_owner_c
     let bob = second_admin(&app, "bob").await;
     let res = bob.get(&callback).await;
     assert_eq!(res.status, 403);
-    assert!(text_of(&res).contains("This authorization was started by another user or in another session."), "{}", text_of(&res));
+    assert!(
+        text_of(&res).contains("This authorization was started by another user or in another session."),
+        "{}",
+        text_of(&res)
+    );
     let other_session = app.admin().await;
     assert_eq!(other_session.get(&callback).await.status, 403, "the same user in another session");
     app.add_user("tech", connections::models::user::Role::Technician, "technician-password").await;
@@ -260,13 +291,19 @@ async fn two_concurrent_identical_callbacks_exchange_the_code_once() {
 
 #[tokio::test]
 async fn a_wrong_or_missing_iss_is_refused_before_any_token_request() {
-    let Setup { app, fake, browser, .. } = setup(Behaviour::default(), |fake, body| body["oauth2"]["issuer"] = fake.issuer().into()).await;
+    let Setup { app, fake, browser, .. } =
+        setup(Behaviour::default(), |fake, body| body["oauth2"]["issuer"] = fake.issuer().into()).await;
     for iss in [Some("https://evil.example"), None] {
         fake.set(|b| b.iss = iss.map(str::to_owned));
         let res = consent(&browser, "zoho_main").await;
         assert_eq!(res.header("location"), "/admin/connections/zoho_main", "{iss:?}");
         let text = text_of(&browser.get("/admin/connections/zoho_main").await);
-        assert!(text.contains("The authorization response came from an unexpected issuer; no token was requested."), "{text}");
+        assert!(
+            text.contains(
+                "The authorization response came from an unexpected issuer; no token was requested."
+            ),
+            "{text}"
+        );
         assert_eq!(fake.token_count(), 0, "{iss:?}");
         assert_eq!(row(&app, "zoho_main").await.status, "not_connected");
     }
@@ -296,7 +333,9 @@ async fn a_provider_error_is_shown_with_its_description_and_the_status_is_unchan
     assert_eq!(res.header("location"), "/admin/connections/zoho_main");
     let page = browser.get("/admin/connections/zoho_main").await;
     assert!(
-        text_of(&page).contains("The provider did not grant access (access_denied: The user <b>declined</b> the consent)."),
+        text_of(&page).contains(
+            "The provider did not grant access (access_denied: The user <b>declined</b> the consent)."
+        ),
         "{}",
         text_of(&page)
     );
@@ -310,7 +349,11 @@ async fn a_provider_error_is_shown_with_its_description_and_the_status_is_unchan
     fake.set(|b| b.deny = Some(("access_denied".into(), "No: +1 retry left, 100%41 sure".into())));
     consent(&browser, "zoho_main").await;
     let page = browser.get("/admin/connections/zoho_main").await;
-    assert_eq!(flash_of(&page), "The provider did not grant access (access_denied: No: +1 retry left, 100%41 sure).", "shown as sent");
+    assert_eq!(
+        flash_of(&page),
+        "The provider did not grant access (access_denied: No: +1 retry left, 100%41 sure).",
+        "shown as sent"
+    );
     let after = row(&app, "zoho_main").await;
     assert_eq!(
         (after.meta.status.as_str(), after.access_token, after.token_version),
@@ -323,8 +366,14 @@ async fn a_provider_error_is_shown_with_its_description_and_the_status_is_unchan
 async fn a_failed_code_exchange_is_shown_and_leaves_the_connection_as_it_was() {
     let Setup { app, fake, browser, .. } = default_setup().await;
     for (error, shown) in [
-        ((400, "invalid_grant"), "The code exchange failed: the provider refused: invalid_grant (the fake provider was told to refuse)"),
-        ((500, ""), "The code exchange failed: the provider could not be reached or failed: the token endpoint answered HTTP 500"),
+        (
+            (400, "invalid_grant"),
+            "The code exchange failed: the provider refused: invalid_grant (the fake provider was told to refuse)",
+        ),
+        (
+            (500, ""),
+            "The code exchange failed: the provider could not be reached or failed: the token endpoint answered HTTP 500",
+        ),
     ] {
         fake.set(|b| b.token_error = Some(error));
         consent(&browser, "zoho_main").await;
@@ -337,7 +386,11 @@ async fn a_failed_code_exchange_is_shown_and_leaves_the_connection_as_it_was() {
     fake.set(|b| b.token_error = None);
     consent(&browser, "zoho_main").await;
     let stored = row(&app, "zoho_main").await;
-    assert_eq!((stored.meta.status.as_str(), stored.meta.status_message), ("connected", None), "a success clears the message");
+    assert_eq!(
+        (stored.meta.status.as_str(), stored.meta.status_message),
+        ("connected", None),
+        "a success clears the message"
+    );
 }
 
 #[tokio::test]
@@ -417,7 +470,10 @@ async fn a_client_credentials_connection_makes_the_token_request_at_once() {
     let details = seen.keep(browser.get("/admin/connections/machine_main").await);
     let res = seen.keep(browser.get(&connect_href(&details)).await);
     assert_eq!(res.header("location"), "/admin/connections/machine_main");
-    assert!(text_of(&seen.keep(browser.get("/admin/connections/machine_main").await)).contains("Connected: a token was obtained."));
+    assert!(
+        text_of(&seen.keep(browser.get("/admin/connections/machine_main").await))
+            .contains("Connected: a token was obtained.")
+    );
     let calls = fake.token_calls();
     assert_eq!(calls.len(), 1, "no consent, one token request");
     assert_eq!(
@@ -427,7 +483,10 @@ async fn a_client_credentials_connection_makes_the_token_request_at_once() {
     assert!(fake.authorize_calls().is_empty());
     let stored = row(&app, "machine_main").await;
     assert_eq!(stored.status, "connected");
-    assert_eq!(stored.open_access_token(&app.state.keyring).unwrap().unwrap().expose(), fake.issued("access")[0]);
+    assert_eq!(
+        stored.open_access_token(&app.state.keyring).unwrap().unwrap().expose(),
+        fake.issued("access")[0]
+    );
 
     // Through the API, "authorize" connects at once too; a refusal is a 409 and a message.
     let res = seen.keep(api.post("/api/v1/connections/machine_main/authorize", &json!({})).await);
@@ -436,11 +495,19 @@ async fn a_client_credentials_connection_makes_the_token_request_at_once() {
     fake.set(|b| b.token_error = Some((401, "invalid_client")));
     let res = seen.keep(api.post("/api/v1/connections/machine_main/authorize", &json!({})).await);
     assert_eq!(res.status, 409);
-    assert!(res.json()["error"]["message"].as_str().unwrap().contains("The token request failed: the provider refused: invalid_client"));
+    assert!(
+        res.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("The token request failed: the provider refused: invalid_client")
+    );
     let details = seen.keep(browser.get("/admin/connections/machine_main").await);
     let res = seen.keep(browser.get(&connect_href(&details)).await);
     assert_eq!(res.header("location"), "/admin/connections/machine_main");
-    assert!(text_of(&seen.keep(browser.get("/admin/connections/machine_main").await)).contains("The token request failed"));
+    assert!(
+        text_of(&seen.keep(browser.get("/admin/connections/machine_main").await))
+            .contains("The token request failed")
+    );
     assert_hidden(&seen.text(), &fake.secrets(), "a response");
     assert_hidden(&database_text(&app).await, &fake.secrets(), "the database");
 }
@@ -454,8 +521,17 @@ async fn create_and_connect_goes_on_to_the_provider_and_the_forms_csp_lets_it() 
     let browser = app.admin().await;
     let form = browser.get("/admin/connections/new?service=zoho").await;
     let csp = form.header("content-security-policy").to_owned();
-    assert!(csp.contains(&format!("form-action 'self' {}", fake.url)), "Chromium checks form-action on the redirect chain: {csp}");
-    let fields = [("service", "zoho"), ("name", "Zoho"), ("link_name", "zoho_new"), ("scope", "read"), ("action", "connect")];
+    assert!(
+        csp.contains(&format!("form-action 'self' {}", fake.url)),
+        "Chromium checks form-action on the redirect chain: {csp}"
+    );
+    let fields = [
+        ("service", "zoho"),
+        ("name", "Zoho"),
+        ("link_name", "zoho_new"),
+        ("scope", "read"),
+        ("action", "connect"),
+    ];
     let created = browser.submit("/admin/connections/new?service=zoho", "/admin/connections", &fields).await;
     let to_connect = created.header("location").to_owned();
     assert!(to_connect.starts_with("/admin/connections/zoho_new/connect?nonce="), "{to_connect}");

@@ -52,7 +52,11 @@ async fn search_pages_match_the_database_order_below_and_above_the_count_cap() {
     let api = Api::new(&app, "admin").await;
     api.create("/api/v1/services", &api_key_service("rare_svc")).await;
     api.create("/api/v1/services", &api_key_service("common_svc")).await;
-    api.create("/api/v1/connections", &json!({"service": "rare_svc", "name": "A rare first", "link_name": "first_rare"})).await;
+    api.create(
+        "/api/v1/connections",
+        &json!({"service": "rare_svc", "name": "A rare first", "link_name": "first_rare"}),
+    )
+    .await;
     let owner_id = row(&app, "first_rare").await.owner_id;
     seed(&app, "rare_svc", owner_id, "rare", 60).await;
     seed(&app, "common_svc", owner_id, "common", COUNT_CAP as usize + 5).await;
@@ -61,10 +65,17 @@ async fn search_pages_match_the_database_order_below_and_above_the_count_cap() {
         // 61 matches: sorted by the app. The service filter lists the same 61 in the database's order.
         let mut searched = Vec::new();
         for page in 1..=3 {
-            let by_search = api.get(&format!("/api/v1/connections?search=RARE&sort={sort}&page={page}")).await.json();
-            let by_service = api.get(&format!("/api/v1/connections?service=rare_svc&sort={sort}&page={page}")).await.json();
+            let by_search =
+                api.get(&format!("/api/v1/connections?search=RARE&sort={sort}&page={page}")).await.json();
+            let by_service = api
+                .get(&format!("/api/v1/connections?service=rare_svc&sort={sort}&page={page}"))
+                .await
+                .json();
             assert_eq!(links(&by_search), links(&by_service), "sort {sort}, page {page}");
-            assert_eq!((by_search["total"].as_i64(), by_search["total_at_least"].as_bool()), (Some(61), Some(false)));
+            assert_eq!(
+                (by_search["total"].as_i64(), by_search["total_at_least"].as_bool()),
+                (Some(61), Some(false))
+            );
             searched.extend(links(&by_search));
         }
         assert_eq!(searched.len(), 61, "every match once, sort {sort}");
@@ -72,17 +83,32 @@ async fn search_pages_match_the_database_order_below_and_above_the_count_cap() {
         assert!(links(&past).is_empty(), "a page past the end is empty: {past}");
 
         // More than the cap: paged by the database, counted as "1,000+".
-        let by_search = api.get(&format!("/api/v1/connections?search=common&sort={sort}&per_page=100&page=2")).await.json();
-        let by_service = api.get(&format!("/api/v1/connections?service=common_svc&sort={sort}&per_page=100&page=2")).await.json();
+        let by_search = api
+            .get(&format!("/api/v1/connections?search=common&sort={sort}&per_page=100&page=2"))
+            .await
+            .json();
+        let by_service = api
+            .get(&format!("/api/v1/connections?service=common_svc&sort={sort}&per_page=100&page=2"))
+            .await
+            .json();
         assert_eq!(links(&by_search), links(&by_service), "sort {sort}");
-        assert_eq!((by_search["total"].as_i64(), by_search["total_at_least"].as_bool()), (Some(COUNT_CAP), Some(true)));
+        assert_eq!(
+            (by_search["total"].as_i64(), by_search["total_at_least"].as_bool()),
+            (Some(COUNT_CAP), Some(true))
+        );
     }
 
     // Without filters the total comes from the counters, with the page or (past the end) alone.
     let all = 1 + 60 + COUNT_CAP + 5;
-    for path in ["/api/v1/connections", "/api/v1/connections?page=9999", "/api/v1/connections?owner=any&page=9999"] {
+    for path in
+        ["/api/v1/connections", "/api/v1/connections?page=9999", "/api/v1/connections?owner=any&page=9999"]
+    {
         let body = api.get(path).await.json();
-        assert_eq!((body["total"].as_i64(), body["total_at_least"].as_bool()), (Some(all), Some(false)), "{path}");
+        assert_eq!(
+            (body["total"].as_i64(), body["total_at_least"].as_bool()),
+            (Some(all), Some(false)),
+            "{path}"
+        );
     }
 
     // Two characters (no trigram to look up; `_` is not a wildcard) and an accented needle too.

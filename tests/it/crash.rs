@@ -27,7 +27,8 @@ async fn a_restarted_instance_releases_the_lease_its_killed_run_held_and_serves_
     // Connected through the consent 200 s ago on the wall clock the binary will use, for 300 s: past
     // half its life, so the binary refreshes it, and still valid for 100 s.
     let behaviour = Behaviour { expires_in: 300, ..Behaviour::default() };
-    let Setup { app, fake, .. } = setup_with(|config| config.clock = Clock::manual(now() - 200), behaviour, |_| {}).await;
+    let Setup { app, fake, .. } =
+        setup_with(|config| config.clock = Clock::manual(now() - 200), behaviour, |_| {}).await;
     let token = app.token_for("admin").await;
     let first = fake.issued("access")[0].clone();
     let db = app.stop().await;
@@ -52,7 +53,12 @@ async fn a_restarted_instance_releases_the_lease_its_killed_run_held_and_serves_
         res.json::<serde_json::Value>().await.unwrap()
     };
     let url_of = |lines: &[String]| {
-        lines.iter().find_map(|l| l.strip_prefix("Connections is running at ")).unwrap().trim_end_matches('/').to_owned()
+        lines
+            .iter()
+            .find_map(|l| l.strip_prefix("Connections is running at "))
+            .unwrap()
+            .trim_end_matches('/')
+            .to_owned()
     };
     fake.set(|b| b.token_delay_ms = 120_000);
     let (mut child, lines) = serve(&db, &env);
@@ -70,7 +76,11 @@ async fn a_restarted_instance_releases_the_lease_its_killed_run_held_and_serves_
     let answer = invoke(&url_of(&lines)).await;
     assert_eq!(answer["status"], 200, "{answer}");
     let call = fake.api_calls()[calls].clone();
-    assert_eq!((call.token.as_deref(), call.accepted), (Some(first.as_str()), true), "the stored token, still valid");
+    assert_eq!(
+        (call.token.as_deref(), call.accepted),
+        (Some(first.as_str()), true),
+        "the stored token, still valid"
+    );
     child.kill().unwrap();
     child.wait().unwrap();
 }

@@ -58,10 +58,18 @@ async fn faulty() -> Faulty {
     });
     api.create("/api/v1/services", &service).await;
     api.create("/api/v1/connections", &connection("desk", "desk", &[])).await;
-    let res = api.put("/api/v1/connections/desk/credentials", &json!({"params": {"X-Api-Key": "k-123"}})).await;
+    let res =
+        api.put("/api/v1/connections/desk/credentials", &json!({"params": {"X-Api-Key": "k-123"}})).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
-    Faulty { token: app.token_for("admin").await, browser: app.admin().await, app, http, relay, _upstream: upstream }
+    Faulty {
+        token: app.token_for("admin").await,
+        browser: app.admin().await,
+        app,
+        http,
+        relay,
+        _upstream: upstream,
+    }
 }
 
 impl Faulty {
@@ -76,12 +84,14 @@ impl Faulty {
     }
 
     async fn invoke(&self) -> Page {
-        self.send(reqwest::Method::POST, "/api/v1/connections/desk/invoke", Some(&json!({"path": "/items"}))).await
+        self.send(reqwest::Method::POST, "/api/v1/connections/desk/invoke", Some(&json!({"path": "/items"})))
+            .await
     }
 
     /// A write: a new service named `link`.
     async fn create_service(&self, link: &str) -> Page {
-        self.send(reqwest::Method::POST, "/api/v1/services", Some(&crate::connections::api_key_service(link))).await
+        self.send(reqwest::Method::POST, "/api/v1/services", Some(&crate::connections::api_key_service(link)))
+            .await
     }
 
     async fn healthz(&self) -> u16 {
@@ -150,7 +160,11 @@ async fn a_black_holed_database_leaves_healthz_answering_and_invokes_failing_fas
         assert_eq!(f.healthz().await, 200);
         assert_unavailable(&f.create_service("locked").await, "a write while the lock is held");
         drop(lock);
-        assert_eq!(f.create_service("unlocked").await.status, 201, "the first write after the lock is released");
+        assert_eq!(
+            f.create_service("unlocked").await.status,
+            201,
+            "the first write after the lock is released"
+        );
         return;
     };
     relay.black_hole();
@@ -190,7 +204,12 @@ async fn during_a_database_outage_requests_answer_503_and_the_first_request_afte
     let lock = f.take_away();
 
     assert_unavailable(&f.create_service("during").await, "an API write");
-    let form = [("csrf_token", page.csrf()), ("name", "During".into()), ("link_name", "during".into()), ("auth_type", "basic".into())];
+    let form = [
+        ("csrf_token", page.csrf()),
+        ("name", "During".into()),
+        ("link_name", "during".into()),
+        ("auth_type", "basic".into()),
+    ];
     let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let res = f.browser.post("/admin/services", &form).await;
     assert_unavailable(&res, "a form");
@@ -206,7 +225,11 @@ async fn during_a_database_outage_requests_answer_503_and_the_first_request_afte
     let res = f.create_service("after").await;
     assert_eq!(res.status, 201, "the first request after the outage: {}", res.body);
     for i in 0..10 {
-        assert_eq!(f.send(reqwest::Method::GET, "/api/v1/services", None).await.status, 200, "request {i} after the outage");
+        assert_eq!(
+            f.send(reqwest::Method::GET, "/api/v1/services", None).await.status,
+            200,
+            "request {i} after the outage"
+        );
         assert_eq!(f.browser.get("/admin/connections").await.status, 200, "page {i} after the outage");
         assert_eq!(f.invoke().await.status, 200, "invoke {i} after the outage");
     }
@@ -237,7 +260,13 @@ async fn activity_events_recorded_while_the_database_takes_no_writes_are_written
     let lock = f.take_away();
     let extra = 3;
     for i in 0..BACKLOG + extra {
-        let event = NewEvent { kind: "invoke", actor: "admin".into(), path: Some(format!("/e/{i}")), ok: true, ..NewEvent::default() };
+        let event = NewEvent {
+            kind: "invoke",
+            actor: "admin".into(),
+            path: Some(format!("/e/{i}")),
+            ok: true,
+            ..NewEvent::default()
+        };
         f.app.state.activity.record(Entry { connection_id: id, event, at: T0, mark_used: false }).await;
     }
     assert!(!f.app.state.activity.flush().await, "nothing can be written yet");
@@ -251,10 +280,19 @@ async fn activity_events_recorded_while_the_database_takes_no_writes_are_written
         .app
         .state
         .db
-        .run(move |c| Ok(connection_events::table.filter(connection_events::connection_id.eq(id)).count().get_result::<i64>(c)?))
+        .run(move |c| {
+            Ok(connection_events::table
+                .filter(connection_events::connection_id.eq(id))
+                .count()
+                .get_result::<i64>(c)?)
+        })
         .await
         .unwrap();
     assert_eq!(count, BACKLOG as i64, "every kept event, each once");
     let page = f.browser.get("/admin/connections/desk").await;
-    assert!(page.body.contains(&format!("{extra} activity events (of any connection) could not be recorded")), "{}", page.body);
+    assert!(
+        page.body.contains(&format!("{extra} activity events (of any connection) could not be recorded")),
+        "{}",
+        page.body
+    );
 }

@@ -48,13 +48,19 @@ async fn oauth_victim(app: &TestApp, api: &Api, fake: &FakeProvider) {
 }
 
 fn error_of(body: &Value) -> (&str, &str) {
-    (body["error"]["code"].as_str().unwrap_or_default(), body["error"]["message"].as_str().unwrap_or_default())
+    (
+        body["error"]["code"].as_str().unwrap_or_default(),
+        body["error"]["message"].as_str().unwrap_or_default(),
+    )
 }
 
 /// The victim's connection as the API shows it: (status, status_message).
 async fn victim(api: &Api) -> (String, String) {
     let body = api.get("/api/v1/connections/victim").await.json();
-    (body["status"].as_str().unwrap().to_owned(), body["status_message"].as_str().unwrap_or_default().to_owned())
+    (
+        body["status"].as_str().unwrap().to_owned(),
+        body["status_message"].as_str().unwrap_or_default().to_owned(),
+    )
 }
 
 #[tokio::test]
@@ -72,9 +78,16 @@ async fn moving_the_api_base_url_needs_a_confirmation_and_then_sends_no_one_else
     assert_eq!(code, "confirmation_required");
     assert!(message.contains("1 connection(s)") && message.contains("admin (1)"), "{message}");
     assert!(message.contains(&format!("to {}", attacker.url)), "{message}");
-    assert_eq!(body["error"]["connections"], json!([{"link_name": "victim", "name": "Connection victim", "owner": "admin"}]));
+    assert_eq!(
+        body["error"]["connections"],
+        json!([{"link_name": "victim", "name": "Connection victim", "owner": "admin"}])
+    );
     let unchanged = admin.get("/api/v1/services/desk").await.json();
-    assert_eq!(unchanged["api_base_url"], format!("{}/api", up.url), "nothing changed without the confirmation");
+    assert_eq!(
+        unchanged["api_base_url"],
+        format!("{}/api", up.url),
+        "nothing changed without the confirmation"
+    );
     assert_eq!(victim(&admin).await.0, "connected");
 
     let res = mallory.patch("/api/v1/services/desk?confirm_disconnect=true", &change).await;
@@ -95,7 +108,9 @@ async fn moving_the_api_base_url_needs_a_confirmation_and_then_sends_no_one_else
     assert!(details["destinations_moved"][0].as_str().unwrap().contains("API base URL moves"), "{details}");
 
     // The owner reconnects: the credentials are now entrusted to the new address, and go there.
-    let res = admin.put("/api/v1/connections/victim/credentials", &json!({"params": {"X-Api-Key": canary("key")}})).await;
+    let res = admin
+        .put("/api/v1/connections/victim/credentials", &json!({"params": {"X-Api-Key": canary("key")}}))
+        .await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(invoke(&admin, "victim", json!({"path": "/now"})).await.json()["status"], 200);
     assert_eq!(attacker.count(), 1);
@@ -107,12 +122,14 @@ async fn a_path_change_under_the_same_origin_needs_no_confirmation_and_is_audite
     let admin = Api::new(&app, "admin").await;
     key_victim(&app, &admin, &up).await;
     let mallory = mallory(&app).await;
-    let res = mallory.patch("/api/v1/services/desk", &json!({"api_base_url": format!("{}/v2", up.url)})).await;
+    let res =
+        mallory.patch("/api/v1/services/desk", &json!({"api_base_url": format!("{}/v2", up.url)})).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(victim(&admin).await.0, "connected");
     assert_eq!(invoke(&admin, "victim", json!({"path": "/x"})).await.json()["status"], 200);
     assert_eq!(up.received().last().unwrap().path, "/v2/x");
-    let details: Value = serde_json::from_str(&audit(&app, "service.update").await.pop().unwrap().details).unwrap();
+    let details: Value =
+        serde_json::from_str(&audit(&app, "service.update").await.pop().unwrap().details).unwrap();
     assert_eq!(details["changed"], json!(["api_base_url"]));
     assert_eq!(details["connections_set_aside"], json!([]));
 }
@@ -182,7 +199,10 @@ async fn a_token_url_changed_in_the_database_gets_no_refresh_token_and_no_client
     app.state
         .db
         .run(move |c| {
-            let config: String = services::table.filter(services::link_name.eq("desk")).select(services::config).get_result(c)?;
+            let config: String = services::table
+                .filter(services::link_name.eq("desk"))
+                .select(services::config)
+                .get_result(c)?;
             let mut config: Value = serde_json::from_str(&config).unwrap();
             config["token_url"] = token_url.into();
             diesel::update(services::table.filter(services::link_name.eq("desk")))
@@ -233,8 +253,13 @@ async fn the_edit_form_asks_for_a_confirmation_that_names_the_owners_before_savi
     app.add_user("mallory", Role::SdAdmin, "mallory-password-123").await;
     let browser = app.browser();
     assert_eq!(browser.sign_in("mallory", "mallory-password-123").await.status, 303);
-    let form =
-        [("name", "Desk"), ("auth_type", "api_key"), ("param_type", "header"), ("param_name", "X-Api-Key"), ("param_display", "API Key")];
+    let form = [
+        ("name", "Desk"),
+        ("auth_type", "api_key"),
+        ("param_type", "header"),
+        ("param_name", "X-Api-Key"),
+        ("param_display", "API Key"),
+    ];
     let base = format!("{}/api", attacker.url);
     let mut fields: Vec<(&str, &str)> = form.to_vec();
     fields.push(("api_base_url", &base));
@@ -265,7 +290,9 @@ async fn secrets_without_recorded_destinations_get_their_services_at_the_next_st
         .db
         .run(|c| {
             diesel::update(table::table).set(table::entrusted_origins.eq(None::<String>)).execute(c)?;
-            diesel::update(services::table).set(services::client_secret_origins.eq(None::<String>)).execute(c)?;
+            diesel::update(services::table)
+                .set(services::client_secret_origins.eq(None::<String>))
+                .execute(c)?;
             Ok(())
         })
         .await

@@ -234,8 +234,11 @@ impl Provider {
     /// Issues an authorization code directly, as if the user had consented.
     pub fn mint_code(&self, redirect_uri: &str, scope: Option<&str>, challenge: Option<&str>) -> String {
         let code = self.mint("code");
-        let grant =
-            Grant { redirect_uri: redirect_uri.to_owned(), scope: scope.map(str::to_owned), challenge: challenge.map(str::to_owned) };
+        let grant = Grant {
+            redirect_uri: redirect_uri.to_owned(),
+            scope: scope.map(str::to_owned),
+            challenge: challenge.map(str::to_owned),
+        };
         self.codes.lock().unwrap().insert(code.clone(), grant);
         code
     }
@@ -281,7 +284,8 @@ impl Provider {
     /// and each PKCE verifier it received. None of them may ever show up in the app's output.
     pub fn secrets(&self) -> Vec<String> {
         // The secret up to its special characters too, which an HTML page would show escaped.
-        let mut all = vec![self.client_secret.clone(), self.client_secret.trim_end_matches(":+/ %&=").to_owned()];
+        let mut all =
+            vec![self.client_secret.clone(), self.client_secret.trim_end_matches(":+/ %&=").to_owned()];
         all.extend(self.tokens.lock().unwrap().keys().filter(|t| !t.starts_with("canary-code-")).cloned());
         all.extend(self.token_calls().iter().filter_map(|c| c.params.get("code_verifier").cloned()));
         all
@@ -295,7 +299,11 @@ impl Provider {
             .lock()
             .unwrap()
             .keys()
-            .filter_map(|t| t.strip_prefix(&prefix).and_then(|rest| rest.split('-').next()?.parse().ok()).map(|n| (n, t.clone())))
+            .filter_map(|t| {
+                t.strip_prefix(&prefix)
+                    .and_then(|rest| rest.split('-').next()?.parse().ok())
+                    .map(|n| (n, t.clone()))
+            })
             .collect();
         tokens.sort();
         tokens.into_iter().map(|(_, t)| t).collect()
@@ -317,7 +325,9 @@ impl Provider {
             .and_then(|b| STANDARD.decode(b).ok())
             .and_then(|raw| String::from_utf8(raw).ok())
             .and_then(|pair| pair.split_once(':').map(|(id, secret)| (form_decode(id), form_decode(secret))));
-        let body = params.get("client_secret").map(|secret| (params.get("client_id").cloned().unwrap_or_default(), secret.clone()));
+        let body = params
+            .get("client_secret")
+            .map(|secret| (params.get("client_id").cloned().unwrap_or_default(), secret.clone()));
         let (how, given) = match (behaviour.client_auth, basic, body) {
             (ClientAuth::Basic, Some(pair), None) => ("basic", pair),
             (ClientAuth::Body, None, Some(pair)) => ("body", pair),
@@ -329,7 +339,12 @@ impl Provider {
         Ok(how)
     }
 
-    fn token_response(&self, scope: Option<String>, refresh: Option<String>, behaviour: &Behaviour) -> HttpResponse {
+    fn token_response(
+        &self,
+        scope: Option<String>,
+        refresh: Option<String>,
+        behaviour: &Behaviour,
+    ) -> HttpResponse {
         let mut body = json!({
             "access_token": self.mint("access"),
             "token_type": "Bearer",
@@ -354,7 +369,10 @@ impl Provider {
 }
 
 fn form_decode(raw: &str) -> String {
-    url::form_urlencoded::parse(format!("v={raw}").as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+    url::form_urlencoded::parse(format!("v={raw}").as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 fn oauth_error(status: u16, error: &str, description: &str) -> HttpResponse {
@@ -369,13 +387,19 @@ fn with_query(base: &str, pairs: &[(&str, &str)]) -> String {
 }
 
 /// Consents at once: 302 back to `redirect_uri` with a code (or the configured refusal).
-async fn authorize(provider: web::Data<Provider>, query: web::Query<HashMap<String, String>>) -> HttpResponse {
+async fn authorize(
+    provider: web::Data<Provider>,
+    query: web::Query<HashMap<String, String>>,
+) -> HttpResponse {
     let q = query.into_inner();
     provider.authorize_calls.lock().unwrap().push(q.clone());
     let behaviour = provider.behaviour();
     let get = |k: &str| q.get(k).map(String::as_str);
-    let (Some(redirect_uri), Some("code"), Some(client_id)) = (get("redirect_uri"), get("response_type"), get("client_id")) else {
-        return HttpResponse::BadRequest().body("response_type=code, client_id and redirect_uri are required");
+    let (Some(redirect_uri), Some("code"), Some(client_id)) =
+        (get("redirect_uri"), get("response_type"), get("client_id"))
+    else {
+        return HttpResponse::BadRequest()
+            .body("response_type=code, client_id and redirect_uri are required");
     };
     if client_id != provider.client_id {
         return HttpResponse::BadRequest().body("unknown client");
@@ -385,7 +409,9 @@ async fn authorize(provider: web::Data<Provider>, query: web::Query<HashMap<Stri
     let code;
     if let Some((error, description)) = &behaviour.deny {
         pairs.extend([("error", error.as_str()), ("error_description", description.as_str())]);
-    } else if behaviour.require_pkce && (get("code_challenge").is_none() || get("code_challenge_method") != Some("S256")) {
+    } else if behaviour.require_pkce
+        && (get("code_challenge").is_none() || get("code_challenge_method") != Some("S256"))
+    {
         pairs.extend([("error", "invalid_request"), ("error_description", "PKCE with S256 is required")]);
     } else {
         code = provider.mint_code(redirect_uri, get("scope"), get("code_challenge"));
@@ -398,7 +424,11 @@ async fn authorize(provider: web::Data<Provider>, query: web::Query<HashMap<Stri
     HttpResponse::Found().insert_header(("location", with_query(redirect_uri, &pairs))).finish()
 }
 
-async fn token(req: HttpRequest, provider: web::Data<Provider>, form: web::Form<HashMap<String, String>>) -> HttpResponse {
+async fn token(
+    req: HttpRequest,
+    provider: web::Data<Provider>,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
     let params = form.into_inner();
     let behaviour = provider.behaviour();
     let auth = match provider.authenticate(&req, &params, &behaviour) {
@@ -410,14 +440,19 @@ async fn token(req: HttpRequest, provider: web::Data<Provider>, form: web::Form<
         }
     };
     let grant_type = params.get("grant_type").cloned().unwrap_or_default();
-    provider.token_calls.lock().unwrap().push(TokenCall { grant_type: grant_type.clone(), params: params.clone(), auth });
+    provider.token_calls.lock().unwrap().push(TokenCall {
+        grant_type: grant_type.clone(),
+        params: params.clone(),
+        auth,
+    });
     if behaviour.token_delay_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(behaviour.token_delay_ms)).await;
     }
     match behaviour.token_error {
         Some((500, _)) => return HttpResponse::InternalServerError().body("the fake provider fell over"),
         Some((status, error)) if behaviour.echo_in_errors => {
-            let authorization = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            let authorization =
+                req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or_default();
             let echo = format!("refused {params:?} with authorization {authorization}");
             return oauth_error(status, error, &echo);
         }
@@ -434,7 +469,9 @@ async fn token(req: HttpRequest, provider: web::Data<Provider>, form: web::Form<
                 return oauth_error(400, "invalid_grant", "redirect_uri does not match");
             }
             let verified = match (&grant.challenge, get("code_verifier")) {
-                (Some(challenge), Some(verifier)) => URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == *challenge,
+                (Some(challenge), Some(verifier)) => {
+                    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes())) == *challenge
+                }
                 (None, None) => !behaviour.require_pkce,
                 _ => false,
             };
@@ -466,14 +503,17 @@ async fn token(req: HttpRequest, provider: web::Data<Provider>, form: web::Form<
 }
 
 /// RFC 7009: client authentication, then 200 whether or not the token was known.
-async fn revoke(req: HttpRequest, provider: web::Data<Provider>, form: web::Form<HashMap<String, String>>) -> HttpResponse {
+async fn revoke(
+    req: HttpRequest,
+    provider: web::Data<Provider>,
+    form: web::Form<HashMap<String, String>>,
+) -> HttpResponse {
     let params = form.into_inner();
     let behaviour = provider.behaviour();
-    provider
-        .revoke_calls
-        .lock()
-        .unwrap()
-        .push(RevokeCall { token: params.get("token").cloned().unwrap_or_default(), hint: params.get("token_type_hint").cloned() });
+    provider.revoke_calls.lock().unwrap().push(RevokeCall {
+        token: params.get("token").cloned().unwrap_or_default(),
+        hint: params.get("token_type_hint").cloned(),
+    });
     if let Err(refused) = provider.authenticate(&req, &params, &behaviour) {
         return oauth_error(401, "invalid_client", refused);
     }
@@ -497,17 +537,20 @@ async fn protected_api(req: HttpRequest, provider: web::Data<Provider>) -> HttpR
         let word = v.to_str().ok()?.rsplit(' ').next()?;
         word.starts_with("canary-access-").then(|| word.to_owned())
     });
-    let from_query =
-        url::form_urlencoded::parse(req.query_string().as_bytes()).find(|(k, _)| k == "access_token").map(|(_, v)| v.into_owned());
+    let from_query = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(k, _)| k == "access_token")
+        .map(|(_, v)| v.into_owned());
     let token = from_header.or(from_query);
-    let accepted = provider.behaviour().api_accepts && token.as_deref().is_some_and(|t| provider.is_active(t));
+    let accepted =
+        provider.behaviour().api_accepts && token.as_deref().is_some_and(|t| provider.is_active(t));
     let path = req.path().to_owned();
     provider.api_calls.lock().unwrap().push(ApiCall { path: path.clone(), token: token.clone(), accepted });
     if accepted {
         HttpResponse::Ok().json(json!({ "ok": true, "path": path }))
     } else {
         let status = provider.behaviour().api_reject_status;
-        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(json!({ "error": "invalid_token" }))
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+            .json(json!({ "error": "invalid_token" }))
     }
 }
 
@@ -526,7 +569,11 @@ async fn the_fake_rotates_refresh_tokens_and_checks_the_client() {
         http.post(fake.token_url()).form(&form).send()
     };
     let first: serde_json::Value = post(
-        vec![("grant_type", "authorization_code".into()), ("code", code), ("redirect_uri", "http://app/cb".into())],
+        vec![
+            ("grant_type", "authorization_code".into()),
+            ("code", code),
+            ("redirect_uri", "http://app/cb".into()),
+        ],
         &fake.client_secret,
     )
     .await
@@ -535,13 +582,20 @@ async fn the_fake_rotates_refresh_tokens_and_checks_the_client() {
     .await
     .unwrap();
     let refresh = first["refresh_token"].as_str().unwrap().to_owned();
-    let refreshed =
-        post(vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh.clone())], &fake.client_secret).await.unwrap();
+    let refreshed = post(
+        vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh.clone())],
+        &fake.client_secret,
+    )
+    .await
+    .unwrap();
     assert_eq!(refreshed.status(), 200);
     let second: serde_json::Value = refreshed.json().await.unwrap();
     assert_ne!(second["refresh_token"].as_str().unwrap(), refresh);
     assert_eq!(second["scope"], "read");
-    let reused = post(vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh)], &fake.client_secret).await.unwrap();
+    let reused =
+        post(vec![("grant_type", "refresh_token".into()), ("refresh_token", refresh)], &fake.client_secret)
+            .await
+            .unwrap();
     assert_eq!(reused.status(), 400);
     assert_eq!(reused.json::<serde_json::Value>().await.unwrap()["error"], "invalid_grant");
     let wrong = post(vec![("grant_type", "client_credentials".into())], "wrong").await.unwrap();

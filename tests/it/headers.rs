@@ -62,7 +62,9 @@ async fn a_missing_static_file_is_not_cached_publicly() {
 
 #[tokio::test]
 async fn over_https_the_portal_sends_hsts_and_host_prefixed_secure_cookies() {
-    let app = TestApp::spawn_with(|c| c.base_url = Some(url::Url::parse("https://desk.example.com").unwrap())).await;
+    let app =
+        TestApp::spawn_with(|c| c.base_url = Some(url::Url::parse("https://desk.example.com").unwrap()))
+            .await;
     let browser = app.browser();
     let login = browser.get("/login").await;
     assert_eq!(login.header("strict-transport-security"), "max-age=31536000");
@@ -72,7 +74,12 @@ async fn over_https_the_portal_sends_hsts_and_host_prefixed_secure_cookies() {
 
     let signed_in = browser.sign_in("admin", crate::helpers::ADMIN_PASSWORD).await;
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
-    let session = signed_in.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).find(|c| c.starts_with("__Host-"));
+    let session = signed_in
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("__Host-"));
     let session = session.expect("a __Host- session cookie");
     assert!(session.starts_with("__Host-connections_session="), "{session}");
     assert_host_cookie(session);
@@ -85,7 +92,10 @@ async fn over_https_the_portal_sends_hsts_and_host_prefixed_secure_cookies() {
     let out = browser.submit("/admin/connections", "/logout", &[]).await;
     assert_eq!(out.status, 303);
     let cleared: Vec<&str> = out.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).collect();
-    assert!(cleared.iter().any(|c| c.starts_with("__Host-connections_session=;") && c.contains("Max-Age=0")), "{cleared:?}");
+    assert!(
+        cleared.iter().any(|c| c.starts_with("__Host-connections_session=;") && c.contains("Max-Age=0")),
+        "{cleared:?}"
+    );
     assert_eq!(browser.get("/admin/connections").await.status, 303, "signed out");
 }
 

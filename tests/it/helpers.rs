@@ -36,7 +36,9 @@ impl TestDb {
             Some(admin_url) => {
                 let name = format!("connections_test_{}", random_suffix());
                 let mut conn = PgConnection::establish(&admin_url).expect("connect to TEST_DATABASE_URL");
-                diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
+                diesel::sql_query(format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .expect("create test database");
                 let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
                 TestDb { url: format!("{base}/{name}"), pg_admin: Some((admin_url.clone(), name)), dir }
             }
@@ -61,7 +63,8 @@ impl Drop for TestDb {
         if let Some((admin_url, name)) = &self.pg_admin
             && let Ok(mut conn) = PgConnection::establish(admin_url)
         {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
+            let _ =
+                diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).execute(&mut conn);
         }
     }
 }
@@ -145,7 +148,11 @@ impl TestApp {
     /// sign-in throttle counts per client address, so many sources reach the per-account lock.
     pub fn browser_from(&self, source: std::net::IpAddr) -> Browser {
         let mut browser = self.browser();
-        browser.http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).local_address(source).build().unwrap();
+        browser.http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .local_address(source)
+            .build()
+            .unwrap();
         browser
     }
 
@@ -159,7 +166,8 @@ impl TestApp {
 
     /// Adds a user directly through the model (what `connections user add` does).
     pub async fn add_user(&self, name: &str, role: user::Role, password: &str) -> i64 {
-        let (name, hash, now) = (name.to_owned(), hash_blocking(&Secret::new(password)).unwrap(), self.clock.now());
+        let (name, hash, now) =
+            (name.to_owned(), hash_blocking(&Secret::new(password)).unwrap(), self.clock.now());
         self.state.db.run(move |c| Ok(user::insert(c, &name, &hash, role, now)?)).await.unwrap()
     }
 
@@ -209,7 +217,8 @@ impl Page {
     /// The CSRF token of the page's forms.
     pub fn csrf(&self) -> String {
         let marker = "name=\"csrf_token\" value=\"";
-        let start = self.body.find(marker).unwrap_or_else(|| panic!("no csrf field in: {}", self.body)) + marker.len();
+        let start = self.body.find(marker).unwrap_or_else(|| panic!("no csrf field in: {}", self.body))
+            + marker.len();
         self.body[start..].split('"').next().unwrap().to_owned()
     }
 }
@@ -224,7 +233,12 @@ pub struct Browser {
 
 impl Browser {
     pub fn new(base: &str) -> Browser {
-        Browser { base: base.to_owned(), origin: base.to_owned(), http: client(), cookies: Mutex::new(HashMap::new()) }
+        Browser {
+            base: base.to_owned(),
+            origin: base.to_owned(),
+            http: client(),
+            cookies: Mutex::new(HashMap::new()),
+        }
     }
 
     fn cookie_header(&self) -> String {
@@ -264,7 +278,11 @@ impl Browser {
 
     /// Any method with a form body, sent from this site.
     pub async fn request(&self, method: reqwest::Method, path: &str, form: &[(&str, &str)]) -> Page {
-        let req = self.http.request(method, format!("{}{path}", self.base)).header("origin", &self.origin).form(form);
+        let req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .header("origin", &self.origin)
+            .form(form);
         self.send(req).await
     }
 

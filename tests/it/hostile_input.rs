@@ -31,7 +31,12 @@ async fn app_with_a_connection() -> (TestApp, Api) {
 async fn a_control_character_in_a_page_path_or_query_is_refused() {
     let (app, _) = app_with_a_connection().await;
     let admin = app.admin().await;
-    for path in ["/admin/services?search=%00", "/admin/connections?search=%00", "/admin/connections?service=%00", "/login?next=%2F%0A"] {
+    for path in [
+        "/admin/services?search=%00",
+        "/admin/connections?search=%00",
+        "/admin/connections?service=%00",
+        "/login?next=%2F%0A",
+    ] {
         let page = admin.get(path).await;
         assert_eq!(page.status, 422, "{path}: {}", page.body);
         assert!(page.body.contains("Remove control characters"), "{path}");
@@ -47,10 +52,16 @@ async fn a_control_character_in_a_page_path_or_query_is_refused() {
     ] {
         assert_eq!(admin.get(path).await.status, 404, "{path}");
     }
-    for path in ["/admin/services/a%00b/delete", "/admin/connections/a%00b/revoke", "/admin/connections/a%00b"] {
+    for path in
+        ["/admin/services/a%00b/delete", "/admin/connections/a%00b/revoke", "/admin/connections/a%00b"]
+    {
         assert_eq!(admin.submit("/admin/connections", path, &[]).await.status, 404, "POST {path}");
     }
-    assert_eq!(admin.get("/admin/connections?search=desk").await.status, 200, "the ordinary search still works");
+    assert_eq!(
+        admin.get("/admin/connections?search=desk").await.status,
+        200,
+        "the ordinary search still works"
+    );
 }
 
 #[tokio::test]
@@ -85,7 +96,10 @@ async fn a_control_character_in_a_json_body_is_refused_and_line_breaks_are_kept(
     service["name"] = json!("a\u{0}b");
     assert_eq!(json_field(&api.post("/api/v1/services", &service).await), "name");
     let credentials = json!({"params": {"X-Api-Key": "key\u{0}", "X-Org-Id": "org"}});
-    assert_eq!(json_field(&api.put("/api/v1/connections/desk/credentials", &credentials).await), "params.X-Api-Key");
+    assert_eq!(
+        json_field(&api.put("/api/v1/connections/desk/credentials", &credentials).await),
+        "params.X-Api-Key"
+    );
     let connection = json!({"name": "Desk\u{1b}[31m"});
     assert_eq!(json_field(&api.patch("/api/v1/connections/desk", &connection).await), "name");
 
@@ -100,10 +114,14 @@ async fn a_control_character_in_a_json_body_is_refused_and_line_breaks_are_kept(
 async fn a_control_character_in_a_form_is_refused() {
     let (app, _) = app_with_a_connection().await;
     let admin = app.admin().await;
-    let res = admin.submit("/admin/services/new", "/admin/services", &[("name", "a\u{0}b"), ("link_name", "nul_form")]).await;
+    let res = admin
+        .submit("/admin/services/new", "/admin/services", &[("name", "a\u{0}b"), ("link_name", "nul_form")])
+        .await;
     assert_eq!(res.status, 422, "{}", res.body);
     assert!(res.body.contains("Remove control characters"));
-    let res = admin.submit("/admin/connections/desk/edit", "/admin/connections/desk", &[("name", "Desk\u{7}")]).await;
+    let res = admin
+        .submit("/admin/connections/desk/edit", "/admin/connections/desk", &[("name", "Desk\u{7}")])
+        .await;
     assert_eq!(res.status, 422, "{}", res.body);
 }
 
@@ -113,8 +131,17 @@ async fn a_sign_in_with_a_nul_in_the_username_is_refused_without_a_session() {
     for (username, next) in [("admin\u{0}", "/"), ("admin", "/\u{b}"), ("admin", "/admin/services\u{0}")] {
         let browser = app.browser();
         let token = browser.get("/login").await.csrf();
-        let res =
-            browser.post("/login", &[("csrf_token", &token), ("username", username), ("password", ADMIN_PASSWORD), ("next", next)]).await;
+        let res = browser
+            .post(
+                "/login",
+                &[
+                    ("csrf_token", &token),
+                    ("username", username),
+                    ("password", ADMIN_PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
         assert_eq!(res.status, 422, "{username:?} {next:?}: {}", res.body);
         assert!(res.body.contains("Remove control characters"));
     }
@@ -138,8 +165,17 @@ async fn sign_in_never_redirects_to_what_a_browser_reads_as_another_host() {
     ] {
         let browser = app.browser();
         let token = browser.get("/login").await.csrf();
-        let res =
-            browser.post("/login", &[("csrf_token", &token), ("username", "admin"), ("password", ADMIN_PASSWORD), ("next", next)]).await;
+        let res = browser
+            .post(
+                "/login",
+                &[
+                    ("csrf_token", &token),
+                    ("username", "admin"),
+                    ("password", ADMIN_PASSWORD),
+                    ("next", next),
+                ],
+            )
+            .await;
         assert_eq!(res.status, 303, "{next:?}: {}", res.body);
         assert_eq!(res.header("location"), location, "{next:?}");
     }
@@ -157,11 +193,21 @@ async fn an_invoke_header_name_with_a_leading_or_trailing_space_is_a_field_error
     let credentials = json!({"params": {"X-Api-Key": "key-value-1", "X-Org-Id": "org-value-1"}});
     assert_eq!(api.put("/api/v1/connections/spaced/credentials", &credentials).await.status, 200);
     for name in [" X-Trace", "X-Trace ", "X-Trace\t", "X Trace"] {
-        let res = api.post("/api/v1/connections/spaced/invoke", &json!({"method": "GET", "path": "/x", "headers": {name: "1"}})).await;
+        let res = api
+            .post(
+                "/api/v1/connections/spaced/invoke",
+                &json!({"method": "GET", "path": "/x", "headers": {name: "1"}}),
+            )
+            .await;
         assert_eq!(json_field(&res), "headers", "{name:?}");
     }
     assert_eq!(up.count(), 0, "nothing was sent");
-    let res = api.post("/api/v1/connections/spaced/invoke", &json!({"method": "GET", "path": "/x", "headers": {"X-Trace": "1"}})).await;
+    let res = api
+        .post(
+            "/api/v1/connections/spaced/invoke",
+            &json!({"method": "GET", "path": "/x", "headers": {"X-Trace": "1"}}),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(up.only().header("x-trace"), "1");
 }

@@ -14,7 +14,9 @@ use connections::models::user::Role;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use crate::connections::{Api, assert_hidden, canary, connect_href, connection, oauth_service, row, spawn_app, text_of};
+use crate::connections::{
+    Api, assert_hidden, canary, connect_href, connection, oauth_service, row, spawn_app, text_of,
+};
 use crate::fake_provider::FakeProvider;
 use crate::helpers::{Browser, Page, TestApp};
 use crate::upstream::Upstream;
@@ -119,7 +121,11 @@ async fn query_string_keys_replace_the_callers_parameters_of_the_same_name_and_t
     assert_eq!(res.status, 200, "{}", res.body);
     let got = e.up.only();
     assert_eq!((got.method.as_str(), got.path.as_str()), ("GET", "/api/items"));
-    assert_eq!(got.query_pairs(), pairs(&[("page", "2"), ("q", "a b"), ("api_key", &key), ("org", &org)]), "one api_key: ours");
+    assert_eq!(
+        got.query_pairs(),
+        pairs(&[("page", "2"), ("q", "a b"), ("api_key", &key), ("org", &org)]),
+        "one api_key: ours"
+    );
 
     let answer = res.json();
     assert_eq!((answer["status"].as_u64(), answer["body_base64"].as_bool()), (Some(200), Some(false)));
@@ -148,7 +154,10 @@ async fn form_keys_are_merged_into_the_callers_form_body_with_one_content_type()
     assert_eq!(res.status, 200, "{}", res.body);
     let got = e.up.only();
     assert_eq!(got.method, "POST");
-    assert_eq!(got.form_pairs(), pairs(&[("name", "Widget #1"), ("qty", "3"), ("api_key", &key), ("org", &org)]));
+    assert_eq!(
+        got.form_pairs(),
+        pairs(&[("name", "Widget #1"), ("qty", "3"), ("api_key", &key), ("org", &org)])
+    );
     assert_eq!(got.header("content-type"), "application/x-www-form-urlencoded", "replaced, not duplicated");
     assert_eq!(got.header("content-length"), got.body.len().to_string());
     assert_hidden(&res.body, &[key.clone(), org.clone()], "the invoke answer");
@@ -162,7 +171,9 @@ async fn form_keys_are_merged_into_the_callers_form_body_with_one_content_type()
 
     // A JSON body cannot carry a form parameter: refused before anything is sent.
     let before = e.up.count();
-    let res = invoke(&e.api, "forms", json!({"method": "POST", "path": "/orders", "body": {"name": "Widget"}})).await;
+    let res =
+        invoke(&e.api, "forms", json!({"method": "POST", "path": "/orders", "body": {"name": "Widget"}}))
+            .await;
     assert_eq!(res.status, 422, "{}", res.body);
     assert!(res.json()["errors"]["body"][0].as_str().unwrap().contains("form"), "{}", res.body);
     assert_eq!(e.up.count(), before, "no outbound request");
@@ -187,7 +198,11 @@ async fn header_keys_replace_the_callers_headers_of_the_same_name_in_any_case() 
     assert_eq!((got.method.as_str(), got.path.as_str()), ("DELETE", "/api/items/7"));
     assert_eq!(got.header("x-api-key"), key, "exactly one, ours");
     assert_eq!(got.header("x-org-id"), org);
-    assert_eq!((got.header("accept"), got.header("x-trace")), ("application/json".into(), "t-1".into()), "other headers pass");
+    assert_eq!(
+        (got.header("accept"), got.header("x-trace")),
+        ("application/json".into(), "t-1".into()),
+        "other headers pass"
+    );
     let answer = res.json();
     assert_eq!(answer["headers"]["x-echo-api-key"], "[redacted]");
     let echo: Value = serde_json::from_str(answer["body"].as_str().unwrap()).unwrap();
@@ -204,16 +219,25 @@ async fn basic_credentials_replace_the_callers_authorization_and_no_part_of_them
     e.api.create("/api/v1/services", &service).await;
     e.api.create("/api/v1/connections", &connection("legacy", "legacy", &[])).await;
     let password = canary("password");
-    let res = e.api.put("/api/v1/connections/legacy/credentials", &json!({"username": "svc-user", "password": password})).await;
+    let res = e
+        .api
+        .put("/api/v1/connections/legacy/credentials", &json!({"username": "svc-user", "password": password}))
+        .await;
     assert_eq!(res.status, 200);
 
-    let res = invoke(&e.api, "legacy", json!({"path": "/whoami", "headers": {"Authorization": "Bearer forged"}})).await;
+    let res =
+        invoke(&e.api, "legacy", json!({"path": "/whoami", "headers": {"Authorization": "Bearer forged"}}))
+            .await;
     assert_eq!(res.status, 200, "{}", res.body);
     let encoded = STANDARD.encode(format!("svc-user:{password}"));
     assert_eq!(e.up.only().header("authorization"), format!("Basic {encoded}"));
     let answer = res.json();
     assert_eq!(answer["headers"]["x-echo-authorization"], "[redacted]");
-    assert!(answer["body"].as_str().unwrap().contains("\"authorization\":[\"[redacted]\"]"), "{}", answer["body"]);
+    assert!(
+        answer["body"].as_str().unwrap().contains("\"authorization\":[\"[redacted]\"]"),
+        "{}",
+        answer["body"]
+    );
     assert_hidden(&res.body, &[password, encoded], "the invoke answer");
 }
 
@@ -241,7 +265,9 @@ async fn oauth2_tokens_go_where_the_service_says_header_with_its_prefix_or_query
     let token = |link: &str| {
         let app = &e.app;
         let link = link.to_owned();
-        async move { row(app, &link).await.open_access_token(&app.state.keyring).unwrap().unwrap().expose().to_owned() }
+        async move {
+            row(app, &link).await.open_access_token(&app.state.keyring).unwrap().unwrap().expose().to_owned()
+        }
     };
     let forged = json!({"Authorization": "Bearer forged", "X-Access-Token": "forged"});
 
@@ -264,7 +290,12 @@ async fn oauth2_tokens_go_where_the_service_says_header_with_its_prefix_or_query
     assert_eq!(got.header("x-access-token"), token("bare").await, "no prefix: the token alone");
     assert_eq!(got.header("authorization"), "Bearer forged");
 
-    let res = invoke(&e.api, "inquery", json!({"path": "/me?access_token=forged&x=1", "query": {"access_token": "forged-too"}})).await;
+    let res = invoke(
+        &e.api,
+        "inquery",
+        json!({"path": "/me?access_token=forged&x=1", "query": {"access_token": "forged-too"}}),
+    )
+    .await;
     assert_eq!(res.status, 200, "{}", res.body);
     let got = e.up.received().pop().unwrap();
     assert_eq!(got.query_pairs(), pairs(&[("x", "1"), ("access_token", &token("inquery").await)]));
@@ -318,7 +349,11 @@ async fn targets_outside_the_api_base_url_are_refused_before_any_request() {
     for path in paths {
         let res = invoke(&e.api, "desk", json!({"path": path})).await;
         assert_eq!(res.status, 422, "{path}: {}", res.body);
-        assert!(res.json()["errors"]["path"].is_array() || res.json()["errors"]["url"].is_array(), "{path}: {}", res.body);
+        assert!(
+            res.json()["errors"]["path"].is_array() || res.json()["errors"]["url"].is_array(),
+            "{path}: {}",
+            res.body
+        );
     }
     for url in &urls {
         let res = invoke(&e.api, "desk", json!({"url": url})).await;
@@ -383,7 +418,11 @@ async fn loopback_addresses_are_refused_without_the_allow_list_however_they_are_
         ];
         for (i, host) in hosts.iter().enumerate() {
             let link = format!("open{i}");
-            api.create("/api/v1/services", &key_service(&link, Some(&format!("{scheme}://{host}/latest")), "header")).await;
+            api.create(
+                "/api/v1/services",
+                &key_service(&link, Some(&format!("{scheme}://{host}/latest")), "header"),
+            )
+            .await;
             api.create("/api/v1/connections", &connection(&link, &link, &[])).await;
             let body = json!({"params": {"X-Api-Key": canary("key"), "X-Org-Id": "org-1"}});
             assert_eq!(api.put(&format!("/api/v1/connections/{link}/credentials"), &body).await.status, 200);
@@ -428,7 +467,11 @@ async fn an_answer_over_five_mib_is_a_clear_502_with_or_without_content_length()
     }
     let events = events(&e.app, "desk").await;
     assert_eq!(events.len(), 2);
-    assert!(events.iter().all(|ev| !ev.ok && ev.status.is_none() && ev.message.as_deref().unwrap().contains("larger than")));
+    assert!(
+        events.iter().all(|ev| !ev.ok
+            && ev.status.is_none()
+            && ev.message.as_deref().unwrap().contains("larger than"))
+    );
 }
 
 #[tokio::test]
@@ -437,7 +480,10 @@ async fn a_slow_upstream_times_out_after_timeout_ms_with_a_clear_error() {
     e.key_connection("desk", "header").await;
     let started = std::time::Instant::now();
     let res = invoke(&e.api, "desk", json!({"path": "/slow", "timeout_ms": 200})).await;
-    assert!(started.elapsed() < std::time::Duration::from_millis(1800), "gave up at the timeout, not after the answer");
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(1800),
+        "gave up at the timeout, not after the answer"
+    );
     assert_eq!(res.status, 502, "{}", res.body);
     let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
     assert!(message.starts_with("The upstream did not answer within 200 ms ("), "{message}");
@@ -453,7 +499,10 @@ async fn a_binary_answer_comes_back_base64_and_a_binary_upload_goes_out_as_bytes
     assert_eq!(res.status, 200);
     let answer = res.json();
     assert_eq!(answer["body_base64"], true);
-    assert_eq!(STANDARD.decode(answer["body"].as_str().unwrap()).unwrap(), [0x89, b'P', b'N', b'G', 0xff, 0x00, 0xfe]);
+    assert_eq!(
+        STANDARD.decode(answer["body"].as_str().unwrap()).unwrap(),
+        [0x89, b'P', b'N', b'G', 0xff, 0x00, 0xfe]
+    );
     assert_eq!(answer["headers"]["content-type"], "application/octet-stream");
 
     let bytes = [0u8, 0xff, 0x10, 0x80];
@@ -466,7 +515,12 @@ async fn a_binary_answer_comes_back_base64_and_a_binary_upload_goes_out_as_bytes
     .await;
     assert_eq!(res.status, 200);
     assert_eq!(e.up.received().pop().unwrap().body, bytes);
-    let res = invoke(&e.api, "desk", json!({"method": "PUT", "path": "/upload", "body": "%%%", "body_base64": true})).await;
+    let res = invoke(
+        &e.api,
+        "desk",
+        json!({"method": "PUT", "path": "/upload", "body": "%%%", "body_base64": true}),
+    )
+    .await;
     assert_eq!(res.status, 422);
 }
 
@@ -474,18 +528,31 @@ async fn a_binary_answer_comes_back_base64_and_a_binary_upload_goes_out_as_bytes
 async fn a_json_body_goes_out_as_json_and_a_text_body_as_is() {
     let e = env().await;
     e.key_connection("desk", "header").await;
-    let res = invoke(&e.api, "desk", json!({"method": "patch", "path": "/t/1", "body": {"subject": "Printer", "n": 2}})).await;
+    let res = invoke(
+        &e.api,
+        "desk",
+        json!({"method": "patch", "path": "/t/1", "body": {"subject": "Printer", "n": 2}}),
+    )
+    .await;
     assert_eq!(res.status, 200);
     let got = e.up.received().pop().unwrap();
     assert_eq!(got.method, "PATCH");
     assert_eq!(got.header("content-type"), "application/json");
     assert_eq!(serde_json::from_slice::<Value>(&got.body).unwrap(), json!({"subject": "Printer", "n": 2}));
-    let res =
-        invoke(&e.api, "desk", json!({"method": "POST", "path": "/t", "body": "<x/>", "headers": {"Content-Type": "text/xml"}})).await;
+    let res = invoke(
+        &e.api,
+        "desk",
+        json!({"method": "POST", "path": "/t", "body": "<x/>", "headers": {"Content-Type": "text/xml"}}),
+    )
+    .await;
     assert_eq!(res.status, 200);
     let got = e.up.received().pop().unwrap();
     assert_eq!((got.header("content-type"), got.body), ("text/xml".to_owned(), b"<x/>".to_vec()));
-    for bad in [json!({"method": "CONNECT", "path": "/"}), json!({"method": "GE T", "path": "/"}), json!({"path": "/", "nope": 1})] {
+    for bad in [
+        json!({"method": "CONNECT", "path": "/"}),
+        json!({"method": "GE T", "path": "/"}),
+        json!({"path": "/", "nope": 1}),
+    ] {
         let res = invoke(&e.api, "desk", bad.clone()).await;
         assert!(res.status == 422 || res.status == 400, "{bad}: {} {}", res.status, res.body);
     }
@@ -502,7 +569,10 @@ async fn a_connection_that_is_not_connected_answers_409_with_its_status_and_no_r
     let res = invoke(&e.api, "desk", json!({"path": "/x"})).await;
     assert_eq!(res.status, 409, "{}", res.body);
     let error = &res.json()["error"];
-    assert_eq!((error["code"].as_str(), error["status"].as_str()), (Some("not_connected"), Some("not_connected")));
+    assert_eq!(
+        (error["code"].as_str(), error["status"].as_str()),
+        (Some("not_connected"), Some("not_connected"))
+    );
     assert!(error["message"].as_str().unwrap().contains("has not been connected yet"), "{error}");
     let res = e.api.post("/api/v1/connections/desk/test", &json!({})).await;
     assert_eq!((res.status, res.json()["error"]["code"].as_str()), (409, Some("not_connected")));
@@ -531,7 +601,11 @@ async fn only_an_sdadmin_token_may_invoke_or_test() {
     let res = invoke(&tech, "desk", json!({"path": "/x"})).await;
     assert_eq!((res.status, res.json()["error"]["code"].as_str()), (403, Some("forbidden")));
     assert_eq!(tech.post("/api/v1/connections/desk/test", &json!({})).await.status, 403);
-    let anonymous = e.app.http().post(format!("{}/api/v1/connections/desk/invoke", e.app.base)).json(&json!({"path": "/x"}));
+    let anonymous = e
+        .app
+        .http()
+        .post(format!("{}/api/v1/connections/desk/invoke", e.app.base))
+        .json(&json!({"path": "/x"}));
     assert_eq!(anonymous.send().await.unwrap().status(), 401);
     assert_eq!(e.up.count(), 0);
     assert!(events(&e.app, "desk").await.is_empty());
@@ -563,7 +637,10 @@ async fn test_runs_the_services_test_request_and_shows_status_latency_and_a_mask
     let excerpt = result["excerpt"].as_str().unwrap();
     assert!(excerpt.starts_with('{') && excerpt.chars().count() <= 300, "{excerpt}");
     let got = e.up.only();
-    assert_eq!((got.method.as_str(), got.path.as_str(), got.header("x-api-key")), ("GET", "/api/me", key.clone()));
+    assert_eq!(
+        (got.method.as_str(), got.path.as_str(), got.header("x-api-key")),
+        ("GET", "/api/me", key.clone())
+    );
 
     // The page's Test button: the outcome is the flash on the details page.
     let browser = e.app.admin().await;
@@ -575,7 +652,8 @@ async fn test_runs_the_services_test_request_and_shows_status_latency_and_a_mask
     assert_hidden(&page.body, std::slice::from_ref(&key), "the details page");
     assert_hidden(&res.body, &[key], "the test answer");
 
-    let tests: Vec<ConnectionEvent> = events(&e.app, "desk").await.into_iter().filter(|ev| ev.kind == "test").collect();
+    let tests: Vec<ConnectionEvent> =
+        events(&e.app, "desk").await.into_iter().filter(|ev| ev.kind == "test").collect();
     assert_eq!(tests.len(), 2);
     assert!(tests.iter().all(|t| t.status == Some(200) && t.path.as_deref() == Some("/api/me") && t.ok));
 }
@@ -597,7 +675,11 @@ async fn test_without_a_test_request_checks_the_credentials_or_the_token_and_is_
     connect_oauth(&e.app.admin().await, "zoho").await;
     let res = e.api.post("/api/v1/connections/zoho/test", &json!({})).await;
     assert_eq!(res.status, 200, "{}", res.body);
-    assert!(res.json()["message"].as_str().unwrap().contains("A valid access token was obtained"), "{}", res.body);
+    assert!(
+        res.json()["message"].as_str().unwrap().contains("A valid access token was obtained"),
+        "{}",
+        res.body
+    );
     assert_eq!(fake.token_count(), 1, "a fresh token needs no call");
     // An expired token is refreshed by Test.
     e.app.clock.advance(3600);
@@ -606,7 +688,8 @@ async fn test_without_a_test_request_checks_the_credentials_or_the_token_and_is_
     assert_eq!(fake.grants("refresh_token").len(), 1);
 
     for link in ["desk", "zoho"] {
-        let tests: Vec<ConnectionEvent> = events(&e.app, link).await.into_iter().filter(|ev| ev.kind == "test").collect();
+        let tests: Vec<ConnectionEvent> =
+            events(&e.app, link).await.into_iter().filter(|ev| ev.kind == "test").collect();
         assert!(!tests.is_empty() && tests.iter().all(|t| t.ok && t.actor == "admin"), "{link}: {tests:?}");
     }
 }
@@ -618,8 +701,20 @@ async fn every_invoke_is_recorded_without_secrets_and_shown_as_recent_activity()
     let secret_query = canary("query-secret");
     let started = crate::helpers::T0;
     e.app.clock.advance(5);
-    assert_eq!(invoke(&e.api, "desk", json!({"method": "POST", "path": "/tickets?token=".to_owned() + &secret_query})).await.status, 200);
-    assert_eq!(invoke(&e.api, "desk", json!({"path": "/redirect", "query": {"q": secret_query}})).await.status, 200);
+    assert_eq!(
+        invoke(
+            &e.api,
+            "desk",
+            json!({"method": "POST", "path": "/tickets?token=".to_owned() + &secret_query})
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        invoke(&e.api, "desk", json!({"path": "/redirect", "query": {"q": secret_query}})).await.status,
+        200
+    );
     assert_eq!(invoke(&e.api, "desk", json!({"path": "/big"})).await.status, 502);
 
     let events = events(&e.app, "desk").await;
@@ -627,7 +722,8 @@ async fn every_invoke_is_recorded_without_secrets_and_shown_as_recent_activity()
     let shape: Vec<String> = events
         .iter()
         .map(|ev| {
-            let (method, host, path) = (ev.method.as_deref().unwrap(), ev.host.as_deref().unwrap(), ev.path.as_deref().unwrap());
+            let (method, host, path) =
+                (ev.method.as_deref().unwrap(), ev.host.as_deref().unwrap(), ev.path.as_deref().unwrap());
             format!("{} {} {method} {host}{path} {:?} {}", ev.kind, ev.actor, ev.status, ev.ok)
         })
         .collect();
@@ -684,7 +780,9 @@ async fn concurrent_invokes_are_all_recorded_and_the_details_page_shows_them_wit
     let mut calls = tokio::task::JoinSet::new();
     for i in 0..40 {
         let api = api.clone();
-        calls.spawn(async move { invoke(&api, "desk", json!({"path": format!("/tickets/{i}")})).await.status });
+        calls.spawn(
+            async move { invoke(&api, "desk", json!({"path": format!("/tickets/{i}")})).await.status },
+        );
     }
     assert!(calls.join_all().await.iter().all(|status| *status == 200));
     // The page flushes this instance's queue itself: the latest call is listed at once.
@@ -692,7 +790,8 @@ async fn concurrent_invokes_are_all_recorded_and_the_details_page_shows_them_wit
     assert_eq!(page.status, 200);
     let listed = (0..40).filter(|i| page.body.contains(&format!("/api/tickets/{i}<"))).count();
     assert_eq!(listed, 20, "the last 20 of 40 calls");
-    let mut paths: Vec<String> = events(&e.app, "desk").await.into_iter().map(|ev| ev.path.unwrap()).collect();
+    let mut paths: Vec<String> =
+        events(&e.app, "desk").await.into_iter().map(|ev| ev.path.unwrap()).collect();
     paths.sort();
     let mut expected: Vec<String> = (0..40).map(|i| format!("/api/tickets/{i}")).collect();
     expected.sort();
@@ -708,7 +807,13 @@ async fn an_event_that_cannot_be_written_costs_only_itself() {
     let id = row(&e.app, "desk").await.id;
     let entry = |connection_id: i64, path: &str| Entry {
         connection_id,
-        event: NewEvent { kind: "invoke", actor: "admin".into(), path: Some(path.into()), ok: true, ..NewEvent::default() },
+        event: NewEvent {
+            kind: "invoke",
+            actor: "admin".into(),
+            path: Some(path.into()),
+            ok: true,
+            ..NewEvent::default()
+        },
         at: crate::helpers::T0,
         mark_used: false,
     };
@@ -730,7 +835,10 @@ async fn a_basic_password_or_api_key_echoed_base64_encoded_again_is_masked() {
     e.api.create("/api/v1/connections", &connection("legacy", "legacy", &[])).await;
     // Characters whose encodings differ between the alphabets and need padding.
     let password = format!("{}?>~\u{ff}", canary("password"));
-    let res = e.api.put("/api/v1/connections/legacy/credentials", &json!({"username": "svc-user", "password": password})).await;
+    let res = e
+        .api
+        .put("/api/v1/connections/legacy/credentials", &json!({"username": "svc-user", "password": password}))
+        .await;
     assert_eq!(res.status, 200);
     let res = invoke(&e.api, "legacy", json!({"path": "/reencode"})).await;
     assert_eq!(res.status, 200, "{}", res.body);
@@ -741,8 +849,12 @@ async fn a_basic_password_or_api_key_echoed_base64_encoded_again_is_masked() {
         assert_eq!(echo[field], "[redacted]", "{field}: {echo}");
     }
     let pair = format!("svc-user:{password}");
-    let encoded =
-        vec![STANDARD.encode(&password), URL_SAFE_NO_PAD.encode(&password), URL_SAFE.encode(&pair), STANDARD_NO_PAD.encode(&pair)];
+    let encoded = vec![
+        STANDARD.encode(&password),
+        URL_SAFE_NO_PAD.encode(&password),
+        URL_SAFE.encode(&pair),
+        STANDARD_NO_PAD.encode(&pair),
+    ];
     assert_hidden(&res.body, &encoded, "the invoke answer");
 
     let (key, _) = e.key_connection("desk", "header").await;

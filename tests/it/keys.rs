@@ -28,7 +28,9 @@ async fn secrets_under_a_generated_key() -> (TestDb, String) {
     let api = Api::new(&app, "admin").await;
     api.create("/api/v1/services", &basic_service("legacy")).await;
     api.create("/api/v1/connections", &connection("legacy", "legacy_main", &[])).await;
-    let res = api.put("/api/v1/connections/legacy_main/credentials", &json!({"username": "svc", "password": PASSWORD})).await;
+    let res = api
+        .put("/api/v1/connections/legacy_main/credentials", &json!({"username": "svc", "password": PASSWORD}))
+        .await;
     assert_eq!(res.status, 200, "{}", res.body);
     let db = app.stop().await;
     let spec = std::fs::read_to_string(key_file(&db)).expect("the key file was generated");
@@ -61,7 +63,11 @@ async fn snapshot(db: &TestDb) -> String {
         let c = &mut *db.get().unwrap();
         type Sealed = Option<Vec<u8>>;
         let kids: Vec<(String, i64, Sealed)> = encryption_key_ids::table
-            .select((encryption_key_ids::kid, encryption_key_ids::first_used_at, encryption_key_ids::check_value))
+            .select((
+                encryption_key_ids::kid,
+                encryption_key_ids::first_used_at,
+                encryption_key_ids::check_value,
+            ))
             .order(encryption_key_ids::kid)
             .load(c)
             .unwrap();
@@ -70,8 +76,10 @@ async fn snapshot(db: &TestDb) -> String {
             .order(stored::id)
             .load(c)
             .unwrap();
-        let secrets: Vec<Sealed> = services::table.select(services::client_secret).order(services::id).load(c).unwrap();
-        let users: Vec<(String, i64)> = users::table.select((users::username, users::updated_at)).order(users::id).load(c).unwrap();
+        let secrets: Vec<Sealed> =
+            services::table.select(services::client_secret).order(services::id).load(c).unwrap();
+        let users: Vec<(String, i64)> =
+            users::table.select((users::username, users::updated_at)).order(users::id).load(c).unwrap();
         format!("{kids:?}\n{sealed:?}\n{secrets:?}\n{users:?}")
     })
     .await
@@ -106,7 +114,12 @@ async fn a_missing_key_file_is_refused_by_name_and_no_new_key_is_made() {
     std::fs::remove_file(key_file(&db)).unwrap();
 
     let err = refused(&db, |_| {}).await;
-    assert!(err.contains("missing") && err.contains("\"k1\"") && err.contains(&key_file(&db).display().to_string()), "{err}");
+    assert!(
+        err.contains("missing")
+            && err.contains("\"k1\"")
+            && err.contains(&key_file(&db).display().to_string()),
+        "{err}"
+    );
     assert!(err.contains("backup") && err.contains("new, empty database"), "says how to proceed: {err}");
     assert!(!key_file(&db).exists(), "no key was generated");
     assert_eq!(snapshot(&db).await, before, "nothing in the database changed");
@@ -132,7 +145,10 @@ async fn an_empty_key_file_is_refused_by_name() {
     let before = snapshot(&db).await;
     std::fs::write(key_file(&db), "\n").unwrap();
     let err = refused(&db, |_| {}).await;
-    assert!(err.contains("empty") && err.contains("\"k1\"") && err.contains(&key_file(&db).display().to_string()), "{err}");
+    assert!(
+        err.contains("empty") && err.contains("\"k1\"") && err.contains(&key_file(&db).display().to_string()),
+        "{err}"
+    );
     assert_eq!(std::fs::read_to_string(key_file(&db)).unwrap(), "\n", "left as it was");
     assert_eq!(snapshot(&db).await, before);
 }
@@ -172,7 +188,12 @@ async fn a_new_active_key_beside_the_right_one_starts_and_the_stored_secrets_sti
     assert_eq!(app.state.keyring.active_kid(), "k2");
     assert_eq!(stored_password(&app).await, PASSWORD, "sealed under k1, opened");
     let api = Api::new(&app, "admin").await;
-    let res = api.put("/api/v1/connections/legacy_main/credentials", &json!({"username": "svc", "password": "now-under-k2"})).await;
+    let res = api
+        .put(
+            "/api/v1/connections/legacy_main/credentials",
+            &json!({"username": "svc", "password": "now-under-k2"}),
+        )
+        .await;
     assert_eq!(res.status, 200, "{}", res.body);
     let sealed = row(&app, "legacy_main").await.credentials.unwrap();
     assert_eq!(connections::crypto::Keyring::key_id_of(&sealed).unwrap(), "k2");

@@ -28,7 +28,9 @@ fn start_burst(app: &TestApp, group: u8, n: u8, username: &str, password: &str) 
         tasks.spawn(async move {
             let token = browser.get("/login").await.csrf();
             gate.wait().await;
-            browser.post("/login", &[("csrf_token", &token), ("username", &username), ("password", &password)]).await
+            browser
+                .post("/login", &[("csrf_token", &token), ("username", &username), ("password", &password)])
+                .await
         });
     }
     tasks
@@ -36,7 +38,8 @@ fn start_burst(app: &TestApp, group: u8, n: u8, username: &str, password: &str) 
 
 /// The admin's failure count and lock, as the database holds them.
 async fn admin_row(app: &TestApp) -> (i32, Option<i64>) {
-    let admin = app.state.db.run(|c| Ok(user::find_by_name(c, "admin")?.expect("admin exists"))).await.unwrap();
+    let admin =
+        app.state.db.run(|c| Ok(user::find_by_name(c, "admin")?.expect("admin exists"))).await.unwrap();
     (admin.failed_logins, admin.locked_until)
 }
 
@@ -51,13 +54,24 @@ async fn fifty_concurrent_wrong_passwords_lock_the_account_at_exactly_five_failu
     for page in start_burst(&app, 1, 50, "admin", "wrong-password-1").join_all().await {
         assert_refused(&page, "a wrong password");
     }
-    assert_eq!(admin_row(&app).await, (MAX_FAILED_LOGINS, Some(T0 + LOCKOUT_SECS)), "locked once, by the fifth failure");
+    assert_eq!(
+        admin_row(&app).await,
+        (MAX_FAILED_LOGINS, Some(T0 + LOCKOUT_SECS)),
+        "locked once, by the fifth failure"
+    );
 
     let right = app.browser_from(source(2, 0));
     assert_refused(&right.sign_in("admin", ADMIN_PASSWORD).await, "the right password while locked");
     app.clock.advance(LOCKOUT_SECS - 1);
-    assert_refused(&right.sign_in("admin", ADMIN_PASSWORD).await, "the right password a second before the lock ends");
-    assert_eq!(admin_row(&app).await, (MAX_FAILED_LOGINS, Some(T0 + LOCKOUT_SECS)), "refusals neither extend nor lift the lock");
+    assert_refused(
+        &right.sign_in("admin", ADMIN_PASSWORD).await,
+        "the right password a second before the lock ends",
+    );
+    assert_eq!(
+        admin_row(&app).await,
+        (MAX_FAILED_LOGINS, Some(T0 + LOCKOUT_SECS)),
+        "refusals neither extend nor lift the lock"
+    );
     app.clock.advance(1);
     assert_eq!(right.sign_in("admin", ADMIN_PASSWORD).await.status, 303, "the lock has ended");
     assert_eq!(admin_row(&app).await, (0, None), "a success starts the count again");
@@ -80,7 +94,10 @@ async fn a_right_password_arriving_during_a_burst_is_refused() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(started, "the burst's first failure is recorded");
-    assert_refused(&app.browser_from(source(2, 0)).sign_in("admin", ADMIN_PASSWORD).await, "the right password during the burst");
+    assert_refused(
+        &app.browser_from(source(2, 0)).sign_in("admin", ADMIN_PASSWORD).await,
+        "the right password during the burst",
+    );
     for page in burst.join_all().await {
         assert_refused(&page, "a wrong password");
     }
@@ -101,12 +118,23 @@ async fn an_address_that_keeps_failing_is_refused_for_every_username_for_a_while
         assert_refused(&page, "an unknown username");
     }
     let guesser = app.browser_from(source(3, 0));
-    assert_refused(&guesser.sign_in("admin", ADMIN_PASSWORD).await, "any username from the address, even with the right password");
+    assert_refused(
+        &guesser.sign_in("admin", ADMIN_PASSWORD).await,
+        "any username from the address, even with the right password",
+    );
     assert_eq!(admin_row(&app).await, (0, None), "the throttled attempt never reached the account");
 
-    assert_eq!(app.browser_from(source(4, 0)).sign_in("admin", ADMIN_PASSWORD).await.status, 303, "other addresses are not affected");
+    assert_eq!(
+        app.browser_from(source(4, 0)).sign_in("admin", ADMIN_PASSWORD).await.status,
+        303,
+        "other addresses are not affected"
+    );
     app.clock.advance(REFILL_SECS);
-    assert_eq!(guesser.sign_in("admin", ADMIN_PASSWORD).await.status, 303, "the address earns an attempt back");
+    assert_eq!(
+        guesser.sign_in("admin", ADMIN_PASSWORD).await.status,
+        303,
+        "the address earns an attempt back"
+    );
 }
 
 #[tokio::test]

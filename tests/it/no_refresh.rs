@@ -75,7 +75,11 @@ async fn an_expired_token_is_not_refreshed_and_the_invoke_says_why_with_a_503() 
     assert_eq!((res.status, res.json()["status"].as_u64()), (200, Some(401)), "{}", res.body);
 
     assert_eq!(fake.token_count(), 1, "no token request from the copy");
-    assert_eq!(refresh_state(&row(&app, "zoho_main").await), before, "no lease, failure or cooldown recorded");
+    assert_eq!(
+        refresh_state(&row(&app, "zoho_main").await),
+        before,
+        "no lease, failure or cooldown recorded"
+    );
 }
 
 #[tokio::test]
@@ -94,7 +98,10 @@ async fn a_revoke_calls_no_provider_and_says_so() {
     let res = api.post("/api/v1/connections/zoho_main/revoke", &json!({})).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let outcome = res.json()["revoke_outcome"].as_str().unwrap().to_owned();
-    assert!(outcome.starts_with("Not revoked at the provider") && outcome.contains("--no-refresh"), "{outcome}");
+    assert!(
+        outcome.starts_with("Not revoked at the provider") && outcome.contains("--no-refresh"),
+        "{outcome}"
+    );
     assert!(fake.revoke_calls().is_empty());
     let stored = row(&app, "zoho_main").await;
     assert_eq!(stored.status, "disconnected");

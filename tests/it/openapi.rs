@@ -14,7 +14,10 @@ mod queries;
 
 /// `/api/v1/services/{link}` and `/api/v1/services/{link_name}` are the same route.
 fn normalise(path: &str) -> String {
-    path.split('/').map(|seg| if seg.starts_with('{') && seg.ends_with('}') { "{}" } else { seg }).collect::<Vec<_>>().join("/")
+    path.split('/')
+        .map(|seg| if seg.starts_with('{') && seg.ends_with('}') { "{}" } else { seg })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 fn documented(doc: &Value) -> BTreeSet<(String, String)> {
@@ -117,7 +120,9 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, problems: &mut Ve
     for (key, v) in object {
         match (properties.and_then(|p| p.get(key)), schema.get("additionalProperties")) {
             (Some(property), _) => check(doc, property, v, &format!("{at}.{key}"), problems),
-            (None, Some(extra)) if extra.is_object() => check(doc, extra, v, &format!("{at}.{key}"), problems),
+            (None, Some(extra)) if extra.is_object() => {
+                check(doc, extra, v, &format!("{at}.{key}"), problems)
+            }
             (None, _) if properties.is_some() => problems.push(format!("{at}: {key} is not documented")),
             (None, _) => {}
         }
@@ -126,7 +131,13 @@ fn check(doc: &Value, schema: &Value, value: &Value, at: &str, problems: &mut Ve
 
 fn assert_fits(doc: &Value, schema_name: &str, value: &Value) {
     let mut problems = Vec::new();
-    check(doc, &json!({ "$ref": format!("#/components/schemas/{schema_name}") }), value, schema_name, &mut problems);
+    check(
+        doc,
+        &json!({ "$ref": format!("#/components/schemas/{schema_name}") }),
+        value,
+        schema_name,
+        &mut problems,
+    );
     assert!(problems.is_empty(), "the answer does not fit {schema_name}: {problems:#?}\n{value:#}");
 }
 
@@ -157,7 +168,8 @@ async fn every_operation_declares_its_parameters_answers_and_security() {
     for name in ["Service", "ServiceInput", "ServiceList", "Error", "ValidationError"] {
         assert!(doc["components"]["schemas"][name].is_object(), "schema {name} is missing");
     }
-    let public: BTreeSet<String> = routes().into_iter().filter(|r| r.access == Access::Public).map(|r| normalise(r.path)).collect();
+    let public: BTreeSet<String> =
+        routes().into_iter().filter(|r| r.access == Access::Public).map(|r| normalise(r.path)).collect();
     for (path, item) in doc["paths"].as_object().unwrap() {
         let shared = item.get("parameters").and_then(Value::as_array).cloned().unwrap_or_default();
         for (method, op) in item.as_object().unwrap().iter().filter(|(k, _)| *k != "parameters") {
@@ -211,7 +223,9 @@ async fn what_the_services_api_answers_fits_the_documented_schemas() {
     let doc = fetch_document(&app).await;
     let token = app.token_for("admin").await;
     let http = app.http();
-    let api = |method: reqwest::Method, path: &str| http.request(method, format!("{}{path}", app.base)).bearer_auth(&token);
+    let api = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{}{path}", app.base)).bearer_auth(&token)
+    };
 
     let oauth = json!({
         "name": "Zoho Desk", "link_name": "zoho_desk", "auth_type": "oauth2", "api_base_url": "https://desk.example.com/api",
@@ -238,7 +252,11 @@ async fn what_the_services_api_answers_fits_the_documented_schemas() {
     assert_eq!(list["total"], 2);
     assert_fits(&doc, "ServiceList", &list);
 
-    let res = api(reqwest::Method::POST, "/api/v1/services").json(&json!({ "name": "", "auth_type": "nope" })).send().await.unwrap();
+    let res = api(reqwest::Method::POST, "/api/v1/services")
+        .json(&json!({ "name": "", "auth_type": "nope" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 422);
     let invalid: Value = res.json().await.unwrap();
     assert!(invalid["errors"]["link_name"].is_array(), "{invalid}");
@@ -258,12 +276,17 @@ async fn what_the_connections_api_answers_fits_the_documented_schemas() {
     let doc = fetch_document(&app).await;
     let token = app.token_for("admin").await;
     let http = app.http();
-    let api = |method: reqwest::Method, path: &str| http.request(method, format!("{}{path}", app.base)).bearer_auth(&token);
+    let api = |method: reqwest::Method, path: &str| {
+        http.request(method, format!("{}{path}", app.base)).bearer_auth(&token)
+    };
     let service = json!({
         "name": "Weather", "link_name": "weather", "auth_type": "api_key", "api_base_url": "https://weather.example.com",
         "api_key": { "param_type": "query", "params": [{ "name": "appid", "display_name": "App ID" }] },
     });
-    assert_eq!(api(reqwest::Method::POST, "/api/v1/services").json(&service).send().await.unwrap().status(), 201);
+    assert_eq!(
+        api(reqwest::Method::POST, "/api/v1/services").json(&service).send().await.unwrap().status(),
+        201
+    );
 
     let input = json!({ "service": "weather", "name": "Weather (ops)", "link_name": "weather_ops" });
     assert_fits(&doc, "ConnectionInput", &input);
@@ -271,7 +294,11 @@ async fn what_the_connections_api_answers_fits_the_documented_schemas() {
     assert_eq!(res.status(), 201);
     assert_fits(&doc, "Connection", &res.json().await.unwrap());
 
-    let res = api(reqwest::Method::POST, "/api/v1/connections/weather_ops/invoke").json(&json!({ "path": "/now" })).send().await.unwrap();
+    let res = api(reqwest::Method::POST, "/api/v1/connections/weather_ops/invoke")
+        .json(&json!({ "path": "/now" }))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 409);
     let refused: Value = res.json().await.unwrap();
     assert_eq!(refused["error"]["status"], "not_connected", "{refused}");
@@ -279,7 +306,11 @@ async fn what_the_connections_api_answers_fits_the_documented_schemas() {
 
     let credentials = json!({ "params": { "appid": "k-123456" } });
     assert_fits(&doc, "CredentialInput", &credentials);
-    let res = api(reqwest::Method::PUT, "/api/v1/connections/weather_ops/credentials").json(&credentials).send().await.unwrap();
+    let res = api(reqwest::Method::PUT, "/api/v1/connections/weather_ops/credentials")
+        .json(&credentials)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     let connected: Value = res.json().await.unwrap();
     assert_eq!(connected["status"], "connected");

@@ -7,7 +7,9 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use crate::connections::{Api, assert_hidden, connect_href, connection, database_text, local, oauth_service, spawn_app, text_of};
+use crate::connections::{
+    Api, assert_hidden, connect_href, connection, database_text, local, oauth_service, spawn_app, text_of,
+};
 use crate::fake_provider::FakeProvider;
 use crate::invoke::{connect_oauth, events, invoke};
 
@@ -68,7 +70,13 @@ async fn a_code_exchange_refusal_that_echoes_the_request_shows_no_secret() {
     let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let back = client.get(to_provider.header("location")).send().await.unwrap();
     let callback = local(back.headers()["location"].to_str().unwrap());
-    let code = url::Url::parse(&format!("http://x{callback}")).unwrap().query_pairs().find(|(k, _)| k == "code").unwrap().1.into_owned();
+    let code = url::Url::parse(&format!("http://x{callback}"))
+        .unwrap()
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .into_owned();
     assert_eq!(browser.get(&callback).await.status, 303);
     let page = browser.get("/admin/connections/desk").await;
     assert!(text_of(&page).contains("The code exchange failed"), "{}", text_of(&page));

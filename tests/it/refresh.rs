@@ -11,7 +11,9 @@ use std::time::{Duration, Instant};
 use connections::config::{Cidr, Config};
 use serde_json::{Value, json};
 
-use crate::connections::{Api, assert_hidden, connect_href, connection, database_text, oauth_service, row, text_of};
+use crate::connections::{
+    Api, assert_hidden, connect_href, connection, database_text, oauth_service, row, text_of,
+};
 use crate::fake_provider::{Behaviour, FakeProvider};
 use crate::helpers::{Browser, Page, T0, TestApp, TestDb};
 use crate::invoke::{connect_oauth, events, invoke};
@@ -31,7 +33,11 @@ pub struct Setup {
     pub browser: Browser,
 }
 
-pub async fn setup_with(adjust: impl FnOnce(&mut Config), behaviour: Behaviour, service: impl FnOnce(&mut Value)) -> Setup {
+pub async fn setup_with(
+    adjust: impl FnOnce(&mut Config),
+    behaviour: Behaviour,
+    service: impl FnOnce(&mut Value),
+) -> Setup {
     let app = TestApp::spawn_with(|config| {
         loopback(config);
         adjust(config);
@@ -113,14 +119,16 @@ async fn a_token_expiring_within_the_margin_is_refreshed_once_before_the_call() 
 
     assert_eq!(me(&api).await.status, 200);
     assert_eq!(fake.grants("refresh_token").len(), 1, "the new token is used as is");
-    let refreshes: Vec<_> = events(&app, "zoho_main").await.into_iter().filter(|e| e.kind == "refresh").collect();
+    let refreshes: Vec<_> =
+        events(&app, "zoho_main").await.into_iter().filter(|e| e.kind == "refresh").collect();
     assert_eq!(refreshes.len(), 1);
     assert!(refreshes[0].ok && refreshes[0].actor == "system" && refreshes[0].message.is_none());
 }
 
 #[tokio::test]
 async fn the_refresh_margin_is_configurable() {
-    let Setup { app, fake, api, .. } = setup_with(|c| c.refresh_margin_secs = 600, Behaviour::default(), |_| {}).await;
+    let Setup { app, fake, api, .. } =
+        setup_with(|c| c.refresh_margin_secs = 600, Behaviour::default(), |_| {}).await;
     app.clock.advance(3600 - 601);
     assert_eq!(me(&api).await.status, 200);
     assert_eq!(fake.token_count(), 1);
@@ -143,7 +151,8 @@ async fn a_401_with_a_valid_token_refreshes_once_and_retries_once() {
         [(first, false), (fake.issued("access")[1].clone(), true)]
     );
     // One event for the invoke (its final status) and one for the refresh.
-    let kinds: Vec<(String, Option<i32>)> = events(&app, "zoho_main").await.into_iter().map(|e| (e.kind, e.status)).collect();
+    let kinds: Vec<(String, Option<i32>)> =
+        events(&app, "zoho_main").await.into_iter().map(|e| (e.kind, e.status)).collect();
     assert_eq!(kinds, [("refresh".to_owned(), None), ("invoke".to_owned(), Some(200))]);
 
     // A token the upstream keeps refusing: still one refresh and one retry, then its answer.
@@ -168,7 +177,8 @@ async fn a_status_the_service_lists_refreshes_like_a_401_and_others_do_not() {
     assert_eq!(listed.fake.grants("refresh_token").len(), 1);
     assert_eq!(listed.fake.api_calls().len(), 2);
 
-    let unlisted = setup_with(|_| {}, Behaviour { api_reject_status: 403, ..Behaviour::default() }, |_| {}).await;
+    let unlisted =
+        setup_with(|_| {}, Behaviour { api_reject_status: 403, ..Behaviour::default() }, |_| {}).await;
     unlisted.fake.kill(&access_token(&unlisted.app, "zoho_main").await.unwrap());
     let res = me(&unlisted.api).await;
     assert_eq!(res.json()["status"], 403, "{}", res.body);
@@ -202,7 +212,10 @@ async fn fifty_concurrent_invokes_on_an_expired_token_make_exactly_one_refresh()
     let calls = fake.api_calls();
     let fresh = fake.issued("access")[1].clone();
     assert_eq!(calls.len(), 50);
-    assert!(calls.iter().all(|c| c.accepted && c.token.as_deref() == Some(fresh.as_str())), "all with the new token");
+    assert!(
+        calls.iter().all(|c| c.accepted && c.token.as_deref() == Some(fresh.as_str())),
+        "all with the new token"
+    );
     let refreshes = events(&app, "zoho_main").await.into_iter().filter(|e| e.kind == "refresh").count();
     assert_eq!(refreshes, 1);
 }
@@ -276,7 +289,10 @@ async fn invalid_grant_means_needs_reconnect_with_a_message_and_no_more_token_ca
     let res = me(&api).await;
     assert_eq!(res.status, 409, "{}", res.body);
     let error = &res.json()["error"];
-    assert_eq!((error["code"].as_str(), error["status"].as_str()), (Some("not_connected"), Some("needs_reconnect")));
+    assert_eq!(
+        (error["code"].as_str(), error["status"].as_str()),
+        (Some("not_connected"), Some("needs_reconnect"))
+    );
     let message = error["message"].as_str().unwrap().to_owned();
     assert!(message.contains("invalid_grant") && message.contains("reconnect"), "{message}");
     assert_eq!(fake.token_count(), 2);
@@ -286,10 +302,17 @@ async fn invalid_grant_means_needs_reconnect_with_a_message_and_no_more_token_ca
     assert_eq!(shown["status"], "needs_reconnect");
     assert_eq!(shown["last_error"].as_str(), Some(message.as_str()));
     let stored = row(&app, "zoho_main").await;
-    assert!(stored.access_token.is_none() && stored.refresh_token.is_none() && stored.expires_at.is_none(), "tokens cleared");
+    assert!(
+        stored.access_token.is_none() && stored.refresh_token.is_none() && stored.expires_at.is_none(),
+        "tokens cleared"
+    );
     let page = browser.get("/admin/connections/zoho_main").await;
     let text = text_of(&page);
-    assert!(text.contains("Needs reconnect") && text.contains("The provider rejected the token refresh (invalid_grant"), "{text}");
+    assert!(
+        text.contains("Needs reconnect")
+            && text.contains("The provider rejected the token refresh (invalid_grant"),
+        "{text}"
+    );
 
     fake.set(|b| b.token_error = None);
     for _ in 0..3 {
@@ -298,7 +321,11 @@ async fn invalid_grant_means_needs_reconnect_with_a_message_and_no_more_token_ca
         assert!(res.json()["error"]["message"].as_str().unwrap().contains("needs to be reconnected"));
     }
     assert_eq!(api.post("/api/v1/connections/zoho_main/test", &json!({})).await.status, 409);
-    assert_eq!(connections::ops::access_tokens::refresh_due(&app.state).await.unwrap(), 0, "the background refresher skips it");
+    assert_eq!(
+        connections::ops::access_tokens::refresh_due(&app.state).await.unwrap(),
+        0,
+        "the background refresher skips it"
+    );
     assert_eq!(fake.token_count(), 2, "no retry loop");
 
     // Reconnecting makes it usable again.
@@ -308,7 +335,8 @@ async fn invalid_grant_means_needs_reconnect_with_a_message_and_no_more_token_ca
 
 #[tokio::test]
 async fn a_missing_refresh_token_means_needs_reconnect_once_the_access_token_expires() {
-    let Setup { app, fake, api, .. } = setup_with(|_| {}, Behaviour { refresh_tokens: false, ..Behaviour::default() }, |_| {}).await;
+    let Setup { app, fake, api, .. } =
+        setup_with(|_| {}, Behaviour { refresh_tokens: false, ..Behaviour::default() }, |_| {}).await;
     assert!(refresh_token(&app, "zoho_main").await.is_none());
     // Within the margin but still valid: nothing to refresh with, so the token is used while it lasts.
     app.clock.advance(3600 - 30);
@@ -317,7 +345,12 @@ async fn a_missing_refresh_token_means_needs_reconnect_once_the_access_token_exp
 
     app.clock.advance(30);
     let res = me(&api).await;
-    assert_eq!((res.status, res.json()["error"]["status"].as_str()), (409, Some("needs_reconnect")), "{}", res.body);
+    assert_eq!(
+        (res.status, res.json()["error"]["status"].as_str()),
+        (409, Some("needs_reconnect")),
+        "{}",
+        res.body
+    );
     assert!(res.json()["error"]["message"].as_str().unwrap().contains("no refresh token"), "{}", res.body);
     assert_eq!(fake.token_count(), 1, "no token request without a refresh token");
     assert_eq!(row(&app, "zoho_main").await.status, "needs_reconnect");
@@ -336,7 +369,11 @@ async fn a_transient_failure_keeps_the_status_and_an_expired_token_is_retried_af
     let failed_at = T0 + 3580;
     let stored = row(&app, "zoho_main").await;
     assert_eq!(stored.status, "connected");
-    assert_eq!((stored.refresh_failures, stored.retry_after), (1, Some(failed_at + 30)), "the first cooldown is 30 s");
+    assert_eq!(
+        (stored.refresh_failures, stored.retry_after),
+        (1, Some(failed_at + 30)),
+        "the first cooldown is 30 s"
+    );
     let message = stored.status_message.clone().unwrap();
     assert!(message.contains("HTTP 500"), "{message}");
 
@@ -348,15 +385,25 @@ async fn a_transient_failure_keeps_the_status_and_an_expired_token_is_retried_af
     assert_eq!(res.json()["error"]["code"], "unavailable");
     assert_eq!(fake.grants("refresh_token").len(), 2);
     let stored = row(&app, "zoho_main").await;
-    assert_eq!((stored.refresh_failures, stored.retry_after), (2, Some(failed_at + 20 + 60)), "the cooldown doubles");
+    assert_eq!(
+        (stored.refresh_failures, stored.retry_after),
+        (2, Some(failed_at + 20 + 60)),
+        "the cooldown doubles"
+    );
     let shown = api.get("/api/v1/connections/zoho_main").await.json();
     assert_eq!(shown["status"].as_str(), Some("connected"));
-    assert!(text_of(&browser.get("/admin/connections/zoho_main").await).contains("The last token refresh failed"));
+    assert!(
+        text_of(&browser.get("/admin/connections/zoho_main").await).contains("The last token refresh failed")
+    );
 
     // Within the gap: no token call, and the answer says when the next attempt may be.
     let res = me(&api).await;
     assert_eq!(res.status, 503);
-    assert!(res.json()["error"]["message"].as_str().unwrap().contains("The next refresh attempt is in 5 s"), "{}", res.body);
+    assert!(
+        res.json()["error"]["message"].as_str().unwrap().contains("The next refresh attempt is in 5 s"),
+        "{}",
+        res.body
+    );
     // The background refresher keeps its cooldown.
     app.clock.advance(4);
     connections::ops::access_tokens::refresh_due(&app.state).await.unwrap();
@@ -453,7 +500,8 @@ async fn a_caller_that_goes_away_mid_refresh_does_not_lose_the_rotated_token() {
         .send()
         .await;
     assert!(gone.is_err(), "the caller gave up before the provider answered");
-    eventually("the refresh to be stored", async || row(&app, "zoho_main").await.last_refresh_at.is_some()).await;
+    eventually("the refresh to be stored", async || row(&app, "zoho_main").await.last_refresh_at.is_some())
+        .await;
     assert_eq!(refresh_token(&app, "zoho_main").await.as_deref(), Some(fake.issued("refresh")[1].as_str()));
     fake.set(|b| b.token_delay_ms = 0);
     let res = me(&api).await;

@@ -14,7 +14,9 @@ use crate::connections::{connection, row, text_of};
 use crate::fake_provider::Behaviour;
 use crate::helpers::{T0, TestApp, TestDb};
 use crate::invoke::connect_oauth;
-use crate::refresh::{Setup, eventually, loopback, me, presented, refresh_token, setup, setup_on, setup_with};
+use crate::refresh::{
+    Setup, eventually, loopback, me, presented, refresh_token, setup, setup_on, setup_with,
+};
 use crate::relay::Relay;
 
 #[tokio::test]
@@ -36,19 +38,32 @@ async fn only_invalid_grant_ends_the_tokens_and_every_other_refusal_keeps_them()
         let res = me(&api).await;
         let stored = row(&app, "zoho_main").await;
         if ends {
-            assert_eq!((res.status, res.json()["error"]["status"].as_str()), (409, Some("needs_reconnect")), "{code}");
-            assert_eq!((stored.status.as_str(), stored.refresh_token.is_none()), ("needs_reconnect", true), "{code}");
+            assert_eq!(
+                (res.status, res.json()["error"]["status"].as_str()),
+                (409, Some("needs_reconnect")),
+                "{code}"
+            );
+            assert_eq!(
+                (stored.status.as_str(), stored.refresh_token.is_none()),
+                ("needs_reconnect", true),
+                "{code}"
+            );
         } else {
             assert_eq!(res.status, 503, "{code}: {}", res.body);
             assert_eq!(stored.status, "connected", "{code}");
-            assert_eq!((stored.access_token.clone(), refresh_token(&app, "zoho_main").await), before, "{code}: the tokens are kept");
+            assert_eq!(
+                (stored.access_token.clone(), refresh_token(&app, "zoho_main").await),
+                before,
+                "{code}: the tokens are kept"
+            );
             assert_eq!(stored.refresh_failures, 1, "{code}");
         }
     }
 }
 
 #[tokio::test]
-async fn a_refused_client_marks_the_service_holds_back_its_connections_and_is_retried_when_the_secret_changes() {
+async fn a_refused_client_marks_the_service_holds_back_its_connections_and_is_retried_when_the_secret_changes()
+ {
     let Setup { app, fake, api, browser } = setup().await;
     api.create("/api/v1/connections", &connection("zoho", "zoho_other", &["read", "offline_access"])).await;
     connect_oauth(&browser, "zoho_other").await;
@@ -58,7 +73,14 @@ async fn a_refused_client_marks_the_service_holds_back_its_connections_and_is_re
 
     let res = me(&api).await;
     assert_eq!(res.status, 503, "{}", res.body);
-    assert!(res.json()["error"]["message"].as_str().unwrap().contains("refused the client credentials of the service"), "{}", res.body);
+    assert!(
+        res.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("refused the client credentials of the service"),
+        "{}",
+        res.body
+    );
     assert_eq!(fake.token_count(), calls + 1);
     // The other connection of the service does not try a client the provider refuses.
     let res = crate::invoke::invoke(&api, "zoho_other", json!({"path": "/me"})).await;
@@ -70,7 +92,8 @@ async fn a_refused_client_marks_the_service_holds_back_its_connections_and_is_re
 
     // An admin enters the secret again: refreshes resume.
     fake.set(|b| b.token_error = None);
-    let res = api.patch("/api/v1/services/zoho", &json!({"oauth2": {"client_secret": fake.client_secret}})).await;
+    let res =
+        api.patch("/api/v1/services/zoho", &json!({"oauth2": {"client_secret": fake.client_secret}})).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(me(&api).await.json()["status"], 200);
     assert_eq!(crate::invoke::invoke(&api, "zoho_other", json!({"path": "/me"})).await.json()["status"], 200);
@@ -102,7 +125,10 @@ async fn a_refused_rotated_token_falls_back_to_the_one_it_replaced_within_the_pr
 /// store lands).
 async fn stored_refresh_token(app: &TestApp, fake: &crate::fake_provider::FakeProvider) -> String {
     let last = fake.issued("refresh").last().cloned().unwrap();
-    eventually("the refreshed tokens to be stored", async || refresh_token(app, "zoho_main").await.as_deref() == Some(&last)).await;
+    eventually("the refreshed tokens to be stored", async || {
+        refresh_token(app, "zoho_main").await.as_deref() == Some(&last)
+    })
+    .await;
     last
 }
 
@@ -211,7 +237,13 @@ async fn a_database_outage_during_a_refresh_loses_no_token() {
         None => Some(hold_sqlite_write_lock(&app, Duration::from_secs(7))),
     };
     let (res, api) = invoking.await.unwrap();
-    assert_eq!(res.json()["status"], 200, "the new token is served before it is stored: {} {}", res.status, res.body);
+    assert_eq!(
+        res.json()["status"],
+        200,
+        "the new token is served before it is stored: {} {}",
+        res.status,
+        res.body
+    );
     tokio::time::sleep(Duration::from_secs(2)).await;
     if let Some(relay) = &relay {
         relay.restore();
@@ -219,7 +251,10 @@ async fn a_database_outage_during_a_refresh_loses_no_token() {
     if let Some(lock) = lock {
         lock.await.unwrap();
     }
-    eventually("the rotated tokens to be stored", async || refresh_token(&app, "zoho_main").await.as_deref() != Some(first.as_str())).await;
+    eventually("the rotated tokens to be stored", async || {
+        refresh_token(&app, "zoho_main").await.as_deref() != Some(first.as_str())
+    })
+    .await;
     assert_eq!(refresh_token(&app, "zoho_main").await, fake.issued("refresh").last().cloned());
     assert_eq!(row(&app, "zoho_main").await.status, "connected");
 

@@ -41,7 +41,8 @@ impl Relay {
                         drop(client);
                         continue;
                     }
-                    let (target, mode, changes) = (target.clone(), accept_mode.clone(), accept_changed.subscribe());
+                    let (target, mode, changes) =
+                        (target.clone(), accept_mode.clone(), accept_changed.subscribe());
                     tokio::spawn(async move {
                         if let Ok(server) = TcpStream::connect(&target).await {
                             pipe(client, server, mode, changes).await;
@@ -99,7 +100,11 @@ async fn pipe(client: TcpStream, server: TcpStream, mode: Arc<AtomicU8>, mut cha
         }
         if current == OPEN {
             for (to_server, bytes) in held.drain(..) {
-                let sent = if to_server { server_write.write_all(&bytes).await } else { client_write.write_all(&bytes).await };
+                let sent = if to_server {
+                    server_write.write_all(&bytes).await
+                } else {
+                    client_write.write_all(&bytes).await
+                };
                 if sent.is_err() {
                     return;
                 }

@@ -54,7 +54,8 @@ impl Api {
 
     /// A body sent as is, with its content type.
     pub async fn raw(&self, method: reqwest::Method, path: &str, content_type: &str, body: Vec<u8>) -> Page {
-        self.send(self.http.request(method, self.url(path)).header("content-type", content_type).body(body)).await
+        self.send(self.http.request(method, self.url(path)).header("content-type", content_type).body(body))
+            .await
     }
 
     /// Creates a service and insists that it worked.
@@ -192,11 +193,15 @@ pub async fn audit_rows(app: &TestApp) -> Vec<(String, String, String)> {
 
 /// Adds a connection row to a service directly (the connections feature is tested elsewhere).
 pub async fn insert_connection(app: &TestApp, service_link: &str, link: &str, name: &str) {
-    let (service_link, link, name, now) = (service_link.to_owned(), link.to_owned(), name.to_owned(), app.clock.now());
+    let (service_link, link, name, now) =
+        (service_link.to_owned(), link.to_owned(), name.to_owned(), app.clock.now());
     app.state
         .db
         .run(move |c| {
-            let service_id: i64 = services::table.filter(services::link_name.eq(&service_link)).select(services::id).first(c)?;
+            let service_id: i64 = services::table
+                .filter(services::link_name.eq(&service_link))
+                .select(services::id)
+                .first(c)?;
             let owner: i64 = users::table.filter(users::username.eq("admin")).select(users::id).first(c)?;
             diesel::insert_into(connections_table::table)
                 .values((
@@ -221,7 +226,10 @@ pub async fn delete_connection(app: &TestApp, link: &str) {
     let link = link.to_owned();
     app.state
         .db
-        .run(move |c| Ok(diesel::delete(connections_table::table.filter(connections_table::link_name.eq(&link))).execute(c)?))
+        .run(move |c| {
+            Ok(diesel::delete(connections_table::table.filter(connections_table::link_name.eq(&link)))
+                .execute(c)?)
+        })
         .await
         .unwrap();
 }
@@ -358,7 +366,10 @@ async fn an_oauth2_service_with_defaults_sends_a_bearer_header_and_can_use_the_q
     });
     let s = api.create(&minimal).await;
     assert_eq!(s["oauth2"]["grant_type"], "authorization_code");
-    assert_eq!(s["oauth2"]["token_placement"], json!({"in": "header", "name": "Authorization", "prefix": "Bearer"}));
+    assert_eq!(
+        s["oauth2"]["token_placement"],
+        json!({"in": "header", "name": "Authorization", "prefix": "Bearer"})
+    );
     assert_eq!(s["oauth2"]["scope_delimiter"], " ");
     assert_eq!(s["oauth2"]["client_auth"], "basic");
     assert_eq!(s["oauth2"]["client_secret_set"], false);
@@ -389,12 +400,18 @@ async fn a_client_credentials_service_needs_a_secret_but_no_authorization_url() 
                    "scopes": [{"scope": "https://graph.example/.default", "display_name": ""}]}
     });
     let res = api.post("/api/v1/services", &body).await;
-    assert_eq!(field_errors(&res, "oauth2.client_secret"), ["Enter the client secret: the Client Credentials grant needs one."]);
+    assert_eq!(
+        field_errors(&res, "oauth2.client_secret"),
+        ["Enter the client secret: the Client Credentials grant needs one."]
+    );
     let s = api.create(&with(&body, "oauth2.client_secret", json!("cc-secret"))).await;
     assert_eq!(s["oauth2"]["grant_type"], "client_credentials");
     assert_eq!(s["oauth2"]["authorization_url"], Value::Null);
     assert_eq!(s["oauth2"]["client_secret_set"], true);
-    assert_eq!(s["oauth2"]["scopes"][0]["display_name"], "https://graph.example/.default", "a blank label falls back to the scope");
+    assert_eq!(
+        s["oauth2"]["scopes"][0]["display_name"], "https://graph.example/.default",
+        "a blank label falls back to the scope"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -427,39 +444,91 @@ async fn every_validation_rule_answers_422_with_its_message_and_writes_nothing()
         (with(&key, "link_name", json!("ｚoho")), "link_name", "Use snake_case"),
         (with(&key, "description", json!("d".repeat(1001))), "description", "Use at most 1000 characters."),
         (with(&key, "auth_type", Value::Null), "auth_type", "Choose an authentication type."),
-        (with(&key, "auth_type", json!("digest")), "auth_type", "Choose API Key, Basic Authentication or OAuth2."),
-        (with(&key, "api_base_url", json!("http://api.example.com")), "api_base_url", "Use https (plain http is turned off"),
-        (with(&key, "api_base_url", json!("https://user:pw@api.example.com")), "api_base_url", "Remove the user name and password"),
-        (with(&key, "api_base_url", json!("https://user@api.example.com")), "api_base_url", "Remove the user name and password"),
+        (
+            with(&key, "auth_type", json!("digest")),
+            "auth_type",
+            "Choose API Key, Basic Authentication or OAuth2.",
+        ),
+        (
+            with(&key, "api_base_url", json!("http://api.example.com")),
+            "api_base_url",
+            "Use https (plain http is turned off",
+        ),
+        (
+            with(&key, "api_base_url", json!("https://user:pw@api.example.com")),
+            "api_base_url",
+            "Remove the user name and password",
+        ),
+        (
+            with(&key, "api_base_url", json!("https://user@api.example.com")),
+            "api_base_url",
+            "Remove the user name and password",
+        ),
         (with(&key, "api_base_url", json!(long_url)), "api_base_url", "Use at most 2048 characters."),
         (with(&key, "api_base_url", json!("api.example.com")), "api_base_url", "Enter an absolute URL"),
         (with(&key, "api_base_url", json!("ftp://api.example.com")), "api_base_url", "Use an https URL."),
-        (with(&key, "api_base_url", json!("https://api.example.com/#x")), "api_base_url", "Remove the #fragment"),
+        (
+            with(&key, "api_base_url", json!("https://api.example.com/#x")),
+            "api_base_url",
+            "Remove the #fragment",
+        ),
         (with(&key, "api_key.params", json!([])), "api_key.params", "Add at least one parameter."),
         (with(&key, "api_key", Value::Null), "api_key.params", "Add at least one parameter."),
         (
             with(
                 &key,
                 "api_key.params",
-                json!((0..51).map(|i| json!({"name": format!("X-K{i}"), "display_name": "K"})).collect::<Vec<_>>()),
+                json!(
+                    (0..51)
+                        .map(|i| json!({"name": format!("X-K{i}"), "display_name": "K"}))
+                        .collect::<Vec<_>>()
+                ),
             ),
             "api_key.params",
             "Use at most 50 parameters.",
         ),
-        (with(&key, "api_key.param_type", json!("cookie")), "api_key.param_type", "Choose Query string, Form data or Header."),
-        (with(&key, "api_key.params.1.name", json!("x-api-KEY")), "api_key.params.1.name", "This parameter is already listed."),
-        (with(&key, "api_key.params.0.name", json!("X Api Key")), "api_key.params.0.name", "Use a valid header name"),
-        (with(&key, "api_key.params.0.name", json!("X-Api:Key")), "api_key.params.0.name", "Use a valid header name"),
-        (with(&key, "api_key.params.0.name", json!("X-Ä")), "api_key.params.0.name", "Use a valid header name"),
+        (
+            with(&key, "api_key.param_type", json!("cookie")),
+            "api_key.param_type",
+            "Choose Query string, Form data or Header.",
+        ),
+        (
+            with(&key, "api_key.params.1.name", json!("x-api-KEY")),
+            "api_key.params.1.name",
+            "This parameter is already listed.",
+        ),
+        (
+            with(&key, "api_key.params.0.name", json!("X Api Key")),
+            "api_key.params.0.name",
+            "Use a valid header name",
+        ),
+        (
+            with(&key, "api_key.params.0.name", json!("X-Api:Key")),
+            "api_key.params.0.name",
+            "Use a valid header name",
+        ),
+        (
+            with(&key, "api_key.params.0.name", json!("X-Ä")),
+            "api_key.params.0.name",
+            "Use a valid header name",
+        ),
         (with(&key, "api_key.params.0.name", json!("")), "api_key.params.0.name", "Use a valid header name"),
-        (with(&key, "api_key.params.0.name", json!("x".repeat(101))), "api_key.params.0.name", "Use a valid header name"),
+        (
+            with(&key, "api_key.params.0.name", json!("x".repeat(101))),
+            "api_key.params.0.name",
+            "Use a valid header name",
+        ),
         (
             with(&key, "api_key.params.0.display_name", json!(" ")),
             "api_key.params.0.display_name",
             "Enter the label shown when connecting.",
         ),
         (
-            with(&with(&key, "api_key.param_type", json!("query")), "api_key.params.0.name", json!("api key")),
+            with(
+                &with(&key, "api_key.param_type", json!("query")),
+                "api_key.params.0.name",
+                json!("api key"),
+            ),
             "api_key.params.0.name",
             "Use at most 100 characters and no spaces.",
         ),
@@ -469,20 +538,72 @@ async fn every_validation_rule_answers_422_with_its_message_and_writes_nothing()
             "Enter the parameter name.",
         ),
         (with(&oauth, "oauth2.client_id", json!(" ")), "oauth2.client_id", "Enter the client ID."),
-        (with(&oauth, "oauth2.client_id", json!("x".repeat(501))), "oauth2.client_id", "Use at most 500 characters"),
-        (with(&oauth, "oauth2.authorization_url", Value::Null), "oauth2.authorization_url", "Enter the authorization URL."),
+        (
+            with(&oauth, "oauth2.client_id", json!("x".repeat(501))),
+            "oauth2.client_id",
+            "Use at most 500 characters",
+        ),
+        (
+            with(&oauth, "oauth2.authorization_url", Value::Null),
+            "oauth2.authorization_url",
+            "Enter the authorization URL.",
+        ),
         (with(&oauth, "oauth2.token_url", json!("")), "oauth2.token_url", "Enter the access token URL."),
-        (with(&oauth, "oauth2.token_url", json!("http://idp.example/token")), "oauth2.token_url", "Use https"),
-        (with(&oauth, "oauth2.authorization_url", json!("https://u:p@idp.example/a")), "oauth2.authorization_url", "Remove the user name"),
-        (with(&oauth, "oauth2.refresh_url", json!(long_url)), "oauth2.refresh_url", "Use at most 2048 characters."),
-        (with(&oauth, "oauth2.revoke_url", json!("javascript:alert(1)")), "oauth2.revoke_url", "Use an https URL."),
-        (with(&oauth, "oauth2.issuer", json!("not a url")), "oauth2.issuer", "Enter the issuer identifier as a URL"),
-        (with(&oauth, "oauth2.grant_type", json!("password")), "oauth2.grant_type", "Choose Authorization Code or Client Credentials."),
-        (with(&oauth, "oauth2.client_auth", json!("jwt")), "oauth2.client_auth", "Choose the HTTP Basic header or the request body."),
-        (with(&oauth, "oauth2.scope_delimiter", json!(";")), "oauth2.scope_delimiter", "Choose space, comma or plus."),
-        (with(&oauth, "oauth2.token_placement.in", json!("cookie")), "oauth2.token_placement.in", "Choose Header or Query string."),
-        (with(&oauth, "oauth2.token_placement.name", json!("Auth Header")), "oauth2.token_placement.name", "Use a valid header name"),
-        (with(&oauth, "oauth2.token_placement.prefix", json!("Two words")), "oauth2.token_placement.prefix", "Use one word"),
+        (
+            with(&oauth, "oauth2.token_url", json!("http://idp.example/token")),
+            "oauth2.token_url",
+            "Use https",
+        ),
+        (
+            with(&oauth, "oauth2.authorization_url", json!("https://u:p@idp.example/a")),
+            "oauth2.authorization_url",
+            "Remove the user name",
+        ),
+        (
+            with(&oauth, "oauth2.refresh_url", json!(long_url)),
+            "oauth2.refresh_url",
+            "Use at most 2048 characters.",
+        ),
+        (
+            with(&oauth, "oauth2.revoke_url", json!("javascript:alert(1)")),
+            "oauth2.revoke_url",
+            "Use an https URL.",
+        ),
+        (
+            with(&oauth, "oauth2.issuer", json!("not a url")),
+            "oauth2.issuer",
+            "Enter the issuer identifier as a URL",
+        ),
+        (
+            with(&oauth, "oauth2.grant_type", json!("password")),
+            "oauth2.grant_type",
+            "Choose Authorization Code or Client Credentials.",
+        ),
+        (
+            with(&oauth, "oauth2.client_auth", json!("jwt")),
+            "oauth2.client_auth",
+            "Choose the HTTP Basic header or the request body.",
+        ),
+        (
+            with(&oauth, "oauth2.scope_delimiter", json!(";")),
+            "oauth2.scope_delimiter",
+            "Choose space, comma or plus.",
+        ),
+        (
+            with(&oauth, "oauth2.token_placement.in", json!("cookie")),
+            "oauth2.token_placement.in",
+            "Choose Header or Query string.",
+        ),
+        (
+            with(&oauth, "oauth2.token_placement.name", json!("Auth Header")),
+            "oauth2.token_placement.name",
+            "Use a valid header name",
+        ),
+        (
+            with(&oauth, "oauth2.token_placement.prefix", json!("Two words")),
+            "oauth2.token_placement.prefix",
+            "Use one word",
+        ),
         (
             with(&oauth, "oauth2.token_placement", json!({"in": "query", "name": "access token"})),
             "oauth2.token_placement.name",
@@ -493,28 +614,68 @@ async fn every_validation_rule_answers_422_with_its_message_and_writes_nothing()
             "oauth2.extra_auth_params.redirect_uri",
             "redirect_uri is set by Connections itself and cannot be overridden.",
         ),
-        (with(&oauth, "oauth2.extra_auth_params", json!({"state": "x"})), "oauth2.extra_auth_params.state", "cannot be overridden"),
-        (with(&oauth, "oauth2.extra_auth_params", json!({"scope": "all"})), "oauth2.extra_auth_params.scope", "cannot be overridden"),
+        (
+            with(&oauth, "oauth2.extra_auth_params", json!({"state": "x"})),
+            "oauth2.extra_auth_params.state",
+            "cannot be overridden",
+        ),
+        (
+            with(&oauth, "oauth2.extra_auth_params", json!({"scope": "all"})),
+            "oauth2.extra_auth_params.scope",
+            "cannot be overridden",
+        ),
         (
             with(&oauth, "oauth2.extra_auth_params", json!({"code_challenge": "x"})),
             "oauth2.extra_auth_params.code_challenge",
             "cannot be overridden",
         ),
-        (with(&oauth, "oauth2.extra_auth_params", json!({"bad key": "x"})), "oauth2.extra_auth_params", "no spaces"),
-        (with(&oauth, "oauth2.extra_auth_params", json!({"prompt": "a\nb"})), "oauth2.extra_auth_params.prompt", "no control characters"),
-        (with(&oauth, "oauth2.scopes.1.scope", json!("Desk.tickets.READ")), "oauth2.scopes.1.scope", "This scope is already listed."),
+        (
+            with(&oauth, "oauth2.extra_auth_params", json!({"bad key": "x"})),
+            "oauth2.extra_auth_params",
+            "no spaces",
+        ),
+        (
+            with(&oauth, "oauth2.extra_auth_params", json!({"prompt": "a\nb"})),
+            "oauth2.extra_auth_params.prompt",
+            "no control characters",
+        ),
+        (
+            with(&oauth, "oauth2.scopes.1.scope", json!("Desk.tickets.READ")),
+            "oauth2.scopes.1.scope",
+            "This scope is already listed.",
+        ),
         (with(&oauth, "oauth2.scopes.0.scope", json!("  ")), "oauth2.scopes.0.scope", "Enter the scope."),
-        (with(&oauth, "oauth2.scopes.0.scope", json!("read write")), "oauth2.scopes.0.scope", "without spaces or the scope delimiter"),
-        (with(&oauth, "oauth2.scopes.0.scope", json!("read,write")), "oauth2.scopes.0.scope", "without spaces or the scope delimiter"),
-        (with(&oauth, "oauth2.scopes.0.display_name", json!("x".repeat(101))), "oauth2.scopes.0.display_name", "Use at most 100"),
-        (with(&oauth, "oauth2.client_secret", json!("s".repeat(4097))), "oauth2.client_secret", "Use at most 4096 characters."),
+        (
+            with(&oauth, "oauth2.scopes.0.scope", json!("read write")),
+            "oauth2.scopes.0.scope",
+            "without spaces or the scope delimiter",
+        ),
+        (
+            with(&oauth, "oauth2.scopes.0.scope", json!("read,write")),
+            "oauth2.scopes.0.scope",
+            "without spaces or the scope delimiter",
+        ),
+        (
+            with(&oauth, "oauth2.scopes.0.display_name", json!("x".repeat(101))),
+            "oauth2.scopes.0.display_name",
+            "Use at most 100",
+        ),
+        (
+            with(&oauth, "oauth2.client_secret", json!("s".repeat(4097))),
+            "oauth2.client_secret",
+            "Use at most 4096 characters.",
+        ),
     ];
     let n = cases.len();
     for (body, field, message) in cases {
         let res = api.post("/api/v1/services", &body).await;
         let messages = field_errors(&res, field);
-        assert!(messages.iter().any(|m| m.contains(message)), "{field}: wanted {message:?}, got {messages:?}");
-        let others: Vec<String> = res.json()["errors"].as_object().unwrap().keys().filter(|k| *k != field).cloned().collect();
+        assert!(
+            messages.iter().any(|m| m.contains(message)),
+            "{field}: wanted {message:?}, got {messages:?}"
+        );
+        let others: Vec<String> =
+            res.json()["errors"].as_object().unwrap().keys().filter(|k| *k != field).cloned().collect();
         assert!(others.is_empty(), "{field}: only that field is wrong, but also {others:?}");
     }
     assert!(n > 60);
@@ -527,7 +688,10 @@ async fn link_names_of_pages_are_reserved() {
     let api = Api::new(&app).await;
     for link in ["new", "rows"] {
         let res = api.post("/api/v1/services", &api_key_service(link, "Page")).await;
-        assert_eq!(field_errors(&res, "link_name"), [format!("“{link}” is reserved for a page of this app; choose another.")]);
+        assert_eq!(
+            field_errors(&res, "link_name"),
+            [format!("“{link}” is reserved for a page of this app; choose another.")]
+        );
     }
     api.create(&api_key_service("news", "News")).await;
 }
@@ -540,14 +704,24 @@ async fn extra_authorization_parameters_keep_their_order_and_a_repeated_one_is_r
     let body = serde_json::to_string(&oauth_service("ordered", "Ordered", "s")).unwrap();
     let sorted = r#""extra_auth_params":{"access_type":"offline","prompt":"consent"}"#;
     assert!(body.contains(sorted));
-    let post = |body: String| api.raw(reqwest::Method::POST, "/api/v1/services", "application/json", body.into_bytes());
-    let res = post(body.replace(sorted, r#""extra_auth_params":{"prompt":"consent","access_type":"offline"}"#)).await;
+    let post = |body: String| {
+        api.raw(reqwest::Method::POST, "/api/v1/services", "application/json", body.into_bytes())
+    };
+    let res =
+        post(body.replace(sorted, r#""extra_auth_params":{"prompt":"consent","access_type":"offline"}"#))
+            .await;
     assert_eq!(res.status, 201, "{}", res.body);
     let (_, _, config) = raw_service(&app, "ordered").await;
-    assert!(config.contains(r#""extra_auth_params":{"prompt":"consent","access_type":"offline"}"#), "stored as entered: {config}");
+    assert!(
+        config.contains(r#""extra_auth_params":{"prompt":"consent","access_type":"offline"}"#),
+        "stored as entered: {config}"
+    );
 
     let twice = body
-        .replace(sorted, r#""extra_auth_params":{"prompt":"consent","access_type":"offline","prompt":"login"}"#)
+        .replace(
+            sorted,
+            r#""extra_auth_params":{"prompt":"consent","access_type":"offline","prompt":"login"}"#,
+        )
         .replace(r#""link_name":"ordered""#, r#""link_name":"twice""#);
     let res = post(twice).await;
     assert_eq!(field_errors(&res, "oauth2.extra_auth_params.prompt"), ["This parameter is listed twice."]);
@@ -558,7 +732,12 @@ async fn nul_bytes_and_odd_input_in_paths_searches_and_text_never_cause_a_500() 
     let app = TestApp::spawn().await;
     let api = Api::new(&app).await;
     api.create(&api_key_service("plain", "Plain")).await;
-    for path in ["/api/v1/services/%00", "/api/v1/services/plain%00", "/api/v1/services/%FF", "/api/v1/services/a%2Fb"] {
+    for path in [
+        "/api/v1/services/%00",
+        "/api/v1/services/plain%00",
+        "/api/v1/services/%FF",
+        "/api/v1/services/a%2Fb",
+    ] {
         assert_eq!(api.get(path).await.status, 404, "GET {path}");
         assert_eq!(api.patch(path, &json!({"name": "x"})).await.status, 404, "PATCH {path}");
         assert_eq!(api.delete(path).await.status, 404, "DELETE {path}");
@@ -567,14 +746,28 @@ async fn nul_bytes_and_odd_input_in_paths_searches_and_text_never_cause_a_500() 
         let res = api.get(&format!("/api/v1/services?{query}")).await;
         assert!(res.status < 500, "{query}: {} {}", res.status, res.body);
     }
-    let res = api.post("/api/v1/services", &with(&api_key_service("nul", "Nul"), "description", json!("a\u{0}b"))).await;
-    assert_eq!(field_errors(&res, "description"), ["Remove control characters other than line breaks and tabs."]);
-    let res = api.post("/api/v1/services", &with(&api_key_service("nul", "Nul"), "description", json!("two\nlines\tand a tab"))).await;
+    let res = api
+        .post("/api/v1/services", &with(&api_key_service("nul", "Nul"), "description", json!("a\u{0}b")))
+        .await;
+    assert_eq!(
+        field_errors(&res, "description"),
+        ["Remove control characters other than line breaks and tabs."]
+    );
+    let res = api
+        .post(
+            "/api/v1/services",
+            &with(&api_key_service("nul", "Nul"), "description", json!("two\nlines\tand a tab")),
+        )
+        .await;
     assert_eq!(res.status, 201, "line breaks and tabs are fine: {}", res.body);
     let res = api
         .post(
             "/api/v1/services",
-            &with(&oauth_service("nul_secret", "Nul", "se\u{0}cret"), "oauth2.issuer", json!("https://idp.example/\u{0}")),
+            &with(
+                &oauth_service("nul_secret", "Nul", "se\u{0}cret"),
+                "oauth2.issuer",
+                json!("https://idp.example/\u{0}"),
+            ),
         )
         .await;
     assert!(res.status < 500, "{}", res.body);
@@ -594,16 +787,26 @@ async fn several_problems_are_reported_together() {
 
 #[tokio::test]
 async fn http_urls_are_accepted_only_when_outbound_http_is_allowed() {
-    let body = with(&oauth_service("local_idp", "Local IdP", "x"), "oauth2.token_url", json!("http://127.0.0.1:9999/token"));
+    let body = with(
+        &oauth_service("local_idp", "Local IdP", "x"),
+        "oauth2.token_url",
+        json!("http://127.0.0.1:9999/token"),
+    );
     let strict = TestApp::spawn().await;
     let res = Api::new(&strict).await.post("/api/v1/services", &body).await;
-    assert_eq!(field_errors(&res, "oauth2.token_url"), ["Use https (plain http is turned off on this portal)."]);
+    assert_eq!(
+        field_errors(&res, "oauth2.token_url"),
+        ["Use https (plain http is turned off on this portal)."]
+    );
 
     let relaxed = TestApp::spawn_with(|c| c.outbound_allow_http = true).await;
     let s = Api::new(&relaxed).await.create(&body).await;
     assert_eq!(s["oauth2"]["token_url"], "http://127.0.0.1:9999/token");
     // Credentials in the URL stay refused even then.
-    let res = Api::new(&relaxed).await.post("/api/v1/services", &with(&body, "api_base_url", json!("http://user:pw@127.0.0.1/"))).await;
+    let res = Api::new(&relaxed)
+        .await
+        .post("/api/v1/services", &with(&body, "api_base_url", json!("http://user:pw@127.0.0.1/")))
+        .await;
     assert_eq!(res.status, 422);
 }
 
@@ -626,7 +829,9 @@ async fn wrong_json_types_and_broken_bodies_are_422_with_a_message_never_500() {
         String::new(),
     ];
     for body in bodies {
-        let res = api.raw(reqwest::Method::POST, "/api/v1/services", "application/json", body.clone().into_bytes()).await;
+        let res = api
+            .raw(reqwest::Method::POST, "/api/v1/services", "application/json", body.clone().into_bytes())
+            .await;
         assert_eq!(res.status, 422, "{body}: {}", res.body);
         let json = res.json();
         assert_eq!(json["error"]["code"], "invalid", "{body}");
@@ -637,7 +842,14 @@ async fn wrong_json_types_and_broken_bodies_are_422_with_a_message_never_500() {
     let res = api.raw(reqwest::Method::POST, "/api/v1/services", "text/plain", b"{}".to_vec()).await;
     assert_eq!(res.status, 422);
     assert_eq!(res.json()["errors"]["body"][0], "Send the body as application/json.");
-    let res = api.raw(reqwest::Method::PATCH, "/api/v1/services/nothing", "application/json", b"{\"name\": []}".to_vec()).await;
+    let res = api
+        .raw(
+            reqwest::Method::PATCH,
+            "/api/v1/services/nothing",
+            "application/json",
+            b"{\"name\": []}".to_vec(),
+        )
+        .await;
     assert_eq!(res.status, 422);
     assert_eq!(counts(&app).await, (0, 0, 0));
 }
@@ -711,7 +923,11 @@ async fn the_client_secret_is_in_no_answer_and_only_sealed_in_the_database() {
         api.get("/api/v1/services").await,
         api.get("/api/v1/services?search=secret").await,
         api.patch("/api/v1/services/secretive", &json!({"name": "Still secretive"})).await,
-        api.patch("/api/v1/services/secretive", &json!({"oauth2": {"client_secret": canary, "client_id": ""}})).await,
+        api.patch(
+            "/api/v1/services/secretive",
+            &json!({"oauth2": {"client_secret": canary, "client_id": ""}}),
+        )
+        .await,
     ];
     for res in &answers {
         assert!(!res.body.contains(canary), "{}", res.body);
@@ -726,7 +942,12 @@ async fn the_client_secret_is_in_no_answer_and_only_sealed_in_the_database() {
         assert!(!details.contains(canary), "{details}");
     }
     // A failed update carrying the secret does not echo it either.
-    let res = api.patch("/api/v1/services/secretive", &json!({"oauth2": {"client_secret": canary, "token_url": "nope"}})).await;
+    let res = api
+        .patch(
+            "/api/v1/services/secretive",
+            &json!({"oauth2": {"client_secret": canary, "token_url": "nope"}}),
+        )
+        .await;
     assert_eq!(res.status, 422);
     assert!(!res.body.contains(canary));
 }
@@ -738,14 +959,19 @@ async fn editing_with_a_blank_or_absent_secret_keeps_it_and_a_new_one_replaces_i
     api.create(&oauth_service("keeper", "Keeper", "first-secret")).await;
     let before = raw_service(&app, "keeper").await.1;
 
-    for patch in [json!({"name": "Keeper 2"}), json!({"oauth2": {"client_secret": ""}}), json!({"oauth2": {"client_secret": "   "}})] {
+    for patch in [
+        json!({"name": "Keeper 2"}),
+        json!({"oauth2": {"client_secret": ""}}),
+        json!({"oauth2": {"client_secret": "   "}}),
+    ] {
         let res = api.patch("/api/v1/services/keeper", &patch).await;
         assert_eq!(res.status, 200, "{patch}: {}", res.body);
         assert_eq!(res.json()["oauth2"]["client_secret_set"], true);
         assert_eq!(raw_service(&app, "keeper").await.1, before, "{patch}: the sealed bytes are untouched");
         assert_eq!(opened_secret(&app, "keeper").await.as_deref(), Some("first-secret"));
     }
-    let res = api.patch("/api/v1/services/keeper", &json!({"oauth2": {"client_secret": "second-secret"}})).await;
+    let res =
+        api.patch("/api/v1/services/keeper", &json!({"oauth2": {"client_secret": "second-secret"}})).await;
     assert_eq!(res.status, 200);
     assert_eq!(opened_secret(&app, "keeper").await.as_deref(), Some("second-secret"));
 
@@ -755,7 +981,10 @@ async fn editing_with_a_blank_or_absent_secret_keeps_it_and_a_new_one_replaces_i
     assert_eq!(raw_service(&app, "keeper").await.1, None);
     let back = json!({"auth_type": "oauth2", "oauth2": {"grant_type": "client_credentials", "client_id": "id", "token_url": "https://idp.example/t"}});
     let res = api.patch("/api/v1/services/keeper", &back).await;
-    assert_eq!(field_errors(&res, "oauth2.client_secret"), ["Enter the client secret: the Client Credentials grant needs one."]);
+    assert_eq!(
+        field_errors(&res, "oauth2.client_secret"),
+        ["Enter the client secret: the Client Credentials grant needs one."]
+    );
 }
 
 #[tokio::test]
@@ -768,7 +997,9 @@ async fn a_sealed_secret_copied_to_another_services_row_does_not_open() {
     app.state
         .db
         .run(move |c| {
-            diesel::update(services::table.filter(services::link_name.eq("copycat"))).set(services::client_secret.eq(sealed)).execute(c)?;
+            diesel::update(services::table.filter(services::link_name.eq("copycat")))
+                .set(services::client_secret.eq(sealed))
+                .execute(c)?;
             Ok(())
         })
         .await
@@ -777,7 +1008,9 @@ async fn a_sealed_secret_copied_to_another_services_row_does_not_open() {
     let opened = app
         .state
         .db
-        .run(move |c| Ok(service::find(c, "copycat")?.unwrap().open_client_secret(&keyring).map(|s| s.is_some())))
+        .run(move |c| {
+            Ok(service::find(c, "copycat")?.unwrap().open_client_secret(&keyring).map(|s| s.is_some()))
+        })
         .await
         .unwrap();
     assert!(opened.is_err(), "bound to its own row");
@@ -805,14 +1038,24 @@ async fn a_service_with_connections_cannot_be_deleted_and_the_refusal_lists_them
     let body = res.json();
     assert_eq!(body["error"]["code"], "conflict");
     let message = body["error"]["message"].as_str().unwrap();
-    assert!(message.contains("Zoho Sales (zoho_sales)") && message.contains("Zoho Support (zoho_support)"), "{message}");
+    assert!(
+        message.contains("Zoho Sales (zoho_sales)") && message.contains("Zoho Support (zoho_support)"),
+        "{message}"
+    );
     assert_eq!(counts(&app).await.0, 1);
     assert_eq!(audit_rows(&app).await.len(), 1, "only the create");
 
     // The count the list shows is kept by triggers: it follows each delete.
     delete_connection(&app, "zoho_support").await;
     assert_eq!(api.get("/api/v1/services").await.json()["services"][0]["connection_count"], 1);
-    assert!(app.admin().await.get("/admin/services").await.body.contains(r#"<td class="num" data-label="Connections">1</td>"#));
+    assert!(
+        app.admin()
+            .await
+            .get("/admin/services")
+            .await
+            .body
+            .contains(r#"<td class="num" data-label="Connections">1</td>"#)
+    );
     delete_connection(&app, "zoho_sales").await;
     assert_eq!(api.get("/api/v1/services/zoho").await.json()["connection_count"], 0);
     let res = api.delete("/api/v1/services/zoho").await;
@@ -836,17 +1079,23 @@ async fn a_service_in_use_keeps_its_auth_type_parameter_names_and_grant_type_but
 
     let res = api.patch("/api/v1/services/keyed", &json!({"auth_type": "basic"})).await;
     let m = field_errors(&res, "auth_type");
-    assert!(m[0].starts_with("The authentication type cannot change: 1 connection(s) use this service"), "{m:?}");
-    let renamed =
-        json!({"api_key": {"params": [{"name": "X-Other", "display_name": "API Key"}, {"name": "X-Org-Id", "display_name": "Org"}]}});
+    assert!(
+        m[0].starts_with("The authentication type cannot change: 1 connection(s) use this service"),
+        "{m:?}"
+    );
+    let renamed = json!({"api_key": {"params": [{"name": "X-Other", "display_name": "API Key"}, {"name": "X-Org-Id", "display_name": "Org"}]}});
     let m = field_errors(&api.patch("/api/v1/services/keyed", &renamed).await, "api_key.params");
     assert!(m[0].starts_with("The parameter names cannot change"), "{m:?}");
     let fewer = json!({"api_key": {"params": [{"name": "X-Api-Key", "display_name": "API Key"}]}});
     assert_eq!(api.patch("/api/v1/services/keyed", &fewer).await.status, 422);
-    let res = api.patch("/api/v1/services/oauthed", &json!({"oauth2": {"grant_type": "client_credentials"}})).await;
+    let res =
+        api.patch("/api/v1/services/oauthed", &json!({"oauth2": {"grant_type": "client_credentials"}})).await;
     assert!(field_errors(&res, "oauth2.grant_type")[0].starts_with("The grant type cannot change"));
     let res = api
-        .patch("/api/v1/services/oauthed", &json!({"auth_type": "api_key", "api_key": {"params": [{"name": "k", "display_name": "K"}]}}))
+        .patch(
+            "/api/v1/services/oauthed",
+            &json!({"auth_type": "api_key", "api_key": {"params": [{"name": "k", "display_name": "K"}]}}),
+        )
         .await;
     assert_eq!(field_errors(&res, "auth_type").len(), 1);
 
@@ -858,7 +1107,10 @@ async fn a_service_in_use_keeps_its_auth_type_parameter_names_and_grant_type_but
     let res = api.patch("/api/v1/services/keyed", &relabelled).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let s = res.json();
-    assert_eq!((s["name"].as_str(), s["api_base_url"].as_str()), (Some("Keyed Renamed"), Some("https://new.example/api")));
+    assert_eq!(
+        (s["name"].as_str(), s["api_base_url"].as_str()),
+        (Some("Keyed Renamed"), Some("https://new.example/api"))
+    );
     assert_eq!(s["api_key"]["params"][0]["display_name"], "Secret key");
     let res = api
         .patch(
@@ -888,7 +1140,8 @@ async fn patch_updates_only_what_it_names() {
     let app = TestApp::spawn().await;
     let api = Api::new(&app).await;
     let created = api.create(&oauth_service("patchy", "Patchy", "s")).await;
-    let res = api.patch("/api/v1/services/patchy", &json!({"description": "", "oauth2": {"revoke_url": ""}})).await;
+    let res =
+        api.patch("/api/v1/services/patchy", &json!({"description": "", "oauth2": {"revoke_url": ""}})).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let s = res.json();
     assert_eq!(s["description"], "");
@@ -957,7 +1210,21 @@ async fn search_matches_a_substring_of_the_name_or_link_name_in_any_case() {
         ("GITHUB", &["github"]),
         ("  desk  ", &["freshdesk", "zendesk", "zoho_desk"]),
         ("nothing", &[]),
-        ("", &["freshdesk", "github", "greek", "jira_cloud", "munchen", "percent", "quoted", "under_score", "zendesk", "zoho_desk"]),
+        (
+            "",
+            &[
+                "freshdesk",
+                "github",
+                "greek",
+                "jira_cloud",
+                "munchen",
+                "percent",
+                "quoted",
+                "under_score",
+                "zendesk",
+                "zoho_desk",
+            ],
+        ),
     ];
     for (needle, expected) in cases {
         assert_eq!(search(&api, needle).await, *expected, "search {needle:?}");
@@ -1021,7 +1288,10 @@ async fn the_list_filters_by_authentication_type_and_refuses_unknown_query_value
     assert_eq!(keyed, ["freshdesk", "github", "zendesk"]);
     assert_eq!(link_names(&api.get("/api/v1/services?auth_type=oauth2").await.json()), ["zoho_desk"]);
     assert_eq!(api.get("/api/v1/services?auth_type=basic").await.json()["total"], 6);
-    assert_eq!(link_names(&api.get("/api/v1/services?auth_type=api_key&search=desk").await.json()), ["freshdesk", "zendesk"]);
+    assert_eq!(
+        link_names(&api.get("/api/v1/services?auth_type=api_key&search=desk").await.json()),
+        ["freshdesk", "zendesk"]
+    );
     for (query, field) in [
         ("auth_type=digest", "auth_type"),
         ("sort=created", "sort"),
@@ -1056,7 +1326,11 @@ async fn the_list_sorts_by_name_and_by_last_update_in_both_directions() {
     assert_eq!(order("-name").await, ["delta", "charlie", "bravo", "alpha"]);
     assert_eq!(order("-updated").await, ["charlie", "delta", "alpha", "bravo"]);
     assert_eq!(order("updated").await, ["bravo", "alpha", "delta", "charlie"]);
-    assert_eq!(link_names(&api.get("/api/v1/services").await.json()), ["alpha", "bravo", "charlie", "delta"], "name is the default");
+    assert_eq!(
+        link_names(&api.get("/api/v1/services").await.json()),
+        ["alpha", "bravo", "charlie", "delta"],
+        "name is the default"
+    );
 
     let res = api.patch("/api/v1/services/alpha", &json!({"description": "touched"})).await;
     assert_eq!(res.status, 200);
@@ -1105,7 +1379,11 @@ async fn pagination_reports_the_total_and_returns_each_page() {
             );
             let names = link_names(&body);
             if names.is_empty() {
-                assert_eq!(page, 130usize.div_ceil(per_page) as i64 + 1, "per_page {per_page}: the first empty page follows the last");
+                assert_eq!(
+                    page,
+                    130usize.div_ceil(per_page) as i64 + 1,
+                    "per_page {per_page}: the first empty page follows the last"
+                );
                 break;
             }
             assert!(names.len() <= per_page);
@@ -1134,7 +1412,11 @@ async fn create_update_and_delete_write_audit_rows_naming_the_changed_fields_nev
     let canary = "CANARY-audit-secret";
     api.create(&oauth_service("audited", "Audited", canary)).await;
     app.clock.advance(10);
-    api.patch("/api/v1/services/audited", &json!({"name": "Audited 2", "description": "x", "oauth2": {"client_secret": canary}})).await;
+    api.patch(
+        "/api/v1/services/audited",
+        &json!({"name": "Audited 2", "description": "x", "oauth2": {"client_secret": canary}}),
+    )
+    .await;
     api.patch("/api/v1/services/audited", &json!({"api_base_url": "https://other.example"})).await;
     let scopes = json!([{"scope": "Desk.tickets.READ", "display_name": "Tickets"}]);
     api.patch("/api/v1/services/audited", &json!({"oauth2": {"client_id": "other", "scopes": scopes}})).await;
@@ -1143,9 +1425,20 @@ async fn create_update_and_delete_write_audit_rows_naming_the_changed_fields_nev
 
     let rows = audit_rows(&app).await;
     let actions: Vec<&str> = rows.iter().map(|(a, _, _)| a.as_str()).collect();
-    assert_eq!(actions, ["service.create", "service.update", "service.update", "service.update", "service.update", "service.delete"]);
+    assert_eq!(
+        actions,
+        [
+            "service.create",
+            "service.update",
+            "service.update",
+            "service.update",
+            "service.update",
+            "service.delete"
+        ]
+    );
     assert!(rows.iter().all(|(_, target, _)| target == "audited"));
-    let changed = |i: usize| -> Value { serde_json::from_str::<Value>(&rows[i].2).unwrap()["changed"].clone() };
+    let changed =
+        |i: usize| -> Value { serde_json::from_str::<Value>(&rows[i].2).unwrap()["changed"].clone() };
     assert_eq!(changed(1), json!(["name", "description", "client_secret"]));
     assert_eq!(changed(2), json!(["api_base_url"]));
     assert_eq!(changed(3), json!(["oauth2.client_id", "oauth2.scopes"]));
@@ -1198,18 +1491,29 @@ async fn hop_by_hop_and_framing_headers_are_refused_as_credential_headers() {
     let api = Api::new(&app).await;
     let key = api_key_service("framed", "Framed");
     let oauth = oauth_service("framed_oauth", "Framed", "s3cret");
-    for name in ["Host", "content-length", "Transfer-Encoding", "Connection", "Keep-Alive", "TE", "Trailer", "Upgrade"] {
+    for name in [
+        "Host",
+        "content-length",
+        "Transfer-Encoding",
+        "Connection",
+        "Keep-Alive",
+        "TE",
+        "Trailer",
+        "Upgrade",
+    ] {
         let res = api.post("/api/v1/services", &with(&key, "api_key.params.1.name", json!(name))).await;
         let messages = field_errors(&res, "api_key.params.1.name");
         assert!(messages.iter().any(|m| m.contains("cannot carry a credential")), "{name}: {messages:?}");
     }
     for name in ["Proxy-Authorization", "Proxy-Connection", "Host"] {
-        let res = api.post("/api/v1/services", &with(&oauth, "oauth2.token_placement.name", json!(name))).await;
+        let res =
+            api.post("/api/v1/services", &with(&oauth, "oauth2.token_placement.name", json!(name))).await;
         let messages = field_errors(&res, "oauth2.token_placement.name");
         assert!(messages.iter().any(|m| m.contains("cannot carry a credential")), "{name}: {messages:?}");
     }
     assert_eq!(counts(&app).await, (0, 0, 0), "nothing written");
     // As a query or form parameter the same name is only a name.
-    let query = with(&with(&key, "api_key.param_type", json!("query")), "api_key.params.0.name", json!("host"));
+    let query =
+        with(&with(&key, "api_key.param_type", json!("query")), "api_key.params.0.name", json!("host"));
     api.create(&query).await;
 }

@@ -6,7 +6,8 @@ use serde_json::json;
 
 use crate::helpers::{Browser, Page, TestApp};
 use crate::services_api::{
-    Api, api_key_service, audit_rows, counts, delete_connection, insert_connection, oauth_service, opened_secret, raw_service, seed_many,
+    Api, api_key_service, audit_rows, counts, delete_connection, insert_connection, oauth_service,
+    opened_secret, raw_service, seed_many,
 };
 
 /// The fields a browser sends for a new service, before the test's own: every section's defaults
@@ -31,7 +32,9 @@ fn form(own: &[(&str, &str)]) -> Vec<(String, String)> {
         ("token_prefix", "Bearer"),
         ("token_query_name", "access_token"),
     ];
-    let single = |k: &str| !matches!(k, "param_name" | "param_display" | "scope" | "scope_display" | "extra_key" | "extra_value");
+    let single = |k: &str| {
+        !matches!(k, "param_name" | "param_display" | "scope" | "scope_display" | "extra_key" | "extra_value")
+    };
     let mut fields: Vec<(String, String)> = defaults
         .iter()
         .filter(|(k, _)| !own.iter().any(|(o, _)| o == k && single(o)))
@@ -98,9 +101,11 @@ async fn an_api_key_service_is_created_through_the_form_with_each_parameter_type
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let api = Api::new(&app).await;
-    for (param_type, label, first, second) in
-        [("query", "Query string", "api_key", "org"), ("form", "Form data", "token", "account"), ("header", "Header", "X-Api-Key", "X-Org")]
-    {
+    for (param_type, label, first, second) in [
+        ("query", "Query string", "api_key", "org"),
+        ("form", "Form data", "token", "account"),
+        ("header", "Header", "X-Api-Key", "X-Org"),
+    ] {
         let link = format!("keyed_{param_type}");
         let res = create_via_form(
             &admin,
@@ -154,8 +159,11 @@ async fn an_api_key_service_is_created_through_the_form_with_each_parameter_type
 async fn a_basic_authentication_service_is_created_through_the_form() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let res =
-        create_via_form(&admin, &[("name", "Jira"), ("link_name", "jira"), ("auth_type", "basic"), ("client_secret", "ignored")]).await;
+    let res = create_via_form(
+        &admin,
+        &[("name", "Jira"), ("link_name", "jira"), ("auth_type", "basic"), ("client_secret", "ignored")],
+    )
+    .await;
     assert_eq!(res.status, 303, "{}", res.body);
     let page = admin.get("/admin/services/jira").await;
     assert!(page.body.contains("<dd>Basic Authentication</dd>"));
@@ -166,7 +174,8 @@ async fn a_basic_authentication_service_is_created_through_the_form() {
 }
 
 #[tokio::test]
-async fn an_oauth2_service_with_two_scopes_extra_parameters_and_a_custom_prefix_is_created_through_the_form() {
+async fn an_oauth2_service_with_two_scopes_extra_parameters_and_a_custom_prefix_is_created_through_the_form()
+{
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let canary = "CANARY-form-secret-77";
@@ -195,7 +204,12 @@ async fn an_oauth2_service_with_two_scopes_extra_parameters_and_a_custom_prefix_
         assert!(page.body.contains(text), "details lack {text:?}");
     }
     assert!(page.body.contains(&format!("{}/integration/oauth/callback", app.base)));
-    for path in ["/admin/services/zoho_desk", "/admin/services/zoho_desk/edit", "/admin/services", "/admin/services/zoho_desk/delete"] {
+    for path in [
+        "/admin/services/zoho_desk",
+        "/admin/services/zoho_desk/edit",
+        "/admin/services",
+        "/admin/services/zoho_desk/delete",
+    ] {
         let body = admin.get(path).await.body;
         assert!(!body.contains(canary), "{path} shows the secret");
     }
@@ -236,7 +250,12 @@ async fn an_oauth2_service_can_put_the_token_in_the_query_string() {
     let admin = app.admin().await;
     let mut fields = zoho_form("s");
     fields.retain(|(k, _)| !matches!(*k, "token_in" | "token_header_name" | "token_prefix" | "link_name"));
-    fields.extend([("link_name", "zoho_query"), ("token_in", "query"), ("token_query_name", "auth_token"), ("token_prefix", "Bearer")]);
+    fields.extend([
+        ("link_name", "zoho_query"),
+        ("token_in", "query"),
+        ("token_query_name", "auth_token"),
+        ("token_prefix", "Bearer"),
+    ]);
     let res = create_via_form(&admin, &fields).await;
     assert_eq!(res.status, 303, "{}", res.body);
     let page = admin.get("/admin/services/zoho_query").await;
@@ -279,12 +298,19 @@ async fn a_client_credentials_service_is_created_through_the_form_without_an_aut
 async fn a_blank_link_name_is_suggested_from_the_name_and_a_taken_one_is_refused() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let res = create_via_form(&admin, &[("name", "Zoho Desk (EU)"), ("link_name", " "), ("auth_type", "basic")]).await;
+    let res =
+        create_via_form(&admin, &[("name", "Zoho Desk (EU)"), ("link_name", " "), ("auth_type", "basic")])
+            .await;
     assert_eq!(res.header("location"), "/admin/services/zoho_desk_eu");
-    let res = create_via_form(&admin, &[("name", "Zoho Desk (EU)"), ("link_name", ""), ("auth_type", "basic")]).await;
+    let res =
+        create_via_form(&admin, &[("name", "Zoho Desk (EU)"), ("link_name", ""), ("auth_type", "basic")])
+            .await;
     assert_eq!(res.status, 422);
     assert!(res.body.contains("This link name is already taken; choose another."));
-    assert!(res.body.contains(r#"name="link_name" id="service-link-name" value="zoho_desk_eu""#), "the suggestion is shown to edit");
+    assert!(
+        res.body.contains(r#"name="link_name" id="service-link-name" value="zoho_desk_eu""#),
+        "the suggestion is shown to edit"
+    );
     assert_eq!(counts(&app).await.0, 1);
 }
 
@@ -296,13 +322,25 @@ async fn a_new_service_can_return_to_the_page_that_asked_for_it() {
     assert!(page.body.contains(r#"<input type="hidden" name="return_to" value="/admin/connections/new">"#));
     let res = create_via_form(
         &admin,
-        &[("name", "Back"), ("link_name", "back"), ("auth_type", "basic"), ("return_to", "/admin/connections/new")],
+        &[
+            ("name", "Back"),
+            ("link_name", "back"),
+            ("auth_type", "basic"),
+            ("return_to", "/admin/connections/new"),
+        ],
     )
     .await;
     assert_eq!(res.header("location"), "/admin/connections/new?service=back");
-    let res =
-        create_via_form(&admin, &[("name", "Off"), ("link_name", "off_site"), ("auth_type", "basic"), ("return_to", "//evil.example/x")])
-            .await;
+    let res = create_via_form(
+        &admin,
+        &[
+            ("name", "Off"),
+            ("link_name", "off_site"),
+            ("auth_type", "basic"),
+            ("return_to", "//evil.example/x"),
+        ],
+    )
+    .await;
     assert_eq!(res.header("location"), "/admin/services/off_site");
 }
 
@@ -359,7 +397,10 @@ async fn an_invalid_form_answers_422_keeps_every_value_but_the_secret_and_writes
     ] {
         assert!(res.body.contains(kept), "the re-rendered form lost {kept:?}");
     }
-    assert!(res.body.contains(r#"name="client_secret""#) && !res.body.contains(r#"name="client_secret" value="C"#));
+    assert!(
+        res.body.contains(r#"name="client_secret""#)
+            && !res.body.contains(r#"name="client_secret" value="C"#)
+    );
     assert_eq!(counts(&app).await, (0, 0, 0), "nothing written");
 }
 
@@ -370,24 +411,50 @@ async fn each_bad_field_gets_its_message_next_to_it() {
     let long_name = "n".repeat(101);
     let long_url = format!("https://x.example/{}", "a".repeat(2048));
     let key = |extra: &[(&'static str, &'static str)]| {
-        let mut own = vec![("name", "Keyed"), ("link_name", "keyed"), ("auth_type", "api_key"), ("param_type", "header")];
+        let mut own = vec![
+            ("name", "Keyed"),
+            ("link_name", "keyed"),
+            ("auth_type", "api_key"),
+            ("param_type", "header"),
+        ];
         own.extend_from_slice(extra);
         own
     };
     let oauth = |drop: &[&str], extra: &[(&'static str, &'static str)]| {
-        let mut own: Vec<(&str, &str)> = zoho_form("s").into_iter().filter(|(k, _)| !drop.contains(k)).collect();
+        let mut own: Vec<(&str, &str)> =
+            zoho_form("s").into_iter().filter(|(k, _)| !drop.contains(k)).collect();
         own.extend_from_slice(extra);
         own
     };
     let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
-        (vec![("name", ""), ("link_name", "x"), ("auth_type", "basic")], r#"<span class="field-error" id="name-err">Enter a name.</span>"#),
-        (vec![("name", &long_name), ("link_name", "x"), ("auth_type", "basic")], "Use at most 100 characters."),
-        (vec![("name", "Tab\there"), ("link_name", "x"), ("auth_type", "basic")], "Remove control characters"),
-        (vec![("name", "X"), ("link_name", "zöho"), ("auth_type", "basic")], r#"id="link_name-err">Use snake_case"#),
-        (vec![("name", "X"), ("link_name", "zoho_"), ("auth_type", "basic")], r#"id="link_name-err">Use snake_case"#),
+        (
+            vec![("name", ""), ("link_name", "x"), ("auth_type", "basic")],
+            r#"<span class="field-error" id="name-err">Enter a name.</span>"#,
+        ),
+        (
+            vec![("name", &long_name), ("link_name", "x"), ("auth_type", "basic")],
+            "Use at most 100 characters.",
+        ),
+        (
+            vec![("name", "Tab\there"), ("link_name", "x"), ("auth_type", "basic")],
+            "Remove control characters",
+        ),
+        (
+            vec![("name", "X"), ("link_name", "zöho"), ("auth_type", "basic")],
+            r#"id="link_name-err">Use snake_case"#,
+        ),
+        (
+            vec![("name", "X"), ("link_name", "zoho_"), ("auth_type", "basic")],
+            r#"id="link_name-err">Use snake_case"#,
+        ),
         (vec![("name", "X"), ("link_name", "Zoho")], r#"id="auth_type-err">Choose an authentication type."#),
         (
-            key(&[("param_name", "X-Key"), ("param_display", "A"), ("param_name", "x-key"), ("param_display", "B")]),
+            key(&[
+                ("param_name", "X-Key"),
+                ("param_display", "A"),
+                ("param_name", "x-key"),
+                ("param_display", "B"),
+            ]),
             "This parameter is already listed.",
         ),
         (key(&[("param_name", "X Key"), ("param_display", "A")]), "Use a valid header name"),
@@ -395,7 +462,10 @@ async fn each_bad_field_gets_its_message_next_to_it() {
         (key(&[]), r#"id="params-err">Add at least one parameter."#),
         (oauth(&["authorization_url"], &[]), r#"id="authorization_url-err">Enter the authorization URL."#),
         (oauth(&["token_url"], &[]), r#"id="token_url-err">Enter the access token URL."#),
-        (oauth(&["token_url"], &[("token_url", "https://me:pw@accounts.zoho.eu/token")]), "Remove the user name and password from the URL"),
+        (
+            oauth(&["token_url"], &[("token_url", "https://me:pw@accounts.zoho.eu/token")]),
+            "Remove the user name and password from the URL",
+        ),
         (
             {
                 let mut own = oauth(&["revoke_url"], &[]);
@@ -409,9 +479,18 @@ async fn each_bad_field_gets_its_message_next_to_it() {
             "redirect_uri is set by Connections itself",
         ),
         (oauth(&[], &[("extra_key", "prompt"), ("extra_value", "login")]), "This parameter is listed twice."),
-        (oauth(&[], &[("scope", "Desk.tickets.READ"), ("scope_display", "Again")]), "This scope is already listed."),
-        (oauth(&["token_prefix"], &[("token_prefix", "Zoho oauthtoken")]), r#"id="token_prefix-err">Use one word"#),
-        (oauth(&["token_header_name"], &[("token_header_name", "Auth:Header")]), r#"id="token_header_name-err">Use a valid header name"#),
+        (
+            oauth(&[], &[("scope", "Desk.tickets.READ"), ("scope_display", "Again")]),
+            "This scope is already listed.",
+        ),
+        (
+            oauth(&["token_prefix"], &[("token_prefix", "Zoho oauthtoken")]),
+            r#"id="token_prefix-err">Use one word"#,
+        ),
+        (
+            oauth(&["token_header_name"], &[("token_header_name", "Auth:Header")]),
+            r#"id="token_header_name-err">Use a valid header name"#,
+        ),
         (oauth(&["client_id"], &[]), r#"id="client_id-err">Enter the client ID."#),
     ];
     for (own, message) in cases {
@@ -445,14 +524,24 @@ async fn a_row_error_is_shown_on_the_row_it_belongs_to() {
     let error = "Enter the label shown when connecting.";
     let at = res.body.find(error).expect("the message is shown");
     let row_start = res.body[..at].rfind("<li class=\"param-row\">").unwrap();
-    assert!(res.body[row_start..at].contains(r#"value="X-Two""#), "the message sits on the X-Two row: {}", &res.body[row_start..at]);
+    assert!(
+        res.body[row_start..at].contains(r#"value="X-Two""#),
+        "the message sits on the X-Two row: {}",
+        &res.body[row_start..at]
+    );
 }
 
 #[tokio::test]
 async fn rows_can_be_added_and_removed_without_javascript_and_with_htmx() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let base = [("name", "Rows"), ("link_name", "rows"), ("auth_type", "api_key"), ("param_name", "X-One"), ("param_display", "One")];
+    let base = [
+        ("name", "Rows"),
+        ("link_name", "rows"),
+        ("auth_type", "api_key"),
+        ("param_name", "X-One"),
+        ("param_display", "One"),
+    ];
     let mut add = base.to_vec();
     add.push(("add_row", "params"));
     let res = create_via_form(&admin, &add).await;
@@ -483,8 +572,11 @@ async fn a_huge_form_is_refused_with_413() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
     let description = "d".repeat(300 * 1024);
-    let res =
-        create_via_form(&admin, &[("name", "Huge"), ("link_name", "huge"), ("auth_type", "basic"), ("description", &description)]).await;
+    let res = create_via_form(
+        &admin,
+        &[("name", "Huge"), ("link_name", "huge"), ("auth_type", "basic"), ("description", &description)],
+    )
+    .await;
     assert_eq!(res.status, 413);
     assert_eq!(counts(&app).await.0, 0);
 }
@@ -505,26 +597,40 @@ async fn editing_with_a_blank_secret_keeps_it_and_the_edit_page_never_shows_it()
     assert_eq!(edit.status, 200);
     assert!(!edit.body.contains(canary));
     assert!(edit.body.contains("leave the client secret blank to keep the stored one"));
-    assert!(edit.body.contains(r#"<input type="text" value="zoho_desk" readonly"#), "the link name is read-only");
-    for kept in [r#"value="Zoho Desk""#, r#"name="scope" value="Desk.contacts.READ""#, r#"name="extra_value" value="consent""#] {
+    assert!(
+        edit.body.contains(r#"<input type="text" value="zoho_desk" readonly"#),
+        "the link name is read-only"
+    );
+    for kept in [
+        r#"value="Zoho Desk""#,
+        r#"name="scope" value="Desk.contacts.READ""#,
+        r#"name="extra_value" value="consent""#,
+    ] {
         assert!(edit.body.contains(kept), "{kept}");
     }
 
     let mut fields = zoho_form("");
     fields.retain(|(k, _)| !matches!(*k, "name" | "link_name"));
     fields.extend([("name", "Zoho Desk EU"), ("link_name", "hijacked")]);
-    let res = send_form(&admin, "/admin/services/zoho_desk/edit", "/admin/services/zoho_desk", &form(&fields)).await;
+    let res =
+        send_form(&admin, "/admin/services/zoho_desk/edit", "/admin/services/zoho_desk", &form(&fields))
+            .await;
     assert_eq!(res.status, 303, "{}", res.body);
     assert_eq!(res.header("location"), "/admin/services/zoho_desk", "the link name did not change");
     let page = admin.get("/admin/services/zoho_desk").await;
     assert!(page.body.contains("<h1>Zoho Desk EU</h1>") && page.body.contains("badge-green\">Set"));
     assert_eq!(raw_service(&app, "zoho_desk").await.1, sealed, "the sealed secret is untouched");
     assert_eq!(opened_secret(&app, "zoho_desk").await.as_deref(), Some(canary));
-    assert_eq!(Api::new(&app).await.get("/api/v1/services/zoho_desk").await.json()["oauth2"]["client_secret_set"], true);
+    assert_eq!(
+        Api::new(&app).await.get("/api/v1/services/zoho_desk").await.json()["oauth2"]["client_secret_set"],
+        true
+    );
 
     let mut fields = zoho_form("CANARY-second");
     fields.retain(|(k, _)| *k != "link_name");
-    let res = send_form(&admin, "/admin/services/zoho_desk/edit", "/admin/services/zoho_desk", &form(&fields)).await;
+    let res =
+        send_form(&admin, "/admin/services/zoho_desk/edit", "/admin/services/zoho_desk", &form(&fields))
+            .await;
     assert_eq!(res.status, 303);
     assert_eq!(opened_secret(&app, "zoho_desk").await.as_deref(), Some("CANARY-second"));
 
@@ -532,7 +638,9 @@ async fn editing_with_a_blank_secret_keeps_it_and_the_edit_page_never_shows_it()
     let mut fields = zoho_form("CANARY-third");
     fields.retain(|(k, _)| !matches!(*k, "link_name" | "name"));
     fields.push(("name", ""));
-    let res = send_form(&admin, "/admin/services/zoho_desk/edit", "/admin/services/zoho_desk", &form(&fields)).await;
+    let res =
+        send_form(&admin, "/admin/services/zoho_desk/edit", "/admin/services/zoho_desk", &form(&fields))
+            .await;
     assert_eq!(res.status, 422);
     assert!(!res.body.contains("CANARY-third") && res.body.contains("Enter a name."));
     assert_eq!(opened_secret(&app, "zoho_desk").await.as_deref(), Some("CANARY-second"));
@@ -549,7 +657,12 @@ async fn a_service_in_use_refuses_type_parameter_and_grant_changes_on_the_form()
     let edit = admin.get("/admin/services/keyed/edit").await;
     assert!(edit.body.contains("1 connection(s) use this service: the authentication type, parameter names and grant type cannot change."));
 
-    let params = [("param_name", "X-Api-Key"), ("param_display", "API Key"), ("param_name", "X-Org-Id"), ("param_display", "Organisation")];
+    let params = [
+        ("param_name", "X-Api-Key"),
+        ("param_display", "API Key"),
+        ("param_name", "X-Org-Id"),
+        ("param_display", "Organisation"),
+    ];
     let submit = |own: Vec<(&'static str, &'static str)>| {
         let admin = &admin;
         async move { send_form(admin, "/admin/services/keyed/edit", "/admin/services/keyed", &form(&own)).await }
@@ -560,12 +673,23 @@ async fn a_service_in_use_refuses_type_parameter_and_grant_changes_on_the_form()
     assert_eq!(res.status, 422);
     assert!(res.body.contains("The authentication type cannot change: 1 connection(s) use this service"));
 
-    let res = submit(vec![("name", "Keyed"), ("auth_type", "api_key"), ("param_name", "X-New"), ("param_display", "API Key")]).await;
+    let res = submit(vec![
+        ("name", "Keyed"),
+        ("auth_type", "api_key"),
+        ("param_name", "X-New"),
+        ("param_display", "API Key"),
+    ])
+    .await;
     assert_eq!(res.status, 422);
     assert!(res.body.contains("The parameter names cannot change"));
 
     let mut relabel = vec![("name", "Keyed Again"), ("auth_type", "api_key"), ("description", "Relabelled")];
-    relabel.extend([("param_name", "X-Api-Key"), ("param_display", "Secret key"), ("param_name", "X-Org-Id"), ("param_display", "Org")]);
+    relabel.extend([
+        ("param_name", "X-Api-Key"),
+        ("param_display", "Secret key"),
+        ("param_name", "X-Org-Id"),
+        ("param_display", "Org"),
+    ]);
     let res = submit(relabel).await;
     assert_eq!(res.status, 303, "{}", res.body);
     let s = api.get("/api/v1/services/keyed").await.json();
@@ -576,7 +700,11 @@ async fn a_service_in_use_refuses_type_parameter_and_grant_changes_on_the_form()
     insert_connection(&app, "zoho", "zoho_one", "Zoho One").await;
     let mut fields = zoho_form("");
     fields.retain(|(k, _)| !matches!(*k, "link_name" | "scope_display"));
-    fields.extend([("scope_display", "Tickets (read)"), ("scope_display", "Contacts (read)"), ("scope_display", "")]);
+    fields.extend([
+        ("scope_display", "Tickets (read)"),
+        ("scope_display", "Contacts (read)"),
+        ("scope_display", ""),
+    ]);
     let mut grant = fields.clone();
     grant.extend([("grant_type", "client_credentials")]);
     let res = send_form(&admin, "/admin/services/zoho/edit", "/admin/services/zoho", &form(&grant)).await;
@@ -586,7 +714,10 @@ async fn a_service_in_use_refuses_type_parameter_and_grant_changes_on_the_form()
     assert_eq!(res.status, 303, "{}", res.body);
     let page = admin.get("/admin/services/zoho").await;
     assert!(page.body.contains("<li><code>Desk.tickets.READ</code> — Tickets (read)</li>"));
-    assert!(page.body.contains("Zoho One") && page.body.contains("Not connected"), "the connections are listed with their status");
+    assert!(
+        page.body.contains("Zoho One") && page.body.contains("Not connected"),
+        "the connections are listed with their status"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -615,7 +746,10 @@ async fn deleting_a_service_with_connections_is_refused_with_their_names_and_wor
     assert_eq!(counts(&app).await, (1, 1, 1));
 
     let list = admin.get("/admin/services").await;
-    assert!(list.body.contains(r#"<td class="num" data-label="Connections">1</td>"#), "the list counts connections");
+    assert!(
+        list.body.contains(r#"<td class="num" data-label="Connections">1</td>"#),
+        "the list counts connections"
+    );
 
     delete_connection(&app, "zoho_helpdesk").await;
     let dialog = admin
@@ -626,7 +760,11 @@ async fn deleting_a_service_with_connections_is_refused_with_their_names_and_wor
                 .header("HX-Target", "dialog-slot"),
         )
         .await;
-    assert!(dialog.body.starts_with("\n<dialog") || dialog.body.trim_start().starts_with("<dialog"), "{}", dialog.body);
+    assert!(
+        dialog.body.starts_with("\n<dialog") || dialog.body.trim_start().starts_with("<dialog"),
+        "{}",
+        dialog.body
+    );
     assert!(dialog.body.contains("Delete service") && !dialog.body.contains("<html"));
     let res = admin.submit("/admin/services/zoho", "/admin/services/zoho/delete", &[]).await;
     assert_eq!(res.status, 303);
@@ -658,27 +796,45 @@ async fn the_list_searches_filters_and_sorts_with_the_state_in_the_url() {
     let page = admin.get("/admin/services").await;
     assert_eq!(page.status, 200);
     assert_eq!(rows(&page.body).len(), 10);
-    for text in ["Zoho Desk", "zoho_desk", "OAuth2", "API Key", "Basic Authentication", "by admin", "Create Service"] {
+    for text in
+        ["Zoho Desk", "zoho_desk", "OAuth2", "API Key", "Basic Authentication", "by admin", "Create Service"]
+    {
         assert!(page.body.contains(text), "{text}");
     }
     assert!(
         page.body.contains(r#"href="/admin/services/zendesk/edit""#)
             && page.body.contains(r#"href="/admin/connections/new?service=zendesk""#)
     );
-    assert!(page.body.contains(r#"hx-get="/admin/services/zendesk/delete""#), "hover actions: edit, create connection, delete");
+    assert!(
+        page.body.contains(r#"hx-get="/admin/services/zendesk/delete""#),
+        "hover actions: edit, create connection, delete"
+    );
 
     assert_eq!(rows(&admin.get("/admin/services?q=DESK").await.body), ["freshdesk", "zendesk", "zoho_desk"]);
-    assert_eq!(rows(&admin.get("/admin/services?q=de&auth_type=api_key").await.body), ["freshdesk", "zendesk"]);
+    assert_eq!(
+        rows(&admin.get("/admin/services?q=de&auth_type=api_key").await.body),
+        ["freshdesk", "zendesk"]
+    );
     assert_eq!(rows(&admin.get("/admin/services?q=m%C3%BCn").await.body), ["munchen"]);
     assert_eq!(rows(&admin.get("/admin/services?q=%25").await.body), ["percent"]);
     assert_eq!(rows(&admin.get("/admin/services?auth_type=oauth2").await.body), ["zoho_desk"]);
-    assert_eq!(rows(&admin.get("/admin/services?q=desk&sort=-name").await.body), ["zoho_desk", "zendesk", "freshdesk"]);
+    assert_eq!(
+        rows(&admin.get("/admin/services?q=desk&sort=-name").await.body),
+        ["zoho_desk", "zendesk", "freshdesk"]
+    );
     let nothing = admin.get("/admin/services?q=nothing%20here").await;
     assert!(nothing.body.contains("No services match") && nothing.body.contains("“nothing here”"));
     let searched = admin.get("/admin/services?q=desk&auth_type=api_key&sort=-name").await;
     assert!(searched.body.contains(r#"value="desk""#), "the search box keeps the needle");
-    assert!(searched.body.contains(r#"<option value="api_key" selected>"#) && searched.body.contains(r#"<option value="-name" selected>"#));
-    assert_eq!(admin.get("/admin/services?q=%00desk").await.status, 422, "control characters are refused at the edge");
+    assert!(
+        searched.body.contains(r#"<option value="api_key" selected>"#)
+            && searched.body.contains(r#"<option value="-name" selected>"#)
+    );
+    assert_eq!(
+        admin.get("/admin/services?q=%00desk").await.status,
+        422,
+        "control characters are refused at the edge"
+    );
     assert_eq!(admin.get("/admin/services/%00").await.status, 404);
     assert_eq!(admin.get("/admin/services/zoho_desk%00/edit").await.status, 404);
     // Unknown values fall back to defaults instead of failing.
@@ -718,8 +874,13 @@ async fn the_list_pages_through_many_services() {
     let first = admin.get("/admin/services").await;
     assert_eq!(rows(&first.body), expected[..25]);
     assert!(first.body.contains("1–25 of 130"));
-    assert!(first.body.contains(r#"href="/admin/services?sort=name&#38;page=2&#38;per_page=25""#), "a next link");
-    assert!(first.body.contains(r#"<a class="btn btn-secondary btn-sm" aria-disabled="true">‹ Previous</a>"#));
+    assert!(
+        first.body.contains(r#"href="/admin/services?sort=name&#38;page=2&#38;per_page=25""#),
+        "a next link"
+    );
+    assert!(
+        first.body.contains(r#"<a class="btn btn-secondary btn-sm" aria-disabled="true">‹ Previous</a>"#)
+    );
 
     let third = admin.get("/admin/services?page=3&per_page=50").await;
     assert_eq!(rows(&third.body), expected[100..]);
@@ -733,13 +894,20 @@ async fn the_list_pages_through_many_services() {
     let searched = admin.get("/admin/services?q=service_1&per_page=25&page=2").await;
     assert_eq!(rows(&searched.body), expected[125..]);
     assert!(searched.body.contains("26–30 of 30"));
-    assert!(searched.body.contains(r#"href="/admin/services?q=service_1&#38;sort=name&#38;page=1&#38;per_page=25""#));
+    assert!(
+        searched
+            .body
+            .contains(r#"href="/admin/services?q=service_1&#38;sort=name&#38;page=1&#38;per_page=25""#)
+    );
 
     let beyond = admin.get("/admin/services?page=40").await;
     assert_eq!(beyond.status, 200);
     assert!(!beyond.body.contains("No custom services yet"), "there are services, just not on this page");
     assert!(beyond.body.contains("130"), "the total is shown");
-    assert!(beyond.body.contains(r#"href="/admin/services?sort=name&#38;page=1&#38;per_page=25""#), "a way back");
+    assert!(
+        beyond.body.contains(r#"href="/admin/services?sort=name&#38;page=1&#38;per_page=25""#),
+        "a way back"
+    );
 }
 
 #[tokio::test]
@@ -748,30 +916,50 @@ async fn htmx_gets_only_the_results_block_and_everyone_else_the_whole_page() {
     let admin = app.admin().await;
     crate::services_api::seed_search_fixtures(&Api::new(&app).await).await;
     let url = format!("{}/admin/services?q=desk", app.base);
-    let fragment = admin.send(app.http().get(&url).header("HX-Request", "true").header("HX-Target", "service-results")).await;
+    let fragment = admin
+        .send(app.http().get(&url).header("HX-Request", "true").header("HX-Target", "service-results"))
+        .await;
     assert_eq!(fragment.status, 200);
     assert_eq!(rows(&fragment.body), ["freshdesk", "zendesk", "zoho_desk"]);
-    assert!(fragment.body.trim_start().starts_with("<div class=\"card\">"), "{}", &fragment.body[..200.min(fragment.body.len())]);
+    assert!(
+        fragment.body.trim_start().starts_with("<div class=\"card\">"),
+        "{}",
+        &fragment.body[..200.min(fragment.body.len())]
+    );
     for absent in ["<html", "<nav class=\"sidebar\"", "id=\"service-q\"", "id=\"service-results\""] {
         assert!(!fragment.body.contains(absent), "the fragment holds {absent}");
     }
     assert!(fragment.header("vary").contains("HX-Request"));
 
-    let empty = admin.send(app.http().get(format!("{url}zzz")).header("HX-Request", "true").header("HX-Target", "service-results")).await;
+    let empty = admin
+        .send(
+            app.http()
+                .get(format!("{url}zzz"))
+                .header("HX-Request", "true")
+                .header("HX-Target", "service-results"),
+        )
+        .await;
     assert!(empty.body.contains("No services match") && !empty.body.contains("<html"));
 
     for headers in [
         vec![],
         vec![("HX-Request", "true")],
         vec![("HX-Request", "true"), ("HX-Target", "main")],
-        vec![("HX-Request", "true"), ("HX-Target", "service-results"), ("HX-History-Restore-Request", "true")],
+        vec![
+            ("HX-Request", "true"),
+            ("HX-Target", "service-results"),
+            ("HX-History-Restore-Request", "true"),
+        ],
     ] {
         let mut req = app.http().get(&url);
         for (k, v) in &headers {
             req = req.header(*k, *v);
         }
         let full = admin.send(req).await;
-        assert!(full.body.contains("<html") && full.body.contains("id=\"service-results\""), "{headers:?}: a whole page");
+        assert!(
+            full.body.contains("<html") && full.body.contains("id=\"service-results\""),
+            "{headers:?}: a whole page"
+        );
         assert_eq!(rows(&full.body), ["freshdesk", "zendesk", "zoho_desk"]);
     }
 }
@@ -791,13 +979,24 @@ async fn the_alias_url_sets_the_callback_url_on_service_pages_and_in_the_api() {
     assert!(settings.body.contains(&format!(r#"name="alias_url" value="{}""#, app.base)));
     assert!(settings.body.contains(&format!("{}/integration/oauth/callback", app.base)));
 
-    let res =
-        admin.submit("/admin/settings/portal", "/admin/settings/portal", &[("alias_url", "  https://desk.example.com/portal/  ")]).await;
+    let res = admin
+        .submit(
+            "/admin/settings/portal",
+            "/admin/settings/portal",
+            &[("alias_url", "  https://desk.example.com/portal/  ")],
+        )
+        .await;
     assert_eq!(res.status, 303, "{}", res.body);
     let callback = "https://desk.example.com/portal/integration/oauth/callback";
     let settings = admin.get("/admin/settings/portal").await;
     assert!(settings.body.contains("Advanced Portal Settings saved.") && settings.body.contains(callback));
-    assert!(admin.get("/admin/services/zoho").await.body.contains(&format!(r#"<code id="callback-url">{callback}</code>"#)));
+    assert!(
+        admin
+            .get("/admin/services/zoho")
+            .await
+            .body
+            .contains(&format!(r#"<code id="callback-url">{callback}</code>"#))
+    );
     assert!(admin.get("/admin/services/zoho/edit").await.body.contains(callback));
     assert!(admin.get("/admin/services/new").await.body.contains(callback));
     assert_eq!(api.get("/api/v1/services/zoho").await.json()["callback_url"], callback);
@@ -812,7 +1011,8 @@ async fn the_alias_url_sets_the_callback_url_on_service_pages_and_in_the_api() {
         ("https://desk.example.com/#top", "Remove the query string and fragment."),
         ("", "absolute URL, such as https://desk.example.com"),
     ] {
-        let res = admin.submit("/admin/settings/portal", "/admin/settings/portal", &[("alias_url", bad)]).await;
+        let res =
+            admin.submit("/admin/settings/portal", "/admin/settings/portal", &[("alias_url", bad)]).await;
         assert_eq!(res.status, 422, "{bad}");
         assert!(res.body.contains(message), "{bad}: {message}");
     }
@@ -820,7 +1020,11 @@ async fn the_alias_url_sets_the_callback_url_on_service_pages_and_in_the_api() {
     let res = admin.submit("/admin/settings/portal", "/admin/settings/portal", &[("alias_url", &long)]).await;
     assert_eq!(res.status, 422);
     assert!(res.body.contains("Use at most 2048 characters."));
-    assert_eq!(api.get("/api/v1/services/zoho").await.json()["callback_url"], callback, "unchanged by the refusals");
+    assert_eq!(
+        api.get("/api/v1/services/zoho").await.json()["callback_url"],
+        callback,
+        "unchanged by the refusals"
+    );
     let changes: i64 = app
         .state
         .db
@@ -854,6 +1058,10 @@ async fn a_framing_header_is_refused_as_an_api_key_or_token_header_on_the_form()
     oauth.push(("token_header_name", "Host"));
     let res = create_via_form(&admin, &oauth).await;
     assert_eq!(res.status, 422, "{}", res.body);
-    assert!(res.body.contains(r#"id="token_header_name-err">Host cannot carry a credential"#), "{}", res.body);
+    assert!(
+        res.body.contains(r#"id="token_header_name-err">Host cannot carry a credential"#),
+        "{}",
+        res.body
+    );
     assert_eq!(counts(&app).await, (0, 0, 0));
 }

@@ -29,14 +29,30 @@ async fn sign_in_returns_to_the_page_asked_for_but_never_off_site() {
     let login = browser.get("/login?next=%2Fadmin%2Fservices").await;
     let token = login.csrf();
     let res = browser
-        .post("/login", &[("csrf_token", &token), ("username", "admin"), ("password", ADMIN_PASSWORD), ("next", "/admin/services")])
+        .post(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+                ("next", "/admin/services"),
+            ],
+        )
         .await;
     assert_eq!(res.header("location"), "/admin/services");
 
     let other = app.browser();
     let token = other.get("/login").await.csrf();
     let res = other
-        .post("/login", &[("csrf_token", &token), ("username", "admin"), ("password", ADMIN_PASSWORD), ("next", "//evil.example/x")])
+        .post(
+            "/login",
+            &[
+                ("csrf_token", &token),
+                ("username", "admin"),
+                ("password", ADMIN_PASSWORD),
+                ("next", "//evil.example/x"),
+            ],
+        )
         .await;
     assert_eq!(res.header("location"), "/");
 }
@@ -92,7 +108,9 @@ async fn sign_in_issues_a_new_session_id_and_drops_the_old_one() {
     let again = app.browser();
     let token = again.get("/login").await.csrf();
     again.cookies.lock().unwrap().insert("connections_session".into(), first.clone());
-    let res = again.post("/login", &[("csrf_token", &token), ("username", "admin"), ("password", ADMIN_PASSWORD)]).await;
+    let res = again
+        .post("/login", &[("csrf_token", &token), ("username", "admin"), ("password", ADMIN_PASSWORD)])
+        .await;
     assert_eq!(res.status, 303);
     let second = again.cookie("connections_session").unwrap();
     assert_ne!(first, second);
@@ -114,8 +132,13 @@ async fn session_cookie_is_http_only_and_lax() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
     let res = browser.sign_in("admin", ADMIN_PASSWORD).await;
-    let cookie =
-        res.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap()).find(|c| c.starts_with("connections_session=")).unwrap();
+    let cookie = res
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.starts_with("connections_session="))
+        .unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
     assert!(!cookie.contains("Secure"), "no Secure flag on an http base URL");
 
@@ -177,11 +200,21 @@ async fn disabled_users_and_role_changes_take_effect_at_once() {
     }
 
     let now = app.clock.now();
-    app.state.db.run(move |c| Ok(connections::models::user::set_role(c, id, Role::Technician, now)?)).await.unwrap();
-    assert!(within_two_seconds(async || alice.get("/admin/connections").await.status == 403).await, "no longer an SDAdmin");
+    app.state
+        .db
+        .run(move |c| Ok(connections::models::user::set_role(c, id, Role::Technician, now)?))
+        .await
+        .unwrap();
+    assert!(
+        within_two_seconds(async || alice.get("/admin/connections").await.status == 403).await,
+        "no longer an SDAdmin"
+    );
 
     app.state.db.run(move |c| Ok(connections::models::user::set_disabled(c, id, true, now)?)).await.unwrap();
-    assert!(within_two_seconds(async || alice.get("/admin/connections").await.status == 303).await, "a disabled user's session ends");
+    assert!(
+        within_two_seconds(async || alice.get("/admin/connections").await.status == 303).await,
+        "a disabled user's session ends"
+    );
     assert_eq!(app.browser().sign_in("alice", "alice-password-1").await.status, 401);
 }
 
@@ -218,7 +251,11 @@ async fn sign_out_and_role_changes_reach_every_instance_at_once() {
     let b = TestApp::spawn_on(a.shared_db(), |_| {}).await;
     let on_b = |signed_in: &crate::helpers::Browser| {
         let browser = b.browser();
-        browser.cookies.lock().unwrap().insert("connections_session".into(), signed_in.cookie("connections_session").unwrap());
+        browser
+            .cookies
+            .lock()
+            .unwrap()
+            .insert("connections_session".into(), signed_in.cookie("connections_session").unwrap());
         browser
     };
 
@@ -228,7 +265,10 @@ async fn sign_out_and_role_changes_reach_every_instance_at_once() {
         assert_eq!(admin_on_b.get("/admin/connections").await.status, 200);
     }
     assert_eq!(admin.submit("/admin/connections", "/logout", &[]).await.status, 303);
-    assert!(within_two_seconds(async || admin_on_b.get("/admin/connections").await.status == 303).await, "signed out on B too");
+    assert!(
+        within_two_seconds(async || admin_on_b.get("/admin/connections").await.status == 303).await,
+        "signed out on B too"
+    );
 
     let bob = a.add_user("bob", Role::SdAdmin, "bob-password-1234").await;
     let bob_on_a = a.browser();
@@ -238,8 +278,15 @@ async fn sign_out_and_role_changes_reach_every_instance_at_once() {
         assert_eq!(bob_on_b.get("/admin/connections").await.status, 200);
     }
     let now = a.clock.now();
-    a.state.db.run(move |c| Ok(connections::models::user::set_role(c, bob, Role::Technician, now)?)).await.unwrap();
-    assert!(within_two_seconds(async || bob_on_b.get("/admin/connections").await.status == 403).await, "no longer an SDAdmin on B");
+    a.state
+        .db
+        .run(move |c| Ok(connections::models::user::set_role(c, bob, Role::Technician, now)?))
+        .await
+        .unwrap();
+    assert!(
+        within_two_seconds(async || bob_on_b.get("/admin/connections").await.status == 403).await,
+        "no longer an SDAdmin on B"
+    );
 }
 
 /// The listener's connection is cut (a PostgreSQL restart, a proxy timeout) and a role change is made
@@ -278,6 +325,13 @@ async fn a_change_made_while_the_listener_is_cut_off_still_takes_effect() {
         .unwrap();
     assert_eq!(cut, 1, "one listener connection");
     let now = app.clock.now();
-    app.state.db.run(move |c| Ok(connections::models::user::set_role(c, id, Role::Technician, now)?)).await.unwrap();
-    assert!(within_two_seconds(async || carol.get("/admin/connections").await.status == 403).await, "no longer an SDAdmin");
+    app.state
+        .db
+        .run(move |c| Ok(connections::models::user::set_role(c, id, Role::Technician, now)?))
+        .await
+        .unwrap();
+    assert!(
+        within_two_seconds(async || carol.get("/admin/connections").await.status == 403).await,
+        "no longer an SDAdmin"
+    );
 }

@@ -22,7 +22,11 @@ async fn send_and_stall(app: &TestApp, head: String, start: &str) -> String {
     stream.write_all(start.as_bytes()).await.unwrap();
     let mut answer = Vec::new();
     let read = tokio::time::timeout(Duration::from_secs(20), stream.read_to_end(&mut answer)).await;
-    assert!(read.is_ok(), "the app neither answered nor closed the connection: {}", String::from_utf8_lossy(&answer));
+    assert!(
+        read.is_ok(),
+        "the app neither answered nor closed the connection: {}",
+        String::from_utf8_lossy(&answer)
+    );
     String::from_utf8_lossy(&answer).into_owned()
 }
 
@@ -34,7 +38,10 @@ async fn a_form_body_that_trickles_is_answered_408_and_the_connection_closed() {
     let answer = send_and_stall(&app, head.into(), "username=adm").await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
-    assert!(answer.contains("took too long") && answer.contains("nosniff"), "a page with the security headers: {answer}");
+    assert!(
+        answer.contains("took too long") && answer.contains("nosniff"),
+        "a page with the security headers: {answer}"
+    );
 
     let chunked = "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
                    Transfer-Encoding: chunked\r\n\r\n";
@@ -54,7 +61,8 @@ async fn a_json_body_that_trickles_gets_a_json_408() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains(r#""code":"timeout""#), "{answer}");
     let (services,): (i64,) = {
-        let res = app.http().get(format!("{}/api/v1/services", app.base)).bearer_auth(&token).send().await.unwrap();
+        let res =
+            app.http().get(format!("{}/api/v1/services", app.base)).bearer_auth(&token).send().await.unwrap();
         let body: serde_json::Value = res.json().await.unwrap();
         (body["total"].as_i64().unwrap(),)
     };

@@ -28,7 +28,8 @@ async fn pair() -> (Pair, String) {
         config.outbound_allow_http = true;
     })
     .await;
-    let (api_one, api_two, up) = (Api::new(&one, "admin").await, Api::new(&two, "admin").await, Upstream::start().await);
+    let (api_one, api_two, up) =
+        (Api::new(&one, "admin").await, Api::new(&two, "admin").await, Upstream::start().await);
     let mut service = api_key_service("desk");
     service["api_base_url"] = format!("{}/api", up.url).into();
     api_one.create("/api/v1/services", &service).await;
@@ -41,7 +42,9 @@ async fn pair() -> (Pair, String) {
 }
 
 async fn store_key(api: &Api, key: &str) {
-    let res = api.put("/api/v1/connections/desk/credentials", &json!({"params": {"X-Api-Key": key, "X-Org-Id": "7"}})).await;
+    let res = api
+        .put("/api/v1/connections/desk/credentials", &json!({"params": {"X-Api-Key": key, "X-Org-Id": "7"}}))
+        .await;
     assert_eq!(res.status, 200, "{}", res.body);
 }
 
@@ -74,7 +77,10 @@ async fn a_connection_revoked_on_one_instance_is_refused_by_the_other() {
     store_key(&p.api_one, &canary("key")).await;
     assert!(within_two_seconds(async || p.invoke_two().await.0 == 200).await, "connected again");
     assert_eq!(p.api_one.delete("/api/v1/connections/desk").await.status, 200);
-    assert!(within_two_seconds(async || p.invoke_two().await.0 == 404).await, "a deleted connection is not found");
+    assert!(
+        within_two_seconds(async || p.invoke_two().await.0 == 404).await,
+        "a deleted connection is not found"
+    );
 }
 
 #[tokio::test]
@@ -86,7 +92,8 @@ async fn new_credentials_and_a_changed_service_reach_the_other_instance() {
     assert!(within_two_seconds(uses_new_key).await, "the other instance sends the new key");
     assert!(p.up.received().last().is_some_and(|r| r.header("x-api-key") != old_key));
 
-    let res = p.api_one.patch("/api/v1/services/desk", &json!({"api_base_url": format!("{}/v2", p.up.url)})).await;
+    let res =
+        p.api_one.patch("/api/v1/services/desk", &json!({"api_base_url": format!("{}/v2", p.up.url)})).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let moved = async || p.invoke_two().await.1.as_deref() == Some("/v2/items");
     assert!(within_two_seconds(moved).await, "the other instance follows the service's new API base URL");
@@ -116,7 +123,10 @@ async fn a_service_renamed_on_one_instance_is_shown_renamed_in_the_others_lists(
     assert!(shown("Service desk").await, "the second instance has read the service's name");
     let res = p.api_one.patch("/api/v1/services/desk", &json!({"name": "Service Desk EU"})).await;
     assert_eq!(res.status, 200, "{}", res.body);
-    assert!(within_two_seconds(async || shown("Service Desk EU").await).await, "the other instance shows the new name");
+    assert!(
+        within_two_seconds(async || shown("Service Desk EU").await).await,
+        "the other instance shows the new name"
+    );
     // On the instance that renamed it: at once.
     let res = p.api_two.patch("/api/v1/services/desk", &json!({"name": "Service Desk US"})).await;
     assert_eq!(res.status, 200, "{}", res.body);
@@ -127,7 +137,12 @@ async fn a_service_renamed_on_one_instance_is_shown_renamed_in_the_others_lists(
 async fn search_two(api: &Api, needle: &str) -> Vec<String> {
     let res = api.get(&format!("/api/v1/connections?search={needle}")).await;
     assert_eq!(res.status, 200, "{}", res.body);
-    res.json()["connections"].as_array().unwrap().iter().map(|c| c["link_name"].as_str().unwrap().to_owned()).collect()
+    res.json()["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["link_name"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 #[tokio::test]
@@ -136,11 +151,18 @@ async fn connections_added_renamed_or_deleted_anywhere_are_searched_at_once_by_t
     let two = TestApp::spawn_on(one.shared_db(), |_| {}).await;
     let (api_one, api_two) = (Api::new(&one, "admin").await, Api::new(&two, "admin").await);
     api_one.create("/api/v1/services", &api_key_service("desk")).await;
-    api_one.create("/api/v1/connections", &json!({"service": "desk", "name": "Zoho Desk", "link_name": "first"})).await;
+    api_one
+        .create("/api/v1/connections", &json!({"service": "desk", "name": "Zoho Desk", "link_name": "first"}))
+        .await;
     // The second instance's name index now holds one connection.
     assert_eq!(search_two(&api_two, "zoho").await, ["first"]);
 
-    api_one.create("/api/v1/connections", &json!({"service": "desk", "name": "Zoho Books", "link_name": "second"})).await;
+    api_one
+        .create(
+            "/api/v1/connections",
+            &json!({"service": "desk", "name": "Zoho Books", "link_name": "second"}),
+        )
+        .await;
     assert_eq!(search_two(&api_two, "zoho").await, ["second", "first"], "added on the other instance");
     assert_eq!(search_two(&api_two, "zoho&sort=-name").await, ["first", "second"]);
 
@@ -153,7 +175,8 @@ async fn connections_added_renamed_or_deleted_anywhere_are_searched_at_once_by_t
     assert_eq!(search_two(&api_two, "zoho").await, Vec::<String>::new(), "deleted on the other instance");
 
     // As another tool would, without going through either instance.
-    let sql = "UPDATE connections SET name = 'Zoho Direct', name_lower = 'zoho direct' WHERE link_name = 'first'";
+    let sql =
+        "UPDATE connections SET name = 'Zoho Direct', name_lower = 'zoho direct' WHERE link_name = 'first'";
     one.state.db.run(move |c| Ok(diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)?)).await.unwrap();
     assert_eq!(search_two(&api_two, "zoho").await, ["first"], "renamed in the database itself");
     assert_eq!(search_two(&api_two, "ZOHO%20DIRECT").await, ["first"]);
@@ -165,7 +188,12 @@ async fn listed_two(api: &Api, owner: &str) -> (i64, Vec<String>) {
     let res = api.get(&format!("/api/v1/connections?owner={owner}")).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let body = res.json();
-    let owners = body["connections"].as_array().unwrap().iter().map(|c| c["owner"].as_str().unwrap().to_owned()).collect();
+    let owners = body["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["owner"].as_str().unwrap().to_owned())
+        .collect();
     (body["total"].as_i64().unwrap(), owners)
 }
 
@@ -174,8 +202,9 @@ async fn the_counts_and_owners_the_lists_show_follow_changes_made_on_the_other_i
     let one = spawn_app().await;
     let two = TestApp::spawn_on(one.shared_db(), |_| {}).await;
     let (api_one, api_two) = (Api::new(&one, "admin").await, Api::new(&two, "admin").await);
-    let sql =
-        async |sql: &'static str| one.state.db.run(move |c| Ok(diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)?)).await.unwrap();
+    let sql = async |sql: &'static str| {
+        one.state.db.run(move |c| Ok(diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)?)).await.unwrap()
+    };
     // The second instance's lists (everyone's and the admin's) have read their counts and owners.
     let no_services = two.admin().await.get("/admin/connections").await;
     assert!(text_of(&no_services).contains("Start by registering the application"), "{}", no_services.body);
@@ -183,26 +212,39 @@ async fn the_counts_and_owners_the_lists_show_follow_changes_made_on_the_other_i
     let admin_two = two.admin().await;
     assert_eq!(admin_two.get("/admin/services").await.status, 200);
     api_one.create("/api/v1/services", &api_key_service("desk")).await;
-    let has_services = async || text_of(&admin_two.get("/admin/connections").await).contains("Create one, then connect it");
+    let has_services =
+        async || text_of(&admin_two.get("/admin/connections").await).contains("Create one, then connect it");
     assert!(within_two_seconds(has_services).await, "a service added on the other instance is counted");
     let services_counted = async || text_of(&admin_two.get("/admin/services").await).contains("1–1 of 1");
     assert!(within_two_seconds(services_counted).await, "in the Custom Services list too");
     api_one.create("/api/v1/connections", &connection("desk", "first", &[])).await;
-    assert!(within_two_seconds(async || listed_two(&api_two, "me").await == (1, vec!["admin".to_owned()])).await, "counted, once heard of");
+    assert!(
+        within_two_seconds(async || listed_two(&api_two, "me").await == (1, vec!["admin".to_owned()])).await,
+        "counted, once heard of"
+    );
     assert_eq!(listed_two(&api_two, "any").await.0, 1);
 
     api_one.create("/api/v1/connections", &connection("desk", "second", &[])).await;
-    assert!(within_two_seconds(async || listed_two(&api_two, "any").await.0 == 2).await, "added on the other instance");
+    assert!(
+        within_two_seconds(async || listed_two(&api_two, "any").await.0 == 2).await,
+        "added on the other instance"
+    );
     assert!(within_two_seconds(async || listed_two(&api_two, "me").await.0 == 2).await);
     assert_eq!(api_one.delete("/api/v1/connections/first").await.status, 200);
-    assert!(within_two_seconds(async || listed_two(&api_two, "me").await.0 == 1).await, "deleted on the other instance");
+    assert!(
+        within_two_seconds(async || listed_two(&api_two, "me").await.0 == 1).await,
+        "deleted on the other instance"
+    );
 
     // As another tool would, without going through either instance.
     sql("UPDATE users SET username = 'chief' WHERE username = 'admin'").await;
     let renamed = async || listed_two(&api_two, "any").await == (1, vec!["chief".to_owned()]);
     assert!(within_two_seconds(renamed).await, "an owner renamed in the database itself");
     sql("DELETE FROM connections WHERE link_name = 'second'").await;
-    assert!(within_two_seconds(async || listed_two(&api_two, "any").await.0 == 0).await, "deleted in the database itself");
+    assert!(
+        within_two_seconds(async || listed_two(&api_two, "any").await.0 == 0).await,
+        "deleted in the database itself"
+    );
 
     // On the instance that made the change: at once.
     assert_eq!(listed_two(&api_two, "me").await.0, 0);

@@ -69,7 +69,10 @@ impl Upstream {
         let port = listener.local_addr().unwrap().port();
         let data = recorder.clone();
         let server = HttpServer::new(move || {
-            App::new().app_data(data.clone()).app_data(web::PayloadConfig::default().limit(1 << 20)).default_service(web::to(answer))
+            App::new()
+                .app_data(data.clone())
+                .app_data(web::PayloadConfig::default().limit(1 << 20))
+                .default_service(web::to(answer))
         })
         .workers(1)
         .listen(listener)
@@ -106,7 +109,10 @@ impl MessageBody for Chunks {
         BodySize::Stream
     }
 
-    fn poll_next(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        _: &mut Context<'_>,
+    ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
         if self.0 == 0 {
             return Poll::Ready(None);
         }
@@ -123,12 +129,18 @@ async fn answer(req: HttpRequest, body: web::Bytes, recorder: web::Data<Recorder
         method: req.method().to_string(),
         path: req.path().to_owned(),
         query: req.query_string().to_owned(),
-        headers: req.headers().iter().map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned())).collect(),
+        headers: req
+            .headers()
+            .iter()
+            .map(|(n, v)| (n.as_str().to_owned(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect(),
         body: body.to_vec(),
     };
     recorder.received.lock().unwrap().push(received.clone());
     match req.path().rsplit('/').next().unwrap_or("") {
-        "redirect" => HttpResponse::Found().insert_header(("location", "https://elsewhere.example/landing?from=upstream")).finish(),
+        "redirect" => HttpResponse::Found()
+            .insert_header(("location", "https://elsewhere.example/landing?from=upstream"))
+            .finish(),
         "big" => HttpResponse::Ok().content_type("text/plain").body(vec![b'x'; BIG]),
         "big-chunked" => HttpResponse::Ok().content_type("text/plain").body(Chunks(BIG / 65536 + 1)),
         "slow" => {
@@ -136,11 +148,18 @@ async fn answer(req: HttpRequest, body: web::Bytes, recorder: web::Data<Recorder
             HttpResponse::Ok().body("finally")
         }
         "reencode" => reencode(&req),
-        "binary" => HttpResponse::Ok().content_type("application/octet-stream").body(vec![0x89, b'P', b'N', b'G', 0xff, 0x00, 0xfe]),
+        "binary" => HttpResponse::Ok()
+            .content_type("application/octet-stream")
+            .body(vec![0x89, b'P', b'N', b'G', 0xff, 0x00, 0xfe]),
         _ => {
             let mut headers = serde_json::Map::new();
             for (name, value) in &received.headers {
-                headers.entry(name.clone()).or_insert_with(|| json!([])).as_array_mut().unwrap().push(value.clone().into());
+                headers
+                    .entry(name.clone())
+                    .or_insert_with(|| json!([]))
+                    .as_array_mut()
+                    .unwrap()
+                    .push(value.clone().into());
             }
             let echo = json!({
                 "method": received.method,
@@ -150,7 +169,8 @@ async fn answer(req: HttpRequest, body: web::Bytes, recorder: web::Data<Recorder
                 "body": String::from_utf8_lossy(&received.body),
             });
             let mut res = HttpResponse::Ok();
-            for (name, echoed) in [("authorization", "x-echo-authorization"), ("x-api-key", "x-echo-api-key")] {
+            for (name, echoed) in [("authorization", "x-echo-authorization"), ("x-api-key", "x-echo-api-key")]
+            {
                 if let Some(value) = req.headers().get(name) {
                     res.insert_header((echoed, value.clone()));
                 }
@@ -168,7 +188,10 @@ fn reencode(req: &HttpRequest) -> HttpResponse {
     use base64::Engine;
     use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
-    let pair = header("authorization").strip_prefix("Basic ").and_then(|b| STANDARD.decode(b).ok()).unwrap_or_default();
+    let pair = header("authorization")
+        .strip_prefix("Basic ")
+        .and_then(|b| STANDARD.decode(b).ok())
+        .unwrap_or_default();
     let pair = String::from_utf8(pair).unwrap_or_default();
     let password = pair.split_once(':').map_or("", |(_, p)| p);
     let key = header("x-api-key");

@@ -63,7 +63,8 @@ async fn an_upstream_that_refuses_resets_or_hangs_up_is_named_in_plain_words() {
     let reset = failure_at(&api, "reset", format!("http://127.0.0.1:{}/api", hanging_up(true).await)).await;
     assert!(reset.starts_with("Connection reset by the upstream (http://127.0.0.1:"), "{reset}");
 
-    let closed = failure_at(&api, "closed", format!("http://127.0.0.1:{}/api", hanging_up(false).await)).await;
+    let closed =
+        failure_at(&api, "closed", format!("http://127.0.0.1:{}/api", hanging_up(false).await)).await;
     assert!(closed.starts_with("The upstream closed the connection before answering ("), "{closed}");
 
     let tls = failure_at(&api, "tls", format!("https://127.0.0.1:{}/api", hanging_up(false).await)).await;

@@ -14,7 +14,8 @@ fn body(schema: Value) -> Value {
 
 /// `/api/v1/connections…`.
 pub fn paths() -> Map<String, Value> {
-    let one = |id: &str, summary: &str| json!({ "tags": ["connections"], "operationId": id, "summary": summary });
+    let one =
+        |id: &str, summary: &str| json!({ "tags": ["connections"], "operationId": id, "summary": summary });
     let mut list = one("list_connections", "List connections: mine by default, or everyone's");
     list["parameters"] = json!([
         { "name": "search", "in": "query",
@@ -28,9 +29,13 @@ pub fn paths() -> Map<String, Value> {
         param_ref("Page"),
         param_ref("PerPage"),
     ]);
-    list["responses"] = with_errors(json!({ "200": ok("One page of connections.", schema("ConnectionList")) }), &["400", "422"]);
+    list["responses"] = with_errors(
+        json!({ "200": ok("One page of connections.", schema("ConnectionList")) }),
+        &["400", "422"],
+    );
 
-    let mut create = one("create_connection", "Create a connection (Not connected) owned by the token's user");
+    let mut create =
+        one("create_connection", "Create a connection (Not connected) owned by the token's user");
     create["requestBody"] = body(schema("ConnectionInput"));
     create["responses"] = with_errors(
         json!({ "201": {
@@ -45,19 +50,31 @@ pub fn paths() -> Map<String, Value> {
     show["responses"] = with_errors(json!({ "200": ok("The connection.", schema("Connection")) }), &["404"]);
 
     let mut update = one("update_connection", "Rename a connection or change its scopes (owner only)");
-    update["description"] = json!("The link name and the service cannot change. Changed scopes take effect at the next connect.");
+    update["description"] =
+        json!("The link name and the service cannot change. Changed scopes take effect at the next connect.");
     update["requestBody"] = body(schema("ConnectionChanges"));
-    update["responses"] = with_errors(json!({ "200": ok("The changed connection.", schema("Connection")) }), &["404", "413", "422"]);
+    update["responses"] = with_errors(
+        json!({ "200": ok("The changed connection.", schema("Connection")) }),
+        &["404", "413", "422"],
+    );
 
-    let mut delete = one("delete_connection", "Revoke at the provider when it can, then delete (owner or any SDAdmin)");
-    delete["responses"] = with_errors(json!({ "200": ok("Deleted.", schema("ConnectionDeleted")) }), &["404"]);
+    let mut delete =
+        one("delete_connection", "Revoke at the provider when it can, then delete (owner or any SDAdmin)");
+    delete["responses"] =
+        with_errors(json!({ "200": ok("Deleted.", schema("ConnectionDeleted")) }), &["404"]);
 
-    let mut credentials = one("put_credentials", "Store API key values or a username and password: Connected (owner only)");
+    let mut credentials =
+        one("put_credentials", "Store API key values or a username and password: Connected (owner only)");
     credentials["requestBody"] = body(schema("CredentialInput"));
-    credentials["responses"] =
-        with_errors(json!({ "200": ok("The connected connection.", schema("Connection")) }), &["400", "404", "413", "422"]);
+    credentials["responses"] = with_errors(
+        json!({ "200": ok("The connected connection.", schema("Connection")) }),
+        &["400", "404", "413", "422"],
+    );
 
-    let mut authorize = one("authorize_connection", "Start the OAuth2 consent (Authorization Code) or fetch a token (Client Credentials)");
+    let mut authorize = one(
+        "authorize_connection",
+        "Start the OAuth2 consent (Authorization Code) or fetch a token (Client Credentials)",
+    );
     authorize["description"] = json!(
         "Authorization Code: answers the provider's consent URL; the flow belongs to the token's user and completes when \
          that URL is opened in their signed-in browser. Client Credentials: the token request is made at once and the \
@@ -68,20 +85,31 @@ pub fn paths() -> Map<String, Value> {
         &["400", "404", "409", "502"],
     );
 
-    let mut revoke = one("revoke_connection", "Revoke at the provider and delete the stored credentials: Disconnected");
-    revoke["responses"] = with_errors(json!({ "200": ok("The connection, with `revoke_outcome`.", schema("Connection")) }), &["404"]);
+    let mut revoke =
+        one("revoke_connection", "Revoke at the provider and delete the stored credentials: Disconnected");
+    revoke["responses"] = with_errors(
+        json!({ "200": ok("The connection, with `revoke_outcome`.", schema("Connection")) }),
+        &["404"],
+    );
 
-    let mut invoke = one("invoke_connection", "Send a request through the connection, its credentials injected");
+    let mut invoke =
+        one("invoke_connection", "Send a request through the connection, its credentials injected");
     invoke["description"] = json!(
         "The request goes to the service's API base URL (`path`) or an absolute `url` inside it; credentials are never \
          revealed, and any echo of them in the answer is masked."
     );
     invoke["requestBody"] = body(schema("InvokeRequest"));
-    invoke["responses"] =
-        with_errors(json!({ "200": ok("The upstream answer.", schema("InvokeAnswer")) }), &["404", "409", "413", "422", "502"]);
+    invoke["responses"] = with_errors(
+        json!({ "200": ok("The upstream answer.", schema("InvokeAnswer")) }),
+        &["404", "409", "413", "422", "502"],
+    );
 
-    let mut test = one("test_connection", "Check the connection: the service's test request, or a token/credentials check");
-    test["responses"] = with_errors(json!({ "200": ok("What the test found.", schema("TestResult")) }), &["404", "409"]);
+    let mut test = one(
+        "test_connection",
+        "Check the connection: the service's test request, or a token/credentials check",
+    );
+    test["responses"] =
+        with_errors(json!({ "200": ok("What the test found.", schema("TestResult")) }), &["404", "409"]);
 
     let item = |ops: Value| {
         let mut item = json!({ "parameters": [param_ref("ConnectionLinkName")] });
@@ -111,7 +139,8 @@ pub fn parameters() -> Map<String, Value> {
 /// What the connections API answers and accepts.
 pub fn schemas() -> Map<String, Value> {
     let time = |description: &str| json!({ "type": "string", "format": "date-time", "nullable": true, "description": description });
-    let nullable = |description: &str| json!({ "type": "string", "nullable": true, "description": description });
+    let nullable =
+        |description: &str| json!({ "type": "string", "nullable": true, "description": description });
     let scopes = optional(json!({
         "type": "array", "items": { "type": "string" },
         "description": "OAuth2: a subset of the service's scopes, at least one when it defines any (blank ones are skipped).",

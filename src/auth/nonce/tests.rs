@@ -38,5 +38,8 @@ fn the_parts_cannot_be_shifted_into_one_another() {
 fn two_nonces_issued_in_the_same_second_differ() {
     let (a, b) = (issue(KEY, "connect", "desk", 1000).unwrap(), issue(KEY, "connect", "desk", 1000).unwrap());
     assert_ne!(a, b);
-    assert!(verify(KEY, "connect", "desk", &a, 1000).is_some() && verify(KEY, "connect", "desk", &b, 1000).is_some());
+    assert!(
+        verify(KEY, "connect", "desk", &a, 1000).is_some()
+            && verify(KEY, "connect", "desk", &b, 1000).is_some()
+    );
 }

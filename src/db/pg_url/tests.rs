@@ -18,7 +18,10 @@ fn an_operators_own_values_are_kept_and_only_the_missing_ones_added() {
     assert!(out.starts_with(url), "{out}");
     assert_eq!(out.matches("connect_timeout=").count(), 1, "{out}");
     assert_eq!(out.matches("tcp_user_timeout=").count(), 1, "{out}");
-    assert!(out.ends_with("&keepalives=1&keepalives_idle=5&keepalives_interval=2&keepalives_count=3"), "{out}");
+    assert!(
+        out.ends_with("&keepalives=1&keepalives_idle=5&keepalives_interval=2&keepalives_count=3"),
+        "{out}"
+    );
     assert_eq!(add_defaults("postgres://db/c?", false).matches("?connect_timeout=5&keepalives=1").count(), 1);
 }
 

@@ -26,9 +26,14 @@ fn service_urls_are_absolute_https_without_credentials() {
     assert_eq!(service_url("https://api.example.com/v1", false).unwrap(), "https://api.example.com/v1");
     assert!(service_url("http://api.example.com", false).is_err());
     assert!(service_url("http://api.example.com", true).is_ok());
-    for bad in
-        ["api.example.com", "/relative", "ftp://x.example", "https://user:pw@x.example", "javascript:alert(1)", "https://x.example/#frag"]
-    {
+    for bad in [
+        "api.example.com",
+        "/relative",
+        "ftp://x.example",
+        "https://user:pw@x.example",
+        "javascript:alert(1)",
+        "https://x.example/#frag",
+    ] {
         assert!(service_url(bad, true).is_err(), "{bad}");
     }
     assert!(service_url(&format!("https://x.example/{}", "a".repeat(2100)), false).is_err());
@@ -44,7 +49,16 @@ fn header_names_are_tokens() {
 
 #[test]
 fn hop_by_hop_and_framing_headers_cannot_carry_a_credential() {
-    for bad in ["Host", "content-length", "Transfer-Encoding", "CONNECTION", "Keep-Alive", "TE", "Trailer", "Upgrade"] {
+    for bad in [
+        "Host",
+        "content-length",
+        "Transfer-Encoding",
+        "CONNECTION",
+        "Keep-Alive",
+        "TE",
+        "Trailer",
+        "Upgrade",
+    ] {
         let err = credential_header_name(bad).unwrap_err();
         assert!(err.contains("cannot carry a credential"), "{bad}: {err}");
     }

@@ -12,7 +12,11 @@ use crate::state::AppState;
 
 /// Every `interval`, the connections whose tokens expire within twice the margin, a few at a time.
 /// Stops when `stop` turns true.
-pub fn spawn_background(state: Data<AppState>, interval: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub fn spawn_background(
+    state: Data<AppState>,
+    interval: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     tokio::spawn(async move {
         let mut ticks = tokio::time::interval(interval);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

@@ -20,7 +20,8 @@ use crate::models::service::{self as services, ServiceRow};
 use crate::oauth::{self, TokenError, TokenSet};
 use crate::state::AppState;
 
-const NO_REFRESH_TOKEN: &str = "The access token expired and the provider granted no refresh token (ask for offline access): reconnect.";
+const NO_REFRESH_TOKEN: &str =
+    "The access token expired and the provider granted no refresh token (ask for offline access): reconnect.";
 
 /// Refreshes `row`'s tokens. The caller holds the lease and this process's turn (`_turn`, given
 /// back when this ends).
@@ -57,19 +58,28 @@ pub(super) async fn run(
         && let Some(previous) = row.open_previous_refresh_token(&state.keyring)?
     {
         // The token a rotation replaced, refused its successor: a provider's grace window may take it.
-        tracing::info!(connection = row.link_name, "the provider refused the refresh token; trying the one it replaced");
+        tracing::info!(
+            connection = row.link_name,
+            "the provider refused the refresh token; trying the one it replaced"
+        );
         result = request(&state, &row, &config, &endpoint, secret.as_ref(), Some(&previous)).await;
         used = Some(previous);
         fell_back = true;
     }
     match result {
-        Ok(tokens) => Ok(success(&state, &row, &service, &config, tokens, used.filter(|_| !fell_back), started).await),
+        Ok(tokens) => {
+            Ok(success(&state, &row, &service, &config, tokens, used.filter(|_| !fell_back), started).await)
+        }
         Err(TokenError::InvalidGrant { error, description }) => {
             let detail = description.map(|d| format!(": {d}")).unwrap_or_default();
-            let message = format!("The provider rejected the token refresh ({error}{detail}): reconnect this connection.");
+            let message = format!(
+                "The provider rejected the token refresh ({error}{detail}): reconnect this connection."
+            );
             Err(dead_grant(&state, &row, message, started).await)
         }
-        Err(e @ TokenError::ClientRefused { .. }) => Err(client_refused(&state, &row, &service, &e.to_string(), started).await),
+        Err(e @ TokenError::ClientRefused { .. }) => {
+            Err(client_refused(&state, &row, &service, &e.to_string(), started).await)
+        }
         Err(e @ (TokenError::Transient(_) | TokenError::NotSent(_) | TokenError::Off)) => {
             Err(passing_failure(&state, &row, format!("The last token refresh failed: {e}."), started).await)
         }
@@ -86,7 +96,9 @@ async fn request(
     refresh_token: Option<&Secret>,
 ) -> Result<TokenSet, TokenError> {
     let form = match refresh_token {
-        Some(token) => vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", token.expose().to_owned())],
+        Some(token) => {
+            vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", token.expose().to_owned())]
+        }
         None => {
             let mut form = vec![("grant_type", "client_credentials".to_owned())];
             let scopes = row.scopes_requested();
@@ -137,7 +149,14 @@ async fn success(
         Ok(stored) => stored_or_not(state, row.id, &row.link_name, stored, 0),
         Err(e) => {
             tracing::warn!(connection = row.link_name, error = %e, "cannot store refreshed tokens yet; they are kept and the store is retried");
-            tokio::spawn(store_until_done(state.clone(), row.id, row.link_name.clone(), row.token_version, new, now));
+            tokio::spawn(store_until_done(
+                state.clone(),
+                row.id,
+                row.link_name.clone(),
+                row.token_version,
+                new,
+                now,
+            ));
         }
     }
     note(state, row.id, started, None).await;
@@ -154,14 +173,25 @@ fn stored_or_not(state: &AppState, id: i64, link_name: &str, stored: bool, retri
              earlier attempt of the same store that the database took late); this copy was not stored"
         ),
         (true, 0) => {}
-        (true, n) => tracing::info!(connection = link_name, retries = n, "refreshed tokens stored after a database fault"),
+        (true, n) => tracing::info!(
+            connection = link_name,
+            retries = n,
+            "refreshed tokens stored after a database fault"
+        ),
     }
 }
 
 /// Stores refreshed tokens, retrying through database faults for as long as this process lives,
 /// unless the tokens changed meanwhile (a revoke, a reconnect): what the provider issued is never
 /// dropped because a write failed once. Until then, `Refresher::pending` serves the new token.
-async fn store_until_done(state: Data<AppState>, id: i64, link_name: String, version: i64, new: Refreshed, now: i64) {
+async fn store_until_done(
+    state: Data<AppState>,
+    id: i64,
+    link_name: String,
+    version: i64,
+    new: Refreshed,
+    now: i64,
+) {
     let mut delay = Duration::from_millis(100);
     for retry in 1u32.. {
         tokio::time::sleep(delay).await;
@@ -178,9 +208,17 @@ async fn store_until_done(state: Data<AppState>, id: i64, link_name: String, ver
 }
 
 /// The grant is dead at the provider: the tokens go, and the owner must reconnect.
-async fn dead_grant(state: &AppState, row: &ConnectionRow, message: String, started: Instant) -> TokenFailure {
+async fn dead_grant(
+    state: &AppState,
+    row: &ConnectionRow,
+    message: String,
+    started: Instant,
+) -> TokenFailure {
     let (id, now, shown) = (row.id, state.clock.now(), message.clone());
-    let cleared = state.db.run(move |c| Ok(connections::clear_secrets(c, id, Status::NeedsReconnect, Some(&shown), None, now)?)).await;
+    let cleared = state
+        .db
+        .run(move |c| Ok(connections::clear_secrets(c, id, Status::NeedsReconnect, Some(&shown), None, now)?))
+        .await;
     note(state, row.id, started, Some(message.clone())).await;
     match cleared {
         Ok(()) => TokenFailure::NeedsReconnect(message),
@@ -190,25 +228,40 @@ async fn dead_grant(state: &AppState, row: &ConnectionRow, message: String, star
 
 /// The provider refused the service's client credentials: the service is marked (its page and its
 /// connections say so, and refreshes wait for an admin to change it); every token is kept.
-async fn client_refused(state: &AppState, row: &ConnectionRow, service: &ServiceRow, why: &str, started: Instant) -> TokenFailure {
+async fn client_refused(
+    state: &AppState,
+    row: &ConnectionRow,
+    service: &ServiceRow,
+    why: &str,
+    started: Instant,
+) -> TokenFailure {
     let message = format!(
         "The provider refused the client credentials of the service “{}” ({why}). The connections keep their tokens; an \
          admin must check the client ID and secret on the service's page.",
         service.name
     );
     let (service_id, now, shown) = (service.id, state.clock.now(), message.clone());
-    if let Err(e) = state.db.run(move |c| Ok(services::mark_client_refused(c, service_id, &shown, now)?)).await {
+    if let Err(e) =
+        state.db.run(move |c| Ok(services::mark_client_refused(c, service_id, &shown, now)?)).await
+    {
         tracing::warn!(error = %e, "could not mark the service's client as refused");
     }
     passing_failure(state, row, message, started).await
 }
 
 /// A failure that may pass: counted, the lease released, the background refresher cooling down.
-async fn passing_failure(state: &AppState, row: &ConnectionRow, message: String, started: Instant) -> TokenFailure {
+async fn passing_failure(
+    state: &AppState,
+    row: &ConnectionRow,
+    message: String,
+    started: Instant,
+) -> TokenFailure {
     let now = state.clock.now();
     let retry_after = now + cooldown(row.refresh_failures + 1);
     let (id, holder, shown) = (row.id, state.refresher.holder().to_owned(), message.clone());
-    if let Err(e) = state.db.run(move |c| Ok(lease::release_failed(c, id, &holder, &shown, retry_after, now)?)).await {
+    if let Err(e) =
+        state.db.run(move |c| Ok(lease::release_failed(c, id, &holder, &shown, retry_after, now)?)).await
+    {
         tracing::warn!(connection = row.link_name, error = %e, "could not record a failed refresh");
     }
     crate::logs::warn(&format!("the token refresh of {}", row.link_name), &message);

@@ -12,5 +12,9 @@ fn a_token_shorter_lived_than_the_margin_is_refreshed_at_half_its_life() {
     assert_eq!(effective_margin(60, Some(4600), Some(1000)), 60);
     assert_eq!(effective_margin(60, None, Some(1000)), 60, "no expiry: nothing to refresh before");
     assert_eq!(effective_margin(60, Some(1000), None), 60);
-    assert_eq!(effective_margin(60, Some(900), Some(1000)), 60, "an expiry before the token was obtained is ignored");
+    assert_eq!(
+        effective_margin(60, Some(900), Some(1000)),
+        60,
+        "an expiry before the token was obtained is ignored"
+    );
 }

@@ -7,7 +7,10 @@ fn params(query: &str) -> ListParams {
 #[test]
 fn unknown_values_fall_back_to_the_defaults() {
     let p = params("status=bogus&auth_type=x&sort=sideways&page=0&per_page=7&owner=someone");
-    assert_eq!((p.status.as_str(), p.auth_type.as_str(), p.sort.as_str(), p.owner.as_str()), ("", "", "name", "me"));
+    assert_eq!(
+        (p.status.as_str(), p.auth_type.as_str(), p.sort.as_str(), p.owner.as_str()),
+        ("", "", "name", "me")
+    );
     assert_eq!((p.page(), p.per_page()), (1, 25));
     assert!(!p.is_filtered());
 }
@@ -28,7 +31,10 @@ fn a_column_header_toggles_its_own_sort_and_starts_others_in_their_natural_direc
     assert!(by_name.url_for_sort("/l", "name").contains("sort=-name"));
     assert!(by_name.url_for_sort("/l", "updated").contains("sort=-updated"));
     assert!(params("sort=-updated").url_for_sort("/l", "updated").contains("sort=updated"));
-    assert_eq!((by_name.sort_class("name"), by_name.aria_sort("name"), by_name.sort_class("updated")), ("sort-asc", "ascending", ""));
+    assert_eq!(
+        (by_name.sort_class("name"), by_name.aria_sort("name"), by_name.sort_class("updated")),
+        ("sort-asc", "ascending", "")
+    );
 }
 
 #[test]

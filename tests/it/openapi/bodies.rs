@@ -21,7 +21,8 @@ impl Api {
     }
 
     async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
-        let mut req = self.app.http().request(method, format!("{}{path}", self.app.base)).bearer_auth(&self.token);
+        let mut req =
+            self.app.http().request(method, format!("{}{path}", self.app.base)).bearer_auth(&self.token);
         if let Some(body) = body {
             req = req.json(&body);
         }
@@ -100,7 +101,8 @@ async fn null_in_an_optional_field_is_taken_for_leaving_it_out_as_the_document_s
     service["oauth2"] = Value::Null;
     let (status, created) = api.post("/api/v1/services", service).await;
     assert_eq!(status, 201, "{created}");
-    let (status, changed) = api.patch("/api/v1/services/weather", json!({ "name": null, "api_base_url": null })).await;
+    let (status, changed) =
+        api.patch("/api/v1/services/weather", json!({ "name": null, "api_base_url": null })).await;
     assert_eq!((status, changed["name"].as_str()), (200, Some("Weather")), "{changed}");
 
     let schemas = &doc["components"]["schemas"];
@@ -117,11 +119,16 @@ async fn null_in_an_optional_field_is_taken_for_leaving_it_out_as_the_document_s
     ] {
         assert_eq!(schemas[schema]["properties"][field]["nullable"], true, "{schema}.{field}");
     }
-    for (schema, field) in [("ServiceInput", "name"), ("ServiceInput", "link_name"), ("ConnectionInput", "service")] {
+    for (schema, field) in
+        [("ServiceInput", "name"), ("ServiceInput", "link_name"), ("ConnectionInput", "service")]
+    {
         assert!(schemas[schema]["required"].as_array().unwrap().contains(&json!(field)), "{schema}.{field}");
         assert!(schemas[schema]["properties"][field].get("nullable").is_none(), "{schema}.{field}");
     }
-    assert!(schemas["ServiceChanges"]["properties"].get("link_name").is_none(), "a change does not take a new link name");
+    assert!(
+        schemas["ServiceChanges"]["properties"].get("link_name").is_none(),
+        "a change does not take a new link name"
+    );
 }
 
 #[tokio::test]
@@ -140,7 +147,8 @@ async fn a_section_for_another_authentication_type_is_refused_not_ignored() {
     assert_eq!(api.post("/api/v1/services", oauth_service("zoho")).await.0, 201);
     let params = json!({ "params": [{ "name": "appid", "display_name": "App ID" }] });
     api.refuses(Method::PATCH, "/api/v1/services/zoho", json!({ "api_key": params }), "api_key").await;
-    let (status, changed) = api.patch("/api/v1/services/zoho", json!({ "auth_type": "api_key", "api_key": params })).await;
+    let (status, changed) =
+        api.patch("/api/v1/services/zoho", json!({ "auth_type": "api_key", "api_key": params })).await;
     assert_eq!((status, changed["auth_type"].as_str()), (200, Some("api_key")), "{changed}");
 }
 
@@ -170,7 +178,8 @@ async fn an_option_is_one_of_the_documented_values_exactly() {
 async fn a_query_placement_takes_no_prefix() {
     let api = Api::new().await;
     let mut service = oauth_service("zoho");
-    service["oauth2"]["token_placement"] = json!({ "in": "query", "name": "access_token", "prefix": "Bearer" });
+    service["oauth2"]["token_placement"] =
+        json!({ "in": "query", "name": "access_token", "prefix": "Bearer" });
     api.refuses(Method::POST, "/api/v1/services", service.clone(), "oauth2.token_placement.prefix").await;
     service["oauth2"]["token_placement"]["prefix"] = json!("");
     assert_eq!(api.post("/api/v1/services", service).await.0, 201);
@@ -191,8 +200,14 @@ async fn limits_count_the_characters_as_sent() {
     for (field, body) in [
         ("name", json!({ "name": padded(97), "link_name": "one", "auth_type": "basic" })),
         ("link_name", json!({ "name": "One", "link_name": padded(47), "auth_type": "basic" })),
-        ("description", json!({ "name": "One", "link_name": "one", "auth_type": "basic", "description": padded(997) })),
-        ("api_base_url", json!({ "name": "One", "link_name": "one", "auth_type": "basic", "api_base_url": " ".repeat(2049) })),
+        (
+            "description",
+            json!({ "name": "One", "link_name": "one", "auth_type": "basic", "description": padded(997) }),
+        ),
+        (
+            "api_base_url",
+            json!({ "name": "One", "link_name": "one", "auth_type": "basic", "api_base_url": " ".repeat(2049) }),
+        ),
     ] {
         api.refuses(Method::POST, "/api/v1/services", body, field).await;
     }
@@ -223,10 +238,16 @@ async fn credentials_for_another_kind_of_service_are_refused_not_ignored() {
     let broken = json!({ "username": "me", "password": "pw\n" });
     api.refuses(Method::PUT, "/api/v1/connections/basic_ops/credentials", broken, "password").await;
 
-    let (status, _) =
-        api.put("/api/v1/connections/basic_ops/credentials", json!({ "username": " me ", "password": "pw", "params": {} })).await;
+    let (status, _) = api
+        .put(
+            "/api/v1/connections/basic_ops/credentials",
+            json!({ "username": " me ", "password": "pw", "params": {} }),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = api.put("/api/v1/connections/weather_ops/credentials", json!({ "params": { "appid": " k-1\n" } })).await;
+    let (status, _) = api
+        .put("/api/v1/connections/weather_ops/credentials", json!({ "params": { "appid": " k-1\n" } }))
+        .await;
     assert_eq!(status, 200);
 }
 

@@ -12,7 +12,11 @@ use crate::helpers::TestApp;
 fn paths_and_methods() -> BTreeMap<String, Vec<String>> {
     let mut paths: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for route in routes() {
-        let path: Vec<&str> = route.path.split('/').map(|seg| if seg.starts_with('{') { "sample_value" } else { seg }).collect();
+        let path: Vec<&str> = route
+            .path
+            .split('/')
+            .map(|seg| if seg.starts_with('{') { "sample_value" } else { seg })
+            .collect();
         paths.entry(path.join("/")).or_default().push(route.method.as_str().to_owned());
     }
     paths
@@ -25,14 +29,18 @@ async fn every_known_path_answers_another_method_with_405_and_the_methods_it_all
     let paths = paths_and_methods();
     assert!(paths.len() > 20, "{paths:?}");
     for (path, served) in &paths {
-        for method in [Method::TRACE, Method::OPTIONS, Method::PUT, Method::DELETE, Method::PATCH, Method::HEAD] {
+        for method in
+            [Method::TRACE, Method::OPTIONS, Method::PUT, Method::DELETE, Method::PATCH, Method::HEAD]
+        {
             if served.iter().any(|m| m == method.as_str()) {
                 continue;
             }
             let res = http.request(method.clone(), format!("{}{path}", app.base)).send().await.unwrap();
             assert_eq!(res.status(), 405, "{method} {path}");
-            let allow = res.headers().get("allow").unwrap_or_else(|| panic!("{method} {path}: no Allow header"));
-            let mut allowed: Vec<String> = allow.to_str().unwrap().split(',').map(|m| m.trim().to_owned()).collect();
+            let allow =
+                res.headers().get("allow").unwrap_or_else(|| panic!("{method} {path}: no Allow header"));
+            let mut allowed: Vec<String> =
+                allow.to_str().unwrap().split(',').map(|m| m.trim().to_owned()).collect();
             allowed.sort();
             let mut expected = served.clone();
             expected.sort();

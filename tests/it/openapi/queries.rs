@@ -7,7 +7,8 @@ use serde_json::Value;
 use crate::helpers::TestApp;
 
 async fn refused_fields(app: &TestApp, token: &str, path_and_query: &str) -> Value {
-    let res = app.http().get(format!("{}{path_and_query}", app.base)).bearer_auth(token).send().await.unwrap();
+    let res =
+        app.http().get(format!("{}{path_and_query}", app.base)).bearer_auth(token).send().await.unwrap();
     assert_eq!(res.status(), 422, "{path_and_query}");
     let body: Value = res.json().await.unwrap();
     body["errors"].clone()
@@ -40,7 +41,13 @@ async fn a_service_filter_that_is_no_link_name_is_refused() {
         assert!(errors["service"].is_array(), "{value}: {errors}");
     }
     // A well-formed link name of no service finds nothing.
-    let res = app.http().get(format!("{}/api/v1/connections?service=no_such_service", app.base)).bearer_auth(&token).send().await.unwrap();
+    let res = app
+        .http()
+        .get(format!("{}/api/v1/connections?service=no_such_service", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 200);
     assert_eq!(res.json::<Value>().await.unwrap()["total"], 0);
 }
@@ -67,6 +74,12 @@ async fn a_link_name_in_a_path_that_breaks_the_rules_is_a_404() {
         let res = app.http().get(format!("{}{path}", app.base)).bearer_auth(&token).send().await.unwrap();
         assert_eq!(res.status(), 404, "{path}");
     }
-    let res = app.http().post(format!("{}/api/v1/connections/a%00b/test", app.base)).bearer_auth(&token).send().await.unwrap();
+    let res = app
+        .http()
+        .post(format!("{}/api/v1/connections/a%00b/test", app.base))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), 404);
 }
