@@ -4,14 +4,14 @@ use actix_web::http::Method;
 use connections::app::{Access, routes};
 use connections::models::user::Role;
 
-use crate::helpers::{Browser, TestApp, within_two_seconds};
+use crate::support::{ADMIN_PASSWORD, Browser, Page, TestApp, within_two_seconds};
 
 /// A concrete path for a route pattern (`{name}` → a sample value).
 fn concrete(path: &str) -> String {
     path.split('/').map(|seg| if seg.starts_with('{') { "sample" } else { seg }).collect::<Vec<_>>().join("/")
 }
 
-async fn call(browser: &Browser, method: &Method, path: &str, csrf: Option<&str>) -> crate::helpers::Page {
+async fn call(browser: &Browser, method: &Method, path: &str, csrf: Option<&str>) -> Page {
     let path = concrete(path);
     match *method {
         Method::GET => browser.get(&path).await,
@@ -126,10 +126,7 @@ async fn the_login_form_needs_its_own_csrf_token() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
     let res = browser
-        .post(
-            "/login",
-            &[("csrf_token", "x"), ("username", "admin"), ("password", crate::helpers::ADMIN_PASSWORD)],
-        )
+        .post("/login", &[("csrf_token", "x"), ("username", "admin"), ("password", ADMIN_PASSWORD)])
         .await;
     assert_eq!(res.status, 403);
     assert!(browser.cookie("connections_session").is_none());

@@ -1,23 +1,10 @@
 //! The `connections` binary: first start, administration commands, and clear failures.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::helpers::{Browser, TEST_KEYS, TestDb};
-
-const BIN: &str = env!("CARGO_BIN_EXE_connections");
-
-pub fn command(db: &TestDb) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(db.dir.path())
-        .env_remove("CONNECTIONS_ADMIN_PASSWORD")
-        .env_remove("CONNECTIONS_ENCRYPTION_KEYS")
-        .env("DATABASE_URL", &db.url)
-        .env("CONNECTIONS_DATA_DIR", db.dir.path())
-        .env("RUST_LOG", "warn");
-    cmd
-}
+use crate::support::{Api, Browser, TEST_KEYS, TestApp, TestDb, command, serve, within_two_seconds};
 
 fn run(db: &TestDb, args: &[&str], stdin: &str) -> Output {
     let mut child = command(db)
@@ -46,42 +33,6 @@ fn fails(cmd: &mut Command) -> Output {
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
-}
-
-/// Starts `serve` and returns the child with the lines it printed up to the URL line (and one more).
-pub fn serve(db: &TestDb, env: &[(&str, &str)]) -> (Child, Vec<String>) {
-    let mut cmd = command(db);
-    cmd.args(["serve", "--bind", "127.0.0.1:0"])
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
-    let mut child = cmd.spawn().unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(30)) {
-        let done = line.starts_with("(This password")
-            || (line.starts_with("Connections is running") && !lines.is_empty());
-        lines.push(line);
-        // Without a generated password, the URL line is the last one.
-        if done
-            || (lines.len() == 1
-                && rx.recv_timeout(Duration::from_millis(500)).map(|l| lines.push(l)).is_err())
-        {
-            break;
-        }
-        if lines.iter().any(|l| l.starts_with("(This password")) {
-            break;
-        }
-    }
-    (child, lines)
 }
 
 #[tokio::test]
@@ -365,14 +316,13 @@ fn a_fresh_data_folder_its_database_and_key_file_are_private_to_the_apps_user() 
 
 /// Whether `token` is accepted by the API of the app at `base`.
 async fn token_works(base: &str, token: &str) -> bool {
-    let client = reqwest::Client::new();
-    client.get(format!("{base}/api/v1/me")).bearer_auth(token).send().await.unwrap().status() == 200
+    Api::at(base, token).get("/api/v1/me").await.status == 200
 }
 
 #[tokio::test]
 async fn a_password_reset_ends_the_sessions_everywhere_and_revokes_the_users_api_tokens() {
     use connections::models::user::Role;
-    let app = crate::helpers::TestApp::spawn().await;
+    let app = TestApp::spawn().await;
     app.add_user("ops", Role::SdAdmin, "ops-password-123").await;
     let browser = app.browser();
     assert_eq!(browser.sign_in("ops", "ops-password-123").await.status, 303);
@@ -388,7 +338,7 @@ async fn a_password_reset_ends_the_sessions_everywhere_and_revokes_the_users_api
         said.contains("their sessions have ended") && said.contains("2 API tokens were revoked"),
         "{said}"
     );
-    let gone = crate::helpers::within_two_seconds(async || {
+    let gone = within_two_seconds(async || {
         browser.get("/admin/connections").await.status == 303
             && !token_works(&app.base, &first).await
             && !token_works(&app.base, &second).await
@@ -406,9 +356,6 @@ async fn a_password_reset_ends_the_sessions_everywhere_and_revokes_the_users_api
     let out = run(&app.shared_db(), &["user", "passwd", "ops", "--keep-tokens"], "another-ops-password\n");
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(text(&out.stdout).contains("their API tokens were kept"), "{}", text(&out.stdout));
-    assert!(
-        crate::helpers::within_two_seconds(async || browser.get("/admin/connections").await.status == 303)
-            .await
-    );
+    assert!(within_two_seconds(async || browser.get("/admin/connections").await.status == 303).await);
     assert!(token_works(&app.base, &kept).await);
 }

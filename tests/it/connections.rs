@@ -1,326 +1,19 @@
 //! Connections through the pages and the JSON API: create (scope rules), connect with API key and
 //! Basic credentials, and the proof that a stored value never comes back — in no response, and not
-//! in plain text anywhere in the database. Also the helpers the other `connections_*` modules share.
+//! in plain text anywhere in the database.
 
-use std::sync::Mutex;
-
-use connections::config::Cidr;
-use connections::db::schema::audit_log;
-use connections::models::audit::AuditEntry;
-use connections::models::connection::{self as model, ConnectionRow};
-use connections::models::user::Role;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use crate::fake_provider::FakeProvider;
-use crate::helpers::{Browser, Page, TestApp};
-
-/// An app that may call the fake provider on loopback.
-pub async fn spawn_app() -> TestApp {
-    TestApp::spawn_with(|config| {
-        config.outbound_allow_cidrs = vec![Cidr::parse("127.0.0.1/32").unwrap()];
-        config.outbound_allow_http = true;
-    })
-    .await
-}
-
-/// An API client with a user's Bearer token.
-pub struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    pub async fn new(app: &TestApp, username: &str) -> Api {
-        Api { http: app.http(), base: app.base.clone(), token: app.token_for(username).await }
-    }
-
-    pub async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Page {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.token);
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        let res = req.send().await.expect("request");
-        let (status, headers) = (res.status().as_u16(), res.headers().clone());
-        Page { status, headers, body: res.text().await.unwrap_or_default() }
-    }
-
-    pub async fn get(&self, path: &str) -> Page {
-        self.send(reqwest::Method::GET, path, None).await
-    }
-
-    pub async fn post(&self, path: &str, body: &Value) -> Page {
-        self.send(reqwest::Method::POST, path, Some(body)).await
-    }
-
-    pub async fn put(&self, path: &str, body: &Value) -> Page {
-        self.send(reqwest::Method::PUT, path, Some(body)).await
-    }
-
-    pub async fn patch(&self, path: &str, body: &Value) -> Page {
-        self.send(reqwest::Method::PATCH, path, Some(body)).await
-    }
-
-    pub async fn delete(&self, path: &str) -> Page {
-        self.send(reqwest::Method::DELETE, path, None).await
-    }
-
-    /// Creates something and insists on 201.
-    pub async fn create(&self, path: &str, body: &Value) -> Value {
-        let res = self.post(path, body).await;
-        assert_eq!(res.status, 201, "create at {path}: {}", res.body);
-        res.json()
-    }
-}
-
-/// An API Key service with two header parameters.
-pub fn api_key_service(link: &str) -> Value {
-    json!({
-        "name": format!("Service {link}"),
-        "link_name": link,
-        "auth_type": "api_key",
-        "api_key": {"param_type": "header", "params": [
-            {"name": "X-Api-Key", "display_name": "API Key"},
-            {"name": "X-Org-Id", "display_name": "Organisation"}
-        ]}
-    })
-}
-
-pub fn basic_service(link: &str) -> Value {
-    json!({ "name": format!("Service {link}"), "link_name": link, "auth_type": "basic" })
-}
-
-/// An Authorization Code service at the fake provider, with three scopes and a revoke URL.
-pub fn oauth_service(fake: &FakeProvider, link: &str) -> Value {
-    json!({
-        "name": format!("Service {link}"),
-        "link_name": link,
-        "auth_type": "oauth2",
-        "oauth2": {
-            "client_id": fake.client_id,
-            "client_secret": fake.client_secret,
-            "authorization_url": fake.authorize_url(),
-            "token_url": fake.token_url(),
-            "revoke_url": fake.revoke_url(),
-            "extra_auth_params": {"access_type": "offline"},
-            "scopes": [
-                {"scope": "read", "display_name": "Read tickets"},
-                {"scope": "write", "display_name": "Update tickets"},
-                {"scope": "offline_access", "display_name": "Stay connected"}
-            ]
-        }
-    })
-}
-
-/// A connection's create body.
-pub fn connection(service: &str, link: &str, scopes: &[&str]) -> Value {
-    json!({ "service": service, "name": format!("Connection {link}"), "link_name": link, "scopes": scopes })
-}
-
-/// The connection's row as stored.
-pub async fn row(app: &TestApp, link: &str) -> ConnectionRow {
-    let link = link.to_owned();
-    app.state.db.run(move |c| Ok(model::find(c, &link)?.expect("the connection exists"))).await.unwrap()
-}
-
-pub async fn try_row(app: &TestApp, link: &str) -> Option<ConnectionRow> {
-    let link = link.to_owned();
-    app.state.db.run(move |c| Ok(model::find(c, &link)?)).await.unwrap()
-}
-
-/// Audit entries with `action`, oldest first.
-pub async fn audit(app: &TestApp, action: &str) -> Vec<AuditEntry> {
-    let action = action.to_owned();
-    app.state
-        .db
-        .run(move |c| {
-            Ok(audit_log::table
-                .filter(audit_log::action.eq(action))
-                .order(audit_log::id)
-                .select(AuditEntry::as_select())
-                .load(c)?)
-        })
-        .await
-        .unwrap()
-}
-
-/// Signs in a second SDAdmin in a browser of their own.
-pub async fn second_admin(app: &TestApp, name: &str) -> Browser {
-    app.add_user(name, Role::SdAdmin, "second-admin-password").await;
-    let browser = app.browser();
-    assert_eq!(browser.sign_in(name, "second-admin-password").await.status, 303);
-    browser
-}
-
-/// Everything the database holds, as text: the SQLite files byte for byte (WAL included), or
-/// every row of every PostgreSQL table.
-pub async fn database_text(app: &TestApp) -> String {
-    let url = app.state.config.database_url.clone();
-    match url.strip_prefix("sqlite://") {
-        Some(path) => {
-            let mut all = Vec::new();
-            for suffix in ["", "-wal", "-journal"] {
-                all.extend(std::fs::read(format!("{path}{suffix}")).unwrap_or_default());
-            }
-            String::from_utf8_lossy(&all).into_owned()
-        }
-        None => tokio::task::spawn_blocking(move || {
-            #[derive(QueryableByName)]
-            struct Line {
-                #[diesel(sql_type = diesel::sql_types::Text)]
-                line: String,
-            }
-            let mut conn = diesel::PgConnection::establish(&url).expect("connect");
-            let tables: Vec<Line> =
-                diesel::sql_query("SELECT table_name::text AS line FROM information_schema.tables WHERE table_schema = 'public'")
-                    .load(&mut conn)
-                    .unwrap();
-            let mut all = String::new();
-            for t in tables {
-                let rows: Vec<Line> = diesel::sql_query(format!("SELECT t::text AS line FROM \"{}\" t", t.line)).load(&mut conn).unwrap();
-                all.extend(rows.into_iter().map(|r| r.line + "\n"));
-            }
-            all
-        })
-        .await
-        .unwrap(),
-    }
-}
-
-/// Fails when `haystack` holds any secret, as is or hex-encoded (how PostgreSQL prints bytes).
-pub fn assert_hidden(haystack: &str, secrets: &[String], place: &str) {
-    assert!(!secrets.is_empty());
-    for secret in secrets {
-        assert!(!haystack.contains(secret.as_str()), "{place} holds the secret {secret:?}");
-        assert!(!haystack.contains(&hex::encode(secret)), "{place} holds the secret {secret:?} hex-encoded");
-    }
-}
-
-/// Every response a test received (status line, headers, body), to search for secrets at the end.
-#[derive(Default)]
-pub struct Seen(Mutex<String>);
-
-impl Seen {
-    pub fn keep(&self, page: Page) -> Page {
-        let mut all = self.0.lock().unwrap();
-        all.push_str(&format!("{}\n", page.status));
-        for (name, value) in &page.headers {
-            all.push_str(&format!("{name}: {}\n", String::from_utf8_lossy(value.as_bytes())));
-        }
-        all.push_str(&page.body);
-        all.push('\n');
-        page
-    }
-
-    pub fn text(&self) -> String {
-        self.0.lock().unwrap().clone()
-    }
-}
-
-/// A value no page, answer, log line or database column may ever show.
-pub fn canary(what: &str) -> String {
-    let mut buf = [0u8; 10];
-    getrandom::fill(&mut buf).unwrap();
-    format!("canary-{what}-{}", hex::encode(buf))
-}
-
-/// The path and query of an absolute URL on the app.
-pub fn local(url: &str) -> String {
-    let parsed = url::Url::parse(url).unwrap_or_else(|e| panic!("{url:?}: {e}"));
-    match parsed.query() {
-        Some(q) => format!("{}?{q}", parsed.path()),
-        None => parsed.path().to_owned(),
-    }
-}
-
-/// The Connect button's link on a details page (it carries the CSRF token).
-pub fn connect_href(details: &Page) -> String {
-    let marker = "id=\"connect-button\" href=\"";
-    let start = details.body.find(marker).unwrap_or_else(|| panic!("no connect button in: {}", details.body))
-        + marker.len();
-    details.body[start..].split('"').next().unwrap().replace("&amp;", "&")
-}
-
-/// The text of a page without its markup, to read messages.
-pub fn text_of(page: &Page) -> String {
-    let mut out = String::new();
-    let mut in_tag = false;
-    for c in page.body.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => {
-                in_tag = false;
-                out.push(' ');
-            }
-            c if !in_tag => out.push(c),
-            _ => {}
-        }
-    }
-    decode_entities(&out.split_whitespace().collect::<Vec<_>>().join(" "))
-}
-
-/// The one-time message at the top of a page ("" when there is none).
-pub fn flash_of(page: &Page) -> String {
-    let Some(start) = page.body.find("<div id=\"flash\"") else { return String::new() };
-    let rest = &page.body[start..];
-    let Some(open) = rest
-        .find("role=\"alert\">")
-        .map(|i| i + 13)
-        .or_else(|| rest.find("role=\"status\">").map(|i| i + 14))
-    else {
-        return String::new();
-    };
-    decode_entities(rest[open..].split("</div>").next().unwrap_or(""))
-}
-
-/// Undoes HTML escaping: `&lt;`, `&#60;`, `&#x27;` and the like.
-fn decode_entities(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find('&') {
-        out.push_str(&rest[..at]);
-        rest = &rest[at..];
-        let entity = rest.find(';').map(|end| (&rest[1..end], end));
-        let decoded = entity.and_then(|(name, end)| {
-            let c = match name {
-                "lt" => Some('<'),
-                "gt" => Some('>'),
-                "amp" => Some('&'),
-                "quot" => Some('"'),
-                "apos" => Some('\''),
-                _ => match name.strip_prefix("#x").or_else(|| name.strip_prefix("#X")) {
-                    Some(hex) => u32::from_str_radix(hex, 16).ok().and_then(char::from_u32),
-                    None => name.strip_prefix('#').and_then(|d| d.parse().ok()).and_then(char::from_u32),
-                },
-            };
-            c.map(|c| (c, end))
-        });
-        match decoded {
-            Some((c, end)) => {
-                out.push(c);
-                rest = &rest[end + 1..];
-            }
-            None => {
-                out.push('&');
-                rest = &rest[1..];
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Follows a 303 in the browser and returns the page it lands on.
-pub async fn follow(browser: &Browser, res: &Page) -> Page {
-    assert_eq!(res.status, 303, "expected a redirect: {}", res.body);
-    browser.get(res.header("location")).await
-}
+use crate::support::{
+    Api, FakeProvider, Seen, T0, api_key_service, assert_hidden, audit, basic_service, canary, connection,
+    database_text, oauth_service_at, row, spawn_app, text_of,
+};
 
 #[tokio::test]
 async fn an_api_key_connection_is_created_and_connected_on_the_pages_and_its_values_never_come_back() {
     let app = spawn_app().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     api.create("/api/v1/services", &api_key_service("desk")).await;
     let browser = app.admin().await;
     let seen = Seen::default();
@@ -362,7 +55,7 @@ async fn an_api_key_connection_is_created_and_connected_on_the_pages_and_its_val
     // Stored sealed, readable with the keyring only.
     let stored = row(&app, "desk_prod").await;
     assert_eq!(stored.status, "connected");
-    assert_eq!(stored.connected_at, Some(crate::helpers::T0));
+    assert_eq!(stored.connected_at, Some(T0));
     let sealed = stored.credentials.clone().expect("credentials stored");
     assert_hidden(&String::from_utf8_lossy(&sealed), &[key.clone(), org.clone()], "the credentials column");
     let opened = format!("{:?}", stored.open_credentials(&app.state.keyring).unwrap().unwrap());
@@ -406,7 +99,7 @@ async fn an_api_key_connection_is_created_and_connected_on_the_pages_and_its_val
 #[tokio::test]
 async fn a_basic_connection_is_created_and_connected_through_the_api_without_revealing_the_password() {
     let app = spawn_app().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     let seen = Seen::default();
     api.create("/api/v1/services", &basic_service("legacy")).await;
 
@@ -474,7 +167,7 @@ async fn a_basic_connection_is_created_and_connected_through_the_api_without_rev
 #[tokio::test]
 async fn bad_credentials_answer_422_with_messages_that_quote_no_value_and_store_nothing() {
     let app = spawn_app().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     api.create("/api/v1/services", &api_key_service("desk")).await;
     api.create("/api/v1/services", &basic_service("legacy")).await;
     api.create("/api/v1/connections", &connection("desk", "desk_one", &[])).await;
@@ -530,7 +223,7 @@ async fn bad_credentials_answer_422_with_messages_that_quote_no_value_and_store_
     }
     // An OAuth2 connection takes no credentials.
     let fake = FakeProvider::start().await;
-    api.create("/api/v1/services", &oauth_service(&fake, "zoho")).await;
+    api.create("/api/v1/services", &oauth_service_at(&fake, "zoho")).await;
     api.create("/api/v1/connections", &connection("zoho", "zoho_one", &["read"])).await;
     let res =
         api.put("/api/v1/connections/zoho_one/credentials", &json!({"params": {"X-Api-Key": key}})).await;
@@ -541,9 +234,9 @@ async fn bad_credentials_answer_422_with_messages_that_quote_no_value_and_store_
 #[tokio::test]
 async fn oauth2_scopes_must_be_a_subset_of_the_service_scopes_with_at_least_one() {
     let app = spawn_app().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     let fake = FakeProvider::start().await;
-    api.create("/api/v1/services", &oauth_service(&fake, "zoho")).await;
+    api.create("/api/v1/services", &oauth_service_at(&fake, "zoho")).await;
     api.create("/api/v1/services", &api_key_service("desk")).await;
 
     let res = api.post("/api/v1/connections", &connection("zoho", "zoho_bad", &["read", "admin"])).await;
@@ -611,7 +304,7 @@ async fn oauth2_scopes_must_be_a_subset_of_the_service_scopes_with_at_least_one(
 #[tokio::test]
 async fn a_sealed_credential_copied_to_another_row_or_column_does_not_open() {
     let app = spawn_app().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     api.create("/api/v1/services", &api_key_service("desk")).await;
     for link in ["desk_a", "desk_b"] {
         api.create("/api/v1/connections", &connection("desk", link, &[])).await;

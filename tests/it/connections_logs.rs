@@ -7,11 +7,10 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::json;
 
-use crate::connections::{assert_hidden, canary, connect_href, connection, local, oauth_service};
-use crate::fake_provider::FakeProvider;
-use crate::helpers::{Browser, Page, TEST_KEYS, TestDb};
-
-const BIN: &str = env!("CARGO_BIN_EXE_connections");
+use crate::support::{
+    Api, Browser, FakeProvider, TEST_KEYS, TestDb, assert_hidden, canary, command, connect_href, connection,
+    local, oauth_service_at,
+};
 
 /// The server process, killed however the test ends.
 struct Server(Child);
@@ -23,12 +22,10 @@ impl Drop for Server {
     }
 }
 
-fn command(db: &TestDb, admin_password: &str) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(db.dir.path())
-        .env("DATABASE_URL", &db.url)
-        .env("CONNECTIONS_DATA_DIR", db.dir.path())
-        .env("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS)
+/// The binary with the test keys, `admin_password`, loopback allowed and every log record on.
+fn traced_command(db: &TestDb, admin_password: &str) -> Command {
+    let mut cmd = command(db);
+    cmd.env("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS)
         .env("CONNECTIONS_ADMIN_PASSWORD", admin_password)
         .env("CONNECTIONS_OUTBOUND_ALLOW_CIDRS", "127.0.0.1/32")
         .env("CONNECTIONS_OUTBOUND_ALLOW_HTTP", "true")
@@ -37,8 +34,8 @@ fn command(db: &TestDb, admin_password: &str) -> Command {
 }
 
 /// Starts `serve` with its stderr going to `log`; returns it and its URL.
-fn serve(db: &TestDb, admin_password: &str, log: &std::path::Path) -> (Server, String) {
-    let mut child = command(db, admin_password)
+fn serve_traced(db: &TestDb, admin_password: &str, log: &std::path::Path) -> (Server, String) {
+    let mut child = traced_command(db, admin_password)
         .args(["serve", "--bind", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(std::fs::File::create(log).unwrap())
@@ -56,45 +53,22 @@ fn serve(db: &TestDb, admin_password: &str, log: &std::path::Path) -> (Server, S
     (server, url)
 }
 
-struct Client {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Client {
-    async fn send(&self, method: reqwest::Method, path: &str, body: serde_json::Value) -> Page {
-        let res = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        Page { status, headers, body: res.text().await.unwrap() }
-    }
-}
-
 #[tokio::test]
 async fn no_secret_reaches_the_logs_at_trace_level() {
     let db = TestDb::new();
     let log = db.dir.path().join("server.log");
     let admin_password = canary("admin-password");
     let fake = FakeProvider::start().await;
-    let (_server, base) = serve(&db, &admin_password, &log);
+    let (_server, base) = serve_traced(&db, &admin_password, &log);
 
-    let created = command(&db, &admin_password).args(["token", "create", "admin"]).output().unwrap();
+    let created = traced_command(&db, &admin_password).args(["token", "create", "admin"]).output().unwrap();
     let printed = String::from_utf8_lossy(&created.stdout).into_owned();
     let token = printed
         .lines()
         .find(|l| l.starts_with("cn_"))
         .unwrap_or_else(|| panic!("token printed: {printed}"))
         .to_owned();
-    let api = Client { http: reqwest::Client::new(), base: base.clone(), token: token.clone() };
-    use reqwest::Method as M;
+    let api = Api::at(&base, &token);
     let browser = Browser::new(&base);
     assert_eq!(browser.sign_in("admin", &admin_password).await.status, 303);
     let session = browser.cookie("connections_session").expect("a session cookie");
@@ -103,55 +77,39 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
     let (key, org, password, rejected) =
         (canary("api-key"), canary("org"), canary("password"), canary("rejected"));
     let desk = json!({"name": "Desk", "link_name": "desk", "auth_type": "api_key",
-        "api_key": {"param_type": "query", "params": [{"name": "key", "display_name": "Key"}, {"name": "org", "display_name": "Org"}]}});
-    assert_eq!(api.send(M::POST, "/api/v1/services", desk).await.status, 201);
-    assert_eq!(
-        api.send(M::POST, "/api/v1/connections", connection("desk", "desk_main", &[])).await.status,
-        201
-    );
+    "api_key": {"param_type": "query", "params": [
+        {"name": "key", "display_name": "Key"},
+        {"name": "org", "display_name": "Org"}
+    ]}});
+    assert_eq!(api.post("/api/v1/services", &desk).await.status, 201);
+    assert_eq!(api.post("/api/v1/connections", &connection("desk", "desk_main", &[])).await.status, 201);
     let res = api
-        .send(
-            M::PUT,
+        .put(
             "/api/v1/connections/desk_main/credentials",
-            json!({"params": {"key": rejected, "bogus": rejected}}),
+            &json!({"params": {"key": rejected, "bogus": rejected}}),
         )
         .await;
     assert_eq!(res.status, 422);
     let res = api
-        .send(
-            M::PUT,
-            "/api/v1/connections/desk_main/credentials",
-            json!({"params": {"key": key, "org": org}}),
-        )
+        .put("/api/v1/connections/desk_main/credentials", &json!({"params": {"key": key, "org": org}}))
         .await;
     assert_eq!(res.status, 200, "{}", res.body);
     let path = "/admin/connections/desk_main/connect";
     assert_eq!(browser.submit(path, path, &[("param.key", &key), ("param.org", &org)]).await.status, 303);
     let legacy = json!({"name": "Legacy", "link_name": "legacy", "auth_type": "basic"});
-    assert_eq!(api.send(M::POST, "/api/v1/services", legacy).await.status, 201);
-    assert_eq!(
-        api.send(M::POST, "/api/v1/connections", connection("legacy", "legacy_main", &[])).await.status,
-        201
-    );
+    assert_eq!(api.post("/api/v1/services", &legacy).await.status, 201);
+    assert_eq!(api.post("/api/v1/connections", &connection("legacy", "legacy_main", &[])).await.status, 201);
     let res = api
-        .send(
-            M::PUT,
-            "/api/v1/connections/legacy_main/credentials",
-            json!({"username": "svc", "password": password}),
-        )
+        .put("/api/v1/connections/legacy_main/credentials", &json!({"username": "svc", "password": password}))
         .await;
     assert_eq!(res.status, 200);
 
     // OAuth2: a consent, a failed exchange, revocations that work and fail, a delete.
-    assert_eq!(api.send(M::POST, "/api/v1/services", oauth_service(&fake, "zoho")).await.status, 201);
+    assert_eq!(api.post("/api/v1/services", &oauth_service_at(&fake, "zoho")).await.status, 201);
     assert_eq!(
-        api.send(
-            M::POST,
-            "/api/v1/connections",
-            connection("zoho", "zoho_main", &["read", "offline_access"])
-        )
-        .await
-        .status,
+        api.post("/api/v1/connections", &connection("zoho", "zoho_main", &["read", "offline_access"]))
+            .await
+            .status,
         201
     );
     let consent = async |browser: &Browser| {
@@ -165,14 +123,17 @@ async fn no_secret_reaches_the_logs_at_trace_level() {
     consent(&browser).await;
     fake.set(|b| b.token_error = None);
     assert_eq!(consent(&browser).await.header("location"), "/admin/connections/zoho_main");
-    let res = api.send(M::POST, "/api/v1/connections/zoho_main/revoke", json!({})).await;
+    let res = api.post("/api/v1/connections/zoho_main/revoke", &json!({})).await;
     assert_eq!(res.json()["revoke_outcome"], "Revoked at the provider.");
     consent(&browser).await;
     fake.set(|b| b.revoke_status = 503);
-    let res = api.send(M::POST, "/api/v1/connections/zoho_main/revoke", json!({})).await;
+    let res = api.post("/api/v1/connections/zoho_main/revoke", &json!({})).await;
     assert!(res.body.contains("HTTP 503"), "{}", res.body);
     consent(&browser).await;
-    assert_eq!(api.send(M::DELETE, "/api/v1/connections/zoho_main", json!({})).await.status, 200);
+    assert_eq!(
+        api.send(reqwest::Method::DELETE, "/api/v1/connections/zoho_main", Some(&json!({}))).await.status,
+        200
+    );
     assert_eq!(fake.token_count(), 4);
     assert_eq!(fake.revoke_calls().len(), 6);
 

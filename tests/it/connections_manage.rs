@@ -5,29 +5,18 @@
 
 use serde_json::json;
 
-use crate::connections::{
-    Api, api_key_service, assert_hidden, audit, canary, connect_href, connection, follow, oauth_service, row,
-    second_admin, spawn_app, text_of, try_row,
+use crate::support::{
+    Api, Browser, FakeProvider, Page, RevokeCall, TestApp, api_key_service, assert_hidden, audit,
+    basic_service, canary, connect_oauth, connection, follow, oauth_service_at, row, second_admin, spawn_app,
+    text_of, try_row,
 };
-use crate::fake_provider::{FakeProvider, RevokeCall};
-use crate::helpers::{Browser, TestApp};
-
-/// Connects `link` (an OAuth2 connection of the admin) through the fake provider.
-async fn connect_oauth(browser: &Browser, link: &str) {
-    let details = browser.get(&format!("/admin/connections/{link}")).await;
-    let to_provider = browser.get(&connect_href(&details)).await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let back = client.get(to_provider.header("location")).send().await.unwrap();
-    let callback = crate::connections::local(back.headers()["location"].to_str().unwrap());
-    assert_eq!(browser.get(&callback).await.header("location"), format!("/admin/connections/{link}"));
-}
 
 /// An app with an OAuth2 service at a fake provider and a connected connection `zoho_main`.
 async fn connected() -> (TestApp, FakeProvider, Browser, Api) {
     let app = spawn_app().await;
     let fake = FakeProvider::start().await;
-    let api = Api::new(&app, "admin").await;
-    api.create("/api/v1/services", &oauth_service(&fake, "zoho")).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &oauth_service_at(&fake, "zoho")).await;
     api.create("/api/v1/connections", &connection("zoho", "zoho_main", &["read", "offline_access"])).await;
     let browser = app.admin().await;
     connect_oauth(&browser, "zoho_main").await;
@@ -44,7 +33,7 @@ async fn a_non_owner_gets_403_on_connect_and_edit_but_may_revoke_and_delete_and_
     assert_eq!(api.put("/api/v1/connections/desk_main/credentials", &body).await.status, 200);
 
     let bob = second_admin(&app, "bob").await;
-    let bob_api = Api::new(&app, "bob").await;
+    let bob_api = Api::for_user(&app, "bob").await;
     let before = (row(&app, "desk_main").await, row(&app, "zoho_main").await);
     let forbidden = [
         bob.get("/admin/connections/desk_main/edit").await,
@@ -239,8 +228,8 @@ async fn a_failing_revoke_url_still_deletes_the_stored_credentials_and_records_w
 async fn without_a_revoke_url_the_tokens_are_deleted_and_the_outcome_says_so() {
     let app = spawn_app().await;
     let fake = FakeProvider::start().await;
-    let api = Api::new(&app, "admin").await;
-    let mut service = oauth_service(&fake, "zoho");
+    let api = Api::admin(&app).await;
+    let mut service = oauth_service_at(&fake, "zoho");
     service["oauth2"].as_object_mut().unwrap().remove("revoke_url");
     api.create("/api/v1/services", &service).await;
     api.create("/api/v1/connections", &connection("zoho", "zoho_main", &["read"])).await;
@@ -312,7 +301,10 @@ async fn changing_the_scopes_sets_not_connected_with_a_message_and_a_rename_does
     let page = follow(&browser, &res).await;
     let text = text_of(&page);
     assert!(
-        text.contains("Saved. The scopes changed, so the connection is Not connected until you reconnect and consent to them."),
+        text.contains(
+            "Saved. The scopes changed, so the connection is Not connected until you reconnect and \
+             consent to them."
+        ),
         "{text}"
     );
     assert!(
@@ -363,9 +355,9 @@ async fn changing_the_scopes_sets_not_connected_with_a_message_and_a_rename_does
 #[tokio::test]
 async fn my_connections_is_the_default_and_all_connections_search_and_filter() {
     let app = spawn_app().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     api.create("/api/v1/services", &api_key_service("desk")).await;
-    api.create("/api/v1/services", &crate::connections::basic_service("legacy")).await;
+    api.create("/api/v1/services", &basic_service("legacy")).await;
     api.create(
         "/api/v1/connections",
         &json!({"service": "desk", "name": "Billing Desk", "link_name": "billing_desk"}),
@@ -374,7 +366,7 @@ async fn my_connections_is_the_default_and_all_connections_search_and_filter() {
     api.create("/api/v1/connections", &json!({"service": "legacy", "name": "Old HR", "link_name": "old_hr"}))
         .await;
     let bob = second_admin(&app, "bob").await;
-    let bob_api = Api::new(&app, "bob").await;
+    let bob_api = Api::for_user(&app, "bob").await;
     bob_api
         .create(
             "/api/v1/connections",
@@ -424,13 +416,13 @@ async fn my_connections_is_the_default_and_all_connections_search_and_filter() {
     );
 
     // Each row's columns, in the one-owner list (whose owner's name is read once) and in the list of all.
-    let row_of = |page: &crate::helpers::Page, link: &str| -> String {
+    let row_of = |page: &Page, link: &str| -> String {
         let start = page
             .body
             .find(&format!("<tr data-link-name=\"{link}\""))
             .unwrap_or_else(|| panic!("no row {link}"));
         let row = &page.body[start..];
-        text_of(&crate::helpers::Page {
+        text_of(&Page {
             status: 200,
             headers: Default::default(),
             body: row[..row.find("</tr>").unwrap()].to_owned(),
@@ -458,7 +450,7 @@ async fn my_connections_is_the_default_and_all_connections_search_and_filter() {
 #[tokio::test]
 async fn the_list_shows_a_hostile_name_as_text_in_every_place_a_row_repeats_it() {
     let app = spawn_app().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     api.create("/api/v1/services", &api_key_service("desk")).await;
     let hostile = r#"<img src=x onerror=alert(1)> "Tom's" & Ünïcödé"#;
     api.create(

@@ -7,36 +7,38 @@ use connections::random::sha256_hex;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use crate::connections::{
-    Api, Seen, assert_hidden, connect_href, connection, database_text, flash_of, oauth_service, row,
-    second_admin, spawn_app, text_of,
+use crate::support::{
+    Api, Behaviour, Browser, ClientAuth, FakeProvider, Page, Seen, T0, TestApp, assert_hidden, audit,
+    connect_href, connection, database_text, flash_of, local, oauth_service_at, row, second_admin, spawn_app,
+    text_of,
 };
-use crate::fake_provider::{Behaviour, ClientAuth, FakeProvider};
-use crate::helpers::{Browser, T0, TestApp};
 
 /// An app, a fake provider, the admin's browser and API client, and an OAuth2 service `zoho`
 /// with a connection `zoho_main` asking for `read` and `offline_access`.
-struct Setup {
+struct BeforeConsent {
     app: TestApp,
     fake: FakeProvider,
     browser: Browser,
     api: Api,
 }
 
-async fn setup(behaviour: Behaviour, service: impl FnOnce(&FakeProvider, &mut Value)) -> Setup {
+async fn before_consent_with(
+    behaviour: Behaviour,
+    service: impl FnOnce(&FakeProvider, &mut Value),
+) -> BeforeConsent {
     let app = spawn_app().await;
     let fake = FakeProvider::start_with(behaviour).await;
-    let api = Api::new(&app, "admin").await;
-    let mut body = oauth_service(&fake, "zoho");
+    let api = Api::admin(&app).await;
+    let mut body = oauth_service_at(&fake, "zoho");
     service(&fake, &mut body);
     api.create("/api/v1/services", &body).await;
     api.create("/api/v1/connections", &connection("zoho", "zoho_main", &["read", "offline_access"])).await;
     let browser = app.admin().await;
-    Setup { app, fake, browser, api }
+    BeforeConsent { app, fake, browser, api }
 }
 
-async fn default_setup() -> Setup {
-    setup(Behaviour::default(), |_, _| {}).await
+async fn before_consent() -> BeforeConsent {
+    before_consent_with(Behaviour::default(), |_, _| {}).await
 }
 
 /// Presses Connect on the details page: the app answers 303 to the provider; returns that URL.
@@ -58,11 +60,11 @@ async fn at_provider(url: &str) -> String {
 /// The path and query of the callback URL the provider sent the browser to.
 async fn callback_for(browser: &Browser, link: &str) -> String {
     let back = at_provider(&start_consent(browser, link).await).await;
-    crate::connections::local(&back)
+    local(&back)
 }
 
 /// The whole consent: Connect, the provider, and the callback's answer.
-async fn consent(browser: &Browser, link: &str) -> crate::helpers::Page {
+async fn consent(browser: &Browser, link: &str) -> Page {
     let callback = callback_for(browser, link).await;
     browser.get(&callback).await
 }
@@ -73,7 +75,7 @@ fn query(url: &str) -> std::collections::HashMap<String, String> {
 
 #[tokio::test]
 async fn the_consent_flow_connects_with_pkce_and_stores_the_tokens_sealed_with_the_granted_scopes() {
-    let Setup { app, fake, browser, api } = default_setup().await;
+    let BeforeConsent { app, fake, browser, api } = before_consent().await;
     let seen = Seen::default();
     let details = seen.keep(browser.get("/admin/connections/zoho_main").await);
     let res = seen.keep(browser.get(&connect_href(&details)).await);
@@ -105,7 +107,7 @@ async fn the_consent_flow_connects_with_pkce_and_stores_the_tokens_sealed_with_t
     assert_eq!((expires_at, used_at), (T0 + 600, None));
 
     let back = at_provider(&to_provider).await;
-    let callback = crate::connections::local(&back);
+    let callback = local(&back);
     assert!(callback.starts_with("/integration/oauth/callback?code="), "{callback}");
     let done = seen.keep(browser.get(&callback).await);
     assert_eq!(done.status, 303, "{}", done.body);
@@ -150,7 +152,7 @@ async fn the_consent_flow_connects_with_pkce_and_stores_the_tokens_sealed_with_t
     let mut stored_secrets = secrets.clone();
     stored_secrets.push(q["state"].clone());
     assert_hidden(&database_text(&app).await, &stored_secrets, "the database");
-    let entries = crate::connections::audit(&app, "connection.connect").await;
+    let entries = audit(&app, "connection.connect").await;
     assert_eq!(
         (entries.len(), entries[0].actor.as_str(), entries[0].details.as_str()),
         (1, "admin", r#"{"method":"authorization_code"}"#)
@@ -161,7 +163,7 @@ async fn the_consent_flow_connects_with_pkce_and_stores_the_tokens_sealed_with_t
 async fn scopes_the_provider_did_not_grant_are_flagged_on_the_details_page() {
     let behaviour =
         Behaviour { granted_scope: Some("read".into()), refresh_tokens: false, ..Behaviour::default() };
-    let Setup { app, browser, .. } = setup(behaviour, |_, _| {}).await;
+    let BeforeConsent { app, browser, .. } = before_consent_with(behaviour, |_, _| {}).await;
     assert_eq!(consent(&browser, "zoho_main").await.status, 303);
     let text = text_of(&browser.get("/admin/connections/zoho_main").await);
     assert!(text.contains("Requested scopes read offline_access"), "{text}");
@@ -180,14 +182,14 @@ async fn scopes_the_provider_did_not_grant_are_flagged_on_the_details_page() {
 #[tokio::test]
 async fn client_authentication_follows_the_service_and_a_refused_client_leaves_the_status_unchanged() {
     let behaviour = Behaviour { client_auth: ClientAuth::Body, ..Behaviour::default() };
-    let Setup { app, fake, browser, api } =
-        setup(behaviour, |_, body| body["oauth2"]["client_auth"] = "body".into()).await;
+    let BeforeConsent { app, fake, browser, api } =
+        before_consent_with(behaviour, |_, body| body["oauth2"]["client_auth"] = "body".into()).await;
     assert_eq!(consent(&browser, "zoho_main").await.status, 303);
     assert_eq!(row(&app, "zoho_main").await.status, "connected");
     assert_eq!(fake.token_calls()[0].auth, "body");
 
     // The same provider, a service with the wrong secret: 401 invalid_client, shown, nothing stored.
-    let mut wrong = oauth_service(&fake, "zoho_wrong");
+    let mut wrong = oauth_service_at(&fake, "zoho_wrong");
     wrong["oauth2"]["client_auth"] = "body".into();
     wrong["oauth2"]["client_secret"] = "not-the-secret".into();
     api.create("/api/v1/services", &wrong).await;
@@ -203,7 +205,7 @@ async fn client_authentication_follows_the_service_and_a_refused_client_leaves_t
 
 #[tokio::test]
 async fn a_reused_or_unknown_state_is_refused_with_a_clear_page_and_no_second_exchange() {
-    let Setup { app, fake, browser, .. } = default_setup().await;
+    let BeforeConsent { app, fake, browser, .. } = before_consent().await;
     let callback = callback_for(&browser, "zoho_main").await;
     assert_eq!(browser.get(&callback).await.status, 303);
     let first_token = fake.issued("access")[0].clone();
@@ -225,7 +227,7 @@ async fn a_reused_or_unknown_state_is_refused_with_a_clear_page_and_no_second_ex
 
 #[tokio::test]
 async fn a_state_older_than_ten_minutes_is_refused_without_a_token_request() {
-    let Setup { app, fake, browser, .. } = default_setup().await;
+    let BeforeConsent { app, fake, browser, .. } = before_consent().await;
     let late = callback_for(&browser, "zoho_main").await;
     app.clock.advance(10 * 60);
     let res = browser.get(&late).await;
@@ -247,7 +249,7 @@ async fn a_state_older_than_ten_minutes_is_refused_without_a_token_request() {
 
 #[tokio::test]
 async fn another_users_or_another_sessions_state_is_refused_and_only_its_owner_completes_it() {
-    let Setup { app, fake, browser, .. } = default_setup().await;
+    let BeforeConsent { app, fake, browser, .. } = before_consent().await;
     let callback = callback_for(&browser, "zoho_main").await;
 
     let bob = second_admin(&app, "bob").await;
@@ -276,7 +278,7 @@ async fn another_users_or_another_sessions_state_is_refused_and_only_its_owner_c
 
 #[tokio::test]
 async fn two_concurrent_identical_callbacks_exchange_the_code_once() {
-    let Setup { app, fake, browser, .. } = default_setup().await;
+    let BeforeConsent { app, fake, browser, .. } = before_consent().await;
     for _ in 0..3 {
         let callback = callback_for(&browser, "zoho_main").await;
         let before = fake.token_count();
@@ -291,8 +293,10 @@ async fn two_concurrent_identical_callbacks_exchange_the_code_once() {
 
 #[tokio::test]
 async fn a_wrong_or_missing_iss_is_refused_before_any_token_request() {
-    let Setup { app, fake, browser, .. } =
-        setup(Behaviour::default(), |fake, body| body["oauth2"]["issuer"] = fake.issuer().into()).await;
+    let BeforeConsent { app, fake, browser, .. } = before_consent_with(Behaviour::default(), |fake, body| {
+        body["oauth2"]["issuer"] = fake.issuer().into()
+    })
+    .await;
     for iss in [Some("https://evil.example"), None] {
         fake.set(|b| b.iss = iss.map(str::to_owned));
         let res = consent(&browser, "zoho_main").await;
@@ -307,7 +311,8 @@ async fn a_wrong_or_missing_iss_is_refused_before_any_token_request() {
         assert_eq!(fake.token_count(), 0, "{iss:?}");
         assert_eq!(row(&app, "zoho_main").await.status, "not_connected");
     }
-    // RFC 9207 §2.4: an error response is checked too, so a mix-up cannot put another server's text on the page.
+    // RFC 9207 §2.4: an error response is checked too, so a mix-up cannot put another server's text
+    // on the page.
     fake.set(|b| {
         b.iss = Some("https://evil.example".into());
         b.deny = Some(("access_denied".into(), "Call +1 555 0100 to restore access".into()));
@@ -327,7 +332,7 @@ async fn a_wrong_or_missing_iss_is_refused_before_any_token_request() {
 
 #[tokio::test]
 async fn a_provider_error_is_shown_with_its_description_and_the_status_is_unchanged() {
-    let Setup { app, fake, browser, .. } = default_setup().await;
+    let BeforeConsent { app, fake, browser, .. } = before_consent().await;
     fake.set(|b| b.deny = Some(("access_denied".into(), "The user <b>declined</b> the consent".into())));
     let res = consent(&browser, "zoho_main").await;
     assert_eq!(res.header("location"), "/admin/connections/zoho_main");
@@ -364,15 +369,17 @@ async fn a_provider_error_is_shown_with_its_description_and_the_status_is_unchan
 
 #[tokio::test]
 async fn a_failed_code_exchange_is_shown_and_leaves_the_connection_as_it_was() {
-    let Setup { app, fake, browser, .. } = default_setup().await;
+    let BeforeConsent { app, fake, browser, .. } = before_consent().await;
     for (error, shown) in [
         (
             (400, "invalid_grant"),
-            "The code exchange failed: the provider refused: invalid_grant (the fake provider was told to refuse)",
+            "The code exchange failed: the provider refused: invalid_grant \
+             (the fake provider was told to refuse)",
         ),
         (
             (500, ""),
-            "The code exchange failed: the provider could not be reached or failed: the token endpoint answered HTTP 500",
+            "The code exchange failed: the provider could not be reached or failed: \
+             the token endpoint answered HTTP 500",
         ),
     ] {
         fake.set(|b| b.token_error = Some(error));
@@ -395,7 +402,7 @@ async fn a_failed_code_exchange_is_shown_and_leaves_the_connection_as_it_was() {
 
 #[tokio::test]
 async fn the_connect_link_needs_a_single_use_nonce_and_starts_no_flow_without_it() {
-    let Setup { app, fake, browser, .. } = default_setup().await;
+    let BeforeConsent { app, fake, browser, .. } = before_consent().await;
     let csrf = browser.get("/admin/connections").await.csrf();
     for path in [
         "/admin/connections/zoho_main/connect?nonce=forged".to_owned(),
@@ -422,7 +429,7 @@ async fn the_connect_link_needs_a_single_use_nonce_and_starts_no_flow_without_it
 
 #[tokio::test]
 async fn a_connect_nonce_expires_and_belongs_to_one_session_and_one_connection() {
-    let Setup { app, browser, api, .. } = default_setup().await;
+    let BeforeConsent { app, browser, api, .. } = before_consent().await;
     api.create("/api/v1/connections", &connection("zoho", "zoho_other", &["read"])).await;
     let link = connect_href(&browser.get("/admin/connections/zoho_main").await);
     let elsewhere = link.replace("zoho_main", "zoho_other");
@@ -438,14 +445,14 @@ async fn a_connect_nonce_expires_and_belongs_to_one_session_and_one_connection()
 
 #[tokio::test]
 async fn the_api_hands_out_a_consent_url_that_the_token_owners_browser_completes() {
-    let Setup { app, fake, browser, api } = default_setup().await;
+    let BeforeConsent { app, fake, browser, api } = before_consent().await;
     let res = api.post("/api/v1/connections/zoho_main/authorize", &json!({})).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let body = res.json();
     assert_eq!(body["expires_in"], 600);
     let url = body["authorization_url"].as_str().unwrap();
     assert!(url.starts_with(&fake.authorize_url()));
-    let callback = crate::connections::local(&at_provider(url).await);
+    let callback = local(&at_provider(url).await);
 
     let bob = second_admin(&app, "bob").await;
     assert_eq!(bob.get(&callback).await.status, 403);
@@ -458,8 +465,8 @@ async fn the_api_hands_out_a_consent_url_that_the_token_owners_browser_completes
 async fn a_client_credentials_connection_makes_the_token_request_at_once() {
     let app = spawn_app().await;
     let fake = FakeProvider::start().await;
-    let api = Api::new(&app, "admin").await;
-    let mut service = oauth_service(&fake, "machine");
+    let api = Api::admin(&app).await;
+    let mut service = oauth_service_at(&fake, "machine");
     service["oauth2"]["grant_type"] = "client_credentials".into();
     service["oauth2"].as_object_mut().unwrap().remove("authorization_url");
     api.create("/api/v1/services", &service).await;
@@ -516,8 +523,8 @@ async fn a_client_credentials_connection_makes_the_token_request_at_once() {
 async fn create_and_connect_goes_on_to_the_provider_and_the_forms_csp_lets_it() {
     let app = spawn_app().await;
     let fake = FakeProvider::start().await;
-    let api = Api::new(&app, "admin").await;
-    api.create("/api/v1/services", &oauth_service(&fake, "zoho")).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &oauth_service_at(&fake, "zoho")).await;
     let browser = app.admin().await;
     let form = browser.get("/admin/connections/new?service=zoho").await;
     let csp = form.header("content-security-policy").to_owned();
@@ -537,7 +544,7 @@ async fn create_and_connect_goes_on_to_the_provider_and_the_forms_csp_lets_it() 
     assert!(to_connect.starts_with("/admin/connections/zoho_new/connect?nonce="), "{to_connect}");
     let to_provider = browser.get(&to_connect).await;
     assert!(to_provider.header("location").starts_with(&fake.authorize_url()));
-    let back = crate::connections::local(&at_provider(to_provider.header("location")).await);
+    let back = local(&at_provider(to_provider.header("location")).await);
     assert_eq!(browser.get(&back).await.header("location"), "/admin/connections/zoho_new");
     assert_eq!(row(&app, "zoho_new").await.status, "connected");
     // The edit form's "Save and Reconnect" takes the same path.

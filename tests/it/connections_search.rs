@@ -8,8 +8,7 @@ use connections::models::connection as model;
 use connections::models::service as services;
 use serde_json::{Value, json};
 
-use crate::connections::{Api, api_key_service, row, spawn_app};
-use crate::helpers::TestApp;
+use crate::support::{Api, TestApp, api_key_service, row, spawn_app};
 
 const SORTS: [&str; 4] = ["name", "-name", "updated", "-updated"];
 
@@ -49,7 +48,7 @@ fn links(body: &Value) -> Vec<String> {
 #[tokio::test]
 async fn search_pages_match_the_database_order_below_and_above_the_count_cap() {
     let app = spawn_app().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     api.create("/api/v1/services", &api_key_service("rare_svc")).await;
     api.create("/api/v1/services", &api_key_service("common_svc")).await;
     api.create(

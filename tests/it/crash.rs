@@ -5,12 +5,8 @@
 use connections::clock::Clock;
 use connections::db::schema::connections as table;
 use diesel::prelude::*;
-use serde_json::json;
 
-use crate::cli::serve;
-use crate::fake_provider::Behaviour;
-use crate::helpers::{TEST_KEYS, TestDb};
-use crate::refresh::{Setup, eventually, setup_with};
+use crate::support::{Api, Behaviour, Setup, TEST_KEYS, TestDb, eventually, me, serve, setup_with};
 
 /// The row's lease: (holder, until).
 fn lease(db: &TestDb) -> (Option<String>, Option<i64>) {
@@ -41,17 +37,8 @@ async fn a_restarted_instance_releases_the_lease_its_killed_run_held_and_serves_
         ("CONNECTIONS_REFRESH_MARGIN_SECS", "600"),
         ("CONNECTIONS_REFRESH_INTERVAL_SECS", "0"),
     ];
-    let invoke = async |url: &str| {
-        let client = reqwest::Client::new();
-        let res = client
-            .post(format!("{url}/api/v1/connections/zoho_main/invoke"))
-            .bearer_auth(&token)
-            .json(&json!({"path": "/me"}))
-            .send()
-            .await
-            .unwrap();
-        res.json::<serde_json::Value>().await.unwrap()
-    };
+    // The protected API's `/me`, through the binary at `url`.
+    let me_at = async |url: &str| me(&Api::at(url, &token)).await.json();
     let url_of = |lines: &[String]| {
         lines
             .iter()
@@ -62,7 +49,7 @@ async fn a_restarted_instance_releases_the_lease_its_killed_run_held_and_serves_
     };
     fake.set(|b| b.token_delay_ms = 120_000);
     let (mut child, lines) = serve(&db, &env);
-    let answer = invoke(&url_of(&lines)).await;
+    let answer = me_at(&url_of(&lines)).await;
     assert_eq!(answer["status"], 200, "the valid token served while the refresh waits: {answer}");
     eventually("the refresh to reach the provider", async || fake.grants("refresh_token").len() == 1).await;
     let (holder, until) = lease(&db);
@@ -73,7 +60,7 @@ async fn a_restarted_instance_releases_the_lease_its_killed_run_held_and_serves_
     let (mut child, lines) = serve(&db, &env);
     assert_eq!(lease(&db), (None, None), "released at start, not when it runs out");
     let calls = fake.api_calls().len();
-    let answer = invoke(&url_of(&lines)).await;
+    let answer = me_at(&url_of(&lines)).await;
     assert_eq!(answer["status"], 200, "{answer}");
     let call = fake.api_calls()[calls].clone();
     assert_eq!(

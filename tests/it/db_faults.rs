@@ -10,15 +10,13 @@ use std::time::Duration;
 use connections::activity::{BACKLOG, Entry};
 use connections::db::schema::connection_events;
 use connections::models::event::NewEvent;
-use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::connections::{Api, connection, row};
-use crate::helpers::{Browser, Page, T0, TestApp, TestDb};
-use crate::refresh::{eventually, loopback};
-use crate::relay::Relay;
-use crate::upstream::Upstream;
+use crate::support::{
+    Api, Browser, Page, Relay, SqliteLock, T0, TestApp, TestDb, Upstream, api_key_service, connection,
+    eventually, invoke, loopback, row,
+};
 
 /// An app whose requests wait at most a second for the database, the admin's API client and
 /// browser, an API-key connection `desk` to a recording upstream, and on PostgreSQL the relay the
@@ -26,8 +24,9 @@ use crate::upstream::Upstream;
 struct Faulty {
     app: TestApp,
     /// Gives up after 20 s: a request the app would hang on fails the test instead of stalling it.
+    api: Api,
+    /// The same, without a token, for the health checks.
     http: reqwest::Client,
-    token: String,
     browser: Browser,
     relay: Option<Relay>,
     _upstream: Upstream,
@@ -51,9 +50,10 @@ async fn faulty() -> Faulty {
     })
     .await;
     let upstream = Upstream::start().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await.with_timeout(Duration::from_secs(20));
     let service = json!({
-        "name": "Desk", "link_name": "desk", "auth_type": "api_key", "api_base_url": format!("{}/api", upstream.url),
+        "name": "Desk", "link_name": "desk", "auth_type": "api_key",
+        "api_base_url": format!("{}/api", upstream.url),
         "api_key": {"param_type": "header", "params": [{"name": "X-Api-Key", "display_name": "API Key"}]}
     });
     api.create("/api/v1/services", &service).await;
@@ -62,36 +62,17 @@ async fn faulty() -> Faulty {
         api.put("/api/v1/connections/desk/credentials", &json!({"params": {"X-Api-Key": "k-123"}})).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let http = reqwest::Client::builder().timeout(Duration::from_secs(20)).build().unwrap();
-    Faulty {
-        token: app.token_for("admin").await,
-        browser: app.admin().await,
-        app,
-        http,
-        relay,
-        _upstream: upstream,
-    }
+    Faulty { api, browser: app.admin().await, app, http, relay, _upstream: upstream }
 }
 
 impl Faulty {
-    async fn send(&self, method: reqwest::Method, path: &str, body: Option<&Value>) -> Page {
-        let mut req = self.http.request(method, format!("{}{path}", self.app.base)).bearer_auth(&self.token);
-        if let Some(body) = body {
-            req = req.json(body);
-        }
-        let res = req.send().await.unwrap_or_else(|e| panic!("{path} did not answer: {e}"));
-        let (status, headers) = (res.status().as_u16(), res.headers().clone());
-        Page { status, headers, body: res.text().await.unwrap_or_default() }
-    }
-
     async fn invoke(&self) -> Page {
-        self.send(reqwest::Method::POST, "/api/v1/connections/desk/invoke", Some(&json!({"path": "/items"})))
-            .await
+        invoke(&self.api, "desk", json!({"path": "/items"})).await
     }
 
     /// A write: a new service named `link`.
     async fn create_service(&self, link: &str) -> Page {
-        self.send(reqwest::Method::POST, "/api/v1/services", Some(&crate::connections::api_key_service(link)))
-            .await
+        self.api.post("/api/v1/services", &api_key_service(link)).await
     }
 
     async fn healthz(&self) -> u16 {
@@ -120,24 +101,6 @@ impl Faulty {
             relay.restore();
         }
         drop(lock);
-    }
-}
-
-/// SQLite's write lock, held by a connection of the test's own until dropped.
-struct SqliteLock(diesel::SqliteConnection);
-
-impl SqliteLock {
-    fn take(app: &TestApp) -> SqliteLock {
-        let path = app.state.config.database_url.trim_start_matches("sqlite://").to_owned();
-        let mut conn = diesel::SqliteConnection::establish(&path).unwrap();
-        conn.batch_execute("BEGIN IMMEDIATE").unwrap();
-        SqliteLock(conn)
-    }
-}
-
-impl Drop for SqliteLock {
-    fn drop(&mut self) {
-        self.0.batch_execute("COMMIT").unwrap();
     }
 }
 
@@ -216,7 +179,7 @@ async fn during_a_database_outage_requests_answer_503_and_the_first_request_afte
     assert!(res.header("content-type").starts_with("text/html"), "{}", res.header("content-type"));
     assert!(res.body.contains("The database is unavailable right now; try again shortly."), "{}", res.body);
     if f.relay.is_some() {
-        assert_unavailable(&f.send(reqwest::Method::GET, "/api/v1/services", None).await, "an API read");
+        assert_unavailable(&f.api.get("/api/v1/services").await, "an API read");
         assert_unavailable(&f.browser.get("/admin/connections").await, "a page");
     }
     assert_eq!(f.healthz().await, 200);
@@ -225,11 +188,7 @@ async fn during_a_database_outage_requests_answer_503_and_the_first_request_afte
     let res = f.create_service("after").await;
     assert_eq!(res.status, 201, "the first request after the outage: {}", res.body);
     for i in 0..10 {
-        assert_eq!(
-            f.send(reqwest::Method::GET, "/api/v1/services", None).await.status,
-            200,
-            "request {i} after the outage"
-        );
+        assert_eq!(f.api.get("/api/v1/services").await.status, 200, "request {i} after the outage");
         assert_eq!(f.browser.get("/admin/connections").await.status, 200, "page {i} after the outage");
         assert_eq!(f.invoke().await.status, 200, "invoke {i} after the outage");
     }
@@ -248,7 +207,7 @@ async fn after_an_outage_that_no_request_saw_the_first_request_succeeds() {
     relay.restore();
     let res = f.create_service("after").await;
     assert_eq!(res.status, 201, "the first request after the outage: {}", res.body);
-    assert_eq!(f.send(reqwest::Method::GET, "/api/v1/services", None).await.status, 200);
+    assert_eq!(f.api.get("/api/v1/services").await.status, 200);
 }
 
 /// Events recorded while the database takes no writes are kept and written once it does; past the

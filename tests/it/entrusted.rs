@@ -8,22 +8,22 @@ use connections::models::user::Role;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use crate::connections::{Api, audit, basic_service, canary, connection, oauth_service, row, spawn_app};
-use crate::fake_provider::FakeProvider;
-use crate::helpers::TestApp;
-use crate::invoke::{connect_oauth, invoke};
-use crate::upstream::Upstream;
+use crate::support::{
+    Api, FakeProvider, TestApp, Upstream, audit, basic_service, canary, connect_oauth, connection, invoke,
+    oauth_service_at, row, spawn_app,
+};
 
 /// A second SDAdmin with an API token of their own.
 async fn mallory(app: &TestApp) -> Api {
     app.add_user("mallory", Role::SdAdmin, "mallory-password-123").await;
-    Api::new(app, "mallory").await
+    Api::for_user(app, "mallory").await
 }
 
 /// An API key service under the upstream, and the admin's connection `victim` to it, connected.
 async fn key_victim(app: &TestApp, api: &Api, up: &Upstream) -> String {
     let service = json!({
-        "name": "Desk", "link_name": "desk", "auth_type": "api_key", "api_base_url": format!("{}/api", up.url),
+        "name": "Desk", "link_name": "desk", "auth_type": "api_key",
+        "api_base_url": format!("{}/api", up.url),
         "api_key": {"param_type": "header", "params": [{"name": "X-Api-Key", "display_name": "API Key"}]}
     });
     api.create("/api/v1/services", &service).await;
@@ -39,7 +39,7 @@ async fn key_victim(app: &TestApp, api: &Api, up: &Upstream) -> String {
 /// An OAuth2 service at the fake provider, with its API as the base URL, and the admin's connection
 /// `victim`, connected through the consent.
 async fn oauth_victim(app: &TestApp, api: &Api, fake: &FakeProvider) {
-    let mut service = oauth_service(fake, "desk");
+    let mut service = oauth_service_at(fake, "desk");
     service["api_base_url"] = fake.api_url().into();
     api.create("/api/v1/services", &service).await;
     api.create("/api/v1/connections", &connection("desk", "victim", &["read", "offline_access"])).await;
@@ -66,7 +66,7 @@ async fn victim(api: &Api) -> (String, String) {
 #[tokio::test]
 async fn moving_the_api_base_url_needs_a_confirmation_and_then_sends_no_one_elses_api_key() {
     let (app, up, attacker) = (spawn_app().await, Upstream::start().await, Upstream::start().await);
-    let admin = Api::new(&app, "admin").await;
+    let admin = Api::admin(&app).await;
     key_victim(&app, &admin, &up).await;
     let mallory = mallory(&app).await;
 
@@ -119,7 +119,7 @@ async fn moving_the_api_base_url_needs_a_confirmation_and_then_sends_no_one_else
 #[tokio::test]
 async fn a_path_change_under_the_same_origin_needs_no_confirmation_and_is_audited() {
     let (app, up) = (spawn_app().await, Upstream::start().await);
-    let admin = Api::new(&app, "admin").await;
+    let admin = Api::admin(&app).await;
     key_victim(&app, &admin, &up).await;
     let mallory = mallory(&app).await;
     let res =
@@ -137,7 +137,7 @@ async fn a_path_change_under_the_same_origin_needs_no_confirmation_and_is_audite
 #[tokio::test]
 async fn clearing_the_api_base_url_does_not_let_an_absolute_url_carry_a_basic_password() {
     let (app, up, attacker) = (spawn_app().await, Upstream::start().await, Upstream::start().await);
-    let admin = Api::new(&app, "admin").await;
+    let admin = Api::admin(&app).await;
     let mut service = basic_service("desk");
     service["api_base_url"] = format!("{}/api", up.url).into();
     admin.create("/api/v1/services", &service).await;
@@ -157,7 +157,7 @@ async fn clearing_the_api_base_url_does_not_let_an_absolute_url_carry_a_basic_pa
 #[tokio::test]
 async fn moving_the_token_url_sends_neither_the_refresh_token_nor_the_client_secret() {
     let (app, fake, attacker) = (spawn_app().await, FakeProvider::start().await, Upstream::start().await);
-    let admin = Api::new(&app, "admin").await;
+    let admin = Api::admin(&app).await;
     oauth_victim(&app, &admin, &fake).await;
     let mallory = mallory(&app).await;
     let token_url = format!("{}/token", attacker.url);
@@ -193,7 +193,7 @@ async fn moving_the_token_url_sends_neither_the_refresh_token_nor_the_client_sec
 #[tokio::test]
 async fn a_token_url_changed_in_the_database_gets_no_refresh_token_and_no_client_secret() {
     let (app, fake, attacker) = (spawn_app().await, FakeProvider::start().await, Upstream::start().await);
-    let admin = Api::new(&app, "admin").await;
+    let admin = Api::admin(&app).await;
     oauth_victim(&app, &admin, &fake).await;
     let token_url = format!("{}/token", attacker.url);
     app.state
@@ -226,10 +226,13 @@ async fn a_token_url_changed_in_the_database_gets_no_refresh_token_and_no_client
 #[tokio::test]
 async fn moving_the_revoke_url_then_revoking_sends_no_token_anywhere() {
     let (app, fake, attacker) = (spawn_app().await, FakeProvider::start().await, Upstream::start().await);
-    let admin = Api::new(&app, "admin").await;
+    let admin = Api::admin(&app).await;
     oauth_victim(&app, &admin, &fake).await;
     let mallory = mallory(&app).await;
-    let change = json!({"oauth2": {"revoke_url": format!("{}/revoke", attacker.url), "client_secret": "mallorys-own-secret"}});
+    let change = json!({"oauth2": {
+        "revoke_url": format!("{}/revoke", attacker.url),
+        "client_secret": "mallorys-own-secret"
+    }});
     assert_eq!(mallory.patch("/api/v1/services/desk", &change).await.status, 409);
     assert_eq!(mallory.patch("/api/v1/services/desk?confirm_disconnect=true", &change).await.status, 200);
     assert_eq!(victim(&admin).await.0, "needs_reconnect");
@@ -248,7 +251,7 @@ async fn moving_the_revoke_url_then_revoking_sends_no_token_anywhere() {
 #[tokio::test]
 async fn the_edit_form_asks_for_a_confirmation_that_names_the_owners_before_saving() {
     let (app, up, attacker) = (spawn_app().await, Upstream::start().await, Upstream::start().await);
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     key_victim(&app, &api, &up).await;
     app.add_user("mallory", Role::SdAdmin, "mallory-password-123").await;
     let browser = app.browser();
@@ -284,7 +287,7 @@ async fn the_edit_form_asks_for_a_confirmation_that_names_the_owners_before_savi
 async fn secrets_without_recorded_destinations_get_their_services_at_the_next_start() {
     use connections::db::schema::connections as table;
     let (app, up) = (spawn_app().await, Upstream::start().await);
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     key_victim(&app, &api, &up).await;
     app.state
         .db
@@ -304,6 +307,6 @@ async fn secrets_without_recorded_destinations_get_their_services_at_the_next_st
     .await;
     let stored = row(&app, "victim").await;
     assert_eq!(stored.entrusted().get(connections::domain::destinations::Role::Api), Some(up.url.as_str()));
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     assert_eq!(invoke(&api, "victim", json!({"path": "/after-restart"})).await.json()["status"], 200);
 }

@@ -1,8 +1,8 @@
 //! Security headers on every kind of response.
 
-use crate::helpers::TestApp;
+use crate::support::{ADMIN_PASSWORD, Page, TestApp};
 
-fn assert_hardened(page: &crate::helpers::Page, what: &str) {
+fn assert_hardened(page: &Page, what: &str) {
     let csp = page.header("content-security-policy");
     assert!(csp.contains("frame-ancestors 'none'"), "{what}: {csp}");
     assert!(csp.contains("script-src 'self'") && !csp.contains("unsafe-inline"), "{what}: {csp}");
@@ -72,7 +72,7 @@ async fn over_https_the_portal_sends_hsts_and_host_prefixed_secure_cookies() {
     assert!(csrf_cookie.starts_with("__Host-connections_login_csrf="), "{csrf_cookie}");
     assert_host_cookie(csrf_cookie);
 
-    let signed_in = browser.sign_in("admin", crate::helpers::ADMIN_PASSWORD).await;
+    let signed_in = browser.sign_in("admin", ADMIN_PASSWORD).await;
     assert_eq!(signed_in.status, 303, "{}", signed_in.body);
     let session = signed_in
         .headers

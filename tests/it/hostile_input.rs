@@ -6,9 +6,7 @@ use connections::db::schema::sessions;
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::connections::{Api, api_key_service, connection, spawn_app};
-use crate::helpers::{ADMIN_PASSWORD, Page, TestApp};
-use crate::upstream::Upstream;
+use crate::support::{ADMIN_PASSWORD, Api, Page, TestApp, Upstream, api_key_service, connection, spawn_app};
 
 /// The field a 422 JSON answer names.
 fn json_field(page: &Page) -> String {
@@ -21,7 +19,7 @@ fn json_field(page: &Page) -> String {
 /// An app with a service and a connection `desk`, so searches and lookups have rows to go through.
 async fn app_with_a_connection() -> (TestApp, Api) {
     let app = spawn_app().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     api.create("/api/v1/services", &api_key_service("desk")).await;
     api.create("/api/v1/connections", &connection("desk", "desk", &[])).await;
     (app, api)
@@ -184,7 +182,7 @@ async fn sign_in_never_redirects_to_what_a_browser_reads_as_another_host() {
 #[tokio::test]
 async fn an_invoke_header_name_with_a_leading_or_trailing_space_is_a_field_error() {
     let app = spawn_app().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     let up = Upstream::start().await;
     let mut service = api_key_service("spaced");
     service["api_base_url"] = json!(format!("{}/api", up.url));

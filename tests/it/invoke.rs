@@ -8,51 +8,14 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use connections::config::Cidr;
-use connections::db::schema::connection_events;
 use connections::models::event::ConnectionEvent;
 use connections::models::user::Role;
-use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use crate::connections::{
-    Api, assert_hidden, canary, connect_href, connection, oauth_service, row, spawn_app, text_of,
+use crate::support::{
+    Api, FakeProvider, T0, TestApp, Upstream, assert_hidden, basic_service, canary, connect_oauth,
+    connection, database_text, events, flash_of, follow, invoke, oauth_service_at, row, spawn_app, text_of,
 };
-use crate::fake_provider::FakeProvider;
-use crate::helpers::{Browser, Page, TestApp};
-use crate::upstream::Upstream;
-
-/// Connects an OAuth2 connection of the admin through the fake provider's consent.
-pub async fn connect_oauth(browser: &Browser, link: &str) {
-    let details = browser.get(&format!("/admin/connections/{link}")).await;
-    let to_provider = browser.get(&connect_href(&details)).await;
-    assert_eq!(to_provider.status, 303, "connect: {}", to_provider.body);
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    let back = client.get(to_provider.header("location")).send().await.unwrap();
-    let callback = crate::connections::local(back.headers()["location"].to_str().unwrap());
-    assert_eq!(browser.get(&callback).await.header("location"), format!("/admin/connections/{link}"));
-}
-
-/// Sends an invoke and returns the answer.
-pub async fn invoke(api: &Api, link: &str, body: Value) -> Page {
-    api.post(&format!("/api/v1/connections/{link}/invoke"), &body).await
-}
-
-/// A connection's recorded activity, oldest first.
-pub async fn events(app: &TestApp, link: &str) -> Vec<ConnectionEvent> {
-    app.state.activity.flush().await;
-    let id = row(app, link).await.id;
-    app.state
-        .db
-        .run(move |c| {
-            Ok(connection_events::table
-                .filter(connection_events::connection_id.eq(id))
-                .order(connection_events::id)
-                .select(ConnectionEvent::as_select())
-                .load(c)?)
-        })
-        .await
-        .unwrap()
-}
 
 /// An API Key service under `base` with two parameters of `param_type` (header names for headers).
 fn key_service(link: &str, base: Option<&str>, param_type: &str) -> Value {
@@ -82,7 +45,7 @@ struct Env {
 async fn env() -> Env {
     let app = spawn_app().await;
     let up = Upstream::start().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     Env { app, up, api }
 }
 
@@ -115,7 +78,11 @@ async fn query_string_keys_replace_the_callers_parameters_of_the_same_name_and_t
     let res = invoke(
         &e.api,
         "desk",
-        json!({"method": "GET", "path": "/items?api_key=forged&page=2", "query": {"api_key": "also-forged", "q": "a b"}}),
+        json!({
+            "method": "GET",
+            "path": "/items?api_key=forged&page=2",
+            "query": {"api_key": "also-forged", "q": "a b"}
+        }),
     )
     .await;
     assert_eq!(res.status, 200, "{}", res.body);
@@ -189,7 +156,12 @@ async fn header_keys_replace_the_callers_headers_of_the_same_name_in_any_case() 
         json!({
             "method": "DELETE",
             "path": "/items/7",
-            "headers": {"x-api-key": "forged", "X-API-KEY": "forged-too", "Accept": "application/json", "X-Trace": "t-1"}
+            "headers": {
+                "x-api-key": "forged",
+                "X-API-KEY": "forged-too",
+                "Accept": "application/json",
+                "X-Trace": "t-1"
+            }
         }),
     )
     .await;
@@ -214,7 +186,7 @@ async fn header_keys_replace_the_callers_headers_of_the_same_name_in_any_case() 
 #[tokio::test]
 async fn basic_credentials_replace_the_callers_authorization_and_no_part_of_them_comes_back() {
     let e = env().await;
-    let mut service = crate::connections::basic_service("legacy");
+    let mut service = basic_service("legacy");
     service["api_base_url"] = e.base().into();
     e.api.create("/api/v1/services", &service).await;
     e.api.create("/api/v1/connections", &connection("legacy", "legacy", &[])).await;
@@ -253,7 +225,7 @@ async fn oauth2_tokens_go_where_the_service_says_header_with_its_prefix_or_query
         ("inquery", json!({"in": "query"})),
     ];
     for (link, placement) in &placements {
-        let mut service = oauth_service(&fake, link);
+        let mut service = oauth_service_at(&fake, link);
         service["api_base_url"] = e.base().into();
         if !placement.is_null() {
             service["oauth2"]["token_placement"] = placement.clone();
@@ -406,7 +378,7 @@ async fn loopback_addresses_are_refused_without_the_allow_list_however_they_are_
     for allow_http in [false, true] {
         let app = TestApp::spawn_with(|config| config.outbound_allow_http = allow_http).await;
         assert!(app.state.config.outbound_allow_cidrs.is_empty());
-        let api = Api::new(&app, "admin").await;
+        let api = Api::admin(&app).await;
         let scheme = if allow_http { "http" } else { "https" };
         let hosts = [
             format!("127.0.0.1:{port}"),
@@ -597,7 +569,7 @@ async fn only_an_sdadmin_token_may_invoke_or_test() {
     let e = env().await;
     e.key_connection("desk", "header").await;
     e.app.add_user("tech", Role::Technician, "technician-password").await;
-    let tech = Api::new(&e.app, "tech").await;
+    let tech = Api::for_user(&e.app, "tech").await;
     let res = invoke(&tech, "desk", json!({"path": "/x"})).await;
     assert_eq!((res.status, res.json()["error"]["code"].as_str()), (403, Some("forbidden")));
     assert_eq!(tech.post("/api/v1/connections/desk/test", &json!({})).await.status, 403);
@@ -612,7 +584,7 @@ async fn only_an_sdadmin_token_may_invoke_or_test() {
 
     // Any SDAdmin may use a connection they do not own.
     e.app.add_user("bob", Role::SdAdmin, "second-admin-password").await;
-    let bob = Api::new(&e.app, "bob").await;
+    let bob = Api::for_user(&e.app, "bob").await;
     assert_eq!(invoke(&bob, "desk", json!({"path": "/x"})).await.status, 200);
     assert_eq!(events(&e.app, "desk").await[0].actor, "bob");
 }
@@ -646,8 +618,8 @@ async fn test_runs_the_services_test_request_and_shows_status_latency_and_a_mask
     let browser = e.app.admin().await;
     let done = browser.submit("/admin/connections/desk", "/admin/connections/desk/test", &[]).await;
     assert_eq!(done.status, 303, "{}", done.body);
-    let page = crate::connections::follow(&browser, &done).await;
-    let flash = crate::connections::flash_of(&page);
+    let page = follow(&browser, &done).await;
+    let flash = flash_of(&page);
     assert!(flash.contains("Test: GET /me answered HTTP 200.") && flash.contains("Body: {"), "{flash}");
     assert_hidden(&page.body, std::slice::from_ref(&key), "the details page");
     assert_hidden(&res.body, &[key], "the test answer");
@@ -670,7 +642,7 @@ async fn test_without_a_test_request_checks_the_credentials_or_the_token_and_is_
     assert_eq!(e.up.count(), 0);
 
     let fake = FakeProvider::start().await;
-    e.api.create("/api/v1/services", &oauth_service(&fake, "zoho")).await;
+    e.api.create("/api/v1/services", &oauth_service_at(&fake, "zoho")).await;
     e.api.create("/api/v1/connections", &connection("zoho", "zoho", &["read", "offline_access"])).await;
     connect_oauth(&e.app.admin().await, "zoho").await;
     let res = e.api.post("/api/v1/connections/zoho/test", &json!({})).await;
@@ -699,7 +671,7 @@ async fn every_invoke_is_recorded_without_secrets_and_shown_as_recent_activity()
     let e = env().await;
     let (key, org) = e.key_connection("desk", "query").await;
     let secret_query = canary("query-secret");
-    let started = crate::helpers::T0;
+    let started = T0;
     e.app.clock.advance(5);
     assert_eq!(
         invoke(
@@ -748,7 +720,7 @@ async fn every_invoke_is_recorded_without_secrets_and_shown_as_recent_activity()
     assert!(activity.contains("GET 127.0.0.1 /api/big admin Failed The response from"), "{activity}");
     assert!(activity.find("/api/big").unwrap() < activity.find("/api/tickets").unwrap(), "newest first");
     assert!(text.contains("Last used 2026-09-21 14:13 UTC"), "{text}");
-    let mut db_text = crate::connections::database_text(&e.app).await;
+    let mut db_text = database_text(&e.app).await;
     db_text.push_str(&page.body);
     assert_hidden(&db_text, &[key, org, secret_query], "the activity record or the details page");
 }
@@ -776,7 +748,7 @@ async fn a_secret_echoed_inside_json_with_escapes_is_masked_too() {
 async fn concurrent_invokes_are_all_recorded_and_the_details_page_shows_them_without_waiting() {
     let e = env().await;
     e.key_connection("desk", "header").await;
-    let api = std::sync::Arc::new(Api::new(&e.app, "admin").await);
+    let api = std::sync::Arc::new(Api::admin(&e.app).await);
     let mut calls = tokio::task::JoinSet::new();
     for i in 0..40 {
         let api = api.clone();
@@ -814,7 +786,7 @@ async fn an_event_that_cannot_be_written_costs_only_itself() {
             ok: true,
             ..NewEvent::default()
         },
-        at: crate::helpers::T0,
+        at: T0,
         mark_used: false,
     };
     // Queued together, so they share a batch: the one of a connection that is gone fails.
@@ -829,7 +801,7 @@ async fn an_event_that_cannot_be_written_costs_only_itself() {
 async fn a_basic_password_or_api_key_echoed_base64_encoded_again_is_masked() {
     use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
     let e = env().await;
-    let mut service = crate::connections::basic_service("legacy");
+    let mut service = basic_service("legacy");
     service["api_base_url"] = e.base().into();
     e.api.create("/api/v1/services", &service).await;
     e.api.create("/api/v1/connections", &connection("legacy", "legacy", &[])).await;
@@ -876,7 +848,7 @@ async fn an_allow_list_entry_naming_a_port_refuses_the_other_ports_of_that_addre
         config.outbound_allow_http = true;
     })
     .await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     let targets = [
         ("allowed_ip", format!("http://127.0.0.1:{}/api", allowed.port), true),
         ("allowed_name", format!("http://localhost:{}/api", allowed.port), true),

@@ -13,8 +13,7 @@ use connections::keys::GENERATED_KEY_FILE;
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::connections::{Api, basic_service, connection, row};
-use crate::helpers::{TestApp, TestDb};
+use crate::support::{Api, TestApp, TestDb, basic_service, connection, row};
 
 const PASSWORD: &str = "canary-basic-password-7f3a";
 /// A key other than the generated one, under the same id.
@@ -25,7 +24,7 @@ const NEW_K2: &str = "k2:ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 /// stops; returns the database and the key file's contents.
 async fn secrets_under_a_generated_key() -> (TestDb, String) {
     let app = TestApp::spawn_with(|c| c.encryption_keys = None).await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     api.create("/api/v1/services", &basic_service("legacy")).await;
     api.create("/api/v1/connections", &connection("legacy", "legacy_main", &[])).await;
     let res = api
@@ -187,7 +186,7 @@ async fn a_new_active_key_beside_the_right_one_starts_and_the_stored_secrets_sti
     let app = TestApp::spawn_on(db, |c| c.encryption_keys = Some(Secret::new(both.clone()))).await;
     assert_eq!(app.state.keyring.active_kid(), "k2");
     assert_eq!(stored_password(&app).await, PASSWORD, "sealed under k1, opened");
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
     let res = api
         .put(
             "/api/v1/connections/legacy_main/credentials",

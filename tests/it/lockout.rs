@@ -10,7 +10,7 @@ use connections::throttle::{BURST, REFILL_SECS};
 use connections::web::login::SIGN_IN_FAILED;
 use tokio::task::JoinSet;
 
-use crate::helpers::{ADMIN_PASSWORD, Page, T0, TestApp};
+use crate::support::{ADMIN_PASSWORD, Page, T0, TestApp};
 
 /// A loopback address of its own for client `i` of group `group`.
 fn source(group: u8, i: u8) -> IpAddr {

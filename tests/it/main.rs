@@ -1,7 +1,7 @@
 //! One integration-test binary. Each module tests one area through the public HTTP surface (or the
 //! CLI), on SQLite by default and on PostgreSQL when `TEST_DATABASE_URL` is set.
 
-mod helpers;
+mod support;
 
 mod access;
 mod cli;
@@ -13,25 +13,21 @@ mod connections_search;
 mod crash;
 mod db_faults;
 mod entrusted;
-mod fake_provider;
 mod headers;
 mod hostile_input;
 mod invoke;
 mod keys;
 mod lockout;
-
 mod migrations;
 mod no_refresh;
 mod openapi;
 mod provider_text;
 mod refresh;
 mod refresh_faults;
-mod relay;
 mod services_api;
 mod services_pages;
 mod services_totals;
 mod sign_in;
 mod slow_bodies;
 mod two_instances;
-mod upstream;
 mod upstream_failures;

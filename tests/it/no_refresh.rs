@@ -6,30 +6,29 @@
 use connections::models::connection::ConnectionRow;
 use serde_json::json;
 
-use crate::connections::{Api, connect_href, connection, oauth_service, row, spawn_app, text_of};
-use crate::fake_provider::FakeProvider;
-use crate::helpers::TestApp;
-use crate::invoke::{connect_oauth, invoke};
+use crate::support::{
+    Api, FakeProvider, TestApp, connect_href, connect_oauth, connection, invoke, loopback, oauth_service_at,
+    row, spawn_app, text_of,
+};
 
 /// The copy: `zoho_main` connected through the fake by the original, which then stops, and the same
 /// database started again with refreshes off.
 async fn restored_copy() -> (TestApp, FakeProvider, Api) {
     let original = spawn_app().await;
     let fake = FakeProvider::start().await;
-    let api = Api::new(&original, "admin").await;
-    let mut service = oauth_service(&fake, "zoho");
+    let api = Api::admin(&original).await;
+    let mut service = oauth_service_at(&fake, "zoho");
     service["api_base_url"] = fake.api_url().into();
     api.create("/api/v1/services", &service).await;
     api.create("/api/v1/connections", &connection("zoho", "zoho_main", &["read", "offline_access"])).await;
     connect_oauth(&original.admin().await, "zoho_main").await;
     assert_eq!(fake.token_count(), 1, "the code exchange");
     let copy = TestApp::spawn_on(original.stop().await, |config| {
-        config.outbound_allow_cidrs = vec![connections::config::Cidr::parse("127.0.0.1/32").unwrap()];
-        config.outbound_allow_http = true;
+        loopback(config);
         config.no_refresh = true;
     })
     .await;
-    let api = Api::new(&copy, "admin").await;
+    let api = Api::admin(&copy).await;
     (copy, fake, api)
 }
 

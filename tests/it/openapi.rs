@@ -4,9 +4,10 @@
 use std::collections::BTreeSet;
 
 use connections::app::{Access, routes};
+use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::support::{Api, TestApp};
 
 mod bodies;
 mod methods;
@@ -221,17 +222,16 @@ async fn every_operation_declares_its_parameters_answers_and_security() {
 async fn what_the_services_api_answers_fits_the_documented_schemas() {
     let app = TestApp::spawn().await;
     let doc = fetch_document(&app).await;
-    let token = app.token_for("admin").await;
-    let http = app.http();
-    let api = |method: reqwest::Method, path: &str| {
-        http.request(method, format!("{}{path}", app.base)).bearer_auth(&token)
-    };
+    let api = Api::admin(&app).await;
 
     let oauth = json!({
-        "name": "Zoho Desk", "link_name": "zoho_desk", "auth_type": "oauth2", "api_base_url": "https://desk.example.com/api",
+        "name": "Zoho Desk", "link_name": "zoho_desk", "auth_type": "oauth2",
+        "api_base_url": "https://desk.example.com/api",
         "oauth2": {
-            "client_id": "client-1", "client_secret": "s3cret-value", "authorization_url": "https://accounts.example.com/auth",
-            "token_url": "https://accounts.example.com/token", "extra_auth_params": { "access_type": "offline" },
+            "client_id": "client-1", "client_secret": "s3cret-value",
+            "authorization_url": "https://accounts.example.com/auth",
+            "token_url": "https://accounts.example.com/token",
+            "extra_auth_params": { "access_type": "offline" },
             "token_placement": { "in": "header", "name": "Authorization", "prefix": "Zoho-oauthtoken" },
             "scopes": [{ "scope": "Desk.tickets.READ", "display_name": "Read tickets" }],
         },
@@ -242,93 +242,75 @@ async fn what_the_services_api_answers_fits_the_documented_schemas() {
     });
     for body in [&oauth, &api_key] {
         assert_fits(&doc, "ServiceInput", body);
-        let res = api(reqwest::Method::POST, "/api/v1/services").json(body).send().await.unwrap();
-        assert_eq!(res.status(), 201);
-        assert_fits(&doc, "Service", &res.json().await.unwrap());
+        let res = api.post("/api/v1/services", body).await;
+        assert_eq!(res.status, 201);
+        assert_fits(&doc, "Service", &res.json());
     }
-    let res = api(reqwest::Method::GET, "/api/v1/services?per_page=10").send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    let list: Value = res.json().await.unwrap();
+    let res = api.get("/api/v1/services?per_page=10").await;
+    assert_eq!(res.status, 200);
+    let list = res.json();
     assert_eq!(list["total"], 2);
     assert_fits(&doc, "ServiceList", &list);
 
-    let res = api(reqwest::Method::POST, "/api/v1/services")
-        .json(&json!({ "name": "", "auth_type": "nope" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 422);
-    let invalid: Value = res.json().await.unwrap();
+    let res = api.post("/api/v1/services", &json!({ "name": "", "auth_type": "nope" })).await;
+    assert_eq!(res.status, 422);
+    let invalid = res.json();
     assert!(invalid["errors"]["link_name"].is_array(), "{invalid}");
     assert_fits(&doc, "ValidationError", &invalid);
 
-    let res = api(reqwest::Method::GET, "/api/v1/services/no_such_service").send().await.unwrap();
-    assert_eq!(res.status(), 404);
-    assert_fits(&doc, "Error", &res.json().await.unwrap());
+    let res = api.get("/api/v1/services/no_such_service").await;
+    assert_eq!(res.status, 404);
+    assert_fits(&doc, "Error", &res.json());
 
-    let res = api(reqwest::Method::GET, "/api/v1/me").send().await.unwrap();
-    assert_fits(&doc, "Me", &res.json().await.unwrap());
+    let res = api.get("/api/v1/me").await;
+    assert_fits(&doc, "Me", &res.json());
 }
 
 #[tokio::test]
 async fn what_the_connections_api_answers_fits_the_documented_schemas() {
     let app = TestApp::spawn().await;
     let doc = fetch_document(&app).await;
-    let token = app.token_for("admin").await;
-    let http = app.http();
-    let api = |method: reqwest::Method, path: &str| {
-        http.request(method, format!("{}{path}", app.base)).bearer_auth(&token)
-    };
+    let api = Api::admin(&app).await;
     let service = json!({
-        "name": "Weather", "link_name": "weather", "auth_type": "api_key", "api_base_url": "https://weather.example.com",
+        "name": "Weather", "link_name": "weather", "auth_type": "api_key",
+        "api_base_url": "https://weather.example.com",
         "api_key": { "param_type": "query", "params": [{ "name": "appid", "display_name": "App ID" }] },
     });
-    assert_eq!(
-        api(reqwest::Method::POST, "/api/v1/services").json(&service).send().await.unwrap().status(),
-        201
-    );
+    assert_eq!(api.post("/api/v1/services", &service).await.status, 201);
 
     let input = json!({ "service": "weather", "name": "Weather (ops)", "link_name": "weather_ops" });
     assert_fits(&doc, "ConnectionInput", &input);
-    let res = api(reqwest::Method::POST, "/api/v1/connections").json(&input).send().await.unwrap();
-    assert_eq!(res.status(), 201);
-    assert_fits(&doc, "Connection", &res.json().await.unwrap());
+    let res = api.post("/api/v1/connections", &input).await;
+    assert_eq!(res.status, 201);
+    assert_fits(&doc, "Connection", &res.json());
 
-    let res = api(reqwest::Method::POST, "/api/v1/connections/weather_ops/invoke")
-        .json(&json!({ "path": "/now" }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 409);
-    let refused: Value = res.json().await.unwrap();
+    let res = api.post("/api/v1/connections/weather_ops/invoke", &json!({ "path": "/now" })).await;
+    assert_eq!(res.status, 409);
+    let refused = res.json();
     assert_eq!(refused["error"]["status"], "not_connected", "{refused}");
     assert_fits(&doc, "Error", &refused);
 
     let credentials = json!({ "params": { "appid": "k-123456" } });
     assert_fits(&doc, "CredentialInput", &credentials);
-    let res = api(reqwest::Method::PUT, "/api/v1/connections/weather_ops/credentials")
-        .json(&credentials)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), 200);
-    let connected: Value = res.json().await.unwrap();
+    let res = api.put("/api/v1/connections/weather_ops/credentials", &credentials).await;
+    assert_eq!(res.status, 200);
+    let connected = res.json();
     assert_eq!(connected["status"], "connected");
     assert_fits(&doc, "Connection", &connected);
 
-    let res = api(reqwest::Method::POST, "/api/v1/connections/weather_ops/test").send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    assert_fits(&doc, "TestResult", &res.json().await.unwrap());
+    let res = api.send(Method::POST, "/api/v1/connections/weather_ops/test", None).await;
+    assert_eq!(res.status, 200);
+    assert_fits(&doc, "TestResult", &res.json());
 
-    let res = api(reqwest::Method::GET, "/api/v1/connections?owner=any").send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    assert_fits(&doc, "ConnectionList", &res.json().await.unwrap());
+    let res = api.get("/api/v1/connections?owner=any").await;
+    assert_eq!(res.status, 200);
+    assert_fits(&doc, "ConnectionList", &res.json());
 
-    let res = api(reqwest::Method::POST, "/api/v1/connections/weather_ops/revoke").send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    assert_fits(&doc, "Connection", &res.json().await.unwrap());
+    let res = api.send(Method::POST, "/api/v1/connections/weather_ops/revoke", None).await;
+    assert_eq!(res.status, 200);
+    assert_fits(&doc, "Connection", &res.json());
 
-    let res = api(reqwest::Method::DELETE, "/api/v1/connections/weather_ops").send().await.unwrap();
-    assert_eq!(res.status(), 200);
-    assert_fits(&doc, "ConnectionDeleted", &res.json().await.unwrap());
+    let res = api.delete("/api/v1/connections/weather_ops").await;
+    assert_eq!(res.status, 200);
+    assert_fits(&doc, "ConnectionDeleted", &res.json());
 }

@@ -7,11 +7,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::json;
 
-use crate::connections::{
-    Api, assert_hidden, connect_href, connection, database_text, local, oauth_service, spawn_app, text_of,
+use crate::support::{
+    Api, FakeProvider, assert_hidden, connect_href, connect_oauth, connection, database_text, events, invoke,
+    local, oauth_service_at, spawn_app, text_of,
 };
-use crate::fake_provider::FakeProvider;
-use crate::invoke::{connect_oauth, events, invoke};
 
 /// Every form in which the client secret left: as is, form-encoded, and in the Basic header.
 fn client_secret_forms(fake: &FakeProvider) -> Vec<String> {
@@ -26,8 +25,8 @@ fn client_secret_forms(fake: &FakeProvider) -> Vec<String> {
 #[tokio::test]
 async fn a_refresh_refusal_that_echoes_the_request_shows_no_secret() {
     let (app, fake) = (spawn_app().await, FakeProvider::start().await);
-    let api = Api::new(&app, "admin").await;
-    let mut service = oauth_service(&fake, "desk");
+    let api = Api::admin(&app).await;
+    let mut service = oauth_service_at(&fake, "desk");
     service["api_base_url"] = fake.api_url().into();
     api.create("/api/v1/services", &service).await;
     api.create("/api/v1/connections", &connection("desk", "desk", &["read", "offline_access"])).await;
@@ -58,8 +57,8 @@ async fn a_refresh_refusal_that_echoes_the_request_shows_no_secret() {
 #[tokio::test]
 async fn a_code_exchange_refusal_that_echoes_the_request_shows_no_secret() {
     let (app, fake) = (spawn_app().await, FakeProvider::start().await);
-    let api = Api::new(&app, "admin").await;
-    api.create("/api/v1/services", &oauth_service(&fake, "desk")).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &oauth_service_at(&fake, "desk")).await;
     api.create("/api/v1/connections", &connection("desk", "desk", &["read"])).await;
     fake.set(|b| {
         b.token_error = Some((400, "invalid_request"));

@@ -6,95 +6,15 @@
 //! mid-refresh.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use connections::config::{Cidr, Config};
 use serde_json::{Value, json};
 
-use crate::connections::{
-    Api, assert_hidden, connect_href, connection, database_text, oauth_service, row, text_of,
+use crate::support::{
+    Api, Behaviour, FakeProvider, Setup, T0, TestApp, access_token, assert_hidden, connect_href,
+    connect_oauth, connection, database_text, events, eventually, invoke, loopback, me, oauth_service_at,
+    presented, refresh_token, row, setup, setup_with, text_of,
 };
-use crate::fake_provider::{Behaviour, FakeProvider};
-use crate::helpers::{Browser, Page, T0, TestApp, TestDb};
-use crate::invoke::{connect_oauth, events, invoke};
-
-/// Lets the app call the fake on loopback.
-pub fn loopback(config: &mut Config) {
-    config.outbound_allow_cidrs = vec![Cidr::parse("127.0.0.1/32").unwrap()];
-    config.outbound_allow_http = true;
-}
-
-/// An app, the fake provider, the admin's API client and browser, and `zoho_main` connected to an
-/// OAuth2 service whose API base URL is the fake's protected API.
-pub struct Setup {
-    pub app: TestApp,
-    pub fake: FakeProvider,
-    pub api: Api,
-    pub browser: Browser,
-}
-
-pub async fn setup_with(
-    adjust: impl FnOnce(&mut Config),
-    behaviour: Behaviour,
-    service: impl FnOnce(&mut Value),
-) -> Setup {
-    let app = TestApp::spawn_with(|config| {
-        loopback(config);
-        adjust(config);
-    })
-    .await;
-    setup_app(app, behaviour, service).await
-}
-
-/// The setup on a database of the caller's (configured by `adjust`).
-pub async fn setup_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Setup {
-    setup_app(TestApp::spawn_on(db, adjust).await, Behaviour::default(), |_| {}).await
-}
-
-async fn setup_app(app: TestApp, behaviour: Behaviour, service: impl FnOnce(&mut Value)) -> Setup {
-    let fake = FakeProvider::start_with(behaviour).await;
-    let api = Api::new(&app, "admin").await;
-    let mut body = oauth_service(&fake, "zoho");
-    body["api_base_url"] = fake.api_url().into();
-    service(&mut body);
-    api.create("/api/v1/services", &body).await;
-    api.create("/api/v1/connections", &connection("zoho", "zoho_main", &["read", "offline_access"])).await;
-    let browser = app.admin().await;
-    connect_oauth(&browser, "zoho_main").await;
-    assert_eq!(fake.token_count(), 1, "the code exchange");
-    Setup { app, fake, api, browser }
-}
-
-pub async fn setup() -> Setup {
-    setup_with(|_| {}, Behaviour::default(), |_| {}).await
-}
-
-/// Calls the protected API's `/me` through the connection.
-pub async fn me(api: &Api) -> Page {
-    invoke(api, "zoho_main", json!({"path": "/me"})).await
-}
-
-async fn access_token(app: &TestApp, link: &str) -> Option<String> {
-    row(app, link).await.open_access_token(&app.state.keyring).unwrap().map(|t| t.expose().to_owned())
-}
-
-pub async fn refresh_token(app: &TestApp, link: &str) -> Option<String> {
-    row(app, link).await.open_refresh_token(&app.state.keyring).unwrap().map(|t| t.expose().to_owned())
-}
-
-/// The refresh tokens the app presented, in order.
-pub fn presented(fake: &FakeProvider) -> Vec<String> {
-    fake.grants("refresh_token").iter().map(|c| c.params["refresh_token"].clone()).collect()
-}
-
-/// Polls (real time) until `done` holds, for what happens on other tasks.
-pub async fn eventually(what: &str, mut done: impl AsyncFnMut() -> bool) {
-    let started = Instant::now();
-    while !done().await {
-        assert!(started.elapsed() < Duration::from_secs(10), "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 #[tokio::test]
 async fn a_token_expiring_within_the_margin_is_refreshed_once_before_the_call() {
@@ -224,7 +144,7 @@ async fn fifty_concurrent_invokes_on_an_expired_token_make_exactly_one_refresh()
 async fn two_app_instances_on_one_database_make_exactly_one_refresh() {
     let Setup { app, fake, api, .. } = setup().await;
     let other = TestApp::spawn_on(app.shared_db(), loopback).await;
-    let other_api = Api::new(&other, "admin").await;
+    let other_api = Api::admin(&other).await;
     assert_eq!(me(&other_api).await.status, 200, "the second instance sees the connection");
     fake.set(|b| b.token_delay_ms = 300);
     app.clock.advance(3600);
@@ -425,8 +345,8 @@ async fn a_transient_failure_keeps_the_status_and_an_expired_token_is_retried_af
 async fn client_credentials_get_a_new_token_when_the_current_one_expires() {
     let app = TestApp::spawn_with(loopback).await;
     let fake = FakeProvider::start().await;
-    let api = Api::new(&app, "admin").await;
-    let mut service = oauth_service(&fake, "machine");
+    let api = Api::admin(&app).await;
+    let mut service = oauth_service_at(&fake, "machine");
     service["oauth2"]["grant_type"] = "client_credentials".into();
     service["oauth2"].as_object_mut().unwrap().remove("authorization_url");
     service["api_base_url"] = fake.api_url().into();

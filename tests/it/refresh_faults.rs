@@ -10,14 +10,10 @@ use connections::db::schema::connections as table;
 use diesel::prelude::*;
 use serde_json::json;
 
-use crate::connections::{connection, row, text_of};
-use crate::fake_provider::Behaviour;
-use crate::helpers::{T0, TestApp, TestDb};
-use crate::invoke::connect_oauth;
-use crate::refresh::{
-    Setup, eventually, loopback, me, presented, refresh_token, setup, setup_on, setup_with,
+use crate::support::{
+    Behaviour, FakeProvider, Relay, Setup, SqliteLock, T0, TestApp, TestDb, connect_oauth, connection,
+    eventually, invoke, loopback, me, presented, refresh_token, row, setup, setup_on, setup_with, text_of,
 };
-use crate::relay::Relay;
 
 #[tokio::test]
 async fn only_invalid_grant_ends_the_tokens_and_every_other_refusal_keeps_them() {
@@ -83,7 +79,7 @@ async fn a_refused_client_marks_the_service_holds_back_its_connections_and_is_re
     );
     assert_eq!(fake.token_count(), calls + 1);
     // The other connection of the service does not try a client the provider refuses.
-    let res = crate::invoke::invoke(&api, "zoho_other", json!({"path": "/me"})).await;
+    let res = invoke(&api, "zoho_other", json!({"path": "/me"})).await;
     assert_eq!(res.status, 503, "{}", res.body);
     assert_eq!(fake.token_count(), calls + 1, "no second refusal");
     assert_eq!(row(&app, "zoho_other").await.status, "connected");
@@ -96,7 +92,7 @@ async fn a_refused_client_marks_the_service_holds_back_its_connections_and_is_re
         api.patch("/api/v1/services/zoho", &json!({"oauth2": {"client_secret": fake.client_secret}})).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(me(&api).await.json()["status"], 200);
-    assert_eq!(crate::invoke::invoke(&api, "zoho_other", json!({"path": "/me"})).await.json()["status"], 200);
+    assert_eq!(invoke(&api, "zoho_other", json!({"path": "/me"})).await.json()["status"], 200);
     assert!(!text_of(&browser.get("/admin/services/zoho").await).contains("refused the client credentials"));
 }
 
@@ -123,7 +119,7 @@ async fn a_refused_rotated_token_falls_back_to_the_one_it_replaced_within_the_pr
 
 /// The refresh token the fake issued last, once the app has stored it (a refresh answers before its
 /// store lands).
-async fn stored_refresh_token(app: &TestApp, fake: &crate::fake_provider::FakeProvider) -> String {
+async fn stored_refresh_token(app: &TestApp, fake: &FakeProvider) -> String {
     let last = fake.issued("refresh").last().cloned().unwrap();
     eventually("the refreshed tokens to be stored", async || {
         refresh_token(app, "zoho_main").await.as_deref() == Some(&last)
@@ -268,12 +264,9 @@ async fn a_database_outage_during_a_refresh_loses_no_token() {
 /// Holds SQLite's write lock from a connection of its own for `how_long` (longer than the app's busy
 /// timeout, so that its writes fail meanwhile).
 fn hold_sqlite_write_lock(app: &TestApp, how_long: Duration) -> tokio::task::JoinHandle<()> {
-    use diesel::connection::SimpleConnection;
-    let path = app.state.config.database_url.trim_start_matches("sqlite://").to_owned();
-    let mut conn = diesel::SqliteConnection::establish(&path).unwrap();
-    conn.batch_execute("BEGIN IMMEDIATE").unwrap();
+    let lock = SqliteLock::take(app);
     tokio::task::spawn_blocking(move || {
         std::thread::sleep(how_long);
-        conn.batch_execute("COMMIT").unwrap();
+        drop(lock);
     })
 }

@@ -1,111 +1,20 @@
 //! Custom services through the JSON API: each authentication type, every validation rule, link-name
 //! uniqueness under concurrency, secrets that never come back, the delete and in-use guards, search,
-//! filter, sort, pagination and the audit log. Also the shared helpers of `services_pages`.
+//! filter, sort, pagination and the audit log.
 
-use connections::db::schema::{audit_log, connections as connections_table, services, users};
+use connections::db::schema::{audit_log, services};
 use connections::models::service;
 use connections::models::user::Role;
 use diesel::prelude::*;
 use serde_json::{Value, json};
 
-use crate::helpers::{Page, TestApp};
-
-/// An SDAdmin's API client.
-pub struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: String,
-}
-
-impl Api {
-    pub async fn new(app: &TestApp) -> Api {
-        Api::for_user(app, "admin").await
-    }
-
-    pub async fn for_user(app: &TestApp, username: &str) -> Api {
-        Api { http: app.http(), base: app.base.clone(), token: app.token_for(username).await }
-    }
-
-    async fn send(&self, req: reqwest::RequestBuilder) -> Page {
-        let res = req.bearer_auth(&self.token).send().await.expect("request");
-        let (status, headers) = (res.status().as_u16(), res.headers().clone());
-        Page { status, headers, body: res.text().await.unwrap_or_default() }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-
-    pub async fn get(&self, path: &str) -> Page {
-        self.send(self.http.get(self.url(path))).await
-    }
-
-    pub async fn post(&self, path: &str, body: &Value) -> Page {
-        self.send(self.http.post(self.url(path)).json(body)).await
-    }
-
-    pub async fn patch(&self, path: &str, body: &Value) -> Page {
-        self.send(self.http.patch(self.url(path)).json(body)).await
-    }
-
-    pub async fn delete(&self, path: &str) -> Page {
-        self.send(self.http.delete(self.url(path))).await
-    }
-
-    /// A body sent as is, with its content type.
-    pub async fn raw(&self, method: reqwest::Method, path: &str, content_type: &str, body: Vec<u8>) -> Page {
-        self.send(self.http.request(method, self.url(path)).header("content-type", content_type).body(body))
-            .await
-    }
-
-    /// Creates a service and insists that it worked.
-    pub async fn create(&self, body: &Value) -> Value {
-        let res = self.post("/api/v1/services", body).await;
-        assert_eq!(res.status, 201, "create: {}", res.body);
-        res.json()
-    }
-}
-
-/// A valid API Key service: two header parameters.
-pub fn api_key_service(link: &str, name: &str) -> Value {
-    json!({
-        "name": name,
-        "link_name": link,
-        "auth_type": "api_key",
-        "api_key": {"param_type": "header", "params": [
-            {"name": "X-Api-Key", "display_name": "API Key"},
-            {"name": "X-Org-Id", "display_name": "Organisation"}
-        ]}
-    })
-}
-
-/// A valid OAuth2 Authorization Code service in the style of Zoho Desk.
-pub fn oauth_service(link: &str, name: &str, secret: &str) -> Value {
-    json!({
-        "name": name,
-        "link_name": link,
-        "description": "Zoho Desk tickets",
-        "auth_type": "oauth2",
-        "api_base_url": "https://desk.zoho.eu/api/v1",
-        "oauth2": {
-            "client_id": "1000.CLIENTID",
-            "client_secret": secret,
-            "authorization_url": "https://accounts.zoho.eu/oauth/v2/auth",
-            "token_url": "https://accounts.zoho.eu/oauth/v2/token",
-            "revoke_url": "https://accounts.zoho.eu/oauth/v2/token/revoke",
-            "scope_delimiter": ",",
-            "token_placement": {"in": "header", "name": "Authorization", "prefix": "Zoho-oauthtoken"},
-            "extra_auth_params": {"access_type": "offline", "prompt": "consent"},
-            "scopes": [
-                {"scope": "Desk.tickets.READ", "display_name": "Read tickets"},
-                {"scope": "Desk.tickets.UPDATE", "display_name": "Update tickets"}
-            ]
-        }
-    })
-}
+use crate::support::{
+    Api, Page, TestApp, api_key_service_named, audit_rows, counts, delete_connection, insert_connection,
+    opened_secret, raw_service, seed_many, seed_search_fixtures, zoho_service,
+};
 
 /// Sets `path` (dot-separated object keys and array indexes) in `value`, creating objects on the way.
-pub fn set(value: &mut Value, path: &str, new: Value) {
+fn set(value: &mut Value, path: &str, new: Value) {
     let mut at = value;
     let parts: Vec<&str> = path.split('.').collect();
     for (i, part) in parts.iter().enumerate() {
@@ -127,111 +36,10 @@ pub fn set(value: &mut Value, path: &str, new: Value) {
 }
 
 /// `base` with one change.
-pub fn with(base: &Value, path: &str, new: Value) -> Value {
+fn with(base: &Value, path: &str, new: Value) -> Value {
     let mut v = base.clone();
     set(&mut v, path, new);
     v
-}
-
-/// The number of rows in the services, connections and audit tables.
-pub async fn counts(app: &TestApp) -> (i64, i64, i64) {
-    app.state
-        .db
-        .run(|c| {
-            Ok((
-                services::table.count().get_result(c)?,
-                connections_table::table.count().get_result(c)?,
-                audit_log::table.filter(audit_log::target_type.eq("service")).count().get_result(c)?,
-            ))
-        })
-        .await
-        .unwrap()
-}
-
-/// A service's row as stored: id, sealed client secret and the settings JSON.
-pub async fn raw_service(app: &TestApp, link: &str) -> (i64, Option<Vec<u8>>, String) {
-    let link = link.to_owned();
-    app.state
-        .db
-        .run(move |c| {
-            Ok(services::table
-                .filter(services::link_name.eq(&link))
-                .select((services::id, services::client_secret, services::config))
-                .first(c)?)
-        })
-        .await
-        .unwrap()
-}
-
-/// The client secret of a service, opened with the app's keyring.
-pub async fn opened_secret(app: &TestApp, link: &str) -> Option<String> {
-    let (link, keyring) = (link.to_owned(), app.state.keyring.clone());
-    app.state
-        .db
-        .run(move |c| {
-            let row = service::find(c, &link)?.expect("service exists");
-            Ok(row.open_client_secret(&keyring)?.map(|s| s.expose().to_owned()))
-        })
-        .await
-        .unwrap()
-}
-
-/// Every service audit row: (action, target, details).
-pub async fn audit_rows(app: &TestApp) -> Vec<(String, String, String)> {
-    app.state
-        .db
-        .run(|c| {
-            Ok(audit_log::table
-                .filter(audit_log::target_type.eq("service"))
-                .order(audit_log::id)
-                .select((audit_log::action, audit_log::target, audit_log::details))
-                .load(c)?)
-        })
-        .await
-        .unwrap()
-}
-
-/// Adds a connection row to a service directly (the connections feature is tested elsewhere).
-pub async fn insert_connection(app: &TestApp, service_link: &str, link: &str, name: &str) {
-    let (service_link, link, name, now) =
-        (service_link.to_owned(), link.to_owned(), name.to_owned(), app.clock.now());
-    app.state
-        .db
-        .run(move |c| {
-            let service_id: i64 = services::table
-                .filter(services::link_name.eq(&service_link))
-                .select(services::id)
-                .first(c)?;
-            let owner: i64 = users::table.filter(users::username.eq("admin")).select(users::id).first(c)?;
-            diesel::insert_into(connections_table::table)
-                .values((
-                    connections_table::link_name.eq(&link),
-                    connections_table::name.eq(&name),
-                    connections_table::name_lower.eq(name.to_lowercase()),
-                    connections_table::service_id.eq(service_id),
-                    connections_table::owner_id.eq(owner),
-                    connections_table::scopes_requested.eq("[]"),
-                    connections_table::status.eq("not_connected"),
-                    connections_table::created_at.eq(now),
-                    connections_table::updated_at.eq(now),
-                ))
-                .execute(c)?;
-            Ok(())
-        })
-        .await
-        .unwrap();
-}
-
-pub async fn delete_connection(app: &TestApp, link: &str) {
-    let link = link.to_owned();
-    app.state
-        .db
-        .run(move |c| {
-            Ok(diesel::delete(connections_table::table.filter(connections_table::link_name.eq(&link)))
-                .execute(c)?)
-        })
-        .await
-        .unwrap();
 }
 
 /// The messages of one field in a 422 answer.
@@ -258,7 +66,7 @@ fn link_names(list: &Value) -> Vec<String> {
 #[tokio::test]
 async fn api_key_services_with_query_form_and_header_parameters_read_back_as_stored() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     for (link, param_type, names) in [
         ("freshdesk_query", "query", ["api_key", "org"]),
         ("freshdesk_form", "form", ["token", "account_id"]),
@@ -306,9 +114,12 @@ async fn api_key_services_with_query_form_and_header_parameters_read_back_as_sto
 #[tokio::test]
 async fn a_basic_authentication_service_reads_back_as_stored() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
-    let s =
-        api.create(&json!({"name": "Jira", "link_name": "jira", "auth_type": "basic", "api_base_url": "https://acme.atlassian.net"})).await;
+    let api = Api::admin(&app).await;
+    let jira = json!({
+        "name": "Jira", "link_name": "jira", "auth_type": "basic",
+        "api_base_url": "https://acme.atlassian.net"
+    });
+    let s = api.create("/api/v1/services", &jira).await;
     let shown = api.get("/api/v1/services/jira").await.json();
     assert_eq!(s, shown);
     assert_eq!(shown["auth_type"], "basic");
@@ -321,9 +132,9 @@ async fn a_basic_authentication_service_reads_back_as_stored() {
 #[tokio::test]
 async fn an_oauth2_authorization_code_service_keeps_scopes_extra_parameters_and_a_custom_header_prefix() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     let canary = "CANARY-zoho-secret-4b1d";
-    let res = api.post("/api/v1/services", &oauth_service("zoho_desk", "Zoho Desk", canary)).await;
+    let res = api.post("/api/v1/services", &zoho_service("zoho_desk", "Zoho Desk", canary)).await;
     assert_eq!(res.status, 201, "{}", res.body);
     assert!(!res.body.contains(canary));
     let s = api.get("/api/v1/services/zoho_desk").await;
@@ -359,12 +170,16 @@ async fn an_oauth2_authorization_code_service_keeps_scopes_extra_parameters_and_
 #[tokio::test]
 async fn an_oauth2_service_with_defaults_sends_a_bearer_header_and_can_use_the_query_string_instead() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     let minimal = json!({
         "name": "Minimal", "link_name": "minimal", "auth_type": "oauth2",
-        "oauth2": {"client_id": "id", "authorization_url": "https://idp.example/authorize", "token_url": "https://idp.example/token"}
+        "oauth2": {
+            "client_id": "id",
+            "authorization_url": "https://idp.example/authorize",
+            "token_url": "https://idp.example/token"
+        }
     });
-    let s = api.create(&minimal).await;
+    let s = api.create("/api/v1/services", &minimal).await;
     assert_eq!(s["oauth2"]["grant_type"], "authorization_code");
     assert_eq!(
         s["oauth2"]["token_placement"],
@@ -381,7 +196,7 @@ async fn an_oauth2_service_with_defaults_sends_a_bearer_header_and_can_use_the_q
     set(&mut query, "oauth2.scope_delimiter", json!("+"));
     set(&mut query, "oauth2.refresh_url", json!("https://idp.example/refresh"));
     set(&mut query, "oauth2.issuer", json!("https://idp.example"));
-    api.create(&query).await;
+    api.create("/api/v1/services", &query).await;
     let s = api.get("/api/v1/services/in_query").await.json();
     assert_eq!(s["oauth2"]["token_placement"], json!({"in": "query", "name": "auth_token"}));
     assert_eq!(s["oauth2"]["client_auth"], "body");
@@ -393,10 +208,11 @@ async fn an_oauth2_service_with_defaults_sends_a_bearer_header_and_can_use_the_q
 #[tokio::test]
 async fn a_client_credentials_service_needs_a_secret_but_no_authorization_url() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     let body = json!({
         "name": "Graph", "link_name": "graph", "auth_type": "oauth2",
-        "oauth2": {"grant_type": "client_credentials", "client_id": "app-id", "token_url": "https://login.example/token",
+        "oauth2": {"grant_type": "client_credentials", "client_id": "app-id",
+                   "token_url": "https://login.example/token",
                    "scopes": [{"scope": "https://graph.example/.default", "display_name": ""}]}
     });
     let res = api.post("/api/v1/services", &body).await;
@@ -404,7 +220,7 @@ async fn a_client_credentials_service_needs_a_secret_but_no_authorization_url() 
         field_errors(&res, "oauth2.client_secret"),
         ["Enter the client secret: the Client Credentials grant needs one."]
     );
-    let s = api.create(&with(&body, "oauth2.client_secret", json!("cc-secret"))).await;
+    let s = api.create("/api/v1/services", &with(&body, "oauth2.client_secret", json!("cc-secret"))).await;
     assert_eq!(s["oauth2"]["grant_type"], "client_credentials");
     assert_eq!(s["oauth2"]["authorization_url"], Value::Null);
     assert_eq!(s["oauth2"]["client_secret_set"], true);
@@ -421,9 +237,9 @@ async fn a_client_credentials_service_needs_a_secret_but_no_authorization_url() 
 #[tokio::test]
 async fn every_validation_rule_answers_422_with_its_message_and_writes_nothing() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
-    let key = api_key_service("valid_link", "Valid");
-    let oauth = oauth_service("valid_oauth", "Valid", "s3cret");
+    let api = Api::admin(&app).await;
+    let key = api_key_service_named("valid_link", "Valid");
+    let oauth = zoho_service("valid_oauth", "Valid", "s3cret");
     let long_url = format!("https://x.example/{}", "a".repeat(2048));
     let cases: Vec<(Value, &str, &str)> = vec![
         (with(&key, "name", json!("")), "name", "Enter a name."),
@@ -685,23 +501,23 @@ async fn every_validation_rule_answers_422_with_its_message_and_writes_nothing()
 #[tokio::test]
 async fn link_names_of_pages_are_reserved() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     for link in ["new", "rows"] {
-        let res = api.post("/api/v1/services", &api_key_service(link, "Page")).await;
+        let res = api.post("/api/v1/services", &api_key_service_named(link, "Page")).await;
         assert_eq!(
             field_errors(&res, "link_name"),
             [format!("“{link}” is reserved for a page of this app; choose another.")]
         );
     }
-    api.create(&api_key_service("news", "News")).await;
+    api.create("/api/v1/services", &api_key_service_named("news", "News")).await;
 }
 
 #[tokio::test]
 async fn extra_authorization_parameters_keep_their_order_and_a_repeated_one_is_reported() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     // Written by hand: serde_json's own objects would sort the keys.
-    let body = serde_json::to_string(&oauth_service("ordered", "Ordered", "s")).unwrap();
+    let body = serde_json::to_string(&zoho_service("ordered", "Ordered", "s")).unwrap();
     let sorted = r#""extra_auth_params":{"access_type":"offline","prompt":"consent"}"#;
     assert!(body.contains(sorted));
     let post = |body: String| {
@@ -730,8 +546,8 @@ async fn extra_authorization_parameters_keep_their_order_and_a_repeated_one_is_r
 #[tokio::test]
 async fn nul_bytes_and_odd_input_in_paths_searches_and_text_never_cause_a_500() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
-    api.create(&api_key_service("plain", "Plain")).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &api_key_service_named("plain", "Plain")).await;
     for path in [
         "/api/v1/services/%00",
         "/api/v1/services/plain%00",
@@ -747,7 +563,10 @@ async fn nul_bytes_and_odd_input_in_paths_searches_and_text_never_cause_a_500() 
         assert!(res.status < 500, "{query}: {} {}", res.status, res.body);
     }
     let res = api
-        .post("/api/v1/services", &with(&api_key_service("nul", "Nul"), "description", json!("a\u{0}b")))
+        .post(
+            "/api/v1/services",
+            &with(&api_key_service_named("nul", "Nul"), "description", json!("a\u{0}b")),
+        )
         .await;
     assert_eq!(
         field_errors(&res, "description"),
@@ -756,7 +575,7 @@ async fn nul_bytes_and_odd_input_in_paths_searches_and_text_never_cause_a_500() 
     let res = api
         .post(
             "/api/v1/services",
-            &with(&api_key_service("nul", "Nul"), "description", json!("two\nlines\tand a tab")),
+            &with(&api_key_service_named("nul", "Nul"), "description", json!("two\nlines\tand a tab")),
         )
         .await;
     assert_eq!(res.status, 201, "line breaks and tabs are fine: {}", res.body);
@@ -764,7 +583,7 @@ async fn nul_bytes_and_odd_input_in_paths_searches_and_text_never_cause_a_500() 
         .post(
             "/api/v1/services",
             &with(
-                &oauth_service("nul_secret", "Nul", "se\u{0}cret"),
+                &zoho_service("nul_secret", "Nul", "se\u{0}cret"),
                 "oauth2.issuer",
                 json!("https://idp.example/\u{0}"),
             ),
@@ -777,7 +596,7 @@ async fn nul_bytes_and_odd_input_in_paths_searches_and_text_never_cause_a_500() 
 #[tokio::test]
 async fn several_problems_are_reported_together() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     let res = api.post("/api/v1/services", &json!({"auth_type": "oauth2", "oauth2": {}})).await;
     let errors = res.json()["errors"].clone();
     for field in ["name", "link_name", "oauth2.client_id", "oauth2.authorization_url", "oauth2.token_url"] {
@@ -788,22 +607,22 @@ async fn several_problems_are_reported_together() {
 #[tokio::test]
 async fn http_urls_are_accepted_only_when_outbound_http_is_allowed() {
     let body = with(
-        &oauth_service("local_idp", "Local IdP", "x"),
+        &zoho_service("local_idp", "Local IdP", "x"),
         "oauth2.token_url",
         json!("http://127.0.0.1:9999/token"),
     );
     let strict = TestApp::spawn().await;
-    let res = Api::new(&strict).await.post("/api/v1/services", &body).await;
+    let res = Api::admin(&strict).await.post("/api/v1/services", &body).await;
     assert_eq!(
         field_errors(&res, "oauth2.token_url"),
         ["Use https (plain http is turned off on this portal)."]
     );
 
     let relaxed = TestApp::spawn_with(|c| c.outbound_allow_http = true).await;
-    let s = Api::new(&relaxed).await.create(&body).await;
+    let s = Api::admin(&relaxed).await.create("/api/v1/services", &body).await;
     assert_eq!(s["oauth2"]["token_url"], "http://127.0.0.1:9999/token");
     // Credentials in the URL stay refused even then.
-    let res = Api::new(&relaxed)
+    let res = Api::admin(&relaxed)
         .await
         .post("/api/v1/services", &with(&body, "api_base_url", json!("http://user:pw@127.0.0.1/")))
         .await;
@@ -813,17 +632,39 @@ async fn http_urls_are_accepted_only_when_outbound_http_is_allowed() {
 #[tokio::test]
 async fn wrong_json_types_and_broken_bodies_are_422_with_a_message_never_500() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     let secret_number = "98765432123456789";
     let bodies = [
         r#"{"name": 5, "link_name": "x", "auth_type": "basic"}"#.to_owned(),
         r#"[]"#.to_owned(),
         r#""just a string""#.to_owned(),
-        r#"{"name": "X", "link_name": "x", "auth_type": "api_key", "api_key": {"params": "X-Key"}}"#.to_owned(),
-        r#"{"name": "X", "link_name": "x", "auth_type": "api_key", "api_key": {"params": [{"name": "X-Key"}]}}"#.to_owned(),
-        r#"{"name": "X", "link_name": "x", "auth_type": "oauth2", "oauth2": {"scopes": {"a": 1}}}"#.to_owned(),
-        format!(r#"{{"name": "X", "link_name": "x", "auth_type": "oauth2", "oauth2": {{"client_secret": {secret_number}}}}}"#),
-        r#"{"name": "X", "link_name": "x", "auth_type": "oauth2", "oauth2": {"extra_auth_params": {"a": 1}}}"#.to_owned(),
+        concat!(
+            r#"{"name": "X", "link_name": "x", "auth_type": "api_key", "#,
+            r#""api_key": {"params": "X-Key"}}"#
+        )
+        .to_owned(),
+        concat!(
+            r#"{"name": "X", "link_name": "x", "auth_type": "api_key", "#,
+            r#""api_key": {"params": [{"name": "X-Key"}]}}"#
+        )
+        .to_owned(),
+        concat!(
+            r#"{"name": "X", "link_name": "x", "auth_type": "oauth2", "#,
+            r#""oauth2": {"scopes": {"a": 1}}}"#
+        )
+        .to_owned(),
+        format!(
+            concat!(
+                r#"{{"name": "X", "link_name": "x", "auth_type": "oauth2", "#,
+                r#""oauth2": {{"client_secret": {secret_number}}}}}"#
+            ),
+            secret_number = secret_number
+        ),
+        concat!(
+            r#"{"name": "X", "link_name": "x", "auth_type": "oauth2", "#,
+            r#""oauth2": {"extra_auth_params": {"a": 1}}}"#
+        )
+        .to_owned(),
         r#"{"name": "X", "link_name": "#.to_owned(),
         r#"not json at all"#.to_owned(),
         String::new(),
@@ -857,12 +698,12 @@ async fn wrong_json_types_and_broken_bodies_are_422_with_a_message_never_500() {
 #[tokio::test]
 async fn a_huge_body_is_refused_with_413() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
-    let huge = with(&api_key_service("huge", "Huge"), "description", json!("d".repeat(400 * 1024)));
+    let api = Api::admin(&app).await;
+    let huge = with(&api_key_service_named("huge", "Huge"), "description", json!("d".repeat(400 * 1024)));
     let res = api.post("/api/v1/services", &huge).await;
     assert_eq!(res.status, 413, "{}", res.body);
     assert_eq!(res.json()["error"]["code"], "too_large");
-    api.create(&api_key_service("huge", "Huge")).await;
+    api.create("/api/v1/services", &api_key_service_named("huge", "Huge")).await;
     let res = api.patch("/api/v1/services/huge", &json!({"description": "d".repeat(400 * 1024)})).await;
     assert_eq!(res.status, 413, "{}", res.body);
     assert_eq!(counts(&app).await.0, 1);
@@ -875,9 +716,9 @@ async fn a_huge_body_is_refused_with_413() {
 #[tokio::test]
 async fn a_link_name_is_unique_and_cannot_change() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
-    api.create(&api_key_service("acme", "Acme")).await;
-    let res = api.post("/api/v1/services", &oauth_service("acme", "Another Acme", "x")).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &api_key_service_named("acme", "Acme")).await;
+    let res = api.post("/api/v1/services", &zoho_service("acme", "Another Acme", "x")).await;
     assert_eq!(field_errors(&res, "link_name"), ["This link name is already taken; choose another."]);
     assert_eq!(counts(&app).await.0, 1);
 
@@ -892,10 +733,10 @@ async fn a_link_name_is_unique_and_cannot_change() {
 #[tokio::test]
 async fn two_concurrent_creates_with_the_same_link_name_give_one_201_and_one_422() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     for round in 0..12 {
         let link = format!("race_{round}");
-        let (a, b) = (api_key_service(&link, "Racer A"), oauth_service(&link, "Racer B", "secret"));
+        let (a, b) = (api_key_service_named(&link, "Racer A"), zoho_service(&link, "Racer B", "secret"));
         let (ra, rb) = tokio::join!(api.post("/api/v1/services", &a), api.post("/api/v1/services", &b));
         let mut statuses = [ra.status, rb.status];
         statuses.sort();
@@ -914,9 +755,9 @@ async fn two_concurrent_creates_with_the_same_link_name_give_one_201_and_one_422
 #[tokio::test]
 async fn the_client_secret_is_in_no_answer_and_only_sealed_in_the_database() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     let canary = "CANARY-secret-0xfeedface";
-    let created = api.post("/api/v1/services", &oauth_service("secretive", "Secretive", canary)).await;
+    let created = api.post("/api/v1/services", &zoho_service("secretive", "Secretive", canary)).await;
     let answers = [
         created,
         api.get("/api/v1/services/secretive").await,
@@ -955,8 +796,8 @@ async fn the_client_secret_is_in_no_answer_and_only_sealed_in_the_database() {
 #[tokio::test]
 async fn editing_with_a_blank_or_absent_secret_keeps_it_and_a_new_one_replaces_it() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
-    api.create(&oauth_service("keeper", "Keeper", "first-secret")).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &zoho_service("keeper", "Keeper", "first-secret")).await;
     let before = raw_service(&app, "keeper").await.1;
 
     for patch in [
@@ -979,7 +820,9 @@ async fn editing_with_a_blank_or_absent_secret_keeps_it_and_a_new_one_replaces_i
     let res = api.patch("/api/v1/services/keeper", &json!({"auth_type": "basic"})).await;
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(raw_service(&app, "keeper").await.1, None);
-    let back = json!({"auth_type": "oauth2", "oauth2": {"grant_type": "client_credentials", "client_id": "id", "token_url": "https://idp.example/t"}});
+    let back = json!({"auth_type": "oauth2", "oauth2": {
+        "grant_type": "client_credentials", "client_id": "id", "token_url": "https://idp.example/t"
+    }});
     let res = api.patch("/api/v1/services/keeper", &back).await;
     assert_eq!(
         field_errors(&res, "oauth2.client_secret"),
@@ -990,9 +833,9 @@ async fn editing_with_a_blank_or_absent_secret_keeps_it_and_a_new_one_replaces_i
 #[tokio::test]
 async fn a_sealed_secret_copied_to_another_services_row_does_not_open() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
-    api.create(&oauth_service("original", "Original", "original-secret")).await;
-    api.create(&oauth_service("copycat", "Copycat", "copycat-secret")).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &zoho_service("original", "Original", "original-secret")).await;
+    api.create("/api/v1/services", &zoho_service("copycat", "Copycat", "copycat-secret")).await;
     let (_, sealed, _) = raw_service(&app, "original").await;
     app.state
         .db
@@ -1026,8 +869,8 @@ async fn a_sealed_secret_copied_to_another_services_row_does_not_open() {
 #[tokio::test]
 async fn a_service_with_connections_cannot_be_deleted_and_the_refusal_lists_them() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
-    api.create(&oauth_service("zoho", "Zoho", "s")).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &zoho_service("zoho", "Zoho", "s")).await;
     insert_connection(&app, "zoho", "zoho_support", "Zoho Support").await;
     insert_connection(&app, "zoho", "zoho_sales", "Zoho Sales").await;
     assert_eq!(api.get("/api/v1/services/zoho").await.json()["connection_count"], 2);
@@ -1071,9 +914,9 @@ async fn a_service_with_connections_cannot_be_deleted_and_the_refusal_lists_them
 #[tokio::test]
 async fn a_service_in_use_keeps_its_auth_type_parameter_names_and_grant_type_but_other_fields_change() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
-    api.create(&api_key_service("keyed", "Keyed")).await;
-    api.create(&oauth_service("oauthed", "OAuthed", "s")).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &api_key_service_named("keyed", "Keyed")).await;
+    api.create("/api/v1/services", &zoho_service("oauthed", "OAuthed", "s")).await;
     insert_connection(&app, "keyed", "keyed_conn", "Keyed connection").await;
     insert_connection(&app, "oauthed", "oauthed_conn", "OAuthed connection").await;
 
@@ -1083,7 +926,10 @@ async fn a_service_in_use_keeps_its_auth_type_parameter_names_and_grant_type_but
         m[0].starts_with("The authentication type cannot change: 1 connection(s) use this service"),
         "{m:?}"
     );
-    let renamed = json!({"api_key": {"params": [{"name": "X-Other", "display_name": "API Key"}, {"name": "X-Org-Id", "display_name": "Org"}]}});
+    let renamed = json!({"api_key": {"params": [
+        {"name": "X-Other", "display_name": "API Key"},
+        {"name": "X-Org-Id", "display_name": "Org"}
+    ]}});
     let m = field_errors(&api.patch("/api/v1/services/keyed", &renamed).await, "api_key.params");
     assert!(m[0].starts_with("The parameter names cannot change"), "{m:?}");
     let fewer = json!({"api_key": {"params": [{"name": "X-Api-Key", "display_name": "API Key"}]}});
@@ -1102,7 +948,10 @@ async fn a_service_in_use_keeps_its_auth_type_parameter_names_and_grant_type_but
     // Labels, names, descriptions, URLs, client credentials and scope display names still change.
     let relabelled = json!({
         "name": "Keyed Renamed", "description": "new words", "api_base_url": "https://new.example/api",
-        "api_key": {"params": [{"name": "X-Api-Key", "display_name": "Secret key"}, {"name": "X-Org-Id", "display_name": "Org"}]}
+        "api_key": {"params": [
+            {"name": "X-Api-Key", "display_name": "Secret key"},
+            {"name": "X-Org-Id", "display_name": "Org"}
+        ]}
     });
     let res = api.patch("/api/v1/services/keyed", &relabelled).await;
     assert_eq!(res.status, 200, "{}", res.body);
@@ -1116,8 +965,12 @@ async fn a_service_in_use_keeps_its_auth_type_parameter_names_and_grant_type_but
         .patch(
             "/api/v1/services/oauthed",
             &json!({"oauth2": {
-                "client_id": "new-id", "client_secret": "new-secret", "token_url": "https://accounts.zoho.com/oauth/v2/token",
-                "scopes": [{"scope": "Desk.tickets.READ", "display_name": "See tickets"}, {"scope": "Desk.tickets.UPDATE", "display_name": "Change tickets"}]
+                "client_id": "new-id", "client_secret": "new-secret",
+                "token_url": "https://accounts.zoho.com/oauth/v2/token",
+                "scopes": [
+                    {"scope": "Desk.tickets.READ", "display_name": "See tickets"},
+                    {"scope": "Desk.tickets.UPDATE", "display_name": "Change tickets"}
+                ]
             }}),
         )
         .await;
@@ -1138,8 +991,8 @@ async fn a_service_in_use_keeps_its_auth_type_parameter_names_and_grant_type_but
 #[tokio::test]
 async fn patch_updates_only_what_it_names() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
-    let created = api.create(&oauth_service("patchy", "Patchy", "s")).await;
+    let api = Api::admin(&app).await;
+    let created = api.create("/api/v1/services", &zoho_service("patchy", "Patchy", "s")).await;
     let res =
         api.patch("/api/v1/services/patchy", &json!({"description": "", "oauth2": {"revoke_url": ""}})).await;
     assert_eq!(res.status, 200, "{}", res.body);
@@ -1156,29 +1009,6 @@ async fn patch_updates_only_what_it_names() {
 // Search, filter, sort, pagination
 // ---------------------------------------------------------------------------------------------
 
-/// Services whose names and link names exercise the search.
-pub async fn seed_search_fixtures(api: &Api) {
-    for (link, name, kind) in [
-        ("zoho_desk", "Zoho Desk", "oauth2"),
-        ("zendesk", "Zendesk Support", "api_key"),
-        ("freshdesk", "Freshdesk", "api_key"),
-        ("jira_cloud", "Jira Cloud", "basic"),
-        ("percent", "100% Uptime", "basic"),
-        ("under_score", "Plain Name", "basic"),
-        ("quoted", "The \"Quoted\" One", "basic"),
-        ("munchen", "Stadtwerke München", "basic"),
-        ("greek", "ΑΒΓ Δέλτα", "basic"),
-        ("github", "GitHub", "api_key"),
-    ] {
-        let body = match kind {
-            "oauth2" => oauth_service(link, name, "s"),
-            "api_key" => api_key_service(link, name),
-            _ => json!({"name": name, "link_name": link, "auth_type": "basic"}),
-        };
-        api.create(&body).await;
-    }
-}
-
 async fn search(api: &Api, needle: &str) -> Vec<String> {
     let q: String = url::form_urlencoded::byte_serialize(needle.as_bytes()).collect();
     let res = api.get(&format!("/api/v1/services?per_page=100&search={q}")).await;
@@ -1193,7 +1023,7 @@ async fn search(api: &Api, needle: &str) -> Vec<String> {
 #[tokio::test]
 async fn search_matches_a_substring_of_the_name_or_link_name_in_any_case() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     seed_search_fixtures(&api).await;
     let cases: &[(&str, &[&str])] = &[
         // 1 and 2 characters take the LIKE path; 3+ the trigram index.
@@ -1234,7 +1064,7 @@ async fn search_matches_a_substring_of_the_name_or_link_name_in_any_case() {
 #[tokio::test]
 async fn search_takes_wildcards_quotes_and_unicode_literally() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     seed_search_fixtures(&api).await;
     let cases: &[(&str, &[&str])] = &[
         ("%", &["percent"]),
@@ -1268,7 +1098,7 @@ async fn search_takes_wildcards_quotes_and_unicode_literally() {
 #[tokio::test]
 async fn search_follows_renames_and_deletes() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     seed_search_fixtures(&api).await;
     api.patch("/api/v1/services/github", &json!({"name": "Octocat Hub"})).await;
     assert_eq!(search(&api, "octocat").await, ["github"]);
@@ -1281,7 +1111,7 @@ async fn search_follows_renames_and_deletes() {
 #[tokio::test]
 async fn the_list_filters_by_authentication_type_and_refuses_unknown_query_values() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     seed_search_fixtures(&api).await;
     let mut keyed = link_names(&api.get("/api/v1/services?auth_type=api_key").await.json());
     keyed.sort();
@@ -1313,9 +1143,9 @@ async fn the_list_filters_by_authentication_type_and_refuses_unknown_query_value
 #[tokio::test]
 async fn the_list_sorts_by_name_and_by_last_update_in_both_directions() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     for (link, name) in [("bravo", "bravo"), ("alpha", "Alpha"), ("delta", "Delta"), ("charlie", "CHARLIE")] {
-        api.create(&json!({"name": name, "link_name": link, "auth_type": "basic"})).await;
+        api.create("/api/v1/services", &json!({"name": name, "link_name": link, "auth_type": "basic"})).await;
         app.clock.advance(60);
     }
     let order = |sort: &'static str| {
@@ -1339,34 +1169,10 @@ async fn the_list_sorts_by_name_and_by_last_update_in_both_directions() {
     assert_eq!(order("updated").await, ["bravo", "delta", "charlie", "alpha"]);
 }
 
-/// Adds `n` Basic services named "Service 000" … through the model (fast), one second apart.
-pub async fn seed_many(app: &TestApp, n: usize) {
-    use connections::domain::service_input::{ServiceInput, validate};
-    let (keyring, clock) = (app.state.keyring.clone(), app.clock.clone());
-    app.state
-        .db
-        .run(move |c| {
-            for i in 0..n {
-                let input = ServiceInput {
-                    name: Some(format!("Service {i:03}")),
-                    link_name: Some(format!("service_{i:03}")),
-                    auth_type: Some("basic".into()),
-                    ..ServiceInput::default()
-                };
-                let spec = validate(&input, false, None).map_err(connections::error::AppError::Invalid)?;
-                service::insert(c, &keyring, &spec, "seed", clock.now())?;
-                clock.advance(1);
-            }
-            Ok(())
-        })
-        .await
-        .unwrap();
-}
-
 #[tokio::test]
 async fn pagination_reports_the_total_and_returns_each_page() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     seed_many(&app, 130).await;
     let expected: Vec<String> = (0..130).map(|i| format!("service_{i:03}")).collect();
     for per_page in [25usize, 50, 100] {
@@ -1408,9 +1214,9 @@ async fn pagination_reports_the_total_and_returns_each_page() {
 #[tokio::test]
 async fn create_update_and_delete_write_audit_rows_naming_the_changed_fields_never_the_secret() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     let canary = "CANARY-audit-secret";
-    api.create(&oauth_service("audited", "Audited", canary)).await;
+    api.create("/api/v1/services", &zoho_service("audited", "Audited", canary)).await;
     app.clock.advance(10);
     api.patch(
         "/api/v1/services/audited",
@@ -1467,14 +1273,14 @@ async fn create_update_and_delete_write_audit_rows_naming_the_changed_fields_nev
 #[tokio::test]
 async fn a_technicians_token_gets_403_on_every_service_endpoint() {
     let app = TestApp::spawn().await;
-    let admin = Api::new(&app).await;
-    admin.create(&api_key_service("shared", "Shared")).await;
+    let admin = Api::admin(&app).await;
+    admin.create("/api/v1/services", &api_key_service_named("shared", "Shared")).await;
     app.add_user("tech", Role::Technician, "tech-password-12").await;
     let tech = Api::for_user(&app, "tech").await;
     for res in [
         tech.get("/api/v1/services").await,
         tech.get("/api/v1/services/shared").await,
-        tech.post("/api/v1/services", &api_key_service("mine", "Mine")).await,
+        tech.post("/api/v1/services", &api_key_service_named("mine", "Mine")).await,
         tech.patch("/api/v1/services/shared", &json!({"name": "Taken over"})).await,
         tech.delete("/api/v1/services/shared").await,
     ] {
@@ -1488,9 +1294,9 @@ async fn a_technicians_token_gets_403_on_every_service_endpoint() {
 #[tokio::test]
 async fn hop_by_hop_and_framing_headers_are_refused_as_credential_headers() {
     let app = TestApp::spawn().await;
-    let api = Api::new(&app).await;
-    let key = api_key_service("framed", "Framed");
-    let oauth = oauth_service("framed_oauth", "Framed", "s3cret");
+    let api = Api::admin(&app).await;
+    let key = api_key_service_named("framed", "Framed");
+    let oauth = zoho_service("framed_oauth", "Framed", "s3cret");
     for name in [
         "Host",
         "content-length",
@@ -1515,5 +1321,5 @@ async fn hop_by_hop_and_framing_headers_are_refused_as_credential_headers() {
     // As a query or form parameter the same name is only a name.
     let query =
         with(&with(&key, "api_key.param_type", json!("query")), "api_key.params.0.name", json!("host"));
-    api.create(&query).await;
+    api.create("/api/v1/services", &query).await;
 }

@@ -4,10 +4,9 @@
 
 use serde_json::json;
 
-use crate::helpers::{Browser, Page, TestApp};
-use crate::services_api::{
-    Api, api_key_service, audit_rows, counts, delete_connection, insert_connection, oauth_service,
-    opened_secret, raw_service, seed_many,
+use crate::support::{
+    Api, Browser, Page, TestApp, api_key_service_named, audit_rows, counts, delete_connection,
+    insert_connection, opened_secret, raw_service, seed_many, seed_search_fixtures, zoho_service,
 };
 
 /// The fields a browser sends for a new service, before the test's own: every section's defaults
@@ -100,7 +99,7 @@ fn count(haystack: &str, needle: &str) -> usize {
 async fn an_api_key_service_is_created_through_the_form_with_each_parameter_type() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     for (param_type, label, first, second) in [
         ("query", "Query string", "api_key", "org"),
         ("form", "Form data", "token", "account"),
@@ -170,7 +169,7 @@ async fn a_basic_authentication_service_is_created_through_the_form() {
     assert!(page.body.contains("username and password are asked for when connecting"));
     assert!(!page.body.contains("Callback URL"), "no OAuth2 details");
     assert_eq!(raw_service(&app, "jira").await.1, None, "a secret sent for another type is not stored");
-    assert_eq!(Api::new(&app).await.get("/api/v1/services/jira").await.json()["auth_type"], "basic");
+    assert_eq!(Api::admin(&app).await.get("/api/v1/services/jira").await.json()["auth_type"], "basic");
 }
 
 #[tokio::test]
@@ -214,7 +213,7 @@ async fn an_oauth2_service_with_two_scopes_extra_parameters_and_a_custom_prefix_
         assert!(!body.contains(canary), "{path} shows the secret");
     }
 
-    let s = Api::new(&app).await.get("/api/v1/services/zoho_desk").await.json();
+    let s = Api::admin(&app).await.get("/api/v1/services/zoho_desk").await.json();
     assert_eq!(
         s["oauth2"],
         json!({
@@ -260,7 +259,7 @@ async fn an_oauth2_service_can_put_the_token_in_the_query_string() {
     assert_eq!(res.status, 303, "{}", res.body);
     let page = admin.get("/admin/services/zoho_query").await;
     assert!(page.body.contains("Query string <code>?auth_token=…</code>"));
-    let s = Api::new(&app).await.get("/api/v1/services/zoho_query").await.json();
+    let s = Api::admin(&app).await.get("/api/v1/services/zoho_query").await.json();
     assert_eq!(s["oauth2"]["token_placement"], json!({"in": "query", "name": "auth_token"}));
     let edit = admin.get("/admin/services/zoho_query/edit").await;
     assert!(edit.body.contains(r#"<input type="radio" name="token_in" value="query" checked>"#));
@@ -622,7 +621,7 @@ async fn editing_with_a_blank_secret_keeps_it_and_the_edit_page_never_shows_it()
     assert_eq!(raw_service(&app, "zoho_desk").await.1, sealed, "the sealed secret is untouched");
     assert_eq!(opened_secret(&app, "zoho_desk").await.as_deref(), Some(canary));
     assert_eq!(
-        Api::new(&app).await.get("/api/v1/services/zoho_desk").await.json()["oauth2"]["client_secret_set"],
+        Api::admin(&app).await.get("/api/v1/services/zoho_desk").await.json()["oauth2"]["client_secret_set"],
         true
     );
 
@@ -651,11 +650,14 @@ async fn editing_with_a_blank_secret_keeps_it_and_the_edit_page_never_shows_it()
 async fn a_service_in_use_refuses_type_parameter_and_grant_changes_on_the_form() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let api = Api::new(&app).await;
-    api.create(&api_key_service("keyed", "Keyed")).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &api_key_service_named("keyed", "Keyed")).await;
     insert_connection(&app, "keyed", "keyed_one", "Keyed One").await;
     let edit = admin.get("/admin/services/keyed/edit").await;
-    assert!(edit.body.contains("1 connection(s) use this service: the authentication type, parameter names and grant type cannot change."));
+    assert!(edit.body.contains(
+        "1 connection(s) use this service: the authentication type, parameter names and grant type \
+         cannot change."
+    ));
 
     let params = [
         ("param_name", "X-Api-Key"),
@@ -665,7 +667,8 @@ async fn a_service_in_use_refuses_type_parameter_and_grant_changes_on_the_form()
     ];
     let submit = |own: Vec<(&'static str, &'static str)>| {
         let admin = &admin;
-        async move { send_form(admin, "/admin/services/keyed/edit", "/admin/services/keyed", &form(&own)).await }
+        let (from, to) = ("/admin/services/keyed/edit", "/admin/services/keyed");
+        async move { send_form(admin, from, to, &form(&own)).await }
     };
     let mut to_basic = vec![("name", "Keyed"), ("auth_type", "basic")];
     to_basic.extend(params);
@@ -696,7 +699,7 @@ async fn a_service_in_use_refuses_type_parameter_and_grant_changes_on_the_form()
     assert_eq!((s["name"].as_str(), s["description"].as_str()), (Some("Keyed Again"), Some("Relabelled")));
     assert_eq!(s["api_key"]["params"][0]["display_name"], "Secret key");
 
-    api.create(&oauth_service("zoho", "Zoho", "s")).await;
+    api.create("/api/v1/services", &zoho_service("zoho", "Zoho", "s")).await;
     insert_connection(&app, "zoho", "zoho_one", "Zoho One").await;
     let mut fields = zoho_form("");
     fields.retain(|(k, _)| !matches!(*k, "link_name" | "scope_display"));
@@ -728,8 +731,8 @@ async fn a_service_in_use_refuses_type_parameter_and_grant_changes_on_the_form()
 async fn deleting_a_service_with_connections_is_refused_with_their_names_and_works_once_they_are_gone() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let api = Api::new(&app).await;
-    api.create(&oauth_service("zoho", "Zoho", "s")).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &zoho_service("zoho", "Zoho", "s")).await;
     insert_connection(&app, "zoho", "zoho_helpdesk", "Helpdesk sync").await;
 
     let confirm = admin.get("/admin/services/zoho/delete").await;
@@ -740,9 +743,10 @@ async fn deleting_a_service_with_connections_is_refused_with_their_names_and_wor
 
     let res = admin.submit("/admin/services/zoho", "/admin/services/zoho/delete", &[]).await;
     assert_eq!(res.status, 409, "{}", res.body);
-    assert!(
-        res.body.contains("This service cannot be deleted while connections use it. Delete these first: Helpdesk sync (zoho_helpdesk).")
-    );
+    assert!(res.body.contains(
+        "This service cannot be deleted while connections use it. \
+             Delete these first: Helpdesk sync (zoho_helpdesk)."
+    ));
     assert_eq!(counts(&app).await, (1, 1, 1));
 
     let list = admin.get("/admin/services").await;
@@ -789,9 +793,9 @@ fn rows(body: &str) -> Vec<String> {
 async fn the_list_searches_filters_and_sorts_with_the_state_in_the_url() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     assert!(admin.get("/admin/services").await.body.contains("No custom services yet"), "the empty state");
-    crate::services_api::seed_search_fixtures(&api).await;
+    seed_search_fixtures(&api).await;
 
     let page = admin.get("/admin/services").await;
     assert_eq!(page.status, 200);
@@ -845,22 +849,28 @@ async fn the_list_searches_filters_and_sorts_with_the_state_in_the_url() {
 async fn the_list_sorts_by_name_and_last_update_from_its_column_links() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let api = Api::new(&app).await;
+    let api = Api::admin(&app).await;
     for (link, name) in [("bravo", "bravo"), ("alpha", "Alpha"), ("charlie", "CHARLIE")] {
-        api.create(&serde_json::json!({"name": name, "link_name": link, "auth_type": "basic"})).await;
+        api.create(
+            "/api/v1/services",
+            &serde_json::json!({"name": name, "link_name": link, "auth_type": "basic"}),
+        )
+        .await;
         app.clock.advance(60);
     }
     let page = admin.get("/admin/services").await;
     assert_eq!(rows(&page.body), ["alpha", "bravo", "charlie"]);
-    assert!(
-        page.body.contains(r#"class="sort-asc" aria-sort="ascending"><a href="/admin/services?sort=-name&#38;page=1&#38;per_page=25""#)
-    );
+    assert!(page.body.contains(concat!(
+        r#"class="sort-asc" aria-sort="ascending">"#,
+        r#"<a href="/admin/services?sort=-name&#38;page=1&#38;per_page=25""#
+    )));
     assert_eq!(rows(&admin.get("/admin/services?sort=-name").await.body), ["charlie", "bravo", "alpha"]);
     let newest = admin.get("/admin/services?sort=-updated").await;
     assert_eq!(rows(&newest.body), ["charlie", "alpha", "bravo"]);
-    assert!(
-        newest.body.contains(r#"aria-sort="descending"><a href="/admin/services?sort=updated&#38;page=1&#38;per_page=25">Last Updated"#)
-    );
+    assert!(newest.body.contains(concat!(
+        r#"aria-sort="descending">"#,
+        r#"<a href="/admin/services?sort=updated&#38;page=1&#38;per_page=25">Last Updated"#
+    )));
     assert_eq!(rows(&admin.get("/admin/services?sort=updated").await.body), ["bravo", "alpha", "charlie"]);
 }
 
@@ -914,7 +924,7 @@ async fn the_list_pages_through_many_services() {
 async fn htmx_gets_only_the_results_block_and_everyone_else_the_whole_page() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    crate::services_api::seed_search_fixtures(&Api::new(&app).await).await;
+    seed_search_fixtures(&Api::admin(&app).await).await;
     let url = format!("{}/admin/services?q=desk", app.base);
     let fragment = admin
         .send(app.http().get(&url).header("HX-Request", "true").header("HX-Target", "service-results"))
@@ -972,8 +982,8 @@ async fn htmx_gets_only_the_results_block_and_everyone_else_the_whole_page() {
 async fn the_alias_url_sets_the_callback_url_on_service_pages_and_in_the_api() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    let api = Api::new(&app).await;
-    api.create(&oauth_service("zoho", "Zoho", "s")).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &zoho_service("zoho", "Zoho", "s")).await;
     let settings = admin.get("/admin/settings/portal").await;
     assert_eq!(settings.status, 200);
     assert!(settings.body.contains(&format!(r#"name="alias_url" value="{}""#, app.base)));

@@ -3,7 +3,7 @@
 use connections::models::user::Role;
 use connections::web::login::SIGN_IN_FAILED;
 
-use crate::helpers::{ADMIN_PASSWORD, TestApp, within_two_seconds};
+use crate::support::{ADMIN_PASSWORD, Browser, TestApp, within_two_seconds};
 
 #[tokio::test]
 async fn admin_signs_in_and_sees_the_console() {
@@ -244,12 +244,13 @@ async fn sessions_live_in_the_database_and_survive_a_restart() {
     assert_eq!(again.get("/admin/connections").await.status, 200);
 }
 
-/// Two instances on one database. A session that the second has checked (and cached) stops working there as soon as it ends, or its user changes, on the first.
+/// Two instances on one database. A session that the second has checked (and cached) stops working
+/// there as soon as it ends, or its user changes, on the first.
 #[tokio::test]
 async fn sign_out_and_role_changes_reach_every_instance_at_once() {
     let a = TestApp::spawn().await;
     let b = TestApp::spawn_on(a.shared_db(), |_| {}).await;
-    let on_b = |signed_in: &crate::helpers::Browser| {
+    let on_b = |signed_in: &Browser| {
         let browser = b.browser();
         browser
             .cookies

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::helpers::TestApp;
+use crate::support::{ADMIN_PASSWORD, TestApp};
 
 async fn app_with_one_second() -> TestApp {
     TestApp::spawn_with(|config| config.request_body_timeout_secs = 1).await
@@ -33,8 +33,8 @@ async fn send_and_stall(app: &TestApp, head: String, start: &str) -> String {
 #[tokio::test]
 async fn a_form_body_that_trickles_is_answered_408_and_the_connection_closed() {
     let app = app_with_one_second().await;
-    let head = "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-                Content-Length: 100\r\n\r\n";
+    let head = "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\n";
     let answer = send_and_stall(&app, head.into(), "username=adm").await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.to_ascii_lowercase().contains("connection: close"), "{answer}");
@@ -43,8 +43,8 @@ async fn a_form_body_that_trickles_is_answered_408_and_the_connection_closed() {
         "a page with the security headers: {answer}"
     );
 
-    let chunked = "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\n\
-                   Transfer-Encoding: chunked\r\n\r\n";
+    let chunked = "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+                   Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\r\n";
     let answer = send_and_stall(&app, chunked.into(), "5\r\nusern\r\n").await;
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
 }
@@ -73,7 +73,7 @@ async fn a_json_body_that_trickles_gets_a_json_408() {
 async fn a_body_that_arrives_in_time_is_read_as_usual() {
     let app = app_with_one_second().await;
     let browser = app.browser();
-    assert_eq!(browser.sign_in("admin", crate::helpers::ADMIN_PASSWORD).await.status, 303);
+    assert_eq!(browser.sign_in("admin", ADMIN_PASSWORD).await.status, 303);
 }
 
 #[tokio::test]

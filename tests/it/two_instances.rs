@@ -5,10 +5,10 @@
 
 use serde_json::json;
 
-use crate::connections::{Api, api_key_service, canary, connection, spawn_app, text_of};
-use crate::helpers::{TestApp, within_two_seconds};
-use crate::invoke::invoke;
-use crate::upstream::Upstream;
+use crate::support::{
+    Api, TestApp, Upstream, api_key_service, canary, connection, invoke, spawn_app, text_of,
+    within_two_seconds,
+};
 
 /// Two instances sharing a database, the admin's API client on each, and `desk`, an API Key
 /// connection to a service under the upstream's `/api`, connected with a key and invoked once through
@@ -28,8 +28,7 @@ async fn pair() -> (Pair, String) {
         config.outbound_allow_http = true;
     })
     .await;
-    let (api_one, api_two, up) =
-        (Api::new(&one, "admin").await, Api::new(&two, "admin").await, Upstream::start().await);
+    let (api_one, api_two, up) = (Api::admin(&one).await, Api::admin(&two).await, Upstream::start().await);
     let mut service = api_key_service("desk");
     service["api_base_url"] = format!("{}/api", up.url).into();
     api_one.create("/api/v1/services", &service).await;
@@ -103,7 +102,8 @@ async fn new_credentials_and_a_changed_service_reach_the_other_instance() {
 async fn a_change_made_in_the_database_itself_reaches_an_instance_that_invoked_the_connection() {
     let (p, _) = pair().await;
     // As another tool would, without going through either instance.
-    let sql = "UPDATE connections SET status = 'needs_reconnect', status_message = 'Rejected by the provider.' WHERE link_name = 'desk'";
+    let sql = "UPDATE connections SET status = 'needs_reconnect', \
+               status_message = 'Rejected by the provider.' WHERE link_name = 'desk'";
     p.one.state.db.run(move |c| Ok(diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)?)).await.unwrap();
     let refused = async || {
         let res = invoke(&p.api_two, "desk", json!({"path": "/items"})).await;
@@ -149,7 +149,7 @@ async fn search_two(api: &Api, needle: &str) -> Vec<String> {
 async fn connections_added_renamed_or_deleted_anywhere_are_searched_at_once_by_the_other_instance() {
     let one = spawn_app().await;
     let two = TestApp::spawn_on(one.shared_db(), |_| {}).await;
-    let (api_one, api_two) = (Api::new(&one, "admin").await, Api::new(&two, "admin").await);
+    let (api_one, api_two) = (Api::admin(&one).await, Api::admin(&two).await);
     api_one.create("/api/v1/services", &api_key_service("desk")).await;
     api_one
         .create("/api/v1/connections", &json!({"service": "desk", "name": "Zoho Desk", "link_name": "first"}))
@@ -201,7 +201,7 @@ async fn listed_two(api: &Api, owner: &str) -> (i64, Vec<String>) {
 async fn the_counts_and_owners_the_lists_show_follow_changes_made_on_the_other_instance_or_in_the_database() {
     let one = spawn_app().await;
     let two = TestApp::spawn_on(one.shared_db(), |_| {}).await;
-    let (api_one, api_two) = (Api::new(&one, "admin").await, Api::new(&two, "admin").await);
+    let (api_one, api_two) = (Api::admin(&one).await, Api::admin(&two).await);
     let sql = async |sql: &'static str| {
         one.state.db.run(move |c| Ok(diesel::RunQueryDsl::execute(diesel::sql_query(sql), c)?)).await.unwrap()
     };

@@ -6,8 +6,7 @@ use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio::net::TcpListener;
 
-use crate::connections::{Api, api_key_service, connection, spawn_app};
-use crate::invoke::invoke;
+use crate::support::{Api, api_key_service, connection, invoke, spawn_app};
 
 /// A listener that reads each request and then ends the connection: with a reset when `reset`,
 /// otherwise with a plain close.
@@ -55,7 +54,7 @@ async fn failure_at(api: &Api, link: &str, base: String) -> String {
 #[tokio::test]
 async fn an_upstream_that_refuses_resets_or_hangs_up_is_named_in_plain_words() {
     let app = spawn_app().await;
-    let api = Api::new(&app, "admin").await;
+    let api = Api::admin(&app).await;
 
     let refused = failure_at(&api, "refused", format!("http://127.0.0.1:{}/api", closed_port())).await;
     assert!(refused.starts_with("Connection refused by the upstream (http://127.0.0.1:"), "{refused}");

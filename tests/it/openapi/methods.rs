@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use connections::app::routes;
 use reqwest::Method;
 
-use crate::helpers::TestApp;
+use crate::support::TestApp;
 
 /// The route table's paths with a sample value in each `{segment}`, and the methods each serves.
 fn paths_and_methods() -> BTreeMap<String, Vec<String>> {

@@ -1,20 +1,18 @@
-//! The test harness: every test starts the real app through `app::build` on port 0, with its own temp
+//! The running app: every test starts the real app through `app::build` on port 0, with its own temp
 //! SQLite file, or its own fresh PostgreSQL database when `TEST_DATABASE_URL` is set (dropped after).
-
-use std::collections::HashMap;
-use std::sync::Mutex;
 
 use actix_web::web;
 use connections::app;
 use connections::clock::Clock;
-use connections::config::Config;
+use connections::config::{Cidr, Config};
 use connections::crypto::Secret;
 use connections::models::{api_token, user};
 use connections::password::hash_blocking;
 use connections::random::{new_api_token, sha256_hex};
 use connections::state::AppState;
 use diesel::{Connection, PgConnection, RunQueryDsl};
-use reqwest::header::HeaderMap;
+
+use super::browser::{Browser, client};
 
 pub const ADMIN_PASSWORD: &str = "admin-password-for-tests";
 /// A fixed keyring so tests can also check key handling.
@@ -73,6 +71,17 @@ fn random_suffix() -> String {
     let mut buf = [0u8; 8];
     getrandom::fill(&mut buf).expect("random");
     hex::encode(buf)
+}
+
+/// Lets the app call the test's own servers (fake provider, upstream) on loopback, over plain HTTP.
+pub fn loopback(config: &mut Config) {
+    config.outbound_allow_cidrs = vec![Cidr::parse("127.0.0.1/32").unwrap()];
+    config.outbound_allow_http = true;
+}
+
+/// An app that may call the test's own servers on loopback.
+pub async fn spawn_app() -> TestApp {
+    TestApp::spawn_with(loopback).await
 }
 
 /// A running app.
@@ -193,119 +202,10 @@ impl TestApp {
     }
 }
 
-fn client() -> reqwest::Client {
-    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
-}
-
-/// What a response looked like.
-#[derive(Debug)]
-pub struct Page {
-    pub status: u16,
-    pub headers: HeaderMap,
-    pub body: String,
-}
-
-impl Page {
-    pub fn header(&self, name: &str) -> &str {
-        self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
-    }
-
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
-    }
-
-    /// The CSRF token of the page's forms.
-    pub fn csrf(&self) -> String {
-        let marker = "name=\"csrf_token\" value=\"";
-        let start = self.body.find(marker).unwrap_or_else(|| panic!("no csrf field in: {}", self.body))
-            + marker.len();
-        self.body[start..].split('"').next().unwrap().to_owned()
-    }
-}
-
-/// A browser-like client: keeps cookies, sends the Origin a browser would, follows no redirects.
-pub struct Browser {
-    base: String,
-    pub origin: String,
-    http: reqwest::Client,
-    pub cookies: Mutex<HashMap<String, String>>,
-}
-
-impl Browser {
-    pub fn new(base: &str) -> Browser {
-        Browser {
-            base: base.to_owned(),
-            origin: base.to_owned(),
-            http: client(),
-            cookies: Mutex::new(HashMap::new()),
-        }
-    }
-
-    fn cookie_header(&self) -> String {
-        self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
-    }
-
-    pub fn cookie(&self, name: &str) -> Option<String> {
-        self.cookies.lock().unwrap().get(name).cloned()
-    }
-
-    pub async fn send(&self, req: reqwest::RequestBuilder) -> Page {
-        let res = req.header("cookie", self.cookie_header()).send().await.expect("request");
-        for value in res.headers().get_all("set-cookie") {
-            let raw = value.to_str().unwrap();
-            let (pair, attrs) = raw.split_once(';').unwrap_or((raw, ""));
-            let (name, val) = pair.split_once('=').unwrap();
-            let mut cookies = self.cookies.lock().unwrap();
-            if attrs.contains("Max-Age=0") {
-                cookies.remove(name.trim());
-            } else {
-                cookies.insert(name.trim().to_owned(), val.trim().to_owned());
-            }
-        }
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        Page { status, headers, body: res.text().await.unwrap_or_default() }
-    }
-
-    pub async fn get(&self, path: &str) -> Page {
-        self.send(self.http.get(format!("{}{path}", self.base))).await
-    }
-
-    /// A form POST as a browser sends it from this site.
-    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> Page {
-        self.request(reqwest::Method::POST, path, form).await
-    }
-
-    /// Any method with a form body, sent from this site.
-    pub async fn request(&self, method: reqwest::Method, path: &str, form: &[(&str, &str)]) -> Page {
-        let req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .header("origin", &self.origin)
-            .form(form);
-        self.send(req).await
-    }
-
-    /// A form POST carrying the CSRF token of the page at `from`.
-    pub async fn submit(&self, from: &str, path: &str, form: &[(&str, &str)]) -> Page {
-        let token = self.get(from).await.csrf();
-        let mut fields: Vec<(&str, &str)> = vec![("csrf_token", &token)];
-        fields.extend_from_slice(form);
-        self.post(path, &fields).await
-    }
-
-    pub async fn sign_in(&self, username: &str, password: &str) -> Page {
-        self.submit("/login", "/login", &[("username", username), ("password", password)]).await
-    }
-}
-
-/// Polls `check` for up to two seconds: another instance hears of a change through the database.
-pub async fn within_two_seconds(mut check: impl AsyncFnMut() -> bool) -> bool {
-    for _ in 0..100 {
-        if check().await {
-            return true;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    false
+/// Signs in a second SDAdmin, `name`, in a browser of their own.
+pub async fn second_admin(app: &TestApp, name: &str) -> Browser {
+    app.add_user(name, user::Role::SdAdmin, "second-admin-password").await;
+    let browser = app.browser();
+    assert_eq!(browser.sign_in(name, "second-admin-password").await.status, 303);
+    browser
 }

@@ -12,7 +12,6 @@ use tokio::sync::watch;
 
 const OPEN: u8 = 0;
 const CUT: u8 = 1;
-#[allow(dead_code, reason = "used by the black-holed database tests")]
 const BLACK_HOLE: u8 = 2;
 
 pub struct Relay {
@@ -76,7 +75,6 @@ impl Relay {
     }
 
     /// Accepts connections and keeps them open, but passes nothing.
-    #[allow(dead_code, reason = "used by the black-holed database tests")]
     pub fn black_hole(&self) {
         self.set(BLACK_HOLE);
     }
@@ -113,12 +111,20 @@ async fn pipe(client: TcpStream, server: TcpStream, mode: Arc<AtomicU8>, mut cha
         tokio::select! {
             read = client_read.read(&mut up) => match read {
                 Ok(0) | Err(_) => return,
-                Ok(n) if mode.load(Ordering::SeqCst) == OPEN => { if server_write.write_all(&up[..n]).await.is_err() { return } }
+                Ok(n) if mode.load(Ordering::SeqCst) == OPEN => {
+                    if server_write.write_all(&up[..n]).await.is_err() {
+                        return;
+                    }
+                }
                 Ok(n) => held.push((true, up[..n].to_vec())),
             },
             read = server_read.read(&mut down) => match read {
                 Ok(0) | Err(_) => return,
-                Ok(n) if mode.load(Ordering::SeqCst) == OPEN => { if client_write.write_all(&down[..n]).await.is_err() { return } }
+                Ok(n) if mode.load(Ordering::SeqCst) == OPEN => {
+                    if client_write.write_all(&down[..n]).await.is_err() {
+                        return;
+                    }
+                }
                 Ok(n) => held.push((false, down[..n].to_vec())),
             },
             _ = changes.changed() => {}
