@@ -1,7 +1,7 @@
 //! The connection activity log's writer. An invoke or a test is recorded off the request path: its
-//! event goes into a queue, and one task writes what has queued up in one transaction. Before, every
-//! invoke waited for its own INSERT and commit (measured: a quarter of an invoke's time through the
-//! app, and one write transaction per call under load).
+//! event goes into a queue, and one task writes what has queued up in one transaction, so that no
+//! invoke waits for its own INSERT and commit, and the database sees one write transaction per batch
+//! rather than one per call.
 //!
 //! What this trades: an event reaches the database up to `GATHER` (20 ms) after its answer has gone
 //! out, unless something flushes. A batch the database does not take (it is away, its write lock is
@@ -197,10 +197,8 @@ impl Writer {
     /// Takes what has queued up, and waits while more may come: `GATHER` (or until a retry is due,
     /// while the database refuses batches), cut short by a flush or a full batch. It sleeps instead
     /// of waiting on the queue, so that an event does not wake it on its way in: each wake is a
-    /// switch to this task's thread (measured: 7% of an invoke's CPU). And it gathers at all because
-    /// every commit makes each SQLite reader drop and remap its memory map on its next read
-    /// (measured: munmap was 5% of an invoke's CPU when the writer committed whatever one poll
-    /// found), and costs PostgreSQL a WAL flush.
+    /// switch to this task's thread. And it gathers at all because every commit makes each SQLite
+    /// reader drop and remap its memory map on its next read, and costs PostgreSQL a WAL flush.
     async fn gather(&mut self, received: &mut mpsc::Receiver<Queued>, hurry: &Notify) {
         let until = self.failing.as_ref().map_or(Instant::now() + GATHER, |f| f.retry_at);
         loop {
@@ -236,7 +234,8 @@ impl Writer {
             Queued::Entry(_) if self.backlog.len() + self.in_flight >= BACKLOG => {
                 if self.dropped_lately == 0 {
                     tracing::warn!(
-                        "{BACKLOG} activity events wait for the database: new ones are dropped until it takes writes again"
+                        "{BACKLOG} activity events wait for the database: new ones are dropped until it \
+                         takes writes again"
                     );
                 }
                 self.dropped_lately += 1;

@@ -117,8 +117,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     }
     if config.no_refresh {
         tracing::warn!(
-            "token refreshes are off (--no-refresh): no token or revoke endpoint is called, and an invoke that needs \
-             a new token fails"
+            "token refreshes are off (--no-refresh): no token or revoke endpoint is called, and an invoke \
+             that needs a new token fails"
         );
     } else if config.refresh_interval_secs > 0 {
         crate::ops::access_tokens::spawn_background(
@@ -134,8 +134,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
 /// statistics are kept current (see `db::optimize`).
 fn spawn_maintenance(db: Db, clock: Clock, mut stop: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
-        // Not at start: statistics taken of a new, empty database would mislead the planner while
-        // it fills (measured: a bulk load of 100,000 connections went from seconds to minutes).
+        // Not at start: statistics taken of a new, empty database would mislead the planner for as
+        // long as it fills (a bulk load most of all).
         let every = std::time::Duration::from_secs(600);
         let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         loop {
@@ -181,14 +181,14 @@ const fn r(method: Method, path: &'static str, access: Access, route: fn() -> Ro
 }
 
 /// The route table as the router gets it: the fixed paths, tried one by one (string comparisons),
-/// then the paths with a `{segment}`, grouped under one scope per pattern prefix (`/api/v1/connections/{link}`
-/// holds `/invoke`, `/revoke`, …), each inside a scope of its fixed part (`/api/v1/connections`). Each
-/// pattern is a regular expression, and the router tried every one listed before a match: all 22
-/// before an invoke (6% of its CPU), then five when they were grouped by prefix. A fixed part is a
-/// string comparison, so now a path reaches the one pattern under its fixed part. The table lists
-/// fixed paths before the patterns that also match them (`/admin/services/new`,
-/// `/admin/services/{link}`) and a longer prefix before the pattern it starts with
-/// (`/admin/services/rows/{kind}`), and both orders are kept. Each path becomes one resource (`resource`).
+/// then the paths with a `{segment}`, grouped under one scope per pattern prefix
+/// (`/api/v1/connections/{link}` holds `/invoke`, `/revoke`, …), each inside a scope of its fixed
+/// part (`/api/v1/connections`). Each pattern is a regular expression, and the router tries every
+/// one listed before a match; a fixed part is a string comparison, so this way a path reaches only
+/// the one pattern under its fixed part. The table lists fixed paths before the patterns that also
+/// match them (`/admin/services/new`, `/admin/services/{link}`) and a longer prefix before the
+/// pattern it starts with (`/admin/services/rows/{kind}`), and both orders are kept. Each path
+/// becomes one resource (`resource`).
 type Scoped = Vec<(&'static str, Vec<(&'static str, Vec<RouteDef>)>)>;
 
 fn routes_in_match_order() -> (Vec<RouteDef>, Scoped) {

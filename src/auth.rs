@@ -1,5 +1,5 @@
-//! Authentication and authorization: password hashing, sessions and API tokens, the SDAdmin guards,
-//! the per-address sign-in throttle, and CSRF protection.
+//! Authentication and authorization in the browser and the API: sessions, the SDAdmin guards (which
+//! also check API tokens), CSRF protection, and the nonces of links that start something.
 
 pub mod csrf;
 pub mod guard;

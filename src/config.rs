@@ -43,7 +43,12 @@ pub struct ServeArgs {
     pub outbound_allow_cidrs: String,
 
     /// Allow plain-http service URLs and outbound calls.
-    #[arg(long, env = "CONNECTIONS_OUTBOUND_ALLOW_HTTP", default_value_t = false, action = clap::ArgAction::Set)]
+    #[arg(
+        long,
+        env = "CONNECTIONS_OUTBOUND_ALLOW_HTTP",
+        default_value_t = false,
+        action = clap::ArgAction::Set
+    )]
     pub outbound_allow_http: bool,
 
     /// Minutes of inactivity after which a session ends.
@@ -81,9 +86,8 @@ pub struct ServeArgs {
 }
 
 /// One worker per core; two on PostgreSQL, where a worker waits for each round trip to the server
-/// (the connection is blocking) and a second one keeps the core busy meanwhile (measured on 2 cores:
-/// the CPU idled 22% of a list-page run with 2 workers and 3% with 4, which served 17% more pages;
-/// `/healthz`, which waits for nothing, was 10% slower with glibc's allocator and 2–5% with mimalloc).
+/// (the connection is blocking) and a second one keeps the core busy meanwhile. On SQLite a worker
+/// waits for no server, and more workers than cores would only compete for them.
 fn default_workers(database_url: &str) -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     match Backend::of(database_url) {
@@ -115,7 +119,8 @@ pub struct Config {
     pub request_body_timeout_secs: u64,
     /// How long a request waits for a database connection (see `db::Db::connect_within`).
     pub database_timeout_secs: u64,
-    /// No calls to token or revoke endpoints at all (`oauth::token_calls_allowed`), and no background refresh.
+    /// No calls to token or revoke endpoints at all (`oauth::token_calls_allowed`), and no background
+    /// refresh.
     pub no_refresh: bool,
     pub clock: Clock,
 }

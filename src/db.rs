@@ -89,7 +89,7 @@ pub type ChangeHook = Arc<dyn Fn(&mut DbConn) + Send + Sync>;
 
 /// Runs a query on the backend's own connection instead of through `DbConn`: diesel's
 /// `MultiConnection` walks a query's whole syntax tree into a throwaway SQL string on every run,
-/// even when its statement is cached (measured: 6% of an invoke's CPU). For the hot look-ups.
+/// even when its statement is cached. For the hot look-ups.
 #[macro_export]
 macro_rules! on_backend {
     ($conn:expr, |$c:ident| $body:expr) => {
@@ -250,12 +250,12 @@ impl Db {
         .map_err(|e| AppError::Internal(format!("database task failed: {e}")))?
     }
 
-    /// Runs a short read `f` (a look-up by key, one list page) right here, on a read-only connection,
-    /// instead of paying the two thread switches of `run` (measured: a third of a list page's CPU on
-    /// SQLite, where a WAL read never waits for a lock; on PostgreSQL the switches cost more than the
-    /// round trip to a local server). A busy reader pool falls back to `run`, so an async thread
-    /// never waits for the pool; on PostgreSQL it waits for the server, for at most
-    /// `READ_TIMEOUT_MS`. A write in `f` fails; that is the point of the separate pool.
+    /// Runs a short read `f` (a look-up by key, one list page) right here, on a read-only
+    /// connection, instead of paying the two thread switches of `run`: on SQLite a WAL read never
+    /// waits for a lock, and on PostgreSQL the switches cost more than the round trip to a local
+    /// server. A busy reader pool falls back to `run`, so an async thread never waits for the pool;
+    /// on PostgreSQL it waits for the server, for at most `READ_TIMEOUT_MS`. A write in `f` fails;
+    /// that is the point of the separate pool.
     ///
     /// Nothing can bound a wait for a PostgreSQL server that went silent on this thread (libpq waits
     /// on its socket without a timeout; the connection's keepalives end it only when the network
@@ -297,8 +297,8 @@ impl Db {
             tracing::info!(applied, "database migrations applied");
         }
         // An upgrade may add an index, which has no statistics yet: SQLite then guesses it matches ten
-        // rows, and the connection list picked a new index and sorted 100,000 rows (measured: 40 ms a
-        // page). A new database waits for the periodic run instead (see `app::spawn_maintenance`).
+        // rows, and may pick it for a list and sort the whole table. A new database waits for the
+        // periodic run instead (see `app::spawn_maintenance`).
         if applied > 0 && before > 0 {
             optimize(&mut conn).map_err(|e| AppError::Startup(format!("database statistics failed: {e}")))?;
         }
@@ -308,8 +308,7 @@ impl Db {
 
 /// A read-only SQLite connection outside the pools and without the memory map, for a thread that
 /// reads a few pages very often (the cache's poller): the file grows with every activity write, and
-/// a mapped reader remapped it, flushing every core's address translations, every few reads
-/// (measured: one `munmap` per five polls under load).
+/// a mapped reader would remap it every few reads, flushing every core's address translations.
 pub fn open_small_reader(url: &str) -> Result<DbConn, AppError> {
     let mut conn = Manager::new(url, true, Default::default(), DEFAULT_WAIT)
         .open()
@@ -319,9 +318,9 @@ pub fn open_small_reader(url: &str) -> Result<DbConn, AppError> {
 }
 
 /// Keeps the query planner's statistics current. SQLite has none until asked, and without them it
-/// plans a search over 100,000 connections by walking an index instead of starting from the few
-/// search hits (measured: 23 ms instead of 2.4 ms). `PRAGMA optimize` re-analyzes only tables that
-/// changed a lot, with a bounded sample. PostgreSQL's autovacuum does this itself.
+/// plans a search over many connections by walking an index instead of starting from the few search
+/// hits. `PRAGMA optimize` re-analyzes only tables that changed a lot, with a bounded sample.
+/// PostgreSQL's autovacuum does this itself.
 pub fn optimize(conn: &mut DbConn) -> diesel::QueryResult<()> {
     match conn {
         DbConn::Sqlite(c) => c.batch_execute("PRAGMA analysis_limit = 1000; PRAGMA optimize = 0x10002;"),
@@ -361,7 +360,7 @@ where
 }
 
 // Lookups by a unique key use `get_result`, not `first`: `first` adds `LIMIT ?`, and SQLite plans a
-// statement with a bound LIMIT afresh on every run (measured: a quarter of a list page's CPU).
+// statement with a bound LIMIT afresh on every run.
 
 /// Whether a diesel error is a unique-constraint violation (a duplicate name, for instance).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {

@@ -1,5 +1,6 @@
-//! The product's concepts, independent of HTTP and SQL: what a custom service is, the rules its
-//! fields follow, and how raw input (a form or JSON) becomes a valid one.
+//! The product's concepts, independent of HTTP and SQL: what a custom service and a connection are,
+//! where their credentials may be sent, the rules their fields follow, and how raw input (a form or
+//! JSON) becomes a valid service.
 
 pub mod connection;
 pub mod destinations;

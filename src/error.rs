@@ -74,7 +74,7 @@ pub const RETRY_AFTER_SECS: u32 = 5;
 
 impl AppError {
     /// The database is away or overloaded (no pooled connection in time, no answer in time, a lost
-    /// connection, SQLite's write lock held too long, see `db::is_unavailable`): a passing outage,
+    /// connection, SQLite's write lock held too long, see `is_unavailable`): a passing outage,
     /// answered 503 with `Retry-After`, not a fault of the request or of the app.
     pub fn database_unavailable(&self) -> bool {
         match self {

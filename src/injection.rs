@@ -37,8 +37,8 @@ pub fn target(
     let Some(base) = base else {
         return Err((
             "service",
-            "This service has no API base URL, so its connections cannot be invoked: set the API base URL on the \
-             service (credentials are only sent under it)."
+            "This service has no API base URL, so its connections cannot be invoked: set the API base URL \
+             on the service (credentials are only sent under it)."
                 .into(),
         ));
     };
@@ -248,9 +248,9 @@ pub fn form_body(
     if content_type
         .is_some_and(|t| !t.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"))
     {
-        return Some(Err(
-            "This service sends its API key as form data: send a form-encoded body (application/x-www-form-urlencoded).".into()
-        ));
+        return Some(Err("This service sends its API key as form data: send a form-encoded body \
+                         (application/x-www-form-urlencoded)."
+            .into()));
     }
     let mut pairs: Vec<(String, String)> = match caller {
         None => Vec::new(),

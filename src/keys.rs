@@ -66,15 +66,15 @@ pub fn load_or_create(config: &Config, db: &Db) -> Result<Keyring, AppError> {
 
 /// What to do about a key file that is missing or empty, for the start-up error.
 fn needed_by(used: &[String]) -> String {
-    let restore = "Restore the key file from your backup, or give the keyring with CONNECTIONS_ENCRYPTION_KEYS or \
-                   CONNECTIONS_ENCRYPTION_KEYS_FILE. No new key was generated";
+    let restore = "Restore the key file from your backup, or give the keyring with \
+                   CONNECTIONS_ENCRYPTION_KEYS or CONNECTIONS_ENCRYPTION_KEYS_FILE. No new key was generated";
     if used.is_empty() {
         return format!("{restore}.");
     }
     format!(
-        "This database's secrets were sealed with key id(s) {}, and nothing can open them without those keys. \
-         {restore}: a new key would not open them. If the keys are truly lost, so are those secrets: start with a new, \
-         empty database and data folder, and connect the connections again.",
+        "This database's secrets were sealed with key id(s) {}, and nothing can open them without those \
+         keys. {restore}: a new key would not open them. If the keys are truly lost, so are those \
+         secrets: start with a new, empty database and data folder, and connect the connections again.",
         used.iter().map(|kid| format!("{kid:?}")).collect::<Vec<_>>().join(", ")
     )
 }
@@ -82,7 +82,10 @@ fn needed_by(used: &[String]) -> String {
 fn generate(path: &Path) -> Result<Keyring, AppError> {
     let keyring = Keyring::generate("k1").map_err(|e| AppError::Startup(format!("key generation: {e}")))?;
     write_private(path, &keyring.to_spec())?;
-    tracing::warn!(path = %path.display(), "generated a new encryption key file; back it up: secrets cannot be read without it");
+    tracing::warn!(
+        path = %path.display(),
+        "generated a new encryption key file; back it up: secrets cannot be read without it"
+    );
     Ok(keyring)
 }
 
@@ -142,8 +145,8 @@ fn check_and_record(conn: &mut DbConn, keyring: &Keyring, now: i64) -> Result<()
         .load(conn)?;
     if let Some((missing, _)) = recorded.iter().find(|(kid, _)| !keyring.has_kid(kid)) {
         return Err(AppError::Startup(format!(
-            "the database holds secrets encrypted with key id {missing:?}, which the configured keyring lacks \
-             (it has {:?}); add that key to CONNECTIONS_ENCRYPTION_KEYS",
+            "the database holds secrets encrypted with key id {missing:?}, which the configured keyring \
+             lacks (it has {:?}); add that key to CONNECTIONS_ENCRYPTION_KEYS",
             keyring.kids()
         )));
     }
@@ -158,9 +161,9 @@ fn check_and_record(conn: &mut DbConn, keyring: &Keyring, now: i64) -> Result<()
         };
         if !right {
             return Err(AppError::Startup(format!(
-                "the key configured as {kid:?} is not the key this database's secrets were sealed with (it does \
-                 not open them): configure the original key {kid:?}, restoring the key file from your backup. \
-                 Nothing was changed."
+                "the key configured as {kid:?} is not the key this database's secrets were sealed with (it \
+                 does not open them): configure the original key {kid:?}, restoring the key file from your \
+                 backup. Nothing was changed."
             )));
         }
     }

@@ -46,8 +46,9 @@ pub enum TokenError {
     NotSent(String),
     /// Not made: this instance runs with `--no-refresh`.
     #[error(
-        "This instance runs with token refreshes off (--no-refresh): it calls no token or revoke endpoint, so \
-         that it cannot spend the tokens of the instance it was restored from. No new token can be had here."
+        "This instance runs with token refreshes off (--no-refresh): it calls no token or revoke endpoint, \
+         so that it cannot spend the tokens of the instance it was restored from. No new token can be had \
+         here."
     )]
     Off,
 }
@@ -206,7 +207,7 @@ pub async fn token_request(
     }
 }
 
-/// The secrets a request carried, in every form an echo of them may take (see `invoke::secret_values`).
+/// The secrets a request carried, in every form an echo of them may take (see `injection::secret_values`).
 fn sent_secrets(form: &[(&'static str, String)], authorization: Option<Secret>) -> Vec<String> {
     let mut sent: Vec<Injection> = form
         .iter()

@@ -1,21 +1,20 @@
 //! The connection search's name index, kept in memory by each instance.
 //!
 //! A search page needs its matches in name order, and neither database has an index that gives
-//! substring matches in that order: FTS5 and pg_trgm give them by row, so a fragment that 1,000
-//! connections contain cost 1,000 row reads for their names (measured: 8× the plain list on both
-//! backends). Here every connection's name and link name are cut into three-byte grams, and each
-//! gram lists the connections that contain it *in name order*: a search walks the shortest list of
-//! its needle's grams, checks each candidate, and stops once it has the page and has counted to the
-//! cap. Only the page's rows are then read from the database, by id.
+//! substring matches in that order: FTS5 and pg_trgm give them by row, so a fragment that many
+//! connections contain costs a row read for each of their names before a page can be picked. Here
+//! every connection's name and link name are cut into three-byte grams, and each gram lists the
+//! connections that contain it *in name order*: a search walks the shortest list of its needle's
+//! grams, checks each candidate, and stops once it has the page and has counted to the cap. Only
+//! the page's rows are then read from the database, by id.
 //!
 //! Consistency: triggers bump `connection_names_version` whenever a connection is added, removed or
 //! renamed (migration 000028). Every search reads that version first, and an index of another
 //! version is loaded again before it answers, so a search never misses a change that committed
-//! before it began, on any instance. The request that finds the index stale loads it (measured: a
-//! quarter of a second for 100,000 connections, so once per added, renamed or removed connection,
-//! not per search); while it loads, the other requests search the database, as they do for what
-//! the index does not cover (needles under three bytes, the other filters and sorts) and past
-//! `MAX_ENTRIES`.
+//! before it began, on any instance. The request that finds the index stale loads it (a load reads
+//! every connection, but only once per added, renamed or removed connection, not per search); while
+//! it loads, the other requests search the database, as they do for what the index does not cover
+//! (needles under three bytes, the other filters and sorts) and past `MAX_ENTRIES`.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -38,8 +37,8 @@ pub struct Total {
     pub at_least: bool,
 }
 
-/// Above this many connections the index is not built (its memory grows with them: measured, about
-/// 30 MB for 100,000, and as much again while it loads), and searches go to the database.
+/// Above this many connections the index is not built (its memory grows with them, and doubles
+/// while it loads), and searches go to the database.
 pub const MAX_ENTRIES: usize = 250_000;
 
 /// What a search asks of the index.
@@ -244,8 +243,8 @@ impl Snapshot {
 }
 
 /// A multiplicative hash for grams: a build looks up millions of them, and SipHash, which guards
-/// maps keyed by what an attacker sends, was half of the build's time. Names are chosen by admins;
-/// a collision costs a probe, not a wrong answer.
+/// maps keyed by what an attacker sends, is needlessly slow for that. Names are chosen by admins; a
+/// collision costs a probe, not a wrong answer.
 #[derive(Default)]
 struct GramHasher(u64);
 

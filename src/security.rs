@@ -11,15 +11,15 @@ use actix_web::{Error, web};
 use crate::error::AppError;
 use crate::state::AppState;
 
-/// No inline script or style anywhere, so the policy allows none. `form-action` is 'self', widened only
-/// by `csp_with_form_targets` on pages whose forms redirect to an OAuth provider.
+/// No inline script or style anywhere, so the policy allows none. `form-action` is 'self', widened
+/// only by `csp_with_form_targets` on pages whose forms redirect to an OAuth provider.
 pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
      img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
      frame-ancestors 'none'; form-action 'self'";
 
 /// Features no page of this app uses, denied to it and to anything it might embed.
-pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(), geolocation=(), gyroscope=(), \
-     magnetometer=(), microphone=(), midi=(), payment=(), usb=(), xr-spatial-tracking=()";
+pub const PERMISSIONS_POLICY: &str = "accelerometer=(), camera=(), display-capture=(), geolocation=(), \
+     gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), usb=(), xr-spatial-tracking=()";
 
 /// Over https: browsers that saw the portal once refuse plain http to it for a year.
 const STRICT_TRANSPORT_SECURITY: &str = "max-age=31536000";

@@ -24,7 +24,7 @@ pub struct AppState {
     pub base_url: Url,
     pub keyring: Keyring,
     pub hasher: Hasher,
-    /// Failed sign-ins per client address (see `auth::throttle`).
+    /// Failed sign-ins per client address (see `throttle`).
     pub sign_in_throttle: Throttle,
     pub clock: Clock,
     /// The one client for calls to third parties.

@@ -170,9 +170,13 @@ pub async fn list_connections(
         })
         .await?;
     let items: Vec<ConnectionJson> = rows.iter().map(connection_json).collect();
-    Ok(HttpResponse::Ok().json(
-        serde_json::json!({ "connections": items, "total": total.n, "total_at_least": total.at_least, "page": page, "per_page": per_page }),
-    ))
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "connections": items,
+        "total": total.n,
+        "total_at_least": total.at_least,
+        "page": page,
+        "per_page": per_page,
+    })))
 }
 
 pub async fn create_connection(
@@ -250,8 +254,10 @@ pub async fn authorize_connection(
         return Ok(HttpResponse::Ok().json(connection_json(&connected)));
     }
     let url = crate::ops::authorize::start_authorization(&state, &user, &link, None).await?;
-    Ok(HttpResponse::Ok()
-        .json(serde_json::json!({ "authorization_url": url.as_str(), "expires_in": crate::models::oauth_flow::FLOW_LIFETIME_SECS })))
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "authorization_url": url.as_str(),
+        "expires_in": crate::models::oauth_flow::FLOW_LIFETIME_SECS,
+    })))
 }
 
 pub async fn revoke_connection(

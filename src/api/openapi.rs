@@ -30,21 +30,32 @@ pub fn spec() -> Value {
         "info": {
             "title": "Connections API",
             "version": "1",
-            "description": "Custom services and connections of the Connections admin application. Every operation needs \
-                            the API token of an SDAdmin as `Authorization: Bearer <token>` (create one with \
-                            `connections token create`). No response ever carries a secret.",
+            "description": "Custom services and connections of the Connections admin application. Every \
+                            operation needs the API token of an SDAdmin as `Authorization: Bearer <token>` \
+                            (create one with `connections token create`). No response ever carries a \
+                            secret.",
         },
         "servers": [{ "url": "/" }],
         "security": [{ "bearerAuth": [] }],
         "tags": [
             { "name": "meta", "description": "The token's user and this document." },
-            { "name": "services", "description": "Custom services: how to authenticate to a third-party application." },
-            { "name": "connections", "description": "Connections to a service: stored credentials, used without revealing them." },
+            {
+                "name": "services",
+                "description": "Custom services: how to authenticate to a third-party application.",
+            },
+            {
+                "name": "connections",
+                "description": "Connections to a service: stored credentials, used without revealing them.",
+            },
         ],
         "paths": paths,
         "components": {
             "securitySchemes": {
-                "bearerAuth": { "type": "http", "scheme": "bearer", "description": "An SDAdmin's API token." },
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An SDAdmin's API token.",
+                },
             },
             "parameters": parameters,
             "responses": responses(),
@@ -98,7 +109,10 @@ fn services_paths() -> Map<String, Value> {
                     "parameters": [
                         {
                             "name": "search", "in": "query",
-                            "schema": text::plain(200, "Case-insensitive substring of the display name or the link name."),
+                            "schema": text::plain(
+                                200,
+                                "Case-insensitive substring of the display name or the link name.",
+                            ),
                         },
                         {
                             "name": "auth_type", "in": "query",
@@ -107,12 +121,19 @@ fn services_paths() -> Map<String, Value> {
                         {
                             "name": "sort", "in": "query",
                             "description": "By name or last update; `-` means descending.",
-                            "schema": { "type": "string", "enum": ["name", "-name", "updated", "-updated"], "default": "name" },
+                            "schema": {
+                                "type": "string",
+                                "enum": ["name", "-name", "updated", "-updated"],
+                                "default": "name",
+                            },
                         },
                         param_ref("Page"),
                         param_ref("PerPage"),
                     ],
-                    "responses": with_errors(json!({ "200": ok("One page of services.", schema("ServiceList")) }), &["400", "422"]),
+                    "responses": with_errors(
+                        json!({ "200": ok("One page of services.", schema("ServiceList")) }),
+                        &["400", "422"],
+                    ),
                 },
                 "post": {
                     "tags": ["services"],
@@ -144,28 +165,37 @@ fn services_paths() -> Map<String, Value> {
                     "tags": ["services"],
                     "operationId": "show_service",
                     "summary": "One service",
-                    "responses": with_errors(json!({ "200": ok("The service.", schema("Service")) }), &["404"]),
+                    "responses": with_errors(
+                        json!({ "200": ok("The service.", schema("Service")) }),
+                        &["404"],
+                    ),
                 },
                 "patch": {
                     "tags": ["services"],
                     "operationId": "update_service",
                     "summary": "Change a service",
-                    "description": "Fields left out keep their stored values; a blank or absent `oauth2.client_secret` \
-                                    keeps the stored secret. The link name cannot change. With connections in place, \
-                                    the authentication type, the API key parameter names and the grant type cannot change. \
-                                    Credentials go only where they were entrusted: a change that moves the API base URL or \
-                                    an OAuth2 endpoint to another origin (scheme, host or port) needs the client secret \
-                                    sent again when the secret's endpoints move (422 otherwise), and answers 409 \
-                                    `confirmation_required`, listing the connections it would set aside until their owners \
-                                    reconnect, unless `confirm_disconnect=true`.",
+                    "description": "Fields left out keep their stored values; a blank or absent \
+                                    `oauth2.client_secret` keeps the stored secret. The link name cannot \
+                                    change. With connections in place, the authentication type, the API \
+                                    key parameter names and the grant type cannot change. Credentials go \
+                                    only where they were entrusted: a change that moves the API base URL \
+                                    or an OAuth2 endpoint to another origin (scheme, host or port) needs \
+                                    the client secret sent again when the secret's endpoints move (422 \
+                                    otherwise), and answers 409 `confirmation_required`, listing the \
+                                    connections it would set aside until their owners reconnect, unless \
+                                    `confirm_disconnect=true`.",
                     "parameters": [{
                         "name": "confirm_disconnect",
                         "in": "query",
                         "required": false,
-                        "description": "Apply a change that sets connections aside until their owners reconnect.",
+                        "description":
+                            "Apply a change that sets connections aside until their owners reconnect.",
                         "schema": { "type": "boolean", "default": false },
                     }],
-                    "requestBody": { "required": true, "content": { "application/json": { "schema": schema("ServiceChanges") } } },
+                    "requestBody": {
+                        "required": true,
+                        "content": { "application/json": { "schema": schema("ServiceChanges") } },
+                    },
                     "responses": with_errors(
                         json!({ "200": ok("The changed service.", schema("Service")) }),
                         &["404", "409", "413", "422"],
@@ -175,7 +205,10 @@ fn services_paths() -> Map<String, Value> {
                     "tags": ["services"],
                     "operationId": "delete_service",
                     "summary": "Delete a service no connection uses",
-                    "responses": with_errors(json!({ "204": { "description": "Deleted." } }), &["404", "409"]),
+                    "responses": with_errors(
+                        json!({ "204": { "description": "Deleted." } }),
+                        &["404", "409"],
+                    ),
                 },
             }),
         ),
@@ -230,7 +263,13 @@ fn parameters() -> Map<String, Value> {
         },
         "Page": {
             "name": "page", "in": "query",
-            "schema": { "type": "integer", "format": "int64", "minimum": 1, "maximum": 1_000_000, "default": 1 },
+            "schema": {
+                "type": "integer",
+                "format": "int64",
+                "minimum": 1,
+                "maximum": 1_000_000,
+                "default": 1,
+            },
         },
         "PerPage": {
             "name": "per_page", "in": "query",
@@ -240,7 +279,10 @@ fn parameters() -> Map<String, Value> {
 }
 
 fn error_response(description: &str, schema_name: &str) -> Value {
-    json!({ "description": description, "content": { "application/json": { "schema": schema(schema_name) } } })
+    json!({
+        "description": description,
+        "content": { "application/json": { "schema": schema(schema_name) } },
+    })
 }
 
 fn responses() -> Value {
@@ -249,8 +291,8 @@ fn responses() -> Value {
     unauthorized["headers"] =
         json!({ "WWW-Authenticate": { "schema": { "type": "string", "example": "Bearer" } } });
     let mut unavailable = error_response(
-        "The database is unavailable right now (sent with `Retry-After`), or no new token can be had now (the \
-         message says why).",
+        "The database is unavailable right now (sent with `Retry-After`), or no new token can be had now \
+         (the message says why).",
         "Error",
     );
     unavailable["headers"] = json!({ "Retry-After": {
@@ -263,14 +305,20 @@ fn responses() -> Value {
         "Forbidden": error_response("The token's user is not an SDAdmin.", "Error"),
         "NotFound": error_response("No such item.", "Error"),
         "Conflict": error_response(
-            "The item is in use (a service that connections use), or the connection is not usable in its status \
-             (code `not_connected`, with `error.status`).",
+            "The item is in use (a service that connections use), or the connection is not usable in its \
+             status (code `not_connected`, with `error.status`).",
             "Error",
         ),
         "TooLarge": error_response("The body is larger than 256 KiB.", "Error"),
-        "Upstream": error_response("The provider or the service's API failed or could not be reached.", "Error"),
+        "Upstream": error_response(
+            "The provider or the service's API failed or could not be reached.",
+            "Error",
+        ),
         "Invalid": error_response("The input is not valid: a message per field.", "ValidationError"),
-        "ServerError": error_response("Something went wrong on our side (the cause is logged, never sent).", "Error"),
+        "ServerError": error_response(
+            "Something went wrong on our side (the cause is logged, never sent).",
+            "Error",
+        ),
         "Unavailable": unavailable,
     })
 }

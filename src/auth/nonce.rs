@@ -1,8 +1,9 @@
 //! Nonces for links that start something (the Connect link that sends the browser to a provider):
 //! `<expiry>.<random>.<HMAC-SHA256>` keyed with the session's CSRF secret over a purpose, a target,
-//! the expiry and the random part (so that two pages shown in the same second differ). The CSRF token itself never goes into a URL, where browser history and proxy logs keep
-//! it; a nonce names one action on one target for one session, expires within the hour, and is
-//! spent on use (`models::nonce`).
+//! the expiry and the random part (so that two pages shown in the same second differ). The CSRF
+//! token itself never goes into a URL, where browser history and proxy logs keep it; a nonce names
+//! one action on one target for one session, expires within the hour, and is spent on use
+//! (`models::nonce`).
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -28,7 +28,8 @@ pub(super) fn listen(db: Db, url: String, cache: Arc<Cache>, stopped: impl Fn() 
     let spawned = std::thread::Builder::new().name("cache-listener".into()).spawn(move || {
         while !stopped() {
             let listening = PgConnection::establish(&url).map_err(|e| e.to_string()).and_then(|mut conn| {
-                conn.batch_execute(&format!("SET application_name = '{LISTENER_NAME}'; LISTEN {CHANNEL}")).map_err(|e| e.to_string())?;
+                conn.batch_execute(&format!("SET application_name = '{LISTENER_NAME}'; LISTEN {CHANNEL}"))
+                    .map_err(|e| e.to_string())?;
                 Ok(conn)
             });
             match listening {
@@ -38,12 +39,19 @@ pub(super) fn listen(db: Db, url: String, cache: Arc<Cache>, stopped: impl Fn() 
                     cache.reset(false);
                     if let Some(e) = failure {
                         db.lost_one();
-                        tracing::warn!(error = %e, "cache listener lost its connection; sessions, tokens and connections are read from the database meanwhile");
+                        tracing::warn!(
+                            error = %e,
+                            "cache listener lost its connection; sessions, tokens and connections are read \
+                             from the database meanwhile"
+                        );
                     }
                 }
                 Err(e) => {
                     db.lost_one();
-                    let why = format!("cache listener cannot connect ({e}); sessions, tokens and connections are read from the database meanwhile");
+                    let why = format!(
+                        "cache listener cannot connect ({e}); sessions, tokens and connections are read from \
+                         the database meanwhile"
+                    );
                     crate::logs::warn("the cache listener", &why);
                 }
             }
@@ -53,7 +61,10 @@ pub(super) fn listen(db: Db, url: String, cache: Arc<Cache>, stopped: impl Fn() 
         }
     });
     if let Err(e) = spawned {
-        tracing::warn!(error = %e, "cache listener not started; sessions, tokens and connections are read from the database");
+        tracing::warn!(
+            error = %e,
+            "cache listener not started; sessions, tokens and connections are read from the database"
+        );
     }
 }
 

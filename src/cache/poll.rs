@@ -18,7 +18,7 @@ use crate::db::{Db, DbConn};
 use crate::error::AppError;
 
 /// How often the poller reads the table: each read is a read transaction, which costs far more than
-/// PostgreSQL's read of a socket (measured at 5 ms: 1.4% of a core on an idle instance).
+/// PostgreSQL's read of a socket, so it polls less often than the listener (`listen::POLL`).
 pub(super) const POLL: Duration = Duration::from_millis(20);
 /// How long a change stays in the table: far longer than an instance may go without reading it.
 const KEEP_SECS: i64 = 60;
@@ -36,12 +36,17 @@ pub(super) fn poll(db: Db, url: String, cache: Arc<Cache>, stopped: impl Fn() ->
             std::thread::sleep(POLL);
             let read = match &mut conn {
                 Some(conn) => reader.read(conn, &cache),
-                None => crate::db::open_small_reader(&url).and_then(|opened| reader.read(conn.insert(opened), &cache)),
+                None => crate::db::open_small_reader(&url)
+                    .and_then(|opened| reader.read(conn.insert(opened), &cache)),
             };
             if let Err(e) = read {
                 cache.seen.store(-1, Ordering::Release);
                 if std::mem::take(&mut reader.started) {
-                    tracing::warn!(error = %e, "cache poller cannot read the database; sessions, tokens and connections are read from the database meanwhile");
+                    tracing::warn!(
+                        error = %e,
+                        "cache poller cannot read the database; sessions, tokens and connections are read \
+                         from the database meanwhile"
+                    );
                 }
                 conn = None;
                 cache.reset(false);
@@ -56,7 +61,10 @@ pub(super) fn poll(db: Db, url: String, cache: Arc<Cache>, stopped: impl Fn() ->
         }
     });
     if let Err(e) = spawned {
-        tracing::warn!(error = %e, "cache poller not started; sessions, tokens and connections are read from the database");
+        tracing::warn!(
+            error = %e,
+            "cache poller not started; sessions, tokens and connections are read from the database"
+        );
     }
 }
 

@@ -1,9 +1,9 @@
 //! The PostgreSQL URL the app connects with: the operator's, plus client-side timeouts that libpq
 //! reads from its query string. Without them a server that stops answering, or a network that drops
 //! everything, holds a connection (and the thread using it) for as long as the kernel keeps the
-//! socket, which is hours; at start-up, a server that accepts TCP and says nothing hung the app
-//! forever. `statement_timeout` does not help there: it is the server's, and the server is the part
-//! that is gone.
+//! socket, which is hours; at start-up, a server that accepts TCP and says nothing would hang the
+//! app for ever. `statement_timeout` does not help there: it is the server's, and the server is the
+//! part that is gone.
 
 use super::Backend;
 
@@ -36,8 +36,8 @@ pub fn explain(message: &str) -> String {
     let message = message.trim().replace('\n', " ").replace('\t', "");
     if message.contains("timeout expired") {
         return format!(
-            "the server did not answer within connect_timeout (5 s unless DATABASE_URL or PGCONNECT_TIMEOUT sets \
-             another): {message}"
+            "the server did not answer within connect_timeout (5 s unless DATABASE_URL or PGCONNECT_TIMEOUT \
+             sets another): {message}"
         );
     }
     message

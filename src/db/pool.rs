@@ -126,7 +126,8 @@ impl Manager {
             let pragmas = if self.read_only {
                 "PRAGMA mmap_size = 268435456;"
             } else {
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA mmap_size = 268435456;"
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                 PRAGMA mmap_size = 268435456;"
             };
             c.batch_execute(&(busy + pragmas)).map_err(r2d2::Error::QueryError)?;
         }

@@ -1,7 +1,7 @@
 //! `static_sql`: raw SQL whose prepared statement is cached. Diesel's own `sql()` marks a statement
-//! "unsafe to cache", so SQLite parses and plans it again on every run (measured: a fifth of a list
-//! page's CPU). Text that is a `&'static str` with bound values cannot vary between runs, so the
-//! statement cache may key it by its SQL text, as it does any other query without a static type id.
+//! "unsafe to cache", so SQLite parses and plans it again on every run. Text that is a
+//! `&'static str` with bound values cannot vary between runs, so the statement cache may key it by
+//! its SQL text, as it does any other query without a static type id.
 
 use std::marker::PhantomData;
 
@@ -110,11 +110,11 @@ macro_rules! expression_impls {
 expression_impls!(StaticSql<T>);
 expression_impls!(StaticBind<T, BST, V>);
 
-/// An `ORDER BY` followed by `LIMIT <n>` (and `OFFSET ?` past the first page), the page size written into the SQL: given
-/// to a boxed query's `.order()`, in place of `.limit().offset()`. The planner needs the limit to
-/// pick "walk the index in order and stop after n" over "find all, then sort", and with the
-/// stability guarantee (`.cargo/config.toml`) it no longer looks at a bound one. Page sizes are a
-/// few fixed values, so each gets one cached statement.
+/// An `ORDER BY` followed by `LIMIT <n>` (and `OFFSET ?` past the first page), the page size
+/// written into the SQL: given to a boxed query's `.order()`, in place of `.limit().offset()`. The
+/// planner needs the limit to pick "walk the index in order and stop after n" over "find all, then
+/// sort", and under the query planner stability guarantee (`.cargo/config.toml`) it does not look
+/// at a bound one. Page sizes are a few fixed values, so each gets one cached statement.
 #[derive(Debug, Clone)]
 pub struct Paged<O> {
     order: O,
@@ -139,8 +139,8 @@ where
         out.push_sql(&format!(" LIMIT {}", self.limit));
         // The first page, by far the most viewed, has no OFFSET at all: a prepared statement with an
         // OFFSET parameter is planned afresh on every run by PostgreSQL (its generic plan, costed for
-        // an unknown offset, never looks as good as a custom one), which doubled the page query's
-        // cost (measured: 0.14 ms planning, 0.13 ms running).
+        // an unknown offset, never looks as good as a custom one), and planning costs about as much
+        // as running the page query.
         if self.offset == 0 {
             return Ok(());
         }
@@ -166,8 +166,8 @@ impl<O, GB> ValidGrouping<GB> for Paged<O> {
 
 /// `<column> IN (?, ?, …)` with a fixed number of bound ids, padded with 0 (no row has id 0).
 /// Diesel's `eq_any` marks a statement uncacheable, as its number of values varies, so both
-/// databases parsed and planned the search's page query on every run (measured: 8% of a connection
-/// search's CPU on SQLite). Padded to the page size, it is one of three cached statements.
+/// databases would parse and plan the search's page query on every run. Padded to the page size,
+/// it is one of three cached statements.
 #[derive(Debug, Clone)]
 pub struct IdIn {
     column: &'static str,

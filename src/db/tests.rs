@@ -73,7 +73,8 @@ async fn postgres_reads_run_on_a_read_only_connection() {
     assert!(refused.is_err(), "a write through `read` must fail");
     db.run(|c| {
         Ok(c.batch_execute(
-            "DROP TABLE IF EXISTS read_only_probe; CREATE TABLE read_only_probe (id BIGINT); INSERT INTO read_only_probe VALUES (7)",
+            "DROP TABLE IF EXISTS read_only_probe; CREATE TABLE read_only_probe (id BIGINT); \
+             INSERT INTO read_only_probe VALUES (7)",
         )?)
     })
     .await

@@ -15,7 +15,10 @@ use crate::error::FieldErrors;
 /// Declares an input section (every field optional, as a PATCH may leave any out) and `or`, which
 /// fills the fields it leaves out from a base: a setting is written out once, here.
 macro_rules! input_section {
-    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$field_meta:meta])* pub $field:ident: Option<$ty:ty>,)* }) => {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident { $($(#[$field_meta:meta])* pub $field:ident: Option<$ty:ty>,)* }
+    ) => {
         $(#[$meta])*
         #[derive(Clone, Default, Deserialize, Serialize)]
         pub struct $name {

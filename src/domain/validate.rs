@@ -38,8 +38,8 @@ pub fn link_name(raw: &str) -> Result<String, String> {
     let ok_chars = value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
     let starts = value.starts_with(|c: char| c.is_ascii_lowercase());
     if !ok_chars || !starts || value.contains("__") || value.ends_with('_') {
-        return Err("Use snake_case: a lowercase letter first, then lowercase letters, digits and single underscores, \
-                    not ending with an underscore (e.g. zoho_desk)."
+        return Err("Use snake_case: a lowercase letter first, then lowercase letters, digits and single \
+                    underscores, not ending with an underscore (e.g. zoho_desk)."
             .into());
     }
     Ok(value.to_owned())

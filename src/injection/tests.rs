@@ -1,4 +1,4 @@
-//! Unit tests of `invoke`.
+//! Unit tests of `injection`.
 
 use super::*;
 

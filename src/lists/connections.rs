@@ -70,11 +70,11 @@ struct OwnColumns {
 ///
 /// With `names`, a search sorted by name (and filtered by nothing but the owner) comes from the
 /// in-memory name index, which finds the page without reading the other matches. Otherwise a search
-/// collects its matches first (at most `COUNT_CAP + 1`, each with its one sort key), which both counts
-/// them and, within the cap, picks the page; the page's rows are then read by id. Walking a sort index
-/// and filtering instead read every connection whenever the matches sorted last. Past the cap the
-/// matches are common, so that walk finds a page soon. The other filters have indexes that give the
-/// order directly.
+/// collects its matches first (at most `COUNT_CAP + 1`, each with its one sort key), which both
+/// counts them and, within the cap, picks the page; the page's rows are then read by id. Walking a
+/// sort index and filtering instead would read every connection whenever the matches sorted last.
+/// Past the cap the matches are common, so that walk finds a page soon. The other filters have
+/// indexes that give the order directly.
 pub fn list(conn: &mut DbConn, q: &ConnectionQuery, names: Option<&NameIndex>) -> QueryResult<Listing> {
     let (limit, offset) = (q.window.per_page, q.window.offset());
     let needle = needle(&q.search);
@@ -239,7 +239,8 @@ fn read_rows(
     owner: Option<i64>,
 ) -> QueryResult<(Vec<ConnectionListRow>, Option<Counters>)> {
     let label = static_sql::<Text>(
-        "(SELECT link_name || ' ' || auth_type || ' ' || name FROM services WHERE services.id = connections.service_id)",
+        "(SELECT link_name || ' ' || auth_type || ' ' || name \
+         FROM services WHERE services.id = connections.service_id)",
     );
     let rows: Vec<(OwnColumns, String, String, i64, i64)> = query
         .select((
@@ -292,7 +293,7 @@ fn owner_name(
 }
 
 const COUNTER_SUM: &str = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM connection_counts";
-/// Everyone's counters, read by key (every owner is a user): a plain `SUM` scanned the dead row
+/// Everyone's counters, read by key (every owner is a user): a plain `SUM` would scan the dead row
 /// versions a bulk change leaves behind on PostgreSQL.
 const EVERY_OWNER: &str = " WHERE owner_id IN (SELECT id FROM users))";
 

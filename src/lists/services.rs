@@ -34,8 +34,9 @@ pub struct ServiceListRow {
 
 /// How many services there are: the per-type counters that triggers keep (`service_counts`), read by
 /// their keys. A bulk import leaves PostgreSQL's counter table thousands of dead row versions long,
-/// and a plain `SUM` scanned them all.
-pub const SERVICE_TOTAL_SQL: &str = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts WHERE auth_type IN ('api_key', 'basic', 'oauth2'))";
+/// and a plain `SUM` would scan them all.
+pub const SERVICE_TOTAL_SQL: &str = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM service_counts \
+                                      WHERE auth_type IN ('api_key', 'basic', 'oauth2'))";
 
 /// How many services of one type there are (from its counter).
 const TYPE_TOTAL_SQL: &str =

@@ -17,7 +17,7 @@ fn slot<'a>(column: &'a str, id: &'a str) -> SecretSlot<'a> {
 }
 
 /// What may be shown of a connection: every column but the sealed secrets and the refresh lease.
-/// Lists load only this (a page of whole rows copied every ciphertext for nothing).
+/// Lists load only this (a page of whole rows would copy every ciphertext for nothing).
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = connections)]
 pub struct ConnectionMeta {
@@ -178,8 +178,8 @@ pub struct Loaded {
     pub row: ConnectionRow,
     pub service: ServiceRow,
     pub owner: String,
-    /// The service's settings, parsed on first use: a cached connection is invoked many times
-    /// (measured: parsing them was 2% of an invoke's CPU).
+    /// The service's settings, parsed on first use: a cached connection is invoked many times, and
+    /// each invoke would otherwise parse them again.
     config: std::sync::OnceLock<crate::domain::service::ServiceConfig>,
 }
 

@@ -101,8 +101,8 @@ impl ServiceRow {
                 .map(|o| crate::domain::destinations::shown(&o))
                 .unwrap_or_default();
             return Err(AppError::Conflict(format!(
-                "The client secret of the service “{}” was not entered for {to}, so it is not sent there: enter it \
-                 again on the service's page.",
+                "The client secret of the service “{}” was not entered for {to}, so it is not sent there: \
+                 enter it again on the service's page.",
                 self.name
             )));
         }

@@ -40,7 +40,10 @@ fn the_authorize_url_carries_everything_encoded() {
         "{q}"
     );
     assert!(
-        q.contains("&scope=openid%20Desk.tickets.READ&state=st%26te&code_challenge=chal&code_challenge_method=S256&access_type=offline"),
+        q.contains(
+            "&scope=openid%20Desk.tickets.READ&state=st%26te\
+             &code_challenge=chal&code_challenge_method=S256&access_type=offline"
+        ),
         "{q}"
     );
     let plus = authorize_url(&cfg("+"), "https://x/cb", &scopes, "s", "c").unwrap();

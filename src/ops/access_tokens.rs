@@ -262,7 +262,8 @@ async fn lease_taken(state: &AppState, id: i64) -> String {
     match holder {
         Some(holder) if holder == state.refresher.holder() => {
             format!(
-                "An earlier refresh of this instance ({holder}) still holds this token's lease; try again shortly."
+                "An earlier refresh of this instance ({holder}) still holds this token's lease; try again \
+                 shortly."
             )
         }
         Some(holder) => format!("Another instance ({holder}) is refreshing this token; try again shortly."),

@@ -192,7 +192,9 @@ pub async fn finish_authorization(
     let flow = state.db.run(move |c| Ok(oauth_flow::find(c, &lookup)?)).await?.ok_or_else(unknown)?;
     if flow.user_id != user.id || flow.session_hash.as_deref().is_some_and(|h| h != session_hash) {
         return Err(AppError::Forbidden(
-            "This authorization was started by another user or in another session. Start again from the connection's page.".into(),
+            "This authorization was started by another user or in another session. Start again from the \
+             connection's page."
+                .into(),
         ));
     }
     let now = state.clock.now();
@@ -201,7 +203,9 @@ pub async fn finish_authorization(
     }
     if flow.expires_at <= now {
         return Err(AppError::BadRequest(
-            "This authorization expired (it must be completed within 10 minutes). Start again from the connection's page.".into(),
+            "This authorization expired (it must be completed within 10 minutes). Start again from the \
+             connection's page."
+                .into(),
         ));
     }
     // One visit to the database: claim the flow, and read what the exchange needs.
@@ -225,7 +229,8 @@ pub async fn finish_authorization(
     let Some(o) = config.oauth() else {
         return Ok(fail("This connection's service is no longer OAuth2.".into()));
     };
-    // RFC 9207 §2.4: error responses carry `iss` too; checking it first keeps another server's text off the page.
+    // RFC 9207 §2.4: error responses carry `iss` too; checking it first keeps another server's text off
+    // the page.
     if let Some(issuer) = &o.issuer
         && params.iss.as_deref() != Some(issuer.as_str())
     {

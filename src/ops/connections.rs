@@ -111,7 +111,8 @@ pub(crate) fn ensure_owner(loaded: &Loaded, actor: &User, what: &str) -> Result<
         return Ok(());
     }
     Err(AppError::Forbidden(format!(
-        "Only the owner ({}) can {what} this connection: connecting stores the owner's own credentials. You may revoke or delete it.",
+        "Only the owner ({}) can {what} this connection: connecting stores the owner's own credentials. \
+         You may revoke or delete it.",
         loaded.owner
     )))
 }
@@ -286,8 +287,9 @@ async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppE
         return Ok("No tokens were stored.".into());
     }
     if oauth::token_calls_allowed(&state.outbound).is_err() {
-        return Ok("Not revoked at the provider: this instance runs with token refreshes off (--no-refresh), and the \
-                   tokens may still serve the instance it was restored from. The stored tokens were deleted here."
+        return Ok("Not revoked at the provider: this instance runs with token refreshes off \
+                   (--no-refresh), and the tokens may still serve the instance it was restored from. The \
+                   stored tokens were deleted here."
             .into());
     }
     let Some(revoke_url) = o.revoke_url.as_deref() else {
@@ -296,8 +298,8 @@ async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppE
     if !loaded.row.entrusted().allows(Role::Revoke, revoke_url) {
         let to = destinations::origin_of(revoke_url).map(|o| destinations::shown(&o)).unwrap_or_default();
         return Ok(format!(
-            "The tokens were not sent to {to}: they were not entrusted to it. The stored tokens were deleted; revoke \
-             them at the provider that issued them if it still holds them."
+            "The tokens were not sent to {to}: they were not entrusted to it. The stored tokens were \
+             deleted; revoke them at the provider that issued them if it still holds them."
         ));
     }
     let secret = match loaded.service.client_secret_for(&state.keyring, revoke_url) {

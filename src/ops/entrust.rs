@@ -23,14 +23,14 @@ pub async fn ensure_entrusted(
     let to = origin_of(url).map_or_else(|| url.to_owned(), |o| shown(&o));
     let message = match entrusted.get(role) {
         Some(from) => format!(
-            "The service now sends this connection's credentials to {to} ({}), but they were entrusted to {from}. \
-             The owner must reconnect to entrust them to the new address.",
+            "The service now sends this connection's credentials to {to} ({}), but they were entrusted to \
+             {from}. The owner must reconnect to entrust them to the new address.",
             role.label(),
             from = shown(from),
         ),
         None => format!(
-            "The service now sends this connection's credentials to {to} ({}), which they were not entrusted to. \
-             The owner must reconnect to entrust them to it.",
+            "The service now sends this connection's credentials to {to} ({}), which they were not \
+             entrusted to. The owner must reconnect to entrust them to it.",
             role.label()
         ),
     };

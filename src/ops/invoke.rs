@@ -217,7 +217,8 @@ pub async fn test(state: &Data<AppState>, caller: &User, link_name: &str) -> Res
             }
             None => {
                 record_test(state, caller, loaded.row.id, started, Ok(())).await?;
-                "The credentials are stored. Define a test request on the service to check them at the provider."
+                "The credentials are stored. Define a test request on the service to check them at the \
+                 provider."
             }
         };
         return Ok(TestResult {

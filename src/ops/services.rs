@@ -162,24 +162,30 @@ pub async fn update(
                     UpdateMode::Replace => input,
                     UpdateMode::Patch => input.over(ServiceInput::from(&old)),
                 };
-                let existing =
-                    Existing { link_name: &old.link_name, config: &old.config, secret_set: old.client_secret_set, connection_count };
-                let spec = service_input::validate(&input, allow_http, Some(&existing)).map_err(AppError::Invalid)?;
+                let existing = Existing {
+                    link_name: &old.link_name,
+                    config: &old.config,
+                    secret_set: old.client_secret_set,
+                    connection_count,
+                };
+                let spec = service_input::validate(&input, allow_http, Some(&existing))
+                    .map_err(AppError::Invalid)?;
                 let new_destinations = Destinations::of(spec.api_base_url.as_deref(), &spec.config);
                 check_client_secret_moves(&row, &spec, &new_destinations)?;
                 let set_aside = connections_set_aside(c, &old, &new_destinations, confirmed)?;
                 service::update(c, &keyring, row.id, &spec, &actor_name, now)?;
                 for (holder, moves) in &set_aside {
                     let message = format!(
-                        "{actor_name} changed where the service “{}” sends credentials ({}). The owner must reconnect to \
-                         entrust this connection's credentials to the new address.",
+                        "{actor_name} changed where the service “{}” sends credentials ({}). The owner must \
+                         reconnect to entrust this connection's credentials to the new address.",
                         spec.name,
                         moves.iter().map(Move::describe).collect::<Vec<_>>().join("; ")
                     );
                     destinations::set_aside(c, holder.id, &message, now)?;
                 }
                 let old_destinations = Destinations::of(old.api_base_url.as_deref(), &old.config);
-                let moved: Vec<String> = old_destinations.moves_to(&new_destinations).iter().map(Move::describe).collect();
+                let moved: Vec<String> =
+                    old_destinations.moves_to(&new_destinations).iter().map(Move::describe).collect();
                 let reconnect: Vec<&str> = set_aside.iter().map(|(h, _)| h.link_name.as_str()).collect();
                 audit::record(
                     c,
@@ -221,7 +227,8 @@ fn check_client_secret_moves(
         &mut errors,
         "oauth2.client_secret",
         format!(
-            "The client secret is only sent where it was entered for, and {}: enter the client secret again to send it there.",
+            "The client secret is only sent where it was entered for, and {}: enter the client secret again \
+             to send it there.",
             first.describe()
         ),
     );
@@ -255,8 +262,8 @@ fn connections_set_aside(
     }
     let moves: Vec<String> = affected[0].1.iter().map(Move::describe).collect();
     let message = format!(
-        "This change sends credentials to a new address ({}). {} connection(s) hold credentials entrusted to the old \
-         address and will need their owners to reconnect: {}. Confirm the change to apply it.",
+        "This change sends credentials to a new address ({}). {} connection(s) hold credentials entrusted \
+         to the old address and will need their owners to reconnect: {}. Confirm the change to apply it.",
         moves.join("; "),
         affected.len(),
         owners.iter().map(|(o, n)| format!("{o} ({n})")).collect::<Vec<_>>().join(", ")

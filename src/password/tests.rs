@@ -1,4 +1,4 @@
-//! Unit tests of `auth::password`.
+//! Unit tests of `password`.
 
 use super::*;
 

@@ -1,4 +1,4 @@
-//! Unit tests of `auth::token`.
+//! Unit tests of `random`.
 
 use super::*;
 

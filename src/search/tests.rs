@@ -82,7 +82,8 @@ fn add(conn: &mut DbConn, link: &str, name: &str) {
     execute(
         conn,
         &format!(
-            "INSERT INTO connections (link_name, name, name_lower, service_id, owner_id, scopes_requested, status, created_at, updated_at) \
+            "INSERT INTO connections (link_name, name, name_lower, service_id, owner_id, scopes_requested, \
+             status, created_at, updated_at) \
              VALUES ('{link}', '{name}', '{}', 1, 1, '[]', 'not_connected', 0, 0)",
             name.to_lowercase()
         ),

@@ -1,5 +1,6 @@
-//! My Connections / All Connections pages: list, create (and connect), details, edit, connect,
-//! revoke, delete, and the OAuth callback.
+//! My Connections / All Connections pages: list, create (and connect), details and edit. What is
+//! done to a connection (connect, revoke, delete, test, the OAuth callback) is in
+//! `connection_actions`.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::CONTENT_SECURITY_POLICY;
@@ -324,7 +325,8 @@ pub async fn update_connection(
         }
         Ok((updated, true)) => Ok(see_other_error(
             &format!("/admin/connections/{}", updated.link_name),
-            "Saved. The scopes changed, so the connection is Not connected until you reconnect and consent to them.",
+            "Saved. The scopes changed, so the connection is Not connected until you reconnect and consent \
+             to them.",
         )),
         Ok((updated, false)) => {
             Ok(see_other(&format!("/admin/connections/{}", updated.link_name), Some("Connection saved.")))

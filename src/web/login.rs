@@ -1,5 +1,5 @@
 //! Sign-in and sign-out. Sign-in is throttled per account in the database (`models::user`) and per
-//! client address in memory (`auth::throttle`), and answers unknown users, wrong passwords, locked or
+//! client address in memory (`throttle`), and answers unknown users, wrong passwords, locked or
 //! disabled accounts and throttled addresses with the same message.
 
 use actix_web::cookie::{Cookie, SameSite};

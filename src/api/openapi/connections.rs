@@ -25,7 +25,10 @@ pub fn paths() -> Map<String, Value> {
         { "name": "auth_type", "in": "query", "schema": schema("AuthType") },
         { "name": "owner", "in": "query", "description": "`me` (My Connections) or `any` (All Connections).",
           "schema": { "type": "string", "enum": ["me", "any"], "default": "me" } },
-        { "name": "sort", "in": "query", "schema": { "type": "string", "enum": ["name", "-name", "updated", "-updated"], "default": "name" } },
+        { "name": "sort", "in": "query",
+          "schema": {
+              "type": "string", "enum": ["name", "-name", "updated", "-updated"], "default": "name",
+          } },
         param_ref("Page"),
         param_ref("PerPage"),
     ]);
@@ -40,7 +43,9 @@ pub fn paths() -> Map<String, Value> {
     create["responses"] = with_errors(
         json!({ "201": {
             "description": "Created.",
-            "headers": { "Location": { "description": "The new connection's URL.", "schema": { "type": "string" } } },
+            "headers": {
+                "Location": { "description": "The new connection's URL.", "schema": { "type": "string" } },
+            },
             "content": { "application/json": { "schema": schema("Connection") } },
         } }),
         &["413", "422"],
@@ -76,12 +81,16 @@ pub fn paths() -> Map<String, Value> {
         "Start the OAuth2 consent (Authorization Code) or fetch a token (Client Credentials)",
     );
     authorize["description"] = json!(
-        "Authorization Code: answers the provider's consent URL; the flow belongs to the token's user and completes when \
-         that URL is opened in their signed-in browser. Client Credentials: the token request is made at once and the \
-         connection is answered. Owner only. A connection of an API Key or Basic service is a 409."
+        "Authorization Code: answers the provider's consent URL; the flow belongs to the token's user and \
+         completes when that URL is opened in their signed-in browser. Client Credentials: the token request \
+         is made at once and the connection is answered. Owner only. A connection of an API Key or Basic \
+         service is a 409."
     );
     authorize["responses"] = with_errors(
-        json!({ "200": ok("The consent URL, or the connected connection.", json!({ "oneOf": [schema("Authorization"), schema("Connection")] })) }),
+        json!({ "200": ok(
+            "The consent URL, or the connected connection.",
+            json!({ "oneOf": [schema("Authorization"), schema("Connection")] }),
+        ) }),
         &["400", "404", "409", "502"],
     );
 
@@ -95,8 +104,8 @@ pub fn paths() -> Map<String, Value> {
     let mut invoke =
         one("invoke_connection", "Send a request through the connection, its credentials injected");
     invoke["description"] = json!(
-        "The request goes to the service's API base URL (`path`) or an absolute `url` inside it; credentials are never \
-         revealed, and any echo of them in the answer is masked."
+        "The request goes to the service's API base URL (`path`) or an absolute `url` inside it; credentials \
+         are never revealed, and any echo of them in the answer is masked."
     );
     invoke["requestBody"] = body(schema("InvokeRequest"));
     invoke["responses"] = with_errors(
@@ -131,27 +140,39 @@ pub fn paths() -> Map<String, Value> {
 pub fn parameters() -> Map<String, Value> {
     object(json!({
         "ConnectionLinkName": {
-            "name": "link_name", "in": "path", "required": true, "description": "The connection's link name.", "schema": link_name(),
+            "name": "link_name", "in": "path", "required": true,
+            "description": "The connection's link name.",
+            "schema": link_name(),
         },
     }))
 }
 
 /// What the connections API answers and accepts.
 pub fn schemas() -> Map<String, Value> {
-    let time = |description: &str| json!({ "type": "string", "format": "date-time", "nullable": true, "description": description });
+    let time = |description: &str| {
+        json!({
+            "type": "string", "format": "date-time", "nullable": true,
+            "description": description,
+        })
+    };
     let nullable =
         |description: &str| json!({ "type": "string", "nullable": true, "description": description });
     let scopes = optional(json!({
         "type": "array", "items": { "type": "string" },
-        "description": "OAuth2: a subset of the service's scopes, at least one when it defines any (blank ones are skipped).",
+        "description": "OAuth2: a subset of the service's scopes, at least one when it defines any (blank \
+                        ones are skipped).",
     }));
     object(json!({
-        "ConnectionStatus": { "type": "string", "enum": ["not_connected", "connected", "disconnected", "needs_reconnect"] },
+        "ConnectionStatus": {
+            "type": "string",
+            "enum": ["not_connected", "connected", "disconnected", "needs_reconnect"],
+        },
         "Connection": {
             "type": "object",
             "required": [
-                "link_name", "name", "service", "auth_type", "owner", "status", "status_message", "scopes_requested",
-                "scopes_granted", "connected_at", "expires_at", "last_error", "revoke_outcome", "created_at", "updated_at",
+                "link_name", "name", "service", "auth_type", "owner", "status", "status_message",
+                "scopes_requested", "scopes_granted", "connected_at", "expires_at", "last_error",
+                "revoke_outcome", "created_at", "updated_at",
             ],
             "properties": {
                 "link_name": link_name(),
@@ -176,8 +197,15 @@ pub fn schemas() -> Map<String, Value> {
             "required": ["connections", "total", "total_at_least", "page", "per_page"],
             "properties": {
                 "connections": { "type": "array", "items": schema("Connection") },
-                "total": { "type": "integer", "format": "int64", "description": "How many match; exact unless total_at_least." },
-                "total_at_least": { "type": "boolean", "description": "With filters, counting stops at 1000: true means more than total match." },
+                "total": {
+                    "type": "integer",
+                    "format": "int64",
+                    "description": "How many match; exact unless total_at_least.",
+                },
+                "total_at_least": {
+                    "type": "boolean",
+                    "description": "With filters, counting stops at 1000: true means more than total match.",
+                },
                 "page": { "type": "integer", "format": "int64" },
                 "per_page": { "type": "integer", "format": "int64" },
             },
@@ -194,8 +222,8 @@ pub fn schemas() -> Map<String, Value> {
         },
         "ConnectionChanges": {
             "type": "object",
-            "description": "Fields left out (or `null`) keep their stored values. A `link_name` or `service` equal to \
-                            the connection's own is accepted; neither can change.",
+            "description": "Fields left out (or `null`) keep their stored values. A `link_name` or \
+                            `service` equal to the connection's own is accepted; neither can change.",
             "properties": {
                 "name": optional(text::display_name(100, "Shown in lists; stored trimmed.")),
                 "scopes": scopes,
@@ -211,8 +239,8 @@ pub fn schemas() -> Map<String, Value> {
         },
         "CredentialInput": {
             "type": "object",
-            "description": "API Key: `params`, one value per parameter of the service. Basic: `username` and `password`. \
-                            Write-only: never answered back.",
+            "description": "API Key: `params`, one value per parameter of the service. Basic: `username` \
+                            and `password`. Write-only: never answered back.",
             "properties": {
                 "params": optional(json!({
                     "type": "object", "writeOnly": true, "example": { "X-Api-Key": "…" },
@@ -231,7 +259,11 @@ pub fn schemas() -> Map<String, Value> {
             "type": "object",
             "required": ["authorization_url", "expires_in"],
             "properties": {
-                "authorization_url": { "type": "string", "format": "uri", "description": "Open it in the token owner's signed-in browser." },
+                "authorization_url": {
+                    "type": "string",
+                    "format": "uri",
+                    "description": "Open it in the token owner's signed-in browser.",
+                },
                 "expires_in": { "type": "integer", "description": "Seconds until the flow expires." },
             },
         },
@@ -240,13 +272,29 @@ pub fn schemas() -> Map<String, Value> {
             "additionalProperties": false,
             "properties": {
                 "method": optional(json!({ "type": "string", "default": "GET" })),
-                "path": optional(json!({ "type": "string", "description": "Joined to the service's API base URL.", "example": "/v1/tickets" })),
-                "url": optional(json!({ "type": "string", "description": "An absolute URL inside the API base URL (instead of `path`)." })),
+                "path": optional(json!({
+                    "type": "string",
+                    "description": "Joined to the service's API base URL.",
+                    "example": "/v1/tickets",
+                })),
+                "url": optional(json!({
+                    "type": "string",
+                    "description": "An absolute URL inside the API base URL (instead of `path`).",
+                })),
                 "headers": { "type": "object", "additionalProperties": { "type": "string" } },
                 "query": { "type": "object", "additionalProperties": { "type": "string" } },
                 "body": { "description": "A string is sent as is; any other JSON value is sent as JSON." },
-                "body_base64": { "type": "boolean", "default": false, "description": "`body` is base64 (binary uploads)." },
-                "timeout_ms": optional(json!({ "type": "integer", "minimum": 1, "maximum": 60000, "default": 30000 })),
+                "body_base64": {
+                    "type": "boolean",
+                    "default": false,
+                    "description": "`body` is base64 (binary uploads).",
+                },
+                "timeout_ms": optional(json!({
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": 60000,
+                    "default": 30000,
+                })),
             },
         },
         "InvokeAnswer": {
@@ -255,7 +303,10 @@ pub fn schemas() -> Map<String, Value> {
             "properties": {
                 "status": { "type": "integer" },
                 "headers": { "type": "object", "additionalProperties": { "type": "string" } },
-                "body": { "type": "string", "description": "Text, or base64 when `body_base64` is true. Secrets are masked." },
+                "body": {
+                    "type": "string",
+                    "description": "Text, or base64 when `body_base64` is true. Secrets are masked.",
+                },
                 "body_base64": { "type": "boolean" },
             },
         },
@@ -264,7 +315,11 @@ pub fn schemas() -> Map<String, Value> {
             "required": ["ok", "status", "latency_ms", "message", "excerpt"],
             "properties": {
                 "ok": { "type": "boolean" },
-                "status": { "type": "integer", "nullable": true, "description": "The upstream HTTP status, when a request was made." },
+                "status": {
+                    "type": "integer",
+                    "nullable": true,
+                    "description": "The upstream HTTP status, when a request was made.",
+                },
                 "latency_ms": { "type": "integer", "format": "int64" },
                 "message": { "type": "string" },
                 "excerpt": nullable("The start of the answer's body, secrets masked."),

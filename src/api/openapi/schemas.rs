@@ -38,7 +38,12 @@ fn nullable_string(format: Option<&str>) -> Value {
 
 /// A link name: snake_case, at most 50 characters.
 pub fn link_name() -> Value {
-    json!({ "type": "string", "maxLength": 50, "pattern": "^[a-z][a-z0-9]*(_[a-z0-9]+)*$", "example": "zoho_desk" })
+    json!({
+        "type": "string",
+        "maxLength": 50,
+        "pattern": "^[a-z][a-z0-9]*(_[a-z0-9]+)*$",
+        "example": "zoho_desk",
+    })
 }
 
 fn error_schemas() -> Map<String, Value> {
@@ -53,18 +58,25 @@ fn error_schemas() -> Map<String, Value> {
                     "properties": {
                         "code": {
                             "type": "string",
-                            "description": "Machine-readable: not_found, unauthorized, forbidden, bad_request, invalid, \
-                                            conflict, confirmation_required, not_connected, upstream, too_large, timeout, unavailable, method_not_allowed, internal (or error).",
+                            "description": "Machine-readable: not_found, unauthorized, forbidden, \
+                                            bad_request, invalid, conflict, confirmation_required, \
+                                            not_connected, upstream, too_large, timeout, unavailable, \
+                                            method_not_allowed, internal (or error).",
                             "example": "not_found",
                         },
-                        "message": { "type": "string", "description": "For people; never holds a secret or a cause chain." },
+                        "message": {
+                            "type": "string",
+                            "description": "For people; never holds a secret or a cause chain.",
+                        },
                         "status": {
                             "allOf": [schema("ConnectionStatus")],
-                            "description": "With `not_connected`: the connection's status, for scripts to branch on.",
+                            "description":
+                                "With `not_connected`: the connection's status, for scripts to branch on.",
                         },
                         "connections": {
                             "type": "array",
-                            "description": "With `confirmation_required`: the connections the change would set aside.",
+                            "description":
+                                "With `confirmation_required`: the connections the change would set aside.",
                             "items": {
                                 "type": "object",
                                 "required": ["link_name", "name", "owner"],
@@ -127,8 +139,15 @@ fn service_schemas() -> Map<String, Value> {
             "type": "object",
             "required": ["name", "display_name"],
             "properties": {
-                "name": { "type": "string", "description": "The parameter sent (a header token for headers)." },
-                "display_name": { "type": "string", "maxLength": 100, "description": "The label shown when connecting." },
+                "name": {
+                    "type": "string",
+                    "description": "The parameter sent (a header token for headers).",
+                },
+                "display_name": {
+                    "type": "string",
+                    "maxLength": 100,
+                    "description": "The label shown when connecting.",
+                },
             },
         },
         "ApiKeyConfig": {
@@ -144,12 +163,17 @@ fn service_schemas() -> Map<String, Value> {
             "required": ["scope", "display_name"],
             "properties": {
                 "scope": { "type": "string", "maxLength": 200 },
-                "display_name": { "type": "string", "maxLength": 100, "description": "Blank on input: the scope itself." },
+                "display_name": {
+                    "type": "string",
+                    "maxLength": 100,
+                    "description": "Blank on input: the scope itself.",
+                },
             },
         },
         "TokenPlacement": {
             "type": "object",
-            "description": "Where the access token goes: `<name>: <prefix> <token>` in a header, or `?<name>=<token>`.",
+            "description":
+                "Where the access token goes: `<name>: <prefix> <token>` in a header, or `?<name>=<token>`.",
             "required": ["in", "name"],
             "properties": {
                 "in": { "type": "string", "enum": ["header", "query"] },
@@ -160,19 +184,31 @@ fn service_schemas() -> Map<String, Value> {
         "OAuth2": {
             "type": "object",
             "required": [
-                "grant_type", "client_id", "client_secret_set", "authorization_url", "token_url", "refresh_url",
-                "revoke_url", "issuer", "client_auth", "scope_delimiter", "token_placement", "extra_auth_params", "scopes",
-                "refresh_on_status",
+                "grant_type", "client_id", "client_secret_set", "authorization_url", "token_url",
+                "refresh_url", "revoke_url", "issuer", "client_auth", "scope_delimiter", "token_placement",
+                "extra_auth_params", "scopes", "refresh_on_status",
             ],
             "properties": {
                 "grant_type": schema("GrantType"),
                 "client_id": { "type": "string" },
-                "client_secret_set": { "type": "boolean", "description": "Whether a client secret is stored (never the secret)." },
+                "client_secret_set": {
+                    "type": "boolean",
+                    "description": "Whether a client secret is stored (never the secret).",
+                },
                 "authorization_url": nullable_string(Some("uri")),
                 "token_url": { "type": "string", "format": "uri" },
-                "refresh_url": { "type": "string", "format": "uri", "nullable": true, "description": "`null`: refresh at the token URL." },
+                "refresh_url": {
+                    "type": "string",
+                    "format": "uri",
+                    "nullable": true,
+                    "description": "`null`: refresh at the token URL.",
+                },
                 "revoke_url": nullable_string(Some("uri")),
-                "issuer": { "type": "string", "nullable": true, "description": "When set, the callback must carry a matching `iss`." },
+                "issuer": {
+                    "type": "string",
+                    "nullable": true,
+                    "description": "When set, the callback must carry a matching `iss`.",
+                },
                 "client_auth": schema("ClientAuth"),
                 "scope_delimiter": { "type": "string", "enum": [" ", ",", "+"] },
                 "token_placement": schema("TokenPlacement"),
@@ -181,16 +217,20 @@ fn service_schemas() -> Map<String, Value> {
                 "scopes": { "type": "array", "items": schema("Scope") },
                 "refresh_on_status": {
                     "type": "array", "items": { "type": "integer" },
-                    "description": "Upstream statuses besides 401 that mean \"token refused\": refresh once and retry once.",
+                    "description":
+                        "Upstream statuses besides 401 that mean \"token refused\": refresh once and retry \
+                         once.",
                 },
             },
         },
         "Service": {
             "type": "object",
-            "description": "A custom service. `api_key` is set for API Key services, `oauth2` for OAuth2 ones.",
+            "description":
+                "A custom service. `api_key` is set for API Key services, `oauth2` for OAuth2 ones.",
             "required": [
-                "link_name", "name", "description", "auth_type", "api_base_url", "api_key", "oauth2", "callback_url",
-                "connection_count", "created_at", "updated_at", "created_by", "updated_by", "test_request",
+                "link_name", "name", "description", "auth_type", "api_base_url", "api_key", "oauth2",
+                "callback_url", "connection_count", "created_at", "updated_at", "created_by", "updated_by",
+                "test_request",
             ],
             "properties": {
                 "link_name": link_name(),
@@ -200,7 +240,11 @@ fn service_schemas() -> Map<String, Value> {
                 "api_base_url": nullable_string(Some("uri")),
                 "api_key": nullable_ref("ApiKeyConfig"),
                 "oauth2": nullable_ref("OAuth2"),
-                "callback_url": { "type": "string", "format": "uri", "description": "`{alias URL}/integration/oauth/callback`." },
+                "callback_url": {
+                    "type": "string",
+                    "format": "uri",
+                    "description": "`{alias URL}/integration/oauth/callback`.",
+                },
                 "connection_count": { "type": "integer", "format": "int64" },
                 "created_at": { "type": "string", "format": "date-time" },
                 "updated_at": { "type": "string", "format": "date-time" },
@@ -208,7 +252,8 @@ fn service_schemas() -> Map<String, Value> {
                 "updated_by": { "type": "string" },
                 "test_request": {
                     "type": "string", "nullable": true, "example": "GET /me",
-                    "description": "What Test sends to check a connection: a method and a path under the API base URL.",
+                    "description":
+                        "What Test sends to check a connection: a method and a path under the API base URL.",
                 },
             },
         },
@@ -217,7 +262,11 @@ fn service_schemas() -> Map<String, Value> {
             "required": ["services", "total", "page", "per_page"],
             "properties": {
                 "services": { "type": "array", "items": schema("Service") },
-                "total": { "type": "integer", "format": "int64", "description": "How many services match, on all pages." },
+                "total": {
+                    "type": "integer",
+                    "format": "int64",
+                    "description": "How many services match, on all pages.",
+                },
                 "page": { "type": "integer", "format": "int64" },
                 "per_page": { "type": "integer", "format": "int64" },
             },

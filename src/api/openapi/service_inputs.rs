@@ -15,7 +15,9 @@ fn service_properties() -> Map<String, Value> {
     let url = |description: &str| {
         optional(json!({
             "type": "string", "maxLength": 2048, "example": "https://api.example.com/v1",
-            "description": format!("{description} An absolute https URL (http only when the portal allows it); blank clears it."),
+            "description": format!(
+                "{description} An absolute https URL (http only when the portal allows it); blank clears it."
+            ),
         }))
     };
     object(json!({
@@ -50,22 +52,29 @@ pub fn schemas() -> Map<String, Value> {
         },
         "ServiceChanges": {
             "type": "object",
-            "description": "Fields left out (or `null`) keep their stored values. `api_key` is for API Key services only, \
-                            `oauth2` for OAuth2 ones (by the `auth_type` sent, or the stored one). A `link_name` \
-                            equal to the service's own is accepted; the link name cannot change.",
+            "description": "Fields left out (or `null`) keep their stored values. `api_key` is for API Key \
+                            services only, `oauth2` for OAuth2 ones (by the `auth_type` sent, or the stored \
+                            one). A `link_name` equal to the service's own is accepted; the link name cannot \
+                            change.",
             "properties": changes,
         },
         "ApiKeyInput": {
             "type": "object",
             "properties": {
                 "param_type": optional(json!({ "allOf": [schema("ParamType")], "default": "header" })),
-                "params": optional(json!({ "type": "array", "minItems": 1, "maxItems": 50, "items": schema("ApiKeyParamInput") })),
+                "params": optional(json!({
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": 50,
+                    "items": schema("ApiKeyParamInput"),
+                })),
             },
         },
         "ApiKeyParamInput": {
             "type": "object",
             "required": ["name", "display_name"],
-            "description": "Names are unique (ignoring case); a header parameter's name is an HTTP header name.",
+            "description":
+                "Names are unique (ignoring case); a header parameter's name is an HTTP header name.",
             "properties": {
                 "name": text::word(Some(100), false, "The parameter sent."),
                 "display_name": text::display_name(100, "The label shown when connecting."),
@@ -84,8 +93,12 @@ pub fn schemas() -> Map<String, Value> {
             "type": "object",
             "properties": {
                 "in": optional(json!({ "type": "string", "enum": ["header", "query"], "default": "header" })),
-                "name": optional(text::word(None, true, "A header name (header) or a parameter name (query), at most 100 \
-                                                         characters; blank: `Authorization` or `access_token`.")),
+                "name": optional(text::word(
+                    None,
+                    true,
+                    "A header name (header) or a parameter name (query), at most 100 characters; blank: \
+                     `Authorization` or `access_token`.",
+                )),
                 "prefix": optional(text::short_word(50, "Header placement only; default `Bearer`.")),
             },
         },
@@ -96,19 +109,24 @@ fn oauth2_input() -> Value {
     let url = |description: &str| {
         optional(json!({
             "type": "string", "maxLength": 2048, "example": "https://accounts.example.com/oauth/token",
-            "description": format!("{description} An absolute https URL (http only when the portal allows it)."),
+            "description":
+                format!("{description} An absolute https URL (http only when the portal allows it)."),
         }))
     };
     json!({
         "type": "object",
-        "description": "Required for OAuth2 services: `client_id` and `token_url`, `authorization_url` for the \
-                        Authorization Code grant, a client secret for Client Credentials.",
+        "description": "Required for OAuth2 services: `client_id` and `token_url`, `authorization_url` for \
+                        the Authorization Code grant, a client secret for Client Credentials.",
         "properties": {
-            "grant_type": optional(json!({ "allOf": [schema("GrantType")], "default": "authorization_code" })),
+            "grant_type": optional(json!({
+                "allOf": [schema("GrantType")],
+                "default": "authorization_code",
+            })),
             "client_id": optional(text::plain(500, "Required.")),
             "client_secret": optional(json!({
                 "type": "string", "maxLength": 4096, "writeOnly": true,
-                "description": "Write-only: blank or absent keeps the stored secret. Required for Client Credentials.",
+                "description":
+                    "Write-only: blank or absent keeps the stored secret. Required for Client Credentials.",
             })),
             "authorization_url": url("Required for the Authorization Code grant."),
             "token_url": url("The access token URL (required)."),
@@ -117,16 +135,21 @@ fn oauth2_input() -> Value {
             "issuer": optional(json!({ "type": "string", "maxLength": 2048,
                                        "description": "RFC 9207 issuer identifier, a URL (optional)." })),
             "client_auth": optional(json!({ "allOf": [schema("ClientAuth")], "default": "basic" })),
-            "scope_delimiter": optional(json!({ "type": "string", "enum": [" ", ",", "+", "space", "comma", "plus"], "default": " " })),
+            "scope_delimiter": optional(json!({
+                "type": "string",
+                "enum": [" ", ",", "+", "space", "comma", "plus"],
+                "default": " ",
+            })),
             "token_placement": optional(schema("TokenPlacementInput")),
             "extra_auth_params": optional(json!({
                 "type": "object", "maxProperties": 50, "additionalProperties": text::plain(500, "The value."),
-                "description": "Extra authorization-request parameters (names without whitespace, at most 100 characters); \
-                                the ones Connections sets itself are refused.",
+                "description": "Extra authorization-request parameters (names without whitespace, at most \
+                                100 characters); the ones Connections sets itself are refused.",
             })),
             "scopes": optional(json!({ "type": "array", "maxItems": 50, "items": schema("ScopeInput") })),
             "refresh_on_status": optional(json!({
-                "type": "array", "maxItems": 5, "items": { "type": "integer", "minimum": 400, "maximum": 599 },
+                "type": "array", "maxItems": 5,
+                "items": { "type": "integer", "minimum": 400, "maximum": 599 },
                 "description": "Upstream statuses besides 401 that mean \"token refused\" (e.g. 403).",
             })),
         },

@@ -33,7 +33,8 @@ pub fn link_name() -> Value {
     let mut v = text(
         format!("^[{WS}]*[a-z][a-z0-9]*(_[a-z0-9]+)*[{WS}]*$"),
         Some(50),
-        "snake_case: a lowercase letter, then lowercase letters, digits and single underscores (stored trimmed).",
+        "snake_case: a lowercase letter, then lowercase letters, digits and single underscores (stored \
+         trimmed).",
     );
     v["example"] = json!("zoho_desk");
     v

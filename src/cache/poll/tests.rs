@@ -52,7 +52,8 @@ fn a_change_logged_by_a_trigger_removes_what_it_names() {
     let db = sqlite(&dir);
     execute(
         &db,
-        "INSERT INTO users (id, username, password_hash, role, created_at, updated_at) VALUES (1, 'u1', 'x', 'sdadmin', 0, 0)",
+        "INSERT INTO users (id, username, password_hash, role, created_at, updated_at) \
+         VALUES (1, 'u1', 'x', 'sdadmin', 0, 0)",
     );
     let mut p = started(&dir);
     execute(&db, "UPDATE users SET role = 'technician' WHERE id = 1");
@@ -108,7 +109,8 @@ fn old_changes_are_removed() {
     let db = sqlite(&dir);
     execute(
         &db,
-        "INSERT INTO cache_changes (payload, at) VALUES ('c:old', unixepoch() - 3600), ('c:new', unixepoch())",
+        "INSERT INTO cache_changes (payload, at) \
+         VALUES ('c:old', unixepoch() - 3600), ('c:new', unixepoch())",
     );
     prune(&db).unwrap();
     let left: Vec<String> =

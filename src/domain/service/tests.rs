@@ -1,6 +1,12 @@
 use super::*;
 
-const STORED_BEFORE: &str = r#"{"type":"oauth2","grant_type":"authorization_code","client_id":"id","authorization_url":"https://a.example/auth","token_url":"https://a.example/token","refresh_url":null,"revoke_url":null,"issuer":null,"client_auth":"basic","scope_delimiter":" ","token_placement":{"in":"header","name":"Authorization","prefix":"Bearer"},"extra_auth_params":[["prompt","consent"],["access_type","offline"]],"scopes":[]}"#;
+const STORED_BEFORE: &str = concat!(
+    r#"{"type":"oauth2","grant_type":"authorization_code","client_id":"id","#,
+    r#""authorization_url":"https://a.example/auth","token_url":"https://a.example/token","#,
+    r#""refresh_url":null,"revoke_url":null,"issuer":null,"client_auth":"basic","scope_delimiter":" ","#,
+    r#""token_placement":{"in":"header","name":"Authorization","prefix":"Bearer"},"#,
+    r#""extra_auth_params":[["prompt","consent"],["access_type","offline"]],"scopes":[]}"#
+);
 
 #[test]
 fn extra_parameters_are_written_as_an_object_in_their_order_and_read_in_either_form() {

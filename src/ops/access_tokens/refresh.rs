@@ -148,7 +148,11 @@ async fn success(
     match state.db.run(move |c| lease::store(c, &keyring, id, version, &tokens, now)).await {
         Ok(stored) => stored_or_not(state, row.id, &row.link_name, stored, 0),
         Err(e) => {
-            tracing::warn!(connection = row.link_name, error = %e, "cannot store refreshed tokens yet; they are kept and the store is retried");
+            tracing::warn!(
+                connection = row.link_name,
+                error = %e,
+                "cannot store refreshed tokens yet; they are kept and the store is retried"
+            );
             tokio::spawn(store_until_done(
                 state.clone(),
                 row.id,
@@ -169,8 +173,9 @@ fn stored_or_not(state: &AppState, id: i64, link_name: &str, stored: bool, retri
     match (stored, retries) {
         (false, _) => tracing::warn!(
             connection = link_name,
-            "the connection's tokens changed before this store of refreshed ones landed (a revoke, a reconnect, or an \
-             earlier attempt of the same store that the database took late); this copy was not stored"
+            "the connection's tokens changed before this store of refreshed ones landed (a revoke, a \
+             reconnect, or an earlier attempt of the same store that the database took late); this copy \
+             was not stored"
         ),
         (true, 0) => {}
         (true, n) => tracing::info!(
@@ -200,7 +205,12 @@ async fn store_until_done(
         match state.db.run(move |c| lease::store(c, &keyring, id, version, &tokens, now)).await {
             Ok(stored) => return stored_or_not(&state, id, &link_name, stored, retry),
             Err(e) if retry % 30 == 0 => {
-                tracing::warn!(connection = link_name, error = %e, retry, "still cannot store refreshed tokens; retrying")
+                tracing::warn!(
+                    connection = link_name,
+                    error = %e,
+                    retry,
+                    "still cannot store refreshed tokens; retrying"
+                )
             }
             Err(_) => {}
         }
@@ -236,8 +246,8 @@ async fn client_refused(
     started: Instant,
 ) -> TokenFailure {
     let message = format!(
-        "The provider refused the client credentials of the service “{}” ({why}). The connections keep their tokens; an \
-         admin must check the client ID and secret on the service's page.",
+        "The provider refused the client credentials of the service “{}” ({why}). The connections keep \
+         their tokens; an admin must check the client ID and secret on the service's page.",
         service.name
     );
     let (service_id, now, shown) = (service.id, state.clock.now(), message.clone());
