@@ -359,8 +359,8 @@ where
     result
 }
 
-// Lookups by a unique key use `get_result`, not `first`: `first` adds `LIMIT ?`, and SQLite plans a
-// statement with a bound LIMIT afresh on every run.
+// Lookups by a unique key use `get_result`, not `first`: a unique key needs no `LIMIT ?`, and a
+// statement without one leaves the planner no bound value to plan around.
 
 /// Whether a diesel error is a unique-constraint violation (a duplicate name, for instance).
 pub fn is_unique_violation(e: &diesel::result::Error) -> bool {
