@@ -43,6 +43,17 @@ pub fn json_config() -> web::JsonConfig {
     })
 }
 
+/// Query strings (API and pages): one that does not parse is a 400 that names the reason.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _req| {
+        let reason = match &err {
+            actix_web::error::QueryPayloadError::Deserialize(e) => e.to_string(),
+            other => other.to_string(),
+        };
+        AppError::BadRequest(format!("The query string could not be read: {reason}.")).into()
+    })
+}
+
 fn body_invalid(message: String) -> AppError {
     AppError::Invalid(crate::error::FieldErrors::from([("body".to_owned(), vec![message])]))
 }

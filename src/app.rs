@@ -82,7 +82,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
             .app_data(app_state.clone())
             .app_data(pages::form_config())
             .app_data(web::PayloadConfig::default().limit(256 * 1024))
-            .app_data(api::json_config());
+            .app_data(api::json_config())
+            .app_data(api::query_config());
         let (fixed, scoped) = routes_in_match_order();
         for (path, defs) in by_path(fixed, 0) {
             app = app.service(resource(path, defs));

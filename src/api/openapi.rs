@@ -198,7 +198,7 @@ fn services_paths() -> Map<String, Value> {
                     },
                     "responses": with_errors(
                         json!({ "200": ok("The changed service.", schema("Service")) }),
-                        &["404", "409", "413", "422"],
+                        &["400", "404", "409", "413", "422"],
                     ),
                 },
                 "delete": {

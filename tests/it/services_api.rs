@@ -731,6 +731,21 @@ async fn a_link_name_is_unique_and_cannot_change() {
 }
 
 #[tokio::test]
+async fn a_query_string_that_does_not_parse_is_a_400_that_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &api_key_service_named("acme", "Acme")).await;
+    for query in ["confirm_disconnect=null", "confirm_disconnect=yes&confirm_disconnect=no"] {
+        let res = api.patch(&format!("/api/v1/services/acme?{query}"), &json!({"name": "Renamed"})).await;
+        assert_eq!(res.status, 400, "{query}: {}", res.body);
+        let message = res.json()["error"]["message"].as_str().unwrap().to_owned();
+        assert!(message.starts_with("The query string could not be read: "), "{message}");
+    }
+    assert_eq!(api.get("/api/v1/services/acme").await.json()["name"], "Acme");
+    assert_eq!(api.get("/api/v1/services?page=first").await.status, 400);
+}
+
+#[tokio::test]
 async fn two_concurrent_creates_with_the_same_link_name_give_one_201_and_one_422() {
     let app = TestApp::spawn().await;
     let api = Api::admin(&app).await;
