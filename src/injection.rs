@@ -157,7 +157,7 @@ pub fn injections(
             .params
             .iter()
             .filter_map(|p| {
-                let value = Secret::new(values.get(&p.name)?.clone());
+                let value = Secret::new(format!("{}{}", p.value_prefix, values.get(&p.name)?));
                 Some(match k.param_type {
                     ParamType::Header => Injection::Header(p.name.clone(), value),
                     ParamType::Query => Injection::Query(p.name.clone(), value),

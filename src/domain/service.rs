@@ -80,11 +80,15 @@ impl ParamType {
     }
 }
 
-/// One API key parameter: the name sent, and the label shown when connecting.
+/// One API key parameter: the name sent, the label shown when connecting, and what is sent before
+/// the key (Okta's `SSWS `, PagerDuty's `Token token=`), so the person connecting pastes only the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyParam {
     pub name: String,
     pub display_name: String,
+    /// Sent as typed, spaces included; empty for none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub value_prefix: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

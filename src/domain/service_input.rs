@@ -402,8 +402,11 @@ fn api_key(errors: &mut FieldErrors, raw: Option<&ApiKeyInput>) -> Option<ApiKey
         {
             push(errors, format!("api_key.params.{i}.name"), "This parameter is already listed.");
         }
-        if let (Some(name), Some(display_name)) = (name, display) {
-            params.push(ApiKeyParam { name, display_name });
+        let value_prefix = validate::value_prefix(&row.value_prefix)
+            .map_err(|e| push(errors, format!("api_key.params.{i}.value_prefix"), e))
+            .ok();
+        if let (Some(name), Some(display_name), Some(value_prefix)) = (name, display, value_prefix) {
+            params.push(ApiKeyParam { name, display_name, value_prefix });
         }
     }
     Some(ApiKeyConfig { param_type: param_type?, params })

@@ -133,6 +133,24 @@ pub fn credential_header_name(raw: &str) -> Result<String, String> {
     Ok(value)
 }
 
+/// What an API key is sent after: printable ASCII (a header value, a query or form value once
+/// encoded), spaces kept as typed, at most 50 characters, not only spaces. Blank means none.
+pub fn value_prefix(raw: &str) -> Result<String, String> {
+    if raw.is_empty() {
+        return Ok(String::new());
+    }
+    if raw.chars().count() > 50 {
+        return Err("Use at most 50 characters.".into());
+    }
+    if !raw.chars().all(|c| c == ' ' || c.is_ascii_graphic()) {
+        return Err("Use letters, digits, punctuation and spaces only (ASCII).".into());
+    }
+    if raw.trim().is_empty() {
+        return Err("Enter the text sent before the key, or leave it empty.".into());
+    }
+    Ok(raw.to_owned())
+}
+
 /// A query-string or form parameter name: not empty, no whitespace, at most 100 characters.
 pub fn param_name(raw: &str) -> Result<String, String> {
     let value = raw.trim();

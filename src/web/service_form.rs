@@ -33,11 +33,24 @@ const FIELDS: &[(&str, &str)] = &[
 
 /// The form's rows: (kind, the fields of a row as posted, their names in the input's JSON, where the
 /// list goes). Extra parameters are an object rather than a list.
-const ROWS: &[(&str, [&str; 2], [&str; 2], &str)] = &[
-    ("params", ["param_name", "param_display"], ["name", "display_name"], "api_key.params"),
-    ("scopes", ["scope", "scope_display"], ["scope", "display_name"], "oauth2.scopes"),
-    ("extra", ["extra_key", "extra_value"], ["", ""], "oauth2.extra_auth_params"),
+const ROWS: &[(&str, &[&str], &[&str], &str)] = &[
+    (
+        "params",
+        &["param_name", "param_display", "param_prefix"],
+        &["name", "display_name", "value_prefix"],
+        "api_key.params",
+    ),
+    ("scopes", &["scope", "scope_display"], &["scope", "display_name"], "oauth2.scopes"),
+    ("extra", &["extra_key", "extra_value"], &["", ""], "oauth2.extra_auth_params"),
 ];
+
+/// One row of a list as typed, a value per column of its kind in `ROWS`.
+pub type Row = Vec<String>;
+
+/// A row with nothing typed in it (an unused "+").
+fn is_blank(row: &Row) -> bool {
+    row.iter().all(|cell| cell.trim().is_empty())
+}
 
 /// Every field of the form as text, the way the page renders it back.
 #[derive(Debug, Clone, Default)]
@@ -48,9 +61,9 @@ pub struct FormValues {
     pub token_query_name: String,
     /// "403, 419": statuses besides 401 that trigger a refresh.
     pub refresh_on_status: String,
-    pub params: Vec<(String, String)>,
-    pub extra: Vec<(String, String)>,
-    pub scopes: Vec<(String, String)>,
+    pub params: Vec<Row>,
+    pub extra: Vec<Row>,
+    pub scopes: Vec<Row>,
 }
 
 /// A no-JavaScript "+" or "×" press: the form comes back with a row added or removed.
@@ -87,8 +100,8 @@ impl FormValues {
         let mut v = FormValues {
             token_header_name: "Authorization".into(),
             token_query_name: "access_token".into(),
-            params: vec![(String::new(), String::new())],
-            scopes: vec![(String::new(), String::new())],
+            params: vec![blank_row("params")],
+            scopes: vec![blank_row("scopes")],
             ..FormValues::default()
         };
         for (field, value) in [
@@ -126,20 +139,20 @@ impl FormValues {
                 }
                 "return_to" => return_to = Some(value),
                 "confirm_reconnects" => confirmed = value == "yes",
-                other => match ROWS.iter().flat_map(|(_, posted, ..)| posted).find(|f| **f == other) {
+                other => match ROWS.iter().flat_map(|(_, posted, ..)| posted.iter()).find(|f| **f == other) {
                     Some(column) => columns.entry(column).or_default().push(value),
                     None => v.set(other, value),
                 },
             }
         }
-        for (kind, [a, b], ..) in ROWS {
-            *v.rows_mut(kind).expect("a row kind") =
-                zip_rows(columns.remove(a).unwrap_or_default(), columns.remove(b).unwrap_or_default());
+        for (kind, posted, ..) in ROWS {
+            let cells = posted.iter().map(|f| columns.remove(f).unwrap_or_default()).collect();
+            *v.rows_mut(kind).expect("a row kind") = zip_rows(cells);
         }
         Posted { values: v, client_secret, row_edit, return_to, confirmed }
     }
 
-    fn rows_mut(&mut self, kind: &str) -> Option<&mut Vec<(String, String)>> {
+    fn rows_mut(&mut self, kind: &str) -> Option<&mut Vec<Row>> {
         match kind {
             "params" => Some(&mut self.params),
             "extra" => Some(&mut self.extra),
@@ -148,7 +161,7 @@ impl FormValues {
         }
     }
 
-    fn rows(&self, kind: &str) -> &[(String, String)] {
+    fn rows(&self, kind: &str) -> &[Row] {
         match kind {
             "params" => &self.params,
             "extra" => &self.extra,
@@ -161,7 +174,7 @@ impl FormValues {
         let (RowEdit::Add(kind) | RowEdit::Remove(kind, _)) = edit;
         let Some(target) = self.rows_mut(kind) else { return };
         match edit {
-            RowEdit::Add(_) => target.push((String::new(), String::new())),
+            RowEdit::Add(kind) => target.push(blank_row(kind)),
             RowEdit::Remove(_, i) if *i < target.len() => {
                 target.remove(*i);
             }
@@ -173,7 +186,7 @@ impl FormValues {
     /// form must show the same rows for each message to land on its own row.
     pub fn drop_blank_rows(&mut self) {
         for rows in [&mut self.params, &mut self.extra, &mut self.scopes] {
-            rows.retain(|(x, y)| !x.trim().is_empty() || !y.trim().is_empty());
+            rows.retain(|row| !is_blank(row));
         }
     }
 
@@ -183,13 +196,20 @@ impl FormValues {
         for (field, path) in FIELDS {
             put(&mut input, path, Value::String(self.get(field).to_owned()));
         }
-        for (kind, _, [a, b], path) in ROWS {
-            let filled = self.rows(kind).iter().filter(|(x, y)| !x.trim().is_empty() || !y.trim().is_empty());
+        for (kind, _, names, path) in ROWS {
+            let filled = self.rows(kind).iter().filter(|row| !is_blank(row));
             let rows = match *kind {
                 "extra" => Value::Object(
-                    filled.map(|(k, v)| (k.clone(), Value::String(v.clone()))).collect::<Map<_, _>>(),
+                    filled.map(|row| (row[0].clone(), Value::String(row[1].clone()))).collect::<Map<_, _>>(),
                 ),
-                _ => Value::Array(filled.map(|(x, y)| json!({ *a: x, *b: y })).collect()),
+                _ => Value::Array(
+                    filled
+                        .map(|row| {
+                            let cells = names.iter().zip(row).map(|(n, c)| ((*n).to_owned(), json!(c)));
+                            Value::Object(cells.collect())
+                        })
+                        .collect(),
+                ),
             };
             put(&mut input, path, rows);
         }
@@ -204,8 +224,8 @@ impl FormValues {
             o.extra_auth_params = Some(crate::domain::service_input::ExtraParams(
                 self.extra
                     .iter()
-                    .filter(|(x, y)| !x.trim().is_empty() || !y.trim().is_empty())
-                    .cloned()
+                    .filter(|row| !is_blank(row))
+                    .map(|row| (row[0].clone(), row[1].clone()))
                     .collect(),
             ));
         }
@@ -232,11 +252,17 @@ fn statuses(raw: &str) -> Vec<u16> {
     raw.split(',').map(str::trim).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap_or(0)).collect()
 }
 
-fn zip_rows(a: Vec<String>, b: Vec<String>) -> Vec<(String, String)> {
-    let len = a.len().max(b.len());
-    let mut a = a.into_iter();
-    let mut b = b.into_iter();
-    (0..len).map(|_| (a.next().unwrap_or_default(), b.next().unwrap_or_default())).collect()
+/// A row of `kind` with every column empty.
+pub fn blank_row(kind: &str) -> Row {
+    let columns = ROWS.iter().find(|(k, ..)| *k == kind).map_or(2, |(_, posted, ..)| posted.len());
+    vec![String::new(); columns]
+}
+
+/// Columns of posted values into rows, in order; a column posted fewer times leaves its cells empty.
+fn zip_rows(columns: Vec<Vec<String>>) -> Vec<Row> {
+    let len = columns.iter().map(Vec::len).max().unwrap_or(0);
+    let mut columns: Vec<_> = columns.into_iter().map(Vec::into_iter).collect();
+    (0..len).map(|_| columns.iter_mut().map(|c| c.next().unwrap_or_default()).collect()).collect()
 }
 
 impl From<&ServiceInput> for FormValues {
@@ -252,7 +278,12 @@ impl From<&ServiceInput> for FormValues {
             }
         }
         if let Some(k) = &input.api_key {
-            v.params = k.params.iter().flatten().map(|p| (p.name.clone(), p.display_name.clone())).collect();
+            v.params = k
+                .params
+                .iter()
+                .flatten()
+                .map(|p| vec![p.name.clone(), p.display_name.clone(), p.value_prefix.clone()])
+                .collect();
         }
         if let Some(o) = &input.oauth2 {
             v.refresh_on_status =
@@ -265,8 +296,13 @@ impl From<&ServiceInput> for FormValues {
                     v.token_header_name = name
                 }
             }
-            v.extra = o.extra_auth_params.iter().flat_map(|p| p.0.iter().cloned()).collect();
-            v.scopes = o.scopes.iter().flatten().map(|x| (x.scope.clone(), x.display_name.clone())).collect();
+            v.extra = o
+                .extra_auth_params
+                .iter()
+                .flat_map(|p| p.0.iter().map(|(k, v)| vec![k.clone(), v.clone()]))
+                .collect();
+            v.scopes =
+                o.scopes.iter().flatten().map(|x| vec![x.scope.clone(), x.display_name.clone()]).collect();
         }
         v
     }

@@ -31,3 +31,4 @@ mod sign_in;
 mod slow_bodies;
 mod two_instances;
 mod upstream_failures;
+mod value_prefix;

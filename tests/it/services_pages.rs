@@ -155,6 +155,40 @@ async fn an_api_key_service_is_created_through_the_form_with_each_parameter_type
 }
 
 #[tokio::test]
+async fn a_value_prefix_is_typed_on_the_parameter_row_shown_on_the_pages_and_refused_on_its_row_when_bad() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let okta = |prefix: &'static str| {
+        [
+            ("name", "Okta"),
+            ("link_name", "okta"),
+            ("auth_type", "api_key"),
+            ("api_base_url", "https://example.okta.com/api/v1"),
+            ("param_type", "header"),
+            ("param_name", "Authorization"),
+            ("param_display", "API token"),
+            ("param_prefix", prefix),
+        ]
+    };
+    let res = create_via_form(&admin, &okta("SSWS\t")).await;
+    assert_eq!(res.status, 422, "{}", res.body);
+    assert!(res.body.contains("Use letters, digits, punctuation and spaces only (ASCII)."), "on its row");
+    let kept = res.body.split("name=\"param_prefix\"").nth(1).unwrap_or_default();
+    assert!(kept.starts_with(" value=\"SSWS\t\""), "the value comes back: {kept:.80}");
+    assert_eq!(counts(&app).await.0, 0);
+
+    let res = create_via_form(&admin, &okta("SSWS ")).await;
+    assert_eq!(res.status, 303, "{}", res.body);
+    let details = admin.get("/admin/services/okta").await;
+    assert!(details.body.contains("(API token, sent as <code>SSWS </code>…)"), "{}", details.body);
+    let edit = admin.get("/admin/services/okta/edit").await;
+    assert!(edit.body.contains(r#"name="param_prefix" value="SSWS ""#), "the edit form keeps the space");
+    let api = Api::admin(&app).await;
+    let service = api.get("/api/v1/services/okta").await.json();
+    assert_eq!(service["api_key"]["params"][0]["value_prefix"], "SSWS ");
+}
+
+#[tokio::test]
 async fn a_basic_authentication_service_is_created_through_the_form() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;

@@ -148,6 +148,11 @@ fn service_schemas() -> Map<String, Value> {
                     "maxLength": 100,
                     "description": "The label shown when connecting.",
                 },
+                "value_prefix": {
+                    "type": "string",
+                    "maxLength": 50,
+                    "description": "Sent before the key, as typed; absent for none.",
+                },
             },
         },
         "ApiKeyConfig": {

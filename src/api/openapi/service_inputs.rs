@@ -78,6 +78,7 @@ pub fn schemas() -> Map<String, Value> {
             "properties": {
                 "name": text::word(Some(100), false, "The parameter sent."),
                 "display_name": text::display_name(100, "The label shown when connecting."),
+                "value_prefix": text::value_prefix(),
             },
         },
         "OAuth2Input": oauth2_input(),

@@ -63,6 +63,17 @@ pub fn paragraph(max: usize, description: &str) -> Value {
     text(r"^[^\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]*$".to_owned(), Some(max), description)
 }
 
+/// What an API key is sent after: empty, or printable ASCII kept as sent (spaces included) that is
+/// not only spaces, at most 50 characters.
+pub fn value_prefix() -> Value {
+    text(
+        "^(?:|[ -~]*[!-~][ -~]*)$".to_owned(),
+        Some(50),
+        "Sent before the key, as typed (e.g. `SSWS ` for Okta, `Token token=` for PagerDuty); empty for \
+         none.",
+    )
+}
+
 /// An optional input property: `null` is taken for leaving it out.
 pub fn optional(mut schema: Value) -> Value {
     if schema.get("$ref").is_some() {
