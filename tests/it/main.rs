@@ -29,6 +29,7 @@ mod services_pages;
 mod services_totals;
 mod sign_in;
 mod slow_bodies;
+mod templates;
 mod two_instances;
 mod upstream_failures;
 mod value_prefix;
