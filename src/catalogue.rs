@@ -45,20 +45,20 @@ impl Template {
         self.service["auth_type"].as_str().unwrap_or("")
     }
 
-    /// "API Key", "Basic Authentication", "OAuth2".
+    /// "API Key", "Basic", "OAuth2".
     pub fn auth_label(&self) -> &'static str {
         match self.auth_type() {
             "api_key" => "API Key",
-            "basic" => "Basic Authentication",
+            "basic" => "Basic",
             _ => "OAuth2",
         }
     }
 
-    /// Up to two letters for the catalogue's tile: the first of the first two words.
+    /// Up to two letters for the catalogue's tile: the first of the first two words that start with one.
     pub fn initials(&self) -> String {
         self.name
             .split_whitespace()
-            .filter_map(|w| w.chars().next())
+            .filter_map(|w| w.chars().next().filter(|c| c.is_alphanumeric()))
             .take(2)
             .collect::<String>()
             .to_uppercase()
