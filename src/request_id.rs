@@ -45,12 +45,10 @@ pub async fn tag(
         Some(given) if is_sane(given) => given.to_owned(),
         _ => generate(),
     };
-    let http_req = req.request().clone();
     let span = tracing::info_span!("request", request_id = %id);
-    let mut res = match next.call(req).instrument(span.clone()).await {
-        Ok(res) => res.map_into_boxed_body(),
-        Err(e) => ServiceResponse::new(http_req, e.as_response_error().error_response()),
-    };
+    // The inner layers answer every error with a response (`render_errors`), which gets the id. The
+    // request is not cloned to answer an `Err` here: the router needs it unshared to match its path.
+    let mut res = next.call(req).instrument(span.clone()).await?.map_into_boxed_body();
     if tracing::enabled!(tracing::Level::DEBUG) {
         let (method, path, status) = (res.request().method(), res.request().path(), res.status().as_u16());
         span.in_scope(|| tracing::debug!(%method, path, status, "answered"));

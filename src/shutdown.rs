@@ -30,8 +30,8 @@ pub async fn serve_until_stopped(running: Running) -> Result<(), AppError> {
                 "stopping: no new connections; requests in flight have {} s to finish",
                 grace.as_secs()
             );
-            handle.stop(true).await;
-            server.await
+            // The server future does the stopping: it is polled until it ends.
+            tokio::join!(handle.stop(true), server).1
         }
     };
     let deadline = Instant::now() + grace;
