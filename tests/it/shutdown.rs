@@ -1,0 +1,91 @@
+//! Stopping: SIGTERM to the real binary under invoke load. It stops accepting, lets a request in
+//! flight finish, writes the activity of every request it answered, and exits 0.
+
+use connections::db::schema::connection_events;
+use diesel::prelude::*;
+use serde_json::json;
+
+use crate::support::{
+    Api, TEST_KEYS, Upstream, connected_key_connection, eventually, serve, spawn_app, terminate, url_of,
+};
+
+/// Invokes `desk` at `url` with `path`; the HTTP status of the answer, `None` when there was none.
+async fn invoke(http: &reqwest::Client, url: &str, token: &str, path: &str) -> Option<u16> {
+    let res = http
+        .post(format!("{url}/api/v1/connections/desk/invoke"))
+        .bearer_auth(token)
+        .json(&json!({"method": "GET", "path": path}))
+        .send()
+        .await
+        .ok()?;
+    let status = res.status().as_u16();
+    res.bytes().await.ok().map(|_| status)
+}
+
+/// Invokes `/{name}-1`, `/{name}-2`, … until the app stops answering; returns the paths answered 200.
+async fn invoke_until_refused(url: String, token: String, name: String) -> Vec<String> {
+    let http = reqwest::Client::new();
+    let mut answered = Vec::new();
+    for i in 1.. {
+        let path = format!("/{name}-{i}");
+        match invoke(&http, &url, &token, &path).await {
+            Some(200) => answered.push(path),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    answered
+}
+
+#[tokio::test]
+async fn sigterm_under_load_finishes_the_request_in_flight_records_every_answered_one_and_exits_0() {
+    let app = spawn_app().await;
+    let up = Upstream::start().await;
+    connected_key_connection(&Api::admin(&app).await, "desk", &format!("{}/api", up.url)).await;
+    let token = app.token_for("admin").await;
+    let db = app.stop().await;
+    let env = [
+        ("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS),
+        ("CONNECTIONS_OUTBOUND_ALLOW_CIDRS", "127.0.0.1/32"),
+        ("CONNECTIONS_OUTBOUND_ALLOW_HTTP", "true"),
+        ("CONNECTIONS_SHUTDOWN_GRACE_SECS", "20"),
+    ];
+    let (mut child, lines) = serve(&db, &env);
+    let url = url_of(&lines);
+
+    let loops: Vec<_> = (0..3)
+        .map(|n| tokio::spawn(invoke_until_refused(url.clone(), token.clone(), format!("n{n}"))))
+        .collect();
+    // The upstream answers `slow` two seconds late: that request is in flight when the signal comes.
+    let slow = tokio::spawn({
+        let (url, token) = (url.clone(), token.clone());
+        async move { invoke(&reqwest::Client::new(), &url, &token, "/slow").await }
+    });
+    eventually("load, and the slow request upstream", async || {
+        up.count() >= 30 && up.received().iter().any(|r| r.path == "/api/slow")
+    })
+    .await;
+    let status = tokio::task::spawn_blocking(move || terminate(&mut child)).await.unwrap();
+    assert_eq!(status.code(), Some(0), "a clean exit");
+
+    assert_eq!(slow.await.unwrap(), Some(200), "the request in flight was answered");
+    let mut answered = vec!["/slow".to_owned()];
+    for one in loops {
+        let paths = one.await.unwrap();
+        assert!(!paths.is_empty(), "each loop had answers before the stop");
+        answered.extend(paths);
+    }
+    let recorded: Vec<Option<String>> = {
+        let store = connections::db::Db::connect(&db.url, 1).unwrap();
+        connection_events::table
+            .filter(connection_events::kind.eq("invoke"))
+            .select(connection_events::path)
+            .load(&mut *store.get().unwrap())
+            .unwrap()
+    };
+    let missing: Vec<&String> = answered
+        .iter()
+        .filter(|path| !recorded.iter().any(|r| r.as_deref() == Some(&format!("/api{path}"))))
+        .collect();
+    assert!(missing.is_empty(), "answered but not in the activity log: {missing:?} of {}", answered.len());
+}
