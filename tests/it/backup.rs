@@ -96,7 +96,8 @@ async fn a_backup_taken_under_load_restores_with_the_key_file_and_refuses_to_sta
     std::fs::copy(&key_file, restored_dir.path().join(GENERATED_KEY_FILE)).unwrap();
     let restored = TestApp::spawn_on(TestDb::sqlite_in(restored_dir), with_key_file).await;
     let calls = up.count();
-    let res = invoke(&Api::admin(&restored).await, "desk", json!({"method": "GET", "path": "/restored"})).await;
+    let res =
+        invoke(&Api::admin(&restored).await, "desk", json!({"method": "GET", "path": "/restored"})).await;
     assert_eq!(res.status, 200, "{}", res.body);
     let got = &up.received()[calls];
     assert_eq!((got.path.as_str(), got.header("x-api-key")), ("/api/restored", key));

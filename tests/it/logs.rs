@@ -52,10 +52,13 @@ async fn sign_in_twice_and_read_the_log(env: &[(&str, &str)]) -> String {
     env.extend([("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS), ("CONNECTIONS_ADMIN_PASSWORD", ADMIN_PASSWORD)]);
     let (mut child, lines) = serve_logging_to(&db, &env, File::create(&log_path).unwrap());
     let url = url_of(&lines);
-    let refused =
-        Browser::new(&url).with_request_id("wrong-password-1").sign_in("admin", "not the password at all").await;
+    let refused = Browser::new(&url)
+        .with_request_id("wrong-password-1")
+        .sign_in("admin", "not the password at all")
+        .await;
     assert_ne!(refused.status, 303, "a wrong password is refused");
-    let accepted = Browser::new(&url).with_request_id("right-password-1").sign_in("admin", ADMIN_PASSWORD).await;
+    let accepted =
+        Browser::new(&url).with_request_id("right-password-1").sign_in("admin", ADMIN_PASSWORD).await;
     assert_eq!(accepted.status, 303, "{}", accepted.body);
     assert_eq!(accepted.headers["x-request-id"], "right-password-1");
     assert_eq!(terminate(&mut child).code(), Some(0));
@@ -64,7 +67,8 @@ async fn sign_in_twice_and_read_the_log(env: &[(&str, &str)]) -> String {
 
 #[tokio::test]
 async fn json_logs_are_one_object_a_line_and_each_line_of_a_request_names_it() {
-    let log = sign_in_twice_and_read_the_log(&[("CONNECTIONS_LOG_FORMAT", "json"), ("RUST_LOG", "info")]).await;
+    let log =
+        sign_in_twice_and_read_the_log(&[("CONNECTIONS_LOG_FORMAT", "json"), ("RUST_LOG", "info")]).await;
     let entries: Vec<Value> = log
         .lines()
         .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}")))
@@ -92,10 +96,9 @@ async fn text_logs_written_to_a_file_have_no_colour_codes_and_each_line_of_a_req
 #[test]
 fn an_unknown_log_format_is_refused_by_name() {
     let db = TestDb::new();
-    let out = crate::support::run_to_end(crate::support::command(&db).arg("user").arg("list").env(
-        "CONNECTIONS_LOG_FORMAT",
-        "xml",
-    ));
+    let out = crate::support::run_to_end(
+        crate::support::command(&db).arg("user").arg("list").env("CONNECTIONS_LOG_FORMAT", "xml"),
+    );
     assert_eq!(out.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("CONNECTIONS_LOG_FORMAT") && stderr.contains("\"xml\""), "{stderr}");

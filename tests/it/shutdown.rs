@@ -1,13 +1,47 @@
 //! Stopping: SIGTERM to the real binary under invoke load. It stops accepting, lets a request in
-//! flight finish, writes the activity of every request it answered, and exits 0.
+//! flight finish, writes the activity of every request it answered, and exits 0. The database takes
+//! no activity writes from just before the signal until the server has stopped, so the answered
+//! requests' events are still queued then: only the flush at shutdown writes them.
 
 use connections::db::schema::connection_events;
+use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde_json::json;
 
 use crate::support::{
-    Api, TEST_KEYS, Upstream, connected_key_connection, eventually, serve, spawn_app, terminate, url_of,
+    Api, TEST_KEYS, Upstream, connected_key_connection, eventually, send_sigterm, serve, spawn_app, url_of,
+    wait_for_exit,
 };
+
+/// Holds off every write of activity events until dropped: SQLite's write lock, or on PostgreSQL a
+/// lock on the events table.
+enum EventsLock {
+    Sqlite(SqliteConnection),
+    Pg(PgConnection),
+}
+
+impl EventsLock {
+    fn take(url: &str) -> EventsLock {
+        if url.starts_with("postgres") {
+            let mut conn = PgConnection::establish(url).unwrap();
+            conn.batch_execute("BEGIN; LOCK TABLE connection_events IN SHARE MODE").unwrap();
+            EventsLock::Pg(conn)
+        } else {
+            let mut conn = SqliteConnection::establish(url.trim_start_matches("sqlite://")).unwrap();
+            conn.batch_execute("BEGIN IMMEDIATE").unwrap();
+            EventsLock::Sqlite(conn)
+        }
+    }
+}
+
+impl Drop for EventsLock {
+    fn drop(&mut self) {
+        match self {
+            EventsLock::Sqlite(conn) => conn.batch_execute("COMMIT").unwrap(),
+            EventsLock::Pg(conn) => conn.batch_execute("COMMIT").unwrap(),
+        }
+    }
+}
 
 /// Invokes `desk` at `url` with `path`; the HTTP status of the answer, `None` when there was none.
 async fn invoke(http: &reqwest::Client, url: &str, token: &str, path: &str) -> Option<u16> {
@@ -49,6 +83,8 @@ async fn sigterm_under_load_finishes_the_request_in_flight_records_every_answere
         ("CONNECTIONS_OUTBOUND_ALLOW_CIDRS", "127.0.0.1/32"),
         ("CONNECTIONS_OUTBOUND_ALLOW_HTTP", "true"),
         ("CONNECTIONS_SHUTDOWN_GRACE_SECS", "20"),
+        // A write the lock holds off fails after a second and is tried again, until the flush.
+        ("CONNECTIONS_DATABASE_TIMEOUT_SECS", "1"),
     ];
     let (mut child, lines) = serve(&db, &env);
     let url = url_of(&lines);
@@ -65,8 +101,10 @@ async fn sigterm_under_load_finishes_the_request_in_flight_records_every_answere
         up.count() >= 30 && up.received().iter().any(|r| r.path == "/api/slow")
     })
     .await;
-    let status = tokio::task::spawn_blocking(move || terminate(&mut child)).await.unwrap();
-    assert_eq!(status.code(), Some(0), "a clean exit");
+    let lock = EventsLock::take(&db.url);
+    let before_signal = up.count();
+    eventually("answers whose events wait", async || up.count() >= before_signal + 10).await;
+    send_sigterm(&child);
 
     assert_eq!(slow.await.unwrap(), Some(200), "the request in flight was answered");
     let mut answered = vec!["/slow".to_owned()];
@@ -75,6 +113,12 @@ async fn sigterm_under_load_finishes_the_request_in_flight_records_every_answere
         assert!(!paths.is_empty(), "each loop had answers before the stop");
         answered.extend(paths);
     }
+    // The server has stopped: the events are written now, or never.
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    drop(lock);
+    let status = tokio::task::spawn_blocking(move || wait_for_exit(&mut child)).await.unwrap();
+    assert_eq!(status.code(), Some(0), "a clean exit");
+
     let recorded: Vec<Option<String>> = {
         let store = connections::db::Db::connect(&db.url, 1).unwrap();
         connection_events::table

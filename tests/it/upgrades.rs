@@ -10,8 +10,10 @@ use crate::support::{TEST_KEYS, TestApp, TestDb, command, run_to_end};
 /// The migrations this binary holds, oldest first.
 fn migration_names() -> Vec<String> {
     let dir = format!("{}/migrations/sqlite", env!("CARGO_MANIFEST_DIR"));
-    let mut names: Vec<String> =
-        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
     names.sort();
     names
 }
@@ -47,9 +49,11 @@ async fn a_binary_older_than_the_database_refuses_to_start_and_names_the_migrati
         let store = connections::db::Db::connect(&db.url, 1).unwrap();
         let mut conn = store.get().unwrap();
         for version in future {
-            diesel::sql_query(format!("INSERT INTO __diesel_schema_migrations (version) VALUES ('{version}')"))
-                .execute(&mut *conn)
-                .unwrap();
+            diesel::sql_query(format!(
+                "INSERT INTO __diesel_schema_migrations (version) VALUES ('{version}')"
+            ))
+            .execute(&mut *conn)
+            .unwrap();
         }
     }
     let says_so = |message: &str| {

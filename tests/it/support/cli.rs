@@ -69,11 +69,14 @@ pub fn url_of(lines: &[String]) -> String {
         .to_owned()
 }
 
-/// Sends SIGTERM to `child` (as a service manager stops it) and waits for it to exit; fails the test
-/// after 60 s.
-pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+/// Sends SIGTERM to `child`, as a service manager stops it.
+pub fn send_sigterm(child: &Child) {
     let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
     assert!(sent.success(), "kill -TERM");
+}
+
+/// Waits for `child` to exit; fails the test after 60 s.
+pub fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
     for _ in 0..600 {
         if let Some(status) = child.try_wait().unwrap() {
             return status;
@@ -81,7 +84,13 @@ pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
         std::thread::sleep(Duration::from_millis(100));
     }
     child.kill().unwrap();
-    panic!("still running 60 s after SIGTERM");
+    panic!("still running after 60 s");
+}
+
+/// Sends SIGTERM to `child` and waits for it to exit.
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    send_sigterm(child);
+    wait_for_exit(child)
 }
 
 /// Runs `cmd` to its end and returns what it printed; one still running after 60 s is killed and
