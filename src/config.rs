@@ -1,5 +1,6 @@
 //! Every setting of the server in one place: the `serve` flags, their environment variables and defaults,
-//! resolved into a `Config` that `app::build` takes. Tests build a `Config` directly.
+//! resolved into a `Config` that `app::build` takes. Tests build a `Config` directly. The log settings
+//! (`CONNECTIONS_LOG_FORMAT`, `RUST_LOG`) apply to every command, and `logs::init` reads them.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
