@@ -1,16 +1,19 @@
-//! Stopping: SIGTERM to the real binary under invoke load. It stops accepting, lets a request in
+//! Stopping: SIGTERM to the real binary. Under invoke load it stops accepting, lets a request in
 //! flight finish, writes the activity of every request it answered, and exits 0. The database takes
 //! no activity writes from just before the signal until the server has stopped, so the answered
-//! requests' events are still queued then: only the flush at shutdown writes them.
+//! requests' events are still queued then: only the flush at shutdown writes them. A token refresh in
+//! flight stores its new tokens before the process exits, or, when its provider does not answer within
+//! the grace period, is abandoned and its lease released.
 
-use connections::db::schema::connection_events;
+use connections::clock::Clock;
+use connections::db::schema::{connection_events, connections as table};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use serde_json::json;
 
 use crate::support::{
-    Api, TEST_KEYS, Upstream, connected_key_connection, eventually, send_sigterm, serve, spawn_app, url_of,
-    wait_for_exit,
+    Api, Behaviour, Setup, TEST_KEYS, TestDb, Upstream, connected_key_connection, eventually, send_sigterm,
+    serve, setup_with, spawn_app, terminate, url_of, wait_for_exit,
 };
 
 /// Holds off every write of activity events until dropped: SQLite's write lock, or on PostgreSQL a
@@ -132,4 +135,59 @@ async fn sigterm_under_load_finishes_the_request_in_flight_records_every_answere
         .filter(|path| !recorded.iter().any(|r| r.as_deref() == Some(&format!("/api{path}"))))
         .collect();
     assert!(missing.is_empty(), "answered but not in the activity log: {missing:?} of {}", answered.len());
+}
+
+/// Wall-clock seconds: the binary runs on the system clock.
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+/// The OAuth connection's (token version, lease holder, lease end).
+fn tokens_and_lease(db: &TestDb) -> (i64, Option<String>, Option<i64>) {
+    let mut conn = connections::db::Db::connect(&db.url, 1).unwrap().get().unwrap();
+    table::table
+        .select((table::token_version, table::lease_holder, table::lease_until))
+        .first(&mut *conn)
+        .unwrap()
+}
+
+/// The binary, with its provider answering refreshes `token_delay_ms` late and a grace period of
+/// `grace` seconds, refreshes the OAuth connection in the background; SIGTERM comes while the
+/// provider has not answered. Returns the (token version, lease holder, lease end) before and after
+/// the stop.
+async fn stop_during_a_refresh(token_delay_ms: u64, grace: &str) -> [(i64, Option<String>, Option<i64>); 2] {
+    // Connected 200 s ago for 300 s: within the refresh margin, and still valid.
+    let behaviour = Behaviour { expires_in: 300, ..Behaviour::default() };
+    let Setup { app, fake, .. } =
+        setup_with(|config| config.clock = Clock::manual(now() - 200), behaviour, |_| {}).await;
+    let db = app.stop().await;
+    let env = [
+        ("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS),
+        ("CONNECTIONS_OUTBOUND_ALLOW_CIDRS", "127.0.0.1/32"),
+        ("CONNECTIONS_OUTBOUND_ALLOW_HTTP", "true"),
+        ("CONNECTIONS_REFRESH_MARGIN_SECS", "600"),
+        ("CONNECTIONS_REFRESH_INTERVAL_SECS", "1"),
+        ("CONNECTIONS_SHUTDOWN_GRACE_SECS", grace),
+    ];
+    fake.set(|b| b.token_delay_ms = token_delay_ms);
+    let (mut child, _) = serve(&db, &env);
+    eventually("the refresh to reach the provider", async || fake.grants("refresh_token").len() == 1).await;
+    let during = tokens_and_lease(&db);
+    assert!(during.1.is_some(), "the refresh holds the lease");
+    let status = tokio::task::spawn_blocking(move || terminate(&mut child)).await.unwrap();
+    assert_eq!(status.code(), Some(0), "a clean exit");
+    [during, tokens_and_lease(&db)]
+}
+
+#[tokio::test]
+async fn a_refresh_in_flight_at_sigterm_stores_its_new_tokens_before_the_process_exits() {
+    let [(version, ..), after] = stop_during_a_refresh(2000, "20").await;
+    assert_eq!(after, (version + 1, None, None), "the rotated tokens are stored and the lease is free");
+}
+
+#[tokio::test]
+async fn a_refresh_the_provider_never_answers_is_abandoned_at_the_end_of_the_grace_and_its_lease_released() {
+    let [(version, _, until), after] = stop_during_a_refresh(120_000, "1").await;
+    assert!(until.is_some_and(|until| until > now()), "the lease had not run out");
+    assert_eq!(after, (version, None, None), "nothing stored, and the lease is free for another instance");
 }
