@@ -191,3 +191,16 @@ async fn a_refresh_the_provider_never_answers_is_abandoned_at_the_end_of_the_gra
     assert!(until.is_some_and(|until| until > now()), "the lease had not run out");
     assert_eq!(after, (version, None, None), "nothing stored, and the lease is free for another instance");
 }
+
+#[tokio::test]
+async fn ctrl_c_stops_the_server_the_same_way() {
+    let db = TestDb::new();
+    let (mut child, lines) = serve(&db, &[("CONNECTIONS_ENCRYPTION_KEYS", TEST_KEYS)]);
+    let url = url_of(&lines);
+    assert_eq!(reqwest::get(format!("{url}/healthz")).await.unwrap().status(), 200);
+    let sent = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let status = tokio::task::spawn_blocking(move || wait_for_exit(&mut child)).await.unwrap();
+    assert_eq!(status.code(), Some(0), "a clean exit, not a signal's");
+    assert!(reqwest::get(format!("{url}/healthz")).await.is_err(), "no longer listening");
+}
