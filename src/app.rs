@@ -22,7 +22,7 @@ use crate::password::Hasher;
 use crate::refresher::Refresher;
 use crate::state::AppState;
 use crate::throttle::Throttle;
-use crate::{api, body_deadline, input, keys, security, setup, web as pages};
+use crate::{api, body_deadline, input, keys, request_id, security, setup, web as pages};
 
 /// A started server and what its caller needs to tell the operator.
 pub struct Running {
@@ -105,8 +105,12 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
             .wrap(from_fn(pages::errors::render_errors))
             .wrap(from_fn(security::headers))
             .wrap(from_fn(body_deadline::body_deadline))
+            .wrap(from_fn(request_id::tag))
     })
     .workers(config.workers)
+    // `shutdown` stops the server on SIGTERM and Ctrl-C itself, then finishes the rest in order.
+    .disable_signals()
+    .shutdown_timeout(config.shutdown_grace_secs)
     .listen(listener)
     .map_err(|e| AppError::Startup(format!("cannot start the HTTP server: {e}")))?
     .run();

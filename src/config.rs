@@ -1,5 +1,6 @@
 //! Every setting of the server in one place: the `serve` flags, their environment variables and defaults,
-//! resolved into a `Config` that `app::build` takes. Tests build a `Config` directly.
+//! resolved into a `Config` that `app::build` takes. Tests build a `Config` directly. The log settings
+//! (`CONNECTIONS_LOG_FORMAT`, `RUST_LOG`) apply to every command, and `logs::init` reads them.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -80,6 +81,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_NO_REFRESH")]
     pub no_refresh: bool,
 
+    /// Seconds a stopping server (SIGTERM, Ctrl-C) lets requests in flight finish.
+    #[arg(long, env = "CONNECTIONS_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u32,
+
     /// HTTP worker threads (default: one per core; two per core on PostgreSQL).
     #[arg(long, env = "CONNECTIONS_WORKERS")]
     pub workers: Option<usize>,
@@ -122,6 +127,8 @@ pub struct Config {
     /// No calls to token or revoke endpoints at all (`oauth::token_calls_allowed`), and no background
     /// refresh.
     pub no_refresh: bool,
+    /// How long a stopping server lets requests in flight finish (see `shutdown`).
+    pub shutdown_grace_secs: u64,
     pub clock: Clock,
 }
 
@@ -163,6 +170,7 @@ impl Config {
         }
         config.database_timeout_secs = u64::from(args.database_timeout_secs);
         config.no_refresh = args.no_refresh;
+        config.shutdown_grace_secs = u64::from(args.shutdown_grace_secs);
         if let Some(w) = args.workers {
             config.workers = w.clamp(1, 64);
         }
@@ -190,6 +198,7 @@ impl Config {
             request_body_timeout_secs: 15,
             database_timeout_secs: crate::db::DEFAULT_WAIT.as_secs(),
             no_refresh: false,
+            shutdown_grace_secs: 30,
             clock: Clock::system(),
         }
     }

@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod backup;
 mod cli;
 mod connections;
 mod connections_logs;
@@ -18,6 +19,7 @@ mod hostile_input;
 mod invoke;
 mod keys;
 mod lockout;
+mod logs;
 mod migrations;
 mod no_refresh;
 mod openapi;
@@ -27,9 +29,11 @@ mod refresh_faults;
 mod services_api;
 mod services_pages;
 mod services_totals;
+mod shutdown;
 mod sign_in;
 mod slow_bodies;
 mod templates;
 mod two_instances;
+mod upgrades;
 mod upstream_failures;
 mod value_prefix;
