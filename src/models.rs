@@ -1,6 +1,7 @@
 //! One file per aggregate: row, insert and view structs plus the queries that own them.
 
 pub mod api_token;
+pub mod attention;
 pub mod audit;
 pub mod connection;
 pub mod destinations;

@@ -104,7 +104,9 @@ diesel::allow_tables_to_appear_in_same_query!(
     connections,
     oauth_flows,
     connection_events,
-    used_nonces
+    used_nonces,
+    webhook_endpoints,
+    webhook_deliveries
 );
 
 diesel::table! {
@@ -194,3 +196,40 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    /// Where webhooks go (migration 000076); the signing secret is sealed.
+    webhook_endpoints (id) {
+        id -> BigInt,
+        url -> Text,
+        description -> Text,
+        events -> Text,
+        enabled -> Bool,
+        secret -> Binary,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// The webhook delivery queue and log (migration 000076).
+    webhook_deliveries (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        message_id -> Text,
+        event -> Text,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_holder -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        response_excerpt -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));

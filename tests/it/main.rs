@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod attention;
 mod cli;
 mod connections;
 mod connections_logs;
