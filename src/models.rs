@@ -13,3 +13,5 @@ pub mod service;
 pub mod session;
 pub mod setting;
 pub mod user;
+pub mod webhook;
+pub mod webhook_delivery;

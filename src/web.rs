@@ -9,6 +9,7 @@ pub mod errors;
 pub mod form_errors;
 pub mod list_params;
 pub mod login;
+pub mod notifications;
 pub mod service_form;
 pub mod services;
 pub mod settings;

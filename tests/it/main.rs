@@ -32,3 +32,4 @@ mod sign_in;
 mod slow_bodies;
 mod two_instances;
 mod upstream_failures;
+mod webhooks;
