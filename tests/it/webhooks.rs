@@ -123,6 +123,24 @@ async fn a_pending_delivery_is_sent_by_the_next_instance_after_a_restart() {
 }
 
 #[tokio::test]
+async fn two_instances_sending_at_once_send_each_delivery_once() {
+    let app = TestApp::spawn_with(loopback).await;
+    let other = TestApp::spawn_on(app.shared_db(), loopback).await;
+    let (browser, api, receiver) = (app.admin().await, Api::admin(&app).await, Receiver::start(0).await);
+    add_endpoint(&browser, &receiver.url, &["connection.created"]).await;
+    api.create("/api/v1/services", &api_key_service("desk")).await;
+    for n in 0..25 {
+        create_connection(&api, &format!("desk_{n}")).await;
+    }
+    let (a, b) = tokio::join!(deliver_due(&app.state), deliver_due(&other.state));
+    assert_eq!(a.unwrap() + b.unwrap(), 25);
+    let mut ids: Vec<String> = receiver.received().into_iter().map(|d| d.id).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!((ids.len(), receiver.received().len()), (25, 25));
+}
+
+#[tokio::test]
 async fn send_test_delivers_a_test_event_to_that_endpoint() {
     let app = TestApp::spawn_with(loopback).await;
     let (browser, receiver) = (app.admin().await, Receiver::start(0).await);
