@@ -138,8 +138,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     Ok(Running { server, addr, base_url, generated_admin_password, state, stop_background })
 }
 
-/// Database upkeep every ten minutes until `stop` turns true: expired nonces go, and the planner's
-/// statistics are kept current (see `db::optimize`).
+/// Database upkeep every ten minutes until `stop` turns true: expired nonces and month-old webhook
+/// deliveries go, and the planner's statistics are kept current (see `db::optimize`).
 fn spawn_maintenance(db: Db, clock: Clock, mut stop: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         // Not at start: statistics taken of a new, empty database would mislead the planner for as
@@ -154,6 +154,7 @@ fn spawn_maintenance(db: Db, clock: Clock, mut stop: tokio::sync::watch::Receive
             let now = clock.now();
             let upkeep = db.run(move |c| {
                 crate::models::nonce::prune(c, now)?;
+                crate::models::webhook_delivery::prune(c, now - 30 * 86_400)?;
                 Ok(crate::db::optimize(c)?)
             });
             if let Err(e) = upkeep.await {

@@ -136,3 +136,8 @@ pub fn recent(conn: &mut DbConn, endpoint_id: i64, limit: i64) -> QueryResult<Ve
         .select(Delivery::as_select())
         .load(conn)
 }
+
+/// Forgets the deliveries that ended (delivered or failed) before `before`: the log keeps a month.
+pub fn prune(conn: &mut DbConn, before: i64) -> QueryResult<usize> {
+    diesel::delete(d::table.filter(d::state.ne(PENDING)).filter(d::updated_at.lt(before))).execute(conn)
+}
