@@ -47,6 +47,9 @@ pub async fn deliver_due(state: &Data<AppState>) -> Result<usize, AppError> {
     let mut attempted = 0;
     loop {
         let (holder, now) = (state.refresher.holder().to_owned(), state.clock.now());
+        if !state.db.read(move |c| Ok(deliveries::any_due(c, now)?)).await? {
+            return Ok(attempted);
+        }
         let claimed = state
             .db
             .run(move |c| crate::db::write_tx(c, |c| Ok(deliveries::claim(c, &holder, now, BATCH)?)))

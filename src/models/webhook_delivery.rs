@@ -67,6 +67,11 @@ fn claimable(now: i64) -> d::BoxedQuery<'static, crate::db::MultiBackend> {
         .into_boxed()
 }
 
+/// Whether any delivery is due (a read, so that an idle worker takes no write lock).
+pub fn any_due(conn: &mut DbConn, now: i64) -> QueryResult<bool> {
+    Ok(!claimable(now).select(d::id).limit(1).load::<i64>(conn)?.is_empty())
+}
+
 /// Claims up to `limit` due deliveries for `holder` and returns them, soonest first. The UPDATE
 /// checks the conditions again on each row it writes, so of two instances that picked the same ids
 /// only one takes each.
