@@ -317,6 +317,9 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/admin/settings/notifications", Admin, || {
             web::post().to(pages::notifications::create_endpoint)
         }),
+        r(M::POST, "/admin/settings/notifications/smtp", Admin, || {
+            web::post().to(pages::notifications::save_smtp)
+        }),
         r(M::GET, "/admin/settings/notifications/{id}", Admin, || {
             web::get().to(pages::notifications::show_endpoint)
         }),

@@ -12,6 +12,7 @@ pub mod oauth_flow;
 pub mod service;
 pub mod session;
 pub mod setting;
+pub mod smtp;
 pub mod user;
 pub mod webhook;
 pub mod webhook_delivery;

@@ -75,11 +75,12 @@ async fn send_and_record(state: &AppState, delivery: Delivery) -> Result<(), App
     let endpoint_id = delivery.endpoint_id;
     let endpoint = state.db.read(move |c| Ok(webhook::find(c, endpoint_id)?)).await?;
     let (status, error, excerpt) = match endpoint.filter(|e| e.enabled) {
+        Some(endpoint) if endpoint.is_email() => super::email::send(state, &endpoint, &delivery).await,
         Some(endpoint) => attempt(state, &endpoint, &delivery).await,
         None => (None, Some(DISABLED.to_owned()), None),
     };
     let now = state.clock.now();
-    let delivered = status.is_some_and(|s| (200..300).contains(&s));
+    let delivered = error.is_none() && status.is_some_and(|s| (200..300).contains(&s));
     let retry = BACKOFF_SECS.get(delivery.attempts as usize).filter(|_| error.as_deref() != Some(DISABLED));
     let (state_name, next) = match (delivered, retry) {
         (true, _) => (DELIVERED, now),

@@ -13,7 +13,7 @@ use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::models::audit::{self, Event as Audit};
 use crate::models::user::User;
-use crate::models::webhook::{self, EndpointInput};
+use crate::models::webhook::{self, EndpointInput, MAILTO};
 use crate::outbound::AddressPolicy;
 use crate::state::AppState;
 
@@ -24,6 +24,7 @@ pub struct RawEndpoint {
     pub description: String,
     pub events: Vec<String>,
     pub enabled: bool,
+    pub email_owner: bool,
 }
 
 /// Why `url` may not receive webhooks under `policy`, if so: its form (http(s), no user
@@ -55,14 +56,25 @@ pub async fn refused_address(policy: &AddressPolicy, url: &Url) -> Option<String
 pub async fn validate(state: &AppState, raw: RawEndpoint) -> Result<EndpointInput, AppError> {
     let mut errors = FieldErrors::new();
     let url = raw.url.trim().to_owned();
+    let email = url.starts_with(MAILTO);
     match Url::parse(&url) {
         _ if url.len() > 2048 => push(&mut errors, "url", "Use at most 2048 characters."),
+        _ if email => match super::email::addresses(&url) {
+            None => push(&mut errors, "url", "Write mailto: and the addresses, separated by commas."),
+            Some(list) if list.is_empty() && !raw.email_owner => {
+                push(&mut errors, "url", "Name at least one address, or send to the connection's owner.")
+            }
+            Some(_) if state.db.read(|c| Ok(crate::models::smtp::get(c)?)).await?.is_none() => {
+                push(&mut errors, "url", "Set up email (below) before adding an email endpoint.")
+            }
+            Some(_) => {}
+        },
         Ok(parsed) if parsed.scheme() == "http" || parsed.scheme() == "https" => {
             if let Some(why) = refused_address(&state.outbound.policy, &parsed).await {
                 push(&mut errors, "url", format!("This address may not receive webhooks: {why}."));
             }
         }
-        _ => push(&mut errors, "url", "Enter the receiver's absolute https URL."),
+        _ => push(&mut errors, "url", "Enter the receiver's absolute https URL, or mailto: and addresses."),
     }
     let description = raw.description.trim().to_owned();
     if description.chars().count() > 200 {
@@ -82,7 +94,13 @@ pub async fn validate(state: &AppState, raw: RawEndpoint) -> Result<EndpointInpu
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
     }
-    Ok(EndpointInput { url, description, events, enabled: raw.enabled })
+    Ok(EndpointInput {
+        url,
+        description,
+        events,
+        enabled: raw.enabled,
+        email_owner: email && raw.email_owner,
+    })
 }
 
 fn audited(
@@ -174,4 +192,31 @@ pub async fn send_test(state: &actix_web::web::Data<AppState>, id: i64) -> Resul
         }
     });
     Ok(())
+}
+
+/// Stores the SMTP server's settings (a blank password keeps the stored one).
+pub async fn save_smtp(
+    state: &AppState,
+    actor: &User,
+    input: crate::models::smtp::SmtpInput,
+) -> Result<(), AppError> {
+    let (keyring, now, actor) = (state.keyring.clone(), state.clock.now(), actor.clone());
+    state
+        .db
+        .run(move |c| {
+            crate::db::write_tx(c, |c| {
+                crate::models::smtp::put(c, &keyring, &input, now)?;
+                let details = serde_json::json!({ "host": input.host, "port": input.port });
+                let event = Audit {
+                    actor_id: Some(actor.id),
+                    actor: &actor.username,
+                    action: "settings.update",
+                    target_type: "settings",
+                    target: "smtp",
+                    details,
+                };
+                Ok::<_, AppError>(audit::record(c, event, now)?)
+            })
+        })
+        .await
 }

@@ -106,7 +106,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     connection_events,
     used_nonces,
     webhook_endpoints,
-    webhook_deliveries
+    webhook_deliveries,
+    smtp_settings
 );
 
 diesel::table! {
@@ -208,6 +209,7 @@ diesel::table! {
         secret -> Binary,
         created_at -> BigInt,
         updated_at -> BigInt,
+        email_owner -> Bool,
     }
 }
 
@@ -233,3 +235,17 @@ diesel::table! {
 }
 
 diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+
+diesel::table! {
+    /// The SMTP server email alerts go through (migration 000077): one row; the password is sealed.
+    smtp_settings (id) {
+        id -> Integer,
+        host -> Text,
+        port -> Integer,
+        security -> Text,
+        username -> Text,
+        password -> Nullable<Binary>,
+        from_address -> Text,
+        updated_at -> BigInt,
+    }
+}

@@ -9,6 +9,9 @@ use crate::db::DbConn;
 use crate::db::schema::webhook_endpoints;
 use crate::error::AppError;
 
+/// The scheme of an email endpoint's URL.
+pub const MAILTO: &str = "mailto:";
+
 /// Where an endpoint's secret is bound: table, column, row id.
 fn slot(id: &str) -> SecretSlot<'_> {
     SecretSlot::new("webhook_endpoints", "secret", id)
@@ -27,6 +30,8 @@ pub struct Endpoint {
     secret: Vec<u8>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// An email endpoint (`mailto:`) also writes to the connection's owner.
+    pub email_owner: bool,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -39,6 +44,11 @@ impl Endpoint {
     /// The event names it wants.
     pub fn events(&self) -> Vec<String> {
         serde_json::from_str(&self.events).unwrap_or_default()
+    }
+
+    /// An email endpoint: its URL is `mailto:` and a list of addresses.
+    pub fn is_email(&self) -> bool {
+        self.url.starts_with(MAILTO)
     }
 
     pub fn wants(&self, event: &str) -> bool {
@@ -58,6 +68,7 @@ pub struct EndpointInput {
     pub description: String,
     pub events: Vec<String>,
     pub enabled: bool,
+    pub email_owner: bool,
 }
 
 fn events_json(events: &[String]) -> String {
@@ -80,6 +91,7 @@ pub fn insert(
                 webhook_endpoints::description.eq(&input.description),
                 webhook_endpoints::events.eq(events_json(&input.events)),
                 webhook_endpoints::enabled.eq(input.enabled),
+                webhook_endpoints::email_owner.eq(input.email_owner),
                 webhook_endpoints::secret.eq(Vec::<u8>::new()),
                 webhook_endpoints::created_at.eq(now),
                 webhook_endpoints::updated_at.eq(now),
@@ -101,6 +113,7 @@ pub fn update(conn: &mut DbConn, id: i64, input: &EndpointInput, now: i64) -> Qu
             webhook_endpoints::description.eq(&input.description),
             webhook_endpoints::events.eq(events_json(&input.events)),
             webhook_endpoints::enabled.eq(input.enabled),
+            webhook_endpoints::email_owner.eq(input.email_owner),
             webhook_endpoints::updated_at.eq(now),
         ))
         .execute(conn)

@@ -6,12 +6,14 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
+use crate::alerts::email::{self, RawSmtp};
 use crate::alerts::endpoints::{self as ops, RawEndpoint};
 use crate::alerts::events::Event;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::guard::Admin;
 use crate::crypto::Secret;
 use crate::error::{AppError, FieldErrors};
+use crate::models::smtp::{self, Smtp};
 use crate::models::webhook::{self, Endpoint};
 use crate::models::webhook_delivery::{self as deliveries, Delivery};
 use crate::state::AppState;
@@ -27,6 +29,7 @@ struct FormValues {
     description: String,
     events: Vec<String>,
     enabled: bool,
+    email_owner: bool,
     errors: FieldErrors,
 }
 
@@ -48,6 +51,7 @@ impl FormValues {
             description: String::new(),
             events: events.iter().map(|e| e.as_str().to_owned()).collect(),
             enabled: true,
+            email_owner: false,
             errors: FieldErrors::new(),
         }
     }
@@ -58,6 +62,7 @@ impl FormValues {
             description: endpoint.description.clone(),
             events: endpoint.events(),
             enabled: endpoint.enabled,
+            email_owner: endpoint.email_owner,
             errors: FieldErrors::new(),
         }
     }
@@ -68,6 +73,7 @@ impl FormValues {
             description: raw.description.clone(),
             events: raw.events.clone(),
             enabled: raw.enabled,
+            email_owner: raw.email_owner,
             errors,
         }
     }
@@ -81,6 +87,7 @@ fn read_form(pairs: &[(String, String)]) -> RawEndpoint {
             "description" => raw.description = value.clone(),
             "event" => raw.events.push(value.clone()),
             "enabled" => raw.enabled = value == "on" || value == "true",
+            "email_owner" => raw.email_owner = value == "on" || value == "true",
             _ => {}
         }
     }
@@ -95,6 +102,47 @@ struct ListPage {
     form: FormValues,
     /// Set on the page that answers a creation: the new endpoint's id and secret, shown once.
     created: Option<(i64, Secret)>,
+    smtp: SmtpValues,
+}
+
+/// The SMTP form's values; the password is never among them.
+struct SmtpValues {
+    host: String,
+    port: String,
+    security: String,
+    username: String,
+    has_password: bool,
+    from_address: String,
+    errors: FieldErrors,
+}
+
+impl SmtpValues {
+    fn err(&self, field: &str) -> Option<String> {
+        field_error(&self.errors, field)
+    }
+
+    fn of(stored: Option<Smtp>) -> SmtpValues {
+        match stored {
+            Some(s) => SmtpValues {
+                has_password: s.has_password(),
+                host: s.host,
+                port: s.port.to_string(),
+                security: s.security,
+                username: s.username,
+                from_address: s.from_address,
+                errors: FieldErrors::new(),
+            },
+            None => SmtpValues {
+                host: String::new(),
+                port: "587".into(),
+                security: "starttls".into(),
+                username: String::new(),
+                has_password: false,
+                from_address: String::new(),
+                errors: FieldErrors::new(),
+            },
+        }
+    }
 }
 
 #[derive(Template)]
@@ -106,10 +154,6 @@ struct EndpointPage {
     deliveries: Vec<Delivery>,
 }
 
-async fn endpoints(state: &AppState) -> Result<Vec<Endpoint>, AppError> {
-    state.db.read(|c| Ok(webhook::all(c)?)).await
-}
-
 async fn list_page(
     req: &HttpRequest,
     admin: &Admin,
@@ -117,12 +161,15 @@ async fn list_page(
     status: StatusCode,
     form: FormValues,
     created: Option<(i64, Secret)>,
+    smtp: Option<SmtpValues>,
 ) -> Result<HttpResponse, AppError> {
+    let (endpoints, stored) = state.db.read(|c| Ok((webhook::all(c)?, smtp::get(c)?))).await?;
     let page = ListPage {
         layout: Layout::new(req, Some(&admin.0), "notifications"),
-        endpoints: endpoints(state).await?,
+        endpoints,
         form,
         created,
+        smtp: smtp.unwrap_or_else(|| SmtpValues::of(stored)),
     };
     render_status(req, status, &page)
 }
@@ -132,7 +179,7 @@ pub async fn list_endpoints(
     admin: Admin,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
-    list_page(&req, &admin, &state, StatusCode::OK, FormValues::blank(), None).await
+    list_page(&req, &admin, &state, StatusCode::OK, FormValues::blank(), None, None).await
 }
 
 pub async fn create_endpoint(
@@ -146,12 +193,13 @@ pub async fn create_endpoint(
         Ok(input) => input,
         Err(AppError::Invalid(errors)) => {
             let values = FormValues::posted(&raw, errors);
-            return list_page(&req, &admin, &state, StatusCode::UNPROCESSABLE_ENTITY, values, None).await;
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            return list_page(&req, &admin, &state, status, values, None, None).await;
         }
         Err(e) => return Err(e),
     };
     let created = ops::create(&state, admin.user(), input).await?;
-    list_page(&req, &admin, &state, StatusCode::CREATED, FormValues::blank(), Some(created)).await
+    list_page(&req, &admin, &state, StatusCode::CREATED, FormValues::blank(), Some(created), None).await
 }
 
 fn endpoint_id(path: &str) -> Result<i64, AppError> {
@@ -232,4 +280,45 @@ pub async fn delete_endpoint(
 ) -> Result<HttpResponse, AppError> {
     ops::delete(&state, admin.user(), endpoint_id(&path)?).await?;
     Ok(see_other("/admin/settings/notifications", Some("Endpoint deleted.")))
+}
+
+pub async fn save_smtp(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    form: CsrfForm<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let mut raw = RawSmtp::default();
+    for (key, value) in &form.form {
+        match key.as_str() {
+            "smtp_host" => raw.host = value.clone(),
+            "smtp_port" => raw.port = value.clone(),
+            "smtp_security" => raw.security = value.clone(),
+            "smtp_username" => raw.username = value.clone(),
+            "smtp_password" => raw.password = value.clone(),
+            "smtp_from" => raw.from_address = value.clone(),
+            _ => {}
+        }
+    }
+    match email::validate(&state, &raw).await {
+        Ok(input) => {
+            ops::save_smtp(&state, admin.user(), input).await?;
+            Ok(see_other("/admin/settings/notifications", Some("Email settings saved.")))
+        }
+        Err(AppError::Invalid(errors)) => {
+            let stored = state.db.read(|c| Ok(smtp::get(c)?)).await?;
+            let values = SmtpValues {
+                host: raw.host,
+                port: raw.port,
+                security: raw.security,
+                username: raw.username,
+                has_password: stored.is_some_and(|s| s.has_password()),
+                from_address: raw.from_address,
+                errors,
+            };
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            list_page(&req, &admin, &state, status, FormValues::blank(), None, Some(values)).await
+        }
+        Err(e) => Err(e),
+    }
 }

@@ -13,6 +13,7 @@ mod connections_oauth;
 mod connections_search;
 mod crash;
 mod db_faults;
+mod email_alerts;
 mod entrusted;
 mod headers;
 mod hostile_input;

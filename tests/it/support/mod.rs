@@ -14,6 +14,7 @@ mod oauth;
 mod receiver;
 mod relay;
 mod secrets;
+mod smtp;
 mod upstream;
 mod wait;
 
@@ -28,5 +29,6 @@ pub use oauth::*;
 pub use receiver::*;
 pub use relay::*;
 pub use secrets::*;
+pub use smtp::*;
 pub use upstream::*;
 pub use wait::*;
