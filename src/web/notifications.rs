@@ -198,7 +198,12 @@ pub async fn create_endpoint(
         }
         Err(e) => return Err(e),
     };
+    let email = input.url.starts_with(webhook::MAILTO);
     let created = ops::create(&state, admin.user(), input).await?;
+    if email {
+        // Nothing to show once: an email endpoint signs nothing.
+        return Ok(see_other("/admin/settings/notifications", Some("Email endpoint added.")));
+    }
     list_page(&req, &admin, &state, StatusCode::CREATED, FormValues::blank(), Some(created), None).await
 }
 

@@ -53,7 +53,7 @@ async fn an_event_is_emailed_to_the_list_and_the_owner_through_the_smtp_server()
     assert_eq!(save_smtp(&browser, &plain).await, 303);
 
     let res = add_email_endpoint(&browser, "mailto:ops@example.com, oncall@example.com").await;
-    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.status, 303, "{}", res.body);
     app.add_user("owner@example.com", Role::SdAdmin, "owner-password-long").await;
     let (admin, owner) = (Api::admin(&app).await, Api::for_user(&app, "owner@example.com").await);
     admin.create("/api/v1/services", &api_key_service("desk")).await;
