@@ -120,6 +120,8 @@ pub struct Config {
     pub refresh_margin_secs: i64,
     /// 0: no background refresh (tests drive refreshes themselves).
     pub refresh_interval_secs: u64,
+    /// How often the webhook worker looks for due deliveries; 0: never (tests send them themselves).
+    pub webhook_interval_secs: u64,
     /// How long a request's body may take to arrive after its head (see `body_deadline`).
     pub request_body_timeout_secs: u64,
     /// How long a request waits for a database connection (see `db::Db::connect_within`).
@@ -194,6 +196,7 @@ impl Config {
             workers: default_workers(database_url),
             refresh_margin_secs: 60,
             refresh_interval_secs: 30,
+            webhook_interval_secs: 2,
             // The largest body accepted (256 KiB) arrives within it at 20 KB/s.
             request_body_timeout_secs: 15,
             database_timeout_secs: crate::db::DEFAULT_WAIT.as_secs(),

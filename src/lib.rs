@@ -2,6 +2,7 @@
 //! scripts use them without ever seeing a secret. `app::build` is the one way in.
 
 pub mod activity;
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod attention;
 mod backup;
 mod cli;
 mod connections;
@@ -13,6 +14,7 @@ mod connections_oauth;
 mod connections_search;
 mod crash;
 mod db_faults;
+mod email_alerts;
 mod entrusted;
 mod headers;
 mod hostile_input;
@@ -37,3 +39,4 @@ mod two_instances;
 mod upgrades;
 mod upstream_failures;
 mod value_prefix;
+mod webhooks;

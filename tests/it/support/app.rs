@@ -143,6 +143,8 @@ impl TestApp {
         config.clock = Clock::manual(T0);
         // Tests drive refreshes themselves; the background task has its own test.
         config.refresh_interval_secs = 0;
+        // Tests send webhooks themselves (`alerts::delivery::deliver_due`), or turn the worker on.
+        config.webhook_interval_secs = 0;
         config
     }
 
