@@ -1,5 +1,9 @@
-//! The command line: `serve` (the default) and the `user` / `token` administration commands. Each
-//! command is a few lines that call into the library.
+//! The command line: `serve` (the default) and the `user` / `token` / `keys` administration
+//! commands. Each command is a few lines that call into the library.
+
+mod keys;
+
+pub use keys::{KeyringArgs, KeysCommand, run_keys};
 
 use std::io::{BufRead, IsTerminal};
 
@@ -38,6 +42,9 @@ pub enum Command {
     /// Manage API tokens for scripts.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Rotate, re-seal and retire the encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 #[derive(Debug, Args)]

@@ -150,7 +150,7 @@ impl Drop for Key {
 }
 
 /// Overwrites a buffer; `black_box` discourages the optimiser from eliding the dead store.
-fn wipe(buf: &mut [u8]) {
+pub(crate) fn wipe(buf: &mut [u8]) {
     buf.fill(0);
     std::hint::black_box(buf);
 }
@@ -222,6 +222,31 @@ impl Keyring {
         entries.join(",")
     }
 
+    /// This keyring with a new random key `kid` in front: the new key seals new data, the others
+    /// still open what they sealed.
+    pub fn with_new_active(&self, kid: &str) -> Result<Keyring, CryptoError> {
+        if self.has_kid(kid) {
+            return Err(CryptoError::InvalidKeyring(format!("duplicate key id {kid:?}")));
+        }
+        let mut keyring = Keyring::generate(kid)?;
+        keyring.keys.extend(self.keys.iter().cloned());
+        Ok(keyring)
+    }
+
+    /// This keyring without the key `kid`; `None` when that is the active key or not in the keyring.
+    pub fn without(&self, kid: &str) -> Option<Keyring> {
+        if self.active_kid() == kid || !self.has_kid(kid) {
+            return None;
+        }
+        Some(Keyring { keys: self.keys.iter().filter(|k| k.kid != kid).cloned().collect() })
+    }
+
+    /// A key id not in the keyring: `k` and the number after the highest `k<number>` id.
+    pub fn next_kid(&self) -> String {
+        let highest = self.keys.iter().filter_map(|k| k.kid.strip_prefix('k')?.parse::<u32>().ok()).max();
+        format!("k{}", highest.unwrap_or(0) + 1)
+    }
+
     /// Id of the key that seals new data.
     pub fn active_kid(&self) -> &str {
         &self.keys[0].kid
@@ -277,6 +302,14 @@ impl Keyring {
             && self
                 .open(&check_slot(kid), sealed)
                 .is_ok_and(|plain| plain.expose().as_bytes() == CHECK_PLAINTEXT)
+    }
+
+    /// The first bytes of every value sealed under `kid` (version, id length, id): a query compares
+    /// a column's first bytes with them to find or count the values sealed under that key.
+    pub fn header_of(kid: &str) -> Vec<u8> {
+        let mut header = vec![VERSION, kid.len().min(usize::from(u8::MAX)) as u8];
+        header.extend_from_slice(kid.as_bytes());
+        header
     }
 
     /// Parse only the header to read the key id (used at start-up to refuse a keyring that

@@ -226,3 +226,41 @@ fn debug_and_display_redact() {
     assert_eq!(format!("{kr:?}"), r#"Keyring { active: "new", kids: ["new", "old"] }"#);
     assert!(!format!("{kr:#?}").contains(&B64.encode([0xAB; KEY_LEN])[..8]));
 }
+
+#[test]
+fn a_new_active_key_goes_in_front_and_the_old_ones_still_open() {
+    let old = two();
+    let sealed = seal(&old, "old secret");
+    let rotated = old.with_new_active(&old.next_kid()).unwrap();
+    assert_eq!(rotated.kids(), ["k3", "k1", "k2"]);
+    assert_eq!(rotated.open(&SLOT, &sealed).unwrap().expose(), "old secret");
+    assert_eq!(Keyring::key_id_of(&seal(&rotated, "new")).unwrap(), "k3");
+    assert!(matches!(rotated.with_new_active("k1"), Err(CryptoError::InvalidKeyring(_))));
+    let again = Keyring::parse(&rotated.to_spec()).unwrap();
+    assert_eq!(again.open(&SLOT, &seal(&rotated, "x")).unwrap().expose(), "x");
+}
+
+#[test]
+fn the_next_key_id_follows_the_highest_numbered_one() {
+    assert_eq!(two().next_kid(), "k3");
+    assert_eq!(ring(&spec_of("a", 1)).next_kid(), "k1");
+    let spec = format!("{},{},{}", spec_of("k9", 1), spec_of("k10", 2), spec_of("kx", 3));
+    assert_eq!(ring(&spec).next_kid(), "k11");
+}
+
+#[test]
+fn without_removes_only_an_inactive_key_it_holds() {
+    let kr = two();
+    assert_eq!(kr.without("k2").unwrap().kids(), ["k1"]);
+    assert!(kr.without("k1").is_none(), "the active key stays");
+    assert!(kr.without("zz").is_none());
+}
+
+#[test]
+fn the_header_is_how_every_sealed_value_begins() {
+    let kr = two();
+    let sealed = seal(&kr, "text");
+    assert!(sealed.starts_with(&Keyring::header_of("k1")));
+    assert!(!sealed.starts_with(&Keyring::header_of("k2")));
+    assert!(!sealed.starts_with(&Keyring::header_of("k12")));
+}
