@@ -10,7 +10,7 @@ mod rotate;
 mod source;
 
 pub use census::{Census, census, count_under};
-pub use rewrap::{Progress, RewrapOptions, RewrapSummary, rewrap};
+pub use rewrap::{Batch, Progress, RewrapOptions, RewrapSummary, Table, read_batch, rewrap, write_batch};
 pub use rotate::{retire, rotate};
 pub use source::{GENERATED_KEY_FILE, KeySource, run_command};
 

@@ -103,7 +103,10 @@ pub fn run_keys(command: KeysCommand) -> Result<String, AppError> {
                 done.batches
             );
             if done.changed_meanwhile > 0 {
-                out += &format!("; {} changed while this ran and were left to their writer", done.changed_meanwhile);
+                out += &format!(
+                    "; {} changed while this ran and were left to their writer",
+                    done.changed_meanwhile
+                );
             }
             if done.stopped_early {
                 out += "\nstopped after --max-batches: run the command again to go on";

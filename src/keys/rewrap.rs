@@ -50,21 +50,65 @@ pub struct RewrapSummary {
     pub stopped_early: bool,
 }
 
+/// The tables that hold sealed values, in the order a run goes through them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Table {
+    Services,
+    Connections,
+    OauthFlows,
+}
+
+impl Table {
+    pub const ALL: [Table; 3] = [Table::Services, Table::Connections, Table::OauthFlows];
+
+    fn name(self) -> &'static str {
+        match self {
+            Table::Services => "services",
+            Table::Connections => "connections",
+            Table::OauthFlows => "oauth_flows",
+        }
+    }
+}
+
+/// A row's key: the id, or an OAuth flow's state hash.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Key {
+    Id(i64),
+    Hash(String),
+}
+
 /// One value to replace: where, the ciphertext read, and its replacement.
-struct Change<K> {
-    key: K,
+struct Change {
+    key: Key,
     column: &'static str,
     old: Vec<u8>,
     new: Vec<u8>,
 }
 
-/// The state of a run.
-struct Run<'a, 'p> {
-    keyring: &'a Keyring,
-    header: Vec<u8>,
-    options: RewrapOptions,
-    summary: RewrapSummary,
-    progress: Progress<'p>,
+/// The values of one batch of rows, read and re-sealed, waiting to be written.
+pub struct Batch {
+    table: Table,
+    changes: Vec<Change>,
+    /// The last row read: the next batch starts after it. `None`: no row was left to read.
+    last: Option<Key>,
+    unreadable: Vec<String>,
+}
+
+impl Batch {
+    /// How many values it would replace.
+    pub fn len(&self) -> usize {
+        self.changes.len()
+    }
+
+    /// The table it belongs to.
+    pub fn table(&self) -> Table {
+        self.table
+    }
+
+    /// Whether it replaces nothing.
+    pub fn is_empty(&self) -> bool {
+        self.changes.is_empty()
+    }
 }
 
 /// Re-seals every value not under the keyring's active key; see the module documentation.
@@ -74,63 +118,162 @@ pub fn rewrap(
     options: RewrapOptions,
     progress: Progress,
 ) -> Result<RewrapSummary, AppError> {
-    let options = RewrapOptions { batch_size: options.batch_size.clamp(1, 10_000), ..options };
-    let header = Keyring::header_of(keyring.active_kid());
-    let mut run = Run { keyring, header, options, summary: RewrapSummary::default(), progress };
+    let size = options.batch_size.clamp(1, 10_000);
+    let mut summary = RewrapSummary::default();
     for _ in 0..MAX_PASSES {
-        let conflicts = run.summary.changed_meanwhile;
-        if services_pass(conn, &mut run)? || connections_pass(conn, &mut run)? || flows_pass(conn, &mut run)? {
-            run.summary.stopped_early = true;
-            break;
+        let conflicts = summary.changed_meanwhile;
+        for table in Table::ALL {
+            let mut after: Option<Batch> = None;
+            loop {
+                let batch = read_batch(conn, keyring, table, after.as_ref(), size)?;
+                summary.unreadable.extend(batch.unreadable.iter().cloned());
+                if batch.last.is_none() {
+                    break;
+                }
+                if batch.is_empty() {
+                    after = Some(batch);
+                    continue;
+                }
+                let written = write_batch(conn, &batch)?;
+                let meanwhile = batch.len() - written;
+                summary.batches += 1;
+                summary.resealed += written as u64;
+                summary.changed_meanwhile += meanwhile as u64;
+                let note = match meanwhile {
+                    0 => String::new(),
+                    n => format!(", {n} changed meanwhile and left to their writer"),
+                };
+                progress(&format!(
+                    "batch {}: {}: {written} value(s) re-sealed under {}{note}",
+                    summary.batches,
+                    table.name(),
+                    keyring.active_kid()
+                ));
+                if options.max_batches.is_some_and(|max| summary.batches >= max) {
+                    summary.stopped_early = true;
+                    return Ok(summary);
+                }
+                after = Some(batch);
+            }
         }
-        if run.summary.changed_meanwhile == conflicts {
+        if summary.changed_meanwhile == conflicts {
             break;
         }
     }
-    Ok(run.summary)
+    Ok(summary)
 }
 
-impl Run<'_, '_> {
-    /// `sealed` re-sealed under the active key; `None` when it is absent, already under the active
-    /// key, or opens under no key (then noted as unreadable).
-    fn reseal(&mut self, slot: SecretSlot, sealed: Option<&Vec<u8>>) -> Result<Option<Vec<u8>>, AppError> {
-        let Some(old) = sealed.filter(|s| !s.starts_with(&self.header)) else {
-            return Ok(None);
+/// Reads up to `size` rows of `table` after the rows of batch `after` that hold a value under another key than the
+/// active one, and re-seals those values (outside any transaction: this is the slow part).
+pub fn read_batch(
+    conn: &mut DbConn,
+    keyring: &Keyring,
+    table: Table,
+    after: Option<&Batch>,
+    size: i64,
+) -> Result<Batch, AppError> {
+    let after = after.and_then(|batch| batch.last.as_ref());
+    let header = Keyring::header_of(keyring.active_kid());
+    let len = header.len() as i32;
+    let mut batch = Batch { table, changes: Vec::new(), last: None, unreadable: Vec::new() };
+    let reseal = |batch: &mut Batch, key: Key, column: &'static str, row: &str, sealed: Option<&Vec<u8>>| {
+        let Some(old) = sealed.filter(|s| !s.starts_with(&header)) else {
+            return Ok::<_, AppError>(());
         };
-        match self.keyring.open(&slot, old) {
-            Ok(secret) => Ok(Some(self.keyring.seal(&slot, &secret)?)),
-            Err(_) => {
-                self.summary.unreadable.insert(format!("{}.{} of row {}", slot.table, slot.column, slot.row));
-                Ok(None)
+        let slot = SecretSlot::new(table.name(), column, row);
+        match keyring.open(&slot, old) {
+            Ok(secret) => {
+                let new = keyring.seal(&slot, &secret)?;
+                batch.changes.push(Change { key, column, old: old.clone(), new });
+            }
+            Err(_) => batch.unreadable.push(format!("{}.{column} of row {row}", table.name())),
+        }
+        Ok(())
+    };
+    match table {
+        Table::Services => {
+            let after = match after {
+                Some(Key::Id(id)) => *id,
+                _ => i64::MIN,
+            };
+            let page: Vec<(i64, Option<Vec<u8>>)> = services::table
+                .filter(services::id.gt(after))
+                .filter(substr(services::client_secret, 1, len).ne(header.clone()))
+                .order(services::id)
+                .limit(size)
+                .select((services::id, services::client_secret))
+                .load(conn)?;
+            for (id, sealed) in &page {
+                reseal(&mut batch, Key::Id(*id), "client_secret", &id.to_string(), sealed.as_ref())?;
+                batch.last = Some(Key::Id(*id));
+            }
+        }
+        Table::Connections => {
+            let after = match after {
+                Some(Key::Id(id)) => *id,
+                _ => i64::MIN,
+            };
+            let page: Vec<ConnectionSecrets> = connections::table
+                .filter(connections::id.gt(after))
+                .filter(
+                    substr(connections::credentials, 1, len)
+                        .ne(header.clone())
+                        .or(substr(connections::access_token, 1, len).ne(header.clone()))
+                        .or(substr(connections::refresh_token, 1, len).ne(header.clone()))
+                        .or(substr(connections::previous_refresh_token, 1, len).ne(header.clone())),
+                )
+                .order(connections::id)
+                .limit(size)
+                .select((
+                    connections::id,
+                    connections::credentials,
+                    connections::access_token,
+                    connections::refresh_token,
+                    connections::previous_refresh_token,
+                ))
+                .load(conn)?;
+            for (id, credentials, access, refresh, previous) in &page {
+                let row = id.to_string();
+                for (column, sealed) in [
+                    ("credentials", credentials),
+                    ("access_token", access),
+                    ("refresh_token", refresh),
+                    ("previous_refresh_token", previous),
+                ] {
+                    reseal(&mut batch, Key::Id(*id), column, &row, sealed.as_ref())?;
+                }
+                batch.last = Some(Key::Id(*id));
+            }
+        }
+        Table::OauthFlows => {
+            let after = match after {
+                Some(Key::Hash(hash)) => hash.clone(),
+                _ => String::new(),
+            };
+            let page: Vec<(String, Vec<u8>)> = oauth_flows::table
+                .filter(oauth_flows::state_hash.gt(after))
+                .filter(substr(oauth_flows::pkce_verifier.nullable(), 1, len).ne(header.clone()))
+                .order(oauth_flows::state_hash)
+                .limit(size)
+                .select((oauth_flows::state_hash, oauth_flows::pkce_verifier))
+                .load(conn)?;
+            for (hash, sealed) in &page {
+                reseal(&mut batch, Key::Hash(hash.clone()), "pkce_verifier", hash, Some(sealed))?;
+                batch.last = Some(Key::Hash(hash.clone()));
             }
         }
     }
-
-    /// Counts a written batch and reports it; true when the run must stop here.
-    fn batch_written(&mut self, table: &str, tried: usize, written: usize) -> bool {
-        let meanwhile = tried - written;
-        self.summary.batches += 1;
-        self.summary.resealed += written as u64;
-        self.summary.changed_meanwhile += meanwhile as u64;
-        let note = match meanwhile {
-            0 => String::new(),
-            n => format!(", {n} changed meanwhile and left to their writer"),
-        };
-        (self.progress)(&format!(
-            "batch {}: {table}: {written} value(s) re-sealed under {}{note}",
-            self.summary.batches,
-            self.keyring.active_kid()
-        ));
-        self.options.max_batches.is_some_and(|max| self.summary.batches >= max)
-    }
+    Ok(batch)
 }
+
+type ConnectionSecrets = (i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
 
 /// Replaces `$table.$column` of the change's row only while it still holds the ciphertext read.
 macro_rules! compare_and_set {
-    ($conn:expr, $table:ident, $key:ident, $change:expr, $column:ident) => {
+    ($conn:expr, $table:ident, $key_column:ident, $key:expr, $change:expr, $column:ident) => {
         diesel::update(
             $table::table
-                .filter($table::$key.eq(&$change.key))
+                .filter($table::$key_column.eq($key))
                 .filter($table::$column.eq($change.old.as_slice())),
         )
         .set($table::$column.eq($change.new.as_slice()))
@@ -138,138 +281,34 @@ macro_rules! compare_and_set {
     };
 }
 
-fn services_pass(conn: &mut DbConn, run: &mut Run) -> Result<bool, AppError> {
-    let (header, len) = (run.header.clone(), run.header.len() as i32);
-    let mut after = i64::MIN;
-    loop {
-        let page: Vec<(i64, Option<Vec<u8>>)> = services::table
-            .filter(services::id.gt(after))
-            .filter(substr(services::client_secret, 1, len).ne(header.clone()))
-            .order(services::id)
-            .limit(run.options.batch_size)
-            .select((services::id, services::client_secret))
-            .load(conn)?;
-        let Some((last, _)) = page.last() else { return Ok(false) };
-        after = *last;
-        let mut changes = Vec::new();
-        for (id, sealed) in &page {
-            let row = id.to_string();
-            if let Some(new) = run.reseal(SecretSlot::new("services", "client_secret", &row), sealed.as_ref())? {
-                let old = sealed.clone().unwrap_or_default();
-                changes.push(Change { key: *id, column: "client_secret", old, new });
-            }
-        }
-        if changes.is_empty() {
-            continue;
-        }
-        let written = write_tx(conn, |c| {
-            let mut n = 0;
-            for change in &changes {
-                n += compare_and_set!(c, services, id, change, client_secret);
-            }
-            Ok::<_, AppError>(n)
-        })?;
-        if run.batch_written("services", changes.len(), written) {
-            return Ok(true);
-        }
-    }
-}
-
-type ConnectionSecrets = (i64, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>, Option<Vec<u8>>);
-
-fn connections_pass(conn: &mut DbConn, run: &mut Run) -> Result<bool, AppError> {
-    let (header, len) = (run.header.clone(), run.header.len() as i32);
-    let mut after = i64::MIN;
-    loop {
-        let page: Vec<ConnectionSecrets> = connections::table
-            .filter(connections::id.gt(after))
-            .filter(
-                substr(connections::credentials, 1, len)
-                    .ne(header.clone())
-                    .or(substr(connections::access_token, 1, len).ne(header.clone()))
-                    .or(substr(connections::refresh_token, 1, len).ne(header.clone()))
-                    .or(substr(connections::previous_refresh_token, 1, len).ne(header.clone())),
-            )
-            .order(connections::id)
-            .limit(run.options.batch_size)
-            .select((
-                connections::id,
-                connections::credentials,
-                connections::access_token,
-                connections::refresh_token,
-                connections::previous_refresh_token,
-            ))
-            .load(conn)?;
-        let Some((last, ..)) = page.last() else { return Ok(false) };
-        after = *last;
-        let mut changes = Vec::new();
-        for (id, credentials, access, refresh, previous) in &page {
-            let row = id.to_string();
-            for (column, sealed) in [
-                ("credentials", credentials),
-                ("access_token", access),
-                ("refresh_token", refresh),
-                ("previous_refresh_token", previous),
-            ] {
-                if let Some(new) = run.reseal(SecretSlot::new("connections", column, &row), sealed.as_ref())? {
-                    changes.push(Change { key: *id, column, old: sealed.clone().unwrap_or_default(), new });
+/// Writes a batch in one transaction of compare-and-set updates; returns how many values were
+/// replaced (the others had changed since they were read, and keep what their writer wrote).
+pub fn write_batch(conn: &mut DbConn, batch: &Batch) -> Result<usize, AppError> {
+    write_tx(conn, |c| {
+        let mut written = 0;
+        for change in &batch.changes {
+            written += match (&change.key, batch.table, change.column) {
+                (Key::Id(id), Table::Services, _) => {
+                    compare_and_set!(c, services, id, id, change, client_secret)
                 }
-            }
+                (Key::Id(id), Table::Connections, "credentials") => {
+                    compare_and_set!(c, connections, id, id, change, credentials)
+                }
+                (Key::Id(id), Table::Connections, "access_token") => {
+                    compare_and_set!(c, connections, id, id, change, access_token)
+                }
+                (Key::Id(id), Table::Connections, "refresh_token") => {
+                    compare_and_set!(c, connections, id, id, change, refresh_token)
+                }
+                (Key::Id(id), Table::Connections, _) => {
+                    compare_and_set!(c, connections, id, id, change, previous_refresh_token)
+                }
+                (Key::Hash(hash), Table::OauthFlows, _) => {
+                    compare_and_set!(c, oauth_flows, state_hash, hash, change, pkce_verifier)
+                }
+                _ => return Err(AppError::Internal("a re-seal names a row of another table".into())),
+            };
         }
-        if changes.is_empty() {
-            continue;
-        }
-        let written = write_tx(conn, |c| {
-            let mut n = 0;
-            for change in &changes {
-                n += match change.column {
-                    "credentials" => compare_and_set!(c, connections, id, change, credentials),
-                    "access_token" => compare_and_set!(c, connections, id, change, access_token),
-                    "refresh_token" => compare_and_set!(c, connections, id, change, refresh_token),
-                    _ => compare_and_set!(c, connections, id, change, previous_refresh_token),
-                };
-            }
-            Ok::<_, AppError>(n)
-        })?;
-        if run.batch_written("connections", changes.len(), written) {
-            return Ok(true);
-        }
-    }
-}
-
-fn flows_pass(conn: &mut DbConn, run: &mut Run) -> Result<bool, AppError> {
-    let (header, len) = (run.header.clone(), run.header.len() as i32);
-    let mut after = String::new();
-    loop {
-        let page: Vec<(String, Vec<u8>)> = oauth_flows::table
-            .filter(oauth_flows::state_hash.gt(after.clone()))
-            .filter(substr(oauth_flows::pkce_verifier.nullable(), 1, len).ne(header.clone()))
-            .order(oauth_flows::state_hash)
-            .limit(run.options.batch_size)
-            .select((oauth_flows::state_hash, oauth_flows::pkce_verifier))
-            .load(conn)?;
-        let Some((last, _)) = page.last() else { return Ok(false) };
-        after = last.clone();
-        let mut changes = Vec::new();
-        for (state_hash, sealed) in &page {
-            let slot = SecretSlot::new("oauth_flows", "pkce_verifier", state_hash);
-            if let Some(new) = run.reseal(slot, Some(sealed))? {
-                let key = state_hash.clone();
-                changes.push(Change { key, column: "pkce_verifier", old: sealed.clone(), new });
-            }
-        }
-        if changes.is_empty() {
-            continue;
-        }
-        let written = write_tx(conn, |c| {
-            let mut n = 0;
-            for change in &changes {
-                n += compare_and_set!(c, oauth_flows, state_hash, change, pkce_verifier);
-            }
-            Ok::<_, AppError>(n)
-        })?;
-        if run.batch_written("oauth flows", changes.len(), written) {
-            return Ok(true);
-        }
-    }
+        Ok(written)
+    })
 }

@@ -143,7 +143,8 @@ pub fn run_command(command: &Secret, timeout: Duration) -> Result<Secret, AppErr
 /// Replaces the key file at `path` with `spec`: a new file of mode 0600 in the same folder, written
 /// and synced, then renamed over the old one.
 pub fn replace_key_file(path: &Path, spec: &Secret) -> Result<(), AppError> {
-    let fail = |e: std::io::Error| AppError::BadRequest(format!("cannot write key file {}: {e}", path.display()));
+    let fail =
+        |e: std::io::Error| AppError::BadRequest(format!("cannot write key file {}: {e}", path.display()));
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let temp = dir.join(format!(".{name}.new"));
