@@ -18,6 +18,7 @@ mod hostile_input;
 mod invoke;
 mod key_rewrap_race;
 mod key_rotation;
+mod key_source;
 mod keys;
 mod lockout;
 mod migrations;
