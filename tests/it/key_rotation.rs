@@ -137,3 +137,33 @@ async fn retire_is_refused_while_the_key_seals_anything_and_accepted_after_rewra
         value.open(&app.state.keyring).unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_rewrap_killed_mid_run_leaves_every_secret_openable_and_a_second_run_finishes() {
+    use std::io::{BufRead, BufReader};
+    let Setup { app, .. } = secrets_of_every_kind(40).await;
+    let db = app.stop().await;
+    let before = stored_values(&db).await;
+    keys_ok(&db, &["rotate"]);
+    let keyring = file_keyring(&db);
+
+    let mut child = crate::support::command(&db)
+        .args(["keys", "rewrap", "--batch-size", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let first = lines.next().expect("a progress line").unwrap();
+    assert!(first.starts_with("batch 1: services: 1 value(s) re-sealed under k2"), "{first}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+
+    for (old, now) in before.iter().zip(stored_values(&db).await) {
+        assert!(["k1", "k2"].contains(&now.kid().as_str()));
+        assert_eq!(now.open(&keyring), old.open(&keyring), "every secret still opens");
+    }
+    let second = keys_ok(&db, &["rewrap"]);
+    assert!(second.contains("all 45 sealed value(s) are under the active key"), "{second}");
+    assert_eq!(kids_of_stored(&db).await, [("k2".to_owned(), before.len())]);
+}
