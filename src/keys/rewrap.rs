@@ -163,8 +163,9 @@ pub fn rewrap(
     Ok(summary)
 }
 
-/// Reads up to `size` rows of `table` after the rows of batch `after` that hold a value under another key than the
-/// active one, and re-seals those values (outside any transaction: this is the slow part).
+/// Reads up to `size` rows of `table`, after the rows of batch `after`, that hold a value under
+/// another key than the active one, and re-seals those values (outside any transaction: this is the
+/// slow part).
 pub fn read_batch(
     conn: &mut DbConn,
     keyring: &Keyring,
