@@ -1,12 +1,13 @@
 //! `keys rotate` and `keys retire`: the two commands that change the key file. Each first checks the
 //! keyring against the database (as start-up does), and orders its two writes so that a crash
 //! between them leaves a keyring every instance can still start with: the file gains a key before
-//! the database records its id, and the database forgets an id before the file loses its key.
+//! the database records its id, and the database forgets an id before the file loses its key. Both
+//! hold the key file's lock from reading the keyring to writing it.
 
 use diesel::prelude::*;
 
 use super::census::count_under;
-use super::source::replace_key_file;
+use super::source::{KeyFileLock, replace_key_file};
 use super::{check_database_key_ids, load};
 use crate::config::Config;
 use crate::crypto::Secret;
@@ -17,8 +18,10 @@ use crate::error::AppError;
 /// Generates a new key, writes it into the key file as the active key (keeping the others) and
 /// records its id and check value. Returns what to tell the operator.
 pub fn rotate(config: &Config, db: &Db, now: i64) -> Result<String, AppError> {
-    let (source, keyring) = load(config, db)?;
+    let (source, _) = load(config, db)?;
     let path = source.writable_file("rotate")?.to_path_buf();
+    let _lock = KeyFileLock::take(&path)?;
+    let (_, keyring) = load(config, db)?;
     check_database_key_ids(db, &keyring, now)?;
     let kid = keyring.next_kid();
     let rotated = keyring.with_new_active(&kid)?;
@@ -36,8 +39,10 @@ pub fn rotate(config: &Config, db: &Db, now: i64) -> Result<String, AppError> {
 /// Removes the key `kid` from the key file and its id from the database; refused while it is the
 /// active key or still seals any value.
 pub fn retire(config: &Config, db: &Db, kid: &str, now: i64) -> Result<String, AppError> {
-    let (source, keyring) = load(config, db)?;
+    let (source, _) = load(config, db)?;
     let path = source.writable_file("retire a key")?.to_path_buf();
+    let _lock = KeyFileLock::take(&path)?;
+    let (_, keyring) = load(config, db)?;
     check_database_key_ids(db, &keyring, now)?;
     if !keyring.has_kid(kid) {
         return Err(AppError::BadRequest(format!(

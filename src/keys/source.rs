@@ -140,14 +140,51 @@ pub fn run_command(command: &Secret, timeout: Duration) -> Result<Secret, AppErr
     Ok(output)
 }
 
+/// Held while `rotate` or `retire` reads, changes and writes the key file: a second command on the
+/// same file is refused, instead of writing a keyring that lacks the first one's new key.
+pub struct KeyFileLock(PathBuf);
+
+impl KeyFileLock {
+    /// Takes the lock of the key file `path` (a file beside it, made only if it does not exist).
+    pub fn take(path: &Path) -> Result<KeyFileLock, AppError> {
+        let lock = beside(path, "lock");
+        match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock) {
+            Ok(_) => Ok(KeyFileLock(lock)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Err(AppError::BadRequest(format!(
+                "another `connections keys rotate` or `retire` is changing {} (its lock file {} exists). \
+                 If none is running, one was stopped part-way: remove the lock file and run the command \
+                 again. Nothing was changed.",
+                path.display(),
+                lock.display()
+            ))),
+            Err(e) => {
+                Err(AppError::BadRequest(format!("cannot create the lock file {}: {e}", lock.display())))
+            }
+        }
+    }
+}
+
+impl Drop for KeyFileLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
+/// A hidden file beside `path`: `.<name>.<suffix>`.
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dir.join(format!(".{name}.{suffix}"))
+}
+
 /// Replaces the key file at `path` with `spec`: a new file of mode 0600 in the same folder, written
 /// and synced, then renamed over the old one.
 pub fn replace_key_file(path: &Path, spec: &Secret) -> Result<(), AppError> {
     let fail =
         |e: std::io::Error| AppError::BadRequest(format!("cannot write key file {}: {e}", path.display()));
     let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let temp = dir.join(format!(".{name}.new"));
+    // Left behind only by a command stopped part-way; the lock keeps two writers apart.
+    let temp = beside(path, "new");
     let _ = std::fs::remove_file(&temp);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);

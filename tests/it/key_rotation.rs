@@ -110,6 +110,16 @@ async fn retire_is_refused_while_the_key_seals_anything_and_accepted_after_rewra
     keys_ok(&db, &["rotate"]);
     let spec = std::fs::read_to_string(key_file(&db)).unwrap();
 
+    // Another rotate or retire under way (its lock file): refused, nothing changed.
+    let lock = db.dir.path().join(".encryption.keys.lock");
+    std::fs::write(&lock, "").unwrap();
+    for args in [&["rotate"][..], &["retire", "k1"]] {
+        let out = keys_cli(&db, args, &[]);
+        assert!(!out.status.success() && printed(&out).contains("its lock file"), "{}", printed(&out));
+    }
+    std::fs::remove_file(&lock).unwrap();
+    assert_eq!(std::fs::read_to_string(key_file(&db)).unwrap(), spec);
+
     let active = keys_cli(&db, &["retire", "k2"], &[]);
     assert!(!active.status.success());
     assert!(printed(&active).contains("\"k2\" is the active key"), "{}", printed(&active));
@@ -123,6 +133,7 @@ async fn retire_is_refused_while_the_key_seals_anything_and_accepted_after_rewra
     keys_ok(&db, &["rewrap"]);
     let retired = keys_ok(&db, &["retire", "k1"]);
     assert!(retired.contains("k1 is retired"), "{retired}");
+    assert!(!lock.exists(), "the lock is released");
     assert_eq!(file_keyring(&db).kids(), ["k2"]);
     let spec = std::fs::read_to_string(key_file(&db)).unwrap();
     assert!(!spec.contains("k1:"), "the old key is gone from the file");
