@@ -204,12 +204,12 @@ fn check_and_record(conn: &mut DbConn, keyring: &Keyring, now: i64) -> Result<()
             .execute(conn)?;
     }
     let active = keyring.active_kid();
-    if !recorded.iter().any(|(kid, _)| kid == active) {
+    if !recorded.iter().any(|(kid, _)| *kid == active) {
         diesel::insert_into(encryption_key_ids::table)
             .values((
-                encryption_key_ids::kid.eq(active),
+                encryption_key_ids::kid.eq(&active),
                 encryption_key_ids::first_used_at.eq(now),
-                encryption_key_ids::check_value.eq(keyring.seal_check_value(active)?),
+                encryption_key_ids::check_value.eq(keyring.seal_check_value(&active)?),
             ))
             .execute(conn)?;
     }

@@ -129,13 +129,13 @@ fn status(db: &Db, source: &KeySource, keyring: &Keyring) -> Result<String, AppE
     };
     let mut out = format!("keyring from {from}\n{:<34} {:<8} sealed values", "KEY ID", "STATE");
     for (kid, count) in &census.by_kid {
-        let state = if kid == keyring.active_kid() { "active" } else { "old" };
+        let state = if *kid == keyring.active_kid() { "active" } else { "old" };
         out += &format!("\n{kid:<34} {state:<8} {count}");
     }
     if census.other > 0 {
         out += &format!("\n{:<34} {:<8} {}", "(a key id not in the keyring)", "missing", census.other);
     }
-    let old = census.total - census.count(keyring.active_kid());
+    let old = census.total - census.count(&keyring.active_kid());
     out += &match old {
         0 => format!("\nall {} sealed value(s) are under the active key", census.total),
         n => format!("\n{n} value(s) are under other keys: run `connections keys rewrap`"),

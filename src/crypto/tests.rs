@@ -133,7 +133,10 @@ fn rotation() {
     let old = ring(&spec_of("old", 1));
     let legacy = seal(&old, "legacy");
     let rotated = ring(&format!(" {} ,\n{} ", spec_of("new", 2), spec_of("old", 1)));
-    assert_eq!((rotated.active_kid(), rotated.kids()), ("new", vec!["new", "old"]));
+    assert_eq!(
+        (rotated.active_kid(), rotated.kids()),
+        ("new".to_owned(), vec!["new".to_owned(), "old".into()])
+    );
     assert!(rotated.has_kid("old") && !rotated.has_kid("k1"));
     assert_eq!(rotated.open(&SLOT, &legacy).unwrap().expose(), "legacy");
     let fresh = seal(&rotated, "fresh");
@@ -263,4 +266,20 @@ fn the_header_is_how_every_sealed_value_begins() {
     assert!(sealed.starts_with(&Keyring::header_of("k1")));
     assert!(!sealed.starts_with(&Keyring::header_of("k2")));
     assert!(!sealed.starts_with(&Keyring::header_of("k12")));
+}
+
+#[test]
+fn every_clone_takes_up_an_adopted_keyring_and_derived_ones_stay_apart() {
+    let kr = two();
+    let clone = kr.clone();
+    let rotated = kr.with_new_active("k3").unwrap();
+    let k1_first = rotated.with_active("k1").unwrap();
+    assert_eq!(k1_first.kids(), ["k1", "k3", "k2"]);
+    assert!(rotated.with_active("zz").is_none());
+    assert_eq!(kr.kids(), ["k1", "k2"], "deriving changes nothing");
+    clone.adopt(&rotated);
+    assert_eq!(kr.active_kid(), "k3");
+    assert_eq!(kr.kids(), ["k3", "k1", "k2"]);
+    assert_eq!(Keyring::key_id_of(&seal(&kr, "x")).unwrap(), "k3");
+    assert_eq!(rotated.open(&SLOT, &seal(&clone, "y")).unwrap().expose(), "y");
 }

@@ -70,11 +70,11 @@ impl Census {
 }
 
 /// Counts the sealed values under each of `kids`.
-pub fn census(conn: &mut DbConn, kids: &[&str]) -> QueryResult<Census> {
+pub fn census(conn: &mut DbConn, kids: &[String]) -> QueryResult<Census> {
     let total = count_over_sealed_columns!(conn, |col| col.is_not_null());
     let mut by_kid = Vec::new();
     for kid in kids {
-        by_kid.push(((*kid).to_owned(), count_under(conn, kid)?));
+        by_kid.push((kid.clone(), count_under(conn, kid)?));
     }
     let other = total - by_kid.iter().map(|(_, n)| n).sum::<i64>();
     Ok(Census { by_kid, other, total })

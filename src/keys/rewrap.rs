@@ -174,7 +174,7 @@ pub fn read_batch(
     size: i64,
 ) -> Result<Batch, AppError> {
     let after = after.and_then(|batch| batch.last.as_ref());
-    let header = Keyring::header_of(keyring.active_kid());
+    let header = Keyring::header_of(&keyring.active_kid());
     let len = header.len() as i32;
     let mut batch = Batch { table, changes: Vec::new(), last: None, unreadable: Vec::new() };
     let reseal = |batch: &mut Batch, key: Key, column: &'static str, row: &str, sealed: Option<&Vec<u8>>| {

@@ -40,8 +40,8 @@ pub async fn show_encryption(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, AppError> {
     let source = KeySource::of(&state.config)?.kind();
-    let loaded: Vec<String> = state.keyring.kids().into_iter().map(str::to_owned).collect();
-    let active = state.keyring.active_kid().to_owned();
+    let loaded = state.keyring.kids();
+    let active = state.keyring.active_kid();
     let (recorded, census) = state
         .db
         .run(move |c| {
@@ -49,10 +49,10 @@ pub async fn show_encryption(
                 .select((encryption_key_ids::kid, encryption_key_ids::first_used_at))
                 .order(encryption_key_ids::first_used_at.desc())
                 .load(c)?;
-            let mut kids: Vec<&str> = loaded.iter().map(String::as_str).collect();
-            kids.extend(
-                recorded.iter().map(|(kid, _)| kid.as_str()).filter(|kid| !loaded.iter().any(|l| l == kid)),
-            );
+            let mut kids = loaded;
+            let unloaded: Vec<String> =
+                recorded.iter().map(|(kid, _)| kid.clone()).filter(|kid| !kids.contains(kid)).collect();
+            kids.extend(unloaded);
             let census = keys::census(c, &kids)?;
             Ok::<_, AppError>((recorded, census))
         })
