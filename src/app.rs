@@ -43,6 +43,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     db.migrate()?;
     let keyring = keys::load_or_create(&config, &db)?;
     keys::check_database_key_ids(&db, &keyring, config.clock.now())?;
+    let keyring = keys::at_start(&config, &db, keyring, config.clock.now())?;
     setup::record_destinations(&db)?;
     let instance = setup::claim_instance(&db, &config)?;
 
@@ -113,6 +114,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
 
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
     spawn_maintenance(state.db.clone(), state.clock.clone(), stopped.clone());
+    let (db, keyring, clock) = (state.db.clone(), state.keyring.clone(), state.clock.clone());
+    keys::spawn_reload(config.clone(), db, keyring, clock, stopped.clone());
     if let Some(cache) = &state.cache {
         cache::watch(&state.db, &config.database_url, cache.clone(), stopped.clone());
     }

@@ -46,6 +46,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_COMMAND_TIMEOUT_SECS", default_value_t = 30)]
     pub encryption_keys_command_timeout_secs: u32,
 
+    /// How often a running instance reads its key file or runs its keyring command again, to take up
+    /// a rotated keyring without a restart (0: never).
+    #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_RELOAD_SECS", default_value_t = 60)]
+    pub encryption_keys_reload_secs: u32,
+
     /// Comma-separated CIDRs that outbound calls may reach even though they are private or loopback,
     /// each optionally limited to one port: `127.0.0.1:8081`, `[::1]:8081`, `10.0.0.0/8:443`.
     #[arg(long, env = "CONNECTIONS_OUTBOUND_ALLOW_CIDRS", default_value = "")]
@@ -119,6 +124,8 @@ pub struct Config {
     /// A `Secret`: a command line may carry a token for the secrets manager.
     pub encryption_keys_command: Option<Secret>,
     pub encryption_keys_command_timeout_secs: u64,
+    /// 0: the keyring is read at start only (see `keys::reload`).
+    pub encryption_keys_reload_secs: u64,
     pub outbound_allow_cidrs: Vec<Cidr>,
     pub outbound_allow_http: bool,
     pub session_idle_secs: i64,
@@ -162,6 +169,7 @@ impl Config {
             return Err(invalid("CONNECTIONS_ENCRYPTION_KEYS_COMMAND_TIMEOUT_SECS", "must be at least 1"));
         }
         config.encryption_keys_command_timeout_secs = u64::from(args.encryption_keys_command_timeout_secs);
+        config.encryption_keys_reload_secs = u64::from(args.encryption_keys_reload_secs);
         config.outbound_allow_cidrs = Cidr::parse_list(&args.outbound_allow_cidrs)?;
         config.outbound_allow_http = args.outbound_allow_http;
         if args.session_idle_minutes == 0 || args.session_absolute_hours == 0 {
@@ -198,6 +206,7 @@ impl Config {
             encryption_keys_file: None,
             encryption_keys_command: None,
             encryption_keys_command_timeout_secs: 30,
+            encryption_keys_reload_secs: 60,
             outbound_allow_cidrs: Vec::new(),
             outbound_allow_http: false,
             session_idle_secs: 3600,

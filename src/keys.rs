@@ -5,11 +5,13 @@
 //! Rotation lives in the submodules: counting, re-sealing and retiring keys.
 
 mod census;
+mod reload;
 mod rewrap;
 mod rotate;
 mod source;
 
 pub use census::{Census, census, count_under};
+pub use reload::{at_start, check_rewrap_may_start, reload, settle_secs, settled, spawn_reload};
 pub use rewrap::{Batch, Progress, RewrapOptions, RewrapSummary, Table, read_batch, rewrap, write_batch};
 pub use rotate::{retire, rotate};
 pub use source::{GENERATED_KEY_FILE, KeySource, run_command};

@@ -33,6 +33,9 @@ pub struct KeyringArgs {
     /// Seconds the keyring command may run.
     #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_COMMAND_TIMEOUT_SECS", default_value_t = 30)]
     pub encryption_keys_command_timeout_secs: u32,
+    /// How often the running instances reload their keyring (as they are configured).
+    #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_RELOAD_SECS", default_value_t = 60)]
+    pub encryption_keys_reload_secs: u32,
 }
 
 #[derive(Debug, Subcommand)]
@@ -49,6 +52,9 @@ pub enum KeysCommand {
         /// Stop after this many batches (run the command again to go on).
         #[arg(long)]
         max_batches: Option<u64>,
+        /// Every instance was restarted since the rotation: do not wait for them to reload the keyring.
+        #[arg(long)]
+        restarted: bool,
         #[command(flatten)]
         keyring: KeyringArgs,
     },
@@ -69,6 +75,7 @@ impl KeyringArgs {
         config.encryption_keys_command = self.encryption_keys_command.clone().map(Secret::new);
         config.encryption_keys_command_timeout_secs =
             u64::from(self.encryption_keys_command_timeout_secs.max(1));
+        config.encryption_keys_reload_secs = u64::from(self.encryption_keys_reload_secs);
         config
     }
 }
@@ -86,13 +93,14 @@ pub fn run_keys(command: KeysCommand) -> Result<String, AppError> {
         KeysCommand::Retire { kid, keyring } => {
             keys::retire(&keyring.config(), &super::open(&keyring.db)?, &kid, now)
         }
-        KeysCommand::Rewrap { batch_size, max_batches, keyring: args } => {
+        KeysCommand::Rewrap { batch_size, max_batches, restarted, keyring: args } => {
             if batch_size < 1 {
                 return Err(AppError::BadRequest("--batch-size must be at least 1".into()));
             }
             let (config, db) = (args.config(), super::open(&args.db)?);
             let (source, keyring) = keys::load(&config, &db)?;
             keys::check_database_key_ids(&db, &keyring, now)?;
+            keys::check_rewrap_may_start(&config, &db, &keyring.active_kid(), now, restarted)?;
             let options = RewrapOptions { batch_size, max_batches };
             let mut print = |line: &str| println!("{line}");
             let done = keys::rewrap(&mut *db.get()?, &keyring, options, &mut print)?;

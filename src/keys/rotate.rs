@@ -27,10 +27,20 @@ pub fn rotate(config: &Config, db: &Db, now: i64) -> Result<String, AppError> {
     let rotated = keyring.with_new_active(&kid)?;
     replace_key_file(&path, &Secret::new(rotated.to_spec()))?;
     check_database_key_ids(db, &rotated, now)?;
+    let next = match config.encryption_keys_reload_secs {
+        0 => format!(
+            "restart every instance so that it seals with {kid} and opens what others seal with it, then \
+             run `connections keys rewrap --restarted`"
+        ),
+        reload => format!(
+            "running instances take {kid} up within {reload} s and seal with it from {}; run \
+             `connections keys rewrap` then (or at once with --restarted after restarting every instance)",
+            crate::clock::format_time(now.saturating_add(super::settle_secs(reload)))
+        ),
+    };
     Ok(format!(
-        "{kid} is now the active key in {} (kept: {}).\nNext: restart every instance so that it seals \
-         with {kid} and opens what others seal with it, then run `connections keys rewrap`.\nBack up \
-         the key file now: without it the secrets sealed with {kid} cannot be read.",
+        "{kid} is now the active key in {} (kept: {}).\nNext: {next}.\nBack up the key file now: \
+         without it the secrets sealed with {kid} cannot be read.",
         path.display(),
         keyring.kids().join(", ")
     ))

@@ -159,7 +159,7 @@ async fn a_rewrap_killed_mid_run_leaves_every_secret_openable_and_a_second_run_f
     let keyring = file_keyring(&db);
 
     let mut child = crate::support::command(&db)
-        .args(["keys", "rewrap", "--batch-size", "1"])
+        .args(["keys", "rewrap", "--batch-size", "1", "--restarted"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()

@@ -117,7 +117,7 @@ async fn the_encryption_page_shows_key_ids_counts_and_the_source_but_never_a_key
     assert_eq!(page.status, 200, "{}", page.body);
     let text = text_of(&page);
     assert!(text.contains("k2 Active 0"), "{text}");
-    assert!(text.contains("test1 Old 1"), "{text}");
+    assert!(text.contains("test1 Opens only 1"), "{text}");
     assert!(text.contains("Source: setting"), "{text}");
     assert!(text.contains("1 of 1 sealed values are under older keys"), "{text}");
     assert!(text.contains("connections keys rotate") && text.contains("connections keys retire KID"));

@@ -16,6 +16,7 @@ mod entrusted;
 mod headers;
 mod hostile_input;
 mod invoke;
+mod key_reload;
 mod key_rewrap_race;
 mod key_rotation;
 mod key_source;

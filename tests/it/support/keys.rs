@@ -28,9 +28,11 @@ pub fn with_key_file(config: &mut Config) {
 
 /// Runs `connections keys ARGS` on `db`, with `env` added.
 pub fn keys_cli(db: &TestDb, args: &[&str], env: &[(&str, &str)]) -> Output {
+    // Like the tests' apps, which reload no keyring: they are restarted after a rotation.
     command(db)
         .arg("keys")
         .args(args)
+        .env("CONNECTIONS_ENCRYPTION_KEYS_RELOAD_SECS", "0")
         .envs(env.iter().copied())
         .stdin(Stdio::null())
         .output()
