@@ -10,7 +10,7 @@ mod rewrap;
 mod rotate;
 mod source;
 
-pub use census::{Census, census, count_under};
+pub use census::{Census, KeyUse, Overview, census, count_under, overview};
 pub use reload::{at_start, check_rewrap_may_start, reload, settle_secs, settled, spawn_reload};
 pub use rewrap::{Batch, Progress, RewrapOptions, RewrapSummary, Table, read_batch, rewrap, write_batch};
 pub use rotate::{retire, rotate};

@@ -86,3 +86,52 @@ pub fn count_under(conn: &mut DbConn, kid: &str) -> QueryResult<i64> {
     let len = header.len() as i32;
     Ok(count_over_sealed_columns!(conn, |col| substr(col, 1, len).eq(header.clone())))
 }
+
+/// One key id as the settings page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyUse {
+    pub kid: String,
+    /// It seals what this instance writes.
+    pub active: bool,
+    /// This instance holds the key.
+    pub loaded: bool,
+    pub sealed: i64,
+    /// When the database first recorded it as active.
+    pub first_used_at: Option<i64>,
+}
+
+/// The keys as the settings page shows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Overview {
+    /// Every key id the keyring holds (active first) or the database recorded.
+    pub keys: Vec<KeyUse>,
+    /// Sealed values under another key than the active one.
+    pub under_old_keys: i64,
+    pub total: i64,
+}
+
+/// The keys of `keyring` and those the database recorded, with their counts.
+pub fn overview(conn: &mut DbConn, keyring: &Keyring) -> QueryResult<Overview> {
+    use crate::db::schema::encryption_key_ids;
+    let recorded: Vec<(String, i64)> = encryption_key_ids::table
+        .select((encryption_key_ids::kid, encryption_key_ids::first_used_at))
+        .order(encryption_key_ids::first_used_at.desc())
+        .load(conn)?;
+    let (active, mut kids) = (keyring.active_kid(), keyring.kids());
+    let unloaded: Vec<String> =
+        recorded.iter().map(|(kid, _)| kid.clone()).filter(|kid| !kids.contains(kid)).collect();
+    kids.extend(unloaded);
+    let census = census(conn, &kids)?;
+    let keys = census
+        .by_kid
+        .iter()
+        .map(|(kid, sealed)| KeyUse {
+            active: *kid == active,
+            loaded: keyring.has_kid(kid),
+            sealed: *sealed,
+            first_used_at: recorded.iter().find(|(k, _)| k == kid).map(|(_, at)| *at),
+            kid: kid.clone(),
+        })
+        .collect();
+    Ok(Overview { keys, under_old_keys: census.total - census.count(&active), total: census.total })
+}

@@ -5,14 +5,11 @@
 
 use connections::config::Config;
 use connections::crypto::Keyring;
-use connections::db::Db;
 use connections::db::schema::encryption_key_ids;
 use connections::keys::{self, GENERATED_KEY_FILE};
 use diesel::prelude::*;
 
-use crate::support::{
-    Api, TestApp, TestDb, basic_connection, basic_service, keys_cli, printed, row, with_key_file,
-};
+use crate::support::{Api, TestApp, basic_connection, basic_service, keys_cli, printed, row, with_key_file};
 
 fn reloading(config: &mut Config) {
     with_key_file(config);
@@ -38,18 +35,15 @@ async fn reload(app: &TestApp) -> Result<Option<String>, String> {
         .unwrap()
 }
 
-async fn recorded_at(db: &TestDb, kid: &str) -> i64 {
-    let (url, kid) = (db.url.clone(), kid.to_owned());
-    tokio::task::spawn_blocking(move || {
-        let db = Db::connect(&url, 1).unwrap();
-        encryption_key_ids::table
-            .find(kid)
-            .select(encryption_key_ids::first_used_at)
-            .first(&mut *db.get().unwrap())
-            .unwrap()
-    })
-    .await
-    .unwrap()
+async fn recorded_at(app: &TestApp, kid: &str) -> i64 {
+    let kid = kid.to_owned();
+    app.state
+        .db
+        .run(move |c| {
+            Ok(encryption_key_ids::table.find(kid).select(encryption_key_ids::first_used_at).first(c)?)
+        })
+        .await
+        .unwrap()
 }
 
 /// The key id that seals `link`'s credentials.
@@ -68,7 +62,7 @@ async fn a_running_instance_opens_with_a_rotated_key_at_once_and_seals_with_it_o
     let out = keys_of(&app, &["rotate"]);
     assert!(out.status.success(), "{}", printed(&out));
     assert!(printed(&out).contains("running instances take k2 up within 60 s"), "{}", printed(&out));
-    let rotated_at = recorded_at(&app.shared_db(), "k2").await;
+    let rotated_at = recorded_at(&app, "k2").await;
 
     // Loaded for opening, but k1 still seals.
     let change = reload(&app).await.unwrap().expect("the keyring changed");
@@ -84,7 +78,7 @@ async fn a_running_instance_opens_with_a_rotated_key_at_once_and_seals_with_it_o
     assert_eq!(credentials_kid(&app, "legacy_main").await, "k1", "nothing was re-sealed");
     let done = keys_of(&app, &["rewrap", "--restarted"]);
     assert!(done.status.success(), "{}", printed(&done));
-    assert_eq!(credentials_kid(&app, "legacy_main").await, "k2");
+    assert_eq!(credentials_kid(&app, "legacy_main").await, "k2", "{}", printed(&done));
     let opened = row(&app, "legacy_main").await.open_credentials(&app.state.keyring).unwrap();
     assert!(format!("{opened:?}").contains("Basic"), "the instance opens what k2 sealed");
     assert_eq!(api.get("/api/v1/connections/legacy_main").await.status, 200);

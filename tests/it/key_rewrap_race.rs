@@ -8,8 +8,8 @@ use std::collections::HashSet;
 use connections::keys::{self, RewrapOptions, Table, read_batch, write_batch};
 
 use crate::support::{
-    Api, Setup, TestApp, access_token, basic_connection, keys_ok, kids_of_stored, me, presented,
-    refresh_token, secrets_of_every_kind, with_key_file,
+    Api, Setup, TestApp, access_token, basic_connection, keys_ok, kids_of, me, presented, refresh_token,
+    secrets_of_every_kind, stored_in, with_key_file,
 };
 
 /// `secrets_of_every_kind(extra)`, rotated with `keys rotate`, and the app restarted on the new
@@ -63,7 +63,7 @@ async fn a_refresh_between_a_batchs_read_and_its_write_keeps_the_refreshed_token
     app.clock.advance(3600);
     assert_eq!(me(&api).await.json()["status"].as_u64(), Some(200));
     assert_eq!(presented(&fake).last(), fresh_refresh.as_ref());
-    let kids = kids_of_stored(&app.shared_db()).await;
+    let kids = kids_of(&stored_in(&app).await);
     assert_eq!(kids.len(), 1, "{kids:?}");
     assert_eq!(kids[0].0, "k2");
 }
@@ -95,7 +95,7 @@ async fn a_rewrap_beside_invokes_and_refreshes_loses_no_update() {
     assert!(summary.resealed >= 30, "{summary:?}");
 
     rewrap_all(&app, 100).await;
-    let kids = kids_of_stored(&app.shared_db()).await;
+    let kids = kids_of(&stored_in(&app).await);
     assert_eq!(kids.iter().map(|(kid, _)| kid.as_str()).collect::<Vec<_>>(), ["k2"], "{kids:?}");
     let presented = presented(&fake);
     assert_eq!(presented.len(), 15, "one refresh per expiry");

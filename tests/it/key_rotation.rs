@@ -6,7 +6,7 @@
 
 use crate::support::{
     Api, Setup, TestApp, file_keyring, key_file, keys_cli, keys_ok, kids_of_stored, me, printed,
-    secrets_of_every_kind, stored_values, with_key_file,
+    secrets_of_every_kind, stored_in, stored_values, with_key_file,
 };
 
 /// The count `keys status` printed for `kid`.
@@ -67,7 +67,7 @@ async fn rotate_then_rewrap_seals_every_secret_under_the_new_key_and_the_app_use
     let stored = crate::support::row(&app, "legacy_0").await;
     let credentials = format!("{:?}", stored.open_credentials(&app.state.keyring).unwrap());
     assert!(credentials.contains("Basic"), "{credentials}");
-    for value in stored_values(&app.shared_db()).await {
+    for value in stored_in(&app).await {
         value.open(&app.state.keyring).unwrap();
     }
 }
@@ -144,7 +144,7 @@ async fn retire_is_refused_while_the_key_seals_anything_and_accepted_after_rewra
     let api = Api::admin(&app).await;
     assert_eq!(me(&api).await.json()["status"].as_u64(), Some(200));
     assert_eq!(fake.api_calls().last().map(|c| c.accepted), Some(true));
-    for value in stored_values(&app.shared_db()).await {
+    for value in stored_in(&app).await {
         value.open(&app.state.keyring).unwrap();
     }
 }

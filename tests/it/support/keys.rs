@@ -6,14 +6,14 @@ use std::process::{Output, Stdio};
 
 use connections::config::Config;
 use connections::crypto::{Keyring, SecretSlot};
-use connections::db::Db;
 use connections::db::schema::{connections as connections_table, oauth_flows, services};
+use connections::db::{Db, DbConn};
 use connections::keys::GENERATED_KEY_FILE;
 use diesel::prelude::*;
 use serde_json::json;
 
 use super::api::Api;
-use super::app::{TestDb, loopback};
+use super::app::{TestApp, TestDb, loopback};
 use super::browser::connect_href;
 use super::cli::command;
 use super::fixtures::{basic_service, connection};
@@ -84,65 +84,74 @@ impl Stored {
     }
 }
 
-/// Every sealed value in the database, read directly, in a fixed order.
+/// Every sealed value in the database of a stopped app, read directly, in a fixed order. (Opening a
+/// database in this process while an app of this process has it open would drop that app's SQLite
+/// file locks: use [`stored_in`] then.)
 pub async fn stored_values(db: &TestDb) -> Vec<Stored> {
     let url = db.url.clone();
-    tokio::task::spawn_blocking(move || {
-        let db = Db::connect(&url, 1).unwrap();
-        let c = &mut *db.get().unwrap();
-        let mut all = Vec::new();
-        let mut push = |table, column, row: String, sealed: Option<Vec<u8>>| {
-            if let Some(sealed) = sealed {
-                all.push(Stored { table, column, row, sealed });
-            }
-        };
-        type Sealed = Option<Vec<u8>>;
-        let rows: Vec<(i64, Sealed)> = services::table
-            .select((services::id, services::client_secret))
-            .order(services::id)
-            .load(c)
-            .unwrap();
-        for (id, sealed) in rows {
-            push("services", "client_secret", id.to_string(), sealed);
-        }
-        let rows: Vec<(i64, Sealed, Sealed, Sealed, Sealed)> = connections_table::table
-            .select((
-                connections_table::id,
-                connections_table::credentials,
-                connections_table::access_token,
-                connections_table::refresh_token,
-                connections_table::previous_refresh_token,
-            ))
-            .order(connections_table::id)
-            .load(c)
-            .unwrap();
-        for (id, credentials, access, refresh, previous) in rows {
-            push("connections", "credentials", id.to_string(), credentials);
-            push("connections", "access_token", id.to_string(), access);
-            push("connections", "refresh_token", id.to_string(), refresh);
-            push("connections", "previous_refresh_token", id.to_string(), previous);
-        }
-        let rows: Vec<(String, Vec<u8>)> = oauth_flows::table
-            .select((oauth_flows::state_hash, oauth_flows::pkce_verifier))
-            .order(oauth_flows::state_hash)
-            .load(c)
-            .unwrap();
-        for (hash, sealed) in rows {
-            push("oauth_flows", "pkce_verifier", hash, Some(sealed));
-        }
-        all
-    })
-    .await
-    .unwrap()
+    tokio::task::spawn_blocking(move || read_stored(&mut Db::connect(&url, 1).unwrap().get().unwrap()))
+        .await
+        .unwrap()
 }
 
-/// How many stored values each key id seals, sorted by key id.
-pub async fn kids_of_stored(db: &TestDb) -> Vec<(String, usize)> {
+/// Every sealed value in a running app's database, through its own pool.
+pub async fn stored_in(app: &TestApp) -> Vec<Stored> {
+    app.state.db.run(|c| Ok(read_stored(c))).await.unwrap()
+}
+
+fn read_stored(c: &mut DbConn) -> Vec<Stored> {
+    let mut all = Vec::new();
+    let mut push = |table, column, row: String, sealed: Option<Vec<u8>>| {
+        if let Some(sealed) = sealed {
+            all.push(Stored { table, column, row, sealed });
+        }
+    };
+    type Sealed = Option<Vec<u8>>;
+    let rows: Vec<(i64, Sealed)> =
+        services::table.select((services::id, services::client_secret)).order(services::id).load(c).unwrap();
+    for (id, sealed) in rows {
+        push("services", "client_secret", id.to_string(), sealed);
+    }
+    let rows: Vec<(i64, Sealed, Sealed, Sealed, Sealed)> = connections_table::table
+        .select((
+            connections_table::id,
+            connections_table::credentials,
+            connections_table::access_token,
+            connections_table::refresh_token,
+            connections_table::previous_refresh_token,
+        ))
+        .order(connections_table::id)
+        .load(c)
+        .unwrap();
+    for (id, credentials, access, refresh, previous) in rows {
+        push("connections", "credentials", id.to_string(), credentials);
+        push("connections", "access_token", id.to_string(), access);
+        push("connections", "refresh_token", id.to_string(), refresh);
+        push("connections", "previous_refresh_token", id.to_string(), previous);
+    }
+    let rows: Vec<(String, Vec<u8>)> = oauth_flows::table
+        .select((oauth_flows::state_hash, oauth_flows::pkce_verifier))
+        .order(oauth_flows::state_hash)
+        .load(c)
+        .unwrap();
+    for (hash, sealed) in rows {
+        push("oauth_flows", "pkce_verifier", hash, Some(sealed));
+    }
+    all
+}
+
+/// How many values each key id seals, sorted by key id.
+pub fn kids_of(values: &[Stored]) -> Vec<(String, usize)> {
     let mut counts = std::collections::BTreeMap::new();
-    for value in stored_values(db).await {
+    for value in values {
         *counts.entry(value.kid()).or_insert(0) += 1;
     }
     counts.into_iter().collect()
+}
+
+/// `kids_of` the database of a stopped app.
+pub async fn kids_of_stored(db: &TestDb) -> Vec<(String, usize)> {
+    kids_of(&stored_values(db).await)
 }
 
 /// An app on a new database with every kind of sealed value: `zoho_main` connected through the fake
