@@ -64,18 +64,19 @@ impl KeySource {
 
     /// The key file a command may rewrite, or why there is none and what to do instead.
     pub fn writable_file(&self, action: &str) -> Result<&Path, AppError> {
-        let instead = "put a new key (kid:base64 of 32 random bytes, e.g. from `openssl rand -base64 32`) \
-                       first in the keyring, keeping the old ones after it, restart every instance, then run \
-                       `connections keys rewrap`";
+        let new_key = "put a new key (kid:base64 of 32 random bytes, e.g. from `openssl rand -base64 32`) \
+                       first in the keyring and keep the old ones after it";
         match self {
             KeySource::File { path, .. } => Ok(path),
             KeySource::Setting => Err(AppError::BadRequest(format!(
                 "cannot {action}: the keyring comes from CONNECTIONS_ENCRYPTION_KEYS, which this command \
-                 cannot change. Edit that setting instead: {instead}"
+                 cannot change. Edit that setting instead: {new_key}, restart every instance, then run \
+                 `connections keys rewrap --restarted`"
             ))),
             KeySource::Command => Err(AppError::BadRequest(format!(
                 "cannot {action}: the keyring comes from CONNECTIONS_ENCRYPTION_KEYS_COMMAND, which this \
-                 command cannot change. Change the keyring where that command reads it: {instead}"
+                 command cannot change. Change the keyring where that command reads it: {new_key}; \
+                 running instances take it up at their next reload, then run `connections keys rewrap`"
             ))),
         }
     }
