@@ -43,6 +43,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     db.migrate()?;
     let keyring = keys::load_or_create(&config, &db)?;
     keys::check_database_key_ids(&db, &keyring, config.clock.now())?;
+    let keyring = keys::at_start(&config, &db, keyring, config.clock.now())?;
     setup::record_destinations(&db)?;
     let instance = setup::claim_instance(&db, &config)?;
 
@@ -117,6 +118,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
 
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
     spawn_maintenance(state.db.clone(), state.clock.clone(), stopped.clone());
+    let (db, keyring, clock) = (state.db.clone(), state.keyring.clone(), state.clock.clone());
+    keys::spawn_reload(config.clone(), db, keyring, clock, stopped.clone());
     if let Some(cache) = &state.cache {
         cache::watch(&state.db, &config.database_url, cache.clone(), stopped.clone());
     }
@@ -337,6 +340,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/admin/settings/notifications/{id}/delete", Admin, || {
             web::post().to(pages::notifications::delete_endpoint)
         }),
+        r(M::GET, "/admin/settings/encryption", Admin, || web::get().to(pages::encryption::show_encryption)),
         r(M::GET, "/api/v1/me", Api, || web::get().to(api::me::show_me)),
         r(M::GET, "/api/v1/openapi.json", Public, || web::get().to(api::openapi::document)),
         r(M::GET, "/api/v1/services", Api, || web::get().to(api::services::list_services)),

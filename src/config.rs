@@ -38,6 +38,20 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_FILE")]
     pub encryption_keys_file: Option<PathBuf>,
 
+    /// A command (run with `sh -c`) whose standard output is the keyring, e.g. a secrets manager's CLI.
+    /// It replaces the two settings above: setting it with either is refused.
+    #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_COMMAND", hide_env_values = true)]
+    pub encryption_keys_command: Option<String>,
+
+    /// Seconds the keyring command may run before it is stopped and start-up fails.
+    #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_COMMAND_TIMEOUT_SECS", default_value_t = 30)]
+    pub encryption_keys_command_timeout_secs: u32,
+
+    /// How often a running instance reads its key file or runs its keyring command again, to take up
+    /// a rotated keyring without a restart (0: never).
+    #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_RELOAD_SECS", default_value_t = 60)]
+    pub encryption_keys_reload_secs: u32,
+
     /// Comma-separated CIDRs that outbound calls may reach even though they are private or loopback,
     /// each optionally limited to one port: `127.0.0.1:8081`, `[::1]:8081`, `10.0.0.0/8:443`.
     #[arg(long, env = "CONNECTIONS_OUTBOUND_ALLOW_CIDRS", default_value = "")]
@@ -112,6 +126,11 @@ pub struct Config {
     pub admin_password: Option<Secret>,
     pub encryption_keys: Option<Secret>,
     pub encryption_keys_file: Option<PathBuf>,
+    /// A `Secret`: a command line may carry a token for the secrets manager.
+    pub encryption_keys_command: Option<Secret>,
+    pub encryption_keys_command_timeout_secs: u64,
+    /// 0: the keyring is read at start only (see `keys::reload`).
+    pub encryption_keys_reload_secs: u64,
     pub outbound_allow_cidrs: Vec<Cidr>,
     pub outbound_allow_http: bool,
     pub session_idle_secs: i64,
@@ -154,6 +173,12 @@ impl Config {
         config.admin_password = std::env::var("CONNECTIONS_ADMIN_PASSWORD").ok().map(Secret::new);
         config.encryption_keys = args.encryption_keys.map(Secret::new);
         config.encryption_keys_file = args.encryption_keys_file;
+        config.encryption_keys_command = args.encryption_keys_command.map(Secret::new);
+        if args.encryption_keys_command_timeout_secs == 0 {
+            return Err(invalid("CONNECTIONS_ENCRYPTION_KEYS_COMMAND_TIMEOUT_SECS", "must be at least 1"));
+        }
+        config.encryption_keys_command_timeout_secs = u64::from(args.encryption_keys_command_timeout_secs);
+        config.encryption_keys_reload_secs = u64::from(args.encryption_keys_reload_secs);
         config.outbound_allow_cidrs = Cidr::parse_list(&args.outbound_allow_cidrs)?;
         config.outbound_allow_http = args.outbound_allow_http;
         if args.session_idle_minutes == 0 || args.session_absolute_hours == 0 {
@@ -189,6 +214,9 @@ impl Config {
             admin_password: None,
             encryption_keys: None,
             encryption_keys_file: None,
+            encryption_keys_command: None,
+            encryption_keys_command_timeout_secs: 30,
+            encryption_keys_reload_secs: 60,
             outbound_allow_cidrs: Vec::new(),
             outbound_allow_http: false,
             session_idle_secs: 3600,
