@@ -8,6 +8,8 @@ use crate::db::schema::{connections, services, users};
 use crate::db::{DbConn, IdIn};
 use crate::domain::connection::{Credentials, Status};
 use crate::domain::destinations::Destinations;
+use crate::domain::service::ServiceConfig;
+use crate::domain::variables::{self, Values};
 use crate::error::AppError;
 use crate::models::service::ServiceRow;
 
@@ -42,6 +44,8 @@ pub struct ConnectionMeta {
     pub revoke_outcome: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Its values for the service's connection variables (a JSON object), fixed at creation.
+    pub variables: Option<String>,
 }
 
 /// The whole row: the metadata and the sealed secrets, opened only where they are used.
@@ -90,6 +94,11 @@ impl ConnectionMeta {
     pub fn scopes_granted(&self) -> Option<Vec<String>> {
         self.scopes_granted.as_deref().map(json_list)
     }
+
+    /// Its values for the service's connection variables.
+    pub fn variables(&self) -> Values {
+        variables::parse(self.variables.as_deref())
+    }
 }
 
 impl ConnectionRow {
@@ -137,24 +146,29 @@ impl ConnectionRow {
 }
 
 /// A new connection, not connected yet.
-pub fn insert(
-    conn: &mut DbConn,
-    link_name: &str,
-    name: &str,
-    service_id: i64,
-    owner_id: i64,
-    scopes: &[String],
-    now: i64,
-) -> QueryResult<i64> {
+pub struct NewConnection<'a> {
+    pub link_name: &'a str,
+    pub name: &'a str,
+    pub service_id: i64,
+    pub owner_id: i64,
+    pub scopes: &'a [String],
+    /// Its values for the service's connection variables (none stored when empty).
+    pub variables: &'a Values,
+}
+
+pub fn insert(conn: &mut DbConn, new: &NewConnection, now: i64) -> QueryResult<i64> {
+    let json = |v: Result<String, serde_json::Error>, empty: &str| v.unwrap_or_else(|_| empty.into());
+    let variables = (!new.variables.is_empty()).then(|| json(serde_json::to_string(new.variables), "{}"));
     diesel::insert_into(connections::table)
         .values((
-            connections::link_name.eq(link_name),
-            connections::name.eq(name),
-            connections::name_lower.eq(name.to_lowercase()),
-            connections::service_id.eq(service_id),
-            connections::owner_id.eq(owner_id),
-            connections::scopes_requested.eq(serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into())),
+            connections::link_name.eq(new.link_name),
+            connections::name.eq(new.name),
+            connections::name_lower.eq(new.name.to_lowercase()),
+            connections::service_id.eq(new.service_id),
+            connections::owner_id.eq(new.owner_id),
+            connections::scopes_requested.eq(json(serde_json::to_string(new.scopes), "[]")),
             connections::status.eq(Status::NotConnected.as_str()),
+            connections::variables.eq(variables),
             connections::token_version.eq(0),
             connections::refresh_failures.eq(0),
             connections::created_at.eq(now),
@@ -178,29 +192,57 @@ pub struct Loaded {
     pub row: ConnectionRow,
     pub service: ServiceRow,
     pub owner: String,
-    /// The service's settings, parsed on first use: a cached connection is invoked many times, and
-    /// each invoke would otherwise parse them again.
-    config: std::sync::OnceLock<crate::domain::service::ServiceConfig>,
+    /// The service's API base URL and settings for this connection, parsed and resolved on first
+    /// use: a cached connection is invoked many times, and each invoke would otherwise parse them
+    /// again.
+    resolved: std::sync::OnceLock<(Option<String>, ServiceConfig)>,
 }
 
 impl Loaded {
     pub fn new(row: ConnectionRow, service: ServiceRow, owner: String) -> Loaded {
-        Loaded { row, service, owner, config: std::sync::OnceLock::new() }
+        Loaded { row, service, owner, resolved: std::sync::OnceLock::new() }
     }
 
-    /// Where the service sends credentials now.
+    /// Where the service sends this connection's credentials now.
     pub fn destinations(&self) -> Result<Destinations, AppError> {
-        Ok(Destinations::of(self.service.api_base_url.as_deref(), self.config()?))
+        let (api, config) = self.resolved()?;
+        Ok(Destinations::of(api.as_deref(), config))
     }
 
-    /// The service's settings.
-    pub fn config(&self) -> Result<&crate::domain::service::ServiceConfig, crate::error::AppError> {
-        if let Some(config) = self.config.get() {
-            return Ok(config);
-        }
-        let parsed = self.service.view()?.config;
-        Ok(self.config.get_or_init(|| parsed))
+    /// The service's settings, with this connection's values in every URL: every use site (the
+    /// authorization URL, token requests, refresh, revoke) reads its URLs from here.
+    pub fn config(&self) -> Result<&ServiceConfig, AppError> {
+        Ok(&self.resolved()?.1)
     }
+
+    /// The service's API base URL with this connection's values in it: invokes and tests are
+    /// confined under it.
+    pub fn api_base_url(&self) -> Result<Option<&str>, AppError> {
+        Ok(self.resolved()?.0.as_deref())
+    }
+
+    fn resolved(&self) -> Result<&(Option<String>, ServiceConfig), AppError> {
+        if let Some(resolved) = self.resolved.get() {
+            return Ok(resolved);
+        }
+        let resolved = resolve(&self.service, &self.row)?;
+        Ok(self.resolved.get_or_init(|| resolved))
+    }
+}
+
+/// The service's API base URL and settings with `row`'s values in every URL (see
+/// `domain::variables`): the one place a connection's URLs are resolved.
+pub fn resolve(service: &ServiceRow, row: &ConnectionMeta) -> Result<(Option<String>, ServiceConfig), AppError> {
+    let view = service.view()?;
+    if view.connection_variables.is_empty() {
+        return Ok((view.api_base_url, view.config));
+    }
+    variables::resolve(view.api_base_url.as_deref(), &view.config, &row.variables()).map_err(|name| {
+        AppError::Conflict(format!(
+            "This connection has no value for the service's variable {{{name}}}: create a new connection \
+             to give one."
+        ))
+    })
 }
 
 /// A connection with its service and its owner's name, in one statement (one round trip instead of

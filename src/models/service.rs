@@ -8,6 +8,7 @@ use crate::db::DbConn;
 use crate::db::schema::services;
 use crate::domain::destinations::Destinations;
 use crate::domain::service::{AuthType, ServiceConfig};
+use crate::domain::variables::ConnectionVariable;
 use crate::domain::service_input::{SecretChange, ServiceInput, ValidService};
 use crate::error::AppError;
 
@@ -53,6 +54,8 @@ pub struct Service {
     pub description: String,
     pub api_base_url: Option<String>,
     pub config: ServiceConfig,
+    /// What each connection gives when it is created (stored in the settings' JSON).
+    pub connection_variables: Vec<ConnectionVariable>,
     pub client_secret_set: bool,
     /// What the provider said when it last refused the client credentials (until the service changes).
     pub client_refused: Option<String>,
@@ -66,8 +69,13 @@ pub struct Service {
 
 impl ServiceRow {
     pub fn view(&self) -> Result<Service, AppError> {
-        let config: ServiceConfig = serde_json::from_str(&self.config)
-            .map_err(|e| AppError::Internal(format!("service {} has unreadable settings: {e}", self.id)))?;
+        let unreadable = |e| AppError::Internal(format!("service {} has unreadable settings: {e}", self.id));
+        let mut settings: serde_json::Value = serde_json::from_str(&self.config).map_err(unreadable)?;
+        let connection_variables = match settings.as_object_mut().and_then(|o| o.remove(VARIABLES_KEY)) {
+            Some(vars) => serde_json::from_value(vars).map_err(unreadable)?,
+            None => Vec::new(),
+        };
+        let config: ServiceConfig = serde_json::from_value(settings).map_err(unreadable)?;
         Ok(Service {
             id: self.id,
             link_name: self.link_name.clone(),
@@ -75,6 +83,7 @@ impl ServiceRow {
             description: self.description.clone(),
             api_base_url: self.api_base_url.clone(),
             config,
+            connection_variables,
             client_secret_set: self.client_secret.is_some(),
             client_refused: self.client_refused_message.clone(),
             created_at: self.created_at,
@@ -134,8 +143,17 @@ impl Service {
     }
 }
 
-fn config_json(config: &ServiceConfig) -> Result<String, AppError> {
-    serde_json::to_string(config).map_err(|e| AppError::Internal(format!("service settings: {e}")))
+/// The settings' JSON key of the connection variables, beside the type-specific settings.
+const VARIABLES_KEY: &str = "connection_variables";
+
+/// The settings as stored: the type-specific settings, and the connection variables when there are any.
+fn config_json(spec: &ValidService) -> Result<String, AppError> {
+    let failed = |e: serde_json::Error| AppError::Internal(format!("service settings: {e}"));
+    let mut settings = serde_json::to_value(&spec.config).map_err(failed)?;
+    if let (Some(object), false) = (settings.as_object_mut(), spec.connection_variables.is_empty()) {
+        object.insert(VARIABLES_KEY.into(), serde_json::to_value(&spec.connection_variables).map_err(failed)?);
+    }
+    serde_json::to_string(&settings).map_err(failed)
 }
 
 /// Inserts a service and seals its secret under the new row's id, in one transaction.
@@ -146,7 +164,7 @@ pub fn insert(
     actor: &str,
     now: i64,
 ) -> Result<i64, AppError> {
-    let config = config_json(&spec.config)?;
+    let config = config_json(spec)?;
     crate::db::write_tx(conn, |conn| {
         let id: i64 = diesel::insert_into(services::table)
             .values((
@@ -179,7 +197,7 @@ pub fn update(
     actor: &str,
     now: i64,
 ) -> Result<(), AppError> {
-    let config = config_json(&spec.config)?;
+    let config = config_json(spec)?;
     crate::db::write_tx(conn, |conn| {
         diesel::update(services::table.find(id))
             .set((
@@ -291,6 +309,7 @@ impl From<&Service> for ServiceInput {
             api_key: s.config.api_key().and_then(|_| serde_json::from_value(settings.clone()).ok()),
             oauth2: s.config.oauth().and_then(|_| serde_json::from_value(settings).ok()),
             test_request: s.test_request.clone(),
+            connection_variables: Some(s.connection_variables.clone()),
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::domain::connection::{self as rules, ConnectionInput, CredentialInput,
 use crate::domain::destinations::{self, Role};
 use crate::domain::service::{AuthType, GrantType};
 use crate::domain::validate::push;
+use crate::domain::variables::{self, Values};
 use crate::error::{AppError, FieldErrors};
 use crate::models::audit::{self, Event};
 use crate::models::connection as connections;
@@ -32,6 +33,10 @@ pub struct ConnectionView {
     pub status_message: Option<String>,
     pub scopes_requested: Vec<String>,
     pub scopes_granted: Option<Vec<String>>,
+    /// Its values for the service's connection variables (not secrets).
+    pub variables: Values,
+    /// The API base URL with its values in it.
+    pub api_base_url: Option<String>,
     pub has_refresh_token: bool,
     pub connected_at: Option<i64>,
     pub expires_at: Option<i64>,
@@ -69,6 +74,8 @@ impl Loaded {
             status_message: row.status_message.clone(),
             scopes_requested: row.scopes_requested(),
             scopes_granted: row.scopes_granted(),
+            variables: row.variables(),
+            api_base_url: self.api_base_url().ok().flatten().map(str::to_owned),
             has_refresh_token: row.has_refresh_token,
             connected_at: row.connected_at,
             expires_at: row.expires_at,
@@ -161,13 +168,18 @@ pub async fn create(
     };
     let mut errors = FieldErrors::new();
     let (name, link) = rules::validate_names(&input, true, &mut errors);
-    let scopes = match &service {
+    let (scopes, values) = match &service {
         Some(s) => {
-            rules::validate_scopes(&s.view()?.config, input.scopes.as_deref().unwrap_or(&[]), &mut errors)
+            let view = s.view()?;
+            let sent = input.variables.clone().unwrap_or_default();
+            (
+                rules::validate_scopes(&view.config, input.scopes.as_deref().unwrap_or(&[]), &mut errors),
+                variables::values(&mut errors, &view.connection_variables, &sent),
+            )
         }
         None => {
             push(&mut errors, "service", "Choose a service.");
-            Vec::new()
+            (Vec::new(), Values::new())
         }
     };
     let (Some(service), Some(name), Some(link), true) = (service, name, link, errors.is_empty()) else {
@@ -181,13 +193,23 @@ pub async fn create(
                 if connections::find(c, &link)?.is_some() {
                     return Err(invalid("link_name", "This link name is already taken; choose another."));
                 }
-                let id = match connections::insert(c, &link, &name, service.id, owner_id, &scopes, now) {
+                let new = connections::NewConnection {
+                    link_name: &link,
+                    name: &name,
+                    service_id: service.id,
+                    owner_id,
+                    scopes: &scopes,
+                    variables: &values,
+                };
+                let id = match connections::insert(c, &new, now) {
                     Err(e) if crate::db::is_unique_violation(&e) => {
                         return Err(invalid("link_name", "This link name is already taken; choose another."));
                     }
                     other => other?,
                 };
-                let details = serde_json::json!({ "service": service.link_name, "scopes": scopes });
+                let details = serde_json::json!({
+                    "service": service.link_name, "scopes": scopes, "variables": values,
+                });
                 audit::record(
                     c,
                     Event {
