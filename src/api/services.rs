@@ -13,6 +13,7 @@ use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::lists::services::ServiceQuery;
 use crate::lists::{Sort, Window};
+use crate::domain::variables::ConnectionVariable;
 use crate::models::service::Service;
 use crate::ops::services::{self as ops, UpdateMode};
 use crate::state::AppState;
@@ -29,6 +30,7 @@ pub struct ServiceJson<'a> {
     oauth2: Option<OAuthJson<'a>>,
     callback_url: String,
     test_request: Option<String>,
+    connection_variables: &'a [ConnectionVariable],
     connection_count: i64,
     created_at: String,
     updated_at: String,
@@ -59,6 +61,7 @@ pub fn service_json<'a>(s: &'a Service, connection_count: i64, alias_url: &str) 
             .map(|settings| OAuthJson { settings, client_secret_set: s.client_secret_set }),
         callback_url: callback_url(alias_url),
         test_request: s.test_request.clone(),
+        connection_variables: &s.connection_variables,
         connection_count,
         created_at: rfc3339(s.created_at),
         updated_at: rfc3339(s.updated_at),

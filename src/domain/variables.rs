@@ -166,6 +166,22 @@ pub fn origin_pattern(template: &str) -> Option<String> {
     Some(origin)
 }
 
+/// A CSP source for a URL that may name variables: its origin, or for a host with variables
+/// `scheme://*.<fixed domain>` (a wildcard may only lead a CSP host).
+pub fn csp_source(template: &str) -> Option<String> {
+    let (sample, names) = with_markers(template);
+    let origin = Url::parse(&sample).ok()?.origin().ascii_serialization();
+    let last = (0..names.len()).filter_map(|i| origin.rfind(&format!("{}.", marker(i)))).max();
+    match last {
+        None => Some(origin),
+        Some(at) => {
+            let (scheme, _) = origin.split_once("://")?;
+            let fixed = &origin[at..].split_once('.')?.1;
+            Some(format!("{scheme}://*.{fixed}"))
+        }
+    }
+}
+
 /// Whether an origin (`https://acme.zendesk.com:443`) is one of a pattern's: each `{name}` label
 /// stands for exactly one DNS label, everything else must be equal.
 pub fn origin_matches(pattern: &str, origin: &str) -> bool {

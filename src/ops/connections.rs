@@ -250,6 +250,19 @@ pub async fn update(
         Some(chosen) => rules::validate_scopes(config, chosen, &mut errors),
         None => loaded.row.scopes_requested(),
     };
+    if input.variables.as_ref().is_some_and(|sent| {
+        let mut checked = FieldErrors::new();
+        variables::values(&mut checked, &loaded.service.view().map(|s| s.connection_variables).unwrap_or_default(), sent)
+            != loaded.row.variables()
+            || !checked.is_empty()
+    }) {
+        push(
+            &mut errors,
+            "variables",
+            "The variables are fixed when a connection is created, as its credentials are entrusted to \
+             the addresses they make: create a new connection for other values.",
+        );
+    }
     let Some(name) = name.filter(|_| errors.is_empty()) else {
         return Err(AppError::Invalid(errors));
     };
