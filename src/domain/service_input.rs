@@ -323,7 +323,9 @@ pub fn validate(
         && existing.connection_count > 0
     {
         guard_in_use(&mut errors, existing, config);
-        let names = |vars: &[ConnectionVariable]| vars.iter().map(|v| v.name.clone()).collect::<Vec<_>>();
+    }
+    let names = |vars: &[ConnectionVariable]| vars.iter().map(|v| v.name.clone()).collect::<Vec<_>>();
+    if let Some(existing) = existing.filter(|e| e.connection_count > 0) {
         if names(existing.connection_variables) != names(&connection_variables) {
             push(
                 &mut errors,

@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod cli;
+mod connection_variables;
 mod connections;
 mod connections_logs;
 mod connections_manage;
