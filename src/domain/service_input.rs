@@ -200,7 +200,12 @@ pub(super) struct Urls<'a> {
 
 /// An optional URL field: blank is `None`, anything else must be a valid service URL (which may
 /// name the service's connection variables).
-pub(super) fn opt_url(errors: &mut FieldErrors, field: &str, raw: &Option<String>, urls: &Urls) -> Option<String> {
+pub(super) fn opt_url(
+    errors: &mut FieldErrors,
+    field: &str,
+    raw: &Option<String>,
+    urls: &Urls,
+) -> Option<String> {
     let sent = raw.as_deref()?;
     if sent.trim().is_empty() && sent.chars().count() <= 2048 {
         return None;

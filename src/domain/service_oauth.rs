@@ -29,13 +29,9 @@ pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, urls: &Urls) -> 
         _ => {}
     }
     let authorization_url = match grant_type {
-        Some(GrantType::AuthorizationCode) => req_url(
-            errors,
-            "oauth2.authorization_url",
-            &raw.authorization_url,
-            urls,
-            "authorization URL",
-        ),
+        Some(GrantType::AuthorizationCode) => {
+            req_url(errors, "oauth2.authorization_url", &raw.authorization_url, urls, "authorization URL")
+        }
         _ => opt_url(errors, "oauth2.authorization_url", &raw.authorization_url, urls),
     };
     let token_url = req_url(errors, "oauth2.token_url", &raw.token_url, urls, "access token URL");

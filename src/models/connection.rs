@@ -232,7 +232,10 @@ impl Loaded {
 
 /// The service's API base URL and settings with `row`'s values in every URL (see
 /// `domain::variables`): the one place a connection's URLs are resolved.
-pub fn resolve(service: &ServiceRow, row: &ConnectionMeta) -> Result<(Option<String>, ServiceConfig), AppError> {
+pub fn resolve(
+    service: &ServiceRow,
+    row: &ConnectionMeta,
+) -> Result<(Option<String>, ServiceConfig), AppError> {
     let view = service.view()?;
     if view.connection_variables.is_empty() {
         return Ok((view.api_base_url, view.config));

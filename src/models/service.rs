@@ -8,8 +8,8 @@ use crate::db::DbConn;
 use crate::db::schema::services;
 use crate::domain::destinations::Destinations;
 use crate::domain::service::{AuthType, ServiceConfig};
-use crate::domain::variables::ConnectionVariable;
 use crate::domain::service_input::{SecretChange, ServiceInput, ValidService};
+use crate::domain::variables::ConnectionVariable;
 use crate::error::AppError;
 
 /// Where the client secret's ciphertext is bound: table, column, row id.
@@ -151,7 +151,8 @@ fn config_json(spec: &ValidService) -> Result<String, AppError> {
     let failed = |e: serde_json::Error| AppError::Internal(format!("service settings: {e}"));
     let mut settings = serde_json::to_value(&spec.config).map_err(failed)?;
     if let (Some(object), false) = (settings.as_object_mut(), spec.connection_variables.is_empty()) {
-        object.insert(VARIABLES_KEY.into(), serde_json::to_value(&spec.connection_variables).map_err(failed)?);
+        object
+            .insert(VARIABLES_KEY.into(), serde_json::to_value(&spec.connection_variables).map_err(failed)?);
     }
     serde_json::to_string(&settings).map_err(failed)
 }

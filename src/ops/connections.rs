@@ -252,8 +252,11 @@ pub async fn update(
     };
     if input.variables.as_ref().is_some_and(|sent| {
         let mut checked = FieldErrors::new();
-        variables::values(&mut checked, &loaded.service.view().map(|s| s.connection_variables).unwrap_or_default(), sent)
-            != loaded.row.variables()
+        variables::values(
+            &mut checked,
+            &loaded.service.view().map(|s| s.connection_variables).unwrap_or_default(),
+            sent,
+        ) != loaded.row.variables()
             || !checked.is_empty()
     }) {
         push(

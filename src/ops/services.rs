@@ -251,7 +251,9 @@ fn connections_set_aside(
         .filter_map(|holder| {
             // A connection of a service with variables was entrusted its own resolved origins.
             let resolved = (!spec.connection_variables.is_empty())
-                .then(|| variables::resolve(spec.api_base_url.as_deref(), &spec.config, &holder.variables).ok())
+                .then(|| {
+                    variables::resolve(spec.api_base_url.as_deref(), &spec.config, &holder.variables).ok()
+                })
                 .flatten()
                 .map(|(api, config)| Destinations::of(api.as_deref(), &config));
             let moves = holder.entrusted.moves_to(resolved.as_ref().unwrap_or(new));

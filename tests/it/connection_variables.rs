@@ -5,7 +5,9 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Api, FakeProvider, TestApp, connect_oauth, invoke, loopback, oauth_service_at, text_of};
+use crate::support::{
+    Api, FakeProvider, TestApp, connect_oauth, invoke, loopback, oauth_service_at, text_of,
+};
 
 /// An OAuth2 service of the fake whose every URL is under `/tenants/{tenant}`.
 fn tenant_service(fake: &FakeProvider) -> Value {
@@ -45,7 +47,8 @@ async fn a_connection_sends_every_call_to_the_urls_its_values_make() {
     assert_eq!(service["connection_variables"][0]["name"], "tenant");
     assert_eq!(service["api_base_url"], format!("{}/tenants/{{tenant}}/api", fake.url));
 
-    let created = api.create("/api/v1/connections", &connection_with("acme_desk", json!({"tenant": "ACME"}))).await;
+    let created =
+        api.create("/api/v1/connections", &connection_with("acme_desk", json!({"tenant": "ACME"}))).await;
     assert_eq!(created["variables"], json!({"tenant": "acme"}), "stored lower-cased");
 
     let browser = app.admin().await;

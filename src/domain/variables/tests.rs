@@ -12,7 +12,10 @@ fn template(raw: &str) -> Result<String, String> {
 
 #[test]
 fn a_variable_left_of_a_fixed_dotted_domain_is_accepted() {
-    assert_eq!(template("https://{subdomain}.zendesk.com/api/v2").unwrap(), "https://{subdomain}.zendesk.com/api/v2");
+    assert_eq!(
+        template("https://{subdomain}.zendesk.com/api/v2").unwrap(),
+        "https://{subdomain}.zendesk.com/api/v2"
+    );
     assert!(template("https://{subdomain}.eu.zendesk.com").is_ok());
     assert!(template("https://{tenant}.{subdomain}.example.com").is_ok());
 }
@@ -27,7 +30,12 @@ fn a_variable_anywhere_in_the_path_or_query_is_accepted_and_kept_unencoded() {
 
 #[test]
 fn a_host_variable_without_a_fixed_registrable_domain_is_refused() {
-    for raw in ["https://{subdomain}/x", "https://api.{subdomain}", "https://{subdomain}.com", "https://x.{subdomain}.com"] {
+    for raw in [
+        "https://{subdomain}/x",
+        "https://api.{subdomain}",
+        "https://{subdomain}.com",
+        "https://x.{subdomain}.com",
+    ] {
         let e = template(raw).unwrap_err();
         assert!(e.contains("registrable domain must be fixed"), "{raw}: {e}");
     }
@@ -67,9 +75,8 @@ fn declarations_are_snake_case_unique_short_and_few() {
     assert!(errors.contains_key("connection_variables.1.name"));
     assert!(errors.contains_key("connection_variables.2.name"));
     assert!(errors.contains_key("connection_variables.3.name"));
-    let six: Vec<_> = (0..6)
-        .map(|i| ConnectionVariable { name: format!("v{i}"), display_name: "V".into() })
-        .collect();
+    let six: Vec<_> =
+        (0..6).map(|i| ConnectionVariable { name: format!("v{i}"), display_name: "V".into() }).collect();
     let mut errors = FieldErrors::new();
     declarations(&mut errors, &six);
     assert!(errors.contains_key("connection_variables"));
@@ -121,7 +128,10 @@ fn resolving_substitutes_every_url_and_names_a_missing_value() {
     assert_eq!(resolve(None, &config, &Values::new()).unwrap_err(), "subdomain");
 
     let patterns = Destinations::of(Some("https://{subdomain}.zendesk.com/api/v2"), &config);
-    assert_eq!(patterns.get(crate::domain::destinations::Role::Token), Some("https://{subdomain}.zendesk.com:443"));
+    assert_eq!(
+        patterns.get(crate::domain::destinations::Role::Token),
+        Some("https://{subdomain}.zendesk.com:443")
+    );
     let entrusted = Destinations::of(api.as_deref(), &resolved);
     assert_eq!(entrusted.get(crate::domain::destinations::Role::Api), Some("https://acme.zendesk.com:443"));
 }
@@ -155,4 +165,17 @@ fn a_client_secret_pattern_matches_one_label_only() {
     assert!(!secret.allows_any("http://acme.zendesk.com/oauth/tokens"));
     assert!(!secret.allows_any("https://acme.zendesk.com:8443/oauth/tokens"));
     assert!(!origin_matches("https://{subdomain}.zendesk.com:443", "https://-x.zendesk.com:443"));
+}
+
+#[test]
+fn a_consent_form_may_post_to_any_host_under_the_fixed_domain_only() {
+    assert_eq!(
+        csp_source("https://{subdomain}.zendesk.com/oauth/authorizations/new").as_deref(),
+        Some("https://*.zendesk.com")
+    );
+    assert_eq!(
+        csp_source("http://127.0.0.1:9000/{tenant}/authorize").as_deref(),
+        Some("http://127.0.0.1:9000")
+    );
+    assert_eq!(csp_source("https://auth.example.com/x").as_deref(), Some("https://auth.example.com"));
 }
