@@ -329,19 +329,8 @@ pub fn validate(
     {
         guard_in_use(&mut errors, existing, config);
     }
-    let names = |vars: &[ConnectionVariable]| vars.iter().map(|v| v.name.clone()).collect::<Vec<_>>();
     if let Some(existing) = existing.filter(|e| e.connection_count > 0) {
-        if names(existing.connection_variables) != names(&connection_variables) {
-            push(
-                &mut errors,
-                "connection_variables",
-                format!(
-                    "The connection variables cannot change: {} connection(s) use this service and hold \
-                     values for them; delete them first or create a new service.",
-                    existing.connection_count
-                ),
-            );
-        }
+        variables_in_use(&mut errors, existing, &connection_variables);
     }
     match (name, link_name, config) {
         (Some(name), Some(link_name), Some(config)) if errors.is_empty() => Ok(ValidService {
@@ -371,6 +360,22 @@ fn test_request(raw: &str) -> Result<String, String> {
         return Err("The path starts with / and has no spaces (e.g. /me), at most 500 characters.".into());
     }
     Ok(format!("{method} {path}"))
+}
+
+/// With connections in place, the variables they hold values for must not change under them.
+fn variables_in_use(errors: &mut FieldErrors, existing: &Existing, new: &[ConnectionVariable]) {
+    let names = |vars: &[ConnectionVariable]| vars.iter().map(|v| v.name.clone()).collect::<Vec<_>>();
+    if names(existing.connection_variables) != names(new) {
+        push(
+            errors,
+            "connection_variables",
+            format!(
+                "The connection variables cannot change: {} connection(s) use this service and hold values \
+                 for them; delete them first or create a new service.",
+                existing.connection_count
+            ),
+        );
+    }
 }
 
 /// With connections in place, the shape of their credentials must not change under them.

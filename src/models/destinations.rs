@@ -66,9 +66,12 @@ pub struct Holder {
     pub variables: Values,
 }
 
+/// id, link name, name, owner, entrusted origins, variables.
+type HolderColumns = (i64, String, String, String, Option<String>, Option<String>);
+
 /// The connections of `service_id` that hold a credential or a token, by owner and name.
 pub fn holders(conn: &mut DbConn, service_id: i64) -> QueryResult<Vec<Holder>> {
-    let rows: Vec<(i64, String, String, String, Option<String>, Option<String>)> = connections::table
+    let rows: Vec<HolderColumns> = connections::table
         .inner_join(users::table)
         .filter(connections::service_id.eq(service_id))
         .filter(
