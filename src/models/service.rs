@@ -70,12 +70,9 @@ pub struct Service {
 impl ServiceRow {
     pub fn view(&self) -> Result<Service, AppError> {
         let unreadable = |e| AppError::Internal(format!("service {} has unreadable settings: {e}", self.id));
-        let mut settings: serde_json::Value = serde_json::from_str(&self.config).map_err(unreadable)?;
-        let connection_variables = match settings.as_object_mut().and_then(|o| o.remove(VARIABLES_KEY)) {
-            Some(vars) => serde_json::from_value(vars).map_err(unreadable)?,
-            None => Vec::new(),
-        };
-        let config: ServiceConfig = serde_json::from_value(settings).map_err(unreadable)?;
+        // Read straight from the text, not through a `Value`, which would reorder the extra parameters.
+        let config: ServiceConfig = serde_json::from_str(&self.config).map_err(unreadable)?;
+        let Variables { connection_variables } = serde_json::from_str(&self.config).map_err(unreadable)?;
         Ok(Service {
             id: self.id,
             link_name: self.link_name.clone(),
@@ -143,18 +140,26 @@ impl Service {
     }
 }
 
-/// The settings' JSON key of the connection variables, beside the type-specific settings.
-const VARIABLES_KEY: &str = "connection_variables";
+/// The connection variables beside the type-specific settings in the stored JSON.
+#[derive(serde::Deserialize)]
+struct Variables {
+    #[serde(default)]
+    connection_variables: Vec<ConnectionVariable>,
+}
 
-/// The settings as stored: the type-specific settings, and the connection variables when there are any.
+/// The settings as stored: the type-specific settings, and the connection variables when there are any
+/// (written into the same object as text, which keeps the order of the extra parameters).
 fn config_json(spec: &ValidService) -> Result<String, AppError> {
     let failed = |e: serde_json::Error| AppError::Internal(format!("service settings: {e}"));
-    let mut settings = serde_json::to_value(&spec.config).map_err(failed)?;
-    if let (Some(object), false) = (settings.as_object_mut(), spec.connection_variables.is_empty()) {
-        object
-            .insert(VARIABLES_KEY.into(), serde_json::to_value(&spec.connection_variables).map_err(failed)?);
+    let settings = serde_json::to_string(&spec.config).map_err(failed)?;
+    if spec.connection_variables.is_empty() {
+        return Ok(settings);
     }
-    serde_json::to_string(&settings).map_err(failed)
+    let variables = serde_json::to_string(&spec.connection_variables).map_err(failed)?;
+    match settings.strip_prefix('{') {
+        Some(rest) => Ok(format!("{{\"connection_variables\":{variables},{rest}")),
+        None => Err(AppError::Internal("service settings are not a JSON object".into())),
+    }
 }
 
 /// Inserts a service and seals its secret under the new row's id, in one transaction.

@@ -57,6 +57,7 @@ fn changed_fields(old: &Service, new: &ValidService) -> Vec<String> {
         ("description", old.description != new.description),
         ("api_base_url", old.api_base_url != new.api_base_url),
         ("auth_type", old.config.auth_type() != new.config.auth_type()),
+        ("connection_variables", old.connection_variables != new.connection_variables),
     ] {
         if changed {
             fields.push(field.to_owned());

@@ -201,6 +201,8 @@ async fn the_service_form_declares_variables_and_the_connection_form_asks_for_th
     assert_eq!(res.status, 303, "{}", text_of(&res));
     let edit = browser.get("/admin/services/zendesk/edit").await;
     assert!(edit.body.contains("value=\"subdomain\""), "{}", edit.body);
+    let details = text_of(&browser.get("/admin/services/zendesk").await);
+    assert!(details.contains("{subdomain} Zendesk subdomain"), "{details}");
     let form = browser.get("/admin/connections/new?service=zendesk").await;
     let text = text_of(&form);
     assert!(text.contains("Zendesk subdomain"), "{text}");
