@@ -1,7 +1,7 @@
 //! The service form's values as the page shows them, and their conversion from the posted fields and
 //! into `ServiceInput`. One table (`FIELDS`) says where each plain field goes in the input; rows
-//! (parameters, scopes, extra parameters, connection variables) arrive as repeated fields, and a few fields need a word of
-//! their own (the token's name, the refresh statuses).
+//! (parameters, scopes, extra parameters, connection variables) arrive as repeated fields, and a few
+//! fields need a word of their own (the token's name, the refresh statuses).
 
 use std::collections::HashMap;
 
