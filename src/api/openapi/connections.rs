@@ -239,6 +239,12 @@ pub fn schemas() -> Map<String, Value> {
             "properties": {
                 "name": optional(text::display_name(100, "Shown in lists; stored trimmed.")),
                 "scopes": scopes,
+                "variables": optional(json!({
+                    "type": "object",
+                    "additionalProperties": { "type": "string", "maxLength": 63 },
+                    "description": "Accepted only when equal to the stored values: they are fixed when the \
+                                    connection is created (422 otherwise).",
+                })),
             },
         },
         "ConnectionDeleted": {
