@@ -13,6 +13,9 @@ use crate::domain::validate::{self, push};
 use crate::domain::variables::{self, ConnectionVariable};
 use crate::error::FieldErrors;
 
+mod in_use;
+use in_use::{guard_in_use, variables_in_use};
+
 /// Declares an input section (every field optional, as a PATCH may leave any out) and `or`, which
 /// fills the fields it leaves out from a base: a setting is written out once, here.
 macro_rules! input_section {
@@ -360,43 +363,6 @@ fn test_request(raw: &str) -> Result<String, String> {
         return Err("The path starts with / and has no spaces (e.g. /me), at most 500 characters.".into());
     }
     Ok(format!("{method} {path}"))
-}
-
-/// With connections in place, the variables they hold values for must not change under them.
-fn variables_in_use(errors: &mut FieldErrors, existing: &Existing, new: &[ConnectionVariable]) {
-    let names = |vars: &[ConnectionVariable]| vars.iter().map(|v| v.name.clone()).collect::<Vec<_>>();
-    if names(existing.connection_variables) != names(new) {
-        push(
-            errors,
-            "connection_variables",
-            format!(
-                "The connection variables cannot change: {} connection(s) use this service and hold values \
-                 for them; delete them first or create a new service.",
-                existing.connection_count
-            ),
-        );
-    }
-}
-
-/// With connections in place, the shape of their credentials must not change under them.
-fn guard_in_use(errors: &mut FieldErrors, existing: &Existing, config: &ServiceConfig) {
-    let n = existing.connection_count;
-    let why = format!("{n} connection(s) use this service; delete them first or create a new service.");
-    if existing.config.auth_type() != config.auth_type() {
-        push(errors, "auth_type", format!("The authentication type cannot change: {why}"));
-        return;
-    }
-    if let (Some(old), Some(new)) = (existing.config.api_key(), config.api_key()) {
-        let names = |c: &ApiKeyConfig| c.params.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
-        if names(old) != names(new) {
-            push(errors, "api_key.params", format!("The parameter names cannot change: {why}"));
-        }
-    }
-    if let (Some(old), Some(new)) = (existing.config.oauth(), config.oauth())
-        && old.grant_type != new.grant_type
-    {
-        push(errors, "oauth2.grant_type", format!("The grant type cannot change: {why}"));
-    }
 }
 
 fn api_key(errors: &mut FieldErrors, raw: Option<&ApiKeyInput>) -> Option<ApiKeyConfig> {
