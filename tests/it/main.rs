@@ -7,6 +7,7 @@ mod access;
 mod attention;
 mod backup;
 mod cli;
+mod connection_variables;
 mod connections;
 mod connections_logs;
 mod connections_manage;
