@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::crypto::Secret;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::metrics::Metrics;
 use crate::outbound::Outbound;
 use crate::password::Hasher;
 use crate::refresher::Refresher;
@@ -65,6 +66,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
         activity: Activity::start(db.clone()),
         cache: cache::for_database(&db),
         names: Arc::default(),
+        metrics: Metrics::default(),
         db,
         clock,
         base_url: base_url.clone(),
@@ -167,6 +169,8 @@ pub enum Access {
     Admin,
     /// An SDAdmin's API token.
     Api,
+    /// The metrics token (`CONNECTIONS_METRICS_TOKEN`); the route does not exist without one.
+    Metrics,
 }
 
 /// One row of the route table.
@@ -248,6 +252,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/static/{name}", Public, || web::get().to(pages::assets::serve_asset)),
         r(M::GET, "/healthz", Public, || web::get().to(api::health::healthz)),
         r(M::GET, "/readyz", Public, || web::get().to(api::health::readyz)),
+        r(M::GET, "/metrics", Metrics, || web::get().to(api::metrics::scrape)),
         r(M::GET, "/login", Public, || web::get().to(pages::login::show_login)),
         r(M::POST, "/login", Public, || web::post().to(pages::login::sign_in)),
         r(M::POST, "/logout", SignedIn, || web::post().to(pages::login::sign_out)),

@@ -10,6 +10,7 @@ pub use pg_url::with_client_timeouts;
 pub use pool::{Conn, Manager, Pooled};
 pub use static_sql::{IdIn, Paged, StaticSql, static_sql};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -122,6 +123,24 @@ pub struct Db {
     wait: Duration,
     /// Runs after each use of a write connection (the cache's `changes`).
     changes: Arc<OnceLock<ChangeHook>>,
+    /// Uses by `run` waiting for a pooled connection right now (r2d2 does not say).
+    waiting: Arc<AtomicU64>,
+}
+
+/// Counts one wait for a pooled connection while it lives.
+struct Waiting<'a>(&'a AtomicU64);
+
+impl<'a> Waiting<'a> {
+    fn start(count: &'a AtomicU64) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Db {
@@ -166,7 +185,23 @@ impl Db {
                 Some(pool::pool_of(Manager::new(url, true, health.counter(), wait), max_size / 2 + 2, wait)?)
             }
         };
-        Ok(Db { pool, readers, backend, health, wait, changes: Arc::default() })
+        Ok(Db { pool, readers, backend, health, wait, changes: Arc::default(), waiting: Arc::default() })
+    }
+
+    /// Per pool (`write`, `read`): the connections in use and the idle ones.
+    pub fn pool_usage(&self) -> Vec<(&'static str, u32, u32)> {
+        let usage = |name, pool: &Pool<Manager>| {
+            let state = pool.state();
+            (name, state.connections - state.idle_connections, state.idle_connections)
+        };
+        let mut pools = vec![usage("write", &self.pool)];
+        pools.extend(self.readers.as_ref().map(|readers| usage("read", readers)));
+        pools
+    }
+
+    /// How many uses by `run` wait for a pooled connection right now.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     pub fn backend(&self) -> Backend {
@@ -235,8 +270,13 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
     {
         let (pool, health, changes) = (self.pool.clone(), self.health.clone(), self.changes.clone());
+        let waiting = self.waiting.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = health.ready(pool.get()?, &pool)?;
+            let pooled = {
+                let _waiting = Waiting::start(&waiting);
+                pool.get()?
+            };
+            let mut conn = health.ready(pooled, &pool)?;
             let result = f(&mut conn);
             health.after(&mut conn, &result);
             if !conn.is_lost()

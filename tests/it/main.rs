@@ -18,6 +18,7 @@ mod hostile_input;
 mod invoke;
 mod keys;
 mod lockout;
+mod metrics;
 mod migrations;
 mod no_refresh;
 mod openapi;
