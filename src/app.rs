@@ -40,7 +40,8 @@ pub struct Running {
 /// Builds and starts the whole app. `main` and every test call this.
 pub async fn build(config: Config) -> Result<Running, AppError> {
     let wait = std::time::Duration::from_secs(config.database_timeout_secs);
-    let db = Db::connect_within(&config.database_url, (config.workers as u32 * 2).clamp(4, 32), wait)?;
+    let database_url = crate::db::through_tls_relay(&config.database_url, &config.data_dir)?;
+    let db = Db::connect_within(&database_url, (config.workers as u32 * 2).clamp(4, 32), wait)?;
     db.migrate()?;
     let keyring = keys::load_or_create(&config, &db)?;
     keys::check_database_key_ids(&db, &keyring, config.clock.now())?;
@@ -116,7 +117,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
     spawn_maintenance(state.db.clone(), state.clock.clone(), stopped.clone());
     if let Some(cache) = &state.cache {
-        cache::watch(&state.db, &config.database_url, cache.clone(), stopped.clone());
+        cache::watch(&state.db, &database_url, cache.clone(), stopped.clone());
     }
     if config.no_refresh {
         tracing::warn!(

@@ -1,11 +1,14 @@
 //! The database: one `DbConn` over SQLite and PostgreSQL, a pool whose manager dispatches on the URL
 //! scheme, per-backend embedded migrations, and `Db::run` to use a connection off the async threads.
 
+mod pg_relay;
+mod pg_tls;
 mod pg_url;
 mod pool;
 pub mod schema;
 mod static_sql;
 
+pub use pg_tls::through_tls_relay;
 pub use pg_url::with_client_timeouts;
 pub use pool::{Conn, Manager, Pooled};
 pub use static_sql::{IdIn, Paged, StaticSql, static_sql};

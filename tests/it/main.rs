@@ -22,6 +22,7 @@ mod metrics;
 mod migrations;
 mod no_refresh;
 mod openapi;
+mod pg_tls;
 mod provider_text;
 mod refresh;
 mod refresh_faults;
