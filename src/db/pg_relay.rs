@@ -29,7 +29,7 @@ const FOLDER_PREFIX: &str = "pg-tls-";
 const MAX_SOCKET_PATH: usize = 107;
 
 /// A new private folder for a relay's socket under `parent`, after removing the folders of relays
-/// that are gone (a socket nobody listens on).
+/// that are gone (a socket nobody listens on, in a folder older than a minute).
 pub fn new_folder(parent: &Path) -> Result<PathBuf, String> {
     crate::private_files::create_dir(parent)
         .map_err(|e| format!("cannot create the data folder {}: {e}", parent.display()))?;
@@ -53,7 +53,14 @@ fn remove_stale(parent: &Path) {
                 Err(ErrorKind::ConnectionRefused | ErrorKind::NotFound)
             )
         };
-        if sockets.iter().all(gone) {
+        // A folder another process has just made may not hold its socket yet.
+        let young = dir
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < Duration::from_secs(60));
+        if !young && sockets.iter().all(gone) {
             let _ = std::fs::remove_dir_all(dir.path());
         }
     }

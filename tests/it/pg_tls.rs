@@ -3,15 +3,17 @@
 //! in the server's data folder, and `ssl = on` with them. The server keeps accepting plain
 //! connections (the other tests use them). PostgreSQL only: skipped without `TEST_DATABASE_URL`.
 
+use std::io::Write;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::sync::OnceLock;
 
 use connections::app;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
 use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
 
-use crate::support::{Setup, TestApp, TestDb, loopback, me, setup_on};
+use crate::support::{Setup, TestApp, TestDb, command, loopback, me, setup_on};
 
 /// The CA files the tests trust: the one that signed the server's certificate, and another.
 struct Cas {
@@ -201,4 +203,32 @@ async fn plain_connections_still_work_beside_tls_ones() {
     let app = TestApp::spawn_on(TestDb::new(), |_| {}).await;
     let (this_one, _, _) = encrypted(&app).await;
     assert!(!this_one, "a URL without sslmode connects in the clear, as before");
+}
+
+#[test]
+fn the_administration_commands_reach_the_database_over_tls_too() {
+    let Some(cas) = tls() else { return };
+    let db = database("localhost", &format!("sslmode=verify-full&sslrootcert={}", cas.right.display()));
+    let mut add = command(&db)
+        .args(["user", "add", "ops", "--role", "sdadmin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin.take().unwrap().write_all(b"ops-password-1234\n").unwrap();
+    let added = add.wait_with_output().unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let listed = command(&db).args(["user", "list"]).output().unwrap();
+    assert!(listed.status.success(), "{}", String::from_utf8_lossy(&listed.stderr));
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("ops"));
+
+    let wrong = format!(
+        "{}?sslmode=verify-full&sslrootcert={}",
+        db.url.split('?').next().unwrap(),
+        cas.wrong.display()
+    );
+    let refused = command(&db).args(["user", "list"]).env("DATABASE_URL", wrong).output().unwrap();
+    assert_eq!(refused.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("invalid peer certificate"));
 }
