@@ -2,11 +2,13 @@
 //! outcome, checked value by value; refused without the metrics token or with a wrong one, absent
 //! when none is configured; and never showing a secret.
 
+use std::sync::{Arc, Barrier};
+
 use connections::crypto::Secret;
 use serde_json::json;
 
 use crate::support::{
-    Behaviour, Exposition, Page, Setup, TestApp, access_token, assert_hidden, connection, me,
+    Behaviour, Exposition, Page, Setup, TestApp, access_token, assert_hidden, connection, eventually, me,
     parse_exposition, row, setup_with,
 };
 
@@ -134,4 +136,35 @@ async fn metrics_need_the_metrics_token_and_do_not_exist_without_one() {
     let res =
         app.http().post(format!("{}/metrics", app.base)).bearer_auth(METRICS_TOKEN).json(&json!({})).send();
     assert_eq!(res.await.unwrap().status(), 405);
+}
+
+#[tokio::test]
+async fn the_pool_gauges_show_every_write_connection_in_use_and_a_request_waiting_for_one() {
+    let app = TestApp::spawn_with(|c| {
+        with_token(c);
+        c.workers = 1; // four write connections
+    })
+    .await;
+    let gate = Arc::new(Barrier::new(5));
+    let mut holders = Vec::new();
+    for _ in 0..4 {
+        let (db, gate) = (app.state.db.clone(), gate.clone());
+        holders.push(tokio::spawn(async move { db.run(move |_| Ok(gate.wait())).await }));
+    }
+    let db = app.state.db.clone();
+    let waiter = tokio::spawn(async move { db.run(|_| Ok(())).await });
+    let gauges = async || {
+        let (m, _) = metrics(&app).await;
+        let in_use = m.value("connections_db_pool_connections", &[("pool", "write"), ("state", "in_use")]);
+        (in_use.unwrap(), m.value("connections_db_pool_waiting", &[]).unwrap())
+    };
+    eventually("four connections in use and one request waiting", async || gauges().await == (4.0, 1.0))
+        .await;
+
+    tokio::task::spawn_blocking(move || gate.wait()).await.unwrap();
+    for holder in holders {
+        holder.await.unwrap().unwrap();
+    }
+    waiter.await.unwrap().unwrap();
+    assert_eq!(gauges().await.1, 0.0, "nobody waits any more");
 }
