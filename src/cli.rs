@@ -173,7 +173,8 @@ pub enum TokenCommand {
 
 /// Opens the database for an administration command (migrating it, so a fresh one works too).
 fn open(db: &DbArgs) -> Result<Db, AppError> {
-    let db = Db::connect(&db.database_url, 2)?;
+    let url = crate::db::through_tls_relay(&db.database_url, &std::env::temp_dir())?;
+    let db = Db::connect(&url, 2)?;
     db.migrate()?;
     Ok(db)
 }

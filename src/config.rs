@@ -102,7 +102,15 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core; two per core on PostgreSQL).
     #[arg(long, env = "CONNECTIONS_WORKERS")]
     pub workers: Option<usize>,
+
+    /// The bearer token a Prometheus scraper sends to `GET /metrics` (at least 16 characters);
+    /// without one, `/metrics` answers 404.
+    #[arg(long, env = "CONNECTIONS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
+
+/// The shortest metrics token accepted: a guessable one would expose the service names.
+const MIN_METRICS_TOKEN: usize = 16;
 
 /// One worker per core; two on PostgreSQL, where a worker waits for each round trip to the server
 /// (the connection is blocking) and a second one keeps the core busy meanwhile. On SQLite a worker
@@ -150,6 +158,8 @@ pub struct Config {
     pub no_refresh: bool,
     /// How long a stopping server lets requests in flight finish (see `shutdown`).
     pub shutdown_grace_secs: u64,
+    /// What a scraper must send to `GET /metrics`; `None`: no metrics endpoint.
+    pub metrics_token: Option<Secret>,
     pub clock: Clock,
 }
 
@@ -198,6 +208,16 @@ impl Config {
         config.database_timeout_secs = u64::from(args.database_timeout_secs);
         config.no_refresh = args.no_refresh;
         config.shutdown_grace_secs = u64::from(args.shutdown_grace_secs);
+        config.metrics_token = match args.metrics_token.map(Secret::new) {
+            Some(token) if token.expose().trim().is_empty() => None,
+            Some(token) if token.expose().len() < MIN_METRICS_TOKEN => {
+                return Err(invalid(
+                    "CONNECTIONS_METRICS_TOKEN",
+                    format!("must be at least {MIN_METRICS_TOKEN} characters"),
+                ));
+            }
+            token => token,
+        };
         if let Some(w) = args.workers {
             config.workers = w.clamp(1, 64);
         }
@@ -230,6 +250,7 @@ impl Config {
             database_timeout_secs: crate::db::DEFAULT_WAIT.as_secs(),
             no_refresh: false,
             shutdown_grace_secs: 30,
+            metrics_token: None,
             clock: Clock::system(),
         }
     }

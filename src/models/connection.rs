@@ -387,3 +387,12 @@ pub fn due_for_refresh(conn: &mut DbConn, before: i64, now: i64, limit: i64) -> 
         .select(connections::id)
         .load(conn)
 }
+
+/// How many connections there are of each status (one pass over the index that leads with it).
+pub fn count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
+    connections::table
+        .group_by(connections::status)
+        .select((connections::status, diesel::dsl::count_star()))
+        .order(connections::status)
+        .load(conn)
+}

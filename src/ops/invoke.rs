@@ -268,7 +268,12 @@ async fn run(
         ..NewEvent::default()
     };
     let result = attempt(state, loaded, config, &prepared, &req).await;
-    event.latency_ms = started.elapsed().as_millis() as i64;
+    let elapsed = started.elapsed();
+    event.latency_ms = elapsed.as_millis() as i64;
+    if kind == "invoke" {
+        let status = result.as_ref().ok().map(|(answer, _)| answer.status);
+        state.metrics.invoked(&loaded.service.link_name, status, elapsed);
+    }
     match &result {
         Ok((answer, _)) => {
             event.status = Some(i32::from(answer.status));
