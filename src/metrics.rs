@@ -1,11 +1,9 @@
 //! What this instance counts as it works, for Prometheus: invokes by service and status class with
-//! their latency, token refreshes by outcome, and (in `cache`) cache hits and misses. The counters
+//! their latency, token refreshes by outcome, webhook and email deliveries by outcome, and (in
+//! `cache`) cache hits and misses. The counters
 //! are atomics that the request path bumps without allocating; a scrape copies them, adds what it
 //! reads at that moment (connections by status, the database pools, see `exposition`) and has
 //! `prometheus-client` write the text format.
-//!
-//! Webhook deliveries by outcome belong here too, as one more array of counters beside `refreshes`
-//! and one more family in `exposition`.
 
 mod exposition;
 mod histogram;
@@ -53,6 +51,30 @@ impl RefreshOutcome {
     }
 }
 
+/// How one attempt to deliver a webhook or an email ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryOutcome {
+    /// The receiver took it (a 2xx, or the mail server accepted it).
+    Delivered,
+    /// It failed and is tried again later.
+    Retrying,
+    /// It failed for the last time (retries spent, or the endpoint is disabled).
+    Failed,
+}
+
+impl DeliveryOutcome {
+    pub const ALL: [DeliveryOutcome; 3] =
+        [DeliveryOutcome::Delivered, DeliveryOutcome::Retrying, DeliveryOutcome::Failed];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            DeliveryOutcome::Delivered => "delivered",
+            DeliveryOutcome::Retrying => "retrying",
+            DeliveryOutcome::Failed => "failed",
+        }
+    }
+}
+
 /// One service's invokes: a count per status class and the latency of all of them.
 #[derive(Default)]
 struct ServiceSeries {
@@ -67,6 +89,7 @@ pub struct Metrics {
     /// ends (counters never go back); looked up by `&str`, so an invoke allocates nothing here.
     invokes: RwLock<HashMap<String, ServiceSeries>>,
     refreshes: [AtomicU64; RefreshOutcome::ALL.len()],
+    deliveries: [AtomicU64; DeliveryOutcome::ALL.len()],
 }
 
 /// The index in `STATUS_CLASSES` of an HTTP status, or of no answer.
@@ -98,6 +121,11 @@ impl Metrics {
     /// Counts a token refresh that ended with `outcome`.
     pub fn refreshed(&self, outcome: RefreshOutcome) {
         self.refreshes[outcome as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a delivery attempt that ended with `outcome`.
+    pub fn delivered(&self, outcome: DeliveryOutcome) {
+        self.deliveries[outcome as usize].fetch_add(1, Ordering::Relaxed);
     }
 }
 

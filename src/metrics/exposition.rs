@@ -9,7 +9,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 
 use super::histogram::Snapshot;
-use super::{Metrics, RefreshOutcome, STATUS_CLASSES};
+use super::{DeliveryOutcome, Metrics, RefreshOutcome, STATUS_CLASSES};
 
 /// The content type of what `render` writes.
 pub use prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
@@ -33,6 +33,7 @@ pub struct Scraped {
 struct Exposition {
     invokes: Vec<(String, [u64; STATUS_CLASSES.len()], Snapshot)>,
     refreshes: Vec<(&'static str, u64)>,
+    deliveries: Vec<(&'static str, u64)>,
     scraped: Scraped,
 }
 
@@ -53,8 +54,12 @@ pub fn render(metrics: &Metrics, scraped: Scraped) -> Result<String, std::fmt::E
         .iter()
         .map(|o| (o.label(), metrics.refreshes[*o as usize].load(std::sync::atomic::Ordering::Relaxed)))
         .collect();
+    let deliveries = DeliveryOutcome::ALL
+        .iter()
+        .map(|o| (o.label(), metrics.deliveries[*o as usize].load(std::sync::atomic::Ordering::Relaxed)))
+        .collect();
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Exposition { invokes, refreshes, scraped }));
+    registry.register_collector(Box::new(Exposition { invokes, refreshes, deliveries, scraped }));
     let mut text = String::new();
     prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)?;
     Ok(text)
@@ -106,6 +111,15 @@ impl Collector for Exposition {
             MetricType::Counter,
         )?;
         for (outcome, n) in &self.refreshes {
+            counter(&mut family, &[("outcome", outcome)], *n)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "connections_webhook_deliveries",
+            "Webhook and email alert delivery attempts by outcome",
+            None,
+            MetricType::Counter,
+        )?;
+        for (outcome, n) in &self.deliveries {
             counter(&mut family, &[("outcome", outcome)], *n)?;
         }
         let mut family = encoder.encode_descriptor(
