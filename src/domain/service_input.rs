@@ -76,7 +76,35 @@ input_section! {
         pub extra_auth_params: Option<ExtraParams>,
         pub scopes: Option<Vec<Scope>>,
         pub refresh_on_status: Option<Vec<u16>>,
+        /// The provider's differences from RFC 6749 (`domain::provider`).
+        pub token_request_format: Option<String>,
+        pub pkce: Option<bool>,
+        pub scope_on_refresh: Option<bool>,
+        pub token_response: Option<ResponseMappingInput>,
+        pub dead_grant_errors: Option<Vec<String>>,
+        pub client_refused_errors: Option<Vec<String>>,
+        /// `path` blank: none.
+        pub expired_when: Option<BodyMatchInput>,
+        /// 0: none.
+        pub keep_alive_days: Option<u32>,
     }
+}
+
+/// Where a token response puts its fields, as sent: a field left out keeps its standard name.
+#[derive(Clone, Default, Deserialize, Serialize)]
+pub struct ResponseMappingInput {
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub expires_in: Option<String>,
+    pub refresh_token_expires_in: Option<String>,
+    pub scope: Option<String>,
+    pub expires_in_unit: Option<String>,
+}
+
+#[derive(Clone, Default, Deserialize, Serialize)]
+pub struct BodyMatchInput {
+    pub path: Option<String>,
+    pub equals: Option<String>,
 }
 
 /// Extra authorization parameters as sent — a JSON object or the form's rows — in their order, with

@@ -40,7 +40,9 @@ pub async fn start_authorization(
     let (verifier, challenge) = oauth::pkce_pair()?;
     let scopes = loaded.row.scopes_requested();
     let redirect_uri = callback_url(&alias_url(state).await?);
-    let url = oauth::authorize_url(&oauth_cfg, &redirect_uri, &scopes, &state_token, &challenge)
+    // Without PKCE the verifier is still kept with the flow, and never sent.
+    let challenge = oauth_cfg.pkce.then_some(challenge.as_str());
+    let url = oauth::authorize_url(&oauth_cfg, &redirect_uri, &scopes, &state_token, challenge)
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
     let (keyring, state_hash, connection_id, user_id, now) =
         (state.keyring.clone(), sha256_hex(&state_token), loaded.row.id, actor.id, state.clock.now());
@@ -265,12 +267,11 @@ pub async fn finish_authorization(
         }
         Err(e) => return Err(e),
     };
-    let form = vec![
-        ("grant_type", "authorization_code".to_owned()),
-        ("code", code),
-        ("redirect_uri", redirect_uri),
-        ("code_verifier", verifier.expose().to_owned()),
-    ];
+    let mut form =
+        vec![("grant_type", "authorization_code".to_owned()), ("code", code), ("redirect_uri", redirect_uri)];
+    if o.pkce {
+        form.push(("code_verifier", verifier.expose().to_owned()));
+    }
     match oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form).await {
         Ok(tokens) => {
             store_token_set(state, &loaded, tokens, &flow.scopes()).await?;

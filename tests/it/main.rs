@@ -21,6 +21,7 @@ mod lockout;
 mod migrations;
 mod no_refresh;
 mod openapi;
+mod provider_answers;
 mod provider_text;
 mod refresh;
 mod refresh_faults;
