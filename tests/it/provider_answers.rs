@@ -265,3 +265,40 @@ async fn bad_provider_settings_are_422_with_a_message_per_field_and_store_nothin
     assert_eq!(o["expired_when"], json!({"path": "error", "equals": "token_expired"}));
     assert_eq!(o["keep_alive_days"], 30);
 }
+
+#[tokio::test]
+async fn an_answer_matching_the_expiry_signal_refreshes_exactly_once_and_retries_once() {
+    // Slack answers a dead token on HTTP 200 (https://api.slack.com/authentication/rotation).
+    let expired = (200, json!({"ok": false, "error": "token_expired"}));
+    let behaviour =
+        Behaviour { style: Style::Slack, api_expired_answer: Some(expired), ..Behaviour::default() };
+    let signal = |s: &mut Value| {
+        slack(s);
+        s["oauth2"]["expired_when"] = json!({"path": "error", "equals": "token_expired"});
+    };
+    let Setup { app, fake, api, .. } = setup_with(|_| {}, behaviour.clone(), signal).await;
+    fake.kill(&access_token(&app, "zoho_main").await.unwrap());
+    let res = me(&api).await;
+    assert_eq!(
+        (res.json()["status"].as_u64(), fake.grants("refresh_token").len()),
+        (Some(200), 1),
+        "{}",
+        res.body
+    );
+    assert!(res.json()["body"].as_str().unwrap().contains("\"ok\":true"), "{}", res.body);
+    let calls = fake.api_calls();
+    assert_eq!(calls.iter().map(|c| c.accepted).collect::<Vec<_>>(), [false, true]);
+
+    // An API that keeps saying so: still one refresh and one retry, then its answer.
+    fake.set(|b| b.api_accepts = false);
+    let res = me(&api).await;
+    assert!(res.json()["body"].as_str().unwrap().contains("token_expired"), "{}", res.body);
+    assert_eq!((fake.grants("refresh_token").len(), fake.api_calls().len()), (2, 4));
+
+    // Without the signal, the same answer is the upstream's answer: no refresh.
+    let Setup { app, fake, api, .. } = setup_with(|_| {}, behaviour, slack).await;
+    fake.kill(&access_token(&app, "zoho_main").await.unwrap());
+    let res = me(&api).await;
+    assert!(res.json()["body"].as_str().unwrap().contains("token_expired"), "{}", res.body);
+    assert_eq!((fake.grants("refresh_token").len(), fake.api_calls().len()), (0, 1));
+}
