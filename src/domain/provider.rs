@@ -91,6 +91,11 @@ impl ResponseMapping {
             ("scope", &self.scope),
         ]
     }
+
+    /// The fields read somewhere other than their standard name, for the details page.
+    pub fn moved(&self) -> Vec<(&'static str, &str)> {
+        self.fields().into_iter().filter(|(name, path)| name != path).collect()
+    }
 }
 
 /// A JSON body match: the value at `path` equals `equals` (compared as text).
@@ -146,11 +151,11 @@ pub fn scalar_text(value: &Value) -> Option<String> {
     }
 }
 
-/// A dot path as a setting: 1–5 names of letters, digits, `_` or `-`, at most 100 characters.
+/// A dot path as a setting: 1–5 names of letters, digits, `_` or `-`, at most 100 characters as sent.
 pub fn path(raw: &str) -> Result<String, String> {
     let path = raw.trim();
     let ok = !path.is_empty()
-        && path.len() <= 100
+        && raw.chars().count() <= 100
         && path.split('.').count() <= 5
         && path.split('.').all(|part| {
             !part.is_empty() && part.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
@@ -164,11 +169,11 @@ pub fn path(raw: &str) -> Result<String, String> {
     }
 }
 
-/// An error code as a setting: 1–100 characters of letters, digits, `_`, `-`, `.` or `:`.
+/// An error code as a setting: letters, digits, `_`, `-`, `.` or `:`, at most 100 characters as sent.
 pub fn error_code(raw: &str) -> Result<String, String> {
     let code = raw.trim();
     let ok = !code.is_empty()
-        && code.len() <= 100
+        && raw.chars().count() <= 100
         && code.chars().all(|c| c.is_ascii_alphanumeric() || "_-.:".contains(c));
     if ok {
         Ok(code.to_owned())
