@@ -93,6 +93,7 @@ async fn store_token_set(
         .unwrap_or_else(|| requested.to_vec());
     let (keyring, id, now) = (state.keyring.clone(), loaded.row.id, state.clock.now());
     let expires_at = tokens.expires_in.map(|s| now + s.max(0));
+    let refresh_expires_at = tokens.refresh_token_expires_in.map(|s| now + s.max(0));
     let entrusted = loaded.destinations()?;
     state
         .db
@@ -101,6 +102,7 @@ async fn store_token_set(
                 access_token: &tokens.access_token,
                 refresh_token: tokens.refresh_token.as_ref(),
                 expires_at,
+                refresh_expires_at,
                 granted: &granted,
                 entrusted: &entrusted,
             };

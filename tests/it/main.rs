@@ -22,6 +22,7 @@ mod migrations;
 mod no_refresh;
 mod openapi;
 mod provider_answers;
+mod provider_idle;
 mod provider_settings;
 mod provider_text;
 mod refresh;

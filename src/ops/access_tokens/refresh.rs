@@ -129,6 +129,7 @@ async fn success(
         refresh_token: tokens.refresh_token,
         replaced,
         expires_at,
+        refresh_expires_at: tokens.refresh_token_expires_in.map(|s| now + s.max(0)),
         granted: tokens.scope.as_deref().map(|s| parse_granted(s, &config.scope_delimiter)),
     };
     let token = Token { value: new.access_token.clone(), version: row.token_version + 1 };
