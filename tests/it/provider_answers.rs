@@ -163,12 +163,14 @@ async fn a_json_token_request_reaches_the_provider_as_json_with_basic_authentica
 #[tokio::test]
 async fn with_pkce_off_no_challenge_or_verifier_is_sent() {
     let behaviour = Behaviour { require_pkce: false, ..Behaviour::default() };
-    let Setup { fake, api, .. } = setup_with(|_| {}, behaviour, |s| s["oauth2"]["pkce"] = false.into()).await;
+    let Setup { app: _app, fake, api, .. } =
+        setup_with(|_| {}, behaviour, |s| s["oauth2"]["pkce"] = false.into()).await;
     let authorize = &fake.authorize_calls()[0];
     assert!(authorize.contains_key("state") && !authorize.contains_key("code_challenge"), "{authorize:?}");
     assert!(!authorize.contains_key("code_challenge_method"));
     assert!(!fake.token_calls()[0].params.contains_key("code_verifier"));
-    assert_eq!(me(&api).await.json()["status"], 200);
+    let res = me(&api).await;
+    assert_eq!(res.json()["status"], 200, "{}", res.body);
     let shown = api.get("/api/v1/services/zoho").await.json();
     assert_eq!(shown["oauth2"]["pkce"], false);
 }

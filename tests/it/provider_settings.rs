@@ -8,7 +8,7 @@ use crate::support::{Api, Behaviour, Setup, TestApp, oauth_service_at, setup_wit
 
 #[tokio::test]
 async fn bad_provider_settings_are_422_with_a_message_per_field_and_store_nothing() {
-    let Setup { fake, api, .. } = setup_with(|_| {}, Behaviour::default(), |_| {}).await;
+    let Setup { app: _app, fake, api, .. } = setup_with(|_| {}, Behaviour::default(), |_| {}).await;
     let mut body = oauth_service_at(&fake, "bad_settings");
     body["oauth2"]["token_response"] =
         json!({"access_token": "authed_user..access_token", "scope": "a/b", "expires_in_unit": "minutes"});
