@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::Secret;
 use crate::domain::service::*;
+use crate::domain::service_provider::{BodyMatchInput, ResponseMappingInput};
 use crate::domain::validate::{self, push};
 use crate::error::FieldErrors;
 
@@ -88,23 +89,6 @@ input_section! {
         /// 0: none.
         pub keep_alive_days: Option<u32>,
     }
-}
-
-/// Where a token response puts its fields, as sent: a field left out keeps its standard name.
-#[derive(Clone, Default, Deserialize, Serialize)]
-pub struct ResponseMappingInput {
-    pub access_token: Option<String>,
-    pub refresh_token: Option<String>,
-    pub expires_in: Option<String>,
-    pub refresh_token_expires_in: Option<String>,
-    pub scope: Option<String>,
-    pub expires_in_unit: Option<String>,
-}
-
-#[derive(Clone, Default, Deserialize, Serialize)]
-pub struct BodyMatchInput {
-    pub path: Option<String>,
-    pub equals: Option<String>,
 }
 
 /// Extra authorization parameters as sent — a JSON object or the form's rows — in their order, with

@@ -5,9 +5,28 @@
 use std::collections::HashSet;
 
 use crate::domain::provider::{self, BodyMatch, MAX_ERROR_CODES, RequestFormat, ResponseMapping, TimeUnit};
-use crate::domain::service_input::{BodyMatchInput, OAuthInput, ResponseMappingInput, opt};
+use serde::{Deserialize, Serialize};
+
+use crate::domain::service_input::{OAuthInput, opt};
 use crate::domain::validate::push;
 use crate::error::FieldErrors;
+
+/// Where a token response puts its fields, as sent: a field left out keeps its standard name.
+#[derive(Clone, Default, Deserialize, Serialize)]
+pub struct ResponseMappingInput {
+    pub access_token: Option<String>,
+    pub refresh_token: Option<String>,
+    pub expires_in: Option<String>,
+    pub refresh_token_expires_in: Option<String>,
+    pub scope: Option<String>,
+    pub expires_in_unit: Option<String>,
+}
+
+#[derive(Clone, Default, Deserialize, Serialize)]
+pub struct BodyMatchInput {
+    pub path: Option<String>,
+    pub equals: Option<String>,
+}
 
 /// The longest keep-alive interval, in days.
 pub const MAX_KEEP_ALIVE_DAYS: u32 = 365;

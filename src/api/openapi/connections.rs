@@ -171,8 +171,8 @@ pub fn schemas() -> Map<String, Value> {
             "type": "object",
             "required": [
                 "link_name", "name", "service", "auth_type", "owner", "status", "status_message",
-                "scopes_requested", "scopes_granted", "connected_at", "expires_at", "refresh_token_expires_at",
-                "reconnect_soon", "last_error",
+                "scopes_requested", "scopes_granted", "connected_at", "expires_at",
+                "refresh_token_expires_at", "reconnect_soon", "last_error",
                 "revoke_outcome", "created_at", "updated_at",
             ],
             "properties": {

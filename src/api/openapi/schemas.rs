@@ -232,7 +232,10 @@ fn service_schemas() -> Map<String, Value> {
                     "type": "string", "enum": ["form", "json"],
                     "description": "How token requests carry their parameters: a form, or a JSON object.",
                 },
-                "pkce": { "type": "boolean", "description": "Whether a PKCE challenge and verifier are sent." },
+                "pkce": {
+                    "type": "boolean",
+                    "description": "Whether a PKCE challenge and verifier are sent.",
+                },
                 "scope_on_refresh": {
                     "type": "boolean",
                     "description": "Whether refresh requests carry the requested scopes too.",

@@ -217,7 +217,10 @@ fn provider_inputs() -> Map<String, Value> {
                             blank `path` removes the match; a path needs a value.",
             "properties": {
                 "path": path("Where to look, e.g. `error`; blank: no match."),
-                "equals": optional(text::plain(200, "The value meaning \"token expired\", e.g. `token_expired`.")),
+                "equals": optional(text::plain(
+                    200,
+                    "The value meaning \"token expired\", e.g. `token_expired`.",
+                )),
             },
         },
     }))

@@ -15,32 +15,14 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+pub use super::provider_styles::Style;
+use super::provider_styles::{bad_client, dead_grant};
+
 /// How the client must authenticate at the token and revoke endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
     Basic,
     Body,
-}
-
-/// Whose documented answer shapes the token endpoint uses, for tokens and for refusals.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Style {
-    /// RFC 6749 §5.1 and §5.2.
-    Standard,
-    /// Slack oauth.v2.access (https://api.slack.com/methods/oauth.v2.access) and token rotation
-    /// (https://api.slack.com/authentication/rotation): HTTP 200 always; the user token nested under
-    /// `authed_user` in the code exchange, at the top level in a refresh; `{"ok":false,"error":…}`.
-    Slack,
-    /// GitHub "Refreshing user access tokens" (https://docs.github.com/en/apps/creating-github-apps/
-    /// authenticating-with-a-github-app/refreshing-user-access-tokens): `refresh_token_expires_in`,
-    /// and refusals on HTTP 200 (`bad_refresh_token`, `incorrect_client_credentials`).
-    GitHub,
-    /// HubSpot OAuth refresh (https://developers.hubspot.com/docs/api/oauth/tokens): HTTP 400 with
-    /// `{"status":"BAD_REFRESH_TOKEN","message":…}` and no `error` field.
-    HubSpot,
-    /// Facebook Graph API errors (https://developers.facebook.com/docs/graph-api/guides/
-    /// error-handling): `{"error":{"message":…,"type":"OAuthException","code":190}}`.
-    Facebook,
 }
 
 /// What the fake does; tests change it with `FakeProvider::set`.
@@ -425,41 +407,6 @@ impl Provider {
         HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(body)
     }
 
-    /// A dead grant (an unknown, used or revoked code or refresh token) as `style` says it.
-    fn dead_grant(&self, behaviour: &Behaviour, description: &str) -> HttpResponse {
-        match behaviour.style {
-            Style::Standard => oauth_error(400, "invalid_grant", description),
-            Style::Slack => HttpResponse::Ok().json(json!({ "ok": false, "error": "invalid_refresh_token" })),
-            Style::GitHub => HttpResponse::Ok().json(json!({
-                "error": "bad_refresh_token",
-                "error_description": "The refresh token passed is incorrect or expired.",
-                "error_uri": "https://docs.github.com/apps/managing-oauth-apps/troubleshooting-oauth-app-access-token-request-errors",
-            })),
-            Style::HubSpot => HttpResponse::BadRequest().json(json!({
-                "status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token",
-                "correlationId": "00000000-0000-0000-0000-000000000000",
-            })),
-            Style::Facebook => HttpResponse::BadRequest().json(json!({ "error": {
-                "message": "Error validating access token: The session has been invalidated.",
-                "type": "OAuthException", "code": 190, "error_subcode": 460, "fbtrace_id": "AbCdEf",
-            }})),
-        }
-    }
-
-    /// Client credentials refused, as `style` says it.
-    fn bad_client(&self, behaviour: &Behaviour, description: &str) -> HttpResponse {
-        match behaviour.style {
-            Style::Slack => HttpResponse::Ok().json(json!({ "ok": false, "error": "bad_client_secret" })),
-            Style::GitHub => HttpResponse::Ok().json(json!({
-                "error": "incorrect_client_credentials",
-                "error_description": "The client_id and/or client_secret passed are incorrect.",
-            })),
-            Style::HubSpot => HttpResponse::BadRequest()
-                .json(json!({ "status": "BAD_CLIENT_ID", "message": "missing or unknown client id" })),
-            Style::Standard | Style::Facebook => oauth_error(401, "invalid_client", description),
-        }
-    }
-
     fn new_refresh_token(&self, scope: Option<String>, behaviour: &Behaviour) -> Option<String> {
         behaviour.refresh_tokens.then(|| {
             let token = self.mint("refresh");
@@ -476,7 +423,7 @@ fn form_decode(raw: &str) -> String {
         .unwrap_or_default()
 }
 
-fn oauth_error(status: u16, error: &str, description: &str) -> HttpResponse {
+pub(super) fn oauth_error(status: u16, error: &str, description: &str) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
         .json(json!({ "error": error, "error_description": description }))
 }
@@ -550,7 +497,7 @@ async fn token(req: HttpRequest, provider: web::Data<Provider>, body: web::Bytes
             let grant_type = params.get("grant_type").cloned().unwrap_or_default();
             let call = TokenCall { grant_type, params, auth: "none", format };
             provider.token_calls.lock().unwrap().push(call);
-            return provider.bad_client(&behaviour, refused);
+            return bad_client(behaviour.style, refused);
         }
     };
     let grant_type = params.get("grant_type").cloned().unwrap_or_default();
@@ -583,7 +530,7 @@ async fn token(req: HttpRequest, provider: web::Data<Provider>, body: web::Bytes
     match grant_type.as_str() {
         "authorization_code" => {
             let Some(grant) = get("code").and_then(|c| provider.codes.lock().unwrap().remove(c)) else {
-                return provider.dead_grant(&behaviour, "unknown or used code");
+                return dead_grant(behaviour.style, "unknown or used code");
             };
             if get("redirect_uri") != Some(grant.redirect_uri.as_str()) {
                 return oauth_error(400, "invalid_grant", "redirect_uri does not match");
@@ -604,7 +551,7 @@ async fn token(req: HttpRequest, provider: web::Data<Provider>, body: web::Bytes
         "refresh_token" => {
             let presented = get("refresh_token").unwrap_or_default().to_owned();
             if !provider.is_active(&presented) {
-                return provider.dead_grant(&behaviour, "unknown, revoked or reused refresh token");
+                return dead_grant(behaviour.style, "unknown, revoked or reused refresh token");
             }
             let scope = provider.refresh_scopes.lock().unwrap().get(&presented).cloned().flatten();
             let refresh = if behaviour.rotate_refresh_tokens {

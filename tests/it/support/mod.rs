@@ -11,6 +11,7 @@ mod db;
 mod fake_provider;
 mod fixtures;
 mod oauth;
+mod provider_styles;
 mod relay;
 mod secrets;
 mod upstream;
