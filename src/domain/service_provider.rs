@@ -86,8 +86,10 @@ fn mapping(errors: &mut FieldErrors, raw: Option<&ResponseMappingInput>) -> Opti
     let raw = raw.unwrap_or(&empty);
     let standard = ResponseMapping::default();
     let mut ok = true;
-    let mut path = |field: &str, sent: &Option<String>, default: &str| match opt(sent) {
+    // Blank (and within the length limit, as the document says) is the standard name.
+    let mut path = |field: &str, sent: &Option<String>, default: &str| match sent.as_deref() {
         None => default.to_owned(),
+        Some(p) if p.trim().is_empty() && p.chars().count() <= 100 => default.to_owned(),
         Some(p) => provider::path(p).unwrap_or_else(|e| {
             push(errors, format!("oauth2.token_response.{field}"), e);
             ok = false;
@@ -140,7 +142,8 @@ fn codes(errors: &mut FieldErrors, field: &str, raw: Option<&[String]>) -> Vec<S
 /// The expiry body match; `Err` when it is invalid (reported), `Ok(None)` when there is none.
 fn body_match(errors: &mut FieldErrors, raw: Option<&BodyMatchInput>) -> Result<Option<BodyMatch>, ()> {
     let Some(raw) = raw else { return Ok(None) };
-    let Some(path) = opt(&raw.path) else {
+    let long_blank = raw.path.as_deref().is_some_and(|p| p.chars().count() > 100);
+    let Some(path) = opt(&raw.path).or(long_blank.then_some("")) else {
         if opt(&raw.equals).is_some() {
             push(errors, "oauth2.expired_when.path", "Enter the path whose value means the token expired.");
             return Err(());
@@ -148,8 +151,9 @@ fn body_match(errors: &mut FieldErrors, raw: Option<&BodyMatchInput>) -> Result<
         return Ok(None);
     };
     let path = provider::path(path).map_err(|e| push(errors, "oauth2.expired_when.path", e))?;
-    let equals = raw.equals.as_deref().map(str::trim).unwrap_or_default();
-    if equals.is_empty() || equals.chars().count() > 200 || equals.chars().any(char::is_control) {
+    let sent = raw.equals.as_deref().unwrap_or_default();
+    let equals = sent.trim();
+    if equals.is_empty() || sent.chars().count() > 200 || sent.chars().any(char::is_control) {
         push(
             errors,
             "oauth2.expired_when.equals",

@@ -176,7 +176,7 @@ fn oauth2_input() -> Value {
 
 /// A dot path into a JSON answer, or blank for the default.
 fn path(description: &str) -> Value {
-    let ws = r"\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+    let ws = text::WS;
     json!({
         "type": "string", "maxLength": 100, "nullable": true,
         "pattern": format!(r"^[{ws}]*(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+){{0,4}})?[{ws}]*$"),
@@ -185,9 +185,10 @@ fn path(description: &str) -> Value {
 }
 
 fn error_codes(what: &str) -> Value {
+    let ws = text::WS;
     json!({
         "type": "array", "maxItems": 20,
-        "items": { "type": "string", "maxLength": 100, "pattern": r"^\s*[A-Za-z0-9_.:-]+\s*$" },
+        "items": { "type": "string", "maxLength": 100, "pattern": format!(r"^[{ws}]*[A-Za-z0-9_.:-]+[{ws}]*$") },
         "description": format!("{what}, besides the built-in ones; each once, ignoring case."),
     })
 }
