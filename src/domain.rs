@@ -4,8 +4,10 @@
 
 pub mod connection;
 pub mod destinations;
+pub mod provider;
 pub mod service;
 pub mod service_input;
 pub mod service_oauth;
+pub mod service_provider;
 pub mod validate;
 pub mod variables;

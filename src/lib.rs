@@ -1,6 +1,9 @@
 //! Connections: a self-hosted console where SDAdmins register custom services, connect them and let
 //! scripts use them without ever seeing a secret. `app::build` is the one way in.
 
+// The OpenAPI document's component schemas are one `json!` literal, deeper than the default limit.
+#![recursion_limit = "256"]
+
 pub mod activity;
 pub mod alerts;
 pub mod api;

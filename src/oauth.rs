@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use url::Url;
 
 use crate::crypto::Secret;
+use crate::domain::provider::RequestFormat;
 use crate::domain::service::{ClientAuth, OAuthConfig};
 use crate::injection::Injection;
 use crate::outbound::{Outbound, OutboundError};
@@ -22,6 +22,8 @@ pub struct TokenSet {
     pub access_token: Secret,
     pub refresh_token: Option<Secret>,
     pub expires_in: Option<i64>,
+    /// Seconds until the refresh token expires, when the provider says (GitHub, Google).
+    pub refresh_token_expires_in: Option<i64>,
     /// The granted scope, as the provider wrote it (absent: as requested).
     pub scope: Option<String>,
 }
@@ -73,20 +75,6 @@ impl From<OutboundError> for TokenError {
     }
 }
 
-impl TokenError {
-    /// Sorts an OAuth error code (RFC 6749 §5.2) into what it means for the connection.
-    fn of_code(status: u16, error: String, description: Option<String>) -> TokenError {
-        match error.as_str() {
-            "invalid_grant" => TokenError::InvalidGrant { error, description },
-            "invalid_client" | "unauthorized_client" => TokenError::ClientRefused { error, description },
-            _ => TokenError::Transient(format!(
-                "the token endpoint answered HTTP {status} ({error}{})",
-                detail(&description)
-            )),
-        }
-    }
-}
-
 /// A PKCE verifier (43 characters, 256 bits) and its S256 challenge.
 pub fn pkce_pair() -> Result<(Secret, String), crate::error::AppError> {
     let verifier = crate::random::random_urlsafe(32)?;
@@ -123,7 +111,7 @@ pub fn authorize_url(
     redirect_uri: &str,
     scopes: &[String],
     state: &str,
-    challenge: &str,
+    challenge: Option<&str>,
 ) -> Result<Url, TokenError> {
     let base = cfg
         .authorization_url
@@ -144,23 +132,15 @@ pub fn authorize_url(
         add("scope", &encoded_scope(scopes, &cfg.scope_delimiter));
     }
     add("state", &enc(state));
-    add("code_challenge", &enc(challenge));
-    add("code_challenge_method", "S256");
+    if let Some(challenge) = challenge {
+        add("code_challenge", &enc(challenge));
+        add("code_challenge_method", "S256");
+    }
     for (k, v) in &cfg.extra_auth_params {
         add(k, &enc(v));
     }
     url.set_query(Some(&query));
     Ok(url)
-}
-
-#[derive(Deserialize)]
-struct TokenBody {
-    access_token: Option<String>,
-    refresh_token: Option<String>,
-    expires_in: Option<serde_json::Value>,
-    scope: Option<String>,
-    error: Option<String>,
-    error_description: Option<String>,
 }
 
 /// Form fields of a token request that carry a secret.
@@ -181,30 +161,16 @@ pub async fn token_request(
     let request = out.request(reqwest::Method::POST, &url)?.header("accept", "application/json");
     let (request, authorization) = authenticate(request, &mut form, cfg, client_secret);
     let sent = sent_secrets(&form, authorization);
-    let answer = out.send(&url, request.form(&form), Some(TOKEN_TIMEOUT)).await?;
-    let parsed: Option<TokenBody> = serde_json::from_slice(&answer.body).ok();
-    match (answer.status, parsed) {
-        (200..=299, Some(TokenBody { access_token: Some(token), refresh_token, expires_in, scope, .. })) => {
-            Ok(TokenSet {
-                access_token: Secret::new(token),
-                refresh_token: refresh_token.filter(|t| !t.is_empty()).map(Secret::new),
-                expires_in: expires_in
-                    .and_then(|v| v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok()))),
-                scope,
-            })
+    let request = match cfg.token_request_format {
+        RequestFormat::Form => request.form(&form),
+        RequestFormat::Json => {
+            let body: serde_json::Map<String, serde_json::Value> =
+                form.iter().map(|(k, v)| ((*k).to_owned(), v.clone().into())).collect();
+            request.json(&body)
         }
-        (status, _) if status >= 500 || status == 429 => {
-            Err(TokenError::Transient(format!("the token endpoint answered HTTP {status}")))
-        }
-        (status, Some(TokenBody { error: Some(error), error_description, .. })) => Err(TokenError::of_code(
-            status,
-            shown(&error, &sent),
-            error_description.map(|d| shown(&d, &sent)),
-        )),
-        (status, _) => {
-            Err(TokenError::Transient(format!("the token endpoint answered HTTP {status} without a token")))
-        }
-    }
+    };
+    let answer = out.send(&url, request, Some(TOKEN_TIMEOUT)).await?;
+    answer::read(cfg, answer.status, &answer.body, &sent)
 }
 
 /// The secrets a request carried, in every form an echo of them may take (see `injection::secret_values`).
@@ -275,6 +241,10 @@ pub async fn revoke(
         s => Err(TokenError::Transient(format!("the revoke endpoint answered HTTP {s}"))),
     }
 }
+
+mod answer;
+
+pub use answer::{MAX_TOKEN_RESPONSE_BYTES, MAX_TOKEN_RESPONSE_DEPTH};
 
 #[cfg(test)]
 mod tests;

@@ -33,13 +33,16 @@ pub struct ConnectionJson {
     variables: crate::domain::variables::Values,
     connected_at: Option<String>,
     expires_at: Option<String>,
+    refresh_token_expires_at: Option<String>,
+    reconnect_soon: bool,
     last_error: Option<String>,
     revoke_outcome: Option<String>,
     created_at: String,
     updated_at: String,
 }
 
-pub fn connection_json(c: &ConnectionView) -> ConnectionJson {
+/// `now`: whether the refresh token expires soon depends on it.
+pub fn connection_json(c: &ConnectionView, now: i64) -> ConnectionJson {
     ConnectionJson {
         link_name: c.link_name.clone(),
         name: c.name.clone(),
@@ -53,6 +56,8 @@ pub fn connection_json(c: &ConnectionView) -> ConnectionJson {
         variables: c.variables.clone(),
         connected_at: c.connected_at.map(rfc3339),
         expires_at: c.expires_at.map(rfc3339),
+        refresh_token_expires_at: c.refresh_expires_at.map(rfc3339),
+        reconnect_soon: c.reconnect_soon(now),
         last_error: c.status_message.clone(),
         revoke_outcome: c.revoke_outcome.clone(),
         created_at: rfc3339(c.created_at),
@@ -174,7 +179,7 @@ pub async fn list_connections(
             Ok((loaded.iter().map(Loaded::view).collect::<Vec<ConnectionView>>(), listing.total))
         })
         .await?;
-    let items: Vec<ConnectionJson> = rows.iter().map(connection_json).collect();
+    let items: Vec<ConnectionJson> = rows.iter().map(|c| connection_json(c, state.clock.now())).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "connections": items,
         "total": total.n,
@@ -192,7 +197,7 @@ pub async fn create_connection(
     let created = ops::create(&state, &user, input.into_inner()).await?;
     Ok(HttpResponse::Created()
         .insert_header(("location", format!("/api/v1/connections/{}", created.link_name)))
-        .json(connection_json(&created)))
+        .json(connection_json(&created, state.clock.now())))
 }
 
 pub async fn show_connection(
@@ -200,7 +205,8 @@ pub async fn show_connection(
     state: web::Data<AppState>,
     link: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(connection_json(&ops::load(&state, &link).await?.view())))
+    let view = ops::load(&state, &link).await?.view();
+    Ok(HttpResponse::Ok().json(connection_json(&view, state.clock.now())))
 }
 
 pub async fn update_connection(
@@ -224,7 +230,7 @@ pub async fn update_connection(
         return Err(AppError::Invalid(errors));
     }
     let (updated, _) = ops::update(&state, &user, &link, input).await?;
-    Ok(HttpResponse::Ok().json(connection_json(&updated)))
+    Ok(HttpResponse::Ok().json(connection_json(&updated, state.clock.now())))
 }
 
 pub async fn delete_connection(
@@ -243,7 +249,7 @@ pub async fn put_credentials(
     input: Json<CredentialInput>,
 ) -> Result<HttpResponse, AppError> {
     let connected = ops::connect_with_credentials(&state, &user, &link, input.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(connection_json(&connected)))
+    Ok(HttpResponse::Ok().json(connection_json(&connected, state.clock.now())))
 }
 
 /// Authorization Code: a consent URL to open in the token owner's signed-in browser. Client
@@ -256,7 +262,7 @@ pub async fn authorize_connection(
     let loaded = ops::load(&state, &link).await?;
     if loaded.view().grant_type == Some(GrantType::ClientCredentials) {
         let connected = crate::ops::authorize::connect_client_credentials(&state, &user, &link).await?;
-        return Ok(HttpResponse::Ok().json(connection_json(&connected)));
+        return Ok(HttpResponse::Ok().json(connection_json(&connected, state.clock.now())));
     }
     let url = crate::ops::authorize::start_authorization(&state, &user, &link, None).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({
@@ -272,8 +278,8 @@ pub async fn revoke_connection(
 ) -> Result<HttpResponse, AppError> {
     let outcome = ops::revoke(&state, &user, &link).await?;
     let view = ops::load(&state, &link).await?.view();
-    let mut body =
-        serde_json::to_value(connection_json(&view)).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut body = serde_json::to_value(connection_json(&view, state.clock.now()))
+        .map_err(|e| AppError::Internal(e.to_string()))?;
     body["revoke_outcome"] = outcome.into();
     Ok(HttpResponse::Ok().json(body))
 }

@@ -45,6 +45,20 @@ pub fn check(input: &ServiceInput, current: Option<AuthType>) -> Result<(), AppE
             &["authorization_code", "client_credentials"],
         );
         one_of(&mut errors, "oauth2.client_auth", oauth2.client_auth.as_deref(), &["basic", "body"]);
+        one_of(
+            &mut errors,
+            "oauth2.token_request_format",
+            oauth2.token_request_format.as_deref(),
+            &["form", "json"],
+        );
+        if let Some(mapping) = &oauth2.token_response {
+            one_of(
+                &mut errors,
+                "oauth2.token_response.expires_in_unit",
+                mapping.expires_in_unit.as_deref(),
+                &["seconds", "milliseconds"],
+            );
+        }
         let delimiters = [" ", ",", "+", "space", "comma", "plus"];
         one_of(&mut errors, "oauth2.scope_delimiter", oauth2.scope_delimiter.as_deref(), &delimiters);
         if let Some(placement) = &oauth2.token_placement {

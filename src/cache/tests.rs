@@ -52,6 +52,7 @@ fn loaded(link: &str, service: i64, owner: i64) -> Arc<Loaded> {
         status_message: None,
         connected_at: None,
         expires_at: None,
+        refresh_expires_at: None,
         has_refresh_token: false,
         last_refresh_at: None,
         last_used_at: None,

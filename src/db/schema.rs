@@ -143,6 +143,7 @@ diesel::table! {
         previous_refresh_token -> Nullable<Binary>,
         last_refresh_attempt_at -> Nullable<BigInt>,
         variables -> Nullable<Text>,
+        refresh_expires_at -> Nullable<BigInt>,
     }
 }
 

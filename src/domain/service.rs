@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::provider::{BodyMatch, RequestFormat, ResponseMapping};
+
 /// The three authentication types.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -169,6 +171,34 @@ pub struct OAuthConfig {
     /// Upstream statuses besides 401 that mean "token refused": refresh once and retry once.
     #[serde(default)]
     pub refresh_on_status: Vec<u16>,
+    /// How token requests carry their parameters (`domain::provider` holds this and what follows).
+    #[serde(default)]
+    pub token_request_format: RequestFormat,
+    /// Send a PKCE challenge and verifier (RFC 7636); off for providers that refuse them.
+    #[serde(default = "on")]
+    pub pkce: bool,
+    /// Send the requested scopes with refresh requests too.
+    #[serde(default)]
+    pub scope_on_refresh: bool,
+    /// Where a token response puts its fields.
+    #[serde(default)]
+    pub token_response: ResponseMapping,
+    /// Error codes, besides the built-in ones, that mean the grant is dead.
+    #[serde(default)]
+    pub dead_grant_errors: Vec<String>,
+    /// Error codes, besides the built-in ones, that mean the client credentials are refused.
+    #[serde(default)]
+    pub client_refused_errors: Vec<String>,
+    /// An API answer whose JSON matches this means "token expired", whatever its status.
+    #[serde(default)]
+    pub expired_when: Option<BodyMatch>,
+    /// Refresh a connection's token at least this often (days), even when nobody uses it.
+    #[serde(default)]
+    pub keep_alive_days: Option<u32>,
+}
+
+fn on() -> bool {
+    true
 }
 
 impl OAuthConfig {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::Secret;
 use crate::domain::service::*;
+use crate::domain::service_provider::{BodyMatchInput, ResponseMappingInput};
 use crate::domain::validate::{self, push};
 use crate::domain::variables::{self, ConnectionVariable};
 use crate::error::FieldErrors;
@@ -84,6 +85,17 @@ input_section! {
         pub extra_auth_params: Option<ExtraParams>,
         pub scopes: Option<Vec<Scope>>,
         pub refresh_on_status: Option<Vec<u16>>,
+        /// The provider's differences from RFC 6749 (`domain::provider`).
+        pub token_request_format: Option<String>,
+        pub pkce: Option<bool>,
+        pub scope_on_refresh: Option<bool>,
+        pub token_response: Option<ResponseMappingInput>,
+        pub dead_grant_errors: Option<Vec<String>>,
+        pub client_refused_errors: Option<Vec<String>>,
+        /// `path` blank: none.
+        pub expired_when: Option<BodyMatchInput>,
+        /// 0: none.
+        pub keep_alive_days: Option<u32>,
     }
 }
 

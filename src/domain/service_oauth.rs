@@ -74,6 +74,8 @@ pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, urls: &Urls) -> 
     if listed > 5 || refresh_on_status.iter().any(|s| !(400..=599).contains(s)) {
         push(errors, "oauth2.refresh_on_status", "List at most 5 HTTP error statuses (400–599), e.g. 403.");
     }
+    let differences = super::service_provider::differences(errors, raw);
+    let d = differences?;
     Some(OAuthConfig {
         grant_type: grant_type?,
         client_id: client_id?,
@@ -88,6 +90,14 @@ pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, urls: &Urls) -> 
         extra_auth_params,
         scopes,
         refresh_on_status,
+        token_request_format: d.token_request_format,
+        pkce: d.pkce,
+        scope_on_refresh: d.scope_on_refresh,
+        token_response: d.token_response,
+        dead_grant_errors: d.dead_grant_errors,
+        client_refused_errors: d.client_refused_errors,
+        expired_when: d.expired_when,
+        keep_alive_days: d.keep_alive_days,
     })
 }
 

@@ -38,6 +38,8 @@ pub struct ConnectionMeta {
     pub status_message: Option<String>,
     pub connected_at: Option<i64>,
     pub expires_at: Option<i64>,
+    /// When the refresh token expires, as the provider said.
+    pub refresh_expires_at: Option<i64>,
     #[diesel(select_expression = connections::refresh_token.is_not_null())]
     #[diesel(select_expression_type = diesel::dsl::IsNotNull<connections::refresh_token>)]
     pub has_refresh_token: bool,
@@ -281,6 +283,7 @@ pub struct NewTokens<'a> {
     pub access_token: &'a Secret,
     pub refresh_token: Option<&'a Secret>,
     pub expires_at: Option<i64>,
+    pub refresh_expires_at: Option<i64>,
     pub granted: &'a [String],
     /// The service's destinations the tokens were obtained under.
     pub entrusted: &'a Destinations,
@@ -304,6 +307,7 @@ pub fn store_tokens(
             connections::access_token.eq(Some(access)),
             connections::refresh_token.eq(refresh),
             connections::expires_at.eq(tokens.expires_at),
+            connections::refresh_expires_at.eq(tokens.refresh_expires_at),
             connections::scopes_granted
                 .eq(Some(serde_json::to_string(tokens.granted).unwrap_or_else(|_| "[]".into()))),
             connections::status.eq(Status::Connected.as_str()),
@@ -334,6 +338,7 @@ pub fn clear_secrets(
             connections::access_token.eq(None::<Vec<u8>>),
             connections::refresh_token.eq(None::<Vec<u8>>),
             connections::expires_at.eq(None::<i64>),
+            connections::refresh_expires_at.eq(None::<i64>),
             connections::status.eq(status.as_str()),
             connections::status_message.eq(message),
             connections::revoke_outcome.eq(revoke_outcome),

@@ -50,6 +50,9 @@ pub struct Refreshed {
     /// grace window may still take it). `None` when nothing was rotated.
     pub replaced: Option<Secret>,
     pub expires_at: Option<i64>,
+    /// When the refresh token expires, if the provider said; a new refresh token without one
+    /// clears the stored expiry (it was the old token's).
+    pub refresh_expires_at: Option<i64>,
     pub granted: Option<Vec<String>>,
 }
 
@@ -87,6 +90,7 @@ pub fn store(
         connections::updated_at.eq(now),
         connections::previous_refresh_token.eq(previous),
     );
+    let rotated = refresh.is_some();
     let written = crate::db::write_tx(conn, |conn| {
         let n = match refresh {
             Some(sealed) => diesel::update(target)
@@ -94,6 +98,11 @@ pub fn store(
                 .execute(conn)?,
             None => diesel::update(target).set(common).execute(conn)?,
         };
+        if n == 1 && (rotated || new.refresh_expires_at.is_some()) {
+            diesel::update(connections::table.find(id))
+                .set(connections::refresh_expires_at.eq(new.refresh_expires_at))
+                .execute(conn)?;
+        }
         if n == 1
             && let Some(granted) = &new.granted
         {
@@ -149,4 +158,30 @@ pub fn release_holder(conn: &mut DbConn, holder: &str) -> QueryResult<usize> {
 
 fn like_escaped(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+/// Connected connections of service `service_id` whose tokens were last obtained at or before
+/// `cutoff` and that hold a refresh token (the keep-alive of refresh tokens that die when idle),
+/// with their token versions, outside any cooldown.
+pub fn idle_since(
+    conn: &mut DbConn,
+    service_id: i64,
+    cutoff: i64,
+    now: i64,
+    limit: i64,
+) -> QueryResult<Vec<(i64, i64)>> {
+    connections::table
+        .filter(connections::service_id.eq(service_id))
+        .filter(connections::status.eq(Status::Connected.as_str()))
+        .filter(connections::refresh_token.is_not_null())
+        .filter(
+            connections::last_refresh_at
+                .le(cutoff)
+                .or(connections::last_refresh_at.is_null().and(connections::connected_at.le(cutoff))),
+        )
+        .filter(connections::retry_after.is_null().or(connections::retry_after.le(now)))
+        .order(connections::id.asc())
+        .limit(limit)
+        .select((connections::id, connections::token_version))
+        .load(conn)
 }

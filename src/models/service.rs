@@ -334,3 +334,21 @@ impl From<&Service> for ServiceInput {
         }
     }
 }
+
+/// The OAuth2 services with a keep-alive interval (`OAuthConfig::keep_alive_days`): id and days.
+/// The settings' text narrows the read to those that name one.
+pub fn with_keep_alive(conn: &mut DbConn) -> QueryResult<Vec<(i64, u32)>> {
+    let rows: Vec<(i64, String)> = services::table
+        .filter(services::auth_type.eq(AuthType::OAuth2.as_str()))
+        .filter(services::config.like("%\"keep_alive_days\":%"))
+        .filter(services::config.not_like("%\"keep_alive_days\":null%"))
+        .select((services::id, services::config))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, config)| {
+            let config: ServiceConfig = serde_json::from_str(&config).ok()?;
+            Some((id, config.oauth()?.keep_alive_days?))
+        })
+        .collect())
+}

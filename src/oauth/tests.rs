@@ -3,7 +3,7 @@
 use super::*;
 use crate::domain::service::{GrantType, TokenPlacement};
 
-fn cfg(delimiter: &str) -> OAuthConfig {
+pub(super) fn cfg(delimiter: &str) -> OAuthConfig {
     OAuthConfig {
         grant_type: GrantType::AuthorizationCode,
         client_id: "client id&x".into(),
@@ -18,6 +18,14 @@ fn cfg(delimiter: &str) -> OAuthConfig {
         extra_auth_params: vec![("access_type".into(), "offline".into())],
         scopes: vec![],
         refresh_on_status: vec![],
+        token_request_format: Default::default(),
+        pkce: true,
+        scope_on_refresh: false,
+        token_response: Default::default(),
+        dead_grant_errors: vec![],
+        client_refused_errors: vec![],
+        expired_when: None,
+        keep_alive_days: None,
     }
 }
 
@@ -29,7 +37,7 @@ fn the_authorize_url_carries_everything_encoded() {
         "https://desk.example.com/integration/oauth/callback",
         &scopes,
         "st&te",
-        "chal",
+        Some("chal"),
     )
     .unwrap();
     let q = url.query().unwrap();
@@ -46,9 +54,9 @@ fn the_authorize_url_carries_everything_encoded() {
         ),
         "{q}"
     );
-    let plus = authorize_url(&cfg("+"), "https://x/cb", &scopes, "s", "c").unwrap();
+    let plus = authorize_url(&cfg("+"), "https://x/cb", &scopes, "s", Some("c")).unwrap();
     assert!(plus.query().unwrap().contains("scope=openid+Desk.tickets.READ"));
-    let comma = authorize_url(&cfg(","), "https://x/cb", &scopes, "s", "c").unwrap();
+    let comma = authorize_url(&cfg(","), "https://x/cb", &scopes, "s", Some("c")).unwrap();
     assert!(comma.query().unwrap().contains("scope=openid%2CDesk.tickets.READ"));
 }
 
@@ -57,4 +65,10 @@ fn pkce_challenge_is_s256_of_the_verifier() {
     let (verifier, challenge) = pkce_pair().unwrap();
     assert_eq!(verifier.expose().len(), 43);
     assert_eq!(challenge, URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.expose().as_bytes())));
+}
+
+#[test]
+fn without_pkce_the_authorize_url_carries_no_challenge() {
+    let url = authorize_url(&cfg(" "), "https://x/cb", &[], "s", None).unwrap();
+    assert!(!url.query().unwrap().contains("code_challenge"), "{url}");
 }

@@ -41,7 +41,9 @@ pub async fn start_authorization(
     let (verifier, challenge) = oauth::pkce_pair()?;
     let scopes = loaded.row.scopes_requested();
     let redirect_uri = callback_url(&alias_url(state).await?);
-    let url = oauth::authorize_url(&oauth_cfg, &redirect_uri, &scopes, &state_token, &challenge)
+    // Without PKCE the verifier is still kept with the flow, and never sent.
+    let challenge = oauth_cfg.pkce.then_some(challenge.as_str());
+    let url = oauth::authorize_url(&oauth_cfg, &redirect_uri, &scopes, &state_token, challenge)
         .map_err(|e| AppError::BadRequest(e.to_string()))?;
     let (keyring, state_hash, connection_id, user_id, now) =
         (state.keyring.clone(), sha256_hex(&state_token), loaded.row.id, actor.id, state.clock.now());
@@ -92,6 +94,7 @@ async fn store_token_set(
         .unwrap_or_else(|| requested.to_vec());
     let (keyring, id, now) = (state.keyring.clone(), loaded.row.id, state.clock.now());
     let expires_at = tokens.expires_in.map(|s| now + s.max(0));
+    let refresh_expires_at = tokens.refresh_token_expires_in.map(|s| now + s.max(0));
     let entrusted = loaded.destinations()?;
     let recovered = alerts::was_broken(&loaded.row);
     state
@@ -101,6 +104,7 @@ async fn store_token_set(
                 access_token: &tokens.access_token,
                 refresh_token: tokens.refresh_token.as_ref(),
                 expires_at,
+                refresh_expires_at,
                 granted: &granted,
                 entrusted: &entrusted,
             };
@@ -273,12 +277,11 @@ pub async fn finish_authorization(
         }
         Err(e) => return Err(e),
     };
-    let form = vec![
-        ("grant_type", "authorization_code".to_owned()),
-        ("code", code),
-        ("redirect_uri", redirect_uri),
-        ("code_verifier", verifier.expose().to_owned()),
-    ];
+    let mut form =
+        vec![("grant_type", "authorization_code".to_owned()), ("code", code), ("redirect_uri", redirect_uri)];
+    if o.pkce {
+        form.push(("code_verifier", verifier.expose().to_owned()));
+    }
     match oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form).await {
         Ok(tokens) => {
             store_token_set(state, &loaded, tokens, &flow.scopes()).await?;

@@ -41,6 +41,8 @@ pub struct ConnectionView {
     pub has_refresh_token: bool,
     pub connected_at: Option<i64>,
     pub expires_at: Option<i64>,
+    /// When the refresh token expires, as the provider said.
+    pub refresh_expires_at: Option<i64>,
     pub revoke_outcome: Option<String>,
     pub last_used_at: Option<i64>,
     pub last_refresh_at: Option<i64>,
@@ -48,7 +50,16 @@ pub struct ConnectionView {
     pub updated_at: i64,
 }
 
+/// A refresh token that expires within this many seconds: its owner should reconnect soon.
+pub const RECONNECT_SOON_SECS: i64 = 7 * 86_400;
+
 impl ConnectionView {
+    /// Whether its refresh token expires within `RECONNECT_SOON_SECS` (refreshes cannot extend it).
+    pub fn reconnect_soon(&self, now: i64) -> bool {
+        self.status == Status::Connected
+            && self.refresh_expires_at.is_some_and(|at| at - now <= RECONNECT_SOON_SECS)
+    }
+
     /// Requested scopes the provider did not grant (e.g. no `offline_access`: no refresh token).
     pub fn scopes_not_granted(&self) -> Vec<String> {
         match &self.scopes_granted {
@@ -80,6 +91,7 @@ impl Loaded {
             has_refresh_token: row.has_refresh_token,
             connected_at: row.connected_at,
             expires_at: row.expires_at,
+            refresh_expires_at: row.refresh_expires_at,
             revoke_outcome: row.revoke_outcome.clone(),
             last_used_at: row.last_used_at,
             last_refresh_at: row.last_refresh_at,

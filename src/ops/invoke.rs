@@ -14,7 +14,7 @@ use actix_web::web::Data;
 
 use crate::domain::connection::{Credentials, Status};
 use crate::domain::destinations::Role;
-use crate::domain::service::ServiceConfig;
+use crate::domain::service::{OAuthConfig, ServiceConfig};
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::injection;
@@ -340,8 +340,7 @@ async fn attempt(
     let injected = injection::injections(config, None, Some(&token.value));
     let mut secrets = injection::secret_values(&injected, None);
     let answer = send(state, p, req, &injected).await?;
-    let refused =
-        answer.status == 401 || config.oauth().is_some_and(|o| o.refresh_on_status.contains(&answer.status));
+    let refused = config.oauth().is_some_and(|o| token_refused(o, &answer));
     if !refused {
         return Ok((answer, secrets));
     }
@@ -361,6 +360,17 @@ async fn attempt(
     let injected = injection::injections(config, None, Some(&fresh.value));
     secrets.extend(injection::secret_values(&injected, None));
     Ok((send(state, p, req, &injected).await?, secrets))
+}
+
+/// Whether an answer says the token was refused: a 401, a status the service lists, or a JSON body
+/// matching the service's expiry signal (Slack's HTTP 200 `{"ok":false,"error":"token_expired"}`).
+fn token_refused(o: &OAuthConfig, answer: &Answer) -> bool {
+    answer.status == 401
+        || o.refresh_on_status.contains(&answer.status)
+        || o.expired_when.as_ref().is_some_and(|signal| {
+            answer.body.len() <= crate::oauth::MAX_TOKEN_RESPONSE_BYTES
+                && serde_json::from_slice::<serde_json::Value>(&answer.body).is_ok_and(|b| signal.matches(&b))
+        })
 }
 
 /// Masks secrets in headers and body; text stays text, anything else is base64.

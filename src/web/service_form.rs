@@ -30,6 +30,25 @@ const FIELDS: &[(&str, &str)] = &[
     ("token_in", "oauth2.token_placement.in"),
     ("token_prefix", "oauth2.token_placement.prefix"),
     ("template", "template"),
+    ("token_request_format", "oauth2.token_request_format"),
+    ("response_access_token", "oauth2.token_response.access_token"),
+    ("response_refresh_token", "oauth2.token_response.refresh_token"),
+    ("response_expires_in", "oauth2.token_response.expires_in"),
+    ("response_refresh_token_expires_in", "oauth2.token_response.refresh_token_expires_in"),
+    ("response_scope", "oauth2.token_response.scope"),
+    ("expires_in_unit", "oauth2.token_response.expires_in_unit"),
+    ("expired_path", "oauth2.expired_when.path"),
+    ("expired_equals", "oauth2.expired_when.equals"),
+];
+
+/// The form's yes/no selects ("on"/"off"), each with its place in the input and its default.
+const SWITCHES: &[(&str, &str, bool)] =
+    &[("pkce", "oauth2.pkce", true), ("scope_on_refresh", "oauth2.scope_on_refresh", false)];
+
+/// The form's lists of error codes, typed comma-separated.
+const CODE_LISTS: &[(&str, &str)] = &[
+    ("dead_grant_errors", "oauth2.dead_grant_errors"),
+    ("client_refused_errors", "oauth2.client_refused_errors"),
 ];
 
 /// The form's rows: (kind, the fields of a row as posted, their names in the input's JSON, where the
@@ -63,6 +82,10 @@ pub struct FormValues {
     pub token_query_name: String,
     /// "403, 419": statuses besides 401 that trigger a refresh.
     pub refresh_on_status: String,
+    /// The yes/no selects (`SWITCHES`) and the code lists (`CODE_LISTS`) as typed.
+    others: HashMap<&'static str, String>,
+    /// Days, as typed; blank for none.
+    pub keep_alive_days: String,
     pub params: Vec<Row>,
     pub extra: Vec<Row>,
     pub scopes: Vec<Row>,
@@ -96,6 +119,22 @@ impl FormValues {
     pub fn set(&mut self, name: &str, value: String) {
         if let Some((field, _)) = FIELDS.iter().find(|(f, _)| *f == name) {
             self.fields.insert(field, value);
+            return;
+        }
+        let others = SWITCHES.iter().map(|(f, ..)| *f).chain(CODE_LISTS.iter().map(|(f, _)| *f));
+        if let Some(field) = others.into_iter().find(|f| *f == name) {
+            self.others.insert(field, value);
+        }
+    }
+
+    /// A yes/no select's or a code list's value as typed (a switch: "on" or "off").
+    pub fn other(&self, name: &str) -> &str {
+        match self.others.get(name) {
+            Some(value) => value,
+            None => SWITCHES
+                .iter()
+                .find(|(f, ..)| *f == name)
+                .map_or("", |(.., on)| if *on { "on" } else { "off" }),
         }
     }
 
@@ -116,6 +155,8 @@ impl FormValues {
             ("scope_delimiter", " "),
             ("token_in", "header"),
             ("token_prefix", "Bearer"),
+            ("token_request_format", "form"),
+            ("expires_in_unit", "seconds"),
         ] {
             v.set(field, value.to_owned());
         }
@@ -135,6 +176,7 @@ impl FormValues {
                 "token_header_name" => v.token_header_name = value,
                 "token_query_name" => v.token_query_name = value,
                 "refresh_on_status" => v.refresh_on_status = value,
+                "keep_alive_days" => v.keep_alive_days = value,
                 "add_row" => row_edit = Some(RowEdit::Add(value)),
                 "remove_row" => {
                     row_edit = value
@@ -224,6 +266,21 @@ impl FormValues {
         put(&mut input, "oauth2.token_placement.name", Value::String(name.clone()));
         put(&mut input, "oauth2.client_secret", Value::String(client_secret.to_owned()));
         put(&mut input, "oauth2.refresh_on_status", json!(statuses(&self.refresh_on_status)));
+        for (field, path, _) in SWITCHES {
+            put(&mut input, path, json!(self.other(field) != "off"));
+        }
+        for (field, path) in CODE_LISTS {
+            let codes: Vec<&str> =
+                self.other(field).split(',').map(str::trim).filter(|c| !c.is_empty()).collect();
+            put(&mut input, path, json!(codes));
+        }
+        // Not a number: a number out of range, which validation refuses with its message.
+        let days = self.keep_alive_days.trim();
+        put(
+            &mut input,
+            "oauth2.keep_alive_days",
+            json!(if days.is_empty() { 0 } else { days.parse().unwrap_or(u32::MAX) }),
+        );
         let mut parsed: ServiceInput = serde_json::from_value(input.clone()).unwrap_or_default();
         // Extra parameters keep the order they were typed in (a JSON object through `Value` would not).
         if let Some(o) = &mut parsed.oauth2 {
@@ -300,6 +357,19 @@ impl From<&ServiceInput> for FormValues {
         if let Some(o) = &input.oauth2 {
             v.refresh_on_status =
                 o.refresh_on_status.iter().flatten().map(u16::to_string).collect::<Vec<_>>().join(", ");
+            for (field, value) in [("pkce", o.pkce), ("scope_on_refresh", o.scope_on_refresh)] {
+                if let Some(on) = value {
+                    v.set(field, (if on { "on" } else { "off" }).to_owned());
+                }
+            }
+            for (field, codes) in [
+                ("dead_grant_errors", &o.dead_grant_errors),
+                ("client_refused_errors", &o.client_refused_errors),
+            ] {
+                v.set(field, codes.iter().flatten().cloned().collect::<Vec<_>>().join(", "));
+            }
+            v.keep_alive_days =
+                o.keep_alive_days.filter(|d| *d > 0).map(|d| d.to_string()).unwrap_or_default();
             if let Some(p) = &o.token_placement {
                 let name = p.name.clone().unwrap_or_default();
                 if p.location.as_deref() == Some("query") {

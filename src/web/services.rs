@@ -126,6 +126,19 @@ impl FormPage {
     fn no_error(&self) -> Option<String> {
         None
     }
+
+    /// Whether a field of the collapsed "Advanced" group has an error: the group opens to show it.
+    fn advanced_errors(&self) -> bool {
+        const ADVANCED: &[&str] = &[
+            "oauth2.token_request_format",
+            "oauth2.token_response",
+            "oauth2.dead_grant_errors",
+            "oauth2.client_refused_errors",
+            "oauth2.expired_when",
+            "oauth2.keep_alive_days",
+        ];
+        self.errors.keys().any(|key| ADVANCED.iter().any(|a| key.starts_with(a)))
+    }
 }
 
 #[derive(Deserialize)]

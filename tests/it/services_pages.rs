@@ -257,6 +257,18 @@ async fn an_oauth2_service_with_two_scopes_extra_parameters_and_a_custom_prefix_
             "authorization_url": "https://accounts.zoho.eu/oauth/v2/auth",
             "token_url": "https://accounts.zoho.eu/oauth/v2/token",
             "refresh_url": "https://accounts.zoho.eu/oauth/v2/refresh",
+            "token_request_format": "form",
+            "pkce": true,
+            "scope_on_refresh": false,
+            "token_response": {
+                "access_token": "access_token", "refresh_token": "refresh_token", "expires_in": "expires_in",
+                "refresh_token_expires_in": "refresh_token_expires_in", "scope": "scope",
+                "expires_in_unit": "seconds"
+            },
+            "dead_grant_errors": [],
+            "client_refused_errors": [],
+            "expired_when": null,
+            "keep_alive_days": null,
             "refresh_on_status": [],
             "revoke_url": "https://accounts.zoho.eu/oauth/v2/token/revoke",
             "issuer": "https://accounts.zoho.eu",

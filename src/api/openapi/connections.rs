@@ -177,7 +177,8 @@ pub fn schemas() -> Map<String, Value> {
             "required": [
                 "link_name", "name", "service", "auth_type", "owner", "status", "status_message",
                 "scopes_requested", "scopes_granted", "variables", "connected_at", "expires_at",
-                "last_error", "revoke_outcome", "created_at", "updated_at",
+                "refresh_token_expires_at", "reconnect_soon", "last_error",
+                "revoke_outcome", "created_at", "updated_at",
             ],
             "properties": {
                 "link_name": link_name(),
@@ -195,6 +196,14 @@ pub fn schemas() -> Map<String, Value> {
                 },
                 "connected_at": time("When it was last connected."),
                 "expires_at": time("When the access token expires (never the token)."),
+                "refresh_token_expires_at": time(
+                    "When the refresh token expires, as the provider said (`refresh_token_expires_in`).",
+                ),
+                "reconnect_soon": {
+                    "type": "boolean",
+                    "description": "The refresh token expires within 7 days: refreshes cannot extend it, the \
+                                    owner should reconnect.",
+                },
                 "last_error": nullable("The last error, readable by people."),
                 "revoke_outcome": nullable("What the last revoke did at the provider."),
                 "created_at": { "type": "string", "format": "date-time" },

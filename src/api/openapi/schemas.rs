@@ -191,7 +191,9 @@ fn service_schemas() -> Map<String, Value> {
             "required": [
                 "grant_type", "client_id", "client_secret_set", "authorization_url", "token_url",
                 "refresh_url", "revoke_url", "issuer", "client_auth", "scope_delimiter", "token_placement",
-                "extra_auth_params", "scopes", "refresh_on_status",
+                "extra_auth_params", "scopes", "refresh_on_status", "token_request_format", "pkce",
+                "scope_on_refresh", "token_response", "dead_grant_errors", "client_refused_errors",
+                "expired_when", "keep_alive_days",
             ],
             "properties": {
                 "grant_type": schema("GrantType"),
@@ -226,6 +228,58 @@ fn service_schemas() -> Map<String, Value> {
                         "Upstream statuses besides 401 that mean \"token refused\": refresh once and retry \
                          once.",
                 },
+                "token_request_format": {
+                    "type": "string", "enum": ["form", "json"],
+                    "description": "How token requests carry their parameters: a form, or a JSON object.",
+                },
+                "pkce": {
+                    "type": "boolean",
+                    "description": "Whether a PKCE challenge and verifier are sent.",
+                },
+                "scope_on_refresh": {
+                    "type": "boolean",
+                    "description": "Whether refresh requests carry the requested scopes too.",
+                },
+                "token_response": schema("TokenResponseMapping"),
+                "dead_grant_errors": {
+                    "type": "array", "items": { "type": "string" },
+                    "description": "Error codes meaning \"reconnect\", besides the built-in ones.",
+                },
+                "client_refused_errors": {
+                    "type": "array", "items": { "type": "string" },
+                    "description": "Error codes meaning \"client refused\", besides the built-in ones.",
+                },
+                "expired_when": nullable_ref("BodyMatch"),
+                "keep_alive_days": {
+                    "type": "integer", "nullable": true,
+                    "description": "Tokens are refreshed at least this often (days), even when unused.",
+                },
+            },
+        },
+        "TokenResponseMapping": {
+            "type": "object",
+            "description": "Dot paths where a token response puts each field; a field missing at its path \
+                            is read under its standard name at the top level.",
+            "required": [
+                "access_token", "refresh_token", "expires_in", "refresh_token_expires_in", "scope",
+                "expires_in_unit",
+            ],
+            "properties": {
+                "access_token": { "type": "string", "example": "authed_user.access_token" },
+                "refresh_token": { "type": "string" },
+                "expires_in": { "type": "string" },
+                "refresh_token_expires_in": { "type": "string" },
+                "scope": { "type": "string" },
+                "expires_in_unit": { "type": "string", "enum": ["seconds", "milliseconds"] },
+            },
+        },
+        "BodyMatch": {
+            "type": "object",
+            "description": "An API answer whose JSON has `equals` at `path` means the token expired.",
+            "required": ["path", "equals"],
+            "properties": {
+                "path": { "type": "string", "example": "error" },
+                "equals": { "type": "string", "example": "token_expired" },
             },
         },
         "Service": {

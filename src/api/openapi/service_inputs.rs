@@ -59,7 +59,7 @@ pub fn schemas() -> Map<String, Value> {
     for field in ["name", "auth_type"] {
         changes[field] = optional(changes[field].clone());
     }
-    object(json!({
+    let mut all = object(json!({
         "ConnectionVariable": {
             "type": "object",
             "required": ["name", "display_name"],
@@ -130,7 +130,9 @@ pub fn schemas() -> Map<String, Value> {
                 "prefix": optional(text::short_word(50, "Header placement only; default `Bearer`.")),
             },
         },
-    }))
+    }));
+    all.extend(provider_inputs());
+    all
 }
 
 fn oauth2_input() -> Value {
@@ -180,6 +182,74 @@ fn oauth2_input() -> Value {
                 "items": { "type": "integer", "minimum": 400, "maximum": 599 },
                 "description": "Upstream statuses besides 401 that mean \"token refused\" (e.g. 403).",
             })),
+            "token_request_format": optional(json!({
+                "type": "string", "enum": ["form", "json"], "default": "form",
+                "description": "How token requests carry their parameters (`json`: Notion).",
+            })),
+            "pkce": optional(json!({ "type": "boolean", "default": true,
+                                     "description": "Off for providers that refuse PKCE." })),
+            "scope_on_refresh": optional(json!({ "type": "boolean", "default": false })),
+            "token_response": optional(schema("TokenResponseMappingInput")),
+            "dead_grant_errors": optional(error_codes("Error codes meaning \"reconnect\"")),
+            "client_refused_errors": optional(error_codes("Error codes meaning \"client refused\"")),
+            "expired_when": optional(schema("BodyMatchInput")),
+            "keep_alive_days": optional(json!({
+                "type": "integer", "minimum": 0, "maximum": 365,
+                "description": "Refresh tokens at least this often (days), even when unused; 0: never.",
+            })),
         },
     })
+}
+
+/// A dot path into a JSON answer, or blank for the default.
+fn path(description: &str) -> Value {
+    let ws = text::WS;
+    json!({
+        "type": "string", "maxLength": 100, "nullable": true,
+        "pattern": format!(r"^[{ws}]*(?:[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+){{0,4}})?[{ws}]*$"),
+        "description": description,
+    })
+}
+
+fn error_codes(what: &str) -> Value {
+    let ws = text::WS;
+    json!({
+        "type": "array", "maxItems": 20,
+        "items": { "type": "string", "maxLength": 100, "pattern": format!(r"^[{ws}]*[A-Za-z0-9_.:-]+[{ws}]*$") },
+        "description": format!("{what}, besides the built-in ones; each once, ignoring case."),
+    })
+}
+
+/// The provider-difference inputs with shapes of their own.
+fn provider_inputs() -> Map<String, Value> {
+    let standard = |name: &str| path(&format!("Blank: `{name}` at the top level."));
+    object(json!({
+        "TokenResponseMappingInput": {
+            "type": "object",
+            "description": "Where a token response puts each field, as dot paths (e.g. \
+                            `authed_user.access_token`). Sent, it replaces the stored mapping.",
+            "properties": {
+                "access_token": standard("access_token"),
+                "refresh_token": standard("refresh_token"),
+                "expires_in": standard("expires_in"),
+                "refresh_token_expires_in": standard("refresh_token_expires_in"),
+                "scope": standard("scope"),
+                "expires_in_unit": optional(json!({
+                    "type": "string", "enum": ["seconds", "milliseconds"], "default": "seconds",
+                })),
+            },
+        },
+        "BodyMatchInput": {
+            "type": "object",
+            "description": "An API answer whose JSON has `equals` at `path` means the token expired. A \
+                            blank `path` removes the match; a path needs a value.",
+            "properties": {
+                "path": path("Where to look, e.g. `error`; blank: no match."),
+                "equals": optional(text::plain(
+                    200,
+                    "The value meaning \"token expired\", e.g. `token_expired`.",
+                )),
+            },
+        },
+    }))
 }

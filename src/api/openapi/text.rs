@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 
 /// What `str::trim` drops, as a character-class body.
-const WS: &str = r"\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+pub(super) const WS: &str = r"\t\n\u000b\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
 /// Control characters (Unicode Cc), as a character-class body.
 const CC: &str = r"\u0000-\u001f\u007f-\u009f";
 

@@ -16,6 +16,14 @@ fn oauth(token: &str, refresh: Option<&str>, revoke: Option<&str>) -> ServiceCon
         extra_auth_params: vec![],
         scopes: vec![],
         refresh_on_status: vec![],
+        token_request_format: Default::default(),
+        pkce: true,
+        scope_on_refresh: false,
+        token_response: Default::default(),
+        dead_grant_errors: vec![],
+        client_refused_errors: vec![],
+        expired_when: None,
+        keep_alive_days: None,
     })
 }
 

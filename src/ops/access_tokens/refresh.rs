@@ -101,19 +101,16 @@ async fn request(
     client_secret: Option<&Secret>,
     refresh_token: Option<&Secret>,
 ) -> Result<TokenSet, TokenError> {
-    let form = match refresh_token {
+    let mut form = match refresh_token {
         Some(token) => {
             vec![("grant_type", "refresh_token".to_owned()), ("refresh_token", token.expose().to_owned())]
         }
-        None => {
-            let mut form = vec![("grant_type", "client_credentials".to_owned())];
-            let scopes = row.scopes_requested();
-            if !scopes.is_empty() {
-                form.push(("scope", scopes.join(&config.scope_delimiter)));
-            }
-            form
-        }
+        None => vec![("grant_type", "client_credentials".to_owned())],
     };
+    let scopes = row.scopes_requested();
+    if !scopes.is_empty() && (refresh_token.is_none() || config.scope_on_refresh) {
+        form.push(("scope", scopes.join(&config.scope_delimiter)));
+    }
     oauth::token_request(&state.outbound, config, endpoint, client_secret, form).await
 }
 
@@ -138,6 +135,7 @@ async fn success(
         refresh_token: tokens.refresh_token,
         replaced,
         expires_at,
+        refresh_expires_at: tokens.refresh_token_expires_in.map(|s| now + s.max(0)),
         granted: tokens.scope.as_deref().map(|s| parse_granted(s, &config.scope_delimiter)),
     };
     let token = Token { value: new.access_token.clone(), version: row.token_version + 1 };

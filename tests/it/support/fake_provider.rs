@@ -15,6 +15,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
+pub use super::provider_styles::Style;
+use super::provider_styles::{bad_client, dead_grant};
+
 /// How the client must authenticate at the token and revoke endpoints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ClientAuth {
@@ -53,6 +56,18 @@ pub struct Behaviour {
     /// Refusals (`token_error`) quote the request they refuse in `error_description`: its form
     /// fields and Authorization header, as a careless server's debug output would.
     pub echo_in_errors: bool,
+    /// Whose answer shapes the token endpoint uses.
+    pub style: Style,
+    /// Token answers form-encoded under `text/plain` (GitHub without `Accept: application/json`).
+    pub form_answers: bool,
+    /// Answer every token request with exactly this status, content type and body.
+    pub raw_token_answer: Option<(u16, &'static str, Vec<u8>)>,
+    /// `refresh_token_expires_in` of token answers (GitHub; Google "Refresh token expiration",
+    /// https://developers.google.com/identity/protocols/oauth2#expiration).
+    pub refresh_token_expires_in: Option<i64>,
+    /// What the protected API answers to a dead token instead of `api_reject_status`: a status and
+    /// a JSON body (Slack's HTTP 200 `{"ok":false,"error":"token_expired"}`).
+    pub api_expired_answer: Option<(u16, serde_json::Value)>,
 }
 
 impl Default for Behaviour {
@@ -73,6 +88,11 @@ impl Default for Behaviour {
             api_accepts: true,
             echo_in_errors: false,
             grace_previous: false,
+            style: Style::Standard,
+            form_answers: false,
+            raw_token_answer: None,
+            refresh_token_expires_in: None,
+            api_expired_answer: None,
         }
     }
 }
@@ -84,6 +104,8 @@ pub struct TokenCall {
     pub params: HashMap<String, String>,
     /// How the client authenticated: "basic", "body" or "none".
     pub auth: &'static str,
+    /// How the parameters came: "form" or "json".
+    pub format: &'static str,
 }
 
 /// One call to the revoke endpoint.
@@ -362,6 +384,7 @@ impl Provider {
         scope: Option<String>,
         refresh: Option<String>,
         behaviour: &Behaviour,
+        exchange: bool,
     ) -> HttpResponse {
         let mut body = json!({
             "access_token": self.mint("access"),
@@ -373,6 +396,31 @@ impl Provider {
         }
         if let Some(scope) = behaviour.granted_scope.clone().or(scope) {
             body["scope"] = scope.into();
+        }
+        if let Some(seconds) = behaviour.refresh_token_expires_in {
+            body["refresh_token_expires_in"] = seconds.into();
+        }
+        if behaviour.style == Style::Slack {
+            body["ok"] = true.into();
+            if exchange {
+                let mut user = body.take();
+                user["token_type"] = "user".into();
+                user["id"] = "U0FAKE".into();
+                body = json!({
+                    "ok": true, "access_token": self.mint("bot"), "token_type": "bot", "scope": "commands",
+                    "app_id": "A0FAKE", "team": {"id": "T0FAKE", "name": "Fake"}, "authed_user": user,
+                });
+            }
+        }
+        if behaviour.form_answers {
+            let pairs: Vec<(String, String)> = body
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned)))
+                .collect();
+            let text = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+            return HttpResponse::Ok().content_type("text/plain; charset=utf-8").body(text);
         }
         HttpResponse::Ok().insert_header(("cache-control", "no-store")).json(body)
     }
@@ -393,7 +441,7 @@ fn form_decode(raw: &str) -> String {
         .unwrap_or_default()
 }
 
-fn oauth_error(status: u16, error: &str, description: &str) -> HttpResponse {
+pub(super) fn oauth_error(status: u16, error: &str, description: &str) -> HttpResponse {
     HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
         .json(json!({ "error": error, "error_description": description }))
 }
@@ -442,19 +490,32 @@ async fn authorize(
     HttpResponse::Found().insert_header(("location", with_query(redirect_uri, &pairs))).finish()
 }
 
-async fn token(
-    req: HttpRequest,
-    provider: web::Data<Provider>,
-    form: web::Form<HashMap<String, String>>,
-) -> HttpResponse {
-    let params = form.into_inner();
+/// The parameters of a token request: a form, or a JSON object of strings (Notion).
+fn token_params(req: &HttpRequest, body: &[u8]) -> (HashMap<String, String>, &'static str) {
+    let json = req
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if json {
+        let map: HashMap<String, serde_json::Value> = serde_json::from_slice(body).unwrap_or_default();
+        let strings = map.into_iter().filter_map(|(k, v)| Some((k, v.as_str()?.to_owned()))).collect();
+        (strings, "json")
+    } else {
+        (url::form_urlencoded::parse(body).into_owned().collect(), "form")
+    }
+}
+
+async fn token(req: HttpRequest, provider: web::Data<Provider>, body: web::Bytes) -> HttpResponse {
+    let (params, format) = token_params(&req, &body);
     let behaviour = provider.behaviour();
     let auth = match provider.authenticate(&req, &params, &behaviour) {
         Ok(how) => how,
         Err(refused) => {
             let grant_type = params.get("grant_type").cloned().unwrap_or_default();
-            provider.token_calls.lock().unwrap().push(TokenCall { grant_type, params, auth: "none" });
-            return oauth_error(401, "invalid_client", refused);
+            let call = TokenCall { grant_type, params, auth: "none", format };
+            provider.token_calls.lock().unwrap().push(call);
+            return bad_client(behaviour.style, refused);
         }
     };
     let grant_type = params.get("grant_type").cloned().unwrap_or_default();
@@ -462,9 +523,15 @@ async fn token(
         grant_type: grant_type.clone(),
         params: params.clone(),
         auth,
+        format,
     });
     if behaviour.token_delay_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(behaviour.token_delay_ms)).await;
+    }
+    if let Some((status, content_type, body)) = behaviour.raw_token_answer.clone() {
+        return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
+            .content_type(content_type)
+            .body(body);
     }
     match behaviour.token_error {
         Some((500, _)) => return HttpResponse::InternalServerError().body("the fake provider fell over"),
@@ -481,7 +548,7 @@ async fn token(
     match grant_type.as_str() {
         "authorization_code" => {
             let Some(grant) = get("code").and_then(|c| provider.codes.lock().unwrap().remove(c)) else {
-                return oauth_error(400, "invalid_grant", "unknown or used code");
+                return dead_grant(behaviour.style, "unknown or used code");
             };
             if get("redirect_uri") != Some(grant.redirect_uri.as_str()) {
                 return oauth_error(400, "invalid_grant", "redirect_uri does not match");
@@ -497,12 +564,12 @@ async fn token(
                 return oauth_error(400, "invalid_grant", "PKCE verification failed");
             }
             let refresh = provider.new_refresh_token(grant.scope.clone(), &behaviour);
-            provider.token_response(grant.scope, refresh, &behaviour)
+            provider.token_response(grant.scope, refresh, &behaviour, true)
         }
         "refresh_token" => {
             let presented = get("refresh_token").unwrap_or_default().to_owned();
             if !provider.is_active(&presented) {
-                return oauth_error(400, "invalid_grant", "unknown, revoked or reused refresh token");
+                return dead_grant(behaviour.style, "unknown, revoked or reused refresh token");
             }
             let scope = provider.refresh_scopes.lock().unwrap().get(&presented).cloned().flatten();
             let refresh = if behaviour.rotate_refresh_tokens {
@@ -513,9 +580,11 @@ async fn token(
             } else {
                 None
             };
-            provider.token_response(scope, refresh, &behaviour)
+            provider.token_response(scope, refresh, &behaviour, false)
         }
-        "client_credentials" => provider.token_response(get("scope").map(str::to_owned), None, &behaviour),
+        "client_credentials" => {
+            provider.token_response(get("scope").map(str::to_owned), None, &behaviour, false)
+        }
         _ => oauth_error(400, "unsupported_grant_type", "unsupported grant type"),
     }
 }
@@ -565,6 +634,8 @@ async fn protected_api(req: HttpRequest, provider: web::Data<Provider>) -> HttpR
     provider.api_calls.lock().unwrap().push(ApiCall { path: path.clone(), token: token.clone(), accepted });
     if accepted {
         HttpResponse::Ok().json(json!({ "ok": true, "path": path }))
+    } else if let Some((status, body)) = provider.behaviour().api_expired_answer {
+        HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(body)
     } else {
         let status = provider.behaviour().api_reject_status;
         HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())

@@ -13,6 +13,7 @@ mod fixtures;
 mod keys;
 mod oauth;
 mod prometheus;
+mod provider_styles;
 mod receiver;
 mod relay;
 mod secrets;
