@@ -117,6 +117,14 @@ fn resolving_substitutes_every_url_and_names_a_missing_value() {
         extra_auth_params: vec![],
         scopes: vec![],
         refresh_on_status: vec![],
+        token_request_format: Default::default(),
+        pkce: true,
+        scope_on_refresh: false,
+        token_response: Default::default(),
+        dead_grant_errors: vec![],
+        client_refused_errors: vec![],
+        expired_when: None,
+        keep_alive_days: None,
     });
     let values = Values::from([("subdomain".into(), "acme".into())]);
     let (api, resolved) = resolve(Some("https://{subdomain}.zendesk.com/api/v2"), &config, &values).unwrap();
@@ -154,6 +162,14 @@ fn a_client_secret_pattern_matches_one_label_only() {
             extra_auth_params: vec![],
             scopes: vec![],
             refresh_on_status: vec![],
+            token_request_format: Default::default(),
+            pkce: true,
+            scope_on_refresh: false,
+            token_response: Default::default(),
+            dead_grant_errors: vec![],
+            client_refused_errors: vec![],
+            expired_when: None,
+            keep_alive_days: None,
         }),
     )
     .client_secret_part();
