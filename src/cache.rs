@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::db::{Backend, Db};
-use crate::models::api_token::ApiToken;
+use crate::models::api_token::LiveToken;
 use crate::models::connection::Loaded;
 use crate::models::session::Session;
 use crate::models::user::User;
@@ -68,7 +68,7 @@ struct State {
     /// By the hash of the session cookie.
     sessions: HashMap<String, (Session, User)>,
     /// By the hash of the token.
-    tokens: HashMap<String, (ApiToken, User)>,
+    tokens: HashMap<String, LiveToken>,
     /// By link name (which never changes), with when it was read.
     connections: HashMap<String, (Arc<Loaded>, Instant)>,
     /// When the listener last showed that its connection works.
@@ -109,7 +109,7 @@ impl Cache {
     }
 
     /// The cached live token of this hash.
-    pub fn token(&self, token_hash: &str) -> Option<(ApiToken, User)> {
+    pub fn token(&self, token_hash: &str) -> Option<LiveToken> {
         self.usable()?.tokens.get(token_hash).cloned()
     }
 
@@ -132,7 +132,7 @@ impl Cache {
         }
     }
 
-    pub fn put_token(&self, token_hash: String, found: (ApiToken, User), epoch: u64) {
+    pub fn put_token(&self, token_hash: String, found: LiveToken, epoch: u64) {
         if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
             bounded_insert(&mut state.tokens, token_hash, found);
         }
@@ -166,7 +166,7 @@ impl Cache {
             Some(("u", user)) => match user.parse::<i64>() {
                 Ok(user) => {
                     state.sessions.retain(|_, (_, u)| u.id != user);
-                    state.tokens.retain(|_, (_, u)| u.id != user);
+                    state.tokens.retain(|_, found| found.user.id != user);
                     state.connections.retain(|_, (c, _)| c.row.owner_id != user);
                 }
                 Err(_) => state.clear(),

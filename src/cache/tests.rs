@@ -21,8 +21,8 @@ pub(super) fn session(hash: &str, user_id: i64) -> (Session, User) {
     )
 }
 
-fn token(hash: &str, user_id: i64) -> (ApiToken, User) {
-    let token = ApiToken {
+fn token(hash: &str, user_id: i64) -> LiveToken {
+    let token = crate::models::api_token::ApiToken {
         id: 1,
         user_id,
         label: "script".into(),
@@ -31,8 +31,11 @@ fn token(hash: &str, user_id: i64) -> (ApiToken, User) {
         created_at: 0,
         last_used_at: None,
         revoked_at: None,
+        expires_at: None,
+        restricted: false,
+        last_used_address: None,
     };
-    (token, user(user_id))
+    LiveToken { token, scope: crate::models::api_token::Scope::Everything, user: user(user_id) }
 }
 
 /// Connection `link` of service `service`, owned by user `owner`.
