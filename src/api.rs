@@ -6,6 +6,7 @@ pub mod me;
 pub mod openapi;
 mod service_rules;
 pub mod services;
+pub mod tokens;
 
 use std::future::Future;
 use std::pin::Pin;

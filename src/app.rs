@@ -165,8 +165,10 @@ pub enum Access {
     SignedIn,
     /// A signed-in SDAdmin, in the browser.
     Admin,
-    /// An SDAdmin's API token.
+    /// An SDAdmin's unrestricted API token.
     Api,
+    /// An SDAdmin's API token, unrestricted or restricted to invoking the route's connection.
+    Invoke,
 }
 
 /// One row of the route table.
@@ -303,6 +305,11 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/admin/settings/portal", Admin, || {
             web::post().to(pages::settings::update_portal_settings)
         }),
+        r(M::GET, "/admin/tokens", Admin, || web::get().to(pages::tokens::list_tokens)),
+        r(M::POST, "/admin/tokens", Admin, || web::post().to(pages::tokens::create_token)),
+        r(M::GET, "/admin/tokens/mine", Admin, || web::get().to(pages::tokens::list_my_tokens)),
+        r(M::GET, "/admin/tokens/new", Admin, || web::get().to(pages::tokens::new_token)),
+        r(M::POST, "/admin/tokens/{id}/revoke", Admin, || web::post().to(pages::tokens::revoke_token)),
         r(M::GET, "/api/v1/me", Api, || web::get().to(api::me::show_me)),
         r(M::GET, "/api/v1/openapi.json", Public, || web::get().to(api::openapi::document)),
         r(M::GET, "/api/v1/services", Api, || web::get().to(api::services::list_services)),
@@ -310,6 +317,10 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/api/v1/services/{link}", Api, || web::get().to(api::services::show_service)),
         r(M::PATCH, "/api/v1/services/{link}", Api, || web::patch().to(api::services::update_service)),
         r(M::DELETE, "/api/v1/services/{link}", Api, || web::delete().to(api::services::delete_service)),
+        r(M::GET, "/api/v1/tokens", Api, || web::get().to(api::tokens::list_tokens)),
+        r(M::POST, "/api/v1/tokens", Api, || web::post().to(api::tokens::create_token)),
+        r(M::GET, "/api/v1/tokens/{id}", Api, || web::get().to(api::tokens::show_token)),
+        r(M::DELETE, "/api/v1/tokens/{id}", Api, || web::delete().to(api::tokens::revoke_token)),
         r(M::GET, "/api/v1/connections", Api, || web::get().to(api::connections::list_connections)),
         r(M::POST, "/api/v1/connections", Api, || web::post().to(api::connections::create_connection)),
         r(M::GET, "/api/v1/connections/{link}", Api, || web::get().to(api::connections::show_connection)),
@@ -328,10 +339,10 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/api/v1/connections/{link}/revoke", Api, || {
             web::post().to(api::connections::revoke_connection)
         }),
-        r(M::POST, "/api/v1/connections/{link}/invoke", Api, || {
+        r(M::POST, "/api/v1/connections/{link}/invoke", Invoke, || {
             web::post().to(api::connections::invoke_connection)
         }),
-        r(M::POST, "/api/v1/connections/{link}/test", Api, || {
+        r(M::POST, "/api/v1/connections/{link}/test", Invoke, || {
             web::post().to(api::connections::test_connection)
         }),
     ]

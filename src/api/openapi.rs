@@ -6,6 +6,7 @@ mod connections;
 mod schemas;
 mod service_inputs;
 mod text;
+mod tokens;
 
 use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
@@ -18,13 +19,14 @@ pub async fn document() -> HttpResponse {
 /// The whole document.
 pub fn spec() -> Value {
     let mut paths = Map::new();
-    for area in [meta_paths(), services_paths(), connections::paths()] {
+    for area in [meta_paths(), services_paths(), connections::paths(), tokens::paths()] {
         paths.extend(area);
     }
     let mut parameters = parameters();
     parameters.extend(connections::parameters());
     let mut schemas = schemas::all();
     schemas.extend(connections::schemas());
+    schemas.extend(tokens::schemas());
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -32,8 +34,9 @@ pub fn spec() -> Value {
             "version": "1",
             "description": "Custom services and connections of the Connections admin application. Every \
                             operation needs the API token of an SDAdmin as `Authorization: Bearer <token>` \
-                            (create one with `connections token create`). No response ever carries a \
-                            secret.",
+                            (create one under My API Tokens, with `POST /api/v1/tokens` or with \
+                            `connections token create`). A token restricted to connections may only \
+                            invoke and test them. No response ever carries a secret.",
         },
         "servers": [{ "url": "/" }],
         "security": [{ "bearerAuth": [] }],
@@ -47,6 +50,7 @@ pub fn spec() -> Value {
                 "name": "connections",
                 "description": "Connections to a service: stored credentials, used without revealing them.",
             },
+            { "name": "tokens", "description": "API tokens: expiring, and restricted for scripts." },
         ],
         "paths": paths,
         "components": {
@@ -286,8 +290,11 @@ fn error_response(description: &str, schema_name: &str) -> Value {
 }
 
 fn responses() -> Value {
-    let mut unauthorized =
-        error_response("No valid API token: send `Authorization: Bearer <token>`.", "Error");
+    let mut unauthorized = error_response(
+        "No valid API token: send `Authorization: Bearer <token>`. An expired token gets code \
+         `token_expired`.",
+        "Error",
+    );
     unauthorized["headers"] =
         json!({ "WWW-Authenticate": { "schema": { "type": "string", "example": "Bearer" } } });
     let mut unavailable = error_response(
@@ -302,7 +309,11 @@ fn responses() -> Value {
     json!({
         "BadRequest": error_response("The query string could not be read.", "Error"),
         "Unauthorized": unauthorized,
-        "Forbidden": error_response("The token's user is not an SDAdmin.", "Error"),
+        "Forbidden": error_response(
+            "The token's user is not an SDAdmin, or the token is restricted to invoking other connections \
+             (the message lists them).",
+            "Error",
+        ),
         "NotFound": error_response("No such item.", "Error"),
         "Conflict": error_response(
             "The item is in use (a service that connections use), or the connection is not usable in its \

@@ -251,3 +251,12 @@ pub fn revoke_for_user(conn: &mut DbConn, user_id: i64, now: i64) -> QueryResult
     .set(api_tokens::revoked_at.eq(now))
     .execute(conn)
 }
+
+/// Connections a restriction can name, by link name: `(link name, display name)`, at most `limit`.
+pub fn connection_choices(conn: &mut DbConn, limit: i64) -> QueryResult<Vec<(String, String)>> {
+    connections::table
+        .order(connections::link_name)
+        .limit(limit)
+        .select((connections::link_name, connections::name))
+        .load(conn)
+}
