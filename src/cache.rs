@@ -151,7 +151,7 @@ impl Cache {
 
     /// Applies a change's report: `s:<id hash>` (a session ended), `t:<token hash>` (a token was
     /// revoked or deleted), `u:<user id>` (a user changed: their sessions, tokens and the connections
-    /// they own), `c:<link name>` (a connection changed) or `v:<service id>` (a service changed: its
+    /// they own), `c:<link name>` (a connection changed, and the tokens restricted to it) or `v:<service id>` (a service changed: its
     /// connections). Anything else empties the cache.
     pub fn forget(&self, payload: &str) {
         let mut state = self.state();
@@ -173,6 +173,8 @@ impl Cache {
             },
             Some(("c", link_name)) => {
                 state.connections.remove(link_name);
+                // A deleted connection drops out of the tokens restricted to it.
+                state.tokens.retain(|_, found| !found.scope.names(link_name));
             }
             Some(("v", service)) => match service.parse::<i64>() {
                 Ok(service) => state.connections.retain(|_, (c, _)| c.service.id != service),

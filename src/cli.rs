@@ -251,7 +251,11 @@ fn parse_expiry(raw: &str) -> Result<Expiry, String> {
 fn cli_error(e: AppError) -> AppError {
     match e {
         AppError::Invalid(fields) => AppError::BadRequest(
-            fields.into_iter().map(|(field, messages)| format!("{field}: {}", messages.join(" "))).collect::<Vec<_>>().join("; "),
+            fields
+                .into_iter()
+                .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
+                .collect::<Vec<_>>()
+                .join("; "),
         ),
         other => other,
     }

@@ -31,7 +31,8 @@ async fn live_token(
     }
     let epoch = cache.map(Cache::epoch);
     let lookup = hash.clone();
-    let Some(mut found) = state.db.read(move |conn| Ok(api_token::find_active_with_user(conn, &lookup)?)).await?
+    let Some(mut found) =
+        state.db.read(move |conn| Ok(api_token::find_active_with_user(conn, &lookup)?)).await?
     else {
         return Ok(None);
     };

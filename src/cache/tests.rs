@@ -215,3 +215,21 @@ fn a_connection_is_read_again_after_its_maximum_age() {
     cache.state().connections.get_mut("a").unwrap().1 = long_ago;
     assert!(cache.connection("a").is_none(), "not even a lost notification keeps it longer");
 }
+
+#[test]
+fn a_connection_change_removes_the_tokens_restricted_to_it() {
+    use crate::models::api_token::Scope;
+    let cache = live_cache();
+    let restricted = |hash: &str, links: &[&str]| {
+        let mut found = token(hash, 1);
+        found.scope =
+            Scope::InvokeOnly(links.iter().enumerate().map(|(i, l)| (i as i64, l.to_string())).collect());
+        found
+    };
+    cache.put_token("full".into(), token("full", 1), cache.epoch());
+    cache.put_token("desk".into(), restricted("desk", &["desk", "other"]), cache.epoch());
+    cache.put_token("mail".into(), restricted("mail", &["mail"]), cache.epoch());
+    cache.forget("c:other");
+    assert!(cache.token("desk").is_none(), "restricted to the changed connection");
+    assert!(cache.token("full").is_some() && cache.token("mail").is_some());
+}

@@ -61,6 +61,11 @@ impl Scope {
         }
     }
 
+    /// Whether a restriction lists this link name.
+    pub fn names(&self, link_name: &str) -> bool {
+        matches!(self, Scope::InvokeOnly(allowed) if allowed.iter().any(|(_, link)| link == link_name))
+    }
+
     /// Whether the token may invoke the connection of this id: a connection deleted and created again
     /// under the same link name is another connection.
     pub fn permits_connection(&self, id: i64) -> bool {

@@ -7,12 +7,12 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
-use crate::models::api_token::Scope;
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::guard::Admin;
 use crate::domain::connection::CredentialInput;
 use crate::domain::service::{ApiKeyParam, ServiceConfig};
 use crate::error::{AppError, FieldErrors};
+use crate::models::api_token::Scope;
 use crate::ops::authorize::{CallbackOutcome, CallbackParams};
 use crate::ops::connections::{self as ops, ConnectionView};
 use crate::random::sha256_hex;

@@ -64,7 +64,12 @@ struct ListPage {
     rows: Vec<Row>,
 }
 
-async fn list(req: HttpRequest, admin: Admin, state: web::Data<AppState>, all: bool) -> Result<HttpResponse, AppError> {
+async fn list(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    all: bool,
+) -> Result<HttpResponse, AppError> {
     let owner = (!all).then_some(admin.user().id);
     let now = state.clock.now();
     let rows = ops::list(&state, owner)
@@ -77,7 +82,11 @@ async fn list(req: HttpRequest, admin: Admin, state: web::Data<AppState>, all: b
 }
 
 /// Admin > API Tokens: every user's tokens.
-pub async fn list_tokens(req: HttpRequest, admin: Admin, state: web::Data<AppState>) -> Result<HttpResponse, AppError> {
+pub async fn list_tokens(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, AppError> {
     list(req, admin, state, true).await
 }
 
@@ -249,8 +258,7 @@ pub async fn create_token(
         Scope::Everything => None,
     };
     let base = state.base_url.as_str().trim_end_matches('/');
-    let invoke_url =
-        format!("{base}/api/v1/connections/{}/invoke", link.as_deref().unwrap_or("LINK_NAME"));
+    let invoke_url = format!("{base}/api/v1/connections/{}/invoke", link.as_deref().unwrap_or("LINK_NAME"));
     let status = created.listed.token.status(state.clock.now());
     let page = CreatedPage {
         layout: Layout::new(&req, Some(&admin.0), "my_tokens"),

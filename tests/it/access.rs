@@ -65,7 +65,7 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_api_callers_get_401_json() {
             Access::Admin | Access::SignedIn => {
                 assert!(matches!(res.status, 303 | 403), "{} {}: {}", route.method, route.path, res.status);
             }
-            Access::Api => {
+            Access::Api | Access::Invoke => {
                 assert_eq!(res.status, 401, "{} {}", route.method, route.path);
                 assert_eq!(res.json()["error"]["code"], "unauthorized");
                 assert_eq!(res.header("www-authenticate"), "Bearer");
@@ -169,9 +169,11 @@ async fn api_tokens_authenticate_sdadmins_only() {
     app.state
         .db
         .run(move |c| {
-            let (t, _) =
-                connections::models::api_token::list(c)?.into_iter().find(|(_, u)| u == "admin").unwrap();
-            Ok(connections::models::api_token::revoke(c, t.id, now)?)
+            let listed = connections::models::api_token::list(c, None)?
+                .into_iter()
+                .find(|t| t.owner == "admin")
+                .unwrap();
+            Ok(connections::models::api_token::revoke(c, listed.token.id, now)?)
         })
         .await
         .unwrap();

@@ -18,7 +18,8 @@ pub fn paths() -> Map<String, Value> {
         { "name": "all", "in": "query", "description": "Everyone's tokens (not with `user`).",
           "schema": { "type": "boolean", "default": false } },
     ]);
-    list["responses"] = with_errors(json!({ "200": ok("The tokens.", schema("TokenList")) }), &["400", "422"]);
+    list["responses"] =
+        with_errors(json!({ "200": ok("The tokens.", schema("TokenList")) }), &["400", "422"]);
 
     let mut create = one("create_token", "Create an API token for the caller; the answer holds it, once");
     create["description"] = json!(
@@ -57,9 +58,7 @@ pub fn paths() -> Map<String, Value> {
 
 /// What the tokens API answers and accepts.
 pub fn schemas() -> Map<String, Value> {
-    let time = |description: &str| {
-        json!({ "type": "string", "format": "date-time", "nullable": true, "description": description })
-    };
+    let time = |description: &str| json!({ "type": "string", "format": "date-time", "nullable": true, "description": description });
     let token_properties = json!({
         "id": { "type": "integer", "format": "int64" },
         "label": { "type": "string" },
@@ -79,8 +78,17 @@ pub fn schemas() -> Map<String, Value> {
         "status": { "type": "string", "enum": ["active", "expired", "revoked"] },
     });
     let required = json!([
-        "id", "label", "owner", "prefix", "restricted_to", "created_at", "expires_at", "last_used_at",
-        "last_used_address", "revoked_at", "status",
+        "id",
+        "label",
+        "owner",
+        "prefix",
+        "restricted_to",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "last_used_address",
+        "revoked_at",
+        "status",
     ]);
     let mut created_properties = token_properties.clone();
     created_properties["token"] =
