@@ -122,6 +122,25 @@ async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
 }
 
 #[tokio::test]
+async fn every_state_changing_browser_route_refuses_a_cross_site_request_with_a_valid_token() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let token = admin.get("/admin/connections").await.csrf();
+    let unsafe_routes: Vec<_> = routes()
+        .into_iter()
+        .filter(|r| r.method != Method::GET && matches!(r.access, Access::Admin | Access::SignedIn))
+        .collect();
+    let mut cross_site = app.browser();
+    cross_site.origin = "https://evil.example".to_owned();
+    *cross_site.cookies.lock().unwrap() = admin.cookies.lock().unwrap().clone();
+    for route in &unsafe_routes {
+        let res = call(&cross_site, &route.method, route.path, Some(&token)).await;
+        assert_eq!(res.status, 403, "{} {}", route.method, route.path);
+    }
+    assert_eq!(admin.get("/admin/connections").await.status, 200, "still signed in");
+}
+
+#[tokio::test]
 async fn the_login_form_needs_its_own_csrf_token() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
