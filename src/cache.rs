@@ -151,8 +151,8 @@ impl Cache {
 
     /// Applies a change's report: `s:<id hash>` (a session ended), `t:<token hash>` (a token was
     /// revoked or deleted), `u:<user id>` (a user changed: their sessions, tokens and the connections
-    /// they own), `c:<link name>` (a connection changed, and the tokens restricted to it) or `v:<service id>` (a service changed: its
-    /// connections). Anything else empties the cache.
+    /// they own), `c:<link name>` (a connection changed: it, and the tokens restricted to it) or
+    /// `v:<service id>` (a service changed: its connections). Anything else empties the cache.
     pub fn forget(&self, payload: &str) {
         let mut state = self.state();
         state.epoch += 1;

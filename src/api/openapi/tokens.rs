@@ -58,7 +58,12 @@ pub fn paths() -> Map<String, Value> {
 
 /// What the tokens API answers and accepts.
 pub fn schemas() -> Map<String, Value> {
-    let time = |description: &str| json!({ "type": "string", "format": "date-time", "nullable": true, "description": description });
+    let time = |description: &str| {
+        json!({
+            "type": "string", "format": "date-time", "nullable": true,
+            "description": description,
+        })
+    };
     let token_properties = json!({
         "id": { "type": "integer", "format": "int64" },
         "label": { "type": "string" },
