@@ -286,26 +286,27 @@ pub fn run_token(command: TokenCommand) -> Result<String, AppError> {
         TokenCommand::List { db } => {
             let tokens = api_token::list(&mut *open(&db)?.get()?, None)?;
             let mut out = format!(
-                "{:<6} {:<20} {:<12} {:<20} {:<22} {:<22} {:<8} restricted to",
-                "ID", "USER", "PREFIX", "LABEL", "LAST USED", "EXPIRES", "STATUS"
+                "{:<6} {:<20} {:<12} {:<20} {:<22} {:<22} {:<24} status",
+                "ID", "USER", "PREFIX", "LABEL", "LAST USED", "EXPIRES", "MAY INVOKE"
             );
             for api_token::Listed { token: t, owner, scope } in tokens {
                 let used = t.last_used_at.map_or_else(|| "never".to_owned(), format_time);
                 let expires = t.expires_at.map_or_else(|| "never".to_owned(), format_time);
                 let restricted = match scope {
-                    Scope::Everything => "-".to_owned(),
+                    Scope::Everything => "anything".to_owned(),
                     Scope::InvokeOnly(allowed) => {
                         allowed.into_iter().map(|(_, link)| link).collect::<Vec<_>>().join(",")
                     }
                 };
                 out += &format!(
-                    "\n{:<6} {:<20} {:<12} {:<20} {:<22} {:<22} {:<8} {restricted}",
+                    "\n{:<6} {:<20} {:<12} {:<20} {:<22} {:<22} {:<24} {}",
                     t.id,
                     owner,
                     format!("{}…", t.prefix),
                     t.label,
                     used,
                     expires,
+                    restricted,
                     t.status(now),
                 );
             }

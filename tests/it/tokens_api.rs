@@ -157,7 +157,7 @@ async fn the_cli_creates_expiring_and_restricted_tokens() {
 
     let (_, list, _) = run(&["token", "list"]);
     let sync = list.lines().find(|l| l.contains("sync")).expect("listed");
-    assert!(sync.ends_with("desk") && sync.contains("active"), "{list}");
+    assert!(sync.contains(" desk ") && sync.ends_with("active"), "{list}");
     let script = list.lines().find(|l| l.contains("script")).expect("listed");
     assert_eq!(script.matches("never").count(), 2, "never used, never expires: {list}");
 }
