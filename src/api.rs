@@ -4,8 +4,9 @@ pub mod connections;
 pub mod health;
 pub mod me;
 pub mod openapi;
-mod service_rules;
+pub(crate) mod service_rules;
 pub mod services;
+pub mod templates;
 pub mod tokens;
 
 use std::future::Future;

@@ -7,6 +7,7 @@ pub mod app;
 pub mod auth;
 pub mod body_deadline;
 pub mod cache;
+pub mod catalogue;
 pub mod cli;
 pub mod clock;
 pub mod config;

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Some(Command::Serve(args)) => serve(args),
         Some(Command::User(command)) => cli::run_user(command).map(|out| println!("{out}")),
         Some(Command::Token(command)) => cli::run_token(command).map(|out| println!("{out}")),
+        Some(Command::Templates(command)) => cli::run_templates(command).map(|out| println!("{out}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

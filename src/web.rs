@@ -12,6 +12,7 @@ pub mod login;
 pub mod service_form;
 pub mod services;
 pub mod settings;
+pub mod templates;
 pub mod tokens;
 
 use std::borrow::Cow;

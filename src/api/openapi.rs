@@ -5,6 +5,7 @@
 mod connections;
 mod schemas;
 mod service_inputs;
+mod templates;
 mod text;
 mod tokens;
 
@@ -19,13 +20,14 @@ pub async fn document() -> HttpResponse {
 /// The whole document.
 pub fn spec() -> Value {
     let mut paths = Map::new();
-    for area in [meta_paths(), services_paths(), connections::paths(), tokens::paths()] {
+    for area in [meta_paths(), services_paths(), templates::paths(), connections::paths(), tokens::paths()] {
         paths.extend(area);
     }
     let mut parameters = parameters();
     parameters.extend(connections::parameters());
     let mut schemas = schemas::all();
     schemas.extend(connections::schemas());
+    schemas.extend(templates::schemas());
     schemas.extend(tokens::schemas());
     json!({
         "openapi": "3.0.3",
@@ -45,6 +47,10 @@ pub fn spec() -> Value {
             {
                 "name": "services",
                 "description": "Custom services: how to authenticate to a third-party application.",
+            },
+            {
+                "name": "templates",
+                "description": "The service catalogue: providers' settings, ready to create a service from.",
             },
             {
                 "name": "connections",

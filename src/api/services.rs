@@ -29,6 +29,8 @@ pub struct ServiceJson<'a> {
     oauth2: Option<OAuthJson<'a>>,
     callback_url: String,
     test_request: Option<String>,
+    /// The catalogue template it was created from: `{"id": …, "version": …}`.
+    template: Option<serde_json::Value>,
     connection_count: i64,
     created_at: String,
     updated_at: String,
@@ -59,6 +61,10 @@ pub fn service_json<'a>(s: &'a Service, connection_count: i64, alias_url: &str) 
             .map(|settings| OAuthJson { settings, client_secret_set: s.client_secret_set }),
         callback_url: callback_url(alias_url),
         test_request: s.test_request.clone(),
+        template: s
+            .template
+            .as_ref()
+            .map(|(id, version)| serde_json::json!({ "id": id, "version": version })),
         connection_count,
         created_at: rfc3339(s.created_at),
         updated_at: rfc3339(s.updated_at),
@@ -169,6 +175,11 @@ pub async fn update_service(
     if input.link_name.as_deref().is_some_and(|l| l != link.as_str()) {
         let mut errors = FieldErrors::new();
         push(&mut errors, "link_name", "The link name cannot change.");
+        return Err(AppError::Invalid(errors));
+    }
+    if input.template.is_some() {
+        let mut errors = FieldErrors::new();
+        push(&mut errors, "template", "The template a service was created from cannot change.");
         return Err(AppError::Invalid(errors));
     }
     let current = ops::load(&state, &link).await?.view()?.auth_type();

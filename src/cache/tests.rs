@@ -95,6 +95,8 @@ fn loaded(link: &str, service: i64, owner: i64) -> Arc<Loaded> {
         client_secret_origins: None,
         client_refused_at: None,
         client_refused_message: None,
+        template_id: None,
+        template_version: None,
     };
     Arc::new(Loaded::new(row, service, format!("user{owner}")))
 }

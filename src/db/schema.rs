@@ -100,6 +100,8 @@ diesel::table! {
         client_secret_origins -> Nullable<Text>,
         client_refused_at -> Nullable<BigInt>,
         client_refused_message -> Nullable<Text>,
+        template_id -> Nullable<Text>,
+        template_version -> Nullable<Integer>,
     }
 }
 

@@ -47,6 +47,8 @@ input_section! {
         pub oauth2: Option<OAuthInput>,
         /// "GET /me": what Test sends to check a connection. An empty string clears it.
         pub test_request: Option<String>,
+        /// The catalogue template a new service starts from (its id); recorded, never changed.
+        pub template: Option<String>,
     }
 }
 
@@ -163,7 +165,7 @@ pub(super) const RESERVED_AUTH_PARAMS: &[&str] = &[
 pub(super) const MAX_ROWS: usize = 50;
 
 /// Link names that are page paths under `/admin/services/`: a service named so could not be reached.
-const RESERVED_LINK_NAMES: &[&str] = &["new", "rows"];
+const RESERVED_LINK_NAMES: &[&str] = &["new", "rows", "templates"];
 
 impl ServiceInput {
     /// Fills what `self` leaves out from `base` (a PATCH over the stored service), section by section.

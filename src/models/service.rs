@@ -42,6 +42,9 @@ pub struct ServiceRow {
     /// When the provider last refused the client credentials (invalid_client), and what it said.
     pub client_refused_at: Option<i64>,
     pub client_refused_message: Option<String>,
+    /// The catalogue template it was created from (`catalogue`), and that template's version.
+    pub template_id: Option<String>,
+    pub template_version: Option<i32>,
 }
 
 /// A service as pages and the API show it: no secret, only whether one is set.
@@ -62,6 +65,8 @@ pub struct Service {
     pub updated_by: String,
     /// "GET /me": what Test sends to check a connection.
     pub test_request: Option<String>,
+    /// The catalogue template and version it was created from.
+    pub template: Option<(String, i32)>,
 }
 
 impl ServiceRow {
@@ -82,6 +87,7 @@ impl ServiceRow {
             updated_at: self.updated_at,
             updated_by: self.updated_by.clone(),
             test_request: self.test_request.clone(),
+            template: self.template_id.clone().zip(self.template_version),
         })
     }
 
@@ -168,6 +174,14 @@ pub fn insert(
         store_secret(conn, keyring, id, spec)?;
         Ok(id)
     })
+}
+
+/// Records the catalogue template a new service was created from.
+pub fn set_template(conn: &mut DbConn, id: i64, template_id: &str, version: i32) -> QueryResult<()> {
+    diesel::update(services::table.find(id))
+        .set((services::template_id.eq(template_id), services::template_version.eq(version)))
+        .execute(conn)
+        .map(drop)
 }
 
 /// Updates a service's editable fields (never its link name).
@@ -291,6 +305,7 @@ impl From<&Service> for ServiceInput {
             api_key: s.config.api_key().and_then(|_| serde_json::from_value(settings.clone()).ok()),
             oauth2: s.config.oauth().and_then(|_| serde_json::from_value(settings).ok()),
             test_request: s.test_request.clone(),
+            template: None,
         }
     }
 }

@@ -85,8 +85,23 @@ fn changed_fields(old: &Service, new: &ValidService) -> Vec<String> {
 /// Validates and stores a new service with its audit entry, in one transaction. A taken link name —
 /// also when another request takes it at the same moment — is a field error, not a failure.
 pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Result<Service, AppError> {
-    let spec =
-        service_input::validate(&input, state.config.outbound_allow_http, None).map_err(AppError::Invalid)?;
+    let template = input.template.as_deref().map(str::trim).filter(|id| !id.is_empty());
+    let found = template.map(|id| crate::catalogue::find(id).map(|t| (t.id.clone(), t.version)));
+    let spec = match service_input::validate(&input, state.config.outbound_allow_http, None) {
+        Ok(spec) if !matches!(found, Some(None)) => spec,
+        result => {
+            let mut errors = result.err().unwrap_or_default();
+            if matches!(found, Some(None)) {
+                push(
+                    &mut errors,
+                    "template",
+                    "There is no template with this id (see GET /api/v1/templates).",
+                );
+            }
+            return Err(AppError::Invalid(errors));
+        }
+    };
+    let template = found.flatten();
     let (keyring, actor_name, actor_id, now) =
         (state.keyring.clone(), actor.username.clone(), actor.id, state.clock.now());
     let created = state
@@ -102,8 +117,12 @@ pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Resu
                     }
                     other => other?,
                 };
-                let details =
+                let mut details =
                     serde_json::json!({ "auth_type": spec.config.auth_type().as_str(), "name": spec.name });
+                if let Some((template_id, version)) = &template {
+                    service::set_template(c, id, template_id, *version)?;
+                    details["template"] = serde_json::json!(format!("{template_id} v{version}"));
+                }
                 audit::record(
                     c,
                     Event {

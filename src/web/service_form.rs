@@ -29,6 +29,7 @@ const FIELDS: &[(&str, &str)] = &[
     ("scope_delimiter", "oauth2.scope_delimiter"),
     ("token_in", "oauth2.token_placement.in"),
     ("token_prefix", "oauth2.token_placement.prefix"),
+    ("template", "template"),
 ];
 
 /// The form's rows: (kind, the fields of a row as posted, their names in the input's JSON, where the

@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 use crate::auth::csrf::{CsrfForm, NoFields};
 use crate::auth::guard::Admin;
+use crate::catalogue::{self, Template as ServiceTemplate};
 use crate::domain::service::callback_url;
 use crate::domain::service_input::ServiceInput;
 use crate::error::{AppError, FieldErrors};
@@ -101,6 +102,8 @@ pub struct FormPage {
     return_to: Option<String>,
     /// A change that needs the admin's confirmation (it sets connections aside).
     confirm: Option<Confirm>,
+    /// The catalogue template a new service starts from, with its setup steps for this portal.
+    template: Option<(&'static ServiceTemplate, Vec<String>)>,
 }
 
 /// What the confirmation panel lists.
@@ -128,6 +131,8 @@ impl FormPage {
 #[derive(Deserialize)]
 pub struct NewQuery {
     return_to: Option<String>,
+    /// A catalogue template's id: the form starts from its settings.
+    template: Option<String>,
 }
 
 async fn form_page(
@@ -139,19 +144,25 @@ async fn form_page(
     errors: FieldErrors,
     return_to: Option<String>,
 ) -> Result<FormPage, AppError> {
+    let callback_url = match editing {
+        Some(d) => d.callback_url.clone(),
+        None => callback_url(&ops::alias_url(state).await?),
+    };
+    let template = match editing {
+        Some(_) => None,
+        None => catalogue::find(v.get("template")).map(|t| (t, t.setup_steps(&callback_url))),
+    };
     Ok(FormPage {
         layout: Layout::new(req, Some(&admin.0), "services"),
         editing: editing.map(|d| d.service.link_name.clone()),
         v,
         errors,
-        callback_url: match editing {
-            Some(d) => d.callback_url.clone(),
-            None => callback_url(&ops::alias_url(state).await?),
-        },
+        callback_url,
         secret_set: editing.is_some_and(|d| d.service.client_secret_set),
         connection_count: editing.map_or(0, |d| d.connection_count),
         return_to: return_to.filter(|r| local_path(Some(r)) != "/"),
         confirm: None,
+        template,
     })
 }
 
@@ -161,16 +172,17 @@ pub async fn new_service(
     state: web::Data<AppState>,
     query: web::Query<NewQuery>,
 ) -> Result<HttpResponse, AppError> {
-    let page = form_page(
-        &req,
-        &admin,
-        &state,
-        None,
-        FormValues::new_service(),
-        FieldErrors::new(),
-        query.into_inner().return_to,
-    )
-    .await?;
+    let query = query.into_inner();
+    let values = match query.template.as_deref().filter(|id| !id.is_empty()) {
+        None => FormValues::new_service(),
+        Some(id) => {
+            let template = catalogue::find(id).ok_or(AppError::NotFound)?;
+            let mut values = FormValues::from(&template.input());
+            values.set("template", template.id.clone());
+            values
+        }
+    };
+    let page = form_page(&req, &admin, &state, None, values, FieldErrors::new(), query.return_to).await?;
     render(&req, &page)
 }
 

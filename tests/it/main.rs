@@ -29,6 +29,7 @@ mod services_pages;
 mod services_totals;
 mod sign_in;
 mod slow_bodies;
+mod templates;
 mod tokens_api;
 mod tokens_pages;
 mod tokens_restricted;

@@ -236,7 +236,7 @@ fn service_schemas() -> Map<String, Value> {
             "required": [
                 "link_name", "name", "description", "auth_type", "api_base_url", "api_key", "oauth2",
                 "callback_url", "connection_count", "created_at", "updated_at", "created_by", "updated_by",
-                "test_request",
+                "test_request", "template",
             ],
             "properties": {
                 "link_name": link_name(),
@@ -260,6 +260,15 @@ fn service_schemas() -> Map<String, Value> {
                     "type": "string", "nullable": true, "example": "GET /me",
                     "description":
                         "What Test sends to check a connection: a method and a path under the API base URL.",
+                },
+                "template": {
+                    "type": "object", "nullable": true,
+                    "description": "The catalogue template it was created from.",
+                    "required": ["id", "version"],
+                    "properties": {
+                        "id": { "type": "string" },
+                        "version": { "type": "integer", "format": "int32" },
+                    },
                 },
             },
         },

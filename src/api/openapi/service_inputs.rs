@@ -37,7 +37,15 @@ fn service_properties() -> Map<String, Value> {
 
 /// `ServiceInput`, `ServiceChanges` and their parts.
 pub fn schemas() -> Map<String, Value> {
-    let create = service_properties();
+    let mut create = service_properties();
+    create.insert(
+        "template".to_owned(),
+        optional(json!({
+            "type": "string", "maxLength": 100, "example": "github_oauth_app",
+            "description": "The id of the catalogue template the service starts from (GET /api/v1/templates); \
+                            recorded with the template's version. A blank value means none.",
+        })),
+    );
     let mut changes = service_properties();
     changes.remove("link_name");
     for field in ["name", "auth_type"] {

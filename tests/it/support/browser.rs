@@ -41,7 +41,7 @@ impl Page {
 pub struct Browser {
     base: String,
     pub origin: String,
-    pub(super) http: reqwest::Client,
+    pub http: reqwest::Client,
     pub cookies: Mutex<HashMap<String, String>>,
 }
 
