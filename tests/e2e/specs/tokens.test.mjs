@@ -44,16 +44,18 @@ describe('API tokens from the browser', () => {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
 
-  it('creates a token restricted to one connection, shows it once, and the script can only invoke', async () => {
+  it('makes a token restricted to a connection, shows it once, and the script may only invoke', async () => {
     let res = await call(adminToken, 'POST', '/services', {
       name: 'Helpdesk', link_name: 'helpdesk', auth_type: 'api_key', api_base_url: `${upstreamUrl}/api`,
       api_key: { param_type: 'header', params: [{ name: 'X-Api-Key', display_name: 'API Key' }] },
     });
     assert.equal(res.status, 201, await res.text());
     for (const link of ['desk', 'billing']) {
-      res = await call(adminToken, 'POST', '/connections', { service: 'helpdesk', name: `Helpdesk ${link}`, link_name: link });
+      const body = { service: 'helpdesk', name: `Helpdesk ${link}`, link_name: link };
+      res = await call(adminToken, 'POST', '/connections', body);
       assert.equal(res.status, 201, await res.text());
-      res = await call(adminToken, 'PUT', `/connections/${link}/credentials`, { params: { 'X-Api-Key': `key-${link}` } });
+      const credentials = { params: { 'X-Api-Key': `key-${link}` } };
+      res = await call(adminToken, 'PUT', `/connections/${link}/credentials`, credentials);
       assert.equal(res.status, 200, await res.text());
     }
 
