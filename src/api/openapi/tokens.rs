@@ -13,9 +13,11 @@ pub fn paths() -> Map<String, Value> {
     let one = |id: &str, summary: &str| json!({ "tags": ["tokens"], "operationId": id, "summary": summary });
     let mut list = one("list_tokens", "List API tokens: mine by default, one user's, or everyone's");
     list["parameters"] = json!([
-        { "name": "user", "in": "query", "description": "A username: that user's tokens.",
+        { "name": "user", "in": "query",
+          "description": "A username: that user's tokens (none for a name nobody has).",
           "schema": text::plain(200, "A username.") },
-        { "name": "all", "in": "query", "description": "Everyone's tokens (not with `user`).",
+        { "name": "all", "in": "query",
+          "description": "Everyone's tokens (`user` narrows them to one user's).",
           "schema": { "type": "boolean", "default": false } },
     ]);
     list["responses"] =
