@@ -51,6 +51,9 @@ pub fn token_json(listed: &Listed, now: i64) -> TokenJson {
     }
 }
 
+/// The longest `user` filter, as the document says (control characters are refused for every query).
+const MAX_USER_FILTER: usize = 200;
+
 #[derive(Deserialize)]
 pub struct ListQuery {
     user: Option<String>,
@@ -64,6 +67,11 @@ pub async fn list_tokens(
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
+    if q.user.as_ref().is_some_and(|name| name.chars().count() > MAX_USER_FILTER) {
+        let mut errors = crate::error::FieldErrors::new();
+        crate::domain::validate::push(&mut errors, "user", "Use at most 200 characters.");
+        return Err(AppError::Invalid(errors));
+    }
     let owner = match (q.user, q.all.unwrap_or(false)) {
         (None, true) => None,
         (None, false) => Some(caller.id),

@@ -80,6 +80,9 @@ async fn an_sdadmin_lists_one_users_tokens_or_everyones_and_revokes_any() {
     let owners: Vec<&str> =
         all["items"].as_array().unwrap().iter().map(|t| t["owner"].as_str().unwrap()).collect();
     assert_eq!(owners, ["ops", "ops", "admin"]);
+    let long = api.get(&format!("/api/v1/tokens?user={}", "o".repeat(201))).await;
+    assert_eq!(long.status, 422, "longer than the document allows");
+    assert!(long.json()["errors"]["user"].is_array());
     for query in ["user=nobody", "user="] {
         let res = api.get(&format!("/api/v1/tokens?{query}")).await;
         assert_eq!((res.status, res.json()), (200, json!({ "items": [] })), "{query}");
