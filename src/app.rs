@@ -22,7 +22,7 @@ use crate::password::Hasher;
 use crate::refresher::Refresher;
 use crate::state::AppState;
 use crate::throttle::Throttle;
-use crate::{api, body_deadline, input, keys, security, setup, web as pages};
+use crate::{api, body_deadline, input, keys, request_id, security, setup, web as pages};
 
 /// A started server and what its caller needs to tell the operator.
 pub struct Running {
@@ -105,8 +105,12 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
             .wrap(from_fn(pages::errors::render_errors))
             .wrap(from_fn(security::headers))
             .wrap(from_fn(body_deadline::body_deadline))
+            .wrap(from_fn(request_id::tag))
     })
     .workers(config.workers)
+    // `shutdown` stops the server on SIGTERM and Ctrl-C itself, then finishes the rest in order.
+    .disable_signals()
+    .shutdown_timeout(config.shutdown_grace_secs)
     .listen(listener)
     .map_err(|e| AppError::Startup(format!("cannot start the HTTP server: {e}")))?
     .run();
@@ -115,6 +119,13 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     spawn_maintenance(state.db.clone(), state.clock.clone(), stopped.clone());
     if let Some(cache) = &state.cache {
         cache::watch(&state.db, &config.database_url, cache.clone(), stopped.clone());
+    }
+    if config.webhook_interval_secs > 0 {
+        crate::alerts::delivery::spawn(
+            state.clone(),
+            std::time::Duration::from_secs(config.webhook_interval_secs),
+            stopped.clone(),
+        );
     }
     if config.no_refresh {
         tracing::warn!(
@@ -131,8 +142,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     Ok(Running { server, addr, base_url, generated_admin_password, state, stop_background })
 }
 
-/// Database upkeep every ten minutes until `stop` turns true: expired nonces go, and the planner's
-/// statistics are kept current (see `db::optimize`).
+/// Database upkeep every ten minutes until `stop` turns true: expired nonces and month-old webhook
+/// deliveries go, and the planner's statistics are kept current (see `db::optimize`).
 fn spawn_maintenance(db: Db, clock: Clock, mut stop: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         // Not at start: statistics taken of a new, empty database would mislead the planner for as
@@ -147,6 +158,7 @@ fn spawn_maintenance(db: Db, clock: Clock, mut stop: tokio::sync::watch::Receive
             let now = clock.now();
             let upkeep = db.run(move |c| {
                 crate::models::nonce::prune(c, now)?;
+                crate::models::webhook_delivery::prune(c, now - 30 * 86_400)?;
                 Ok(crate::db::optimize(c)?)
             });
             if let Err(e) = upkeep.await {
@@ -305,6 +317,27 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/admin/settings/portal", Admin, || web::get().to(pages::settings::show_portal_settings)),
         r(M::POST, "/admin/settings/portal", Admin, || {
             web::post().to(pages::settings::update_portal_settings)
+        }),
+        r(M::GET, "/admin/settings/notifications", Admin, || {
+            web::get().to(pages::notifications::list_endpoints)
+        }),
+        r(M::POST, "/admin/settings/notifications", Admin, || {
+            web::post().to(pages::notifications::create_endpoint)
+        }),
+        r(M::POST, "/admin/settings/notifications/smtp", Admin, || {
+            web::post().to(pages::notifications::save_smtp)
+        }),
+        r(M::GET, "/admin/settings/notifications/{id}", Admin, || {
+            web::get().to(pages::notifications::show_endpoint)
+        }),
+        r(M::POST, "/admin/settings/notifications/{id}", Admin, || {
+            web::post().to(pages::notifications::update_endpoint)
+        }),
+        r(M::POST, "/admin/settings/notifications/{id}/test", Admin, || {
+            web::post().to(pages::notifications::test_endpoint)
+        }),
+        r(M::POST, "/admin/settings/notifications/{id}/delete", Admin, || {
+            web::post().to(pages::notifications::delete_endpoint)
         }),
         r(M::GET, "/admin/tokens", Admin, || web::get().to(pages::tokens::list_tokens)),
         r(M::POST, "/admin/tokens", Admin, || web::post().to(pages::tokens::create_token)),

@@ -73,6 +73,9 @@ struct State {
     connections: HashMap<String, (Arc<Loaded>, Instant)>,
     /// When the listener last showed that its connection works.
     heard: Option<Instant>,
+    /// How many connections need attention (the navigation's badge): any change to a connection, a
+    /// service or a user may change it.
+    attention: Option<i64>,
 }
 
 impl State {
@@ -80,6 +83,7 @@ impl State {
         self.sessions.clear();
         self.tokens.clear();
         self.connections.clear();
+        self.attention = None;
     }
 }
 
@@ -120,6 +124,17 @@ impl Cache {
         (read_at.elapsed() < CONNECTION_MAX_AGE).then(|| found.clone())
     }
 
+    /// The cached count of connections that need attention.
+    pub fn attention(&self) -> Option<i64> {
+        self.usable()?.attention
+    }
+
+    pub fn put_attention(&self, count: i64, epoch: u64) {
+        if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
+            state.attention = Some(count);
+        }
+    }
+
     /// Taken before reading an entry from the database; `put_*` then caches it only if
     /// nothing changed in between.
     pub fn epoch(&self) -> u64 {
@@ -156,6 +171,9 @@ impl Cache {
     pub fn forget(&self, payload: &str) {
         let mut state = self.state();
         state.epoch += 1;
+        if !matches!(payload.split_once(':'), Some(("s" | "t", _))) {
+            state.attention = None;
+        }
         match payload.split_once(':') {
             Some(("s", id_hash)) => {
                 state.sessions.remove(id_hash);

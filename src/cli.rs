@@ -1,5 +1,5 @@
-//! The command line: `serve` (the default) and the `user` / `token` administration commands. Each
-//! command is a few lines that call into the library.
+//! The command line: `serve` (the default), the `user` / `token` administration commands, and the
+//! operations ones (`migrate`, `backup`). Each command is a few lines that call into the library.
 
 use std::io::{BufRead, IsTerminal};
 
@@ -42,6 +42,22 @@ pub enum Command {
     /// The service templates built into this binary.
     #[command(subcommand)]
     Templates(TemplatesCommand),
+    /// Apply pending database migrations (`serve` does it too), or list them with --check.
+    Migrate {
+        /// List the pending migrations without applying them: exit status 0 when none is pending,
+        /// 1 when some are.
+        #[arg(long)]
+        check: bool,
+        #[command(flatten)]
+        db: DbArgs,
+    },
+    /// Copy a running SQLite database into a new FILE (never over an existing one). Back up the
+    /// key file too, separately: the copy cannot be read without it.
+    Backup {
+        file: std::path::PathBuf,
+        #[command(flatten)]
+        db: DbArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -352,8 +368,40 @@ pub fn run_token(command: TokenCommand) -> Result<String, AppError> {
     }
 }
 
+/// What `migrate` found or did, and whether anything is left pending (`--check`'s exit status).
+pub struct Migrated {
+    pub report: String,
+    pub pending: bool,
+}
+
+/// `migrate`: with `check`, lists the pending migrations; otherwise applies them. Either way a
+/// database that a newer binary migrated is refused.
+pub fn run_migrate(check: bool, db: &DbArgs) -> Result<Migrated, AppError> {
+    let db = Db::connect(&db.database_url, 2)?;
+    let mut conn = db.get()?;
+    crate::db::migrations::refuse_newer(&mut conn)?;
+    let pending = crate::db::migrations::pending(&mut conn)?;
+    drop(conn);
+    let list = |names: &[String]| names.iter().map(|n| format!("\n  {n}")).collect::<String>();
+    if pending.is_empty() {
+        return Ok(Migrated {
+            report: "the database is up to date: no migration is pending".into(),
+            pending: false,
+        });
+    }
+    if check {
+        let report = format!("{} migration(s) pending:{}", pending.len(), list(&pending));
+        return Ok(Migrated { report, pending: true });
+    }
+    db.migrate()?;
+    Ok(Migrated {
+        report: format!("applied {} migration(s):{}", pending.len(), list(&pending)),
+        pending: false,
+    })
+}
+
 /// `serve`: builds the app, prints where it runs (and a generated admin password, once), and serves
-/// until Ctrl-C.
+/// until SIGTERM or Ctrl-C (see `shutdown`).
 pub async fn serve(args: ServeArgs) -> Result<(), AppError> {
     let config = Config::from_args(args).map_err(|e| AppError::Startup(e.to_string()))?;
     let running = crate::app::build(config).await?;
@@ -362,8 +410,5 @@ pub async fn serve(args: ServeArgs) -> Result<(), AppError> {
         println!("First start: sign in as user \"admin\" with password: {}", password.expose());
         println!("(This password is shown only once. Change it with `connections user passwd admin`.)");
     }
-    let result = running.server.await.map_err(|e| AppError::Startup(format!("server error: {e}")));
-    let _ = running.stop_background.send(true);
-    running.state.activity.shutdown().await;
-    result
+    crate::shutdown::serve_until_stopped(running).await
 }

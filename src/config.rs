@@ -1,5 +1,6 @@
 //! Every setting of the server in one place: the `serve` flags, their environment variables and defaults,
-//! resolved into a `Config` that `app::build` takes. Tests build a `Config` directly.
+//! resolved into a `Config` that `app::build` takes. Tests build a `Config` directly. The log settings
+//! (`CONNECTIONS_LOG_FORMAT`, `RUST_LOG`) apply to every command, and `logs::init` reads them.
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -80,6 +81,10 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_NO_REFRESH")]
     pub no_refresh: bool,
 
+    /// Seconds a stopping server (SIGTERM, Ctrl-C) lets requests in flight finish.
+    #[arg(long, env = "CONNECTIONS_SHUTDOWN_GRACE_SECS", default_value_t = 30)]
+    pub shutdown_grace_secs: u32,
+
     /// HTTP worker threads (default: one per core; two per core on PostgreSQL).
     #[arg(long, env = "CONNECTIONS_WORKERS")]
     pub workers: Option<usize>,
@@ -115,6 +120,8 @@ pub struct Config {
     pub refresh_margin_secs: i64,
     /// 0: no background refresh (tests drive refreshes themselves).
     pub refresh_interval_secs: u64,
+    /// How often the webhook worker looks for due deliveries; 0: never (tests send them themselves).
+    pub webhook_interval_secs: u64,
     /// How long a request's body may take to arrive after its head (see `body_deadline`).
     pub request_body_timeout_secs: u64,
     /// How long a request waits for a database connection (see `db::Db::connect_within`).
@@ -122,6 +129,8 @@ pub struct Config {
     /// No calls to token or revoke endpoints at all (`oauth::token_calls_allowed`), and no background
     /// refresh.
     pub no_refresh: bool,
+    /// How long a stopping server lets requests in flight finish (see `shutdown`).
+    pub shutdown_grace_secs: u64,
     pub clock: Clock,
 }
 
@@ -163,6 +172,7 @@ impl Config {
         }
         config.database_timeout_secs = u64::from(args.database_timeout_secs);
         config.no_refresh = args.no_refresh;
+        config.shutdown_grace_secs = u64::from(args.shutdown_grace_secs);
         if let Some(w) = args.workers {
             config.workers = w.clamp(1, 64);
         }
@@ -186,10 +196,12 @@ impl Config {
             workers: default_workers(database_url),
             refresh_margin_secs: 60,
             refresh_interval_secs: 30,
+            webhook_interval_secs: 2,
             // The largest body accepted (256 KiB) arrives within it at 20 KB/s.
             request_body_timeout_secs: 15,
             database_timeout_secs: crate::db::DEFAULT_WAIT.as_secs(),
             no_refresh: false,
+            shutdown_grace_secs: 30,
             clock: Clock::system(),
         }
     }

@@ -1,6 +1,7 @@
 //! The database: one `DbConn` over SQLite and PostgreSQL, a pool whose manager dispatches on the URL
 //! scheme, per-backend embedded migrations, and `Db::run` to use a connection off the async threads.
 
+pub mod migrations;
 mod pg_url;
 mod pool;
 pub mod schema;
@@ -16,12 +17,10 @@ use std::time::Duration;
 use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::r2d2::Pool;
 use diesel::{Connection, PgConnection, SqliteConnection};
-use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use diesel_migrations::MigrationHarness;
 
 use crate::error::AppError;
-
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
-const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+use migrations::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 
 /// A connection to either backend. Queries are written once against it; code branches on the variant
 /// only where the SQL differs.
@@ -235,7 +234,10 @@ impl Db {
         F: FnOnce(&mut DbConn) -> Result<T, AppError> + Send + 'static,
     {
         let (pool, health, changes) = (self.pool.clone(), self.health.clone(), self.changes.clone());
+        // Lines logged on the blocking thread belong to the request (its id) that asked for the work.
+        let span = tracing::Span::current();
         tokio::task::spawn_blocking(move || {
+            let _in_request = span.enter();
             let mut conn = health.ready(pool.get()?, &pool)?;
             let result = f(&mut conn);
             health.after(&mut conn, &result);
@@ -279,9 +281,11 @@ impl Db {
         self.run(f).await
     }
 
-    /// Applies pending embedded migrations of this backend.
+    /// Applies pending embedded migrations of this backend, refusing first a database that a newer
+    /// binary has migrated (see `migrations`).
     pub fn migrate(&self) -> Result<(), AppError> {
         let mut conn = self.get()?;
+        migrations::refuse_newer(&mut conn)?;
         let failed = |e| AppError::Startup(format!("database migration failed: {e}"));
         let (before, applied) = match &mut *conn {
             DbConn::Sqlite(c) => (

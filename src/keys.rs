@@ -120,7 +120,9 @@ fn holds_sealed(conn: &mut DbConn) -> QueryResult<bool> {
         .or(connections::refresh_token.is_not_null());
     Ok(diesel::select(exists(services::table.filter(service))).get_result(conn)?
         || diesel::select(exists(connections::table.filter(connection))).get_result(conn)?
-        || diesel::select(exists(oauth_flows::table.select(oauth_flows::state_hash))).get_result(conn)?)
+        || diesel::select(exists(oauth_flows::table.select(oauth_flows::state_hash))).get_result(conn)?
+        || crate::models::webhook::holds_sealed(conn)?
+        || crate::models::smtp::holds_sealed(conn)?)
 }
 
 /// Refuses to start when the database holds secrets sealed under a key id this keyring lacks, or

@@ -2,9 +2,11 @@
 //! scripts use them without ever seeing a secret. `app::build` is the one way in.
 
 pub mod activity;
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod backup;
 pub mod body_deadline;
 pub mod cache;
 pub mod catalogue;
@@ -28,9 +30,11 @@ pub mod password;
 pub mod private_files;
 pub mod random;
 pub mod refresher;
+pub mod request_id;
 pub mod search;
 pub mod security;
 pub mod setup;
+pub mod shutdown;
 pub mod state;
 pub mod throttle;
 pub mod web;

@@ -1,10 +1,52 @@
-//! Warnings that would repeat on every request while something outside the app is down (an
-//! upstream, the database): at most one line per subject a minute, saying how many were left out.
+//! The process's log: where lines go and in which format (`init`), and the warnings that would
+//! repeat on every request while something outside the app is down (an upstream, the database): at
+//! most one line per subject a minute, saying how many were left out.
 
 use std::collections::HashMap;
 use std::fmt::Display;
+use std::io::IsTerminal;
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
+
+use tracing_subscriber::EnvFilter;
+
+/// How log lines are written (`CONNECTIONS_LOG_FORMAT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One human-readable line per event (the default).
+    Text,
+    /// One JSON object per line, for a log collector.
+    Json,
+}
+
+impl Format {
+    /// The setting's value: `text` (or unset) or `json`.
+    pub fn parse(raw: Option<&str>) -> Result<Format, String> {
+        match raw.map(str::trim) {
+            None | Some("" | "text") => Ok(Format::Text),
+            Some("json") => Ok(Format::Json),
+            Some(other) => Err(format!("invalid CONNECTIONS_LOG_FORMAT {other:?}: use text or json")),
+        }
+    }
+}
+
+/// Sends log lines to standard error in `format`, filtered by `RUST_LOG` (default `info`). Terminal
+/// colour codes only when standard error is a terminal: in a file or a collector they are noise.
+pub fn init(format: Format) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let lines = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        Format::Text => lines.with_ansi(std::io::stderr().is_terminal()).init(),
+        // The request's span (its `request_id`) goes with every line logged while serving it.
+        Format::Json => lines
+            .with_ansi(false)
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+    }
+}
 
 /// At most one line per subject this often.
 pub const EVERY: Duration = Duration::from_secs(60);

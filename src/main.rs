@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use connections::cli::{self, Cli, Command};
-use tracing_subscriber::EnvFilter;
+use connections::logs;
 
 /// mimalloc instead of glibc's allocator: a request allocates and frees many small buffers (headers,
 /// JSON, rows), and mimalloc does that with less work than glibc's malloc and free.
@@ -13,16 +13,29 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
-        .with_writer(std::io::stderr)
-        .init();
+    match logs::Format::parse(std::env::var("CONNECTIONS_LOG_FORMAT").ok().as_deref()) {
+        Ok(format) => logs::init(format),
+        Err(why) => {
+            eprintln!("error: {why}");
+            return ExitCode::FAILURE;
+        }
+    }
     let result = match cli.command {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::User(command)) => cli::run_user(command).map(|out| println!("{out}")),
         Some(Command::Token(command)) => cli::run_token(command).map(|out| println!("{out}")),
         Some(Command::Templates(command)) => cli::run_templates(command).map(|out| println!("{out}")),
+        Some(Command::Migrate { check, db }) => match cli::run_migrate(check, &db) {
+            Ok(migrated) => {
+                println!("{}", migrated.report);
+                return if migrated.pending { ExitCode::FAILURE } else { ExitCode::SUCCESS };
+            }
+            Err(e) => Err(e),
+        },
+        Some(Command::Backup { file, db }) => {
+            connections::backup::backup(&db.database_url, &file).map(|out| println!("{out}"))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

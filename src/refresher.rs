@@ -41,6 +41,21 @@ impl Refresher {
         &self.holder
     }
 
+    /// Waits, at most `within`, until no refresh of this process is in flight (each holds its
+    /// connection's lock until its outcome is stored); false when one still runs. Used at shutdown,
+    /// after requests and the background refresher have stopped, so no new one starts: a refresh cut
+    /// off after the provider rotated the refresh token would lose the only one that still works.
+    pub async fn finish_in_flight(&self, within: std::time::Duration) -> bool {
+        let locks: Vec<_> =
+            self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).values().cloned().collect();
+        let all = async {
+            for lock in locks {
+                drop(lock.lock_owned().await);
+            }
+        };
+        tokio::time::timeout(within, all).await.is_ok()
+    }
+
     pub(crate) fn lock_for(&self, id: i64) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         locks.entry(id).or_default().clone()

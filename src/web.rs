@@ -9,6 +9,7 @@ pub mod errors;
 pub mod form_errors;
 pub mod list_params;
 pub mod login;
+pub mod notifications;
 pub mod service_form;
 pub mod services;
 pub mod settings;
@@ -20,9 +21,10 @@ use std::borrow::Cow;
 use actix_web::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
 use actix_web::http::StatusCode;
 use actix_web::http::header::LOCATION;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse};
 use askama::Template;
 
+use crate::auth::guard::AttentionCount;
 use crate::auth::session::SignedIn;
 use crate::error::AppError;
 
@@ -79,6 +81,8 @@ pub struct Layout {
     pub flash: Option<Flash>,
     /// The console section to highlight in the navigation.
     pub section: &'static str,
+    /// How many connections need attention (the navigation's badge), when counted.
+    pub attention: Option<i64>,
 }
 
 impl Layout {
@@ -99,6 +103,7 @@ impl Layout {
             csrf: Escaped::new(signed_in.map_or("", |s| s.csrf())),
             flash: raw_cookie(req, FLASH_COOKIE).map(|v| Flash::decode(&v)).filter(|f| !f.message.is_empty()),
             section,
+            attention: req.extensions().get::<AttentionCount>().map(|n| n.0),
         }
     }
 }

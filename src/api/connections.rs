@@ -11,7 +11,7 @@ use crate::domain::connection::{ConnectionInput, CredentialInput, Status};
 use crate::domain::service::{AuthType, GrantType};
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
-use crate::lists::connections::ConnectionQuery;
+use crate::lists::connections::{ATTENTION, ConnectionQuery};
 use crate::lists::{Sort, Window};
 use crate::models::connection::{self as connections, Loaded};
 use crate::models::service as services;
@@ -92,12 +92,14 @@ pub async fn list_connections(
 ) -> Result<HttpResponse, AppError> {
     let q = query.into_inner();
     let mut errors = FieldErrors::new();
+    // `attention`: the connections that need attention (`models::attention`), whatever their status.
+    let attention = q.status.as_deref() == Some(ATTENTION);
     let status = parse_or(
         &mut errors,
         "status",
-        q.status.as_deref(),
+        q.status.as_deref().filter(|_| !attention),
         Status::parse,
-        "Use not_connected, connected, disconnected or needs_reconnect.",
+        "Use not_connected, connected, disconnected, needs_reconnect or attention.",
     );
     let auth_type = parse_or(
         &mut errors,
@@ -156,6 +158,7 @@ pub async fn list_connections(
                 search,
                 service_id,
                 status,
+                attention,
                 auth_type,
                 owner_id: (!owner_any).then_some(viewer),
                 sort,

@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use actix_web::dev::Payload;
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
 use crate::auth::session::{self, SignedIn};
 use crate::cache::Cache;
@@ -90,8 +90,26 @@ impl FromRequest for Admin {
             if signed_in.user.role() != Role::SdAdmin {
                 return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
             }
+            if req.method() == actix_web::http::Method::GET {
+                note_attention(&req).await;
+            }
             Ok(Admin(signed_in))
         })
+    }
+}
+
+/// How many connections need attention, for the navigation's badge (`web::Layout`): a page goes
+/// on without it when it cannot be counted.
+#[derive(Debug, Clone, Copy)]
+pub struct AttentionCount(pub i64);
+
+async fn note_attention(req: &HttpRequest) {
+    let Ok(state) = session::state(req) else { return };
+    match crate::alerts::attention::total(&state).await {
+        Ok(n) => {
+            req.extensions_mut().insert(AttentionCount(n));
+        }
+        Err(e) => tracing::debug!(error = %e, "could not count the connections that need attention"),
     }
 }
 

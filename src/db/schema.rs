@@ -117,7 +117,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     connections,
     oauth_flows,
     connection_events,
-    used_nonces
+    used_nonces,
+    webhook_endpoints,
+    webhook_deliveries,
+    smtp_settings
 );
 
 diesel::table! {
@@ -207,5 +210,57 @@ diesel::table! {
     used_nonces (hash) {
         hash -> Text,
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// Where webhooks go (migration 000076); the signing secret is sealed.
+    webhook_endpoints (id) {
+        id -> BigInt,
+        url -> Text,
+        description -> Text,
+        events -> Text,
+        enabled -> Bool,
+        secret -> Binary,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+        email_owner -> Bool,
+    }
+}
+
+diesel::table! {
+    /// The webhook delivery queue and log (migration 000076).
+    webhook_deliveries (id) {
+        id -> BigInt,
+        endpoint_id -> BigInt,
+        message_id -> Text,
+        event -> Text,
+        payload -> Text,
+        state -> Text,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_holder -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        response_excerpt -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhook_endpoints (endpoint_id));
+
+diesel::table! {
+    /// The SMTP server email alerts go through (migration 000077): one row; the password is sealed.
+    smtp_settings (id) {
+        id -> Integer,
+        host -> Text,
+        port -> Integer,
+        security -> Text,
+        username -> Text,
+        password -> Nullable<Binary>,
+        from_address -> Text,
+        updated_at -> BigInt,
     }
 }

@@ -11,17 +11,29 @@ use crate::domain::connection::Status;
 use crate::domain::service::AuthType;
 use crate::search::{NameIndex, NameQuery};
 
+/// The status filter's value for the connections that need attention (pages and API alike).
+pub const ATTENTION: &str = "attention";
+
 /// What a connection list asks for.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectionQuery {
     pub search: String,
     pub service_id: Option<i64>,
     pub status: Option<Status>,
+    /// Only the connections that need attention (`models::attention`).
+    pub attention: bool,
     pub auth_type: Option<AuthType>,
     /// `None`: everyone's.
     pub owner_id: Option<i64>,
     pub sort: Sort,
     pub window: Window,
+}
+
+impl ConnectionQuery {
+    /// Whether it filters by anything but the owner and the search.
+    fn narrowed(&self) -> bool {
+        self.service_id.is_some() || self.status.is_some() || self.attention || self.auth_type.is_some()
+    }
 }
 
 /// A connection as a list shows it: its own columns, its service's label and its owner's name.
@@ -79,7 +91,7 @@ pub fn list(conn: &mut DbConn, q: &ConnectionQuery, names: Option<&NameIndex>) -
     let (limit, offset) = (q.window.per_page, q.window.offset());
     let needle = needle(&q.search);
     let total = if !needle.is_empty() {
-        let only_owner = q.service_id.is_none() && q.status.is_none() && q.auth_type.is_none();
+        let only_owner = !q.narrowed();
         if let Some(names) = names.filter(|_| q.sort.by_name() && only_owner) {
             let query = NameQuery {
                 needle: &needle,
@@ -106,7 +118,7 @@ pub fn list(conn: &mut DbConn, q: &ConnectionQuery, names: Option<&NameIndex>) -
             return page_by_ids(conn, q, ids, Total { n: n as i64, at_least: false });
         }
         Some(Total { n: COUNT_CAP, at_least: true })
-    } else if q.service_id.is_none() && q.status.is_none() && q.auth_type.is_none() {
+    } else if !q.narrowed() {
         None // the owner's (or everyone's) counter, read with the page
     } else {
         let found =
@@ -175,6 +187,9 @@ fn filtered<'a>(
     }
     if let Some(status) = q.status {
         query = query.filter(connections::status.eq(status.as_str()));
+    }
+    if q.attention {
+        query = query.filter(crate::models::attention::filter());
     }
     if let Some(t) = q.auth_type {
         query = query.filter(

@@ -139,6 +139,14 @@ pub fn release_instance(conn: &mut DbConn, instance: &str) -> QueryResult<usize>
         .execute(conn)
 }
 
+/// Releases the leases `holder` (this process) still holds: at shutdown, so that another instance
+/// need not wait for them to run out.
+pub fn release_holder(conn: &mut DbConn, holder: &str) -> QueryResult<usize> {
+    diesel::update(connections::table.filter(connections::lease_holder.eq(holder)))
+        .set((connections::lease_holder.eq(None::<String>), connections::lease_until.eq(None::<i64>)))
+        .execute(conn)
+}
+
 fn like_escaped(text: &str) -> String {
     text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
 }

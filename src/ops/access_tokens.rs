@@ -19,6 +19,7 @@ mod refresh;
 use std::time::{Duration, Instant};
 
 use actix_web::web::Data;
+use tracing::Instrument;
 
 pub use crate::refresher::{Refresher, Token};
 pub use background::{refresh_due, spawn_background};
@@ -238,8 +239,8 @@ pub async fn access_token(
             continue;
         }
         // The refresh runs as a task of its own: a caller that goes away does not cancel a request
-        // whose answer (a rotated refresh token) must be kept.
-        let job = tokio::spawn(refresh::run(state.clone(), *row, *service, *config, turn));
+        // whose answer (a rotated refresh token) must be kept. Its log lines name the request.
+        let job = tokio::spawn(refresh::run(state.clone(), *row, *service, *config, turn).in_current_span());
         let outcome = match &usable {
             Some(_) => match tokio::time::timeout(PROACTIVE_WAIT, job).await {
                 Ok(joined) => joined,

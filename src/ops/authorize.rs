@@ -1,6 +1,7 @@
 //! Connecting OAuth2 connections: the consent redirect (state + PKCE, stored server-side), the
 //! callback that completes it exactly once, and the Client Credentials grant.
 
+use crate::alerts::events::{self as alerts, Event};
 use crate::domain::connection as rules;
 use crate::domain::service::{GrantType, callback_url};
 use crate::error::AppError;
@@ -92,6 +93,7 @@ async fn store_token_set(
     let (keyring, id, now) = (state.keyring.clone(), loaded.row.id, state.clock.now());
     let expires_at = tokens.expires_in.map(|s| now + s.max(0));
     let entrusted = loaded.destinations()?;
+    let recovered = alerts::was_broken(&loaded.row);
     state
         .db
         .run(move |c| {
@@ -102,7 +104,13 @@ async fn store_token_set(
                 granted: &granted,
                 entrusted: &entrusted,
             };
-            connections::store_tokens(c, &keyring, id, &new, now)
+            crate::db::write_tx(c, |c| {
+                connections::store_tokens(c, &keyring, id, &new, now)?;
+                if recovered {
+                    alerts::connection_event(c, Event::Recovered, id, now)?;
+                }
+                Ok(())
+            })
         })
         .await?;
     Ok(())

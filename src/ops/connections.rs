@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::alerts::events::{self as alerts, Event as Alert};
 use crate::domain::connection::{self as rules, ConnectionInput, CredentialInput, Status};
 use crate::domain::destinations::{self, Role};
 use crate::domain::service::{AuthType, GrantType};
@@ -200,6 +201,7 @@ pub async fn create(
                     },
                     now,
                 )?;
+                alerts::connection_event(c, Alert::Created, id, now)?;
                 Ok(Loaded::new(connections::find_by_id(c, id)?, service, owner.clone()))
             })
         })
@@ -260,9 +262,18 @@ pub async fn connect_with_credentials(
     let credentials = rules::validate_credentials(loaded.config()?, input).map_err(AppError::Invalid)?;
     let (keyring, id, entrusted, now) =
         (state.keyring.clone(), loaded.row.id, loaded.destinations()?, state.clock.now());
+    let recovered = alerts::was_broken(&loaded.row);
     state
         .db
-        .run(move |c| connections::store_credentials(c, &keyring, id, &credentials, &entrusted, now))
+        .run(move |c| {
+            crate::db::write_tx(c, |c| {
+                connections::store_credentials(c, &keyring, id, &credentials, &entrusted, now)?;
+                if recovered {
+                    alerts::connection_event(c, Alert::Recovered, id, now)?;
+                }
+                Ok(())
+            })
+        })
         .await?;
     record(state, actor, "connection.connect", link_name, serde_json::json!({ "method": "credentials" }))
         .await?;
@@ -330,7 +341,10 @@ pub async fn revoke(state: &AppState, actor: &User, link_name: &str) -> Result<S
     state
         .db
         .run(move |c| {
-            Ok(connections::clear_secrets(c, id, Status::Disconnected, None, Some(&recorded), now)?)
+            crate::db::write_tx(c, |c| {
+                connections::clear_secrets(c, id, Status::Disconnected, None, Some(&recorded), now)?;
+                alerts::connection_event(c, Alert::Revoked, id, now).map(drop)
+            })
         })
         .await?;
     record(
@@ -348,8 +362,16 @@ pub async fn revoke(state: &AppState, actor: &User, link_name: &str) -> Result<S
 pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<String, AppError> {
     let loaded = load(state, link_name).await?;
     let outcome = revoke_stored(state, &loaded).await?;
-    let id = loaded.row.id;
-    state.db.run(move |c| Ok(connections::delete(c, id)?)).await?;
+    let (id, now) = (loaded.row.id, state.clock.now());
+    state
+        .db
+        .run(move |c| {
+            crate::db::write_tx(c, |c| {
+                alerts::connection_event(c, Alert::Deleted, id, now)?;
+                Ok(connections::delete(c, id)?)
+            })
+        })
+        .await?;
     record(
         state,
         actor,

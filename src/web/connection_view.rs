@@ -5,6 +5,7 @@ use crate::domain::service::{AuthType, GrantType};
 use crate::error::AppError;
 use crate::lists::Total;
 use crate::lists::connections::{self as list, ConnectionListRow};
+use crate::models::attention;
 use crate::models::service as services;
 use crate::ops::connections::ConnectionView;
 use crate::state::AppState;
@@ -42,6 +43,9 @@ pub struct ListData {
     /// a drop-down list (a text field then).
     pub services: Option<Vec<(String, String, String)>>,
     pub has_services: bool,
+    /// How many of the viewer's connections need attention, on My Connections without a status
+    /// filter (its banner links to them).
+    pub mine_needing_attention: i64,
 }
 
 /// One page of the list for `viewer`, its total and the filter choices, on one pooled connection.
@@ -57,11 +61,16 @@ pub async fn page(state: &AppState, params: &ListParams, viewer: i64) -> Result<
             let listing = list::list(c, &params.connection_query(viewer, service_id), Some(&names))?;
             let services =
                 (listing.service_count <= SERVICE_CHOICES_MAX).then(|| services::names(c)).transpose()?;
+            let mine_needing_attention = match params.all() || !params.status.is_empty() {
+                true => 0,
+                false => attention::count(c, Some(viewer))?,
+            };
             Ok(ListData {
                 rows: listing.rows,
                 total: listing.total,
                 services,
                 has_services: listing.service_count > 0,
+                mine_needing_attention,
             })
         })
         .await

@@ -37,6 +37,7 @@ struct ListPage {
     /// The service filter's choices; `None` when there are too many for a list (a text field then).
     services: Option<Vec<(String, String, String)>>,
     has_services: bool,
+    mine_needing_attention: i64,
 }
 
 pub async fn list_connections(
@@ -46,7 +47,7 @@ pub async fn list_connections(
     query: web::Query<ListParams>,
 ) -> Result<HttpResponse, AppError> {
     let params = query.into_inner().normalised();
-    let view::ListData { rows, total, services, has_services } =
+    let view::ListData { rows, total, services, has_services, mine_needing_attention } =
         view::page(&state, &params, admin.user().id).await?;
     let section = if params.all() { "all_connections" } else { "connections" };
     let page = ListPage {
@@ -57,6 +58,7 @@ pub async fn list_connections(
         rows,
         services,
         has_services,
+        mine_needing_attention,
     };
     if wants_fragment(&req, "connection-results") {
         return render(&req, &page.as_results());

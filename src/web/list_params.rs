@@ -6,7 +6,7 @@ use serde::Deserialize;
 
 use crate::domain::connection::Status;
 use crate::domain::service::AuthType;
-use crate::lists::connections::ConnectionQuery;
+use crate::lists::connections::{ATTENTION, ConnectionQuery};
 use crate::lists::services::ServiceQuery;
 use crate::lists::{Sort, Total, Window};
 
@@ -37,7 +37,7 @@ impl ListParams {
     pub fn normalised(mut self) -> ListParams {
         self.q = self.q.trim().chars().take(200).collect();
         self.service = self.service.trim().chars().take(50).collect();
-        if Status::parse(&self.status).is_none() {
+        if Status::parse(&self.status).is_none() && !self.attention() {
             self.status.clear();
         }
         if AuthType::parse(&self.auth_type).is_none() {
@@ -76,6 +76,11 @@ impl ListParams {
         Window { page: self.page(), per_page: self.per_page() }
     }
 
+    /// Only the connections that need attention.
+    pub fn attention(&self) -> bool {
+        self.status == ATTENTION
+    }
+
     /// All Connections rather than My Connections.
     pub fn all(&self) -> bool {
         self.owner == "any"
@@ -97,6 +102,7 @@ impl ListParams {
             search: self.q.clone(),
             service_id,
             status: Status::parse(&self.status),
+            attention: self.attention(),
             auth_type: AuthType::parse(&self.auth_type),
             owner_id: (!self.all()).then_some(viewer),
             sort: self.sort(),

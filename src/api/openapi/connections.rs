@@ -21,7 +21,12 @@ pub fn paths() -> Map<String, Value> {
         { "name": "search", "in": "query",
           "schema": text::plain(200, "Case-insensitive substring of the display name or the link name.") },
         { "name": "service", "in": "query", "description": "A service's link name.", "schema": link_name() },
-        { "name": "status", "in": "query", "schema": schema("ConnectionStatus") },
+        { "name": "status", "in": "query",
+          "description": "A status, or `attention`: the connections that need attention (Needs reconnect, \
+              three failed refreshes in a row, or connected to a service whose client credentials the \
+              provider refused).",
+          "schema": { "type": "string",
+                      "enum": ["not_connected", "connected", "disconnected", "needs_reconnect", "attention"] } },
         { "name": "auth_type", "in": "query", "schema": schema("AuthType") },
         { "name": "owner", "in": "query", "description": "`me` (My Connections) or `any` (All Connections).",
           "schema": { "type": "string", "enum": ["me", "any"], "default": "me" } },

@@ -8,11 +8,13 @@ use tokio::sync::OwnedMutexGuard;
 
 use super::{Token, TokenFailure, cooldown};
 use crate::activity::Entry;
+use crate::alerts::events::{self as alerts, Event};
 use crate::crypto::Secret;
 use crate::domain::connection::{Status, parse_granted};
 use crate::domain::destinations::Role;
 use crate::domain::service::{GrantType, OAuthConfig};
 use crate::error::AppError;
+use crate::models::attention::FAILING_AFTER;
 use crate::models::connection::{self as connections, ConnectionRow};
 use crate::models::event::NewEvent;
 use crate::models::lease::{self, Refreshed};
@@ -145,7 +147,17 @@ async fn success(
     // The first attempt while the caller waits (so that what it reads next is stored); should the
     // database fail, the rest in the background while the caller goes on with the token.
     let (keyring, tokens, id, version) = (state.keyring.clone(), new.clone(), row.id, row.token_version);
-    match state.db.run(move |c| lease::store(c, &keyring, id, version, &tokens, now)).await {
+    let recovered = alerts::was_broken(row);
+    let stored = state.db.run(move |c| {
+        crate::db::write_tx(c, |c| {
+            let stored = lease::store(c, &keyring, id, version, &tokens, now)?;
+            if stored && recovered {
+                alerts::connection_event(c, Event::Recovered, id, now)?;
+            }
+            Ok(stored)
+        })
+    });
+    match stored.await {
         Ok(stored) => stored_or_not(state, row.id, &row.link_name, stored, 0),
         Err(e) => {
             tracing::warn!(
@@ -227,7 +239,12 @@ async fn dead_grant(
     let (id, now, shown) = (row.id, state.clock.now(), message.clone());
     let cleared = state
         .db
-        .run(move |c| Ok(connections::clear_secrets(c, id, Status::NeedsReconnect, Some(&shown), None, now)?))
+        .run(move |c| {
+            crate::db::write_tx(c, |c| {
+                connections::clear_secrets(c, id, Status::NeedsReconnect, Some(&shown), None, now)?;
+                alerts::connection_event(c, Event::NeedsReconnect, id, now).map(drop)
+            })
+        })
         .await;
     note(state, row.id, started, Some(message.clone())).await;
     match cleared {
@@ -251,9 +268,17 @@ async fn client_refused(
         service.name
     );
     let (service_id, now, shown) = (service.id, state.clock.now(), message.clone());
-    if let Err(e) =
-        state.db.run(move |c| Ok(services::mark_client_refused(c, service_id, &shown, now)?)).await
-    {
+    let newly = service.client_refused_at.is_none();
+    let marked = state.db.run(move |c| {
+        crate::db::write_tx(c, |c| {
+            services::mark_client_refused(c, service_id, &shown, now)?;
+            if newly {
+                alerts::service_refused(c, service_id, now)?;
+            }
+            Ok(())
+        })
+    });
+    if let Err(e) = marked.await {
         tracing::warn!(error = %e, "could not mark the service's client as refused");
     }
     passing_failure(state, row, message, started).await
@@ -269,9 +294,18 @@ async fn passing_failure(
     let now = state.clock.now();
     let retry_after = now + cooldown(row.refresh_failures + 1);
     let (id, holder, shown) = (row.id, state.refresher.holder().to_owned(), message.clone());
-    if let Err(e) =
-        state.db.run(move |c| Ok(lease::release_failed(c, id, &holder, &shown, retry_after, now)?)).await
-    {
+    // Said once, when the failures in a row reach the mark.
+    let failing = row.refresh_failures + 1 == FAILING_AFTER;
+    let released = state.db.run(move |c| {
+        crate::db::write_tx(c, |c| {
+            lease::release_failed(c, id, &holder, &shown, retry_after, now)?;
+            if failing {
+                alerts::connection_event(c, Event::RefreshFailing, id, now)?;
+            }
+            Ok(())
+        })
+    });
+    if let Err(e) = released.await {
         tracing::warn!(connection = row.link_name, error = %e, "could not record a failed refresh");
     }
     crate::logs::warn(&format!("the token refresh of {}", row.link_name), &message);

@@ -49,6 +49,17 @@ impl TestDb {
 }
 
 impl TestDb {
+    /// The SQLite database `connections.db` in `dir` (a restored backup), which is its data folder.
+    pub fn sqlite_in(dir: tempfile::TempDir) -> TestDb {
+        let url = format!("sqlite://{}", dir.path().join("connections.db").display());
+        TestDb { url, pg_admin: None, dir }
+    }
+
+    /// Whether this is a PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        self.url.starts_with("postgres")
+    }
+
     /// The same database for a second app instance: the same URL, a data directory of its own, and
     /// dropping it leaves the database alone (the original drops it).
     pub fn share(&self) -> TestDb {
@@ -132,6 +143,8 @@ impl TestApp {
         config.clock = Clock::manual(T0);
         // Tests drive refreshes themselves; the background task has its own test.
         config.refresh_interval_secs = 0;
+        // Tests send webhooks themselves (`alerts::delivery::deliver_due`), or turn the worker on.
+        config.webhook_interval_secs = 0;
         config
     }
 

@@ -55,6 +55,18 @@ impl Browser {
         }
     }
 
+    /// The same browser, sending `X-Request-Id: id` with every request.
+    pub fn with_request_id(mut self, id: &str) -> Browser {
+        let mut headers = HeaderMap::new();
+        headers.insert("x-request-id", id.parse().unwrap());
+        self.http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .default_headers(headers)
+            .build()
+            .unwrap();
+        self
+    }
+
     fn cookie_header(&self) -> String {
         self.cookies.lock().unwrap().iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>().join("; ")
     }

@@ -23,11 +23,13 @@ pub fn command(db: &TestDb) -> Command {
 
 /// Starts `serve` and returns the child with the lines it printed up to the URL line (and one more).
 pub fn serve(db: &TestDb, env: &[(&str, &str)]) -> (Child, Vec<String>) {
+    serve_logging_to(db, env, Stdio::null())
+}
+
+/// `serve`, writing its log to `log` (a file the test reads afterwards).
+pub fn serve_logging_to(db: &TestDb, env: &[(&str, &str)], log: impl Into<Stdio>) -> (Child, Vec<String>) {
     let mut cmd = command(db);
-    cmd.args(["serve", "--bind", "127.0.0.1:0"])
-        .envs(env.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null());
+    cmd.args(["serve", "--bind", "127.0.0.1:0"]).envs(env.iter().copied()).stdout(Stdio::piped()).stderr(log);
     let mut child = cmd.spawn().unwrap();
     let stdout = child.stdout.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
@@ -55,4 +57,52 @@ pub fn serve(db: &TestDb, env: &[(&str, &str)]) -> (Child, Vec<String>) {
         }
     }
     (child, lines)
+}
+
+/// The URL a started `serve` printed, without its trailing slash.
+pub fn url_of(lines: &[String]) -> String {
+    lines
+        .iter()
+        .find_map(|l| l.strip_prefix("Connections is running at "))
+        .unwrap_or_else(|| panic!("no URL line in {lines:?}"))
+        .trim_end_matches('/')
+        .to_owned()
+}
+
+/// Sends SIGTERM to `child`, as a service manager stops it.
+pub fn send_sigterm(child: &Child) {
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(sent.success(), "kill -TERM");
+}
+
+/// Waits for `child` to exit; fails the test after 60 s.
+pub fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..600 {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    panic!("still running after 60 s");
+}
+
+/// Sends SIGTERM to `child` and waits for it to exit.
+pub fn terminate(child: &mut Child) -> std::process::ExitStatus {
+    send_sigterm(child);
+    wait_for_exit(child)
+}
+
+/// Runs `cmd` to its end and returns what it printed; one still running after 60 s is killed and
+/// fails the test.
+pub fn run_to_end(cmd: &mut Command) -> std::process::Output {
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    for _ in 0..600 {
+        if child.try_wait().unwrap().is_some() {
+            return child.wait_with_output().unwrap();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child.kill().unwrap();
+    panic!("still running after 60 s: {:?}", child.wait_with_output().unwrap());
 }

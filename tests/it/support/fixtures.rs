@@ -87,6 +87,20 @@ pub fn connection(service: &str, link: &str, scopes: &[&str]) -> Value {
     json!({ "service": service, "name": format!("Connection {link}"), "link_name": link, "scopes": scopes })
 }
 
+/// An API Key service `link` whose calls go under `base`, and its connection `link`, connected with a
+/// fresh key (sent as `X-Api-Key`); returns the key.
+pub async fn connected_key_connection(api: &Api, link: &str, base: &str) -> String {
+    let mut service = api_key_service(link);
+    service["api_base_url"] = base.into();
+    api.create("/api/v1/services", &service).await;
+    api.create("/api/v1/connections", &connection(link, link, &[])).await;
+    let key = super::secrets::canary("key");
+    let body = json!({"params": {"X-Api-Key": key, "X-Org-Id": "org-1"}});
+    let res = api.put(&format!("/api/v1/connections/{link}/credentials"), &body).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    key
+}
+
 /// Services whose names and link names exercise the search.
 pub async fn seed_search_fixtures(api: &Api) {
     for (link, name, kind) in [

@@ -1,0 +1,11 @@
+//! Alerts: what tells people that a connection broke. The "Needs attention" count (`attention`);
+//! webhooks — their events (`events`), Standard Webhooks signatures (`signature`), the endpoints
+//! admins manage (`endpoints`) and the worker that sends the delivery queue (`delivery`), by HTTP or by email
+//! (`email`).
+
+pub mod attention;
+pub mod delivery;
+pub mod email;
+pub mod endpoints;
+pub mod events;
+pub mod signature;
