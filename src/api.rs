@@ -3,6 +3,7 @@
 pub mod connections;
 pub mod health;
 pub mod me;
+pub mod metrics;
 pub mod openapi;
 pub(crate) mod service_rules;
 pub mod services;

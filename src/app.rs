@@ -17,6 +17,7 @@ use crate::config::Config;
 use crate::crypto::Secret;
 use crate::db::Db;
 use crate::error::AppError;
+use crate::metrics::Metrics;
 use crate::outbound::Outbound;
 use crate::password::Hasher;
 use crate::refresher::Refresher;
@@ -39,10 +40,12 @@ pub struct Running {
 /// Builds and starts the whole app. `main` and every test call this.
 pub async fn build(config: Config) -> Result<Running, AppError> {
     let wait = std::time::Duration::from_secs(config.database_timeout_secs);
-    let db = Db::connect_within(&config.database_url, (config.workers as u32 * 2).clamp(4, 32), wait)?;
+    let database_url = crate::db::through_tls_relay(&config.database_url, &config.data_dir)?;
+    let db = Db::connect_within(&database_url, (config.workers as u32 * 2).clamp(4, 32), wait)?;
     db.migrate()?;
     let keyring = keys::load_or_create(&config, &db)?;
     keys::check_database_key_ids(&db, &keyring, config.clock.now())?;
+    let keyring = keys::at_start(&config, &db, keyring, config.clock.now())?;
     setup::record_destinations(&db)?;
     let instance = setup::claim_instance(&db, &config)?;
 
@@ -65,6 +68,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
         activity: Activity::start(db.clone()),
         cache: cache::for_database(&db),
         names: Arc::default(),
+        metrics: Metrics::default(),
         db,
         clock,
         base_url: base_url.clone(),
@@ -117,8 +121,10 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
 
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
     spawn_maintenance(state.db.clone(), state.clock.clone(), stopped.clone());
+    let (db, keyring, clock) = (state.db.clone(), state.keyring.clone(), state.clock.clone());
+    keys::spawn_reload(config.clone(), db, keyring, clock, stopped.clone());
     if let Some(cache) = &state.cache {
-        cache::watch(&state.db, &config.database_url, cache.clone(), stopped.clone());
+        cache::watch(&state.db, &database_url, cache.clone(), stopped.clone());
     }
     if config.webhook_interval_secs > 0 {
         crate::alerts::delivery::spawn(
@@ -181,6 +187,8 @@ pub enum Access {
     Api,
     /// An SDAdmin's API token, unrestricted or restricted to invoking the route's connection.
     Invoke,
+    /// The metrics token (`CONNECTIONS_METRICS_TOKEN`); the route does not exist without one.
+    Metrics,
 }
 
 /// One row of the route table.
@@ -262,6 +270,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/static/{name}", Public, || web::get().to(pages::assets::serve_asset)),
         r(M::GET, "/healthz", Public, || web::get().to(api::health::healthz)),
         r(M::GET, "/readyz", Public, || web::get().to(api::health::readyz)),
+        r(M::GET, "/metrics", Metrics, || web::get().to(api::metrics::scrape)),
         r(M::GET, "/login", Public, || web::get().to(pages::login::show_login)),
         r(M::POST, "/login", Public, || web::post().to(pages::login::sign_in)),
         r(M::POST, "/logout", SignedIn, || web::post().to(pages::login::sign_out)),
@@ -339,6 +348,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/admin/settings/notifications/{id}/delete", Admin, || {
             web::post().to(pages::notifications::delete_endpoint)
         }),
+        r(M::GET, "/admin/settings/encryption", Admin, || web::get().to(pages::encryption::show_encryption)),
         r(M::GET, "/admin/tokens", Admin, || web::get().to(pages::tokens::list_tokens)),
         r(M::POST, "/admin/tokens", Admin, || web::post().to(pages::tokens::create_token)),
         r(M::GET, "/admin/tokens/mine", Admin, || web::get().to(pages::tokens::list_my_tokens)),

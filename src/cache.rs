@@ -23,7 +23,7 @@ mod listen;
 mod poll;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -52,11 +52,24 @@ pub struct Cache {
     state: Mutex<State>,
     /// SQLite: the id of the last `cache_changes` row applied; negative before the poller's first read.
     seen: AtomicI64,
+    /// Hits and misses per kind (`KINDS`), for the metrics.
+    lookups: [[AtomicU64; 2]; KINDS.len()],
 }
+
+/// What the cache holds, in the order of `Cache::lookups`.
+const KINDS: [&str; 3] = ["session", "token", "connection"];
+const SESSION: usize = 0;
+const TOKEN: usize = 1;
+const CONNECTION: usize = 2;
 
 impl Default for Cache {
     fn default() -> Cache {
-        Cache { live: AtomicBool::new(false), state: Mutex::default(), seen: AtomicI64::new(-1) }
+        Cache {
+            live: AtomicBool::new(false),
+            state: Mutex::default(),
+            seen: AtomicI64::new(-1),
+            lookups: Default::default(),
+        }
     }
 }
 
@@ -107,21 +120,36 @@ impl Cache {
         Some(state)
     }
 
+    /// Counts a look-up of `kind` and passes on what it found.
+    fn counted<T>(&self, kind: usize, found: Option<T>) -> Option<T> {
+        self.lookups[kind][usize::from(found.is_none())].fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    /// Per kind of entry: the look-ups that found one (hits) and those that did not (misses), a
+    /// bypassed cache's included.
+    pub fn lookups(&self) -> Vec<(&'static str, u64, u64)> {
+        let read = |kind: usize, i: usize| self.lookups[kind][i].load(Ordering::Relaxed);
+        KINDS.iter().enumerate().map(|(kind, name)| (*name, read(kind, 0), read(kind, 1))).collect()
+    }
+
     /// The cached session of this cookie hash.
     pub fn session(&self, id_hash: &str) -> Option<(Session, User)> {
-        self.usable()?.sessions.get(id_hash).cloned()
+        self.counted(SESSION, self.usable().and_then(|state| state.sessions.get(id_hash).cloned()))
     }
 
     /// The cached live token of this hash.
     pub fn token(&self, token_hash: &str) -> Option<LiveToken> {
-        self.usable()?.tokens.get(token_hash).cloned()
+        self.counted(TOKEN, self.usable().and_then(|state| state.tokens.get(token_hash).cloned()))
     }
 
     /// The cached connection of this link name.
     pub fn connection(&self, link_name: &str) -> Option<Arc<Loaded>> {
-        let state = self.usable()?;
-        let (found, read_at) = state.connections.get(link_name)?;
-        (read_at.elapsed() < CONNECTION_MAX_AGE).then(|| found.clone())
+        let found = self.usable().and_then(|state| {
+            let (found, read_at) = state.connections.get(link_name)?;
+            (read_at.elapsed() < CONNECTION_MAX_AGE).then(|| found.clone())
+        });
+        self.counted(CONNECTION, found)
     }
 
     /// The cached count of connections that need attention.

@@ -1,5 +1,10 @@
-//! The command line: `serve` (the default), the `user` / `token` administration commands, and the
-//! operations ones (`migrate`, `backup`). Each command is a few lines that call into the library.
+//! The command line: `serve` (the default), the `user` / `token` / `keys` / `templates` administration
+//! commands, and the operations ones (`migrate`, `backup`). Each command is a few lines that call into the
+//! library.
+
+mod keys;
+
+pub use keys::{KeyringArgs, KeysCommand, run_keys};
 
 use std::io::{BufRead, IsTerminal};
 
@@ -42,6 +47,9 @@ pub enum Command {
     /// The service templates built into this binary.
     #[command(subcommand)]
     Templates(TemplatesCommand),
+    /// Rotate, re-seal and retire the encryption keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Apply pending database migrations (`serve` does it too), or list them with --check.
     Migrate {
         /// List the pending migrations without applying them: exit status 0 when none is pending,
@@ -172,7 +180,8 @@ pub enum TokenCommand {
 
 /// Opens the database for an administration command (migrating it, so a fresh one works too).
 fn open(db: &DbArgs) -> Result<Db, AppError> {
-    let db = Db::connect(&db.database_url, 2)?;
+    let url = crate::db::through_tls_relay(&db.database_url, &std::env::temp_dir())?;
+    let db = Db::connect(&url, 2)?;
     db.migrate()?;
     Ok(db)
 }

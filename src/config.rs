@@ -38,6 +38,20 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_FILE")]
     pub encryption_keys_file: Option<PathBuf>,
 
+    /// A command (run with `sh -c`) whose standard output is the keyring, e.g. a secrets manager's CLI.
+    /// It replaces the two settings above: setting it with either is refused.
+    #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_COMMAND", hide_env_values = true)]
+    pub encryption_keys_command: Option<String>,
+
+    /// Seconds the keyring command may run before it is stopped and start-up fails.
+    #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_COMMAND_TIMEOUT_SECS", default_value_t = 30)]
+    pub encryption_keys_command_timeout_secs: u32,
+
+    /// How often a running instance reads its key file or runs its keyring command again, to take up
+    /// a rotated keyring without a restart (0: never).
+    #[arg(long, env = "CONNECTIONS_ENCRYPTION_KEYS_RELOAD_SECS", default_value_t = 60)]
+    pub encryption_keys_reload_secs: u32,
+
     /// Comma-separated CIDRs that outbound calls may reach even though they are private or loopback,
     /// each optionally limited to one port: `127.0.0.1:8081`, `[::1]:8081`, `10.0.0.0/8:443`.
     #[arg(long, env = "CONNECTIONS_OUTBOUND_ALLOW_CIDRS", default_value = "")]
@@ -88,7 +102,15 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core; two per core on PostgreSQL).
     #[arg(long, env = "CONNECTIONS_WORKERS")]
     pub workers: Option<usize>,
+
+    /// The bearer token a Prometheus scraper sends to `GET /metrics` (at least 16 characters);
+    /// without one, `/metrics` answers 404.
+    #[arg(long, env = "CONNECTIONS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
+
+/// The shortest metrics token accepted: a guessable one would expose the service names.
+const MIN_METRICS_TOKEN: usize = 16;
 
 /// One worker per core; two on PostgreSQL, where a worker waits for each round trip to the server
 /// (the connection is blocking) and a second one keeps the core busy meanwhile. On SQLite a worker
@@ -112,6 +134,11 @@ pub struct Config {
     pub admin_password: Option<Secret>,
     pub encryption_keys: Option<Secret>,
     pub encryption_keys_file: Option<PathBuf>,
+    /// A `Secret`: a command line may carry a token for the secrets manager.
+    pub encryption_keys_command: Option<Secret>,
+    pub encryption_keys_command_timeout_secs: u64,
+    /// 0: the keyring is read at start only (see `keys::reload`).
+    pub encryption_keys_reload_secs: u64,
     pub outbound_allow_cidrs: Vec<Cidr>,
     pub outbound_allow_http: bool,
     pub session_idle_secs: i64,
@@ -131,6 +158,8 @@ pub struct Config {
     pub no_refresh: bool,
     /// How long a stopping server lets requests in flight finish (see `shutdown`).
     pub shutdown_grace_secs: u64,
+    /// What a scraper must send to `GET /metrics`; `None`: no metrics endpoint.
+    pub metrics_token: Option<Secret>,
     pub clock: Clock,
 }
 
@@ -154,6 +183,12 @@ impl Config {
         config.admin_password = std::env::var("CONNECTIONS_ADMIN_PASSWORD").ok().map(Secret::new);
         config.encryption_keys = args.encryption_keys.map(Secret::new);
         config.encryption_keys_file = args.encryption_keys_file;
+        config.encryption_keys_command = args.encryption_keys_command.map(Secret::new);
+        if args.encryption_keys_command_timeout_secs == 0 {
+            return Err(invalid("CONNECTIONS_ENCRYPTION_KEYS_COMMAND_TIMEOUT_SECS", "must be at least 1"));
+        }
+        config.encryption_keys_command_timeout_secs = u64::from(args.encryption_keys_command_timeout_secs);
+        config.encryption_keys_reload_secs = u64::from(args.encryption_keys_reload_secs);
         config.outbound_allow_cidrs = Cidr::parse_list(&args.outbound_allow_cidrs)?;
         config.outbound_allow_http = args.outbound_allow_http;
         if args.session_idle_minutes == 0 || args.session_absolute_hours == 0 {
@@ -173,6 +208,16 @@ impl Config {
         config.database_timeout_secs = u64::from(args.database_timeout_secs);
         config.no_refresh = args.no_refresh;
         config.shutdown_grace_secs = u64::from(args.shutdown_grace_secs);
+        config.metrics_token = match args.metrics_token.map(Secret::new) {
+            Some(token) if token.expose().trim().is_empty() => None,
+            Some(token) if token.expose().len() < MIN_METRICS_TOKEN => {
+                return Err(invalid(
+                    "CONNECTIONS_METRICS_TOKEN",
+                    format!("must be at least {MIN_METRICS_TOKEN} characters"),
+                ));
+            }
+            token => token,
+        };
         if let Some(w) = args.workers {
             config.workers = w.clamp(1, 64);
         }
@@ -189,6 +234,9 @@ impl Config {
             admin_password: None,
             encryption_keys: None,
             encryption_keys_file: None,
+            encryption_keys_command: None,
+            encryption_keys_command_timeout_secs: 30,
+            encryption_keys_reload_secs: 60,
             outbound_allow_cidrs: Vec::new(),
             outbound_allow_http: false,
             session_idle_secs: 3600,
@@ -202,6 +250,7 @@ impl Config {
             database_timeout_secs: crate::db::DEFAULT_WAIT.as_secs(),
             no_refresh: false,
             shutdown_grace_secs: 30,
+            metrics_token: None,
             clock: Clock::system(),
         }
     }

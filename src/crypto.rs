@@ -5,6 +5,7 @@
 //! another row (or column, or table) no longer opens.
 
 use std::fmt;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use aes_gcm::Aes256Gcm;
 use aes_gcm::aead::{Aead, KeyInit, Payload};
@@ -150,7 +151,7 @@ impl Drop for Key {
 }
 
 /// Overwrites a buffer; `black_box` discourages the optimiser from eliding the dead store.
-fn wipe(buf: &mut [u8]) {
+pub(crate) fn wipe(buf: &mut [u8]) {
     buf.fill(0);
     std::hint::black_box(buf);
 }
@@ -161,10 +162,13 @@ fn valid_kid(kid: &str) -> bool {
 }
 
 /// The encryption keys: the first seals new data, all of them open old data (rotation).
+///
+/// Clones share their keys, so that a running instance can take up a changed keyring everywhere at
+/// once ([`Self::adopt`]); the methods that derive a keyring return one of its own.
 #[derive(Clone)]
 pub struct Keyring {
-    /// Never empty; `keys[0]` is the active key.
-    keys: Vec<Key>,
+    /// Never empty; `[0]` is the active key.
+    keys: Arc<RwLock<Arc<[Key]>>>,
 }
 
 impl fmt::Debug for Keyring {
@@ -202,7 +206,22 @@ impl Keyring {
             let bytes = bytes.map_err(|_| bad(format!("key {kid:?} must decode to 32 bytes")))?;
             keys.push(Key { kid: kid.to_owned(), bytes });
         }
-        Ok(Keyring { keys })
+        Ok(Keyring::from_keys(keys))
+    }
+
+    fn from_keys(keys: Vec<Key>) -> Keyring {
+        Keyring { keys: Arc::new(RwLock::new(keys.into())) }
+    }
+
+    /// The keys as they are now.
+    fn ring(&self) -> Arc<[Key]> {
+        self.keys.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    /// Takes up `other`'s keys, in every clone of this keyring.
+    pub fn adopt(&self, other: &Keyring) {
+        let keys = other.ring();
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = keys;
     }
 
     /// A new keyring with one random key with the given id; write it out with [`Self::to_spec`].
@@ -212,45 +231,75 @@ impl Keyring {
         }
         let mut key = Key { kid: kid.to_owned(), bytes: [0; KEY_LEN] };
         getrandom::fill(&mut key.bytes).map_err(|_| CryptoError::Rng)?;
-        Ok(Keyring { keys: vec![key] })
+        Ok(Keyring::from_keys(vec![key]))
     }
 
     /// The spec string, padded base64. Contains key material: used only to write the key file.
     pub fn to_spec(&self) -> String {
         let entries: Vec<String> =
-            self.keys.iter().map(|k| format!("{}:{}", k.kid, B64.encode(k.bytes))).collect();
+            self.ring().iter().map(|k| format!("{}:{}", k.kid, B64.encode(k.bytes))).collect();
         entries.join(",")
     }
 
+    /// This keyring with a new random key `kid` in front: the new key seals new data, the others
+    /// still open what they sealed.
+    pub fn with_new_active(&self, kid: &str) -> Result<Keyring, CryptoError> {
+        if self.has_kid(kid) {
+            return Err(CryptoError::InvalidKeyring(format!("duplicate key id {kid:?}")));
+        }
+        let new = Keyring::generate(kid)?.ring();
+        Ok(Keyring::from_keys(new.iter().chain(self.ring().iter()).cloned().collect()))
+    }
+
+    /// This keyring with the key `kid` moved in front, as the active key; `None` without that key.
+    pub fn with_active(&self, kid: &str) -> Option<Keyring> {
+        let ring = self.ring();
+        let first = ring.iter().find(|k| k.kid == kid)?;
+        let rest = ring.iter().filter(|k| k.kid != kid);
+        Some(Keyring::from_keys(std::iter::once(first).chain(rest).cloned().collect()))
+    }
+
+    /// This keyring without the key `kid`; `None` when that is the active key or not in the keyring.
+    pub fn without(&self, kid: &str) -> Option<Keyring> {
+        if self.active_kid() == kid || !self.has_kid(kid) {
+            return None;
+        }
+        Some(Keyring::from_keys(self.ring().iter().filter(|k| k.kid != kid).cloned().collect()))
+    }
+
+    /// A key id not in the keyring: `k` and the number after the highest `k<number>` id.
+    pub fn next_kid(&self) -> String {
+        let highest = self.ring().iter().filter_map(|k| k.kid.strip_prefix('k')?.parse::<u32>().ok()).max();
+        format!("k{}", highest.unwrap_or(0) + 1)
+    }
+
     /// Id of the key that seals new data.
-    pub fn active_kid(&self) -> &str {
-        &self.keys[0].kid
+    pub fn active_kid(&self) -> String {
+        self.ring()[0].kid.clone()
     }
 
     /// Whether the keyring holds a key with this id.
     pub fn has_kid(&self, kid: &str) -> bool {
-        self.key(kid).is_some()
+        self.ring().iter().any(|k| k.kid == kid)
     }
 
     /// All key ids, active first.
-    pub fn kids(&self) -> Vec<&str> {
-        self.keys.iter().map(|k| k.kid.as_str()).collect()
-    }
-
-    fn key(&self, kid: &str) -> Option<&Key> {
-        self.keys.iter().find(|k| k.kid == kid)
+    pub fn kids(&self) -> Vec<String> {
+        self.ring().iter().map(|k| k.kid.clone()).collect()
     }
 
     /// Seal: returns bytes in a versioned format:
     /// `[version byte 0x01][kid length u8][kid bytes][12-byte random nonce][ciphertext+tag]`.
     pub fn seal(&self, slot: &SecretSlot, plaintext: &Secret) -> Result<Vec<u8>, CryptoError> {
-        seal_with(&self.keys[0], slot, plaintext.expose().as_bytes())
+        seal_with(&self.ring()[0], slot, plaintext.expose().as_bytes())
     }
 
     /// Opens a value sealed for exactly this slot under any key in the keyring.
     pub fn open(&self, slot: &SecretSlot, sealed: &[u8]) -> Result<Secret, CryptoError> {
         let (kid, nonce, body) = parse_header(sealed)?;
-        let key = self.key(kid).ok_or_else(|| CryptoError::UnknownKeyId(kid.to_owned()))?;
+        let ring = self.ring();
+        let key =
+            ring.iter().find(|k| k.kid == kid).ok_or_else(|| CryptoError::UnknownKeyId(kid.to_owned()))?;
         let aad = slot.aad()?;
         let cipher = Aes256Gcm::new((&key.bytes).into());
         let plain = cipher
@@ -267,7 +316,9 @@ impl Keyring {
     /// under it for its own slot, stored so that start-up can tell whether a configured key is the
     /// one the database's secrets were sealed with.
     pub fn seal_check_value(&self, kid: &str) -> Result<Vec<u8>, CryptoError> {
-        let key = self.key(kid).ok_or_else(|| CryptoError::UnknownKeyId(kid.to_owned()))?;
+        let ring = self.ring();
+        let key =
+            ring.iter().find(|k| k.kid == kid).ok_or_else(|| CryptoError::UnknownKeyId(kid.to_owned()))?;
         seal_with(key, &check_slot(kid), CHECK_PLAINTEXT)
     }
 
@@ -277,6 +328,14 @@ impl Keyring {
             && self
                 .open(&check_slot(kid), sealed)
                 .is_ok_and(|plain| plain.expose().as_bytes() == CHECK_PLAINTEXT)
+    }
+
+    /// The first bytes of every value sealed under `kid` (version, id length, id): a query compares
+    /// a column's first bytes with them to find or count the values sealed under that key.
+    pub fn header_of(kid: &str) -> Vec<u8> {
+        let mut header = vec![VERSION, kid.len().min(usize::from(u8::MAX)) as u8];
+        header.extend_from_slice(kid.as_bytes());
+        header
     }
 
     /// Parse only the header to read the key id (used at start-up to refuse a keyring that

@@ -2,15 +2,19 @@
 //! scheme, per-backend embedded migrations, and `Db::run` to use a connection off the async threads.
 
 pub mod migrations;
+mod pg_relay;
+mod pg_tls;
 mod pg_url;
 mod pool;
 pub mod schema;
 mod static_sql;
 
+pub use pg_tls::through_tls_relay;
 pub use pg_url::with_client_timeouts;
 pub use pool::{Conn, Manager, Pooled};
 pub use static_sql::{IdIn, Paged, StaticSql, static_sql};
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -121,6 +125,24 @@ pub struct Db {
     wait: Duration,
     /// Runs after each use of a write connection (the cache's `changes`).
     changes: Arc<OnceLock<ChangeHook>>,
+    /// Uses by `run` waiting for a pooled connection right now (r2d2 does not say).
+    waiting: Arc<AtomicU64>,
+}
+
+/// Counts one wait for a pooled connection while it lives.
+struct Waiting<'a>(&'a AtomicU64);
+
+impl<'a> Waiting<'a> {
+    fn start(count: &'a AtomicU64) -> Waiting<'a> {
+        count.fetch_add(1, Ordering::Relaxed);
+        Waiting(count)
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 impl Db {
@@ -165,7 +187,23 @@ impl Db {
                 Some(pool::pool_of(Manager::new(url, true, health.counter(), wait), max_size / 2 + 2, wait)?)
             }
         };
-        Ok(Db { pool, readers, backend, health, wait, changes: Arc::default() })
+        Ok(Db { pool, readers, backend, health, wait, changes: Arc::default(), waiting: Arc::default() })
+    }
+
+    /// Per pool (`write`, `read`): the connections in use and the idle ones.
+    pub fn pool_usage(&self) -> Vec<(&'static str, u32, u32)> {
+        let usage = |name, pool: &Pool<Manager>| {
+            let state = pool.state();
+            (name, state.connections - state.idle_connections, state.idle_connections)
+        };
+        let mut pools = vec![usage("write", &self.pool)];
+        pools.extend(self.readers.as_ref().map(|readers| usage("read", readers)));
+        pools
+    }
+
+    /// How many uses by `run` wait for a pooled connection right now.
+    pub fn waiting(&self) -> u64 {
+        self.waiting.load(Ordering::Relaxed)
     }
 
     pub fn backend(&self) -> Backend {
@@ -236,9 +274,14 @@ impl Db {
         let (pool, health, changes) = (self.pool.clone(), self.health.clone(), self.changes.clone());
         // Lines logged on the blocking thread belong to the request (its id) that asked for the work.
         let span = tracing::Span::current();
+        let waiting = self.waiting.clone();
         tokio::task::spawn_blocking(move || {
             let _in_request = span.enter();
-            let mut conn = health.ready(pool.get()?, &pool)?;
+            let pooled = {
+                let _waiting = Waiting::start(&waiting);
+                pool.get()?
+            };
+            let mut conn = health.ready(pooled, &pool)?;
             let result = f(&mut conn);
             health.after(&mut conn, &result);
             if !conn.is_lost()

@@ -8,3 +8,4 @@ pub mod service;
 pub mod service_input;
 pub mod service_oauth;
 pub mod validate;
+pub mod variables;

@@ -1,7 +1,20 @@
-//! Where the keyring comes from (setting, file, or a file generated for a new database) and the
-//! start-up checks that refuse a keyring that cannot open this database's secrets: every key id the
-//! database has used must be in the keyring, and every key must open its id's check value. A missing
-//! or empty key file is an error, never a reason to make a new key.
+//! The keyring: where it comes from (setting, file, a file generated for a new database, or a
+//! command's output) and the start-up checks that refuse a keyring that cannot open this database's
+//! secrets: every key id the database has used must be in the keyring, and every key must open its
+//! id's check value. A missing or empty key file is an error, never a reason to make a new key.
+//! Rotation lives in the submodules: counting, re-sealing and retiring keys.
+
+mod census;
+mod reload;
+mod rewrap;
+mod rotate;
+mod source;
+
+pub use census::{Census, KeyUse, Overview, census, count_under, overview};
+pub use reload::{at_start, check_rewrap_may_start, reload, settle_secs, settled, spawn_reload};
+pub use rewrap::{Batch, Progress, RewrapOptions, RewrapSummary, Table, read_batch, rewrap, write_batch};
+pub use rotate::{retire, rotate};
+pub use source::{GENERATED_KEY_FILE, KeySource, run_command};
 
 use std::io::Write;
 use std::path::Path;
@@ -9,13 +22,10 @@ use std::path::Path;
 use diesel::prelude::*;
 
 use crate::config::Config;
-use crate::crypto::{Keyring, SecretSlot};
+use crate::crypto::{Keyring, Secret, SecretSlot};
 use crate::db::schema::{connections, encryption_key_ids, oauth_flows, services};
 use crate::db::{Db, DbConn, is_unique_violation, write_tx};
 use crate::error::AppError;
-
-/// File name of the generated keyring inside the data folder.
-pub const GENERATED_KEY_FILE: &str = "encryption.keys";
 
 /// How many sealed values a key is tried on, when its id has no check value yet, before it is taken
 /// to be the wrong key: one damaged value must not lock the right key out.
@@ -26,24 +36,44 @@ const PAGE: i64 = 500;
 /// A secret column's value.
 type Sealed = Option<Vec<u8>>;
 
-/// The keyring from `CONNECTIONS_ENCRYPTION_KEYS`, else `CONNECTIONS_ENCRYPTION_KEYS_FILE`, else the
-/// data folder's key file. That file is generated (mode 0600) only when it is missing and the
-/// database has never recorded a key id nor sealed anything.
+/// The keyring from its source (see [`KeySource::of`]). The data folder's key file is generated
+/// (mode 0600) only when it is missing and the database has never recorded a key id nor sealed
+/// anything.
 pub fn load_or_create(config: &Config, db: &Db) -> Result<Keyring, AppError> {
+    load_from(config, db, true).map(|(_, keyring)| keyring)
+}
+
+/// The keyring and its source, for the `keys` commands: a missing key file is an error, never a
+/// reason to make one.
+pub fn load(config: &Config, db: &Db) -> Result<(KeySource, Keyring), AppError> {
+    load_from(config, db, false)
+}
+
+fn load_from(config: &Config, db: &Db, may_generate: bool) -> Result<(KeySource, Keyring), AppError> {
     let bad = |source: &str, e: crate::crypto::CryptoError| AppError::Startup(format!("{source}: {e}"));
-    if let Some(spec) = &config.encryption_keys {
-        return Keyring::parse(spec.expose()).map_err(|e| bad("CONNECTIONS_ENCRYPTION_KEYS", e));
-    }
-    let (path, generated) = match &config.encryption_keys_file {
-        Some(path) => (path.clone(), false),
-        None => (config.data_dir.join(GENERATED_KEY_FILE), true),
+    let source = KeySource::of(config)?;
+    let (path, generated) = match &source {
+        KeySource::Setting => {
+            let spec = config.encryption_keys.as_ref().map_or("", |s| s.expose());
+            let keyring = Keyring::parse(spec).map_err(|e| bad("CONNECTIONS_ENCRYPTION_KEYS", e))?;
+            return Ok((source, keyring));
+        }
+        KeySource::Command => {
+            let command = config.encryption_keys_command.clone().unwrap_or_default();
+            let timeout = std::time::Duration::from_secs(config.encryption_keys_command_timeout_secs);
+            let spec = source::run_command(&command, timeout)?;
+            let keyring = Keyring::parse(spec.expose().trim())
+                .map_err(|e| bad("the output of CONNECTIONS_ENCRYPTION_KEYS_COMMAND", e))?;
+            return Ok((source, keyring));
+        }
+        KeySource::File { path, generated } => (path.clone(), *generated),
     };
     let spec = match std::fs::read_to_string(&path) {
         Ok(spec) => spec,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let used = used_key_ids(db)?;
-            if generated && used.is_empty() && !holds_sealed(&mut *db.get()?)? {
-                return generate(&path);
+            if may_generate && generated && used.is_empty() && !holds_sealed(&mut *db.get()?)? {
+                return Ok((source, generate(&path)?));
             }
             return Err(AppError::Startup(format!(
                 "the key file {} is missing. {}",
@@ -53,7 +83,8 @@ pub fn load_or_create(config: &Config, db: &Db) -> Result<Keyring, AppError> {
         }
         Err(e) => return Err(AppError::Startup(format!("cannot read key file {}: {e}", path.display()))),
     };
-    if spec.trim().is_empty() {
+    let spec = Secret::new(spec);
+    if spec.expose().trim().is_empty() {
         let used = used_key_ids(db)?;
         return Err(AppError::Startup(format!(
             "the key file {} is empty. {}",
@@ -61,7 +92,8 @@ pub fn load_or_create(config: &Config, db: &Db) -> Result<Keyring, AppError> {
             needed_by(&used)
         )));
     }
-    Keyring::parse(spec.trim()).map_err(|e| bad(&path.display().to_string(), e))
+    let keyring = Keyring::parse(spec.expose().trim()).map_err(|e| bad(&path.display().to_string(), e))?;
+    Ok((source, keyring))
 }
 
 /// What to do about a key file that is missing or empty, for the start-up error.
@@ -117,7 +149,8 @@ fn holds_sealed(conn: &mut DbConn) -> QueryResult<bool> {
     let connection = connections::credentials
         .is_not_null()
         .or(connections::access_token.is_not_null())
-        .or(connections::refresh_token.is_not_null());
+        .or(connections::refresh_token.is_not_null())
+        .or(connections::previous_refresh_token.is_not_null());
     Ok(diesel::select(exists(services::table.filter(service))).get_result(conn)?
         || diesel::select(exists(connections::table.filter(connection))).get_result(conn)?
         || diesel::select(exists(oauth_flows::table.select(oauth_flows::state_hash))).get_result(conn)?
@@ -175,12 +208,12 @@ fn check_and_record(conn: &mut DbConn, keyring: &Keyring, now: i64) -> Result<()
             .execute(conn)?;
     }
     let active = keyring.active_kid();
-    if !recorded.iter().any(|(kid, _)| kid == active) {
+    if !recorded.iter().any(|(kid, _)| *kid == active) {
         diesel::insert_into(encryption_key_ids::table)
             .values((
-                encryption_key_ids::kid.eq(active),
+                encryption_key_ids::kid.eq(&active),
                 encryption_key_ids::first_used_at.eq(now),
-                encryption_key_ids::check_value.eq(keyring.seal_check_value(active)?),
+                encryption_key_ids::check_value.eq(keyring.seal_check_value(&active)?),
             ))
             .execute(conn)?;
     }

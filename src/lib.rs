@@ -22,6 +22,7 @@ pub mod input;
 pub mod keys;
 pub mod lists;
 pub mod logs;
+pub mod metrics;
 pub mod models;
 pub mod oauth;
 pub mod ops;

@@ -36,6 +36,7 @@ fn main() -> ExitCode {
         Some(Command::Backup { file, db }) => {
             connections::backup::backup(&db.database_url, &file).map(|out| println!("{out}"))
         }
+        Some(Command::Keys(command)) => cli::run_keys(command).map(|out| println!("{out}")),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

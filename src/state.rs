@@ -10,6 +10,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::crypto::Keyring;
 use crate::db::Db;
+use crate::metrics::Metrics;
 use crate::outbound::Outbound;
 use crate::password::Hasher;
 use crate::refresher::Refresher;
@@ -38,4 +39,6 @@ pub struct AppState {
     pub cache: Option<Arc<Cache>>,
     /// Every connection's names, for searches (see `search`).
     pub names: Arc<NameIndex>,
+    /// What this instance counted, for `GET /metrics`.
+    pub metrics: Metrics,
 }

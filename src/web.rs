@@ -5,6 +5,7 @@ pub mod connection_actions;
 pub mod connection_view;
 pub mod connections;
 pub mod console;
+pub mod encryption;
 pub mod errors;
 pub mod form_errors;
 pub mod list_params;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use actix_web::web::Data;
 
 use crate::error::AppError;
+use crate::metrics::DeliveryOutcome;
 use crate::models::webhook::{self, Endpoint};
 use crate::models::webhook_delivery::{self as deliveries, DELIVERED, Delivery, FAILED, Outcome, PENDING};
 use crate::state::AppState;
@@ -82,11 +83,12 @@ async fn send_and_record(state: &AppState, delivery: Delivery) -> Result<(), App
     let now = state.clock.now();
     let delivered = error.is_none() && status.is_some_and(|s| (200..300).contains(&s));
     let retry = BACKOFF_SECS.get(delivery.attempts as usize).filter(|_| error.as_deref() != Some(DISABLED));
-    let (state_name, next) = match (delivered, retry) {
-        (true, _) => (DELIVERED, now),
-        (false, Some(wait)) => (PENDING, now + wait),
-        (false, None) => (FAILED, now),
+    let (state_name, next, counted) = match (delivered, retry) {
+        (true, _) => (DELIVERED, now, DeliveryOutcome::Delivered),
+        (false, Some(wait)) => (PENDING, now + wait, DeliveryOutcome::Retrying),
+        (false, None) => (FAILED, now, DeliveryOutcome::Failed),
     };
+    state.metrics.delivered(counted);
     let (id, holder) = (delivery.id, state.refresher.holder().to_owned());
     state
         .db

@@ -10,6 +10,7 @@ use crate::clock::rfc3339;
 use crate::domain::service::{ApiKeyConfig, AuthType, OAuthConfig, callback_url};
 use crate::domain::service_input::ServiceInput;
 use crate::domain::validate::push;
+use crate::domain::variables::ConnectionVariable;
 use crate::error::{AppError, FieldErrors};
 use crate::lists::services::ServiceQuery;
 use crate::lists::{Sort, Window};
@@ -31,6 +32,7 @@ pub struct ServiceJson<'a> {
     test_request: Option<String>,
     /// The catalogue template it was created from: `{"id": …, "version": …}`.
     template: Option<serde_json::Value>,
+    connection_variables: &'a [ConnectionVariable],
     connection_count: i64,
     created_at: String,
     updated_at: String,
@@ -65,6 +67,7 @@ pub fn service_json<'a>(s: &'a Service, connection_count: i64, alias_url: &str) 
             .template
             .as_ref()
             .map(|(id, version)| serde_json::json!({ "id": id, "version": version })),
+        connection_variables: &s.connection_variables,
         connection_count,
         created_at: rfc3339(s.created_at),
         updated_at: rfc3339(s.updated_at),

@@ -1,6 +1,6 @@
 //! Extractors that guard handlers: `Admin` (a signed-in SDAdmin in the browser), `ApiAdmin` (an
-//! SDAdmin's unrestricted API token) and `ApiInvoker` (a token that may invoke the route's
-//! connection). Naming one in a handler's arguments is what protects it.
+//! SDAdmin's unrestricted API token), `ApiInvoker` (a token that may invoke the route's connection)
+//! and `MetricsScraper` (the metrics token). Naming one in a handler's arguments is what protects it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -186,4 +186,34 @@ impl FromRequest for ApiInvoker {
             Ok(ApiInvoker { user: found.user, scope: found.scope })
         })
     }
+}
+
+/// A scraper that sent the metrics token (`CONNECTIONS_METRICS_TOKEN`) as `Authorization: Bearer`.
+/// Without a token configured the route does not exist: 404. The tokens are compared as SHA-256
+/// digests in constant time, so the comparison reveals neither bytes nor length.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsScraper;
+
+impl FromRequest for MetricsScraper {
+    type Error = AppError;
+    type Future = std::future::Ready<Result<MetricsScraper, AppError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        std::future::ready(scraper(req))
+    }
+}
+
+fn scraper(req: &HttpRequest) -> Result<MetricsScraper, AppError> {
+    let state = session::state(req)?;
+    let expected = state.config.metrics_token.as_ref().ok_or(AppError::NotFound)?;
+    let header = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let sent = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .ok_or(AppError::Unauthenticated)?;
+    if !crate::random::same_token(&sha256_hex(sent), &sha256_hex(expected.expose())) {
+        return Err(AppError::Unauthenticated);
+    }
+    Ok(MetricsScraper)
 }

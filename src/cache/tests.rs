@@ -61,6 +61,7 @@ fn loaded(link: &str, service: i64, owner: i64) -> Arc<Loaded> {
         revoke_outcome: None,
         created_at: 0,
         updated_at: 0,
+        variables: None,
     };
     let row = ConnectionRow {
         meta,

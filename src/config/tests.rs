@@ -71,3 +71,25 @@ fn a_bad_port_is_refused_with_the_setting_name() {
         assert!(err.contains("CONNECTIONS_OUTBOUND_ALLOW_CIDRS"), "{bad}: {err}");
     }
 }
+
+/// The `serve` flags as the command line gives them.
+fn serve_args(flags: &[&str]) -> ServeArgs {
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+    let argv = std::iter::once("connections").chain(flags.iter().copied());
+    <Cli as clap::Parser>::try_parse_from(argv).unwrap().serve
+}
+
+#[test]
+fn a_metrics_token_is_long_enough_or_absent() {
+    let short = Config::from_args(serve_args(&["--metrics-token", "short"])).err().unwrap();
+    assert!(short.to_string().contains("CONNECTIONS_METRICS_TOKEN"), "{short}");
+    assert!(!short.to_string().contains("short"), "the message does not repeat the token: {short}");
+    let blank = Config::from_args(serve_args(&["--metrics-token", " "])).unwrap();
+    assert!(blank.metrics_token.is_none());
+    let set = Config::from_args(serve_args(&["--metrics-token", "sixteen-chars-ok"])).unwrap();
+    assert_eq!(set.metrics_token.unwrap().expose(), "sixteen-chars-ok");
+}

@@ -133,7 +133,10 @@ fn rotation() {
     let old = ring(&spec_of("old", 1));
     let legacy = seal(&old, "legacy");
     let rotated = ring(&format!(" {} ,\n{} ", spec_of("new", 2), spec_of("old", 1)));
-    assert_eq!((rotated.active_kid(), rotated.kids()), ("new", vec!["new", "old"]));
+    assert_eq!(
+        (rotated.active_kid(), rotated.kids()),
+        ("new".to_owned(), vec!["new".to_owned(), "old".into()])
+    );
     assert!(rotated.has_kid("old") && !rotated.has_kid("k1"));
     assert_eq!(rotated.open(&SLOT, &legacy).unwrap().expose(), "legacy");
     let fresh = seal(&rotated, "fresh");
@@ -225,4 +228,58 @@ fn debug_and_display_redact() {
     let kr = ring(&format!("{},{}", spec_of("new", 0xAB), spec_of("old", 0xCD)));
     assert_eq!(format!("{kr:?}"), r#"Keyring { active: "new", kids: ["new", "old"] }"#);
     assert!(!format!("{kr:#?}").contains(&B64.encode([0xAB; KEY_LEN])[..8]));
+}
+
+#[test]
+fn a_new_active_key_goes_in_front_and_the_old_ones_still_open() {
+    let old = two();
+    let sealed = seal(&old, "old secret");
+    let rotated = old.with_new_active(&old.next_kid()).unwrap();
+    assert_eq!(rotated.kids(), ["k3", "k1", "k2"]);
+    assert_eq!(rotated.open(&SLOT, &sealed).unwrap().expose(), "old secret");
+    assert_eq!(Keyring::key_id_of(&seal(&rotated, "new")).unwrap(), "k3");
+    assert!(matches!(rotated.with_new_active("k1"), Err(CryptoError::InvalidKeyring(_))));
+    let again = Keyring::parse(&rotated.to_spec()).unwrap();
+    assert_eq!(again.open(&SLOT, &seal(&rotated, "x")).unwrap().expose(), "x");
+}
+
+#[test]
+fn the_next_key_id_follows_the_highest_numbered_one() {
+    assert_eq!(two().next_kid(), "k3");
+    assert_eq!(ring(&spec_of("a", 1)).next_kid(), "k1");
+    let spec = format!("{},{},{}", spec_of("k9", 1), spec_of("k10", 2), spec_of("kx", 3));
+    assert_eq!(ring(&spec).next_kid(), "k11");
+}
+
+#[test]
+fn without_removes_only_an_inactive_key_it_holds() {
+    let kr = two();
+    assert_eq!(kr.without("k2").unwrap().kids(), ["k1"]);
+    assert!(kr.without("k1").is_none(), "the active key stays");
+    assert!(kr.without("zz").is_none());
+}
+
+#[test]
+fn the_header_is_how_every_sealed_value_begins() {
+    let kr = two();
+    let sealed = seal(&kr, "text");
+    assert!(sealed.starts_with(&Keyring::header_of("k1")));
+    assert!(!sealed.starts_with(&Keyring::header_of("k2")));
+    assert!(!sealed.starts_with(&Keyring::header_of("k12")));
+}
+
+#[test]
+fn every_clone_takes_up_an_adopted_keyring_and_derived_ones_stay_apart() {
+    let kr = two();
+    let clone = kr.clone();
+    let rotated = kr.with_new_active("k3").unwrap();
+    let k1_first = rotated.with_active("k1").unwrap();
+    assert_eq!(k1_first.kids(), ["k1", "k3", "k2"]);
+    assert!(rotated.with_active("zz").is_none());
+    assert_eq!(kr.kids(), ["k1", "k2"], "deriving changes nothing");
+    clone.adopt(&rotated);
+    assert_eq!(kr.active_kid(), "k3");
+    assert_eq!(kr.kids(), ["k3", "k1", "k2"]);
+    assert_eq!(Keyring::key_id_of(&seal(&kr, "x")).unwrap(), "k3");
+    assert_eq!(rotated.open(&SLOT, &seal(&clone, "y")).unwrap().expose(), "y");
 }

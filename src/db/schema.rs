@@ -153,6 +153,7 @@ diesel::table! {
         entrusted_origins -> Nullable<Text>,
         previous_refresh_token -> Nullable<Binary>,
         last_refresh_attempt_at -> Nullable<BigInt>,
+        variables -> Nullable<Text>,
     }
 }
 

@@ -183,6 +183,8 @@ pub struct ConnectionInput {
     pub name: Option<String>,
     pub link_name: Option<String>,
     pub scopes: Option<Vec<String>>,
+    /// Values for the service's connection variables (`{"subdomain": "acme"}`), given at creation.
+    pub variables: Option<crate::domain::variables::Values>,
 }
 
 /// Checks the scopes against the service's: a subset, and at least one when the service has any.

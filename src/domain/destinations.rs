@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use url::Url;
 
 use crate::domain::service::ServiceConfig;
+use crate::domain::variables::{origin_matches, origin_pattern};
 
 /// What a destination is used for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -89,11 +90,13 @@ impl Move {
 }
 
 impl Destinations {
-    /// The destinations of a service's settings.
+    /// The destinations of a service's settings. A URL that names a connection variable in its host
+    /// gives a pattern (`https://{subdomain}.zendesk.com:443`, see `variables::origin_pattern`); a
+    /// connection's resolved URLs give plain origins.
     pub fn of(api_base_url: Option<&str>, config: &ServiceConfig) -> Destinations {
         let mut map = BTreeMap::new();
         let mut put = |role, url: Option<&str>| {
-            if let Some(origin) = url.and_then(origin_of) {
+            if let Some(origin) = url.and_then(origin_pattern) {
                 map.insert(role, origin);
             }
         };
@@ -127,9 +130,10 @@ impl Destinations {
     }
 
     /// Whether the client secret, entrusted to these destinations, may go to `url` (any of its
-    /// endpoints' origins: a token URL may share its origin with the revoke URL).
+    /// endpoints' origins: a token URL may share its origin with the revoke URL). A pattern's
+    /// variable matches exactly one DNS label (`variables::origin_matches`).
     pub fn allows_any(&self, url: &str) -> bool {
-        origin_of(url).is_some_and(|origin| self.0.values().any(|o| *o == origin))
+        origin_of(url).is_some_and(|origin| self.0.values().any(|o| origin_matches(o, &origin)))
     }
 
     /// The roles of `new` that send to an origin `self` did not have for them. A role `new` drops

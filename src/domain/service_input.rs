@@ -10,7 +10,11 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::Secret;
 use crate::domain::service::*;
 use crate::domain::validate::{self, push};
+use crate::domain::variables::{self, ConnectionVariable};
 use crate::error::FieldErrors;
+
+mod in_use;
+use in_use::{guard_in_use, variables_in_use};
 
 /// Declares an input section (every field optional, as a PATCH may leave any out) and `or`, which
 /// fills the fields it leaves out from a base: a setting is written out once, here.
@@ -49,6 +53,8 @@ input_section! {
         pub test_request: Option<String>,
         /// The catalogue template a new service starts from (its id); recorded, never changed.
         pub template: Option<String>,
+        /// Values each connection gives when it is created, named `{name}` in the URLs.
+        pub connection_variables: Option<Vec<ConnectionVariable>>,
     }
 }
 
@@ -139,6 +145,7 @@ pub struct ValidService {
     pub description: String,
     pub api_base_url: Option<String>,
     pub config: ServiceConfig,
+    pub connection_variables: Vec<ConnectionVariable>,
     pub client_secret: SecretChange,
     pub test_request: Option<String>,
 }
@@ -147,6 +154,7 @@ pub struct ValidService {
 pub struct Existing<'a> {
     pub link_name: &'a str,
     pub config: &'a ServiceConfig,
+    pub connection_variables: &'a [ConnectionVariable],
     pub secret_set: bool,
     pub connection_count: i64,
 }
@@ -188,32 +196,40 @@ pub(super) fn opt(raw: &Option<String>) -> Option<&str> {
     raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// An optional URL field: blank is `None`, anything else must be a valid service URL.
+/// What a service's URLs are checked against: whether plain http is allowed, and the connection
+/// variables they may name.
+pub(super) struct Urls<'a> {
+    pub allow_http: bool,
+    pub declared: &'a [ConnectionVariable],
+}
+
+/// An optional URL field: blank is `None`, anything else must be a valid service URL (which may
+/// name the service's connection variables).
 pub(super) fn opt_url(
     errors: &mut FieldErrors,
     field: &str,
     raw: &Option<String>,
-    allow_http: bool,
+    urls: &Urls,
 ) -> Option<String> {
     let sent = raw.as_deref()?;
     if sent.trim().is_empty() && sent.chars().count() <= 2048 {
         return None;
     }
-    validate::service_url(sent, allow_http).map_err(|e| push(errors, field, e)).ok()
+    variables::url_template(sent, urls.allow_http, urls.declared).map_err(|e| push(errors, field, e)).ok()
 }
 
 pub(super) fn req_url(
     errors: &mut FieldErrors,
     field: &str,
     raw: &Option<String>,
-    allow_http: bool,
+    urls: &Urls,
     what: &str,
 ) -> Option<String> {
     if opt(raw).is_none() {
         push(errors, field, format!("Enter the {what}."));
         return None;
     }
-    opt_url(errors, field, raw, allow_http)
+    opt_url(errors, field, raw, urls)
 }
 
 /// Checks every rule and returns the valid service, or every problem found.
@@ -247,7 +263,10 @@ pub fn validate(
     if raw_description.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
         push(&mut errors, "description", "Remove control characters other than line breaks and tabs.");
     }
-    let api_base_url = opt_url(&mut errors, "api_base_url", &input.api_base_url, allow_http);
+    let connection_variables =
+        variables::declarations(&mut errors, input.connection_variables.as_deref().unwrap_or(&[]));
+    let urls = Urls { allow_http, declared: &connection_variables };
+    let api_base_url = opt_url(&mut errors, "api_base_url", &input.api_base_url, &urls);
     let test_request = match opt(&input.test_request) {
         _ if input.test_request.as_deref().is_some_and(|raw| raw.chars().count() > 510) => {
             push(&mut errors, "test_request", "Use at most 510 characters.");
@@ -293,7 +312,7 @@ pub fn validate(
             if let Some(s) = opt(&raw.client_secret) {
                 secret = SecretChange::Set(Secret::new(s));
             }
-            let config = super::service_oauth::oauth(&mut errors, raw, allow_http);
+            let config = super::service_oauth::oauth(&mut errors, raw, &urls);
             let has_secret = matches!(secret, SecretChange::Set(_))
                 || existing.is_some_and(|e| e.secret_set && e.config.auth_type() == AuthType::OAuth2);
             if config.as_ref().is_some_and(|c| c.grant_type == GrantType::ClientCredentials) && !has_secret {
@@ -315,6 +334,9 @@ pub fn validate(
     {
         guard_in_use(&mut errors, existing, config);
     }
+    if let Some(existing) = existing.filter(|e| e.connection_count > 0) {
+        variables_in_use(&mut errors, existing, &connection_variables);
+    }
     match (name, link_name, config) {
         (Some(name), Some(link_name), Some(config)) if errors.is_empty() => Ok(ValidService {
             name,
@@ -322,6 +344,7 @@ pub fn validate(
             description,
             api_base_url,
             config,
+            connection_variables,
             client_secret: secret,
             test_request,
         }),
@@ -342,27 +365,6 @@ fn test_request(raw: &str) -> Result<String, String> {
         return Err("The path starts with / and has no spaces (e.g. /me), at most 500 characters.".into());
     }
     Ok(format!("{method} {path}"))
-}
-
-/// With connections in place, the shape of their credentials must not change under them.
-fn guard_in_use(errors: &mut FieldErrors, existing: &Existing, config: &ServiceConfig) {
-    let n = existing.connection_count;
-    let why = format!("{n} connection(s) use this service; delete them first or create a new service.");
-    if existing.config.auth_type() != config.auth_type() {
-        push(errors, "auth_type", format!("The authentication type cannot change: {why}"));
-        return;
-    }
-    if let (Some(old), Some(new)) = (existing.config.api_key(), config.api_key()) {
-        let names = |c: &ApiKeyConfig| c.params.iter().map(|p| p.name.clone()).collect::<Vec<_>>();
-        if names(old) != names(new) {
-            push(errors, "api_key.params", format!("The parameter names cannot change: {why}"));
-        }
-    }
-    if let (Some(old), Some(new)) = (existing.config.oauth(), config.oauth())
-        && old.grant_type != new.grant_type
-    {
-        push(errors, "oauth2.grant_type", format!("The grant type cannot change: {why}"));
-    }
 }
 
 fn api_key(errors: &mut FieldErrors, raw: Option<&ApiKeyInput>) -> Option<ApiKeyConfig> {

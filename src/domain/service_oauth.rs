@@ -5,12 +5,12 @@ use std::collections::HashSet;
 
 use crate::domain::service::*;
 use crate::domain::service_input::{
-    ExtraParams, MAX_ROWS, OAuthInput, PlacementInput, RESERVED_AUTH_PARAMS, opt, opt_url, req_url,
+    ExtraParams, MAX_ROWS, OAuthInput, PlacementInput, RESERVED_AUTH_PARAMS, Urls, opt, opt_url, req_url,
 };
 use crate::domain::validate::{self, push};
 use crate::error::FieldErrors;
 
-pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, allow_http: bool) -> Option<OAuthConfig> {
+pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, urls: &Urls) -> Option<OAuthConfig> {
     let grant_type = match opt(&raw.grant_type).unwrap_or("authorization_code") {
         "authorization_code" => Some(GrantType::AuthorizationCode),
         "client_credentials" => Some(GrantType::ClientCredentials),
@@ -29,18 +29,14 @@ pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, allow_http: bool
         _ => {}
     }
     let authorization_url = match grant_type {
-        Some(GrantType::AuthorizationCode) => req_url(
-            errors,
-            "oauth2.authorization_url",
-            &raw.authorization_url,
-            allow_http,
-            "authorization URL",
-        ),
-        _ => opt_url(errors, "oauth2.authorization_url", &raw.authorization_url, allow_http),
+        Some(GrantType::AuthorizationCode) => {
+            req_url(errors, "oauth2.authorization_url", &raw.authorization_url, urls, "authorization URL")
+        }
+        _ => opt_url(errors, "oauth2.authorization_url", &raw.authorization_url, urls),
     };
-    let token_url = req_url(errors, "oauth2.token_url", &raw.token_url, allow_http, "access token URL");
-    let refresh_url = opt_url(errors, "oauth2.refresh_url", &raw.refresh_url, allow_http);
-    let revoke_url = opt_url(errors, "oauth2.revoke_url", &raw.revoke_url, allow_http);
+    let token_url = req_url(errors, "oauth2.token_url", &raw.token_url, urls, "access token URL");
+    let refresh_url = opt_url(errors, "oauth2.refresh_url", &raw.refresh_url, urls);
+    let revoke_url = opt_url(errors, "oauth2.revoke_url", &raw.revoke_url, urls);
     let issuer = opt(&raw.issuer).map(str::to_owned);
     let long = raw.issuer.as_deref().is_some_and(|i| i.chars().count() > 2048);
     if long || issuer.as_ref().is_some_and(|i| url::Url::parse(i).is_err()) {

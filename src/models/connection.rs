@@ -8,8 +8,12 @@ use crate::db::schema::{connections, services, users};
 use crate::db::{DbConn, IdIn};
 use crate::domain::connection::{Credentials, Status};
 use crate::domain::destinations::Destinations;
+use crate::domain::variables::{self, Values};
 use crate::error::AppError;
 use crate::models::service::ServiceRow;
+
+mod loaded;
+pub use loaded::{Loaded, resolve};
 
 /// Where a connection secret's ciphertext is bound: table, column, row id.
 fn slot<'a>(column: &'a str, id: &'a str) -> SecretSlot<'a> {
@@ -42,6 +46,8 @@ pub struct ConnectionMeta {
     pub revoke_outcome: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Its values for the service's connection variables (a JSON object), fixed at creation.
+    pub variables: Option<String>,
 }
 
 /// The whole row: the metadata and the sealed secrets, opened only where they are used.
@@ -90,6 +96,11 @@ impl ConnectionMeta {
     pub fn scopes_granted(&self) -> Option<Vec<String>> {
         self.scopes_granted.as_deref().map(json_list)
     }
+
+    /// Its values for the service's connection variables.
+    pub fn variables(&self) -> Values {
+        variables::parse(self.variables.as_deref())
+    }
 }
 
 impl ConnectionRow {
@@ -137,24 +148,29 @@ impl ConnectionRow {
 }
 
 /// A new connection, not connected yet.
-pub fn insert(
-    conn: &mut DbConn,
-    link_name: &str,
-    name: &str,
-    service_id: i64,
-    owner_id: i64,
-    scopes: &[String],
-    now: i64,
-) -> QueryResult<i64> {
+pub struct NewConnection<'a> {
+    pub link_name: &'a str,
+    pub name: &'a str,
+    pub service_id: i64,
+    pub owner_id: i64,
+    pub scopes: &'a [String],
+    /// Its values for the service's connection variables (none stored when empty).
+    pub variables: &'a Values,
+}
+
+pub fn insert(conn: &mut DbConn, new: &NewConnection, now: i64) -> QueryResult<i64> {
+    let json = |v: Result<String, serde_json::Error>, empty: &str| v.unwrap_or_else(|_| empty.into());
+    let variables = (!new.variables.is_empty()).then(|| json(serde_json::to_string(new.variables), "{}"));
     diesel::insert_into(connections::table)
         .values((
-            connections::link_name.eq(link_name),
-            connections::name.eq(name),
-            connections::name_lower.eq(name.to_lowercase()),
-            connections::service_id.eq(service_id),
-            connections::owner_id.eq(owner_id),
-            connections::scopes_requested.eq(serde_json::to_string(scopes).unwrap_or_else(|_| "[]".into())),
+            connections::link_name.eq(new.link_name),
+            connections::name.eq(new.name),
+            connections::name_lower.eq(new.name.to_lowercase()),
+            connections::service_id.eq(new.service_id),
+            connections::owner_id.eq(new.owner_id),
+            connections::scopes_requested.eq(json(serde_json::to_string(new.scopes), "[]")),
             connections::status.eq(Status::NotConnected.as_str()),
+            connections::variables.eq(variables),
             connections::token_version.eq(0),
             connections::refresh_failures.eq(0),
             connections::created_at.eq(now),
@@ -170,37 +186,6 @@ pub fn find(conn: &mut DbConn, link_name: &str) -> QueryResult<Option<Connection
         .select(ConnectionRow::as_select())
         .get_result(conn)
         .optional()
-}
-
-/// A connection with its service and its owner's name.
-#[derive(Debug, Clone)]
-pub struct Loaded {
-    pub row: ConnectionRow,
-    pub service: ServiceRow,
-    pub owner: String,
-    /// The service's settings, parsed on first use: a cached connection is invoked many times, and
-    /// each invoke would otherwise parse them again.
-    config: std::sync::OnceLock<crate::domain::service::ServiceConfig>,
-}
-
-impl Loaded {
-    pub fn new(row: ConnectionRow, service: ServiceRow, owner: String) -> Loaded {
-        Loaded { row, service, owner, config: std::sync::OnceLock::new() }
-    }
-
-    /// Where the service sends credentials now.
-    pub fn destinations(&self) -> Result<Destinations, AppError> {
-        Ok(Destinations::of(self.service.api_base_url.as_deref(), self.config()?))
-    }
-
-    /// The service's settings.
-    pub fn config(&self) -> Result<&crate::domain::service::ServiceConfig, crate::error::AppError> {
-        if let Some(config) = self.config.get() {
-            return Ok(config);
-        }
-        let parsed = self.service.view()?.config;
-        Ok(self.config.get_or_init(|| parsed))
-    }
 }
 
 /// A connection with its service and its owner's name, in one statement (one round trip instead of
@@ -400,5 +385,14 @@ pub fn due_for_refresh(conn: &mut DbConn, before: i64, now: i64, limit: i64) -> 
         .order(connections::expires_at.asc())
         .limit(limit)
         .select(connections::id)
+        .load(conn)
+}
+
+/// How many connections there are of each status (one pass over the index that leads with it).
+pub fn count_by_status(conn: &mut DbConn) -> QueryResult<Vec<(String, i64)>> {
+    connections::table
+        .group_by(connections::status)
+        .select((connections::status, diesel::dsl::count_star()))
+        .order(connections::status)
         .load(conn)
 }

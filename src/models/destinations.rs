@@ -8,6 +8,7 @@ use crate::db::DbConn;
 use crate::db::schema::{connections, services, users};
 use crate::domain::connection::Status;
 use crate::domain::destinations::Destinations;
+use crate::domain::variables::{self, Values};
 use crate::models::service::ServiceRow;
 
 /// Gives every stored secret without recorded origins those of its service as it is now, in one
@@ -61,11 +62,16 @@ pub struct Holder {
     pub name: String,
     pub owner: String,
     pub entrusted: Destinations,
+    /// Its values for the service's connection variables.
+    pub variables: Values,
 }
+
+/// id, link name, name, owner, entrusted origins, variables.
+type HolderColumns = (i64, String, String, String, Option<String>, Option<String>);
 
 /// The connections of `service_id` that hold a credential or a token, by owner and name.
 pub fn holders(conn: &mut DbConn, service_id: i64) -> QueryResult<Vec<Holder>> {
-    let rows: Vec<(i64, String, String, String, Option<String>)> = connections::table
+    let rows: Vec<HolderColumns> = connections::table
         .inner_join(users::table)
         .filter(connections::service_id.eq(service_id))
         .filter(
@@ -81,16 +87,18 @@ pub fn holders(conn: &mut DbConn, service_id: i64) -> QueryResult<Vec<Holder>> {
             connections::name,
             users::username,
             connections::entrusted_origins,
+            connections::variables,
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, link_name, name, owner, origins)| Holder {
+        .map(|(id, link_name, name, owner, origins, variables)| Holder {
             id,
             link_name,
             name,
             owner,
             entrusted: origins.as_deref().map(Destinations::from_json).unwrap_or_default(),
+            variables: variables::parse(variables.as_deref()),
         })
         .collect())
 }

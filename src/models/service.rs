@@ -9,6 +9,7 @@ use crate::db::schema::services;
 use crate::domain::destinations::Destinations;
 use crate::domain::service::{AuthType, ServiceConfig};
 use crate::domain::service_input::{SecretChange, ServiceInput, ValidService};
+use crate::domain::variables::ConnectionVariable;
 use crate::error::AppError;
 
 /// Where the client secret's ciphertext is bound: table, column, row id.
@@ -56,6 +57,8 @@ pub struct Service {
     pub description: String,
     pub api_base_url: Option<String>,
     pub config: ServiceConfig,
+    /// What each connection gives when it is created (stored in the settings' JSON).
+    pub connection_variables: Vec<ConnectionVariable>,
     pub client_secret_set: bool,
     /// What the provider said when it last refused the client credentials (until the service changes).
     pub client_refused: Option<String>,
@@ -71,8 +74,10 @@ pub struct Service {
 
 impl ServiceRow {
     pub fn view(&self) -> Result<Service, AppError> {
-        let config: ServiceConfig = serde_json::from_str(&self.config)
-            .map_err(|e| AppError::Internal(format!("service {} has unreadable settings: {e}", self.id)))?;
+        let unreadable = |e| AppError::Internal(format!("service {} has unreadable settings: {e}", self.id));
+        // Read straight from the text, not through a `Value`, which would reorder the extra parameters.
+        let config: ServiceConfig = serde_json::from_str(&self.config).map_err(unreadable)?;
+        let Variables { connection_variables } = serde_json::from_str(&self.config).map_err(unreadable)?;
         Ok(Service {
             id: self.id,
             link_name: self.link_name.clone(),
@@ -80,6 +85,7 @@ impl ServiceRow {
             description: self.description.clone(),
             api_base_url: self.api_base_url.clone(),
             config,
+            connection_variables,
             client_secret_set: self.client_secret.is_some(),
             client_refused: self.client_refused_message.clone(),
             created_at: self.created_at,
@@ -140,8 +146,26 @@ impl Service {
     }
 }
 
-fn config_json(config: &ServiceConfig) -> Result<String, AppError> {
-    serde_json::to_string(config).map_err(|e| AppError::Internal(format!("service settings: {e}")))
+/// The connection variables beside the type-specific settings in the stored JSON.
+#[derive(serde::Deserialize)]
+struct Variables {
+    #[serde(default)]
+    connection_variables: Vec<ConnectionVariable>,
+}
+
+/// The settings as stored: the type-specific settings, and the connection variables when there are any
+/// (written into the same object as text, which keeps the order of the extra parameters).
+fn config_json(spec: &ValidService) -> Result<String, AppError> {
+    let failed = |e: serde_json::Error| AppError::Internal(format!("service settings: {e}"));
+    let settings = serde_json::to_string(&spec.config).map_err(failed)?;
+    if spec.connection_variables.is_empty() {
+        return Ok(settings);
+    }
+    let variables = serde_json::to_string(&spec.connection_variables).map_err(failed)?;
+    match settings.strip_prefix('{') {
+        Some(rest) => Ok(format!("{{\"connection_variables\":{variables},{rest}")),
+        None => Err(AppError::Internal("service settings are not a JSON object".into())),
+    }
 }
 
 /// Inserts a service and seals its secret under the new row's id, in one transaction.
@@ -152,7 +176,7 @@ pub fn insert(
     actor: &str,
     now: i64,
 ) -> Result<i64, AppError> {
-    let config = config_json(&spec.config)?;
+    let config = config_json(spec)?;
     crate::db::write_tx(conn, |conn| {
         let id: i64 = diesel::insert_into(services::table)
             .values((
@@ -193,7 +217,7 @@ pub fn update(
     actor: &str,
     now: i64,
 ) -> Result<(), AppError> {
-    let config = config_json(&spec.config)?;
+    let config = config_json(spec)?;
     crate::db::write_tx(conn, |conn| {
         diesel::update(services::table.find(id))
             .set((
@@ -306,6 +330,7 @@ impl From<&Service> for ServiceInput {
             oauth2: s.config.oauth().and_then(|_| serde_json::from_value(settings).ok()),
             test_request: s.test_request.clone(),
             template: None,
+            connection_variables: Some(s.connection_variables.clone()),
         }
     }
 }

@@ -110,8 +110,9 @@ async fn read(state: &AppState, id: i64) -> Result<(ConnectionRow, ServiceRow), 
         .await
 }
 
-fn oauth_config(service: &ServiceRow) -> Result<OAuthConfig, AppError> {
-    match service.view()?.config {
+/// The service's OAuth2 settings with the connection's values in its URLs.
+fn oauth_config(row: &ConnectionRow, service: &ServiceRow) -> Result<OAuthConfig, AppError> {
+    match crate::models::connection::resolve(service, row)?.1 {
         ServiceConfig::OAuth2(o) => Ok(o),
         _ => Err(AppError::Internal("not an OAuth2 service".into())),
     }
@@ -154,7 +155,7 @@ async fn look(
         _ => None,
     };
     let expiring = row.expires_at.is_some_and(|e| e - now <= margin_for(&row, margin));
-    let config = oauth_config(&service)?;
+    let config = oauth_config(&row, &service)?;
     let nothing_to_refresh_with =
         config.grant_type == GrantType::AuthorizationCode && row.refresh_token.is_none();
     if let Some(token) = usable.clone().filter(|_| !expiring || nothing_to_refresh_with) {

@@ -9,6 +9,7 @@ use crate::domain::connection::{self as rules, ConnectionInput, CredentialInput,
 use crate::domain::destinations::{self, Role};
 use crate::domain::service::{AuthType, GrantType};
 use crate::domain::validate::push;
+use crate::domain::variables::{self, Values};
 use crate::error::{AppError, FieldErrors};
 use crate::models::audit::{self, Event};
 use crate::models::connection as connections;
@@ -33,6 +34,10 @@ pub struct ConnectionView {
     pub status_message: Option<String>,
     pub scopes_requested: Vec<String>,
     pub scopes_granted: Option<Vec<String>>,
+    /// Its values for the service's connection variables (not secrets).
+    pub variables: Values,
+    /// The API base URL with its values in it.
+    pub api_base_url: Option<String>,
     pub has_refresh_token: bool,
     pub connected_at: Option<i64>,
     pub expires_at: Option<i64>,
@@ -70,6 +75,8 @@ impl Loaded {
             status_message: row.status_message.clone(),
             scopes_requested: row.scopes_requested(),
             scopes_granted: row.scopes_granted(),
+            variables: row.variables(),
+            api_base_url: self.api_base_url().ok().flatten().map(str::to_owned),
             has_refresh_token: row.has_refresh_token,
             connected_at: row.connected_at,
             expires_at: row.expires_at,
@@ -162,13 +169,18 @@ pub async fn create(
     };
     let mut errors = FieldErrors::new();
     let (name, link) = rules::validate_names(&input, true, &mut errors);
-    let scopes = match &service {
+    let (scopes, values) = match &service {
         Some(s) => {
-            rules::validate_scopes(&s.view()?.config, input.scopes.as_deref().unwrap_or(&[]), &mut errors)
+            let view = s.view()?;
+            let sent = input.variables.clone().unwrap_or_default();
+            (
+                rules::validate_scopes(&view.config, input.scopes.as_deref().unwrap_or(&[]), &mut errors),
+                variables::values(&mut errors, &view.connection_variables, &sent),
+            )
         }
         None => {
             push(&mut errors, "service", "Choose a service.");
-            Vec::new()
+            (Vec::new(), Values::new())
         }
     };
     let (Some(service), Some(name), Some(link), true) = (service, name, link, errors.is_empty()) else {
@@ -182,13 +194,23 @@ pub async fn create(
                 if connections::find(c, &link)?.is_some() {
                     return Err(invalid("link_name", "This link name is already taken; choose another."));
                 }
-                let id = match connections::insert(c, &link, &name, service.id, owner_id, &scopes, now) {
+                let new = connections::NewConnection {
+                    link_name: &link,
+                    name: &name,
+                    service_id: service.id,
+                    owner_id,
+                    scopes: &scopes,
+                    variables: &values,
+                };
+                let id = match connections::insert(c, &new, now) {
                     Err(e) if crate::db::is_unique_violation(&e) => {
                         return Err(invalid("link_name", "This link name is already taken; choose another."));
                     }
                     other => other?,
                 };
-                let details = serde_json::json!({ "service": service.link_name, "scopes": scopes });
+                let details = serde_json::json!({
+                    "service": service.link_name, "scopes": scopes, "variables": values,
+                });
                 audit::record(
                     c,
                     Event {
@@ -230,6 +252,22 @@ pub async fn update(
         Some(chosen) => rules::validate_scopes(config, chosen, &mut errors),
         None => loaded.row.scopes_requested(),
     };
+    if input.variables.as_ref().is_some_and(|sent| {
+        let mut checked = FieldErrors::new();
+        variables::values(
+            &mut checked,
+            &loaded.service.view().map(|s| s.connection_variables).unwrap_or_default(),
+            sent,
+        ) != loaded.row.variables()
+            || !checked.is_empty()
+    }) {
+        push(
+            &mut errors,
+            "variables",
+            "The variables are fixed when a connection is created, as its credentials are entrusted to \
+             the addresses they make: create a new connection for other values.",
+        );
+    }
     let Some(name) = name.filter(|_| errors.is_empty()) else {
         return Err(AppError::Invalid(errors));
     };

@@ -106,9 +106,8 @@ fn prepare(loaded: &Loaded, req: &InvokeRequest) -> Result<Prepared, AppError> {
         .ok()
         .filter(|m| !matches!(m.as_str(), "CONNECT" | "TRACE"))
         .ok_or_else(|| invalid("method", "Use an HTTP method such as GET, POST, PUT, PATCH or DELETE."))?;
-    let url =
-        injection::target(loaded.service.api_base_url.as_deref(), req.url.as_deref(), req.path.as_deref())
-            .map_err(|(f, m)| invalid(f, m))?;
+    let url = injection::target(loaded.api_base_url()?, req.url.as_deref(), req.path.as_deref())
+        .map_err(|(f, m)| invalid(f, m))?;
     let body = match &req.body {
         None | Some(serde_json::Value::Null) => None,
         Some(serde_json::Value::String(s)) if req.body_base64 => {
@@ -285,7 +284,12 @@ async fn run(
         ..NewEvent::default()
     };
     let result = attempt(state, loaded, config, &prepared, &req).await;
-    event.latency_ms = started.elapsed().as_millis() as i64;
+    let elapsed = started.elapsed();
+    event.latency_ms = elapsed.as_millis() as i64;
+    if kind == "invoke" {
+        let status = result.as_ref().ok().map(|(answer, _)| answer.status);
+        state.metrics.invoked(&loaded.service.link_name, status, elapsed);
+    }
     match &result {
         Ok((answer, _)) => {
             event.status = Some(i32::from(answer.status));

@@ -3,6 +3,7 @@
 use crate::domain::destinations::{Destinations, Move};
 use crate::domain::service_input::{self, Existing, SecretChange, ServiceInput, ValidService};
 use crate::domain::validate::push;
+use crate::domain::variables;
 use crate::error::{Affected, AppError, FieldErrors};
 use crate::models::audit::{self, Event};
 use crate::models::service::{self, Service, ServiceRow};
@@ -56,6 +57,7 @@ fn changed_fields(old: &Service, new: &ValidService) -> Vec<String> {
         ("description", old.description != new.description),
         ("api_base_url", old.api_base_url != new.api_base_url),
         ("auth_type", old.config.auth_type() != new.config.auth_type()),
+        ("connection_variables", old.connection_variables != new.connection_variables),
     ] {
         if changed {
             fields.push(field.to_owned());
@@ -184,6 +186,7 @@ pub async fn update(
                 let existing = Existing {
                     link_name: &old.link_name,
                     config: &old.config,
+                    connection_variables: &old.connection_variables,
                     secret_set: old.client_secret_set,
                     connection_count,
                 };
@@ -191,7 +194,7 @@ pub async fn update(
                     .map_err(AppError::Invalid)?;
                 let new_destinations = Destinations::of(spec.api_base_url.as_deref(), &spec.config);
                 check_client_secret_moves(&row, &spec, &new_destinations)?;
-                let set_aside = connections_set_aside(c, &old, &new_destinations, confirmed)?;
+                let set_aside = connections_set_aside(c, &old, &spec, &new_destinations, confirmed)?;
                 service::update(c, &keyring, row.id, &spec, &actor_name, now)?;
                 for (holder, moves) in &set_aside {
                     let message = format!(
@@ -259,13 +262,21 @@ fn check_client_secret_moves(
 fn connections_set_aside(
     c: &mut crate::db::DbConn,
     old: &Service,
+    spec: &ValidService,
     new: &Destinations,
     confirmed: bool,
 ) -> Result<Vec<(destinations::Holder, Vec<Move>)>, AppError> {
     let affected: Vec<(destinations::Holder, Vec<Move>)> = destinations::holders(c, old.id)?
         .into_iter()
         .filter_map(|holder| {
-            let moves = holder.entrusted.moves_to(new);
+            // A connection of a service with variables was entrusted its own resolved origins.
+            let resolved = (!spec.connection_variables.is_empty())
+                .then(|| {
+                    variables::resolve(spec.api_base_url.as_deref(), &spec.config, &holder.variables).ok()
+                })
+                .flatten()
+                .map(|(api, config)| Destinations::of(api.as_deref(), &config));
+            let moves = holder.entrusted.moves_to(resolved.as_ref().unwrap_or(new));
             (!moves.is_empty()).then_some((holder, moves))
         })
         .collect();

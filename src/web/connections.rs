@@ -13,6 +13,7 @@ use crate::auth::guard::Admin;
 use crate::auth::session::SignedIn;
 use crate::domain::connection::ConnectionInput;
 use crate::domain::service::{AuthType, Scope};
+use crate::domain::variables::{ConnectionVariable, Values};
 use crate::error::{AppError, FieldErrors};
 use crate::lists::connections::ConnectionListRow;
 use crate::models::service::{self as services, Service};
@@ -77,12 +78,35 @@ struct FormPage {
     name: String,
     link_name: String,
     scopes: Vec<String>,
+    /// The values typed for the service's connection variables (a new connection only).
+    variables: Values,
     errors: FieldErrors,
 }
 
 impl FormPage {
     fn err(&self, field: &str) -> Option<String> {
         field_error(&self.errors, field)
+    }
+
+    fn service_variables(&self) -> &[ConnectionVariable] {
+        self.service.as_ref().map_or(&[], |s| s.connection_variables.as_slice())
+    }
+
+    fn variable_value(&self, name: &str) -> &str {
+        self.variables.get(name).map_or("", String::as_str)
+    }
+
+    fn variable_field(&self, name: &str) -> String {
+        format!("variables.{name}")
+    }
+
+    fn variable_error(&self, name: &str) -> Option<String> {
+        field_error(&self.errors, &self.variable_field(name))
+    }
+
+    /// The API base URL as this connection's values will make it (`https://{subdomain}.zendesk.com`).
+    fn api_base_shape(&self) -> Option<&str> {
+        self.service.as_ref()?.api_base_url.as_deref()
     }
 
     fn service_scopes(&self) -> Vec<Scope> {
@@ -98,12 +122,12 @@ impl FormPage {
     }
 }
 
-/// Origins of the OAuth2 authorization URLs a form on this page may end up redirecting to.
+/// Origins of the OAuth2 authorization URLs a form on this page may end up redirecting to; a host
+/// with connection variables allows any host under its fixed domain (`https://*.zendesk.com`).
 fn consent_origins(services: &[Service]) -> Vec<String> {
     services
         .iter()
-        .filter_map(|s| s.config.oauth()?.authorization_url.as_deref().and_then(|u| url::Url::parse(u).ok()))
-        .map(|u| u.origin().ascii_serialization())
+        .filter_map(|s| crate::domain::variables::csp_source(s.config.oauth()?.authorization_url.as_deref()?))
         .collect()
 }
 
@@ -159,6 +183,7 @@ pub async fn new_connection(
         name: String::new(),
         link_name: String::new(),
         scopes: Vec::new(),
+        variables: Values::new(),
         errors: FieldErrors::new(),
     };
     form_response(&req, StatusCode::OK, &page)
@@ -179,6 +204,10 @@ fn read_form(pairs: &[(String, String)]) -> Posted {
             "name" => input.name = Some(value.clone()),
             "link_name" => input.link_name = Some(value.clone()),
             "scope" => input.scopes.get_or_insert_with(Vec::new).push(value.clone()),
+            _ if key.starts_with("variable.") => {
+                let name = key.trim_start_matches("variable.").to_owned();
+                input.variables.get_or_insert_with(Default::default).insert(name, value.clone());
+            }
             "action" => action = value.clone(),
             _ => {}
         }
@@ -226,6 +255,7 @@ pub async fn create_connection(
                 name: posted.input.name.unwrap_or_default(),
                 link_name: posted.input.link_name.unwrap_or_default(),
                 scopes: posted.input.scopes.unwrap_or_default(),
+                variables: posted.input.variables.unwrap_or_default(),
                 errors,
             };
             form_response(&req, StatusCode::UNPROCESSABLE_ENTITY, &page)
@@ -250,6 +280,12 @@ struct DetailsPage {
 }
 
 impl DetailsPage {
+    /// A connection variable's label, as its service names it.
+    fn variable_label<'a>(&'a self, name: &'a str) -> &'a str {
+        let declared = self.service.connection_variables.iter().find(|v| v.name == name);
+        declared.map_or(name, |v| v.display_name.as_str())
+    }
+
     fn time(&self, t: &Option<i64>) -> String {
         t.map_or_else(|| "—".to_owned(), crate::clock::format_time)
     }
@@ -301,6 +337,7 @@ pub async fn edit_connection(
         name: view.name.clone(),
         link_name: view.link_name.clone(),
         scopes: view.scopes_requested.clone(),
+        variables: view.variables.clone(),
         editing: Some(view),
         errors: FieldErrors::new(),
     };
@@ -342,6 +379,7 @@ pub async fn update_connection(
                 name: posted.input.name.unwrap_or_default(),
                 link_name: view.link_name.clone(),
                 scopes: posted.input.scopes.unwrap_or_default(),
+                variables: view.variables.clone(),
                 editing: Some(view),
                 errors,
             };

@@ -46,7 +46,9 @@ pub async fn render_errors(
         None if status.is_server_error() => "Something went wrong on our side.".to_owned(),
         None => format!("The request could not be handled: {error}."),
     };
-    let mut new = if http_req.path().starts_with("/api/") {
+    // A script or a scraper reads JSON, and is never sent to sign in.
+    let machine = http_req.path().starts_with("/api/") || http_req.path() == "/metrics";
+    let mut new = if machine {
         json_error(status, app_error, &message)
     } else if status == StatusCode::UNAUTHORIZED {
         to_sign_in(&http_req)

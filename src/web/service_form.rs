@@ -1,7 +1,7 @@
 //! The service form's values as the page shows them, and their conversion from the posted fields and
 //! into `ServiceInput`. One table (`FIELDS`) says where each plain field goes in the input; rows
-//! (parameters, scopes, extra parameters) arrive as repeated fields, and a few fields need a word of
-//! their own (the token's name, the refresh statuses).
+//! (parameters, scopes, extra parameters, connection variables) arrive as repeated fields, and a few
+//! fields need a word of their own (the token's name, the refresh statuses).
 
 use std::collections::HashMap;
 
@@ -43,6 +43,7 @@ const ROWS: &[(&str, &[&str], &[&str], &str)] = &[
     ),
     ("scopes", &["scope", "scope_display"], &["scope", "display_name"], "oauth2.scopes"),
     ("extra", &["extra_key", "extra_value"], &["", ""], "oauth2.extra_auth_params"),
+    ("vars", &["var_name", "var_display"], &["name", "display_name"], "connection_variables"),
 ];
 
 /// One row of a list as typed, a value per column of its kind in `ROWS`.
@@ -65,6 +66,8 @@ pub struct FormValues {
     pub params: Vec<Row>,
     pub extra: Vec<Row>,
     pub scopes: Vec<Row>,
+    /// Connection variables: name, display name.
+    pub vars: Vec<Row>,
 }
 
 /// A no-JavaScript "+" or "×" press: the form comes back with a row added or removed.
@@ -158,6 +161,7 @@ impl FormValues {
             "params" => Some(&mut self.params),
             "extra" => Some(&mut self.extra),
             "scopes" => Some(&mut self.scopes),
+            "vars" => Some(&mut self.vars),
             _ => None,
         }
     }
@@ -166,6 +170,7 @@ impl FormValues {
         match kind {
             "params" => &self.params,
             "extra" => &self.extra,
+            "vars" => &self.vars,
             _ => &self.scopes,
         }
     }
@@ -186,7 +191,7 @@ impl FormValues {
     /// Drops rows left empty (an unused "+"): row errors count filled rows only, so the re-rendered
     /// form must show the same rows for each message to land on its own row.
     pub fn drop_blank_rows(&mut self) {
-        for rows in [&mut self.params, &mut self.extra, &mut self.scopes] {
+        for rows in [&mut self.params, &mut self.extra, &mut self.scopes, &mut self.vars] {
             rows.retain(|row| !is_blank(row));
         }
     }
@@ -278,6 +283,12 @@ impl From<&ServiceInput> for FormValues {
                 v.set(field, value.to_owned());
             }
         }
+        v.vars = input
+            .connection_variables
+            .iter()
+            .flatten()
+            .map(|x| vec![x.name.clone(), x.display_name.clone()])
+            .collect();
         if let Some(k) = &input.api_key {
             v.params = k
                 .params

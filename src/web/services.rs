@@ -355,7 +355,7 @@ pub async fn new_row(
     kind: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let kind = kind.into_inner();
-    if !matches!(kind.as_str(), "params" | "extra" | "scopes") {
+    if !matches!(kind.as_str(), "params" | "extra" | "scopes" | "vars") {
         return Err(AppError::NotFound);
     }
     render(&req, &RowFragment { kind })

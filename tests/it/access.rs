@@ -65,6 +65,8 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_api_callers_get_401_json() {
             Access::Admin | Access::SignedIn => {
                 assert!(matches!(res.status, 303 | 403), "{} {}: {}", route.method, route.path, res.status);
             }
+            // The test app configures no metrics token: the route does not exist (see `metrics`).
+            Access::Metrics => assert_eq!(res.status, 404, "{} {}", route.method, route.path),
             Access::Api | Access::Invoke => {
                 assert_eq!(res.status, 401, "{} {}", route.method, route.path);
                 assert_eq!(res.json()["error"]["code"], "unauthorized");

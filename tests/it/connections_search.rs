@@ -28,7 +28,16 @@ async fn seed(app: &TestApp, service: &str, owner_id: i64, word: &'static str, n
             let service_id = services::find(c, &service)?.expect("the service exists").id;
             for i in 0..n {
                 let link = format!("{word}_{i}");
-                model::insert(c, &link, &name(i, word), service_id, owner_id, &[], 1_000 + (i as i64 % 13))?;
+                let name = name(i, word);
+                let new = model::NewConnection {
+                    link_name: &link,
+                    name: &name,
+                    service_id,
+                    owner_id,
+                    scopes: &[],
+                    variables: &Default::default(),
+                };
+                model::insert(c, &new, 1_000 + (i as i64 % 13))?;
             }
             Ok(())
         })

@@ -76,7 +76,12 @@ async fn a_delivery_is_signed_as_the_convention_says_and_the_secret_is_shown_onc
 
 #[tokio::test]
 async fn a_failing_receiver_is_tried_again_with_backoff_until_it_answers() {
-    let app = TestApp::spawn_with(loopback).await;
+    let scraper = "metrics-token-for-the-webhook-test";
+    let app = TestApp::spawn_with(|config| {
+        loopback(config);
+        config.metrics_token = Some(connections::crypto::Secret::new(scraper.to_owned()));
+    })
+    .await;
     let (browser, api, receiver) = (app.admin().await, Api::admin(&app).await, Receiver::start(2).await);
     let (id, secret) = add_endpoint(&browser, &receiver.url, &["connection.created"]).await;
     api.create("/api/v1/services", &api_key_service("desk")).await;
@@ -100,6 +105,16 @@ async fn a_failing_receiver_is_tried_again_with_backoff_until_it_answers() {
     assert!(text.contains("Delivered") && !text.contains("Pending"), "{text}");
     app.clock.advance(86_400);
     assert_eq!(deliver_due(&app.state).await.unwrap(), 0);
+
+    let scraped = app.http().get(format!("{}/metrics", app.base)).bearer_auth(scraper).send().await.unwrap();
+    let scraped = scraped.text().await.unwrap();
+    for line in [
+        r#"connections_webhook_deliveries_total{outcome="delivered"} 1"#,
+        r#"connections_webhook_deliveries_total{outcome="retrying"} 2"#,
+        r#"connections_webhook_deliveries_total{outcome="failed"} 0"#,
+    ] {
+        assert!(scraped.lines().any(|l| l == line), "{line} in:\n{scraped}");
+    }
 }
 
 #[tokio::test]

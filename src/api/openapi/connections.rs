@@ -176,8 +176,8 @@ pub fn schemas() -> Map<String, Value> {
             "type": "object",
             "required": [
                 "link_name", "name", "service", "auth_type", "owner", "status", "status_message",
-                "scopes_requested", "scopes_granted", "connected_at", "expires_at", "last_error",
-                "revoke_outcome", "created_at", "updated_at",
+                "scopes_requested", "scopes_granted", "variables", "connected_at", "expires_at",
+                "last_error", "revoke_outcome", "created_at", "updated_at",
             ],
             "properties": {
                 "link_name": link_name(),
@@ -189,6 +189,10 @@ pub fn schemas() -> Map<String, Value> {
                 "status_message": nullable("Why the status is what it is (e.g. the provider's refusal)."),
                 "scopes_requested": { "type": "array", "items": { "type": "string" } },
                 "scopes_granted": { "type": "array", "items": { "type": "string" }, "nullable": true },
+                "variables": {
+                    "type": "object", "additionalProperties": { "type": "string" },
+                    "description": "Its values for the service's connection variables (not secrets).",
+                },
                 "connected_at": time("When it was last connected."),
                 "expires_at": time("When the access token expires (never the token)."),
                 "last_error": nullable("The last error, readable by people."),
@@ -223,6 +227,14 @@ pub fn schemas() -> Map<String, Value> {
                 "name": text::display_name(100, "Shown in lists; stored trimmed."),
                 "link_name": text::link_name(),
                 "scopes": scopes.clone(),
+                "variables": optional(json!({
+                    "type": "object",
+                    "additionalProperties": { "type": "string", "maxLength": 63 },
+                    "example": { "subdomain": "acme" },
+                    "description": "A value for each of the service's connection variables: one DNS label \
+                                    (letters, digits and hyphens, 1–63 characters; stored lower-cased). \
+                                    Fixed once the connection is created.",
+                })),
             },
         },
         "ConnectionChanges": {
@@ -232,6 +244,12 @@ pub fn schemas() -> Map<String, Value> {
             "properties": {
                 "name": optional(text::display_name(100, "Shown in lists; stored trimmed.")),
                 "scopes": scopes,
+                "variables": optional(json!({
+                    "type": "object",
+                    "additionalProperties": { "type": "string", "maxLength": 63 },
+                    "description": "Accepted only when equal to the stored values: they are fixed when the \
+                                    connection is created (422 otherwise).",
+                })),
             },
         },
         "ConnectionDeleted": {

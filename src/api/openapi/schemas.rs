@@ -201,15 +201,15 @@ fn service_schemas() -> Map<String, Value> {
                     "type": "boolean",
                     "description": "Whether a client secret is stored (never the secret).",
                 },
-                "authorization_url": nullable_string(Some("uri")),
-                "token_url": { "type": "string", "format": "uri" },
+                "authorization_url": nullable_string(Some("uri-template")),
+                "token_url": { "type": "string", "format": "uri-template" },
                 "refresh_url": {
                     "type": "string",
-                    "format": "uri",
+                    "format": "uri-template",
                     "nullable": true,
                     "description": "`null`: refresh at the token URL.",
                 },
-                "revoke_url": nullable_string(Some("uri")),
+                "revoke_url": nullable_string(Some("uri-template")),
                 "issuer": {
                     "type": "string",
                     "nullable": true,
@@ -236,15 +236,16 @@ fn service_schemas() -> Map<String, Value> {
             "required": [
                 "link_name", "name", "description", "auth_type", "api_base_url", "api_key", "oauth2",
                 "callback_url", "connection_count", "created_at", "updated_at", "created_by", "updated_by",
-                "test_request", "template",
+                "test_request", "template", "connection_variables",
             ],
             "properties": {
                 "link_name": link_name(),
                 "name": { "type": "string", "maxLength": 100 },
                 "description": { "type": "string" },
                 "auth_type": schema("AuthType"),
-                "api_base_url": nullable_string(Some("uri")),
+                "api_base_url": nullable_string(Some("uri-template")),
                 "api_key": nullable_ref("ApiKeyConfig"),
+                "connection_variables": { "type": "array", "items": schema("ConnectionVariable") },
                 "oauth2": nullable_ref("OAuth2"),
                 "callback_url": {
                     "type": "string",

@@ -16,7 +16,10 @@ fn service_properties() -> Map<String, Value> {
         optional(json!({
             "type": "string", "maxLength": 2048, "example": "https://api.example.com/v1",
             "description": format!(
-                "{description} An absolute https URL (http only when the portal allows it); blank clears it."
+                "{description} An absolute https URL (http only when the portal allows it); blank clears it. \
+                 It may name the service's connection variables as {{name}}: anywhere in the path or \
+                 query, and in the host only as whole labels left of a fixed domain with a dot \
+                 (https://{{subdomain}}.zendesk.com)."
             ),
         }))
     };
@@ -31,6 +34,11 @@ fn service_properties() -> Map<String, Value> {
         "test_request": optional(json!({
             "type": "string", "maxLength": 510, "example": "GET /me",
             "description": "A method and a path under the API base URL (which it needs); blank clears it.",
+        })),
+        "connection_variables": optional(json!({
+            "type": "array", "maxItems": 5, "items": schema("ConnectionVariable"),
+            "description": "Values each connection gives when it is created (a Zendesk subdomain), \
+                            named {name} in the URLs. They cannot change while connections use the service.",
         })),
     }))
 }
@@ -52,6 +60,17 @@ pub fn schemas() -> Map<String, Value> {
         changes[field] = optional(changes[field].clone());
     }
     object(json!({
+        "ConnectionVariable": {
+            "type": "object",
+            "required": ["name", "display_name"],
+            "properties": {
+                "name": {
+                    "type": "string", "maxLength": 30, "example": "subdomain",
+                    "description": "snake_case; written {name} in the service's URLs.",
+                },
+                "display_name": text::display_name(100, "The label shown when a connection is created."),
+            },
+        },
         "ServiceInput": {
             "type": "object",
             "description": "`api_key` is for API Key services only, `oauth2` for OAuth2 ones.",

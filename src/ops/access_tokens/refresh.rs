@@ -14,6 +14,7 @@ use crate::domain::connection::{Status, parse_granted};
 use crate::domain::destinations::Role;
 use crate::domain::service::{GrantType, OAuthConfig};
 use crate::error::AppError;
+use crate::metrics::RefreshOutcome;
 use crate::models::attention::FAILING_AFTER;
 use crate::models::connection::{self as connections, ConnectionRow};
 use crate::models::event::NewEvent;
@@ -44,7 +45,9 @@ pub(super) async fn run(
     }
     let secret = match service.client_secret_for(&state.keyring, &endpoint) {
         Ok(secret) => secret,
-        Err(AppError::Conflict(message)) => return Err(passing_failure(&state, &row, message, started).await),
+        Err(AppError::Conflict(message)) => {
+            return Err(passing_failure(&state, &row, message, RefreshOutcome::Failed, started).await);
+        }
         Err(e) => return Err(e.into()),
     };
     let mut used = match config.grant_type {
@@ -83,7 +86,8 @@ pub(super) async fn run(
             Err(client_refused(&state, &row, &service, &e.to_string(), started).await)
         }
         Err(e @ (TokenError::Transient(_) | TokenError::NotSent(_) | TokenError::Off)) => {
-            Err(passing_failure(&state, &row, format!("The last token refresh failed: {e}."), started).await)
+            let message = format!("The last token refresh failed: {e}.");
+            Err(passing_failure(&state, &row, message, RefreshOutcome::Failed, started).await)
         }
     }
 }
@@ -175,7 +179,7 @@ async fn success(
             ));
         }
     }
-    note(state, row.id, started, None).await;
+    note(state, row.id, started, RefreshOutcome::Success, None).await;
     token
 }
 
@@ -246,7 +250,7 @@ async fn dead_grant(
             })
         })
         .await;
-    note(state, row.id, started, Some(message.clone())).await;
+    note(state, row.id, started, RefreshOutcome::Rejected, Some(message.clone())).await;
     match cleared {
         Ok(()) => TokenFailure::NeedsReconnect(message),
         Err(e) => TokenFailure::App(e),
@@ -281,7 +285,7 @@ async fn client_refused(
     if let Err(e) = marked.await {
         tracing::warn!(error = %e, "could not mark the service's client as refused");
     }
-    passing_failure(state, row, message, started).await
+    passing_failure(state, row, message, RefreshOutcome::ClientRefused, started).await
 }
 
 /// A failure that may pass: counted, the lease released, the background refresher cooling down.
@@ -289,6 +293,7 @@ async fn passing_failure(
     state: &AppState,
     row: &ConnectionRow,
     message: String,
+    outcome: RefreshOutcome,
     started: Instant,
 ) -> TokenFailure {
     let now = state.clock.now();
@@ -309,12 +314,13 @@ async fn passing_failure(
         tracing::warn!(connection = row.link_name, error = %e, "could not record a failed refresh");
     }
     crate::logs::warn(&format!("the token refresh of {}", row.link_name), &message);
-    note(state, row.id, started, Some(message.clone())).await;
+    note(state, row.id, started, outcome, Some(message.clone())).await;
     TokenFailure::Unavailable(message)
 }
 
-/// Queues the refresh's event (off the request path, like invokes).
-async fn note(state: &AppState, id: i64, started: Instant, failure: Option<String>) {
+/// Counts the refresh's outcome and queues its event (off the request path, like invokes).
+async fn note(state: &AppState, id: i64, started: Instant, outcome: RefreshOutcome, failure: Option<String>) {
+    state.metrics.refreshed(outcome);
     let event = NewEvent {
         kind: "refresh",
         actor: "system".into(),

@@ -141,10 +141,11 @@ impl TestApp {
         config.encryption_keys = Some(Secret::new(TEST_KEYS));
         config.workers = 1;
         config.clock = Clock::manual(T0);
-        // Tests drive refreshes themselves; the background task has its own test.
+        // Tests drive refreshes and keyring reloads themselves; the background tasks have their own tests.
         config.refresh_interval_secs = 0;
         // Tests send webhooks themselves (`alerts::delivery::deliver_due`), or turn the worker on.
         config.webhook_interval_secs = 0;
+        config.encryption_keys_reload_secs = 0;
         config
     }
 

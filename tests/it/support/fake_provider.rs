@@ -123,6 +123,8 @@ pub struct Provider {
     token_calls: Mutex<Vec<TokenCall>>,
     revoke_calls: Mutex<Vec<RevokeCall>>,
     api_calls: Mutex<Vec<ApiCall>>,
+    /// Every request's method and path ("POST /tenants/acme/token"), in order.
+    requests: Mutex<Vec<String>>,
     serial: AtomicUsize,
 }
 
@@ -165,18 +167,29 @@ impl FakeProvider {
             token_calls: Mutex::default(),
             revoke_calls: Mutex::default(),
             api_calls: Mutex::default(),
+            requests: Mutex::default(),
             serial: AtomicUsize::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake provider");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let data = provider.clone();
         let server = HttpServer::new(move || {
+            let seen = data.clone();
             App::new()
                 .app_data(data.clone())
+                .wrap_fn(move |req, srv| {
+                    seen.requests.lock().unwrap().push(format!("{} {}", req.method(), req.path()));
+                    actix_web::dev::Service::call(srv, req)
+                })
                 .route("/authorize", web::get().to(authorize))
                 .route("/token", web::post().to(token))
                 .route("/revoke", web::post().to(revoke))
                 .route("/api/{tail:.*}", web::route().to(protected_api))
+                // The same endpoints under a tenant's path, for services with connection variables.
+                .route("/tenants/{tenant}/authorize", web::get().to(authorize))
+                .route("/tenants/{tenant}/token", web::post().to(token))
+                .route("/tenants/{tenant}/revoke", web::post().to(revoke))
+                .route("/tenants/{tenant}/api/{tail:.*}", web::route().to(protected_api))
         })
         .workers(1)
         .listen(listener)
@@ -257,6 +270,11 @@ impl Provider {
 
     pub fn revoke_calls(&self) -> Vec<RevokeCall> {
         self.revoke_calls.lock().unwrap().clone()
+    }
+
+    /// Every request's method and path ("POST /tenants/acme/token"), in order.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
     }
 
     pub fn api_calls(&self) -> Vec<ApiCall> {
