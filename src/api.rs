@@ -8,6 +8,7 @@ pub mod openapi;
 pub(crate) mod service_rules;
 pub mod services;
 pub mod templates;
+pub mod tokens;
 
 use std::future::Future;
 use std::pin::Pin;

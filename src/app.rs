@@ -183,8 +183,10 @@ pub enum Access {
     SignedIn,
     /// A signed-in SDAdmin, in the browser.
     Admin,
-    /// An SDAdmin's API token.
+    /// An SDAdmin's unrestricted API token.
     Api,
+    /// An SDAdmin's API token, unrestricted or restricted to invoking the route's connection.
+    Invoke,
     /// The metrics token (`CONNECTIONS_METRICS_TOKEN`); the route does not exist without one.
     Metrics,
 }
@@ -347,6 +349,11 @@ pub fn routes() -> Vec<RouteDef> {
             web::post().to(pages::notifications::delete_endpoint)
         }),
         r(M::GET, "/admin/settings/encryption", Admin, || web::get().to(pages::encryption::show_encryption)),
+        r(M::GET, "/admin/tokens", Admin, || web::get().to(pages::tokens::list_tokens)),
+        r(M::POST, "/admin/tokens", Admin, || web::post().to(pages::tokens::create_token)),
+        r(M::GET, "/admin/tokens/mine", Admin, || web::get().to(pages::tokens::list_my_tokens)),
+        r(M::GET, "/admin/tokens/new", Admin, || web::get().to(pages::tokens::new_token)),
+        r(M::POST, "/admin/tokens/{id}/revoke", Admin, || web::post().to(pages::tokens::revoke_token)),
         r(M::GET, "/api/v1/me", Api, || web::get().to(api::me::show_me)),
         r(M::GET, "/api/v1/openapi.json", Public, || web::get().to(api::openapi::document)),
         r(M::GET, "/api/v1/services", Api, || web::get().to(api::services::list_services)),
@@ -356,6 +363,10 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::DELETE, "/api/v1/services/{link}", Api, || web::delete().to(api::services::delete_service)),
         r(M::GET, "/api/v1/templates", Api, || web::get().to(api::templates::list_templates)),
         r(M::GET, "/api/v1/templates/{id}", Api, || web::get().to(api::templates::show_template)),
+        r(M::GET, "/api/v1/tokens", Api, || web::get().to(api::tokens::list_tokens)),
+        r(M::POST, "/api/v1/tokens", Api, || web::post().to(api::tokens::create_token)),
+        r(M::GET, "/api/v1/tokens/{id}", Api, || web::get().to(api::tokens::show_token)),
+        r(M::DELETE, "/api/v1/tokens/{id}", Api, || web::delete().to(api::tokens::revoke_token)),
         r(M::GET, "/api/v1/connections", Api, || web::get().to(api::connections::list_connections)),
         r(M::POST, "/api/v1/connections", Api, || web::post().to(api::connections::create_connection)),
         r(M::GET, "/api/v1/connections/{link}", Api, || web::get().to(api::connections::show_connection)),
@@ -374,10 +385,10 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/api/v1/connections/{link}/revoke", Api, || {
             web::post().to(api::connections::revoke_connection)
         }),
-        r(M::POST, "/api/v1/connections/{link}/invoke", Api, || {
+        r(M::POST, "/api/v1/connections/{link}/invoke", Invoke, || {
             web::post().to(api::connections::invoke_connection)
         }),
-        r(M::POST, "/api/v1/connections/{link}/test", Api, || {
+        r(M::POST, "/api/v1/connections/{link}/test", Invoke, || {
             web::post().to(api::connections::test_connection)
         }),
     ]

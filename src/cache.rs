@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::db::{Backend, Db};
-use crate::models::api_token::ApiToken;
+use crate::models::api_token::LiveToken;
 use crate::models::connection::Loaded;
 use crate::models::session::Session;
 use crate::models::user::User;
@@ -81,7 +81,7 @@ struct State {
     /// By the hash of the session cookie.
     sessions: HashMap<String, (Session, User)>,
     /// By the hash of the token.
-    tokens: HashMap<String, (ApiToken, User)>,
+    tokens: HashMap<String, LiveToken>,
     /// By link name (which never changes), with when it was read.
     connections: HashMap<String, (Arc<Loaded>, Instant)>,
     /// When the listener last showed that its connection works.
@@ -139,7 +139,7 @@ impl Cache {
     }
 
     /// The cached live token of this hash.
-    pub fn token(&self, token_hash: &str) -> Option<(ApiToken, User)> {
+    pub fn token(&self, token_hash: &str) -> Option<LiveToken> {
         self.counted(TOKEN, self.usable().and_then(|state| state.tokens.get(token_hash).cloned()))
     }
 
@@ -175,7 +175,7 @@ impl Cache {
         }
     }
 
-    pub fn put_token(&self, token_hash: String, found: (ApiToken, User), epoch: u64) {
+    pub fn put_token(&self, token_hash: String, found: LiveToken, epoch: u64) {
         if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
             bounded_insert(&mut state.tokens, token_hash, found);
         }
@@ -194,8 +194,8 @@ impl Cache {
 
     /// Applies a change's report: `s:<id hash>` (a session ended), `t:<token hash>` (a token was
     /// revoked or deleted), `u:<user id>` (a user changed: their sessions, tokens and the connections
-    /// they own), `c:<link name>` (a connection changed) or `v:<service id>` (a service changed: its
-    /// connections). Anything else empties the cache.
+    /// they own), `c:<link name>` (a connection changed: it, and the tokens restricted to it) or
+    /// `v:<service id>` (a service changed: its connections). Anything else empties the cache.
     pub fn forget(&self, payload: &str) {
         let mut state = self.state();
         state.epoch += 1;
@@ -212,13 +212,15 @@ impl Cache {
             Some(("u", user)) => match user.parse::<i64>() {
                 Ok(user) => {
                     state.sessions.retain(|_, (_, u)| u.id != user);
-                    state.tokens.retain(|_, (_, u)| u.id != user);
+                    state.tokens.retain(|_, found| found.user.id != user);
                     state.connections.retain(|_, (c, _)| c.row.owner_id != user);
                 }
                 Err(_) => state.clear(),
             },
             Some(("c", link_name)) => {
                 state.connections.remove(link_name);
+                // A deleted connection drops out of the tokens restricted to it.
+                state.tokens.retain(|_, found| !found.scope.names(link_name));
             }
             Some(("v", service)) => match service.parse::<i64>() {
                 Ok(service) => state.connections.retain(|_, (c, _)| c.service.id != service),

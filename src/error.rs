@@ -23,6 +23,9 @@ pub enum AppError {
     NotFound,
     #[error("sign-in required")]
     Unauthenticated,
+    /// An API token past its expiry time.
+    #[error("the API token has expired: create a new one")]
+    TokenExpired,
     #[error("{0}")]
     Forbidden(String),
     #[error("the form has expired or did not come from this site; reload the page and try again")]
@@ -98,6 +101,7 @@ impl AppError {
     pub fn code(&self) -> &'static str {
         match self.status_code() {
             StatusCode::NOT_FOUND => "not_found",
+            StatusCode::UNAUTHORIZED if matches!(self, AppError::TokenExpired) => "token_expired",
             StatusCode::UNAUTHORIZED => "unauthorized",
             StatusCode::FORBIDDEN if matches!(self, AppError::Csrf) => "csrf",
             StatusCode::FORBIDDEN => "forbidden",
@@ -148,7 +152,7 @@ impl ResponseError for AppError {
         match self {
             e if e.database_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound | AppError::Db(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,
-            AppError::Unauthenticated => StatusCode::UNAUTHORIZED,
+            AppError::Unauthenticated | AppError::TokenExpired => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,

@@ -7,3 +7,4 @@ pub mod connections;
 pub mod entrust;
 pub mod invoke;
 pub mod services;
+pub mod tokens;

@@ -15,6 +15,7 @@ pub mod service_form;
 pub mod services;
 pub mod settings;
 pub mod templates;
+pub mod tokens;
 
 use std::borrow::Cow;
 

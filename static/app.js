@@ -58,6 +58,17 @@
     }
   });
 
+  // A filter box over a check list: hides the choices whose text does not contain what was typed.
+  document.addEventListener("input", function (e) {
+    const box = e.target.closest("[data-filter-checks]");
+    const list = box && document.querySelector(box.dataset.filterChecks);
+    if (!list) return;
+    const wanted = box.value.trim().toLowerCase();
+    list.querySelectorAll(".check").forEach(function (item) {
+      item.hidden = wanted !== "" && !item.textContent.toLowerCase().includes(wanted);
+    });
+  });
+
   // A picker whose choice reloads the page (a full load, so the page's CSP fits the chosen service).
   document.addEventListener("change", function (e) {
     const form = e.target.closest("form[data-autosubmit]");

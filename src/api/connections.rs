@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::{Deserialize, Serialize};
 
 use crate::api::Json;
-use crate::auth::guard::ApiAdmin;
+use crate::auth::guard::{ApiAdmin, ApiInvoker};
 use crate::clock::rfc3339;
 use crate::domain::connection::{ConnectionInput, CredentialInput, Status};
 use crate::domain::service::{AuthType, GrantType};
@@ -286,20 +286,20 @@ pub async fn revoke_connection(
 
 /// Sends a request through the connection with its credentials injected (any SDAdmin may).
 pub async fn invoke_connection(
-    ApiAdmin(user): ApiAdmin,
+    ApiInvoker { user, scope }: ApiInvoker,
     state: web::Data<AppState>,
     link: web::Path<String>,
     request: Json<crate::ops::invoke::InvokeRequest>,
 ) -> Result<HttpResponse, AppError> {
-    let answer = crate::ops::invoke::invoke(&state, &user, &link, request.into_inner()).await?;
+    let answer = crate::ops::invoke::invoke(&state, &user, &scope, &link, request.into_inner()).await?;
     Ok(HttpResponse::Ok().json(answer))
 }
 
 /// Runs the connection's test (the service's test request, or a token/credentials check).
 pub async fn test_connection(
-    ApiAdmin(user): ApiAdmin,
+    ApiInvoker { user, scope }: ApiInvoker,
     state: web::Data<AppState>,
     link: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    Ok(HttpResponse::Ok().json(crate::ops::invoke::test(&state, &user, &link).await?))
+    Ok(HttpResponse::Ok().json(crate::ops::invoke::test(&state, &user, &scope, &link).await?))
 }

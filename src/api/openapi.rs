@@ -7,6 +7,7 @@ mod schemas;
 mod service_inputs;
 mod templates;
 mod text;
+mod tokens;
 
 use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
@@ -19,7 +20,7 @@ pub async fn document() -> HttpResponse {
 /// The whole document.
 pub fn spec() -> Value {
     let mut paths = Map::new();
-    for area in [meta_paths(), services_paths(), templates::paths(), connections::paths()] {
+    for area in [meta_paths(), services_paths(), templates::paths(), connections::paths(), tokens::paths()] {
         paths.extend(area);
     }
     let mut parameters = parameters();
@@ -27,6 +28,7 @@ pub fn spec() -> Value {
     let mut schemas = schemas::all();
     schemas.extend(connections::schemas());
     schemas.extend(templates::schemas());
+    schemas.extend(tokens::schemas());
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -34,8 +36,9 @@ pub fn spec() -> Value {
             "version": "1",
             "description": "Custom services and connections of the Connections admin application. Every \
                             operation needs the API token of an SDAdmin as `Authorization: Bearer <token>` \
-                            (create one with `connections token create`). No response ever carries a \
-                            secret.",
+                            (create one under My API Tokens, with `POST /api/v1/tokens` or with \
+                            `connections token create`). A token restricted to connections may only \
+                            invoke and test them. No response ever carries a secret.",
         },
         "servers": [{ "url": "/" }],
         "security": [{ "bearerAuth": [] }],
@@ -53,6 +56,7 @@ pub fn spec() -> Value {
                 "name": "connections",
                 "description": "Connections to a service: stored credentials, used without revealing them.",
             },
+            { "name": "tokens", "description": "API tokens: expiring, and restricted for scripts." },
         ],
         "paths": paths,
         "components": {
@@ -292,8 +296,11 @@ fn error_response(description: &str, schema_name: &str) -> Value {
 }
 
 fn responses() -> Value {
-    let mut unauthorized =
-        error_response("No valid API token: send `Authorization: Bearer <token>`.", "Error");
+    let mut unauthorized = error_response(
+        "No valid API token: send `Authorization: Bearer <token>`. An expired token gets code \
+         `token_expired`.",
+        "Error",
+    );
     unauthorized["headers"] =
         json!({ "WWW-Authenticate": { "schema": { "type": "string", "example": "Bearer" } } });
     let mut unavailable = error_response(
@@ -308,7 +315,11 @@ fn responses() -> Value {
     json!({
         "BadRequest": error_response("The query string could not be read.", "Error"),
         "Unauthorized": unauthorized,
-        "Forbidden": error_response("The token's user is not an SDAdmin.", "Error"),
+        "Forbidden": error_response(
+            "The token's user is not an SDAdmin, or the token is restricted to invoking other connections \
+             (the message lists them).",
+            "Error",
+        ),
         "NotFound": error_response("No such item.", "Error"),
         "Conflict": error_response(
             "The item is in use (a service that connections use), or the connection is not usable in its \

@@ -1,6 +1,6 @@
 //! Extractors that guard handlers: `Admin` (a signed-in SDAdmin in the browser), `ApiAdmin` (an
-//! SDAdmin's API token) and `MetricsScraper` (the metrics token). Naming one in a handler's
-//! arguments is what protects it.
+//! SDAdmin's unrestricted API token), `ApiInvoker` (a token that may invoke the route's connection)
+//! and `MetricsScraper` (the metrics token). Naming one in a handler's arguments is what protects it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,36 +11,42 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use crate::auth::session::{self, SignedIn};
 use crate::cache::Cache;
 use crate::error::AppError;
-use crate::models::api_token::{self, ApiToken};
+use crate::models::api_token::{self, ApiToken, LiveToken, Scope};
 use crate::models::user::{Role, User};
 use crate::random::sha256_hex;
 use crate::state::AppState;
 
-/// The live token of this hash and its user: from the cache when its use was recorded lately, else
-/// from the database, recording the use at most once a minute.
-async fn live_token(state: &AppState, hash: String, now: i64) -> Result<Option<(ApiToken, User)>, AppError> {
+/// The live token of this hash: from the cache when its use was recorded lately, else from the
+/// database, recording the use (time and address) at most once a minute.
+async fn live_token(
+    state: &AppState,
+    hash: String,
+    now: i64,
+    address: Option<String>,
+) -> Result<Option<LiveToken>, AppError> {
     let used_lately = |token: &ApiToken| token.last_used_at.is_some_and(|t| now - t < MARK_USED_EVERY_SECS);
     let cache = state.cache.as_deref();
-    if let Some(found) = cache.and_then(|c| c.token(&hash)).filter(|(token, _)| used_lately(token)) {
+    if let Some(found) = cache.and_then(|c| c.token(&hash)).filter(|found| used_lately(&found.token)) {
         return Ok(Some(found));
     }
     let epoch = cache.map(Cache::epoch);
     let lookup = hash.clone();
-    let Some((mut token, user)) =
+    let Some(mut found) =
         state.db.read(move |conn| Ok(api_token::find_active_with_user(conn, &lookup)?)).await?
     else {
         return Ok(None);
     };
-    if !used_lately(&token) {
+    if !used_lately(&found.token) {
         // The rare write goes through `run`: the look-up above is a read-only one.
-        let id = token.id;
-        state.db.run(move |conn| Ok(api_token::mark_used(conn, id, now)?)).await?;
-        token.last_used_at = Some(now);
+        let (id, recorded) = (found.token.id, address.clone());
+        state.db.run(move |conn| Ok(api_token::mark_used(conn, id, now, recorded.as_deref())?)).await?;
+        found.token.last_used_at = Some(now);
+        found.token.last_used_address = address;
     }
     if let (Some(cache), Some(epoch)) = (cache, epoch) {
-        cache.put_token(hash, (token.clone(), user.clone()), epoch);
+        cache.put_token(hash, found.clone(), epoch);
     }
-    Ok(Some((token, user)))
+    Ok(Some(found))
 }
 
 /// The message every non-SDAdmin gets.
@@ -107,8 +113,36 @@ async fn note_attention(req: &HttpRequest) {
     }
 }
 
-/// An SDAdmin authenticated by `Authorization: Bearer <api token>`. Cookies are ignored on the API,
-/// which is why it needs no CSRF token.
+/// The live, unexpired token of an enabled SDAdmin in `Authorization: Bearer <api token>`. Cookies
+/// are ignored on the API, which is why it needs no CSRF token. Expiry is checked here against the
+/// clock on every use, cached or not.
+async fn bearer(req: &HttpRequest) -> Result<LiveToken, AppError> {
+    let header = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AppError::Unauthenticated)?;
+    let hash = sha256_hex(token);
+    let state = session::state(req)?;
+    let now = state.clock.now();
+    let address = req.peer_addr().map(|a| a.ip().to_string());
+    let found = live_token(&state, hash, now, address).await?;
+    let Some(found) = found.filter(|found| !found.user.disabled) else {
+        return Err(AppError::Unauthenticated);
+    };
+    if found.token.expired(now) {
+        return Err(AppError::TokenExpired);
+    }
+    if found.user.role() != Role::SdAdmin {
+        return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
+    }
+    Ok(found)
+}
+
+/// An SDAdmin authenticated by an unrestricted API token. A restricted token gets 403 with the
+/// connections it may invoke.
 #[derive(Debug, Clone)]
 pub struct ApiAdmin(pub User);
 
@@ -119,24 +153,37 @@ impl FromRequest for ApiAdmin {
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
         Box::pin(async move {
-            let header = req.headers().get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-            let token = header
-                .strip_prefix("Bearer ")
-                .or_else(|| header.strip_prefix("bearer "))
-                .map(str::trim)
-                .filter(|t| !t.is_empty())
-                .ok_or(AppError::Unauthenticated)?;
-            let hash = sha256_hex(token);
-            let state = session::state(&req)?;
-            let now = state.clock.now();
-            let found = live_token(&state, hash, now).await?;
-            let Some((_, user)) = found.filter(|(_, user)| !user.disabled) else {
-                return Err(AppError::Unauthenticated);
-            };
-            if user.role() != Role::SdAdmin {
-                return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
+            let found = bearer(&req).await?;
+            if found.scope != Scope::Everything {
+                return Err(AppError::Forbidden(found.scope.refusal()));
             }
-            Ok(ApiAdmin(user))
+            Ok(ApiAdmin(found.user))
+        })
+    }
+}
+
+/// An SDAdmin's API token that may invoke the connection named by the route's `{link}`: an
+/// unrestricted token, or one restricted to that connection. The handler checks `scope` again
+/// against the loaded connection's id (`Scope::permits_connection`).
+#[derive(Debug, Clone)]
+pub struct ApiInvoker {
+    pub user: User,
+    pub scope: Scope,
+}
+
+impl FromRequest for ApiInvoker {
+    type Error = AppError;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            let found = bearer(&req).await?;
+            let link = req.match_info().get("link").unwrap_or_default();
+            if !found.scope.permits_link(link) {
+                return Err(AppError::Forbidden(found.scope.refusal()));
+            }
+            Ok(ApiInvoker { user: found.user, scope: found.scope })
         })
     }
 }

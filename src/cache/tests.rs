@@ -21,8 +21,8 @@ pub(super) fn session(hash: &str, user_id: i64) -> (Session, User) {
     )
 }
 
-fn token(hash: &str, user_id: i64) -> (ApiToken, User) {
-    let token = ApiToken {
+fn token(hash: &str, user_id: i64) -> LiveToken {
+    let token = crate::models::api_token::ApiToken {
         id: 1,
         user_id,
         label: "script".into(),
@@ -31,8 +31,11 @@ fn token(hash: &str, user_id: i64) -> (ApiToken, User) {
         created_at: 0,
         last_used_at: None,
         revoked_at: None,
+        expires_at: None,
+        restricted: false,
+        last_used_address: None,
     };
-    (token, user(user_id))
+    LiveToken { token, scope: crate::models::api_token::Scope::Everything, user: user(user_id) }
 }
 
 /// Connection `link` of service `service`, owned by user `owner`.
@@ -215,4 +218,22 @@ fn a_connection_is_read_again_after_its_maximum_age() {
     let Some(long_ago) = Instant::now().checked_sub(CONNECTION_MAX_AGE) else { return };
     cache.state().connections.get_mut("a").unwrap().1 = long_ago;
     assert!(cache.connection("a").is_none(), "not even a lost notification keeps it longer");
+}
+
+#[test]
+fn a_connection_change_removes_the_tokens_restricted_to_it() {
+    use crate::models::api_token::Scope;
+    let cache = live_cache();
+    let restricted = |hash: &str, links: &[&str]| {
+        let mut found = token(hash, 1);
+        found.scope =
+            Scope::InvokeOnly(links.iter().enumerate().map(|(i, l)| (i as i64, l.to_string())).collect());
+        found
+    };
+    cache.put_token("full".into(), token("full", 1), cache.epoch());
+    cache.put_token("desk".into(), restricted("desk", &["desk", "other"]), cache.epoch());
+    cache.put_token("mail".into(), restricted("mail", &["mail"]), cache.epoch());
+    cache.forget("c:other");
+    assert!(cache.token("desk").is_none(), "restricted to the changed connection");
+    assert!(cache.token("full").is_some() && cache.token("mail").is_some());
 }

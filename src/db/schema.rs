@@ -35,6 +35,16 @@ diesel::table! {
         created_at -> BigInt,
         last_used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+        restricted -> Bool,
+        last_used_address -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    api_token_connections (token_id, connection_id) {
+        token_id -> BigInt,
+        connection_id -> BigInt,
     }
 }
 
@@ -99,6 +109,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     users,
     sessions,
     api_tokens,
+    api_token_connections,
     settings,
     audit_log,
     encryption_key_ids,
@@ -149,6 +160,8 @@ diesel::table! {
 
 diesel::joinable!(connections -> services (service_id));
 diesel::joinable!(connections -> users (owner_id));
+diesel::joinable!(api_token_connections -> api_tokens (token_id));
+diesel::joinable!(api_token_connections -> connections (connection_id));
 
 diesel::table! {
     oauth_flows (state_hash) {

@@ -18,6 +18,7 @@ use crate::domain::service::{OAuthConfig, ServiceConfig};
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::injection;
+use crate::models::api_token::Scope;
 use crate::models::event::NewEvent;
 use crate::models::user::User;
 use crate::ops::access_tokens::{self, Caller, TokenFailure};
@@ -169,15 +170,24 @@ fn outbound_error(e: OutboundError) -> AppError {
     }
 }
 
-/// Invokes a connection for `caller` (any SDAdmin: scripts share connections without their secrets).
+/// Invokes a connection for `caller` (any SDAdmin: scripts share connections without their secrets)
+/// when the caller's token `scope` permits it.
 pub async fn invoke(
     state: &Data<AppState>,
     caller: &User,
+    scope: &Scope,
     link_name: &str,
     req: InvokeRequest,
 ) -> Result<InvokeAnswer, AppError> {
     let loaded = connections::load_for_use(state, link_name).await?;
+    permitted(scope, &loaded)?;
     run(state, caller, &loaded, req, "invoke").await
+}
+
+/// A restricted token's connection is the one it was restricted to, not one deleted and created
+/// again under the same link name.
+fn permitted(scope: &Scope, loaded: &Loaded) -> Result<(), AppError> {
+    if scope.permits_connection(loaded.row.id) { Ok(()) } else { Err(AppError::Forbidden(scope.refusal())) }
 }
 
 /// What Test found.
@@ -193,9 +203,15 @@ pub struct TestResult {
 
 /// Tests a connection: the service's test request when it has one, otherwise whether a token (OAuth2)
 /// or stored credentials can be had.
-pub async fn test(state: &Data<AppState>, caller: &User, link_name: &str) -> Result<TestResult, AppError> {
+pub async fn test(
+    state: &Data<AppState>,
+    caller: &User,
+    scope: &Scope,
+    link_name: &str,
+) -> Result<TestResult, AppError> {
     let started = Instant::now();
     let loaded = connections::load(state, link_name).await?;
+    permitted(scope, &loaded)?;
     ensure_connected(&loaded)?;
     let config = loaded.config()?;
     let Some((method, path)) = loaded.service.test_request.as_deref().and_then(|t| t.split_once(' ')) else {

@@ -12,6 +12,7 @@ use crate::auth::guard::Admin;
 use crate::domain::connection::CredentialInput;
 use crate::domain::service::{ApiKeyParam, ServiceConfig};
 use crate::error::{AppError, FieldErrors};
+use crate::models::api_token::Scope;
 use crate::ops::authorize::{CallbackOutcome, CallbackParams};
 use crate::ops::connections::{self as ops, ConnectionView};
 use crate::random::sha256_hex;
@@ -292,7 +293,7 @@ pub async fn test_connection(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let to = format!("/admin/connections/{link}");
-    match crate::ops::invoke::test(&state, admin.user(), &link).await {
+    match crate::ops::invoke::test(&state, admin.user(), &Scope::Everything, &link).await {
         Ok(result) => {
             let excerpt = result.excerpt.map(|e| format!(" Body: {e}")).unwrap_or_default();
             let message = format!("Test: {} ({} ms).{excerpt}", result.message, result.latency_ms);

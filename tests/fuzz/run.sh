@@ -118,7 +118,10 @@ done
 api PUT /api/v1/connections/fuzz_key_1/credentials '{"params": {"X-Api-Key": "fuzz-key-value"}}'
 api PUT /api/v1/connections/fuzz_basic_1/credentials '{"username": "fuzz", "password": "fuzz-password"}'
 
-args=(--max-time "$FUZZ_SECONDS" --max-examples "$FUZZ_EXAMPLES" --workers 1)
+# Revoking a token is left out: small ids come first, and id 1 is the fuzzer's own token, whose
+# revocation would turn every later request into a 401 (tests/it/tokens_api.rs covers it).
+args=(--max-time "$FUZZ_SECONDS" --max-examples "$FUZZ_EXAMPLES" --workers 1
+      --exclude-operation-id revoke_token)
 [[ -n ${FUZZ_SEED:-} ]] && args+=(--seed "$FUZZ_SEED")
 if [[ $mode != netns ]]; then
   args+=(--exclude-operation-id invoke_connection --exclude-operation-id test_connection

@@ -67,7 +67,7 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_api_callers_get_401_json() {
             }
             // The test app configures no metrics token: the route does not exist (see `metrics`).
             Access::Metrics => assert_eq!(res.status, 404, "{} {}", route.method, route.path),
-            Access::Api => {
+            Access::Api | Access::Invoke => {
                 assert_eq!(res.status, 401, "{} {}", route.method, route.path);
                 assert_eq!(res.json()["error"]["code"], "unauthorized");
                 assert_eq!(res.header("www-authenticate"), "Bearer");
@@ -124,6 +124,25 @@ async fn a_cross_site_post_is_refused_even_with_a_valid_token() {
 }
 
 #[tokio::test]
+async fn every_state_changing_browser_route_refuses_a_cross_site_request_with_a_valid_token() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin().await;
+    let token = admin.get("/admin/connections").await.csrf();
+    let unsafe_routes: Vec<_> = routes()
+        .into_iter()
+        .filter(|r| r.method != Method::GET && matches!(r.access, Access::Admin | Access::SignedIn))
+        .collect();
+    let mut cross_site = app.browser();
+    cross_site.origin = "https://evil.example".to_owned();
+    *cross_site.cookies.lock().unwrap() = admin.cookies.lock().unwrap().clone();
+    for route in &unsafe_routes {
+        let res = call(&cross_site, &route.method, route.path, Some(&token)).await;
+        assert_eq!(res.status, 403, "{} {}", route.method, route.path);
+    }
+    assert_eq!(admin.get("/admin/connections").await.status, 200, "still signed in");
+}
+
+#[tokio::test]
 async fn the_login_form_needs_its_own_csrf_token() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
@@ -171,9 +190,11 @@ async fn api_tokens_authenticate_sdadmins_only() {
     app.state
         .db
         .run(move |c| {
-            let (t, _) =
-                connections::models::api_token::list(c)?.into_iter().find(|(_, u)| u == "admin").unwrap();
-            Ok(connections::models::api_token::revoke(c, t.id, now)?)
+            let listed = connections::models::api_token::list(c, None)?
+                .into_iter()
+                .find(|t| t.owner == "admin")
+                .unwrap();
+            Ok(connections::models::api_token::revoke(c, listed.token.id, now)?)
         })
         .await
         .unwrap();

@@ -314,3 +314,27 @@ async fn what_the_connections_api_answers_fits_the_documented_schemas() {
     assert_eq!(res.status, 200);
     assert_fits(&doc, "ConnectionDeleted", &res.json());
 }
+
+#[tokio::test]
+async fn what_the_tokens_api_answers_fits_the_documented_schemas() {
+    let app = TestApp::spawn().await;
+    let doc = fetch_document(&app).await;
+    let api = Api::admin(&app).await;
+    let input = json!({ "label": "Nightly sync", "expires_in_days": "never" });
+    assert_fits(&doc, "TokenInput", &input);
+    let res = api.post("/api/v1/tokens", &input).await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let created = res.json();
+    assert_fits(&doc, "CreatedToken", &created);
+    let res = api.get("/api/v1/tokens?all=true").await;
+    assert_fits(&doc, "TokenList", &res.json());
+    let res = api.get(&format!("/api/v1/tokens/{}", created["id"])).await;
+    assert_fits(&doc, "Token", &res.json());
+    let expired = api.create("/api/v1/tokens", &json!({ "label": "short", "expires_in_days": 1 })).await;
+    app.clock.advance(86_400);
+    let res = Api::at(&app.base, expired["token"].as_str().unwrap()).get("/api/v1/me").await;
+    assert_eq!(res.status, 401);
+    assert_fits(&doc, "Error", &res.json());
+    let res = api.delete(&format!("/api/v1/tokens/{}", created["id"])).await;
+    assert_eq!(res.status, 204);
+}

@@ -58,7 +58,8 @@ fn error_schemas() -> Map<String, Value> {
                     "properties": {
                         "code": {
                             "type": "string",
-                            "description": "Machine-readable: not_found, unauthorized, forbidden, \
+                            "description": "Machine-readable: not_found, unauthorized, token_expired, \
+                                            forbidden, \
                                             bad_request, invalid, conflict, confirmation_required, \
                                             not_connected, upstream, too_large, timeout, unavailable, \
                                             method_not_allowed, internal (or error).",

@@ -203,7 +203,15 @@ impl TestApp {
             .db
             .run(move |c| {
                 let u = user::find_by_name(c, &name)?.expect("user exists");
-                Ok(api_token::insert(c, u.id, "test", &hash, &prefix, now)?)
+                let new = api_token::NewToken {
+                    user_id: u.id,
+                    label: "test",
+                    token_hash: &hash,
+                    prefix: &prefix,
+                    expires_at: None,
+                    restrict_to: None,
+                };
+                Ok(api_token::insert(c, &new, now)?)
             })
             .await
             .unwrap();
