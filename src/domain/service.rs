@@ -201,6 +201,37 @@ fn on() -> bool {
     true
 }
 
+#[cfg(test)]
+impl OAuthConfig {
+    /// An Authorization Code service that sends its tokens to `token_url`, every other setting at its
+    /// default: what unit tests change one field of.
+    pub fn example(token_url: &str) -> OAuthConfig {
+        OAuthConfig {
+            grant_type: GrantType::AuthorizationCode,
+            client_id: "id".into(),
+            authorization_url: Some("https://auth.example/authorize".into()),
+            token_url: token_url.into(),
+            refresh_url: None,
+            revoke_url: None,
+            issuer: None,
+            client_auth: ClientAuth::Basic,
+            scope_delimiter: " ".into(),
+            token_placement: TokenPlacement::Header { name: "Authorization".into(), prefix: "Bearer".into() },
+            extra_auth_params: vec![],
+            scopes: vec![],
+            refresh_on_status: vec![],
+            token_request_format: Default::default(),
+            pkce: true,
+            scope_on_refresh: false,
+            token_response: Default::default(),
+            dead_grant_errors: vec![],
+            client_refused_errors: vec![],
+            expired_when: None,
+            keep_alive_days: None,
+        }
+    }
+}
+
 impl OAuthConfig {
     /// Where refresh requests go.
     pub fn refresh_endpoint(&self) -> &str {

@@ -1,31 +1,14 @@
 //! Unit tests of `oauth`.
 
 use super::*;
-use crate::domain::service::{GrantType, TokenPlacement};
 
 pub(super) fn cfg(delimiter: &str) -> OAuthConfig {
     OAuthConfig {
-        grant_type: GrantType::AuthorizationCode,
         client_id: "client id&x".into(),
         authorization_url: Some("https://auth.example.com/authorize?tenant=a".into()),
-        token_url: "https://auth.example.com/token".into(),
-        refresh_url: None,
-        revoke_url: None,
-        issuer: None,
-        client_auth: ClientAuth::Basic,
         scope_delimiter: delimiter.into(),
-        token_placement: TokenPlacement::Header { name: "Authorization".into(), prefix: "Bearer".into() },
         extra_auth_params: vec![("access_type".into(), "offline".into())],
-        scopes: vec![],
-        refresh_on_status: vec![],
-        token_request_format: Default::default(),
-        pkce: true,
-        scope_on_refresh: false,
-        token_response: Default::default(),
-        dead_grant_errors: vec![],
-        client_refused_errors: vec![],
-        expired_when: None,
-        keep_alive_days: None,
+        ..OAuthConfig::example("https://auth.example.com/token")
     }
 }
 

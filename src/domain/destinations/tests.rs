@@ -1,29 +1,11 @@
 use super::*;
-use crate::domain::service::{ApiKeyConfig, ClientAuth, GrantType, OAuthConfig, ParamType, TokenPlacement};
+use crate::domain::service::{ApiKeyConfig, OAuthConfig, ParamType};
 
 fn oauth(token: &str, refresh: Option<&str>, revoke: Option<&str>) -> ServiceConfig {
     ServiceConfig::OAuth2(OAuthConfig {
-        grant_type: GrantType::AuthorizationCode,
-        client_id: "id".into(),
-        authorization_url: Some("https://auth.example/authorize".into()),
-        token_url: token.into(),
         refresh_url: refresh.map(str::to_owned),
         revoke_url: revoke.map(str::to_owned),
-        issuer: None,
-        client_auth: ClientAuth::Basic,
-        scope_delimiter: " ".into(),
-        token_placement: TokenPlacement::Header { name: "Authorization".into(), prefix: "Bearer".into() },
-        extra_auth_params: vec![],
-        scopes: vec![],
-        refresh_on_status: vec![],
-        token_request_format: Default::default(),
-        pkce: true,
-        scope_on_refresh: false,
-        token_response: Default::default(),
-        dead_grant_errors: vec![],
-        client_refused_errors: vec![],
-        expired_when: None,
-        keep_alive_days: None,
+        ..OAuthConfig::example(token)
     })
 }
 

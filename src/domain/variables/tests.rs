@@ -1,6 +1,6 @@
 use super::*;
 use crate::domain::destinations::Destinations;
-use crate::domain::service::{ClientAuth, GrantType, OAuthConfig, TokenPlacement};
+use crate::domain::service::OAuthConfig;
 
 fn declared(names: &[&str]) -> Vec<ConnectionVariable> {
     names.iter().map(|n| ConnectionVariable { name: (*n).into(), display_name: n.to_uppercase() }).collect()
@@ -104,27 +104,9 @@ fn values_are_checked_against_the_declared_variables() {
 #[test]
 fn resolving_substitutes_every_url_and_names_a_missing_value() {
     let config = ServiceConfig::OAuth2(OAuthConfig {
-        grant_type: GrantType::AuthorizationCode,
-        client_id: "id".into(),
         authorization_url: Some("https://{subdomain}.zendesk.com/oauth/authorizations/new".into()),
-        token_url: "https://{subdomain}.zendesk.com/oauth/tokens".into(),
-        refresh_url: None,
         revoke_url: Some("https://{subdomain}.zendesk.com/oauth/revoke".into()),
-        issuer: None,
-        client_auth: ClientAuth::Basic,
-        scope_delimiter: " ".into(),
-        token_placement: TokenPlacement::Header { name: "Authorization".into(), prefix: "Bearer".into() },
-        extra_auth_params: vec![],
-        scopes: vec![],
-        refresh_on_status: vec![],
-        token_request_format: Default::default(),
-        pkce: true,
-        scope_on_refresh: false,
-        token_response: Default::default(),
-        dead_grant_errors: vec![],
-        client_refused_errors: vec![],
-        expired_when: None,
-        keep_alive_days: None,
+        ..OAuthConfig::example("https://{subdomain}.zendesk.com/oauth/tokens")
     });
     let values = Values::from([("subdomain".into(), "acme".into())]);
     let (api, resolved) = resolve(Some("https://{subdomain}.zendesk.com/api/v2"), &config, &values).unwrap();
@@ -149,27 +131,7 @@ fn a_client_secret_pattern_matches_one_label_only() {
     let secret = Destinations::of(
         None,
         &ServiceConfig::OAuth2(OAuthConfig {
-            grant_type: GrantType::AuthorizationCode,
-            client_id: "id".into(),
-            authorization_url: None,
-            token_url: "https://{subdomain}.zendesk.com/oauth/tokens".into(),
-            refresh_url: None,
-            revoke_url: None,
-            issuer: None,
-            client_auth: ClientAuth::Basic,
-            scope_delimiter: " ".into(),
-            token_placement: TokenPlacement::Header { name: "Authorization".into(), prefix: "Bearer".into() },
-            extra_auth_params: vec![],
-            scopes: vec![],
-            refresh_on_status: vec![],
-            token_request_format: Default::default(),
-            pkce: true,
-            scope_on_refresh: false,
-            token_response: Default::default(),
-            dead_grant_errors: vec![],
-            client_refused_errors: vec![],
-            expired_when: None,
-            keep_alive_days: None,
+            ..OAuthConfig::example("https://{subdomain}.zendesk.com/oauth/tokens")
         }),
     )
     .client_secret_part();
