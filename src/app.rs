@@ -308,6 +308,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/admin/settings/portal", Admin, || {
             web::post().to(pages::settings::update_portal_settings)
         }),
+        r(M::GET, "/admin/users", Admin, || web::get().to(pages::users::list_users)),
         r(M::GET, "/api/v1/me", Api, || web::get().to(api::me::show_me)),
         r(M::GET, "/api/v1/openapi.json", Public, || web::get().to(api::openapi::document)),
         r(M::GET, "/api/v1/services", Api, || web::get().to(api::services::list_services)),

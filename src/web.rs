@@ -13,6 +13,7 @@ pub mod service_form;
 pub mod services;
 pub mod settings;
 pub mod templates;
+pub mod users;
 
 use std::borrow::Cow;
 

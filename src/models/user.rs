@@ -192,3 +192,12 @@ pub fn set_disabled(conn: &mut DbConn, id: i64, disabled: bool, now: i64) -> Que
 pub fn name_of(conn: &mut DbConn, id: i64) -> QueryResult<String> {
     users::table.find(id).select(users::username).get_result(conn)
 }
+
+/// How many connections each user owns, for the users who own any.
+pub fn owned_counts(conn: &mut DbConn) -> QueryResult<Vec<(i64, i64)>> {
+    use crate::db::schema::connections;
+    connections::table
+        .group_by(connections::owner_id)
+        .select((connections::owner_id, diesel::dsl::count_star()))
+        .load(conn)
+}

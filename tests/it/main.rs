@@ -35,5 +35,6 @@ mod slow_bodies;
 mod templates;
 mod two_instances;
 mod upgrades;
+mod users;
 mod upstream_failures;
 mod value_prefix;
