@@ -87,7 +87,9 @@ impl UserQuery {
     }
 
     pub fn is_filtered(&self) -> bool {
-        !self.q.trim().is_empty() || Role::parse(&self.role).is_some() || UserStatus::parse(&self.status).is_some()
+        !self.q.trim().is_empty()
+            || Role::parse(&self.role).is_some()
+            || UserStatus::parse(&self.status).is_some()
     }
 }
 
@@ -107,8 +109,7 @@ pub async fn list_users(
     query: web::Query<UserQuery>,
 ) -> Result<HttpResponse, AppError> {
     let query = query.into_inner();
-    let (users, owned) =
-        state.db.run(|c| Ok((user::list(c)?, user::owned_counts(c)?))).await?;
+    let (users, owned) = state.db.run(|c| Ok((user::list(c)?, user::owned_counts(c)?))).await?;
     let now = state.clock.now();
     let total = users.len();
     let rows = users

@@ -35,6 +35,6 @@ mod slow_bodies;
 mod templates;
 mod two_instances;
 mod upgrades;
-mod users;
 mod upstream_failures;
+mod users;
 mod value_prefix;

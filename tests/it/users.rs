@@ -73,3 +73,17 @@ async fn the_users_page_searches_by_name_and_filters_by_role_and_status() {
     let unknown = admin.get("/admin/users?role=wizard&status=sleeping").await;
     assert_eq!(listed(&unknown).len(), 4, "an unknown filter value filters nothing");
 }
+
+#[tokio::test]
+async fn the_users_page_refuses_anonymous_visitors_and_technicians() {
+    let (app, _admin) = seeded().await;
+    let anon = app.browser().get("/admin/users").await;
+    assert_eq!(anon.status, 303);
+    assert!(anon.header("location").starts_with("/login?next="), "{}", anon.header("location"));
+    app.add_user("tess", Role::Technician, "tess-password-12").await;
+    let tech = app.browser();
+    assert_eq!(tech.sign_in("tess", "tess-password-12").await.status, 303);
+    let refused = tech.get("/admin/users").await;
+    assert_eq!(refused.status, 403);
+    assert!(!refused.body.contains("data-username"), "no user is listed");
+}
