@@ -63,7 +63,7 @@ pub struct UserRow {
     pub role: Role,
     pub status: UserStatus,
     pub connections: i64,
-    pub created_at: i64,
+    pub last_sign_in_at: Option<i64>,
 }
 
 /// The search box and the two filters. Unknown filter values are ignored rather than refused,
@@ -118,7 +118,7 @@ pub async fn list_users(
             status: UserStatus::of(&u, now),
             connections: owned.iter().find(|(id, _)| *id == u.id).map_or(0, |(_, n)| *n),
             role: u.role(),
-            created_at: u.created_at,
+            last_sign_in_at: u.last_sign_in_at,
             username: u.username,
         })
         .filter(|row| query.keeps(row))

@@ -55,6 +55,8 @@ async fn the_users_page_lists_role_status_and_connections_owned() {
     assert_eq!(cell(&page, "dave", "data-status"), "Locked");
     assert_eq!(cell(&page, "admin", "data-owned"), "2");
     assert_eq!(cell(&page, "carol", "data-owned"), "0");
+    assert_eq!(cell(&page, "admin", "data-last-sign-in"), "true", "the admin has signed in");
+    assert_eq!(cell(&page, "carol", "data-last-sign-in"), "false", "carol never has");
     assert!(page.body.contains("aria-current=\"page\">Users</a>"), "the navigation shows where we are");
     assert!(!page.body.contains("$argon2"), "no password hash on the page");
 }
