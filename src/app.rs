@@ -354,6 +354,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/admin/tokens/mine", Admin, || web::get().to(pages::tokens::list_my_tokens)),
         r(M::GET, "/admin/tokens/new", Admin, || web::get().to(pages::tokens::new_token)),
         r(M::POST, "/admin/tokens/{id}/revoke", Admin, || web::post().to(pages::tokens::revoke_token)),
+        r(M::GET, "/admin/users", Admin, || web::get().to(pages::users::list_users)),
         r(M::GET, "/api/v1/me", Api, || web::get().to(api::me::show_me)),
         r(M::GET, "/api/v1/openapi.json", Public, || web::get().to(api::openapi::document)),
         r(M::GET, "/api/v1/services", Api, || web::get().to(api::services::list_services)),

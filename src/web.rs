@@ -16,6 +16,7 @@ pub mod services;
 pub mod settings;
 pub mod templates;
 pub mod tokens;
+pub mod users;
 
 use std::borrow::Cow;
 

@@ -11,6 +11,7 @@ fn user(id: i64) -> User {
         locked_until: None,
         created_at: 0,
         updated_at: 0,
+        last_sign_in_at: None,
     }
 }
 

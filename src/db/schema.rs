@@ -12,6 +12,7 @@ diesel::table! {
         locked_until -> Nullable<BigInt>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        last_sign_in_at -> Nullable<BigInt>,
     }
 }
 

@@ -61,6 +61,7 @@ pub struct User {
     pub locked_until: Option<i64>,
     pub created_at: i64,
     pub updated_at: i64,
+    pub last_sign_in_at: Option<i64>,
 }
 
 impl User {
@@ -155,10 +156,15 @@ pub fn record_failure(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {
 
 /// Admits a sign-in whose password was right: clears the count, in the same statement that checks
 /// the account is still enabled and unlocked. False when it is not, because a lock (or a disable)
-/// came after the account was read, while its password was being checked.
+/// came after the account was read, while its password was being checked. It also notes the sign-in
+/// time the users page shows.
 pub fn record_success(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<bool> {
     diesel::update(users::table.find(id).filter(users::disabled.eq(false)).filter(unlocked_at(now)))
-        .set((users::failed_logins.eq(0), users::locked_until.eq(None::<i64>)))
+        .set((
+            users::failed_logins.eq(0),
+            users::locked_until.eq(None::<i64>),
+            users::last_sign_in_at.eq(Some(now)),
+        ))
         .execute(conn)
         .map(|rows| rows == 1)
 }
@@ -191,4 +197,13 @@ pub fn set_disabled(conn: &mut DbConn, id: i64, disabled: bool, now: i64) -> Que
 
 pub fn name_of(conn: &mut DbConn, id: i64) -> QueryResult<String> {
     users::table.find(id).select(users::username).get_result(conn)
+}
+
+/// How many connections each user owns, for the users who own any.
+pub fn owned_counts(conn: &mut DbConn) -> QueryResult<Vec<(i64, i64)>> {
+    use crate::db::schema::connections;
+    connections::table
+        .group_by(connections::owner_id)
+        .select((connections::owner_id, diesel::dsl::count_star()))
+        .load(conn)
 }

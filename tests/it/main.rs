@@ -51,5 +51,6 @@ mod tokens_restricted;
 mod two_instances;
 mod upgrades;
 mod upstream_failures;
+mod users;
 mod value_prefix;
 mod webhooks;
