@@ -76,7 +76,7 @@ async fn an_event_is_emailed_to_the_list_and_the_owner_through_the_smtp_server()
 async fn an_smtp_server_the_outbound_policy_forbids_is_refused() {
     let app = TestApp::spawn().await;
     let browser = app.admin().await;
-    for host in ["127.0.0.1", "10.0.0.25", "localhost"] {
+    for host in ["127.0.0.1", "localhost"] {
         let fields = [
             ("smtp_host", host),
             ("smtp_port", "587"),
