@@ -35,6 +35,7 @@ pub mod private_files;
 pub mod random;
 pub mod refresher;
 pub mod request_id;
+pub mod routes;
 pub mod search;
 pub mod security;
 pub mod setup;

@@ -1,8 +1,8 @@
 //! Who reaches what: walks THE route table so that a new route cannot ship unguarded.
 
 use actix_web::http::Method;
-use connections::app::{Access, routes};
 use connections::models::user::Role;
+use connections::routes::{Access, routes};
 
 use crate::support::{ADMIN_PASSWORD, Browser, Page, TestApp, within_two_seconds};
 
@@ -216,7 +216,7 @@ async fn the_api_ignores_session_cookies() {
 async fn unknown_paths_get_a_404_page_or_json() {
     let app = TestApp::spawn().await;
     let admin = app.admin().await;
-    // The other pairs lie under a pattern's scopes (`app::routes_in_match_order`): the scope of the
+    // The other pairs lie under a pattern's scopes (`routes::routes_in_match_order`): the scope of the
     // fixed part matches, then the pattern's or none; the pattern's, then none of its routes.
     for (page_path, api_path) in [
         ("/no/such/page", "/api/v1/nope"),

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use connections::app::{Access, routes};
+use connections::routes::{Access, routes};
 use reqwest::Method;
 use serde_json::{Value, json};
 

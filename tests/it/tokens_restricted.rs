@@ -4,7 +4,7 @@
 //! instance, however recently the token was checked there.
 
 use actix_web::http::Method;
-use connections::app::{Access, routes};
+use connections::routes::{Access, routes};
 use serde_json::json;
 
 use crate::support::{

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use connections::app::routes;
+use connections::routes::routes;
 use reqwest::Method;
 
 use crate::support::TestApp;
