@@ -2,6 +2,7 @@
 //! where their credentials may be sent, the rules their fields follow, and how raw input (a form or
 //! JSON) becomes a valid service.
 
+pub mod captures;
 pub mod connection;
 pub mod destinations;
 pub mod provider;

@@ -26,6 +26,9 @@ pub struct TokenSet {
     pub refresh_token_expires_in: Option<i64>,
     /// The granted scope, as the provider wrote it (absent: as requested).
     pub scope: Option<String>,
+    /// The service's token-response captured values present in the answer (`domain::captures`):
+    /// each the value to keep, or why it is refused.
+    pub captured: Vec<(String, Result<String, String>)>,
 }
 
 /// Why a token request failed, sorted by what the caller should do about it. Only a dead grant
@@ -72,6 +75,17 @@ impl From<OutboundError> for TokenError {
             OutboundError::Refused(..) => TokenError::NotSent(e.to_string()),
             other => TokenError::Transient(other.to_string()),
         }
+    }
+}
+
+/// A resolved endpoint that still names `{value}`: a captured value its connection has none of
+/// (`models::connection::resolve`). Nothing is sent there.
+fn not_pending(endpoint: &str) -> Result<(), TokenError> {
+    match crate::models::connection::unresolved(endpoint) {
+        Some(name) => Err(TokenError::NotSent(format!(
+            "the endpoint names {{{name}}}, which the provider has not returned to this connection: reconnect it"
+        ))),
+        None => Ok(()),
     }
 }
 
@@ -157,6 +171,7 @@ pub async fn token_request(
     mut form: Vec<(&'static str, String)>,
 ) -> Result<TokenSet, TokenError> {
     token_calls_allowed(out)?;
+    not_pending(endpoint)?;
     let url = Url::parse(endpoint).map_err(|e| TokenError::NotSent(format!("token URL: {e}")))?;
     let request = out.request(reqwest::Method::POST, &url)?.header("accept", "application/json");
     let (request, authorization) = authenticate(request, &mut form, cfg, client_secret);
@@ -231,6 +246,7 @@ pub async fn revoke(
 ) -> Result<(), TokenError> {
     token_calls_allowed(out)?;
     let endpoint = cfg.revoke_url.as_deref().ok_or_else(|| TokenError::NotSent("no revoke URL".into()))?;
+    not_pending(endpoint)?;
     let url = Url::parse(endpoint).map_err(|e| TokenError::NotSent(format!("revoke URL: {e}")))?;
     let mut form: Vec<(&'static str, String)> =
         vec![("token", token.expose().to_owned()), ("token_type_hint", hint.to_owned())];

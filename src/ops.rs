@@ -3,6 +3,7 @@
 
 pub mod access_tokens;
 pub mod authorize;
+pub mod captured;
 pub mod connections;
 pub mod entrust;
 pub mod invoke;

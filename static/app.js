@@ -42,10 +42,11 @@
     const remove = e.target.closest("[data-remove-row]");
     if (remove) {
       e.preventDefault();
-      const row = remove.closest(".param-row");
+      const row = remove.closest(".param-row, .capture-row");
       const list = row && row.parentElement;
       if (!row) return;
-      if (list.children.length > 1) row.remove();
+      // Captured values are optional, each a card of its own: the last one goes too.
+      if (list.children.length > 1 || row.classList.contains("capture-row")) row.remove();
       else row.querySelectorAll("input").forEach(function (input) { input.value = ""; });
       return;
     }

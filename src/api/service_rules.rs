@@ -59,6 +59,11 @@ pub fn check(input: &ServiceInput, current: Option<AuthType>) -> Result<(), AppE
                 &["seconds", "milliseconds"],
             );
         }
+        for (i, capture) in oauth2.captured_values.iter().flatten().enumerate() {
+            let field = |f: &str| format!("oauth2.captured_values.{i}.{f}");
+            one_of(&mut errors, &field("source"), capture.source.as_deref(), &["callback", "token_response"]);
+            one_of(&mut errors, &field("kind"), capture.kind.as_deref(), &["label", "origin"]);
+        }
         let delimiters = [" ", ",", "+", "space", "comma", "plus"];
         one_of(&mut errors, "oauth2.scope_delimiter", oauth2.scope_delimiter.as_deref(), &delimiters);
         if let Some(placement) = &oauth2.token_placement {

@@ -64,6 +64,7 @@ fn loaded(link: &str, service: i64, owner: i64) -> Arc<Loaded> {
         created_at: 0,
         updated_at: 0,
         variables: None,
+        captured: None,
     };
     let row = ConnectionRow {
         meta,

@@ -156,6 +156,7 @@ diesel::table! {
         last_refresh_attempt_at -> Nullable<BigInt>,
         variables -> Nullable<Text>,
         refresh_expires_at -> Nullable<BigInt>,
+        captured -> Nullable<Text>,
     }
 }
 

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::domain::captures::{ALTERNATIVES, alternatives};
 use crate::domain::service::ServiceConfig;
 use crate::domain::variables::{origin_matches, origin_pattern};
 
@@ -54,8 +55,13 @@ pub fn origin_of(url: &str) -> Option<String> {
     Some(format!("{}://{}:{port}", url.scheme(), host.to_ascii_lowercase()))
 }
 
-/// An origin as people write it: without the scheme's default port.
+/// An origin as people write it: without the scheme's default port; a pattern's alternatives as
+/// "one of a, b".
 pub fn shown(origin: &str) -> String {
+    if origin.contains(ALTERNATIVES) {
+        let all: Vec<String> = origin.split(ALTERNATIVES).map(shown).collect();
+        return format!("one of {}", all.join(", "));
+    }
     match (origin.strip_suffix(":443"), origin.strip_suffix(":80")) {
         (Some(bare), _) if origin.starts_with("https://") => bare.to_owned(),
         (_, Some(bare)) if origin.starts_with("http://") => bare.to_owned(),
@@ -91,12 +97,21 @@ impl Move {
 
 impl Destinations {
     /// The destinations of a service's settings. A URL that names a connection variable in its host
-    /// gives a pattern (`https://{subdomain}.zendesk.com:443`, see `variables::origin_pattern`); a
-    /// connection's resolved URLs give plain origins.
+    /// gives a pattern (`https://{subdomain}.zendesk.com:443`, see `variables::origin_pattern`); one
+    /// that starts with an origin capture gives the origins its allow-list can give, as alternatives;
+    /// a connection's resolved URLs give plain origins.
     pub fn of(api_base_url: Option<&str>, config: &ServiceConfig) -> Destinations {
+        let captures = config.oauth().map_or(&[][..], |o| o.captured_values.as_slice());
+        let origin = |url: &str| {
+            let head = captures.iter().find(|c| url.starts_with(&format!("{{{}}}", c.name)));
+            match head {
+                Some(capture) => alternatives(&capture.entries()),
+                None => origin_pattern(url),
+            }
+        };
         let mut map = BTreeMap::new();
         let mut put = |role, url: Option<&str>| {
-            if let Some(origin) = url.and_then(origin_pattern) {
+            if let Some(origin) = url.and_then(origin) {
                 map.insert(role, origin);
             }
         };
@@ -150,12 +165,13 @@ impl Destinations {
             .collect()
     }
 
-    /// The client-secret endpoints of `new` whose origin is none of `self`'s.
+    /// The client-secret endpoints of `new` with an origin (or an alternative) none of `self`'s.
     pub fn secret_moves_to(&self, new: &Destinations) -> Vec<Move> {
+        let known: Vec<&str> = self.0.values().flat_map(|o| o.split(ALTERNATIVES)).collect();
         new.client_secret_part()
             .0
             .iter()
-            .filter(|(_, origin)| !self.0.values().any(|o| o == *origin))
+            .filter(|(_, origin)| !origin.split(ALTERNATIVES).all(|o| known.contains(&o)))
             .map(|(role, origin)| Move {
                 role: *role,
                 from: self.get(*role).map(str::to_owned),

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::captures::CapturedValue;
 use crate::domain::provider::{BodyMatch, RequestFormat, ResponseMapping};
 
 /// The three authentication types.
@@ -195,6 +196,9 @@ pub struct OAuthConfig {
     /// Refresh a connection's token at least this often (days), even when nobody uses it.
     #[serde(default)]
     pub keep_alive_days: Option<u32>,
+    /// Values the provider returns at connect time that each connection keeps (`domain::captures`).
+    #[serde(default)]
+    pub captured_values: Vec<CapturedValue>,
 }
 
 fn on() -> bool {
@@ -228,6 +232,7 @@ impl OAuthConfig {
             client_refused_errors: vec![],
             expired_when: None,
             keep_alive_days: None,
+            captured_values: vec![],
         }
     }
 }

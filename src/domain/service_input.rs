@@ -6,6 +6,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::Secret;
+use crate::domain::captures::{self, CaptureInput, Stage};
 use crate::domain::service::*;
 use crate::domain::service_provider::{BodyMatchInput, ResponseMappingInput};
 use crate::domain::validate::{self, push};
@@ -14,8 +15,10 @@ use crate::error::FieldErrors;
 
 mod api_key;
 mod in_use;
+mod urls;
 use api_key::api_key;
 use in_use::{guard_in_use, variables_in_use};
+pub(super) use urls::{Urls, opt_url, req_url};
 
 /// Declares an input section (every field optional, as a PATCH may leave any out) and `or`, which
 /// fills the fields it leaves out from a base: a setting is written out once, here.
@@ -96,6 +99,8 @@ input_section! {
         pub expired_when: Option<BodyMatchInput>,
         /// 0: none.
         pub keep_alive_days: Option<u32>,
+        /// Values the provider returns at connect time (`domain::captures`).
+        pub captured_values: Option<Vec<CaptureInput>>,
     }
 }
 
@@ -208,42 +213,6 @@ pub(super) fn opt(raw: &Option<String>) -> Option<&str> {
     raw.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// What a service's URLs are checked against: whether plain http is allowed, and the connection
-/// variables they may name.
-pub(super) struct Urls<'a> {
-    pub allow_http: bool,
-    pub declared: &'a [ConnectionVariable],
-}
-
-/// An optional URL field: blank is `None`, anything else must be a valid service URL (which may
-/// name the service's connection variables).
-pub(super) fn opt_url(
-    errors: &mut FieldErrors,
-    field: &str,
-    raw: &Option<String>,
-    urls: &Urls,
-) -> Option<String> {
-    let sent = raw.as_deref()?;
-    if sent.trim().is_empty() && sent.chars().count() <= 2048 {
-        return None;
-    }
-    variables::url_template(sent, urls.allow_http, urls.declared).map_err(|e| push(errors, field, e)).ok()
-}
-
-pub(super) fn req_url(
-    errors: &mut FieldErrors,
-    field: &str,
-    raw: &Option<String>,
-    urls: &Urls,
-    what: &str,
-) -> Option<String> {
-    if opt(raw).is_none() {
-        push(errors, field, format!("Enter the {what}."));
-        return None;
-    }
-    opt_url(errors, field, raw, urls)
-}
-
 /// Checks every rule and returns the valid service, or every problem found.
 pub fn validate(
     input: &ServiceInput,
@@ -277,8 +246,17 @@ pub fn validate(
     }
     let connection_variables =
         variables::declarations(&mut errors, input.connection_variables.as_deref().unwrap_or(&[]));
-    let urls = Urls { allow_http, declared: &connection_variables };
-    let api_base_url = opt_url(&mut errors, "api_base_url", &input.api_base_url, &urls);
+    // Captured values are OAuth2's: the other types have no callback and no token response.
+    let oauth_input =
+        input.oauth2.as_ref().filter(|_| input.auth_type.as_deref().map(str::trim) == Some("oauth2"));
+    let captured_values = captures::declarations(
+        &mut errors,
+        oauth_input.and_then(|o| o.captured_values.as_deref()).unwrap_or_default(),
+        &connection_variables,
+        allow_http,
+    );
+    let urls = Urls { allow_http, declared: &connection_variables, captures: &captured_values };
+    let api_base_url = opt_url(&mut errors, "api_base_url", &input.api_base_url, &urls, Stage::Connected);
     let test_request = match opt(&input.test_request) {
         _ if input.test_request.as_deref().is_some_and(|raw| raw.chars().count() > 510) => {
             push(&mut errors, "test_request", "Use at most 510 characters.");

@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 
+use crate::domain::captures::{Source, Stage};
 use crate::domain::service::*;
 use crate::domain::service_input::{
     ExtraParams, MAX_ROWS, OAuthInput, PlacementInput, RESERVED_AUTH_PARAMS, Urls, opt, opt_url, req_url,
@@ -28,15 +29,30 @@ pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, urls: &Urls) -> 
         }
         _ => {}
     }
+    let (consent, exchange, connected) = (Stage::Consent, Stage::Exchange, Stage::Connected);
     let authorization_url = match grant_type {
-        Some(GrantType::AuthorizationCode) => {
-            req_url(errors, "oauth2.authorization_url", &raw.authorization_url, urls, "authorization URL")
-        }
-        _ => opt_url(errors, "oauth2.authorization_url", &raw.authorization_url, urls),
+        Some(GrantType::AuthorizationCode) => req_url(
+            errors,
+            "oauth2.authorization_url",
+            &raw.authorization_url,
+            urls,
+            consent,
+            "authorization URL",
+        ),
+        _ => opt_url(errors, "oauth2.authorization_url", &raw.authorization_url, urls, consent),
     };
-    let token_url = req_url(errors, "oauth2.token_url", &raw.token_url, urls, "access token URL");
-    let refresh_url = opt_url(errors, "oauth2.refresh_url", &raw.refresh_url, urls);
-    let revoke_url = opt_url(errors, "oauth2.revoke_url", &raw.revoke_url, urls);
+    let token_url = req_url(errors, "oauth2.token_url", &raw.token_url, urls, exchange, "access token URL");
+    let refresh_url = opt_url(errors, "oauth2.refresh_url", &raw.refresh_url, urls, connected);
+    let revoke_url = opt_url(errors, "oauth2.revoke_url", &raw.revoke_url, urls, connected);
+    if grant_type == Some(GrantType::ClientCredentials)
+        && let Some(i) = urls.captures.iter().position(|c| c.source == Source::Callback)
+    {
+        push(
+            errors,
+            format!("oauth2.captured_values.{i}.source"),
+            "The Client Credentials grant has no callback: read this value from the token response.",
+        );
+    }
     let issuer = opt(&raw.issuer).map(str::to_owned);
     let long = raw.issuer.as_deref().is_some_and(|i| i.chars().count() > 2048);
     if long || issuer.as_ref().is_some_and(|i| url::Url::parse(i).is_err()) {
@@ -98,6 +114,7 @@ pub(super) fn oauth(errors: &mut FieldErrors, raw: &OAuthInput, urls: &Urls) -> 
         client_refused_errors: d.client_refused_errors,
         expired_when: d.expired_when,
         keep_alive_days: d.keep_alive_days,
+        captured_values: urls.captures.to_vec(),
     })
 }
 

@@ -35,6 +35,11 @@ pub fn parse(stored: Option<&str>) -> Values {
     stored.and_then(|raw| serde_json::from_str(raw).ok()).unwrap_or_default()
 }
 
+/// Values as stored: a JSON object, or none when there are none.
+pub fn to_json(values: &Values) -> Option<String> {
+    (!values.is_empty()).then(|| serde_json::to_string(values).unwrap_or_else(|_| "{}".into()))
+}
+
 /// Checks a service's declared variables: snake_case names of at most 30 characters, unique, a label
 /// each, at most `MAX_VARIABLES`.
 pub fn declarations(errors: &mut FieldErrors, rows: &[ConnectionVariable]) -> Vec<ConnectionVariable> {
@@ -183,8 +188,13 @@ pub fn csp_source(template: &str) -> Option<String> {
 }
 
 /// Whether an origin (`https://acme.zendesk.com:443`) is one of a pattern's: each `{name}` label
-/// stands for exactly one DNS label, everything else must be equal.
+/// stands for exactly one DNS label, everything else must be equal. A pattern may list alternatives
+/// (`captures::ALTERNATIVES` between them): the origins an origin capture's allow-list can give.
 pub fn origin_matches(pattern: &str, origin: &str) -> bool {
+    pattern.split(crate::domain::captures::ALTERNATIVES).any(|one| one_origin_matches(one, origin))
+}
+
+fn one_origin_matches(pattern: &str, origin: &str) -> bool {
     if pattern == origin {
         return true;
     }
@@ -245,9 +255,16 @@ pub fn values(errors: &mut FieldErrors, declared: &[ConnectionVariable], sent: &
 /// `template` with each `{name}` replaced by the connection's value; `Err(name)` for a variable the
 /// connection has no value for.
 pub fn substitute(template: &str, values: &Values) -> Result<String, String> {
+    substitute_keeping(template, values, &[])
+}
+
+/// `substitute`, except that a name of `pending` without a value stays `{name}` (a captured value
+/// the provider has not returned yet): such a URL is never sent to (see `ops::entrust`).
+fn substitute_keeping(template: &str, values: &Values, pending: &[&str]) -> Result<String, String> {
     let mut missing = None;
     let out = substitute_with(template, |name| match values.get(name) {
         Some(v) => v.clone(),
+        None if pending.contains(&name) => format!("{{{name}}}"),
         None => {
             missing.get_or_insert_with(|| name.to_owned());
             String::new()
@@ -263,7 +280,17 @@ pub fn resolve(
     config: &ServiceConfig,
     values: &Values,
 ) -> Result<(Option<String>, ServiceConfig), String> {
-    let one = |u: &str| substitute(u, values);
+    resolve_keeping(api_base_url, config, values, &[])
+}
+
+/// `resolve`, with the names of `pending` left in place when the connection has no value for them.
+pub fn resolve_keeping(
+    api_base_url: Option<&str>,
+    config: &ServiceConfig,
+    values: &Values,
+    pending: &[&str],
+) -> Result<(Option<String>, ServiceConfig), String> {
+    let one = |u: &str| substitute_keeping(u, values, pending);
     let some = |u: &Option<String>| u.as_deref().map(one).transpose();
     let api = api_base_url.map(one).transpose()?;
     let config = match config {

@@ -14,7 +14,7 @@ use crate::models::service::ServiceRow;
 
 mod loaded;
 mod scans;
-pub use loaded::{Loaded, resolve};
+pub use loaded::{Loaded, resolve, unresolved};
 pub use scans::{count_by_status, due_for_refresh};
 
 /// Where a connection secret's ciphertext is bound: table, column, row id.
@@ -52,6 +52,8 @@ pub struct ConnectionMeta {
     pub updated_at: i64,
     /// Its values for the service's connection variables (a JSON object), fixed at creation.
     pub variables: Option<String>,
+    /// What the provider returned at connect time (a JSON object, see `domain::captures`).
+    pub captured: Option<String>,
 }
 
 /// The whole row: the metadata and the sealed secrets, opened only where they are used.
@@ -104,6 +106,11 @@ impl ConnectionMeta {
     /// Its values for the service's connection variables.
     pub fn variables(&self) -> Values {
         variables::parse(self.variables.as_deref())
+    }
+
+    /// The values the provider returned at connect time, by name.
+    pub fn captured(&self) -> Values {
+        variables::parse(self.captured.as_deref())
     }
 }
 
@@ -289,6 +296,8 @@ pub struct NewTokens<'a> {
     pub granted: &'a [String],
     /// The service's destinations the tokens were obtained under.
     pub entrusted: &'a Destinations,
+    /// The values the provider returned with them (all of them: a connect replaces the earlier ones).
+    pub captured: &'a Values,
 }
 
 pub fn store_tokens(
@@ -306,6 +315,7 @@ pub fn store_tokens(
         .set((
             connections::credentials.eq(None::<Vec<u8>>),
             connections::entrusted_origins.eq(Some(tokens.entrusted.to_json())),
+            connections::captured.eq(variables::to_json(tokens.captured)),
             connections::access_token.eq(Some(access)),
             connections::refresh_token.eq(refresh),
             connections::expires_at.eq(tokens.expires_at),

@@ -62,12 +62,13 @@ pub struct Holder {
     pub name: String,
     pub owner: String,
     pub entrusted: Destinations,
-    /// Its values for the service's connection variables.
-    pub variables: Values,
+    /// Its values for the service's connection variables and what the provider returned: the
+    /// values its URLs resolve with.
+    pub values: Values,
 }
 
-/// id, link name, name, owner, entrusted origins, variables.
-type HolderColumns = (i64, String, String, String, Option<String>, Option<String>);
+/// id, link name, name, owner, entrusted origins, variables, captured values.
+type HolderColumns = (i64, String, String, String, Option<String>, Option<String>, Option<String>);
 
 /// The connections of `service_id` that hold a credential or a token, by owner and name.
 pub fn holders(conn: &mut DbConn, service_id: i64) -> QueryResult<Vec<Holder>> {
@@ -88,17 +89,22 @@ pub fn holders(conn: &mut DbConn, service_id: i64) -> QueryResult<Vec<Holder>> {
             users::username,
             connections::entrusted_origins,
             connections::variables,
+            connections::captured,
         ))
         .load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(id, link_name, name, owner, origins, variables)| Holder {
+        .map(|(id, link_name, name, owner, origins, variables, captured)| Holder {
             id,
             link_name,
             name,
             owner,
             entrusted: origins.as_deref().map(Destinations::from_json).unwrap_or_default(),
-            variables: variables::parse(variables.as_deref()),
+            values: {
+                let mut values = variables::parse(captured.as_deref());
+                values.extend(variables::parse(variables.as_deref()));
+                values
+            },
         })
         .collect())
 }

@@ -54,6 +54,9 @@ pub struct Refreshed {
     /// clears the stored expiry (it was the old token's).
     pub refresh_expires_at: Option<i64>,
     pub granted: Option<Vec<String>>,
+    /// Changed values from the provider, with the destinations they entrust the credentials to
+    /// (`ops::captured::after_refresh`): both as stored.
+    pub captured: Option<(Option<String>, String)>,
 }
 
 /// Stores refreshed tokens over `version` and releases the lease. Returns false when the tokens are
@@ -101,6 +104,13 @@ pub fn store(
         if n == 1 && (rotated || new.refresh_expires_at.is_some()) {
             diesel::update(connections::table.find(id))
                 .set(connections::refresh_expires_at.eq(new.refresh_expires_at))
+                .execute(conn)?;
+        }
+        if n == 1
+            && let Some((captured, entrusted)) = &new.captured
+        {
+            diesel::update(connections::table.find(id))
+                .set((connections::captured.eq(captured), connections::entrusted_origins.eq(Some(entrusted))))
                 .execute(conn)?;
         }
         if n == 1

@@ -176,6 +176,7 @@ fn tokens(cfg: &OAuthConfig, status: u16, answer: &Map<String, Value>) -> Result
         expires_in: seconds(&map.expires_in, "expires_in"),
         refresh_token_expires_in: seconds(&map.refresh_token_expires_in, "refresh_token_expires_in"),
         scope,
+        captured: crate::domain::captures::from_token_response(&cfg.captured_values, &answer),
     })
 }
 

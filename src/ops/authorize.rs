@@ -10,6 +10,7 @@ use crate::models::oauth_flow::{self, NewFlow};
 use crate::models::setting;
 use crate::models::user::User;
 use crate::oauth;
+use crate::ops::captured;
 use crate::ops::connections::{ConnectionView, Loaded, ensure_owner, load, record};
 use crate::ops::services::alias_url;
 use crate::random::{random_urlsafe, sha256_hex};
@@ -96,6 +97,7 @@ async fn store_token_set(
     let expires_at = tokens.expires_in.map(|s| now + s.max(0));
     let refresh_expires_at = tokens.refresh_token_expires_in.map(|s| now + s.max(0));
     let entrusted = loaded.destinations()?;
+    let captured = loaded.row.captured();
     let recovered = alerts::was_broken(&loaded.row);
     state
         .db
@@ -107,6 +109,7 @@ async fn store_token_set(
                 refresh_expires_at,
                 granted: &granted,
                 entrusted: &entrusted,
+                captured: &captured,
             };
             crate::db::write_tx(c, |c| {
                 connections::store_tokens(c, &keyring, id, &new, now)?;
@@ -139,10 +142,13 @@ pub async fn connect_client_credentials(
     if !scopes.is_empty() {
         form.push(("scope", scopes.join(&o.scope_delimiter)));
     }
-    match oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form).await {
-        Ok(tokens) => store_token_set(state, &loaded, tokens, &scopes).await?,
-        Err(e) => {
-            let message = format!("The token request failed: {e}");
+    let answer = oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form).await;
+    let done = answer.map_err(|e| format!("The token request failed: {e}")).and_then(|tokens| {
+        Ok((captured::after_tokens(&loaded.with_captured(&Default::default()), &tokens.captured)?, tokens))
+    });
+    match done {
+        Ok((done, tokens)) => store_token_set(state, &done, tokens, &scopes).await?,
+        Err(message) => {
             let (id, now, shown) = (loaded.row.id, state.clock.now(), message.clone());
             state.db.run(move |c| Ok(connections::set_message(c, id, &shown, now)?)).await?;
             return Err(AppError::Conflict(message));
@@ -167,6 +173,9 @@ pub struct CallbackParams {
     pub iss: Option<String>,
     pub error: Option<String>,
     pub error_description: Option<String>,
+    /// Every parameter as sent, in order: where the service's callback values are read.
+    #[serde(skip)]
+    pub query: Vec<(String, String)>,
 }
 
 /// How a callback ended, for the page to say.
@@ -268,6 +277,16 @@ pub async fn finish_authorization(
     let Some(code) = params.code.filter(|c| !c.is_empty()) else {
         return Ok(fail("The provider sent no authorization code.".into()));
     };
+    // The callback's values first: a Zoho data centre chooses the token URL the code goes to.
+    let staged = match captured::after_callback(&loaded, &params.query) {
+        Ok(staged) => staged,
+        Err(message) => {
+            save_message(state, &loaded, &message).await?;
+            return Ok(fail(message));
+        }
+    };
+    let staged_config = staged.config()?;
+    let Some(o) = staged_config.oauth() else { return Ok(fail("This service is no longer OAuth2.".into())) };
     let verifier = flow.verifier(&state.keyring)?;
     let secret = match loaded.service.client_secret_for(&state.keyring, &o.token_url) {
         Ok(secret) => secret,
@@ -282,9 +301,15 @@ pub async fn finish_authorization(
     if o.pkce {
         form.push(("code_verifier", verifier.expose().to_owned()));
     }
-    match oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form).await {
-        Ok(tokens) => {
-            store_token_set(state, &loaded, tokens, &flow.scopes()).await?;
+    let answer = oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form).await;
+    let answer = answer.map(|tokens| (captured::after_tokens(&staged, &tokens.captured), tokens));
+    match answer {
+        Ok((Err(message), _)) => {
+            save_message(state, &loaded, &message).await?;
+            Ok(fail(message))
+        }
+        Ok((Ok(done), tokens)) => {
+            store_token_set(state, &done, tokens, &flow.scopes()).await?;
             record(
                 state,
                 user,

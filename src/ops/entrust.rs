@@ -5,7 +5,7 @@
 use crate::domain::connection::Status;
 use crate::domain::destinations::{Role, origin_of, shown};
 use crate::error::AppError;
-use crate::models::connection::ConnectionRow;
+use crate::models::connection::{ConnectionRow, unresolved};
 use crate::models::destinations;
 use crate::state::AppState;
 
@@ -21,14 +21,20 @@ pub async fn ensure_entrusted(
         return Ok(());
     }
     let to = origin_of(url).map_or_else(|| url.to_owned(), |o| shown(&o));
-    let message = match entrusted.get(role) {
-        Some(from) => format!(
+    let message = match (unresolved(url), entrusted.get(role)) {
+        // The service names a value the provider returned to connections connected after it did.
+        (Some(name), _) => format!(
+            "The service's {} names {{{name}}}, a value the provider returns when a connection is \
+             connected, and this connection has none. The owner must reconnect to get it.",
+            role.label()
+        ),
+        (None, Some(from)) => format!(
             "The service now sends this connection's credentials to {to} ({}), but they were entrusted to \
              {from}. The owner must reconnect to entrust them to the new address.",
             role.label(),
             from = shown(from),
         ),
-        None => format!(
+        (None, None) => format!(
             "The service now sends this connection's credentials to {to} ({}), which they were not \
              entrusted to. The owner must reconnect to entrust them to it.",
             role.label()

@@ -269,11 +269,13 @@ fn connections_set_aside(
     let affected: Vec<(destinations::Holder, Vec<Move>)> = destinations::holders(c, old.id)?
         .into_iter()
         .filter_map(|holder| {
-            // A connection of a service with variables was entrusted its own resolved origins.
-            let resolved = (!spec.connection_variables.is_empty())
-                .then(|| {
-                    variables::resolve(spec.api_base_url.as_deref(), &spec.config, &holder.variables).ok()
-                })
+            // A connection of a service with variables or captured values was entrusted its own
+            // resolved origins.
+            let captures = spec.config.oauth().map_or(&[][..], |o| o.captured_values.as_slice());
+            let pending: Vec<&str> = captures.iter().map(|c| c.name.as_str()).collect();
+            let api = spec.api_base_url.as_deref();
+            let resolved = (!spec.connection_variables.is_empty() || !captures.is_empty())
+                .then(|| variables::resolve_keeping(api, &spec.config, &holder.values, &pending).ok())
                 .flatten()
                 .map(|(api, config)| Destinations::of(api.as_deref(), &config));
             let moves = holder.entrusted.moves_to(resolved.as_ref().unwrap_or(new));

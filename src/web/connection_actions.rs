@@ -268,13 +268,14 @@ pub async fn delete_connection(
 pub async fn oauth_callback(
     admin: Admin,
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     query: web::Query<CallbackParams>,
 ) -> Result<HttpResponse, AppError> {
     let session_hash = admin.0.session.id_hash.clone();
+    let mut params = query.into_inner();
+    params.query = url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
     // The code and state never stay in the address bar: every outcome is a redirect or an error page.
-    match crate::ops::authorize::finish_authorization(&state, admin.user(), &session_hash, query.into_inner())
-        .await?
-    {
+    match crate::ops::authorize::finish_authorization(&state, admin.user(), &session_hash, params).await? {
         CallbackOutcome::Connected { link_name, name } => Ok(see_other(
             &format!("/admin/connections/{link_name}"),
             Some(&format!("“{name}” is connected.")),

@@ -63,14 +63,32 @@ const ROWS: &[(&str, &[&str], &[&str], &str)] = &[
     ("scopes", &["scope", "scope_display"], &["scope", "display_name"], "oauth2.scopes"),
     ("extra", &["extra_key", "extra_value"], &["", ""], "oauth2.extra_auth_params"),
     ("vars", &["var_name", "var_display"], &["name", "display_name"], "connection_variables"),
+    (
+        "captures",
+        &["cap_name", "cap_display", "cap_source", "cap_key", "cap_kind", "cap_allowed"],
+        &["name", "display_name", "source", "key", "kind", "allowed"],
+        "oauth2.captured_values",
+    ),
 ];
+
+/// The columns of a captured value's row that are typed (the others are selects, never empty).
+const CAPTURE_TYPED: [usize; 4] = [0, 1, 3, 5];
 
 /// One row of a list as typed, a value per column of its kind in `ROWS`.
 pub type Row = Vec<String>;
 
-/// A row with nothing typed in it (an unused "+").
+/// A row with nothing typed in it (an unused "+"); a captured value's selects do not count.
 fn is_blank(row: &Row) -> bool {
-    row.iter().all(|cell| cell.trim().is_empty())
+    let typed: Vec<&String> = match row.len() {
+        6 => CAPTURE_TYPED.iter().filter_map(|i| row.get(*i)).collect(),
+        _ => row.iter().collect(),
+    };
+    typed.iter().all(|cell| cell.trim().is_empty())
+}
+
+/// An allow-list as typed: one entry a line (or comma-separated).
+fn allowed_entries(typed: &str) -> Vec<String> {
+    typed.split(['\n', ',']).map(str::trim).filter(|e| !e.is_empty()).map(str::to_owned).collect()
 }
 
 /// Every field of the form as text, the way the page renders it back.
@@ -91,6 +109,8 @@ pub struct FormValues {
     pub scopes: Vec<Row>,
     /// Connection variables: name, display name.
     pub vars: Vec<Row>,
+    /// Captured values: name, display name, source, key, kind, allowed entries (one a line).
+    pub captures: Vec<Row>,
 }
 
 /// A no-JavaScript "+" or "×" press: the form comes back with a row added or removed.
@@ -204,6 +224,7 @@ impl FormValues {
             "extra" => Some(&mut self.extra),
             "scopes" => Some(&mut self.scopes),
             "vars" => Some(&mut self.vars),
+            "captures" => Some(&mut self.captures),
             _ => None,
         }
     }
@@ -213,6 +234,7 @@ impl FormValues {
             "params" => &self.params,
             "extra" => &self.extra,
             "vars" => &self.vars,
+            "captures" => &self.captures,
             _ => &self.scopes,
         }
     }
@@ -233,7 +255,8 @@ impl FormValues {
     /// Drops rows left empty (an unused "+"): row errors count filled rows only, so the re-rendered
     /// form must show the same rows for each message to land on its own row.
     pub fn drop_blank_rows(&mut self) {
-        for rows in [&mut self.params, &mut self.extra, &mut self.scopes, &mut self.vars] {
+        for rows in [&mut self.params, &mut self.extra, &mut self.scopes, &mut self.vars, &mut self.captures]
+        {
             rows.retain(|row| !is_blank(row));
         }
     }
@@ -253,7 +276,10 @@ impl FormValues {
                 _ => Value::Array(
                     filled
                         .map(|row| {
-                            let cells = names.iter().zip(row).map(|(n, c)| ((*n).to_owned(), json!(c)));
+                            let cells = names.iter().zip(row).map(|(n, c)| match *n {
+                                "allowed" => ((*n).to_owned(), json!(allowed_entries(c))),
+                                _ => ((*n).to_owned(), json!(c)),
+                            });
                             Value::Object(cells.collect())
                         })
                         .collect(),
@@ -328,64 +354,4 @@ fn zip_rows(columns: Vec<Vec<String>>) -> Vec<Row> {
     (0..len).map(|_| columns.iter_mut().map(|c| c.next().unwrap_or_default()).collect()).collect()
 }
 
-impl From<&ServiceInput> for FormValues {
-    /// A stored service's values for the edit form (the secret is never among them).
-    fn from(input: &ServiceInput) -> FormValues {
-        let mut v = FormValues::new_service();
-        let json = serde_json::to_value(input).unwrap_or_default();
-        for (field, path) in FIELDS {
-            if let Some(value) =
-                path.split('.').try_fold(&json, |at, part| at.get(part)).and_then(Value::as_str)
-            {
-                v.set(field, value.to_owned());
-            }
-        }
-        v.vars = input
-            .connection_variables
-            .iter()
-            .flatten()
-            .map(|x| vec![x.name.clone(), x.display_name.clone()])
-            .collect();
-        if let Some(k) = &input.api_key {
-            v.params = k
-                .params
-                .iter()
-                .flatten()
-                .map(|p| vec![p.name.clone(), p.display_name.clone(), p.value_prefix.clone()])
-                .collect();
-        }
-        if let Some(o) = &input.oauth2 {
-            v.refresh_on_status =
-                o.refresh_on_status.iter().flatten().map(u16::to_string).collect::<Vec<_>>().join(", ");
-            for (field, value) in [("pkce", o.pkce), ("scope_on_refresh", o.scope_on_refresh)] {
-                if let Some(on) = value {
-                    v.set(field, (if on { "on" } else { "off" }).to_owned());
-                }
-            }
-            for (field, codes) in [
-                ("dead_grant_errors", &o.dead_grant_errors),
-                ("client_refused_errors", &o.client_refused_errors),
-            ] {
-                v.set(field, codes.iter().flatten().cloned().collect::<Vec<_>>().join(", "));
-            }
-            v.keep_alive_days =
-                o.keep_alive_days.filter(|d| *d > 0).map(|d| d.to_string()).unwrap_or_default();
-            if let Some(p) = &o.token_placement {
-                let name = p.name.clone().unwrap_or_default();
-                if p.location.as_deref() == Some("query") {
-                    v.token_query_name = name
-                } else {
-                    v.token_header_name = name
-                }
-            }
-            v.extra = o
-                .extra_auth_params
-                .iter()
-                .flat_map(|p| p.0.iter().map(|(k, v)| vec![k.clone(), v.clone()]))
-                .collect();
-            v.scopes =
-                o.scopes.iter().flatten().map(|x| vec![x.scope.clone(), x.display_name.clone()]).collect();
-        }
-        v
-    }
-}
+mod from_stored;

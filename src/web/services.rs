@@ -127,6 +127,14 @@ impl FormPage {
         None
     }
 
+    /// The messages of a captured value's row, a cell each (`capture_row`'s order).
+    fn capture_errs(&self, index: &usize) -> Vec<Option<String>> {
+        ["name", "display_name", "source", "key", "kind", "allowed"]
+            .iter()
+            .map(|f| row_error(&self.errors, "oauth2.captured_values", *index, f))
+            .collect()
+    }
+
     /// Whether a field of the collapsed "Advanced" group has an error: the group opens to show it.
     fn advanced_errors(&self) -> bool {
         const ADVANCED: &[&str] = &[
@@ -359,6 +367,14 @@ impl RowFragment {
     fn no_error(&self) -> Option<String> {
         None
     }
+
+    fn no_errors(&self) -> Vec<Option<String>> {
+        vec![None; 6]
+    }
+
+    fn blank_capture(&self) -> Vec<String> {
+        crate::web::service_form::blank_row("captures")
+    }
 }
 
 /// One empty row for the "+" buttons (htmx appends it to the list).
@@ -368,7 +384,7 @@ pub async fn new_row(
     kind: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
     let kind = kind.into_inner();
-    if !matches!(kind.as_str(), "params" | "extra" | "scopes" | "vars") {
+    if !matches!(kind.as_str(), "params" | "extra" | "scopes" | "vars" | "captures") {
         return Err(AppError::NotFound);
     }
     render(&req, &RowFragment { kind })

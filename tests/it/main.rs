@@ -6,6 +6,8 @@ mod support;
 mod access;
 mod attention;
 mod backup;
+mod captured_values;
+mod captured_values_rules;
 mod cli;
 mod connection_variables;
 mod connections;

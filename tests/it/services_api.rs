@@ -163,6 +163,7 @@ async fn an_oauth2_authorization_code_service_keeps_scopes_extra_parameters_and_
             "client_refused_errors": [],
             "expired_when": null,
             "keep_alive_days": null,
+            "captured_values": [],
             "refresh_on_status": [],
             "revoke_url": "https://accounts.zoho.eu/oauth/v2/token/revoke",
             "issuer": null,

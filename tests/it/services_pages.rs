@@ -269,6 +269,7 @@ async fn an_oauth2_service_with_two_scopes_extra_parameters_and_a_custom_prefix_
             "client_refused_errors": [],
             "expired_when": null,
             "keep_alive_days": null,
+            "captured_values": [],
             "refresh_on_status": [],
             "revoke_url": "https://accounts.zoho.eu/oauth/v2/token/revoke",
             "issuer": "https://accounts.zoho.eu",

@@ -176,7 +176,7 @@ pub fn schemas() -> Map<String, Value> {
             "type": "object",
             "required": [
                 "link_name", "name", "service", "auth_type", "owner", "status", "status_message",
-                "scopes_requested", "scopes_granted", "variables", "connected_at", "expires_at",
+                "scopes_requested", "scopes_granted", "variables", "captured", "connected_at", "expires_at",
                 "refresh_token_expires_at", "reconnect_soon", "last_error",
                 "revoke_outcome", "created_at", "updated_at",
             ],
@@ -193,6 +193,13 @@ pub fn schemas() -> Map<String, Value> {
                 "variables": {
                     "type": "object", "additionalProperties": { "type": "string" },
                     "description": "Its values for the service's connection variables (not secrets).",
+                },
+                "captured": {
+                    "type": "object", "additionalProperties": { "type": "string" },
+                    "example": { "realm_id": "9130350", "api_domain": "https://www.zohoapis.eu" },
+                    "description": "What the provider returned when it was connected, by the names of its \
+                                    service's captured values (not secrets): a DNS label, or an origin \
+                                    from the service's allow-list.",
                 },
                 "connected_at": time("When it was last connected."),
                 "expires_at": time("When the access token expires (never the token)."),

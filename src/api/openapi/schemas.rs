@@ -194,7 +194,7 @@ fn service_schemas() -> Map<String, Value> {
                 "refresh_url", "revoke_url", "issuer", "client_auth", "scope_delimiter", "token_placement",
                 "extra_auth_params", "scopes", "refresh_on_status", "token_request_format", "pkce",
                 "scope_on_refresh", "token_response", "dead_grant_errors", "client_refused_errors",
-                "expired_when", "keep_alive_days",
+                "expired_when", "keep_alive_days", "captured_values",
             ],
             "properties": {
                 "grant_type": schema("GrantType"),
@@ -255,6 +255,20 @@ fn service_schemas() -> Map<String, Value> {
                     "type": "integer", "nullable": true,
                     "description": "Tokens are refreshed at least this often (days), even when unused.",
                 },
+                "captured_values": { "type": "array", "items": schema("CapturedValue") },
+            },
+        },
+        "CapturedValue": {
+            "type": "object",
+            "description": "A value the provider returns at connect time, kept per connection.",
+            "required": ["name", "display_name", "source", "key", "kind", "allowed"],
+            "properties": {
+                "name": { "type": "string", "example": "api_domain" },
+                "display_name": { "type": "string" },
+                "source": { "type": "string", "enum": ["callback", "token_response"] },
+                "key": { "type": "string", "example": "api_domain" },
+                "kind": { "type": "string", "enum": ["label", "origin"] },
+                "allowed": { "type": "array", "items": { "type": "string" } },
             },
         },
         "TokenResponseMapping": {

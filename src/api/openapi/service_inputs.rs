@@ -197,6 +197,14 @@ fn oauth2_input() -> Value {
                 "type": "integer", "minimum": 0, "maximum": 365,
                 "description": "Refresh tokens at least this often (days), even when unused; 0: never.",
             })),
+            "captured_values": optional(json!({
+                "type": "array", "maxItems": 8, "items": schema("CapturedValueInput"),
+                "description": "Values the provider returns at connect time, kept per connection and named \
+                                {name} in the URLs: a callback value from the access token URL on, a token \
+                                response value in the refresh and revoke URLs and the API base URL. An \
+                                origin value starts its URL ({api_domain}/crm/v6). Names differ from the \
+                                connection variables' and from each other.",
+            })),
         },
     })
 }
@@ -236,6 +244,39 @@ fn provider_inputs() -> Map<String, Value> {
                 "scope": standard("scope"),
                 "expires_in_unit": optional(json!({
                     "type": "string", "enum": ["seconds", "milliseconds"], "default": "seconds",
+                })),
+            },
+        },
+        "CapturedValueInput": {
+            "type": "object",
+            "required": ["name", "display_name", "source", "key", "kind"],
+            "properties": {
+                "name": {
+                    "type": "string", "maxLength": 30, "example": "realm_id",
+                    "description": "snake_case; written {name} in the service's URLs.",
+                },
+                "display_name": text::display_name(100, "The label shown with the value."),
+                "source": {
+                    "type": "string", "enum": ["callback", "token_response"],
+                    "description": "The callback's query, or the token response.",
+                },
+                "key": {
+                    "type": "string", "maxLength": 100, "example": "realmId",
+                    "description": "The query parameter, or a dot path into the token response (`team.id`). \
+                                    Never OAuth's own parameters, nor a token, code or secret.",
+                },
+                "kind": {
+                    "type": "string", "enum": ["label", "origin"],
+                    "description": "`label`: one DNS label. `origin`: one of `allowed`.",
+                },
+                "allowed": optional(json!({
+                    "type": "array", "maxItems": 30,
+                    "items": { "type": "string", "maxLength": 300 },
+                    "example": ["https://accounts.zoho.eu", "https://*.my.salesforce.com", "eu => https://desk.zoho.eu"],
+                    "description": "An origin's allow-list (required for an origin, empty for a label): \
+                                    origins, origins whose first label is `*` (any one DNS label), or \
+                                    `value => origin` pairs (the provider sends the value, the connection \
+                                    keeps the origin).",
                 })),
             },
         },

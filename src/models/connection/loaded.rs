@@ -3,7 +3,7 @@
 
 use crate::domain::destinations::Destinations;
 use crate::domain::service::ServiceConfig;
-use crate::domain::variables;
+use crate::domain::variables::{self, Values};
 use crate::error::AppError;
 use crate::models::service::ServiceRow;
 
@@ -39,9 +39,35 @@ impl Loaded {
     }
 
     /// The service's API base URL with this connection's values in it: invokes and tests are
-    /// confined under it.
+    /// confined under it. A conflict when it names a value the provider has not returned to this
+    /// connection (it was connected before the service named it).
     pub fn api_base_url(&self) -> Result<Option<&str>, AppError> {
-        Ok(self.resolved()?.0.as_deref())
+        let api = self.resolved()?.0.as_deref();
+        if let Some(name) = api.and_then(unresolved) {
+            return Err(AppError::Conflict(format!(
+                "The service's API base URL names {{{name}}}, a value the provider returns when a connection \
+                 is connected, and this connection has none: reconnect it."
+            )));
+        }
+        Ok(api)
+    }
+
+    /// The first captured value one of its URLs names that the provider has not returned to it.
+    pub fn first_unresolved(&self) -> Result<Option<String>, AppError> {
+        let (api, config) = self.resolved()?;
+        let o = config.oauth();
+        let urls =
+            [api.as_deref(), o.map(|o| o.token_url.as_str()), o.and_then(|o| o.refresh_url.as_deref())];
+        let urls = urls.into_iter().chain([o.and_then(|o| o.revoke_url.as_deref())]).flatten();
+        Ok(urls.filter_map(unresolved).map(str::to_owned).next())
+    }
+
+    /// The same connection with `captured` as the values the provider returned: what a connect
+    /// resolves its URLs and destinations with before it stores them.
+    pub fn with_captured(&self, captured: &Values) -> Loaded {
+        let mut row = self.row.clone();
+        row.meta.captured = variables::to_json(captured);
+        Loaded::new(row, self.service.clone(), self.owner.clone())
     }
 
     fn resolved(&self) -> Result<&(Option<String>, ServiceConfig), AppError> {
@@ -60,13 +86,26 @@ pub fn resolve(
     row: &ConnectionMeta,
 ) -> Result<(Option<String>, ServiceConfig), AppError> {
     let view = service.view()?;
-    if view.connection_variables.is_empty() {
+    let captures = view.config.oauth().map_or(&[][..], |o| o.captured_values.as_slice());
+    if view.connection_variables.is_empty() && captures.is_empty() {
         return Ok((view.api_base_url, view.config));
     }
-    variables::resolve(view.api_base_url.as_deref(), &view.config, &row.variables()).map_err(|name| {
+    // A captured value the provider has not returned yet stays `{name}`: such a URL is never sent to.
+    let pending: Vec<&str> = captures.iter().map(|c| c.name.as_str()).collect();
+    let mut values = row.captured();
+    values.extend(row.variables());
+    let api = view.api_base_url.as_deref();
+    variables::resolve_keeping(api, &view.config, &values, &pending).map_err(|name| {
         AppError::Conflict(format!(
             "This connection has no value for the service's variable {{{name}}}: create a new connection \
              to give one."
         ))
     })
+}
+
+/// The first `{name}` a resolved URL still holds: a captured value its connection has none of.
+pub fn unresolved(url: &str) -> Option<&str> {
+    let open = url.find('{')?;
+    let close = url[open..].find('}')?;
+    Some(&url[open + 1..open + close])
 }

@@ -13,6 +13,7 @@ use crate::crypto::Secret;
 use crate::domain::connection::{Status, parse_granted};
 use crate::domain::destinations::Role;
 use crate::domain::service::{GrantType, OAuthConfig};
+use crate::domain::variables;
 use crate::error::AppError;
 use crate::metrics::RefreshOutcome;
 use crate::models::attention::FAILING_AFTER;
@@ -130,7 +131,15 @@ async fn success(
         (Some(new), Some(old)) if *new != old => Some(old),
         _ => None,
     };
+    let captured = match crate::ops::captured::after_refresh(row, service, &tokens.captured) {
+        Ok(changed) => changed.map(|(values, entrusted)| (variables::to_json(&values), entrusted.to_json())),
+        Err(e) => {
+            tracing::warn!(connection = row.link_name, error = %e, "the refreshed values were not kept");
+            None
+        }
+    };
     let new = Refreshed {
+        captured,
         access_token: tokens.access_token,
         refresh_token: tokens.refresh_token,
         replaced,

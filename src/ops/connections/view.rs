@@ -1,6 +1,7 @@
 //! What pages and the API show of one connection (`ConnectionView`): its own columns, its service's
 //! label, its owner, and what follows from them; never a credential.
 
+use crate::domain::captures::CapturedValue;
 use crate::domain::connection::Status;
 use crate::domain::service::{AuthType, GrantType};
 use crate::domain::variables::Values;
@@ -23,6 +24,10 @@ pub struct ConnectionView {
     pub scopes_granted: Option<Vec<String>>,
     /// Its values for the service's connection variables (not secrets).
     pub variables: Values,
+    /// What the provider returned at connect time, by name (not secrets).
+    pub captured: Values,
+    /// The values its service keeps from the provider, whether returned yet or not.
+    pub captures: Vec<CapturedValue>,
     /// The API base URL with its values in it.
     pub api_base_url: Option<String>,
     pub has_refresh_token: bool,
@@ -45,6 +50,11 @@ impl ConnectionView {
     pub fn reconnect_soon(&self, now: i64) -> bool {
         self.status == Status::Connected
             && self.refresh_expires_at.is_some_and(|at| at - now <= RECONNECT_SOON_SECS)
+    }
+
+    /// Each value its service keeps from the provider, with what the provider returned (if yet).
+    pub fn from_provider(&self) -> Vec<(&CapturedValue, Option<&String>)> {
+        self.captures.iter().map(|c| (c, self.captured.get(&c.name))).collect()
     }
 
     /// Requested scopes the provider did not grant (e.g. no `offline_access`: no refresh token).
@@ -74,6 +84,13 @@ impl Loaded {
             scopes_requested: row.scopes_requested(),
             scopes_granted: row.scopes_granted(),
             variables: row.variables(),
+            captured: row.captured(),
+            captures: self
+                .config()
+                .ok()
+                .and_then(|c| c.oauth())
+                .map(|o| o.captured_values.clone())
+                .unwrap_or_default(),
             api_base_url: self.api_base_url().ok().flatten().map(str::to_owned),
             has_refresh_token: row.has_refresh_token,
             connected_at: row.connected_at,

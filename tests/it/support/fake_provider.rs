@@ -68,6 +68,12 @@ pub struct Behaviour {
     /// What the protected API answers to a dead token instead of `api_reject_status`: a status and
     /// a JSON body (Slack's HTTP 200 `{"ok":false,"error":"token_expired"}`).
     pub api_expired_answer: Option<(u16, serde_json::Value)>,
+    /// Parameters the authorize endpoint adds to its redirect back (QuickBooks `realmId`, Zoho
+    /// `location` and `accounts-server`).
+    pub callback_params: Vec<(String, String)>,
+    /// Fields every token answer carries besides the tokens (Salesforce `instance_url`, Zoho
+    /// `api_domain`), at the top level.
+    pub token_fields: serde_json::Value,
 }
 
 impl Default for Behaviour {
@@ -93,6 +99,8 @@ impl Default for Behaviour {
             raw_token_answer: None,
             refresh_token_expires_in: None,
             api_expired_answer: None,
+            callback_params: Vec::new(),
+            token_fields: json!({}),
         }
     }
 }
@@ -147,12 +155,16 @@ pub struct Provider {
     api_calls: Mutex<Vec<ApiCall>>,
     /// Every request's method and path ("POST /tenants/acme/token"), in order.
     requests: Mutex<Vec<String>>,
+    /// Every request's Host header with its method and path ("127.0.0.1:5000 POST /token").
+    requests_at: Mutex<Vec<String>>,
     serial: AtomicUsize,
 }
 
 /// A running fake authorization server.
 pub struct FakeProvider {
     pub url: String,
+    /// A second origin of the same fake (another loopback port): a provider's other data centre.
+    pub other_url: String,
     provider: web::Data<Provider>,
     handle: actix_web::dev::ServerHandle,
 }
@@ -190,10 +202,13 @@ impl FakeProvider {
             revoke_calls: Mutex::default(),
             api_calls: Mutex::default(),
             requests: Mutex::default(),
+            requests_at: Mutex::default(),
             serial: AtomicUsize::new(0),
         });
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake provider");
         let url = format!("http://{}", listener.local_addr().unwrap());
+        let other = TcpListener::bind("127.0.0.1:0").expect("bind the fake provider's second origin");
+        let other_url = format!("http://{}", other.local_addr().unwrap());
         let data = provider.clone();
         let server = HttpServer::new(move || {
             let seen = data.clone();
@@ -201,6 +216,8 @@ impl FakeProvider {
                 .app_data(data.clone())
                 .wrap_fn(move |req, srv| {
                     seen.requests.lock().unwrap().push(format!("{} {}", req.method(), req.path()));
+                    let host = req.headers().get("host").and_then(|h| h.to_str().ok()).unwrap_or_default();
+                    seen.requests_at.lock().unwrap().push(format!("{host} {} {}", req.method(), req.path()));
                     actix_web::dev::Service::call(srv, req)
                 })
                 .route("/authorize", web::get().to(authorize))
@@ -216,10 +233,12 @@ impl FakeProvider {
         .workers(1)
         .listen(listener)
         .expect("listen")
+        .listen(other)
+        .expect("listen on the second origin")
         .run();
         let handle = server.handle();
         tokio::spawn(server);
-        FakeProvider { url, provider, handle }
+        FakeProvider { url, other_url, provider, handle }
     }
 
     pub fn authorize_url(&self) -> String {
@@ -297,6 +316,13 @@ impl Provider {
     /// Every request's method and path ("POST /tenants/acme/token"), in order.
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().unwrap().clone()
+    }
+
+    /// The requests to one origin of the fake (`url` or `other_url`): "POST /token", in order.
+    pub fn requests_at(&self, origin: &str) -> Vec<String> {
+        let host = format!("{} ", origin.trim_start_matches("http://"));
+        let all = self.requests_at.lock().unwrap();
+        all.iter().filter_map(|r| r.strip_prefix(&host).map(str::to_owned)).collect()
     }
 
     pub fn api_calls(&self) -> Vec<ApiCall> {
@@ -412,6 +438,9 @@ impl Provider {
                 });
             }
         }
+        if let (Some(body), Some(fields)) = (body.as_object_mut(), behaviour.token_fields.as_object()) {
+            body.extend(fields.clone());
+        }
         if behaviour.form_answers {
             let pairs: Vec<(String, String)> = body
                 .as_object()
@@ -487,6 +516,7 @@ async fn authorize(
     if let Some(iss) = &behaviour.iss {
         pairs.push(("iss", iss));
     }
+    pairs.extend(behaviour.callback_params.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     HttpResponse::Found().insert_header(("location", with_query(redirect_uri, &pairs))).finish()
 }
 
