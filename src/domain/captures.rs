@@ -122,6 +122,15 @@ impl From<&CapturedValue> for CaptureInput {
 }
 
 impl CapturedValue {
+    /// Whether a value a connection keeps is still one this definition allows: the allow-list may
+    /// have been narrowed since the connection was connected, and then the value is not used.
+    pub fn still_allows(&self, kept: &str) -> bool {
+        match self.kind {
+            Kind::Label => label(kept).is_some(),
+            Kind::Origin => allowed::gives(&self.entries(), kept),
+        }
+    }
+
     /// Its allow-list read back (entries that no longer read are left out: they allow nothing).
     pub fn entries(&self) -> Vec<Entry> {
         self.allowed.iter().filter_map(|raw| allowed::parse(raw, true).ok()).map(|(e, _)| e).collect()

@@ -108,7 +108,11 @@ impl ServiceRow {
         if self.client_secret.is_none() {
             return Ok(None);
         }
-        if !self.client_secret_destinations().allows_any(endpoint) {
+        // Where it was entered for, and where the service's settings send it now: an allow-list of
+        // origins narrowed since (`domain::captures`) takes the secret away from the origins it drops.
+        let current = self.view().map(|s| Destinations::of(s.api_base_url.as_deref(), &s.config));
+        let now_allowed = current.is_ok_and(|d| d.client_secret_part().allows_any(endpoint));
+        if !self.client_secret_destinations().allows_any(endpoint) || !now_allowed {
             let to = crate::domain::destinations::origin_of(endpoint)
                 .map(|o| crate::domain::destinations::shown(&o))
                 .unwrap_or_default();

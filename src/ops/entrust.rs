@@ -25,7 +25,7 @@ pub async fn ensure_entrusted(
         // The service names a value the provider returned to connections connected after it did.
         (Some(name), _) => format!(
             "The service's {} names {{{name}}}, a value the provider returns when a connection is \
-             connected, and this connection has none. The owner must reconnect to get it.",
+             connected, and this connection has none the service allows. The owner must reconnect to get it.",
             role.label()
         ),
         (None, Some(from)) => format!(

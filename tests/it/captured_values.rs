@@ -275,3 +275,32 @@ async fn a_realm_id_that_is_not_one_label_ends_the_connect_before_any_token_requ
     assert_eq!(fake.token_count(), 1, "only the connect without a realm exchanged its code");
     assert!(access_token(&app, "no_realm").await.is_none());
 }
+
+/// An allow-list narrowed after a connection was connected takes the dropped origin away from it:
+/// its next refresh sends nothing there (neither the refresh token nor the client secret) and the
+/// owner is asked to reconnect.
+#[tokio::test]
+async fn an_origin_dropped_from_the_allow_list_is_no_longer_sent_to() {
+    let behaviour = Behaviour { client_auth: ClientAuth::Body, ..Behaviour::default() };
+    let (app, fake, api) = start(behaviour).await;
+    let eu = fake.other_url.clone();
+    fake.set(|b| {
+        b.callback_params = vec![("accounts-server".into(), eu.clone())];
+        b.token_fields = json!({"api_domain": eu});
+    });
+    zoho_crm(&api, &fake).await;
+    connect(&app, &api, "zoho_crm", "zoho_eu", &["ZohoCRM.modules.ALL"]).await;
+    let mut caps = api.get("/api/v1/services/zoho_crm").await.json()["oauth2"]["captured_values"].clone();
+    caps[0]["allowed"] = json!([fake.url]);
+    let res = api.patch("/api/v1/services/zoho_crm", &json!({"oauth2": {"captured_values": caps}})).await;
+    assert_eq!(res.status, 200, "narrowing needs no new secret: {}", res.body);
+
+    app.clock.advance(3600);
+    let res = invoke(&api, "zoho_eu", json!({"path": "/me"})).await;
+    assert_eq!(res.status, 409, "{}", res.body);
+    let got = api.get("/api/v1/connections/zoho_eu").await.json();
+    assert_eq!(got["status"], "needs_reconnect");
+    assert!(got["status_message"].as_str().unwrap().contains("{accounts_server}"), "{got}");
+    assert_eq!(fake.requests_at(&eu), ["POST /token"], "only the code exchange, before the change");
+    assert!(fake.grants("refresh_token").is_empty());
+}

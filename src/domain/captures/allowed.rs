@@ -104,6 +104,15 @@ pub fn choose(entries: &[Entry], raw: &str) -> Option<String> {
         .then(|| shown(&origin))
 }
 
+/// Whether `kept`, an origin a connection keeps, is one the list can give.
+pub fn gives(entries: &[Entry], kept: &str) -> bool {
+    let Some(origin) = as_origin(kept) else { return false };
+    entries.iter().any(|e| match e {
+        Entry::Pattern(p) => origin_matches(p, &origin),
+        Entry::Map { origin: o, .. } => *o == origin,
+    })
+}
+
 /// The origin `raw` is, when it is nothing more than an origin (a trailing `/` allowed).
 fn as_origin(raw: &str) -> Option<String> {
     if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {

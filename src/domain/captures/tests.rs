@@ -88,6 +88,18 @@ fn a_provider_word_chooses_an_origin_from_its_pairs() {
 }
 
 #[test]
+fn a_kept_value_counts_only_while_the_definition_still_allows_it() {
+    let mut caps = zoho();
+    assert!(caps[2].still_allows("https://desk.zoho.eu"), "the origin a pair gives");
+    assert!(caps[0].still_allows("https://accounts.zoho.eu"));
+    assert!(caps[3].still_allows("https://acme.my.salesforce.com"));
+    assert!(caps[1].still_allows("eu") && !caps[1].still_allows("e.u"));
+    caps[0].allowed = vec!["https://accounts.zoho.com".into()];
+    assert!(!caps[0].still_allows("https://accounts.zoho.eu"), "dropped from the list");
+    assert!(!caps[2].still_allows("https://desk.zoho.in"));
+}
+
+#[test]
 fn a_label_is_one_dns_label_and_keeps_its_case() {
     let location = &zoho()[1];
     assert_eq!(location.accept("T0FAKE").unwrap(), "T0FAKE");

@@ -46,7 +46,7 @@ impl Loaded {
         if let Some(name) = api.and_then(unresolved) {
             return Err(AppError::Conflict(format!(
                 "The service's API base URL names {{{name}}}, a value the provider returns when a connection \
-                 is connected, and this connection has none: reconnect it."
+                 is connected, and this connection has none the service allows: reconnect it."
             )));
         }
         Ok(api)
@@ -92,7 +92,9 @@ pub fn resolve(
     }
     // A captured value the provider has not returned yet stays `{name}`: such a URL is never sent to.
     let pending: Vec<&str> = captures.iter().map(|c| c.name.as_str()).collect();
+    // A kept value the service's definition no longer allows counts as none.
     let mut values = row.captured();
+    values.retain(|name, value| captures.iter().any(|c| c.name == *name && c.still_allows(value)));
     values.extend(row.variables());
     let api = view.api_base_url.as_deref();
     variables::resolve_keeping(api, &view.config, &values, &pending).map_err(|name| {
