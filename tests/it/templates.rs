@@ -59,7 +59,7 @@ async fn a_template_pre_fills_the_form_and_the_service_made_from_it_remembers_it
         r#"<input type="hidden" name="template" value="zoho_desk">"#.to_owned(),
         r#"value="{accounts_server}/oauth/v2/token""#.to_owned(),
         r#"name="cap_key" value="accounts-server""#.to_owned(),
-        r#"name="cap_allowed" rows="2""#.to_owned(),
+        r#"name="cap_allowed" rows="8""#.to_owned(),
         r#"name="token_prefix" value="Zoho-oauthtoken""#.to_owned(),
         r#"name="scope" value="Desk.tickets.READ""#.to_owned(),
         r#"name="extra_key" value="access_type""#.to_owned(),
