@@ -332,6 +332,10 @@ fn key(raw: &str, source: Source) -> Result<String, String> {
 /// An allow-list as stored: entries in their canonical form, each once. A label has none; an origin
 /// needs at least one.
 fn allow_list(kind: Kind, rows: &[String], allow_http: bool) -> Result<Vec<String>, String> {
+    // Counted as sent: blank entries count too.
+    if rows.len() > MAX_ALLOWED {
+        return Err(format!("List at most {MAX_ALLOWED} entries."));
+    }
     let rows: Vec<&String> = rows.iter().filter(|r| !r.trim().is_empty()).collect();
     match kind {
         Kind::Label if rows.is_empty() => Ok(Vec::new()),
@@ -340,7 +344,6 @@ fn allow_list(kind: Kind, rows: &[String], allow_http: bool) -> Result<Vec<Strin
                                                 https://accounts.zoho.eu, https://*.my.salesforce.com): an \
                                                 origin is only ever chosen from this list."
             .into()),
-        Kind::Origin if rows.len() > MAX_ALLOWED => Err(format!("List at most {MAX_ALLOWED} entries.")),
         Kind::Origin => {
             let mut out: Vec<String> = Vec::new();
             for raw in rows {

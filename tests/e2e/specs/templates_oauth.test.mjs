@@ -130,6 +130,7 @@ describe('OAuth2 services from templates', () => {
     await page.getByRole('button', { name: 'Create', exact: true }).click();
     await page.waitForURL(/\/admin\/services\/slack_user$/);
     assert.match(await page.locator('main').innerText(), /Captured values\s+\{team_id\} Workspace ID/);
+    await sectionShot(page.locator('main section.card').first(), 'template-slack-service');
 
     const main = await createAndConnect('slack_user', 'Slack (me)', async () => {});
     assert.match(main, new RegExp(`From the provider[\\s\\S]*Workspace ID\\s+${TEAM_ID}`));
