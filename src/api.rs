@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1` (Bearer tokens of SDAdmins) and the health probes.
 
+pub mod audit;
 pub mod connections;
 pub mod health;
 pub mod me;

@@ -148,8 +148,9 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     Ok(Running { server, addr, base_url, generated_admin_password, state, stop_background })
 }
 
-/// Database upkeep every ten minutes until `stop` turns true: expired nonces and month-old webhook
-/// deliveries go, and the planner's statistics are kept current (see `db::optimize`).
+/// Database upkeep every ten minutes until `stop` turns true: expired nonces, month-old webhook
+/// deliveries and audit entries past their retention go, and the planner's statistics are kept
+/// current (see `db::optimize`).
 fn spawn_maintenance(db: Db, clock: Clock, mut stop: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         // Not at start: statistics taken of a new, empty database would mislead the planner for as
@@ -165,6 +166,7 @@ fn spawn_maintenance(db: Db, clock: Clock, mut stop: tokio::sync::watch::Receive
             let upkeep = db.run(move |c| {
                 crate::models::nonce::prune(c, now)?;
                 crate::models::webhook_delivery::prune(c, now - 30 * 86_400)?;
+                crate::ops::audit::retention::prune(c, now)?;
                 Ok(crate::db::optimize(c)?)
             });
             if let Err(e) = upkeep.await {

@@ -4,9 +4,11 @@
 
 mod keys;
 mod templates;
+mod tokens;
 
 pub use keys::{KeyringArgs, KeysCommand, run_keys};
 pub use templates::{TemplatesCommand, run_templates};
+pub use tokens::{TokenCommand, run_token};
 
 use std::io::{BufRead, IsTerminal};
 
@@ -16,10 +18,11 @@ use crate::clock::{Clock, format_time};
 use crate::config::{Config, ServeArgs};
 use crate::crypto::Secret;
 use crate::db::Db;
+use crate::db::DbConn;
 use crate::error::AppError;
-use crate::models::api_token::{self, Scope};
+use crate::models::api_token;
+use crate::models::audit::{self, By};
 use crate::models::{session, user};
-use crate::ops::tokens::{self, Expiry, TokenInput};
 use crate::password;
 
 #[derive(Debug, Parser)]
@@ -124,35 +127,6 @@ pub enum UserCommand {
     },
 }
 
-#[derive(Debug, Subcommand)]
-pub enum TokenCommand {
-    /// Create an API token for a user and print it once.
-    Create {
-        name: String,
-        #[arg(long, default_value = "script")]
-        label: String,
-        /// Days until the token expires, or `never`.
-        #[arg(long, value_name = "DAYS|never", default_value = "90", value_parser = parse_expiry)]
-        expires_in_days: Expiry,
-        /// Restrict the token to invoking this connection (repeat for more): what a script should hold.
-        #[arg(long = "restrict", value_name = "LINK")]
-        restrict: Vec<String>,
-        #[command(flatten)]
-        db: DbArgs,
-    },
-    /// List API tokens (never the token itself).
-    List {
-        #[command(flatten)]
-        db: DbArgs,
-    },
-    /// Revoke an API token by id.
-    Revoke {
-        id: i64,
-        #[command(flatten)]
-        db: DbArgs,
-    },
-}
-
 /// Opens the database for an administration command (migrating it, so a fresh one works too).
 fn open(db: &DbArgs) -> Result<Db, AppError> {
     let url = crate::db::through_tls_relay(&db.database_url, &std::env::temp_dir())?;
@@ -161,7 +135,7 @@ fn open(db: &DbArgs) -> Result<Db, AppError> {
     Ok(db)
 }
 
-fn find_user(conn: &mut crate::db::DbConn, name: &str) -> Result<user::User, AppError> {
+fn find_user(conn: &mut DbConn, name: &str) -> Result<user::User, AppError> {
     user::find_by_name(conn, name)?.ok_or_else(|| AppError::BadRequest(format!("no user named {name:?}")))
 }
 
@@ -197,8 +171,12 @@ pub fn run_user(command: UserCommand) -> Result<String, AppError> {
             let role = user::Role::parse(&role).ok_or_else(|| AppError::BadRequest("unknown role".into()))?;
             let db = open(&db)?;
             let hash = password::hash_blocking(&read_password()?)?;
-            match user::insert(&mut *db.get()?, &name, &hash, role, now) {
-                Ok(_) => Ok(format!("added {name} ({})", role.label())),
+            let added = crate::db::write_tx(&mut *db.get()?, |c| {
+                user::insert(c, &name, &hash, role, now)?;
+                recorded(c, "user.create", &name, serde_json::json!({ "role": role.as_str() }), now)
+            });
+            match added {
+                Ok(()) => Ok(format!("added {name} ({})", role.label())),
                 Err(e) if crate::db::is_unique_violation(&e) => {
                     Err(AppError::BadRequest(format!("a user named {name:?} already exists")))
                 }
@@ -235,7 +213,10 @@ pub fn run_user(command: UserCommand) -> Result<String, AppError> {
             let revoked = crate::db::write_tx(&mut conn, |c| -> Result<usize, AppError> {
                 user::set_password(c, found.id, &hash, now)?;
                 session::delete_for_user(c, found.id)?;
-                Ok(if keep_tokens { 0 } else { api_token::revoke_for_user(c, found.id, now)? })
+                let revoked = if keep_tokens { 0 } else { api_token::revoke_for_user(c, found.id, now)? };
+                let details = serde_json::json!({ "changed": ["password"], "tokens_revoked": revoked });
+                recorded(c, "user.password", &name, details, now)?;
+                Ok(revoked)
             })?;
             let tokens = match (keep_tokens, revoked) {
                 (true, _) => "their API tokens were kept".to_owned(),
@@ -249,7 +230,11 @@ pub fn run_user(command: UserCommand) -> Result<String, AppError> {
             let db = open(&db)?;
             let mut conn = db.get()?;
             let found = find_user(&mut conn, &name)?;
-            user::set_role(&mut conn, found.id, role, now)?;
+            crate::db::write_tx(&mut conn, |c| {
+                user::set_role(c, found.id, role, now)?;
+                let fields = audit::changes([("role", found.role().as_str().into(), role.as_str().into())]);
+                recorded(c, "user.update", &name, serde_json::json!({ "fields": fields }), now)
+            })?;
             Ok(format!("{name} is now {}", role.label()))
         }
         UserCommand::Disable { name, db } => set_disabled(&name, &db, true, now),
@@ -261,95 +246,30 @@ fn set_disabled(name: &str, db: &DbArgs, disabled: bool, now: i64) -> Result<Str
     let db = open(db)?;
     let mut conn = db.get()?;
     let found = find_user(&mut conn, name)?;
-    user::set_disabled(&mut conn, found.id, disabled, now)?;
+    crate::db::write_tx(&mut conn, |c| {
+        user::set_disabled(c, found.id, disabled, now)?;
+        if disabled {
+            session::delete_for_user(c, found.id)?;
+        }
+        let fields = audit::changes([("disabled", found.disabled.into(), disabled.into())]);
+        let action = if disabled { "user.disable" } else { "user.enable" };
+        recorded(c, action, name, serde_json::json!({ "fields": fields }), now)
+    })?;
     if disabled {
-        session::delete_for_user(&mut conn, found.id)?;
         return Ok(format!("{name} is disabled; their sessions have ended"));
     }
     Ok(format!("{name} is enabled"))
 }
 
-/// `--expires-in-days`: a number of days, or `never`.
-fn parse_expiry(raw: &str) -> Result<Expiry, String> {
-    match raw.trim() {
-        "never" => Ok(Expiry::Never),
-        days => days.parse().map(Expiry::Days).map_err(|_| "a number of days, or never".to_owned()),
-    }
-}
-
-/// A refused input, in one line per field, for the terminal.
-fn cli_error(e: AppError) -> AppError {
-    match e {
-        AppError::Invalid(fields) => AppError::BadRequest(
-            fields
-                .into_iter()
-                .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        other => other,
-    }
-}
-
-/// Runs a token command and returns what to print.
-pub fn run_token(command: TokenCommand) -> Result<String, AppError> {
-    let now = Clock::system().now();
-    match command {
-        TokenCommand::Create { name, label, expires_in_days, restrict, db } => {
-            let db = open(&db)?;
-            let mut conn = db.get()?;
-            let owner = find_user(&mut conn, &name)?;
-            let connections = (!restrict.is_empty()).then_some(restrict);
-            let input = TokenInput { label, expiry: expires_in_days, connections };
-            let created = tokens::create_in(&mut conn, &owner, &input, now).map_err(cli_error)?;
-            let expires = created.listed.token.expires_at.map_or_else(|| "never".to_owned(), format_time);
-            let scope = match &created.listed.scope {
-                Scope::Everything => String::new(),
-                restricted => format!("; {}", restricted.refusal()),
-            };
-            Ok(format!(
-                "created token {} for {name}, expiring {expires}{scope}\nIt is shown only this once:\n{}",
-                created.id,
-                created.token.expose()
-            ))
-        }
-        TokenCommand::List { db } => {
-            let tokens = api_token::list(&mut *open(&db)?.get()?, None)?;
-            let mut out = format!(
-                "{:<6} {:<20} {:<12} {:<20} {:<22} {:<22} {:<24} status",
-                "ID", "USER", "PREFIX", "LABEL", "LAST USED", "EXPIRES", "MAY INVOKE"
-            );
-            for api_token::Listed { token: t, owner, scope } in tokens {
-                let used = t.last_used_at.map_or_else(|| "never".to_owned(), format_time);
-                let expires = t.expires_at.map_or_else(|| "never".to_owned(), format_time);
-                let restricted = match scope {
-                    Scope::Everything => "anything".to_owned(),
-                    Scope::InvokeOnly(allowed) => {
-                        allowed.into_iter().map(|(_, link)| link).collect::<Vec<_>>().join(",")
-                    }
-                };
-                out += &format!(
-                    "\n{:<6} {:<20} {:<12} {:<20} {:<22} {:<22} {:<24} {}",
-                    t.id,
-                    owner,
-                    format!("{}…", t.prefix),
-                    t.label,
-                    used,
-                    expires,
-                    restricted,
-                    t.status(now),
-                );
-            }
-            Ok(out)
-        }
-        TokenCommand::Revoke { id, db } => {
-            if api_token::revoke(&mut *open(&db)?.get()?, id, now)? {
-                Ok(format!("token {id} revoked"))
-            } else {
-                Err(AppError::BadRequest(format!("no active token with id {id}")))
-            }
-        }
-    }
+/// Records a change made at the command line to user `name`.
+fn recorded(
+    c: &mut DbConn,
+    action: &str,
+    name: &str,
+    details: serde_json::Value,
+    now: i64,
+) -> diesel::QueryResult<()> {
+    audit::record(c, By::CLI.event(action, "user", name, details), now)
 }
 
 /// What `migrate` found or did, and whether anything is left pending (`--check`'s exit status).

@@ -2,10 +2,12 @@
 //! sides stay thin by calling these.
 
 pub mod access_tokens;
+pub mod audit;
 pub mod authorize;
 pub mod captured;
 pub mod connections;
 pub mod entrust;
 pub mod invoke;
 pub mod services;
+pub mod sign_in;
 pub mod tokens;

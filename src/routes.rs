@@ -160,6 +160,9 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/admin/settings/portal", Admin, || {
             web::post().to(pages::settings::update_portal_settings)
         }),
+        r(M::POST, "/admin/settings/retention", Admin, || {
+            web::post().to(pages::settings::update_audit_retention)
+        }),
         r(M::GET, "/admin/settings/notifications", Admin, || {
             web::get().to(pages::notifications::list_endpoints)
         }),
@@ -188,7 +191,11 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/admin/tokens/new", Admin, || web::get().to(pages::tokens::new_token)),
         r(M::POST, "/admin/tokens/{id}/revoke", Admin, || web::post().to(pages::tokens::revoke_token)),
         r(M::GET, "/admin/users", Admin, || web::get().to(pages::users::list_users)),
+        r(M::GET, "/admin/audit", Admin, || web::get().to(pages::audit::list_audit)),
+        r(M::GET, "/admin/audit/export.csv", Admin, || web::get().to(pages::audit::export_csv)),
+        r(M::GET, "/admin/audit/export.json", Admin, || web::get().to(pages::audit::export_json)),
         r(M::GET, "/api/v1/me", Api, || web::get().to(api::me::show_me)),
+        r(M::GET, "/api/v1/audit", Api, || web::get().to(api::audit::list_audit)),
         r(M::GET, "/api/v1/openapi.json", Public, || web::get().to(api::openapi::document)),
         r(M::GET, "/api/v1/services", Api, || web::get().to(api::services::list_services)),
         r(M::POST, "/api/v1/services", Api, || web::post().to(api::services::create_service)),

@@ -1,6 +1,7 @@
 //! The HTML app: thin handlers, one file per area, rendering askama templates through `render`.
 
 pub mod assets;
+pub mod audit;
 pub mod connection_actions;
 pub mod connection_view;
 pub mod connections;

@@ -8,12 +8,12 @@ use url::{Host, Url};
 
 use super::events::Event;
 use super::signature::new_secret;
+use crate::auth::actor::Actor;
 use crate::crypto::Secret;
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
-use crate::models::audit::{self, Event as Audit};
-use crate::models::user::User;
-use crate::models::webhook::{self, EndpointInput, MAILTO};
+use crate::models::audit;
+use crate::models::webhook::{self, Endpoint, EndpointInput, MAILTO};
 use crate::outbound::AddressPolicy;
 use crate::state::AppState;
 
@@ -104,29 +104,44 @@ pub async fn validate(state: &AppState, raw: RawEndpoint) -> Result<EndpointInpu
 }
 
 fn audited(
-    actor: &User,
+    c: &mut crate::db::DbConn,
+    actor: &Actor,
     action: &'static str,
     id: i64,
-    url: &str,
+    details: serde_json::Value,
     now: i64,
-) -> impl FnOnce(&mut crate::db::DbConn) -> diesel::QueryResult<()> {
-    let (actor_id, actor_name, target, details) =
-        (actor.id, actor.username.clone(), id.to_string(), serde_json::json!({ "url": url }));
-    move |c| {
-        let event = Audit {
-            actor_id: Some(actor_id),
-            actor: &actor_name,
-            action,
-            target_type: "webhook",
-            target: &target,
-            details,
-        };
-        audit::record(c, event, now)
-    }
+) -> diesel::QueryResult<()> {
+    let target = id.to_string();
+    audit::record(c, actor.by().event(action, "webhook", &target, details), now)
+}
+
+/// What an audit entry shows of an endpoint (its signing secret never).
+fn shown(
+    url: &str,
+    description: &str,
+    events: &[String],
+    enabled: bool,
+    email_owner: bool,
+) -> serde_json::Value {
+    serde_json::json!({
+        "url": url, "description": description, "events": events, "enabled": enabled, "email_owner": email_owner,
+    })
+}
+
+fn shown_input(e: &EndpointInput) -> serde_json::Value {
+    shown(&e.url, &e.description, &e.events, e.enabled, e.email_owner)
+}
+
+fn shown_endpoint(e: &Endpoint) -> serde_json::Value {
+    shown(&e.url, &e.description, &e.events(), e.enabled, e.email_owner)
 }
 
 /// Stores a new endpoint; returns its id and its signing secret, which is shown this once.
-pub async fn create(state: &AppState, actor: &User, input: EndpointInput) -> Result<(i64, Secret), AppError> {
+pub async fn create(
+    state: &AppState,
+    actor: &Actor,
+    input: EndpointInput,
+) -> Result<(i64, Secret), AppError> {
     let secret = new_secret()?;
     let (keyring, sealed, now, actor) =
         (state.keyring.clone(), secret.clone(), state.clock.now(), actor.clone());
@@ -135,7 +150,7 @@ pub async fn create(state: &AppState, actor: &User, input: EndpointInput) -> Res
         .run(move |c| {
             crate::db::write_tx(c, |c| {
                 let id = webhook::insert(c, &keyring, &input, &sealed, now)?;
-                audited(&actor, "webhook.create", id, &input.url, now)(c)?;
+                audited(c, &actor, "webhook.create", id, shown_input(&input), now)?;
                 Ok::<_, AppError>(id)
             })
         })
@@ -143,16 +158,21 @@ pub async fn create(state: &AppState, actor: &User, input: EndpointInput) -> Res
     Ok((id, secret))
 }
 
-pub async fn update(state: &AppState, actor: &User, id: i64, input: EndpointInput) -> Result<(), AppError> {
+pub async fn update(state: &AppState, actor: &Actor, id: i64, input: EndpointInput) -> Result<(), AppError> {
     let (now, actor) = (state.clock.now(), actor.clone());
     state
         .db
         .run(move |c| {
             crate::db::write_tx(c, |c| {
+                let before = webhook::find(c, id)?.ok_or(AppError::NotFound)?;
                 if webhook::update(c, id, &input, now)? == 0 {
                     return Err(AppError::NotFound);
                 }
-                audited(&actor, "webhook.update", id, &input.url, now)(c)?;
+                let (was, is) = (shown_endpoint(&before), shown_input(&input));
+                let fields = ["url", "description", "events", "enabled", "email_owner"]
+                    .map(|f| (f, was[f].clone(), is[f].clone()));
+                let details = serde_json::json!({ "url": input.url, "fields": audit::changes(fields) });
+                audited(c, &actor, "webhook.update", id, details, now)?;
                 Ok(())
             })
         })
@@ -160,7 +180,7 @@ pub async fn update(state: &AppState, actor: &User, id: i64, input: EndpointInpu
 }
 
 /// Removes an endpoint and its delivery log.
-pub async fn delete(state: &AppState, actor: &User, id: i64) -> Result<(), AppError> {
+pub async fn delete(state: &AppState, actor: &Actor, id: i64) -> Result<(), AppError> {
     let (now, actor) = (state.clock.now(), actor.clone());
     state
         .db
@@ -168,7 +188,7 @@ pub async fn delete(state: &AppState, actor: &User, id: i64) -> Result<(), AppEr
             crate::db::write_tx(c, |c| {
                 let endpoint = webhook::find(c, id)?.ok_or(AppError::NotFound)?;
                 webhook::delete(c, id)?;
-                audited(&actor, "webhook.delete", id, &endpoint.url, now)(c)?;
+                audited(c, &actor, "webhook.delete", id, shown_endpoint(&endpoint), now)?;
                 Ok(())
             })
         })
@@ -197,24 +217,37 @@ pub async fn send_test(state: &actix_web::web::Data<AppState>, id: i64) -> Resul
 /// Stores the SMTP server's settings (a blank password keeps the stored one).
 pub async fn save_smtp(
     state: &AppState,
-    actor: &User,
+    actor: &Actor,
     input: crate::models::smtp::SmtpInput,
 ) -> Result<(), AppError> {
+    use crate::models::smtp;
     let (keyring, now, actor) = (state.keyring.clone(), state.clock.now(), actor.clone());
     state
         .db
         .run(move |c| {
             crate::db::write_tx(c, |c| {
-                crate::models::smtp::put(c, &keyring, &input, now)?;
-                let details = serde_json::json!({ "host": input.host, "port": input.port });
-                let event = Audit {
-                    actor_id: Some(actor.id),
-                    actor: &actor.username,
-                    action: "settings.update",
-                    target_type: "settings",
-                    target: "smtp",
-                    details,
+                let before = smtp::get(c)?;
+                smtp::put(c, &keyring, &input, now)?;
+                let after = smtp::get(c)?;
+                let shown = |s: &Option<smtp::Smtp>| {
+                    s.as_ref().map_or(serde_json::Value::Null, |s| {
+                        serde_json::json!({
+                            "host": s.host, "port": s.port, "security": s.security, "username": s.username,
+                            "from_address": s.from_address, "password_set": s.has_password(),
+                        })
+                    })
                 };
+                let (was, is) = (shown(&before), shown(&after));
+                let fields = ["host", "port", "security", "username", "from_address", "password_set"]
+                    .map(|f| (f, was.get(f).cloned().unwrap_or_default(), is[f].clone()));
+                let mut changed: Vec<&str> = Vec::new();
+                if input.password.is_some() {
+                    changed.push("password");
+                }
+                let details = serde_json::json!({
+                    "host": input.host, "port": input.port, "fields": audit::changes(fields), "changed": changed,
+                });
+                let event = actor.by().event("settings.update", "settings", "smtp", details);
                 Ok::<_, AppError>(audit::record(c, event, now)?)
             })
         })

@@ -2,6 +2,7 @@
 //! function per area (`meta_paths`, `services_paths`, `connections::paths`); `tests/it/openapi.rs`
 //! checks them against THE route table both ways, so a new `/api/v1` route cannot ship undocumented.
 
+mod audit;
 mod connections;
 mod schemas;
 mod service_inputs;
@@ -20,7 +21,15 @@ pub async fn document() -> HttpResponse {
 /// The whole document.
 pub fn spec() -> Value {
     let mut paths = Map::new();
-    for area in [meta_paths(), services_paths(), templates::paths(), connections::paths(), tokens::paths()] {
+    let areas = [
+        meta_paths(),
+        services_paths(),
+        templates::paths(),
+        connections::paths(),
+        tokens::paths(),
+        audit::paths(),
+    ];
+    for area in areas {
         paths.extend(area);
     }
     let mut parameters = parameters();
@@ -29,6 +38,7 @@ pub fn spec() -> Value {
     schemas.extend(connections::schemas());
     schemas.extend(templates::schemas());
     schemas.extend(tokens::schemas());
+    schemas.extend(audit::schemas());
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -57,6 +67,7 @@ pub fn spec() -> Value {
                 "description": "Connections to a service: stored credentials, used without revealing them.",
             },
             { "name": "tokens", "description": "API tokens: expiring, and restricted for scripts." },
+            { "name": "audit", "description": "The audit log: who changed what, from where. Read-only." },
         ],
         "paths": paths,
         "components": {
@@ -313,7 +324,11 @@ fn responses() -> Value {
         "schema": { "type": "integer", "example": 5 },
     } });
     json!({
-        "BadRequest": error_response("The query string could not be read.", "Error"),
+        "BadRequest": error_response(
+            "The query string could not be read, or a value in it (a cursor, a date) is not one the \
+             operation takes.",
+            "Error",
+        ),
         "Unauthorized": unauthorized,
         "Forbidden": error_response(
             "The token's user is not an SDAdmin, or the token is restricted to invoking other connections \

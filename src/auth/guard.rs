@@ -8,6 +8,7 @@ use std::pin::Pin;
 use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest};
 
+use crate::auth::actor::{Actor, client_address};
 use crate::auth::session::{self, SignedIn};
 use crate::cache::Cache;
 use crate::error::AppError;
@@ -69,13 +70,18 @@ impl FromRequest for SignedIn {
     }
 }
 
-/// A signed-in SDAdmin, from the session cookie.
+/// A signed-in SDAdmin, from the session cookie, and the client address of the request.
 #[derive(Debug, Clone)]
-pub struct Admin(pub SignedIn);
+pub struct Admin(pub SignedIn, Option<String>);
 
 impl Admin {
     pub fn user(&self) -> &User {
         &self.0.user
+    }
+
+    /// The user with the request's address, for an audited change.
+    pub fn actor(&self) -> Actor {
+        Actor { user: self.0.user.clone(), source: self.1.clone() }
     }
 }
 
@@ -93,7 +99,7 @@ impl FromRequest for Admin {
             if req.method() == actix_web::http::Method::GET {
                 note_attention(&req).await;
             }
-            Ok(Admin(signed_in))
+            Ok(Admin(signed_in, client_address(&req)))
         })
     }
 }
@@ -127,7 +133,7 @@ async fn bearer(req: &HttpRequest) -> Result<LiveToken, AppError> {
     let hash = sha256_hex(token);
     let state = session::state(req)?;
     let now = state.clock.now();
-    let address = req.peer_addr().map(|a| a.ip().to_string());
+    let address = client_address(req);
     let found = live_token(&state, hash, now, address).await?;
     let Some(found) = found.filter(|found| !found.user.disabled) else {
         return Err(AppError::Unauthenticated);
@@ -141,10 +147,10 @@ async fn bearer(req: &HttpRequest) -> Result<LiveToken, AppError> {
     Ok(found)
 }
 
-/// An SDAdmin authenticated by an unrestricted API token. A restricted token gets 403 with the
-/// connections it may invoke.
+/// An SDAdmin authenticated by an unrestricted API token, with the request's client address (it
+/// reads as the `User`). A restricted token gets 403 with the connections it may invoke.
 #[derive(Debug, Clone)]
-pub struct ApiAdmin(pub User);
+pub struct ApiAdmin(pub Actor);
 
 impl FromRequest for ApiAdmin {
     type Error = AppError;
@@ -157,7 +163,7 @@ impl FromRequest for ApiAdmin {
             if found.scope != Scope::Everything {
                 return Err(AppError::Forbidden(found.scope.refusal()));
             }
-            Ok(ApiAdmin(found.user))
+            Ok(ApiAdmin(Actor::new(found.user, &req)))
         })
     }
 }

@@ -12,6 +12,7 @@ use crate::crypto::{Keyring, Secret};
 use crate::db::Db;
 use crate::error::AppError;
 use crate::keys::{self, KeySource, RewrapOptions};
+use crate::models::audit::By;
 
 /// Where the keyring comes from: the same settings as `serve`.
 #[derive(Debug, Args)]
@@ -104,6 +105,12 @@ pub fn run_keys(command: KeysCommand) -> Result<String, AppError> {
             let options = RewrapOptions { batch_size, max_batches };
             let mut print = |line: &str| println!("{line}");
             let done = keys::rewrap(&mut *db.get()?, &keyring, options, &mut print)?;
+            let details = serde_json::json!({
+                "resealed": done.resealed, "batches": done.batches, "stopped_early": done.stopped_early,
+            });
+            let active = keyring.active_kid();
+            let event = By::CLI.event("key.rewrap", "encryption_key", &active, details);
+            crate::models::audit::record(&mut *db.get()?, event, now)?;
             let mut out = format!(
                 "re-sealed {} value(s) under {} in {} batch(es)",
                 done.resealed,

@@ -67,6 +67,13 @@ diesel::table! {
         target_type -> Text,
         target -> Text,
         details -> Text,
+        source -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    audit_prune_gate (id) {
+        id -> Integer,
     }
 }
 

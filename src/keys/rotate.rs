@@ -2,7 +2,8 @@
 //! keyring against the database (as start-up does), and orders its two writes so that a crash
 //! between them leaves a keyring every instance can still start with: the file gains a key before
 //! the database records its id, and the database forgets an id before the file loses its key. Both
-//! hold the key file's lock from reading the keyring to writing it.
+//! hold the key file's lock from reading the keyring to writing it. Both are operators' commands,
+//! recorded in the audit log as `cli`.
 
 use diesel::prelude::*;
 
@@ -14,6 +15,7 @@ use crate::crypto::Secret;
 use crate::db::schema::encryption_key_ids;
 use crate::db::{Db, write_tx};
 use crate::error::AppError;
+use crate::models::audit::{self, By};
 
 /// Generates a new key, writes it into the key file as the active key (keeping the others) and
 /// records its id and check value. Returns what to tell the operator.
@@ -27,6 +29,8 @@ pub fn rotate(config: &Config, db: &Db, now: i64) -> Result<String, AppError> {
     let rotated = keyring.with_new_active(&kid)?;
     replace_key_file(&path, &Secret::new(rotated.to_spec()))?;
     check_database_key_ids(db, &rotated, now)?;
+    let details = serde_json::json!({ "active": kid, "kept": keyring.kids() });
+    audit::record(&mut *db.get()?, By::CLI.event("key.rotate", "encryption_key", &kid, details), now)?;
     let next = match config.encryption_keys_reload_secs {
         0 => format!(
             "restart every instance so that it seals with {kid} and opens what others seal with it, then \
@@ -75,6 +79,8 @@ pub fn retire(config: &Config, db: &Db, kid: &str, now: i64) -> Result<String, A
             )));
         }
         diesel::delete(encryption_key_ids::table.find(kid)).execute(c)?;
+        let details = serde_json::json!({ "left": smaller.kids() });
+        audit::record(c, By::CLI.event("key.retire", "encryption_key", kid, details), now)?;
         Ok(())
     })?;
     replace_key_file(&path, &Secret::new(smaller.to_spec()))?;

@@ -143,15 +143,18 @@ fn unlocked_at(now: i64) -> _ {
 /// ended), and the failure that brings it to `MAX_FAILED_LOGINS` locks the account until
 /// `now + LOCKOUT_SECS`. A locked account is left as it is: failures while locked neither extend the
 /// lock (which would let anyone keep an account locked for ever) nor count towards the next one.
-pub fn record_failure(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<()> {
+/// True when this failure locked the account.
+pub fn record_failure(conn: &mut DbConn, id: i64, now: i64) -> QueryResult<bool> {
     let counted = case_when(users::locked_until.is_null(), users::failed_logins + 1).otherwise(1);
     let locked_until =
         case_when(counted.ge(MAX_FAILED_LOGINS), (now + LOCKOUT_SECS).into_sql::<Nullable<BigInt>>())
             .otherwise(None::<i64>.into_sql::<Nullable<BigInt>>());
-    diesel::update(users::table.find(id).filter(unlocked_at(now)))
+    let locked: Vec<Option<i64>> = diesel::update(users::table.find(id).filter(unlocked_at(now)))
         .set((users::failed_logins.eq(counted), users::locked_until.eq(locked_until)))
-        .execute(conn)
-        .map(drop)
+        .returning(users::locked_until)
+        .get_results(conn)?;
+    // Only an unlocked account is updated: a lock in the row is this failure's.
+    Ok(locked.first().is_some_and(Option::is_some))
 }
 
 /// Admits a sign-in whose password was right: clears the count, in the same statement that checks

@@ -2,13 +2,13 @@
 //! callback that completes it exactly once, and the Client Credentials grant.
 
 use crate::alerts::events::{self as alerts, Event};
+use crate::auth::actor::Actor;
 use crate::domain::connection as rules;
 use crate::domain::service::{GrantType, callback_url};
 use crate::error::AppError;
 use crate::models::connection::{self as connections, NewTokens};
 use crate::models::oauth_flow::{self, NewFlow};
 use crate::models::setting;
-use crate::models::user::User;
 use crate::oauth;
 use crate::ops::captured;
 use crate::ops::connections::{ConnectionView, Loaded, ensure_owner, load, record};
@@ -19,7 +19,7 @@ use crate::state::AppState;
 /// Starts an authorization-code flow and returns the provider's consent URL.
 pub async fn start_authorization(
     state: &AppState,
-    actor: &User,
+    actor: &Actor,
     link_name: &str,
     session_hash: Option<String>,
 ) -> Result<url::Url, AppError> {
@@ -126,7 +126,7 @@ async fn store_token_set(
 /// Connects a Client Credentials connection: the token request is made at once.
 pub async fn connect_client_credentials(
     state: &AppState,
-    actor: &User,
+    actor: &Actor,
     link_name: &str,
 ) -> Result<ConnectionView, AppError> {
     let loaded = load(state, link_name).await?;
@@ -196,7 +196,7 @@ pub enum CallbackOutcome {
 /// exchanged exactly once.
 pub async fn finish_authorization(
     state: &AppState,
-    user: &User,
+    user: &Actor,
     session_hash: &str,
     params: CallbackParams,
 ) -> Result<CallbackOutcome, AppError> {

@@ -5,12 +5,13 @@
 use std::sync::Arc;
 
 use crate::alerts::events::{self as alerts, Event as Alert};
+use crate::auth::actor::Actor;
 use crate::domain::connection::{self as rules, ConnectionInput, CredentialInput, Status};
 use crate::domain::destinations::{self, Role};
 use crate::domain::validate::push;
 use crate::domain::variables::{self, Values};
 use crate::error::{AppError, FieldErrors};
-use crate::models::audit::{self, Event};
+use crate::models::audit;
 use crate::models::connection as connections;
 pub use crate::models::connection::Loaded;
 use crate::models::service as services;
@@ -60,26 +61,15 @@ pub(crate) fn ensure_owner(loaded: &Loaded, actor: &User, what: &str) -> Result<
 
 pub(crate) async fn record(
     state: &AppState,
-    actor: &User,
+    actor: &Actor,
     action: &'static str,
     target: &str,
     details: serde_json::Value,
 ) -> Result<(), AppError> {
-    let (actor_id, actor_name, target, now) =
-        (actor.id, actor.username.clone(), target.to_owned(), state.clock.now());
+    let (actor, target, now) = (actor.clone(), target.to_owned(), state.clock.now());
     state
         .db
-        .run(move |c| {
-            let event = Event {
-                actor_id: Some(actor_id),
-                actor: &actor_name,
-                action,
-                target_type: "connection",
-                target: &target,
-                details,
-            };
-            Ok(audit::record(c, event, now)?)
-        })
+        .run(move |c| Ok(audit::record(c, actor.by().event(action, "connection", &target, details), now)?))
         .await
 }
 
@@ -92,7 +82,7 @@ fn invalid(field: &str, message: impl Into<String>) -> AppError {
 /// Validates and stores a new connection owned by `actor`.
 pub async fn create(
     state: &AppState,
-    actor: &User,
+    actor: &Actor,
     input: ConnectionInput,
 ) -> Result<ConnectionView, AppError> {
     // Only a well-formed link name is looked up (a NUL byte, for one, is an error in PostgreSQL).
@@ -119,7 +109,7 @@ pub async fn create(
     let (Some(service), Some(name), Some(link), true) = (service, name, link, errors.is_empty()) else {
         return Err(AppError::Invalid(errors));
     };
-    let (owner_id, owner, now) = (actor.id, actor.username.clone(), state.clock.now());
+    let (owner_id, owner, by, now) = (actor.id, actor.username.clone(), actor.clone(), state.clock.now());
     let loaded = state
         .db
         .run(move |c| {
@@ -142,20 +132,9 @@ pub async fn create(
                     other => other?,
                 };
                 let details = serde_json::json!({
-                    "service": service.link_name, "scopes": scopes, "variables": values,
+                    "name": name, "service": service.link_name, "scopes": scopes, "variables": values,
                 });
-                audit::record(
-                    c,
-                    Event {
-                        actor_id: Some(owner_id),
-                        actor: &owner,
-                        action: "connection.create",
-                        target_type: "connection",
-                        target: &link,
-                        details,
-                    },
-                    now,
-                )?;
+                audit::record(c, by.by().event("connection.create", "connection", &link, details), now)?;
                 alerts::connection_event(c, Alert::Created, id, now)?;
                 Ok(Loaded::new(connections::find_by_id(c, id)?, service, owner.clone()))
             })
@@ -168,7 +147,7 @@ pub async fn create(
 /// set Not connected with a message saying why. Returns the view and whether that happened.
 pub async fn update(
     state: &AppState,
-    actor: &User,
+    actor: &Actor,
     link_name: &str,
     input: ConnectionInput,
 ) -> Result<(ConnectionView, bool), AppError> {
@@ -208,23 +187,31 @@ pub async fn update(
     let reset = (scopes_changed && loaded.row.status() != Status::NotConnected && config.oauth().is_some())
         .then_some("The scopes changed: reconnect to grant them.");
     let (id, now) = (loaded.row.id, state.clock.now());
-    let stored_scopes = scopes.clone();
-    state.db.run(move |c| Ok(connections::update_meta(c, id, &name, &stored_scopes, reset, now)?)).await?;
-    let mut changed = vec![];
-    if input.name.as_deref().is_some_and(|n| n.trim() != loaded.row.name) {
+    let (stored_name, stored_scopes) = (name.clone(), scopes.clone());
+    state
+        .db
+        .run(move |c| Ok(connections::update_meta(c, id, &stored_name, &stored_scopes, reset, now)?))
+        .await?;
+    let (mut changed, mut fields) = (vec![], serde_json::Map::new());
+    if name != loaded.row.name {
         changed.push("name");
+        fields.insert("name".into(), serde_json::json!({ "before": loaded.row.name, "after": name }));
     }
     if scopes_changed {
         changed.push("scopes");
+        let before = loaded.row.scopes_requested();
+        fields.insert("scopes".into(), serde_json::json!({ "before": before, "after": scopes }));
     }
-    record(state, actor, "connection.update", link_name, serde_json::json!({ "changed": changed })).await?;
+    let details =
+        serde_json::json!({ "changed": changed, "fields": fields, "reconnect_needed": reset.is_some() });
+    record(state, actor, "connection.update", link_name, details).await?;
     Ok((load(state, link_name).await?.view(), reset.is_some()))
 }
 
 /// Stores API key or Basic credentials (replacing any): Connected.
 pub async fn connect_with_credentials(
     state: &AppState,
-    actor: &User,
+    actor: &Actor,
     link_name: &str,
     input: CredentialInput,
 ) -> Result<ConnectionView, AppError> {
@@ -246,8 +233,10 @@ pub async fn connect_with_credentials(
             })
         })
         .await?;
-    record(state, actor, "connection.connect", link_name, serde_json::json!({ "method": "credentials" }))
-        .await?;
+    let status =
+        serde_json::json!({ "before": loaded.row.status().as_str(), "after": Status::Connected.as_str() });
+    let details = serde_json::json!({ "method": "credentials", "status": status });
+    record(state, actor, "connection.connect", link_name, details).await?;
     Ok(load(state, link_name).await?.view())
 }
 
@@ -305,7 +294,7 @@ async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppE
 }
 
 /// Revokes a connection: Disconnected, credentials gone, the outcome recorded.
-pub async fn revoke(state: &AppState, actor: &User, link_name: &str) -> Result<String, AppError> {
+pub async fn revoke(state: &AppState, actor: &Actor, link_name: &str) -> Result<String, AppError> {
     let loaded = load(state, link_name).await?;
     let outcome = revoke_stored(state, &loaded).await?;
     let (id, now, recorded) = (loaded.row.id, state.clock.now(), outcome.clone());
@@ -330,7 +319,7 @@ pub async fn revoke(state: &AppState, actor: &User, link_name: &str) -> Result<S
 }
 
 /// Revokes (as above) and removes a connection; its link name becomes free.
-pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<String, AppError> {
+pub async fn delete(state: &AppState, actor: &Actor, link_name: &str) -> Result<String, AppError> {
     let loaded = load(state, link_name).await?;
     let outcome = revoke_stored(state, &loaded).await?;
     let (id, now) = (loaded.row.id, state.clock.now());

@@ -1,13 +1,13 @@
 //! Creating, changing and deleting custom services, with their audit entries.
 
+use crate::auth::actor::Actor;
 use crate::domain::destinations::{Destinations, Move};
 use crate::domain::service_input::{self, Existing, SecretChange, ServiceInput, ValidService};
 use crate::domain::validate::push;
 use crate::domain::variables;
 use crate::error::{Affected, AppError, FieldErrors};
-use crate::models::audit::{self, Event};
+use crate::models::audit;
 use crate::models::service::{self, Service, ServiceRow};
-use crate::models::user::User;
 use crate::models::{connection, destinations, setting};
 use crate::state::AppState;
 
@@ -48,45 +48,53 @@ fn link_taken() -> FieldErrors {
     errors
 }
 
-/// Names of the fields that differ between two services (for the audit log; never values of secrets):
-/// `name`, `auth_type`, `oauth2.client_id`, `api_key.params`, ….
-fn changed_fields(old: &Service, new: &ValidService) -> Vec<String> {
+/// The fields that differ between two services, for the audit log: their names (`name`,
+/// `auth_type`, `oauth2.client_id`, `api_key.params`, …, and `client_secret` when a new one is
+/// entered) and, for all but the secret, their values before and after.
+fn changed_fields(
+    old: &Service,
+    new: &ValidService,
+) -> (Vec<String>, serde_json::Map<String, serde_json::Value>) {
+    use serde_json::json;
     let mut fields: Vec<String> = Vec::new();
-    for (field, changed) in [
-        ("name", old.name != new.name),
-        ("description", old.description != new.description),
-        ("api_base_url", old.api_base_url != new.api_base_url),
-        ("auth_type", old.config.auth_type() != new.config.auth_type()),
-        ("connection_variables", old.connection_variables != new.connection_variables),
-    ] {
-        if changed {
-            fields.push(field.to_owned());
+    let mut values = serde_json::Map::new();
+    let mut changed = |field: String, before: serde_json::Value, after: serde_json::Value| {
+        if before != after {
+            fields.push(field.clone());
+            values.insert(field, json!({ "before": before, "after": after }));
         }
-    }
+    };
+    changed("name".into(), json!(old.name), json!(new.name));
+    changed("description".into(), json!(old.description), json!(new.description));
+    changed("api_base_url".into(), json!(old.api_base_url), json!(new.api_base_url));
+    changed(
+        "auth_type".into(),
+        json!(old.config.auth_type().as_str()),
+        json!(new.config.auth_type().as_str()),
+    );
+    changed("connection_variables".into(), json!(old.connection_variables), json!(new.connection_variables));
     if old.config.auth_type() == new.config.auth_type() && old.config != new.config {
         // The settings of one type, compared setting by setting (they hold no secret).
         let prefix = new.config.auth_type().as_str();
         match (serde_json::to_value(&old.config), serde_json::to_value(&new.config)) {
             (Ok(serde_json::Value::Object(before)), Ok(serde_json::Value::Object(after))) => {
-                fields.extend(
-                    after
-                        .iter()
-                        .filter(|(k, v)| before.get(*k) != Some(*v))
-                        .map(|(k, _)| format!("{prefix}.{k}")),
-                );
+                for (k, v) in &after {
+                    let was = before.get(k).cloned().unwrap_or(serde_json::Value::Null);
+                    changed(format!("{prefix}.{k}"), was, v.clone());
+                }
             }
-            _ => fields.push(prefix.to_owned()),
+            _ => changed(prefix.to_owned(), json!(false), json!(true)),
         }
     }
     if matches!(new.client_secret, SecretChange::Set(_)) {
         fields.push("client_secret".to_owned());
     }
-    fields
+    (fields, values)
 }
 
 /// Validates and stores a new service with its audit entry, in one transaction. A taken link name —
 /// also when another request takes it at the same moment — is a field error, not a failure.
-pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Result<Service, AppError> {
+pub async fn create(state: &AppState, actor: &Actor, input: ServiceInput) -> Result<Service, AppError> {
     let template = input.template.as_deref().map(str::trim).filter(|id| !id.is_empty());
     let found = template.map(|id| crate::catalogue::find(id).map(|t| (t.id.clone(), t.version)));
     let spec = match service_input::validate(&input, state.config.outbound_allow_http, None) {
@@ -104,8 +112,7 @@ pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Resu
         }
     };
     let template = found.flatten();
-    let (keyring, actor_name, actor_id, now) =
-        (state.keyring.clone(), actor.username.clone(), actor.id, state.clock.now());
+    let (keyring, actor, now) = (state.keyring.clone(), actor.clone(), state.clock.now());
     let created = state
         .db
         .run(move |c| {
@@ -113,7 +120,7 @@ pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Resu
                 if service::find(c, &spec.link_name)?.is_some() {
                     return Err(AppError::Invalid(link_taken()));
                 }
-                let id = match service::insert(c, &keyring, &spec, &actor_name, now) {
+                let id = match service::insert(c, &keyring, &spec, &actor.username, now) {
                     Err(AppError::Db(e)) if crate::db::is_unique_violation(&e) => {
                         return Err(AppError::Invalid(link_taken()));
                     }
@@ -125,18 +132,8 @@ pub async fn create(state: &AppState, actor: &User, input: ServiceInput) -> Resu
                     service::set_template(c, id, template_id, *version)?;
                     details["template"] = serde_json::json!(format!("{template_id} v{version}"));
                 }
-                audit::record(
-                    c,
-                    Event {
-                        actor_id: Some(actor_id),
-                        actor: &actor_name,
-                        action: "service.create",
-                        target_type: "service",
-                        target: &spec.link_name,
-                        details,
-                    },
-                    now,
-                )?;
+                let event = actor.by().event("service.create", "service", &spec.link_name, details);
+                audit::record(c, event, now)?;
                 service::find_by_id(c, id)?.view()
             })
         })
@@ -162,7 +159,7 @@ pub enum UpdateMode {
 /// transaction, and the audit entry lists them.
 pub async fn update(
     state: &AppState,
-    actor: &User,
+    actor: &Actor,
     link_name: &str,
     input: ServiceInput,
     mode: UpdateMode,
@@ -170,7 +167,7 @@ pub async fn update(
 ) -> Result<Service, AppError> {
     let (link, allow_http, keyring) =
         (link_from_url(link_name)?, state.config.outbound_allow_http, state.keyring.clone());
-    let (actor_name, actor_id, now) = (actor.username.clone(), actor.id, state.clock.now());
+    let (actor, now) = (actor.clone(), state.clock.now());
     let updated = state
         .db
         .run(move |c| {
@@ -195,11 +192,12 @@ pub async fn update(
                 let new_destinations = Destinations::of(spec.api_base_url.as_deref(), &spec.config);
                 check_client_secret_moves(&row, &spec, &new_destinations)?;
                 let set_aside = connections_set_aside(c, &old, &spec, &new_destinations, confirmed)?;
-                service::update(c, &keyring, row.id, &spec, &actor_name, now)?;
+                service::update(c, &keyring, row.id, &spec, &actor.username, now)?;
                 for (holder, moves) in &set_aside {
                     let message = format!(
-                        "{actor_name} changed where the service “{}” sends credentials ({}). The owner must \
+                        "{} changed where the service “{}” sends credentials ({}). The owner must \
                          reconnect to entrust this connection's credentials to the new address.",
+                        actor.username,
                         spec.name,
                         moves.iter().map(Move::describe).collect::<Vec<_>>().join("; ")
                     );
@@ -209,20 +207,16 @@ pub async fn update(
                 let moved: Vec<String> =
                     old_destinations.moves_to(&new_destinations).iter().map(Move::describe).collect();
                 let reconnect: Vec<&str> = set_aside.iter().map(|(h, _)| h.link_name.as_str()).collect();
+                let (changed, values) = changed_fields(&old, &spec);
+                let details = serde_json::json!({
+                    "changed": changed,
+                    "fields": values,
+                    "destinations_moved": moved,
+                    "connections_set_aside": reconnect,
+                });
                 audit::record(
                     c,
-                    Event {
-                        actor_id: Some(actor_id),
-                        actor: &actor_name,
-                        action: "service.update",
-                        target_type: "service",
-                        target: &spec.link_name,
-                        details: serde_json::json!({
-                            "changed": changed_fields(&old, &spec),
-                            "destinations_moved": moved,
-                            "connections_set_aside": reconnect,
-                        }),
-                    },
+                    actor.by().event("service.update", "service", &spec.link_name, details),
                     now,
                 )?;
                 service::find_by_id(c, row.id)?.view()
@@ -308,9 +302,8 @@ fn connections_set_aside(
 }
 
 /// Deletes a service that no connection uses; otherwise a conflict naming the connections.
-pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<(), AppError> {
-    let (link, actor_name, actor_id, now) =
-        (link_from_url(link_name)?, actor.username.clone(), actor.id, state.clock.now());
+pub async fn delete(state: &AppState, actor: &Actor, link_name: &str) -> Result<(), AppError> {
+    let (link, actor, now) = (link_from_url(link_name)?, actor.clone(), state.clock.now());
     state
         .db
         .run(move |c| {
@@ -326,19 +319,8 @@ pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<(
                     )));
                 }
                 service::delete(c, row.id)?;
-                let details = serde_json::json!({ "name": row.name });
-                audit::record(
-                    c,
-                    Event {
-                        actor_id: Some(actor_id),
-                        actor: &actor_name,
-                        action: "service.delete",
-                        target_type: "service",
-                        target: &link,
-                        details,
-                    },
-                    now,
-                )?;
+                let details = serde_json::json!({ "name": row.name, "auth_type": row.auth_type.as_str() });
+                audit::record(c, actor.by().event("service.delete", "service", &link, details), now)?;
                 Ok(())
             })
         })

@@ -1,12 +1,13 @@
 //! API tokens, as the pages, the JSON API and the CLI create and revoke them: validate, store the
 //! hash (the token itself is returned once and kept nowhere), audit.
 
+use crate::auth::actor::Actor;
 use crate::crypto::Secret;
 use crate::db::DbConn;
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::models::api_token::{self, NewToken, Scope};
-use crate::models::audit::{self, Event};
+use crate::models::audit::{self, By};
 use crate::models::connection;
 use crate::models::user::User;
 use crate::random::{new_api_token, sha256_hex};
@@ -102,8 +103,15 @@ fn resolve(conn: &mut DbConn, links: &[String], errors: &mut FieldErrors) -> Res
     Ok(ids)
 }
 
-/// Creates a token for `owner` on this connection (the CLI's way in; the app's is `create`).
-pub fn create_in(conn: &mut DbConn, owner: &User, input: &TokenInput, now: i64) -> Result<Created, AppError> {
+/// Creates a token for `owner` on this connection, recorded as made `by` them or the CLI (the CLI's
+/// way in; the app's is `create`).
+pub fn create_in(
+    conn: &mut DbConn,
+    by: By<'_>,
+    owner: &User,
+    input: &TokenInput,
+    now: i64,
+) -> Result<Created, AppError> {
     let mut errors = FieldErrors::new();
     let (label, expires_at) = check(input, now, &mut errors);
     let restrict_to = match &input.connections {
@@ -133,34 +141,42 @@ pub fn create_in(conn: &mut DbConn, owner: &User, input: &TokenInput, now: i64) 
         let details = serde_json::json!({
             "label": label, "owner": owner.username, "expires_at": expires_at, "restricted_to": restricted_to,
         });
-        record(c, owner, "token.create", id, details, now)?;
+        record(c, by, "token.create", id, details, now)?;
         Ok(Created { id, token, listed })
     })
 }
 
-/// Creates a token for `owner`.
-pub async fn create(state: &AppState, owner: &User, input: TokenInput) -> Result<Created, AppError> {
+/// Creates a token for `owner`, who asks for it.
+pub async fn create(state: &AppState, owner: &Actor, input: TokenInput) -> Result<Created, AppError> {
     let (owner, now) = (owner.clone(), state.clock.now());
-    state.db.run(move |c| create_in(c, &owner, &input, now)).await
+    state.db.run(move |c| create_in(c, owner.by(), &owner, &input, now)).await
 }
 
 /// Revokes token `id` (any user's: every caller is an SDAdmin). Revoking a revoked token changes
 /// nothing; an unknown id is `NotFound`.
-pub async fn revoke(state: &AppState, actor: &User, id: i64) -> Result<api_token::Listed, AppError> {
+pub async fn revoke(state: &AppState, actor: &Actor, id: i64) -> Result<api_token::Listed, AppError> {
     let (actor, now) = (actor.clone(), state.clock.now());
-    state
-        .db
-        .run(move |c| {
-            crate::db::write_tx(c, |c| {
-                let found = api_token::find(c, id)?.ok_or(AppError::NotFound)?;
-                if api_token::revoke(c, id, now)? {
-                    let details = serde_json::json!({ "label": found.token.label, "owner": found.owner });
-                    record(c, &actor, "token.revoke", id, details, now)?;
-                }
-                Ok(api_token::find(c, id)?.unwrap_or(found))
-            })
-        })
-        .await
+    state.db.run(move |c| revoke_in(c, actor.by(), id, now)).await.map(|(listed, _)| listed)
+}
+
+/// Revokes token `id` on this connection, recorded as done `by` an admin or the CLI; an unknown id is
+/// `NotFound`. Revoking a revoked token changes and records nothing: the flag says whether this call
+/// revoked it.
+pub fn revoke_in(
+    conn: &mut DbConn,
+    by: By<'_>,
+    id: i64,
+    now: i64,
+) -> Result<(api_token::Listed, bool), AppError> {
+    crate::db::write_tx(conn, |c| {
+        let found = api_token::find(c, id)?.ok_or(AppError::NotFound)?;
+        let revoked = api_token::revoke(c, id, now)?;
+        if revoked {
+            let details = serde_json::json!({ "label": found.token.label, "owner": found.owner });
+            record(c, by, "token.revoke", id, details, now)?;
+        }
+        Ok((api_token::find(c, id)?.unwrap_or(found), revoked))
+    })
 }
 
 /// One user's tokens, or everyone's.
@@ -170,20 +186,12 @@ pub async fn list(state: &AppState, owner: Option<i64>) -> Result<Vec<api_token:
 
 fn record(
     conn: &mut DbConn,
-    actor: &User,
+    by: By<'_>,
     action: &str,
     id: i64,
     details: serde_json::Value,
     now: i64,
 ) -> Result<(), AppError> {
     let target = id.to_string();
-    let event = Event {
-        actor_id: Some(actor.id),
-        actor: &actor.username,
-        action,
-        target_type: "api_token",
-        target: &target,
-        details,
-    };
-    Ok(audit::record(conn, event, now)?)
+    Ok(audit::record(conn, by.event(action, "api_token", &target, details), now)?)
 }

@@ -119,11 +119,12 @@ pub async fn connect_connection(
     spend_connect_nonce(&state, &admin, &link, &nonce).await?;
     if action == ConnectAction::Consent {
         let session_hash = admin.0.session.id_hash.clone();
-        let url = crate::ops::authorize::start_authorization(&state, admin.user(), &link, Some(session_hash))
-            .await?;
+        let url =
+            crate::ops::authorize::start_authorization(&state, &admin.actor(), &link, Some(session_hash))
+                .await?;
         return Ok(HttpResponse::SeeOther().insert_header((LOCATION, url.to_string())).finish());
     }
-    match crate::ops::authorize::connect_client_credentials(&state, admin.user(), &link).await {
+    match crate::ops::authorize::connect_client_credentials(&state, &admin.actor(), &link).await {
         Ok(c) => Ok(see_other(
             &format!("/admin/connections/{}", c.link_name),
             Some("Connected: a token was obtained."),
@@ -172,7 +173,7 @@ pub async fn store_credentials(
         }
     }
     let username = input.username.clone().unwrap_or_default();
-    match ops::connect_with_credentials(&state, admin.user(), &link, input).await {
+    match ops::connect_with_credentials(&state, &admin.actor(), &link, input).await {
         Ok(c) => Ok(see_other(
             &format!("/admin/connections/{}", c.link_name),
             Some(&format!("“{}” is connected.", c.name)),
@@ -248,7 +249,7 @@ pub async fn revoke_connection(
     link: web::Path<String>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = ops::revoke(&state, admin.user(), &link).await?;
+    let outcome = ops::revoke(&state, &admin.actor(), &link).await?;
     Ok(see_other(&format!("/admin/connections/{link}"), Some(&format!("Revoked. {outcome}"))))
 }
 
@@ -258,7 +259,7 @@ pub async fn delete_connection(
     link: web::Path<String>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = ops::delete(&state, admin.user(), &link).await?;
+    let outcome = ops::delete(&state, &admin.actor(), &link).await?;
     Ok(see_other("/admin/connections", Some(&format!("Connection {link} deleted. {outcome}"))))
 }
 
@@ -275,7 +276,7 @@ pub async fn oauth_callback(
     let mut params = query.into_inner();
     params.query = url::form_urlencoded::parse(req.query_string().as_bytes()).into_owned().collect();
     // The code and state never stay in the address bar: every outcome is a redirect or an error page.
-    match crate::ops::authorize::finish_authorization(&state, admin.user(), &session_hash, params).await? {
+    match crate::ops::authorize::finish_authorization(&state, &admin.actor(), &session_hash, params).await? {
         CallbackOutcome::Connected { link_name, name } => Ok(see_other(
             &format!("/admin/connections/{link_name}"),
             Some(&format!("“{name}” is connected.")),

@@ -236,7 +236,7 @@ pub async fn create_connection(
         posted.input.link_name =
             Some(crate::domain::validate::suggest_link_name(posted.input.name.as_deref().unwrap_or("")));
     }
-    match ops::create(&state, admin.user(), posted.input.clone()).await {
+    match ops::create(&state, &admin.actor(), posted.input.clone()).await {
         Ok(created) if posted.action == "connect" => {
             Ok(see_other(&connect_url(&created.link_name, &admin.0, state.clock.now())?, None))
         }
@@ -361,7 +361,7 @@ pub async fn update_connection(
     if !is_oauth {
         input.scopes = None;
     }
-    match ops::update(&state, admin.user(), &link, input).await {
+    match ops::update(&state, &admin.actor(), &link, input).await {
         Ok((updated, _)) if posted.action == "reconnect" => {
             Ok(see_other(&connect_url(&updated.link_name, &admin.0, state.clock.now())?, None))
         }

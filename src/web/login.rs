@@ -8,12 +8,14 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::auth::actor::{client_address, client_ip};
 use crate::auth::csrf::SignOutForm;
 use crate::auth::session;
 use crate::crypto::Secret;
 use crate::error::AppError;
 use crate::input::Form;
-use crate::models::{session as sessions, user};
+use crate::models::user;
+use crate::ops::sign_in::{self, Refused};
 use crate::random::{random_urlsafe, same_token};
 use crate::state::AppState;
 use crate::web::{Layout, local_path, render_status, see_other};
@@ -100,7 +102,7 @@ pub async fn sign_in(
     let username = form.username.trim().to_owned();
     let refuse = |username| login_page(&req, StatusCode::UNAUTHORIZED, username, next, Some(SIGN_IN_FAILED));
     let now = state.clock.now();
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = client_ip(&req);
     if !state.sign_in_throttle.try_acquire(client, now) {
         tracing::info!(client = ?client, "sign-in refused: too many failures from this address");
         return refuse(username);
@@ -112,32 +114,28 @@ pub async fn sign_in(
         .hasher
         .verify(Secret::new(form.password), found.as_ref().map(|u| u.password_hash.clone()))
         .await?;
-    let Some(account) = found.filter(|u| !u.disabled && !u.is_locked(now)) else {
+    let source = client.map(|ip| ip.to_string());
+    let refused = match &found {
+        None => Some(Refused::UnknownUser),
+        Some(u) if u.disabled => Some(Refused::Disabled),
+        Some(u) if u.is_locked(now) => Some(Refused::Locked),
+        Some(_) if !ok => Some(Refused::WrongPassword),
+        Some(_) => None,
+    };
+    let account_id = found.as_ref().map(|u| u.id);
+    let (Some(account), None) = (found, refused) else {
+        let why = refused.unwrap_or(Refused::UnknownUser);
+        sign_in::refused(&state, &username, source, account_id, why).await?;
+        tracing::info!(reason = ?why, "failed sign-in");
         return refuse(username);
     };
-    let id = account.id;
-    if !ok {
-        state.db.run(move |conn| Ok(user::record_failure(conn, id, now)?)).await?;
-        tracing::info!(username = %account.username, "failed sign-in");
-        return refuse(username);
-    }
     // The account is checked again as the count is cleared: a burst of failures may have locked it
     // while this password was being checked.
-    let (idle, absolute) = (state.config.session_idle_secs, state.config.session_absolute_secs);
-    let admitted = state
-        .db
-        .run(move |conn| {
-            let admitted = user::record_success(conn, id, now)?;
-            if admitted {
-                sessions::delete_expired(conn, now - idle, now - absolute)?;
-            }
-            Ok(admitted)
-        })
-        .await?;
-    if !admitted {
+    if !sign_in::admitted(&state, &account, source).await? {
         tracing::info!(username = %account.username, "sign-in refused: the account was locked meanwhile");
         return refuse(username);
     }
+    let id = account.id;
     state.sign_in_throttle.release(client, now);
     // Any session the browser had before is dropped: sign-in always issues a fresh id.
     session::end(&state, &req).await?;
@@ -151,9 +149,10 @@ pub async fn sign_in(
 pub async fn sign_out(
     req: HttpRequest,
     state: web::Data<AppState>,
-    _form: SignOutForm,
+    form: SignOutForm,
 ) -> Result<HttpResponse, AppError> {
     session::end(&state, &req).await?;
+    sign_in::signed_out(&state, &form.0.user, client_address(&req)).await?;
     let mut res = see_other("/login", Some("You have signed out."));
     res.add_cookie(&session::removal_cookie(&state)).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(res)

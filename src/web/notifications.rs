@@ -199,7 +199,7 @@ pub async fn create_endpoint(
         Err(e) => return Err(e),
     };
     let email = input.url.starts_with(webhook::MAILTO);
-    let created = ops::create(&state, admin.user(), input).await?;
+    let created = ops::create(&state, &admin.actor(), input).await?;
     if email {
         // Nothing to show once: an email endpoint signs nothing.
         return Ok(see_other("/admin/settings/notifications", Some("Email endpoint added.")));
@@ -255,7 +255,7 @@ pub async fn update_endpoint(
     let raw = read_form(&form.form);
     match ops::validate(&state, raw.clone()).await {
         Ok(input) => {
-            ops::update(&state, admin.user(), id, input).await?;
+            ops::update(&state, &admin.actor(), id, input).await?;
             Ok(see_other(&format!("/admin/settings/notifications/{id}"), Some("Endpoint saved.")))
         }
         Err(AppError::Invalid(errors)) => {
@@ -283,7 +283,7 @@ pub async fn delete_endpoint(
     path: web::Path<String>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    ops::delete(&state, admin.user(), endpoint_id(&path)?).await?;
+    ops::delete(&state, &admin.actor(), endpoint_id(&path)?).await?;
     Ok(see_other("/admin/settings/notifications", Some("Endpoint deleted.")))
 }
 
@@ -307,7 +307,7 @@ pub async fn save_smtp(
     }
     match email::validate(&state, &raw).await {
         Ok(input) => {
-            ops::save_smtp(&state, admin.user(), input).await?;
+            ops::save_smtp(&state, &admin.actor(), input).await?;
             Ok(see_other("/admin/settings/notifications", Some("Email settings saved.")))
         }
         Err(AppError::Invalid(errors)) => {

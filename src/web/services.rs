@@ -230,9 +230,9 @@ async fn save(
 ) -> Result<crate::models::service::Service, AppError> {
     let input = posted.values.to_input(&posted.client_secret);
     match editing {
-        None => ops::create(state, admin.user(), input).await,
+        None => ops::create(state, &admin.actor(), input).await,
         Some(link) => {
-            ops::update(state, admin.user(), link, input, UpdateMode::Replace, posted.confirmed).await
+            ops::update(state, &admin.actor(), link, input, UpdateMode::Replace, posted.confirmed).await
         }
     }
 }
@@ -353,7 +353,7 @@ pub async fn delete_service(
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
     let d = ops::details(&state, &link).await?;
-    ops::delete(&state, admin.user(), &link).await?;
+    ops::delete(&state, &admin.actor(), &link).await?;
     Ok(see_other("/admin/services", Some(&format!("Service “{}” deleted.", d.service.name))))
 }
 

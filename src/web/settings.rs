@@ -1,4 +1,5 @@
-//! Admin > General Settings > Advanced Portal Settings: the alias URL every callback URL derives from.
+//! Admin > General Settings > Advanced Portal Settings: the alias URL every callback URL derives from,
+//! and how long the audit log keeps its entries.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -9,8 +10,9 @@ use crate::auth::csrf::CsrfForm;
 use crate::auth::guard::Admin;
 use crate::domain::service::callback_url;
 use crate::error::AppError;
-use crate::models::audit::{self, Event};
+use crate::models::audit;
 use crate::models::setting;
+use crate::ops::audit::retention;
 use crate::ops::services::alias_url;
 use crate::state::AppState;
 use crate::web::{Layout, render, render_status, see_other};
@@ -22,11 +24,23 @@ struct PortalPage {
     alias_url: String,
     callback_url: String,
     error: Option<String>,
+    /// The retention in days as shown (blank: for ever), and what is wrong with it.
+    retention_days: String,
+    retention_error: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub struct PortalForm {
     alias_url: String,
+}
+
+#[derive(Deserialize)]
+pub struct RetentionForm {
+    retention_days: String,
+}
+
+fn days_shown(days: Option<i64>) -> String {
+    days.map(|d| d.to_string()).unwrap_or_default()
 }
 
 pub async fn show_portal_settings(
@@ -40,6 +54,8 @@ pub async fn show_portal_settings(
         callback_url: callback_url(&alias),
         alias_url: alias,
         error: None,
+        retention_days: days_shown(retention::days(&state).await?),
+        retention_error: None,
     };
     render(&req, &page)
 }
@@ -61,27 +77,22 @@ pub async fn update_portal_settings(
     };
     let value = match checked {
         Ok(value) => value,
-        Err(message) => return invalid(&req, &admin, raw, message.to_owned()),
+        Err(message) => {
+            let days = days_shown(retention::days(&state).await?);
+            return invalid(&req, &admin, raw, Some(message.to_owned()), days, None);
+        }
     };
-    let (actor, actor_id, now) = (admin.user().username.clone(), admin.user().id, state.clock.now());
+    let (actor, now) = (admin.actor(), state.clock.now());
     state
         .db
         .run(move |c| {
             crate::db::write_tx(c, |c| {
+                let before = setting::get(c, setting::ALIAS_URL)?;
                 setting::put(c, setting::ALIAS_URL, &value, now)?;
-                let details = serde_json::json!({ "alias_url": value });
-                audit::record(
-                    c,
-                    Event {
-                        actor_id: Some(actor_id),
-                        actor: &actor,
-                        action: "settings.update",
-                        target_type: "settings",
-                        target: "alias_url",
-                        details,
-                    },
-                    now,
-                )?;
+                let fields = audit::changes([("alias_url", before.into(), value.clone().into())]);
+                let details = serde_json::json!({ "alias_url": value, "fields": fields });
+                let event = actor.by().event("settings.update", "settings", "alias_url", details);
+                audit::record(c, event, now)?;
                 Ok::<_, AppError>(())
             })
         })
@@ -89,17 +100,45 @@ pub async fn update_portal_settings(
     Ok(see_other("/admin/settings/portal", Some("Advanced Portal Settings saved.")))
 }
 
+/// Audit log retention: a whole number of days, or blank to keep every entry.
+pub async fn update_audit_retention(
+    req: HttpRequest,
+    admin: Admin,
+    state: web::Data<AppState>,
+    form: CsrfForm<RetentionForm>,
+) -> Result<HttpResponse, AppError> {
+    let raw = form.form.retention_days.trim().to_owned();
+    match retention::parse(&raw) {
+        Ok(days) => {
+            retention::set(&state, &admin.actor(), days).await?;
+            let saved = match days {
+                Some(d) => format!("Audit log entries are kept for {d} days."),
+                None => "Audit log entries are kept for ever.".to_owned(),
+            };
+            Ok(see_other("/admin/settings/portal", Some(&saved)))
+        }
+        Err(message) => {
+            let alias = alias_url(&state).await?;
+            invalid(&req, &admin, alias, None, raw, Some(message))
+        }
+    }
+}
+
 fn invalid(
     req: &HttpRequest,
     admin: &Admin,
     alias_url: String,
-    error: String,
+    error: Option<String>,
+    retention_days: String,
+    retention_error: Option<String>,
 ) -> Result<HttpResponse, AppError> {
     let page = PortalPage {
         layout: Layout::new(req, Some(&admin.0), "settings"),
         callback_url: String::new(),
         alias_url,
-        error: Some(error),
+        error,
+        retention_days,
+        retention_error,
     };
     render_status(req, StatusCode::UNPROCESSABLE_ENTITY, &page)
 }

@@ -238,7 +238,7 @@ pub async fn create_token(
 ) -> Result<HttpResponse, AppError> {
     let draft = draft_of(form.form);
     let created = match input_of(&draft, state.clock.now()) {
-        Ok(input) => ops::create(&state, admin.user(), input).await,
+        Ok(input) => ops::create(&state, &admin.actor(), input).await,
         Err(errors) => Err(AppError::Invalid(errors)),
     };
     let created = match created {
@@ -283,7 +283,7 @@ pub async fn revoke_token(
     form: CsrfForm<RevokeForm>,
 ) -> Result<HttpResponse, AppError> {
     let id: i64 = id.parse().map_err(|_| AppError::NotFound)?;
-    let revoked = ops::revoke(&state, admin.user(), id).await?;
+    let revoked = ops::revoke(&state, &admin.actor(), id).await?;
     let back = if form.form.back.as_deref() == Some("mine") { "/admin/tokens/mine" } else { "/admin/tokens" };
     let message = format!("Token “{}” of {} is revoked.", revoked.token.label, revoked.owner);
     Ok(see_other(back, Some(&message)))
