@@ -121,7 +121,6 @@ fn text(field: &str, raw: &str) -> Result<Option<String>, AppError> {
 
 /// The start of a `YYYY-MM-DD` day (UTC), in unix seconds.
 fn day_start(field: &str, raw: &str) -> Result<Option<i64>, AppError> {
-    let raw = raw.trim();
     if raw.is_empty() {
         return Ok(None);
     }
@@ -171,7 +170,7 @@ fn parse_cursor(raw: &str) -> Result<Option<(Position, Direction)>, AppError> {
 impl AuditParams {
     /// The query these parameters ask for, or a `BadRequest` that names the parameter at fault.
     pub fn query(&self) -> Result<AuditQuery, AppError> {
-        let object_type = text("object_type", &self.object_type)?;
+        let object_type = (!self.object_type.is_empty()).then(|| self.object_type.clone());
         if let Some(t) = &object_type
             && !OBJECT_TYPES.iter().any(|(known, _)| known == t)
         {
@@ -188,13 +187,13 @@ impl AuditParams {
             until: to.map(|t| t + 86_400),
         };
         let limit =
-            match self.limit.trim() {
+            match self.limit.as_str() {
                 "" => DEFAULT_LIMIT,
                 raw => raw.parse().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
                     AppError::BadRequest(format!("`limit` is a number from 1 to {MAX_LIMIT}."))
                 })?,
             };
-        Ok(AuditQuery { filter, after: parse_cursor(self.cursor.trim())?, limit })
+        Ok(AuditQuery { filter, after: parse_cursor(&self.cursor)?, limit })
     }
 
     /// The filters set (what a change of page keeps), without empty ones.

@@ -93,8 +93,11 @@ fn filtered_to(pairs: &[(&str, &str)]) -> String {
     format!("{PATH}?{}", query.finish())
 }
 
+/// A path segment: everything but the unreserved characters (RFC 3986) percent-encoded.
 fn percent(segment: &str) -> String {
-    percent_encoding::utf8_percent_encode(segment, percent_encoding::NON_ALPHANUMERIC).to_string()
+    const SEGMENT: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+    percent_encoding::utf8_percent_encode(segment, SEGMENT).to_string()
 }
 
 pub async fn list_audit(

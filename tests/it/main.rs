@@ -5,6 +5,7 @@ mod support;
 
 mod access;
 mod attention;
+mod audit;
 mod backup;
 mod captured_values;
 mod captured_values_rules;

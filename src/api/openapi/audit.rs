@@ -13,31 +13,36 @@ pub fn paths() -> Map<String, Value> {
     let date = |description: &str| {
         json!({
             "type": "string",
-            "pattern": r"^(\d{4}-\d{2}-\d{2})?$",
+            "pattern": r"^\d{4}-\d{2}-\d{2}$",
             "description": description,
             "example": "2026-12-04",
         })
     };
-    let mut types: Vec<&str> = vec![""];
-    types.extend(OBJECT_TYPES.iter().map(|(t, _)| *t));
+    let types: Vec<&str> = OBJECT_TYPES.iter().map(|(t, _)| *t).collect();
+    // Given, a filter says something: an empty one is refused.
+    let exact = || {
+        let mut s = text::plain(200, "Matched exactly, once trimmed.");
+        s["minLength"] = json!(1);
+        s
+    };
     let parameters = json!([
         { "name": "actor", "in": "query",
           "description": "Only this actor: a username, the name typed at a failed sign-in, `cli` or `system`.",
-          "schema": text::plain(200, "Matched exactly, once trimmed; empty for any.") },
+          "schema": exact() },
         { "name": "action", "in": "query",
           "description": "Only this action, such as `service.update` or `auth.sign_in_failed`.",
-          "schema": text::plain(200, "Matched exactly, once trimmed; empty for any.") },
+          "schema": exact() },
         { "name": "object_type", "in": "query",
-          "description": "Only objects of this type (empty for any).",
+          "description": "Only objects of this type.",
           "schema": { "type": "string", "enum": types } },
         { "name": "object", "in": "query",
           "description": "Only this object: a link name, a token or endpoint id, a setting's name or a username.",
-          "schema": text::plain(200, "Matched exactly, once trimmed; empty for any.") },
+          "schema": exact() },
         { "name": "from", "in": "query", "schema": date("The first day (UTC, YYYY-MM-DD), included.") },
         { "name": "to", "in": "query", "schema": date("The last day (UTC, YYYY-MM-DD), included.") },
         { "name": "cursor", "in": "query",
           "description": "Where the page starts: the `next_cursor` of the page before, as it was given.",
-          "schema": { "type": "string", "maxLength": 100, "pattern": "^[A-Za-z0-9_-]*$" } },
+          "schema": { "type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_-]+$" } },
         { "name": "limit", "in": "query",
           "schema": {
               "type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_LIMIT, "default": DEFAULT_LIMIT,
