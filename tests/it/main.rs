@@ -6,6 +6,7 @@ mod support;
 mod access;
 mod attention;
 mod audit;
+mod audit_exports;
 mod backup;
 mod captured_values;
 mod captured_values_rules;

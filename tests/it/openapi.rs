@@ -338,3 +338,23 @@ async fn what_the_tokens_api_answers_fits_the_documented_schemas() {
     let res = api.delete(&format!("/api/v1/tokens/{}", created["id"])).await;
     assert_eq!(res.status, 204);
 }
+
+#[tokio::test]
+async fn what_the_audit_api_answers_fits_the_documented_schemas() {
+    let app = TestApp::spawn().await;
+    let doc = fetch_document(&app).await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &crate::support::api_key_service("desk")).await;
+    assert_eq!(app.browser().sign_in("nobody", "wrong-password-1").await.status, 401);
+    let res = api.get("/api/v1/audit?limit=1").await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let page = res.json();
+    assert_fits(&doc, "AuditPage", &page);
+    let cursor = page["next_cursor"].as_str().expect("one more page");
+    let res = api.get(&format!("/api/v1/audit?limit=1&cursor={cursor}")).await;
+    assert_fits(&doc, "AuditPage", &res.json());
+    assert_eq!(res.json()["next_cursor"], Value::Null);
+    let res = api.get("/api/v1/audit?cursor=x").await;
+    assert_eq!(res.status, 400);
+    assert_fits(&doc, "Error", &res.json());
+}
