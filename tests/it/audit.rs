@@ -10,7 +10,10 @@ use connections::models::user::{LOCKOUT_SECS, MAX_FAILED_LOGINS, Role};
 use connections::routes::routes;
 use diesel::prelude::*;
 
-use crate::support::{Api, Browser, Page, T0, TestApp, api_key_service, connection, text_of};
+use crate::support::{
+    Api, Browser, Page, T0, TestApp, TestDb, api_key_service, command, connection, keys_ok, text_of,
+    with_key_file,
+};
 
 /// Every entry, oldest first.
 async fn entries(app: &TestApp) -> Vec<AuditEntry> {
@@ -307,4 +310,67 @@ async fn retention_removes_entries_past_it_and_records_the_change_and_each_prune
     app.clock.advance(100 * 86_400);
     assert_eq!(prune(&app).await, 0);
     assert_eq!(entries(&app).await.len(), 3, "the first prune's record, the sign-in and the change to blank");
+}
+
+/// Runs the binary on `db` with `stdin`, and insists that it succeeds; returns what it printed.
+fn cli(db: &TestDb, args: &[&str], stdin: &str) -> String {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command(db)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn changes_made_at_the_command_line_are_recorded_as_the_cli() {
+    let db = TestApp::spawn_with(with_key_file).await.stop().await;
+    cli(&db, &["user", "add", "ops", "--role", "sdadmin"], "ops-password-123\n");
+    cli(&db, &["user", "set-role", "ops", "technician"], "");
+    cli(&db, &["user", "disable", "ops"], "");
+    cli(&db, &["user", "enable", "ops"], "");
+    let secret_password = "new-ops-password-canary";
+    cli(&db, &["user", "passwd", "ops"], &format!("{secret_password}\n"));
+    let printed = cli(&db, &["token", "create", "ops", "--label", "nightly"], "");
+    let token = printed.lines().find(|l| l.starts_with("cn_")).unwrap().to_owned();
+    let id = printed.split_whitespace().nth(2).unwrap().to_owned();
+    cli(&db, &["token", "revoke", &id], "");
+    keys_ok(&db, &["rotate"]);
+    keys_ok(&db, &["rewrap"]);
+    keys_ok(&db, &["retire", "k1"]);
+
+    let app = TestApp::spawn_on(db, with_key_file).await;
+    let rows: Vec<AuditEntry> = entries(&app).await.into_iter().filter(|e| e.actor == "cli").collect();
+    let seen: Vec<(&str, &str, &str)> =
+        rows.iter().map(|e| (e.action.as_str(), e.target_type.as_str(), e.target.as_str())).collect();
+    assert_eq!(
+        seen,
+        [
+            ("user.create", "user", "ops"),
+            ("user.update", "user", "ops"),
+            ("user.disable", "user", "ops"),
+            ("user.enable", "user", "ops"),
+            ("user.password", "user", "ops"),
+            ("token.create", "api_token", id.as_str()),
+            ("token.revoke", "api_token", id.as_str()),
+            ("key.rotate", "encryption_key", "k2"),
+            ("key.rewrap", "encryption_key", "k2"),
+            ("key.retire", "encryption_key", "k1"),
+        ]
+    );
+    assert!(rows.iter().all(|e| e.source.is_none() && e.actor_id.is_none()));
+    assert_eq!(connections::ops::audit::summary(&rows[1].details), "role: sdadmin → technician");
+    for e in &rows {
+        assert!(!e.details.contains(secret_password) && !e.details.contains(&token), "{e:?}");
+    }
+    let admin = app.admin().await;
+    let page = admin.get("/admin/audit?actor=cli&object_type=encryption_key").await;
+    assert_eq!(ids(&page).len(), 3, "{}", text_of(&page));
 }

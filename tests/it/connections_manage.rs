@@ -349,7 +349,11 @@ async fn changing_the_scopes_sets_not_connected_with_a_message_and_a_rename_does
     assert_eq!(row(&app, "zoho_main").await.scopes_requested(), ["read"]);
     assert!(fake.revoke_calls().is_empty(), "a scope change forgets the tokens without revoking them");
     let updates = audit(&app, "connection.update").await;
-    assert!(updates.iter().any(|e| e.details == r#"{"changed":["scopes"]}"#), "{updates:?}");
+    let scopes_changed = |e: &&connections::models::audit::AuditEntry| {
+        let details: serde_json::Value = serde_json::from_str(&e.details).unwrap();
+        details["changed"] == json!(["scopes"]) && details["fields"]["scopes"]["after"] == json!(["read"])
+    };
+    assert!(updates.iter().any(|e| scopes_changed(&e)), "{updates:?}");
 }
 
 #[tokio::test]
