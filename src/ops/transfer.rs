@@ -16,20 +16,25 @@ use crate::state::AppState;
 /// The field a refused new owner is reported on (the API's `to`, the forms' `to`).
 const TO: &str = "to";
 
-/// The user named `to`, when they may own connections: an SDAdmin who is not disabled. A locked
-/// account is only throttled for a while, and may.
+/// The user named `to` (exactly: a username has no spaces around it), when they may own
+/// connections: an SDAdmin who is not disabled. A locked account is only throttled for a while, and
+/// may.
 pub fn new_owner(c: &mut DbConn, to: &str) -> Result<User, AppError> {
-    let name = to.trim();
-    if name.is_empty() {
+    if to.trim().is_empty() {
         return Err(invalid(TO, "Choose the new owner."));
     }
-    let found = match name.chars().count() <= 100 && !name.chars().any(char::is_control) {
-        true => user::find_by_name(c, name)?,
-        false => None,
+    // Only a name a user could have is looked up, and said back.
+    let plausible = to.chars().count() <= 100 && !to.chars().any(char::is_control);
+    let Some(found) = (if plausible { user::find_by_name(c, to)? } else { None }) else {
+        return Err(invalid(
+            TO,
+            match plausible {
+                true => format!("There is no user named “{to}”."),
+                false => "There is no user of this name.".to_owned(),
+            },
+        ));
     };
-    let Some(found) = found else {
-        return Err(invalid(TO, format!("There is no user named “{name}”.")));
-    };
+    let name = &found.username;
     if found.role() != Role::SdAdmin {
         return Err(invalid(TO, format!("{name} is not an SDAdmin: only SDAdmins can own connections.")));
     }

@@ -130,7 +130,7 @@ pub fn schemas() -> Map<String, Value> {
                 "action": { "type": "string", "enum": ["revoke", "delete", "transfer"] },
                 "links": {
                     "type": "array", "minItems": 1, "maxItems": MAX_ITEMS,
-                    "items": { "type": "string", "maxLength": 200 },
+                    "items": { "type": "string" },
                     "description": "Link names; one that names no connection is reported as failed.",
                 },
                 "filter": schema("BulkFilter"),
