@@ -99,6 +99,9 @@ impl Outcome {
 pub fn reason(e: &AppError) -> String {
     match e {
         AppError::Invalid(fields) => fields.values().flatten().cloned().collect::<Vec<_>>().join(" "),
+        AppError::NotFound | AppError::Db(diesel::result::Error::NotFound) => {
+            "Nothing has this link name (any more).".to_owned()
+        }
         other => other.public_message(),
     }
 }

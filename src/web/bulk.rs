@@ -89,11 +89,20 @@ impl Sent {
         self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.clone()).collect()
     }
 
-    /// The list's filters, as its URL carries them.
+    /// The list's filters, as its URL carries them (the first of each).
     pub fn params(&self) -> ListParams {
-        let pairs: Vec<(String, String)> = self.0.clone();
-        let query = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
-        serde_urlencoded::from_str::<ListParams>(&query).unwrap_or_default().normalised()
+        let field = |name: &str| self.one(name).unwrap_or_default().to_owned();
+        ListParams {
+            q: field("q"),
+            service: field("service"),
+            status: field("status"),
+            auth_type: field("auth_type"),
+            owner: field("owner"),
+            sort: field("sort"),
+            page: None,
+            per_page: None,
+        }
+        .normalised()
     }
 
     /// Where Cancel and Back go: the list the form came from.
@@ -199,8 +208,10 @@ async fn confirm_page(
     })
 }
 
-fn action_of(sent: &Sent) -> Action {
-    Action::parse(sent.one("action").unwrap_or_default(), sent.one("to")).unwrap_or(Action::Revoke)
+/// The action the form's button named (the buttons name only these three).
+fn action_of(sent: &Sent) -> Result<Action, AppError> {
+    Action::parse(sent.one("action").unwrap_or_default(), sent.one("to"))
+        .ok_or_else(|| AppError::BadRequest("Choose revoke, delete or transfer.".into()))
 }
 
 /// The list's bulk form: the confirmation of what was picked.
@@ -211,7 +222,7 @@ pub async fn confirm_connections(
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let sent = Sent(form.form);
-    let action = action_of(&sent);
+    let action = action_of(&sent)?;
     let back = sent.back("/admin/connections");
     let items = match picked(&state, &sent, admin.user().id).await {
         Ok(items) => items,
@@ -241,7 +252,7 @@ pub async fn run_connections(
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let sent = Sent(form.form);
-    let action = action_of(&sent);
+    let action = action_of(&sent)?;
     let (links, back) = (sent.all("link"), sent.back("/admin/connections"));
     if links.is_empty() || links.len() > bulk::MAX_ITEMS {
         return Err(AppError::BadRequest("The confirmation names no connection, or too many.".into()));

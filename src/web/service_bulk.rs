@@ -72,6 +72,9 @@ pub async fn confirm_services(
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let sent = Sent(form.form);
+    if !matches!(sent.one("action"), Some("export" | "delete")) {
+        return Err(AppError::BadRequest("Choose export or delete.".into()));
+    }
     let back = sent.back("/admin/services");
     let rows = match picked(&state, &sent).await {
         Ok(rows) => rows,

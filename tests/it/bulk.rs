@@ -68,7 +68,7 @@ async fn a_bulk_revoke_revokes_every_connection_here_even_when_a_provider_fails_
     let failing = &outcome["items"][1];
     assert_eq!(failing["name"], "Connection crm_c");
     assert!(failing["message"].as_str().unwrap().contains("HTTP 503"), "{failing}");
-    assert!(outcome["items"][3]["message"].as_str().unwrap().contains("does not exist"));
+    assert_eq!(outcome["items"][3]["message"], "Nothing has this link name (any more).");
     for link in ["desk_a", "desk_b", "crm_c"] {
         assert!(revoked_here(&t.app, link).await, "{link} is revoked locally");
     }
@@ -197,6 +197,13 @@ async fn all_matching_the_filter_acts_on_every_match_and_a_confirmation_names_at
     assert!(text_of(&outcome).contains("60 done"), "{}", text_of(&outcome));
     assert_eq!(row(&app, "desk_59").await.status().as_str(), "disconnected");
     assert_eq!(row(&app, "jira_0").await.status().as_str(), "not_connected", "not matching, not touched");
+
+    // A service's page lists its connections with the same form: "all" means all of the service's.
+    let service_page = browser.get("/admin/services/jira").await;
+    assert!(text_of(&service_page).contains("all 3 of this service"), "{}", text_of(&service_page));
+    let fields = [("service", "jira"), ("owner", "any"), ("scope", "filter"), ("action", "revoke")];
+    let page = bulk_form(&browser, "/admin/services/jira", "/admin/connections/bulk", &fields).await;
+    assert_eq!(carried(&page), ["jira_0", "jira_1", "jira_2"], "{}", text_of(&page));
 
     // The API's filter: the same filters as the list; a misspelt one is refused, not ignored.
     let res = api
