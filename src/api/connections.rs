@@ -240,7 +240,7 @@ pub async fn delete_connection(
     state: web::Data<AppState>,
     link: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = ops::delete(&state, &user, &link).await?;
+    let outcome = ops::delete(&state, &user, &link).await?.outcome;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": link.as_str(), "revoke_outcome": outcome })))
 }
 
@@ -278,7 +278,7 @@ pub async fn revoke_connection(
     state: web::Data<AppState>,
     link: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = ops::revoke(&state, &user, &link).await?;
+    let outcome = ops::revoke(&state, &user, &link).await?.outcome;
     let view = ops::load(&state, &link).await?.view();
     let mut body = serde_json::to_value(connection_json(&view, state.clock.now()))
         .map_err(|e| AppError::Internal(e.to_string()))?;

@@ -2,6 +2,7 @@
 //! function per area (`meta_paths`, `services_paths`, `connections::paths`); `tests/it/openapi.rs`
 //! checks them against THE route table both ways, so a new `/api/v1` route cannot ship undocumented.
 
+mod bulk;
 mod connections;
 mod schemas;
 mod service_inputs;
@@ -20,7 +21,15 @@ pub async fn document() -> HttpResponse {
 /// The whole document.
 pub fn spec() -> Value {
     let mut paths = Map::new();
-    for area in [meta_paths(), services_paths(), templates::paths(), connections::paths(), tokens::paths()] {
+    let areas = [
+        meta_paths(),
+        services_paths(),
+        templates::paths(),
+        connections::paths(),
+        tokens::paths(),
+        bulk::paths(),
+    ];
+    for area in areas {
         paths.extend(area);
     }
     let mut parameters = parameters();
@@ -29,6 +38,7 @@ pub fn spec() -> Value {
     schemas.extend(connections::schemas());
     schemas.extend(templates::schemas());
     schemas.extend(tokens::schemas());
+    schemas.extend(bulk::schemas());
     json!({
         "openapi": "3.0.3",
         "info": {

@@ -103,6 +103,7 @@ diesel::table! {
         client_refused_message -> Nullable<Text>,
         template_id -> Nullable<Text>,
         template_version -> Nullable<Integer>,
+        client_secret_pending -> Bool,
     }
 }
 

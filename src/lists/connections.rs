@@ -145,6 +145,25 @@ pub fn list(conn: &mut DbConn, q: &ConnectionQuery, names: Option<&NameIndex>) -
     finish(conn, q, rows, total, counts)
 }
 
+/// The link names and names of every connection matching `q`'s filters (its sort and window aside),
+/// by name, at most `limit` of them: what a bulk action over "all matching this filter" acts on.
+pub fn matching(conn: &mut DbConn, q: &ConnectionQuery, limit: i64) -> QueryResult<Vec<(String, String)>> {
+    let needle = needle(&q.search);
+    filtered(conn, q, &needle)
+        .order((connections::name_lower.asc(), connections::id.asc()))
+        .limit(limit)
+        .select((connections::link_name, connections::name))
+        .load(conn)
+}
+
+/// The names of the connections `links` that exist, as (link name, name).
+pub fn names_of(conn: &mut DbConn, links: &[String]) -> QueryResult<Vec<(String, String)>> {
+    connections::table
+        .filter(connections::link_name.eq_any(links))
+        .select((connections::link_name, connections::name))
+        .load(conn)
+}
+
 /// The page whose ids a search found, in their order, with the total it counted.
 fn page_by_ids(conn: &mut DbConn, q: &ConnectionQuery, ids: Vec<i64>, total: Total) -> QueryResult<Listing> {
     let page = IdIn::padded("connections.id", ids.clone(), q.window.per_page as usize);

@@ -13,6 +13,7 @@ use crate::error::AppError;
 use crate::models::service::ServiceRow;
 
 mod loaded;
+pub mod owner;
 mod scans;
 pub use loaded::{Loaded, resolve, unresolved};
 pub use scans::{count_by_status, due_for_refresh};

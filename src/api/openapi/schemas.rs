@@ -190,7 +190,8 @@ fn service_schemas() -> Map<String, Value> {
         "OAuth2": {
             "type": "object",
             "required": [
-                "grant_type", "client_id", "client_secret_set", "authorization_url", "token_url",
+                "grant_type", "client_id", "client_secret_set", "client_secret_pending", "authorization_url",
+                "token_url",
                 "refresh_url", "revoke_url", "issuer", "client_auth", "scope_delimiter", "token_placement",
                 "extra_auth_params", "scopes", "refresh_on_status", "token_request_format", "pkce",
                 "scope_on_refresh", "token_response", "dead_grant_errors", "client_refused_errors",
@@ -202,6 +203,11 @@ fn service_schemas() -> Map<String, Value> {
                 "client_secret_set": {
                     "type": "boolean",
                     "description": "Whether a client secret is stored (never the secret).",
+                },
+                "client_secret_pending": {
+                    "type": "boolean",
+                    "description": "Imported from a services file without the client secret it needs: \
+                                    send it with a PATCH (`oauth2.client_secret`).",
                 },
                 "authorization_url": nullable_string(Some("uri-template")),
                 "token_url": { "type": "string", "format": "uri-template" },
