@@ -4,7 +4,9 @@
 
 pub mod connection;
 pub mod destinations;
+pub mod endpoint_url;
 pub mod provider;
+pub mod reconnect_soon;
 pub mod service;
 pub mod service_input;
 pub mod service_oauth;
