@@ -5,7 +5,9 @@
 pub mod captures;
 pub mod connection;
 pub mod destinations;
+pub mod endpoint_url;
 pub mod provider;
+pub mod reconnect_soon;
 pub mod service;
 pub mod service_export;
 pub mod service_input;

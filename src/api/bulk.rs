@@ -94,9 +94,9 @@ fn outcome_json(action: &str, outcome: &Outcome) -> HttpResponse {
     })
 }
 
-/// The list query a filter stands for, for `viewer` (`owner` is `me` unless it says `any`); the
+/// The list query a filter stands for, for `viewer` at `now` (`owner` is `me` unless it says `any`); the
 /// service's link name is looked up by the caller.
-fn filter_query(f: &BulkFilter, viewer: i64, errors: &mut FieldErrors) -> ConnectionQuery {
+fn filter_query(f: &BulkFilter, viewer: i64, now: i64, errors: &mut FieldErrors) -> ConnectionQuery {
     let mut bad = |field: &str, hint: &str| push(errors, format!("filter.{field}"), hint);
     let attention = f.status.as_deref() == Some(ATTENTION);
     let status = f.status.as_deref().filter(|_| !attention).and_then(|raw| {
@@ -129,6 +129,7 @@ fn filter_query(f: &BulkFilter, viewer: i64, errors: &mut FieldErrors) -> Connec
         attention,
         auth_type,
         owner_id: (!owner_any).then_some(viewer),
+        now,
         ..ConnectionQuery::default()
     }
 }
@@ -147,7 +148,7 @@ async fn targets(state: &AppState, input: BulkInput, viewer: i64) -> Result<Vec<
         }
         (Some(links), None) => return Ok(links),
         (None, Some(filter)) => {
-            let mut query = filter_query(&filter, viewer, &mut errors);
+            let mut query = filter_query(&filter, viewer, state.clock.now(), &mut errors);
             let service = filter.service.clone();
             if service
                 .as_deref()

@@ -154,7 +154,7 @@ pub async fn list_connections(
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
     }
-    let (viewer, names) = (user.id, state.names.clone());
+    let (viewer, names, now) = (user.id, state.names.clone(), state.clock.now());
     let (rows, total) = state
         .db
         .read(move |c| {
@@ -172,6 +172,7 @@ pub async fn list_connections(
                 owner_id: (!owner_any).then_some(viewer),
                 sort,
                 window,
+                now,
             };
             let listing = crate::lists::connections::list(c, &query, Some(&names))?;
             // The page's whole connections (the JSON shows more than a list row), in the list's order.
@@ -181,7 +182,7 @@ pub async fn list_connections(
             Ok((loaded.iter().map(Loaded::view).collect::<Vec<ConnectionView>>(), listing.total))
         })
         .await?;
-    let items: Vec<ConnectionJson> = rows.iter().map(|c| connection_json(c, state.clock.now())).collect();
+    let items: Vec<ConnectionJson> = rows.iter().map(|c| connection_json(c, now)).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "connections": items,
         "total": total.n,

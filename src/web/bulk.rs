@@ -140,7 +140,7 @@ async fn picked(state: &AppState, sent: &Sent, viewer: i64) -> Result<Vec<Item>,
             "" => None,
             _ => Some(state.db.read(move |c| Ok(services::find(c, &link)?)).await?.map_or(-1, |s| s.id)),
         };
-        bulk::matching(state, params.connection_query(viewer, service_id)).await?
+        bulk::matching(state, params.connection_query(viewer, service_id, state.clock.now())).await?
     } else {
         let links = sent.picked_rows();
         let lookup = links.clone();

@@ -58,4 +58,6 @@ mod upgrades;
 mod upstream_failures;
 mod users;
 mod value_prefix;
+mod webhook_reconnect_soon;
+mod webhook_urls;
 mod webhooks;
