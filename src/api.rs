@@ -5,6 +5,7 @@ pub mod health;
 pub mod me;
 pub mod metrics;
 pub mod openapi;
+pub mod proxy;
 pub(crate) mod service_rules;
 pub mod services;
 pub mod templates;

@@ -6,5 +6,6 @@ pub mod authorize;
 pub mod connections;
 pub mod entrust;
 pub mod invoke;
+pub mod proxy;
 pub mod services;
 pub mod tokens;
