@@ -81,7 +81,7 @@ pub async fn proxy(
     let config = loaded.config()?;
     let url = target(&loaded, &req)?;
     crate::ops::entrust::ensure_entrusted(state, &loaded.row, Role::Api, url.as_str()).await?;
-    let entry = Entry {
+    let mut entry = Entry {
         connection_id: loaded.row.id,
         event: NewEvent {
             kind: "proxy",
@@ -99,7 +99,6 @@ pub async fn proxy(
     let elapsed = started.elapsed();
     let status = result.as_ref().ok().map(|e| e.response.status().as_u16());
     state.metrics.proxied(&loaded.service.link_name, status, elapsed);
-    let mut entry = entry;
     entry.event.latency_ms = elapsed.as_millis() as i64;
     let exchanged = match result {
         Ok(exchanged) => exchanged,
@@ -128,6 +127,7 @@ struct Exchanged {
     secrets: Vec<String>,
     /// The token was refused and refreshed, but the body could not be sent again.
     refreshed: bool,
+    /// A HEAD request: the answer has no body, whatever length it declares.
     head: bool,
 }
 
@@ -287,5 +287,6 @@ fn answer(state: &Data<AppState>, exchanged: Exchanged, mut entry: Entry, sent: 
     let idle = Duration::from_secs(state.config.proxy_timeout_secs);
     let pending = Pending { activity: state.activity.clone(), entry, sent };
     let body = AnswerBody::new(reqwest::Body::from(response), masker, idle, pending);
+    let body = if head || matches!(status, 204 | 304) { body.none() } else { body };
     Proxied { status, headers, length, body }
 }

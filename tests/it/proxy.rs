@@ -40,6 +40,7 @@ async fn every_method_goes_out_with_its_path_query_and_body_and_the_answer_comes
         assert_eq!(got.query, query, "{method}: the query string as the caller wrote it");
         assert_eq!(got.header_values("x-api-key"), std::slice::from_ref(&key), "{method}");
         assert_eq!(headers["x-upstream"], "kept", "{method}: the upstream's own headers come back");
+        assert!(headers.get("set-cookie").is_none(), "{method}: but never its cookies");
         if with_body {
             assert_eq!(got.body.as_deref(), Some(format!("<item>{method}</item>").as_bytes()));
             assert_eq!(got.header_values("content-type"), ["application/xml"]);
@@ -57,7 +58,14 @@ async fn every_method_goes_out_with_its_path_query_and_body_and_the_answer_comes
     // Not only 2xx: the upstream's status comes back too (a redirect is not followed).
     let res = e.request(Method::GET, "desk", "/download?bytes=3&chunked=1").send().await.unwrap();
     assert_eq!((res.status().as_u16(), res.text().await.unwrap().as_str()), (200, "012"));
-    assert_eq!(e.up.received().len(), 8);
+    let res = e.request(Method::DELETE, "desk", "/items/42/empty").send().await.unwrap();
+    assert_eq!((res.status().as_u16(), res.text().await.unwrap().as_str()), (204, ""));
+    assert_eq!(e.up.received().len(), 9);
+    // Each call ended well, the bodiless answers (HEAD's, the 204) too.
+    let recorded: Vec<(Option<String>, bool, Option<String>)> =
+        events(&e.app, "desk").await.into_iter().map(|ev| (ev.method, ev.ok, ev.message)).collect();
+    assert_eq!(recorded.len(), 9, "{recorded:?}");
+    assert!(recorded.iter().all(|(_, ok, message)| *ok && message.is_none()), "{recorded:?}");
 }
 
 #[tokio::test]

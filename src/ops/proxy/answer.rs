@@ -72,6 +72,13 @@ impl AnswerBody {
         }
     }
 
+    /// An answer that has no body whatever it declares (to HEAD, a 204 or a 304): its event is queued
+    /// at once.
+    pub fn none(mut self) -> AnswerBody {
+        self.end(None);
+        self
+    }
+
     fn end(&mut self, failure: Option<String>) {
         if let Some(pending) = self.pending.take() {
             pending.finish(self.received, failure);

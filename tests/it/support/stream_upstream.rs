@@ -7,9 +7,9 @@
 //!   writes 50 ms apart;
 //! - `slow`: its answer 3 s late; `stall`: a first piece of its body, then nothing for 3 s; `hold`:
 //!   none of the request's body read, and the answer 3 s late;
-//! - `refuse`: 401 unless `X-Api-Key` is `good-key`, after reading the whole body;
-//! - anything else: the request echoed as JSON (body as text when under 64 KiB), with
-//!   `Set-Cookie`, hop-by-hop headers, and the `X-Api-Key` it received in `X-Echo-Api-Key`.
+//! - `empty`: 204; `refuse`: 401 unless `X-Api-Key` is `good-key`, after reading the whole body;
+//! - anything else: the request echoed as JSON (body as text when under 64 KiB), with a
+//!   `Set-Cookie`, and the `X-Api-Key` it received in `X-Echo-Api-Key`.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -189,10 +189,19 @@ impl http_body::Body for SlowBody {
     }
 }
 
-/// Two pieces of text, the second written 50 ms after the first.
-struct TwoPieces(Vec<web::Bytes>, Option<Pin<Box<tokio::time::Sleep>>>);
+/// Pieces of a body, each after its own pause; `None` ends the body (after its pause too).
+struct Paced {
+    steps: std::collections::VecDeque<(Duration, Option<web::Bytes>)>,
+    pause: Option<Pin<Box<tokio::time::Sleep>>>,
+}
 
-impl MessageBody for TwoPieces {
+impl Paced {
+    fn new(steps: Vec<(Duration, Option<web::Bytes>)>) -> Paced {
+        Paced { steps: steps.into(), pause: None }
+    }
+}
+
+impl MessageBody for Paced {
     type Error = std::convert::Infallible;
 
     fn size(&self) -> BodySize {
@@ -203,20 +212,17 @@ impl MessageBody for TwoPieces {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
-        if let Some(sleep) = &mut self.1 {
-            if sleep.as_mut().poll(cx).is_pending() {
-                return Poll::Pending;
-            }
-            self.1 = None;
+        let Some(&(wait, _)) = self.steps.front() else { return Poll::Ready(None) };
+        let pause = self.pause.get_or_insert_with(|| Box::pin(tokio::time::sleep(wait)));
+        if pause.as_mut().poll(cx).is_pending() {
+            return Poll::Pending;
         }
-        if self.0.is_empty() {
-            return Poll::Ready(None);
+        self.pause = None;
+        let (_, piece) = self.steps.pop_front().expect("a step");
+        if piece.is_none() {
+            self.steps.clear();
         }
-        let piece = self.0.remove(0);
-        if !self.0.is_empty() {
-            self.1 = Some(Box::pin(tokio::time::sleep(Duration::from_millis(50))));
-        }
-        Poll::Ready(Some(Ok(piece)))
+        Poll::Ready(piece.map(Ok))
     }
 }
 
@@ -283,19 +289,24 @@ async fn answer(
             let text = format!("before {key} after");
             let cut = "before ".len() + key.len() / 2;
             let kind = query_value(&req, "type").unwrap_or_else(|| "text/plain".into());
-            let pieces =
-                vec![web::Bytes::from(text[..cut].to_owned()), web::Bytes::from(text[cut..].to_owned())];
-            HttpResponse::Ok().content_type(kind).body(TwoPieces(pieces, None))
+            let (first, second) = (text[..cut].to_owned(), text[cut..].to_owned());
+            let steps = vec![
+                (Duration::ZERO, Some(web::Bytes::from(first))),
+                (Duration::from_millis(50), Some(web::Bytes::from(second))),
+                (Duration::ZERO, None),
+            ];
+            HttpResponse::Ok().content_type(kind).body(Paced::new(steps))
         }
         "slow" => {
             tokio::time::sleep(Duration::from_secs(3)).await;
             HttpResponse::Ok().body("finally")
         }
         "stall" => {
-            let pieces = vec![web::Bytes::from_static(b"first piece")];
-            let later = Box::pin(tokio::time::sleep(Duration::from_secs(3)));
-            HttpResponse::Ok().content_type("application/octet-stream").body(Stalled(pieces, later))
+            let first = web::Bytes::from_static(b"first piece");
+            let steps = vec![(Duration::ZERO, Some(first)), (Duration::from_secs(3), None)];
+            HttpResponse::Ok().content_type("application/octet-stream").body(Paced::new(steps))
         }
+        "empty" => HttpResponse::NoContent().finish(),
         "refuse" if key != "good-key" => HttpResponse::Unauthorized().json(json!({"error": "invalid_token"})),
         _ => {
             let echo = json!({
@@ -308,33 +319,9 @@ async fn answer(
             });
             HttpResponse::Ok()
                 .insert_header(("set-cookie", "upstream_session=abc; Path=/"))
-                .insert_header(("keep-alive", "timeout=5"))
-                .insert_header(("x-hop", "named in Connection"))
-                .insert_header(("connection", "x-hop"))
                 .insert_header(("x-echo-api-key", key))
                 .insert_header(("x-upstream", "kept"))
                 .json(echo)
         }
-    }
-}
-
-/// Its pieces, then nothing until the timer fires, then the end.
-struct Stalled(Vec<web::Bytes>, Pin<Box<tokio::time::Sleep>>);
-
-impl MessageBody for Stalled {
-    type Error = std::convert::Infallible;
-
-    fn size(&self) -> BodySize {
-        BodySize::Stream
-    }
-
-    fn poll_next(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
-        if !self.0.is_empty() {
-            return Poll::Ready(Some(Ok(self.0.remove(0))));
-        }
-        self.1.as_mut().poll(cx).map(|()| None)
     }
 }
