@@ -6,6 +6,7 @@ pub mod health;
 pub mod me;
 pub mod metrics;
 pub mod openapi;
+pub mod proxy;
 pub mod services;
 pub mod templates;
 pub mod tokens;

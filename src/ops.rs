@@ -8,6 +8,7 @@ pub mod captured;
 pub mod connections;
 pub mod entrust;
 pub mod invoke;
+pub mod proxy;
 pub mod service_io;
 pub mod services;
 pub mod tokens;

@@ -263,5 +263,14 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/api/v1/users/{username}/transfer", Api, || {
             web::post().to(api::bulk::transfer_user_connections)
         }),
+        r(M::GET, api::proxy::ROUTE, Invoke, || web::get().to(api::proxy::proxy_connection)),
+        r(M::HEAD, api::proxy::ROUTE, Invoke, || web::head().to(api::proxy::proxy_connection)),
+        r(M::POST, api::proxy::ROUTE, Invoke, || web::post().to(api::proxy::proxy_connection)),
+        r(M::PUT, api::proxy::ROUTE, Invoke, || web::put().to(api::proxy::proxy_connection)),
+        r(M::PATCH, api::proxy::ROUTE, Invoke, || web::patch().to(api::proxy::proxy_connection)),
+        r(M::DELETE, api::proxy::ROUTE, Invoke, || web::delete().to(api::proxy::proxy_connection)),
+        r(M::OPTIONS, api::proxy::ROUTE, Invoke, || {
+            web::route().method(M::OPTIONS).to(api::proxy::proxy_connection)
+        }),
     ]
 }

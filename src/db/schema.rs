@@ -197,6 +197,8 @@ diesel::table! {
         latency_ms -> BigInt,
         ok -> Bool,
         message -> Nullable<Text>,
+        request_bytes -> Nullable<BigInt>,
+        response_bytes -> Nullable<BigInt>,
     }
 }
 

@@ -61,7 +61,8 @@ fn error_schemas() -> Map<String, Value> {
                             "description": "Machine-readable: not_found, unauthorized, token_expired, \
                                             forbidden, \
                                             bad_request, invalid, conflict, confirmation_required, \
-                                            not_connected, upstream, too_large, timeout, unavailable, \
+                                            not_connected, upstream, upstream_timeout, too_large, timeout, \
+                                            unavailable, \
                                             method_not_allowed, internal (or error).",
                             "example": "not_found",
                         },
