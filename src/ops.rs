@@ -4,10 +4,14 @@
 pub mod access_tokens;
 pub mod audit;
 pub mod authorize;
+pub mod bulk;
 pub mod captured;
 pub mod connections;
 pub mod entrust;
 pub mod invoke;
+pub mod proxy;
+pub mod service_io;
 pub mod services;
 pub mod sign_in;
 pub mod tokens;
+pub mod transfer;

@@ -2,6 +2,7 @@
 
 pub mod assets;
 pub mod audit;
+pub mod bulk;
 pub mod connection_actions;
 pub mod connection_view;
 pub mod connections;
@@ -12,11 +13,14 @@ pub mod form_errors;
 pub mod list_params;
 pub mod login;
 pub mod notifications;
+pub mod service_bulk;
 pub mod service_form;
+pub mod service_import;
 pub mod services;
 pub mod settings;
 pub mod templates;
 pub mod tokens;
+pub mod transfer;
 pub mod users;
 
 use std::borrow::Cow;

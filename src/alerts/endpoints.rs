@@ -1,6 +1,7 @@
 //! Webhook endpoints as admins manage them: the checks on what they enter (the URL must obey the
 //! outbound address policy, after DNS resolution), and the audited writes. The signing secret is
-//! generated here and handed back once, at creation.
+//! generated here and handed back once, at creation. The URL is write-only like a secret: what an
+//! admin typed is never sent back, and the audit log records only its masked form.
 
 use std::net::SocketAddr;
 
@@ -10,6 +11,7 @@ use super::events::Event;
 use super::signature::new_secret;
 use crate::auth::actor::Actor;
 use crate::crypto::Secret;
+use crate::domain::endpoint_url::{masked, scrub};
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::models::audit;
@@ -17,14 +19,20 @@ use crate::models::webhook::{self, Endpoint, EndpointInput, MAILTO};
 use crate::outbound::AddressPolicy;
 use crate::state::AppState;
 
-/// What the endpoint form sends, before the checks.
-#[derive(Debug, Clone, Default)]
+/// What the endpoint form sends, before the checks. `Debug` shows no URL.
+#[derive(Clone, Default)]
 pub struct RawEndpoint {
     pub url: String,
     pub description: String,
     pub events: Vec<String>,
     pub enabled: bool,
     pub email_owner: bool,
+}
+
+impl std::fmt::Debug for RawEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawEndpoint").field("url", &masked(&self.url)).finish_non_exhaustive()
+    }
 }
 
 /// Why `url` may not receive webhooks under `policy`, if so: its form (http(s), no user
@@ -52,11 +60,20 @@ pub async fn refused_address(policy: &AddressPolicy, url: &Url) -> Option<String
         .then(|| "the host resolves to an internal address (loopback, private or link-local)".into())
 }
 
-/// Checks what an admin entered; the field errors say what to fix.
-pub async fn validate(state: &AppState, raw: RawEndpoint) -> Result<EndpointInput, AppError> {
+/// Checks what an admin entered; the field errors say what to fix. On an edit (`kept`: the stored
+/// endpoint) a blank URL keeps the stored one. No message names the URL in full.
+pub async fn validate(
+    state: &AppState,
+    raw: RawEndpoint,
+    kept: Option<&Endpoint>,
+) -> Result<EndpointInput, AppError> {
     let mut errors = FieldErrors::new();
-    let url = raw.url.trim().to_owned();
-    let email = url.starts_with(MAILTO);
+    let typed = raw.url.trim().to_owned();
+    // What the email checks read: the typed URL, or the stored one's mailto: list, which is shown.
+    let (url, email) = match kept.filter(|_| typed.is_empty()) {
+        Some(stored) => (stored.shown_url(), stored.is_email()),
+        None => (typed.clone(), typed.starts_with(MAILTO)),
+    };
     match Url::parse(&url) {
         _ if url.len() > 2048 => push(&mut errors, "url", "Use at most 2048 characters."),
         _ if email => match super::email::addresses(&url) {
@@ -69,8 +86,11 @@ pub async fn validate(state: &AppState, raw: RawEndpoint) -> Result<EndpointInpu
             }
             Some(_) => {}
         },
+        // A stored URL was checked when it was entered; the outbound policy checks it on every send.
+        _ if typed.is_empty() && kept.is_some() => {}
         Ok(parsed) if parsed.scheme() == "http" || parsed.scheme() == "https" => {
             if let Some(why) = refused_address(&state.outbound.policy, &parsed).await {
+                let why = scrub(&why, &url);
                 push(&mut errors, "url", format!("This address may not receive webhooks: {why}."));
             }
         }
@@ -95,7 +115,7 @@ pub async fn validate(state: &AppState, raw: RawEndpoint) -> Result<EndpointInpu
         return Err(AppError::Invalid(errors));
     }
     Ok(EndpointInput {
-        url,
+        url: (!typed.is_empty()).then(|| Secret::new(typed)),
         description,
         events,
         enabled: raw.enabled,
@@ -103,6 +123,7 @@ pub async fn validate(state: &AppState, raw: RawEndpoint) -> Result<EndpointInpu
     })
 }
 
+/// Records a change to endpoint `id`; `details` names what may be shown of its URL.
 fn audited(
     c: &mut crate::db::DbConn,
     actor: &Actor,
@@ -115,25 +136,12 @@ fn audited(
     audit::record(c, actor.by().event(action, "webhook", &target, details), now)
 }
 
-/// What an audit entry shows of an endpoint (its signing secret never).
-fn shown(
-    url: &str,
-    description: &str,
-    events: &[String],
-    enabled: bool,
-    email_owner: bool,
-) -> serde_json::Value {
+/// What an audit entry shows of an endpoint: its URL masked, never its signing secret.
+fn shown(e: &Endpoint) -> serde_json::Value {
     serde_json::json!({
-        "url": url, "description": description, "events": events, "enabled": enabled, "email_owner": email_owner,
+        "url": e.shown_url(), "description": e.description, "events": e.events(), "enabled": e.enabled,
+        "email_owner": e.email_owner,
     })
-}
-
-fn shown_input(e: &EndpointInput) -> serde_json::Value {
-    shown(&e.url, &e.description, &e.events, e.enabled, e.email_owner)
-}
-
-fn shown_endpoint(e: &Endpoint) -> serde_json::Value {
-    shown(&e.url, &e.description, &e.events(), e.enabled, e.email_owner)
 }
 
 /// Stores a new endpoint; returns its id and its signing secret, which is shown this once.
@@ -150,7 +158,8 @@ pub async fn create(
         .run(move |c| {
             crate::db::write_tx(c, |c| {
                 let id = webhook::insert(c, &keyring, &input, &sealed, now)?;
-                audited(c, &actor, "webhook.create", id, shown_input(&input), now)?;
+                let details = shown(&webhook::find(c, id)?.ok_or(AppError::NotFound)?);
+                audited(c, &actor, "webhook.create", id, details, now)?;
                 Ok::<_, AppError>(id)
             })
         })
@@ -159,19 +168,22 @@ pub async fn create(
 }
 
 pub async fn update(state: &AppState, actor: &Actor, id: i64, input: EndpointInput) -> Result<(), AppError> {
-    let (now, actor) = (state.clock.now(), actor.clone());
+    let (keyring, now, actor) = (state.keyring.clone(), state.clock.now(), actor.clone());
     state
         .db
         .run(move |c| {
             crate::db::write_tx(c, |c| {
                 let before = webhook::find(c, id)?.ok_or(AppError::NotFound)?;
-                if webhook::update(c, id, &input, now)? == 0 {
+                if webhook::update(c, &keyring, id, &input, now)? == 0 {
                     return Err(AppError::NotFound);
                 }
-                let (was, is) = (shown_endpoint(&before), shown_input(&input));
+                let after = webhook::find(c, id)?.ok_or(AppError::NotFound)?;
+                let (was, is) = (shown(&before), shown(&after));
                 let fields = ["url", "description", "events", "enabled", "email_owner"]
                     .map(|f| (f, was[f].clone(), is[f].clone()));
-                let details = serde_json::json!({ "url": input.url, "fields": audit::changes(fields) });
+                let details = serde_json::json!({
+                    "url": after.shown_url(), "url_changed": input.url.is_some(), "fields": audit::changes(fields),
+                });
                 audited(c, &actor, "webhook.update", id, details, now)?;
                 Ok(())
             })
@@ -188,7 +200,7 @@ pub async fn delete(state: &AppState, actor: &Actor, id: i64) -> Result<(), AppE
             crate::db::write_tx(c, |c| {
                 let endpoint = webhook::find(c, id)?.ok_or(AppError::NotFound)?;
                 webhook::delete(c, id)?;
-                audited(c, &actor, "webhook.delete", id, shown_endpoint(&endpoint), now)?;
+                audited(c, &actor, "webhook.delete", id, shown(&endpoint), now)?;
                 Ok(())
             })
         })
@@ -240,10 +252,7 @@ pub async fn save_smtp(
                 let (was, is) = (shown(&before), shown(&after));
                 let fields = ["host", "port", "security", "username", "from_address", "password_set"]
                     .map(|f| (f, was.get(f).cloned().unwrap_or_default(), is[f].clone()));
-                let mut changed: Vec<&str> = Vec::new();
-                if input.password.is_some() {
-                    changed.push("password");
-                }
+                let changed: Vec<&str> = input.password.iter().map(|_| "password").collect();
                 let details = serde_json::json!({
                     "host": input.host, "port": input.port, "fields": audit::changes(fields), "changed": changed,
                 });

@@ -3,7 +3,7 @@
 
 use clap::Subcommand;
 
-use super::{DbArgs, find_user, open};
+use super::{DbArgs, cli_error, find_user, open};
 use crate::clock::{Clock, format_time};
 use crate::error::AppError;
 use crate::models::api_token::{self, Scope};
@@ -44,20 +44,6 @@ fn parse_expiry(raw: &str) -> Result<Expiry, String> {
     match raw.trim() {
         "never" => Ok(Expiry::Never),
         days => days.parse().map(Expiry::Days).map_err(|_| "a number of days, or never".to_owned()),
-    }
-}
-
-/// A refused input, in one line per field, for the terminal.
-fn cli_error(e: AppError) -> AppError {
-    match e {
-        AppError::Invalid(fields) => AppError::BadRequest(
-            fields
-                .into_iter()
-                .map(|(field, messages)| format!("{field}: {}", messages.join(" ")))
-                .collect::<Vec<_>>()
-                .join("; "),
-        ),
-        other => other,
     }
 }
 

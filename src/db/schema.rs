@@ -72,7 +72,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    audit_prune_gate (id) {
+    audit_log_gate (id) {
         id -> Integer,
     }
 }
@@ -110,6 +110,7 @@ diesel::table! {
         client_refused_message -> Nullable<Text>,
         template_id -> Nullable<Text>,
         template_version -> Nullable<Integer>,
+        client_secret_pending -> Bool,
     }
 }
 
@@ -163,6 +164,7 @@ diesel::table! {
         last_refresh_attempt_at -> Nullable<BigInt>,
         variables -> Nullable<Text>,
         refresh_expires_at -> Nullable<BigInt>,
+        reconnect_soon_sent_at -> Nullable<BigInt>,
         captured -> Nullable<Text>,
     }
 }
@@ -202,6 +204,8 @@ diesel::table! {
         latency_ms -> BigInt,
         ok -> Bool,
         message -> Nullable<Text>,
+        request_bytes -> Nullable<BigInt>,
+        response_bytes -> Nullable<BigInt>,
     }
 }
 
@@ -225,10 +229,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Where webhooks go (migration 000076); the signing secret is sealed.
+    /// Where webhooks go (migration 000076); the signing secret and the URL are sealed (000079),
+    /// `shown_url` is what pages show of the URL.
     webhook_endpoints (id) {
         id -> BigInt,
-        url -> Text,
+        shown_url -> Text,
         description -> Text,
         events -> Text,
         enabled -> Bool,
@@ -236,6 +241,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         email_owner -> Bool,
+        url -> Nullable<Binary>,
     }
 }
 

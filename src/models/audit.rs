@@ -1,10 +1,11 @@
 //! The audit log: who did what to which object, from which address, and which fields changed. Never
-//! a secret value. Entries are only ever added; the retention prune alone removes old ones (the
-//! tables' triggers refuse anything else, see migration 000082).
+//! a secret value. Entries are only ever added: the table's triggers (migration 000082) refuse any
+//! change or removal outside `opened`, which the retention prune and the redaction of what an older
+//! version recorded use.
 
 use diesel::prelude::*;
 
-use crate::db::schema::{audit_log, audit_prune_gate};
+use crate::db::schema::{audit_log, audit_log_gate};
 use crate::db::{DbConn, MultiBackend};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -181,22 +182,34 @@ pub fn page(
     }
 }
 
-/// Removes up to `batch` entries older than `before` (oldest first), in one transaction that opens
-/// the prune gate the append-only triggers check and closes it again. Returns how many went.
-pub fn prune_batch(conn: &mut DbConn, before: i64, batch: i64) -> QueryResult<usize> {
+/// Runs `f` with the append-only gate open: in one transaction that opens it first and closes it
+/// after, so no other transaction sees it open. Only for removing entries past their retention and
+/// redacting what an older version recorded.
+pub fn opened<T, E, F>(conn: &mut DbConn, f: F) -> Result<T, E>
+where
+    E: From<diesel::result::Error>,
+    F: FnOnce(&mut DbConn) -> Result<T, E>,
+{
     crate::db::write_tx(conn, |c| {
-        diesel::insert_into(audit_prune_gate::table).values(audit_prune_gate::id.eq(1)).execute(c)?;
+        diesel::insert_into(audit_log_gate::table).values(audit_log_gate::id.eq(1)).execute(c)?;
+        let done = f(c)?;
+        diesel::delete(audit_log_gate::table).execute(c)?;
+        Ok(done)
+    })
+}
+
+/// Removes up to `batch` entries older than `before` (oldest first). Returns how many went.
+pub fn prune_batch(conn: &mut DbConn, before: i64, batch: i64) -> QueryResult<usize> {
+    opened(conn, |c| {
         let oldest = audit_log::table
             .filter(audit_log::at.lt(before))
             .order((audit_log::at.asc(), audit_log::id.asc()))
             .select(audit_log::id)
             .limit(batch)
             .load::<i64>(c)?;
-        let removed = match oldest.is_empty() {
-            true => 0,
-            false => diesel::delete(audit_log::table.filter(audit_log::id.eq_any(&oldest))).execute(c)?,
-        };
-        diesel::delete(audit_prune_gate::table).execute(c)?;
-        Ok(removed)
+        match oldest.is_empty() {
+            true => Ok(0),
+            false => diesel::delete(audit_log::table.filter(audit_log::id.eq_any(&oldest))).execute(c),
+        }
     })
 }

@@ -29,7 +29,7 @@ pub const OBJECT_TYPES: [(&str, &str); 8] = [
 ];
 
 /// The actions the app records, for the action filter's menu.
-pub const ACTIONS: [&str; 28] = [
+pub const ACTIONS: [&str; 31] = [
     "auth.sign_in",
     "auth.sign_in_failed",
     "auth.locked",
@@ -37,12 +37,14 @@ pub const ACTIONS: [&str; 28] = [
     "service.create",
     "service.update",
     "service.delete",
+    "service.revoke_all",
     "connection.create",
     "connection.update",
     "connection.authorize",
     "connection.connect",
     "connection.revoke",
     "connection.delete",
+    "connection.transfer",
     "token.create",
     "token.revoke",
     "webhook.create",
@@ -54,6 +56,7 @@ pub const ACTIONS: [&str; 28] = [
     "user.password",
     "user.disable",
     "user.enable",
+    "user.transfer_connections",
     "key.rotate",
     "key.rewrap",
     "key.retire",

@@ -79,9 +79,17 @@ impl ListPage {
     /// The badge colour of an action: failures and removals stand out.
     fn action_class(&self, action: &str) -> &'static str {
         match action.rsplit('.').next().unwrap_or_default() {
-            "sign_in_failed" | "locked" | "delete" | "revoke" | "disable" | "retire" => "badge-red",
+            "sign_in_failed" | "locked" | "delete" | "revoke" | "revoke_all" | "disable" | "retire" => {
+                "badge-red"
+            }
             "create" | "sign_in" | "connect" | "enable" => "badge-green",
-            "update" | "authorize" | "password" | "rotate" | "rewrap" => "badge-blue",
+            "update"
+            | "authorize"
+            | "password"
+            | "rotate"
+            | "rewrap"
+            | "transfer"
+            | "transfer_connections" => "badge-blue",
             _ => "badge-grey",
         }
     }

@@ -249,7 +249,7 @@ pub async fn revoke_connection(
     link: web::Path<String>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = ops::revoke(&state, &admin.actor(), &link).await?;
+    let outcome = ops::revoke(&state, &admin.actor(), &link).await?.outcome;
     Ok(see_other(&format!("/admin/connections/{link}"), Some(&format!("Revoked. {outcome}"))))
 }
 
@@ -259,7 +259,7 @@ pub async fn delete_connection(
     link: web::Path<String>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = ops::delete(&state, &admin.actor(), &link).await?;
+    let outcome = ops::delete(&state, &admin.actor(), &link).await?.outcome;
     Ok(see_other("/admin/connections", Some(&format!("Connection {link} deleted. {outcome}"))))
 }
 

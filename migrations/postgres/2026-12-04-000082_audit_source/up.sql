@@ -6,18 +6,19 @@ CREATE INDEX audit_log_object ON audit_log (target_type, target, at, id);
 CREATE INDEX audit_log_actor ON audit_log (actor, at, id);
 CREATE INDEX audit_log_action ON audit_log (action, at, id);
 
--- No statement changes an entry. Only the retention prune removes entries, and it opens this gate
--- (a row here) inside its own transaction, closing it before the commit: no other transaction
--- sees it open.
-CREATE TABLE audit_prune_gate (
+-- No statement changes or removes an entry, except the two that must: the retention prune, and the
+-- redaction of what an older version recorded (webhook URLs, migration 000079). Each opens this
+-- gate (a row here) inside its own transaction and closes it before the commit, so no other
+-- transaction ever sees it open.
+CREATE TABLE audit_log_gate (
     id INTEGER PRIMARY KEY CHECK (id = 1)
 );
 CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP = 'DELETE' AND EXISTS (SELECT 1 FROM audit_prune_gate) THEN
-        RETURN OLD;
+    IF EXISTS (SELECT 1 FROM audit_log_gate) THEN
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
     END IF;
-    RAISE EXCEPTION 'the audit log is append-only: only the retention prune removes entries';
+    RAISE EXCEPTION 'the audit log is append-only';
 END;
 $$;
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log

@@ -5,17 +5,19 @@ CREATE INDEX audit_log_object ON audit_log (target_type, target, at, id);
 CREATE INDEX audit_log_actor ON audit_log (actor, at, id);
 CREATE INDEX audit_log_action ON audit_log (action, at, id);
 
--- No statement changes an entry. Only the retention prune removes entries, and it opens this gate
--- (a row here) inside its own transaction, closing it before the commit.
-CREATE TABLE audit_prune_gate (
+-- No statement changes or removes an entry, except the two that must: the retention prune, and the
+-- redaction of what an older version recorded (webhook URLs, migration 000079). Each opens this
+-- gate (a row here) inside its own transaction and closes it before the commit.
+CREATE TABLE audit_log_gate (
     id INTEGER PRIMARY KEY CHECK (id = 1)
 );
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+    WHEN NOT EXISTS (SELECT 1 FROM audit_log_gate)
 BEGIN
     SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
-    WHEN NOT EXISTS (SELECT 1 FROM audit_prune_gate)
+    WHEN NOT EXISTS (SELECT 1 FROM audit_log_gate)
 BEGIN
-    SELECT RAISE(ABORT, 'the audit log is append-only: only the retention prune removes entries');
+    SELECT RAISE(ABORT, 'the audit log is append-only');
 END;
