@@ -22,8 +22,8 @@ pub struct AuditEntry {
     pub source: Option<String>,
 }
 
-/// An event to record. `details` is JSON text: the changed fields, with their values before and
-/// after when they are not secret.
+/// An event to record. `details` is JSON text: the changed fields, with their old and new values
+/// when they are not secret.
 pub struct Event<'a> {
     pub actor_id: Option<i64>,
     pub actor: &'a str,

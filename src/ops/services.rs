@@ -50,7 +50,7 @@ fn link_taken() -> FieldErrors {
 
 /// The fields that differ between two services, for the audit log: their names (`name`,
 /// `auth_type`, `oauth2.client_id`, `api_key.params`, …, and `client_secret` when a new one is
-/// entered) and, for all but the secret, their values before and after.
+/// entered) and, for all but the secret, their old and new values.
 fn changed_fields(
     old: &Service,
     new: &ValidService,

@@ -58,7 +58,7 @@ pub fn paths() -> Map<String, Value> {
                             alone removes old ones, and records that it did (`audit.pruned`). A cursor, \
                             date or filter that cannot be read is a 400.",
             "parameters": parameters,
-            "responses": with_errors(json!({ "200": ok("One page of entries.", schema("AuditPage")) }), &["400"]),
+            "responses": with_errors(json!({ "200": ok("One page of entries.", schema("AuditPage")) }), &["400", "422"]),
         } }),
     )])
 }
@@ -83,7 +83,7 @@ pub fn schemas() -> Map<String, Value> {
                 "summary": { "type": "string", "description": "What changed, in one line." },
                 "details": {
                     "type": "object", "nullable": true, "additionalProperties": true,
-                    "description": "The changed fields, with their values before and after (never a secret).",
+                    "description": "The changed fields, each with its old and new value (`before`, `after`; never a secret).",
                 },
             },
         },

@@ -30,9 +30,8 @@ fn quoted(value: &Value) -> String {
     shorten(&text, MAX_VALUE)
 }
 
-/// "name: Old → New; client_secret changed; reason: wrong password": the fields with their values
-/// before and after, then the fields named as changed without values (secrets), then the other
-/// details.
+/// "name: Old → New; client_secret changed; reason: wrong password": the fields with their old and
+/// new values, then the fields named as changed without values (secrets), then the other details.
 pub fn summary(details: &str) -> String {
     let Ok(Value::Object(details)) = serde_json::from_str::<Value>(details) else {
         return String::new();
