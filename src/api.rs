@@ -9,6 +9,7 @@ pub mod openapi;
 pub mod services;
 pub mod templates;
 pub mod tokens;
+pub mod users;
 
 use std::future::Future;
 use std::pin::Pin;

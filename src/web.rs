@@ -1,5 +1,6 @@
 //! The HTML app: thin handlers, one file per area, rendering askama templates through `render`.
 
+pub mod account;
 pub mod assets;
 pub mod bulk;
 pub mod connection_actions;
@@ -20,6 +21,8 @@ pub mod settings;
 pub mod templates;
 pub mod tokens;
 pub mod transfer;
+pub mod user_admin;
+pub mod user_new;
 pub mod users;
 
 use std::borrow::Cow;

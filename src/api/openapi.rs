@@ -9,6 +9,7 @@ mod service_inputs;
 mod templates;
 mod text;
 mod tokens;
+mod users;
 
 use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
@@ -27,6 +28,7 @@ pub fn spec() -> Value {
         templates::paths(),
         connections::paths(),
         tokens::paths(),
+        users::paths(),
         bulk::paths(),
     ];
     for area in areas {
@@ -38,6 +40,7 @@ pub fn spec() -> Value {
     schemas.extend(connections::schemas());
     schemas.extend(templates::schemas());
     schemas.extend(tokens::schemas());
+    schemas.extend(users::schemas());
     schemas.extend(bulk::schemas());
     json!({
         "openapi": "3.0.3",
@@ -67,6 +70,7 @@ pub fn spec() -> Value {
                 "description": "Connections to a service: stored credentials, used without revealing them.",
             },
             { "name": "tokens", "description": "API tokens: expiring, and restricted for scripts." },
+            { "name": "users", "description": "Who may sign in: roles, status, passwords." },
         ],
         "paths": paths,
         "components": {
@@ -332,8 +336,9 @@ fn responses() -> Value {
         ),
         "NotFound": error_response("No such item.", "Error"),
         "Conflict": error_response(
-            "The item is in use (a service that connections use), or the connection is not usable in its \
-             status (code `not_connected`, with `error.status`).",
+            "The item is in use (a service that connections use), the connection is not usable in its \
+             status (code `not_connected`, with `error.status`), or the rules refuse a change to a user \
+             (the last enabled SDAdmin, the caller's own account, a user who owns connections).",
             "Error",
         ),
         "TooLarge": error_response("The body is larger than 256 KiB.", "Error"),

@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod account;
 mod attention;
 mod backup;
 mod bulk;
@@ -57,5 +58,6 @@ mod two_instances;
 mod upgrades;
 mod upstream_failures;
 mod users;
+mod users_admin;
 mod value_prefix;
 mod webhooks;
