@@ -1,11 +1,13 @@
 //! Managing users from the console and the API: add one, change their role, disable or enable them,
 //! delete one who owns nothing. Each change is one transaction with its audit entry.
 //!
-//! The last-SDAdmin rule: no change may leave the portal without an enabled SDAdmin, or nobody could
-//! administer it any more. A change that demotes, disables or deletes an enabled SDAdmin first locks
-//! the rows of every enabled SDAdmin (`models::user::lock_active_admins`), then reads its target
-//! again and checks that another one remains, and writes, all in that transaction: two SDAdmins
-//! demoting each other at the same moment run one after the other, and the second is refused.
+//! No one changes their own role or status, or deletes themselves: a slip would lock them out at
+//! once. The last-SDAdmin rule: no change may leave the portal without an enabled SDAdmin, or nobody
+//! could administer it any more; as nobody acts on themselves, what it stops is two SDAdmins acting
+//! on each other at the same moment. A change of role or status, and a delete, first locks the rows
+//! of every enabled SDAdmin (`models::user::lock_active_admins`), then reads its target again, checks
+//! that another one remains, and writes, all in that transaction: the second of two such changes
+//! waits for the first, and is refused.
 
 use crate::crypto::Secret;
 use crate::db::DbConn;
@@ -219,10 +221,8 @@ pub async fn change(
                 let target = user::find_by_name(c, &name)?.ok_or(AppError::NotFound)?;
                 let role = changes.role.unwrap_or(target.role());
                 let disabled = changes.disabled.unwrap_or(target.disabled);
-                if disabled && !target.disabled && target.id == actor.id {
-                    return Err(AppError::Conflict(
-                        "You cannot disable your own account: ask another SDAdmin.".into(),
-                    ));
+                if target.id == actor.id && (role != target.role() || disabled != target.disabled) {
+                    return Err(AppError::Conflict(SELF_CHANGE.into()));
                 }
                 let still_admin = role == Role::SdAdmin && !disabled;
                 keeps_an_admin(&target, still_admin, &admins)?;
@@ -263,6 +263,11 @@ fn keeps_an_admin(target: &User, still_admin: bool, admins: &[i64]) -> Result<()
     }
     Err(AppError::Conflict(last_admin_message(&target.username)))
 }
+
+/// Why one's own role or status cannot change: a slip would lock oneself out at once, so another
+/// SDAdmin does it.
+pub const SELF_CHANGE: &str =
+    "You cannot change your own role or disable your own account: ask another SDAdmin.";
 
 /// What the last-SDAdmin rule says.
 pub fn last_admin_message(username: &str) -> String {

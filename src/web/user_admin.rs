@@ -158,9 +158,7 @@ async fn confirm(
     let admins = ops::active_admins(state).await?;
     let refusal = match action {
         "delete" => ops::delete_refusal(admin.user(), &u, admins),
-        _ if u.username == admin.user().username => {
-            Some("You cannot disable your own account: ask another SDAdmin.".to_owned())
-        }
+        _ if u.username == admin.user().username => Some(ops::SELF_CHANGE.to_owned()),
         _ if u.role == Role::SdAdmin && !u.disabled && admins <= 1 => {
             Some(ops::last_admin_message(&u.username))
         }

@@ -103,7 +103,8 @@ fn password(description: &str) -> Value {
 pub fn schemas() -> Map<String, Value> {
     let time = |nullable: bool| json!({ "type": "string", "format": "date-time", "nullable": nullable });
     let role = json!({ "type": "string", "enum": ["sdadmin", "technician"] });
-    let changed_role = optional(role.clone());
+    // `null` is listed with the values: an enum that leaves it out refuses it, `nullable` or not.
+    let changed_role = json!({ "type": "string", "enum": ["sdadmin", "technician", null], "nullable": true });
     let user_properties = json!({
         "username": { "type": "string" },
         "role": role.clone(),
