@@ -11,6 +11,7 @@ pub mod proxy;
 pub mod services;
 pub mod templates;
 pub mod tokens;
+pub mod users;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -92,6 +93,10 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let raw = web::Json::<Box<RawValue>>::from_request(req, payload);
         Box::pin(async move {
             let raw = raw.await?.into_inner();
+            // Every body is an object: serde would also read a struct from an array of its fields.
+            if !raw.get().trim_start().starts_with('{') {
+                return Err(body_invalid("The JSON body is not valid: send a JSON object.".to_owned()).into());
+            }
             crate::input::check_json(raw.get())?;
             Ok(Json(serde_json::from_str(raw.get()).map_err(|e| not_valid(&e))?))
         })

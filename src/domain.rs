@@ -14,5 +14,6 @@ pub mod service_input;
 pub mod service_oauth;
 pub mod service_provider;
 pub mod service_rules;
+pub mod user_agent;
 pub mod validate;
 pub mod variables;

@@ -30,6 +30,10 @@ pub enum AppError {
     Forbidden(String),
     #[error("the form has expired or did not come from this site; reload the page and try again")]
     Csrf,
+    /// A signed-in user whose password an administrator chose: every page but the change-password
+    /// page sends them there (`web::errors`).
+    #[error("choose a new password to continue")]
+    PasswordChangeRequired,
     #[error("{0}")]
     BadRequest(String),
     /// The path exists but does not take this method; the methods it takes, for `Allow`.
@@ -158,7 +162,9 @@ impl ResponseError for AppError {
             e if e.database_unavailable() => StatusCode::SERVICE_UNAVAILABLE,
             AppError::NotFound | AppError::Db(diesel::result::Error::NotFound) => StatusCode::NOT_FOUND,
             AppError::Unauthenticated | AppError::TokenExpired => StatusCode::UNAUTHORIZED,
-            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::Forbidden(_) | AppError::Csrf | AppError::PasswordChangeRequired => {
+                StatusCode::FORBIDDEN
+            }
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
             AppError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             AppError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,

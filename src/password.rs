@@ -75,6 +75,14 @@ impl Hasher {
         .map_err(|e| AppError::Internal(format!("password task failed: {e}")))
     }
 
+    /// Hashes a new password, on the blocking pool like `verify`.
+    pub async fn hash(&self, password: Secret) -> Result<String, AppError> {
+        let _permit = self.permits.acquire().await.map_err(|e| AppError::Internal(e.to_string()))?;
+        tokio::task::spawn_blocking(move || hash_blocking(&password))
+            .await
+            .map_err(|e| AppError::Internal(format!("password task failed: {e}")))?
+    }
+
     /// Prepares the dummy hash off the request path.
     pub async fn warm_up(&self) {
         let _ = tokio::task::spawn_blocking(dummy_hash).await;

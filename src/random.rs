@@ -35,5 +35,34 @@ pub fn new_api_token() -> Result<(String, String), AppError> {
     Ok((token, shown))
 }
 
+/// What a generated password is made of: letters and digits that cannot be misread for one
+/// another (no `0`/`O`, `1`/`l`/`I`), so it can be read out or typed from a screen.
+const PASSWORD_ALPHABET: &[u8] = b"abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A password for an administrator to hand over: four groups of five characters of
+/// `PASSWORD_ALPHABET` joined by `-` (about 115 bits), drawn without bias by rejection sampling.
+pub fn readable_password() -> Result<String, AppError> {
+    let n = PASSWORD_ALPHABET.len();
+    // The largest multiple of `n` that fits in a byte: bytes at or above it are drawn again.
+    let limit = 256 - 256 % n;
+    let mut out = String::with_capacity(23);
+    let mut buf = [0u8; 64];
+    let mut drawn = 0;
+    while drawn < 20 {
+        getrandom::fill(&mut buf).map_err(|e| AppError::Internal(format!("random number generator: {e}")))?;
+        for &byte in buf.iter().filter(|&&b| usize::from(b) < limit) {
+            if drawn == 20 {
+                break;
+            }
+            if drawn > 0 && drawn % 5 == 0 {
+                out.push('-');
+            }
+            out.push(char::from(PASSWORD_ALPHABET[usize::from(byte) % n]));
+            drawn += 1;
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests;

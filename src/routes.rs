@@ -107,6 +107,12 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/login", Public, || web::get().to(pages::login::show_login)),
         r(M::POST, "/login", Public, || web::post().to(pages::login::sign_in)),
         r(M::POST, "/logout", SignedIn, || web::post().to(pages::login::sign_out)),
+        r(M::GET, "/account", SignedIn, || web::get().to(pages::account::show_account)),
+        r(M::GET, "/account/password", SignedIn, || web::get().to(pages::account::show_change_password)),
+        r(M::POST, "/account/password", SignedIn, || web::post().to(pages::account::change_password)),
+        r(M::POST, "/account/sessions/{handle}/end", SignedIn, || {
+            web::post().to(pages::account::end_session)
+        }),
         r(M::GET, "/", Admin, || web::get().to(pages::console::home)),
         r(M::GET, "/admin/connections", Admin, || web::get().to(pages::connections::list_connections)),
         r(M::POST, "/admin/connections", Admin, || web::post().to(pages::connections::create_connection)),
@@ -214,6 +220,31 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/admin/tokens/new", Admin, || web::get().to(pages::tokens::new_token)),
         r(M::POST, "/admin/tokens/{id}/revoke", Admin, || web::post().to(pages::tokens::revoke_token)),
         r(M::GET, "/admin/users", Admin, || web::get().to(pages::users::list_users)),
+        r(M::POST, "/admin/users", Admin, || web::post().to(pages::user_new::create_user)),
+        r(M::GET, "/admin/users/new", Admin, || web::get().to(pages::user_new::new_user)),
+        r(M::GET, "/admin/users/{username}", Admin, || web::get().to(pages::user_admin::show_user)),
+        r(M::POST, "/admin/users/{username}/role", Admin, || web::post().to(pages::user_admin::change_role)),
+        r(M::GET, "/admin/users/{username}/disable", Admin, || {
+            web::get().to(pages::user_admin::confirm_disable)
+        }),
+        r(M::POST, "/admin/users/{username}/disable", Admin, || {
+            web::post().to(pages::user_admin::disable_user)
+        }),
+        r(M::POST, "/admin/users/{username}/enable", Admin, || {
+            web::post().to(pages::user_admin::enable_user)
+        }),
+        r(M::GET, "/admin/users/{username}/reset-password", Admin, || {
+            web::get().to(pages::user_new::show_reset)
+        }),
+        r(M::POST, "/admin/users/{username}/reset-password", Admin, || {
+            web::post().to(pages::user_new::reset_password)
+        }),
+        r(M::GET, "/admin/users/{username}/delete", Admin, || {
+            web::get().to(pages::user_admin::confirm_delete)
+        }),
+        r(M::POST, "/admin/users/{username}/delete", Admin, || {
+            web::post().to(pages::user_admin::delete_user)
+        }),
         r(M::GET, "/admin/users/{username}/transfer", Admin, || {
             web::get().to(pages::transfer::show_user_transfer)
         }),
@@ -266,6 +297,14 @@ pub fn routes() -> Vec<RouteDef> {
         }),
         r(M::POST, "/api/v1/connections/{link}/test", Invoke, || {
             web::post().to(api::connections::test_connection)
+        }),
+        r(M::GET, "/api/v1/users", Api, || web::get().to(api::users::list_users)),
+        r(M::POST, "/api/v1/users", Api, || web::post().to(api::users::create_user)),
+        r(M::GET, "/api/v1/users/{username}", Api, || web::get().to(api::users::show_user)),
+        r(M::PATCH, "/api/v1/users/{username}", Api, || web::patch().to(api::users::update_user)),
+        r(M::DELETE, "/api/v1/users/{username}", Api, || web::delete().to(api::users::delete_user)),
+        r(M::POST, "/api/v1/users/{username}/reset-password", Api, || {
+            web::post().to(api::users::reset_password)
         }),
         r(M::POST, "/api/v1/users/{username}/transfer", Api, || {
             web::post().to(api::bulk::transfer_user_connections)

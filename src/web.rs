@@ -1,5 +1,6 @@
 //! The HTML app: thin handlers, one file per area, rendering askama templates through `render`.
 
+pub mod account;
 pub mod assets;
 pub mod audit;
 pub mod bulk;
@@ -21,6 +22,8 @@ pub mod settings;
 pub mod templates;
 pub mod tokens;
 pub mod transfer;
+pub mod user_admin;
+pub mod user_new;
 pub mod users;
 
 use std::borrow::Cow;

@@ -11,6 +11,7 @@ mod service_inputs;
 mod templates;
 mod text;
 mod tokens;
+mod users;
 
 use actix_web::HttpResponse;
 use serde_json::{Map, Value, json};
@@ -30,6 +31,7 @@ pub fn spec() -> Value {
         connections::paths(),
         proxy::paths(),
         tokens::paths(),
+        users::paths(),
         bulk::paths(),
         audit::paths(),
     ];
@@ -42,6 +44,7 @@ pub fn spec() -> Value {
     schemas.extend(connections::schemas());
     schemas.extend(templates::schemas());
     schemas.extend(tokens::schemas());
+    schemas.extend(users::schemas());
     schemas.extend(bulk::schemas());
     schemas.extend(audit::schemas());
     json!({
@@ -73,6 +76,7 @@ pub fn spec() -> Value {
             },
             { "name": "tokens", "description": "API tokens: expiring, and restricted for scripts." },
             { "name": "audit", "description": "The audit log: who changed what, from where. Read-only." },
+            { "name": "users", "description": "Who may sign in: roles, status, passwords." },
         ],
         "paths": paths,
         "components": {
@@ -344,8 +348,9 @@ fn responses() -> Value {
         ),
         "NotFound": error_response("No such item.", "Error"),
         "Conflict": error_response(
-            "The item is in use (a service that connections use), or the connection is not usable in its \
-             status (code `not_connected`, with `error.status`).",
+            "The item is in use (a service that connections use), the connection is not usable in its \
+             status (code `not_connected`, with `error.status`), or the rules refuse a change to a user \
+             (the last enabled SDAdmin, the caller's own account, a user who owns connections).",
             "Error",
         ),
         "TooLarge": error_response("The body is larger than 256 KiB.", "Error"),

@@ -11,7 +11,7 @@ use actix_web::web::Bytes;
 use actix_web::{FromRequest, HttpRequest};
 use serde::de::DeserializeOwned;
 
-use crate::auth::guard::SDADMIN_REQUIRED;
+use crate::auth::guard::{SDADMIN_REQUIRED, password_chosen};
 use crate::auth::session::{self, SignedIn};
 use crate::error::AppError;
 use crate::input::multipart;
@@ -22,15 +22,16 @@ pub const CSRF_FIELD: &str = "csrf_token";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
 /// An SDAdmin's form body of type `T` whose CSRF token matched the session's. The checks run in a
-/// fixed order — session, role, token, then the fields — so a technician always gets the 403 and
-/// never a message about the form.
+/// fixed order — session, a password still to change (`guard::password_chosen`), role, token, then
+/// the fields — so a technician always gets the 403 and never a message about the form.
 pub struct CsrfForm<T> {
     pub form: T,
     pub by: SignedIn,
 }
 
 /// An SDAdmin's `multipart/form-data` form (a file upload) whose CSRF token matched the session's:
-/// its parts, checked in the same order as `CsrfForm` (session, role, token, then the fields).
+/// its parts, checked in the same order as `CsrfForm` (session, password, role, token, then the
+/// fields).
 pub struct CsrfUpload {
     pub parts: Vec<multipart::Part>,
     pub by: SignedIn,
@@ -53,6 +54,7 @@ impl FromRequest for CsrfUpload {
         let body = Bytes::from_request(&req, payload);
         Box::pin(async move {
             let by = session::load(&req).await?;
+            password_chosen(&by)?;
             if by.user.role() != Role::SdAdmin {
                 return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
             }
@@ -77,6 +79,22 @@ impl FromRequest for CsrfUpload {
 /// Sign-out's form: any signed-in user, CSRF token checked, no fields.
 pub struct SignOutForm(pub SignedIn);
 
+/// A form of My account (the password change, ending a session): any signed-in user, even one who
+/// must still choose a new password, CSRF token checked, then the fields.
+pub struct AccountForm<T> {
+    pub form: T,
+    pub by: SignedIn,
+}
+
+/// Who may send a form (`checked`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Who {
+    /// An SDAdmin who has chosen their own password.
+    SdAdmin,
+    /// Anyone signed in (sign-out, My account).
+    Anyone,
+}
+
 /// Forms with no fields of their own (delete, revoke).
 #[derive(serde::Deserialize)]
 pub struct NoFields {}
@@ -91,12 +109,29 @@ impl<T: DeserializeOwned + 'static> FromRequest for CsrfForm<T> {
         let req = req.clone();
         let body = Bytes::from_request(&req, payload);
         Box::pin(async move {
-            let (by, body) = checked(&req, body, true).await?;
-            let form = serde_urlencoded::from_bytes(&body)
-                .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))?;
-            Ok(CsrfForm { form, by })
+            let (by, body) = checked(&req, body, Who::SdAdmin).await?;
+            Ok(CsrfForm { form: fields(&body)?, by })
         })
     }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for AccountForm<T> {
+    type Error = AppError;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let (by, body) = checked(&req, body, Who::Anyone).await?;
+            Ok(AccountForm { form: fields(&body)?, by })
+        })
+    }
+}
+
+fn fields<T: DeserializeOwned>(body: &[u8]) -> Result<T, AppError> {
+    serde_urlencoded::from_bytes(body)
+        .map_err(|e| AppError::BadRequest(format!("The form could not be read: {e}.")))
 }
 
 impl FromRequest for SignOutForm {
@@ -106,20 +141,23 @@ impl FromRequest for SignOutForm {
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let req = req.clone();
         let body = Bytes::from_request(&req, payload);
-        Box::pin(async move { Ok(SignOutForm(checked(&req, body, false).await?.0)) })
+        Box::pin(async move { Ok(SignOutForm(checked(&req, body, Who::Anyone).await?.0)) })
     }
 }
 
-/// Loads the session, checks the role when asked, reads the body and checks its CSRF token, then its
-/// text (`input::check_form`).
+/// Loads the session, checks the password and the role when asked, reads the body and checks its
+/// CSRF token, then its text (`input::check_form`).
 async fn checked(
     req: &HttpRequest,
     body: <Bytes as FromRequest>::Future,
-    sdadmin_only: bool,
+    who: Who,
 ) -> Result<(SignedIn, Bytes), AppError> {
     let by = session::load(req).await?;
-    if sdadmin_only && by.user.role() != Role::SdAdmin {
-        return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
+    if who == Who::SdAdmin {
+        password_chosen(&by)?;
+        if by.user.role() != Role::SdAdmin {
+            return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
+        }
     }
     let body = body.await.map_err(crate::body_deadline::body_error)?;
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(&body)

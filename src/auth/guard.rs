@@ -59,14 +59,43 @@ const MARK_USED_EVERY_SECS: i64 = 60;
 
 type Boxed<T> = Pin<Box<dyn Future<Output = Result<T, AppError>>>>;
 
-/// A signed-in user of any role (used by sign-out and the 403 page).
+/// Refuses a user who must choose a new password first (`AppError::PasswordChangeRequired`, which
+/// sends a browser to the change-password page). Every page guard calls it; only the
+/// change-password page, the account's own forms and sign-out do without.
+pub fn password_chosen(signed_in: &SignedIn) -> Result<(), AppError> {
+    match signed_in.user.must_change_password {
+        true => Err(AppError::PasswordChangeRequired),
+        false => Ok(()),
+    }
+}
+
+/// A signed-in user of any role who has chosen their own password (My account).
 impl FromRequest for SignedIn {
     type Error = AppError;
     type Future = Boxed<Self>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let req = req.clone();
-        Box::pin(async move { session::load(&req).await })
+        Box::pin(async move {
+            let signed_in = session::load(&req).await?;
+            password_chosen(&signed_in)?;
+            Ok(signed_in)
+        })
+    }
+}
+
+/// A signed-in user of any role, even one who must still choose a new password: the
+/// change-password page.
+#[derive(Debug, Clone)]
+pub struct AnySignedIn(pub SignedIn);
+
+impl FromRequest for AnySignedIn {
+    type Error = AppError;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { Ok(AnySignedIn(session::load(&req).await?)) })
     }
 }
 
@@ -93,6 +122,7 @@ impl FromRequest for Admin {
         let req = req.clone();
         Box::pin(async move {
             let signed_in = session::load(&req).await?;
+            password_chosen(&signed_in)?;
             if signed_in.user.role() != Role::SdAdmin {
                 return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
             }

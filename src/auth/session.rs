@@ -88,15 +88,46 @@ pub async fn load(req: &HttpRequest) -> Result<SignedIn, AppError> {
     Ok(found)
 }
 
-/// Creates a new session for `user_id` and returns its cookie. Called only after a successful sign-in,
-/// so a session id planted before sign-in is never promoted.
-pub async fn start(state: &AppState, user_id: i64) -> Result<Cookie<'static>, AppError> {
+/// The longest `User-Agent` a session keeps: enough to tell browsers apart, and no more.
+const MAX_USER_AGENT: usize = 512;
+
+/// The request's `User-Agent` as a session records it: control characters removed, cut short.
+fn user_agent(req: &HttpRequest) -> Option<String> {
+    let raw = req.headers().get(actix_web::http::header::USER_AGENT)?;
+    let text = String::from_utf8_lossy(raw.as_bytes());
+    let kept: String = text.chars().filter(|c| !c.is_control()).take(MAX_USER_AGENT).collect();
+    let kept = kept.trim();
+    (!kept.is_empty()).then(|| kept.to_owned())
+}
+
+/// Creates a new session for `user_id` and returns its cookie, recording the browser and address it
+/// comes from (My account lists them). Called only after a successful sign-in, so a session id
+/// planted before sign-in is never promoted.
+pub async fn start(state: &AppState, req: &HttpRequest, user_id: i64) -> Result<Cookie<'static>, AppError> {
     let id = random_urlsafe(32)?;
     let csrf = random_urlsafe(32)?;
     let id_hash = sha256_hex(&id);
     let now = state.clock.now();
-    state.db.run(move |conn| Ok(sessions::insert(conn, &id_hash, user_id, &csrf, now)?)).await?;
+    let (agent, address) = (user_agent(req), req.peer_addr().map(|a| a.ip().to_string()));
+    state
+        .db
+        .run(move |conn| {
+            let new = sessions::NewSession {
+                id_hash: &id_hash,
+                user_id,
+                csrf_token: &csrf,
+                user_agent: agent.as_deref(),
+                address: address.as_deref(),
+            };
+            Ok(sessions::insert(conn, &new, now)?)
+        })
+        .await?;
     Ok(session_cookie(state, id))
+}
+
+/// The hash of the session the request's cookie names, if it carries one.
+pub fn current_hash(state: &AppState, req: &HttpRequest) -> Option<String> {
+    req.cookie(cookie_name(state)).map(|cookie| sha256_hex(cookie.value()))
 }
 
 /// Deletes the session named by the request's cookie, if any.

@@ -12,12 +12,21 @@ fn user(id: i64) -> User {
         created_at: 0,
         updated_at: 0,
         last_sign_in_at: None,
+        must_change_password: false,
     }
 }
 
 pub(super) fn session(hash: &str, user_id: i64) -> (Session, User) {
     (
-        Session { id_hash: hash.into(), user_id, csrf_token: "t".into(), created_at: 0, last_seen_at: 0 },
+        Session {
+            id_hash: hash.into(),
+            user_id,
+            csrf_token: "t".into(),
+            created_at: 0,
+            last_seen_at: 0,
+            user_agent: None,
+            address: None,
+        },
         user(user_id),
     )
 }

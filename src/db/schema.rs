@@ -13,6 +13,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         last_sign_in_at -> Nullable<BigInt>,
+        must_change_password -> Bool,
     }
 }
 
@@ -23,6 +24,8 @@ diesel::table! {
         csrf_token -> Text,
         created_at -> BigInt,
         last_seen_at -> BigInt,
+        user_agent -> Nullable<Text>,
+        address -> Nullable<Text>,
     }
 }
 

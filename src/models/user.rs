@@ -62,6 +62,9 @@ pub struct User {
     pub created_at: i64,
     pub updated_at: i64,
     pub last_sign_in_at: Option<i64>,
+    /// An administrator chose the password (a new user, a reset): the user must choose their own
+    /// before any page but the change-password page (`auth::guard`).
+    pub must_change_password: bool,
 }
 
 impl User {
@@ -71,6 +74,12 @@ impl User {
 
     pub fn is_locked(&self, now: i64) -> bool {
         self.locked_until.is_some_and(|until| until > now)
+    }
+
+    /// An enabled SDAdmin: one of those the last-SDAdmin rule counts (a locked account is only
+    /// throttled for a while, and counts).
+    pub fn is_active_admin(&self) -> bool {
+        self.role == Role::SdAdmin && !self.disabled
     }
 }
 
@@ -84,6 +93,7 @@ struct NewUser<'a> {
     failed_logins: i32,
     created_at: i64,
     updated_at: i64,
+    must_change_password: bool,
 }
 
 /// Failures in a row that lock an account, and for how long.
@@ -101,6 +111,18 @@ pub fn insert(
     role: Role,
     now: i64,
 ) -> QueryResult<i64> {
+    insert_with(conn, username, password_hash, role, false, now)
+}
+
+/// Adds a user; `must_change_password` when an administrator chose the password.
+pub fn insert_with(
+    conn: &mut DbConn,
+    username: &str,
+    password_hash: &str,
+    role: Role,
+    must_change_password: bool,
+    now: i64,
+) -> QueryResult<i64> {
     diesel::insert_into(users::table)
         .values(NewUser {
             username,
@@ -110,6 +132,7 @@ pub fn insert(
             failed_logins: 0,
             created_at: now,
             updated_at: now,
+            must_change_password,
         })
         .returning(users::id)
         .get_result(conn)
@@ -182,6 +205,53 @@ pub fn set_password(conn: &mut DbConn, id: i64, password_hash: &str, now: i64) -
         ))
         .execute(conn)
         .map(drop)
+}
+
+/// Sets a password and whether it must be changed at the next sign-in (true when an administrator
+/// chose it, false when the user did), clearing the sign-in lock like `set_password`.
+pub fn set_password_to_change(
+    conn: &mut DbConn,
+    id: i64,
+    password_hash: &str,
+    must_change: bool,
+    now: i64,
+) -> QueryResult<()> {
+    diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::must_change_password.eq(must_change),
+            users::updated_at.eq(now),
+            users::failed_logins.eq(0),
+            users::locked_until.eq(None::<i64>),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// The ids of the enabled SDAdmins, by id. On PostgreSQL their rows stay locked (`FOR UPDATE`) until
+/// the transaction ends, so that two transactions that each check "another active SDAdmin remains"
+/// run one after the other: the second waits, and then reads the first one's outcome (a row that no
+/// longer matches is left out once it is unlocked). On SQLite the caller's `write_tx` (`BEGIN
+/// IMMEDIATE`) already holds the database's one write lock from its start.
+pub fn lock_active_admins(conn: &mut DbConn) -> QueryResult<Vec<i64>> {
+    let query = users::table
+        .filter(users::role.eq(Role::SdAdmin.as_str()))
+        .filter(users::disabled.eq(false))
+        .order(users::id)
+        .select(users::id);
+    match conn {
+        DbConn::Pg(c) => query.for_update().load(c),
+        DbConn::Sqlite(c) => query.load(c),
+    }
+}
+
+/// Deletes a user; their sessions and API tokens go with them (foreign keys cascade), and their
+/// consents in progress are deleted first (they hold no cascade). Fails with a foreign-key
+/// violation while they own a connection.
+pub fn delete(conn: &mut DbConn, id: i64) -> QueryResult<()> {
+    use crate::db::schema::oauth_flows;
+    diesel::delete(oauth_flows::table.filter(oauth_flows::user_id.eq(id))).execute(conn)?;
+    diesel::delete(users::table.find(id)).execute(conn).map(drop)
 }
 
 pub fn set_role(conn: &mut DbConn, id: i64, role: Role, now: i64) -> QueryResult<()> {

@@ -24,3 +24,16 @@ fn api_tokens_carry_the_prefix() {
     assert!(token.starts_with("cn_") && token.len() == 46);
     assert!(token.starts_with(&shown) && shown.len() == 9);
 }
+
+#[test]
+fn readable_passwords_are_four_groups_of_unambiguous_characters() {
+    let a = readable_password().unwrap();
+    let b = readable_password().unwrap();
+    assert_ne!(a, b);
+    let groups: Vec<&str> = a.split('-').collect();
+    assert_eq!(groups.len(), 4, "{a}");
+    assert!(groups.iter().all(|g| g.len() == 5), "{a}");
+    assert!(a.chars().filter(|c| *c != '-').all(|c| PASSWORD_ALPHABET.contains(&(c as u8))), "{a}");
+    assert!(!a.contains(['0', 'O', '1', 'l', 'I']), "{a}");
+    assert!(crate::password::check_policy(&crate::crypto::Secret::new(a)).is_ok());
+}

@@ -52,6 +52,8 @@ pub async fn render_errors(
         json_error(status, app_error, &message)
     } else if status == StatusCode::UNAUTHORIZED {
         to_sign_in(&http_req)
+    } else if matches!(app_error, Some(AppError::PasswordChangeRequired)) {
+        to_change_password(&http_req)
     } else {
         html_error(&http_req, status, with_fields(message, app_error)).await
     };
@@ -106,6 +108,20 @@ fn to_sign_in(req: &HttpRequest) -> HttpResponse {
     let next = req.uri().path_and_query().map_or("/", |p| p.as_str());
     let encoded: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
     let location = format!("/login?next={encoded}");
+    if req.headers().contains_key("hx-request") {
+        return HttpResponse::Ok().insert_header(("HX-Redirect", location)).finish();
+    }
+    HttpResponse::SeeOther().insert_header((LOCATION, location)).finish()
+}
+
+/// A user who must choose a new password goes to the change-password page, and comes back to the
+/// page they asked for (a GET) once it is done.
+fn to_change_password(req: &HttpRequest) -> HttpResponse {
+    let next = match *req.method() {
+        actix_web::http::Method::GET => req.uri().path_and_query().map_or("/", |p| p.as_str()),
+        _ => "/",
+    };
+    let location = crate::web::account::change_password_url(next);
     if req.headers().contains_key("hx-request") {
         return HttpResponse::Ok().insert_header(("HX-Redirect", location)).finish();
     }

@@ -139,9 +139,14 @@ pub async fn sign_in(
     state.sign_in_throttle.release(client, now);
     // Any session the browser had before is dropped: sign-in always issues a fresh id.
     session::end(&state, &req).await?;
-    let cookie = session::start(&state, id).await?;
+    let cookie = session::start(&state, &req, id).await?;
     tracing::info!(username = %account.username, "signed in");
-    let mut res = see_other(&local_path(Some(next)), None);
+    // A password an administrator chose is changed first; the page then goes on to `next`.
+    let to = match account.must_change_password {
+        true => crate::web::account::change_password_url(next),
+        false => local_path(Some(next)).into_owned(),
+    };
+    let mut res = see_other(&to, None);
     res.add_cookie(&cookie).map_err(|e| AppError::Internal(e.to_string()))?;
     Ok(res)
 }

@@ -91,9 +91,9 @@ CONNECTIONS_FUZZ_TOKEN=$("$FUZZ_BIN" token create admin --label fuzz | tail -1)
 export CONNECTIONS_FUZZ_TOKEN
 
 # Items for the fuzzer to find (schemathesis.toml names them): one service of each kind with a
-# connection each, the API Key and Basic ones connected. Their URLs point at loopback port 9, which
-# the address policy refuses without an allow-list: nothing is sent for them in either mode (the
-# proxy's paths are joined under those URLs and cannot leave them).
+# connection each, the API Key and Basic ones connected, and a user other than the fuzzer's own. Their
+# URLs point at loopback port 9, which the address policy refuses without an allow-list: nothing is
+# sent for them in either mode (the proxy's paths are joined under those URLs and cannot leave them).
 api() {
   curl -fsS -o /dev/null -X "$1" "$base$2" -H "Authorization: Bearer $CONNECTIONS_FUZZ_TOKEN" \
     -H 'Content-Type: application/json' -d "$3"
@@ -116,6 +116,7 @@ for kind in key basic oauth cc; do
   api POST /api/v1/connections '{"service": "fuzz_'$kind'", "name": "Fuzz '$kind'", "link_name": "fuzz_'$kind'_1",
     "scopes": '"$scopes"'}'
 done
+api POST /api/v1/users '{"username": "fuzz_user", "role": "technician"}'
 api PUT /api/v1/connections/fuzz_key_1/credentials '{"params": {"X-Api-Key": "fuzz-key-value"}}'
 api PUT /api/v1/connections/fuzz_basic_1/credentials '{"username": "fuzz", "password": "fuzz-password"}'
 

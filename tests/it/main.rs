@@ -4,6 +4,7 @@
 mod support;
 
 mod access;
+mod account;
 mod attention;
 mod audit;
 mod audit_exports;
@@ -62,6 +63,7 @@ mod two_instances;
 mod upgrades;
 mod upstream_failures;
 mod users;
+mod users_admin;
 mod value_prefix;
 mod webhook_reconnect_soon;
 mod webhook_urls;

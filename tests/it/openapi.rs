@@ -12,6 +12,7 @@ use crate::support::{Api, TestApp};
 mod bodies;
 mod methods;
 mod queries;
+mod users;
 
 /// `/api/v1/services/{link}` and `/api/v1/services/{link_name}` are the same route.
 fn normalise(path: &str) -> String {
