@@ -15,7 +15,7 @@ use crate::models::service::ServiceRow;
 mod loaded;
 mod scans;
 pub use loaded::{Loaded, resolve, unresolved};
-pub use scans::{count_by_status, due_for_refresh};
+pub use scans::{Due, count_by_status, due_for_refresh};
 
 /// Where a connection secret's ciphertext is bound: table, column, row id.
 fn slot<'a>(column: &'a str, id: &'a str) -> SecretSlot<'a> {

@@ -40,6 +40,7 @@ mod provider_settings;
 mod provider_text;
 mod refresh;
 mod refresh_faults;
+mod refresh_storm;
 mod services_api;
 mod services_pages;
 mod services_totals;
