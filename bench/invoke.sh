@@ -82,24 +82,8 @@ TOKEN="$(env DATABASE_URL="$DATABASE_URL" CONNECTIONS_DATA_DIR="$WORK/data" "$BI
 [[ -n $TOKEN ]] || die "no API token"
 export BENCH_TOKEN="$TOKEN"
 
-# METHOD PATH [JSON]: calls the app's API, dies unless it answers 2xx; prints the body.
-api() {
-    local out code
-    out="$(curl -sS --max-time 30 -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-        ${3:+--data "$3"} -w '\n%{http_code}' "$BASE$2")"
-    code="${out##*$'\n'}"
-    [[ $code == 2?? ]] || die "$1 $2 answered $code: ${out%$'\n'*}"
-    printf '%s\n' "${out%$'\n'*}"
-}
-json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-
 log "creating the services and connections through the API"
-api POST /api/v1/services "{\"name\": \"Bench API key\", \"link_name\": \"bench_key\", \"auth_type\": \"api_key\",
-    \"api_base_url\": \"$UP/v1\",
-    \"api_key\": {\"param_type\": \"header\", \"params\": [{\"name\": \"X-Api-Key\", \"display_name\": \"API Key\"}]}}" > /dev/null
-api POST /api/v1/connections '{"service": "bench_key", "name": "Bench key", "link_name": "bench_key", "scopes": []}' > /dev/null
-status="$(api PUT /api/v1/connections/bench_key/credentials "{\"params\": {\"X-Api-Key\": \"$API_KEY\"}}" | json_field status)"
-[[ $status == connected ]] || die "bench_key is $status after storing its credentials"
+bench_key_connection "$UP/v1" "$API_KEY"
 
 api POST /api/v1/services "{\"name\": \"Bench OAuth2\", \"link_name\": \"bench_oauth\", \"auth_type\": \"oauth2\",
     \"api_base_url\": \"$UP/v1\",

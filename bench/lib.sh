@@ -6,6 +6,8 @@
 # bench_database    sqlite|postgres: sets DATABASE_URL (a temp file, or a fresh database dropped on exit)
 # bench_start_app   NAME PORT [ENV=VALUE...]: starts `connections serve` in the background, waits for /healthz
 # bench_track PID   stops PID on exit too (an upstream, a helper server)
+# api METHOD PATH [JSON], json_field NAME   the app's JSON API at BASE with TOKEN
+# bench_key_connection BASE_URL KEY   the API Key service and connection `bench_key` (header X-Api-Key)
 # parse_wrk FILE    "rps p50_ms p99_ms problems" from wrk --latency output
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -120,6 +122,29 @@ wait_healthy() {
         sleep 0.1
     done
     die "$3 did not answer $1 within 30s"
+}
+
+# METHOD PATH [JSON]: calls the app's API at BASE with TOKEN, dies unless it answers 2xx; prints the body.
+api() {
+    local out code
+    out="$(curl -sS --max-time 30 -X "$1" -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
+        ${3:+--data "$3"} -w '\n%{http_code}' "$BASE$2")"
+    code="${out##*$'\n'}"
+    [[ $code == 2?? ]] || die "$1 $2 answered $code: ${out%$'\n'*}"
+    printf '%s\n' "${out%$'\n'*}"
+}
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# BASE_URL KEY: creates the API Key service `bench_key` (header X-Api-Key, under BASE_URL) and its
+# connection `bench_key` with KEY, through the API; dies unless it is connected.
+bench_key_connection() {
+    api POST /api/v1/services "{\"name\": \"Bench API key\", \"link_name\": \"bench_key\", \"auth_type\": \"api_key\",
+        \"api_base_url\": \"$1\",
+        \"api_key\": {\"param_type\": \"header\", \"params\": [{\"name\": \"X-Api-Key\", \"display_name\": \"API Key\"}]}}" > /dev/null
+    api POST /api/v1/connections '{"service": "bench_key", "name": "Bench key", "link_name": "bench_key", "scopes": []}' > /dev/null
+    local status
+    status="$(api PUT /api/v1/connections/bench_key/credentials "{\"params\": {\"X-Api-Key\": \"$2\"}}" | json_field status)"
+    [[ $status == connected ]] || die "bench_key is $status after storing its credentials"
 }
 
 # Prints "rps p50_ms p99_ms problems" from wrk --latency output ("-" when wrk saw no error status,

@@ -11,6 +11,7 @@
 #
 #   bench/run.sh [--postgres] [--connections] [--rounds N] [--duration SECONDS] [--threads N] [--concurrency N]
 #   bench/run.sh --invoke [--postgres] [...]   runs bench/invoke.sh (invoke through the app vs the upstream)
+#   bench/run.sh --proxy [--postgres] [...]    runs bench/proxy.sh (direct, nginx, the app's proxy, invoke)
 #
 #   --postgres       a fresh database on postgres://postgres@127.0.0.1:5432 (dropped at the end)
 #                    instead of a temp SQLite file
@@ -42,6 +43,7 @@ ADMIN_PASSWORD="bench-admin-password-$RANDOM$RANDOM"
 
 usage() { sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 [[ ${1:-} == --invoke ]] && { shift; exec "$ROOT/bench/invoke.sh" "$@"; }
+[[ ${1:-} == --proxy ]] && { shift; exec "$ROOT/bench/proxy.sh" "$@"; }
 while (($#)); do
     case "$1" in
         --postgres) BACKEND=postgres ;;

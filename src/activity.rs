@@ -30,7 +30,7 @@ use crate::models::connection::mark_used;
 use crate::models::event::{self, NewEvent};
 
 /// Events per transaction at most; more wait for the next one. One INSERT holds them all: 256 rows
-/// of 11 values stay far below both databases' limits on bound values (32,766 and 65,535).
+/// of 13 values stay far below both databases' limits on bound values (32,766 and 65,535).
 const BATCH: usize = 256;
 /// How long the writer gathers events before a transaction.
 const GATHER: Duration = Duration::from_millis(20);
@@ -96,6 +96,29 @@ impl Activity {
         }
         if self.queue.max_capacity() - self.queue.capacity() >= BATCH {
             self.hurry.notify_one();
+        }
+    }
+
+    /// Queues an entry from code that cannot wait (an answer's body as it ends): at once while the
+    /// queue has room, otherwise from a task that waits for it.
+    pub fn record_soon(&self, entry: Entry) {
+        match self.queue.try_send(Queued::Entry(Box::new(entry))) {
+            Ok(()) => {
+                if self.queue.max_capacity() - self.queue.capacity() >= BATCH {
+                    self.hurry.notify_one();
+                }
+            }
+            Err(mpsc::error::TrySendError::Full(queued)) => {
+                let activity = self.clone();
+                tokio::spawn(async move {
+                    if let Queued::Entry(entry) = queued {
+                        activity.record(*entry).await;
+                    }
+                });
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::warn!("activity writer stopped: an event was not recorded");
+            }
         }
     }
 

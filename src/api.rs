@@ -1,11 +1,12 @@
 //! The JSON API under `/api/v1` (Bearer tokens of SDAdmins) and the health probes.
 
+pub mod bulk;
 pub mod connections;
 pub mod health;
 pub mod me;
 pub mod metrics;
 pub mod openapi;
-pub(crate) mod service_rules;
+pub mod proxy;
 pub mod services;
 pub mod templates;
 pub mod tokens;
@@ -62,7 +63,7 @@ fn body_invalid(message: String) -> AppError {
 }
 
 fn not_valid(e: &serde_json::Error) -> AppError {
-    body_invalid(format!("The JSON body is not valid: {}.", without_values(e)))
+    body_invalid(format!("The JSON body is not valid: {}.", crate::domain::validate::without_values(e)))
 }
 
 /// A JSON body of type `T` (read as `json_config` says) whose strings passed `input::check_json`.
@@ -94,21 +95,4 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             Ok(Json(serde_json::from_str(raw.get()).map_err(|e| not_valid(&e))?))
         })
     }
-}
-
-/// serde's reason with the offending value reduced to its kind: `invalid type: string "hunter2",
-/// expected …` becomes `invalid type: string, expected …` (the value may be a secret in the wrong place).
-fn without_values(e: &serde_json::Error) -> String {
-    let reason = e.to_string();
-    for prefix in ["invalid type:", "invalid value:", "unknown variant"] {
-        // Split at the last ", expected ": what follows describes our type, whatever the value holds.
-        if let Some(rest) = reason.strip_prefix(prefix)
-            && let Some((seen, expected)) = rest.rsplit_once(", expected ")
-        {
-            let kind = seen.trim_start().split([' ', '`', '"']).next().unwrap_or_default();
-            let sep = if kind.is_empty() { "" } else { " " };
-            return format!("{prefix}{sep}{kind}, expected {expected}");
-        }
-    }
-    reason
 }

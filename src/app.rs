@@ -47,6 +47,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     keys::check_database_key_ids(&db, &keyring, config.clock.now())?;
     let keyring = keys::at_start(&config, &db, keyring, config.clock.now())?;
     setup::record_destinations(&db)?;
+    setup::seal_webhook_urls(&db, &keyring)?;
     let instance = setup::claim_instance(&db, &config)?;
 
     let listener = TcpListener::bind(&config.bind)
@@ -149,7 +150,9 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
 }
 
 /// Database upkeep every ten minutes until `stop` turns true: expired nonces and month-old webhook
-/// deliveries go, and the planner's statistics are kept current (see `db::optimize`).
+/// deliveries go, the planner's statistics are kept current (see `db::optimize`), and the
+/// connections whose refresh token came within a week of expiring raise their event
+/// (`alerts::reconnect_soon`).
 fn spawn_maintenance(db: Db, clock: Clock, mut stop: tokio::sync::watch::Receiver<bool>) {
     tokio::spawn(async move {
         // Not at start: statistics taken of a new, empty database would mislead the planner for as
@@ -169,6 +172,9 @@ fn spawn_maintenance(db: Db, clock: Clock, mut stop: tokio::sync::watch::Receive
             });
             if let Err(e) = upkeep.await {
                 tracing::warn!(error = %e, "database maintenance failed");
+            }
+            if let Err(e) = crate::alerts::reconnect_soon::sweep(&db, now).await {
+                tracing::warn!(error = %e, "the reconnect-soon sweep failed");
             }
         }
     });

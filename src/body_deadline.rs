@@ -4,6 +4,10 @@
 //! `CONNECTIONS_REQUEST_BODY_TIMEOUT_SECS` of its head; after that reading it fails, and the body
 //! extractors answer 408 (`AppError::BodyTimeout`).
 //!
+//! A proxied body (`api::proxy`) may be as large as the caller likes, so it has no overall deadline:
+//! each piece must arrive within `CONNECTIONS_PROXY_TIMEOUT_SECS` of the proxy asking for it. Its
+//! handler reads it only after the caller's token was checked.
+//!
 //! A body left unread must also end the connection. actix drains an unread chunked body whose reader
 //! is gone, however slowly it comes; while a reader is alive it closes the connection after the
 //! answer instead (lingering `client_disconnect_timeout` for the client to stop). So the answer's body
@@ -34,10 +38,15 @@ pub async fn body_deadline(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, Error> {
-    let Some(secs) =
-        req.app_data::<web::Data<AppState>>().map(|state| state.config.request_body_timeout_secs)
+    let Some((body_secs, proxy_secs)) = req
+        .app_data::<web::Data<AppState>>()
+        .map(|state| (state.config.request_body_timeout_secs, state.config.proxy_timeout_secs))
     else {
         return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    let (secs, idle) = match crate::api::proxy::proxied_path(req.path()) {
+        Some(_) => (proxy_secs, Some(Duration::from_secs(proxy_secs))),
+        None => (body_secs, None),
     };
     let payload = req.take_payload();
     // A request without a body (most GETs) has nothing to wait for.
@@ -46,7 +55,8 @@ pub async fn body_deadline(
     }
     let body: Shared = Rc::new(RefCell::new(payload));
     let timer = Box::pin(tokio::time::sleep(Duration::from_secs(secs)));
-    req.set_payload(Payload::Stream { payload: Box::pin(Deadline { body: body.clone(), timer }) });
+    let deadline = Deadline { body: body.clone(), timer, idle, waiting: false };
+    req.set_payload(Payload::Stream { payload: Box::pin(deadline) });
     let res = next.call(req).await?;
     Ok(res.map_body(|_, answer| BoxBody::new(Holding { answer: answer.boxed(), _request_body: body })))
 }
@@ -72,19 +82,34 @@ pub fn cut_off(e: &PayloadError) -> bool {
 struct Deadline {
     body: Shared,
     timer: Pin<Box<tokio::time::Sleep>>,
+    /// Set for a proxied body: the timer runs only while its reader waits for the next piece.
+    idle: Option<Duration>,
+    /// The reader asked for a piece that has not come yet.
+    waiting: bool,
 }
 
 impl Stream for Deadline {
     type Item = Result<Bytes, PayloadError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if let Some(idle) = self.idle
+            && !self.waiting
+        {
+            self.waiting = true;
+            let deadline = tokio::time::Instant::now() + idle;
+            self.timer.as_mut().reset(deadline);
+        }
         // The timer first: a body that trickles is always ready with its next byte.
         if self.timer.as_mut().poll(cx).is_ready() {
             let late =
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "the request body took too long to arrive");
             return Poll::Ready(Some(Err(PayloadError::Io(late))));
         }
-        Pin::new(&mut *self.body.borrow_mut()).poll_next(cx)
+        let next = Pin::new(&mut *self.body.borrow_mut()).poll_next(cx);
+        if next.is_ready() {
+            self.waiting = false;
+        }
+        next
     }
 }
 

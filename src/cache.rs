@@ -86,9 +86,10 @@ struct State {
     connections: HashMap<String, (Arc<Loaded>, Instant)>,
     /// When the listener last showed that its connection works.
     heard: Option<Instant>,
-    /// How many connections need attention (the navigation's badge): any change to a connection, a
-    /// service or a user may change it.
-    attention: Option<i64>,
+    /// How many connections need attention (the navigation's badge), and the clock time from which
+    /// it no longer holds (a refresh token comes within a week of expiring; `None`: never). Any
+    /// change to a connection, a service or a user may change it too.
+    attention: Option<(i64, Option<i64>)>,
 }
 
 impl State {
@@ -152,14 +153,16 @@ impl Cache {
         self.counted(CONNECTION, found)
     }
 
-    /// The cached count of connections that need attention.
-    pub fn attention(&self) -> Option<i64> {
-        self.usable()?.attention
+    /// The cached count of connections that need attention, while it holds at `now`.
+    pub fn attention(&self, now: i64) -> Option<i64> {
+        let (count, until) = self.usable()?.attention?;
+        until.is_none_or(|until| now < until).then_some(count)
     }
 
-    pub fn put_attention(&self, count: i64, epoch: u64) {
+    /// Caches `count`, which holds until the clock reads `until`.
+    pub fn put_attention(&self, count: i64, until: Option<i64>, epoch: u64) {
         if let Some(mut state) = self.usable().filter(|state| state.epoch == epoch) {
-            state.attention = Some(count);
+            state.attention = Some((count, until));
         }
     }
 

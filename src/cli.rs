@@ -3,9 +3,13 @@
 //! library.
 
 mod keys;
+mod migrate;
+mod services;
 mod templates;
 
 pub use keys::{KeyringArgs, KeysCommand, run_keys};
+pub use migrate::{Migrated, run_migrate};
+pub use services::{ServicesCommand, run_services};
 pub use templates::{TemplatesCommand, run_templates};
 
 use std::io::{BufRead, IsTerminal};
@@ -46,6 +50,9 @@ pub enum Command {
     /// Manage API tokens for scripts.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Export or import service definitions (JSON, never a secret).
+    #[command(subcommand)]
+    Services(ServicesCommand),
     /// The service templates built into this binary.
     #[command(subcommand)]
     Templates(TemplatesCommand),
@@ -154,7 +161,7 @@ pub enum TokenCommand {
 }
 
 /// Opens the database for an administration command (migrating it, so a fresh one works too).
-fn open(db: &DbArgs) -> Result<Db, AppError> {
+pub(crate) fn open(db: &DbArgs) -> Result<Db, AppError> {
     let url = crate::db::through_tls_relay(&db.database_url, &std::env::temp_dir())?;
     let db = Db::connect(&url, 2)?;
     db.migrate()?;
@@ -278,7 +285,7 @@ fn parse_expiry(raw: &str) -> Result<Expiry, String> {
 }
 
 /// A refused input, in one line per field, for the terminal.
-fn cli_error(e: AppError) -> AppError {
+pub(crate) fn cli_error(e: AppError) -> AppError {
     match e {
         AppError::Invalid(fields) => AppError::BadRequest(
             fields
@@ -350,38 +357,6 @@ pub fn run_token(command: TokenCommand) -> Result<String, AppError> {
             }
         }
     }
-}
-
-/// What `migrate` found or did, and whether anything is left pending (`--check`'s exit status).
-pub struct Migrated {
-    pub report: String,
-    pub pending: bool,
-}
-
-/// `migrate`: with `check`, lists the pending migrations; otherwise applies them. Either way a
-/// database that a newer binary migrated is refused.
-pub fn run_migrate(check: bool, db: &DbArgs) -> Result<Migrated, AppError> {
-    let db = Db::connect(&db.database_url, 2)?;
-    let mut conn = db.get()?;
-    crate::db::migrations::refuse_newer(&mut conn)?;
-    let pending = crate::db::migrations::pending(&mut conn)?;
-    drop(conn);
-    let list = |names: &[String]| names.iter().map(|n| format!("\n  {n}")).collect::<String>();
-    if pending.is_empty() {
-        return Ok(Migrated {
-            report: "the database is up to date: no migration is pending".into(),
-            pending: false,
-        });
-    }
-    if check {
-        let report = format!("{} migration(s) pending:{}", pending.len(), list(&pending));
-        return Ok(Migrated { report, pending: true });
-    }
-    db.migrate()?;
-    Ok(Migrated {
-        report: format!("applied {} migration(s):{}", pending.len(), list(&pending)),
-        pending: false,
-    })
 }
 
 /// `serve`: builds the app, prints where it runs (and a generated admin password, once), and serves

@@ -91,6 +91,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_REQUEST_BODY_TIMEOUT_SECS", default_value_t = 15)]
     pub request_body_timeout_secs: u32,
 
+    /// Seconds the proxy waits for the upstream's answer to begin, and then for each next piece of
+    /// a body either way (then 504, or the transfer is cut).
+    #[arg(long, env = "CONNECTIONS_PROXY_TIMEOUT_SECS", default_value_t = 30)]
+    pub proxy_timeout_secs: u32,
+
     /// Seconds a request waits for a database connection (and SQLite for its write lock) before it
     /// answers 503; it waits at most twice as long for the database's answer.
     #[arg(long, env = "CONNECTIONS_DATABASE_TIMEOUT_SECS", default_value_t = 5)]
@@ -158,6 +163,9 @@ pub struct Config {
     pub webhook_interval_secs: u64,
     /// How long a request's body may take to arrive after its head (see `body_deadline`).
     pub request_body_timeout_secs: u64,
+    /// How long the proxy waits for an upstream's answer to begin and for each piece of a body
+    /// (see `ops::proxy`); it replaces the body deadline for proxied request bodies.
+    pub proxy_timeout_secs: u64,
     /// How long a request waits for a database connection (see `db::Db::connect_within`).
     pub database_timeout_secs: u64,
     /// No calls to token or revoke endpoints at all (`oauth::token_calls_allowed`), and no background
@@ -213,6 +221,10 @@ impl Config {
             return Err(invalid("request body timeout", "must be at least 1 second"));
         }
         config.request_body_timeout_secs = u64::from(args.request_body_timeout_secs);
+        if args.proxy_timeout_secs == 0 {
+            return Err(invalid("proxy timeout", "must be at least 1 second"));
+        }
+        config.proxy_timeout_secs = u64::from(args.proxy_timeout_secs);
         if args.database_timeout_secs == 0 {
             return Err(invalid("database timeout", "must be at least 1 second"));
         }
@@ -259,6 +271,7 @@ impl Config {
             webhook_interval_secs: 2,
             // The largest body accepted (256 KiB) arrives within it at 20 KB/s.
             request_body_timeout_secs: 15,
+            proxy_timeout_secs: 30,
             database_timeout_secs: crate::db::DEFAULT_WAIT.as_secs(),
             no_refresh: false,
             shutdown_grace_secs: 30,

@@ -14,7 +14,7 @@ pub use backend::{Backend, SUPPORTED_URLS, check_url, sqlite_path};
 pub use pg_tls::through_tls_relay;
 pub use pg_url::with_client_timeouts;
 pub use pool::{Conn, Manager, Pooled};
-pub use static_sql::{IdIn, Paged, StaticSql, static_sql};
+pub use static_sql::{IdIn, Paged, StaticBind, StaticSql, static_sql};
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};

@@ -54,6 +54,10 @@ pub enum AppError {
     /// The third party could not be reached, timed out, or answered too much.
     #[error("{0}")]
     Upstream(String),
+    /// The third party did not answer in time, where the caller talks to it as to a gateway (the
+    /// proxy): 504.
+    #[error("{0}")]
+    UpstreamTimeout(String),
     /// A passing failure on our side of a third party (a token refresh cooling down).
     #[error("{0}")]
     Unavailable(String),
@@ -117,6 +121,7 @@ impl AppError {
             }
             StatusCode::CONFLICT => "conflict",
             StatusCode::BAD_GATEWAY => "upstream",
+            StatusCode::GATEWAY_TIMEOUT => "upstream_timeout",
             StatusCode::PAYLOAD_TOO_LARGE => "too_large",
             StatusCode::REQUEST_TIMEOUT => "timeout",
             StatusCode::SERVICE_UNAVAILABLE => "unavailable",
@@ -165,6 +170,7 @@ impl ResponseError for AppError {
             AppError::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             AppError::NotConnected { .. } | AppError::ConfirmationRequired { .. } => StatusCode::CONFLICT,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
+            AppError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
             AppError::Unavailable(_)
             | AppError::RateLimited { .. }
             | AppError::Pool(_)
@@ -188,7 +194,10 @@ impl ResponseError for AppError {
                 "the database",
                 &format_args!("the database is unavailable: {}", e.outage_cause()),
             ),
-            AppError::Upstream(_) | AppError::Unavailable(_) | AppError::RateLimited { .. } => {
+            AppError::Upstream(_)
+            | AppError::UpstreamTimeout(_)
+            | AppError::Unavailable(_)
+            | AppError::RateLimited { .. } => {
                 tracing::debug!(error = %self, "request failed")
             }
             e if e.status_code().is_server_error() => tracing::error!(error = ?self, "request failed"),

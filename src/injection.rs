@@ -188,13 +188,7 @@ pub fn caller_headers(
     headers: &BTreeMap<String, String>,
     injected: &[Injection],
 ) -> Result<Vec<(String, String)>, String> {
-    let mut replaced: Vec<String> = injected
-        .iter()
-        .filter_map(|i| if let Injection::Header(n, _) = i { Some(n.to_ascii_lowercase()) } else { None })
-        .collect();
-    if injected.iter().any(|i| matches!(i, Injection::Form(..))) {
-        replaced.push("content-type".into());
-    }
+    let replaced = replaced_headers(injected);
     let mut out = Vec::new();
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
@@ -205,11 +199,30 @@ pub fn caller_headers(
         if value.chars().any(|c| c == '\r' || c == '\n' || c == '\0') {
             return Err(format!("The value of header {name} contains a line break."));
         }
-        if !DROPPED_HEADERS.contains(&lower.as_str()) && !replaced.contains(&lower) {
+        if keeps_header(&lower, &replaced) {
             out.push((name.clone(), value.clone()));
         }
     }
     Ok(out)
+}
+
+/// The headers, lower-cased, that the injections set: the caller's own of those names are dropped
+/// (form parameters replace the Content-Type: the body is sent as a form).
+pub fn replaced_headers(injected: &[Injection]) -> Vec<String> {
+    let mut replaced: Vec<String> = injected
+        .iter()
+        .filter_map(|i| if let Injection::Header(n, _) = i { Some(n.to_ascii_lowercase()) } else { None })
+        .collect();
+    if injected.iter().any(|i| matches!(i, Injection::Form(..))) {
+        replaced.push("content-type".into());
+    }
+    replaced
+}
+
+/// Whether a caller's header (its name lower-cased) goes out: not one it may not set, nor one an
+/// injection `replaced` (see `replaced_headers`).
+pub fn keeps_header(lower: &str, replaced: &[String]) -> bool {
+    !DROPPED_HEADERS.contains(&lower) && !replaced.iter().any(|r| r == lower)
 }
 
 /// Sets query parameters on `url`: the caller's, then the injected ones replacing any of the same name
@@ -219,6 +232,10 @@ pub fn apply_query(url: &mut Url, caller: &BTreeMap<String, String>, injected: &
         .iter()
         .filter_map(|i| if let Injection::Query(n, v) = i { Some((n.as_str(), v.expose())) } else { None })
         .collect();
+    // Nothing to add or replace: the query stays as the caller wrote it (a signed URL stays valid).
+    if injected.is_empty() && caller.is_empty() {
+        return;
+    }
     let mut pairs: Vec<(String, String)> =
         url.query_pairs().map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
     pairs.extend(caller.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -268,30 +285,6 @@ pub fn form_body(
     Some(Ok(url::form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish().into_bytes()))
 }
 
-/// Replaces every occurrence of each secret (at least 3 bytes long) in `data` with `[redacted]`.
-/// Each secret is found with a vectorised substring search: an answer is searched for a dozen or more
-/// forms of each secret (see `secret_values`).
-pub fn mask(data: &[u8], secrets: &[String]) -> Vec<u8> {
-    let mut out = data.to_vec();
-    for secret in secrets.iter().filter(|s| s.len() >= 3) {
-        let finder = memchr::memmem::Finder::new(secret.as_bytes());
-        let mut found = finder.find_iter(&out).peekable();
-        if found.peek().is_none() {
-            continue;
-        }
-        let mut masked = Vec::with_capacity(out.len());
-        let mut copied = 0;
-        for at in found {
-            masked.extend_from_slice(&out[copied..at]);
-            masked.extend_from_slice(b"[redacted]");
-            copied = at + secret.len();
-        }
-        masked.extend_from_slice(&out[copied..]);
-        out = masked;
-    }
-    out
-}
-
 /// The values an echo of which must be hidden: each injected value, the token of a `Prefix token`
 /// header, the stored credentials (and Basic's `user:password` pair), each of them base64-encoded
 /// (standard and URL-safe, padded or not), and all of these as an upstream may echo them —
@@ -334,6 +327,10 @@ pub fn secret_values(injected: &[Injection], credentials: Option<&Credentials>) 
     values.dedup();
     values
 }
+
+mod masker;
+
+pub use masker::{Masker, mask};
 
 #[cfg(test)]
 mod tests;

@@ -27,6 +27,8 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{AppError, FieldErrors};
 
+pub mod multipart;
+
 /// What a 422 says of a query parameter.
 const IN_URL: &str = "Remove control characters.";
 /// The words of the validators of multi-line fields, which say the same.

@@ -26,6 +26,12 @@ fn main() -> ExitCode {
         Some(Command::User(command)) => cli::run_user(command).map(|out| println!("{out}")),
         Some(Command::Token(command)) => cli::run_token(command).map(|out| println!("{out}")),
         Some(Command::Templates(command)) => cli::run_templates(command).map(|out| println!("{out}")),
+        // An export to standard output has written the file itself, and says nothing more.
+        Some(Command::Services(command)) => cli::run_services(command).map(|out| {
+            if !out.is_empty() {
+                println!("{out}")
+            }
+        }),
         Some(Command::Migrate { check, db }) => match cli::run_migrate(check, &db) {
             Ok(migrated) => {
                 println!("{}", migrated.report);

@@ -1,5 +1,5 @@
-//! What this instance counts as it works, for Prometheus: invokes by service and status class with
-//! their latency, token refreshes by outcome, webhook and email deliveries by outcome, and (in
+//! What this instance counts as it works, for Prometheus: invokes and proxy calls by service and
+//! status class with their latency, token refreshes by outcome, webhook and email deliveries by outcome, and (in
 //! `cache`) cache hits and misses. The counters
 //! are atomics that the request path bumps without allocating; a scrape copies them, adds what it
 //! reads at that moment (connections by status, the database pools, see `exposition`) and has
@@ -86,12 +86,34 @@ struct ServiceSeries {
     latency: Histogram,
 }
 
+/// Calls through connections by service link name. A service is added at its first call and stays
+/// until the process ends (counters never go back); looked up by `&str`, so a call allocates
+/// nothing here.
+#[derive(Default)]
+struct Calls(RwLock<HashMap<String, ServiceSeries>>);
+
+impl Calls {
+    fn record(&self, service: &str, status: Option<u16>, elapsed: Duration) {
+        let record = |series: &ServiceSeries| {
+            series.by_class[class_of(status)].fetch_add(1, Ordering::Relaxed);
+            series.latency.observe(elapsed);
+        };
+        {
+            let known = self.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            if let Some(series) = known.get(service) {
+                return record(series);
+            }
+        }
+        let mut all = self.0.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        record(all.entry(service.to_owned()).or_default());
+    }
+}
+
 /// This instance's counters (one per `AppState`).
 #[derive(Default)]
 pub struct Metrics {
-    /// By service link name. A service is added at its first invoke and stays until the process
-    /// ends (counters never go back); looked up by `&str`, so an invoke allocates nothing here.
-    invokes: RwLock<HashMap<String, ServiceSeries>>,
+    invokes: Calls,
+    proxied: Calls,
     refreshes: [AtomicU64; RefreshOutcome::ALL.len()],
     deliveries: [AtomicU64; DeliveryOutcome::ALL.len()],
 }
@@ -108,18 +130,13 @@ impl Metrics {
     /// Counts an invoke through `service` that the service answered with `status` (`None`: no
     /// answer) after `elapsed`.
     pub fn invoked(&self, service: &str, status: Option<u16>, elapsed: Duration) {
-        let record = |series: &ServiceSeries| {
-            series.by_class[class_of(status)].fetch_add(1, Ordering::Relaxed);
-            series.latency.observe(elapsed);
-        };
-        {
-            let known = self.invokes.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-            if let Some(series) = known.get(service) {
-                return record(series);
-            }
-        }
-        let mut all = self.invokes.write().unwrap_or_else(|poisoned| poisoned.into_inner());
-        record(all.entry(service.to_owned()).or_default());
+        self.invokes.record(service, status, elapsed);
+    }
+
+    /// Counts a proxy call through `service` that the service answered with `status` (`None`: no
+    /// answer) after `elapsed` (until the answer's head: its body streams on).
+    pub fn proxied(&self, service: &str, status: Option<u16>, elapsed: Duration) {
+        self.proxied.record(service, status, elapsed);
     }
 
     /// Counts a token refresh that ended with `outcome`.

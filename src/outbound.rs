@@ -1,6 +1,6 @@
-//! The one outbound HTTP client. Every call to a third party (token endpoints, revocation, invoke)
-//! goes through it: no redirects followed, timeouts, a response-size cap, no proxy, and an address
-//! policy that refuses loopback, private, link-local and other internal targets after DNS
+//! The one outbound HTTP client. Every call to a third party (token endpoints, revocation, invoke,
+//! the proxy) goes through it: no redirects followed, timeouts, a response-size cap (but for the
+//! proxy's streamed answers, see `stream`), no proxy, and an address policy that refuses loopback, private, link-local and other internal targets after DNS
 //! resolution, unless `CONNECTIONS_OUTBOUND_ALLOW_CIDRS` lists them.
 
 use std::collections::HashMap;
@@ -356,6 +356,10 @@ fn seconds(d: Duration) -> String {
         _ => format!("{:.1} s", d.as_secs_f64()),
     }
 }
+
+mod stream;
+
+pub use stream::body_failure;
 
 #[cfg(test)]
 mod tests;

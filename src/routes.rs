@@ -111,6 +111,8 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/admin/connections", Admin, || web::get().to(pages::connections::list_connections)),
         r(M::POST, "/admin/connections", Admin, || web::post().to(pages::connections::create_connection)),
         r(M::GET, "/admin/connections/new", Admin, || web::get().to(pages::connections::new_connection)),
+        r(M::POST, "/admin/connections/bulk", Admin, || web::post().to(pages::bulk::confirm_connections)),
+        r(M::POST, "/admin/connections/bulk/run", Admin, || web::post().to(pages::bulk::run_connections)),
         r(M::GET, "/admin/connections/{link}", Admin, || web::get().to(pages::connections::show_connection)),
         r(M::POST, "/admin/connections/{link}", Admin, || {
             web::post().to(pages::connections::update_connection)
@@ -133,6 +135,12 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/admin/connections/{link}/test", Admin, || {
             web::post().to(pages::connection_actions::test_connection)
         }),
+        r(M::GET, "/admin/connections/{link}/transfer", Admin, || {
+            web::get().to(pages::transfer::show_transfer)
+        }),
+        r(M::POST, "/admin/connections/{link}/transfer", Admin, || {
+            web::post().to(pages::transfer::transfer_connection)
+        }),
         r(M::GET, "/admin/connections/{link}/delete", Admin, || {
             web::get().to(pages::connection_actions::confirm_delete)
         }),
@@ -146,6 +154,15 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/admin/services", Admin, || web::post().to(pages::services::create_service)),
         r(M::GET, "/admin/services/new", Admin, || web::get().to(pages::services::new_service)),
         r(M::GET, "/admin/services/templates", Admin, || web::get().to(pages::templates::catalogue)),
+        r(M::POST, "/admin/services/bulk", Admin, || web::post().to(pages::service_bulk::confirm_services)),
+        r(M::POST, "/admin/services/bulk/run", Admin, || web::post().to(pages::service_bulk::run_services)),
+        r(M::GET, "/admin/services/export.json", Admin, || {
+            web::get().to(pages::service_import::export_services)
+        }),
+        r(M::GET, "/admin/services/import", Admin, || web::get().to(pages::service_import::show_import)),
+        r(M::POST, "/admin/services/import", Admin, || {
+            web::post().to(pages::service_import::import_services)
+        }),
         r(M::GET, "/admin/services/rows/{kind}", Admin, || web::get().to(pages::services::new_row)),
         r(M::GET, "/admin/services/{link}", Admin, || web::get().to(pages::services::show_service)),
         r(M::POST, "/admin/services/{link}", Admin, || web::post().to(pages::services::update_service)),
@@ -155,6 +172,12 @@ pub fn routes() -> Vec<RouteDef> {
         }),
         r(M::POST, "/admin/services/{link}/delete", Admin, || {
             web::post().to(pages::services::delete_service)
+        }),
+        r(M::GET, "/admin/services/{link}/revoke-all", Admin, || {
+            web::get().to(pages::service_bulk::confirm_revoke_all)
+        }),
+        r(M::POST, "/admin/services/{link}/revoke-all", Admin, || {
+            web::post().to(pages::service_bulk::revoke_all)
         }),
         r(M::GET, "/admin/settings/portal", Admin, || web::get().to(pages::settings::show_portal_settings)),
         r(M::POST, "/admin/settings/portal", Admin, || {
@@ -188,13 +211,21 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::GET, "/admin/tokens/new", Admin, || web::get().to(pages::tokens::new_token)),
         r(M::POST, "/admin/tokens/{id}/revoke", Admin, || web::post().to(pages::tokens::revoke_token)),
         r(M::GET, "/admin/users", Admin, || web::get().to(pages::users::list_users)),
+        r(M::GET, "/admin/users/{username}/transfer", Admin, || {
+            web::get().to(pages::transfer::show_user_transfer)
+        }),
+        r(M::POST, "/admin/users/{username}/transfer", Admin, || {
+            web::post().to(pages::transfer::transfer_user_connections)
+        }),
         r(M::GET, "/api/v1/me", Api, || web::get().to(api::me::show_me)),
         r(M::GET, "/api/v1/openapi.json", Public, || web::get().to(api::openapi::document)),
         r(M::GET, "/api/v1/services", Api, || web::get().to(api::services::list_services)),
         r(M::POST, "/api/v1/services", Api, || web::post().to(api::services::create_service)),
+        r(M::GET, "/api/v1/services/export", Api, || web::get().to(api::services::export_services)),
         r(M::GET, "/api/v1/services/{link}", Api, || web::get().to(api::services::show_service)),
         r(M::PATCH, "/api/v1/services/{link}", Api, || web::patch().to(api::services::update_service)),
         r(M::DELETE, "/api/v1/services/{link}", Api, || web::delete().to(api::services::delete_service)),
+        r(M::POST, "/api/v1/services/{link}/revoke-all", Api, || web::post().to(api::bulk::revoke_all)),
         r(M::GET, "/api/v1/templates", Api, || web::get().to(api::templates::list_templates)),
         r(M::GET, "/api/v1/templates/{id}", Api, || web::get().to(api::templates::show_template)),
         r(M::GET, "/api/v1/tokens", Api, || web::get().to(api::tokens::list_tokens)),
@@ -203,6 +234,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::DELETE, "/api/v1/tokens/{id}", Api, || web::delete().to(api::tokens::revoke_token)),
         r(M::GET, "/api/v1/connections", Api, || web::get().to(api::connections::list_connections)),
         r(M::POST, "/api/v1/connections", Api, || web::post().to(api::connections::create_connection)),
+        r(M::POST, "/api/v1/connections/bulk", Api, || web::post().to(api::bulk::bulk_connections)),
         r(M::GET, "/api/v1/connections/{link}", Api, || web::get().to(api::connections::show_connection)),
         r(M::PATCH, "/api/v1/connections/{link}", Api, || {
             web::patch().to(api::connections::update_connection)
@@ -219,11 +251,26 @@ pub fn routes() -> Vec<RouteDef> {
         r(M::POST, "/api/v1/connections/{link}/revoke", Api, || {
             web::post().to(api::connections::revoke_connection)
         }),
+        r(M::POST, "/api/v1/connections/{link}/transfer", Api, || {
+            web::post().to(api::bulk::transfer_connection)
+        }),
         r(M::POST, "/api/v1/connections/{link}/invoke", Invoke, || {
             web::post().to(api::connections::invoke_connection)
         }),
         r(M::POST, "/api/v1/connections/{link}/test", Invoke, || {
             web::post().to(api::connections::test_connection)
+        }),
+        r(M::POST, "/api/v1/users/{username}/transfer", Api, || {
+            web::post().to(api::bulk::transfer_user_connections)
+        }),
+        r(M::GET, api::proxy::ROUTE, Invoke, || web::get().to(api::proxy::proxy_connection)),
+        r(M::HEAD, api::proxy::ROUTE, Invoke, || web::head().to(api::proxy::proxy_connection)),
+        r(M::POST, api::proxy::ROUTE, Invoke, || web::post().to(api::proxy::proxy_connection)),
+        r(M::PUT, api::proxy::ROUTE, Invoke, || web::put().to(api::proxy::proxy_connection)),
+        r(M::PATCH, api::proxy::ROUTE, Invoke, || web::patch().to(api::proxy::proxy_connection)),
+        r(M::DELETE, api::proxy::ROUTE, Invoke, || web::delete().to(api::proxy::proxy_connection)),
+        r(M::OPTIONS, api::proxy::ROUTE, Invoke, || {
+            web::route().method(M::OPTIONS).to(api::proxy::proxy_connection)
         }),
     ]
 }

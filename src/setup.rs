@@ -1,6 +1,6 @@
 //! First start: create the `admin` SDAdmin (with the configured password or a generated one) and seed
 //! the alias URL setting from the base URL. Every start: record where stored secrets were entrusted
-//! when that is not known yet.
+//! when that is not known yet, and seal the webhook URLs still stored in plain text.
 
 use url::Url;
 
@@ -56,6 +56,22 @@ pub fn record_destinations(db: &Db) -> Result<(), AppError> {
     let filled = crate::models::destinations::backfill(&mut *db.get()?)?;
     if filled > 0 {
         tracing::info!(rows = filled, "recorded the destinations of stored secrets");
+    }
+    Ok(())
+}
+
+/// Seals the webhook endpoint URLs stored before URLs were sealed, and masks them in the audit log
+/// (see `models::webhook::seal_plain_urls`), before the first request can show or use them.
+pub fn seal_webhook_urls(db: &Db, keyring: &crate::crypto::Keyring) -> Result<(), AppError> {
+    let mut conn = db.get()?;
+    let sealed = crate::models::webhook::seal_plain_urls(&mut conn, keyring)?;
+    let masked = crate::models::webhook::mask_audit_urls(&mut conn)?;
+    if sealed + masked > 0 {
+        tracing::info!(
+            endpoints = sealed,
+            audit_entries = masked,
+            "sealed the webhook URLs stored in plain text"
+        );
     }
     Ok(())
 }

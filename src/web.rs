@@ -1,6 +1,7 @@
 //! The HTML app: thin handlers, one file per area, rendering askama templates through `render`.
 
 pub mod assets;
+pub mod bulk;
 pub mod connection_actions;
 pub mod connection_view;
 pub mod connections;
@@ -11,11 +12,14 @@ pub mod form_errors;
 pub mod list_params;
 pub mod login;
 pub mod notifications;
+pub mod service_bulk;
 pub mod service_form;
+pub mod service_import;
 pub mod services;
 pub mod settings;
 pub mod templates;
 pub mod tokens;
+pub mod transfer;
 pub mod users;
 
 use std::borrow::Cow;

@@ -76,6 +76,21 @@
     if (form) form.requestSubmit();
   });
 
+  // "Select all on this page" ticks every row of its table (the server reads it as the page's rows);
+  // unticking a row unticks it.
+  document.addEventListener("change", function (e) {
+    const table = e.target.closest("table");
+    if (!table) return;
+    if (e.target.matches("[data-select-all]")) {
+      table.querySelectorAll("tbody input[type=checkbox][name=link]").forEach(function (box) {
+        box.checked = e.target.checked;
+      });
+    } else if (e.target.matches("tbody input[type=checkbox][name=link]") && !e.target.checked) {
+      const all = table.querySelector("[data-select-all]");
+      if (all) all.checked = false;
+    }
+  });
+
   // Confirmation dialogs arrive as htmx fragments marked data-open: show them as modals.
   function openDialogs(root) {
     root.querySelectorAll("dialog[data-open]:not([open])").forEach(function (dialog) {

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use actix_web::web::Data;
 
+use crate::domain::endpoint_url::scrub;
 use crate::error::AppError;
 use crate::metrics::DeliveryOutcome;
 use crate::models::webhook::{self, Endpoint};
@@ -106,13 +107,19 @@ async fn send_and_record(state: &AppState, delivery: Delivery) -> Result<(), App
 }
 
 /// One signed POST: the receiver's status, or why there was none, and an excerpt of its answer.
+/// The URL is opened only here; an error names it masked (it may be a credential).
 async fn attempt(
     state: &AppState,
     endpoint: &Endpoint,
     delivery: &Delivery,
 ) -> (Option<u16>, Option<String>, Option<String>) {
     let failed = |why: String| (None, Some(why), None);
-    let url = match url::Url::parse(&endpoint.url) {
+    let full = match endpoint.open_url(&state.keyring) {
+        Ok(full) => full,
+        Err(e) => return failed(format!("The endpoint URL could not be opened: {e}.")),
+    };
+    let scrubbed = |why: String| failed(scrub(&why, full.expose()));
+    let url = match url::Url::parse(full.expose()) {
         Ok(url) => url,
         Err(e) => return failed(format!("The endpoint URL is not valid: {e}.")),
     };
@@ -130,7 +137,7 @@ async fn attempt(
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
             .body(delivery.payload.clone()),
-        Err(e) => return failed(capitalised(&e.to_string())),
+        Err(e) => return scrubbed(capitalised(&e.to_string())),
     };
     match state.outbound.send(&url, request, Some(TIMEOUT)).await {
         Ok(answer) => {
@@ -138,7 +145,7 @@ async fn attempt(
             let error = (!(200..300).contains(&status)).then(|| format!("The receiver answered {status}."));
             (Some(status), error, Some(excerpt(&answer.body)))
         }
-        Err(e) => failed(capitalised(&e.to_string())),
+        Err(e) => scrubbed(capitalised(&e.to_string())),
     }
 }
 

@@ -66,7 +66,11 @@ pub async fn send(
         Err(e) => return failed(format!("The email settings could not be read: {e}.")),
     };
     let payload: Value = serde_json::from_str(&delivery.payload).unwrap_or_default();
-    let to = recipients(endpoint, &payload);
+    let list = match endpoint.open_url(&state.keyring) {
+        Ok(list) => list,
+        Err(e) => return failed(format!("The endpoint's addresses could not be opened: {e}.")),
+    };
+    let to = recipients(endpoint, list.expose(), &payload);
     if to.is_empty() {
         return failed("No recipient: the list is empty and the owner's username is not an address.".into());
     }
@@ -84,9 +88,10 @@ pub async fn send(
     }
 }
 
-/// The endpoint's addresses, and the owner's username when it asks for it and that is an address.
-fn recipients(endpoint: &Endpoint, payload: &Value) -> Vec<Mailbox> {
-    let mut to: Vec<Address> = addresses(&endpoint.url).unwrap_or_default();
+/// The addresses of the endpoint's `mailto:` list, and the owner's username when it asks for it and
+/// that is an address.
+fn recipients(endpoint: &Endpoint, list: &str, payload: &Value) -> Vec<Mailbox> {
+    let mut to: Vec<Address> = addresses(list).unwrap_or_default();
     let owner = payload["data"]["connection"]["owner"].as_str().and_then(|o| o.parse::<Address>().ok());
     if let Some(owner) = owner.filter(|o| endpoint.email_owner && !to.contains(o)) {
         to.push(owner);
@@ -108,6 +113,7 @@ fn compose(settings: &Smtp, to: &[Mailbox], delivery: &Delivery, payload: &Value
         ("Service", if connection.is_null() { &service["link_name"] } else { &connection["service"] }),
         ("Owner", &connection["owner"]),
         ("Status", &connection["status"]),
+        ("Refresh token expires", &connection["refresh_token_expires_at"]),
         ("Message", if connection.is_null() { &service["message"] } else { &connection["status_message"] }),
     ] {
         if let Some(text) = value.as_str() {

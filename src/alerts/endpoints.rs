@@ -1,6 +1,7 @@
 //! Webhook endpoints as admins manage them: the checks on what they enter (the URL must obey the
 //! outbound address policy, after DNS resolution), and the audited writes. The signing secret is
-//! generated here and handed back once, at creation.
+//! generated here and handed back once, at creation. The URL is write-only like a secret: what an
+//! admin typed is never sent back, and the audit log records only its masked form.
 
 use std::net::SocketAddr;
 
@@ -9,22 +10,29 @@ use url::{Host, Url};
 use super::events::Event;
 use super::signature::new_secret;
 use crate::crypto::Secret;
+use crate::domain::endpoint_url::{masked, scrub};
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::models::audit::{self, Event as Audit};
 use crate::models::user::User;
-use crate::models::webhook::{self, EndpointInput, MAILTO};
+use crate::models::webhook::{self, Endpoint, EndpointInput, MAILTO};
 use crate::outbound::AddressPolicy;
 use crate::state::AppState;
 
-/// What the endpoint form sends, before the checks.
-#[derive(Debug, Clone, Default)]
+/// What the endpoint form sends, before the checks. `Debug` shows no URL.
+#[derive(Clone, Default)]
 pub struct RawEndpoint {
     pub url: String,
     pub description: String,
     pub events: Vec<String>,
     pub enabled: bool,
     pub email_owner: bool,
+}
+
+impl std::fmt::Debug for RawEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawEndpoint").field("url", &masked(&self.url)).finish_non_exhaustive()
+    }
 }
 
 /// Why `url` may not receive webhooks under `policy`, if so: its form (http(s), no user
@@ -52,11 +60,20 @@ pub async fn refused_address(policy: &AddressPolicy, url: &Url) -> Option<String
         .then(|| "the host resolves to an internal address (loopback, private or link-local)".into())
 }
 
-/// Checks what an admin entered; the field errors say what to fix.
-pub async fn validate(state: &AppState, raw: RawEndpoint) -> Result<EndpointInput, AppError> {
+/// Checks what an admin entered; the field errors say what to fix. On an edit (`kept`: the stored
+/// endpoint) a blank URL keeps the stored one. No message names the URL in full.
+pub async fn validate(
+    state: &AppState,
+    raw: RawEndpoint,
+    kept: Option<&Endpoint>,
+) -> Result<EndpointInput, AppError> {
     let mut errors = FieldErrors::new();
-    let url = raw.url.trim().to_owned();
-    let email = url.starts_with(MAILTO);
+    let typed = raw.url.trim().to_owned();
+    // What the email checks read: the typed URL, or the stored one's mailto: list, which is shown.
+    let (url, email) = match kept.filter(|_| typed.is_empty()) {
+        Some(stored) => (stored.shown_url(), stored.is_email()),
+        None => (typed.clone(), typed.starts_with(MAILTO)),
+    };
     match Url::parse(&url) {
         _ if url.len() > 2048 => push(&mut errors, "url", "Use at most 2048 characters."),
         _ if email => match super::email::addresses(&url) {
@@ -69,8 +86,11 @@ pub async fn validate(state: &AppState, raw: RawEndpoint) -> Result<EndpointInpu
             }
             Some(_) => {}
         },
+        // A stored URL was checked when it was entered; the outbound policy checks it on every send.
+        _ if typed.is_empty() && kept.is_some() => {}
         Ok(parsed) if parsed.scheme() == "http" || parsed.scheme() == "https" => {
             if let Some(why) = refused_address(&state.outbound.policy, &parsed).await {
+                let why = scrub(&why, &url);
                 push(&mut errors, "url", format!("This address may not receive webhooks: {why}."));
             }
         }
@@ -95,7 +115,7 @@ pub async fn validate(state: &AppState, raw: RawEndpoint) -> Result<EndpointInpu
         return Err(AppError::Invalid(errors));
     }
     Ok(EndpointInput {
-        url,
+        url: (!typed.is_empty()).then(|| Secret::new(typed)),
         description,
         events,
         enabled: raw.enabled,
@@ -103,15 +123,15 @@ pub async fn validate(state: &AppState, raw: RawEndpoint) -> Result<EndpointInpu
     })
 }
 
+/// The audit entry of a change to endpoint `id`; `details` names what may be shown of its URL.
 fn audited(
     actor: &User,
     action: &'static str,
     id: i64,
-    url: &str,
+    details: serde_json::Value,
     now: i64,
 ) -> impl FnOnce(&mut crate::db::DbConn) -> diesel::QueryResult<()> {
-    let (actor_id, actor_name, target, details) =
-        (actor.id, actor.username.clone(), id.to_string(), serde_json::json!({ "url": url }));
+    let (actor_id, actor_name, target) = (actor.id, actor.username.clone(), id.to_string());
     move |c| {
         let event = Audit {
             actor_id: Some(actor_id),
@@ -135,7 +155,8 @@ pub async fn create(state: &AppState, actor: &User, input: EndpointInput) -> Res
         .run(move |c| {
             crate::db::write_tx(c, |c| {
                 let id = webhook::insert(c, &keyring, &input, &sealed, now)?;
-                audited(&actor, "webhook.create", id, &input.url, now)(c)?;
+                let shown = input.url.as_ref().map(|u| masked(u.expose()));
+                audited(&actor, "webhook.create", id, serde_json::json!({ "url": shown }), now)(c)?;
                 Ok::<_, AppError>(id)
             })
         })
@@ -144,15 +165,17 @@ pub async fn create(state: &AppState, actor: &User, input: EndpointInput) -> Res
 }
 
 pub async fn update(state: &AppState, actor: &User, id: i64, input: EndpointInput) -> Result<(), AppError> {
-    let (now, actor) = (state.clock.now(), actor.clone());
+    let (keyring, now, actor) = (state.keyring.clone(), state.clock.now(), actor.clone());
     state
         .db
         .run(move |c| {
             crate::db::write_tx(c, |c| {
-                if webhook::update(c, id, &input, now)? == 0 {
+                if webhook::update(c, &keyring, id, &input, now)? == 0 {
                     return Err(AppError::NotFound);
                 }
-                audited(&actor, "webhook.update", id, &input.url, now)(c)?;
+                let shown = webhook::find(c, id)?.ok_or(AppError::NotFound)?.shown_url();
+                let details = serde_json::json!({ "url": shown, "url_changed": input.url.is_some() });
+                audited(&actor, "webhook.update", id, details, now)(c)?;
                 Ok(())
             })
         })
@@ -168,7 +191,8 @@ pub async fn delete(state: &AppState, actor: &User, id: i64) -> Result<(), AppEr
             crate::db::write_tx(c, |c| {
                 let endpoint = webhook::find(c, id)?.ok_or(AppError::NotFound)?;
                 webhook::delete(c, id)?;
-                audited(&actor, "webhook.delete", id, &endpoint.url, now)(c)?;
+                let details = serde_json::json!({ "url": endpoint.shown_url() });
+                audited(&actor, "webhook.delete", id, details, now)(c)?;
                 Ok(())
             })
         })

@@ -17,6 +17,8 @@ pub enum Event {
     NeedsReconnect,
     Recovered,
     RefreshFailing,
+    /// A connected connection's refresh token comes within a week of expiring (`reconnect_soon`).
+    ReconnectSoon,
     CredentialsRefused,
     Created,
     Deleted,
@@ -26,12 +28,12 @@ pub enum Event {
 }
 
 impl Event {
-    /// What an endpoint can ask for. There is no "reconnect soon": no provider here tells when a
-    /// refresh token will expire.
-    pub const ALL: [Event; 7] = [
+    /// What an endpoint can ask for.
+    pub const ALL: [Event; 8] = [
         Event::NeedsReconnect,
         Event::Recovered,
         Event::RefreshFailing,
+        Event::ReconnectSoon,
         Event::CredentialsRefused,
         Event::Created,
         Event::Deleted,
@@ -43,6 +45,7 @@ impl Event {
             Event::NeedsReconnect => "connection.needs_reconnect",
             Event::Recovered => "connection.recovered",
             Event::RefreshFailing => "connection.refresh_failing",
+            Event::ReconnectSoon => "connection.reconnect_soon",
             Event::CredentialsRefused => "service.credentials_refused",
             Event::Created => "connection.created",
             Event::Deleted => "connection.deleted",
@@ -57,6 +60,7 @@ impl Event {
             Event::NeedsReconnect => "A connection needs reconnecting",
             Event::Recovered => "A connection works again",
             Event::RefreshFailing => "A connection's token refreshes keep failing",
+            Event::ReconnectSoon => "A connection's refresh token expires within a week",
             Event::CredentialsRefused => "A service's client credentials were refused",
             Event::Created => "A connection was created",
             Event::Deleted => "A connection was deleted",
@@ -109,6 +113,19 @@ pub fn enqueue(
 /// delete).
 pub fn connection_event(conn: &mut DbConn, event: Event, id: i64, now: i64) -> Result<usize, AppError> {
     enqueue(conn, event, |c| connection_data(c, id), now)
+}
+
+/// Queues `connection.reconnect_soon` for connection `id`: the connection, and when its refresh
+/// token expires.
+pub fn reconnect_soon(conn: &mut DbConn, id: i64, now: i64) -> Result<usize, AppError> {
+    let data = |c: &mut DbConn| -> QueryResult<Value> {
+        let mut data = connection_data(c, id)?;
+        let at: Option<i64> =
+            connections::table.find(id).select(connections::refresh_expires_at).get_result(c)?;
+        data["connection"]["refresh_token_expires_at"] = at.map(rfc3339).into();
+        Ok(data)
+    };
+    enqueue(conn, Event::ReconnectSoon, data, now)
 }
 
 /// Queues `service.credentials_refused` for service `id`.

@@ -154,7 +154,7 @@ pub async fn list_connections(
     if !errors.is_empty() {
         return Err(AppError::Invalid(errors));
     }
-    let (viewer, names) = (user.id, state.names.clone());
+    let (viewer, names, now) = (user.id, state.names.clone(), state.clock.now());
     let (rows, total) = state
         .db
         .read(move |c| {
@@ -172,6 +172,7 @@ pub async fn list_connections(
                 owner_id: (!owner_any).then_some(viewer),
                 sort,
                 window,
+                now,
             };
             let listing = crate::lists::connections::list(c, &query, Some(&names))?;
             // The page's whole connections (the JSON shows more than a list row), in the list's order.
@@ -181,7 +182,7 @@ pub async fn list_connections(
             Ok((loaded.iter().map(Loaded::view).collect::<Vec<ConnectionView>>(), listing.total))
         })
         .await?;
-    let items: Vec<ConnectionJson> = rows.iter().map(|c| connection_json(c, state.clock.now())).collect();
+    let items: Vec<ConnectionJson> = rows.iter().map(|c| connection_json(c, now)).collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({
         "connections": items,
         "total": total.n,
@@ -240,7 +241,7 @@ pub async fn delete_connection(
     state: web::Data<AppState>,
     link: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = ops::delete(&state, &user, &link).await?;
+    let outcome = ops::delete(&state, &user, &link).await?.outcome;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "deleted": link.as_str(), "revoke_outcome": outcome })))
 }
 
@@ -278,7 +279,7 @@ pub async fn revoke_connection(
     state: web::Data<AppState>,
     link: web::Path<String>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = ops::revoke(&state, &user, &link).await?;
+    let outcome = ops::revoke(&state, &user, &link).await?.outcome;
     let view = ops::load(&state, &link).await?.view();
     let mut body = serde_json::to_value(connection_json(&view, state.clock.now()))
         .map_err(|e| AppError::Internal(e.to_string()))?;

@@ -2,7 +2,9 @@
 //! function per area (`meta_paths`, `services_paths`, `connections::paths`); `tests/it/openapi.rs`
 //! checks them against THE route table both ways, so a new `/api/v1` route cannot ship undocumented.
 
+mod bulk;
 mod connections;
+mod proxy;
 mod schemas;
 mod service_inputs;
 mod templates;
@@ -20,7 +22,16 @@ pub async fn document() -> HttpResponse {
 /// The whole document.
 pub fn spec() -> Value {
     let mut paths = Map::new();
-    for area in [meta_paths(), services_paths(), templates::paths(), connections::paths(), tokens::paths()] {
+    let areas = [
+        meta_paths(),
+        services_paths(),
+        templates::paths(),
+        connections::paths(),
+        proxy::paths(),
+        tokens::paths(),
+        bulk::paths(),
+    ];
+    for area in areas {
         paths.extend(area);
     }
     let mut parameters = parameters();
@@ -29,6 +40,7 @@ pub fn spec() -> Value {
     schemas.extend(connections::schemas());
     schemas.extend(templates::schemas());
     schemas.extend(tokens::schemas());
+    schemas.extend(bulk::schemas());
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -38,7 +50,7 @@ pub fn spec() -> Value {
                             operation needs the API token of an SDAdmin as `Authorization: Bearer <token>` \
                             (create one under My API Tokens, with `POST /api/v1/tokens` or with \
                             `connections token create`). A token restricted to connections may only \
-                            invoke and test them. No response ever carries a secret.",
+                            invoke, proxy and test them. No response ever carries a secret.",
         },
         "servers": [{ "url": "/" }],
         "security": [{ "bearerAuth": [] }],
@@ -253,10 +265,12 @@ fn with_errors(mut responses: Value, extra: &[&str]) -> Value {
             "403" => "Forbidden",
             "404" => "NotFound",
             "409" => "Conflict",
+            "408" => "BodyTimeout",
             "413" => "TooLarge",
             "422" => "Invalid",
             "502" => "Upstream",
             "503" => "Unavailable",
+            "504" => "UpstreamTimeout",
             _ => "ServerError",
         };
         map.insert((*status).to_owned(), json!({ "$ref": format!("#/components/responses/{name}") }));
@@ -328,8 +342,16 @@ fn responses() -> Value {
             "Error",
         ),
         "TooLarge": error_response("The body is larger than 256 KiB.", "Error"),
+        "BodyTimeout": error_response(
+            "The request's body did not arrive in time (code `timeout`).",
+            "Error",
+        ),
         "Upstream": error_response(
             "The provider or the service's API failed or could not be reached.",
+            "Error",
+        ),
+        "UpstreamTimeout": error_response(
+            "The service's API did not answer in time (code `upstream_timeout`).",
             "Error",
         ),
         "Invalid": error_response("The input is not valid: a message per field.", "ValidationError"),

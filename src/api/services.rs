@@ -47,6 +47,7 @@ struct OAuthJson<'a> {
     #[serde(flatten)]
     settings: &'a OAuthConfig,
     client_secret_set: bool,
+    client_secret_pending: bool,
 }
 
 pub fn service_json<'a>(s: &'a Service, connection_count: i64, alias_url: &str) -> ServiceJson<'a> {
@@ -57,10 +58,11 @@ pub fn service_json<'a>(s: &'a Service, connection_count: i64, alias_url: &str) 
         auth_type: s.auth_type(),
         api_base_url: s.api_base_url.clone(),
         api_key: s.config.api_key().cloned(),
-        oauth2: s
-            .config
-            .oauth()
-            .map(|settings| OAuthJson { settings, client_secret_set: s.client_secret_set }),
+        oauth2: s.config.oauth().map(|settings| OAuthJson {
+            settings,
+            client_secret_set: s.client_secret_set,
+            client_secret_pending: s.client_secret_pending,
+        }),
         callback_url: callback_url(alias_url),
         test_request: s.test_request.clone(),
         template: s
@@ -143,7 +145,7 @@ pub async fn create_service(
     input: Json<ServiceInput>,
 ) -> Result<HttpResponse, AppError> {
     let input = input.into_inner();
-    super::service_rules::check(&input, None)?;
+    crate::domain::service_rules::check(&input, None)?;
     let service = ops::create(&state, &user, input).await?;
     let alias = ops::alias_url(&state).await?;
     Ok(HttpResponse::Created()
@@ -186,7 +188,7 @@ pub async fn update_service(
         return Err(AppError::Invalid(errors));
     }
     let current = ops::load(&state, &link).await?.view()?.auth_type();
-    super::service_rules::check(&input, Some(current))?;
+    crate::domain::service_rules::check(&input, Some(current))?;
     ops::update(&state, &user, &link, input, UpdateMode::Patch, query.confirm_disconnect).await?;
     let d = ops::details(&state, &link).await?;
     Ok(HttpResponse::Ok().json(service_json(&d.service, d.connection_count, &ops::alias_url(&state).await?)))
@@ -199,4 +201,28 @@ pub async fn delete_service(
 ) -> Result<HttpResponse, AppError> {
     ops::delete(&state, &user, &link).await?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// `?link=a&link=b`: the definitions file of those services; without `link`, of every service.
+/// Never a secret (`domain::service_export`).
+pub async fn export_services(
+    _: ApiAdmin,
+    state: web::Data<AppState>,
+    query: web::Query<Vec<(String, String)>>,
+) -> Result<HttpResponse, AppError> {
+    let links: Vec<String> =
+        query.into_inner().into_iter().filter(|(k, _)| k == "link").map(|(_, v)| v).collect();
+    if links.len() > crate::domain::service_export::MAX_SERVICES {
+        let mut errors = FieldErrors::new();
+        push(&mut errors, "link", "Name at most 500 services, or none for every service.");
+        return Err(AppError::Invalid(errors));
+    }
+    let (doc, _) = state
+        .db
+        .read(move |c| crate::ops::service_io::export(c, (!links.is_empty()).then_some(links.as_slice())))
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(("content-disposition", "attachment; filename=\"services.json\""))
+        .body(doc))
 }

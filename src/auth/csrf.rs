@@ -14,6 +14,7 @@ use serde::de::DeserializeOwned;
 use crate::auth::guard::SDADMIN_REQUIRED;
 use crate::auth::session::{self, SignedIn};
 use crate::error::AppError;
+use crate::input::multipart;
 use crate::models::user::Role;
 use crate::random::same_token;
 
@@ -26,6 +27,51 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub struct CsrfForm<T> {
     pub form: T,
     pub by: SignedIn,
+}
+
+/// An SDAdmin's `multipart/form-data` form (a file upload) whose CSRF token matched the session's:
+/// its parts, checked in the same order as `CsrfForm` (session, role, token, then the fields).
+pub struct CsrfUpload {
+    pub parts: Vec<multipart::Part>,
+    pub by: SignedIn,
+}
+
+impl CsrfUpload {
+    /// A text part's value ("" when absent or not text).
+    pub fn text(&self, name: &str) -> &str {
+        let part = self.parts.iter().find(|p| p.name == name);
+        part.and_then(|p| std::str::from_utf8(&p.value).ok()).unwrap_or_default()
+    }
+}
+
+impl FromRequest for CsrfUpload {
+    type Error = AppError;
+    type Future = Boxed<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        let body = Bytes::from_request(&req, payload);
+        Box::pin(async move {
+            let by = session::load(&req).await?;
+            if by.user.role() != Role::SdAdmin {
+                return Err(AppError::Forbidden(SDADMIN_REQUIRED.to_owned()));
+            }
+            let body = body.await.map_err(crate::body_deadline::body_error)?;
+            let content_type = req.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let parts = multipart::parts(content_type, &body);
+            let from_part = parts.as_ref().ok().and_then(|parts| {
+                let token = parts.iter().find(|p| p.name == CSRF_FIELD)?;
+                std::str::from_utf8(&token.value).ok()
+            });
+            let from_header = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok());
+            if !same_token(from_part.or(from_header).unwrap_or(""), by.csrf()) {
+                return Err(AppError::Csrf);
+            }
+            let parts =
+                parts.map_err(|why| AppError::BadRequest(format!("The form could not be read: {why}.")))?;
+            Ok(CsrfUpload { parts, by })
+        })
+    }
 }
 
 /// Sign-out's form: any signed-in user, CSRF token checked, no fields.

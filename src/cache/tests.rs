@@ -101,6 +101,7 @@ fn loaded(link: &str, service: i64, owner: i64) -> Arc<Loaded> {
         client_refused_message: None,
         template_id: None,
         template_version: None,
+        client_secret_pending: false,
     };
     Arc::new(Loaded::new(row, service, format!("user{owner}")))
 }

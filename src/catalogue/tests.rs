@@ -20,7 +20,7 @@ fn every_shipped_template_reads_and_passes_the_apis_own_rules() {
     assert_eq!(templates.len(), files().len());
     for t in &templates {
         let input = as_typed(t);
-        crate::api::service_rules::check(&input, None).unwrap_or_else(|e| panic!("{}: {e:?}", t.id));
+        crate::domain::service_rules::check(&input, None).unwrap_or_else(|e| panic!("{}: {e:?}", t.id));
         validate(&input, false, None).unwrap_or_else(|e| panic!("{}: {e:?}", t.id));
         assert!(t.version >= 1, "{}", t.id);
         assert!(!t.setup.is_empty(), "{}: setup steps", t.id);

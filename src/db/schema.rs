@@ -103,6 +103,7 @@ diesel::table! {
         client_refused_message -> Nullable<Text>,
         template_id -> Nullable<Text>,
         template_version -> Nullable<Integer>,
+        client_secret_pending -> Bool,
     }
 }
 
@@ -156,6 +157,7 @@ diesel::table! {
         last_refresh_attempt_at -> Nullable<BigInt>,
         variables -> Nullable<Text>,
         refresh_expires_at -> Nullable<BigInt>,
+        reconnect_soon_sent_at -> Nullable<BigInt>,
         captured -> Nullable<Text>,
     }
 }
@@ -195,6 +197,8 @@ diesel::table! {
         latency_ms -> BigInt,
         ok -> Bool,
         message -> Nullable<Text>,
+        request_bytes -> Nullable<BigInt>,
+        response_bytes -> Nullable<BigInt>,
     }
 }
 
@@ -218,10 +222,11 @@ diesel::table! {
 }
 
 diesel::table! {
-    /// Where webhooks go (migration 000076); the signing secret is sealed.
+    /// Where webhooks go (migration 000076); the signing secret and the URL are sealed (000079),
+    /// `shown_url` is what pages show of the URL.
     webhook_endpoints (id) {
         id -> BigInt,
-        url -> Text,
+        shown_url -> Text,
         description -> Text,
         events -> Text,
         enabled -> Bool,
@@ -229,6 +234,7 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         email_owner -> Bool,
+        url -> Nullable<Binary>,
     }
 }
 

@@ -213,6 +213,10 @@ pub fn validate_scopes(config: &ServiceConfig, chosen: &[String], errors: &mut F
     out
 }
 
+/// Link names that are paths under `/admin/connections/` or `/api/v1/connections/`: a connection
+/// named so could not be reached.
+const RESERVED_LINK_NAMES: &[&str] = &["new", "bulk"];
+
 /// Checks the display name and (for a new connection) the link name.
 pub fn validate_names(
     input: &ConnectionInput,
@@ -224,6 +228,10 @@ pub fn validate_names(
         .ok();
     let link = if creating {
         validate::link_name(input.link_name.as_deref().unwrap_or(""))
+            .and_then(|l| match RESERVED_LINK_NAMES.contains(&l.as_str()) {
+                true => Err(format!("“{l}” is reserved for a page of this app; choose another.")),
+                false => Ok(l),
+            })
             .map_err(|e| push(errors, "link_name", e))
             .ok()
     } else {

@@ -189,8 +189,9 @@ pub(super) const RESERVED_AUTH_PARAMS: &[&str] = &[
 
 pub(super) const MAX_ROWS: usize = 50;
 
-/// Link names that are page paths under `/admin/services/`: a service named so could not be reached.
-const RESERVED_LINK_NAMES: &[&str] = &["new", "rows", "templates"];
+/// Link names that are paths under `/admin/services/` or `/api/v1/services/`: a service named so
+/// could not be reached.
+const RESERVED_LINK_NAMES: &[&str] = &["new", "rows", "templates", "bulk", "import", "export"];
 
 impl ServiceInput {
     /// Fills what `self` leaves out from `base` (a PATCH over the stored service), section by section.
@@ -218,6 +219,21 @@ pub fn validate(
     input: &ServiceInput,
     allow_http: bool,
     existing: Option<&Existing>,
+) -> Result<ValidService, FieldErrors> {
+    checked(input, allow_http, existing, false)
+}
+
+/// `validate` for a new service whose client secret is entered after it is created (an imported
+/// one: the format carries no secret), so a grant that needs one is no reason to refuse it.
+pub fn validate_secret_later(input: &ServiceInput, allow_http: bool) -> Result<ValidService, FieldErrors> {
+    checked(input, allow_http, None, true)
+}
+
+fn checked(
+    input: &ServiceInput,
+    allow_http: bool,
+    existing: Option<&Existing>,
+    secret_later: bool,
 ) -> Result<ValidService, FieldErrors> {
     let mut errors = FieldErrors::new();
     let name = validate::display_name(input.name.as_deref().unwrap_or(""), 100)
@@ -303,7 +319,8 @@ pub fn validate(
                 secret = SecretChange::Set(Secret::new(s));
             }
             let config = super::service_oauth::oauth(&mut errors, raw, &urls);
-            let has_secret = matches!(secret, SecretChange::Set(_))
+            let has_secret = secret_later
+                || matches!(secret, SecretChange::Set(_))
                 || existing.is_some_and(|e| e.secret_set && e.config.auth_type() == AuthType::OAuth2);
             if config.as_ref().is_some_and(|c| c.grant_type == GrantType::ClientCredentials) && !has_secret {
                 push(

@@ -163,5 +163,22 @@ pub fn param_name(raw: &str) -> Result<String, String> {
     Ok(value.to_owned())
 }
 
+/// serde's reason with the offending value reduced to its kind: `invalid type: string "hunter2",
+/// expected …` becomes `invalid type: string, expected …` (the value may be a secret in the wrong place).
+pub fn without_values(e: &serde_json::Error) -> String {
+    let reason = e.to_string();
+    for prefix in ["invalid type:", "invalid value:", "unknown variant"] {
+        // Split at the last ", expected ": what follows describes our type, whatever the value holds.
+        if let Some(rest) = reason.strip_prefix(prefix)
+            && let Some((seen, expected)) = rest.rsplit_once(", expected ")
+        {
+            let kind = seen.trim_start().split([' ', '`', '"']).next().unwrap_or_default();
+            let sep = if kind.is_empty() { "" } else { " " };
+            return format!("{prefix}{sep}{kind}, expected {expected}");
+        }
+    }
+    reason
+}
+
 #[cfg(test)]
 mod tests;

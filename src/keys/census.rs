@@ -1,6 +1,6 @@
 //! How many sealed values each key id seals, over every secret column: services' client secrets,
 //! connections' credentials and tokens, the PKCE verifiers of OAuth flows, webhook signing secrets and
-//! the SMTP password. Every sealed value
+//! URLs, and the SMTP password. Every sealed value
 //! begins with its key id (see `Keyring::header_of`), so the database counts them itself by comparing
 //! each value's first bytes: nothing is decrypted and no secret leaves the database.
 
@@ -50,6 +50,10 @@ macro_rules! count_over_sealed_columns {
         }
         {
             let $col = webhook_endpoints::secret.nullable();
+            sum += webhook_endpoints::table.filter($filter).count().get_result::<i64>($conn)?;
+        }
+        {
+            let $col = webhook_endpoints::url;
             sum += webhook_endpoints::table.filter($filter).count().get_result::<i64>($conn)?;
         }
         {

@@ -278,15 +278,24 @@ pub fn read_batch(
                 Some(Key::Id(id)) => *id,
                 _ => i64::MIN,
             };
-            let page: Vec<(i64, Vec<u8>)> = webhook_endpoints::table
+            let page: Vec<(i64, Vec<u8>, Option<Vec<u8>>)> = webhook_endpoints::table
                 .filter(webhook_endpoints::id.gt(after))
-                .filter(substr(webhook_endpoints::secret.nullable(), 1, len).ne(header.clone()))
+                .filter(
+                    substr(webhook_endpoints::secret.nullable(), 1, len).ne(header.clone()).or(substr(
+                        webhook_endpoints::url,
+                        1,
+                        len,
+                    )
+                    .ne(header.clone())),
+                )
                 .order(webhook_endpoints::id)
                 .limit(size)
-                .select((webhook_endpoints::id, webhook_endpoints::secret))
+                .select((webhook_endpoints::id, webhook_endpoints::secret, webhook_endpoints::url))
                 .load(conn)?;
-            for (id, sealed) in &page {
-                reseal(&mut batch, Key::Id(*id), "secret", &id.to_string(), Some(sealed))?;
+            for (id, secret, url) in &page {
+                let row = id.to_string();
+                reseal(&mut batch, Key::Id(*id), "secret", &row, Some(secret))?;
+                reseal(&mut batch, Key::Id(*id), "url", &row, url.as_ref())?;
                 batch.last = Some(Key::Id(*id));
             }
         }
@@ -351,8 +360,11 @@ pub fn write_batch(conn: &mut DbConn, batch: &Batch) -> Result<usize, AppError> 
                 (Key::Hash(hash), Table::OauthFlows, _) => {
                     compare_and_set!(c, oauth_flows, state_hash, hash, change, pkce_verifier)
                 }
-                (Key::Id(id), Table::WebhookEndpoints, _) => {
+                (Key::Id(id), Table::WebhookEndpoints, "secret") => {
                     compare_and_set!(c, webhook_endpoints, id, id, change, secret)
+                }
+                (Key::Id(id), Table::WebhookEndpoints, _) => {
+                    compare_and_set!(c, webhook_endpoints, id, id, change, url)
                 }
                 (Key::Id(id), Table::SmtpSettings, _) => {
                     let id = i32::try_from(*id).map_err(|e| AppError::Internal(e.to_string()))?;

@@ -27,6 +27,8 @@ pub struct ConnectionQuery {
     pub owner_id: Option<i64>,
     pub sort: Sort,
     pub window: Window,
+    /// When the list is read: whether a refresh token expires soon depends on it.
+    pub now: i64,
 }
 
 impl ConnectionQuery {
@@ -50,6 +52,16 @@ pub struct ConnectionListRow {
     pub service_name: String,
     pub auth_type: AuthType,
     pub owner: String,
+    /// Seconds until its refresh token expires, when its owner should reconnect soon
+    /// (`domain::reconnect_soon`).
+    pub reconnect_in: Option<i64>,
+}
+
+impl ConnectionListRow {
+    /// Why it should be reconnected soon, if it should ("Refresh token expires in 3 days — reconnect").
+    pub fn reconnect_reason(&self) -> Option<String> {
+        self.reconnect_in.map(crate::domain::reconnect_soon::reason)
+    }
 }
 
 /// A page of a list: its rows, how many connections match, and how many services there are (the
@@ -76,6 +88,7 @@ struct OwnColumns {
     #[diesel(deserialize_as = String)]
     status: Status,
     connected_at: Option<i64>,
+    refresh_expires_at: Option<i64>,
 }
 
 /// One page of connections matching `q`, and how many match in all.
@@ -141,14 +154,33 @@ pub fn list(conn: &mut DbConn, q: &ConnectionQuery, names: Option<&NameIndex>) -
             query.order(Paged::new((connections::updated_at.asc(), connections::id.asc()), limit, offset))
         }
     };
-    let (rows, counts) = read_rows(conn, query, q.owner_id)?;
+    let (rows, counts) = read_rows(conn, query, q)?;
     finish(conn, q, rows, total, counts)
+}
+
+/// The link names and names of every connection matching `q`'s filters (its sort and window aside),
+/// by name, at most `limit` of them: what a bulk action over "all matching this filter" acts on.
+pub fn matching(conn: &mut DbConn, q: &ConnectionQuery, limit: i64) -> QueryResult<Vec<(String, String)>> {
+    let needle = needle(&q.search);
+    filtered(conn, q, &needle)
+        .order((connections::name_lower.asc(), connections::id.asc()))
+        .limit(limit)
+        .select((connections::link_name, connections::name))
+        .load(conn)
+}
+
+/// The names of the connections `links` that exist, as (link name, name).
+pub fn names_of(conn: &mut DbConn, links: &[String]) -> QueryResult<Vec<(String, String)>> {
+    connections::table
+        .filter(connections::link_name.eq_any(links))
+        .select((connections::link_name, connections::name))
+        .load(conn)
 }
 
 /// The page whose ids a search found, in their order, with the total it counted.
 fn page_by_ids(conn: &mut DbConn, q: &ConnectionQuery, ids: Vec<i64>, total: Total) -> QueryResult<Listing> {
     let page = IdIn::padded("connections.id", ids.clone(), q.window.per_page as usize);
-    let (mut rows, counts) = read_rows(conn, connections::table.filter(page).into_boxed(), q.owner_id)?;
+    let (mut rows, counts) = read_rows(conn, connections::table.filter(page).into_boxed(), q)?;
     rows.sort_by_key(|row| ids.iter().position(|id| *id == row.id));
     finish(conn, q, rows, Some(total), counts)
 }
@@ -189,7 +221,7 @@ fn filtered<'a>(
         query = query.filter(connections::status.eq(status.as_str()));
     }
     if q.attention {
-        query = query.filter(crate::models::attention::filter());
+        query = query.filter(crate::models::attention::filter(q.now));
     }
     if let Some(t) = q.auth_type {
         query = query.filter(
@@ -251,8 +283,9 @@ fn page_of<K: Ord>(mut hits: Vec<(i64, K)>, descending: bool, (offset, limit): (
 fn read_rows(
     conn: &mut DbConn,
     query: connections::BoxedQuery<'_, MultiBackend>,
-    owner: Option<i64>,
+    q: &ConnectionQuery,
 ) -> QueryResult<(Vec<ConnectionListRow>, Option<Counters>)> {
+    let owner = q.owner_id;
     let label = static_sql::<Text>(
         "(SELECT link_name || ' ' || auth_type || ' ' || name \
          FROM services WHERE services.id = connections.service_id)",
@@ -285,6 +318,7 @@ fn read_rows(
                 service_name,
                 auth_type: AuthType::parse(&auth_type).unwrap_or(AuthType::ApiKey),
                 owner,
+                reconnect_in: crate::domain::reconnect_soon::left(own.status, own.refresh_expires_at, q.now),
             }
         })
         .collect();

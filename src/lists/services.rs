@@ -79,6 +79,21 @@ pub fn rows(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<(Vec<ServiceRow>
     Ok((ordered(conn, q).select(ServiceRow::as_select()).load(conn)?, total))
 }
 
+/// Every service matching `q`'s filters (its sort and window aside), whole, by name, at most
+/// `limit` of them: what an export or a bulk action over "all matching this filter" reads.
+pub fn matching(conn: &mut DbConn, q: &ServiceQuery, limit: i64) -> QueryResult<Vec<ServiceRow>> {
+    filtered(conn, q)
+        .order((services::name_lower.asc(), services::id.asc()))
+        .limit(limit)
+        .select(ServiceRow::as_select())
+        .load(conn)
+}
+
+/// The services `links` that exist, whole.
+pub fn named(conn: &mut DbConn, links: &[String]) -> QueryResult<Vec<ServiceRow>> {
+    services::table.filter(services::link_name.eq_any(links)).select(ServiceRow::as_select()).load(conn)
+}
+
 /// How many services match: without a search, the counters instead of counting every row.
 fn total(conn: &mut DbConn, q: &ServiceQuery) -> QueryResult<i64> {
     if !needle(&q.search).is_empty() {

@@ -28,10 +28,14 @@ pub struct Scraped {
     pub cache: Vec<(&'static str, u64, u64)>,
 }
 
+/// One kind of call's series: per service, a count per status class and the latency.
+type CallSeries = Vec<(String, [u64; STATUS_CLASSES.len()], Snapshot)>;
+
 /// Everything one scrape writes.
 #[derive(Debug)]
 struct Exposition {
-    invokes: Vec<(String, [u64; STATUS_CLASSES.len()], Snapshot)>,
+    invokes: CallSeries,
+    proxied: CallSeries,
     refreshes: Vec<(&'static str, u64)>,
     deliveries: Vec<(&'static str, u64)>,
     scraped: Scraped,
@@ -39,17 +43,7 @@ struct Exposition {
 
 /// The Prometheus text exposition of `metrics` and `scraped`.
 pub fn render(metrics: &Metrics, scraped: Scraped) -> Result<String, std::fmt::Error> {
-    let mut invokes: Vec<_> = {
-        let all = metrics.invokes.read().unwrap_or_else(|poisoned| poisoned.into_inner());
-        all.iter()
-            .map(|(service, series)| {
-                let by_class =
-                    std::array::from_fn(|i| series.by_class[i].load(std::sync::atomic::Ordering::Relaxed));
-                (service.clone(), by_class, series.latency.snapshot())
-            })
-            .collect()
-    };
-    invokes.sort_by(|a, b| a.0.cmp(&b.0));
+    let (invokes, proxied) = (copy(&metrics.invokes), copy(&metrics.proxied));
     let refreshes = RefreshOutcome::ALL
         .iter()
         .map(|o| (o.label(), metrics.refreshes[*o as usize].load(std::sync::atomic::Ordering::Relaxed)))
@@ -59,13 +53,49 @@ pub fn render(metrics: &Metrics, scraped: Scraped) -> Result<String, std::fmt::E
         .map(|o| (o.label(), metrics.deliveries[*o as usize].load(std::sync::atomic::Ordering::Relaxed)))
         .collect();
     let mut registry = Registry::default();
-    registry.register_collector(Box::new(Exposition { invokes, refreshes, deliveries, scraped }));
+    registry.register_collector(Box::new(Exposition { invokes, proxied, refreshes, deliveries, scraped }));
     let mut text = String::new();
     prometheus_client::encoding::prometheus_text::encode(&mut text, &registry)?;
     Ok(text)
 }
 
+/// The series of one kind of call, sorted by service.
+fn copy(calls: &super::Calls) -> CallSeries {
+    let mut series: CallSeries = {
+        let all = calls.0.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        all.iter()
+            .map(|(service, series)| {
+                let by_class =
+                    std::array::from_fn(|i| series.by_class[i].load(std::sync::atomic::Ordering::Relaxed));
+                (service.clone(), by_class, series.latency.snapshot())
+            })
+            .collect()
+    };
+    series.sort_by(|a, b| a.0.cmp(&b.0));
+    series
+}
+
 type Fmt = Result<(), std::fmt::Error>;
+
+/// A count family by service and status class, and a latency histogram family by service.
+fn calls(encoder: &mut DescriptorEncoder, names: [(&str, &str); 2], series: &CallSeries) -> Fmt {
+    let mut family = encoder.encode_descriptor(names[0].0, names[0].1, None, MetricType::Counter)?;
+    for (service, by_class, _) in series {
+        for (class, n) in STATUS_CLASSES.iter().zip(by_class).filter(|(_, n)| **n > 0) {
+            counter(&mut family, &[("service", service), ("status_class", class)], *n)?;
+        }
+    }
+    let mut family = encoder.encode_descriptor(names[1].0, names[1].1, None, MetricType::Histogram)?;
+    for (service, _, latency) in series {
+        family.encode_family(&[("service", service.as_str())])?.encode_histogram::<NoLabelSet>(
+            latency.sum_secs,
+            latency.count,
+            &latency.buckets,
+            None,
+        )?;
+    }
+    Ok(())
+}
 
 /// A counter of one label set.
 fn counter(encoder: &mut prometheus_client::encoding::MetricEncoder, labels: &[(&str, &str)], n: u64) -> Fmt {
@@ -79,31 +109,35 @@ fn gauge(encoder: &mut prometheus_client::encoding::MetricEncoder, labels: &[(&s
 
 impl Collector for Exposition {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Fmt {
-        let mut family = encoder.encode_descriptor(
-            "connections_invokes",
-            "Invokes by service link name and the status class of the service's answer (error: none)",
-            None,
-            MetricType::Counter,
+        calls(
+            &mut encoder,
+            [
+                (
+                    "connections_invokes",
+                    "Invokes by service link name and the status class of the service's answer (error: none)",
+                ),
+                (
+                    "connections_invoke_duration_seconds",
+                    "Time from an invoke's start to the service's answer (or the failure), by service",
+                ),
+            ],
+            &self.invokes,
         )?;
-        for (service, by_class, _) in &self.invokes {
-            for (class, n) in STATUS_CLASSES.iter().zip(by_class).filter(|(_, n)| **n > 0) {
-                counter(&mut family, &[("service", service), ("status_class", class)], *n)?;
-            }
-        }
-        let mut family = encoder.encode_descriptor(
-            "connections_invoke_duration_seconds",
-            "Time from an invoke's start to the service's answer (or the failure), by service",
-            None,
-            MetricType::Histogram,
+        calls(
+            &mut encoder,
+            [
+                (
+                    "connections_proxy_calls",
+                    "Proxy calls by service link name and the status class of the service's answer (error: none)",
+                ),
+                (
+                    "connections_proxy_duration_seconds",
+                    "Time from a proxy call's start to the head of the service's answer (or the failure), by \
+                     service",
+                ),
+            ],
+            &self.proxied,
         )?;
-        for (service, _, latency) in &self.invokes {
-            family.encode_family(&[("service", service.as_str())])?.encode_histogram::<NoLabelSet>(
-                latency.sum_secs,
-                latency.count,
-                &latency.buckets,
-                None,
-            )?;
-        }
         let mut family = encoder.encode_descriptor(
             "connections_token_refreshes",
             "OAuth2 token refreshes by outcome",

@@ -13,9 +13,10 @@ use crate::error::AppError;
 use crate::models::service::ServiceRow;
 
 mod loaded;
+pub mod owner;
 mod scans;
 pub use loaded::{Loaded, resolve, unresolved};
-pub use scans::{Due, count_by_status, due_for_refresh};
+pub use scans::{Due, claim_reconnect_soon, count_by_status, due_for_refresh, rearm_reconnect_soon};
 
 /// Where a connection secret's ciphertext is bound: table, column, row id.
 fn slot<'a>(column: &'a str, id: &'a str) -> SecretSlot<'a> {
@@ -320,6 +321,8 @@ pub fn store_tokens(
             connections::refresh_token.eq(refresh),
             connections::expires_at.eq(tokens.expires_at),
             connections::refresh_expires_at.eq(tokens.refresh_expires_at),
+            // A new grant: its expiry earns its own `connection.reconnect_soon`.
+            connections::reconnect_soon_sent_at.eq(None::<i64>),
             connections::scopes_granted
                 .eq(Some(serde_json::to_string(tokens.granted).unwrap_or_else(|_| "[]".into()))),
             connections::status.eq(Status::Connected.as_str()),

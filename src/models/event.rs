@@ -1,5 +1,5 @@
-//! A connection's recent activity: invokes, refreshes and tests, with outcome and latency. Never a
-//! secret: the path is stored without its query string.
+//! A connection's recent activity: invokes, proxy calls, refreshes and tests, with outcome, latency
+//! and the bytes that crossed. Never a secret: the path is stored without its query string.
 
 use diesel::prelude::*;
 
@@ -21,12 +21,47 @@ pub struct ConnectionEvent {
     pub latency_ms: i64,
     pub ok: bool,
     pub message: Option<String>,
+    pub request_bytes: Option<i64>,
+    pub response_bytes: Option<i64>,
 }
 
 impl ConnectionEvent {
     pub fn when(&self) -> String {
         crate::clock::format_time(self.at)
     }
+
+    /// A call through the connection (an invoke or a proxy call), which names a method and a URL.
+    pub fn is_call(&self) -> bool {
+        self.kind == "invoke" || self.kind == "proxy"
+    }
+
+    /// The bytes sent and received, as people read them ("1.2 KiB ↑ 3.4 MiB ↓"); empty when the
+    /// event has none.
+    pub fn sizes(&self) -> String {
+        match (self.request_bytes, self.response_bytes) {
+            (None, None) => String::new(),
+            (sent, received) => format!(
+                "{} ↑ {} ↓",
+                sent.map_or_else(|| "–".to_owned(), size),
+                received.map_or_else(|| "–".to_owned(), size)
+            ),
+        }
+    }
+}
+
+/// A byte count in binary units, one decimal from KiB on.
+fn size(bytes: i64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// An event to record.
@@ -41,6 +76,8 @@ pub struct NewEvent {
     pub latency_ms: i64,
     pub ok: bool,
     pub message: Option<String>,
+    pub request_bytes: Option<i64>,
+    pub response_bytes: Option<i64>,
 }
 
 pub fn record(conn: &mut DbConn, connection_id: i64, event: &NewEvent, now: i64) -> QueryResult<()> {
@@ -68,6 +105,8 @@ pub fn record_all(conn: &mut DbConn, events: &[(i64, &NewEvent, i64)]) -> QueryR
                 connection_events::latency_ms.eq(event.latency_ms),
                 connection_events::ok.eq(event.ok),
                 connection_events::message.eq(&event.message),
+                connection_events::request_bytes.eq(event.request_bytes),
+                connection_events::response_bytes.eq(event.response_bytes),
             )
         })
         .collect();
@@ -78,13 +117,14 @@ pub fn record_all(conn: &mut DbConn, events: &[(i64, &NewEvent, i64)]) -> QueryR
 }
 
 /// PostgreSQL: the batch as one array a column, in one statement prepared once. A multi-row
-/// `VALUES`, with eleven parameters a row, would be parsed and planned again for every batch.
+/// `VALUES`, with thirteen parameters a row, would be parsed and planned again for every batch.
 fn record_all_pg(conn: &mut diesel::PgConnection, events: &[(i64, &NewEvent, i64)]) -> QueryResult<()> {
     use diesel::sql_types::{Array, BigInt, Bool, Integer, Nullable, Text};
     let column = |f: fn(&(i64, &NewEvent, i64)) -> Option<String>| events.iter().map(f).collect::<Vec<_>>();
     static_sql::<BigInt>(
         "INSERT INTO connection_events \
-         (connection_id, at, kind, actor, method, host, path, status, latency_ms, ok, message) \
+         (connection_id, at, kind, actor, method, host, path, status, latency_ms, ok, message, \
+         request_bytes, response_bytes) \
          SELECT * FROM unnest(",
     )
     .bind::<Array<BigInt>, _>(events.iter().map(|e| e.0).collect::<Vec<_>>())
@@ -108,6 +148,10 @@ fn record_all_pg(conn: &mut diesel::PgConnection, events: &[(i64, &NewEvent, i64
     .bind::<Array<Bool>, _>(events.iter().map(|e| e.1.ok).collect::<Vec<_>>())
     .sql(", ")
     .bind::<Array<Nullable<Text>>, _>(column(|e| e.1.message.clone()))
+    .sql(", ")
+    .bind::<Array<Nullable<BigInt>>, _>(events.iter().map(|e| e.1.request_bytes).collect::<Vec<_>>())
+    .sql(", ")
+    .bind::<Array<Nullable<BigInt>>, _>(events.iter().map(|e| e.1.response_bytes).collect::<Vec<_>>())
     .sql(")")
     .execute(conn)
     .map(drop)

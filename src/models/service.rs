@@ -46,6 +46,8 @@ pub struct ServiceRow {
     /// The catalogue template it was created from (`catalogue`), and that template's version.
     pub template_id: Option<String>,
     pub template_version: Option<i32>,
+    /// Imported without the client secret it needs: its page asks for it (`ops::service_io`).
+    pub client_secret_pending: bool,
 }
 
 /// A service as pages and the API show it: no secret, only whether one is set.
@@ -60,6 +62,8 @@ pub struct Service {
     /// What each connection gives when it is created (stored in the settings' JSON).
     pub connection_variables: Vec<ConnectionVariable>,
     pub client_secret_set: bool,
+    /// Imported without the client secret it needs: entering it clears this.
+    pub client_secret_pending: bool,
     /// What the provider said when it last refused the client credentials (until the service changes).
     pub client_refused: Option<String>,
     pub created_at: i64,
@@ -87,6 +91,7 @@ impl ServiceRow {
             config,
             connection_variables,
             client_secret_set: self.client_secret.is_some(),
+            client_secret_pending: self.client_secret_pending,
             client_refused: self.client_refused_message.clone(),
             created_at: self.created_at,
             created_by: self.created_by.clone(),
@@ -180,28 +185,41 @@ pub fn insert(
     actor: &str,
     now: i64,
 ) -> Result<i64, AppError> {
-    let config = config_json(spec)?;
     crate::db::write_tx(conn, |conn| {
-        let id: i64 = diesel::insert_into(services::table)
-            .values((
-                services::link_name.eq(&spec.link_name),
-                services::name.eq(&spec.name),
-                services::name_lower.eq(spec.name.to_lowercase()),
-                services::description.eq(&spec.description),
-                services::auth_type.eq(spec.config.auth_type().as_str()),
-                services::api_base_url.eq(&spec.api_base_url),
-                services::config.eq(&config),
-                services::created_at.eq(now),
-                services::created_by.eq(actor),
-                services::updated_at.eq(now),
-                services::updated_by.eq(actor),
-                services::test_request.eq(&spec.test_request),
-            ))
-            .returning(services::id)
-            .get_result(conn)?;
+        let id = insert_without_secret(conn, spec, false, actor, now)?;
         store_secret(conn, keyring, id, spec)?;
         Ok(id)
     })
+}
+
+/// Inserts a service whatever `spec` says of a client secret: an imported one, whose format carries
+/// none. `secret_pending` marks it so that its page asks for the secret.
+pub fn insert_without_secret(
+    conn: &mut DbConn,
+    spec: &ValidService,
+    secret_pending: bool,
+    actor: &str,
+    now: i64,
+) -> Result<i64, AppError> {
+    let config = config_json(spec)?;
+    Ok(diesel::insert_into(services::table)
+        .values((
+            services::link_name.eq(&spec.link_name),
+            services::name.eq(&spec.name),
+            services::name_lower.eq(spec.name.to_lowercase()),
+            services::description.eq(&spec.description),
+            services::auth_type.eq(spec.config.auth_type().as_str()),
+            services::api_base_url.eq(&spec.api_base_url),
+            services::config.eq(&config),
+            services::created_at.eq(now),
+            services::created_by.eq(actor),
+            services::updated_at.eq(now),
+            services::updated_by.eq(actor),
+            services::test_request.eq(&spec.test_request),
+            services::client_secret_pending.eq(secret_pending),
+        ))
+        .returning(services::id)
+        .get_result(conn)?)
 }
 
 /// Records the catalogue template a new service was created from.
@@ -254,8 +272,13 @@ fn store_secret(conn: &mut DbConn, keyring: &Keyring, id: i64, spec: &ValidServi
             (Some(keyring.seal(&secret_slot(&id.to_string()), secret)?), Some(origins))
         }
     };
+    // A secret entered, or none needed any more: nothing is pending.
     diesel::update(services::table.find(id))
-        .set((services::client_secret.eq(sealed), services::client_secret_origins.eq(origins)))
+        .set((
+            services::client_secret.eq(sealed),
+            services::client_secret_origins.eq(origins),
+            services::client_secret_pending.eq(false),
+        ))
         .execute(conn)?;
     Ok(())
 }

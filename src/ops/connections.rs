@@ -83,7 +83,7 @@ pub(crate) async fn record(
         .await
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> AppError {
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> AppError {
     let mut errors = FieldErrors::new();
     push(&mut errors, field, message);
     AppError::Invalid(errors)
@@ -251,14 +251,23 @@ pub async fn connect_with_credentials(
     Ok(load(state, link_name).await?.view())
 }
 
+/// What a revoke (or a delete) did: the outcome recorded with the connection, and whether the
+/// provider's revoke endpoint failed (the stored credentials are gone all the same).
+#[derive(Debug, Clone)]
+pub struct Revoked {
+    pub outcome: String,
+    pub provider_failed: bool,
+}
+
 /// Revokes at the provider when it can (refresh token first, then access token, RFC 7009), then
-/// deletes the stored credentials whatever the provider said. Returns the recorded outcome. Tokens
-/// go only to a revoke URL at the origin they were entrusted to.
-async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppError> {
+/// deletes the stored credentials whatever the provider said. Tokens go only to a revoke URL at the
+/// origin they were entrusted to.
+async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<Revoked, AppError> {
+    let done = |outcome: String| Ok(Revoked { outcome, provider_failed: false });
     let config = loaded.config()?;
     let Some(o) = config.oauth() else {
-        return Ok(
-            "Credentials deleted (API Key and Basic credentials have no revocation at the provider).".into()
+        return done(
+            "Credentials deleted (API Key and Basic credentials have no revocation at the provider).".into(),
         );
     };
     let tokens = [
@@ -266,27 +275,31 @@ async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppE
         (loaded.row.open_access_token(&state.keyring)?, "access_token"),
     ];
     if tokens.iter().all(|(t, _)| t.is_none()) {
-        return Ok("No tokens were stored.".into());
+        return done("No tokens were stored.".into());
     }
     if oauth::token_calls_allowed(&state.outbound).is_err() {
-        return Ok("Not revoked at the provider: this instance runs with token refreshes off \
+        return done(
+            "Not revoked at the provider: this instance runs with token refreshes off \
                    (--no-refresh), and the tokens may still serve the instance it was restored from. The \
                    stored tokens were deleted here."
-            .into());
+                .into(),
+        );
     }
     let Some(revoke_url) = o.revoke_url.as_deref() else {
-        return Ok("The provider has no revoke URL: the stored tokens were deleted.".into());
+        return done("The provider has no revoke URL: the stored tokens were deleted.".into());
     };
     if !loaded.row.entrusted().allows(Role::Revoke, revoke_url) {
         let to = destinations::origin_of(revoke_url).map(|o| destinations::shown(&o)).unwrap_or_default();
-        return Ok(format!(
+        return done(format!(
             "The tokens were not sent to {to}: they were not entrusted to it. The stored tokens were \
              deleted; revoke them at the provider that issued them if it still holds them."
         ));
     }
     let secret = match loaded.service.client_secret_for(&state.keyring, revoke_url) {
         Ok(secret) => secret,
-        Err(AppError::Conflict(message)) => return Ok(format!("{message} The stored tokens were deleted.")),
+        Err(AppError::Conflict(message)) => {
+            return done(format!("{message} The stored tokens were deleted."));
+        }
         Err(e) => return Err(e),
     };
     let mut failures = Vec::new();
@@ -297,18 +310,19 @@ async fn revoke_stored(state: &AppState, loaded: &Loaded) -> Result<String, AppE
             failures.push(format!("{hint}: {e}"));
         }
     }
-    Ok(if failures.is_empty() {
-        "Revoked at the provider.".into()
-    } else {
-        format!("The provider call failed ({}); the stored tokens were deleted anyway.", failures.join("; "))
-    })
+    if failures.is_empty() {
+        return done("Revoked at the provider.".into());
+    }
+    let outcome =
+        format!("The provider call failed ({}); the stored tokens were deleted anyway.", failures.join("; "));
+    Ok(Revoked { outcome, provider_failed: true })
 }
 
 /// Revokes a connection: Disconnected, credentials gone, the outcome recorded.
-pub async fn revoke(state: &AppState, actor: &User, link_name: &str) -> Result<String, AppError> {
+pub async fn revoke(state: &AppState, actor: &User, link_name: &str) -> Result<Revoked, AppError> {
     let loaded = load(state, link_name).await?;
-    let outcome = revoke_stored(state, &loaded).await?;
-    let (id, now, recorded) = (loaded.row.id, state.clock.now(), outcome.clone());
+    let revoked = revoke_stored(state, &loaded).await?;
+    let (id, now, recorded) = (loaded.row.id, state.clock.now(), revoked.outcome.clone());
     state
         .db
         .run(move |c| {
@@ -323,16 +337,16 @@ pub async fn revoke(state: &AppState, actor: &User, link_name: &str) -> Result<S
         actor,
         "connection.revoke",
         link_name,
-        serde_json::json!({ "outcome": outcome, "owner": loaded.owner }),
+        serde_json::json!({ "outcome": revoked.outcome, "owner": loaded.owner }),
     )
     .await?;
-    Ok(outcome)
+    Ok(revoked)
 }
 
 /// Revokes (as above) and removes a connection; its link name becomes free.
-pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<String, AppError> {
+pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<Revoked, AppError> {
     let loaded = load(state, link_name).await?;
-    let outcome = revoke_stored(state, &loaded).await?;
+    let revoked = revoke_stored(state, &loaded).await?;
     let (id, now) = (loaded.row.id, state.clock.now());
     state
         .db
@@ -348,8 +362,8 @@ pub async fn delete(state: &AppState, actor: &User, link_name: &str) -> Result<S
         actor,
         "connection.delete",
         link_name,
-        serde_json::json!({ "outcome": outcome, "owner": loaded.owner, "name": loaded.row.name }),
+        serde_json::json!({ "outcome": revoked.outcome, "owner": loaded.owner, "name": loaded.row.name }),
     )
     .await?;
-    Ok(outcome)
+    Ok(revoked)
 }

@@ -12,21 +12,22 @@ use serde::{Deserialize, Serialize};
 use crate::activity::Entry;
 use actix_web::web::Data;
 
-use crate::domain::connection::{Credentials, Status};
+use crate::domain::connection::Status;
 use crate::domain::destinations::Role;
-use crate::domain::service::{OAuthConfig, ServiceConfig};
+use crate::domain::service::ServiceConfig;
 use crate::domain::validate::push;
 use crate::error::{AppError, FieldErrors};
 use crate::injection;
 use crate::models::api_token::Scope;
 use crate::models::event::NewEvent;
 use crate::models::user::User;
-use crate::ops::access_tokens::{self, Caller, TokenFailure};
+use crate::ops::access_tokens::TokenFailure;
 use crate::ops::connections::{self as connections, Loaded};
 use crate::outbound::{Answer, OutboundError};
 use crate::state::AppState;
 
 mod checks;
+pub(crate) mod credentials;
 
 pub use checks::{TestResult, test};
 
@@ -59,7 +60,7 @@ pub struct InvokeAnswer {
     pub body_base64: bool,
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> AppError {
+pub(crate) fn invalid(field: &str, message: impl Into<String>) -> AppError {
     let mut errors = FieldErrors::new();
     push(&mut errors, field, message);
     AppError::Invalid(errors)
@@ -170,7 +171,7 @@ async fn send(
     state.outbound.send(&url, builder, Some(p.timeout)).await.map_err(outbound_error)
 }
 
-fn outbound_error(e: OutboundError) -> AppError {
+pub(crate) fn outbound_error(e: OutboundError) -> AppError {
     match e {
         OutboundError::Refused(..) => invalid("url", e.to_string()),
         other => AppError::Upstream(other.to_string()),
@@ -193,7 +194,7 @@ pub async fn invoke(
 
 /// A restricted token's connection is the one it was restricted to, not one deleted and created
 /// again under the same link name.
-fn permitted(scope: &Scope, loaded: &Loaded) -> Result<(), AppError> {
+pub(crate) fn permitted(scope: &Scope, loaded: &Loaded) -> Result<(), AppError> {
     if scope.permits_connection(loaded.row.id) { Ok(()) } else { Err(AppError::Forbidden(scope.refusal())) }
 }
 
@@ -216,6 +217,7 @@ async fn run(
         method: Some(prepared.method.to_string()),
         host: prepared.url.host_str().map(str::to_owned),
         path: Some(prepared.url.path().to_owned()),
+        request_bytes: Some(prepared.body.as_ref().map_or(0, |b| b.len() as i64)),
         ..NewEvent::default()
     };
     let result = attempt(state, loaded, config, &prepared, &req).await;
@@ -229,6 +231,7 @@ async fn run(
         Ok((answer, _)) => {
             event.status = Some(i32::from(answer.status));
             event.ok = answer.status < 400;
+            event.response_bytes = Some(answer.body.len() as i64);
         }
         Err(e) => event.message = Some(event_message(e)),
     }
@@ -240,7 +243,7 @@ async fn run(
 }
 
 /// What the activity list shows for a failed call: for refused input, the reasons themselves.
-fn event_message(e: &AppError) -> String {
+pub(crate) fn event_message(e: &AppError) -> String {
     match e {
         AppError::Invalid(fields) => fields.values().flatten().cloned().collect::<Vec<_>>().join(" "),
         other => other.public_message(),
@@ -255,50 +258,25 @@ async fn attempt(
     p: &Prepared,
     req: &InvokeRequest,
 ) -> Result<(Answer, Vec<String>), AppError> {
-    let margin = state.config.refresh_margin_secs;
-    if config.oauth().is_none() {
-        let credentials: Option<Credentials> = loaded.row.open_credentials(&state.keyring)?;
-        let injected = injection::injections(config, credentials.as_ref(), None);
-        let secrets = injection::secret_values(&injected, credentials.as_ref());
-        return Ok((send(state, p, req, &injected).await?, secrets));
-    }
-    let token = match access_tokens::fresh(state, &loaded.row, margin)? {
-        Some(token) => token,
-        None => access_tokens::access_token(state, loaded.row.id, margin, None, Caller::Interactive)
-            .await
-            .map_err(token_error)?,
-    };
-    let injected = injection::injections(config, None, Some(&token.value));
-    let mut secrets = injection::secret_values(&injected, None);
-    let answer = send(state, p, req, &injected).await?;
-    let refused = config.oauth().is_some_and(|o| token_refused(o, &answer));
-    if !refused {
-        return Ok((answer, secrets));
+    let first = credentials::first(state, loaded, config).await?;
+    let answer = send(state, p, req, &first.injected).await?;
+    if !token_refused(config, &answer) {
+        return Ok((answer, first.secrets));
     }
     // The token was refused: refresh once (unless another request already did) and retry once.
-    let fresh = match access_tokens::access_token(
-        state,
-        loaded.row.id,
-        margin,
-        Some(token.version),
-        Caller::Interactive,
-    )
-    .await
-    {
-        Ok(t) => t,
-        Err(_) => return Ok((answer, secrets)),
+    let Some(fresh) = credentials::after_refusal(state, loaded, config, &first).await else {
+        return Ok((answer, first.secrets));
     };
-    let injected = injection::injections(config, None, Some(&fresh.value));
-    secrets.extend(injection::secret_values(&injected, None));
-    Ok((send(state, p, req, &injected).await?, secrets))
+    let mut secrets = first.secrets;
+    secrets.extend(fresh.secrets);
+    Ok((send(state, p, req, &fresh.injected).await?, secrets))
 }
 
 /// Whether an answer says the token was refused: a 401, a status the service lists, or a JSON body
 /// matching the service's expiry signal (Slack's HTTP 200 `{"ok":false,"error":"token_expired"}`).
-fn token_refused(o: &OAuthConfig, answer: &Answer) -> bool {
-    answer.status == 401
-        || o.refresh_on_status.contains(&answer.status)
-        || o.expired_when.as_ref().is_some_and(|signal| {
+fn token_refused(config: &ServiceConfig, answer: &Answer) -> bool {
+    credentials::refused_status(config, answer.status)
+        || config.oauth().and_then(|o| o.expired_when.as_ref()).is_some_and(|signal| {
             answer.body.len() <= crate::oauth::MAX_TOKEN_RESPONSE_BYTES
                 && serde_json::from_slice::<serde_json::Value>(&answer.body).is_ok_and(|b| signal.matches(&b))
         })

@@ -248,7 +248,7 @@ pub async fn revoke_connection(
     link: web::Path<String>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = ops::revoke(&state, admin.user(), &link).await?;
+    let outcome = ops::revoke(&state, admin.user(), &link).await?.outcome;
     Ok(see_other(&format!("/admin/connections/{link}"), Some(&format!("Revoked. {outcome}"))))
 }
 
@@ -258,7 +258,7 @@ pub async fn delete_connection(
     link: web::Path<String>,
     _form: CsrfForm<NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    let outcome = ops::delete(&state, admin.user(), &link).await?;
+    let outcome = ops::delete(&state, admin.user(), &link).await?.outcome;
     Ok(see_other("/admin/connections", Some(&format!("Connection {link} deleted. {outcome}"))))
 }
 

@@ -50,7 +50,7 @@ pub struct ListData {
 
 /// One page of the list for `viewer`, its total and the filter choices, on one pooled connection.
 pub async fn page(state: &AppState, params: &ListParams, viewer: i64) -> Result<ListData, AppError> {
-    let (params, names) = (params.clone(), state.names.clone());
+    let (params, names, now) = (params.clone(), state.names.clone(), state.clock.now());
     state
         .db
         .read(move |c| {
@@ -58,12 +58,12 @@ pub async fn page(state: &AppState, params: &ListParams, viewer: i64) -> Result<
                 "" => None,
                 link => Some(services::find(c, link)?.map_or(-1, |s| s.id)),
             };
-            let listing = list::list(c, &params.connection_query(viewer, service_id), Some(&names))?;
+            let listing = list::list(c, &params.connection_query(viewer, service_id, now), Some(&names))?;
             let services =
                 (listing.service_count <= SERVICE_CHOICES_MAX).then(|| services::names(c)).transpose()?;
             let mine_needing_attention = match params.all() || !params.status.is_empty() {
                 true => 0,
-                false => attention::count(c, Some(viewer))?,
+                false => attention::count(c, Some(viewer), now)?,
             };
             Ok(ListData {
                 rows: listing.rows,

@@ -277,8 +277,8 @@ struct DetailsPage {
     base_url: String,
     /// The Connect button's link (with a fresh nonce for the OAuth2 actions).
     connect_href: String,
-    /// Its refresh token expires within a week.
-    reconnect_soon: bool,
+    /// Why it should be reconnected soon: its refresh token expires within a week.
+    reconnect_reason: Option<String>,
 }
 
 impl DetailsPage {
@@ -310,7 +310,7 @@ pub async fn show_connection(
         events,
         activity_dropped: state.activity.dropped(),
         mine: loaded.row.owner_id == admin.user().id,
-        reconnect_soon: loaded.view().reconnect_soon(state.clock.now()),
+        reconnect_reason: loaded.view().reconnect_reason(state.clock.now()),
         c: loaded.view(),
         service: loaded.service.view()?,
         base_url: state.base_url.as_str().trim_end_matches('/').to_owned(),

@@ -95,9 +95,9 @@ impl ListParams {
         }
     }
 
-    /// The connections query for `viewer` (My Connections are theirs); `service_id` is the service
-    /// filter's, looked up by the caller.
-    pub fn connection_query(&self, viewer: i64, service_id: Option<i64>) -> ConnectionQuery {
+    /// The connections query for `viewer` (My Connections are theirs) at `now`; `service_id` is the
+    /// service filter's, looked up by the caller.
+    pub fn connection_query(&self, viewer: i64, service_id: Option<i64>, now: i64) -> ConnectionQuery {
         ConnectionQuery {
             search: self.q.clone(),
             service_id,
@@ -107,6 +107,7 @@ impl ListParams {
             owner_id: (!self.all()).then_some(viewer),
             sort: self.sort(),
             window: self.window(),
+            now,
         }
     }
 

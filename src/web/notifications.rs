@@ -1,6 +1,7 @@
 //! Admin > General Settings > Notifications: webhook endpoints (add, edit, delete, send a test) and
 //! each one's delivery log. A new endpoint's signing secret is shown once, on the page that answers
-//! its creation; it is never shown again.
+//! its creation; it is never shown again. Its URL is write-only: pages show it masked, and the form
+//! never sends back what was typed.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -23,9 +24,12 @@ use crate::web::{Layout, render_status, see_other};
 /// Deliveries an endpoint's log shows.
 const LOG_ROWS: i64 = 50;
 
-/// The endpoint form's values.
+/// The endpoint form's values. The URL is never among them.
 struct FormValues {
-    url: String,
+    /// On an edit, what may be shown of the stored URL (a blank field keeps it).
+    stored_url: Option<String>,
+    /// A URL was typed into a form that comes back with errors: it must be typed again.
+    url_typed: bool,
     description: String,
     events: Vec<String>,
     enabled: bool,
@@ -42,12 +46,18 @@ impl FormValues {
         self.events.iter().any(|e| e == event.as_str())
     }
 
-    /// A new endpoint's defaults: the events that say something broke or recovered.
+    /// A new endpoint's defaults: the events that say something broke, is about to, or recovered.
     fn blank() -> FormValues {
-        let events =
-            [Event::NeedsReconnect, Event::Recovered, Event::RefreshFailing, Event::CredentialsRefused];
+        let events = [
+            Event::NeedsReconnect,
+            Event::Recovered,
+            Event::RefreshFailing,
+            Event::ReconnectSoon,
+            Event::CredentialsRefused,
+        ];
         FormValues {
-            url: String::new(),
+            stored_url: None,
+            url_typed: false,
             description: String::new(),
             events: events.iter().map(|e| e.as_str().to_owned()).collect(),
             enabled: true,
@@ -58,7 +68,8 @@ impl FormValues {
 
     fn of(endpoint: &Endpoint) -> FormValues {
         FormValues {
-            url: endpoint.url.clone(),
+            stored_url: Some(endpoint.shown_url()),
+            url_typed: false,
             description: endpoint.description.clone(),
             events: endpoint.events(),
             enabled: endpoint.enabled,
@@ -67,9 +78,10 @@ impl FormValues {
         }
     }
 
-    fn posted(raw: &RawEndpoint, errors: FieldErrors) -> FormValues {
+    fn posted(raw: &RawEndpoint, kept: Option<&Endpoint>, errors: FieldErrors) -> FormValues {
         FormValues {
-            url: raw.url.clone(),
+            stored_url: kept.map(Endpoint::shown_url),
+            url_typed: !raw.url.trim().is_empty(),
             description: raw.description.clone(),
             events: raw.events.clone(),
             enabled: raw.enabled,
@@ -189,16 +201,16 @@ pub async fn create_endpoint(
     form: CsrfForm<Vec<(String, String)>>,
 ) -> Result<HttpResponse, AppError> {
     let raw = read_form(&form.form);
-    let input = match ops::validate(&state, raw.clone()).await {
+    let input = match ops::validate(&state, raw.clone(), None).await {
         Ok(input) => input,
         Err(AppError::Invalid(errors)) => {
-            let values = FormValues::posted(&raw, errors);
+            let values = FormValues::posted(&raw, None, errors);
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             return list_page(&req, &admin, &state, status, values, None, None).await;
         }
         Err(e) => return Err(e),
     };
-    let email = input.url.starts_with(webhook::MAILTO);
+    let email = input.url.as_ref().is_some_and(|u| u.expose().starts_with(webhook::MAILTO));
     let created = ops::create(&state, admin.user(), input).await?;
     if email {
         // Nothing to show once: an email endpoint signs nothing.
@@ -253,13 +265,15 @@ pub async fn update_endpoint(
 ) -> Result<HttpResponse, AppError> {
     let id = endpoint_id(&path)?;
     let raw = read_form(&form.form);
-    match ops::validate(&state, raw.clone()).await {
+    let kept = state.db.read(move |c| Ok(webhook::find(c, id)?)).await?.ok_or(AppError::NotFound)?;
+    match ops::validate(&state, raw.clone(), Some(&kept)).await {
         Ok(input) => {
             ops::update(&state, admin.user(), id, input).await?;
             Ok(see_other(&format!("/admin/settings/notifications/{id}"), Some("Endpoint saved.")))
         }
         Err(AppError::Invalid(errors)) => {
-            endpoint_page(&req, &admin, &state, id, Some(FormValues::posted(&raw, errors))).await
+            let values = FormValues::posted(&raw, Some(&kept), errors);
+            endpoint_page(&req, &admin, &state, id, Some(values)).await
         }
         Err(e) => Err(e),
     }

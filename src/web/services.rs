@@ -69,6 +69,7 @@ async fn connections_of(state: &AppState, id: i64) -> Result<(Vec<ConnectionList
     let q = ConnectionQuery {
         service_id: Some(id),
         window: Window { page: 1, per_page: 100 },
+        now: state.clock.now(),
         ..ConnectionQuery::default()
     };
     let listing = state.db.read(move |c| Ok(crate::lists::connections::list(c, &q, None)?)).await?;

@@ -12,8 +12,8 @@
 #      interface is its own loopback: there is no route anywhere else, whatever the fuzzer generates,
 #      and DNS cannot resolve. Every operation is fuzzed, the outbound ones included.
 #   2. Where namespaces are not permitted, the operations that can call out are left out instead:
-#      invoke and test (they call the service's API), and authorize (Client Credentials requests a
-#      token at once). The others cannot: revoke and delete call the provider only with stored OAuth
+#      invoke, test and the proxy's (they call the service's API), and authorize (Client Credentials
+#      requests a token at once). The others cannot: revoke and delete call the provider only with stored OAuth
 #      tokens, which only authorize or the browser's OAuth callback (not an API operation) can obtain.
 #
 # Usage: tests/fuzz/run.sh
@@ -52,7 +52,7 @@ if [[ ${1:-} != --inside ]]; then
     fi
   done
   echo "warning: no network namespace (unshare --net refused, or FUZZ_DATABASE_URL set):" \
-    "invoke, test and authorize are left out" >&2
+    "invoke, test, the proxy and authorize are left out" >&2
   exec "$0" --inside shared
 fi
 
@@ -92,7 +92,8 @@ export CONNECTIONS_FUZZ_TOKEN
 
 # Items for the fuzzer to find (schemathesis.toml names them): one service of each kind with a
 # connection each, the API Key and Basic ones connected. Their URLs point at loopback port 9, which
-# the address policy refuses without an allow-list: nothing is sent for them in either mode.
+# the address policy refuses without an allow-list: nothing is sent for them in either mode (the
+# proxy's paths are joined under those URLs and cannot leave them).
 api() {
   curl -fsS -o /dev/null -X "$1" "$base$2" -H "Authorization: Bearer $CONNECTIONS_FUZZ_TOKEN" \
     -H 'Content-Type: application/json' -d "$3"
@@ -126,6 +127,9 @@ args=(--max-time "$FUZZ_SECONDS" --max-examples "$FUZZ_EXAMPLES" --workers 1
 if [[ $mode != netns ]]; then
   args+=(--exclude-operation-id invoke_connection --exclude-operation-id test_connection
          --exclude-operation-id authorize_connection)
+  for method in get head post put patch delete options; do
+    args+=(--exclude-operation-id "proxy_$method")
+  done
 fi
 status=0
 # Run from the scratch folder: Schemathesis writes its reports to the working directory.

@@ -69,7 +69,10 @@ async fn anonymous_visitors_are_sent_to_sign_in_and_api_callers_get_401_json() {
             Access::Metrics => assert_eq!(res.status, 404, "{} {}", route.method, route.path),
             Access::Api | Access::Invoke => {
                 assert_eq!(res.status, 401, "{} {}", route.method, route.path);
-                assert_eq!(res.json()["error"]["code"], "unauthorized");
+                // A HEAD answer has no body to read the code from.
+                if route.method != Method::HEAD {
+                    assert_eq!(res.json()["error"]["code"], "unauthorized");
+                }
                 assert_eq!(res.header("www-authenticate"), "Bearer");
             }
         }

@@ -1,12 +1,17 @@
 //! "Needs attention": a connection that needs reconnecting, whose refreshes keep failing, or whose
 //! service's client the provider refused shows on the list's filter (pages and API), in the
-//! navigation's count, and on its owner's banner; it leaves them once it works again.
+//! navigation's count, and on its owner's banner; it leaves them once it works again. So does a
+//! connected one whose refresh token expires within a week, as the clock moves it there.
 
+use connections::config::Config;
 use serde_json::json;
 
 use crate::support::{
-    Browser, Page, Setup, connect_oauth, connection, invoke, me, second_admin, setup, text_of,
+    Behaviour, Browser, Page, Setup, connect_oauth, connection, invoke, me, second_admin, setup, setup_with,
+    text_of,
 };
+
+const DAY: i64 = 86_400;
 
 /// The link names a list page shows, in order.
 fn listed(page: &Page) -> Vec<String> {
@@ -116,4 +121,56 @@ async fn the_api_refuses_an_unknown_status_and_documents_attention() {
     let params = doc["paths"]["/api/v1/connections"]["get"]["parameters"].as_array().unwrap().clone();
     let status = params.iter().find(|p| p["name"] == "status").unwrap();
     assert!(status.to_string().contains("\"attention\""), "{status}");
+}
+
+/// Sessions that outlive the days these tests move the clock by (a new sign-in would itself clear the
+/// cached count, and hide a count that went stale).
+fn long_sessions(config: &mut Config) {
+    config.session_idle_secs = 60 * DAY;
+    config.session_absolute_secs = 60 * DAY;
+}
+
+#[tokio::test]
+async fn a_refresh_token_expiring_within_a_week_needs_attention_and_the_count_follows_the_clock() {
+    // `zoho_main`'s refresh token expires in 10 days, `zoho_soon`'s in 3.
+    let behaviour = Behaviour { refresh_token_expires_in: Some(10 * DAY), ..Behaviour::default() };
+    let setup = setup_with(long_sessions, behaviour, |_| {}).await;
+    let Setup { app, fake, api, browser } = &setup;
+    fake.set(|b| b.refresh_token_expires_in = Some(3 * DAY));
+    api.create("/api/v1/connections", &connection("zoho", "zoho_soon", &["read", "offline_access"])).await;
+    connect_oauth(browser, "zoho_soon").await;
+
+    let page = home(browser).await;
+    assert_eq!(nav_count(&page), Some(1));
+    assert!(text_of(&page).contains("One of your connections needs attention"), "{}", text_of(&page));
+    let filtered = browser.get("/admin/connections?status=attention").await;
+    assert_eq!(listed(&filtered), ["zoho_soon"]);
+    let text = text_of(&filtered);
+    assert!(
+        text.contains("Reconnect soon") && text.contains("Refresh token expires in 3 days — reconnect"),
+        "{text}"
+    );
+    assert_eq!(attention_api(&setup, "any").await, ["zoho_soon"]);
+
+    // Nothing changes in the database: the clock alone moves `zoho_main` into its last week, and
+    // the navigation's count (cached since the first page) follows at that very second.
+    app.clock.advance(3 * DAY - 1);
+    assert_eq!(nav_count(&home(browser).await), Some(1));
+    assert_eq!(nav_count(&home(browser).await), Some(1));
+    app.clock.advance(1);
+    let page = home(browser).await;
+    assert_eq!(nav_count(&page), Some(2));
+    assert!(text_of(&page).contains("2 of your connections need attention"), "{}", text_of(&page));
+    let filtered = browser.get("/admin/connections?status=attention").await;
+    assert_eq!(listed(&filtered), ["zoho_main", "zoho_soon"]);
+    let text = text_of(&filtered);
+    assert!(text.contains("Refresh token expires in 7 days — reconnect"), "{text}");
+    assert!(text.contains("Refresh token expired — reconnect"), "{text}");
+    assert_eq!(attention_api(&setup, "me").await, ["zoho_main", "zoho_soon"]);
+
+    // Reconnected with a token that lives 60 days: it leaves the count at once.
+    fake.set(|b| b.refresh_token_expires_in = Some(60 * DAY));
+    connect_oauth(browser, "zoho_main").await;
+    assert_eq!(nav_count(&home(browser).await), Some(1));
+    assert_eq!(attention_api(&setup, "any").await, ["zoho_soon"]);
 }

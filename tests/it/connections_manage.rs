@@ -467,10 +467,10 @@ async fn the_list_shows_a_hostile_name_as_text_in_every_place_a_row_repeats_it()
         "a name reached the page unescaped"
     );
     let escaped = "&#60;img src=x onerror=alert(1)&#62; &#34;Tom&#39;s&#34; &#38; Ünïcödé";
-    // The name as the row's title and in the Edit, Connect and Delete labels.
+    // The name as the row's title and in the Select, Edit, Connect and Delete labels.
     assert_eq!(
         page.body.matches(escaped).count(),
-        4,
+        5,
         "{}",
         &page.body[page.body.find("hostile_row").unwrap_or(0)..]
     );

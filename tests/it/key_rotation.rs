@@ -26,10 +26,10 @@ async fn rotate_then_rewrap_seals_every_secret_under_the_new_key_and_the_app_use
     let db = app.stop().await;
     let before = stored_values(&db).await;
     // A client secret, two tokens, two PKCE verifiers (a used flow and one under way), three passwords,
-    // a webhook signing secret and the SMTP password.
-    assert_eq!(kids_of_stored(&db).await, [("k1".to_owned(), 10)]);
+    // a webhook signing secret and URL, and the SMTP password.
+    assert_eq!(kids_of_stored(&db).await, [("k1".to_owned(), 11)]);
     let status = keys_ok(&db, &["status"]);
-    assert_eq!(status_count(&status, "k1"), 10, "{status}");
+    assert_eq!(status_count(&status, "k1"), 11, "{status}");
     assert!(status.contains("active") && status.contains(&key_file(&db).display().to_string()), "{status}");
     let old_spec = std::fs::read_to_string(key_file(&db)).unwrap();
 
@@ -45,10 +45,10 @@ async fn rotate_then_rewrap_seals_every_secret_under_the_new_key_and_the_app_use
         let mode = std::fs::metadata(key_file(&db)).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    assert_eq!(kids_of_stored(&db).await, [("k1".to_owned(), 10)], "rotate re-seals nothing itself");
+    assert_eq!(kids_of_stored(&db).await, [("k1".to_owned(), 11)], "rotate re-seals nothing itself");
 
     let rewrapped = keys_ok(&db, &["rewrap", "--batch-size", "2"]);
-    assert!(rewrapped.contains("re-sealed 10 value(s) under k2"), "{rewrapped}");
+    assert!(rewrapped.contains("re-sealed 11 value(s) under k2"), "{rewrapped}");
     assert!(rewrapped.contains("batch 4:"), "batches of two rows: {rewrapped}");
     let after = stored_values(&db).await;
     assert_eq!(after.len(), before.len());
@@ -126,7 +126,7 @@ async fn retire_is_refused_while_the_key_seals_anything_and_accepted_after_rewra
     assert!(printed(&active).contains("\"k2\" is the active key"), "{}", printed(&active));
     let in_use = keys_cli(&db, &["retire", "k1"], &[]);
     assert!(!in_use.status.success());
-    assert!(printed(&in_use).contains("\"k1\" still seals 8 value(s)"), "{}", printed(&in_use));
+    assert!(printed(&in_use).contains("\"k1\" still seals 9 value(s)"), "{}", printed(&in_use));
     let unknown = keys_cli(&db, &["retire", "k9"], &[]);
     assert!(!unknown.status.success() && printed(&unknown).contains("no key \"k9\""));
     assert_eq!(std::fs::read_to_string(key_file(&db)).unwrap(), spec, "nothing changed");
@@ -176,6 +176,6 @@ async fn a_rewrap_killed_mid_run_leaves_every_secret_openable_and_a_second_run_f
         assert_eq!(now.open(&keyring), old.open(&keyring), "every secret still opens");
     }
     let second = keys_ok(&db, &["rewrap"]);
-    assert!(second.contains("all 47 sealed value(s) are under the active key"), "{second}");
+    assert!(second.contains("all 48 sealed value(s) are under the active key"), "{second}");
     assert_eq!(kids_of_stored(&db).await, [("k2".to_owned(), before.len())]);
 }

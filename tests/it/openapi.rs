@@ -338,3 +338,46 @@ async fn what_the_tokens_api_answers_fits_the_documented_schemas() {
     let res = api.delete(&format!("/api/v1/tokens/{}", created["id"])).await;
     assert_eq!(res.status, 204);
 }
+
+#[tokio::test]
+async fn what_transfers_bulk_actions_and_the_export_answer_fits_the_documented_schemas() {
+    let app = TestApp::spawn().await;
+    let doc = fetch_document(&app).await;
+    let api = Api::admin(&app).await;
+    let service = json!({
+        "name": "Weather", "link_name": "weather", "auth_type": "api_key",
+        "api_key": { "param_type": "query", "params": [{ "name": "appid", "display_name": "App ID" }] },
+    });
+    assert_eq!(api.post("/api/v1/services", &service).await.status, 201);
+    for link in ["one", "two"] {
+        let input = json!({ "service": "weather", "name": link, "link_name": link });
+        assert_eq!(api.post("/api/v1/connections", &input).await.status, 201);
+    }
+    crate::support::second_admin(&app, "bob").await;
+
+    let transfer = json!({ "to": "bob" });
+    assert_fits(&doc, "TransferInput", &transfer);
+    let res = api.post("/api/v1/connections/one/transfer", &transfer).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_fits(&doc, "Connection", &res.json());
+    let res = api.post("/api/v1/users/bob/transfer", &json!({ "to": "admin" })).await;
+    assert_fits(&doc, "UserTransfer", &res.json());
+
+    let bulk = json!({ "action": "revoke", "links": ["one", "nope"] });
+    assert_fits(&doc, "BulkInput", &bulk);
+    let res = api.post("/api/v1/connections/bulk", &bulk).await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_fits(&doc, "BulkOutcome", &res.json());
+    let filtered = json!({ "action": "revoke", "filter": { "service": "weather", "owner": "any" } });
+    assert_fits(&doc, "BulkInput", &filtered);
+    assert_fits(&doc, "BulkOutcome", &api.post("/api/v1/connections/bulk", &filtered).await.json());
+    let res =
+        api.post("/api/v1/connections/bulk", &json!({ "action": "revoke", "filter": { "x": 1 } })).await;
+    assert_eq!(res.status, 422);
+    assert_fits(&doc, "ValidationError", &res.json());
+    let res = api.send(Method::POST, "/api/v1/services/weather/revoke-all", None).await;
+    assert_fits(&doc, "BulkOutcome", &res.json());
+    let res = api.get("/api/v1/services/export").await;
+    assert_eq!(res.status, 200);
+    assert_fits(&doc, "ServicesFile", &res.json());
+}

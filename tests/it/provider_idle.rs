@@ -76,3 +76,35 @@ async fn a_refresh_token_expiry_from_the_provider_is_stored_shown_and_flagged_in
     assert_eq!(res.status, 200, "{}", res.body);
     assert_eq!(row(&app, "zoho_main").await.refresh_expires_at, None);
 }
+
+#[tokio::test]
+async fn reconnect_soon_shows_as_a_badge_with_its_reason_in_both_lists_and_in_the_json_list() {
+    let behaviour = Behaviour { refresh_token_expires_in: Some(30 * DAY), ..Behaviour::default() };
+    let Setup { app: _app, fake, api, browser } = setup_with(|_| {}, behaviour, |_| {}).await;
+    fake.set(|b| b.refresh_token_expires_in = Some(2 * DAY));
+    api.create("/api/v1/connections", &connection("zoho", "zoho_soon", &["read", "offline_access"])).await;
+    connect_oauth(&browser, "zoho_soon").await;
+
+    /// The row of `link` on a page (from its link name to the end of its row).
+    fn row_of<'a>(body: &'a str, link: &str) -> &'a str {
+        let at =
+            body.find(&format!("/admin/connections/{link}\"")).unwrap_or_else(|| panic!("{link} in {body}"));
+        body[at..].split("</tr>").next().unwrap()
+    }
+    for path in ["/admin/connections", "/admin/connections?owner=any", "/admin/services/zoho"] {
+        let page = browser.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        let soon = row_of(&page.body, "zoho_soon");
+        assert!(soon.contains("Reconnect soon"), "{path}: {soon}");
+        assert!(soon.contains("Refresh token expires in 2 days — reconnect"), "{path}: {soon}");
+        assert!(!row_of(&page.body, "zoho_main").contains("Reconnect soon"), "{path}");
+    }
+    let listed = api.get("/api/v1/connections?sort=name").await.json();
+    let flags: Vec<(String, bool)> = listed["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["link_name"].as_str().unwrap().to_owned(), c["reconnect_soon"].as_bool().unwrap()))
+        .collect();
+    assert_eq!(flags, [("zoho_main".to_owned(), false), ("zoho_soon".to_owned(), true)]);
+}

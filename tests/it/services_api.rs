@@ -148,6 +148,7 @@ async fn an_oauth2_authorization_code_service_keeps_scopes_extra_parameters_and_
             "grant_type": "authorization_code",
             "client_id": "1000.CLIENTID",
             "client_secret_set": true,
+            "client_secret_pending": false,
             "authorization_url": "https://accounts.zoho.eu/oauth/v2/auth",
             "token_url": "https://accounts.zoho.eu/oauth/v2/token",
             "refresh_url": null,

@@ -254,6 +254,7 @@ async fn an_oauth2_service_with_two_scopes_extra_parameters_and_a_custom_prefix_
             "grant_type": "authorization_code",
             "client_id": "1000.ZOHOCLIENT",
             "client_secret_set": true,
+            "client_secret_pending": false,
             "authorization_url": "https://accounts.zoho.eu/oauth/v2/auth",
             "token_url": "https://accounts.zoho.eu/oauth/v2/token",
             "refresh_url": "https://accounts.zoho.eu/oauth/v2/refresh",

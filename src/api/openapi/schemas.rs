@@ -61,7 +61,8 @@ fn error_schemas() -> Map<String, Value> {
                             "description": "Machine-readable: not_found, unauthorized, token_expired, \
                                             forbidden, \
                                             bad_request, invalid, conflict, confirmation_required, \
-                                            not_connected, upstream, too_large, timeout, unavailable, \
+                                            not_connected, upstream, upstream_timeout, too_large, timeout, \
+                                            unavailable, \
                                             method_not_allowed, internal (or error).",
                             "example": "not_found",
                         },
@@ -190,7 +191,8 @@ fn service_schemas() -> Map<String, Value> {
         "OAuth2": {
             "type": "object",
             "required": [
-                "grant_type", "client_id", "client_secret_set", "authorization_url", "token_url",
+                "grant_type", "client_id", "client_secret_set", "client_secret_pending", "authorization_url",
+                "token_url",
                 "refresh_url", "revoke_url", "issuer", "client_auth", "scope_delimiter", "token_placement",
                 "extra_auth_params", "scopes", "refresh_on_status", "token_request_format", "pkce",
                 "scope_on_refresh", "token_response", "dead_grant_errors", "client_refused_errors",
@@ -202,6 +204,11 @@ fn service_schemas() -> Map<String, Value> {
                 "client_secret_set": {
                     "type": "boolean",
                     "description": "Whether a client secret is stored (never the secret).",
+                },
+                "client_secret_pending": {
+                    "type": "boolean",
+                    "description": "Imported from a services file without the client secret it needs: \
+                                    send it with a PATCH (`oauth2.client_secret`).",
                 },
                 "authorization_url": nullable_string(Some("uri-template")),
                 "token_url": { "type": "string", "format": "uri-template" },

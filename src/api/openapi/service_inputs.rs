@@ -1,5 +1,5 @@
 //! What the API accepts for services (`domain::service_input::ServiceInput` and the API's own rules
-//! in `api::service_rules`): `ServiceInput` creates a service, `ServiceChanges` changes one (every
+//! in `domain::service_rules`): `ServiceInput` creates a service, `ServiceChanges` changes one (every
 //! field optional, absent or `null` keeping the stored value). Rules across fields (a section for
 //! its authentication type, a test request needing the API base URL, …) are in the descriptions and
 //! answered with 422.

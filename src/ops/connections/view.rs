@@ -3,6 +3,7 @@
 
 use crate::domain::captures::CapturedValue;
 use crate::domain::connection::Status;
+use crate::domain::reconnect_soon;
 use crate::domain::service::{AuthType, GrantType};
 use crate::domain::variables::Values;
 use crate::models::connection::Loaded;
@@ -42,14 +43,17 @@ pub struct ConnectionView {
     pub updated_at: i64,
 }
 
-/// A refresh token that expires within this many seconds: its owner should reconnect soon.
-pub const RECONNECT_SOON_SECS: i64 = 7 * 86_400;
+pub use crate::domain::reconnect_soon::RECONNECT_SOON_SECS;
 
 impl ConnectionView {
     /// Whether its refresh token expires within `RECONNECT_SOON_SECS` (refreshes cannot extend it).
     pub fn reconnect_soon(&self, now: i64) -> bool {
-        self.status == Status::Connected
-            && self.refresh_expires_at.is_some_and(|at| at - now <= RECONNECT_SOON_SECS)
+        reconnect_soon::left(self.status, self.refresh_expires_at, now).is_some()
+    }
+
+    /// Why it should be reconnected soon, if it should.
+    pub fn reconnect_reason(&self, now: i64) -> Option<String> {
+        reconnect_soon::left(self.status, self.refresh_expires_at, now).map(reconnect_soon::reason)
     }
 
     /// Each value its service keeps from the provider, with what the provider returned (if yet).

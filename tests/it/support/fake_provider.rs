@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use futures_core::Stream as _;
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
@@ -699,8 +700,16 @@ async fn revoke(
 
 /// The protected API: a live access token in any header's last word (`Bearer x`,
 /// `Zoho-oauthtoken x`) or in `access_token` of the query answers 200 with the path; anything else
-/// answers the configured rejection status.
-async fn protected_api(req: HttpRequest, provider: web::Data<Provider>) -> HttpResponse {
+/// answers the configured rejection status. It reads a request's body to its end first, as an API
+/// that checks a token after the request has arrived (the proxy streams large bodies to it).
+async fn protected_api(
+    req: HttpRequest,
+    mut body: web::Payload,
+    provider: web::Data<Provider>,
+) -> HttpResponse {
+    while let Some(chunk) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_next(cx)).await {
+        chunk.expect("the body arrives");
+    }
     let from_header = req.headers().iter().find_map(|(_, v)| {
         let word = v.to_str().ok()?.rsplit(' ').next()?;
         word.starts_with("canary-access-").then(|| word.to_owned())

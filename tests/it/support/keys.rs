@@ -140,13 +140,14 @@ fn read_stored(c: &mut DbConn) -> Vec<Stored> {
     for (hash, sealed) in rows {
         push("oauth_flows", "pkce_verifier", hash, Some(sealed));
     }
-    let rows: Vec<(i64, Vec<u8>)> = webhook_endpoints::table
-        .select((webhook_endpoints::id, webhook_endpoints::secret))
+    let rows: Vec<(i64, Vec<u8>, Sealed)> = webhook_endpoints::table
+        .select((webhook_endpoints::id, webhook_endpoints::secret, webhook_endpoints::url))
         .order(webhook_endpoints::id)
         .load(c)
         .unwrap();
-    for (id, sealed) in rows {
+    for (id, sealed, url) in rows {
         push("webhook_endpoints", "secret", id.to_string(), Some(sealed));
+        push("webhook_endpoints", "url", id.to_string(), url);
     }
     let rows: Vec<(i32, Sealed)> =
         smtp_settings::table.select((smtp_settings::id, smtp_settings::password)).load(c).unwrap();
@@ -173,7 +174,7 @@ pub async fn kids_of_stored(db: &TestDb) -> Vec<(String, usize)> {
 /// An app on a new database with every kind of sealed value: `zoho_main` connected through the fake
 /// provider (client secret, access and refresh tokens), `zoho_two` half-way through its consent (a
 /// flow's PKCE verifier), `extra` Basic connections with a password each, a webhook endpoint's signing
-/// secret and the SMTP password.
+/// secret and URL, and the SMTP password.
 pub async fn secrets_of_every_kind(extra: usize) -> Setup {
     let setup = setup_on(TestDb::new(), with_key_file).await;
     let Setup { api, browser, .. } = &setup;
@@ -191,7 +192,7 @@ pub async fn secrets_of_every_kind(extra: usize) -> Setup {
         .db
         .run(move |c| {
             let endpoint = webhook::EndpointInput {
-                url: "http://127.0.0.1:9/hooks".into(),
+                url: Some(Secret::new(String::from("http://127.0.0.1:9/hooks/every-kind"))),
                 description: "Every secret kind".into(),
                 events: vec!["connection.created".into()],
                 enabled: false,

@@ -14,6 +14,8 @@ use sha2::{Digest, Sha256};
 /// One delivery as received.
 #[derive(Debug, Clone)]
 pub struct Delivered {
+    /// The path it was sent to.
+    pub path: String,
     pub id: String,
     pub timestamp: String,
     pub signature: String,
@@ -62,6 +64,7 @@ impl Receiver {
 async fn receive(req: HttpRequest, body: web::Bytes, inbox: web::Data<Inbox>) -> HttpResponse {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     inbox.received.lock().unwrap().push(Delivered {
+        path: req.path().to_owned(),
         id: header("webhook-id"),
         timestamp: header("webhook-timestamp"),
         signature: header("webhook-signature"),

@@ -1,6 +1,7 @@
-//! What the JSON API asks of a service's input on top of the shared rules (`domain::service_input`),
-//! so that it refuses whatever the OpenAPI document calls invalid. The edit form sends every section
-//! and picks options from fixed lists, so these would not fit it; a script writes what it likes:
+//! What the JSON API (and an imported definitions file, which holds what the API's create takes)
+//! asks of a service's input on top of the shared rules (`domain::service_input`), so that it refuses
+//! whatever the OpenAPI document calls invalid. The edit form sends every section and picks options
+//! from fixed lists, so these would not fit it; a script writes what it likes:
 //!
 //! - an option is one of the document's values exactly (the shared rules trim it, and take a blank
 //!   for the default; any other value they refuse themselves);

@@ -1,0 +1,1 @@
+DROP TRIGGER connection_counts_owner;
