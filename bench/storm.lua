@@ -1,6 +1,8 @@
 -- wrk script of bench/storm.sh: invokes (a GET /ping through the connection) on the connections
 -- named in STORM_LINKS (comma-separated), in turn, with the API token from BENCH_TOKEN; counts the
 -- answers that are not HTTP 200 with the upstream's 200 inside, and prints the count at the end.
+-- With STORM_HISTOGRAM set, appends the latency histogram ("microseconds count" lines) to that
+-- file, so that several runs can be merged into one distribution.
 local links = {}
 for link in string.gmatch(assert(os.getenv("STORM_LINKS"), "STORM_LINKS is not set"), "[^,]+") do
   links[#links + 1] = link
@@ -38,4 +40,13 @@ function done(summary, latency, requests)
     total = total + thread:get("not_ok")
   end
   io.write(string.format("not ok: %d\n", total))
+  local path = os.getenv("STORM_HISTOGRAM")
+  if path then
+    local file = assert(io.open(path, "a"))
+    for i = 1, #latency do
+      local value, count = latency(i)
+      file:write(string.format("%d %d\n", value, count))
+    end
+    file:close()
+  end
 end

@@ -13,9 +13,11 @@
 //                 one answers invalid_grant and is counted). The client STORM_LIMITED_CLIENT may make
 //                 STORM_LIMIT_PER_SEC token requests per second; beyond that, 429 with Retry-After: 1.
 //                 Counts per client the requests in flight at once (the peak) and those that arrived
-//                 within a second after one of its 429s went out (early: the pause not honoured, or a
-//                 request sent before the 429 reached the app), and for every refresh how long before
-//                 its access token's expiry it came (late: after it).
+//                 between 100 ms and 1 s after one of its 429s went out (early: the pause not
+//                 honoured; a request that comes sooner was on its way before the 429 reached the
+//                 app), and for every refresh how long before its access token's expiry it came
+//                 (late: after it). Renewals more than 3 s apart start a new burst (a pass of the
+//                 app's background refresher, as the provider sees it).
 //   GET  /v1/ping 200 with a live access token; 401 otherwise, counted apart when the token was one
 //                 of ours that had expired (an invoke served with an expired token)
 //   GET  /stats   the counters as JSON
@@ -46,13 +48,14 @@ const stats = {
   token_errors: 0,
   first_request_ms: null,
   last_refresh_ms: null,
+  bursts: [], // [first renewal ms, last renewal ms, renewals]
   clients: {},
 };
 const used = new Set(); // refresh tokens spent
 const windows = new Map(); // client -> [second, count]
 
 const client = (id) =>
-  (stats.clients[id] ??= { requests: 0, refreshed: 0, throttled: 0, early: 0, in_flight: 0, peak: 0, paused_until: 0 });
+  (stats.clients[id] ??= { requests: 0, refreshed: 0, throttled: 0, early: 0, in_flight: 0, peak: 0, last_429: 0 });
 const random = () => crypto.randomBytes(12).toString("base64url");
 const expiryOf = (token, kind) => {
   const m = new RegExp(`^${kind}\\.(\\d+)\\.`).exec(token || "");
@@ -98,7 +101,7 @@ function token(req, res, raw) {
   }
   const c = client(id);
   c.requests++;
-  if (now < c.paused_until) c.early++;
+  if (now - c.last_429 > 100 && now - c.last_429 < 1000) c.early++;
   c.in_flight++;
   c.peak = Math.max(c.peak, c.in_flight);
   setTimeout(() => {
@@ -106,7 +109,7 @@ function token(req, res, raw) {
     if (overLimit(id, Date.now())) {
       c.throttled++;
       stats.throttled++;
-      c.paused_until = Date.now() + 1000;
+      c.last_429 = Date.now();
       return send(res, 429, { error: "rate_limited" }, { "retry-after": "1" });
     }
     const form = new URLSearchParams(raw);
@@ -128,6 +131,13 @@ function token(req, res, raw) {
     stats.refreshed++;
     c.refreshed++;
     stats.last_refresh_ms = at;
+    const burst = stats.bursts[stats.bursts.length - 1];
+    if (burst && at - burst[1] <= 3000) {
+      burst[1] = at;
+      burst[2]++;
+    } else {
+      stats.bursts.push([at, at, 1]);
+    }
     const newExpiry = at + EXPIRES_IN * 1000;
     send(res, 200, {
       access_token: `at.${newExpiry}.${random()}`,
