@@ -129,7 +129,7 @@ def main():
     ]
     for i, (start, end, n) in enumerate(bursts, 1):
         lasted = (end - start) / 1000
-        rate = f"{n / lasted:.0f}" if lasted > 0 else "—"
+        rate = f"{n / lasted:.0f}" if lasted >= 1 else "—"
         lines.append(f"| {i} | {(start - first) / 1000:.1f} s | {n:,} | {lasted:.1f} s | {rate} |")
     lines += [
         "",
