@@ -64,7 +64,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     let outbound = Outbound::new(&config)
         .map_err(|e| AppError::Startup(format!("cannot build the outbound HTTP client: {e}")))?;
     let clock = config.clock.clone();
-    let refresher = Refresher::new(&instance)?;
+    let refresher = Refresher::new(&instance, config.refresh_concurrency_per_service)?;
     let state = web::Data::new(AppState {
         activity: Activity::start(db.clone()),
         cache: cache::for_database(&db),

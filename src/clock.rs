@@ -26,6 +26,16 @@ impl Clock {
         }
     }
 
+    /// Current time in unix milliseconds: a provider's pause (`Retry-After: 2`) is honoured to the
+    /// millisecond, where whole seconds would cut it short by up to one. A manual clock moves in
+    /// whole seconds.
+    pub fn now_millis(&self) -> i64 {
+        match &self.0 {
+            Some(t) => t.load(Ordering::SeqCst).saturating_mul(1000),
+            None => chrono::Utc::now().timestamp_millis(),
+        }
+    }
+
     /// Moves a manual clock forward; the wall clock cannot be moved and ignores this.
     pub fn advance(&self, seconds: i64) {
         if let Some(t) = &self.0 {

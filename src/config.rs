@@ -82,6 +82,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CONNECTIONS_REFRESH_INTERVAL_SECS", default_value_t = 30)]
     pub refresh_interval_secs: u32,
 
+    /// Token requests one service may have in flight from this instance (background and on-demand
+    /// refreshes alike).
+    #[arg(long, env = "CONNECTIONS_REFRESH_CONCURRENCY_PER_SERVICE", default_value_t = 4)]
+    pub refresh_concurrency_per_service: u32,
+
     /// Seconds a request's body may take to arrive in full after its head (then 408).
     #[arg(long, env = "CONNECTIONS_REQUEST_BODY_TIMEOUT_SECS", default_value_t = 15)]
     pub request_body_timeout_secs: u32,
@@ -152,6 +157,8 @@ pub struct Config {
     pub refresh_margin_secs: i64,
     /// 0: no background refresh (tests drive refreshes themselves).
     pub refresh_interval_secs: u64,
+    /// At most this many token requests in flight per service (see `refresher::ProviderLimits`).
+    pub refresh_concurrency_per_service: usize,
     /// How often the webhook worker looks for due deliveries; 0: never (tests send them themselves).
     pub webhook_interval_secs: u64,
     /// How long a request's body may take to arrive after its head (see `body_deadline`).
@@ -206,6 +213,10 @@ impl Config {
         config.session_absolute_secs = i64::from(args.session_absolute_hours) * 3600;
         config.refresh_margin_secs = i64::from(args.refresh_margin_secs);
         config.refresh_interval_secs = u64::from(args.refresh_interval_secs);
+        if !(1..=256).contains(&args.refresh_concurrency_per_service) {
+            return Err(invalid("CONNECTIONS_REFRESH_CONCURRENCY_PER_SERVICE", "must be between 1 and 256"));
+        }
+        config.refresh_concurrency_per_service = args.refresh_concurrency_per_service as usize;
         if args.request_body_timeout_secs == 0 {
             return Err(invalid("request body timeout", "must be at least 1 second"));
         }
@@ -256,6 +267,7 @@ impl Config {
             workers: default_workers(database_url),
             refresh_margin_secs: 60,
             refresh_interval_secs: 30,
+            refresh_concurrency_per_service: 4,
             webhook_interval_secs: 2,
             // The largest body accepted (256 KiB) arrives within it at 20 KB/s.
             request_body_timeout_secs: 15,

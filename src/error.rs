@@ -65,6 +65,9 @@ pub enum AppError {
     /// A passing failure on our side of a third party (a token refresh cooling down).
     #[error("{0}")]
     Unavailable(String),
+    /// The provider asked to wait before the next token request: 503 with `Retry-After`.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_secs: u64 },
     #[error("database error")]
     Db(#[from] diesel::result::Error),
     #[error("the database is unavailable")]
@@ -174,9 +177,10 @@ impl ResponseError for AppError {
             AppError::NotConnected { .. } | AppError::ConfirmationRequired { .. } => StatusCode::CONFLICT,
             AppError::Upstream(_) => StatusCode::BAD_GATEWAY,
             AppError::UpstreamTimeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            AppError::Unavailable(_) | AppError::Pool(_) | AppError::DbTimeout(_) => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            AppError::Unavailable(_)
+            | AppError::RateLimited { .. }
+            | AppError::Pool(_)
+            | AppError::DbTimeout(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Db(_) | AppError::Crypto(_) | AppError::Startup(_) | AppError::Internal(_) => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -196,7 +200,10 @@ impl ResponseError for AppError {
                 "the database",
                 &format_args!("the database is unavailable: {}", e.outage_cause()),
             ),
-            AppError::Upstream(_) | AppError::UpstreamTimeout(_) | AppError::Unavailable(_) => {
+            AppError::Upstream(_)
+            | AppError::UpstreamTimeout(_)
+            | AppError::Unavailable(_)
+            | AppError::RateLimited { .. } => {
                 tracing::debug!(error = %self, "request failed")
             }
             e if e.status_code().is_server_error() => tracing::error!(error = ?self, "request failed"),
@@ -208,6 +215,9 @@ impl ResponseError for AppError {
         }
         if self.database_unavailable() {
             res.insert_header((actix_web::http::header::RETRY_AFTER, RETRY_AFTER_SECS));
+        }
+        if let AppError::RateLimited { retry_after_secs, .. } = self {
+            res.insert_header((actix_web::http::header::RETRY_AFTER, *retry_after_secs));
         }
         res.body(self.public_message())
     }

@@ -31,14 +31,17 @@ pub enum RefreshOutcome {
     ClientRefused,
     /// A passing failure (unreachable, timed out, a 5xx); tried again later.
     Failed,
+    /// The provider throttled token requests (a 429): the service paused, nothing failed.
+    RateLimited,
 }
 
 impl RefreshOutcome {
-    pub const ALL: [RefreshOutcome; 4] = [
+    pub const ALL: [RefreshOutcome; 5] = [
         RefreshOutcome::Success,
         RefreshOutcome::Rejected,
         RefreshOutcome::ClientRefused,
         RefreshOutcome::Failed,
+        RefreshOutcome::RateLimited,
     ];
 
     pub fn label(self) -> &'static str {
@@ -47,6 +50,7 @@ impl RefreshOutcome {
             RefreshOutcome::Rejected => "rejected",
             RefreshOutcome::ClientRefused => "client_refused",
             RefreshOutcome::Failed => "failed",
+            RefreshOutcome::RateLimited => "rate_limited",
         }
     }
 }

@@ -43,6 +43,11 @@ pub enum TokenError {
     /// credentials. Every connection of the service is affected; their tokens stay.
     #[error("the provider refused: {error}{}", detail(description))]
     ClientRefused { error: String, description: Option<String> },
+    /// The provider limits token requests: HTTP 429, or 503 with `Retry-After`. Every token request
+    /// of the service waits (`Retry-After`, or a backoff when it says nothing); the connection is
+    /// not failing.
+    #[error("the token endpoint answered HTTP {status}{}", waited(retry_after))]
+    RateLimited { status: u16, retry_after: Option<RetryAfter> },
     /// Any other answer, a timeout or a network failure: try again later.
     #[error("the provider could not be reached or failed: {0}")]
     Transient(String),
@@ -56,6 +61,13 @@ pub enum TokenError {
          here."
     )]
     Off,
+}
+
+fn waited(retry_after: &Option<RetryAfter>) -> String {
+    match retry_after {
+        Some(wait) => format!(" (too many requests; Retry-After {wait})"),
+        None => " (too many requests)".to_owned(),
+    }
 }
 
 fn detail(description: &Option<String>) -> String {
@@ -185,6 +197,9 @@ pub async fn token_request(
         }
     };
     let answer = out.send(&url, request, Some(TOKEN_TIMEOUT)).await?;
+    if let Some(limited) = answer::rate_limited(answer.status, &answer.headers) {
+        return Err(limited);
+    }
     answer::read(cfg, answer.status, &answer.body, &sent)
 }
 
@@ -259,8 +274,10 @@ pub async fn revoke(
 }
 
 mod answer;
+mod retry_after;
 
 pub use answer::{MAX_TOKEN_RESPONSE_BYTES, MAX_TOKEN_RESPONSE_DEPTH};
+pub use retry_after::{MAX_PAUSE_SECS, RetryAfter};
 
 #[cfg(test)]
 mod tests;

@@ -1,12 +1,18 @@
 //! This instance's refreshes in flight (see `ops::access_tokens`): one lock per connection, so that
 //! one request refreshes while the others wait or use a still-valid token; the tokens a provider
-//! issued that are not stored yet; and the holder name this instance's leases carry.
+//! issued that are not stored yet; the holder name this instance's leases carry; and, per service,
+//! how many token requests may be in flight and whether the provider asked to wait
+//! (`provider_limits`).
+
+mod provider_limits;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::crypto::Secret;
 use crate::error::AppError;
+
+pub use provider_limits::ProviderLimits;
 
 /// A token to use, and the version it came with (a 401 refreshes only if that is still current).
 #[derive(Clone)]
@@ -29,12 +35,20 @@ pub struct Refresher {
     /// `<instance>:<random>`: the instance part survives restarts, so a restarted instance can
     /// release the leases it held when it died (`models::lease::release_instance`).
     holder: String,
+    /// Per service: token requests in flight, and the provider's pause.
+    pub limits: ProviderLimits,
 }
 
 impl Refresher {
-    pub fn new(instance: &str) -> Result<Refresher, AppError> {
+    /// `per_service`: how many token requests one service may have in flight from this instance.
+    pub fn new(instance: &str, per_service: usize) -> Result<Refresher, AppError> {
         let holder = format!("{instance}:{}", crate::random::random_urlsafe(9)?);
-        Ok(Refresher { locks: Mutex::default(), pending: Mutex::default(), holder })
+        Ok(Refresher {
+            locks: Mutex::default(),
+            pending: Mutex::default(),
+            holder,
+            limits: ProviderLimits::new(per_service),
+        })
     }
 
     pub fn holder(&self) -> &str {

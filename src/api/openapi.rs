@@ -327,11 +327,12 @@ fn responses() -> Value {
         json!({ "WWW-Authenticate": { "schema": { "type": "string", "example": "Bearer" } } });
     let mut unavailable = error_response(
         "The database is unavailable right now (sent with `Retry-After`), or no new token can be had now \
-         (the message says why).",
+         (the message says why; sent with `Retry-After` when the provider asked for fewer token requests).",
         "Error",
     );
     unavailable["headers"] = json!({ "Retry-After": {
-        "description": "Seconds to wait before trying again, when the database is unavailable.",
+        "description": "Seconds to wait before trying again, when the database is unavailable or the \
+                        provider asked this service's token requests to pause.",
         "schema": { "type": "integer", "example": 5 },
     } });
     json!({

@@ -16,7 +16,7 @@ mod loaded;
 pub mod owner;
 mod scans;
 pub use loaded::{Loaded, resolve, unresolved};
-pub use scans::{claim_reconnect_soon, count_by_status, due_for_refresh, rearm_reconnect_soon};
+pub use scans::{Due, claim_reconnect_soon, count_by_status, due_for_refresh, rearm_reconnect_soon};
 
 /// Where a connection secret's ciphertext is bound: table, column, row id.
 fn slot<'a>(column: &'a str, id: &'a str) -> SecretSlot<'a> {

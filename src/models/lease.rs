@@ -149,6 +149,46 @@ pub fn release_failed(
         .map(drop)
 }
 
+/// The provider throttled the refresh (a 429): the lease is released and the background refresher
+/// waits until `retry_after`, with no failure counted (the grant and the client are fine).
+pub fn release_throttled(
+    conn: &mut DbConn,
+    id: i64,
+    holder: &str,
+    message: &str,
+    retry_after: i64,
+    now: i64,
+) -> QueryResult<()> {
+    diesel::update(connections::table.find(id).filter(connections::lease_holder.eq(holder)))
+        .set((
+            connections::lease_holder.eq(None::<String>),
+            connections::lease_until.eq(None::<i64>),
+            connections::retry_after.eq(Some(retry_after)),
+            connections::status_message.eq(Some(message)),
+            connections::updated_at.eq(now),
+        ))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Releases `holder`'s lease on connection `id` with nothing recorded: the refresh was not sent.
+pub fn release(conn: &mut DbConn, id: i64, holder: &str) -> QueryResult<()> {
+    diesel::update(connections::table.find(id).filter(connections::lease_holder.eq(holder)))
+        .set((connections::lease_holder.eq(None::<String>), connections::lease_until.eq(None::<i64>)))
+        .execute(conn)
+        .map(drop)
+}
+
+/// Extends `holder`'s lease on connection `id` to a full `LEASE_SECS` from `now`, for a refresh that
+/// waited its turn to send. False when it is no longer `holder`'s: another instance took it once it
+/// ran out, and may be refreshing, so this one must not send.
+pub fn renew(conn: &mut DbConn, id: i64, holder: &str, now: i64) -> QueryResult<bool> {
+    diesel::update(connections::table.find(id).filter(connections::lease_holder.eq(holder)))
+        .set(connections::lease_until.eq(Some(now + LEASE_SECS)))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
 /// Releases every lease an earlier run of this instance held (`<instance>:` holders): a process
 /// killed mid-refresh keeps no connection waiting for its lease to run out.
 pub fn release_instance(conn: &mut DbConn, instance: &str) -> QueryResult<usize> {

@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{TokenError, TokenSet, shown};
+use super::{RetryAfter, TokenError, TokenSet, shown};
 use crate::crypto::Secret;
 use crate::domain::provider::{CLIENT_REFUSED_ERRORS, DEAD_GRANT_ERRORS, at_path, scalar_text};
 use crate::domain::service::OAuthConfig;
@@ -16,6 +16,18 @@ use crate::domain::service::OAuthConfig;
 pub const MAX_TOKEN_RESPONSE_BYTES: usize = 1024 * 1024;
 /// The deepest nesting of a token response read (objects and arrays).
 pub const MAX_TOKEN_RESPONSE_DEPTH: usize = 16;
+
+/// A provider's throttle, if the answer is one: HTTP 429 whatever it says, or 503 with a
+/// `Retry-After` (a 503 without one is an outage like any other 5xx, see `read`).
+pub fn rate_limited(status: u16, headers: &reqwest::header::HeaderMap) -> Option<TokenError> {
+    let retry_after =
+        headers.get(reqwest::header::RETRY_AFTER).and_then(|v| v.to_str().ok()).and_then(RetryAfter::parse);
+    match status {
+        429 => Some(TokenError::RateLimited { status, retry_after }),
+        503 if retry_after.is_some() => Some(TokenError::RateLimited { status, retry_after }),
+        _ => None,
+    }
+}
 
 /// The tokens in an answer, or why there are none. `sent` are the secrets the request carried,
 /// masked in any provider text kept.

@@ -11,10 +11,14 @@
 //!   serves them;
 //! - only a dead grant (`invalid_grant`) ends a connection's tokens; a refused client marks the
 //!   service; anything else is a passing failure with a cooldown for the background refresher,
-//!   while an invoke whose token has expired may try again after `MIN_RETRY_GAP_SECS`.
+//!   while an invoke whose token has expired may try again after `MIN_RETRY_GAP_SECS`;
+//! - a provider's throttle (a 429) pauses every token request of its service from this instance
+//!   (`throttle`), and at most `refresh_concurrency_per_service` are in flight at once: a caller
+//!   with a valid token goes on with it, one without is told when to try again.
 
 mod background;
 mod refresh;
+mod throttle;
 
 use std::time::{Duration, Instant};
 
@@ -55,6 +59,9 @@ pub enum TokenFailure {
     /// A passing failure; a later try may work.
     #[error("{0}")]
     Unavailable(String),
+    /// The provider asked this instance to wait before its next token request to the service.
+    #[error("{message}")]
+    RateLimited { message: String, retry_after_secs: u64 },
     #[error(transparent)]
     App(#[from] AppError),
 }
@@ -165,6 +172,9 @@ async fn look(
     if let Err(off) = crate::oauth::token_calls_allowed(&state.outbound) {
         return usable.map(Next::Use).ok_or_else(|| TokenFailure::Unavailable(off.to_string()));
     }
+    if let Some(until) = state.refresher.limits.paused_until(service.id, state.clock.now_millis()) {
+        return usable.map(Next::Use).ok_or_else(|| throttle::paused(until, state.clock.now_millis()));
+    }
     if let Some(reason) = held_back(&row, &service, now, caller, usable.is_some()) {
         return usable.map(Next::Use).ok_or(TokenFailure::Unavailable(reason));
     }
@@ -252,7 +262,7 @@ pub async fn access_token(
         let outcome = outcome.map_err(|e| AppError::Internal(format!("token refresh task failed: {e}")))?;
         return match (outcome, usable) {
             // A passing failure before the token expires: it still serves (the failure is recorded).
-            (Err(TokenFailure::Unavailable(_)), Some(token)) => Ok(token),
+            (Err(TokenFailure::Unavailable(_) | TokenFailure::RateLimited { .. }), Some(token)) => Ok(token),
             (result, _) => result,
         };
     }

@@ -123,6 +123,28 @@ async fn store_token_set(
     Ok(())
 }
 
+/// A connect's token request, counted with the service's others (`refresher::ProviderLimits`), and
+/// a throttle it meets pauses the service's refreshes. It is sent during a pause all the same: a
+/// person is waiting, and an authorization code expires within minutes.
+async fn bounded(
+    state: &AppState,
+    service_id: i64,
+    request: impl Future<Output = Result<oauth::TokenSet, oauth::TokenError>>,
+) -> Result<oauth::TokenSet, oauth::TokenError> {
+    let limits = &state.refresher.limits;
+    let answer = {
+        let _turn = limits.permit(service_id).await;
+        request.await
+    };
+    match &answer {
+        Err(oauth::TokenError::RateLimited { retry_after, .. }) => {
+            limits.throttled(service_id, *retry_after, state.clock.now_millis());
+        }
+        _ => limits.answered(service_id, state.clock.now_millis()),
+    }
+    answer
+}
+
 /// Connects a Client Credentials connection: the token request is made at once.
 pub async fn connect_client_credentials(
     state: &AppState,
@@ -142,7 +164,12 @@ pub async fn connect_client_credentials(
     if !scopes.is_empty() {
         form.push(("scope", scopes.join(&o.scope_delimiter)));
     }
-    let answer = oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form).await;
+    let answer = bounded(
+        state,
+        loaded.service.id,
+        oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form),
+    )
+    .await;
     let done = answer.map_err(|e| format!("The token request failed: {e}")).and_then(|tokens| {
         Ok((captured::after_tokens(&loaded.with_captured(&Default::default()), &tokens.captured)?, tokens))
     });
@@ -301,7 +328,12 @@ pub async fn finish_authorization(
     if o.pkce {
         form.push(("code_verifier", verifier.expose().to_owned()));
     }
-    let answer = oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form).await;
+    let answer = bounded(
+        state,
+        loaded.service.id,
+        oauth::token_request(&state.outbound, o, &o.token_url, secret.as_ref(), form),
+    )
+    .await;
     let answer = answer.map(|tokens| (captured::after_tokens(&staged, &tokens.captured), tokens));
     match answer {
         Ok((Err(message), _)) => {

@@ -92,6 +92,9 @@ fn token_error(e: TokenFailure) -> AppError {
             AppError::NotConnected { status: Status::NeedsReconnect.as_str(), message: m }
         }
         TokenFailure::Unavailable(m) => AppError::Unavailable(m),
+        TokenFailure::RateLimited { message, retry_after_secs } => {
+            AppError::RateLimited { message, retry_after_secs }
+        }
         TokenFailure::App(e) => e,
     }
 }

@@ -305,6 +305,7 @@ pub async fn test_connection(
             e @ (AppError::NotConnected { .. }
             | AppError::Upstream(_)
             | AppError::Unavailable(_)
+            | AppError::RateLimited { .. }
             | AppError::Invalid(_)),
         ) => Ok(see_other_error(&to, &format!("Test failed: {}", e.public_message()))),
         Err(e) => Err(e),

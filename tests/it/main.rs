@@ -47,6 +47,7 @@ mod proxy_refresh;
 mod proxy_streams;
 mod refresh;
 mod refresh_faults;
+mod refresh_storm;
 mod service_import;
 mod services_api;
 mod services_pages;

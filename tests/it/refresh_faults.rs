@@ -52,7 +52,8 @@ async fn only_invalid_grant_ends_the_tokens_and_every_other_refusal_keeps_them()
                 before,
                 "{code}: the tokens are kept"
             );
-            assert_eq!(stored.refresh_failures, 1, "{code}");
+            // A throttle is the provider's pace, not a failing refresh (see `refresh_storm`).
+            assert_eq!(stored.refresh_failures, i32::from(status != 429), "{code}");
         }
     }
 }

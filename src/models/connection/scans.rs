@@ -7,16 +7,40 @@ use crate::db::DbConn;
 use crate::db::schema::connections;
 use crate::domain::connection::Status;
 
+/// A connection the background refresher should renew: its service, and the expiry that orders it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable)]
+pub struct Due {
+    pub id: i64,
+    pub service_id: i64,
+    pub expires_at: Option<i64>,
+}
+
 /// Connected connections whose token expires before `before` and that are not cooling down after a
-/// failure, soonest first (the background refresher's work list).
-pub fn due_for_refresh(conn: &mut DbConn, before: i64, now: i64, limit: i64) -> QueryResult<Vec<i64>> {
-    connections::table
+/// failure, soonest first, from just after `after` (the `(expires_at, id)` of the last one a pass
+/// took): the background refresher's work list, read a batch at a time.
+pub fn due_for_refresh(
+    conn: &mut DbConn,
+    before: i64,
+    now: i64,
+    after: Option<(i64, i64)>,
+    limit: i64,
+) -> QueryResult<Vec<Due>> {
+    let mut query = connections::table
         .filter(connections::status.eq(Status::Connected.as_str()))
         .filter(connections::expires_at.le(before))
         .filter(connections::retry_after.is_null().or(connections::retry_after.le(now)))
-        .order(connections::expires_at.asc())
+        .into_boxed();
+    if let Some((expires_at, id)) = after {
+        query = query.filter(
+            connections::expires_at
+                .gt(expires_at)
+                .or(connections::expires_at.eq(expires_at).and(connections::id.gt(id))),
+        );
+    }
+    query
+        .order((connections::expires_at.asc(), connections::id.asc()))
         .limit(limit)
-        .select(connections::id)
+        .select((connections::id, connections::service_id, connections::expires_at))
         .load(conn)
 }
 

@@ -122,3 +122,34 @@ fn secrets_the_request_sent_are_masked_in_provider_text() {
     let e = read(&cfg(), 200, body.as_bytes(), &sent).err().unwrap().to_string();
     assert!(!e.contains("s3cret-refresh") && e.contains("bad_refresh_token"), "{e}");
 }
+
+#[test]
+fn a_429_is_a_throttle_with_or_without_retry_after_and_a_503_only_with_one() {
+    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+    let with = |value: &'static str| {
+        let mut headers = HeaderMap::new();
+        headers.insert(RETRY_AFTER, HeaderValue::from_static(value));
+        headers
+    };
+    let limited = |status, headers: &HeaderMap| match rate_limited(status, headers) {
+        Some(TokenError::RateLimited { status, retry_after }) => Some((status, retry_after)),
+        Some(other) => panic!("{other}"),
+        None => None,
+    };
+    assert_eq!(limited(429, &with("2")), Some((429, Some(RetryAfter::Seconds(2)))));
+    assert_eq!(
+        limited(429, &with("Sun, 06 Nov 1994 08:49:37 GMT")),
+        Some((429, Some(RetryAfter::At(784_111_777))))
+    );
+    assert_eq!(limited(429, &HeaderMap::new()), Some((429, None)), "no Retry-After: a backoff");
+    assert_eq!(limited(429, &with("later")), Some((429, None)), "an unreadable one: a backoff");
+    assert_eq!(limited(503, &with("30")), Some((503, Some(RetryAfter::Seconds(30)))));
+    assert_eq!(limited(503, &HeaderMap::new()), None, "an outage, as any 5xx");
+    assert_eq!(limited(400, &with("30")), None);
+    assert_eq!(limited(200, &with("30")), None);
+    let shown = TokenError::RateLimited { status: 429, retry_after: Some(RetryAfter::Seconds(2)) };
+    assert_eq!(
+        shown.to_string(),
+        "the token endpoint answered HTTP 429 (too many requests; Retry-After 2 s)"
+    );
+}

@@ -58,6 +58,8 @@ pub(super) async fn run(
             None => return Err(dead_grant(&state, &row, NO_REFRESH_TOKEN.into(), started).await),
         },
     };
+    // Held across both requests below: at most a few token requests per service in flight.
+    let _sending = super::throttle::turn_to_send(&state, &row).await?;
     let mut result = request(&state, &row, &config, &endpoint, secret.as_ref(), used.as_ref()).await;
     let mut fell_back = false;
     if matches!(result, Err(TokenError::InvalidGrant { .. }))
@@ -72,6 +74,9 @@ pub(super) async fn run(
         used = Some(previous);
         fell_back = true;
     }
+    if !matches!(result, Err(TokenError::RateLimited { .. })) {
+        state.refresher.limits.answered(row.service_id, state.clock.now_millis());
+    }
     match result {
         Ok(tokens) => {
             Ok(success(&state, &row, &service, &config, tokens, used.filter(|_| !fell_back), started).await)
@@ -85,6 +90,9 @@ pub(super) async fn run(
         }
         Err(e @ TokenError::ClientRefused { .. }) => {
             Err(client_refused(&state, &row, &service, &e.to_string(), started).await)
+        }
+        Err(TokenError::RateLimited { status, retry_after }) => {
+            Err(super::throttle::throttled(&state, &row, status, retry_after, started).await)
         }
         Err(e @ (TokenError::Transient(_) | TokenError::NotSent(_) | TokenError::Off)) => {
             let message = format!("The last token refresh failed: {e}.");
@@ -326,7 +334,13 @@ async fn passing_failure(
 }
 
 /// Counts the refresh's outcome and queues its event (off the request path, like invokes).
-async fn note(state: &AppState, id: i64, started: Instant, outcome: RefreshOutcome, failure: Option<String>) {
+pub(super) async fn note(
+    state: &AppState,
+    id: i64,
+    started: Instant,
+    outcome: RefreshOutcome,
+    failure: Option<String>,
+) {
     state.metrics.refreshed(outcome);
     let event = NewEvent {
         kind: "refresh",

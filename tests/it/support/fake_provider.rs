@@ -75,6 +75,9 @@ pub struct Behaviour {
     /// Fields every token answer carries besides the tokens (Salesforce `instance_url`, Zoho
     /// `api_domain`), at the top level.
     pub token_fields: serde_json::Value,
+    /// Answer every token request with this status (429, 503) and `Retry-After` header, if any: a
+    /// provider's throttle.
+    pub throttle: Option<(u16, Option<String>)>,
 }
 
 impl Default for Behaviour {
@@ -102,6 +105,7 @@ impl Default for Behaviour {
             api_expired_answer: None,
             callback_params: Vec::new(),
             token_fields: json!({}),
+            throttle: None,
         }
     }
 }
@@ -159,6 +163,32 @@ pub struct Provider {
     /// Every request's Host header with its method and path ("127.0.0.1:5000 POST /token").
     requests_at: Mutex<Vec<String>>,
     serial: AtomicUsize,
+    /// Token requests being answered now, and the most there were at once.
+    in_flight: AtomicUsize,
+    peak: AtomicUsize,
+    /// When each token request came and when its answer left, in order of arrival.
+    spans: Mutex<Vec<(std::time::Instant, std::time::Instant)>>,
+}
+
+/// Counts a token request in flight from its arrival until its answer leaves.
+struct InFlight<'a> {
+    provider: &'a Provider,
+    since: std::time::Instant,
+}
+
+impl<'a> InFlight<'a> {
+    fn start(provider: &'a Provider) -> InFlight<'a> {
+        let now = provider.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        provider.peak.fetch_max(now, Ordering::SeqCst);
+        InFlight { provider, since: std::time::Instant::now() }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.provider.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.provider.spans.lock().unwrap().push((self.since, std::time::Instant::now()));
+    }
 }
 
 /// A running fake authorization server.
@@ -205,6 +235,9 @@ impl FakeProvider {
             requests: Mutex::default(),
             requests_at: Mutex::default(),
             serial: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            peak: AtomicUsize::new(0),
+            spans: Mutex::default(),
         });
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake provider");
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -308,6 +341,16 @@ impl Provider {
 
     pub fn token_count(&self) -> usize {
         self.token_calls.lock().unwrap().len()
+    }
+
+    /// The most token requests the fake was answering at once.
+    pub fn peak_token_requests(&self) -> usize {
+        self.peak.load(Ordering::SeqCst)
+    }
+
+    /// When each token request came and when its answer left.
+    pub fn token_spans(&self) -> Vec<(std::time::Instant, std::time::Instant)> {
+        self.spans.lock().unwrap().clone()
     }
 
     pub fn revoke_calls(&self) -> Vec<RevokeCall> {
@@ -556,8 +599,16 @@ async fn token(req: HttpRequest, provider: web::Data<Provider>, body: web::Bytes
         auth,
         format,
     });
+    let _in_flight = InFlight::start(&provider);
     if behaviour.token_delay_ms > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(behaviour.token_delay_ms)).await;
+    }
+    if let Some((status, retry_after)) = &behaviour.throttle {
+        let mut answer = HttpResponse::build(actix_web::http::StatusCode::from_u16(*status).unwrap());
+        if let Some(value) = retry_after {
+            answer.insert_header(("retry-after", value.as_str()));
+        }
+        return answer.json(json!({ "error": "rate_limited", "error_description": "slow down" }));
     }
     if let Some((status, content_type, body)) = behaviour.raw_token_answer.clone() {
         return HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap())
