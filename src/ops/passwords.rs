@@ -73,7 +73,15 @@ pub async fn reset(
                     "sessions_ended": ended,
                     "tokens_revoked": revoked,
                 });
-                record(c, &actor.user, actor.source.as_deref(), "user.password_reset", &target.username, details, now)?;
+                record(
+                    c,
+                    &actor.user,
+                    actor.source.as_deref(),
+                    "user.password_reset",
+                    &target.username,
+                    details,
+                    now,
+                )?;
                 Ok((ended, revoked))
             })
         })

@@ -231,7 +231,15 @@ pub async fn change(
                 if role != target.role() {
                     user::set_role(c, target.id, role, now)?;
                     let details = serde_json::json!({ "from": target.role().as_str(), "to": role.as_str() });
-                    record(c, &actor.user, actor.source.as_deref(), "user.role_changed", &target.username, details, now)?;
+                    record(
+                        c,
+                        &actor.user,
+                        actor.source.as_deref(),
+                        "user.role_changed",
+                        &target.username,
+                        details,
+                        now,
+                    )?;
                 }
                 if disabled != target.disabled {
                     user::set_disabled(c, target.id, disabled, now)?;
@@ -239,7 +247,10 @@ pub async fn change(
                     if disabled {
                         ended = sessions::delete_for_user(c, target.id)?;
                     }
-                    record(c, &actor.user, actor.source.as_deref(),
+                    record(
+                        c,
+                        &actor.user,
+                        actor.source.as_deref(),
                         action,
                         &target.username,
                         serde_json::json!({ "sessions_ended": ended }),
@@ -327,7 +338,15 @@ pub async fn delete(state: &AppState, actor: &Actor, username: &str) -> Result<(
                     e => e.into(),
                 })?;
                 let details = serde_json::json!({ "role": target.role().as_str() });
-                record(c, &actor.user, actor.source.as_deref(), "user.deleted", &target.username, details, now)
+                record(
+                    c,
+                    &actor.user,
+                    actor.source.as_deref(),
+                    "user.deleted",
+                    &target.username,
+                    details,
+                    now,
+                )
             })
         })
         .await

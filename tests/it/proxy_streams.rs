@@ -193,7 +193,7 @@ async fn an_upload_may_take_longer_than_the_timeout_while_it_flows_but_not_while
             "{body}"
         );
     }
-    assert!(elapsed < Duration::from_millis(2900), "before the upstream's late answer: {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(7), "before the upstream's late answer (8 s): {elapsed:?}");
     let events = events(&e.app, "desk").await;
     assert!(
         events[1].message.as_deref().unwrap().contains("took none of the request body for 1 s"),

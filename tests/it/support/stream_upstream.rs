@@ -255,7 +255,7 @@ async fn answer(
 ) -> HttpResponse {
     if req.path().ends_with("/hold") {
         // Reads nothing of the body, and answers late.
-        tokio::time::sleep(Duration::from_secs(3)).await;
+        tokio::time::sleep(Duration::from_secs(8)).await;
         return HttpResponse::Ok().body("late");
     }
     let (body_len, body_sha256, body) = read_body(payload).await;
