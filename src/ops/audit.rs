@@ -29,7 +29,7 @@ pub const OBJECT_TYPES: [(&str, &str); 8] = [
 ];
 
 /// The actions the app records, for the action filter's menu.
-pub const ACTIONS: [&str; 31] = [
+pub const ACTIONS: [&str; 36] = [
     "auth.sign_in",
     "auth.sign_in_failed",
     "auth.locked",
@@ -57,6 +57,11 @@ pub const ACTIONS: [&str; 31] = [
     "user.disable",
     "user.enable",
     "user.transfer_connections",
+    "user.role_change",
+    "user.password_reset",
+    "user.password_change",
+    "user.delete",
+    "session.end",
     "key.rotate",
     "key.rewrap",
     "key.retire",

@@ -143,7 +143,7 @@ pub async fn change_own(state: &AppState, by: &SignedIn, input: OwnChange) -> Re
                 user::set_password_to_change(c, me.id, &hash, false, now)?;
                 let ended = sessions::delete_others_of_user(c, me.id, &keep)?;
                 let details = serde_json::json!({ "other_sessions_ended": ended });
-                record(c, &me, None, "user.password_changed", &me.username, details, now)?;
+                record(c, &me, None, "user.password_change", &me.username, details, now)?;
                 Ok(ended)
             })
         })

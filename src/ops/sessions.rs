@@ -65,7 +65,7 @@ pub async fn end_mine(state: &AppState, by: &SignedIn, handle: &str) -> Result<b
                     "browser": crate::domain::user_agent::describe(found.user_agent.as_deref()),
                     "address": found.address,
                 });
-                record(c, &user, None, "session.ended", &user.username, details, now)?;
+                record(c, &user, None, "session.end", &user.username, details, now)?;
                 Ok(is_current)
             })
         })

@@ -180,7 +180,7 @@ pub async fn create(state: &AppState, actor: &Actor, input: NewUserInput) -> Res
                     e => e.into(),
                 })?;
                 let details = serde_json::json!({ "role": role.as_str(), "generated_password": generated });
-                record(c, &actor.user, actor.source.as_deref(), "user.created", &name, details, now)?;
+                record(c, &actor.user, actor.source.as_deref(), "user.create", &name, details, now)?;
                 user::find_by_name(c, &name)?.ok_or(AppError::NotFound)
             })
         })
@@ -235,7 +235,7 @@ pub async fn change(
                         c,
                         &actor.user,
                         actor.source.as_deref(),
-                        "user.role_changed",
+                        "user.role_change",
                         &target.username,
                         details,
                         now,
@@ -243,7 +243,7 @@ pub async fn change(
                 }
                 if disabled != target.disabled {
                     user::set_disabled(c, target.id, disabled, now)?;
-                    let action = if disabled { "user.disabled" } else { "user.enabled" };
+                    let action = if disabled { "user.disable" } else { "user.enable" };
                     if disabled {
                         ended = sessions::delete_for_user(c, target.id)?;
                     }
@@ -342,7 +342,7 @@ pub async fn delete(state: &AppState, actor: &Actor, username: &str) -> Result<(
                     c,
                     &actor.user,
                     actor.source.as_deref(),
-                    "user.deleted",
+                    "user.delete",
                     &target.username,
                     details,
                     now,

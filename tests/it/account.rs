@@ -90,7 +90,7 @@ async fn changing_ones_password_needs_the_current_one_and_ends_the_other_session
     assert_eq!(api.get("/api/v1/me").await.status, 200, "API tokens are left alone");
     assert_eq!(app.browser().sign_in("admin", ADMIN_PASSWORD).await.status, 401);
     assert_eq!(app.browser().sign_in("admin", "brand-new-password").await.status, 303);
-    let changed = audit(&app, "user.password_changed").await;
+    let changed = audit(&app, "user.password_change").await;
     assert_eq!(changed.len(), 1);
     assert!(!changed[0].details.contains("brand-new-password"));
 }
@@ -150,7 +150,7 @@ async fn ending_a_session_signs_that_browser_out_and_ending_this_one_signs_out()
     assert!(flash_of(&follow(&firefox, &res).await).contains("that browser is signed out"));
     assert_eq!(safari.get("/admin/connections").await.status, 303, "Safari is signed out");
     assert_eq!(firefox.get("/admin/connections").await.status, 200);
-    assert_eq!(audit(&app, "session.ended").await.len(), 1);
+    assert_eq!(audit(&app, "session.end").await.len(), 1);
 
     let page = firefox.get("/account").await;
     let listed = sessions(&page);

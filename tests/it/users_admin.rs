@@ -48,7 +48,7 @@ async fn an_added_user_signs_in_with_the_generated_password_and_must_change_it_f
     assert_eq!(admin.get("/admin/users/new").await.status, 200);
     let password = add_with_generated_password(&admin, "carol", "technician").await;
     assert_eq!(password.len(), 23, "{password}");
-    let created = audit(&app, "user.created").await;
+    let created = audit(&app, "user.create").await;
     assert_eq!(created.len(), 1);
     assert_eq!(created[0].target, "carol");
     assert!(!created[0].details.contains(&password), "no password in the audit log");
@@ -172,7 +172,7 @@ async fn adding_a_user_refuses_bad_input_and_writes_nothing() {
     }
     let count = app.state.db.run(|c| Ok(user::count(c)?)).await.unwrap();
     assert_eq!(count, 1, "only the admin");
-    assert!(audit(&app, "user.created").await.is_empty());
+    assert!(audit(&app, "user.create").await.is_empty());
 }
 
 #[tokio::test]
@@ -190,7 +190,7 @@ async fn a_role_change_takes_effect_on_every_instance_at_once() {
     assert_eq!(bob.get("/admin/connections").await.status, 403);
     assert!(within_two_seconds(async || bob_elsewhere.get("/admin/connections").await.status == 403).await);
     assert_eq!(bob.get("/account").await.status, 200, "a technician still has My account");
-    let changed = audit(&app, "user.role_changed").await;
+    let changed = audit(&app, "user.role_change").await;
     assert_eq!(changed.len(), 1);
     assert_eq!(changed[0].details, json!({ "from": "sdadmin", "to": "technician" }).to_string());
 
@@ -228,8 +228,8 @@ async fn disabling_ends_the_sessions_everywhere_and_refuses_the_api_tokens_until
     assert!(flash_of(&follow(&admin, &res).await).contains("bob is enabled"));
     assert_eq!(bob_api.get("/api/v1/me").await.status, 200, "the tokens work again");
     assert_eq!(bob.get("/admin/connections").await.status, 303, "the sessions stay ended");
-    assert_eq!(audit(&app, "user.disabled").await.len(), 1);
-    assert_eq!(audit(&app, "user.enabled").await.len(), 1);
+    assert_eq!(audit(&app, "user.disable").await.len(), 1);
+    assert_eq!(audit(&app, "user.enable").await.len(), 1);
 }
 
 #[tokio::test]
@@ -323,7 +323,7 @@ async fn a_user_who_owns_connections_is_deleted_only_after_a_transfer() {
     assert!(flash_of(&follow(&admin, &res).await).contains("User bob deleted"));
     assert_eq!(admin.get("/admin/users/bob").await.status, 404);
     assert_eq!(bob_api.get("/api/v1/me").await.status, 401, "their tokens went with them");
-    assert_eq!(audit(&app, "user.deleted").await.len(), 1);
+    assert_eq!(audit(&app, "user.delete").await.len(), 1);
 }
 
 /// What the last-SDAdmin rule stops is two SDAdmins acting on each other at once (`race`): on
@@ -359,7 +359,7 @@ async fn no_one_demotes_disables_deletes_or_resets_themselves() {
         "no change"
     );
     assert_eq!(admin.get("/admin/connections").await.status, 200, "still an SDAdmin");
-    assert!(audit(&app, "user.role_changed").await.is_empty());
+    assert!(audit(&app, "user.role_change").await.is_empty());
 
     // Another SDAdmin may.
     let bob_api = Api::for_user(&app, "bob").await;

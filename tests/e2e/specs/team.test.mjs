@@ -94,7 +94,7 @@ describe('a team in the browser', () => {
     assert.equal(res.status, 403, 'a restricted token may only invoke');
 
     await dana.goto(`${app.baseUrl}/account`);
-    assert.match(await dana.locator('main').innerText(), /Sessions/);
+    assert.match(await dana.locator('main').innerText(), /Where you are signed in/);
     await screenshot(dana, 'my-account');
 
     await admin.goto(`${app.baseUrl}/admin/users`);
@@ -103,14 +103,14 @@ describe('a team in the browser', () => {
 
     // Both in the audit log: the admin adding dana, and dana making the token.
     await admin.goto(`${app.baseUrl}/admin/audit`);
-    const log = await admin.locator('main').innerText();
-    assert.match(log, /user\.created/);
-    assert.match(log, /token\.created/);
+    const log = await admin.locator('main table').innerText();
+    assert.match(log, /user\.create\b/);
+    assert.match(log, /token\.create\b/);
     await screenshot(admin, 'audit-log');
     await admin.goto(`${app.baseUrl}/admin/audit?actor=dana`);
-    const danas = await admin.locator('main').innerText();
-    assert.match(danas, /token\.created/);
-    assert.doesNotMatch(danas, /user\.created/, 'the filter keeps only what dana did');
+    const danas = await admin.locator('main table').innerText();
+    assert.match(danas, /token\.create\b/);
+    assert.doesNotMatch(danas, /user\.create\b/, 'the filter keeps only what dana did');
   });
 
   it('bulk-revokes three connections', async () => {
