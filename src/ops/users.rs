@@ -338,15 +338,7 @@ pub async fn delete(state: &AppState, actor: &Actor, username: &str) -> Result<(
                     e => e.into(),
                 })?;
                 let details = serde_json::json!({ "role": target.role().as_str() });
-                record(
-                    c,
-                    &actor.user,
-                    actor.source.as_deref(),
-                    "user.delete",
-                    &target.username,
-                    details,
-                    now,
-                )
+                record(c, &actor.user, actor.source.as_deref(), "user.delete", &target.username, details, now)
             })
         })
         .await
