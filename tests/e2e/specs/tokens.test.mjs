@@ -3,45 +3,29 @@
 // revoking it in Admin > API Tokens stops it at once.
 
 import assert from 'node:assert/strict';
-import { createServer } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 
-import { launchBrowser, screenshot, signIn, startApp } from '../lib/app.mjs';
+import { launchBrowser, screenshot, signIn } from '../lib/app.mjs';
+import { startKeyApi } from '../lib/key_api.mjs';
 
 describe('API tokens from the browser', () => {
   let browser;
+  let env;
   let app;
-  let upstream;
   let upstreamUrl;
   let adminToken;
+  let call;
 
   before(async () => {
     browser = await launchBrowser();
-    app = await startApp({
-      env: { CONNECTIONS_OUTBOUND_ALLOW_CIDRS: '127.0.0.1/32', CONNECTIONS_OUTBOUND_ALLOW_HTTP: 'true' },
-    });
     // A third-party API on loopback that answers with the key it received.
-    upstream = createServer((req, res) => {
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ path: req.url, key: req.headers['x-api-key'] || null }));
-    });
-    await new Promise((done) => upstream.listen(0, '127.0.0.1', done));
-    upstreamUrl = `http://127.0.0.1:${upstream.address().port}`;
-    const created = await app.cli(['token', 'create', 'admin', '--label', 'e2e setup']);
-    assert.equal(created.code, 0, created.stderr);
-    adminToken = created.stdout.split('\n').find((l) => l.startsWith('cn_'));
+    env = await startKeyApi();
+    ({ app, upstreamUrl, adminToken, call } = env);
   });
 
   after(async () => {
     await browser?.close();
-    await new Promise((done) => (upstream ? upstream.close(done) : done()));
-    await app?.stop();
-  });
-
-  const call = (token, method, path, body) => fetch(`${app.baseUrl}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
+    await env?.stop();
   });
 
   it('makes a token restricted to a connection, shows it once, and the script may only invoke', async () => {
