@@ -105,7 +105,12 @@ pub struct OwnChange {
 /// towards the sign-in lock, so a left-open session cannot be used to guess it), the new one twice,
 /// under the policy, and different from the current one. Clears the must-change mark and ends the
 /// user's other sessions; returns how many. API tokens are left as they are.
-pub async fn change_own(state: &AppState, by: &SignedIn, input: OwnChange) -> Result<usize, AppError> {
+pub async fn change_own(
+    state: &AppState,
+    by: &SignedIn,
+    source: Option<String>,
+    input: OwnChange,
+) -> Result<usize, AppError> {
     let now = state.clock.now();
     let (name, keep) = (by.user.username.clone(), by.session.id_hash.clone());
     // The stored hash as it is now, not as the session's cached copy holds it.
@@ -143,7 +148,7 @@ pub async fn change_own(state: &AppState, by: &SignedIn, input: OwnChange) -> Re
                 user::set_password_to_change(c, me.id, &hash, false, now)?;
                 let ended = sessions::delete_others_of_user(c, me.id, &keep)?;
                 let details = serde_json::json!({ "other_sessions_ended": ended });
-                record(c, &me, None, "user.password_change", &me.username, details, now)?;
+                record(c, &me, source.as_deref(), "user.password_change", &me.username, details, now)?;
                 Ok(ended)
             })
         })

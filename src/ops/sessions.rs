@@ -49,7 +49,12 @@ pub async fn mine(state: &AppState, by: &SignedIn) -> Result<Vec<SessionView>, A
 
 /// Ends the signed-in user's session named by `handle` (another user's is not found); whether it
 /// was the session of this request (which is then signed out).
-pub async fn end_mine(state: &AppState, by: &SignedIn, handle: &str) -> Result<bool, AppError> {
+pub async fn end_mine(
+    state: &AppState,
+    by: &SignedIn,
+    source: Option<String>,
+    handle: &str,
+) -> Result<bool, AppError> {
     let (user, current, handle, now) =
         (by.user.clone(), by.session.id_hash.clone(), handle.to_owned(), state.clock.now());
     state
@@ -65,7 +70,7 @@ pub async fn end_mine(state: &AppState, by: &SignedIn, handle: &str) -> Result<b
                     "browser": crate::domain::user_agent::describe(found.user_agent.as_deref()),
                     "address": found.address,
                 });
-                record(c, &user, None, "session.end", &user.username, details, now)?;
+                record(c, &user, source.as_deref(), "session.end", &user.username, details, now)?;
                 Ok(is_current)
             })
         })

@@ -7,6 +7,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 use serde::Deserialize;
 
+use crate::auth::actor::client_address;
 use crate::auth::csrf::AccountForm;
 use crate::auth::guard::AnySignedIn;
 use crate::auth::session::{self, SignedIn};
@@ -168,7 +169,7 @@ pub async fn change_password(
         new: Secret::new(f.new_password),
         again: Secret::new(f.new_password_again),
     };
-    match passwords::change_own(&state, &by, input).await {
+    match passwords::change_own(&state, &by, client_address(&req), input).await {
         Ok(ended) => {
             let others = match ended {
                 0 => String::new(),
@@ -188,11 +189,12 @@ pub async fn change_password(
 
 /// Ends one of the user's sessions; ending this one signs out.
 pub async fn end_session(
+    req: HttpRequest,
     state: web::Data<AppState>,
     handle: web::Path<String>,
     form: AccountForm<crate::auth::csrf::NoFields>,
 ) -> Result<HttpResponse, AppError> {
-    if ops::end_mine(&state, &form.by, &handle).await? {
+    if ops::end_mine(&state, &form.by, client_address(&req), &handle).await? {
         let mut res = see_other("/login", Some("You have signed out."));
         res.add_cookie(&session::removal_cookie(&state)).map_err(|e| AppError::Internal(e.to_string()))?;
         return Ok(res);

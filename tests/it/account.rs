@@ -93,6 +93,7 @@ async fn changing_ones_password_needs_the_current_one_and_ends_the_other_session
     let changed = audit(&app, "user.password_change").await;
     assert_eq!(changed.len(), 1);
     assert!(!changed[0].details.contains("brand-new-password"));
+    assert_eq!(changed[0].source.as_deref(), Some("127.0.0.1"), "the address it came from");
 }
 
 #[tokio::test]
@@ -150,7 +151,9 @@ async fn ending_a_session_signs_that_browser_out_and_ending_this_one_signs_out()
     assert!(flash_of(&follow(&firefox, &res).await).contains("that browser is signed out"));
     assert_eq!(safari.get("/admin/connections").await.status, 303, "Safari is signed out");
     assert_eq!(firefox.get("/admin/connections").await.status, 200);
-    assert_eq!(audit(&app, "session.end").await.len(), 1);
+    let ended = audit(&app, "session.end").await;
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0].source.as_deref(), Some("127.0.0.1"), "the address it came from");
 
     let page = firefox.get("/account").await;
     let listed = sessions(&page);
