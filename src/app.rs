@@ -21,6 +21,7 @@ use crate::outbound::Outbound;
 use crate::password::Hasher;
 use crate::refresher::Refresher;
 use crate::routes::{by_path, resource, routes_in_match_order};
+use crate::search::NameIndex;
 use crate::state::AppState;
 use crate::throttle::Throttle;
 use crate::{api, body_deadline, input, keys, request_id, security, setup, web as pages};
@@ -68,7 +69,7 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     let state = web::Data::new(AppState {
         activity: Activity::start(db.clone()),
         cache: cache::for_database(&db),
-        names: Arc::default(),
+        names: Arc::new(NameIndex::new(db.clone())),
         metrics: Metrics::default(),
         db,
         clock,
@@ -120,6 +121,8 @@ pub async fn build(config: Config) -> Result<Running, AppError> {
     .map_err(|e| AppError::Startup(format!("cannot start the HTTP server: {e}")))?
     .run();
 
+    // The first search finds the name index loaded rather than starting the load.
+    state.names.warm_up();
     let (stop_background, stopped) = tokio::sync::watch::channel(false);
     spawn_maintenance(state.db.clone(), state.clock.clone(), stopped.clone());
     let (db, keyring, clock) = (state.db.clone(), state.keyring.clone(), state.clock.clone());

@@ -76,6 +76,8 @@ pub struct Db {
     changes: Arc<OnceLock<ChangeHook>>,
     /// Uses by `run` waiting for a pooled connection right now (r2d2 does not say).
     waiting: Arc<AtomicU64>,
+    /// Opens the connections of `with_scan_connection` (none for an in-memory SQLite database).
+    scans: Option<Arc<Manager>>,
 }
 
 /// Counts one wait for a pooled connection while it lives.
@@ -136,7 +138,18 @@ impl Db {
                 Some(pool::pool_of(Manager::new(url, true, health.counter(), wait), max_size / 2 + 2, wait)?)
             }
         };
-        Ok(Db { pool, readers, backend, health, wait, changes: Arc::default(), waiting: Arc::default() })
+        let scans = (!(backend == Backend::Sqlite && in_memory))
+            .then(|| Arc::new(Manager::new(url, false, health.counter(), wait)));
+        Ok(Db {
+            pool,
+            readers,
+            backend,
+            health,
+            wait,
+            changes: Arc::default(),
+            waiting: Arc::default(),
+            scans,
+        })
     }
 
     /// Per pool (`write`, `read`): the connections in use and the idle ones.
@@ -162,6 +175,24 @@ impl Db {
     /// A pooled connection for blocking code (CLI, start-up).
     pub fn get(&self) -> Result<Conn, AppError> {
         Ok(self.health.ready(self.pool.get()?, &self.pool)?.into())
+    }
+
+    /// Runs `f`, blocking code that reads a whole table once (start-up's check of stored secrets, the
+    /// name index's load), on a connection of its own, closed after it. On SQLite it reads without
+    /// the memory map: a pooled connection keeps every page it read through the map mapped, and each
+    /// mapping counts as the process's resident memory, so one scan of a large table would stay in it
+    /// for as long as the pool keeps that connection. An in-memory database has only its pool.
+    pub fn with_scan_connection<T>(
+        &self,
+        f: impl FnOnce(&mut DbConn) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let Some(scans) = &self.scans else { return f(&mut *self.get()?) };
+        let mut conn =
+            scans.open().map_err(|e| AppError::Internal(format!("cannot open the database: {e}")))?;
+        if let DbConn::Sqlite(c) = &mut conn {
+            c.batch_execute("PRAGMA mmap_size = 0")?;
+        }
+        f(&mut conn)
     }
 
     /// Whether this is an in-memory SQLite database, which no other process can open.
@@ -274,31 +305,33 @@ impl Db {
     }
 
     /// Applies pending embedded migrations of this backend, refusing first a database that a newer
-    /// binary has migrated (see `migrations`).
+    /// binary has migrated (see `migrations`). A migration may read a whole table (an added index),
+    /// so they run as a scan does (`with_scan_connection`).
     pub fn migrate(&self) -> Result<(), AppError> {
-        let mut conn = self.get()?;
-        migrations::refuse_newer(&mut conn)?;
-        let failed = |e| AppError::Startup(format!("database migration failed: {e}"));
-        let (before, applied) = match &mut *conn {
-            DbConn::Sqlite(c) => (
-                c.applied_migrations().map_err(failed)?.len(),
-                c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(failed)?.len(),
-            ),
-            DbConn::Pg(c) => (
-                c.applied_migrations().map_err(failed)?.len(),
-                c.run_pending_migrations(POSTGRES_MIGRATIONS).map_err(failed)?.len(),
-            ),
-        };
-        if applied > 0 {
-            tracing::info!(applied, "database migrations applied");
-        }
-        // An upgrade may add an index, which has no statistics yet: SQLite then guesses it matches ten
-        // rows, and may pick it for a list and sort the whole table. A new database waits for the
-        // periodic run instead (see `app::spawn_maintenance`).
-        if applied > 0 && before > 0 {
-            optimize(&mut conn).map_err(|e| AppError::Startup(format!("database statistics failed: {e}")))?;
-        }
-        Ok(())
+        self.with_scan_connection(|conn| {
+            migrations::refuse_newer(conn)?;
+            let failed = |e| AppError::Startup(format!("database migration failed: {e}"));
+            let (before, applied) = match conn {
+                DbConn::Sqlite(c) => (
+                    c.applied_migrations().map_err(failed)?.len(),
+                    c.run_pending_migrations(SQLITE_MIGRATIONS).map_err(failed)?.len(),
+                ),
+                DbConn::Pg(c) => (
+                    c.applied_migrations().map_err(failed)?.len(),
+                    c.run_pending_migrations(POSTGRES_MIGRATIONS).map_err(failed)?.len(),
+                ),
+            };
+            if applied > 0 {
+                tracing::info!(applied, "database migrations applied");
+            }
+            // An upgrade may add an index, which has no statistics yet: SQLite then guesses it matches
+            // ten rows, and may pick it for a list and sort the whole table. A new database waits for
+            // the periodic run instead (see `app::spawn_maintenance`).
+            if applied > 0 && before > 0 {
+                optimize(conn).map_err(|e| AppError::Startup(format!("database statistics failed: {e}")))?;
+            }
+            Ok(())
+        })
     }
 }
 

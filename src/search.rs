@@ -2,32 +2,38 @@
 //!
 //! A search page needs its matches in name order, and neither database has an index that gives
 //! substring matches in that order: FTS5 and pg_trgm give them by row, so a fragment that many
-//! connections contain costs a row read for each of their names before a page can be picked. Here
-//! every connection's name and link name are cut into three-byte grams, and each gram lists the
-//! connections that contain it *in name order*: a search walks the shortest list of its needle's
-//! grams, checks each candidate, and stops once it has the page and has counted to the cap. Only
-//! the page's rows are then read from the database, by id.
+//! connections contain costs a row read for each of their names before a page can be picked (at a
+//! million connections, a fragment held by 1% of the names costs 10,000 row reads). Here every
+//! connection's name and link name are cut into three-byte grams, and each gram lists the
+//! connections that contain it *in name order* (`snapshot`, packed by `postings`): a search walks
+//! the shortest list of its needle's grams, checks each candidate, and stops once it has the page
+//! and has counted to the cap. Only the page's rows are then read from the database, by id.
 //!
 //! Consistency: triggers bump `connection_names_version` whenever a connection is added, removed or
-//! renamed (migration 000028). Every search reads that version first, and an index of another
-//! version is loaded again before it answers, so a search never misses a change that committed
-//! before it began, on any instance. The request that finds the index stale loads it (a load reads
-//! every connection, but only once per added, renamed or removed connection, not per search); while
-//! it loads, the other requests search the database, as they do for what the index does not cover
-//! (needles under three bytes, the other filters and sorts) and past `MAX_ENTRIES`.
+//! renamed (migration 000028). Every search reads that version first and uses the index only when it
+//! is of that version, so a search never misses a change that committed before it began, on any
+//! instance. Otherwise the database answers, as it does for what the index does not cover (needles
+//! under three bytes, the other filters and sorts, more than `MAX_ENTRIES` connections), and a new
+//! snapshot is loaded: on a thread of its own when the index has the database (`NameIndex::new`),
+//! so that no request waits seconds for a million names; after a load that took `t`, the next one
+//! waits `PAUSE_FACTOR × t`, so that a stream of changes costs at most a fifth of a core.
 //!
-//! What it earns (a search page at 100,000 connections for a few row reads) and what it costs (memory
-//! and a load time per connection) are measured in `bench/README.md`.
+//! What it earns (a search page at a million connections as fast as at ten thousand) and what it
+//! costs (memory, and a load time per connection) are measured in `bench/README.md`.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+mod postings;
+mod snapshot;
+
 use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
 
+use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
 use crate::db::schema::connections;
-use crate::db::{DbConn, static_sql};
+use crate::db::{Db, DbConn, static_sql};
+use snapshot::{Columns, Snapshot};
 
 /// How far a search counts its matches: a list says "1,000+" beyond, so that no page walks the table.
 pub const COUNT_CAP: i64 = 1000;
@@ -40,9 +46,12 @@ pub struct Total {
     pub at_least: bool,
 }
 
-/// Above this many connections the index is not built (its memory grows with them, and doubles
-/// while it loads), and searches go to the database.
-pub const MAX_ENTRIES: usize = 250_000;
+/// Above this many connections the index is not built, and searches go to the database: about 200
+/// bytes a connection, so 300 MB here (`bench/README.md`).
+pub const MAX_ENTRIES: usize = 1_500_000;
+
+/// After a load that took `t`, the next one waits `PAUSE_FACTOR × t`.
+const PAUSE_FACTOR: u32 = 4;
 
 /// What a search asks of the index.
 #[derive(Debug, Clone, Copy)]
@@ -64,10 +73,24 @@ pub struct Found {
 
 /// One instance's index. Cheap to share: searches read a snapshot.
 pub struct NameIndex {
-    current: RwLock<Option<Arc<Snapshot>>>,
-    /// Held by the one request that loads a new snapshot.
-    loading: Mutex<()>,
+    shared: Arc<Shared>,
+    /// Loads run on a thread of their own, with a connection from here. Without it the request that
+    /// finds the index stale loads it.
+    db: Option<Db>,
     max_entries: usize,
+}
+
+#[derive(Default)]
+struct Shared {
+    current: RwLock<Option<Arc<Snapshot>>>,
+    loads: Mutex<Loads>,
+}
+
+#[derive(Default)]
+struct Loads {
+    running: bool,
+    /// No load starts before this.
+    paused_until: Option<Instant>,
 }
 
 impl Default for NameIndex {
@@ -76,69 +99,125 @@ impl Default for NameIndex {
     }
 }
 
-struct Snapshot {
-    version: i64,
-    /// False when there were more than `MAX_ENTRIES` connections: the database answers.
-    complete: bool,
-    /// By position, in (name_lower, id) order, as the lists sort by name.
-    ids: Vec<i64>,
-    owners: Vec<i64>,
-    /// Each position's name_lower and link name, one after the other: `text[spans[at].0..spans[at].1]`
-    /// and `text[spans[at].1..spans[at].2]` (one allocation instead of two a connection).
-    text: String,
-    spans: Vec<(u32, u32, u32)>,
-    /// Each gram's range in `positions`, which lists the positions holding it in ascending order,
-    /// so in name order.
-    grams: HashMap<u32, (u32, u32), BuildHasherDefault<GramHasher>>,
-    positions: Vec<u32>,
-}
-
 impl NameIndex {
-    /// An index that gives way to the database above `max_entries` connections.
+    /// An index that loads on a thread of its own, from `db`.
+    pub fn new(db: Db) -> NameIndex {
+        NameIndex { db: Some(db), ..NameIndex::default() }
+    }
+
+    /// An index that gives way to the database above `max_entries` connections, loaded by the
+    /// request that finds it stale.
     pub fn with_max_entries(max_entries: usize) -> NameIndex {
-        NameIndex { current: RwLock::default(), loading: Mutex::default(), max_entries }
+        NameIndex { shared: Arc::default(), db: None, max_entries }
+    }
+
+    /// Starts a load now, so that the first search finds the index ready (start-up).
+    pub fn warm_up(&self) {
+        if let Some(db) = &self.db {
+            self.load_in_background(db);
+        }
     }
 
     /// The page `query` asks for, or `None` when the index cannot answer it now (a needle under three
-    /// bytes, another request loading, too many connections): the caller searches the database.
+    /// bytes, a load under way, too many connections): the caller searches the database.
     pub fn search(&self, conn: &mut DbConn, query: NameQuery<'_>) -> QueryResult<Option<Found>> {
         if query.needle.len() < 3 {
             return Ok(None);
         }
         let version = version(conn)?;
-        let snapshot = match self.current.read().map(|s| s.clone()) {
-            Ok(Some(snapshot)) if snapshot.version == version => snapshot,
-            _ => match self.load(conn, version)? {
-                Some(snapshot) => snapshot,
-                None => return Ok(None),
+        let snapshot = match self.shared.current() {
+            Some(snapshot) if snapshot.version == version => snapshot,
+            _ => match &self.db {
+                Some(db) => {
+                    self.load_in_background(db);
+                    return Ok(None);
+                }
+                None => match self.load_here(conn, version)? {
+                    Some(snapshot) => snapshot,
+                    None => return Ok(None),
+                },
             },
         };
         Ok(snapshot.complete.then(|| snapshot.search(query)))
     }
 
-    /// Reads every connection's names into a new snapshot of `version` (read before the rows, so a
-    /// change in between only makes the next search load again).
-    fn load(&self, conn: &mut DbConn, version: i64) -> QueryResult<Option<Arc<Snapshot>>> {
-        let Ok(_loading) = self.loading.try_lock() else { return Ok(None) };
+    /// Loads `version` on this thread, unless another request is loading.
+    fn load_here(&self, conn: &mut DbConn, version: i64) -> QueryResult<Option<Arc<Snapshot>>> {
+        let Ok(_loading) = self.shared.loads.try_lock() else { return Ok(None) };
         // Another request may have loaded this version while this one waited for the lock.
-        if let Ok(Some(current)) = self.current.read().map(|s| s.clone())
-            && current.version == version
-        {
+        if let Some(current) = self.shared.current().filter(|s| s.version == version) {
             return Ok(Some(current));
         }
-        let rows: Vec<(i64, i64, String, String)> = connections::table
-            .select((connections::id, connections::owner_id, connections::name_lower, connections::link_name))
-            .limit(self.max_entries as i64 + 1)
-            .load(conn)?;
-        // Too many: an empty snapshot of this version remembers it, so that searches do not read
-        // them all again until something changes.
-        let complete = rows.len() <= self.max_entries;
-        let snapshot = Arc::new(Snapshot::new(version, if complete { rows } else { Vec::new() }, complete));
+        Ok(Some(self.shared.store(load(conn, version, self.max_entries)?)))
+    }
+
+    fn load_in_background(&self, db: &Db) {
+        let Ok(mut loads) = self.shared.loads.lock() else { return };
+        if loads.running || loads.paused_until.is_some_and(|until| Instant::now() < until) {
+            return;
+        }
+        loads.running = true;
+        let (shared, db, max_entries) = (self.shared.clone(), db.clone(), self.max_entries);
+        let started = std::thread::Builder::new().name("name-index".into()).spawn(move || {
+            let began = Instant::now();
+            let loaded = db.with_scan_connection(|conn| {
+                let version = version(conn)?;
+                Ok(load(conn, version, max_entries)?)
+            });
+            let took = began.elapsed();
+            match loaded {
+                Ok(snapshot) => {
+                    let (version, entries, bytes) = (snapshot.version, snapshot.ids.len(), snapshot.bytes());
+                    shared.store(snapshot);
+                    let ms = took.as_millis() as u64;
+                    tracing::info!(version, entries, bytes, ms, "loaded the name index");
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not load the name index; searches read the database")
+                }
+            }
+            if let Ok(mut loads) = shared.loads.lock() {
+                loads.running = false;
+                loads.paused_until = Some(Instant::now() + took.max(Duration::from_millis(1)) * PAUSE_FACTOR);
+            }
+        });
+        if started.is_err() {
+            loads.running = false;
+        }
+    }
+}
+
+impl Shared {
+    fn current(&self) -> Option<Arc<Snapshot>> {
+        self.current.read().ok().and_then(|s| s.clone())
+    }
+
+    fn store(&self, snapshot: Snapshot) -> Arc<Snapshot> {
+        let snapshot = Arc::new(snapshot);
         if let Ok(mut current) = self.current.write() {
             *current = Some(snapshot.clone());
         }
-        Ok(Some(snapshot))
+        snapshot
     }
+}
+
+/// Reads every connection's names into a snapshot of `version` (read before the rows, so a change in
+/// between only makes the next search load again). The rows stream into one buffer, so a load holds
+/// little more than the snapshot it makes. Above `max_entries` connections the snapshot remembers
+/// only its version, so that searches do not read them all again until something changes.
+fn load(conn: &mut DbConn, version: i64, max_entries: usize) -> QueryResult<Snapshot> {
+    let query = connections::table
+        .select((connections::id, connections::owner_id, connections::name_lower, connections::link_name))
+        .limit(max_entries as i64 + 1);
+    let mut columns = Columns::default();
+    crate::on_backend!(conn, |c| {
+        for row in query.load_iter::<(i64, i64, String, String), DefaultLoadingMode>(c)? {
+            let (id, owner_id, name_lower, link_name) = row?;
+            columns.push(id, owner_id, &name_lower, &link_name);
+        }
+    });
+    let complete = columns.len() <= max_entries;
+    Ok(Snapshot::new(version, if complete { columns } else { Columns::default() }, complete))
 }
 
 /// The version the triggers keep.
@@ -147,130 +226,5 @@ fn version(conn: &mut DbConn) -> QueryResult<i64> {
         .get_result(conn)
 }
 
-impl Snapshot {
-    fn new(version: i64, mut rows: Vec<(i64, i64, String, String)>, complete: bool) -> Snapshot {
-        rows.sort_unstable_by(|a, b| (&a.2, a.0).cmp(&(&b.2, b.0)));
-        let mut snapshot = Snapshot {
-            version,
-            complete,
-            ids: Vec::with_capacity(rows.len()),
-            owners: Vec::with_capacity(rows.len()),
-            text: String::with_capacity(rows.iter().map(|r| r.2.len() + r.3.len()).sum()),
-            spans: Vec::with_capacity(rows.len()),
-            grams: HashMap::default(),
-            positions: Vec::new(),
-        };
-        for (id, owner_id, name_lower, link_name) in rows {
-            let start = snapshot.text.len() as u32;
-            snapshot.text.push_str(&name_lower);
-            let middle = snapshot.text.len() as u32;
-            snapshot.text.push_str(&link_name);
-            snapshot.ids.push(id);
-            snapshot.owners.push(owner_id);
-            snapshot.spans.push((start, middle, snapshot.text.len() as u32));
-        }
-        // Two passes over every position's grams: count them, then place them, so that each list is
-        // allocated once, at its size. A gram met twice in one position (its name and link name share
-        // most) is counted and placed once: positions come in order, so it is the list's last one.
-        let mut lists: HashMap<u32, (u32, u32, u32), BuildHasherDefault<GramHasher>> = HashMap::default();
-        for at in 0..snapshot.ids.len() {
-            let seen = at as u32 + 1;
-            for gram in grams_of(snapshot.name(at)).chain(grams_of(snapshot.link_name(at))) {
-                let (_, len, last) = lists.entry(gram).or_insert((0, 0, 0));
-                if *last != seen {
-                    (*len, *last) = (*len + 1, seen);
-                }
-            }
-        }
-        let mut next = 0u32;
-        for (start, len, last) in lists.values_mut() {
-            (*start, next, *len, *last) = (next, next + *len, 0, 0);
-        }
-        let mut positions = vec![0; next as usize];
-        for at in 0..snapshot.ids.len() {
-            let seen = at as u32 + 1;
-            for gram in grams_of(snapshot.name(at)).chain(grams_of(snapshot.link_name(at))) {
-                if let Some((start, len, last)) = lists.get_mut(&gram).filter(|list| list.2 != seen) {
-                    positions[(*start + *len) as usize] = at as u32;
-                    (*len, *last) = (*len + 1, seen);
-                }
-            }
-        }
-        snapshot.positions = positions;
-        snapshot.grams = lists.into_iter().map(|(gram, (start, len, _))| (gram, (start, len))).collect();
-        snapshot
-    }
-
-    fn name(&self, at: usize) -> &str {
-        &self.text[self.spans[at].0 as usize..self.spans[at].1 as usize]
-    }
-
-    fn link_name(&self, at: usize) -> &str {
-        &self.text[self.spans[at].1 as usize..self.spans[at].2 as usize]
-    }
-
-    fn search(&self, q: NameQuery<'_>) -> Found {
-        let want = q.offset + q.limit;
-        let cap = COUNT_CAP as usize;
-        // Every match holds every gram of the needle, so the shortest list holds them all.
-        let list = |gram| {
-            self.grams
-                .get(&gram)
-                .map_or(&[][..], |&(start, len)| &self.positions[start as usize..(start + len) as usize])
-        };
-        let candidates = grams_of(q.needle).map(list).min_by_key(|l| l.len()).unwrap_or(&[]);
-        let mut order: Box<dyn Iterator<Item = &u32>> =
-            if q.descending { Box::new(candidates.iter().rev()) } else { Box::new(candidates.iter()) };
-        let (mut n, mut ids) = (0usize, Vec::with_capacity(q.limit));
-        while n <= cap || n < want {
-            let Some(&at) = order.next() else { break };
-            let at = at as usize;
-            if q.owner_id.is_some_and(|owner| owner != self.owners[at]) {
-                continue;
-            }
-            if !self.name(at).contains(q.needle) && !self.link_name(at).contains(q.needle) {
-                continue;
-            }
-            if n >= q.offset && n < want {
-                ids.push(self.ids[at]);
-            }
-            n += 1;
-        }
-        let total = if n > cap {
-            Total { n: COUNT_CAP, at_least: true }
-        } else {
-            Total { n: n as i64, at_least: false }
-        };
-        Found { ids, total }
-    }
-}
-
-/// A multiplicative hash for grams: a build looks up millions of them, and SipHash, which guards
-/// maps keyed by what an attacker sends, is needlessly slow for that. Names are chosen by admins; a
-/// collision costs a probe, not a wrong answer.
-#[derive(Default)]
-struct GramHasher(u64);
-
-impl Hasher for GramHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.write_u32(u32::from(*b));
-        }
-    }
-
-    fn write_u32(&mut self, n: u32) {
-        let h = (self.0 ^ u64::from(n)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        self.0 = h ^ (h >> 29);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// A text's three-byte windows, as numbers.
-fn grams_of(text: &str) -> impl Iterator<Item = u32> + '_ {
-    text.as_bytes().windows(3).map(|w| u32::from_be_bytes([0, w[0], w[1], w[2]]))
-}
 #[cfg(test)]
 mod tests;

@@ -10,6 +10,13 @@ use crate::db::{DbConn, IdIn, MultiBackend, Paged, static_sql};
 use crate::domain::connection::Status;
 use crate::domain::service::AuthType;
 use crate::search::{NameIndex, NameQuery};
+use counters::{connection_count, counter_of};
+
+mod counters;
+
+/// How many matches a search reads (id and sort key) to pick its page; past it, the database walks
+/// the sort's index to the page. Tens of milliseconds on either database (`bench/README.md`).
+const COLLECT_MAX: i64 = 20_000;
 
 /// The status filter's value for the connections that need attention (pages and API alike).
 pub const ATTENTION: &str = "attention";
@@ -95,11 +102,12 @@ struct OwnColumns {
 ///
 /// With `names`, a search sorted by name (and filtered by nothing but the owner) comes from the
 /// in-memory name index, which finds the page without reading the other matches. Otherwise a search
-/// collects its matches first (at most `COUNT_CAP + 1`, each with its one sort key), which both
-/// counts them and, within the cap, picks the page; the page's rows are then read by id. Walking a
-/// sort index and filtering instead would read every connection whenever the matches sorted last.
-/// Past the cap the matches are common, so that walk finds a page soon. The other filters have
-/// indexes that give the order directly.
+/// collects its matches first (at most `COLLECT_MAX + 1`, each with its one sort key), which both
+/// counts them (up to `COUNT_CAP`) and picks the page; the page's rows are then read by id. Walking a
+/// sort index and filtering instead reads every connection that sorts before the page: most of a
+/// million for a fragment whose names sort last ("zoho": 4.8 s on PostgreSQL, `bench/README.md`).
+/// Only past `COLLECT_MAX` matches does the page come from that walk: they are then so common that
+/// it meets a page soon. The other filters have indexes that give the order directly.
 pub fn list(conn: &mut DbConn, q: &ConnectionQuery, names: Option<&NameIndex>) -> QueryResult<Listing> {
     let (limit, offset) = (q.window.per_page, q.window.offset());
     let needle = needle(&q.search);
@@ -118,7 +126,7 @@ pub fn list(conn: &mut DbConn, q: &ConnectionQuery, names: Option<&NameIndex>) -
             }
         }
         let (window, matches) =
-            ((offset as usize, limit as usize), filtered(conn, q, &needle).limit(COUNT_CAP + 1));
+            ((offset as usize, limit as usize), filtered(conn, q, &needle).limit(COLLECT_MAX + 1));
         let (n, ids) = if q.sort.by_name() {
             let hits =
                 matches.select((connections::id, connections::name_lower)).load::<(i64, String)>(conn)?;
@@ -127,12 +135,16 @@ pub fn list(conn: &mut DbConn, q: &ConnectionQuery, names: Option<&NameIndex>) -
             let hits = matches.select((connections::id, connections::updated_at)).load::<(i64, i64)>(conn)?;
             (hits.len(), page_of(hits, q.sort.descending(), window))
         };
-        if n as i64 <= COUNT_CAP {
-            return page_by_ids(conn, q, ids, Total { n: n as i64, at_least: false });
+        let total = match n as i64 {
+            n if n <= COUNT_CAP => Total { n, at_least: false },
+            _ => Total { n: COUNT_CAP, at_least: true },
+        };
+        if n as i64 <= COLLECT_MAX {
+            return page_by_ids(conn, q, ids, total);
         }
-        Some(Total { n: COUNT_CAP, at_least: true })
-    } else if !q.narrowed() {
-        None // the owner's (or everyone's) counter, read with the page
+        Some(total)
+    } else if q.counter().is_some() {
+        None // the counter, read with the page
     } else {
         let found =
             filtered(conn, q, &needle).select(connections::id).limit(COUNT_CAP + 1).load::<i64>(conn)?.len()
@@ -185,8 +197,8 @@ fn page_by_ids(conn: &mut DbConn, q: &ConnectionQuery, ids: Vec<i64>, total: Tot
     finish(conn, q, rows, Some(total), counts)
 }
 
-/// The counters a page's statement brought (the listed owner's connections, the services); an empty
-/// page brought none, and they are read on their own.
+/// The counters a page's statement brought (the list's, the services); an empty page brought none,
+/// and they are read on their own.
 fn finish(
     conn: &mut DbConn,
     q: &ConnectionQuery,
@@ -196,7 +208,7 @@ fn finish(
 ) -> QueryResult<Listing> {
     let (connections, services) = match counts {
         Some(counts) => counts,
-        None => (connection_count(conn, q.owner_id)?, super::services::count_all(conn)?),
+        None => (connection_count(conn, q)?, super::services::count_all(conn)?),
     };
     Ok(Listing {
         rows,
@@ -279,13 +291,13 @@ fn page_of<K: Ord>(mut hits: Vec<(i64, K)>, descending: bool, (offset, limit): (
 /// The rows of `query` with, in the same statement, each row's service label (its link name, auth
 /// type and name from one look-up, joined with spaces: neither a link name nor an auth type holds
 /// one, so the name is the rest), its owner's name (read once for the page when the list is one
-/// owner's), and the list's two counters (uncorrelated: both databases evaluate them once).
+/// owner's), and two counters, the list's and the services' (uncorrelated: both databases evaluate
+/// them once).
 fn read_rows(
     conn: &mut DbConn,
     query: connections::BoxedQuery<'_, MultiBackend>,
     q: &ConnectionQuery,
 ) -> QueryResult<(Vec<ConnectionListRow>, Option<Counters>)> {
-    let owner = q.owner_id;
     let label = static_sql::<Text>(
         "(SELECT link_name || ' ' || auth_type || ' ' || name \
          FROM services WHERE services.id = connections.service_id)",
@@ -294,8 +306,8 @@ fn read_rows(
         .select((
             OwnColumns::as_select(),
             label,
-            owner_name(owner),
-            counter_sum_of(owner),
+            owner_name(q.owner_id),
+            counter_of(q),
             static_sql::<BigInt>(super::services::SERVICE_TOTAL_SQL),
         ))
         .load(conn)?;
@@ -338,34 +350,5 @@ fn owner_name(
         None => {
             Box::new(static_sql::<Text>("(SELECT username FROM users WHERE users.id = connections.owner_id)"))
         }
-    }
-}
-
-const COUNTER_SUM: &str = "(SELECT CAST(COALESCE(SUM(n), 0) AS BIGINT) FROM connection_counts";
-/// Everyone's counters, read by key (every owner is a user): a plain `SUM` would scan the dead row
-/// versions a bulk change leaves behind on PostgreSQL.
-const EVERY_OWNER: &str = " WHERE owner_id IN (SELECT id FROM users))";
-
-/// The connections of one owner (or, given none, of everyone), from the counters that triggers keep.
-/// Two statements rather than `owner_id = COALESCE(?, owner_id)`, which cannot use the key.
-fn counter_sum_of(
-    owner: Option<i64>,
-) -> Box<dyn BoxableExpression<connections::table, MultiBackend, SqlType = BigInt>> {
-    match owner {
-        Some(owner) => Box::new(
-            static_sql::<BigInt>(COUNTER_SUM).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")"),
-        ),
-        None => Box::new(static_sql::<BigInt>(COUNTER_SUM).sql(EVERY_OWNER)),
-    }
-}
-
-/// `counter_sum_of` on its own, for a page that brought no counters.
-fn connection_count(conn: &mut DbConn, owner: Option<i64>) -> QueryResult<i64> {
-    match owner {
-        Some(owner) => diesel::select(
-            static_sql::<BigInt>(COUNTER_SUM).sql(" WHERE owner_id = ").bind::<BigInt, _>(owner).sql(")"),
-        )
-        .get_result(conn),
-        None => diesel::select(static_sql::<BigInt>(COUNTER_SUM).sql(EVERY_OWNER)).get_result(conn),
     }
 }

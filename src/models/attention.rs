@@ -97,3 +97,6 @@ pub type Filter = StaticSql<Bool, StaticBind<Bool, StaticSql<Bool, ()>, BigInt, 
 pub fn filter(now: i64) -> Filter {
     static_sql::<Bool>(FILTER_SQL).bind::<BigInt, _>(now + RECONNECT_SOON_SECS).sql("))")
 }
+
+#[cfg(test)]
+mod tests;

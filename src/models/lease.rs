@@ -193,7 +193,8 @@ pub fn renew(conn: &mut DbConn, id: i64, holder: &str, now: i64) -> QueryResult<
 /// killed mid-refresh keeps no connection waiting for its lease to run out.
 pub fn release_instance(conn: &mut DbConn, instance: &str) -> QueryResult<usize> {
     let mine = connections::lease_holder.like(format!("{}:%", like_escaped(instance))).escape('\\');
-    diesel::update(connections::table.filter(mine))
+    // `IS NOT NULL` spelled out: it is what lets both planners use the partial index of leases.
+    diesel::update(connections::table.filter(connections::lease_holder.is_not_null()).filter(mine))
         .set((connections::lease_holder.eq(None::<String>), connections::lease_until.eq(None::<i64>)))
         .execute(conn)
 }

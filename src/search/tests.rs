@@ -1,13 +1,16 @@
+use super::postings::{Backward, Forward, List, encoded_len, write};
 use super::*;
 
+fn columns<N: AsRef<str>, L: AsRef<str>>(rows: impl IntoIterator<Item = (i64, i64, N, L)>) -> Columns {
+    let mut columns = Columns::default();
+    for (id, owner, name, link) in rows {
+        columns.push(id, owner, name.as_ref(), link.as_ref());
+    }
+    columns
+}
+
 fn snapshot(rows: &[(i64, i64, &str, &str)]) -> Snapshot {
-    Snapshot::new(
-        7,
-        rows.iter()
-            .map(|(id, owner, name, link)| (*id, *owner, name.to_string(), link.to_string()))
-            .collect(),
-        true,
-    )
+    Snapshot::new(7, columns(rows.iter().copied()), true)
 }
 
 fn query(needle: &str) -> NameQuery<'_> {
@@ -47,9 +50,8 @@ fn every_gram_must_match_in_sequence_and_the_owner_filters() {
 #[test]
 fn counts_up_to_the_cap_and_still_finds_pages_past_it() {
     let cap = COUNT_CAP as usize;
-    let rows: Vec<(i64, i64, String, String)> =
-        (0..cap + 10).map(|i| (i as i64, 1, format!("name {i:05}"), format!("n_{i}"))).collect();
-    let s = Snapshot::new(1, rows, true);
+    let rows = (0..cap + 10).map(|i| (i as i64, 1, format!("name {i:05}"), format!("n_{i}")));
+    let s = Snapshot::new(1, columns(rows), true);
     let first = s.search(query("name"));
     assert_eq!(first.total, Total { n: COUNT_CAP, at_least: true });
     assert_eq!(first.ids, (0..25).collect::<Vec<i64>>());
@@ -57,7 +59,7 @@ fn counts_up_to_the_cap_and_still_finds_pages_past_it() {
     assert_eq!(last.ids, (cap as i64..cap as i64 + 10).collect::<Vec<i64>>());
     let exact = Snapshot::new(
         1,
-        (0..cap).map(|i| (i as i64, 1, format!("name {i:05}"), format!("n_{i}"))).collect(),
+        columns((0..cap).map(|i| (i as i64, 1, format!("name {i:05}"), format!("n_{i}")))),
         true,
     );
     assert_eq!(exact.search(query("name")).total, Total { n: COUNT_CAP, at_least: false });
@@ -101,12 +103,12 @@ fn every_change_to_a_name_is_searched_at_once_and_nothing_else_reloads_the_index
     let index = NameIndex::default();
     add(&mut conn, "first", "Zoho Desk");
     assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![1]));
-    let loaded = index.current.read().unwrap().as_ref().map(|s| s.version);
+    let loaded = index.shared.current().map(|s| s.version);
 
     // A status change, as a connect or a refresh makes, keeps the index.
     execute(&mut conn, "UPDATE connections SET status = 'connected', updated_at = 5 WHERE id = 1");
     assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![1]));
-    assert_eq!(index.current.read().unwrap().as_ref().map(|s| s.version), loaded);
+    assert_eq!(index.shared.current().map(|s| s.version), loaded);
 
     add(&mut conn, "second", "Zoho Books");
     assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![2, 1]));
@@ -128,16 +130,107 @@ fn above_its_limit_the_index_gives_way_to_the_database_until_the_names_change() 
     assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![1, 2]));
     add(&mut conn, "a_3", "Zoho Three");
     assert_eq!(found(&index, &mut conn, "zoho"), None);
-    let remembered = index.current.read().unwrap().clone().unwrap();
+    let remembered = index.shared.current().unwrap();
     assert!(
         !remembered.complete && remembered.ids.is_empty(),
         "it keeps no names, only that there were too many"
     );
     assert_eq!(found(&index, &mut conn, "zoho"), None);
-    assert!(
-        Arc::ptr_eq(&remembered, &index.current.read().unwrap().clone().unwrap()),
-        "and does not read them all again"
-    );
+    assert!(Arc::ptr_eq(&remembered, &index.shared.current().unwrap()), "and does not read them all again");
     execute(&mut conn, "DELETE FROM connections WHERE id = 3");
     assert_eq!(found(&index, &mut conn, "zoho"), Some(vec![1, 2]));
+}
+
+#[test]
+fn packed_lists_read_back_the_same_both_ways_whatever_the_gaps() {
+    // Gaps at every boundary of the byte counts, from one byte to five.
+    let gaps = [1u32, 127, 128, 1, 16_383, 16_384, 2_097_151, 2_097_152, 1, 268_435_455, 268_435_456, 3];
+    let len: u32 = gaps.iter().map(|g| encoded_len(*g)).sum();
+    let mut bytes = vec![0; len as usize];
+    let (mut at, mut end, mut positions) = (0, 0u32, Vec::new());
+    for gap in gaps {
+        at += write(&mut bytes, at as usize, gap);
+        end += gap;
+        positions.push(end - 1);
+    }
+    assert_eq!(at, len, "each gap takes the bytes encoded_len said");
+    assert_eq!(Forward::new(&bytes).collect::<Vec<u32>>(), positions);
+    positions.reverse();
+    assert_eq!(Backward::new(&bytes, end).collect::<Vec<u32>>(), positions);
+    let _ = List::default();
+}
+
+#[test]
+fn a_search_finds_what_reading_every_name_finds_in_either_order_and_on_any_page() {
+    // Names from a few words, so that grams repeat across names and within one (packed lists with
+    // gaps of every size), ids not in name order, several owners.
+    let words = ["zoho", "desk", "hoho", "sync", "oho", "zo", "ticket", "prod", "ab"];
+    let mut seed = 7u64;
+    let mut next = |n: usize| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) as usize % n
+    };
+    let rows: Vec<(i64, i64, String, String)> = (0..3000)
+        .map(|i| {
+            let name = (0..1 + next(4)).map(|_| words[next(words.len())]).collect::<Vec<_>>().join(" ");
+            let link = format!("{}_{i}", words[next(words.len())]);
+            ((i * 7919 % 3001) as i64, next(3) as i64, name, link)
+        })
+        .collect();
+    let s = Snapshot::new(1, columns(rows.iter().map(|(i, o, n, l)| (*i, *o, n.as_str(), l.as_str()))), true);
+    let mut sorted = rows.clone();
+    sorted.sort_by(|a, b| (&a.2, a.0).cmp(&(&b.2, b.0)));
+    for needle in ["zoho", "oho", "ho ", "desk sync", "ticket_1", "_12", "zzz", "sync zoho prod"] {
+        for (owner_id, descending, offset) in
+            [(None, false, 0), (None, true, 0), (Some(1), false, 25), (Some(2), true, 990)]
+        {
+            let mut expected: Vec<i64> = sorted
+                .iter()
+                .filter(|r| {
+                    owner_id.is_none_or(|o| o == r.1) && (r.2.contains(needle) || r.3.contains(needle))
+                })
+                .map(|r| r.0)
+                .collect();
+            if descending {
+                expected.reverse();
+            }
+            let total = expected.len();
+            let page: Vec<i64> = expected.into_iter().skip(offset).take(25).collect();
+            let found = s.search(NameQuery { needle, owner_id, descending, offset, limit: 25 });
+            assert_eq!(found.ids, page, "{needle:?} {owner_id:?} descending {descending} from {offset}");
+            let want = if total > COUNT_CAP as usize {
+                Total { n: COUNT_CAP, at_least: true }
+            } else {
+                Total { n: total as i64, at_least: false }
+            };
+            assert_eq!(found.total, want, "{needle:?} {owner_id:?}");
+        }
+    }
+}
+
+#[test]
+fn an_index_with_the_database_loads_on_a_thread_of_its_own_while_the_database_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = crate::db::Db::connect(&format!("sqlite://{}", dir.path().join("connections.db").display()), 2)
+        .unwrap();
+    db.migrate().unwrap();
+    let mut conn = db.get().unwrap();
+    execute(&mut conn, "PRAGMA foreign_keys = OFF");
+    add(&mut conn, "first", "Zoho Desk");
+    let index = NameIndex::new(db.clone());
+    // Until a snapshot of the current version is in, every search is the database's.
+    let eventually = |index: &NameIndex, conn: &mut DbConn, want: Vec<i64>| {
+        for _ in 0..500 {
+            match found(index, conn, "zoho") {
+                Some(ids) => return assert_eq!(ids, want),
+                None => std::thread::sleep(Duration::from_millis(10)),
+            }
+        }
+        panic!("the index never loaded");
+    };
+    assert_eq!(found(&index, &mut conn, "zoho"), None, "the first search does not wait for the load");
+    eventually(&index, &mut conn, vec![1]);
+    add(&mut conn, "second", "Zoho Books");
+    assert_eq!(found(&index, &mut conn, "zoho"), None, "a stale index is not used");
+    eventually(&index, &mut conn, vec![2, 1]);
 }

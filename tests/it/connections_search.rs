@@ -104,6 +104,21 @@ async fn search_pages_match_the_database_order_below_and_above_the_count_cap() {
             (by_search["total"].as_i64(), by_search["total_at_least"].as_bool()),
             (Some(COUNT_CAP), Some(true))
         );
+        // With another filter the name index never answers: the database's matches, past the cap,
+        // give the same pages.
+        for page in [1, 11] {
+            let filtered = api
+                .get(&format!("/api/v1/connections?search=common&status=not_connected&sort={sort}&per_page=100&page={page}"))
+                .await
+                .json();
+            let by_service = api
+                .get(&format!("/api/v1/connections?service=common_svc&sort={sort}&per_page=100&page={page}"))
+                .await
+                .json();
+            assert_eq!(links(&filtered), links(&by_service), "sort {sort}, page {page}");
+            assert_eq!(links(&filtered).len(), if page == 1 { 100 } else { 5 });
+            assert_eq!(filtered["total_at_least"].as_bool(), Some(true));
+        }
     }
 
     // Without filters the total comes from the counters, with the page or (past the end) alone.
@@ -130,4 +145,56 @@ async fn search_pages_match_the_database_order_below_and_above_the_count_cap() {
     assert_eq!(page.status, 200);
     let first = &links(&api.get("/api/v1/connections?search=rare&sort=-name").await.json())[0];
     assert!(page.body.contains(&format!("data-link-name=\"{first}\"")), "the page's first row is {first}");
+}
+
+#[tokio::test]
+async fn a_services_connections_are_counted_exactly_past_the_cap_by_its_counter() {
+    let app = spawn_app().await;
+    let api = Api::admin(&app).await;
+    api.create("/api/v1/services", &api_key_service("busy_svc")).await;
+    api.create("/api/v1/services", &api_key_service("quiet_svc")).await;
+    api.create(
+        "/api/v1/connections",
+        &json!({"service": "quiet_svc", "name": "Quiet one", "link_name": "quiet_one"}),
+    )
+    .await;
+    let owner_id = row(&app, "quiet_one").await.owner_id;
+    seed(&app, "busy_svc", owner_id, "busy", COUNT_CAP as usize + 7).await;
+    let busy = COUNT_CAP + 7;
+
+    // Everyone's connections of one service: the service's counter, exact at any size, with the page
+    // or (past the end) alone; an unknown service has none.
+    for (path, total) in [
+        ("/api/v1/connections?owner=any&service=busy_svc", busy),
+        ("/api/v1/connections?owner=any&service=busy_svc&page=9999", busy),
+        ("/api/v1/connections?owner=any&service=quiet_svc", 1),
+        ("/api/v1/connections?owner=any&service=no_such_svc", 0),
+    ] {
+        let body = api.get(path).await.json();
+        assert_eq!(
+            (body["total"].as_i64(), body["total_at_least"].as_bool()),
+            (Some(total), Some(false)),
+            "{path}"
+        );
+    }
+    // One owner's connections of the service, or another filter with it, are counted up to the cap.
+    for path in [
+        "/api/v1/connections?service=busy_svc",
+        "/api/v1/connections?owner=any&service=busy_svc&status=not_connected",
+    ] {
+        let body = api.get(path).await.json();
+        assert_eq!(
+            (body["total"].as_i64(), body["total_at_least"].as_bool()),
+            (Some(COUNT_CAP), Some(true)),
+            "{path}"
+        );
+    }
+    // The service's page lists its first 100 and links to all of them, counted.
+    let admin = app.admin().await;
+    let page = admin.get("/admin/services/busy_svc").await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains(&format!("All {busy} in All Connections")), "{}", page.body);
+    let list = admin.get("/admin/connections?owner=any&service=busy_svc").await;
+    assert_eq!(list.status, 200);
+    assert!(list.body.contains(&format!("of {busy}<")), "the list's total");
 }
