@@ -46,6 +46,9 @@ pub struct Behaviour {
     /// The `scope` of token responses; None echoes what was asked.
     pub granted_scope: Option<String>,
     pub expires_in: i64,
+    /// Token answers carry no `expires_in`: the token lasts until the API refuses it (Salesforce,
+    /// Notion, GitHub OAuth Apps).
+    pub no_expiry: bool,
     /// Token responses wait this long (after the call is recorded), so that concurrent callers pile up.
     pub token_delay_ms: u64,
     /// What the protected API answers to a missing, unknown or killed access token.
@@ -54,6 +57,9 @@ pub struct Behaviour {
     pub api_accepts: bool,
     /// A rotated-away refresh token stays valid (a provider's grace window for the previous token).
     pub grace_previous: bool,
+    /// Without rotation, a refresh answer carries the presented refresh token again (HubSpot,
+    /// Pipedrive) instead of none (Google, Zoho).
+    pub same_refresh_token: bool,
     /// Refusals (`token_error`) quote the request they refuse in `error_description`: its form
     /// fields and Authorization header, as a careless server's debug output would.
     pub echo_in_errors: bool,
@@ -93,11 +99,13 @@ impl Default for Behaviour {
             deny: None,
             granted_scope: None,
             expires_in: 3600,
+            no_expiry: false,
             token_delay_ms: 0,
             api_reject_status: 401,
             api_accepts: true,
             echo_in_errors: false,
             grace_previous: false,
+            same_refresh_token: false,
             style: Style::Standard,
             form_answers: false,
             raw_token_answer: None,
@@ -128,11 +136,13 @@ pub struct RevokeCall {
     pub hint: Option<String>,
 }
 
-/// One call to the protected API: the path and the access token it carried (if any).
+/// One call to the protected API: the path, the access token it carried (if any) and the header
+/// that carried it, as `name: value` with the name lower-cased.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiCall {
     pub path: String,
     pub token: Option<String>,
+    pub header: Option<String>,
     pub accepted: bool,
 }
 
@@ -456,11 +466,10 @@ impl Provider {
         behaviour: &Behaviour,
         exchange: bool,
     ) -> HttpResponse {
-        let mut body = json!({
-            "access_token": self.mint("access"),
-            "token_type": "Bearer",
-            "expires_in": behaviour.expires_in,
-        });
+        let mut body = json!({ "access_token": self.mint("access"), "token_type": "Bearer" });
+        if !behaviour.no_expiry {
+            body["expires_in"] = behaviour.expires_in.into();
+        }
         if let Some(refresh) = refresh {
             body["refresh_token"] = refresh.into();
         }
@@ -659,6 +668,8 @@ async fn token(req: HttpRequest, provider: web::Data<Provider>, body: web::Bytes
                     provider.tokens.lock().unwrap().insert(presented, false);
                 }
                 provider.new_refresh_token(scope.clone(), &behaviour)
+            } else if behaviour.same_refresh_token {
+                Some(presented)
             } else {
                 None
             };
@@ -698,8 +709,8 @@ async fn revoke(
     HttpResponse::Ok().finish()
 }
 
-/// The protected API: a live access token in any header's last word (`Bearer x`,
-/// `Zoho-oauthtoken x`) or in `access_token` of the query answers 200 with the path; anything else
+/// The protected API: a live access token (or a Slack bot token) in any header's last word
+/// (`Bearer x`, `Zoho-oauthtoken x`) or in `access_token` of the query answers 200 with the path; anything else
 /// answers the configured rejection status. It reads a request's body to its end first, as an API
 /// that checks a token after the request has arrived (the proxy streams large bodies to it).
 async fn protected_api(
@@ -710,18 +721,28 @@ async fn protected_api(
     while let Some(chunk) = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_next(cx)).await {
         chunk.expect("the body arrives");
     }
-    let from_header = req.headers().iter().find_map(|(_, v)| {
-        let word = v.to_str().ok()?.rsplit(' ').next()?;
-        word.starts_with("canary-access-").then(|| word.to_owned())
+    let from_header = req.headers().iter().find_map(|(name, v)| {
+        let value = v.to_str().ok()?;
+        let word = value.rsplit(' ').next()?;
+        let issued = word.starts_with("canary-access-") || word.starts_with("canary-bot-");
+        issued.then(|| (word.to_owned(), format!("{name}: {value}")))
     });
     let from_query = url::form_urlencoded::parse(req.query_string().as_bytes())
         .find(|(k, _)| k == "access_token")
         .map(|(_, v)| v.into_owned());
-    let token = from_header.or(from_query);
+    let (token, header) = match from_header {
+        Some((token, header)) => (Some(token), Some(header)),
+        None => (from_query, None),
+    };
     let accepted =
         provider.behaviour().api_accepts && token.as_deref().is_some_and(|t| provider.is_active(t));
     let path = req.path().to_owned();
-    provider.api_calls.lock().unwrap().push(ApiCall { path: path.clone(), token: token.clone(), accepted });
+    provider.api_calls.lock().unwrap().push(ApiCall {
+        path: path.clone(),
+        token: token.clone(),
+        header,
+        accepted,
+    });
     if accepted {
         HttpResponse::Ok().json(json!({ "ok": true, "path": path }))
     } else if let Some((status, body)) = provider.behaviour().api_expired_answer {

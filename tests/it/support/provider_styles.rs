@@ -25,6 +25,13 @@ pub enum Style {
     /// Facebook Graph API errors (https://developers.facebook.com/docs/graph-api/guides/
     /// error-handling): `{"error":{"message":…,"type":"OAuthException","code":190}}`.
     Facebook,
+    /// Zoho Accounts (https://www.zoho.com/accounts/protocol/oauth/web-apps/access-token-expiry.html):
+    /// refusals on HTTP 200 with an `error` word of Zoho's own. Zoho's pages show only successful
+    /// answers; the words are the ones its token endpoint sends, as its client libraries handle them:
+    /// `invalid_code` for a dead code or refresh token (https://github.com/schmorrison/Zoho/pull/18,
+    /// https://github.com/Weble/ZohoBooksApi/issues/84) and `invalid_client_secret` for a wrong secret
+    /// (https://github.com/schmorrison/Zoho/pull/34).
+    Zoho,
 }
 
 /// A dead grant (an unknown, used or revoked code or refresh token) as `style` says it.
@@ -41,6 +48,7 @@ pub fn dead_grant(style: Style, description: &str) -> HttpResponse {
             "status": "BAD_REFRESH_TOKEN", "message": "missing or unknown refresh token",
             "correlationId": "00000000-0000-0000-0000-000000000000",
         })),
+        Style::Zoho => HttpResponse::Ok().json(json!({ "error": "invalid_code" })),
         Style::Facebook => HttpResponse::BadRequest().json(json!({ "error": {
             "message": "Error validating access token: The session has been invalidated.",
             "type": "OAuthException", "code": 190, "error_subcode": 460, "fbtrace_id": "AbCdEf",
@@ -58,6 +66,7 @@ pub fn bad_client(style: Style, description: &str) -> HttpResponse {
         })),
         Style::HubSpot => HttpResponse::BadRequest()
             .json(json!({ "status": "BAD_CLIENT_ID", "message": "missing or unknown client id" })),
+        Style::Zoho => HttpResponse::Ok().json(json!({ "error": "invalid_client_secret" })),
         Style::Standard | Style::Facebook => oauth_error(401, "invalid_client", description),
     }
 }
