@@ -148,6 +148,89 @@ async fn a_zoho_eu_account_exchanges_refreshes_and_calls_the_api_in_its_own_data
     assert!(!fake.requests_at(&fake.url).iter().any(|r| r == "POST /revoke"));
 }
 
+/// The template's service with one data centre's origins moved to `to` (the fake's second origin)
+/// and every other entry of its allow-lists as shipped; a keyed entry (`uk => https://desk.zoho.uk`)
+/// keeps its key. Each of `origins` must be in the template once, or that data centre could not
+/// connect.
+fn one_data_centre_at(service: &mut Value, origins: &[&str], to: &str) {
+    for origin in origins {
+        let mut found = 0;
+        for cap in service["oauth2"]["captured_values"].as_array_mut().unwrap() {
+            for entry in cap["allowed"].as_array_mut().into_iter().flatten() {
+                let text = entry.as_str().unwrap();
+                let (key, named) = text.split_once(" => ").map_or((None, text), |(k, o)| (Some(k), o));
+                if named == *origin {
+                    *entry = key.map_or_else(|| to.to_owned(), |k| format!("{k} => {to}")).into();
+                    found += 1;
+                }
+            }
+        }
+        assert_eq!(found, 1, "{origin} in {}", service["link_name"]);
+    }
+}
+
+/// Zoho's data centres beyond the US and the EU, each through the template's own allow-lists.
+/// Zoho documents the accounts servers accounts.zohocloud.ca, accounts.zoho.sa and accounts.zoho.uk
+/// and the redirect's `location` and `accounts-server`
+/// (https://www.zoho.com/accounts/protocol/oauth/multi-dc.html), and the API domains
+/// www.zohoapis.ca and www.zohoapis.sa (https://www.bigin.com/developer/docs/apis/multi-dc.html);
+/// the United Kingdom's www.zohoapis.uk and the Zoho Desk servers of these three data centres follow
+/// Zoho's per-data-centre domains (no Zoho page lists them). The code is exchanged at the returned
+/// accounts server and the API called in that data centre, all at the fake's second loopback origin.
+#[tokio::test]
+async fn accounts_in_canada_saudi_arabia_and_the_uk_connect_and_call_their_own_data_centre() {
+    let behaviour = Behaviour { client_auth: ClientAuth::Body, ..Behaviour::default() };
+    let (app, fake, api) = start(behaviour).await;
+    let dc = fake.other_url.clone();
+    let cases = [
+        ("zoho_crm", "ca", ["https://accounts.zohocloud.ca", "https://www.zohoapis.ca"], "api_domain"),
+        ("zoho_crm", "uk", ["https://accounts.zoho.uk", "https://www.zohoapis.uk"], "api_domain"),
+        ("zoho_desk", "ca", ["https://accounts.zohocloud.ca", "https://desk.zohocloud.ca"], "desk_origin"),
+        ("zoho_desk", "sa", ["https://accounts.zoho.sa", "https://desk.zoho.sa"], "desk_origin"),
+        ("zoho_desk", "uk", ["https://accounts.zoho.uk", "https://desk.zoho.uk"], "desk_origin"),
+    ];
+    for (template, location, origins, api_origin) in cases {
+        let (service, link) = (format!("{template}_{location}"), format!("{template}_{location}_account"));
+        let mut fields = vec![
+            ("link_name", service.clone().into()),
+            ("name", format!("{template} {location}").into()),
+            ("oauth2.authorization_url", fake.authorize_url().into()),
+            ("oauth2.token_url", "{accounts_server}/token".into()),
+            ("oauth2.revoke_url", "{accounts_server}/revoke".into()),
+        ];
+        if template == "zoho_crm" {
+            fields.push(("api_base_url", "{api_domain}/api".into()));
+        }
+        let mut body = from_template(&api, template, &fake, &fields).await;
+        one_data_centre_at(&mut body, &origins, &dc);
+        api.create("/api/v1/services", &body).await;
+        fake.set(|b| {
+            b.callback_params =
+                vec![("location".into(), location.into()), ("accounts-server".into(), dc.clone())];
+            b.token_fields = json!({"api_domain": dc});
+        });
+        let (at_us, at_dc) = (fake.requests_at(&fake.url).len(), fake.requests_at(&dc).len());
+        let scope = body["oauth2"]["scopes"][0]["scope"].as_str().unwrap().to_owned();
+        let got = connect(&app, &api, &service, &link, &[&scope]).await;
+        assert_eq!(got["status"], "connected", "{link}: {got}");
+        assert_eq!(got["captured"]["accounts_server"], dc, "{link}");
+        assert_eq!(
+            (got["captured"]["location"].as_str(), &got["captured"][api_origin]),
+            (Some(location), &json!(dc))
+        );
+        let res = invoke(&api, &link, json!({"path": "/me"})).await;
+        assert_eq!((res.status, res.json()["status"].as_u64()), (200, Some(200)), "{link}: {}", res.body);
+        assert_eq!(
+            fake.requests_at(&fake.url)[at_us..],
+            ["GET /authorize"],
+            "{link}: consent only, at the US server"
+        );
+        let base = if template == "zoho_crm" { "/api" } else { "/api/v1" };
+        let expected = ["POST /token".to_owned(), format!("GET {base}/me")];
+        assert_eq!(fake.requests_at(&dc)[at_dc..], expected, "{link}: token and API call in its data centre");
+    }
+}
+
 /// An `accounts-server` the allow-list does not name (an attacker's link, or a tampered redirect)
 /// ends the connect before any token request: no code, no verifier and no client secret leave.
 #[tokio::test]

@@ -2,12 +2,16 @@
 //! `support::fake_provider::Style` for the documentation each shape follows): nested token answers
 //! (Slack), refusals on HTTP 200 (GitHub, Slack), a `status` code without `error` (HubSpot), an error
 //! object (Facebook), form-encoded answers under another content type, a JSON token request
-//! (Notion), PKCE off, scope on refresh, and answers too large, too deep or not parseable.
+//! (Notion), PKCE off, scope on refresh, answers too large, too deep or not parseable, and QuickBooks'
+//! refresh token lifetime under its own name.
 
 use serde_json::{Value, json};
 
+use connections::clock::{format_time, rfc3339};
+
 use crate::support::{
-    Api, Behaviour, Setup, Style, access_token, connect_oauth, connection, me, row, setup_with, text_of,
+    Api, Behaviour, FakeProvider, Setup, Style, T0, TestApp, access_token, connect_oauth, connection, invoke,
+    loopback, me, row, setup_with, text_of,
 };
 
 /// A Slack user-token service: the user token sits under `authed_user`; scopes are comma-separated.
@@ -258,4 +262,57 @@ async fn an_answer_matching_the_expiry_signal_refreshes_exactly_once_and_retries
     let res = me(&api).await;
     assert!(res.json()["body"].as_str().unwrap().contains("token_expired"), "{}", res.body);
     assert_eq!((fake.grants("refresh_token").len(), fake.api_calls().len()), (0, 1));
+}
+
+/// QuickBooks Online answers the refresh token's lifetime as `x_refresh_token_expires_in` beside
+/// `expires_in`, to the code exchange and to every refresh
+/// (https://developer.intuit.com/app/developer/qbo/docs/develop/authentication-and-authorization/oauth-2.0);
+/// its template reads the refresh token expiry there. The fake sends no `refresh_token_expires_in`,
+/// so nothing is kept without the template's path.
+#[tokio::test]
+async fn a_quickbooks_refresh_token_lifetime_is_kept_shown_and_a_short_one_asks_for_a_reconnect() {
+    const DAY: i64 = 86_400;
+    let app = TestApp::spawn_with(loopback).await;
+    let fake = FakeProvider::start_with(Behaviour {
+        callback_params: vec![("realmId".into(), "9130350".into())],
+        token_fields: json!({"x_refresh_token_expires_in": 8_726_400}),
+        ..Behaviour::default()
+    })
+    .await;
+    let api = Api::admin(&app).await;
+    let mut service = api.get("/api/v1/templates/quickbooks_online").await.json()["service"].clone();
+    assert_eq!(service["oauth2"]["token_response"]["refresh_token_expires_in"], "x_refresh_token_expires_in");
+    service["template"] = "quickbooks_online".into();
+    service["api_base_url"] = format!("{}/api/v3/company/{{realm_id}}", fake.url).into();
+    let o = &mut service["oauth2"];
+    o["client_id"] = fake.client_id.clone().into();
+    o["client_secret"] = fake.client_secret.clone().into();
+    o["authorization_url"] = fake.authorize_url().into();
+    o["token_url"] = fake.token_url().into();
+    api.create("/api/v1/services", &service).await;
+    let books = connection("quickbooks_online", "books", &["com.intuit.quickbooks.accounting"]);
+    api.create("/api/v1/connections", &books).await;
+    let admin = app.admin().await;
+    connect_oauth(&admin, "books").await;
+
+    let got = api.get("/api/v1/connections/books").await.json();
+    assert_eq!(got["refresh_token_expires_at"], rfc3339(T0 + 8_726_400), "{got}");
+    assert_eq!(got["reconnect_soon"], false);
+    let page = text_of(&admin.get("/admin/connections/books").await);
+    assert!(page.contains(&format!("Refresh token expiry {}", format_time(T0 + 8_726_400))), "{page}");
+    assert!(!page.contains("Reconnect soon"), "{page}");
+
+    // A refresh answer's lifetime replaces the kept one: three days left is "Reconnect soon".
+    fake.set(|b| b.token_fields = json!({"x_refresh_token_expires_in": 3 * DAY}));
+    app.clock.advance(3600);
+    let res = invoke(&api, "books", json!({"path": "/preferences"})).await;
+    assert_eq!((res.status, res.json()["status"].as_u64()), (200, Some(200)), "{}", res.body);
+    assert_eq!(fake.grants("refresh_token").len(), 1);
+    let got = api.get("/api/v1/connections/books").await.json();
+    assert_eq!(got["refresh_token_expires_at"], rfc3339(T0 + 3600 + 3 * DAY), "{got}");
+    assert_eq!(got["reconnect_soon"], true);
+    let page = text_of(&admin.get("/admin/connections/books").await);
+    assert!(page.contains("Reconnect soon Refresh token expires in 3 days — reconnect"), "{page}");
+    let list = text_of(&admin.get("/admin/connections").await);
+    assert!(list.contains("Reconnect soon Refresh token expires in 3 days — reconnect"), "{list}");
 }
