@@ -220,8 +220,8 @@ impl Writer {
     /// Takes what has queued up, and waits while more may come: `GATHER` (or until a retry is due,
     /// while the database refuses batches), cut short by a flush or a full batch. It sleeps instead
     /// of waiting on the queue, so that an event does not wake it on its way in: each wake is a
-    /// switch to this task's thread. And it gathers at all because every commit makes each SQLite
-    /// reader drop and remap its memory map on its next read, and costs PostgreSQL a WAL flush.
+    /// switch to this task's thread. And it gathers at all because every commit costs a WAL write
+    /// and sync, and makes each SQLite reader's cached pages stale.
     async fn gather(&mut self, received: &mut mpsc::Receiver<Queued>, hurry: &Notify) {
         let until = self.failing.as_ref().map_or(Instant::now() + GATHER, |f| f.retry_at);
         loop {

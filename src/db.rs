@@ -177,11 +177,10 @@ impl Db {
         Ok(self.health.ready(self.pool.get()?, &self.pool)?.into())
     }
 
-    /// Runs `f`, blocking code that reads a whole table once (start-up's check of stored secrets, the
-    /// name index's load), on a connection of its own, closed after it. On SQLite it reads without
-    /// the memory map: a pooled connection keeps every page it read through the map mapped, and each
-    /// mapping counts as the process's resident memory, so one scan of a large table would stay in it
-    /// for as long as the pool keeps that connection. An in-memory database has only its pool.
+    /// Runs `f`, blocking code that reads a whole table once (migrations, start-up's check of stored
+    /// secrets, the name index's load), on a connection of its own, closed after it: it holds no
+    /// pooled connection for seconds, and leaves the pooled connections' page caches to the pages
+    /// requests read. An in-memory database has only its pool.
     pub fn with_scan_connection<T>(
         &self,
         f: impl FnOnce(&mut DbConn) -> Result<T, AppError>,
@@ -189,9 +188,6 @@ impl Db {
         let Some(scans) = &self.scans else { return f(&mut *self.get()?) };
         let mut conn =
             scans.open().map_err(|e| AppError::Internal(format!("cannot open the database: {e}")))?;
-        if let DbConn::Sqlite(c) = &mut conn {
-            c.batch_execute("PRAGMA mmap_size = 0")?;
-        }
         f(&mut conn)
     }
 
@@ -335,15 +331,12 @@ impl Db {
     }
 }
 
-/// A read-only SQLite connection outside the pools and without the memory map, for a thread that
-/// reads a few pages very often (the cache's poller): the file grows with every activity write, and
-/// a mapped reader would remap it every few reads, flushing every core's address translations.
+/// A read-only SQLite connection outside the pools, for a thread that reads a few pages very often
+/// (the cache's poller), so that it never waits for a pooled reader.
 pub fn open_small_reader(url: &str) -> Result<DbConn, AppError> {
-    let mut conn = Manager::new(url, true, Default::default(), DEFAULT_WAIT)
+    Manager::new(url, true, Default::default(), DEFAULT_WAIT)
         .open()
-        .map_err(|e| AppError::Internal(format!("cannot open the database: {e}")))?;
-    conn.batch_execute("PRAGMA mmap_size = 0")?;
-    Ok(conn)
+        .map_err(|e| AppError::Internal(format!("cannot open the database: {e}")))
 }
 
 /// Keeps the query planner's statistics current. SQLite has none until asked, and without them it

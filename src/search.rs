@@ -129,6 +129,9 @@ impl NameIndex {
             Some(snapshot) if snapshot.version == version => snapshot,
             _ => match &self.db {
                 Some(db) => {
+                    // A stale snapshot answers nothing: let it go now rather than hold two while the
+                    // next one loads.
+                    self.shared.forget_older_than(version);
                     self.load_in_background(db);
                     return Ok(None);
                 }
@@ -190,6 +193,14 @@ impl NameIndex {
 impl Shared {
     fn current(&self) -> Option<Arc<Snapshot>> {
         self.current.read().ok().and_then(|s| s.clone())
+    }
+
+    fn forget_older_than(&self, version: i64) {
+        if let Ok(mut current) = self.current.write()
+            && current.as_ref().is_some_and(|s| s.version < version)
+        {
+            *current = None;
+        }
     }
 
     fn store(&self, snapshot: Snapshot) -> Arc<Snapshot> {

@@ -53,7 +53,7 @@ pub fn first_run(db: &Db, config: &Config, base_url: &Url) -> Result<Option<Secr
 /// Gives secrets stored without their entrusted origins those of their service as it is now (see
 /// `domain::destinations`), before the first request can use them.
 pub fn record_destinations(db: &Db) -> Result<(), AppError> {
-    // It looks at every connection, on a connection that keeps none of them mapped (see `Db`).
+    // It looks at every connection: a scan (see `Db::with_scan_connection`).
     let filled = db.with_scan_connection(|c| Ok(crate::models::destinations::backfill(c)?))?;
     if filled > 0 {
         tracing::info!(rows = filled, "recorded the destinations of stored secrets");

@@ -119,15 +119,15 @@ impl Manager {
             .map_err(r2d2::Error::QueryError)?;
         }
         if let DbConn::Sqlite(c) = &mut conn {
-            // busy_timeout first, so that switching to WAL waits for a concurrent opener. Reads
-            // through a memory map share the OS page cache instead of copying pages into each
-            // connection's own small cache.
+            // busy_timeout first, so that switching to WAL waits for a concurrent opener. No memory
+            // map: each pooled connection would keep every page it read mapped, counted as the
+            // process's resident memory once per connection (a few database searches over a million
+            // connections map hundreds of MB); pages come from the OS page cache instead.
             let busy = format!("PRAGMA busy_timeout = {};", self.busy.as_millis());
             let pragmas = if self.read_only {
-                "PRAGMA mmap_size = 268435456;"
+                ""
             } else {
-                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                 PRAGMA mmap_size = 268435456;"
+                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;"
             };
             c.batch_execute(&(busy + pragmas)).map_err(r2d2::Error::QueryError)?;
         }
