@@ -341,8 +341,8 @@ RESULT="$ROOT/bench/results-scale.md"
         echo "| $(human "$size") | ${SEED_S[$size]} | ${EMPTY_START_MS[$size]} | ${START_MS[$size]} | ${RSS_READY[$size]} | ${RSS[$size]} (${ANON[$size]} + ${FILE[$size]}) | ${HWM[$size]} |"
     done
     echo
-    echo "File-backed resident pages are the SQLite file as its connections map it (\`mmap_size\`): the OS page"
-    echo "cache, counted once per connection that maps a page; anonymous ones are the app's own memory."
+    echo "Anonymous resident pages are the app's own memory; file-backed ones are its binary and libraries (the"
+    echo "database is read without a memory map)."
     echo
     echo "| connections | name index entries | name index MB | name index load ms |"
     echo "|---:|---:|---:|---:|"
