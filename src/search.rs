@@ -27,7 +27,6 @@ mod snapshot;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use diesel::connection::DefaultLoadingMode;
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 
@@ -49,6 +48,9 @@ pub struct Total {
 /// Above this many connections the index is not built, and searches go to the database: about 200
 /// bytes a connection, so 300 MB here (`bench/README.md`).
 pub const MAX_ENTRIES: usize = 1_500_000;
+
+/// How many connections a load reads in one statement.
+const LOAD_CHUNK: i64 = 50_000;
 
 /// After a load that took `t`, the next one waits `PAUSE_FACTOR × t`.
 const PAUSE_FACTOR: u32 = 4;
@@ -151,7 +153,7 @@ impl NameIndex {
         if let Some(current) = self.shared.current().filter(|s| s.version == version) {
             return Ok(Some(current));
         }
-        Ok(Some(self.shared.store(load(conn, version, self.max_entries)?)))
+        Ok(Some(self.shared.store(load(conn, version, self.max_entries, LOAD_CHUNK)?)))
     }
 
     fn load_in_background(&self, db: &Db) {
@@ -165,7 +167,7 @@ impl NameIndex {
             let began = Instant::now();
             let loaded = db.with_scan_connection(|conn| {
                 let version = version(conn)?;
-                Ok(load(conn, version, max_entries)?)
+                Ok(load(conn, version, max_entries, LOAD_CHUNK)?)
             });
             let took = began.elapsed();
             match loaded {
@@ -213,20 +215,30 @@ impl Shared {
 }
 
 /// Reads every connection's names into a snapshot of `version` (read before the rows, so a change in
-/// between only makes the next search load again). The rows stream into one buffer, so a load holds
-/// little more than the snapshot it makes. Above `max_entries` connections the snapshot remembers
-/// only its version, so that searches do not read them all again until something changes.
-fn load(conn: &mut DbConn, version: i64, max_entries: usize) -> QueryResult<Snapshot> {
-    let query = connections::table
-        .select((connections::id, connections::owner_id, connections::name_lower, connections::link_name))
-        .limit(max_entries as i64 + 1);
+/// between only makes the next search load again). The rows come in chunks by id, each read whole
+/// and let go, so a load holds little more than the snapshot it makes on either database (a single
+/// statement would hold the whole result in PostgreSQL's client library first). Above `max_entries`
+/// connections the snapshot remembers only its version, so that searches do not read them all again
+/// until something changes.
+fn load(conn: &mut DbConn, version: i64, max_entries: usize, chunk_size: i64) -> QueryResult<Snapshot> {
     let mut columns = Columns::default();
-    crate::on_backend!(conn, |c| {
-        for row in query.load_iter::<(i64, i64, String, String), DefaultLoadingMode>(c)? {
-            let (id, owner_id, name_lower, link_name) = row?;
+    let mut after = 0;
+    while columns.len() <= max_entries {
+        let chunk: Vec<(i64, i64, String, String)> = connections::table
+            .filter(connections::id.gt(after))
+            .order(connections::id)
+            .limit(chunk_size)
+            .select((connections::id, connections::owner_id, connections::name_lower, connections::link_name))
+            .load(conn)?;
+        let last = chunk.len() < chunk_size as usize;
+        for (id, owner_id, name_lower, link_name) in chunk {
             columns.push(id, owner_id, &name_lower, &link_name);
+            after = id;
         }
-    });
+        if last {
+            break;
+        }
+    }
     let complete = columns.len() <= max_entries;
     Ok(Snapshot::new(version, if complete { columns } else { Columns::default() }, complete))
 }

@@ -142,6 +142,26 @@ fn above_its_limit_the_index_gives_way_to_the_database_until_the_names_change() 
 }
 
 #[test]
+fn a_load_reads_every_connection_chunk_by_chunk_across_gaps_in_the_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut conn = database(&dir);
+    for i in 1..=7 {
+        add(&mut conn, &format!("c_{i}"), &format!("Zoho {i}"));
+    }
+    execute(&mut conn, "DELETE FROM connections WHERE id IN (3, 4)");
+    let version = super::version(&mut conn).unwrap();
+    let loaded = super::load(&mut conn, version, 10, 2).unwrap();
+    let mut ids = loaded.ids.clone();
+    ids.sort_unstable();
+    assert_eq!(ids, vec![1, 2, 5, 6, 7]);
+    assert!(loaded.complete);
+    let over = super::load(&mut conn, version, 4, 2).unwrap();
+    assert!(!over.complete && over.ids.is_empty(), "five connections are over a limit of four");
+    let exact = super::load(&mut conn, version, 5, 5).unwrap();
+    assert!(exact.complete && exact.ids.len() == 5, "a last chunk that is full ends with an empty one");
+}
+
+#[test]
 fn packed_lists_read_back_the_same_both_ways_whatever_the_gaps() {
     // Gaps at every boundary of the byte counts, from one byte to five.
     let gaps = [1u32, 127, 128, 1, 16_383, 16_384, 2_097_151, 2_097_152, 1, 268_435_455, 268_435_456, 3];
