@@ -385,8 +385,15 @@ fn write(conn: &mut crate::db::DbConn, entries: &[Entry]) -> Result<(), AppError
     write_tx(conn, |c| {
         let events: Vec<_> = entries.iter().map(|e| (e.connection_id, &e.event, e.at)).collect();
         event::record_all(c, &events)?;
+        // One update a connection, not one a call: a busy connection's calls all ask for it, since
+        // the cached row they read keeps the time it was loaded with.
+        let mut used = std::collections::BTreeMap::new();
         for e in entries.iter().filter(|e| e.mark_used) {
-            mark_used(c, e.connection_id, e.at)?;
+            let at = used.entry(e.connection_id).or_insert(e.at);
+            *at = (*at).max(e.at);
+        }
+        for (id, at) in used {
+            mark_used(c, id, at)?;
         }
         Ok(())
     })
