@@ -183,7 +183,9 @@ for c in 1 16; do
 done
 added() { python3 -c "print(f'{$1 - $2:.3f}')"; }
 
-RESULT="${OUT:-$ROOT/bench/results-proxy$([[ $BACKEND == postgres ]] && echo -postgres).md}"
+SUFFIX=""
+[[ $BACKEND == postgres ]] && SUFFIX=-postgres
+RESULT="${OUT:-$ROOT/bench/results-proxy$SUFFIX.md}"
 {
     echo "# Proxy benchmark results: $BACKEND"
     echo

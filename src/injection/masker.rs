@@ -66,8 +66,7 @@ impl Needles {
 /// Each secret is found with a vectorised substring search: an answer is searched for a dozen or more
 /// forms of each secret (see `secret_values`).
 pub fn mask(data: &[u8], secrets: &[String]) -> Vec<u8> {
-    let mut masker = Masker::new(secrets);
-    masker.step(data, true)
+    Masker::new(secrets).whole(data)
 }
 
 /// Masks a text that arrives in pieces, with the same result as `mask` of the whole. It holds back
@@ -99,6 +98,17 @@ impl Masker {
     /// The text is complete: what was held back, masked.
     pub fn finish(&mut self) -> Vec<u8> {
         self.step(&[], true)
+    }
+
+    /// Masks `data` as a text of its own, as `mask` does, and leaves the masker as new: one masker
+    /// serves an answer's header values and then its body, building its searches once (each secret
+    /// has a dozen masked forms, and an answer has several headers).
+    pub fn whole(&mut self, data: &[u8]) -> Vec<u8> {
+        let out = self.step(data, true);
+        self.context.clear();
+        self.pending.clear();
+        self.redacting = false;
+        out
     }
 
     fn step(&mut self, piece: &[u8], last: bool) -> Vec<u8> {
@@ -226,5 +236,19 @@ mod tests {
         let mut masker = Masker::new(&secrets(&["0123456789"]));
         assert_eq!(masker.push(&[b'x'; 100]).len(), 91);
         assert_eq!(masker.finish().len(), 9);
+    }
+
+    #[test]
+    fn one_masker_masks_text_after_text_each_as_on_its_own() {
+        let list = secrets(&["0123456789", "sekret"]);
+        let mut masker = Masker::new(&list);
+        // A text that ends inside a secret's start, and one that ends right after a secret: neither
+        // carries into the next text, and a secret split across two texts is no secret.
+        for text in ["a 01234", "56789 b", "x sekret", "sekret y", "", "0123456789"] {
+            assert_eq!(masker.whole(text.as_bytes()), mask(text.as_bytes(), &list), "{text}");
+        }
+        assert_eq!(masker.whole(b"ab sekret"), b"ab [redacted]");
+        assert_eq!(masker.push(b"0123456789 tail"), b"[redacted]", "and then streams as new");
+        assert_eq!(masker.finish(), b" tail");
     }
 }

@@ -284,12 +284,13 @@ fn token_refused(config: &ServiceConfig, answer: &Answer) -> bool {
 
 /// Masks secrets in headers and body; text stays text, anything else is base64.
 fn shape(answer: Answer, secrets: &[String]) -> InvokeAnswer {
+    let mut masker = injection::Masker::new(secrets);
     let mut headers: BTreeMap<String, String> = BTreeMap::new();
     for (name, value) in answer.headers.iter() {
-        let value = String::from_utf8_lossy(&injection::mask(value.as_bytes(), secrets)).into_owned();
+        let value = String::from_utf8_lossy(&masker.whole(value.as_bytes())).into_owned();
         headers.entry(name.as_str().to_owned()).and_modify(|v| *v = format!("{v}, {value}")).or_insert(value);
     }
-    let body = injection::mask(&answer.body, secrets);
+    let body = masker.whole(&answer.body);
     match String::from_utf8(body) {
         Ok(text) => InvokeAnswer { status: answer.status, headers, body: text, body_base64: false },
         Err(e) => InvokeAnswer {

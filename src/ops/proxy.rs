@@ -273,11 +273,12 @@ fn answer(state: &Data<AppState>, exchanged: Exchanged, mut entry: Entry, sent: 
     let status = response.status().as_u16();
     entry.event.status = Some(i32::from(status));
     entry.event.ok = status < 400;
-    let mut headers = headers::incoming(response.headers(), &secrets);
+    let mut masker = Masker::new(&secrets);
+    let mut headers = headers::incoming(response.headers(), &mut masker);
     if refreshed {
         headers.push((TOKEN_REFRESHED.to_owned(), b"true".to_vec()));
     }
-    let masker = headers::textual(response.headers()).then(|| Masker::new(&secrets));
+    let masker = headers::textual(response.headers()).then_some(masker);
     let declared = response
         .headers()
         .get(reqwest::header::CONTENT_LENGTH)

@@ -13,7 +13,7 @@
 //! origin, where the upstream sets nothing), and so is its `Content-Security-Policy`: this app's
 //! applies (`security::headers`). Every value is masked for echoed secrets.
 
-use crate::injection;
+use crate::injection::{self, Masker};
 
 /// Hop-by-hop headers by name (with any `proxy-*`, see `hop_by_hop`).
 const HOP_BY_HOP: &[&str] = &["connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade"];
@@ -65,8 +65,8 @@ pub fn outgoing<'a>(
         .collect()
 }
 
-/// The upstream's headers that come back, in order, each value masked for `secrets`.
-pub fn incoming(headers: &reqwest::header::HeaderMap, secrets: &[String]) -> Vec<(String, Vec<u8>)> {
+/// The upstream's headers that come back, in order, each value masked by `masker`.
+pub fn incoming(headers: &reqwest::header::HeaderMap, masker: &mut Masker) -> Vec<(String, Vec<u8>)> {
     let named = named_in_connection(headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())));
     headers
         .iter()
@@ -74,7 +74,7 @@ pub fn incoming(headers: &reqwest::header::HeaderMap, secrets: &[String]) -> Vec
             let lower = name.as_str();
             !hop_by_hop(lower, &named) && !NOT_RETURNED.contains(&lower)
         })
-        .map(|(name, value)| (name.as_str().to_owned(), injection::mask(value.as_bytes(), secrets)))
+        .map(|(name, value)| (name.as_str().to_owned(), masker.whole(value.as_bytes())))
         .collect()
 }
 
@@ -140,7 +140,7 @@ mod tests {
         headers.insert("x-echo", HeaderValue::from_static("key=sekret-123"));
         headers.append("link", HeaderValue::from_static("<a>"));
         headers.append("link", HeaderValue::from_static("<b>"));
-        let back = incoming(&headers, &["sekret-123".to_owned()]);
+        let back = incoming(&headers, &mut Masker::new(&["sekret-123".to_owned()]));
         let shown: Vec<(String, String)> =
             back.into_iter().map(|(n, v)| (n, String::from_utf8(v).unwrap())).collect();
         assert_eq!(
